@@ -1,0 +1,3 @@
+from taxon.cli import main
+
+raise SystemExit(main())

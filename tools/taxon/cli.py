@@ -1,0 +1,76 @@
+"""The `taxon` command line: a thin layer over the stage functions.
+
+Each subcommand lives in `taxon.commands.<module>` with `add_arguments(parser)` and
+`run(args) -> int`. Only the chosen subcommand's module is imported, so `taxon validate`
+never pays for torch or transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from taxon import __version__
+from taxon.errors import EXIT_USAGE, TaxonError
+
+# name -> (module under taxon.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "check qna.yaml files against the schemas and the policy rules"),
+    "rules": ("rules", "print the table of validation rules"),
+    "migrate": ("migrate", "upgrade qna.yaml files from versions 1-3 to version 4 in place"),
+    "diff": ("diff", "list the leaves added, modified, renamed or deleted against a base ref"),
+    "model": ("model", "prepare the packaged default model (a safetensors copy of the GGUF)"),
+    "documents": ("documents", "fetch and chunk the knowledge documents of leaves"),
+    "generate": ("generate", "generate synthetic training samples from the seed examples"),
+    "serve": ("serve", "serve a local model over an OpenAI-compatible chat-completions API"),
+    "review": ("review", "render the review page and the pull-request comment for generated samples"),
+    "train": ("train", "fine-tune a base model on the generated samples (LoRA or full)"),
+    "evaluate": ("evaluate", "score a candidate model against baselines, with a regression gate"),
+    "publish": ("publish", "build a verified model bundle from a run"),
+    "verify": ("verify", "check a published bundle: checksums, no pickle, manifest"),
+    "pipeline": ("pipeline", "run validate, generate, train, evaluate and publish in a run folder"),
+    "chat": ("chat", "talk to a model in the terminal"),
+    "gitops": ("gitops", "helpers the GitHub workflows call (changed files, comments, commands)"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taxon",
+        description="Validate a taxonomy, generate samples, train, evaluate and publish models.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands:\n"
+        + "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
+        + "\n\nRun 'taxon COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"taxon {__version__}")
+    parser.add_argument("command", nargs="?", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    top = _top_parser()
+    if not argv or argv[0].startswith("-"):
+        top.parse_args(argv)
+        top.print_help()
+        return EXIT_USAGE
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        top.print_usage(sys.stderr)
+        print(f"taxon: error: unknown command '{name}' (see 'taxon --help')", file=sys.stderr)
+        return EXIT_USAGE
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(f"taxon.commands.{module_name}")
+    parser = argparse.ArgumentParser(prog=f"taxon {name}", description=help_)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return module.run(args)
+    except TaxonError as error:
+        print(f"taxon {name}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"taxon {name}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,77 @@
+"""The one config file, `taxon.toml` at the repo root: every model and parameter of every
+stage, with profiles (`cpu`, `gpu`) layered over shared defaults. Flags override it.
+
+Layout: top-level tables are stages ([generate], [train], ...); [profiles.NAME.STAGE]
+tables override them key by key.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from taxon.errors import UsageError
+
+CONFIG_NAME = "taxon.toml"
+DEFAULT_PROFILE = "cpu"
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    folder = Path(start or Path.cwd()).resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate / CONFIG_NAME
+    return None
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(
+    profile: str = DEFAULT_PROFILE, path: Path | None = None, overrides: dict | None = None
+) -> dict[str, Any]:
+    """The merged config of one profile: {stage: {key: value}}, plus "profile"."""
+    path = Path(path) if path else find_config()
+    if path is None:
+        raise UsageError(f"no {CONFIG_NAME} found here or above", hint="run from the repository root")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"cannot read config: {error}", where=str(path))
+    profiles = raw.pop("profiles", {})
+    if profile not in profiles:
+        raise UsageError(
+            f"unknown profile '{profile}'", where=str(path), hint=f"choose one of: {', '.join(sorted(profiles))}"
+        )
+    config = deep_merge(raw, profiles[profile])
+    config = deep_merge(config, overrides or {})
+    config["profile"] = profile
+    config["config_path"] = str(path)
+    return config
+
+
+def parse_override(text: str) -> dict:
+    """`stage.key=value` from a `--set` flag into a nested dict; the value is read as TOML."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise UsageError(f"bad --set '{text}'", hint="write --set stage.key=value, e.g. --set train.epochs=2")
+    dotted, raw_value = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw_value}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw_value
+    result: dict = {}
+    node = result
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return result

@@ -1,0 +1,23 @@
+"""A finding: one problem in one file, with a place, a stable rule code and what to change."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int
+    column: int
+    rule: str
+    severity: str
+    message: str
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        del data["path"]
+        return data

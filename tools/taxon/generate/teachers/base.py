@@ -1,0 +1,41 @@
+"""What every teacher backend offers the pipelines: batched chat completions, and (where the
+backend can) the mean token log-likelihood of an answer, for scoring with a small teacher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+Messages = list[dict]  # [{"role": "system"|"user"|"assistant", "content": str}, ...]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: tuple[dict, ...]
+    max_tokens: int = 256
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str  # "stop" | "length" | "error"
+    error: str | None = None
+    tokens: int = 0
+
+
+class Teacher(Protocol):
+    name: str  # recorded in sample metadata and in cache keys: backend, model and revision
+
+    def chat(
+        self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
+    ) -> list[Completion]:
+        """One completion per request, in order. A failed request is a Completion with
+        finish_reason "error"; an unreachable backend (after retries) raises TaxonError."""
+
+    def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float] | None:
+        """Mean token log-probability of each answer given its messages, or None when the
+        backend can't compute it (then pipelines judge with generated scores)."""

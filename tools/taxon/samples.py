@@ -1,0 +1,84 @@
+"""Training samples: the JSONL row format shared by generate, review, train and evaluate,
+and the deterministic split between training and held-out evaluation.
+
+A row is {"messages": [{"role", "content"}, ...], "metadata": {...}}. The metadata holds at
+least: leaf, kind, seed (index of the seed it grew from, or null), chunk (index or null),
+teacher, pipeline_version, judge_score (float or null), source ("seed" or "generated").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from taxon.taxonomy import Leaf
+
+SAMPLES_NAME = "samples.jsonl"  # kept samples of one leaf, in <generate-out>/<leaf_id>/
+DROPPED_NAME = "dropped.jsonl"  # dropped samples with metadata.reason
+STATS_NAME = "stats.json"       # {"generated", "kept", "dropped": {reason: n}, "parameters": {...}}
+
+
+def user_prompt(question: str, context: str | None = None) -> str:
+    """The user turn for a question, with its grounding context when there is one."""
+    if context:
+        return f"{context.strip()}\n\n{question.strip()}"
+    return question.strip()
+
+
+def make_sample(question: str, answer: str, context: str | None, metadata: dict) -> dict:
+    return {
+        "messages": [
+            {"role": "user", "content": user_prompt(question, context)},
+            {"role": "assistant", "content": answer.strip()},
+        ],
+        "metadata": metadata,
+    }
+
+
+def seed_samples(leaf: Leaf) -> list[dict]:
+    """The leaf's own seed examples as samples (knowledge seeds carry their context)."""
+    return [
+        make_sample(
+            seed.question,
+            seed.answer,
+            seed.context,
+            {
+                "leaf": leaf.leaf_id,
+                "kind": leaf.kind,
+                "seed": index,
+                "chunk": None,
+                "teacher": None,
+                "pipeline_version": None,
+                "judge_score": None,
+                "source": "seed",
+            },
+        )
+        for index, seed in enumerate(leaf.seeds)
+    ]
+
+
+def question_of(sample: dict) -> str:
+    return next(m["content"] for m in sample["messages"] if m["role"] == "user")
+
+
+def answer_of(sample: dict) -> str:
+    return next(m["content"] for m in reversed(sample["messages"]) if m["role"] == "assistant")
+
+
+def is_held_out(sample: dict, eval_share: float) -> bool:
+    """Deterministic split by the user turn's text: the same question always lands on the
+    same side, across runs and machines, so evaluation never sees a trained question."""
+    digest = hashlib.sha256(question_of(sample).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < eval_share
+
+
+def split_samples(samples: list[dict], eval_share: float) -> tuple[list[dict], list[dict]]:
+    train, held_out = [], []
+    for sample in samples:
+        (held_out if is_held_out(sample, eval_share) else train).append(sample)
+    return train, held_out
+
+
+def leaf_sample_dirs(generate_out: Path) -> list[Path]:
+    """Every leaf folder under a generate output folder (those holding samples.jsonl)."""
+    return sorted(path.parent for path in Path(generate_out).rglob(SAMPLES_NAME))

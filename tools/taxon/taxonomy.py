@@ -1,0 +1,147 @@
+"""The taxonomy tree: where leaves are, what kind they are, and their seed examples in one
+shape whatever the file's schema version (1-4).
+
+Reading a file goes through the validator's safe loader; stages after validation call
+`load_leaf`, which raises TaxonError on a file that does not load.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from taxon.store import hash_file
+
+KINDS = ("knowledge", "compositional_skills", "foundational_skills")
+QNA_NAME = "qna.yaml"
+
+
+def kind_of(path: Path) -> str | None:
+    """The kind from the nearest path segment named after one (closest to the file wins)."""
+    for part in reversed(Path(path).parts):
+        if part in KINDS:
+            return part
+    return None
+
+
+def leaf_id(qna_path: Path) -> str:
+    """Stable id of a leaf: its folder from the kind segment on, e.g.
+    'compositional_skills/linguistics/synonyms'. Falls back to the folder name."""
+    parts = Path(qna_path).parent.parts
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] in KINDS:
+            return "/".join(parts[index:])
+    return Path(qna_path).parent.name
+
+
+def iter_qna_files(root: Path) -> list[Path]:
+    """Every qna.yaml under root (or root itself), sorted, symlinked folders not followed."""
+    root = Path(root)
+    if root.is_file() or root.is_symlink():
+        return [root]
+    found = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if QNA_NAME in filenames:
+            found.append(Path(folder) / QNA_NAME)
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Seed:
+    question: str
+    answer: str
+    context: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRef:
+    patterns: tuple[str, ...]
+    repo: str | None = None  # None: in-tree, patterns relative to the leaf folder (v4)
+    commit: str | None = None
+
+
+@dataclass
+class Leaf:
+    qna_path: Path
+    kind: str
+    leaf_id: str
+    version: int
+    data: dict
+    seeds: list[Seed] = field(default_factory=list)
+    task_description: str = ""
+    domain: str = ""
+    document_outline: str = ""
+    document: DocumentRef | None = None
+
+    @property
+    def folder(self) -> Path:
+        return self.qna_path.parent
+
+    def content_hash(self) -> str:
+        """Hash of the leaf's own files (qna.yaml, attribution, in-tree documents)."""
+        from taxon.store import hash_value
+
+        files = {}
+        for folder, dirnames, filenames in os.walk(self.folder):
+            dirnames[:] = [d for d in dirnames if not (Path(folder) / d / QNA_NAME).exists()]
+            for name in filenames:
+                path = Path(folder) / name
+                files[path.relative_to(self.folder).as_posix()] = hash_file(path)
+        return hash_value(files)
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def leaf_from_data(qna_path: Path, data: dict) -> Leaf:
+    """Normalise parsed qna.yaml data of any version into a Leaf."""
+    qna_path = Path(qna_path)
+    kind = kind_of(qna_path) or "compositional_skills"
+    version = data.get("version", 1)
+    seeds: list[Seed] = []
+    for example in data.get("seed_examples") or []:
+        if not isinstance(example, dict):
+            continue
+        context = _text(example.get("context")) or None
+        pairs = example.get("questions_and_answers")
+        if isinstance(pairs, list):
+            for pair in pairs:
+                if isinstance(pair, dict):
+                    seeds.append(Seed(_text(pair.get("question")), _text(pair.get("answer")), context))
+        else:
+            seeds.append(Seed(_text(example.get("question")), _text(example.get("answer")), context))
+    document = None
+    raw_document = data.get("document")
+    if isinstance(raw_document, dict):
+        patterns = raw_document.get("patterns") or []
+        document = DocumentRef(
+            patterns=tuple(str(p) for p in patterns),
+            repo=raw_document.get("repo"),
+            commit=raw_document.get("commit"),
+        )
+    return Leaf(
+        qna_path=qna_path,
+        kind=kind,
+        leaf_id=leaf_id(qna_path),
+        version=version if isinstance(version, int) else 1,
+        data=data,
+        seeds=seeds,
+        task_description=_text(data.get("task_description")),
+        domain=_text(data.get("domain")),
+        document_outline=_text(data.get("document_outline")),
+        document=document,
+    )
+
+
+def load_leaf(qna_path: Path) -> Leaf:
+    """Load one qna.yaml safely and normalise it; TaxonError when it can't be read."""
+    from taxon.validate.loader import load_qna
+
+    return leaf_from_data(Path(qna_path), load_qna(Path(qna_path)))
+
+
+def load_leaves(root: Path) -> list[Leaf]:
+    return [load_leaf(path) for path in iter_qna_files(root)]
