@@ -1,0 +1,75 @@
+"""Teacher backends and the factory the pipelines call: `make_teacher(config)`.
+
+The backend is `config["generate"]["backend"]` (transformers | openai | vllm), the model
+`config["generate"]["teacher"]`, and the backend's parameters the `[teacher]` table.
+Each backend module (and torch, transformers, vllm) is imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taxon.errors import UsageError
+from taxon.generate.teachers.base import ChatRequest, Completion, Messages, Teacher
+from taxon.store import hash_tree
+
+BACKENDS = ("transformers", "openai", "vllm")
+
+__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "make_teacher", "resolve_teacher_model"]
+
+
+def resolve_teacher_model(spec: str, config: dict) -> str:
+    """A local folder as it is; anything else ("packaged:...", a hub id) via taxon.models."""
+    if Path(spec).is_dir():
+        return spec
+    from taxon.models import resolve_model
+
+    return resolve_model(spec, config)
+
+
+def folder_revision(model_path: str) -> str | None:
+    """A short hash of a local model folder's files, so a retrained model at the same path
+    gets a new teacher name (and caches keyed by it go stale); None for a hub id."""
+    path = Path(model_path)
+    return hash_tree(path, "*")[:12] if path.is_dir() else None
+
+
+def make_teacher(config: dict) -> Teacher:
+    generate = config.get("generate", {})
+    backend = generate.get("backend", "transformers")
+    spec = generate.get("teacher")
+    params = config.get("teacher", {})
+    if not spec:
+        raise UsageError("no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=...")
+    if backend == "openai":
+        from taxon.generate.teachers.openai import OpenAITeacher
+
+        return OpenAITeacher(
+            model=spec,
+            base_url=params.get("base_url", "http://127.0.0.1:8000/v1"),
+            api_key_env=params.get("api_key_env", ""),
+            concurrency=params.get("concurrency", 8),
+            timeout_s=params.get("timeout_s", 120),
+            retries=params.get("retries", 5),
+            backoff_s=params.get("backoff_s", 1.0),
+        )
+    if backend == "transformers":
+        from taxon.generate.teachers.transformers import TransformersTeacher
+
+        return TransformersTeacher(
+            resolve_teacher_model(spec, config),
+            spec=spec,
+            batch_size=params.get("batch_size", 8),
+            threads=params.get("threads", 0),
+        )
+    if backend == "vllm":
+        from taxon.generate.teachers.vllm import VLLMTeacher, import_vllm
+
+        import_vllm()  # the missing-extra message before any model download
+        return VLLMTeacher(
+            resolve_teacher_model(spec, config),
+            spec=spec,
+            tensor_parallel_size=params.get("tensor_parallel_size", 1),
+            seed=generate.get("seed", 0),
+        )
+    raise UsageError(f"unknown teacher backend '{backend}'", hint=f"set generate.backend to one of: {', '.join(BACKENDS)}")

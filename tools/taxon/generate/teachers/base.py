@@ -24,7 +24,8 @@ class Completion:
     text: str
     finish_reason: str  # "stop" | "length" | "error"
     error: str | None = None
-    tokens: int = 0
+    tokens: int = 0  # generated tokens
+    prompt_tokens: int = 0
 
 
 class Teacher(Protocol):
@@ -34,7 +35,8 @@ class Teacher(Protocol):
         self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
     ) -> list[Completion]:
         """One completion per request, in order. A failed request is a Completion with
-        finish_reason "error"; an unreachable backend (after retries) raises TaxonError."""
+        finish_reason "error"; an unreachable backend (after retries) raises TaxonError.
+        `progress(n)` is called as requests finish, n being how many just finished."""
 
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float] | None:
         """Mean token log-probability of each answer given its messages, or None when the

@@ -1,0 +1,87 @@
+"""taxon chat MODEL: talk to a model in the terminal, or answer one --prompt and exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from taxon.commands.serve import add_config_arguments, config_from_args
+from taxon.config import deep_merge
+from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
+
+HELP = "type a message; /reset forgets the conversation, /exit (or Ctrl-D) leaves"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", help="model folder, hub id or 'packaged:smollm2' (default: generate.teacher)")
+    parser.add_argument("--prompt", help="answer this one message, print the answer and exit")
+    parser.add_argument("--system", help="a system message to start the conversation with")
+    parser.add_argument("--base-url", help="talk to an OpenAI-compatible server instead (e.g. taxon serve's URL)")
+    parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
+                        help="in-process backend when no --base-url is given (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, help="longest answer in tokens (default: teacher.max_new_tokens)")
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, 0 for greedy")
+    parser.add_argument("--seed", type=int, help="sampling seed (default: generate.seed)")
+    add_config_arguments(parser)
+
+
+def _teacher(args: argparse.Namespace, config: dict):
+    from taxon.generate.teachers import make_teacher
+
+    spec = args.model or config.get("generate", {}).get("teacher")
+    if not spec:
+        raise TaxonError("no model given", hint="taxon chat MODEL (a folder, a hub id or packaged:smollm2)")
+    chosen = {"generate": {"backend": "openai" if args.base_url else args.backend, "teacher": spec}}
+    if args.base_url:
+        chosen["teacher"] = {"base_url": args.base_url}
+    return make_teacher(deep_merge(config, chosen))
+
+
+def run(args: argparse.Namespace) -> int:
+    from taxon.generate.teachers.base import ChatRequest
+
+    config = config_from_args(args)
+    teacher = _teacher(args, config)
+    max_tokens = args.max_tokens or config.get("teacher", {}).get("max_new_tokens", 256)
+    seed = args.seed if args.seed is not None else config.get("generate", {}).get("seed")
+    start = [{"role": "system", "content": args.system}] if args.system else []
+
+    def answer(history: list[dict]):
+        request = ChatRequest(tuple(history), max_tokens=max_tokens, temperature=args.temperature, seed=seed)
+        return teacher.chat([request])[0]
+
+    if args.prompt is not None:
+        completion = answer([*start, {"role": "user", "content": args.prompt}])
+        if completion.finish_reason == "error":
+            print(f"taxon chat: the model failed: {completion.error}", file=sys.stderr)
+            return EXIT_FAILED
+        print(completion.text)
+        return EXIT_OK
+    return _repl(answer, start)
+
+
+def _repl(answer, start: list[dict]) -> int:
+    print(HELP)
+    history = list(start)
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return EXIT_OK
+        if line in ("/exit", "/quit"):
+            return EXIT_OK
+        if line == "/reset":
+            history = list(start)
+            print("(conversation reset)")
+            continue
+        if not line:
+            continue
+        history.append({"role": "user", "content": line})
+        completion = answer(history)
+        if completion.finish_reason == "error":
+            history.pop()
+            print(f"(the model failed: {completion.error})")
+            continue
+        history.append({"role": "assistant", "content": completion.text})
+        print(f"model> {completion.text}" + (" [cut off]" if completion.finish_reason == "length" else ""))

@@ -1,0 +1,69 @@
+"""taxon serve MODEL: an OpenAI-compatible chat-completions server over a local model."""
+
+from __future__ import annotations
+
+import argparse
+
+from taxon.config import DEFAULT_PROFILE, deep_merge, find_config, load_config, parse_override
+from taxon.errors import TaxonError
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
+    parser.add_argument("--config", help="path of taxon.toml (default: found here or above)")
+    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
+    parser.add_argument("--threads", type=int, help="torch threads for a local model (default: teacher.threads)")
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    """The merged config, or just the overrides when run outside a repository (serving or
+    chatting with a model folder needs no taxon.toml)."""
+    overrides: dict = {}
+    for text in args.set:
+        overrides = deep_merge(overrides, parse_override(text))
+    if args.threads is not None:
+        overrides = deep_merge(overrides, {"teacher": {"threads": args.threads}})
+    if args.config or find_config():
+        return load_config(args.profile, args.config, overrides)
+    return deep_merge({"generate": {}, "teacher": {}}, overrides)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="?", help="model folder, hub id or 'packaged:smollm2' (default: generate.teacher)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, help="requests generated together (default: teacher.batch_size)")
+    parser.add_argument("--quiet", action="store_true", help="don't log requests")
+    add_config_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from taxon.generate.teachers import resolve_teacher_model
+    from taxon.serve import make_server
+
+    config = config_from_args(args)
+    teacher = config.get("teacher", {})
+    spec = args.model or config.get("generate", {}).get("teacher")
+    if not spec:
+        raise TaxonError("no model given", hint="taxon serve MODEL (a folder, a hub id or packaged:smollm2)")
+    try:
+        server = make_server(
+            resolve_teacher_model(spec, config),
+            args.host,
+            args.port,
+            model_name=spec,
+            batch_size=args.batch_size or teacher.get("batch_size", 8),
+            threads=teacher.get("threads", 0),
+            max_new_tokens=teacher.get("max_new_tokens", 256),
+        )
+    except OSError as error:
+        raise TaxonError(f"cannot listen on {args.host}:{args.port}: {error}", hint="choose another --port")
+    server.log_requests = not args.quiet
+    print(f"serving {spec} at {server.url} (OpenAI-compatible; Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,88 @@
+"""The in-process vLLM teacher: batch generation on GPUs, for teachers too big for the CPU.
+`tensor_parallel_size` spreads one model over several GPUs. vLLM is imported only here."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from taxon.errors import MissingExtra
+from taxon.generate.teachers import folder_revision
+from taxon.generate.teachers.base import ChatRequest, Completion, Messages
+
+FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort") is an error
+
+
+def import_vllm():
+    try:
+        import vllm
+    except ImportError:
+        raise MissingExtra("vllm", "gpu") from None
+    return vllm
+
+
+class VLLMTeacher:
+    def __init__(self, model_path: str, spec: str | None = None, tensor_parallel_size: int = 1, seed: int = 0):
+        vllm = import_vllm()
+        self._vllm = vllm
+        self.llm = vllm.LLM(model=model_path, tensor_parallel_size=int(tensor_parallel_size), seed=seed)
+        self.tokenizer = self.llm.get_tokenizer()
+        revision = folder_revision(model_path)
+        self.name = f"vllm:{spec or model_path}" + (f"@{revision}" if revision else "")
+
+    def _sampling_params(self, request: ChatRequest):
+        return self._vllm.SamplingParams(
+            n=1,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
+            stop=list(request.stop) or None,
+        )
+
+    def chat(
+        self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
+    ) -> list[Completion]:
+        if not requests:
+            return []
+        outputs = self.llm.chat(
+            [list(r.messages) for r in requests],
+            sampling_params=[self._sampling_params(r) for r in requests],
+            use_tqdm=False,
+        )
+        completions = []
+        for output in outputs:
+            generated = output.outputs[0]
+            finish = FINISH_REASONS.get(generated.finish_reason)
+            completions.append(
+                Completion(
+                    text=generated.text,
+                    finish_reason=finish or "error",
+                    error=None if finish else f"finish_reason {generated.finish_reason!r}",
+                    tokens=len(generated.token_ids),
+                    prompt_tokens=len(output.prompt_token_ids or []),
+                )
+            )
+        if progress:
+            progress(len(completions))
+        return completions
+
+    def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float]:
+        """Mean log-probability of the answer tokens, from vLLM's prompt_logprobs over the
+        chat-templated prompt followed by the answer (which always include the actual token)."""
+        if not items:
+            return []
+        prompts, answer_lengths = [], []
+        for messages, answer in items:
+            prompt = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+            prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            answer_ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"] or [self.tokenizer.eos_token_id]
+            prompts.append({"prompt_token_ids": prompt_ids + answer_ids})
+            answer_lengths.append(len(answer_ids))
+        scoring = self._vllm.SamplingParams(max_tokens=1, prompt_logprobs=0, temperature=0.0)
+        outputs = self.llm.generate(prompts, sampling_params=scoring, use_tqdm=False)
+        scores = []
+        for output, length in zip(outputs, answer_lengths):
+            ids = output.prompt_token_ids[-length:]
+            position_logprobs = output.prompt_logprobs[-length:]
+            scores.append(sum(lp[token].logprob for lp, token in zip(position_logprobs, ids)) / length)
+        return scores
