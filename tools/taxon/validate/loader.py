@@ -1,20 +1,310 @@
-"""Safe loading of qna.yaml files. (Placeholder: the full hostile-input loader replaces this.)"""
+"""Safe loading of qna.yaml files, in bounded time and memory, before anything else looks at them.
+
+The file is refused unread when it is a symlink or over the size cap; its bytes must be strict
+UTF-8 without control or bidi characters. Then PyYAML's parser (the C one where available) is
+driven event by event and the data is built here, so anchors, aliases, tags, a second document
+or deep nesting are rejected before anything is composed: a billion-laughs file stops at its
+first anchor, and no constructor that could run code is ever reached. Every problem is a
+Finding with a line and column; the data comes with a map from each node's path to its place.
+"""
 
 from __future__ import annotations
 
+import codecs
+import os
+import re
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import ScalarNode
 
 from taxon.errors import TaxonError
+from taxon.findings import ERROR, Finding
+from taxon.validate.rules import finding
+from taxon.validate.settings import DEFAULTS
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+_CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff"
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_SUSPICIOUS = re.compile(f"[{_CONTROL}{_BIDI}]")
+_IS_BIDI = re.compile(f"[{_BIDI}]")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+NodePath = tuple  # a node's place in the data: keys and list indexes from the root
 
 
-def load_qna(path: Path) -> dict:
-    """Parsed qna.yaml as a dict, or TaxonError saying why it can't be read."""
+@dataclass
+class Parsed:
+    """One file after safe loading. `data` is None when it could not be read safely."""
+
+    path: str
+    text: str | None = None
+    data: Any = None
+    positions: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[NodePath, tuple[int, int]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return isinstance(self.data, dict)
+
+    def position(self, node_path: NodePath, key: bool = False) -> tuple[int, int]:
+        """Line and column of a node (or of its key), else of its nearest ancestor."""
+        node_path = tuple(node_path)
+        if key and node_path in self.key_positions:
+            return self.key_positions[node_path]
+        while node_path and node_path not in self.positions:
+            node_path = node_path[:-1]
+        return self.positions.get(node_path, (1, 1))
+
+
+class _Stop(Exception):
+    """A fatal finding: reading stops here."""
+
+
+def line_column(text: str, offset: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return text.count("\n", 0, offset) + 1, offset - line_start + 1
+
+
+def read_qna(path: Path, settings: dict | None = None, display: str | None = None) -> Parsed:
+    """Read one file safely: never raises for anything in the file, returns findings instead."""
+    settings = settings or DEFAULTS
+    parsed = Parsed(display or str(path))
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise TaxonError(f"cannot read: {error}", where=str(path), hint=f"run: taxon validate {path}")
-    if not isinstance(data, dict):
-        raise TaxonError("not a mapping", where=str(path), hint=f"run: taxon validate {path}")
-    return data
+        raw = _read_bytes(Path(path), parsed, settings["max_file_bytes"])
+        parsed.text = _decode(raw, parsed)
+        _check_characters(parsed.text, parsed, settings["max_findings_per_rule"])
+        _compose(parsed, settings["max_depth"])
+    except _Stop:
+        parsed.data = None
+    if parsed.data is not None and not isinstance(parsed.data, dict):
+        parsed.findings.append(
+            finding(parsed.path, 1, 1, "Y013", "the file must be a mapping of keys such as created_by and seed_examples")
+        )
+    return parsed
+
+
+def _stop(parsed: Parsed, line: int, column: int, code: str, message: str) -> None:
+    parsed.findings.append(finding(parsed.path, line, column, code, message))
+    raise _Stop
+
+
+def _read_bytes(path: Path, parsed: Parsed, max_bytes: int) -> bytes:
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        _stop(parsed, 1, 1, "Y012", f"cannot read the file: {error.strerror or error}")
+    if stat.S_ISLNK(info.st_mode):
+        _stop(parsed, 1, 1, "Y011", "this is a symbolic link: replace it with the file itself")
+    if not stat.S_ISREG(info.st_mode):
+        _stop(parsed, 1, 1, "Y012", "not a regular file: a leaf's qna.yaml must be a plain file")
+    if info.st_size > max_bytes:
+        _stop(parsed, 1, 1, "Y002", f"the file has {info.st_size} bytes, over the cap of {max_bytes}: split the leaf")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as error:
+        _stop(parsed, 1, 1, "Y012", f"cannot read the file: {error.strerror or error}")
+    if len(raw) > max_bytes:
+        _stop(parsed, 1, 1, "Y002", f"the file is over the cap of {max_bytes} bytes: split the leaf")
+    return raw
+
+
+def _decode(raw: bytes, parsed: Parsed) -> str:
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            _stop(parsed, 1, 1, "Y003", f"the file is {name} (byte-order mark found): save it as UTF-8 without a BOM")
+    if raw.startswith(codecs.BOM_UTF8):
+        parsed.findings.append(finding(parsed.path, 1, 1, "Y003", "remove the UTF-8 byte-order mark at the start"))
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        good = raw[: error.start].decode("utf-8")
+        line, column = line_column(good, len(good))
+        _stop(parsed, line, column, "Y003", f"byte 0x{raw[error.start]:02x} is not valid UTF-8: save the file as UTF-8")
+
+
+def _character_message(char: str) -> tuple[str, str]:
+    if _IS_BIDI.match(char):
+        return "Y005", f"bidirectional control character U+{ord(char):04X}: remove it (text must read as stored)"
+    return "Y004", f"control character U+{ord(char):04X}: remove it"
+
+
+def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
+    if not _SUSPICIOUS.search(text):
+        return
+    counts: dict[str, int] = {}
+    for match in _SUSPICIOUS.finditer(text):
+        code, message = _character_message(match.group())
+        counts[code] = counts.get(code, 0) + 1
+        if counts[code] <= cap:
+            parsed.findings.append(finding(parsed.path, *line_column(text, match.start()), code, message))
+    if "Y004" in counts:
+        raise _Stop  # the YAML parser would refuse them anyway, with a less useful message
+
+
+def _scalar_value(event: ScalarEvent) -> Any:
+    """A plain scalar resolved as YAML 1.1 would (numbers, booleans, null), others as text."""
+    if not event.implicit[0]:
+        return event.value
+    tag = _RESOLVER.resolve(ScalarNode, event.value, (True, False))
+    construct = _CONSTRUCTOR.yaml_constructors.get(tag)
+    if tag == _STR_TAG or construct is None:
+        return event.value
+    return construct(_CONSTRUCTOR, ScalarNode(tag, event.value, event.start_mark, event.end_mark))
+
+
+class _Frame:
+    __slots__ = ("container", "path", "key", "keep")
+
+    def __init__(self, container, path: NodePath, keep: bool):
+        self.container = container
+        self.path = path
+        self.key = _NO_KEY  # a mapping frame's key waiting for its value
+        self.keep = keep  # False inside the value of a duplicate key: built, then dropped
+
+
+_NO_KEY = object()
+_DROP = object()
+
+
+def _compose(parsed: Parsed, max_depth: int) -> None:
+    loader = _Loader(parsed.text)
+    try:
+        _compose_events(loader, parsed, max_depth)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        _stop(parsed, line, column, "Y001", f"YAML syntax error: {problem}; fix the indentation or quoting here")
+    except yaml.YAMLError as error:
+        position = getattr(error, "position", 0) or 0
+        _stop(parsed, *line_column(parsed.text, min(position, len(parsed.text))), "Y001", f"YAML error: {error}")
+    finally:
+        loader.dispose()
+
+
+def _place(event) -> tuple[int, int]:
+    return event.start_mark.line + 1, event.start_mark.column + 1
+
+
+def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
+    stack: list[_Frame] = []
+    root: Any = None
+    documents = 0
+    while True:
+        event = loader.get_event()
+        kind = type(event)
+        if kind is StreamEndEvent:
+            break
+        if kind is DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                _stop(parsed, *_place(event), "Y008", "a second YAML document starts here: keep one document per file")
+            continue
+        if kind is MappingEndEvent or kind is SequenceEndEvent:
+            stack.pop()
+            continue
+        if kind is AliasEvent:
+            _stop(parsed, *_place(event), "Y006", f"alias *{event.anchor}: write the value out instead")
+        if kind is not ScalarEvent and kind is not MappingStartEvent and kind is not SequenceStartEvent:
+            continue
+        if event.anchor is not None:
+            _stop(parsed, *_place(event), "Y006", f"anchor &{event.anchor}: remove it and write values out")
+        if event.tag is not None:
+            _stop(parsed, *_place(event), "Y007", f"tag {event.tag}: remove it; plain values need no tags")
+        parent = stack[-1] if stack else None
+        if parent is not None and parent.key is _NO_KEY and isinstance(parent.container, dict):
+            _take_key(event, parent, parsed)
+            continue
+        node_path, keep = _attach_point(parent)
+        if kind is ScalarEvent:
+            value = _scalar_value(event)
+            if event.style == '"' and isinstance(value, str) and _SUSPICIOUS.search(value):
+                code, message = _character_message(_SUSPICIOUS.search(value).group())
+                parsed.findings.append(finding(parsed.path, *_place(event), code, message))
+        else:
+            if len(stack) >= max_depth:
+                _stop(parsed, *_place(event), "Y009", f"nesting deeper than {max_depth} levels: flatten the data")
+            value = {} if kind is MappingStartEvent else []
+        if keep:
+            parsed.positions.setdefault(node_path, _place(event))
+        if parent is None:
+            root = value
+        else:
+            _add(parent, value, keep)
+        if kind is not ScalarEvent:
+            stack.append(_Frame(value, node_path, keep))
+    parsed.data = root
+
+
+def _take_key(event, parent: _Frame, parsed: Parsed) -> None:
+    if type(event) is not ScalarEvent:
+        _stop(parsed, *_place(event), "Y014", "a list or mapping used as a key: keys must be plain text")
+    key = event.value
+    if key in parent.container:
+        line, column = parsed.key_positions.get(parent.path + (key,), (0, 0))
+        parsed.findings.append(
+            finding(parsed.path, *_place(event), "Y010", f"duplicate key '{key}' (first at line {line}): keep one")
+        )
+        parent.key = _DROP
+        return
+    parent.key = key
+    if parent.keep:
+        parsed.key_positions[parent.path + (key,)] = _place(event)
+
+
+def _attach_point(parent: _Frame | None) -> tuple[NodePath, bool]:
+    if parent is None:
+        return (), True
+    if isinstance(parent.container, dict):
+        return parent.path + (parent.key,), parent.keep and parent.key is not _DROP
+    return parent.path + (len(parent.container),), parent.keep
+
+
+def _add(parent: _Frame, value: Any, keep: bool) -> None:
+    if isinstance(parent.container, dict):
+        if parent.key is not _DROP:
+            parent.container[parent.key] = value
+        parent.key = _NO_KEY
+    else:
+        parent.container.append(value)
+
+
+def load_qna(path: Path, settings: dict | None = None) -> dict:
+    """Parsed qna.yaml as a dict, or TaxonError naming the first problem and its place."""
+    parsed = read_qna(Path(path), settings)
+    errors = [f for f in parsed.findings if f.severity == ERROR]
+    if errors or not parsed.ok:
+        first = errors[0]
+        raise TaxonError(
+            f"{first.message} [{first.rule}]",
+            where=f"{path}:{first.line}:{first.column}",
+            hint=f"run: taxon validate {path}",
+        )
+    return parsed.data

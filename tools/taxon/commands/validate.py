@@ -1,0 +1,104 @@
+"""`taxon validate [PATH ...]`: check qna.yaml files against their schema and the policy rules.
+
+Exit 0 when there is no error (warnings allowed), 1 when there is one, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from taxon.config import find_config, load_config, parse_override
+from taxon.errors import EXIT_FAILED, EXIT_OK, UsageError
+from taxon.validate.engine import FileReport, Report, validate_paths
+from taxon.validate.report import FORMATS, render
+from taxon.validate.rules import finding
+from taxon.validate.settings import validate_settings
+
+DEFAULT_ROOT = "taxonomy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help=f"qna.yaml files or folders to walk (default: {DEFAULT_ROOT}/)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="output format (default: github under GitHub Actions, else text)")
+    parser.add_argument("--latest", action="store_true",
+                        help="check every file against the newest schema, whatever version it declares")
+    parser.add_argument("--changed", action="store_true",
+                        help="validate only the leaves changed against --base, at the newest schema")
+    parser.add_argument("--base", metavar="REF", help="base ref for --changed (default: origin/main, else main)")
+    parser.add_argument("--check-documents", action="store_true",
+                        help="also fetch and check each knowledge leaf's documents")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print errors and the summary only")
+    parser.add_argument("--profile", default="cpu", help="config profile (default: cpu)")
+    parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found from here upwards)")
+    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE",
+                        help="override a config value, e.g. --set validate.max_file_bytes=2000000")
+
+
+def _config(args: argparse.Namespace) -> dict:
+    """The config when there is a taxon.toml (a plain taxonomy fork may have none)."""
+    overrides: dict = {}
+    for text in args.set:
+        override = parse_override(text)
+        for stage, values in override.items():
+            overrides.setdefault(stage, {}).update(values)
+    if args.config or find_config() is not None:
+        return load_config(args.profile, args.config, overrides)
+    return overrides
+
+
+def _document_check(config: dict):
+    from taxon.documents import check_leaf_documents
+
+    def check(leaf):
+        return check_leaf_documents(leaf, config) if leaf.kind == "knowledge" else []
+
+    return check
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    settings = validate_settings(config)
+    fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    leaf_checks = (_document_check(config),) if args.check_documents else ()
+    if args.changed:
+        if args.paths:
+            raise UsageError("--changed takes no PATH", hint="give paths or --changed, not both")
+        report = _validate_changed(args.base, config, settings, leaf_checks)
+    else:
+        paths = args.paths or [Path((config.get("taxonomy") or {}).get("root", DEFAULT_ROOT))]
+        if not args.paths and not paths[0].is_dir():
+            raise UsageError(f"no {paths[0]}/ folder here", hint="run from the repository root or name PATHs")
+        report = validate_paths(paths, settings, latest=args.latest, leaf_checks=leaf_checks)
+    sys.stdout.write(render(report, fmt, args.quiet))
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _validate_changed(base: str | None, config: dict, settings: dict, leaf_checks) -> Report:
+    """The leaves changed against base, at the newest version; deletions and renames as info."""
+    from taxon.diff import changed_leaves
+
+    taxonomy_dir = (config.get("taxonomy") or {}).get("root", DEFAULT_ROOT)
+    changes = changed_leaves(Path.cwd(), base, taxonomy_dir=taxonomy_dir)
+    root = Path(changes.repo_root)
+    paths = [Path(_display(root / path)) for path in changes.to_validate()]
+    report = validate_paths(paths, settings, latest=True, leaf_checks=leaf_checks)
+    for old, new in changes.renamed:
+        file = report.file(_display(root / new))
+        if file is not None:
+            file.findings.insert(0, finding(file.path, 1, 1, "D002", f"renamed from {_display(root / old)}"))
+    for path in changes.deleted:
+        shown = _display(root / path)
+        report.files.append(FileReport(shown, [finding(shown, 1, 1, "D001", f"leaf deleted against {changes.base}")]))
+    return report

@@ -1,0 +1,178 @@
+"""Validate qna.yaml files and folders: safe load, schema, policy, then tree-wide rules.
+
+One bad file never stops the others, and every input file gets exactly one FileReport, also
+one that could not be read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from taxon.findings import ERROR, WARNING, Finding
+from taxon.taxonomy import kind_of, leaf_from_data
+from taxon.validate import policy
+from taxon.validate.loader import Parsed, read_qna
+from taxon.validate.rules import finding
+from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
+from taxon.validate.settings import DEFAULTS
+from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
+
+QNA_NAMES = ("qna.yaml", "qna.yml")  # compared case-insensitively: QnA.yaml is found, then flagged
+
+LeafCheck = Callable[["object"], list[Finding]]  # Leaf -> findings (e.g. the documents check)
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "findings": [f.to_json() for f in self.findings]}
+
+
+@dataclass
+class Report:
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(report.count(ERROR) for report in self.files)
+
+    @property
+    def warnings(self) -> int:
+        return sum(report.count(WARNING) for report in self.files)
+
+    def summary(self) -> dict:
+        return {"files": len(self.files), "errors": self.errors, "warnings": self.warnings}
+
+    def to_json(self) -> dict:
+        return {"files": [report.to_json() for report in self.files], "summary": self.summary()}
+
+    def file(self, path: str) -> FileReport | None:
+        return next((report for report in self.files if report.path == path), None)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One file to validate, as displayed, with findings found while looking for it."""
+
+    path: Path
+    display: str
+    findings: tuple[Finding, ...] = ()
+
+
+def collect_targets(paths: Iterable[Path]) -> list[Target]:
+    """The files to validate: each path itself, or every qna.yaml-like file in a folder
+    (symlinked folders are not followed but reported). Each file once, in order."""
+    targets: dict[str, Target] = {}
+    for path in paths:
+        path = Path(path)
+        found = _walk(path) if path.is_dir() and not path.is_symlink() else [Target(path, str(path))]
+        for target in found:
+            targets.setdefault(os.path.abspath(target.path), target)
+    return list(targets.values())
+
+
+def _walk(root: Path) -> list[Target]:
+    found = []
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in list(dirnames):
+            if name.startswith("."):
+                dirnames.remove(name)
+            elif os.path.islink(os.path.join(folder, name)):
+                dirnames.remove(name)
+                link = Path(folder) / name
+                found.append(Target(link, str(link), (
+                    finding(str(link), 1, 1, "Y011", "this folder is a symbolic link: replace it with a real folder"),
+                )))
+        for name in sorted(filenames):
+            if name.lower() in QNA_NAMES:
+                found.append(Target(Path(folder) / name, str(Path(folder) / name)))
+    return sorted(found, key=lambda target: target.display)
+
+
+@dataclass
+class Checked:
+    """One file's report and what tree-wide rules need from it."""
+
+    report: FileReport
+    questions: LeafQuestions | None = None
+
+
+def check_file(
+    target: Target, settings: dict = DEFAULTS, latest: bool = False, leaf_checks: tuple[LeafCheck, ...] = ()
+) -> Checked:
+    findings = list(target.findings)
+    if findings:  # already refused while collecting (a symlinked folder)
+        return Checked(FileReport(target.display, findings))
+    findings += policy.name_findings(target.display, target.path)
+    parsed = read_qna(target.path, settings, target.display)
+    findings += parsed.findings
+    questions = None
+    if parsed.text is not None:
+        findings += policy.whitespace_findings(parsed, settings["max_findings_per_rule"])
+    if parsed.ok:
+        kind = kind_of(Path(os.path.abspath(target.path)))
+        entries = policy.seed_entries(parsed.data)
+        if kind:
+            findings += _schema_check(parsed, kind, latest)
+            findings += _policy_check(parsed, target.path, kind, entries, settings)
+            leaf = leaf_from_data(target.path, parsed.data)
+            for check in leaf_checks:
+                findings += check(leaf)
+        questions = leaf_questions(target.display, [(policy.seed_key(e), parsed.position(e.path)) for e in entries])
+    return Checked(FileReport(target.display, _ordered(findings)), questions)
+
+
+def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
+    declared = declared_version(parsed.data)
+    if latest:
+        return schema_findings(parsed, kind, LATEST, declared)
+    if type(declared) is not int or declared not in VERSIONS:
+        return [finding(parsed.path, *parsed.position(("version",)), "S008",
+                        f"unknown version {declared!r}: write `version: {LATEST}` (versions {VERSIONS[0]}-{LATEST} exist)")]
+    return schema_findings(parsed, kind, declared)
+
+
+def _policy_check(parsed: Parsed, path: Path, kind: str, entries, settings: dict) -> list[Finding]:
+    folder = Path(path).parent
+    return [
+        *policy.empty_findings(parsed),
+        *policy.budget_findings(parsed, kind, entries, settings),
+        *policy.duplicate_findings(parsed, entries, settings),
+        *policy.document_findings(parsed, folder),
+        *policy.attribution_findings(parsed.path, folder, settings["licenses"]),
+    ]
+
+
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    """Sorted by place, with a schema pattern error dropped where a policy rule says the same
+    thing more precisely at the same node (document repo, commit and patterns)."""
+    policy_places = {(f.line, f.column) for f in findings if f.rule.startswith("P06")}
+    kept = [f for f in findings if not (f.rule == "S006" and (f.line, f.column) in policy_places)]
+    return sorted(kept, key=lambda f: (f.line, f.column, f.rule, f.message))
+
+
+def validate_paths(
+    paths: Iterable[Path],
+    settings: dict = DEFAULTS,
+    latest: bool = False,
+    leaf_checks: tuple[LeafCheck, ...] = (),
+    tree: bool = True,
+) -> Report:
+    """Validate files and folders; tree-wide rules run over everything validated together."""
+    checked = [check_file(target, settings, latest, leaf_checks) for target in collect_targets(paths)]
+    report = Report([item.report for item in checked])
+    if tree:
+        by_path = {item.report.path: item.report for item in checked}
+        questions = [item.questions for item in checked if item.questions and item.questions.questions]
+        for found in tree_findings(questions, settings["tree_overlap"]):
+            by_path[found.path].findings.append(found)
+    return report

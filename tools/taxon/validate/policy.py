@@ -1,0 +1,274 @@
+"""Policy rules for one leaf, beyond what a schema can say: whitespace hygiene, word budgets,
+empty values, repeated seeds, attribution and license, names, and document references."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from taxon.findings import Finding
+from taxon.taxonomy import KINDS, QNA_NAME
+from taxon.validate.loader import NodePath, Parsed, line_column
+from taxon.validate.rules import finding
+from taxon.validate.schemas import dotted
+
+_TAB = re.compile(r"\t")
+_TRAILING = re.compile(r"(?<![ \t])[ \t]+(?=\r?$)", re.M)  # linear: starts only where a run starts
+_FOLDER_NAME = re.compile(r"^[a-z0-9_]+$")
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_LICENSE_LINE = re.compile(r"^[ \t]*licen[sc]e(?: of the work)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+_LICENSE_NOISE = re.compile(r"\b(license|licence|international)\b", re.I)
+ATTRIBUTION_NAME = "attribution.txt"
+MAX_ATTRIBUTION_BYTES = 100_000
+
+
+@dataclass(frozen=True)
+class SeedEntry:
+    """One question with its answer (and context), and where the question is in the file."""
+
+    question: str
+    answer: str
+    context: str | None
+    path: NodePath  # of the question node
+    context_path: NodePath | None = None
+
+
+def words(text: str | None) -> int:
+    return len(text.split()) if isinstance(text, str) else 0
+
+
+def normal_text(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def seed_key(entry: SeedEntry) -> str:
+    """What makes a seed the same as another: its question, within its context if it has one
+    (grounded skills ask one question of many contexts)."""
+    question = normal_text(entry.question)
+    return f"{normal_text(entry.context)} | {question}" if entry.context and question else question
+
+
+def _as_text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def seed_entries(data: dict) -> list[SeedEntry]:
+    """Every question/answer pair of a file of any version, with its place."""
+    entries = []
+    examples = data.get("seed_examples")
+    for index, example in enumerate(examples if isinstance(examples, list) else []):
+        if not isinstance(example, dict):
+            continue
+        base = ("seed_examples", index)
+        context = example.get("context") if isinstance(example.get("context"), str) else None
+        pairs = example.get("questions_and_answers")
+        if isinstance(pairs, list):
+            for number, pair in enumerate(pairs):
+                if isinstance(pair, dict):
+                    entries.append(SeedEntry(
+                        _as_text(pair.get("question")), _as_text(pair.get("answer")), context,
+                        base + ("questions_and_answers", number, "question"), base + ("context",),
+                    ))
+        else:
+            entries.append(SeedEntry(
+                _as_text(example.get("question")), _as_text(example.get("answer")), context,
+                base + ("question",), base + ("context",) if context is not None else None,
+            ))
+    return entries
+
+
+def _match_findings(parsed: Parsed, regex: re.Pattern, code: str, message: str, cap: int) -> list[Finding]:
+    """A finding per match, the first `cap` of them placed, the rest counted in the last one."""
+    text = parsed.text or ""
+    found: list[Finding] = []
+    extra = 0
+    for match in regex.finditer(text):
+        if len(found) < cap:
+            found.append(finding(parsed.path, *line_column(text, match.start()), code, message))
+        else:
+            extra += 1
+    if extra:
+        last = found[-1]
+        found[-1] = finding(last.path, last.line, last.column, code, f"{message} (and {extra} more lines like this)")
+    return found
+
+
+def whitespace_findings(parsed: Parsed, cap: int) -> list[Finding]:
+    text = parsed.text or ""
+    found: list[Finding] = []
+    if "\t" in text:
+        found += _match_findings(parsed, _TAB, "P001", "tab character: use spaces", cap)
+    found += _match_findings(parsed, _TRAILING, "P002", "trailing whitespace: remove it", cap)
+    if text and not text.endswith("\n"):
+        found.append(finding(parsed.path, *line_column(text, len(text)), "P003", "add a newline at the end of the file"))
+    elif text.endswith("\n\n") or text.endswith("\n\r\n"):
+        end = len(text.rstrip("\r\n")) + 1
+        found.append(finding(parsed.path, *line_column(text, end), "P003", "remove the blank lines at the end of the file"))
+    return found
+
+
+def _strings(value, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, path + (index,))
+
+
+def empty_findings(parsed: Parsed) -> list[Finding]:
+    return [
+        finding(parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: write the text or remove the key")
+        for path, text in _strings(parsed.data)
+        if not text.strip()
+    ]
+
+
+def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: dict) -> list[Finding]:
+    found = []
+    if kind == "knowledge":
+        seen_contexts = set()
+        for entry in entries:
+            if entry.context_path and entry.context_path not in seen_contexts:
+                seen_contexts.add(entry.context_path)
+                count, limit = words(entry.context), settings["context_words"]
+                if count > limit:
+                    found.append(finding(parsed.path, *parsed.position(entry.context_path), "P010",
+                                         f"this context has {count} words, over {limit}: shorten it or split it in two"))
+            count, limit = words(entry.question) + words(entry.answer), settings["qa_words"]
+            if count > limit:
+                found.append(finding(parsed.path, *parsed.position(entry.path), "P011",
+                                     f"this question and its answer have {count} words, over {limit}: shorten them"))
+    else:
+        contexts = {entry.context_path: entry.context for entry in entries if entry.context_path}
+        total = sum(words(e.question) + words(e.answer) for e in entries) + sum(map(words, contexts.values()))
+        limit = settings["skill_words"]
+        if total > limit:
+            found.append(finding(parsed.path, *parsed.position(("seed_examples",)), "P012",
+                                 f"the seed examples have {total} words in all, over {limit}: shorten or drop some"))
+    return found
+
+
+def _similarity(first: set[str], second: set[str]) -> float:
+    return len(first & second) / len(first | second) if first and second else 0.0
+
+
+def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict) -> list[Finding]:
+    """Exact repeats (P030), then near repeats (P031): seeds of the same context whose
+    question-and-answer words nearly coincide."""
+    found = []
+    first_of: dict[str, SeedEntry] = {}
+    kept: dict[str, list[tuple[SeedEntry, set[str]]]] = {}
+    for entry in entries:
+        key = seed_key(entry)
+        if not key:
+            continue
+        place = parsed.position(entry.path)
+        if key in first_of:
+            line = parsed.position(first_of[key].path)[0]
+            found.append(finding(parsed.path, *place, "P030",
+                                 f"this question repeats the one at line {line}: remove it or ask something else"))
+            continue
+        first_of[key] = entry
+        bag = set(normal_text(f"{entry.question} {entry.answer}").split())
+        same_context = kept.setdefault(normal_text(entry.context or ""), [])
+        for other, other_bag in same_context:
+            if _similarity(bag, other_bag) >= settings["near_duplicate"]:
+                line = parsed.position(other.path)[0]
+                found.append(finding(parsed.path, *place, "P031",
+                                     f"this seed nearly repeats the one at line {line}: vary it or remove one"))
+                break
+        same_context.append((entry, bag))
+    return found
+
+
+def kind_segment_index(parts: tuple[str, ...]) -> int | None:
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index] in KINDS:
+            return index
+    return None
+
+
+def name_findings(display: str, qna_path: Path) -> list[Finding]:
+    found = []
+    if qna_path.name != QNA_NAME:
+        found.append(finding(display, 1, 1, "P050", f"rename '{qna_path.name}' to '{QNA_NAME}'"))
+    parts = Path(os.path.abspath(qna_path)).parent.parts
+    index = kind_segment_index(parts)
+    if index is None:
+        found.append(finding(display, 1, 1, "P052",
+                             f"move the leaf under one of the folders {', '.join(KINDS)}; its kind comes from the path"))
+        return found
+    for name in parts[index + 1:]:
+        if not _FOLDER_NAME.match(name):
+            suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "leaf"
+            found.append(finding(display, 1, 1, "P051",
+                                 f"folder '{name}': use lowercase letters, digits and underscores, e.g. '{suggestion}'"))
+    return found
+
+
+def normal_license(name: str) -> str:
+    return "-".join(_LICENSE_NOISE.sub(" ", name).split()).lower()
+
+
+def attribution_findings(display: str, folder: Path, allowed: list[str]) -> list[Finding]:
+    path = folder / ATTRIBUTION_NAME
+    allowed_text = ", ".join(allowed)
+    if not path.is_file() or path.is_symlink():
+        return [finding(display, 1, 1, "P040",
+                        f"add {ATTRIBUTION_NAME} beside the qna.yaml: title, link, 'License of the work: <SPDX id>' "
+                        f"({allowed_text}), creator names")]
+    with open(path, "rb") as handle:
+        text = handle.read(MAX_ATTRIBUTION_BYTES).decode("utf-8", errors="replace")
+    allowed_by_normal = {normal_license(name): name for name in allowed}
+    named = [name.strip() for name in _LICENSE_LINE.findall(text)]
+    if not named:
+        if any(re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.I) for name in allowed):
+            return []
+        return [finding(display, 1, 1, "P041",
+                        f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>' ({allowed_text})")]
+    return [
+        finding(display, 1, 1, "P041",
+                f"{ATTRIBUTION_NAME} names the license '{name}', which is not allowed: use content under one of {allowed_text}")
+        for name in dict.fromkeys(named)
+        if normal_license(name) not in allowed_by_normal
+    ]
+
+
+def _pattern_problem(pattern: str) -> str | None:
+    if pattern.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", pattern) or "\\" in pattern:
+        return "must be relative to the leaf folder (no leading '/', '~', drive or backslash)"
+    if ".." in pattern.split("/"):
+        return "must not contain '..'"
+    return None
+
+
+def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
+    document = parsed.data.get("document")
+    if not isinstance(document, dict):
+        return []
+    found = []
+    repo, commit, patterns = document.get("repo"), document.get("commit"), document.get("patterns")
+    if isinstance(repo, str) and not repo.startswith("https://"):
+        found.append(finding(parsed.path, *parsed.position(("document", "repo")), "P060",
+                             f"document repo '{repo[:80]}' is not https: use its https:// URL"))
+    if commit is not None and not (isinstance(commit, str) and _FULL_SHA.match(commit)):
+        found.append(finding(parsed.path, *parsed.position(("document", "commit")), "P061",
+                             f"commit '{str(commit)[:80]}' is not a full SHA: write all 40 hex digits (git rev-parse)"))
+    in_tree = repo is None and commit is None
+    for index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+        if not isinstance(pattern, str) or not pattern.strip():
+            continue
+        place = parsed.position(("document", "patterns", index))
+        problem = _pattern_problem(pattern)
+        if problem:
+            found.append(finding(parsed.path, *place, "P062", f"pattern '{pattern[:80]}' {problem}"))
+        elif in_tree and not any(path.is_file() for path in folder.glob(pattern)):
+            found.append(finding(parsed.path, *place, "P063",
+                                 f"pattern '{pattern[:80]}' matches no file in {folder}: add the document beside the qna.yaml"))
+    return found

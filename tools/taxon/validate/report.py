@@ -1,0 +1,119 @@
+"""A validation report as text, GitHub workflow commands, JSON or SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import json
+
+from taxon import __version__
+from taxon.findings import ERROR, WARNING
+from taxon.validate.engine import Report
+from taxon.validate.rules import INFO, RULES
+
+FORMATS = ("text", "github", "json", "sarif")
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def summary_line(report: Report) -> str:
+    summary = report.summary()
+    verdict = "failed" if summary["errors"] else "passed"
+    return f"{summary['files']} files checked, {summary['errors']} errors, {summary['warnings']} warnings: {verdict}"
+
+
+def as_text(report: Report, quiet: bool = False) -> str:
+    lines = []
+    for file in report.files:
+        for f in file.findings:
+            if quiet and f.severity != ERROR:
+                continue
+            lines.append(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}")
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+_GITHUB_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "notice"}
+
+
+def as_github(report: Report, quiet: bool = False) -> str:
+    """GitHub Actions workflow commands: each finding becomes an annotation on its line."""
+    lines = []
+    for file in report.files:
+        for f in file.findings:
+            if quiet and f.severity != ERROR:
+                continue
+            properties = (
+                f"file={_escape_property(f.path)},line={f.line},col={f.column},"
+                f"title={_escape_property(f'{f.rule} {RULES[f.rule].title}')}"
+            )
+            lines.append(f"::{_GITHUB_LEVEL[f.severity]} {properties}::{_escape_data(f.message)}")
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+def as_json(report: Report) -> str:
+    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+_SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}
+
+
+def as_sarif(report: Report) -> str:
+    rules = list(RULES.values())
+    index = {rule.code: number for number, rule in enumerate(rules)}
+    results = [
+        {
+            "ruleId": f.rule,
+            "ruleIndex": index[f.rule],
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": f.message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f.path.replace("\\", "/")},
+                    "region": {"startLine": f.line, "startColumn": f.column},
+                }
+            }],
+        }
+        for file in report.files
+        for f in file.findings
+    ]
+    driver = {
+        "name": "taxon",
+        "version": __version__,
+        "rules": [
+            {
+                "id": rule.code,
+                "name": rule.title,
+                "shortDescription": {"text": rule.title},
+                "fullDescription": {"text": rule.rationale},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
+            }
+            for rule in rules
+        ],
+    }
+    sarif = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": driver},
+            "artifacts": [{"location": {"uri": file.path.replace("\\", "/")}} for file in report.files],
+            "results": results,
+        }],
+    }
+    return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(report: Report, fmt: str, quiet: bool = False) -> str:
+    if fmt == "json":
+        return as_json(report)
+    if fmt == "sarif":
+        return as_sarif(report)
+    if fmt == "github":
+        return as_github(report, quiet)
+    return as_text(report, quiet)

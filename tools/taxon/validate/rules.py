@@ -1,0 +1,120 @@
+"""Every validation rule: a stable code, a severity and a one-line rationale.
+
+Codes never change meaning once published: Y = reading the file safely, S = schema,
+P = policy for one leaf, T = tree-wide, D = changes against a base ref. The table in
+CONTRIBUTING.md is generated from RULES (`taxon rules --write CONTRIBUTING.md`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxon.findings import ERROR, WARNING, Finding
+
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: str
+    title: str
+    rationale: str
+
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("Y001", ERROR, "YAML syntax error", "a file the parser can't read can't be reviewed or trained on"),
+        Rule("Y002", ERROR, "file too large", "a size cap keeps validation bounded in time and memory"),
+        Rule("Y003", ERROR, "not UTF-8", "one encoding (UTF-8, no byte-order mark) everywhere; other bytes are silently garbled"),
+        Rule("Y004", ERROR, "control character", "NUL and control characters hide text from reviewers and break tools"),
+        Rule("Y005", ERROR, "bidirectional control character", "bidi overrides make text read differently than it is stored (Trojan Source)"),
+        Rule("Y006", ERROR, "anchor or alias", "aliases allow exponential expansion (billion laughs) and hide content from the diff"),
+        Rule("Y007", ERROR, "explicit tag", "tags such as !!python/object can ask a loader to run code; plain data needs none"),
+        Rule("Y008", ERROR, "several YAML documents", "a leaf is one document; a second one would be silently ignored"),
+        Rule("Y009", ERROR, "nesting too deep", "real qna.yaml files are shallow; deep nesting only costs time and memory"),
+        Rule("Y010", ERROR, "duplicate key", "with a repeated key one value silently wins; say it once"),
+        Rule("Y011", ERROR, "symbolic link", "links can point outside the repository; leaves are plain files"),
+        Rule("Y012", ERROR, "unreadable file", "the file must exist and be readable"),
+        Rule("Y013", ERROR, "not a mapping", "a qna.yaml is a mapping of keys such as created_by and seed_examples"),
+        Rule("Y014", ERROR, "complex key", "keys are plain text; a list or mapping as a key has no JSON meaning"),
+        Rule("S001", ERROR, "missing key", "the schema of the declared version requires it"),
+        Rule("S002", ERROR, "unknown key", "unknown keys are usually typos of a required one and are never used"),
+        Rule("S003", ERROR, "wrong type", "tools read each key as one type (text, number, list, mapping)"),
+        Rule("S004", ERROR, "wrong number of items", "generation needs enough seed examples; limits keep prompts bounded"),
+        Rule("S005", ERROR, "text too long", "bounded lengths keep prompts and reviews manageable"),
+        Rule("S006", ERROR, "value not allowed", "the value must match the documented format"),
+        Rule("S007", ERROR, "repeated item", "repeated seed examples add nothing and skew generation"),
+        Rule("S008", ERROR, "unsupported or outdated version", "new and changed leaves use the newest schema; `taxon migrate` upgrades"),
+        Rule("P001", ERROR, "tab character", "tabs render differently everywhere and are not YAML indentation"),
+        Rule("P002", ERROR, "trailing whitespace", "invisible characters create noisy diffs"),
+        Rule("P003", ERROR, "no final newline", "a file ends with exactly one newline so diffs stay clean"),
+        Rule("P010", ERROR, "knowledge context too long", "a context must fit the teacher's prompt with room for the answer"),
+        Rule("P011", ERROR, "question and answer too long", "a seed pair must fit the teacher's prompt"),
+        Rule("P012", ERROR, "skill seeds too long in all", "all seeds of a skill go into one prompt together"),
+        Rule("P020", ERROR, "empty value", "an empty or whitespace-only text teaches nothing"),
+        Rule("P030", ERROR, "repeated question", "the same question twice in one leaf adds nothing"),
+        Rule("P031", WARNING, "near-duplicate seed", "near copies add little variety to generation"),
+        Rule("P040", ERROR, "attribution.txt missing", "every leaf states where its content comes from and its license"),
+        Rule("P041", ERROR, "license not allowed", "only openly licensed content can be trained on and published"),
+        Rule("P050", ERROR, "file not named qna.yaml", "tools find leaves by the exact name qna.yaml; other names are ignored"),
+        Rule("P051", ERROR, "folder name not allowed", "folder names become leaf ids: lowercase letters, digits and underscores"),
+        Rule("P052", ERROR, "no kind folder", "the kind (knowledge, compositional_skills, foundational_skills) comes from the path"),
+        Rule("P060", ERROR, "document repo not https", "documents are fetched over https only"),
+        Rule("P061", ERROR, "commit not a full SHA", "a full 40-hex commit pins the exact document that was reviewed"),
+        Rule("P062", ERROR, "document pattern escapes the leaf", "patterns are relative, without '..', so they can't reach other files"),
+        Rule("P063", ERROR, "in-tree document missing", "an in-tree pattern must match a file beside the qna.yaml"),
+        Rule("T001", WARNING, "question in two leaves", "the same question in two leaves usually means two pull requests on one topic"),
+        Rule("T002", WARNING, "leaves nearly coincide", "two leaves with almost the same seeds are likely duplicates"),
+        Rule("D001", INFO, "leaf deleted", "deleted leaves are reported so a removal is never silent"),
+        Rule("D002", INFO, "leaf renamed", "a rename keeps the content but changes the leaf id"),
+    )
+}
+
+
+def markdown_table() -> str:
+    lines = ["| Code | Severity | Rule | Why |", "| --- | --- | --- | --- |"]
+    for rule in RULES.values():
+        lines.append(f"| {rule.code} | {rule.severity} | {rule.title} | {rule.rationale} |")
+    return "\n".join(lines) + "\n"
+
+
+def text_table() -> str:
+    width = max(len(rule.title) for rule in RULES.values())
+    return "".join(
+        f"{rule.code}  {rule.severity:<7}  {rule.title:<{width}}  {rule.rationale}\n" for rule in RULES.values()
+    )
+
+
+START_MARKER = "<!-- rules:start -->"
+END_MARKER = "<!-- rules:end -->"
+_BLOCK = re.compile(re.escape(START_MARKER) + r".*?" + re.escape(END_MARKER), re.S)
+
+
+def with_rules_table(document: str) -> str:
+    """The document with the text between the markers replaced by the current table; the
+    markers (under a '## Rules' heading) are appended when the document has none."""
+    block = f"{START_MARKER}\n{markdown_table()}{END_MARKER}"
+    if _BLOCK.search(document):
+        return _BLOCK.sub(lambda _: block, document, count=1)
+    separator = "\n" if document.endswith("\n") or not document else "\n\n"
+    heading = "" if "## Rules" in document else "## Rules\n\n"
+    return f"{document}{separator if document else ''}{heading}{block}\n"
+
+
+def write_rules_table(path: Path) -> bool:
+    """Regenerate the rules table in a markdown file; True when the file changed."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    new = with_rules_table(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    return new != old
+
+
+def finding(path: str, line: int, column: int, code: str, message: str) -> Finding:
+    """A finding of one rule, its severity from the table; positions are 1-based."""
+    return Finding(str(path), max(line, 1), max(column, 1), code, RULES[code].severity, message)

@@ -1,0 +1,140 @@
+"""The versioned JSON Schemas in `schema/v<N>/<kind>.json`, read as data, and their errors as
+findings placed on the offending node, with messages that say what to change."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from taxon.findings import Finding
+from taxon.validate.loader import Parsed
+from taxon.validate.rules import finding
+
+VERSIONS = (1, 2, 3, 4)
+LATEST = VERSIONS[-1]
+
+
+def schema_dir() -> Path:
+    """`schema/` at the repository root (TAXON_SCHEMA_DIR overrides it)."""
+    override = os.environ.get("TAXON_SCHEMA_DIR")
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "schema"
+
+
+def schema_files() -> list[Path]:
+    return sorted(schema_dir().glob("v*/*.json"))
+
+
+@lru_cache(maxsize=None)
+def validator(version: int, kind: str):
+    """A draft 2020-12 validator for one kind at one version; refs resolve within the version."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    folder = schema_dir() / f"v{version}"
+    resources = []
+    for path in sorted(folder.glob("*.json")):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((contents["$id"], Resource.from_contents(contents)))
+    registry = Registry().with_resources(resources)
+    schema = json.loads((folder / f"{kind}.json").read_text(encoding="utf-8"))
+    return Draft202012Validator(schema, registry=registry)
+
+
+def declared_version(data: dict) -> Any:
+    """The file's `version` (files of version 1 usually leave it out)."""
+    return data.get("version", 1)
+
+
+def schema_findings(parsed: Parsed, kind: str, version: int, declared: Any = None) -> list[Finding]:
+    """Findings of one parsed file against the schema of `kind` at `version`. When the file
+    declares an older version than the one checked (--latest), one S008 says to migrate."""
+    findings = []
+    declared = version if declared is None else declared
+    if declared != version:
+        findings.append(
+            finding(
+                parsed.path, *parsed.position(("version",)), "S008",
+                f"version {declared} is outdated: new and changed leaves use version {version}; "
+                f"run `taxon migrate {parsed.path}` (it also says what a person must add)",
+            )
+        )
+    reported: set = set()
+    for error in validator(version, kind).iter_errors(parsed.data):
+        path = tuple(error.absolute_path)
+        if path == ("version",) and declared != version:
+            continue
+        key = (path, error.validator)
+        if key in reported:
+            continue  # one finding per node and rule: e.g. all missing keys in one go
+        reported.add(key)
+        findings.extend(_findings_of(error, path, parsed, version))
+    return sorted(findings, key=lambda f: (f.line, f.column, f.rule))
+
+
+def dotted(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+_TYPE_WORDS = {"string": "text", "array": "a list", "object": "a mapping of keys", "integer": "a whole number"}
+
+
+def _type_word(value: Any) -> str:
+    names = {str: "text", bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _findings_of(error, path: tuple, parsed: Parsed, version: int) -> list[Finding]:
+    where = f"`{dotted(path)}`" if path else "the file"
+    instance, rule, expected = error.instance, error.validator, error.validator_value
+    place = parsed.position(path)
+    description = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+    if rule == "required":
+        missing = [name for name in expected if name not in instance]
+        return [finding(parsed.path, *place, "S001", f"add the key `{name}` to {where} (required at version {version})")
+                for name in missing]
+    if rule == "dependentRequired":
+        missing = [need for key, needs in expected.items() if key in instance for need in needs if need not in instance]
+        return [finding(parsed.path, *place, "S001", f"add `{name}` to {where}: {description}") for name in missing]
+    if rule == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        return [
+            finding(parsed.path, *parsed.position(path + (name,), key=True), "S002",
+                    f"unknown key `{name}` in {where}: remove it or fix its spelling (allowed: {', '.join(allowed)})")
+            for name in instance if name not in allowed
+        ]
+    if rule == "type":
+        wanted = _TYPE_WORDS.get(expected, expected)
+        if instance is None:
+            return [finding(parsed.path, *place, "S003", f"{where} is empty: write {wanted} there")]
+        hint = " (put it in quotes)" if expected == "string" and not isinstance(instance, (list, dict)) else ""
+        return [finding(parsed.path, *place, "S003", f"{where} must be {wanted}, not {_type_word(instance)}{hint}")]
+    if rule in ("minItems", "maxItems"):
+        count = len(instance)
+        change = f"add {expected - count} more" if rule == "minItems" else f"remove {count - expected}"
+        bound = "at least" if rule == "minItems" else "at most"
+        return [finding(parsed.path, *place, "S004", f"{where} has {count} items, {bound} {expected} needed: {change}")]
+    if rule in ("maxLength", "minLength"):
+        return [finding(parsed.path, *place, "S005",
+                        f"{where} has {len(instance)} characters; shorten it to at most {expected}")]
+    if rule == "uniqueItems":
+        return [finding(parsed.path, *parsed.position(path + (_repeated_index(instance),)), "S007",
+                        f"{where} repeats this item exactly: remove the copy")]
+    if path == ("version",):
+        return [finding(parsed.path, *place, "S008", f"`version: {instance!r}` does not match this schema: {description}")]
+    shown = repr(instance) if len(repr(instance)) <= 80 else repr(instance)[:77] + "..."
+    return [finding(parsed.path, *place, "S006", f"{where} is {shown}: expected {description or error.message}")]
+
+
+def _repeated_index(items: list) -> int:
+    seen = []
+    for index, item in enumerate(items):
+        if item in seen:
+            return index
+        seen.append(item)
+    return 0
