@@ -1,0 +1,16 @@
+from pathlib import Path
+
+import pytest
+
+from taxon.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    def make(**generate) -> dict:
+        settings = {"cache_dir": str(tmp_path / "cache"), "questions_per_seed": 3, "contexts_per_seed": 2, **generate}
+        return load_config("cpu", REPO / "taxon.toml", {"generate": settings})
+
+    return make

@@ -1,0 +1,63 @@
+import json
+from pathlib import Path
+
+import pytest
+from generate_helpers import BIRD_QUESTIONS, write_skill
+from scripted_teacher import ScriptedTeacher
+
+from taxon.errors import TaxonError
+from taxon.generate.run import LeavesFailed, generate_leaves
+from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
+from taxon.store import read_jsonl
+from taxon.taxonomy import load_leaves
+
+
+def leaf_files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def stats_of(out: Path, leaf_id: str) -> dict:
+    return json.loads((out / leaf_id / STATS_NAME).read_text())
+
+
+def test_counts_and_reasons_for_bad_replies(tmp_path, make_config):
+    questions = BIRD_QUESTIONS + [
+        "What do wrens eat? [refuse]",
+        "What do wrens eat? [empty]",
+        "What do wrens eat? [malformed]",
+        "What do wrens eat? [error]",
+        "What do wrens eat? [cutoff]",
+        "What do finches eat? [offtopic]",
+        "What do finches eat? [answer-refuse]",
+        "What do finches eat? [answer-empty]",
+        "What do finches eat? [answer-cutoff]",
+        "What do finches eat? [wrong]",
+        "What do finches eat? [dupes]",
+    ]
+    write_skill(tmp_path / "taxonomy", "birds", questions)
+    leaves = load_leaves(tmp_path / "taxonomy")
+    result = generate_leaves(leaves, tmp_path / "out", make_config(), ScriptedTeacher(), quiet=True)
+
+    stats = stats_of(tmp_path / "out", "compositional_skills/birds")
+    assert stats["dropped"] == {
+        "cut_off": 1 + 3,  # the cut-off list loses its last item; three answers cut off
+        "empty": 1 + 3,
+        "error": 1,
+        "judge_low": 3,
+        "malformed": 1,
+        "near_duplicate": 2,
+        "off_topic": 3,
+        "refusal": 1 + 3,
+    }
+    assert stats["kept"] == 3 * 3 + 2 + 1  # three good seeds, the cut-off list's two, one of the dupes
+    assert stats["generated"] == stats["kept"] + sum(stats["dropped"].values())
+    assert result.leaves["compositional_skills/birds"] == stats
+    assert stats["parameters"]["questions_per_seed"] == 3 and stats["teacher"] == "scripted:v1"
+
+    kept = read_jsonl(tmp_path / "out/compositional_skills/birds" / SAMPLES_NAME)
+    dropped = read_jsonl(tmp_path / "out/compositional_skills/birds" / DROPPED_NAME)
+    assert len(kept) == stats["kept"] and len(dropped) == sum(stats["dropped"].values())
+    assert all(row["metadata"]["source"] == "generated" and row["metadata"]["judge"] == "loglikelihood" for row in kept)
+    assert {row["metadata"]["reason"] for row in dropped} == set(stats["dropped"])
+    assert all(row["metadata"]["judge_score"] == -1.0 for row in kept)
+    assert [m["role"] for m in kept[0]["messages"]] == ["user", "assistant"]

@@ -1,0 +1,67 @@
+"""`taxon generate [PATH...] --out DIR`: synthetic samples for the leaves under PATHs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from taxon.config import deep_merge, load_config, parse_override
+from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
+from taxon.taxonomy import iter_qna_files, load_leaf
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="qna.yaml files or folders (default: the taxonomy root from the config)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder: <out>/<leaf_id>/samples.jsonl ...")
+    parser.add_argument("--profile", default="cpu", help="config profile (cpu, gpu)")
+    parser.add_argument("--config", type=Path, help="config file (default: taxon.toml here or above)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE",
+                        help="override one config value, e.g. --set generate.questions_per_seed=3")
+    parser.add_argument("--backend", help="teacher backend: transformers, openai or vllm")
+    parser.add_argument("--teacher", help="teacher model (a Hugging Face id, local folder or packaged:NAME)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (for CI)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from taxon.generate.run import LeavesFailed, generate_leaves
+
+    overrides: dict = {}
+    for text in args.overrides:
+        overrides = deep_merge(overrides, parse_override(text))
+    for key in ("backend", "teacher"):
+        if getattr(args, key):
+            overrides = deep_merge(overrides, {"generate": {key: getattr(args, key)}})
+    config = load_config(args.profile, args.config, overrides)
+    leaves = [load_leaf(path) for path in _qna_files(args.paths or [Path(config["taxonomy"]["root"])])]
+    try:
+        result = generate_leaves(leaves, args.out, config, quiet=args.quiet)
+    except LeavesFailed as failure:
+        _print_table(failure.result.leaves)
+        raise
+    _print_table(result.leaves)
+    print(f"{len(result.leaves)} leaves, {result.calls} teacher requests, {result.cached_units} units from the cache")
+    return EXIT_OK if not result.errors else EXIT_FAILED
+
+
+def _qna_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {path}")
+        found = iter_qna_files(path)
+        if not found:
+            raise TaxonError(f"no qna.yaml under {path}")
+        files += [f for f in found if f not in files]
+    return files
+
+
+def _print_table(leaves: dict[str, dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("leaf", "generated", "kept", "dropped", "error")
+    for leaf_id, stats in leaves.items():
+        dropped = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items())
+        table.add_row(leaf_id, str(stats["generated"]), str(stats["kept"]), dropped, stats.get("error", ""))
+    Console().print(table)

@@ -1,0 +1,100 @@
+"""Checks on teacher output: replies that failed, were cut off, refused or came back empty;
+lists of items parsed from a small model's sloppy formatting; questions off the leaf's topic."""
+
+from __future__ import annotations
+
+import re
+
+ERROR, EMPTY, CUT_OFF, REFUSAL, MALFORMED = "error", "empty", "cut_off", "refusal", "malformed"
+OFF_TOPIC = "off_topic"
+
+_REFUSAL = re.compile(
+    r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i apologi[sz]e|as an ai\b|as a language model|as an assistant,? i"
+    r"|i cannot|i can'?t|i can not|i'?m (unable|not able)|i am (unable|not able)|i won'?t be able)",
+    re.IGNORECASE,
+)
+# "1." "2)" "(3)" "#4" "Q5:" "Question 6:" "Task 7 -" "- " "* " "• ", optionally in **bold**.
+_ITEM_MARK = re.compile(
+    r"^\s*(?:\*\*)?\s*(?:(?:question|task|text|q|item)\s*\d+\s*[:.)\-]|\(?#?\d{1,3}\s*[.):\-]|[-*•·–])\s*(?:\*\*)?\s*",
+    re.IGNORECASE,
+)
+_LABEL = re.compile(r"^(?:\*\*)?\s*(?:question|task|text|q|input)\s*\d*\s*:\s*(?:\*\*)?\s*", re.IGNORECASE)
+# A model asked for questions only sometimes answers them too: "... ? Answer: ...".
+_ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
+_STOPWORDS = frozenset(
+    "a an and are as at be but by can could did do does for from had has have how i if in into is it its of on or"
+    " please should so than that the their them then there these they this those to was were what when where which"
+    " who whom why will with would you your me my we our us about write give tell explain describe".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens, apostrophes normalised."""
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+
+
+def content_words(text: str) -> set[str]:
+    """Words that carry topic: no stop words, a plural 's' folded away."""
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words(text) if w not in _STOPWORDS}
+
+
+def reply_problem(completion: dict) -> str | None:
+    """Why a whole reply is unusable, or None."""
+    if completion["finish_reason"] == "error":
+        return ERROR
+    text = completion["text"].strip()
+    if not text:
+        return EMPTY
+    if _REFUSAL.match(text.replace("’", "'")):
+        return REFUSAL
+    return None
+
+
+def answer_problem(completion: dict) -> str | None:
+    """Why an answer is unusable: a reply problem, or cut off by the token limit."""
+    return reply_problem(completion) or (CUT_OFF if completion["finish_reason"] == "length" else None)
+
+
+def _clean_item(text: str) -> str:
+    text = re.sub(r"\s+", " ", _LABEL.sub("", text.strip()))
+    text = _ANSWER_TAIL.split(text, maxsplit=1)[0]
+    text = text.strip().strip("*").strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
+        text = text[1:-1].strip()
+    return text
+
+
+def parse_list(text: str) -> list[str]:
+    """Items of a list as a model writes it: numbered, bulleted, labelled, or one per line.
+
+    Text before the first marker is a preamble ("Here are five questions:"); lines after an
+    item without a marker continue it. Without any marker, every non-empty line is an item."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    items: list[list[str]] = []
+    marked = any(_ITEM_MARK.match(line) for line in lines)
+    for line in lines:
+        match = _ITEM_MARK.match(line) if marked else None
+        if match:
+            items.append([line[match.end():]])
+        elif not line.strip():
+            continue
+        elif marked and items:
+            items[-1].append(line)
+        elif not marked and not line.rstrip().endswith(":"):
+            items.append([line])
+    seen: set[str] = set()
+    result = []
+    for item in items:
+        cleaned = _clean_item(" ".join(item))
+        if len(cleaned) >= 3 and cleaned.lower() not in seen:
+            seen.add(cleaned.lower())
+            result.append(cleaned)
+    return result
+
+
+def topic_overlap(text: str, reference: str) -> float:
+    """Share of the text's content words that also appear in the reference."""
+    own = content_words(text)
+    if not own:
+        return 0.0
+    return len(own & content_words(reference)) / len(own)

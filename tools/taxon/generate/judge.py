@@ -1,0 +1,76 @@
+"""Judging generated answers. Two ways, chosen by `generate.judge`:
+
+- "loglikelihood": the score is the mean token log-probability of the answer given its
+  context and question (`teacher.answer_loglikelihood`); keep when it reaches the absolute
+  threshold `judge_min_logprob`. A small teacher (SmolLM2-135M) answers "No" to every yes/no
+  question and gives useless 1-5 ratings, yet this score separates right from wrong answers
+  (measured AUC 0.97 for plainly wrong, 0.83 for subtly wrong ones).
+- "generated": the teacher rates the answer 1-5 (faithfulness to the chunk for knowledge);
+  the rating is parsed from sloppy output; keep when it reaches `judge_min_score`.
+
+"auto" uses the log-likelihood when the teacher can compute it, else a generated rating.
+"none" keeps every answer unjudged.
+"""
+
+from __future__ import annotations
+
+import re
+
+from taxon.generate.filters import MALFORMED, reply_problem
+
+JUDGE_LOW = "judge_low"
+
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_SCORE_PATTERNS = (
+    re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/|out of)\s*5\b", re.IGNORECASE),  # 4/5, 4 out of 5
+    re.compile(r"\b(?:score|rating|rate|grade)d?\b[^0-9a-z]{0,6}(?:is|of|a|an)?\s*\**\s*(\d+(?:\.\d+)?|[a-z]+)", re.IGNORECASE),
+    re.compile(r"\*\*\s*(\d+(?:\.\d+)?)\s*\*\*"),  # **4**
+    re.compile(r"^\W*(\d+(?:\.\d+)?|[a-z]+)\W*$", re.IGNORECASE),  # just "4" or "four."
+    re.compile(r"(?<![\d.])\b([1-5])\b(?!\.?\d)"),  # any lone 1-5, last resort
+    re.compile(r"\b(one|two|three|four|five)\b", re.IGNORECASE),
+)
+
+
+def _as_score(token: str) -> int | None:
+    token = token.lower()
+    if token in _NUMBER_WORDS:
+        return _NUMBER_WORDS[token]
+    try:
+        value = float(token)
+    except ValueError:
+        return None
+    return int(value) if value == int(value) and 1 <= value <= 5 else None
+
+
+def parse_score(text: str) -> int | None:
+    """A 1-5 rating from a model's reply: "Score: 4", "4/5", "**4**", "four", "I'd rate it 3."
+    None when no pattern finds a rating in range."""
+    for pattern in _SCORE_PATTERNS:
+        match = pattern.search(text.strip())
+        if match:
+            score = _as_score(match.group(1))
+            if score is not None:
+                return score
+    return None
+
+
+def generated_verdict(completion: dict) -> dict:
+    """The cached result of a generated rating."""
+    problem = reply_problem(completion)
+    score = None if problem else parse_score(completion["text"])
+    if problem is None and score is None:
+        problem = MALFORMED
+    return {"mode": "generated", "score": score, "problem": problem, "raw": completion["text"]}
+
+
+def loglikelihood_verdict(logprob: float) -> dict:
+    return {"mode": "loglikelihood", "score": float(logprob), "problem": None, "raw": None}
+
+
+def drop_reason(verdict: dict, min_logprob: float, min_score: int) -> str | None:
+    """Why a judged answer is dropped, or None to keep it. Thresholds apply here, not in the
+    cached verdict, so changing one re-filters without asking the teacher again."""
+    if verdict["problem"]:
+        return verdict["problem"]
+    threshold = min_logprob if verdict["mode"] == "loglikelihood" else min_score
+    return JUDGE_LOW if verdict["score"] < threshold else None

@@ -1,0 +1,74 @@
+"""Knowledge: each document chunk paired with seed examples; the teacher writes questions the
+chunk answers, in the style of the seed's question and answer, answered from the chunk and
+judged for faithfulness to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Generator
+
+from taxon.errors import TaxonError
+from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit
+
+
+def seeds_for_chunk(chunk_index: int, seed_count: int, per_chunk: int) -> list[int]:
+    """The seeds paired with a chunk: all of them, or `per_chunk` in rotation so that every
+    seed serves as an example across the chunks."""
+    if per_chunk <= 0 or per_chunk >= seed_count:
+        return list(range(seed_count))
+    return [(chunk_index * per_chunk + offset) % seed_count for offset in range(per_chunk)]
+
+
+def load_chunks(job: LeafJob, config: dict) -> list:
+    """The leaf's document chunks, by the teacher's tokenizer (or `generate.chunk_tokenizer`)."""
+    from taxon.documents import chunk_documents, load_leaf_documents
+
+    documents = load_leaf_documents(job.leaf, config)
+    section = config.get("documents", {})
+    chunks = chunk_documents(
+        documents, chunk_tokenizer(config), section.get("chunk_tokens", 400), section.get("chunk_overlap", 50)
+    )
+    if not chunks:
+        raise TaxonError("its documents hold no text to generate from", where=job.leaf.leaf_id)
+    return chunks
+
+
+def chunk_tokenizer(config: dict):
+    from taxon.errors import MissingExtra
+
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise MissingExtra("transformers", "train") from None
+    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
+    if not Path(spec).is_dir():
+        from taxon.models import resolve_model
+
+        spec = resolve_model(spec, config)
+    return AutoTokenizer.from_pretrained(spec)
+
+
+def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:
+    leaf, settings = job.leaf, job.settings
+    outline = leaf.document_outline or leaf.domain or leaf.leaf_id
+    plan = []
+    for chunk in chunks:
+        for seed_index in seeds_for_chunk(chunk.index, len(leaf.seeds), settings.seeds_per_chunk):
+            seed = leaf.seeds[seed_index]
+            unit = list_unit(
+                job, "knowledge_questions", outline=outline, chunk=chunk.text, example_question=seed.question,
+                example_answer=seed.answer, count=settings.questions_per_chunk,
+            )
+            plan.append((chunk, seed_index, unit))
+    replies = yield [unit for _, _, unit in plan]
+
+    candidates: list[Candidate] = []
+    for (chunk, seed_index, unit), reply in zip(plan, replies):
+        questions, rejects = list_items(unit, reply, settings.questions_per_chunk, seed_index, chunk.index, "questions")
+        reference = f"{chunk.text} {outline} {leaf.domain}"
+        candidates += rejects
+        candidates += [
+            Candidate(seed_index, chunk.index, question, chunk.text, reference, settings.knowledge_include_chunk)
+            for question in questions
+        ]
+    return candidates

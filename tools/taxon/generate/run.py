@@ -1,0 +1,208 @@
+"""`generate_leaves`: the skill and knowledge pipelines over a list of leaves, with every unit
+of work cached, the per-leaf outputs written atomically, and a clear error for a leaf that
+ends with too few samples (after the other leaves are finished)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generator, Iterator
+
+from taxon.errors import TaxonError
+from taxon.generate import knowledge, skills
+from taxon.generate.cache import UnitCache
+from taxon.generate.settings import Settings
+from taxon.generate.steps import (
+    Candidate,
+    LeafJob,
+    answer_step,
+    dropped_counts,
+    judge_step,
+    remove_duplicates,
+    sample_row,
+)
+from taxon.generate.teachers.base import Teacher
+from taxon.generate.units import PIPELINE_VERSION, UnitRunner
+from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
+from taxon.store import atomic_write_json, atomic_write_jsonl, read_jsonl
+from taxon.taxonomy import Leaf
+
+SUMMARY_NAME = "summary.json"
+
+
+@dataclass
+class GenerateResult:
+    out_dir: Path
+    leaves: dict[str, dict] = field(default_factory=dict)  # leaf_id -> its stats.json
+    calls: int = 0  # requests sent to the teacher in this run
+    cached_units: int = 0  # units answered from the cache
+    errors: dict[str, str] = field(default_factory=dict)  # leaf_id -> why it failed
+
+
+class LeavesFailed(TaxonError):
+    """Some leaves ended without enough samples; the others are finished and written."""
+
+    def __init__(self, result: GenerateResult):
+        reasons = "; ".join(f"{leaf}: {why}" for leaf, why in result.errors.items())
+        super().__init__(
+            f"{len(result.errors)} leaf(s) failed: {reasons}",
+            hint=f"see dropped.jsonl and stats.json under {result.out_dir}",
+        )
+        self.result = result
+
+
+def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Candidate]]:
+    if job.leaf.kind == "knowledge":
+        candidates = yield from knowledge.propose(job, knowledge.load_chunks(job, config))
+    else:
+        candidates = yield from skills.propose(job)
+    yield from answer_step(job, candidates)
+    yield from judge_step(job, candidates)
+    remove_duplicates(job, candidates)
+    return candidates
+
+
+def generate_leaves(
+    leaves: list[Leaf], out_dir: Path, config: dict, teacher: Teacher | None = None, quiet: bool = False
+) -> GenerateResult:
+    """Generate samples for every leaf into `<out_dir>/<leaf_id>/`; LeavesFailed (with the
+    result) when a leaf ends with fewer than `generate.min_kept_per_leaf` samples."""
+    settings = Settings.from_config(config)
+    if teacher is None:
+        from taxon.generate.teachers import make_teacher
+
+        teacher = make_teacher(config)
+    out_dir = Path(out_dir)
+    unique = list({leaf.leaf_id: leaf for leaf in leaves}.values())
+    result = GenerateResult(out_dir=out_dir)
+    with _leaf_progress(quiet) as progress:
+        runner = UnitRunner(
+            teacher, UnitCache(settings.cache_path), settings.batch_size, settings.judge,
+            on_done=progress.advance if progress else lambda leaf, n: None,
+        )
+        try:
+            for start in range(0, len(unique), settings.leaves_per_batch):
+                group = [LeafJob(leaf, settings, teacher.name) for leaf in unique[start:start + settings.leaves_per_batch]]
+                for job, outcome in _drive(group, runner, config, progress):
+                    stats = _write_leaf(job, outcome, out_dir / job.leaf.leaf_id)
+                    result.leaves[job.leaf.leaf_id] = stats
+                    if "error" in stats:
+                        result.errors[job.leaf.leaf_id] = stats["error"]
+        finally:
+            result.calls, result.cached_units = runner.calls, runner.cached
+    summary = {"leaves": result.leaves, "teacher": teacher.name, "pipeline_version": PIPELINE_VERSION,
+               "config": config.get("generate", {})}
+    _write_json(out_dir / SUMMARY_NAME, summary)
+    if result.errors:
+        raise LeavesFailed(result)
+    return result
+
+
+def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
+    """Advance the pipelines of a group of leaves together, one batch of units per step for
+    all of them. Yields (job, candidates or TaxonError) as each leaf finishes."""
+    pipelines = {job.leaf.leaf_id: (job, leaf_pipeline(job, config)) for job in group}
+    waiting: dict[str, list] = {}
+
+    def advance(leaf_id: str, sent):
+        job, pipeline = pipelines[leaf_id]
+        try:
+            units = pipeline.send(sent)
+        except StopIteration as stop:
+            return job, stop.value
+        except TaxonError as error:  # this leaf can't go on (e.g. its documents); the others can
+            return job, error
+        if progress:
+            progress.add(leaf_id, len(units))
+        waiting[leaf_id] = units
+        return None
+
+    finished = [advance(leaf_id, None) for leaf_id in pipelines]
+    yield from (done for done in finished if done)
+    while waiting:
+        asked = list(waiting.items())
+        waiting.clear()
+        results = runner.run([unit for _, units in asked for unit in units])
+        offset = 0
+        for leaf_id, units in asked:
+            done = advance(leaf_id, results[offset:offset + len(units)])
+            offset += len(units)
+            if done:
+                yield done
+
+
+def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Path) -> dict:
+    leaf, settings = job.leaf, job.settings
+    candidates = [] if isinstance(outcome, TaxonError) else outcome
+    kept = [sample_row(job, c) for c in candidates if c.live]
+    dropped = [sample_row(job, c) for c in candidates if not c.live]
+    stats = {
+        "leaf": leaf.leaf_id,
+        "kind": leaf.kind,
+        "generated": len(candidates),
+        "kept": len(kept),
+        "dropped": dropped_counts(candidates),
+        "teacher": job.teacher,
+        "pipeline_version": PIPELINE_VERSION,
+        "parameters": settings.recorded(),
+        "leaf_hash": leaf.content_hash(),
+    }
+    if isinstance(outcome, TaxonError):
+        stats["error"] = outcome.message
+    elif len(kept) < settings.min_kept_per_leaf:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items()) or "no candidates"
+        stats["error"] = f"kept {len(kept)} of {len(candidates)} samples (minimum {settings.min_kept_per_leaf}; dropped: {reasons})"
+    _write_jsonl(folder / SAMPLES_NAME, kept)
+    _write_jsonl(folder / DROPPED_NAME, dropped)
+    _write_json(folder / STATS_NAME, stats)
+    return stats
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    """Atomic write, skipped when the file already holds these rows: a rerun of an unchanged
+    leaf touches nothing."""
+    try:
+        if read_jsonl(path) == rows:
+            return
+    except (OSError, ValueError):
+        pass
+    atomic_write_jsonl(path, rows)
+
+
+def _write_json(path: Path, value: dict) -> None:
+    try:
+        if json.loads(path.read_text(encoding="utf-8")) == value:
+            return
+    except (OSError, ValueError):
+        pass
+    atomic_write_json(path, value)
+
+
+class _LeafProgress:
+    """One rich progress bar per leaf, its total growing as its steps ask for units."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def add(self, leaf_id: str, count: int) -> None:
+        if leaf_id not in self.tasks:
+            self.tasks[leaf_id] = self.progress.add_task(leaf_id, total=0)
+        task = self.tasks[leaf_id]
+        self.progress.update(task, total=self.progress.tasks[task].total + count)
+
+    def advance(self, leaf_id: str, count: int) -> None:
+        self.progress.advance(self.tasks[leaf_id], count)
+
+
+@contextmanager
+def _leaf_progress(quiet: bool) -> Iterator[_LeafProgress | None]:
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bars:
+        yield _LeafProgress(bars)

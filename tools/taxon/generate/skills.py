@@ -1,0 +1,43 @@
+"""Skills: for each seed, new questions in its style; a grounded seed (one with a context)
+also gets new contexts, paired with the new questions in turn."""
+
+from __future__ import annotations
+
+from typing import Generator
+
+from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit, task_text
+
+
+def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:
+    leaf, settings = job.leaf, job.settings
+    reference = " ".join([task_text(leaf), leaf.domain] + [f"{s.question} {s.answer}" for s in leaf.seeds])
+    task = leaf.task_description or leaf.domain
+    question_units, context_units = [], []
+    for seed in leaf.seeds:
+        question_units.append(
+            list_unit(job, "skill_questions", task=task, example=seed.question, count=settings.questions_per_seed)
+        )
+        context_units.append(
+            list_unit(job, "skill_contexts", task=task, example=seed.context, count=settings.contexts_per_seed)
+            if seed.context and settings.contexts_per_seed > 0
+            else None
+        )
+    asked = question_units + [unit for unit in context_units if unit]
+    replies = dict(zip((unit.key for unit in asked), (yield asked)))
+
+    candidates: list[Candidate] = []
+    for index, seed in enumerate(leaf.seeds):
+        contexts = [seed.context] if seed.context else [None]
+        if context_units[index]:
+            unit = context_units[index]
+            new_contexts, rejects = list_items(unit, replies[unit.key], settings.contexts_per_seed, index, None, "contexts")
+            candidates += rejects
+            contexts = new_contexts or contexts
+        unit = question_units[index]
+        questions, rejects = list_items(unit, replies[unit.key], settings.questions_per_seed, index, None, "questions")
+        candidates += rejects
+        candidates += [
+            Candidate(index, None, question, contexts[number % len(contexts)], reference)
+            for number, question in enumerate(questions)
+        ]
+    return candidates

@@ -1,0 +1,195 @@
+"""What every leaf goes through once its candidate questions exist: topic and repeat checks,
+answers, a judge pass, near-duplicate removal, and the rows written out.
+
+The pipelines are generators: each step yields the units it needs and receives their
+results, so a scheduler can batch the units of many leaves together (see run.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Generator
+
+from taxon.generate.dedup import DUPLICATE, DuplicateFilter
+from taxon.generate.filters import CUT_OFF, MALFORMED, OFF_TOPIC, answer_problem, parse_list, reply_problem, topic_overlap, words
+from taxon.generate.judge import drop_reason
+from taxon.generate.prompts import Template, load_template
+from taxon.generate.settings import Settings
+from taxon.generate.teachers.base import ChatRequest
+from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
+from taxon.samples import make_sample, user_prompt
+from taxon.taxonomy import Leaf
+
+Steps = Generator[list, list, None]
+
+
+@dataclass(frozen=True)
+class LeafJob:
+    leaf: Leaf
+    settings: Settings
+    teacher: str  # the teacher's name, part of every key and of the sample metadata
+
+
+@dataclass
+class Candidate:
+    """One sample in the making, kept or dropped, and where it came from."""
+
+    seed: int | None
+    chunk: int | None
+    question: str
+    context: str | None  # what the answer is grounded in
+    reference: str  # text whose topic the question must share
+    show_context: bool = True  # whether the finished sample shows the context
+    answer: str = ""
+    reason: str | None = None
+    step: str | None = None  # the step that dropped it
+    verdict: dict | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.reason is None
+
+    def drop(self, reason: str, step: str) -> None:
+        self.reason, self.step = reason, step
+
+
+def chat_unit(job: LeafJob, step: str, templates: list[Template], messages: list[dict], max_tokens: int,
+              temperature: float) -> ChatUnit:
+    messages_t = tuple(messages)
+    request = ChatRequest(
+        messages=messages_t,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_p=job.settings.top_p,
+        seed=request_seed(job.settings.seed, messages_t),
+    )
+    return ChatUnit(unit_key(step, job.teacher, templates, request), job.leaf.leaf_id, request)
+
+
+def list_unit(job: LeafJob, template_name: str, **fields: object) -> ChatUnit:
+    """A request for a list of new items (questions or contexts) from one template."""
+    template = load_template(template_name)
+    prompt = template.render(**fields)
+    return chat_unit(job, template_name, [template], [{"role": "user", "content": prompt}],
+                     job.settings.list_max_new_tokens, job.settings.temperature)
+
+
+def list_items(unit: ChatUnit, completion: dict, count: int, seed: int | None, chunk: int | None,
+               step: str) -> tuple[list[str], list[Candidate]]:
+    """Up to `count` items of a list reply, and the rejects as dropped candidates. A cut-off
+    reply loses its last item, which may be partial."""
+    prompt = unit.request.messages[-1]["content"]
+
+    def reject(text: str, reason: str) -> Candidate:
+        candidate = Candidate(seed, chunk, prompt, None, "", answer=text)
+        candidate.drop(reason, step)
+        return candidate
+
+    problem = reply_problem(completion)
+    if problem:
+        return [], [reject(completion["text"], problem)]
+    items = parse_list(completion["text"])
+    rejects = []
+    if completion["finish_reason"] == "length" and items:
+        rejects.append(reject(items.pop(), CUT_OFF))
+    if not items and not rejects:
+        rejects.append(reject(completion["text"], MALFORMED))
+    return items[:count], rejects
+
+
+def task_text(leaf: Leaf) -> str:
+    return " ".join(part for part in (leaf.task_description, leaf.document_outline) if part)
+
+
+def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
+    """Drop questions off topic or repeated, then ask the teacher to answer the rest, with the
+    seed they grew from as a worked example."""
+    settings, leaf = job.settings, job.leaf
+    seen: set[tuple] = set()
+    for candidate in (c for c in candidates if c.live):
+        identity = (tuple(words(candidate.question)), candidate.context)
+        if topic_overlap(candidate.question, candidate.reference) < settings.on_topic_min_overlap:
+            candidate.drop(OFF_TOPIC, "questions")
+        elif identity in seen:
+            candidate.drop(DUPLICATE, "questions")
+        seen.add(identity)
+    template = load_template("answer_system")
+    system = template.render(task=task_text(leaf))
+    live = [c for c in candidates if c.live]
+    units = []
+    for candidate in live:
+        example = leaf.seeds[candidate.seed]
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user_prompt(example.question, example.context)},
+            {"role": "assistant", "content": example.answer},
+            {"role": "user", "content": user_prompt(candidate.question, candidate.context)},
+        ]
+        units.append(chat_unit(job, "answer", [template], messages, settings.max_new_tokens, settings.temperature))
+    completions = yield units
+    for candidate, completion in zip(live, completions):
+        candidate.answer = completion["text"].strip()
+        problem = answer_problem(completion)
+        if problem:
+            candidate.drop(problem, "answer")
+
+
+def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
+    settings = job.settings
+    if settings.judge == "none":
+        return
+    rating = load_template("judge_knowledge" if job.leaf.kind == "knowledge" else "judge_skill")
+    live = [c for c in candidates if c.live]
+    units = []
+    for candidate in live:
+        prompt = user_prompt(candidate.question, candidate.context)
+        rating_prompt = rating.render(
+            question=candidate.question if job.leaf.kind == "knowledge" else prompt,
+            context=candidate.context or "",
+            answer=candidate.answer,
+        )
+        rating_unit = chat_unit(job, "judge", [rating], [{"role": "user", "content": rating_prompt}],
+                                settings.judge_max_new_tokens, settings.judge_temperature)
+        messages = ({"role": "user", "content": prompt},)
+        key = unit_key("judge", job.teacher, [rating], rating_unit.request,
+                       extra={"mode": settings.judge, "messages": list(messages), "answer": candidate.answer})
+        units.append(JudgeUnit(key, job.leaf.leaf_id, messages, candidate.answer, rating_unit.request))
+    verdicts = yield units
+    for candidate, verdict in zip(live, verdicts):
+        candidate.verdict = verdict
+        reason = drop_reason(verdict, settings.judge_min_logprob, settings.judge_min_score)
+        if reason:
+            candidate.drop(reason, "judge")
+
+
+def remove_duplicates(job: LeafJob, candidates: list[Candidate]) -> None:
+    """Drop samples repeating a seed or an earlier sample, by question and answer."""
+    seeds = [f"{seed.question} {seed.answer}" for seed in job.leaf.seeds]
+    duplicates = DuplicateFilter(job.settings.dedup_threshold, seeds)
+    for candidate in (c for c in candidates if c.live):
+        problem = duplicates.check(f"{candidate.question} {candidate.answer}")
+        if problem:
+            candidate.drop(problem, "dedup")
+
+
+def sample_row(job: LeafJob, candidate: Candidate) -> dict:
+    verdict = candidate.verdict or {}
+    metadata = {
+        "leaf": job.leaf.leaf_id,
+        "kind": job.leaf.kind,
+        "seed": candidate.seed,
+        "chunk": candidate.chunk,
+        "teacher": job.teacher,
+        "pipeline_version": PIPELINE_VERSION,
+        "judge_score": verdict.get("score"),
+        "judge": verdict.get("mode"),
+        "source": "generated",
+    }
+    if not candidate.live:
+        metadata.update(reason=candidate.reason, step=candidate.step)
+    context = candidate.context if candidate.show_context else None
+    return make_sample(candidate.question, candidate.answer, context, metadata)
+
+
+def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
+    return dict(sorted(Counter(c.reason for c in candidates if not c.live).items()))

@@ -1,0 +1,149 @@
+"""Units of work and the runner that does them: each unit is keyed by a hash of everything
+that determines its result; the runner answers from the cache where it can and sends the
+rest to the teacher in batches, storing each finished result before the next batch."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from taxon.errors import TaxonError
+from taxon.generate.cache import UnitCache
+from taxon.generate.judge import generated_verdict, loglikelihood_verdict
+from taxon.generate.teachers.base import ChatRequest, Completion, Teacher
+from taxon.store import hash_value
+
+# Bump when the code that turns teacher replies into samples changes meaning: every unit
+# key includes it, so outputs of an older pipeline are never mixed with newer ones.
+PIPELINE_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class ChatUnit:
+    """One chat completion; the result is the completion as a dict."""
+
+    key: str
+    leaf: str
+    request: ChatRequest
+
+
+@dataclass(frozen=True)
+class JudgeUnit:
+    """One judgement of an answer: by log-likelihood of `answer` after `messages`, or by the
+    teacher's rating in reply to `rating_request`; the result is a verdict (see judge.py)."""
+
+    key: str
+    leaf: str
+    messages: tuple[dict, ...]
+    answer: str
+    rating_request: ChatRequest
+
+
+def unit_key(step: str, teacher: str, templates: list, request: ChatRequest, extra: object = None) -> str:
+    return hash_value(
+        {
+            "pipeline": PIPELINE_VERSION,
+            "step": step,
+            "teacher": teacher,
+            "templates": [template.identity for template in templates],
+            "request": asdict(request),
+            "extra": extra,
+        }
+    )
+
+
+def request_seed(base_seed: int, messages: tuple[dict, ...]) -> int:
+    """A per-request sampling seed, fixed by the run seed and the prompt."""
+    return int(hash_value([base_seed, list(messages)])[:8], 16)
+
+
+def _completion_dict(completion: Completion) -> dict:
+    return {
+        "text": completion.text,
+        "finish_reason": completion.finish_reason,
+        "error": completion.error,
+        "tokens": completion.tokens,
+    }
+
+
+class UnitRunner:
+    def __init__(
+        self,
+        teacher: Teacher,
+        cache: UnitCache,
+        batch_size: int,
+        judge_mode: str,
+        on_done: Callable[[str, int], None] = lambda leaf, n: None,
+    ):
+        self.teacher = teacher
+        self.cache = cache
+        self.batch_size = batch_size
+        # "auto" settles on the first judge batch that reaches the teacher
+        self.judge_mode = judge_mode
+        self.on_done = on_done
+        self.calls = 0  # requests sent to the teacher: completions plus likelihood items
+        self.cached = 0
+
+    def run(self, units: list) -> list[dict]:
+        results: list[dict | None] = [self.cache.get(unit.key) for unit in units]
+        missing = [index for index, result in enumerate(results) if result is None]
+        self.cached += len(units) - len(missing)
+        for leaf, count in _count_by_leaf(units[i] for i in range(len(units)) if results[i] is not None).items():
+            self.on_done(leaf, count)
+        for start in range(0, len(missing), self.batch_size):
+            batch = [units[i] for i in missing[start:start + self.batch_size]]
+            for index, result in zip(missing[start:start + self.batch_size], self._do(batch)):
+                results[index] = result
+            for leaf, count in _count_by_leaf(batch).items():
+                self.on_done(leaf, count)
+        return results
+
+    def _do(self, batch: list) -> list[dict]:
+        chats = [unit for unit in batch if isinstance(unit, ChatUnit)]
+        judges = [unit for unit in batch if isinstance(unit, JudgeUnit)]
+        done = dict(zip((u.key for u in chats), map(_completion_dict, self._chat([u.request for u in chats]))))
+        done.update(zip((u.key for u in judges), self._judge(judges)))
+        for unit in batch:
+            result = done[unit.key]
+            if not _failed(result):  # a failed request is tried again by the next run
+                self.cache.put(unit.key, result)
+        return [done[unit.key] for unit in batch]
+
+    def _chat(self, requests: list[ChatRequest]) -> list[Completion]:
+        if not requests:
+            return []
+        self.calls += len(requests)
+        completions = self.teacher.chat(requests)
+        if len(completions) != len(requests):
+            raise TaxonError(
+                f"teacher {self.teacher.name} returned {len(completions)} completions for {len(requests)} requests"
+            )
+        return completions
+
+    def _judge(self, units: list[JudgeUnit]) -> list[dict]:
+        if not units:
+            return []
+        if self.judge_mode in ("auto", "loglikelihood"):
+            logprobs = self.teacher.answer_loglikelihood([(list(u.messages), u.answer) for u in units])
+            if logprobs is not None:
+                self.calls += len(units)
+                self.judge_mode = "loglikelihood"
+                return [loglikelihood_verdict(value) for value in logprobs]
+            if self.judge_mode == "loglikelihood":
+                raise TaxonError(
+                    f"teacher {self.teacher.name} can't score answers by log-likelihood",
+                    hint="set generate.judge = \"generated\" (or \"auto\")",
+                )
+            self.judge_mode = "generated"
+        return [generated_verdict(_completion_dict(c)) for c in self._chat([u.rating_request for u in units])]
+
+
+def _count_by_leaf(units) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for unit in units:
+        counts[unit.leaf] = counts.get(unit.leaf, 0) + 1
+    return counts
+
+
+def _failed(result: dict) -> bool:
+    return "error" in (result.get("finish_reason"), result.get("problem"))
