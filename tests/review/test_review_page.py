@@ -1,0 +1,54 @@
+import json
+import re
+
+from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, write_gen_out, write_taxonomy
+
+from taxon.cli import main
+from taxon.review.page import embed_json, render_review_page
+
+
+def _embedded(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="review-data">(.*?)</script>', html, re.S)
+    return json.loads(match.group(1))
+
+
+def test_page_embeds_everything_and_is_self_contained(tmp_path):
+    gen_out, taxonomy = write_gen_out(tmp_path / "gen"), write_taxonomy(tmp_path / "taxonomy")
+    html = render_review_page(gen_out, taxonomy, tmp_path / "page.html").read_text(encoding="utf-8")
+    data = _embedded(html)
+    birds = next(leaf for leaf in data["leaves"] if leaf["id"] == "knowledge/science/birds")
+    assert birds["seeds"][0]["context"].startswith("The European robin")  # from qna.yaml
+    assert {s["status"] for s in birds["samples"]} == {"kept", "dropped"}
+    assert {s["reason"] for s in birds["samples"] if s["status"] == "dropped"} == {"duplicate", "judge_low", "refusal"}
+    assert any(s["question"] == HOSTILE_QUESTION and s["answer"] == HOSTILE_ANSWER for s in birds["samples"])
+    assert not re.search(r"(src|href)=\"?(https?:)?//", html)  # no network
+    assert "default-src 'none'" in html
+
+
+def test_hostile_text_cannot_close_the_data_element(tmp_path):
+    html = render_review_page(write_gen_out(tmp_path / "gen"), None, tmp_path / "page.html").read_text()
+    assert html.count("</script>") == 2  # the data element and the page script, nothing else
+    assert "<script>alert" not in html and "<img" not in html
+    assert embed_json({"x": "</script><!--&"}) == '{"x":"\\u003c/script\\u003e\\u003c!--\\u0026"}'
+
+
+def test_seeds_fall_back_to_seed_rows_without_taxonomy(tmp_path):
+    html = render_review_page(write_gen_out(tmp_path / "gen"), None, tmp_path / "page.html").read_text()
+    haiku = next(leaf for leaf in _embedded(html)["leaves"] if leaf["id"].endswith("haiku"))
+    assert haiku["seeds"] == [{"question": "Seed question of compositional_skills/writing/haiku?", "answer": "Seed answer.", "context": None}]
+
+
+def test_review_command_writes_page_and_comment(tmp_path, capsys, monkeypatch, repo_root):
+    monkeypatch.chdir(repo_root)
+    gen_out = write_gen_out(tmp_path / "gen")
+    code = main(["review", str(gen_out), "--html", str(tmp_path / "r.html"), "--comment", str(tmp_path / "c.md"),
+                 "--set", "review.samples_per_leaf=1"])
+    assert code == 0
+    assert "1 of 5 kept samples" in (tmp_path / "c.md").read_text()
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_missing_folder_is_a_user_error(tmp_path, capsys, monkeypatch, repo_root):
+    monkeypatch.chdir(repo_root)
+    assert main(["review", str(tmp_path / "nope")]) == 1
+    assert "no such folder" in capsys.readouterr().err

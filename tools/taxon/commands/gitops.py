@@ -1,0 +1,110 @@
+"""`taxon gitops SUBCOMMAND`: the steps of the GitHub workflows. Each reads the variables a
+runner sets (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_BASE_REF, GITHUB_OUTPUT,
+GITHUB_STEP_SUMMARY, GITHUB_REPOSITORY) and calls one function of `taxon.gitops`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from taxon import gitops
+from taxon.config import load_config
+from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest="step", required=True, metavar="STEP")
+
+    classify = sub.add_parser("classify", help="contribution, code or mixed pull request (mixed fails)")
+    classify.add_argument("--base", help="base ref (default: origin/$GITHUB_BASE_REF)")
+    classify.add_argument("--head", default="HEAD")
+
+    authorize = sub.add_parser("authorize", help="is this event a maintainer's request for samples")
+    authorize.add_argument("--permission", type=Path, required=True, help="the sender's collaborator permission JSON")
+    authorize.add_argument("--pull", type=Path, required=True, help="the pull request JSON")
+
+    export = sub.add_parser("export-pr", help="write a pull request's changed leaves as data")
+    export.add_argument("--base", required=True)
+    export.add_argument("--head", required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--config", type=Path)
+
+    comment = sub.add_parser("comment", help="create or update the sticky samples comment")
+    comment.add_argument("--pr", type=int, required=True)
+    comment.add_argument("--body-file", type=Path, required=True)
+    comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+
+
+def _env(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+def _fail(message: str, title: str) -> int:
+    print(gitops.annotation("error", message, title=title))
+    return EXIT_FAILED
+
+
+def _classify(args) -> int:
+    base = args.base or (f"origin/{_env('GITHUB_BASE_REF')}" if _env("GITHUB_BASE_REF") else None)
+    if not base:
+        raise UsageError("no base ref", hint="pass --base, or run on a pull_request event (GITHUB_BASE_REF)")
+    changes = gitops.classify_changes(gitops.changed_paths(Path.cwd(), base, args.head))
+    gitops.write_outputs(_env("GITHUB_OUTPUT"), {"kind": changes.kind, "leaves": " ".join(changes.leaf_ids())})
+    gitops.append_summary(_env("GITHUB_STEP_SUMMARY"), gitops.render_pr_summary(changes))
+    print(f"pull request kind: {changes.kind} ({len(changes.taxonomy)} taxonomy, {len(changes.other)} other files)")
+    if changes.kind == "mixed":
+        return _fail(gitops.split_message(changes), "Split this pull request")
+    return EXIT_OK
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"cannot read JSON: {error}", where=str(path))
+    return value if isinstance(value, dict) else {}
+
+
+def _authorize(args) -> int:
+    event_name = _env("GITHUB_EVENT_NAME") or ""
+    event = gitops.load_event(_env("GITHUB_EVENT_PATH"))
+    try:
+        request = gitops.authorize_samples(event_name, event, _read_json(args.permission), _read_json(args.pull))
+    except TaxonError as refusal:
+        return _fail(str(refusal), "Samples not generated")
+    gitops.write_outputs(
+        _env("GITHUB_OUTPUT"),
+        {"pr": str(request.pr_number), "head_sha": request.head_sha, "base_ref": request.base_ref},
+    )
+    print(f"samples requested by {request.requested_by} for #{request.pr_number} at {request.head_sha}")
+    return EXIT_OK
+
+
+def _export(args) -> int:
+    max_file_bytes = load_config(path=args.config)["documents"]["max_file_bytes"]
+    exported = gitops.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, max_file_bytes)
+    for path, why in exported.skipped:
+        print(gitops.annotation("warning", f"not used: {why}", file=path, title="Skipped file"))
+    gitops.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": str(len(exported.leaves))})
+    if not exported.leaves:
+        return _fail("this pull request adds or changes no taxonomy leaf", "No leaves")
+    print(f"exported {len(exported.files)} files of {len(exported.leaves)} leaves to {exported.root}")
+    return EXIT_OK
+
+
+def _comment(args) -> int:
+    repo = args.repo or _env("GITHUB_REPOSITORY")
+    if not repo:
+        raise UsageError("no repository", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    body = args.body_file.read_text(encoding="utf-8")
+    print(f"comment {gitops.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
+    return EXIT_OK
+
+
+STEPS = {"classify": _classify, "authorize": _authorize, "export-pr": _export, "comment": _comment}
+
+
+def run(args) -> int:
+    return STEPS[args.step](args)

@@ -1,0 +1,1 @@
+"""Reviewing generated samples: one self-contained HTML page and the pull-request comment."""

@@ -1,0 +1,159 @@
+"""The sticky pull-request comment: per leaf the counts and drop reasons, a few sample pairs,
+the teacher and its version, and the link to the artifact with the dataset and review page.
+
+Every piece of contributed text lands inside a code span or a code fence longer than any
+backtick run it holds, so it can't ping anyone, open HTML or end the block early. The
+comment stays within GitHub's limit: leaves whose samples don't fit are named, not shown.
+"""
+
+from __future__ import annotations
+
+import re
+
+from taxon.gitops import COMMENT_MARKER, SAMPLES_LABEL, code_span
+from taxon.review.data import ReviewData, ReviewLeaf, ReviewSample
+
+GITHUB_COMMENT_LIMIT = 65_536
+LEAF_ID_CHARS = 200
+_SAFE_URL = re.compile(r"https://[^\s<>()\[\]\"'`]+")
+
+
+def comment_size(text: str) -> int:
+    """Characters as GitHub may count them: UTF-16 code units, never fewer than code points."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, max_chars: int) -> str:
+    text = text.strip()
+    return text if len(text) <= max_chars else text[:max_chars].rstrip() + f" … [{len(text) - max_chars} more characters]"
+
+
+def fenced(text: str) -> str:
+    """A code block that shows `text` literally: its fence is longer than any backtick run."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _cell(text: str) -> str:
+    return code_span(clip(text, LEAF_ID_CHARS)).replace("|", "\\|")
+
+
+def _reasons_cell(leaf: ReviewLeaf) -> str:
+    reasons = leaf.dropped_reasons()
+    return ", ".join(f"{_cell(reason)} {count}" for reason, count in reasons.items()) or "none"
+
+
+def _count(leaf: ReviewLeaf, key: str, fallback: int) -> int:
+    value = leaf.stats.get(key)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else fallback
+
+
+def _table_row(leaf: ReviewLeaf) -> str:
+    kept = _count(leaf, "kept", len(leaf.kept))
+    dropped = sum(leaf.dropped_reasons().values())
+    generated = _count(leaf, "generated", kept + dropped)
+    return f"| {_cell(leaf.leaf_id)} | {_cell(leaf.kind)} | {generated} | {kept} | {dropped} | {_reasons_cell(leaf)} |"
+
+
+def _sample_block(sample: ReviewSample, message_chars: int) -> str:
+    score = f" · judge score {sample.score:g}" if sample.score is not None else ""
+    return "\n".join(
+        [
+            f"**Question**{score}",
+            fenced(clip(sample.question, message_chars)),
+            "**Answer**",
+            fenced(clip(sample.answer, message_chars)),
+        ]
+    )
+
+
+def _leaf_section(leaf: ReviewLeaf, samples_per_leaf: int, message_chars: int) -> str:
+    shown = leaf.kept[:samples_per_leaf]
+    lines = [
+        f"#### {_cell(leaf.leaf_id)}",
+        "",
+        f"<details><summary>{len(shown)} of {len(leaf.kept)} kept samples</summary>",
+        "",
+    ]
+    for sample in shown:
+        lines += [_sample_block(sample, message_chars), ""]
+    if not shown:
+        lines += ["No sample was kept for this leaf.", ""]
+    lines += ["</details>", "", ""]
+    return "\n".join(lines)
+
+
+def _header(data: ReviewData, artifact_url: str | None, commit: str | None) -> list[str]:
+    facts = [f"teacher {code_span(clip(data.teacher or 'unknown', LEAF_ID_CHARS))}"]
+    if data.pipeline_version:
+        facts.append(f"pipeline version {code_span(clip(data.pipeline_version, 40))}")
+    if commit:
+        facts.append(f"commit {code_span(clip(commit, 40))}")
+    if artifact_url and _SAFE_URL.fullmatch(artifact_url):
+        link = f"**[Download the dataset and the review page]({artifact_url})** (workflow artifact)."
+    else:
+        link = "The dataset and the review page are attached to the workflow run as an artifact."
+    return [
+        COMMENT_MARKER,
+        "## Generated samples for review",
+        "",
+        "Made with " + ", ".join(facts) + ".",
+        link,
+        "",
+    ]
+
+
+def _footer() -> str:
+    return (
+        "\n---\n"
+        "Open `review.html` from the artifact for every sample, its judge score and the dropped ones "
+        f"with their reasons. A new push removes the {code_span(SAMPLES_LABEL)} label: "
+        "review the new commits, then ask again (label, or comment `/taxon samples`)."
+    )
+
+
+def render_comment(
+    data: ReviewData,
+    artifact_url: str | None = None,
+    commit: str | None = None,
+    samples_per_leaf: int = 3,
+    message_chars: int = 600,
+    limit: int = GITHUB_COMMENT_LIMIT,
+) -> str:
+    """The comment's markdown, at most `limit` characters (see `comment_size`)."""
+    footer = _footer()
+    reserve = 400  # room for the note saying what was left out
+    parts = _header(data, artifact_url, commit)
+    table = ["| Leaf | Kind | Generated | Kept | Dropped | Why dropped |", "|---|---|---:|---:|---:|---|"]
+    budget = limit - comment_size(footer) - reserve
+    body = "\n".join(parts + table)
+    rows_shown = 0
+    for leaf in data.leaves:
+        row = "\n" + _table_row(leaf)
+        if comment_size(body) + comment_size(row) > budget:
+            break
+        body += row
+        rows_shown += 1
+    notes = []
+    if rows_shown < len(data.leaves):
+        notes.append(f"{len(data.leaves) - rows_shown} more leaves are not listed")
+    if not data.leaves:
+        body += "\n\nThe pull request's leaves produced no output."
+    body += "\n\n### A few samples per leaf\n\n"
+    sections_shown = 0
+    for leaf in data.leaves[:rows_shown]:
+        section = _leaf_section(leaf, samples_per_leaf, message_chars)
+        if comment_size(body) + comment_size(section) > budget:
+            break
+        body += section
+        sections_shown += 1
+    if sections_shown < len(data.leaves):
+        notes.append(f"the samples of {len(data.leaves) - sections_shown} leaves are not shown")
+    if notes:
+        body += (
+            f"\n> [!NOTE]\n> This comment is limited to {limit:,} characters: "
+            + "; ".join(notes)
+            + ". The review page in the artifact has them all.\n"
+        )
+    return body + footer + "\n"
