@@ -1,0 +1,90 @@
+import json
+
+import pytest
+from conftest import small_config
+from transformers import AutoTokenizer
+
+from taxon.errors import TaxonError, UsageError
+from taxon.samples import is_held_out, make_sample, seed_samples
+from taxon.train.data import IGNORE, build_training_set, collect_samples, encode
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_model_dir):
+    return AutoTokenizer.from_pretrained(tiny_model_dir)
+
+
+def trained_text(tokenizer, encoded) -> str:
+    return tokenizer.decode([t for t in encoded.targets if t != IGNORE])
+
+
+def test_loss_only_on_assistant_turns_with_the_end_marker(tokenizer):
+    messages = [
+        {"role": "user", "content": "What is 1 plus 2?"},
+        {"role": "assistant", "content": "1 plus 2 equals 3."},
+        {"role": "user", "content": "And 2 times 3?"},
+        {"role": "assistant", "content": "6."},
+    ]
+    encoded, status = encode(tokenizer, messages, 512, "trim")
+    assert status == "ok"
+    assert trained_text(tokenizer, encoded) == "1 plus 2 equals 3.<|im_end|>6.<|im_end|>"
+    rendered = tokenizer.apply_chat_template(messages, tokenize=False)
+    assert tokenizer.decode(encoded.input_ids) == rendered
+    # each target is the next input token: a causal LM predicts it from the position before
+    for position, target in enumerate(encoded.targets):
+        if target != IGNORE:
+            assert encoded.input_ids[position + 1] == target
+
+
+def test_overlong_samples_are_trimmed_or_dropped(tokenizer):
+    messages = make_sample("What is 1 plus 2?", "yes " * 200, None, {})["messages"]
+    trimmed, status = encode(tokenizer, messages, 40, "trim")
+    assert status == "trimmed" and len(trimmed) == 40 and trimmed.target_count > 0
+    assert encode(tokenizer, messages, 40, "drop") == (None, "too_long")
+    long_question = make_sample("plus " * 100, "3.", None, {})["messages"]
+    assert encode(tokenizer, long_question, 40, "trim") == (None, "no_answer_left_after_trim")
+
+
+def test_training_set_holds_generated_seeds_and_replay_but_not_held_out(tmp_path, tokenizer, leaves, generated_dir):
+    replay = tmp_path / "replay.jsonl"
+    replay_rows = [make_sample(f"Say {n} yes", "yes " * (3 * n), None, {}) for n in range(1, 30)]
+    replay.write_text("".join(json.dumps(row) + "\n" for row in replay_rows), encoding="utf-8")
+    config = small_config(max_sample_tokens=60, pack_tokens=60)
+    rows = collect_samples(generated_dir, leaves, replay)
+    assert len(rows) == 80 + sum(len(seed_samples(leaf)) for leaf in leaves) + len(replay_rows)
+    held_out = [row for row in rows if is_held_out(row, config["dataset"]["eval_share"])]
+    assert 0 < len(held_out) < len(rows)
+
+    training_set = build_training_set(generated_dir, leaves, replay, tokenizer, config)
+    counts = training_set.counts
+    assert counts["held_out"] == len(held_out)
+    assert counts["used"] + sum(counts["dropped"].values()) + counts["held_out"] == len(rows)
+    assert set(counts["by_source"]) == {"generated", "seed", "replay"}
+    assert counts["trimmed"] > 0  # the longest replay answers pass 60 tokens
+    used = {tokenizer.decode(sample.input_ids) for sample in training_set.samples}
+    for row in held_out:
+        assert tokenizer.apply_chat_template(row["messages"], tokenize=False) not in used
+    again = build_training_set(generated_dir, leaves, replay, tokenizer, config)
+    assert again.dataset_hash == training_set.dataset_hash
+
+
+def test_duplicates_are_kept_once(tmp_path, leaves):
+    folder = tmp_path / "gen" / "skills" / "a"
+    folder.mkdir(parents=True)
+    row = json.dumps(make_sample("What is 1 plus 2?", "3", None, {"source": "generated"}))
+    (folder / "samples.jsonl").write_text(f"{row}\n{row}\n", encoding="utf-8")
+    assert len(collect_samples(tmp_path / "gen", [], None)) == 1
+
+
+def test_bad_inputs_are_errors_a_user_can_read(tmp_path, tokenizer, leaves):
+    with pytest.raises(UsageError, match="not found"):
+        collect_samples(tmp_path / "missing", leaves, None)
+    folder = tmp_path / "gen" / "leaf"
+    folder.mkdir(parents=True)
+    (folder / "samples.jsonl").write_text('{"messages": [}\n', encoding="utf-8")
+    with pytest.raises(TaxonError, match="line 1 is not JSON"):
+        collect_samples(tmp_path / "gen", leaves, None)
+    tokenizer_without_template = AutoTokenizer.from_pretrained(tokenizer.name_or_path)
+    tokenizer_without_template.chat_template = None
+    with pytest.raises(TaxonError, match="no chat template"):
+        build_training_set(None, leaves, None, tokenizer_without_template, small_config())

@@ -1,0 +1,60 @@
+"""taxon train: fine-tune the base model on generated samples, seed examples and a replay set.
+
+On several GPUs or nodes, launch it with torchrun (FSDP2):
+    torchrun --nproc_per_node 8 -m taxon train --data GEN_OUT --out DIR --profile gpu
+Exit code 75 means stopped by SIGTERM with a checkpoint saved: rerun the same command to resume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.errors import EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, type=Path, help="generate output folder (<leaf_id>/samples.jsonl)")
+    parser.add_argument("--taxonomy", type=Path, help="taxonomy root, for the seed examples (default: taxonomy.root)")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (adapter/, model/, result.json, ...)")
+    parser.add_argument("--base", help="base model: folder, hub id or packaged:smollm2 (default: models.base)")
+    parser.add_argument("--replay", type=Path, help="JSONL of general chat rows mixed in to keep the base's skills")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
+    parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found here or above)")
+    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
+                        help="continue from the newest checkpoint in --out (default: train.resume)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: train.threads; 0: torch's choice)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _config(args: argparse.Namespace) -> dict:
+    overrides: dict = {}
+    for text in args.set:
+        overrides = deep_merge(overrides, parse_override(text))
+    flags = {"resume": args.resume, "threads": args.threads}
+    overrides = deep_merge(overrides, {"train": {k: v for k, v in flags.items() if v is not None}})
+    return load_config(args.profile, args.config, overrides)
+
+
+def _base_model(spec: str, config: dict) -> str:
+    if Path(spec).is_dir():
+        return spec
+    from taxon.models import resolve_model
+
+    return resolve_model(spec, config)
+
+
+def run(args: argparse.Namespace) -> int:
+    from taxon.taxonomy import load_leaves
+    from taxon.train import train
+
+    config = _config(args)
+    base_model = _base_model(args.base or config["models"]["base"], config)
+    leaves = load_leaves(args.taxonomy or Path(config["taxonomy"]["root"]))
+    result = train(args.data, leaves, base_model, args.out, config, replay=args.replay, quiet=args.quiet)
+    if not args.quiet:
+        print(f"model: {result.model_dir}", file=sys.stderr)
+    return EXIT_OK

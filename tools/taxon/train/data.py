@@ -1,0 +1,167 @@
+"""The training set: every generated sample, the seed examples and an optional replay set,
+minus the held-out rows evaluation uses; rendered with the base model's chat template and
+tokenized with a next-token target at every position (-100 outside assistant turns)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from taxon.errors import TaxonError, UsageError
+from taxon.samples import SAMPLES_NAME, is_held_out, leaf_sample_dirs, seed_samples
+from taxon.store import hash_value
+from taxon.taxonomy import Leaf
+
+IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
+OVERLONG_POLICIES = ("trim", "drop")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """One tokenized sample: its tokens and, at each position, the next token to learn or IGNORE."""
+
+    input_ids: tuple[int, ...]
+    targets: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def target_count(self) -> int:
+        return sum(1 for target in self.targets if target != IGNORE)
+
+
+@dataclass
+class TrainingSet:
+    samples: list[Encoded]
+    dataset_hash: str  # over the messages of the samples used, in order
+    counts: dict = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+
+
+def _read_rows(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TaxonError(f"line {number} is not JSON: {error}", where=str(path))
+            if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
+                raise TaxonError(f"line {number} has no 'messages' list", where=str(path))
+            rows.append(row)
+    return rows
+
+
+def collect_samples(dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None) -> list[dict]:
+    """Generated samples of every leaf folder, then each leaf's seed examples, then the replay
+    rows, in a fixed order; exact duplicates (same messages) kept once."""
+    rows: list[dict] = []
+    if dataset_dir is not None:
+        if not Path(dataset_dir).is_dir():
+            raise UsageError("generated data folder not found", where=str(dataset_dir))
+        for folder in leaf_sample_dirs(Path(dataset_dir)):
+            rows.extend(_read_rows(folder / SAMPLES_NAME))
+    for leaf in leaves:
+        rows.extend(seed_samples(leaf))
+    if replay is not None:
+        if not Path(replay).is_file():
+            raise UsageError("replay file not found", where=str(replay))
+        for row in _read_rows(Path(replay)):
+            row.setdefault("metadata", {}).setdefault("source", "replay")
+            rows.append(row)
+    seen, unique = set(), []
+    for row in rows:
+        key = hash_value(row["messages"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique
+
+
+def _render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+    """The rendered conversation and the character spans of its assistant turns (content and
+    end-of-turn marker), found by rendering each prefix with the template itself."""
+    text = _render(tokenizer, messages)
+    spans = []
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        before = _render(tokenizer, messages[:index], add_generation_prompt=True) if index else ""
+        through = _render(tokenizer, messages[: index + 1]).rstrip()
+        if not text.startswith(before) or not text.startswith(through):
+            raise TaxonError(
+                "the base model's chat template does not render conversations prefix by prefix",
+                hint="use a base model whose chat template appends one turn at a time",
+            )
+        spans.append((len(before), len(through)))
+    return text, spans
+
+
+def encode(tokenizer, messages: list[dict], max_tokens: int, overlong: str) -> tuple[Encoded | None, str]:
+    """(sample, "ok" | "trimmed") or (None, reason it was dropped)."""
+    if not any(m.get("role") == "assistant" for m in messages):
+        return None, "no_assistant_turn"
+    text, spans = assistant_spans(tokenizer, messages)
+    encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = list(encoding["input_ids"])
+    trained = [any(start <= begin < end for start, end in spans) for begin, _ in encoding["offset_mapping"]]
+    status = "ok"
+    if len(ids) > max_tokens:
+        if overlong == "drop":
+            return None, "too_long"
+        ids, trained, status = ids[:max_tokens], trained[:max_tokens], "trimmed"
+    targets = [ids[i + 1] if trained[i + 1] else IGNORE for i in range(len(ids) - 1)] + [IGNORE]
+    if all(target == IGNORE for target in targets):
+        return None, "no_answer_left_after_trim" if status == "trimmed" else "no_answer_tokens"
+    return Encoded(tuple(ids), tuple(targets)), status
+
+
+def build_training_set(
+    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer, config: dict
+) -> TrainingSet:
+    train_config = config["train"]
+    overlong = train_config["overlong"]
+    if overlong not in OVERLONG_POLICIES:
+        raise UsageError(f"train.overlong must be one of {', '.join(OVERLONG_POLICIES)}, not '{overlong}'")
+    if getattr(tokenizer, "chat_template", None) is None:
+        raise TaxonError("the base model's tokenizer has no chat template", hint="choose an instruct/chat base model")
+    if not getattr(tokenizer, "is_fast", False):
+        raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
+    max_tokens = int(train_config["max_sample_tokens"])
+    eval_share = config["dataset"]["eval_share"]
+    samples, used_messages = [], []
+    held_out, trimmed = 0, 0
+    dropped: Counter = Counter()
+    by_source: Counter = Counter()
+    for row in collect_samples(dataset_dir, leaves, replay):
+        if is_held_out(row, eval_share):
+            held_out += 1
+            continue
+        encoded, status = encode(tokenizer, row["messages"], max_tokens, overlong)
+        if encoded is None:
+            dropped[status] += 1
+            continue
+        trimmed += status == "trimmed"
+        samples.append(encoded)
+        used_messages.append(row["messages"])
+        by_source[(row.get("metadata") or {}).get("source") or "generated"] += 1
+    if not samples:
+        raise TaxonError(
+            "no training samples left", hint=f"held out: {held_out}, dropped: {dict(dropped) or 0}; check --data"
+        )
+    counts = {
+        "used": len(samples),
+        "trimmed": trimmed,
+        "dropped": dict(sorted(dropped.items())),
+        "held_out": held_out,
+        "by_source": dict(sorted(by_source.items())),
+    }
+    return TrainingSet(samples, hash_value(used_messages), counts)

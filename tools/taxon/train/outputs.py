@@ -1,0 +1,64 @@
+"""What a training run leaves behind, in Hugging Face layout and without pickle:
+adapter/ (LoRA runs), model/ (merged, with tokenizer and chat template), train_log.jsonl,
+loss.png and result.json (written last: its presence means the run is complete)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from taxon.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_jsonl
+
+ADAPTER_DIR = "adapter"
+MODEL_DIR = "model"
+LOG_NAME = "train_log.jsonl"
+PLOT_NAME = "loss.png"
+RESULT_NAME = "result.json"
+
+
+def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) -> None:
+    """The adapter (when LoRA) and the merged model, each folder moved into place whole."""
+    out_dir = Path(out_dir)
+    if hasattr(model, "merge_and_unload"):
+        model.peft_config["default"].base_model_name_or_path = base_model
+        with atomic_dir(out_dir / ADAPTER_DIR) as folder:
+            model.save_pretrained(folder)
+        model = model.merge_and_unload()
+    model = model.to(save_dtype)
+    model.config.use_cache = True  # the merged model is for generation
+    with atomic_dir(out_dir / MODEL_DIR) as folder:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+
+def write_log(out_dir: Path, rows: list[dict]) -> None:
+    atomic_write_jsonl(Path(out_dir) / LOG_NAME, rows)
+
+
+def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
+    steps = [row["step"] for row in rows]
+    axes.plot(steps, [row["loss"] for row in rows], linewidth=1, label="loss per step")
+    window = max(1, len(rows) // 20)
+    if window > 1:
+        smooth = [sum(r["loss"] for r in rows[max(0, i - window + 1) : i + 1]) / min(window, i + 1) for i in range(len(rows))]
+        axes.plot(steps, smooth, linewidth=2, label=f"mean of {window} steps")
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("loss (assistant tokens)")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    atomic_write_bytes(Path(out_dir) / PLOT_NAME, buffer.getvalue())
+
+
+def write_result(out_dir: Path, result: dict) -> None:
+    atomic_write_json(Path(out_dir) / RESULT_NAME, result)
