@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from taxon.config import DEFAULT_PROFILE, deep_merge, find_config, load_config, parse_override
+from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
 from taxon.errors import TaxonError
 
 
@@ -16,16 +16,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> dict:
-    """The merged config, or just the overrides when run outside a repository (serving or
-    chatting with a model folder needs no taxon.toml)."""
     overrides: dict = {}
     for text in args.set:
         overrides = deep_merge(overrides, parse_override(text))
     if args.threads is not None:
         overrides = deep_merge(overrides, {"teacher": {"threads": args.threads}})
-    if args.config or find_config():
-        return load_config(args.profile, args.config, overrides)
-    return deep_merge({"generate": {}, "teacher": {}}, overrides)
+    return load_config(args.profile, args.config, overrides)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.generate.teachers import resolve_teacher_model
+    from taxon.models import resolve_model
     from taxon.serve import make_server
 
     config = config_from_args(args)
@@ -48,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise TaxonError("no model given", hint="taxon serve MODEL (a folder, a hub id or packaged:smollm2)")
     try:
         server = make_server(
-            resolve_teacher_model(spec, config),
+            resolve_model(spec, config),
             args.host,
             args.port,
             model_name=spec,

@@ -15,16 +15,7 @@ from taxon.store import hash_tree
 
 BACKENDS = ("transformers", "openai", "vllm")
 
-__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "make_teacher", "resolve_teacher_model"]
-
-
-def resolve_teacher_model(spec: str, config: dict) -> str:
-    """A local folder as it is; anything else ("packaged:...", a hub id) via taxon.models."""
-    if Path(spec).is_dir():
-        return spec
-    from taxon.models import resolve_model
-
-    return resolve_model(spec, config)
+__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "make_teacher"]
 
 
 def folder_revision(model_path: str) -> str | None:
@@ -41,6 +32,8 @@ def make_teacher(config: dict) -> Teacher:
     params = config.get("teacher", {})
     if not spec:
         raise UsageError("no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=...")
+    from taxon.models import resolve_model
+
     if backend == "openai":
         from taxon.generate.teachers.openai import OpenAITeacher
 
@@ -57,7 +50,7 @@ def make_teacher(config: dict) -> Teacher:
         from taxon.generate.teachers.transformers import TransformersTeacher
 
         return TransformersTeacher(
-            resolve_teacher_model(spec, config),
+            resolve_model(spec, config),
             spec=spec,
             batch_size=params.get("batch_size", 8),
             threads=params.get("threads", 0),
@@ -67,7 +60,7 @@ def make_teacher(config: dict) -> Teacher:
 
         import_vllm()  # the missing-extra message before any model download
         return VLLMTeacher(
-            resolve_teacher_model(spec, config),
+            resolve_model(spec, config),
             spec=spec,
             tensor_parallel_size=params.get("tensor_parallel_size", 1),
             seed=generate.get("seed", 0),

@@ -1,0 +1,60 @@
+import threading
+from pathlib import Path
+
+import pytest
+
+from teachers_scripted import ScriptedEndpoint
+
+
+@pytest.fixture(scope="session")
+def sharp_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model with its weights scaled up: its greedy answers vary with the prompt
+    (the fixture's small random weights answer every prompt with the same token)."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = tmp_path_factory.mktemp("sharp-model")
+    shutil.copytree(tiny_model_dir, folder, dirs_exist_ok=True)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if parameter.dim() == 2:
+                parameter.mul_(8)
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def local_teacher(sharp_model_dir):
+    from taxon.generate.teachers.transformers import TransformersTeacher
+
+    return TransformersTeacher(str(sharp_model_dir), batch_size=4)
+
+
+@pytest.fixture(scope="session")
+def served(sharp_model_dir):
+    """`taxon serve` on the sharp tiny model, in a thread, on a free port."""
+    from taxon.serve import make_server
+
+    server = make_server(str(sharp_model_dir), "127.0.0.1", 0, model_name="tiny", batch_size=4)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def scripted():
+    endpoints = []
+
+    def start(reply=None, **options) -> ScriptedEndpoint:
+        endpoint = ScriptedEndpoint(reply, **options)
+        endpoints.append(endpoint)
+        return endpoint
+
+    yield start
+    for endpoint in endpoints:
+        endpoint.close()
