@@ -1,0 +1,10 @@
+import pytest
+from run_fixtures import make_dataset, make_taxonomy
+
+
+@pytest.fixture(scope="session")
+def eval_inputs(tmp_path_factory):
+    """(leaves, dataset_dir) of a two-leaf taxonomy."""
+    root = tmp_path_factory.mktemp("eval-inputs")
+    leaves = make_taxonomy(root / "taxonomy")
+    return leaves, make_dataset(root / "generate", leaves)

@@ -1,0 +1,68 @@
+"""`taxon evaluate --candidate M --baseline B [--baseline B2 ...] --data GEN_OUT --out DIR`:
+score a candidate against baselines on the taxonomy's held-out questions and the general
+probe; exit 1 when the regression gate fails."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.errors import EXIT_FAILED, EXIT_OK
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
+    parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found here or above)")
+    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    overrides: dict = {}
+    for text in args.set:
+        overrides = deep_merge(overrides, parse_override(text))
+    return load_config(args.profile, args.config, overrides)
+
+
+def taxonomy_root(args: argparse.Namespace, config: dict) -> Path:
+    """--taxonomy, else [taxonomy] root beside taxon.toml."""
+    if args.taxonomy:
+        return Path(args.taxonomy)
+    return Path(config["config_path"]).parent / config["taxonomy"]["root"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--candidate", required=True, metavar="MODEL", help="the model to judge: a folder or hub id")
+    parser.add_argument(
+        "--baseline", action="append", required=True, metavar="MODEL",
+        help="a model to compare with (repeatable): the base model, a previous bundle folder",
+    )
+    parser.add_argument("--data", type=Path, required=True, metavar="GEN_OUT", help="the generate output folder")
+    parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md, deltas.png")
+    parser.add_argument(
+        "--changed", nargs="+", action="extend", default=[], metavar="LEAF",
+        help="leaf ids this change touched: the gate requires each to improve",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from taxon.evaluate import evaluate
+    from taxon.taxonomy import load_leaves
+
+    config = config_from_args(args)
+    leaves = load_leaves(taxonomy_root(args, config))
+    report = evaluate(
+        args.candidate, args.baseline, args.data, leaves, args.out, config, changed_leaves=args.changed, quiet=args.quiet
+    )
+    print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
+    print(f"reports in {args.out}: report.json, report.md, deltas.png")
+    if not report.passed:
+        print("taxon evaluate: the gate failed:", file=sys.stderr)
+        for reason in report.gate.reasons:
+            print(f"  - {reason}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
