@@ -1,0 +1,54 @@
+"""`taxon model prepare [SPEC]`: prepare a model once (the packaged default by default) and
+print its folder. `taxon model path SPEC`: print where a model spec resolves, preparing nothing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.errors import EXIT_FAILED, EXIT_OK
+from taxon.models import PACKAGED_PREFIX, is_prepared, packaged_model_dir, resolve_model
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    prepare = actions.add_parser("prepare", help="prepare a model (default: [models] base) and print its folder")
+    prepare.add_argument("spec", nargs="?", help="packaged:NAME, a local folder or a Hugging Face id")
+    path = actions.add_parser("path", help="print the folder or id a model spec resolves to, preparing nothing")
+    path.add_argument("spec", help="packaged:NAME, a local folder or a Hugging Face id")
+    for action in (prepare, path):
+        add_config_arguments(action)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"config profile (default: {DEFAULT_PROFILE})")
+    parser.add_argument("--config", type=Path, help="config file (default: taxon.toml here or above)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    overrides: dict = {}
+    for text in args.overrides:
+        overrides = deep_merge(overrides, parse_override(text))
+    return load_config(args.profile, args.config, overrides)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    spec = args.spec or config["models"]["base"]
+    if args.action == "prepare":
+        print(resolve_model(spec, config))
+        return EXIT_OK
+    if not spec.startswith(PACKAGED_PREFIX):
+        print(resolve_model(spec, config))
+        return EXIT_OK
+    folder = packaged_model_dir(spec.removeprefix(PACKAGED_PREFIX), Path(config["models"]["cache_dir"]))
+    print(folder)
+    if not is_prepared(folder):
+        print(f"not prepared yet: run taxon model prepare {spec}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

@@ -1,0 +1,144 @@
+"""A leaf's knowledge documents: one pass that selects files by pattern, checks links, type
+and size, and reads them, collecting every problem on the way. `load_leaf_documents` (for
+generate) fails on any error; `check_leaf_documents` (for validate) reports them as findings."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Callable
+
+from taxon.documents.git import FetchSettings
+from taxon.documents.readers import reader_for
+from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem
+from taxon.documents.sources import SourceFile, list_source, pattern_problem, pattern_regex
+from taxon.errors import TaxonError
+from taxon.findings import ERROR, Finding
+from taxon.taxonomy import Leaf
+
+
+def load_leaf_documents(leaf: Leaf, config: dict) -> list[Document]:
+    """The leaf's documents, in name order; TaxonError listing every error when any."""
+    documents, problems = gather_documents(leaf, config)
+    errors = [problem for problem in problems if problem.severity == ERROR]
+    if errors:
+        raise TaxonError(
+            "knowledge documents unusable:\n" + "\n".join(f"  {p.rule} {p.message}" for p in errors),
+            where=str(leaf.qna_path),
+            hint=f"run: taxon validate --check-documents {leaf.qna_path}",
+        )
+    return documents
+
+
+def check_leaf_documents(leaf: Leaf, config: dict) -> list[Finding]:
+    """Findings for `taxon validate --check-documents`, at the `document` key's line."""
+    _, problems = gather_documents(leaf, config)
+    if not problems:
+        return []
+    lines = _qna_lines(leaf.qna_path)
+    findings = []
+    for problem in problems:
+        line, column = _place(lines, problem.pattern)
+        findings.append(Finding(str(leaf.qna_path), line, column, problem.rule, problem.severity, problem.message))
+    return sorted(findings)
+
+
+def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Problem]]:
+    ref = leaf.document
+    if ref is None:
+        return [], []
+    section = config["documents"]
+    problems = [problem for problem in map(pattern_problem, ref.patterns) if problem]
+    patterns = [pattern for pattern in ref.patterns if not pattern_problem(pattern)]
+    if not ref.patterns:
+        problems.append(Problem("D004", "document lists no patterns: add patterns like '*.md'"))
+    try:
+        source, files = list_source(leaf.folder, ref, FetchSettings.from_config(config))
+    except DocumentProblem as error:
+        return [], problems + [error.problem]
+    selected, unmatched = _select(files, patterns)
+    problems += [
+        Problem("D004", f"document pattern '{pattern}' matches no file in {_where(source)}: fix or remove it",
+                pattern=pattern)
+        for pattern in unmatched
+    ]
+    documents, read_problems = _read_files(selected, source, section)
+    return documents, problems + read_problems
+
+
+def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[list[Document], list[Problem]]:
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    total_bytes = 0
+    for file in files:
+        try:
+            reader = _reader_of(file, section["max_file_bytes"])
+            if total_bytes + file.size > section["max_leaf_bytes"]:
+                problems.append(Problem(
+                    "D008",
+                    f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
+                    "split the leaf or narrow its patterns",
+                ))
+                break
+            data = file.read()
+            documents.append(Document(file.name, reader(file.name, data), source, hashlib.sha256(data).hexdigest()))
+        except DocumentProblem as error:
+            problems.append(error.problem)
+            continue
+        total_bytes += file.size
+    return documents, problems
+
+
+def _select(files: list[SourceFile], patterns: list[str]) -> tuple[list[SourceFile], list[str]]:
+    """Files matching any pattern, in name order, and the patterns that matched none."""
+    regexes = {pattern: pattern_regex(pattern) for pattern in patterns}
+    selected, used = [], set()
+    for file in sorted(files, key=lambda file: file.name):
+        matching = [pattern for pattern, regex in regexes.items() if regex.fullmatch(file.name)]
+        if matching:
+            selected.append(file)
+            used.update(matching)
+    return selected, [pattern for pattern in patterns if pattern not in used]
+
+
+def _reader_of(file: SourceFile, max_file_bytes: int) -> Callable[[str, bytes], str]:
+    """The reader for a file that may be read: not a link, within the size cap, a known type."""
+    if file.link is not None:
+        raise DocumentProblem("D006", f"{file.name} is a {file.link}, which is never followed: commit the file itself")
+    if file.size > max_file_bytes:
+        raise DocumentProblem(
+            "D007",
+            f"{file.name} has {file.size} bytes, over max_file_bytes ({max_file_bytes}): split it or narrow the pattern",
+        )
+    return reader_for(file.name)
+
+
+def _where(source: str) -> str:
+    return "the leaf folder" if source == IN_TREE else source
+
+
+def _qna_lines(path: Path) -> list[str]:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+DOCUMENT_KEY = re.compile(r"document\s*:")
+
+
+def _place(lines: list[str], pattern: str | None) -> tuple[int, int]:
+    """Line and column of the pattern under the top-level `document` key, else of the key,
+    else 1, 1."""
+    start = next((number for number, line in enumerate(lines) if DOCUMENT_KEY.match(line)), None)
+    if start is None:
+        return 1, 1
+    if pattern:
+        for number in range(start + 1, len(lines)):
+            if lines[number] and not lines[number][0].isspace() and not lines[number].startswith("-"):
+                break
+            column = lines[number].find(pattern)
+            if column >= 0:
+                return number + 1, column + 1
+    return start + 1, 1

