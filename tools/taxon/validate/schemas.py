@@ -18,9 +18,10 @@ LATEST = VERSIONS[-1]
 
 
 def schema_dir() -> Path:
-    """`schema/` at the repository root (TAXON_SCHEMA_DIR overrides it)."""
+    """`schema/` at the repository root, reached through the package's `schema` link, which
+    also ships it in the wheel that pre-commit installs (TAXON_SCHEMA_DIR overrides it)."""
     override = os.environ.get("TAXON_SCHEMA_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[3] / "schema"
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "schema"
 
 
 def schema_files() -> list[Path]:
