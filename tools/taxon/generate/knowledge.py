@@ -4,10 +4,10 @@ judged for faithfulness to it."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from functools import cache
 from typing import Generator
 
-from taxon.errors import TaxonError
+from taxon.errors import MissingExtra, TaxonError
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit
 
 
@@ -34,18 +34,19 @@ def load_chunks(job: LeafJob, config: dict) -> list:
 
 
 def chunk_tokenizer(config: dict):
-    from taxon.errors import MissingExtra
+    from taxon.models import resolve_model
 
+    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
+    return _tokenizer(resolve_model(spec, config))
+
+
+@cache
+def _tokenizer(model: str):
     try:
         from transformers import AutoTokenizer
     except ImportError:
         raise MissingExtra("transformers", "train") from None
-    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
-    if not Path(spec).is_dir():
-        from taxon.models import resolve_model
-
-        spec = resolve_model(spec, config)
-    return AutoTokenizer.from_pretrained(spec)
+    return AutoTokenizer.from_pretrained(model)
 
 
 def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:

@@ -1,0 +1,40 @@
+"""The knowledge pipeline on a leaf with an in-tree document, chunked by a real tokenizer."""
+
+import shutil
+
+from scripted_teacher import ScriptedTeacher
+
+from taxon.generate.knowledge import seeds_for_chunk
+from taxon.generate.run import generate_leaves
+from taxon.store import read_jsonl
+from taxon.taxonomy import load_leaf
+
+FINCH = "taxonomy/knowledge/science/fictional_species/marrowick_finch"
+
+
+def test_seeds_rotate_over_chunks():
+    assert seeds_for_chunk(0, 5, 2) == [0, 1] and seeds_for_chunk(1, 5, 2) == [2, 3]
+    assert seeds_for_chunk(2, 5, 2) == [4, 0] and seeds_for_chunk(3, 3, 0) == [0, 1, 2]
+
+
+def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_config, tiny_model_dir):
+    leaf_folder = tmp_path / FINCH
+    shutil.copytree(repo_root / FINCH, leaf_folder)
+    leaf = load_leaf(leaf_folder / "qna.yaml")
+    config = make_config(chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=1, questions_per_chunk=2, judge="generated")
+    config["documents"]["chunk_tokens"] = 200
+    teacher = ScriptedTeacher(loglikelihood=False)
+    result = generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
+
+    stats = result.leaves[leaf.leaf_id]
+    rows = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
+    chunks = {row["metadata"]["chunk"] for row in rows}
+    assert len(chunks) > 1 and stats["kept"] == len(rows) > 0
+    document = (leaf_folder / "document.md").read_text()
+    for row in rows:
+        context, _, question = row["messages"][0]["content"].rpartition("\n\n")
+        assert context.strip()[:40] in document and question
+        assert row["metadata"]["judge"] == "generated" and row["metadata"]["judge_score"] == 5
+    prompts = [r.messages[-1]["content"] for r in teacher.requests]
+    assert any(p.startswith("Rate how faithful") for p in prompts)
+    assert sum(p.startswith("Here is a passage") for p in prompts) == len(chunks)  # one seed per chunk
