@@ -96,11 +96,25 @@ def read_qna(path: Path, settings: dict | None = None, display: str | None = Non
     try:
         raw = _read_bytes(Path(path), parsed, settings["max_file_bytes"])
         parsed.text = _decode(raw, parsed)
+    except _Stop:
+        return parsed
+    return _parse(parsed, settings)
+
+
+def parse_text(text: str, display: str, settings: dict | None = None) -> Parsed:
+    """Safe loading of text already in memory (e.g. a migrated file before it is written)."""
+    return _parse(Parsed(display, text), settings or DEFAULTS)
+
+
+def _parse(parsed: Parsed, settings: dict) -> Parsed:
+    try:
         _check_characters(parsed.text, parsed, settings["max_findings_per_rule"])
         _compose(parsed, settings["max_depth"])
     except _Stop:
         parsed.data = None
-    if parsed.data is not None and not isinstance(parsed.data, dict):
+    if parsed.data is None and not parsed.findings:
+        parsed.findings.append(finding(parsed.path, 1, 1, "Y013", "the file is empty: write the leaf's keys"))
+    elif parsed.data is not None and not isinstance(parsed.data, dict):
         parsed.findings.append(
             finding(parsed.path, 1, 1, "Y013", "the file must be a mapping of keys such as created_by and seed_examples")
         )
@@ -164,6 +178,8 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
         counts[code] = counts.get(code, 0) + 1
         if counts[code] <= cap:
             parsed.findings.append(finding(parsed.path, *line_column(text, match.start()), code, message))
+        elif min(counts.get("Y004", 0), counts.get("Y005", 0)) > cap or len(counts) == 1 and counts[code] > 2 * cap:
+            break  # enough said; a file full of them is not scanned to the end
     if "Y004" in counts:
         raise _Stop  # the YAML parser would refuse them anyway, with a less useful message
 
