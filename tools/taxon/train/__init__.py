@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,6 +198,7 @@ def train(
             outputs.write_log(out_dir, result.log)
             outputs.plot_loss(out_dir, result.log, f"{train_config['method']} on {Path(base_model).name}")
             outputs.write_result(out_dir, summary)
+            shutil.rmtree(out_dir / CHECKPOINTS_NAME, ignore_errors=True)  # the run is complete
             if not quiet:
                 _print_summary(summary)
         distributed.barrier(context)
