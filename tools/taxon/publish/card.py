@@ -1,0 +1,126 @@
+"""The model card: README.md with the Hugging Face YAML metadata (license, base model and
+relation, datasets, tags, model-index with the eval results) and a body for people."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from taxon.publish.manifest import SUMS_NAME
+
+METRIC_LABELS = {"rouge_l": "ROUGE-L F1", "token_f1": "token F1", "judge": "judge score (1-5 as 0-1)"}
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+EVAL_DATASETS = {
+    "overall": ("taxonomy held-out questions", "taxon-held-out"),
+    "general/probe": ("general probe questions", "taxon-probe"),
+}
+
+
+def _model_index(name: str, eval_report: dict | None) -> list[dict]:
+    results = []
+    if eval_report:
+        candidate = eval_report["candidate"]
+        entries = {"overall": eval_report["overall"], "general/probe": eval_report["sets"].get("general/probe")}
+        for set_id, entry in entries.items():
+            if not entry or not entry.get("n"):
+                continue
+            dataset_name, dataset_type = EVAL_DATASETS[set_id]
+            metrics = [
+                {"type": metric, "name": METRIC_LABELS.get(metric, metric), "value": round(value, 4)}
+                for metric, value in entry["scores"][candidate].items()
+                if value is not None
+            ]
+            results.append(
+                {
+                    "task": {"type": "text-generation", "name": "Text Generation"},
+                    "dataset": {"name": dataset_name, "type": dataset_type},
+                    "metrics": metrics,
+                }
+            )
+    return [{"name": name, "results": results}]
+
+
+def card_base_model(manifest: dict, settings: dict) -> str | None:
+    """The trained base when it is a hub id; else (a local or packaged model) publish.base_model_id."""
+    trained = manifest.get("base_model") or ""
+    if _HUB_ID.match(trained) and not Path(trained).exists():
+        return trained
+    return settings.get("base_model_id") or trained or None
+
+
+def front_matter(manifest: dict, eval_report: dict | None, settings: dict) -> dict:
+    return {
+        "license": settings.get("license", "apache-2.0"),
+        "base_model": card_base_model(manifest, settings),
+        "base_model_relation": "finetune",
+        "library_name": "transformers",
+        "pipeline_tag": "text-generation",
+        "datasets": list(settings.get("datasets", [])),
+        "tags": list(dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.get("tags", [])])),
+        "model-index": _model_index(manifest["name"], eval_report),
+    }
+
+
+def _leaf_table(manifest: dict) -> list[str]:
+    kept = manifest["dataset"]["leaves"]
+    lines = ["| Leaf | kind | samples | content hash |", "|---|---|---|---|"]
+    for leaf in manifest["leaves"]:
+        count = kept.get(leaf["leaf_id"])
+        lines.append(f"| {leaf['leaf_id']} | {leaf['kind']} | {'–' if count is None else count} | `{leaf['content_hash'][:12]}` |")
+    return lines
+
+
+def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | None, settings: dict) -> str:
+    front = front_matter(manifest, eval_report, settings)
+    train = manifest.get("train") or {}
+    taxonomy = manifest["taxonomy"]
+    adapter_text = (
+        f"The LoRA adapter it was merged from is in `{manifest['adapter']}/` (load it with peft on the base model)."
+        if manifest.get("adapter")
+        else "It was fully fine-tuned (no adapter)."
+    )
+    lines = [
+        "---",
+        yaml.safe_dump(front, sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
+        f"# {manifest['name']}",
+        "",
+        f"`{front['base_model']}` fine-tuned by taxon on the samples generated from a "
+        "taxonomy of skills and knowledge. The weights at the top of this folder are the merged model "
+        f"(safetensors); {adapter_text}",
+        "",
+        "## Training data",
+        "",
+        f"Taxonomy commit: `{taxonomy.get('commit') or 'not a git checkout'}`"
+        + (" (with uncommitted changes)" if taxonomy.get("dirty") else "")
+        + f"; dataset hash `{manifest['dataset']['hash'][:16]}`; teacher `{manifest.get('teacher')}`.",
+        "",
+        *_leaf_table(manifest),
+        "",
+        "## Training",
+        "",
+        f"Steps: {train.get('steps', '–')}; tokens: {train.get('tokens', '–')}; final loss: {train.get('final_loss', '–')}; "
+        f"seeds: {manifest['seeds']}.",
+        "",
+        "## Evaluation",
+        "",
+        re.sub(r"^## ", "### ", eval_markdown.strip(), flags=re.MULTILINE)
+        if eval_markdown
+        else "This bundle was published without an evaluation.",
+        "",
+        "## Files and checks",
+        "",
+        f"`manifest.json` lists every file with its sha256, the config, the seeds and the library versions; "
+        f"`{SUMS_NAME}` covers every file (`sha256sum -c {SUMS_NAME}`). No pickle files. "
+        "Check a copy with `taxon verify FOLDER`.",
+        "",
+        "## Limitations",
+        "",
+        "A small model fine-tuned on synthetic data from a teacher model: it inherits the teacher's mistakes and "
+        "the base model's limits. Check answers before relying on them.",
+        "",
+    ]
+    return "\n".join(lines)
