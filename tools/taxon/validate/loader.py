@@ -217,6 +217,8 @@ def _compose(parsed: Parsed, max_depth: int) -> None:
         mark = error.problem_mark or error.context_mark
         problem = " ".join(part for part in (error.context, error.problem) if part)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if "nesting depth" in problem:  # libyaml's own limit, met before our event-level one in flow style
+            _stop(parsed, line, column, "Y009", f"nesting deeper than {max_depth} levels: flatten the data")
         _stop(parsed, line, column, "Y001", f"YAML syntax error: {problem}; fix the indentation or quoting here")
     except yaml.YAMLError as error:
         position = getattr(error, "position", 0) or 0
