@@ -58,9 +58,9 @@ def _qna_files(paths: list[Path]) -> list[Path]:
 
 def _print_table(leaves: dict[str, dict]) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
-    table = Table("leaf", "generated", "kept", "dropped", "error")
+    table = Table(Column("leaf", no_wrap=True), "generated", "kept", "dropped", "error")
     for leaf_id, stats in leaves.items():
         dropped = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items())
         table.add_row(leaf_id, str(stats["generated"]), str(stats["kept"]), dropped, stats.get("error", ""))
