@@ -90,8 +90,8 @@ def fetch_commit(repo: str, commit: str, settings: FetchSettings) -> Path:
     if (folder / PINNED_REF).is_file():
         return folder
     with atomic_dir(folder) as building:
-        _run_git(["init", "--quiet", "--bare", "--template=", str(building)], settings)
         try:
+            _run_git(["init", "--quiet", "--bare", "--template=", str(building)], settings)
             _run_git(
                 ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules",
                  "--no-write-fetch-head", repo, f"{commit}:{PINNED_REF}"],

@@ -71,8 +71,12 @@ def _read_no_follow(path: Path, size: int) -> bytes:
 
 
 def repo_files(git_dir: Path, commit: str, settings: git.FetchSettings) -> list[SourceFile]:
+    try:
+        entries = git.list_tree(git_dir, commit, settings)
+    except git.GitFailed as failure:
+        raise DocumentProblem("D002", f"cannot list the files of the fetched commit {commit}: {failure}") from None
     files = []
-    for entry in git.list_tree(git_dir, commit, settings):
+    for entry in entries:
         if entry.is_regular_file:
             files.append(SourceFile(entry.path, entry.size, None, _blob_reader(git_dir, entry.object_id, settings)))
         else:
@@ -85,7 +89,9 @@ def _blob_reader(git_dir: Path, object_id: str, settings: git.FetchSettings) -> 
         try:
             return git.read_blob(git_dir, object_id, settings)
         except git.GitFailed as failure:
-            raise DocumentProblem("D002", f"cannot read object {object_id} of the fetched repository: {failure}")
+            raise DocumentProblem(
+                "D002", f"cannot read object {object_id} of the fetched repository: {failure}"
+            ) from None
 
     return read
 

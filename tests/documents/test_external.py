@@ -1,0 +1,136 @@
+"""External documents: real git repositories in tmp folders, served over file:// with the
+test-only setting; everything else a hostile repository could try is refused."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from document_helpers import git, make_leaf, make_repo
+
+from taxon.documents import check_leaf_documents, load_leaf_documents
+from taxon.documents.git import FetchSettings, check_repo_url, fetch_commit
+from taxon.documents.records import DocumentProblem
+from taxon.errors import TaxonError
+
+BIRDS = "# Chickadees\n\nThe black-capped chickadee is a small bird.\n"
+
+
+def external(repo, commit, patterns=("docs/*.md",)) -> dict:
+    return {"repo": repo.as_uri(), "commit": commit, "patterns": list(patterns)}
+
+
+def rules(findings) -> list[str]:
+    return [finding.rule for finding in findings]
+
+
+def test_pinned_commit_is_read_without_checkout_and_cached(tmp_path, documents_config):
+    repo = tmp_path / "source"
+    commit = make_repo(repo, {"docs/birds.md": BIRDS, "docs/notes.txt": "not matched", "README.md": "readme"})
+    (repo / "docs" / "birds.md").write_text("changed after the pin")
+    git(repo, "commit", "--quiet", "-am", "later")
+    leaf = make_leaf(tmp_path, external(repo, commit))
+
+    documents = load_leaf_documents(leaf, documents_config)
+
+    assert [(d.name, d.text, d.source) for d in documents] == [("docs/birds.md", BIRDS, f"{repo.as_uri()}@{commit}")]
+    cached = fetch_commit(repo.as_uri(), commit, FetchSettings.from_config(documents_config))
+    assert not (cached / "hooks").exists() and (cached / "shallow").is_file()
+    shutil.rmtree(repo)  # the cache by (repo, commit) needs no network any more
+    assert load_leaf_documents(leaf, documents_config) == documents
+    assert check_leaf_documents(leaf, documents_config) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///tmp/repo", "ssh://host/repo", "git://host/repo", "http://host/repo", "git@host:repo",
+            "/tmp/repo", "ext::sh -c touch% /tmp/pwned", "https://user:secret@host/repo", "https://"]
+)
+def test_only_plain_https_urls_are_accepted_without_the_test_setting(url, tmp_path):
+    settings = FetchSettings(cache_dir=tmp_path, timeout_s=5)
+    with pytest.raises(DocumentProblem) as refused:
+        check_repo_url(url, settings)
+    assert refused.value.problem.rule == "D001"
+    check_repo_url("https://github.com/org/repo", settings)
+
+
+def test_file_url_refused_by_default_even_with_a_permissive_runner_config(tmp_path, documents_config, monkeypatch):
+    repo = tmp_path / "source"
+    commit = make_repo(repo, {"docs/birds.md": BIRDS})
+    runner_config = tmp_path / "gitconfig"
+    runner_config.write_text('[protocol "file"]\n\tallow = always\n')
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(runner_config))
+    monkeypatch.setenv("GIT_ALLOW_PROTOCOL", "file:https")
+    documents_config["documents"]["allow_file_urls"] = False
+    leaf = make_leaf(tmp_path, external(repo, commit))
+
+    assert rules(check_leaf_documents(leaf, documents_config)) == ["D001"]
+    with pytest.raises(TaxonError, match="D001"):
+        load_leaf_documents(leaf, documents_config)
+
+
+def test_missing_short_and_absent_commits(tmp_path, documents_config):
+    repo = tmp_path / "source"
+    make_repo(repo, {"docs/birds.md": BIRDS})
+    missing = make_leaf(tmp_path / "a", external(repo, "0123456789abcdef0123456789abcdef01234567"))
+    short = make_leaf(tmp_path / "b", external(repo, "0123456"))
+    unpinned = make_leaf(tmp_path / "c", {"repo": repo.as_uri(), "patterns": ["*.md"]})
+
+    for leaf in (missing, short, unpinned):
+        findings = check_leaf_documents(leaf, documents_config)
+        assert rules(findings) == ["D003"]
+    assert "is not in" in check_leaf_documents(missing, documents_config)[0].message
+
+
+def test_unreachable_repository_and_timeout(tmp_path, documents_config):
+    commit = make_repo(tmp_path / "source", {"docs/birds.md": BIRDS})
+    gone = make_leaf(tmp_path / "a", external(tmp_path / "nowhere", commit))
+    assert rules(check_leaf_documents(gone, documents_config)) == ["D002"]
+
+    documents_config["documents"]["fetch_timeout_s"] = 0.001
+    slow = make_leaf(tmp_path / "b", external(tmp_path / "source", commit))
+    findings = check_leaf_documents(slow, documents_config)
+    assert rules(findings) == ["D002"] and "timed out" in findings[0].message
+
+
+def test_symlinks_submodules_and_files_outside_the_patterns_are_never_read(tmp_path, documents_config):
+    repo = tmp_path / "source"
+    make_repo(repo, {"docs/birds.md": BIRDS, "secret.md": "outside the patterns"})
+    (repo / "docs" / "leak.md").symlink_to("/etc/passwd")
+    git(repo, "add", "docs/leak.md")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{git(repo, 'rev-parse', 'HEAD')},docs/sub.md")
+    git(repo, "commit", "--quiet", "-m", "links")
+    leaf = make_leaf(tmp_path, external(repo, git(repo, "rev-parse", "HEAD")))
+
+    findings = check_leaf_documents(leaf, documents_config)
+
+    assert rules(findings) == ["D006", "D006"]
+    assert {f.message.split()[0] for f in findings} == {"docs/leak.md", "docs/sub.md"}
+    with pytest.raises(TaxonError, match="never followed"):
+        load_leaf_documents(leaf, documents_config)
+
+
+def test_size_caps_per_file_and_per_leaf(tmp_path, documents_config):
+    repo = tmp_path / "source"
+    files = {"docs/a.md": "a" * 300, "docs/b.md": "b" * 300, "docs/c.md": "c" * 2000, "docs/d.md": "d" * 300}
+    commit = make_repo(repo, files)
+    documents_config["documents"].update(max_file_bytes=1000, max_leaf_bytes=700)
+    leaf = make_leaf(tmp_path, external(repo, commit))
+
+    findings = check_leaf_documents(leaf, documents_config)
+
+    assert rules(findings) == ["D007", "D008"]
+    assert "docs/c.md has 2000 bytes" in findings[0].message and "at docs/d.md" in findings[1].message
+
+
+def test_binary_lfs_and_unsupported_files_are_refused(tmp_path, documents_config):
+    lfs_pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 12\n"
+    repo = tmp_path / "source"
+    commit = make_repo(repo, {"docs/a.md": b"\x89PNG\0\0", "docs/big.md": lfs_pointer, "docs/c.docx": b"PK\x03\x04"})
+    leaf = make_leaf(tmp_path, external(repo, commit, patterns=["docs/*"]))
+
+    findings = check_leaf_documents(leaf, documents_config)
+
+    assert sorted((f.rule, f.message.split()[0]) for f in findings) == [
+        ("D009", "docs/c.docx:"), ("D010", "docs/a.md"), ("D010", "docs/big.md")
+    ]
+    assert any("LFS" in f.message for f in findings)
