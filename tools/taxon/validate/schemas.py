@@ -93,7 +93,8 @@ def _type_word(value: Any) -> str:
 def _findings_of(error, path: tuple, parsed: Parsed, version: int) -> list[Finding]:
     where = f"`{dotted(path)}`" if path else "the file"
     instance, rule, expected = error.instance, error.validator, error.validator_value
-    place = parsed.position(path)
+    # a list, mapping or empty value is shown by its key: its own start may be on a later line
+    place = parsed.position(path, key=instance is None or isinstance(instance, (list, dict)))
     description = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
     if rule == "required":
         missing = [name for name in expected if name not in instance]

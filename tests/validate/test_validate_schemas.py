@@ -1,0 +1,143 @@
+"""The schema files are valid draft 2020-12, read the real corpus at its declared versions,
+and their errors become findings on the offending node with a message saying what to change."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+from validate_helpers import CORPUS, CORPUS_2024, knowledge_text, need, skill_text
+
+from taxon.taxonomy import KINDS
+from taxon.validate.loader import parse_text
+from taxon.validate.schemas import LATEST, VERSIONS, schema_dir, schema_files, schema_findings, validator
+
+
+def test_every_version_has_a_schema_for_every_kind():
+    assert sorted(p.relative_to(schema_dir()).as_posix() for p in schema_files()) == sorted(
+        f"v{version}/{kind}.json" for version in VERSIONS for kind in KINDS
+    )
+
+
+@pytest.mark.parametrize("path", schema_files(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_schema_files_are_valid_draft_2020_12(path):
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"].endswith(f"/{path.parent.name}/{path.name}")
+
+
+def _subschemas(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _subschemas(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _subschemas(value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_version_4_bounds_every_string_and_list(kind):
+    schema = json.loads((schema_dir() / f"v{LATEST}" / f"{kind}.json").read_text())
+    nodes = list(_subschemas(schema))
+    for node in nodes:
+        if node.get("type") == "string":
+            assert "maxLength" in node, node
+        if node.get("type") == "array":
+            assert "maxItems" in node, node
+
+
+def _kind_of(path):
+    return next(part for part in reversed(path.parts) if part in KINDS)
+
+
+@pytest.mark.parametrize("corpus", [CORPUS, CORPUS_2024], ids=["2025", "2024-08"])
+def test_real_files_pass_the_schema_of_their_declared_version(corpus):
+    for path in sorted(need(corpus).rglob("qna.yaml")):
+        parsed = parse_text(path.read_text(encoding="utf-8"), str(path))
+        version = parsed.data.get("version", 1)
+        assert schema_findings(parsed, _kind_of(path), version) == [], path
+
+
+def check(text: str, kind: str, version: int = LATEST, declared=None):
+    parsed = parse_text(text, "qna.yaml")
+    assert parsed.ok, parsed.findings
+    return schema_findings(parsed, kind, version, declared)
+
+
+def rules(findings) -> list[str]:
+    return [f.rule for f in findings]
+
+
+def test_valid_leaves_of_each_kind_pass_version_4():
+    assert check(skill_text(), "compositional_skills") == []
+    assert check(skill_text(), "foundational_skills") == []
+    assert check(knowledge_text(), "knowledge") == []
+    external = "document:\n  repo: https://github.com/org/docs\n  commit: " + "a" * 40 + "\n  patterns:\n    - '*.md'"
+    assert check(knowledge_text(document=external), "knowledge") == []
+
+
+def test_version_3_skill_needs_five_unique_seeds():
+    found = check(skill_text(version=3, seeds=4), "compositional_skills", 3)
+    assert rules(found) == ["S004"] and "add 1 more" in found[0].message and found[0].line == 4
+    repeated = skill_text(version=3) + skill_text(version=3).split("seed_examples:\n")[1].split("\n  - question")[0] + "\n"
+    found = check(repeated, "compositional_skills", 3)
+    assert rules(found) == ["S007"] and found[0].line == 15
+
+
+def test_version_1_skill_without_version_key_needs_one_seed():
+    assert check(skill_text(version=None, seeds=1), "compositional_skills", 1) == []
+
+
+def test_knowledge_version_3_needs_three_questions_per_context_and_a_document():
+    text = knowledge_text(version=3, document="")
+    text = text.replace("      - question: What is the name of the otter?\n        answer: Its name is otter.\n", "")
+    found = check(text, "knowledge", 3)
+    assert sorted(rules(found)) == ["S001", "S004"]
+    missing = next(f for f in found if f.rule == "S001")
+    assert "`document`" in missing.message and missing.line == 1
+    few = next(f for f in found if f.rule == "S004")
+    assert "questions_and_answers" in few.message and few.line == 8
+
+
+def test_missing_and_unknown_keys_say_what_to_change():
+    text = skill_text().replace("task_description:", "task_descripton:")
+    found = check(text, "compositional_skills")
+    assert {f.rule for f in found} == {"S001", "S002"}
+    unknown = next(f for f in found if f.rule == "S002")
+    assert (unknown.line, unknown.column) == (3, 1) and "task_descripton" in unknown.message
+    assert "add the key `task_description`" in next(f for f in found if f.rule == "S001").message
+
+
+def test_wrong_types_and_empty_values_point_at_the_node():
+    found = check(skill_text().replace("answer: The otter", "answer:\n    other: The otter").replace(
+        "    other: The otter is an animal called otter with 5 letters.\n", "\n"), "compositional_skills")
+    assert rules(found) == ["S003"] and "is empty" in found[0].message and found[0].line == 6
+    found = check(skill_text().replace("created_by: tester", "created_by: 12"), "compositional_skills")
+    assert rules(found) == ["S003"] and "quotes" in found[0].message and (found[0].line, found[0].column) == (1, 13)
+
+
+def test_version_4_document_rules():
+    no_commit = "document:\n  repo: https://github.com/org/docs\n  patterns:\n    - a.md"
+    found = check(knowledge_text(document=no_commit), "knowledge")
+    assert rules(found) == ["S001"] and "`commit`" in found[0].message
+    short = "document:\n  repo: https://github.com/org/docs\n  commit: abc123\n  patterns:\n    - a.md"
+    found = check(knowledge_text(document=short), "knowledge")
+    assert rules(found) == ["S006"] and "40-hex" in found[0].message
+
+
+def test_version_4_bounds_long_text():
+    found = check(skill_text().replace("Describe an animal in one sentence.", "word " * 500), "compositional_skills")
+    assert rules(found) == ["S005"] and "at most 2000" in found[0].message and found[0].line == 3
+
+
+def test_latest_on_an_older_file_says_to_migrate_once():
+    found = check(skill_text(version=3), "compositional_skills", LATEST, declared=3)
+    assert rules(found) == ["S008"] and "taxon migrate" in found[0].message and found[0].line == 2
+
+
+def test_foundational_schema_refers_to_the_compositional_one():
+    assert validator(3, "foundational_skills").is_valid(parse_text(skill_text(version=3), "q").data)
+    assert not validator(3, "foundational_skills").is_valid({"version": 3})
