@@ -11,17 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_diff import git
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 GOOD_LEAF = REPO / "taxonomy" / "foundational_skills" / "reasoning" / "arithmetic" / "odd_or_even"
 GOOD = "taxonomy/foundational_skills/odd_or_even/qna.yaml"
 BAD = "taxonomy/compositional_skills/unfinished/qna.yaml"
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Test", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
-    return subprocess.run([*command, *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
 def pre_commit(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess:
