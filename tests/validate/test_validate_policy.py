@@ -1,0 +1,150 @@
+"""Each policy rule on real leaves written to temp folders, and the tree-wide rules."""
+
+from __future__ import annotations
+
+import shutil
+
+from validate_helpers import ATTRIBUTION, knowledge_leaf, knowledge_text, make_leaf, skill_leaf, skill_text  # noqa: F401
+
+from taxon.validate.engine import validate_paths
+from taxon.validate.settings import DEFAULTS
+
+
+def findings_of(path, **options):
+    report = validate_paths([path], **options)
+    assert len(report.files) == 1
+    return report.files[0].findings
+
+
+def rules(findings) -> list[str]:
+    return [f.rule for f in findings]
+
+
+def test_valid_leaves_have_no_findings(knowledge_leaf, skill_leaf):
+    assert findings_of(knowledge_leaf, latest=True) == []
+    assert findings_of(skill_leaf, latest=True) == []
+
+
+def test_whitespace_hygiene(make_leaf):
+    text = skill_text().replace("created_by: tester", "created_by: tester  ").replace("in one sentence.\n", "in one\tsentence.\n", 1)
+    found = findings_of(make_leaf("compositional_skills/a/tabs", text.rstrip("\n")))
+    assert rules(found) == ["P002", "P001", "P003"]
+    assert [(f.line, f.column) for f in found] == [(1, 19), (3, 44), (14, 75)]
+    assert rules(findings_of(make_leaf("compositional_skills/a/blank_end", skill_text() + "\n\n"))) == ["P003"]
+
+
+def test_trailing_whitespace_findings_are_capped_per_file(make_leaf):
+    text = skill_text().replace("\n", "  \n")
+    found = findings_of(make_leaf("compositional_skills/a/many", text), settings={**DEFAULTS, "max_findings_per_rule": 5})
+    assert rules(found) == ["P002"] * 5
+    assert "(and 9 more lines like this)" in found[-1].message
+
+
+def test_word_budgets(make_leaf):
+    long_context = knowledge_text().replace("The otter lives near water and", "word " * 501 + "The otter lives near water and")
+    found = findings_of(make_leaf("knowledge/a/long_context", long_context, files={"animals.md": "x\n"}))
+    assert rules(found) == ["P010"] and "over 500" in found[0].message and found[0].line == 6
+    long_pair = knowledge_text().replace("answer: The otter eats fish.", "answer: " + " ".join(["fish"] * 250))
+    found = findings_of(make_leaf("knowledge/a/long_pair", long_pair, files={"animals.md": "x\n"}))
+    assert rules(found) == ["P011"] and found[0].line == 11
+    long_skill = skill_text().replace("in one sentence.", "in one sentence. " + "word " * 470)
+    found = findings_of(make_leaf("compositional_skills/a/long", long_skill))
+    assert rules(found) == ["P012"] and "over 2300" in found[0].message and found[0].line == 4
+
+
+def test_empty_and_whitespace_only_values(make_leaf):
+    text = skill_text().replace("answer: The otter is an animal called otter with 5 letters.", 'answer: "   "')
+    found = findings_of(make_leaf("compositional_skills/a/empty", text))
+    assert rules(found) == ["P020"] and (found[0].line, found[0].column) == (6, 13)
+
+
+def test_exact_and_near_duplicate_seeds(make_leaf):
+    exact = skill_text().replace("Describe the heron in one sentence.", "describe the OTTER  in one sentence.")
+    found = findings_of(make_leaf("compositional_skills/a/exact", exact))
+    assert rules(found) == ["P030"] and found[0].line == 7 and "line 5" in found[0].message
+    near = skill_text(seeds=5).replace(
+        "Describe the heron in one sentence.\n    answer: The heron is an animal called heron with 5 letters.",
+        "Describe the otter in one short sentence.\n    answer: The otter is an animal called otter with 5 letters.",
+    )
+    found = findings_of(make_leaf("compositional_skills/a/near", near))
+    assert rules(found) == ["P031"] and found[0].severity == "warning" and found[0].line == 7
+
+
+def test_one_question_asked_of_many_contexts_is_not_a_duplicate(make_leaf):
+    text = "\n".join([
+        "created_by: tester", "version: 4", "task_description: Rewrite a sentence.", "seed_examples:",
+        *[f"  - context: Sentence number {n} about {animal}.\n    question: Rewrite this sentence.\n"
+          f"    answer: Rewritten sentence {n} about {animal}." for n, animal in enumerate("abcde")],
+    ]) + "\n"
+    assert findings_of(make_leaf("compositional_skills/grounded/rewrite", text)) == []
+
+
+def test_attribution_and_license(make_leaf):
+    assert rules(findings_of(make_leaf("compositional_skills/a/none", skill_text(), attribution=None))) == ["P040"]
+    real_style = "Title of work: Black-capped chickadee\nLicense of the work: CC-BY-SA-4.0\nCreator names: Wikipedia Authors\n"
+    assert findings_of(make_leaf("compositional_skills/a/real", skill_text(), attribution=real_style)) == []
+    spaced = "License of the work: CC BY-SA 4.0 International\n"
+    assert findings_of(make_leaf("compositional_skills/a/spaced", skill_text(), attribution=spaced)) == []
+    non_commercial = "Title of work: synonyms\nLicense of the work: CC BY-NC-SA 4.0\n"
+    found = findings_of(make_leaf("compositional_skills/a/nc", skill_text(), attribution=non_commercial))
+    assert rules(found) == ["P041"] and "CC BY-NC-SA 4.0" in found[0].message
+    silent = "Title of work: something\nCreator names: someone\n"
+    found = findings_of(make_leaf("compositional_skills/a/silent", skill_text(), attribution=silent))
+    assert rules(found) == ["P041"] and "names no license" in found[0].message
+
+
+def test_file_names_other_than_qna_yaml_are_found_and_flagged(make_leaf, tmp_path):
+    make_leaf("compositional_skills/a/yml", skill_text(), name="qna.yml")
+    make_leaf("compositional_skills/a/upper", skill_text(), name="QnA.yaml")
+    report = validate_paths([tmp_path / "taxonomy"])
+    assert {f.path.split("taxonomy/")[1]: rules(f.findings) for f in report.files} == {
+        "compositional_skills/a/upper/QnA.yaml": ["P050"],
+        "compositional_skills/a/yml/qna.yml": ["P050"],
+    }
+
+
+def test_folder_names_and_kind_folder(make_leaf, tmp_path):
+    found = findings_of(make_leaf("compositional_skills/Writing-Tips/ok_part", skill_text()))
+    assert rules(found) == ["P051"] and "'writing_tips'" in found[0].message
+    stray = tmp_path / "elsewhere" / "qna.yaml"
+    stray.parent.mkdir()
+    stray.write_text(skill_text())
+    assert rules(findings_of(stray)) == ["P052"]
+
+
+def test_document_references(make_leaf):
+    def document(repo, commit, pattern):
+        return f"document:\n  repo: {repo}\n  commit: {commit}\n  patterns:\n    - {pattern}"
+
+    good_sha = "0123456789abcdef0123456789abcdef01234567"
+    text = knowledge_text(version=3, document=document("http://example.org/docs", "abc1234", "../secret.md"))
+    found = findings_of(make_leaf("knowledge/a/refs", text))
+    assert rules(found) == ["P060", "P061", "P062"]
+    assert [f.line for f in found] == [52, 53, 55]
+    text = knowledge_text(document=document("http://example.org/docs", good_sha, "/etc/passwd"))
+    found = findings_of(make_leaf("knowledge/a/refs4", text), latest=True)
+    assert rules(found) == ["P060", "P062"]  # the schema's own pattern errors are not repeated
+    found = findings_of(make_leaf("knowledge/a/missing_doc", knowledge_text()))
+    assert rules(found) == ["P063"] and "animals.md" in found[0].message
+
+
+def test_same_question_in_two_leaves_warns_naming_both(make_leaf, tmp_path):
+    first = make_leaf("compositional_skills/a/first", skill_text())
+    other = skill_text().replace("heron", "crane").replace("badger", "mole").replace("falcon", "eagle").replace(
+        "salamander", "newt")
+    second = make_leaf("compositional_skills/a/second", other)
+    report = validate_paths([tmp_path / "taxonomy"])
+    by_path = {f.path: f.findings for f in report.files}
+    assert rules(by_path[str(first)]) == ["T001"] and str(second) in by_path[str(first)][0].message
+    assert rules(by_path[str(second)]) == ["T001"] and str(first) in by_path[str(second)][0].message
+    assert by_path[str(first)][0].line == 5 and report.errors == 0
+
+
+def test_leaves_whose_seeds_nearly_coincide_warn_once_per_pair(make_leaf, tmp_path):
+    first = make_leaf("compositional_skills/a/first", skill_text())
+    copy = tmp_path / "taxonomy/foundational_skills/b/copy"
+    shutil.copytree(first.parent, copy)
+    report = validate_paths([tmp_path / "taxonomy"])
+    for file, other in ((report.files[0], copy / "qna.yaml"), (report.files[1], first)):
+        assert rules(file.findings) == ["T002"] and str(other) in file.findings[0].message
+    assert report.warnings == 2 and report.errors == 0
