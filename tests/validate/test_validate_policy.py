@@ -47,7 +47,7 @@ def test_word_budgets(make_leaf):
     long_pair = knowledge_text().replace("answer: The otter eats fish.", "answer: " + " ".join(["fish"] * 250))
     found = findings_of(make_leaf("knowledge/a/long_pair", long_pair, files={"animals.md": "x\n"}))
     assert rules(found) == ["P011"] and found[0].line == 11
-    long_skill = skill_text().replace("in one sentence.", "in one sentence. " + "word " * 470)
+    long_skill = skill_text().replace("letters.", "letters. " + " ".join(["word"] * 470))
     found = findings_of(make_leaf("compositional_skills/a/long", long_skill))
     assert rules(found) == ["P012"] and "over 2300" in found[0].message and found[0].line == 4
 
@@ -95,7 +95,7 @@ def test_attribution_and_license(make_leaf):
 
 def test_file_names_other_than_qna_yaml_are_found_and_flagged(make_leaf, tmp_path):
     make_leaf("compositional_skills/a/yml", skill_text(), name="qna.yml")
-    make_leaf("compositional_skills/a/upper", skill_text(), name="QnA.yaml")
+    make_leaf("compositional_skills/a/upper", skill_text().replace("Describe the", "Sketch the"), name="QnA.yaml")
     report = validate_paths([tmp_path / "taxonomy"])
     assert {f.path.split("taxonomy/")[1]: rules(f.findings) for f in report.files} == {
         "compositional_skills/a/upper/QnA.yaml": ["P050"],

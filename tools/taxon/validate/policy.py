@@ -149,7 +149,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
         total = sum(words(e.question) + words(e.answer) for e in entries) + sum(map(words, contexts.values()))
         limit = settings["skill_words"]
         if total > limit:
-            found.append(finding(parsed.path, *parsed.position(("seed_examples",)), "P012",
+            found.append(finding(parsed.path, *parsed.position(("seed_examples",), key=True), "P012",
                                  f"the seed examples have {total} words in all, over {limit}: shorten or drop some"))
     return found
 
