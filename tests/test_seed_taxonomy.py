@@ -3,6 +3,7 @@ steady house style, since the demo trains a 135M model on it on a CPU in minutes
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 TAXONOMY = REPO / "taxonomy"
 LICENSES = ("CC0-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CDLA-Permissive-2.0", "Apache-2.0", "MIT")
 MAX_ANSWER_WORDS = 25  # one or two short sentences: learnable by a small model in minutes
+# A file CONTRIBUTING.md shows, marked with its path: <!-- example: PATH --> then a fenced block.
+EXAMPLE = re.compile(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +77,30 @@ def test_answers_are_short(leaves):
     assert long_answers == []
 
 
-def test_taxon_validate_latest_passes():
-    result = subprocess.run(
-        [sys.executable, "-m", "taxon", "validate", "--latest", "taxonomy"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+def validate_latest(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "taxon", "validate", "--latest", "taxonomy"], cwd=root, capture_output=True, text=True
     )
+
+
+def test_taxon_validate_latest_passes():
+    result = validate_latest(REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_contributing_examples_are_valid_leaves(tmp_path):
+    examples = EXAMPLE.findall((REPO / "CONTRIBUTING.md").read_text(encoding="utf-8"))
+    assert {Path(path).name for path, _ in examples} == {"qna.yaml", "attribution.txt", "document.md"}
+    for path, body in examples:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(body, encoding="utf-8")
+
+    result = validate_latest(tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 files checked, 0 errors, 0 warnings" in result.stdout
+
+
+def test_contributing_keeps_the_generated_rules_table_under_its_heading():
+    text = (REPO / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert text.index("## Rules") < text.index("<!-- rules:start -->") < text.index("<!-- rules:end -->")
