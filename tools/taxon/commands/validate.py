@@ -97,8 +97,8 @@ def _validate_changed(base: str | None, config: dict, settings: dict, leaf_check
     for old, new in changes.renamed:
         file = report.file(_display(root / new))
         if file is not None:
-            file.findings.insert(0, finding(file.path, 1, 1, "D002", f"renamed from {_display(root / old)}"))
+            file.findings.insert(0, finding(file.path, 1, 1, "C002", f"renamed from {_display(root / old)}"))
     for path in changes.deleted:
         shown = _display(root / path)
-        report.files.append(FileReport(shown, [finding(shown, 1, 1, "D001", f"leaf deleted against {changes.base}")]))
+        report.files.append(FileReport(shown, [finding(shown, 1, 1, "C001", f"leaf deleted against {changes.base}")]))
     return report

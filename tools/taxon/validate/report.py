@@ -7,7 +7,7 @@ import json
 from taxon import __version__
 from taxon.findings import ERROR, WARNING
 from taxon.validate.engine import Report
-from taxon.validate.rules import INFO, RULES
+from taxon.validate.rules import INFO, RULES, Rule
 
 FORMATS = ("text", "github", "json", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -41,6 +41,11 @@ def _escape_property(text: str) -> str:
 _GITHUB_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "notice"}
 
 
+def _title(code: str) -> str:
+    rule = RULES.get(code)
+    return f"{code} {rule.title}" if rule else code
+
+
 def as_github(report: Report, quiet: bool = False) -> str:
     """GitHub Actions workflow commands: each finding becomes an annotation on its line."""
     lines = []
@@ -50,7 +55,7 @@ def as_github(report: Report, quiet: bool = False) -> str:
                 continue
             properties = (
                 f"file={_escape_property(f.path)},line={f.line},col={f.column},"
-                f"title={_escape_property(f'{f.rule} {RULES[f.rule].title}')}"
+                f"title={_escape_property(_title(f.rule))}"
             )
             lines.append(f"::{_GITHUB_LEVEL[f.severity]} {properties}::{_escape_data(f.message)}")
     lines.append(summary_line(report))
@@ -66,6 +71,8 @@ _SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}
 
 def as_sarif(report: Report) -> str:
     rules = list(RULES.values())
+    foreign = {f.rule: f.severity for file in report.files for f in file.findings if f.rule not in RULES}
+    rules += [Rule(code, severity, code, "reported by another check") for code, severity in sorted(foreign.items())]
     index = {rule.code: number for number, rule in enumerate(rules)}
     results = [
         {

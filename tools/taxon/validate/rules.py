@@ -1,7 +1,8 @@
 """Every validation rule: a stable code, a severity and a one-line rationale.
 
 Codes never change meaning once published: Y = reading the file safely, S = schema,
-P = policy for one leaf, T = tree-wide, D = changes against a base ref. The table in
+P = policy for one leaf, T = tree-wide, C = changes against a base ref; D = the documents
+of knowledge leaves (`--check-documents`, rules owned by `taxon.documents`). The table in
 CONTRIBUTING.md is generated from RULES (`taxon rules --write CONTRIBUTING.md`).
 """
 
@@ -69,24 +70,35 @@ RULES: dict[str, Rule] = {
         Rule("P063", ERROR, "in-tree document missing", "an in-tree pattern must match a file beside the qna.yaml"),
         Rule("T001", WARNING, "question in two leaves", "the same question in two leaves usually means two pull requests on one topic"),
         Rule("T002", WARNING, "leaves nearly coincide", "two leaves with almost the same seeds are likely duplicates"),
-        Rule("D001", INFO, "leaf deleted", "deleted leaves are reported so a removal is never silent"),
-        Rule("D002", INFO, "leaf renamed", "a rename keeps the content but changes the leaf id"),
+        Rule("C001", INFO, "leaf deleted", "deleted leaves are reported so a removal is never silent"),
+        Rule("C002", INFO, "leaf renamed", "a rename keeps the content but changes the leaf id"),
     )
 }
 
 
+def all_rules() -> dict[str, Rule]:
+    """RULES and the document rules of `taxon.documents` (checked with --check-documents)."""
+    rules = dict(RULES)
+    try:
+        from taxon.documents import RULES as DOCUMENT_RULES
+    except ImportError:
+        return rules
+    for code, text in DOCUMENT_RULES.items():
+        rules.setdefault(code, Rule(code, ERROR, text, "checked by `taxon validate --check-documents`"))
+    return rules
+
+
 def markdown_table() -> str:
     lines = ["| Code | Severity | Rule | Why |", "| --- | --- | --- | --- |"]
-    for rule in RULES.values():
+    for rule in all_rules().values():
         lines.append(f"| {rule.code} | {rule.severity} | {rule.title} | {rule.rationale} |")
     return "\n".join(lines) + "\n"
 
 
 def text_table() -> str:
+    rules = all_rules().values()
     width = max(len(rule.title) for rule in RULES.values())
-    return "".join(
-        f"{rule.code}  {rule.severity:<7}  {rule.title:<{width}}  {rule.rationale}\n" for rule in RULES.values()
-    )
+    return "".join(f"{rule.code}  {rule.severity:<7}  {rule.title:<{width}}  {rule.rationale}\n" for rule in rules)
 
 
 START_MARKER = "<!-- rules:start -->"
