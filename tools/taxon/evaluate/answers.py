@@ -16,15 +16,6 @@ Conversation = list[dict]
 Progress = Callable[[int], None]
 
 
-def resolve_model_path(spec: str, config: dict) -> str:
-    """A local folder as is; anything else through `taxon.models.resolve_model`."""
-    if Path(spec).is_dir():
-        return str(Path(spec).resolve())
-    from taxon.models import resolve_model
-
-    return resolve_model(spec, config)
-
-
 def model_fingerprint(path: str) -> str:
     """The hash of a local model folder's top-level files (weights, config, tokenizer), or the hub id."""
     return hash_tree(Path(path), "*") if Path(path).is_dir() else path
@@ -78,13 +69,16 @@ def _transformers_answers(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
+    except (OSError, ValueError) as error:
+        raise TaxonError(f"cannot load the model: {error}", where=model_path, hint="check the model folder or id")
     if not tokenizer.chat_template:
         raise TaxonError("the model's tokenizer has no chat template", where=model_path)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).eval()
     # Greedy decoding: sampling settings from the model's generation config would only warn.
     for name in ("temperature", "top_p", "top_k"):
         setattr(model.generation_config, name, None)
@@ -115,11 +109,14 @@ def _vllm_answers(model_path: str, conversations: list[Conversation], max_new_to
     llm = LLM(
         model=model_path,
         seed=int(settings.get("seed", 0)),
-        gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.4)),
+        gpu_memory_utilization=float(settings["vllm_gpu_memory_utilization"]),
     )
     outputs = llm.chat(conversations, SamplingParams(temperature=0.0, max_tokens=max_new_tokens), use_tqdm=False)
     answers = [output.outputs[0].text.strip() for output in outputs]
     # One engine at a time: free this model's GPU memory before the next model loads.
     del llm
     gc.collect()
+    import torch
+
+    torch.cuda.empty_cache()
     return answers

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from taxon.errors import UsageError
-from taxon.evaluate.answers import Progress, cached_answers, resolve_model_path
+from taxon.evaluate.answers import Progress, cached_answers
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.gate import GateResult, check_gate
 from taxon.evaluate.report import write_reports
@@ -22,6 +22,7 @@ from taxon.evaluate.scores import (
     reference_scores,
 )
 from taxon.evaluate.sets import PROBE_ID, EvalItem, EvalSet, build_eval_sets
+from taxon.models import resolve_model
 from taxon.publish.manifest import read_bundle_leaves
 from taxon.taxonomy import Leaf
 
@@ -52,15 +53,13 @@ def _progress(total: int, quiet: bool) -> Iterator[Progress]:
     if quiet:
         yield lambda advance: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as ProgressBar
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
+    with ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("evaluate: answering", total=total)
 
-        def advance(count: int, description: str | None = None) -> None:
-            bar.update(task, advance=count, **({"description": description} if description else {}))
-
-        yield advance
+        yield lambda count: bar.update(task, advance=count)
 
 
 def _conversation(question: str) -> list[dict]:
@@ -71,7 +70,7 @@ def _score_model(
     model: str, items: list[EvalItem], out_dir: Path, config: dict, judge_path: str | None, advance: Progress
 ) -> ModelScores:
     settings = config["evaluate"]
-    model_path = resolve_model_path(model, config)
+    model_path = resolve_model(model, config)
     answers = cached_answers(
         out_dir / "answers",
         model_path,
@@ -175,7 +174,7 @@ def evaluate(
     eval_sets: list[EvalSet] = build_eval_sets(leaves, dataset_dir, config)
     items = [item for eval_set in eval_sets for item in eval_set.items]
     models = list(dict.fromkeys([candidate, *baselines]))
-    judge_path = resolve_model_path(judge, config) if judge else None
+    judge_path = resolve_model(judge, config) if judge else None
     with _progress(len(items) * len(models) * (2 if judge else 1), quiet) as advance:
         scored = {model: _score_model(model, items, out_dir, config, judge_path, advance) for model in models}
 

@@ -113,20 +113,26 @@ def manifest_problems(bundle: Path) -> list[str]:
     weights = [name for name in actual if name.endswith(".safetensors") and "/" not in name]
     if not weights:
         problems.append("no merged weights (*.safetensors) at the top of the bundle")
-    shard_limit = (manifest.get("config") or {}).get("publish", {}).get("max_shard_size")
-    if shard_limit:
-        problems += [
-            f"{name}: {actual[name]['size']} bytes, over the shard limit {shard_limit}"
-            for name in weights
-            if actual[name]["size"] > parse_size(shard_limit)
-        ]
     if manifest.get("adapter"):
         problems += [
             f"{manifest['adapter']}/{name}: the adapter file is missing"
             for name in ADAPTER_FILES
             if f"{manifest['adapter']}/{name}" not in actual
         ]
-    return problems
+    return problems + shard_problems(manifest, {name: actual[name]["size"] for name in weights})
+
+
+def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
+    shard_limit = (manifest.get("config") or {}).get("publish", {}).get("max_shard_size")
+    if not shard_limit:
+        return []
+    try:
+        limit = parse_size(shard_limit)
+    except ValueError as error:
+        return [f"{MANIFEST_NAME}: publish.max_shard_size: {error}"]
+    return [
+        f"{name}: {size} bytes, over the shard limit {shard_limit}" for name, size in weight_sizes.items() if size > limit
+    ]
 
 
 def model_problems(bundle: Path) -> list[str]:
