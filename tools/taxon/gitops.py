@@ -122,6 +122,37 @@ def render_pr_summary(changes: PullRequestChanges) -> str:
     return "\n".join(lines)
 
 
+def _table_text(text: str) -> str:
+    """Plain text safe in a markdown table cell: no HTML, no cell break, one line."""
+    return " ".join(str(text).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def render_validation_summary(sarif: dict, max_rows: int = 100) -> str:
+    """The job summary (markdown) of a validation run, from its SARIF report."""
+    results = [r for run in sarif.get("runs") or [] for r in run.get("results") or [] if isinstance(r, dict)]
+    levels = {level: sum(1 for r in results if r.get("level") == level) for level in ("error", "warning", "note")}
+    verdict = "failed" if levels["error"] else "passed"
+    lines = [
+        "## taxon: validation",
+        "",
+        f"Validation {verdict}: {levels['error']} errors, {levels['warning']} warnings, {levels['note']} notes.",
+        "",
+    ]
+    if results:
+        lines += ["| Level | Rule | Where | Message |", "|---|---|---|---|"]
+        for result in results[:max_rows]:
+            location = _get(result, "locations")
+            physical = location[0].get("physicalLocation", {}) if isinstance(location, list) and location else {}
+            where = f"{_get(physical, 'artifactLocation', 'uri') or '?'}:{_get(physical, 'region', 'startLine') or 1}"
+            lines.append(
+                f"| {_table_text(result.get('level', ''))} | {_table_text(result.get('ruleId', ''))} "
+                f"| {table_code(where)} | {_table_text(_get(result, 'message', 'text') or '')} |"
+            )
+        if len(results) > max_rows:
+            lines += ["", f"... and {len(results) - max_rows} more (see the annotations and code scanning)."]
+    return "\n".join(lines) + "\n"
+
+
 # ---------------------------------------------------------------- GitHub Actions plumbing
 
 
@@ -316,10 +347,8 @@ def _nearest_leaf(path: str, leaf_folders: set[str]) -> str | None:
 
 
 def _safe_relative(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return bool(parts) and not PurePosixPath(path).is_absolute() and all(
-        part not in ("", ".", "..") and "\\" not in part for part in parts
-    )
+    """A plain relative path: no empty, "." or ".." segment, no backslash, not absolute."""
+    return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 def export_pr_taxonomy(
@@ -364,6 +393,11 @@ def code_span(text: str) -> str:
     ticks = "`" * (longest + 1)
     padding = " " if text.startswith("`") or text.endswith("`") or not text else ""
     return f"{ticks}{padding}{text}{padding}{ticks}"
+
+
+def table_code(text: str) -> str:
+    """A code span inside a markdown table cell (a `|` would end the cell even there)."""
+    return code_span(text).replace("|", "\\|")
 
 
 def find_sticky_comment(comments: list[dict], marker: str = COMMENT_MARKER, author: str = COMMENT_AUTHOR) -> int | None:

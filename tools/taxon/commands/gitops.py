@@ -31,7 +31,10 @@ def add_arguments(parser) -> None:
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--config", type=Path)
 
-    comment = sub.add_parser("comment", help="create or update the sticky samples comment")
+    summary = sub.add_parser("summary", help="write the validation job summary from a SARIF report")
+    summary.add_argument("--sarif", type=Path, required=True)
+
+    comment = sub.add_parser("comment", help="create or update the sticky samples comment (and the job summary)")
     comment.add_argument("--pr", type=int, required=True)
     comment.add_argument("--body-file", type=Path, required=True)
     comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
@@ -94,16 +97,30 @@ def _export(args) -> int:
     return EXIT_OK
 
 
+def _summary(args) -> int:
+    markdown = gitops.render_validation_summary(_read_json(args.sarif))
+    gitops.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
+    print(markdown)
+    return EXIT_OK
+
+
 def _comment(args) -> int:
     repo = args.repo or _env("GITHUB_REPOSITORY")
     if not repo:
         raise UsageError("no repository", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     body = args.body_file.read_text(encoding="utf-8")
     print(f"comment {gitops.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
+    gitops.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
     return EXIT_OK
 
 
-STEPS = {"classify": _classify, "authorize": _authorize, "export-pr": _export, "comment": _comment}
+STEPS = {
+    "classify": _classify,
+    "authorize": _authorize,
+    "export-pr": _export,
+    "summary": _summary,
+    "comment": _comment,
+}
 
 
 def run(args) -> int:

