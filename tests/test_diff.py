@@ -111,6 +111,22 @@ def test_folder_moved_without_git_mv_is_a_rename(repo):
     assert changes.added == changes.deleted == changes.modified == []
 
 
+def test_a_renamed_and_edited_leaf_is_still_a_rename(repo):
+    git(repo, "mv", f"taxonomy/{LEAVES[1]}", "taxonomy/compositional_skills/style/beta_v2")
+    with open(repo / "taxonomy/compositional_skills/style/beta_v2/qna.yaml", "a") as handle:
+        handle.write("task_description: one more line\n")
+    changes = changed_leaves(repo)
+    assert changes.renamed == [(qna(LEAVES[1]), qna("compositional_skills/style/beta_v2"))]
+    assert changes.to_validate() == [qna("compositional_skills/style/beta_v2")]
+
+
+def test_a_leaf_moved_out_of_the_taxonomy_is_deleted(repo):
+    shutil.move(repo / "taxonomy" / LEAVES[2], repo / "attic")
+    changes = changed_leaves(repo)
+    assert changes.deleted == [qna(LEAVES[2])]
+    assert changes.other_paths == [Path("attic/attribution.txt"), Path("attic/qna.yaml")]
+
+
 def test_moving_a_document_between_leaves_modifies_both(repo):
     alpha, beta = LEAVES[0], LEAVES[1]
     shutil.move(repo / "taxonomy" / alpha / "document.md", repo / "taxonomy" / beta / "document.md")
@@ -179,6 +195,22 @@ def test_unknown_base_and_missing_repository_are_clear_errors(repo, tmp_path):
     outside.mkdir()
     with pytest.raises(TaxonError, match="not inside a git repository"):
         changed_leaves(outside)
+
+
+def test_a_shallow_clone_gets_an_unshallow_hint(repo, tmp_path):
+    write_leaf(repo, "knowledge/towns/later")
+    git(repo, "add", "--all")
+    git(repo, "commit", "-q", "-m", "later on feature")
+    git(repo, "checkout", "-q", "main")
+    write_leaf(repo, "knowledge/towns/later_on_main")
+    git(repo, "add", "--all")
+    git(repo, "commit", "-q", "-m", "later on main")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", f"file://{repo}", str(shallow))
+    git(shallow, "checkout", "-q", "feature")
+    with pytest.raises(TaxonError, match="share no history") as error:
+        changed_leaves(shallow)
+    assert "--unshallow" in error.value.hint
 
 
 def test_cli_json_and_text(repo, capsys):

@@ -114,7 +114,9 @@ def _merge_base(repo, base: str | None) -> tuple[str, str]:
         raise TaxonError("the repository has no commit yet", hint="commit once, then compare")
     common = repo.merge_base(base_commit, head)
     if not common:
-        raise TaxonError(f"'{base_name}' and HEAD share no history", hint=BASE_HINT)
+        shallow = repo.git.rev_parse("--is-shallow-repository") == "true"
+        hint = "this clone is shallow: run 'git fetch --unshallow' (in CI: fetch-depth: 0)" if shallow else BASE_HINT
+        raise TaxonError(f"'{base_name}' and HEAD share no history", hint=hint)
     return base_name, common[0].hexsha
 
 
