@@ -8,6 +8,7 @@ Exit code 75 means stopped by SIGTERM with a checkpoint saved: rerun the same co
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
     base_model = _base_model(args.base or config["models"]["base"], config)
     leaves = load_leaves(args.taxonomy or Path(config["taxonomy"]["root"]))
     result = train(args.data, leaves, base_model, args.out, config, replay=args.replay, quiet=args.quiet)
-    if not args.quiet:
+    if not args.quiet and os.environ.get("RANK", "0") == "0":
         print(f"model: {result.model_dir}", file=sys.stderr)
     return EXIT_OK

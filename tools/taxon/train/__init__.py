@@ -138,6 +138,10 @@ def train(
     out_dir = Path(out_dir)
     context = distributed.setup()
     try:
+        if quiet or not context.is_main:
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
         if int(train_config["threads"]) > 0:
             torch.set_num_threads(int(train_config["threads"]))
         tokenizer = model_module.load_tokenizer(base_model)
