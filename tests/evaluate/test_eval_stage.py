@@ -1,9 +1,11 @@
+import importlib.util
 import json
 
 import pytest
 from run_fixtures import make_config
 
 from taxon.cli import main
+from taxon.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
 from taxon.evaluate.sets import PROBE_ID
 from tiny_model import build_tiny_model
@@ -111,3 +113,19 @@ def test_the_command_exits_1_and_says_why_when_the_gate_fails(eval_inputs, tiny_
     assert main(["evaluate", *common, "--out", str(tmp_path / "bad"), "--changed", leaves[1].leaf_id]) == 1
     err = capsys.readouterr().err
     assert "the gate failed" in err and f"changed leaf {leaves[1].leaf_id} did not improve" in err
+
+
+def test_the_vllm_backend_without_vllm_says_what_to_install(eval_inputs, tiny_model_dir, tmp_path):
+    leaves, dataset = eval_inputs
+    if importlib.util.find_spec("vllm"):
+        pytest.skip("vllm is installed here")
+    config = make_config(backend="vllm", vllm_gpu_memory_utilization=0.3)
+    with pytest.raises(UsageError, match="'vllm'") as caught:
+        evaluate(str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path, config, quiet=True)
+    assert "taxon[gpu]" in caught.value.hint
+
+
+def test_a_missing_model_folder_is_a_clear_error(eval_inputs, tiny_model_dir, tmp_path):
+    leaves, dataset = eval_inputs
+    with pytest.raises(TaxonError, match="neither a folder here nor a Hugging Face id"):
+        evaluate(str(tmp_path / "nowhere"), [str(tiny_model_dir)], dataset, leaves, tmp_path, make_config(), quiet=True)

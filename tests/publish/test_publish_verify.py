@@ -6,7 +6,7 @@ from run_fixtures import make_config
 
 from taxon.cli import main
 from taxon.publish import publish, verify_bundle
-from taxon.publish.verify import is_pickle
+from taxon.publish.verify import is_pickle, parse_size, shard_problems
 
 
 @pytest.fixture
@@ -78,3 +78,20 @@ def test_taxon_verify_exits_1_with_the_problems(bundle, capsys):
     assert main(["verify", str(bundle)]) == 1
     assert "config.json: checksum mismatch" in capsys.readouterr().err
     assert main(["verify", str(bundle / "nowhere")]) == 1
+
+
+def test_links_are_caught(bundle, tmp_path):
+    (tmp_path / "secret.txt").write_text("outside the bundle")
+    (bundle / "notes.txt").symlink_to(tmp_path / "secret.txt")
+    assert "notes.txt: links are not allowed in a bundle" in verify_bundle(bundle)
+
+
+def test_weight_shards_over_the_recorded_limit_are_caught():
+    manifest = {"config": {"publish": {"max_shard_size": "1KB"}}}
+    assert shard_problems(manifest, {"model.safetensors": 1000, "model-2.safetensors": 1001}) == [
+        "model-2.safetensors: 1001 bytes, over the shard limit 1KB"
+    ]
+    assert shard_problems({"config": {"publish": {"max_shard_size": "huge"}}}, {}) == [
+        "manifest.json: publish.max_shard_size: not a size: 'huge' (write e.g. 2GB or 500MB)"
+    ]
+    assert parse_size("2GB") == 2 * 10**9 and parse_size("1.5MiB") == 1_572_864 and parse_size(7) == 7

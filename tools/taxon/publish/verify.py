@@ -48,11 +48,14 @@ def is_pickle(path: Path) -> bool:
     return False
 
 
-def pickle_problems(bundle: Path) -> list[str]:
+def content_problems(bundle: Path) -> list[str]:
+    """Links (an upload would follow them out of the bundle) and pickle files."""
     problems = []
-    for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
+    for path in sorted(p for p in bundle.rglob("*") if p.is_symlink() or p.is_file()):
         relative = path.relative_to(bundle).as_posix()
-        if path.suffix.lower() in PICKLE_SUFFIXES:
+        if path.is_symlink():
+            problems.append(f"{relative}: links are not allowed in a bundle")
+        elif path.suffix.lower() in PICKLE_SUFFIXES:
             problems.append(f"{relative}: a pickle-format file type ({path.suffix}) is not allowed; use safetensors")
         elif is_pickle(path):
             problems.append(f"{relative}: pickle content is not allowed; use safetensors")
@@ -155,4 +158,5 @@ def verify_bundle(bundle: Path) -> list[str]:
     bundle = Path(bundle)
     if not bundle.is_dir():
         return [f"{bundle}: not a folder"]
-    return pickle_problems(bundle) + checksum_problems(bundle) + manifest_problems(bundle) + model_problems(bundle) + card_problems(bundle)
+    checks = (content_problems, checksum_problems, manifest_problems, model_problems, card_problems)
+    return [problem for check in checks for problem in check(bundle)]
