@@ -18,8 +18,9 @@ LEAVES = ("knowledge/towns/alpha", "compositional_skills/style/beta", "foundatio
 
 
 def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Test", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
-    return subprocess.run([*command, *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+    identity = ["-c", "user.name=Test", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
+    result = subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True, text=True)
+    return result.stdout
 
 
 def write_leaf(root: Path, leaf: str, text: str = "") -> Path:
@@ -225,13 +226,12 @@ def test_cli_json_and_text(repo, capsys):
 
 
 def test_cli_error_has_no_traceback(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "taxon", "diff", "--base", "nope"], cwd=tmp_path, capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", "taxon", "diff", "--base", "nope"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 1
     assert "not inside a git repository" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_gitpython_is_imported_lazily():
-    code = "import sys, taxon.commands.diff; assert 'git' not in sys.modules, 'git imported on load'"
+    code = "import sys, taxon.commands.diff; assert 'git' not in sys.modules, 'git imported early'"
     subprocess.run([sys.executable, "-c", code], check=True)

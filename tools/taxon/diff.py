@@ -22,6 +22,7 @@ from taxon.taxonomy import QNA_NAME
 
 DEFAULT_BASES = ("origin/main", "main")
 BASE_HINT = "run 'git fetch origin main', or name the base with --base REF"
+SHALLOW_HINT = "this clone is shallow: run 'git fetch --unshallow' (in CI, check out with fetch-depth: 0)"
 
 
 @dataclass
@@ -115,7 +116,7 @@ def _merge_base(repo, base: str | None) -> tuple[str, str]:
     common = repo.merge_base(base_commit, head)
     if not common:
         shallow = repo.git.rev_parse("--is-shallow-repository") == "true"
-        hint = "this clone is shallow: run 'git fetch --unshallow' (in CI: fetch-depth: 0)" if shallow else BASE_HINT
+        hint = SHALLOW_HINT if shallow else BASE_HINT
         raise TaxonError(f"'{base_name}' and HEAD share no history", hint=hint)
     return base_name, common[0].hexsha
 
