@@ -64,11 +64,17 @@ def migrate_file(path: Path) -> Migration:
     if version == LATEST:
         return result
     text = _edited_text(parsed, kind, version) or _round_tripped_text(parsed.text, kind, version)
-    result.needs = _remaining_needs(text, str(path), kind, flat_knowledge=kind == "knowledge" and version <= 2)
+    result.needs = _remaining_needs(text, str(path), kind, flat_knowledge=kind == "knowledge" and _flat(parsed.data))
     if not result.needs:
         atomic_write_text(path, text)
         result.written = True
     return result
+
+
+def _flat(data: dict) -> bool:
+    """Seeds written as bare question/answer pairs, without the contexts of version 3."""
+    seeds = data.get("seed_examples")
+    return isinstance(seeds, list) and any(isinstance(s, dict) and "questions_and_answers" not in s for s in seeds)
 
 
 def _yaml(text: str):
