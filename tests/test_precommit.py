@@ -53,7 +53,8 @@ def test_exported_hook_passes_a_good_file_and_fails_a_bad_one(fork, tmp_path):
     """One try-repo run: it keeps a temporary store of its own, so every run pip-installs the
     package afresh (~10-20 s here); findings are printed per file, so the good file's
     absence from them is its pass."""
-    result = pre_commit(fork, tmp_path / "home", "try-repo", str(REPO), "taxon-validate", "--files", GOOD, BAD)
+    hook = ("try-repo", str(REPO), "taxon-validate")
+    result = pre_commit(fork, tmp_path / "home", *hook, "--files", GOOD, BAD)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{BAD}:1:1: error S001" in result.stdout
     assert f"{GOOD}:" not in result.stdout

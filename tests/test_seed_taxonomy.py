@@ -78,9 +78,8 @@ def test_answers_are_short(leaves):
 
 
 def validate_latest(root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "taxon", "validate", "--latest", "taxonomy"], cwd=root, capture_output=True, text=True
-    )
+    command = [sys.executable, "-m", "taxon", "validate", "--latest", "taxonomy"]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True)
 
 
 def test_taxon_validate_latest_passes():

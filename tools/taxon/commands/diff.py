@@ -16,7 +16,9 @@ DEFAULT_TAXONOMY = "taxonomy"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--base", metavar="REF", help="compare with the merge-base of REF and HEAD (default: origin/main, else main)"
+        "--base",
+        metavar="REF",
+        help="compare with the merge-base of REF and HEAD (default: origin/main, else main)",
     )
     parser.add_argument("--json", action="store_true", help="print the changes as one JSON object")
     parser.add_argument(
