@@ -1,0 +1,75 @@
+"""`taxon pipeline [--profile cpu|gpu] [--from STAGE] [--to STAGE]`: the main job in a run folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.errors import EXIT_FAILED, EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from taxon.pipeline import STAGES
+
+    parser.add_argument("--run", type=Path, help="run folder (default: runs/<profile>)")
+    parser.add_argument("--from", dest="first", default=STAGES[0], choices=STAGES, help="first stage to run")
+    parser.add_argument("--to", dest="last", default=STAGES[-1], choices=STAGES, help="last stage to run")
+    parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars (CI)")
+    add_config_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from taxon.pipeline import run_pipeline
+
+    config = config_from_args(args)
+    run_dir = args.run or Path(config["config_path"]).parent / "runs" / config["profile"]
+    console = Console(stderr=False)
+
+    def announce(outcome) -> None:
+        console.print(f"[bold]{outcome.name}[/bold]: {outcome.status} in {outcome.seconds:.1f} s")
+
+    result = run_pipeline(taxonomy_root(args, config), run_dir, config, args.first, args.last,
+                          quiet=args.quiet, on_stage=announce)
+    console.print(closing_table(result))
+    for outcome in result.outcomes:
+        if outcome.error:
+            console.print(f"[red]{outcome.name} failed:[/red] {outcome.error}", markup=False, highlight=False)
+    _print_results(console, result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def closing_table(result):
+    from rich.table import Table
+
+    table = Table(title=f"taxon pipeline: {result.run_dir}")
+    for column in ("stage", "status", "time", "figures"):
+        table.add_column(column)
+    for outcome in result.outcomes:
+        style = {"failed": "red", "cached": "cyan", "done": "green"}.get(outcome.status, "dim")
+        table.add_row(outcome.name, f"[{style}]{outcome.status}[/{style}]",
+                      f"{outcome.seconds:.1f} s" if outcome.status != "not run" else "",
+                      format_figures(outcome.figures))
+    return table
+
+
+def format_figures(figures: dict) -> str:
+    parts = []
+    for key, value in figures.items():
+        if isinstance(value, dict) and "delta" in value:
+            value = f"{value['delta']:+.3f} [{value['low']:+.3f}, {value['high']:+.3f}]"
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+def _print_results(console, result) -> None:
+    report_md = result.run_dir / "eval" / "report.md"
+    if result.outcome("evaluate").status in ("done", "cached") and report_md.is_file():
+        console.print(report_md.read_text(encoding="utf-8"), markup=False, highlight=False)
+    if result.outcome("publish").status in ("done", "cached"):
+        console.print(f"bundle: {result.run_dir / 'bundle'}  (check it: taxon verify {result.run_dir / 'bundle'};"
+                      f" talk to it: taxon chat {result.run_dir / 'bundle'})")

@@ -1,0 +1,105 @@
+"""The main job: validate, generate, train, evaluate and publish in one run folder.
+
+Each stage is keyed by a hash of what determines it. A stage whose key matches the one its
+last successful run recorded is shown as cached and not run again. The stages' own caches
+(generation units, training checkpoints, evaluation answers, an atomic bundle) make a run
+killed at any moment resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from taxon.errors import TaxonError, UsageError
+from taxon.pipeline import stages
+from taxon.store import atomic_write_json, hash_value
+
+STAGES = ("validate", "generate", "train", "evaluate", "publish")
+MARKERS_DIR = "stages"  # <run>/stages/<stage>.json: the key and figures of the last success
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    status: str  # "done" | "cached" | "failed" | "not run"
+    seconds: float = 0.0
+    figures: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class PipelineResult:
+    run_dir: Path
+    outcomes: list[StageOutcome]
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.status in ("done", "cached", "not run") for outcome in self.outcomes)
+
+    def outcome(self, name: str) -> StageOutcome:
+        return next(outcome for outcome in self.outcomes if outcome.name == name)
+
+
+def stage_range(first: str, last: str) -> list[str]:
+    for name in (first, last):
+        if name not in STAGES:
+            raise UsageError(f"unknown stage '{name}'", hint=f"stages: {', '.join(STAGES)}")
+    start, end = STAGES.index(first), STAGES.index(last)
+    if start > end:
+        raise UsageError(f"--from {first} comes after --to {last}")
+    return list(STAGES[start : end + 1])
+
+
+def _read_marker(run_dir: Path, name: str) -> dict | None:
+    import json
+
+    path = run_dir / MARKERS_DIR / f"{name}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def run_pipeline(
+    taxonomy_root: Path,
+    run_dir: Path,
+    config: dict,
+    first: str = "validate",
+    last: str = "publish",
+    quiet: bool = False,
+    on_stage=None,
+) -> PipelineResult:
+    """Run the stages from `first` to `last`; a failing stage stops the run (the stages after
+    it are "not run") and its error is in the result. Stages before `first` must have run."""
+    run_dir = Path(run_dir)
+    selected = stage_range(first, last)
+    context = stages.Context(Path(taxonomy_root), run_dir, config, quiet)
+    outcomes: list[StageOutcome] = []
+    failed = False
+    for name in STAGES:
+        if failed or name not in selected:
+            outcomes.append(StageOutcome(name, "not run"))
+            continue
+        outcome = _run_stage(name, context)
+        outcomes.append(outcome)
+        failed = outcome.status == "failed"
+        if on_stage:
+            on_stage(outcome)
+    return PipelineResult(run_dir, outcomes)
+
+
+def _run_stage(name: str, context: "stages.Context") -> StageOutcome:
+    stage = stages.STAGE_FUNCTIONS[name]
+    started = time.monotonic()
+    try:
+        key = hash_value({"stage": name, "inputs": stage.key(context)})
+        marker = _read_marker(context.run_dir, name)
+        if marker and marker.get("key") == key and stage.outputs_exist(context):
+            return StageOutcome(name, "cached", time.monotonic() - started, marker.get("figures", {}))
+        figures = stage.run(context)
+    except TaxonError as error:
+        return StageOutcome(name, "failed", time.monotonic() - started, error=str(error))
+    atomic_write_json(context.run_dir / MARKERS_DIR / f"{name}.json", {"key": key, "figures": figures})
+    return StageOutcome(name, "done", time.monotonic() - started, figures)

@@ -1,0 +1,198 @@
+"""The five stages of the pipeline, each as: the inputs that key it, a check that its outputs
+are there, and a run that calls the stage's own function and returns its key figures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from taxon.errors import TaxonError
+from taxon.store import hash_file, hash_tree, hash_value
+from taxon.taxonomy import Leaf, load_leaves
+
+
+@dataclass
+class Context:
+    taxonomy_root: Path
+    run_dir: Path
+    config: dict
+    quiet: bool = False
+
+    @property
+    def generate_dir(self) -> Path:
+        return self.run_dir / "generate"
+
+    @property
+    def train_dir(self) -> Path:
+        return self.run_dir / "train"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.run_dir / "eval"
+
+    @property
+    def bundle_dir(self) -> Path:
+        return self.run_dir / "bundle"
+
+    @cached_property
+    def leaves(self) -> list[Leaf]:
+        return load_leaves(self.taxonomy_root)
+
+    @cached_property
+    def base_model(self) -> str:
+        from taxon.models import resolve_model
+
+        return resolve_model(self.config["models"]["base"], self.config)
+
+    def leaf_hashes(self) -> dict[str, str]:
+        return {leaf.leaf_id: leaf.content_hash() for leaf in self.leaves}
+
+    def section(self, *names: str) -> dict:
+        return {name: self.config.get(name, {}) for name in names}
+
+
+def _file_hash(path: Path) -> str | None:
+    return hash_file(path) if path.is_file() else None
+
+
+class Validate:
+    @staticmethod
+    def key(context: Context) -> dict:
+        from taxon.validate.schemas import schema_dir
+
+        return {"taxonomy": hash_tree(context.taxonomy_root), "schemas": hash_tree(schema_dir()),
+                **context.section("validate")}
+
+    @staticmethod
+    def outputs_exist(context: Context) -> bool:
+        return True
+
+    @staticmethod
+    def run(context: Context) -> dict:
+        from taxon.validate.engine import validate_paths
+        from taxon.validate.report import as_text
+        from taxon.validate.settings import validate_settings
+
+        report = validate_paths([context.taxonomy_root], validate_settings(context.config), latest=True)
+        if report.errors:
+            raise TaxonError(
+                f"the taxonomy has {report.errors} error(s):\n{as_text(report, quiet=True)}",
+                hint=f"fix them, or see: taxon validate --latest {context.taxonomy_root}",
+            )
+        return {"files": len(report.files), "warnings": report.warnings}
+
+
+class Generate:
+    @staticmethod
+    def key(context: Context) -> dict:
+        return {"leaves": context.leaf_hashes(), **context.section("generate", "teacher", "documents", "models")}
+
+    @staticmethod
+    def outputs_exist(context: Context) -> bool:
+        return (context.generate_dir / "summary.json").is_file()
+
+    @staticmethod
+    def run(context: Context) -> dict:
+        from taxon.generate.run import generate_leaves
+
+        result = generate_leaves(context.leaves, context.generate_dir, context.config, quiet=context.quiet)
+        kept = sum(stats.get("kept", 0) for stats in result.leaves.values())
+        generated = sum(stats.get("generated", 0) for stats in result.leaves.values())
+        return {"leaves": len(result.leaves), "generated": generated, "kept": kept,
+                "teacher_calls": result.calls, "cached_units": result.cached_units}
+
+
+class Train:
+    @staticmethod
+    def key(context: Context) -> dict:
+        from taxon.train import RUNTIME_KEYS
+
+        settings = {k: v for k, v in context.config.get("train", {}).items() if k not in RUNTIME_KEYS}
+        return {"samples": hash_tree(context.generate_dir, "**/samples.jsonl"), "leaves": context.leaf_hashes(),
+                "train": settings, **context.section("dataset"), "base": context.config["models"]["base"]}
+
+    @staticmethod
+    def outputs_exist(context: Context) -> bool:
+        return (context.train_dir / "result.json").is_file()
+
+    @staticmethod
+    def run(context: Context) -> dict:
+        from taxon.train import train
+
+        replay = context.config.get("train", {}).get("replay") or None
+        result = train(context.generate_dir, context.leaves, context.base_model, context.train_dir, context.config,
+                       replay=Path(replay) if replay else None, quiet=context.quiet)
+        return {"steps": result.steps, "tokens": result.tokens,
+                "real_tokens": f"{result.real_token_fraction:.1%}", "final_loss": round(result.final_loss, 4)}
+
+
+class Evaluate:
+    @staticmethod
+    def key(context: Context) -> dict:
+        return {"train": _file_hash(context.train_dir / "result.json"),
+                "samples": hash_tree(context.generate_dir, "**/samples.jsonl"),
+                "leaves": context.leaf_hashes(), "previous": _previous_bundle(context),
+                **context.section("evaluate", "dataset")}
+
+    @staticmethod
+    def outputs_exist(context: Context) -> bool:
+        return (context.eval_dir / "report.json").is_file()
+
+    @staticmethod
+    def run(context: Context) -> dict:
+        from taxon.evaluate import evaluate
+
+        baselines = [context.base_model] + ([_previous_bundle(context)] if _previous_bundle(context) else [])
+        changed = context.config.get("pipeline", {}).get("changed_leaves") or None
+        report = evaluate(str(context.train_dir / "model"), baselines, context.generate_dir, context.leaves,
+                          context.eval_dir, context.config, changed_leaves=changed, quiet=context.quiet)
+        figures = eval_figures(report.data)
+        if not report.passed:
+            raise TaxonError("the evaluation gate failed: " + "; ".join(report.gate.reasons),
+                             hint=f"see {context.eval_dir / 'report.md'}; nothing is published")
+        return figures
+
+
+def _previous_bundle(context: Context) -> str | None:
+    previous = context.config.get("pipeline", {}).get("previous_bundle") or ""
+    return previous if previous and Path(previous).is_dir() else None
+
+
+def eval_figures(report: dict) -> dict:
+    """Candidate minus the first baseline, on the taxonomy's held-out questions and on the
+    general probe: the mean difference of the gate metric with its interval."""
+    from taxon.evaluate.sets import PROBE_ID
+
+    baseline, metric = report["baselines"][0], report["metric"]
+    figures = {"metric": metric}
+    for label, entry in (("taxonomy", report["overall"]), ("probe", report["sets"].get(PROBE_ID, {}))):
+        interval = (entry.get("comparisons", {}).get(baseline) or {}).get("intervals", {}).get(metric)
+        if interval:
+            figures[label] = interval
+    return figures
+
+
+class Publish:
+    @staticmethod
+    def key(context: Context) -> dict:
+        return {"train": _file_hash(context.train_dir / "result.json"),
+                "eval": _file_hash(context.eval_dir / "report.json"), **context.section("publish")}
+
+    @staticmethod
+    def outputs_exist(context: Context) -> bool:
+        return (context.bundle_dir / "SHA256SUMS").is_file()
+
+    @staticmethod
+    def run(context: Context) -> dict:
+        from taxon.publish import publish
+
+        bundle = publish(context.train_dir, context.eval_dir, context.generate_dir, context.leaves, context.config,
+                         str(context.bundle_dir))
+        size = sum(path.stat().st_size for path in bundle.rglob("*") if path.is_file())
+        return {"bundle": str(bundle), "size_mb": round(size / 2**20, 1)}
+
+
+STAGE_FUNCTIONS = {"validate": Validate, "generate": Generate, "train": Train, "evaluate": Evaluate,
+                   "publish": Publish}
