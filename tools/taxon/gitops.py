@@ -277,7 +277,7 @@ def authorize_samples(event_name: str, event: dict, permission: dict, pull: dict
         number = _get(event, "pull_request", "number")
         wanted = _get(event, "pull_request", "head", "sha")
     elif event_name == "issue_comment":
-        if event.get("action") != "created" or not _get(event, "issue", "pull_request"):
+        if event.get("action") != "created" or not isinstance(_get(event, "issue", "pull_request"), dict):
             raise TaxonError("not a new comment on a pull request")
         command = parse_comment_command(_get(event, "comment", "body") or "")
         if command is None or command.name != "samples":

@@ -1,0 +1,215 @@
+"""The workflows' own `run:` steps, run locally the way a runner does (see runner.py), on real
+git repositories: a main branch and pull-request branches."""
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from gitrepo import REPO, add_leaf, commit_all, git, make_repo
+from runner import Runner
+
+from taxon.gitops import COMMENT_MARKER
+
+WORKFLOWS = REPO / ".github" / "workflows"
+PR_NUMBER = 7
+
+
+def _clone(upstream: Path, root: Path) -> Path:
+    workspace = root / "workspace"
+    git(root, "clone", "-q", str(upstream), str(workspace))
+    return workspace
+
+
+def _pull_request_runner(tmp_path: Path, change) -> Runner:
+    """A workspace on a PR branch made by `change(workspace)`, with origin/main fetched."""
+    upstream = make_repo(tmp_path)
+    workspace = _clone(upstream, tmp_path)
+    git(workspace, "checkout", "-q", "-b", "contribution")
+    change(workspace)
+    head = commit_all(workspace, "contribution")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    event = {"action": "opened", "number": PR_NUMBER,
+             "pull_request": {"number": PR_NUMBER, "head": {"sha": head, "ref": "contribution"}, "base": {"ref": "main"}}}
+    return Runner(workspace, temp, "pull_request", event, base_ref="main", head_ref="contribution")
+
+
+def _add_valid_leaf(workspace: Path) -> None:
+    add_leaf(workspace, "compositional_skills/grounded/new_dates")
+
+
+def _add_leaf_and_code(workspace: Path) -> None:
+    _add_valid_leaf(workspace)
+    (workspace / "Makefile").write_text("all:\n\ttrue\n")
+
+
+def _add_invalid_leaf(workspace: Path) -> None:
+    folder = add_leaf(workspace, "compositional_skills/grounded/broken")
+    (folder / "qna.yaml").write_text("version: 3\ntask_description: x\ncreated_by: someone\nseed_examples: []\n")
+
+
+def _outputs_of(results, name_start: str) -> dict:
+    return next(r.outputs for r in results if r.name.startswith(name_start))
+
+
+def test_contribution_is_classified_and_validated(tmp_path):
+    runner = _pull_request_runner(tmp_path, _add_valid_leaf)
+    classify = runner.run_job(WORKFLOWS / "pull-request.yml", "classify")
+    assert [r.returncode for r in classify] == [0]
+    assert classify[0].outputs == {"kind": "contribution", "leaves": "compositional_skills/grounded/new_dates"}
+    validate = runner.run_job(WORKFLOWS / "pull-request.yml", "validate")
+    assert [r.returncode for r in validate] == [0, 0, 0], [r.stderr for r in validate]
+    assert json.loads((runner.temp / "taxon.sarif").read_text())["version"] == "2.1.0"
+    assert "passed" in validate[-1].stdout and "::error" not in validate[-1].stdout
+    summary = runner.summary_file.read_text()
+    assert "This pull request is a taxonomy contribution" in summary
+    assert "- `compositional_skills/grounded/new_dates`" in summary
+    assert "Validation passed" in summary
+
+
+def test_invalid_contribution_fails_with_annotations(tmp_path):
+    runner = _pull_request_runner(tmp_path, _add_invalid_leaf)
+    assert runner.run_job(WORKFLOWS / "pull-request.yml", "classify")[0].returncode == 0
+    validate = runner.run_job(WORKFLOWS / "pull-request.yml", "validate")
+    assert [r.returncode for r in validate] == [0, 0, 1]
+    assert "::error file=taxonomy/compositional_skills/grounded/broken/qna.yaml" in validate[-1].stdout
+    assert "Validation failed" in runner.summary_file.read_text()
+
+
+def test_mixed_pull_request_fails_and_says_to_split(tmp_path):
+    runner = _pull_request_runner(tmp_path, _add_leaf_and_code)
+    classify = runner.run_job(WORKFLOWS / "pull-request.yml", "classify")
+    assert [r.returncode for r in classify] == [1]
+    assert classify[0].outputs["kind"] == "mixed"
+    assert "::error title=Split this pull request::" in classify[0].stdout
+    assert "outside it (Makefile)" in classify[0].stdout and "Split it into two pull requests" in classify[0].stdout
+    summary = runner.summary_file.read_text()
+    assert "**mixed**" in summary and "- `Makefile`" in summary
+
+
+def test_code_change_goes_to_the_test_suite(tmp_path):
+    runner = _pull_request_runner(tmp_path, lambda ws: (ws / "README.md").write_text("# better\n"))
+    classify = runner.run_job(WORKFLOWS / "pull-request.yml", "classify")
+    assert [r.returncode for r in classify] == [0] and classify[0].outputs["kind"] == "code"
+
+
+# ------------------------------------------------------------------ samples for review
+
+FAKE_GH = textwrap.dedent(
+    """\
+    #!/usr/bin/env python3
+    # A stand-in for the GitHub CLI: answers the REST paths of routes.json, logs every call.
+    import json, os, sys
+    state = os.environ["FAKE_GH_STATE"]
+    args = sys.argv[1:]
+    body = sys.stdin.read() if "--input" in args else None
+    with open(os.path.join(state, "calls.jsonl"), "a") as log:
+        log.write(json.dumps({"args": args, "input": body}) + "\\n")
+    path = next(a for a in args[1:] if a.startswith("repos/"))
+    routes = json.load(open(os.path.join(state, "routes.json")))
+    answer = routes.get(path, {})
+    if "--jq" in args:
+        print("".join(json.dumps(item) + "\\n" for item in answer), end="")
+    else:
+        print(json.dumps(answer))
+    """
+)
+
+
+@pytest.fixture
+def samples_runner(tmp_path):
+    """Upstream has main and refs/pull/7/head (a new leaf, plus a Makefile the trusted job must
+    never use); the workspace is a clone on main, as actions/checkout leaves it."""
+    upstream = make_repo(tmp_path)
+    git(upstream, "checkout", "-q", "-b", "pr")
+    add_leaf(upstream, "compositional_skills/grounded/new_dates")
+    (upstream / "Makefile").write_text("all:\n\ttouch pwned\n")
+    head = commit_all(upstream, "pr")
+    git(upstream, "update-ref", f"refs/pull/{PR_NUMBER}/head", head)
+    git(upstream, "checkout", "-q", "main")
+    workspace = _clone(upstream, tmp_path)
+
+    state = tmp_path / "gh-state"
+    state.mkdir()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
+    repository = "octo/taxonomy"
+    routes = {
+        f"repos/{repository}/collaborators/maintainer/permission": {
+            "permission": "write", "role_name": "maintain", "user": {"login": "maintainer"}},
+        f"repos/{repository}/pulls/{PR_NUMBER}": {
+            "number": PR_NUMBER, "state": "open", "head": {"sha": head}, "base": {"ref": "main"}},
+        f"repos/{repository}/issues/{PR_NUMBER}/comments": [
+            {"id": 41, "body": f"{COMMENT_MARKER} forged", "user": {"login": "mallory", "type": "User"}},
+            {"id": 42, "body": f"{COMMENT_MARKER} older samples", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+        ],
+    }
+    (state / "routes.json").write_text(json.dumps(routes))
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    event = {"action": "labeled", "label": {"name": "generate-samples"},
+             "pull_request": {"number": PR_NUMBER, "head": {"sha": head}}, "sender": {"login": "maintainer"},
+             "repository": {"default_branch": "main"}}
+    runner = Runner(workspace, temp, "pull_request_target", event, repository=repository,
+                    extra_path=[bin_dir], extra_env={"FAKE_GH_STATE": str(state)})
+    runner.head = head
+    runner.gh_calls = lambda: [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
+    return runner
+
+
+def _fill_generate_output(runner: Runner) -> None:
+    """What `taxon generate` would write (its own tests cover it): a hand-made output folder."""
+    from review.review_fixtures import write_gen_out
+
+    write_gen_out(runner.temp / "samples" / "dataset")
+
+
+def test_label_runs_the_trusted_job_on_data_only(samples_runner):
+    runner = samples_runner
+    runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
+    _fill_generate_output(runner)
+    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    assert [r.returncode for r in results] == [0] * len(results), [(r.name, r.stdout, r.stderr) for r in results]
+    assert [r.name.split(" ")[0] for r in results] == ["Check", "Fetch", "Take", "Validate", "Render", "Create"]
+    request = _outputs_of(results, "Check")
+    assert request == {"pr": str(PR_NUMBER), "head_sha": runner.head, "base_ref": "main"}
+
+    exported = sorted(p.relative_to(runner.temp / "pr").as_posix() for p in (runner.temp / "pr").rglob("*") if p.is_file())
+    assert exported == ["taxonomy/compositional_skills/grounded/new_dates/attribution.txt",
+                        "taxonomy/compositional_skills/grounded/new_dates/qna.yaml"]
+    assert not (runner.workspace / "taxonomy/compositional_skills/grounded/new_dates").exists()
+    assert (runner.workspace / "Makefile").exists() is False and not (runner.workspace / "pwned").exists()
+    assert git(runner.workspace, "rev-parse", "--abbrev-ref", "HEAD") == "main"
+
+    assert (runner.temp / "samples" / "review.html").read_text().startswith("<!DOCTYPE html>")
+    posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
+    assert len(posted) == 1 and posted[0]["args"][:4] == ["api", "--method", "PATCH", "repos/octo/taxonomy/issues/comments/42"]
+    body = json.loads(posted[0]["input"])["body"]
+    assert body.startswith(COMMENT_MARKER) and "/actions/runs/1/artifacts/9" in body and runner.head in body
+    assert "Generated samples for review" in runner.summary_file.read_text()
+
+
+def test_samples_refused_for_a_commenter_without_write_access(samples_runner):
+    runner = samples_runner
+    runner.event_name = "issue_comment"
+    runner.event = {"action": "created", "issue": {"number": PR_NUMBER, "pull_request": {}},
+                    "comment": {"body": "/taxon samples"}, "sender": {"login": "maintainer"}}
+    routes_file = Path(runner.extra_env["FAKE_GH_STATE"]) / "routes.json"
+    routes = json.loads(routes_file.read_text())
+    routes["repos/octo/taxonomy/collaborators/maintainer/permission"] = {"permission": "read", "role_name": "triage"}
+    routes_file.write_text(json.dumps(routes))
+    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    assert [r.returncode for r in results] == [1]
+    assert "::error title=Samples not generated::'maintainer' has no write access" in results[0].stdout
+    assert not [call for call in runner.gh_calls() if "--method" in call["args"]]
+
+
+def test_samples_refused_when_the_pull_request_moved_after_the_label(samples_runner):
+    runner = samples_runner
+    runner.event["pull_request"]["head"]["sha"] = "f" * 40
+    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    assert [r.returncode for r in results] == [1] and "moved on" in results[0].stdout
