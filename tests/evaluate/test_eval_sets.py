@@ -1,7 +1,9 @@
 import json
 
+import pytest
 from run_fixtures import make_config
 
+from taxon.errors import TaxonError
 from taxon.evaluate.sets import BUILTIN_PROBE, PROBE_ID, build_eval_sets, leaf_eval_set, probe_eval_set
 from taxon.samples import is_held_out, question_of, seed_samples
 from taxon.store import read_jsonl
@@ -44,3 +46,9 @@ def test_the_shipped_probe_set_is_about_fifty_distinct_short_questions():
     assert len({row["question"] for row in rows}) == len(rows) and len({row["id"] for row in rows}) == len(rows)
     assert all(row["question"].strip() and 0 < len(row["answer"].split()) <= 25 for row in rows)
     assert len(probe_eval_set().items) == len(rows)
+
+
+def test_a_missing_generate_output_is_a_clear_error(eval_inputs, tmp_path):
+    leaves, _ = eval_inputs
+    with pytest.raises(TaxonError, match="no generate output here"):
+        build_eval_sets(leaves, tmp_path / "nowhere", make_config())

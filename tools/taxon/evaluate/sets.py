@@ -73,6 +73,8 @@ def probe_eval_set(probe_file: str | Path | None = None) -> EvalSet:
 
 def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: dict) -> list[EvalSet]:
     """One set per leaf (sorted by leaf id), then the probe set."""
+    if not Path(dataset_dir).is_dir():
+        raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
     settings = config["evaluate"]
     eval_share = config["dataset"]["eval_share"]
     sets = [

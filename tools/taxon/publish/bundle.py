@@ -91,6 +91,8 @@ def build_bundle(
     model_dir, adapter_dir = train_dir / "model", train_dir / "adapter"
     if not (model_dir / "config.json").is_file():
         raise TaxonError("no merged model in the training run", where=str(model_dir), hint="run: taxon train")
+    if not dataset_dir.is_dir():
+        raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
     train_result = _read_json(train_dir / "result.json", hint="run: taxon train")
     summary_path = dataset_dir / "summary.json"
     dataset_summary = _read_json(summary_path, hint="run: taxon generate") if summary_path.is_file() else {}

@@ -90,7 +90,7 @@ def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | N
         "",
         f"`{front['base_model']}` fine-tuned by taxon on the samples generated from a "
         "taxonomy of skills and knowledge. The weights at the top of this folder are the merged model "
-        f"(safetensors); {adapter_text}",
+        f"(safetensors). {adapter_text}",
         "",
         "## Training data",
         "",
@@ -103,7 +103,7 @@ def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | N
         "## Training",
         "",
         f"Steps: {train.get('steps', '–')}; tokens: {train.get('tokens', '–')}; final loss: {train.get('final_loss', '–')}; "
-        f"seeds: {manifest['seeds']}.",
+        "seeds: " + ", ".join(f"{stage} {seed}" for stage, seed in manifest["seeds"].items()) + ".",
         "",
         "## Evaluation",
         "",
