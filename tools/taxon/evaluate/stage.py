@@ -43,7 +43,6 @@ class EvalReport:
 
 @dataclass
 class ModelScores:
-    answers: list[str]
     scores: dict[str, list[float]]  # metric -> one score per eval item, in item order
     judge_unparsed: int = 0
 
@@ -58,42 +57,58 @@ def _progress(total: int, quiet: bool) -> Iterator[Progress]:
 
     with ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
         task = bar.add_task("evaluate: answering", total=total)
-
         yield lambda count: bar.update(task, advance=count)
 
 
-def _conversation(question: str) -> list[dict]:
-    return [{"role": "user", "content": question}]
-
-
-def _score_model(
-    model: str, items: list[EvalItem], out_dir: Path, config: dict, judge_path: str | None, advance: Progress
-) -> ModelScores:
+def _answer(model: str, items: list[EvalItem], out_dir: Path, config: dict, advance: Progress) -> list[str]:
     settings = config["evaluate"]
-    model_path = resolve_model(model, config)
-    answers = cached_answers(
+    return cached_answers(
         out_dir / "answers",
-        model_path,
-        [_conversation(item.question) for item in items],
+        resolve_model(model, config),
+        [[{"role": "user", "content": item.question}] for item in items],
         settings,
         int(settings["max_new_tokens"]),
         advance,
     )
-    per_item = [reference_scores(answer, item.reference) for answer, item in zip(answers, items)]
-    result = ModelScores(answers, {metric: [row[metric] for row in per_item] for metric in REFERENCE_METRICS})
-    if judge_path:
-        replies = cached_answers(
-            out_dir / "answers",
-            judge_path,
-            [judge_messages(item.question, item.reference, answer) for item, answer in zip(items, answers)],
-            settings,
-            int(settings["judge_max_new_tokens"]),
-            advance,
-        )
-        parsed = [parse_judge_score(reply) for reply in replies]
-        result.scores[JUDGE_METRIC] = [judge_to_unit(score) for score in parsed]
-        result.judge_unparsed = sum(score is None for score in parsed)
-    return result
+
+
+def _judge(
+    judge: str, items: list[EvalItem], answers: dict[str, list[str]], out_dir: Path, config: dict, advance: Progress
+) -> dict[str, list[float | None]]:
+    """The judge's 1-5 score (None when unparsable) of every model's answer to every item,
+    in one batch so the judge model loads once."""
+    settings = config["evaluate"]
+    conversations = [
+        judge_messages(item.question, item.reference, answer)
+        for model_answers in answers.values()
+        for item, answer in zip(items, model_answers)
+    ]
+    replies = cached_answers(
+        out_dir / "answers",
+        resolve_model(judge, config),
+        conversations,
+        settings,
+        int(settings["judge_max_new_tokens"]),
+        advance,
+    )
+    scores = [parse_judge_score(reply) for reply in replies]
+    return {model: scores[index * len(items) : (index + 1) * len(items)] for index, model in enumerate(answers)}
+
+
+def _score_models(
+    models: list[str], items: list[EvalItem], out_dir: Path, config: dict, judge: str | None, quiet: bool
+) -> dict[str, ModelScores]:
+    with _progress(len(items) * len(models) * (2 if judge else 1), quiet) as advance:
+        answers = {model: _answer(model, items, out_dir, config, advance) for model in models}
+        judged = _judge(judge, items, answers, out_dir, config, advance) if judge else {}
+    scored = {}
+    for model, model_answers in answers.items():
+        per_item = [reference_scores(answer, item.reference) for answer, item in zip(model_answers, items)]
+        scored[model] = ModelScores({metric: [row[metric] for row in per_item] for metric in REFERENCE_METRICS})
+        if judge:
+            scored[model].scores[JUDGE_METRIC] = [judge_to_unit(score) for score in judged[model]]
+            scored[model].judge_unparsed = sum(score is None for score in judged[model])
+    return scored
 
 
 def _mean(values: list[float]) -> float | None:
@@ -173,10 +188,7 @@ def evaluate(
     out_dir = Path(out_dir)
     eval_sets: list[EvalSet] = build_eval_sets(leaves, dataset_dir, config)
     items = [item for eval_set in eval_sets for item in eval_set.items]
-    models = list(dict.fromkeys([candidate, *baselines]))
-    judge_path = resolve_model(judge, config) if judge else None
-    with _progress(len(items) * len(models) * (2 if judge else 1), quiet) as advance:
-        scored = {model: _score_model(model, items, out_dir, config, judge_path, advance) for model in models}
+    scored = _score_models(list(dict.fromkeys([candidate, *baselines])), items, out_dir, config, judge, quiet)
 
     bundle_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     spans, start = {}, 0
