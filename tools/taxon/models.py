@@ -92,6 +92,12 @@ def packaged_gguf(name: str) -> Path:
     )
 
 
+def _digest(path: Path) -> str:
+    """sha256 of a model file, hashed once per process while the file is unchanged."""
+    stat = path.stat()
+    return _file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
 @functools.lru_cache(maxsize=8)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return hash_file(Path(path))
@@ -100,14 +106,7 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
 def packaged_model_dir(name: str, cache_dir: Path) -> Path:
     """Where the prepared copy of a packaged model lives: keyed by the GGUF file's content and
     the transformers version that converts it. It may not be prepared yet."""
-    gguf = packaged_gguf(name)
-    stat = gguf.stat()
-    key = hash_value(
-        {
-            "gguf_sha256": _file_digest(str(gguf), stat.st_size, stat.st_mtime_ns),
-            "transformers": _installed_version("transformers"),
-        }
-    )
+    key = hash_value({"gguf_sha256": _digest(packaged_gguf(name)), "transformers": _installed_version("transformers")})
     return Path(cache_dir) / f"{name}-{key[:16]}"
 
 
@@ -148,8 +147,10 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     config_values = quantized.config.to_dict()
     config_values.pop("quantization_config", None)
     config_values.pop("_model_name_or_path", None)
-    plain = AutoModelForCausalLM.from_config(type(quantized.config).from_dict(config_values), dtype=torch.float32)
-    plain.load_state_dict(quantized.state_dict(), strict=True)
+    with torch.device("meta"):  # no random init: every weight is assigned from the GGUF model
+        plain = AutoModelForCausalLM.from_config(type(quantized.config).from_dict(config_values), dtype=torch.float32)
+    plain.load_state_dict(quantized.state_dict(), strict=True, assign=True)
+    plain.tie_weights()
     plain.generation_config = quantized.generation_config
     with _quiet_transformers():
         plain.save_pretrained(out, safe_serialization=True)
@@ -167,7 +168,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
         out / PREPARED_RECORD,
         {
             "gguf": gguf.name,
-            "gguf_sha256": hash_file(gguf),
+            "gguf_sha256": _digest(gguf),
             "transformers": _installed_version("transformers"),
             "check_prompt": CHECK_PROMPT,
             "max_logit_difference": difference,
