@@ -59,6 +59,7 @@ class Runner:
     extra_path: list[Path] = field(default_factory=list)
     extra_env: dict = field(default_factory=dict)
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    step_outcomes: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary_file(self) -> Path:
@@ -122,6 +123,15 @@ class Runner:
         env.update({key: self.evaluate(value) for key, value in (step_env or {}).items()})
         return env
 
+    def condition(self, expression: str | None) -> bool:
+        """A step's `if:`; only the `steps.ID.outcome == 'VALUE'` form is understood here."""
+        if expression is None:
+            return True
+        match = re.fullmatch(r"steps\.([\w-]+)\.outcome == '(\w+)'", expression.strip())
+        if not match:
+            raise NotImplementedError(f"the test runner does not evaluate: if: {expression}")
+        return self.step_outcomes.get(match.group(1), "skipped") == match.group(2)
+
     def run_step(self, step: dict) -> StepResult:
         output_file = self.temp / f"output-{len(self.step_outputs)}-{os.urandom(4).hex()}"
         output_file.write_text("")
@@ -134,6 +144,7 @@ class Runner:
         outputs = parse_outputs(output_file.read_text(encoding="utf-8"))
         if step.get("id"):
             self.step_outputs[step["id"]] = outputs
+            self.step_outcomes[step["id"]] = "success" if result.returncode == 0 else "failure"
         return StepResult(step.get("name", step["run"][:40]), result.returncode, result.stdout, result.stderr, outputs)
 
     def run_job(self, workflow: Path, job_id: str, skip: tuple[str, ...] = ("Install",)) -> list[StepResult]:
@@ -142,9 +153,9 @@ class Runner:
         job = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"][job_id]
         results = []
         for step in job["steps"]:
-            if "run" not in step or str(step.get("name", "")).startswith(skip):
+            if "run" not in step or str(step.get("name", "")).startswith(skip) or not self.condition(step.get("if")):
                 continue
             results.append(self.run_step(step))
-            if results[-1].returncode != 0:
+            if results[-1].returncode != 0 and not step.get("continue-on-error"):
                 break
         return results

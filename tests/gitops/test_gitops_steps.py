@@ -161,11 +161,16 @@ def samples_runner(tmp_path):
     return runner
 
 
-def _fill_generate_output(runner: Runner) -> None:
+def _fill_generate_output(runner: Runner, fell_short: bool = False) -> None:
     """What `taxon generate` would write (its own tests cover it): a hand-made output folder."""
     from review.review_fixtures import write_gen_out
 
-    write_gen_out(runner.temp / "samples" / "dataset")
+    dataset = write_gen_out(runner.temp / "samples" / "dataset")
+    if fell_short:
+        stats_file = dataset / "knowledge/science/birds/stats.json"
+        stats = json.loads(stats_file.read_text())
+        stats_file.write_text(json.dumps({**stats, "error": "kept 5 of 8 samples (minimum 10)"}))
+        runner.step_outcomes["generate"] = "failure"
 
 
 def test_label_runs_the_trusted_job_on_data_only(samples_runner):
@@ -213,3 +218,15 @@ def test_samples_refused_when_the_pull_request_moved_after_the_label(samples_run
     runner.event["pull_request"]["head"]["sha"] = "f" * 40
     results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
     assert [r.returncode for r in results] == [1] and "moved on" in results[0].stdout
+
+
+def test_a_leaf_that_fell_short_is_still_reviewed_then_the_job_fails(samples_runner):
+    runner = samples_runner
+    runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
+    _fill_generate_output(runner, fell_short=True)
+    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    assert [r.returncode for r in results] == [0, 0, 0, 0, 0, 0, 1]
+    assert "::error title=Generation fell short::" in results[-1].stdout
+    posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
+    body = json.loads(posted[0]["input"])["body"]
+    assert "**Leaves that fell short**" in body and "`kept 5 of 8 samples (minimum 10)`" in body

@@ -135,6 +135,13 @@ def render_comment(
             break
         body += row
         rows_shown += 1
+    failed = [leaf for leaf in data.leaves[:rows_shown] if leaf.error]
+    if failed:
+        problems = "\n\n**Leaves that fell short** (the job fails until they are fixed):\n\n" + "\n".join(
+            f"- {code_span(clip(leaf.leaf_id, LEAF_ID_CHARS))}: {code_span(clip(leaf.error, 500))}" for leaf in failed
+        )
+        if comment_size(body) + comment_size(problems) <= budget:
+            body += problems
     notes = []
     if rows_shown < len(data.leaves):
         notes.append(f"{len(data.leaves) - rows_shown} more leaves are not listed")

@@ -44,6 +44,12 @@ class ReviewLeaf:
     samples: list[ReviewSample] = field(default_factory=list)
 
     @property
+    def error(self) -> str | None:
+        """Why generation fell short for this leaf (too few kept, documents unreadable...)."""
+        error = self.stats.get("error")
+        return str(error) if error else None
+
+    @property
     def kept(self) -> list[ReviewSample]:
         return [s for s in self.samples if s.status == "kept" and s.source == "generated"]
 
@@ -171,5 +177,5 @@ def load_review(gen_out: Path, taxonomy_root: Path | None = None) -> ReviewData:
         leaves.append(ReviewLeaf(leaf_id, kind, stats, _seeds(leaf_id, taxonomy_root, samples), samples))
     first_stats = leaves[0].stats if leaves else {}
     teacher = summary.get("teacher") or first_stats.get("teacher")
-    version = first_stats.get("pipeline_version")
+    version = summary.get("pipeline_version") or first_stats.get("pipeline_version")
     return ReviewData(leaves, str(teacher) if teacher else None, str(version) if version is not None else None)

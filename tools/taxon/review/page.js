@@ -59,6 +59,7 @@
     const section = el("section", "leaf");
     const head = el("div", "leaf-head");
     head.append(el("h2", null, leaf.id), el("div", "leaf-stats", statsLine(leaf)));
+    if (leaf.stats && leaf.stats.error) head.append(el("div", "leaf-error", "generation fell short: " + leaf.stats.error));
     const seeds = el("div", "seeds");
     seeds.append(el("h3", null, "Seeds (" + leaf.seeds.length + ")"));
     leaf.seeds.forEach((seed, i) => seeds.append(seedCard(seed, i)));
