@@ -148,3 +148,20 @@ def test_leaves_whose_seeds_nearly_coincide_warn_once_per_pair(make_leaf, tmp_pa
     for file, other in ((report.files[0], copy / "qna.yaml"), (report.files[1], first)):
         assert rules(file.findings) == ["T002"] and str(other) in file.findings[0].message
     assert report.warnings == 2 and report.errors == 0
+
+
+def test_a_large_tree_checked_in_processes_reports_the_same(make_leaf, tmp_path):
+    for number in range(6):
+        make_leaf(f"compositional_skills/many/leaf_{number}", skill_text().replace("Describe", f"Describe {number}"))
+    make_leaf("compositional_skills/many/broken", "a: [\n")
+    serial = validate_paths([tmp_path / "taxonomy"])
+    parallel = validate_paths([tmp_path / "taxonomy"], settings={**DEFAULTS, "parallel_from": 2, "workers": 2})
+    assert parallel.to_json() == serial.to_json() and serial.errors == 1
+
+
+def test_taxon_toml_states_every_default():
+    import tomllib
+
+    from validate_helpers import REPO
+
+    assert tomllib.loads((REPO / "taxon.toml").read_text())["validate"] == DEFAULTS

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from taxon.findings import ERROR, WARNING, Finding
-from taxon.taxonomy import kind_of, leaf_from_data
+from taxon.taxonomy import leaf_from_data
 from taxon.validate import policy
 from taxon.validate.loader import Parsed, read_qna
 from taxon.validate.rules import finding
@@ -112,22 +112,25 @@ def check_file(
     findings = list(target.findings)
     if findings:  # already refused while collecting (a symlinked folder)
         return Checked(FileReport(target.display, findings))
-    findings += policy.name_findings(target.display, target.path)
+    absolute = os.path.abspath(target.path)
+    parts = absolute.split(os.sep)
+    kind, _ = policy.kind_and_folders(parts)
+    findings += policy.name_findings(target.display, parts)
     parsed = read_qna(target.path, settings, target.display)
     findings += parsed.findings
     questions = None
     if parsed.text is not None:
         findings += policy.whitespace_findings(parsed, settings["max_findings_per_rule"])
     if parsed.ok:
-        kind = kind_of(Path(os.path.abspath(target.path)))
         entries = policy.seed_entries(parsed.data)
         if kind:
             findings += _schema_check(parsed, kind, latest)
-            findings += _policy_check(parsed, target.path, kind, entries, settings)
-            leaf = leaf_from_data(target.path, parsed.data)
-            for check in leaf_checks:
-                findings += check(leaf)
-        questions = leaf_questions(target.display, [(policy.seed_key(e), parsed.position(e.path)) for e in entries])
+            findings += _policy_check(parsed, Path(os.path.dirname(absolute)), kind, entries, settings)
+            if leaf_checks:
+                leaf = leaf_from_data(target.path, parsed.data)
+                for check in leaf_checks:
+                    findings += check(leaf)
+        questions = leaf_questions(target.display, [(e.key, parsed.position(e.path)) for e in entries])
     return Checked(FileReport(target.display, _ordered(findings)), questions)
 
 
@@ -141,8 +144,7 @@ def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
     return schema_findings(parsed, kind, declared)
 
 
-def _policy_check(parsed: Parsed, path: Path, kind: str, entries, settings: dict) -> list[Finding]:
-    folder = Path(path).parent
+def _policy_check(parsed: Parsed, folder: Path, kind: str, entries, settings: dict) -> list[Finding]:
     return [
         *policy.empty_findings(parsed),
         *policy.budget_findings(parsed, kind, entries, settings),
@@ -168,7 +170,7 @@ def validate_paths(
     tree: bool = True,
 ) -> Report:
     """Validate files and folders; tree-wide rules run over everything validated together."""
-    checked = [check_file(target, settings, latest, leaf_checks) for target in collect_targets(paths)]
+    checked = _check_all(collect_targets(paths), settings, latest, leaf_checks)
     report = Report([item.report for item in checked])
     if tree:
         by_path = {item.report.path: item.report for item in checked}
@@ -176,3 +178,30 @@ def validate_paths(
         for found in tree_findings(questions, settings["tree_overlap"]):
             by_path[found.path].findings.append(found)
     return report
+
+
+def _workers(settings: dict, count: int) -> int:
+    if count < settings["parallel_from"]:
+        return 1
+    return settings["workers"] or min(os.cpu_count() or 1, 4)
+
+
+def _check_all(targets: list[Target], settings: dict, latest: bool, leaf_checks: tuple[LeafCheck, ...]) -> list[Checked]:
+    """Every target checked, in order; a large tree across processes (forked: nothing to
+    re-import). Leaf checks (the documents) stay in this process: they wait on the network."""
+    workers = _workers(settings, len(targets))
+    if workers > 1 and not leaf_checks:
+        import multiprocessing
+
+        if "fork" in multiprocessing.get_all_start_methods():
+            return _check_in_processes(targets, settings, latest, workers, multiprocessing.get_context("fork"))
+    return [check_file(target, settings, latest, leaf_checks) for target in targets]
+
+
+def _check_in_processes(targets: list[Target], settings: dict, latest: bool, workers: int, context) -> list[Checked]:
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    chunk = max(1, len(targets) // (workers * 4))
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(partial(check_file, settings=settings, latest=latest), targets, chunksize=chunk))

@@ -34,6 +34,8 @@ class SeedEntry:
     context: str | None
     path: NodePath  # of the question node
     context_path: NodePath | None = None
+    context_key: str = ""  # the context, normalised
+    key: str = ""  # what makes a seed the same as another: see `seed_entries`
 
 
 def words(text: str | None) -> int:
@@ -44,19 +46,14 @@ def normal_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def seed_key(entry: SeedEntry) -> str:
-    """What makes a seed the same as another: its question, within its context if it has one
-    (grounded skills ask one question of many contexts)."""
-    question = normal_text(entry.question)
-    return f"{normal_text(entry.context)} | {question}" if entry.context and question else question
-
-
 def _as_text(value) -> str:
     return value if isinstance(value, str) else ""
 
 
 def seed_entries(data: dict) -> list[SeedEntry]:
-    """Every question/answer pair of a file of any version, with its place."""
+    """Every question/answer pair of a file of any version, with its place. A seed's key is
+    its question, within its context if it has one (grounded skills ask one question of many
+    contexts)."""
     entries = []
     examples = data.get("seed_examples")
     for index, example in enumerate(examples if isinstance(examples, list) else []):
@@ -64,19 +61,20 @@ def seed_entries(data: dict) -> list[SeedEntry]:
             continue
         base = ("seed_examples", index)
         context = example.get("context") if isinstance(example.get("context"), str) else None
+        context_key = normal_text(context) if context else ""
+        context_path = base + ("context",) if context is not None else None
         pairs = example.get("questions_and_answers")
         if isinstance(pairs, list):
-            for number, pair in enumerate(pairs):
-                if isinstance(pair, dict):
-                    entries.append(SeedEntry(
-                        _as_text(pair.get("question")), _as_text(pair.get("answer")), context,
-                        base + ("questions_and_answers", number, "question"), base + ("context",),
-                    ))
+            places = [(pair, base + ("questions_and_answers", n, "question")) for n, pair in enumerate(pairs)]
         else:
-            entries.append(SeedEntry(
-                _as_text(example.get("question")), _as_text(example.get("answer")), context,
-                base + ("question",), base + ("context",) if context is not None else None,
-            ))
+            places = [(example, base + ("question",))]
+        for pair, path in places:
+            if not isinstance(pair, dict):
+                continue
+            question = _as_text(pair.get("question"))
+            question_key = normal_text(question)
+            key = f"{context_key} | {question_key}" if context_key and question_key else question_key
+            entries.append(SeedEntry(question, _as_text(pair.get("answer")), context, path, context_path, context_key, key))
     return entries
 
 
@@ -101,7 +99,8 @@ def whitespace_findings(parsed: Parsed, cap: int) -> list[Finding]:
     found: list[Finding] = []
     if "\t" in text:
         found += _match_findings(parsed, _TAB, "P001", "tab character: use spaces", cap)
-    found += _match_findings(parsed, _TRAILING, "P002", "trailing whitespace: remove it", cap)
+    if " \n" in text or " \r" in text or text.endswith((" ", "\t")):  # the scan only when it can find something
+        found += _match_findings(parsed, _TRAILING, "P002", "trailing whitespace: remove it", cap)
     if text and not text.endswith("\n"):
         found.append(finding(parsed.path, *line_column(text, len(text)), "P003", "add a newline at the end of the file"))
     elif text.endswith("\n\n") or text.endswith("\n\r\n"):
@@ -165,7 +164,7 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
     first_of: dict[str, SeedEntry] = {}
     kept: dict[str, list[tuple[SeedEntry, set[str]]]] = {}
     for entry in entries:
-        key = seed_key(entry)
+        key = entry.key
         if not key:
             continue
         place = parsed.position(entry.path)
@@ -175,8 +174,8 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
                                  f"this question repeats the one at line {line}: remove it or ask something else"))
             continue
         first_of[key] = entry
-        bag = set(normal_text(f"{entry.question} {entry.answer}").split())
-        same_context = kept.setdefault(normal_text(entry.context or ""), [])
+        bag = set(f"{entry.question} {entry.answer}".lower().split())
+        same_context = kept.setdefault(entry.context_key, [])
         for other, other_bag in same_context:
             if _similarity(bag, other_bag) >= settings["near_duplicate"]:
                 line = parsed.position(other.path)[0]
@@ -194,17 +193,21 @@ def kind_segment_index(parts: tuple[str, ...]) -> int | None:
     return None
 
 
-def name_findings(display: str, qna_path: Path) -> list[Finding]:
+def kind_and_folders(parts: list[str]) -> tuple[str | None, list[str]]:
+    """From an absolute file path's parts: its kind and the folder names below the kind folder."""
+    index = kind_segment_index(tuple(parts[:-1]))
+    return (None, []) if index is None else (parts[index], parts[index + 1:-1])
+
+
+def name_findings(display: str, parts: list[str]) -> list[Finding]:
     found = []
-    if qna_path.name != QNA_NAME:
-        found.append(finding(display, 1, 1, "P050", f"rename '{qna_path.name}' to '{QNA_NAME}'"))
-    parts = Path(os.path.abspath(qna_path)).parent.parts
-    index = kind_segment_index(parts)
-    if index is None:
+    if parts[-1] != QNA_NAME:
+        found.append(finding(display, 1, 1, "P050", f"rename '{parts[-1]}' to '{QNA_NAME}'"))
+    kind, folders = kind_and_folders(parts)
+    if kind is None:
         found.append(finding(display, 1, 1, "P052",
                              f"move the leaf under one of the folders {', '.join(KINDS)}; its kind comes from the path"))
-        return found
-    for name in parts[index + 1:]:
+    for name in folders:
         if not _FOLDER_NAME.match(name):
             suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "leaf"
             found.append(finding(display, 1, 1, "P051",

@@ -11,6 +11,8 @@ DEFAULTS: dict = {
     "skill_words": 2300,           # all seeds of a skill file together (P012)
     "near_duplicate": 0.9,         # word-set similarity of two seeds in one file (P031)
     "tree_overlap": 0.8,           # share of questions two leaves have in common (T002)
+    "parallel_from": 300,          # files; from this many on, several processes share the work
+    "workers": 0,                  # processes for a large tree; 0: one per CPU, at most 4
     "licenses": ["CC0-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CDLA-Permissive-2.0", "Apache-2.0", "MIT"],
 }
 

@@ -61,7 +61,7 @@ def _close_pairs(leaves: list[LeafQuestions], holders: dict[str, list[int]], ove
 
 
 def leaf_questions(path: str, questions: list[tuple[str, tuple[int, int]]]) -> LeafQuestions:
-    """A leaf's seeds keyed by `policy.seed_key`, each with the place of its first question."""
+    """A leaf's seeds keyed by `SeedEntry.key`, each with the place of its first question."""
     table: dict[str, tuple[int, int]] = {}
     for key, place in questions:
         if key:
