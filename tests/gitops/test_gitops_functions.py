@@ -284,3 +284,9 @@ def test_validation_summary_from_sarif_escapes_messages():
     assert "| error | S004 | `taxonomy/k/qna.yaml:3` | &lt;script&gt;x&lt;/script&gt; \\| more |" in summary
     assert "<script>" not in summary
     assert "Validation passed" in gitops.render_validation_summary({"runs": [{"results": []}]})
+
+
+def test_missing_gh_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TaxonError, match="GitHub CLI"):
+        gitops.run_gh(["api", "user"])

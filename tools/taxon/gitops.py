@@ -415,7 +415,10 @@ GhRunner = Callable[[list[str], bytes | None], bytes]
 
 
 def run_gh(args: list[str], input_bytes: bytes | None = None) -> bytes:
-    result = subprocess.run(["gh", *args], input=input_bytes, capture_output=True, check=False)
+    try:
+        result = subprocess.run(["gh", *args], input=input_bytes, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise TaxonError("the GitHub CLI (gh) is not installed", hint="GitHub-hosted runners have it; else see cli.github.com")
     if result.returncode != 0:
         raise TaxonError(f"gh {' '.join(args[:3])} failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
