@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from taxon.commands.model import add_config_arguments, config_from_args
+from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.documents import chunk_documents, load_leaf_documents
 from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.taxonomy import load_leaves

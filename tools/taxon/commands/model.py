@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.errors import EXIT_FAILED, EXIT_OK
 from taxon.models import PACKAGED_PREFIX, is_prepared, packaged_model_dir, resolve_model
 
@@ -22,28 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_config_arguments(action)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"config profile (default: {DEFAULT_PROFILE})")
-    parser.add_argument("--config", type=Path, help="config file (default: taxon.toml here or above)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting"
-    )
-
-
-def config_from_args(args: argparse.Namespace) -> dict:
-    overrides: dict = {}
-    for text in args.overrides:
-        overrides = deep_merge(overrides, parse_override(text))
-    return load_config(args.profile, args.config, overrides)
-
-
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     spec = args.spec or config["models"]["base"]
-    if args.action == "prepare":
-        print(resolve_model(spec, config))
-        return EXIT_OK
-    if not spec.startswith(PACKAGED_PREFIX):
+    if args.action == "prepare" or not spec.startswith(PACKAGED_PREFIX):
         print(resolve_model(spec, config))
         return EXIT_OK
     folder = packaged_model_dir(spec.removeprefix(PACKAGED_PREFIX), Path(config["models"]["cache_dir"]))
