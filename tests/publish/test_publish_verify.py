@@ -95,3 +95,8 @@ def test_weight_shards_over_the_recorded_limit_are_caught():
         "manifest.json: publish.max_shard_size: not a size: 'huge' (write e.g. 2GB or 500MB)"
     ]
     assert parse_size("2GB") == 2 * 10**9 and parse_size("1.5MiB") == 1_572_864 and parse_size(7) == 7
+
+
+def test_a_folder_that_is_no_bundle_is_said_to_be_none(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"{}")
+    assert verify_bundle(tmp_path) == [f"{tmp_path}: not a taxon bundle (no manifest.json, no SHA256SUMS)"]

@@ -158,5 +158,10 @@ def verify_bundle(bundle: Path) -> list[str]:
     bundle = Path(bundle)
     if not bundle.is_dir():
         return [f"{bundle}: not a folder"]
+    if not (bundle / MANIFEST_NAME).is_file() and not (bundle / SUMS_NAME).is_file():
+        return [f"{bundle}: not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})"]
     checks = (content_problems, checksum_problems, manifest_problems, model_problems, card_problems)
-    return [problem for check in checks for problem in check(bundle)]
+    try:
+        return [problem for check in checks for problem in check(bundle)]
+    except (OSError, ValueError) as error:  # ValueError: a file that is not the JSON or text it should be
+        return [f"cannot read the bundle: {error}"]
