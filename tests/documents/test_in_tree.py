@@ -66,3 +66,8 @@ def test_a_leaf_without_documents_has_none(tmp_path, documents_config):
     leaf.document = None
     assert load_leaf_documents(leaf, documents_config) == []
     assert check_leaf_documents(leaf, documents_config) == []
+
+
+def test_a_config_without_a_documents_table_uses_the_defaults(tmp_path):
+    leaf = make_leaf(tmp_path, {"patterns": ["*.md"]}, {"birds.md": BIRDS})
+    assert [d.name for d in load_leaf_documents(leaf, {})] == ["birds.md"]

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.documents import chunk_documents, load_leaf_documents
+from taxon.documents.records import document_settings
 from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.taxonomy import load_leaves
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(escape(document.name), escape(document.source), str(len(document.text)), document.sha256[:12])
         console.print(table)
         if tokenizer is not None:
-            console.print(_chunk_table(documents, tokenizer, config["documents"]))
+            console.print(_chunk_table(documents, tokenizer, document_settings(config)))
     return EXIT_FAILED if failed else EXIT_OK
 
 

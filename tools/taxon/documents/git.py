@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from taxon.documents.records import DocumentProblem
+from taxon.documents.records import DocumentProblem, document_settings
 from taxon.store import atomic_dir, hash_value
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -34,11 +34,11 @@ class FetchSettings:
 
     @classmethod
     def from_config(cls, config: dict) -> FetchSettings:
-        section = config["documents"]
+        section = document_settings(config)
         return cls(
             cache_dir=Path(section["cache_dir"]),
             timeout_s=float(section["fetch_timeout_s"]),
-            allow_file_urls=bool(section.get("allow_file_urls", False)),
+            allow_file_urls=bool(section["allow_file_urls"]),
         )
 
     @property

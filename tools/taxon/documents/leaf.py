@@ -11,7 +11,7 @@ from typing import Callable
 
 from taxon.documents.git import FetchSettings
 from taxon.documents.readers import reader_for
-from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem
+from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
 from taxon.documents.sources import SourceFile, list_source, pattern_problem, pattern_regex
 from taxon.errors import TaxonError
 from taxon.findings import ERROR, Finding
@@ -48,7 +48,7 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
     ref = leaf.document
     if ref is None:
         return [], []
-    section = config["documents"]
+    section = document_settings(config)
     problems = [problem for problem in map(pattern_problem, ref.patterns) if problem]
     patterns = [pattern for pattern in ref.patterns if not pattern_problem(pattern)]
     if not ref.patterns:

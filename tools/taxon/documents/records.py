@@ -9,6 +9,21 @@ from taxon.findings import ERROR
 
 IN_TREE = "in-tree"
 
+# [documents] settings when the config has none (a taxonomy fork without taxon.toml)
+DEFAULT_SETTINGS = {
+    "cache_dir": ".taxon-cache/documents",
+    "chunk_tokens": 400,
+    "chunk_overlap": 50,
+    "max_file_bytes": 2_000_000,
+    "max_leaf_bytes": 10_000_000,
+    "fetch_timeout_s": 120,
+    "allow_file_urls": False,
+}
+
+
+def document_settings(config: dict) -> dict:
+    return {**DEFAULT_SETTINGS, **(config.get("documents") or {})}
+
 # rule code -> what it checks (for the rules table)
 RULES = {
     "D001": "an external document repository must be an https:// URL without credentials",
