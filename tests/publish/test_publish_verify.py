@@ -100,3 +100,9 @@ def test_weight_shards_over_the_recorded_limit_are_caught():
 def test_a_folder_that_is_no_bundle_is_said_to_be_none(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"{}")
     assert verify_bundle(tmp_path) == [f"{tmp_path}: not a taxon bundle (no manifest.json, no SHA256SUMS)"]
+
+
+def test_a_mangled_json_file_is_reported_not_raised(bundle):
+    (bundle / "tokenizer_config.json").write_text("{not json")
+    problems = verify_bundle(bundle)
+    assert "tokenizer_config.json: checksum mismatch (the file changed after publishing)" in problems

@@ -67,7 +67,7 @@ def checksum_problems(bundle: Path) -> list[str]:
     if not sums_path.is_file():
         return [f"{SUMS_NAME} is missing"]
     problems, listed = [], set()
-    for number, line in enumerate(sums_path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         match = _SUM_LINE.match(line)
         if not match:
             problems.append(f"{SUMS_NAME} line {number} is not 'SHA256  PATH'")
@@ -87,7 +87,8 @@ def checksum_problems(bundle: Path) -> list[str]:
 
 
 def card_problems(bundle: Path) -> list[str]:
-    text = (bundle / "README.md").read_text(encoding="utf-8") if (bundle / "README.md").is_file() else ""
+    card = bundle / "README.md"
+    text = card.read_text(encoding="utf-8", errors="replace") if card.is_file() else ""
     match = re.match(r"---\n(.*?)\n---\n", text, re.DOTALL)
     if not match:
         return ["README.md: no YAML front matter"]
@@ -138,18 +139,24 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
     ]
 
 
+def _json_object(path: Path) -> dict:
+    """A JSON file's object; {} when it is absent or not a JSON object (its checksum tells which)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def model_problems(bundle: Path) -> list[str]:
     problems = [f"{name} is missing" for name in REQUIRED_FILES if not (bundle / name).is_file()]
-    tokenizer_config = bundle / "tokenizer_config.json"
-    has_template = (bundle / "chat_template.jinja").is_file() or (
-        tokenizer_config.is_file() and "chat_template" in json.loads(tokenizer_config.read_text(encoding="utf-8"))
+    has_template = (bundle / "chat_template.jinja").is_file() or "chat_template" in _json_object(
+        bundle / "tokenizer_config.json"
     )
     if not has_template:
         problems.append("the tokenizer has no chat template")
-    index = bundle / "model.safetensors.index.json"
-    if index.is_file():
-        shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
-        problems += [f"{shard}: named in the weight index but missing" for shard in sorted(shards) if not (bundle / shard).is_file()]
+    shards = set(_json_object(bundle / "model.safetensors.index.json").get("weight_map", {}).values())
+    problems += [f"{shard}: named in the weight index but missing" for shard in sorted(shards) if not (bundle / shard).is_file()]
     return problems
 
 
@@ -163,5 +170,5 @@ def verify_bundle(bundle: Path) -> list[str]:
     checks = (content_problems, checksum_problems, manifest_problems, model_problems, card_problems)
     try:
         return [problem for check in checks for problem in check(bundle)]
-    except (OSError, ValueError) as error:  # ValueError: a file that is not the JSON or text it should be
+    except OSError as error:
         return [f"cannot read the bundle: {error}"]
