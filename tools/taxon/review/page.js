@@ -126,7 +126,7 @@
   }
 
   const facts = [
-    data.leaves.length + " leaves",
+    data.leaves.length + (data.leaves.length === 1 ? " leaf" : " leaves"),
     "teacher " + (data.teacher || "unknown"),
   ];
   if (data.pipeline_version) facts.push("pipeline version " + data.pipeline_version);
