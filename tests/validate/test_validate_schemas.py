@@ -141,3 +141,55 @@ def test_latest_on_an_older_file_says_to_migrate_once():
 def test_foundational_schema_refers_to_the_compositional_one():
     assert validator(3, "foundational_skills").is_valid(parse_text(skill_text(version=3), "q").data)
     assert not validator(3, "foundational_skills").is_valid({"version": 3})
+
+
+def _jsonschema_errors(version: int, kind: str, data) -> set:
+    from referencing import Registry, Resource
+
+    documents = [json.loads(path.read_text()) for path in sorted((schema_dir() / f"v{version}").glob("*.json"))]
+    registry = Registry().with_resources((doc["$id"], Resource.from_contents(doc)) for doc in documents)
+    schema = next(doc for doc in documents if doc["$id"].endswith(f"/{kind}.json"))
+    return {(tuple(e.absolute_path), e.validator) for e in Draft202012Validator(schema, registry=registry).iter_errors(data)}
+
+
+def _checker_errors(version: int, kind: str, data) -> set:
+    return {(e.absolute_path, e.validator) for e in validator(version, kind).iter_errors(data)}
+
+
+def _broken_documents():
+    skill = parse_text(skill_text(), "q").data
+    knowledge = parse_text(knowledge_text(), "q").data
+    seed = skill["seed_examples"][0]
+    yield "compositional_skills", skill
+    yield "knowledge", knowledge
+    yield "compositional_skills", {**skill, "version": True, "created_by": None, "extra": 1}
+    yield "compositional_skills", {**skill, "seed_examples": {"question": "q"}}
+    yield "compositional_skills", {**skill, "seed_examples": ["text", 3, [seed], {**seed, "answer": 5}] + [seed] * 2}
+    yield "foundational_skills", {**skill, "task_description": "x" * 3000, "seed_examples": [seed] * 60}
+    yield "knowledge", {**knowledge, "document": {"repo": "http://x", "patterns": ["../a", 3], "other": 1}}
+    yield "knowledge", {**knowledge, "document": {"commit": "abc", "patterns": []}}
+    yield "knowledge", {**knowledge, "seed_examples": [{"context": 1, "questions_and_answers": "no"}] * 2}
+    yield "knowledge", {**knowledge, "seed_examples": [{"context": "c", "questions_and_answers": [{"question": "q"}] * 12}]}
+    yield "knowledge", [knowledge]
+    yield "knowledge", "just text"
+
+
+def test_the_checker_reports_what_jsonschema_reports_on_broken_documents():
+    for kind, data in _broken_documents():
+        for version in VERSIONS:
+            assert _checker_errors(version, kind, data) == _jsonschema_errors(version, kind, data), (version, kind, data)
+
+
+@pytest.mark.parametrize("corpus", [CORPUS, CORPUS_2024], ids=["2025", "2024-08"])
+def test_the_checker_reports_what_jsonschema_reports_on_the_corpus_at_every_version(corpus):
+    for path in sorted(need(corpus).rglob("qna.yaml")):
+        data = parse_text(path.read_text(encoding="utf-8"), str(path)).data
+        for version in VERSIONS:
+            assert _checker_errors(version, _kind_of(path), data) == _jsonschema_errors(version, _kind_of(path), data), path
+
+
+def test_the_checker_refuses_keywords_it_does_not_know():
+    from taxon.validate.checker import Checker
+
+    with pytest.raises(ValueError, match="oneOf"):
+        Checker({"type": "object", "properties": {"a": {"oneOf": [{"type": "string"}]}}}, {})
