@@ -66,7 +66,7 @@ def test_sigkilled_run_resumes_to_the_same_files(tmp_path):
     with ScriptedServer(latency_s=0.02) as server:
         whole = cli_args(tmp_path / "whole", server.base_url, *settings)
         whole[1] = str(tmp_path / "taxonomy")
-        subprocess.run(command + whole, env=env, check=True, capture_output=True)
+        assert main(whole) == 0
 
         run = cli_args(tmp_path, server.base_url, *settings)
         start = server.chat_requests

@@ -35,11 +35,16 @@ def test_rerun_with_nothing_changed_makes_zero_calls(tmp_path, make_config):
     first = ScriptedTeacher()
     generate_leaves(leaves, tmp_path / "out", config, first, quiet=True)
     before = files_of(tmp_path / "out")
-    again = ScriptedTeacher()
+
+    again = ScriptedTeacher()  # same output folder: finished leaves are skipped whole
     result = generate_leaves(load_leaves(tmp_path / "taxonomy"), tmp_path / "out", config, again, quiet=True)
-    assert first.calls > 0 and again.calls == 0 and result.calls == 0
-    assert result.cached_units == first.calls
+    assert first.calls > 0 and again.calls == result.calls == result.cached_units == 0
     assert files_of(tmp_path / "out") == before
+
+    elsewhere = ScriptedTeacher()  # a new output folder: every unit comes from the cache
+    result = generate_leaves(leaves, tmp_path / "elsewhere", config, elsewhere, quiet=True)
+    assert elsewhere.calls == result.calls == 0 and result.cached_units == first.calls
+    assert files_of(tmp_path / "elsewhere") == before
 
 
 def test_a_changed_leaf_alone_regenerates(tmp_path, make_config):

@@ -1,12 +1,14 @@
-"""Finished units of work, one JSON file per key, written atomically: a killed run loses at
-most the units in flight, and a rerun finds every unit it finished."""
+"""Finished units of work, one JSON file per key, each renamed into place whole: a killed run
+loses at most the units in flight, and a rerun finds every unit it finished."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
-from taxon.store import atomic_write_json
+from taxon.store import canonical_json
 
 
 class UnitCache:
@@ -23,4 +25,16 @@ class UnitCache:
             return None  # missing, or unreadable: the unit is simply done again
 
     def put(self, key: str, result: dict) -> None:
-        atomic_write_json(self._path(key), result)
+        """Atomic against a kill, but not fsynced (unlike taxon.store's writes): an entry a power
+        loss tears reads as missing and is redone, and an fsync per unit would cost more than
+        a fast teacher's reply."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(canonical_json(result))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

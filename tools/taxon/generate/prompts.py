@@ -43,3 +43,11 @@ def load_template(name: str) -> Template:
     if key.strip() != "version" or not value.strip().isdigit():
         raise TaxonError(f"prompt template '{name}.txt' must start with a 'version: N' line")
     return Template(name=name, version=int(value), text=body)
+
+
+@cache
+def template_identities() -> dict[str, str]:
+    """The identity of every packaged template, by name."""
+    folder = resources.files("taxon").joinpath("prompts")
+    names = sorted(entry.name[: -len(".txt")] for entry in folder.iterdir() if entry.name.endswith(".txt"))
+    return {name: load_template(name).identity for name in names}

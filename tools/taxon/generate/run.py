@@ -13,6 +13,7 @@ from typing import Generator, Iterator
 from taxon.errors import TaxonError
 from taxon.generate import knowledge, skills
 from taxon.generate.cache import UnitCache
+from taxon.generate.prompts import template_identities
 from taxon.generate.settings import Settings
 from taxon.generate.steps import (
     Candidate,
@@ -26,7 +27,7 @@ from taxon.generate.steps import (
 from taxon.generate.teachers.base import Teacher
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
 from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
-from taxon.store import atomic_write_json, atomic_write_jsonl, read_jsonl
+from taxon.store import atomic_write_json, atomic_write_jsonl, hash_value, read_jsonl
 from taxon.taxonomy import Leaf
 
 SUMMARY_NAME = "summary.json"
@@ -75,29 +76,55 @@ def generate_leaves(
 
         teacher = make_teacher(config)
     out_dir = Path(out_dir)
-    unique = list({leaf.leaf_id: leaf for leaf in leaves}.values())
+    jobs = [LeafJob(leaf, settings, teacher.name) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
     result = GenerateResult(out_dir=out_dir)
+    keys = {job.leaf.leaf_id: generation_key(job, config) for job in jobs}
+    finished = {job.leaf.leaf_id: _finished_stats(out_dir / job.leaf.leaf_id, keys[job.leaf.leaf_id]) for job in jobs}
+    to_do = [job for job in jobs if finished[job.leaf.leaf_id] is None]
     with _leaf_progress(quiet) as progress:
         runner = UnitRunner(
             teacher, UnitCache(settings.cache_path), settings.batch_size, settings.judge,
             on_done=progress.advance if progress else lambda leaf, n: None,
         )
         try:
-            for start in range(0, len(unique), settings.leaves_per_batch):
-                group = [LeafJob(leaf, settings, teacher.name) for leaf in unique[start:start + settings.leaves_per_batch]]
-                for job, outcome in _drive(group, runner, config, progress):
-                    stats = _write_leaf(job, outcome, out_dir / job.leaf.leaf_id)
-                    result.leaves[job.leaf.leaf_id] = stats
-                    if "error" in stats:
-                        result.errors[job.leaf.leaf_id] = stats["error"]
+            for start in range(0, len(to_do), settings.leaves_per_batch):
+                for job, outcome in _drive(to_do[start:start + settings.leaves_per_batch], runner, config, progress):
+                    leaf_id = job.leaf.leaf_id
+                    finished[leaf_id] = _write_leaf(job, outcome, out_dir / leaf_id, keys[leaf_id])
         finally:
             result.calls, result.cached_units = runner.calls, runner.cached
+    result.leaves = {job.leaf.leaf_id: finished[job.leaf.leaf_id] for job in jobs}
+    result.errors = {leaf_id: stats["error"] for leaf_id, stats in result.leaves.items() if "error" in stats}
     summary = {"leaves": result.leaves, "teacher": teacher.name, "pipeline_version": PIPELINE_VERSION,
                "config": config.get("generate", {})}
     _write_json(out_dir / SUMMARY_NAME, summary)
     if result.errors:
         raise LeavesFailed(result)
     return result
+
+
+def generation_key(job: LeafJob, config: dict) -> str:
+    """A hash of everything a leaf's output depends on. A leaf whose stats.json holds this
+    key is finished and skipped whole: a rerun costs a hash per leaf, not a cache lookup per unit."""
+    return hash_value(
+        {
+            "leaf": job.leaf.content_hash(),
+            "teacher": job.teacher,
+            "pipeline": PIPELINE_VERSION,
+            "parameters": job.settings.recorded(),
+            "templates": template_identities(),
+            "documents": config.get("documents") if job.leaf.kind == "knowledge" else None,
+        }
+    )
+
+
+def _finished_stats(folder: Path, key: str) -> dict | None:
+    try:
+        stats = json.loads((folder / STATS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    complete = (folder / SAMPLES_NAME).is_file() and (folder / DROPPED_NAME).is_file()
+    return stats if complete and isinstance(stats, dict) and stats.get("generation_key") == key else None
 
 
 def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
@@ -133,7 +160,8 @@ def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
                 yield done
 
 
-def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Path) -> dict:
+def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Path, key: str) -> dict:
+    """The leaf's three files, stats.json last: its key marks the leaf finished."""
     leaf, settings = job.leaf, job.settings
     candidates = [] if isinstance(outcome, TaxonError) else outcome
     kept = [sample_row(job, c) for c in candidates if c.live]
@@ -148,6 +176,7 @@ def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Pat
         "pipeline_version": PIPELINE_VERSION,
         "parameters": settings.recorded(),
         "leaf_hash": leaf.content_hash(),
+        "generation_key": key,
     }
     if isinstance(outcome, TaxonError):
         stats["error"] = outcome.message
