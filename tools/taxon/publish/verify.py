@@ -105,14 +105,17 @@ def manifest_problems(bundle: Path) -> list[str]:
     manifest = read_manifest(bundle)
     if manifest is None:
         return [f"{MANIFEST_NAME} is missing or not a taxon bundle manifest"]
+    recorded, actual = manifest.get("files"), bundle_files(bundle)
+    if not isinstance(recorded, dict):
+        return [f"{MANIFEST_NAME} has no file list"]
     problems = []
-    recorded, actual = manifest.get("files") or {}, bundle_files(bundle)
     for relative in sorted(set(recorded) - set(actual)):
         problems.append(f"{relative}: in {MANIFEST_NAME} but missing")
     for relative in sorted(set(actual) - set(recorded)):
         problems.append(f"{relative}: not in {MANIFEST_NAME}")
     for relative in sorted(set(recorded) & set(actual)):
-        if recorded[relative].get("sha256") != actual[relative]["sha256"]:
+        entry = recorded[relative]
+        if not isinstance(entry, dict) or entry.get("sha256") != actual[relative]["sha256"]:
             problems.append(f"{relative}: sha256 differs from {MANIFEST_NAME}")
     weights = [name for name in actual if name.endswith(".safetensors") and "/" not in name]
     if not weights:
