@@ -13,8 +13,8 @@ GIT_IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c
 
 
 def git(folder: Path, *args: str) -> str:
-    result = subprocess.run(["git", "-C", str(folder), *GIT_IDENTITY, *args], capture_output=True, check=True, text=True)
-    return result.stdout.strip()
+    command = ["git", "-C", str(folder), *GIT_IDENTITY, *args]
+    return subprocess.run(command, capture_output=True, check=True, text=True).stdout.strip()
 
 
 def make_repo(folder: Path, files: dict[str, bytes | str]) -> str:

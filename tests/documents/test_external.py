@@ -43,7 +43,8 @@ def test_pinned_commit_is_read_without_checkout_and_cached(tmp_path, documents_c
 
 @pytest.mark.parametrize(
     "url", ["file:///tmp/repo", "ssh://host/repo", "git://host/repo", "http://host/repo", "git@host:repo",
-            "/tmp/repo", "ext::sh -c touch% /tmp/pwned", "https://user:secret@host/repo", "https://"]
+            "/tmp/repo", "ext::sh -c touch% /tmp/pwned", "https://user:secret@host/repo", "https://",
+            "https://[::1", "https://host/repo\x1b[31m"]
 )
 def test_only_plain_https_urls_are_accepted_without_the_test_setting(url, tmp_path):
     settings = FetchSettings(cache_dir=tmp_path, timeout_s=5)

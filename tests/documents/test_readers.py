@@ -73,5 +73,6 @@ def test_leaf_with_pdf_documents(tmp_path, documents_config):
         tmp_path, {"patterns": ["*.pdf"]}, {"birds.pdf": minimal_pdf("Chickadees sing."), "scan.pdf": blank_pdf()}
     )
 
-    assert [(d.name, d.text) for d in load_leaf_documents(leaf, documents_config)] == [("birds.pdf", "Chickadees sing.")]
+    documents = load_leaf_documents(leaf, documents_config)
+    assert [(d.name, d.text) for d in documents] == [("birds.pdf", "Chickadees sing.")]
     assert [(f.rule, f.severity) for f in check_leaf_documents(leaf, documents_config)] == [("D011", WARNING)]

@@ -69,5 +69,6 @@ def _chunk_table(documents, tokenizer, settings: dict) -> Table:
         table.add_column(column)
     for chunk in chunk_documents(documents, tokenizer, size, overlap):
         preview = " ".join(chunk.text.split())[:PREVIEW_CHARS]
-        table.add_row(str(chunk.index), escape(chunk.document), f"{chunk.token_start}-{chunk.token_end}", escape(preview))
+        span = f"{chunk.token_start}-{chunk.token_end}"
+        table.add_row(str(chunk.index), escape(chunk.document), span, escape(preview))
     return table

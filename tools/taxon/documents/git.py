@@ -14,7 +14,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from taxon.documents.records import DocumentProblem, document_settings
 from taxon.store import atomic_dir, hash_value
@@ -64,20 +64,36 @@ class GitFailed(Exception):
 
 def check_repo_url(url: str, settings: FetchSettings) -> None:
     """Refuse anything but a plain https URL before git ever sees it."""
-    allowed = " or ".join(f"{scheme}://" for scheme in settings.protocols)
-    parts = urlsplit(url)
-    if parts.scheme not in settings.protocols or any(char.isspace() or ord(char) < 32 for char in url):
+    url = str(url)
+    parts = _split_url(url)
+    if parts is None or parts.scheme not in settings.protocols:
+        allowed = " or ".join(f"{scheme}://" for scheme in settings.protocols)
         raise DocumentProblem("D001", f"document repository '{_printable(url)}' is refused: use an {allowed} URL")
     if parts.scheme == "https" and (not parts.hostname or parts.username or parts.password):
         raise DocumentProblem(
-            "D001", f"document repository '{_printable(url)}' is refused: use an https://HOST/... URL without credentials"
+            "D001",
+            f"document repository '{_printable(url)}' is refused: use an https://HOST/... URL without credentials",
         )
 
 
+def _split_url(url: str) -> SplitResult | None:
+    """The parts of a URL made of printable, non-space characters only; None otherwise."""
+    if not url.isprintable() or any(char.isspace() for char in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # raises on a malformed host such as '[::1'
+    except ValueError:
+        return None
+    return parts
+
+
 def check_commit(commit: str | None) -> str:
-    if not commit or not FULL_SHA.fullmatch(commit.lower()):
+    commit = "" if commit is None else str(commit)
+    if not FULL_SHA.fullmatch(commit.lower()):
         raise DocumentProblem(
-            "D003", f"document commit '{_printable(commit or '')}' is not a full commit sha: pin the full 40-character id"
+            "D003",
+            f"document commit '{_printable(commit)}' is not a full commit sha: pin the full 40-character id",
         )
     return commit.lower()
 

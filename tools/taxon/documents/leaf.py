@@ -109,7 +109,8 @@ def _reader_of(file: SourceFile, max_file_bytes: int) -> Callable[[str, bytes], 
     if file.size > max_file_bytes:
         raise DocumentProblem(
             "D007",
-            f"{file.name} has {file.size} bytes, over max_file_bytes ({max_file_bytes}): split it or narrow the pattern",
+            f"{file.name} has {file.size} bytes, over max_file_bytes ({max_file_bytes}): "
+            "split it or narrow the pattern",
         )
     return reader_for(file.name)
 
