@@ -13,9 +13,10 @@ METRIC_NAMES = {"rouge_l": "ROUGE-L F1", "token_f1": "token F1", "judge": "judge
 
 
 def write_reports(out_dir: Path, data: dict) -> None:
-    atomic_write_json(Path(out_dir) / REPORT_JSON, data)
+    """report.json last: once it is there, the evaluation is complete."""
     atomic_write_text(Path(out_dir) / REPORT_MD, render_markdown(data))
     atomic_write_bytes(Path(out_dir) / DELTAS_PNG, render_deltas_png(data))
+    atomic_write_json(Path(out_dir) / REPORT_JSON, data)
 
 
 def _rows(data: dict) -> list[tuple[str, dict]]:
