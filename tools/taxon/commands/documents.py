@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from taxon.commands._options import add_config_arguments, config_from_args
-from taxon.documents import chunk_documents, load_leaf_documents
+from taxon.documents import chunk_documents, chunk_tokenizer, load_leaf_documents
 from taxon.documents.records import document_settings
 from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.taxonomy import load_leaves
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     console = Console()
-    tokenizer = _teacher_tokenizer(config) if args.chunks else None
+    tokenizer = chunk_tokenizer(config) if args.chunks else None
     failed = False
     for leaf in (leaf for path in args.paths for leaf in load_leaves(path)):
         if leaf.document is None:
@@ -50,16 +50,6 @@ def run(args: argparse.Namespace) -> int:
         if tokenizer is not None:
             console.print(_chunk_table(documents, tokenizer, document_settings(config)))
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def _teacher_tokenizer(config: dict):
-    """The tokenizer generate chunks with: [generate] chunk_tokenizer, else the teacher's."""
-    from transformers import AutoTokenizer
-
-    from taxon.models import resolve_model
-
-    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
-    return AutoTokenizer.from_pretrained(resolve_model(spec, config))
 
 
 def _chunk_table(documents, tokenizer, settings: dict) -> Table:

@@ -50,7 +50,8 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
         return [], []
     section = document_settings(config)
     problems = [problem for problem in map(pattern_problem, ref.patterns) if problem]
-    patterns = [pattern for pattern in ref.patterns if not pattern_problem(pattern)]
+    refused = {problem.pattern for problem in problems}
+    patterns = [pattern for pattern in ref.patterns if pattern not in refused]
     if not ref.patterns:
         problems.append(Problem("D004", "document lists no patterns: add patterns like '*.md'"))
     try:
