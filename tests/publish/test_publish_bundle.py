@@ -132,3 +132,14 @@ def test_publishing_without_an_evaluation_says_so(run_inputs, tmp_path):
     assert verify_bundle(bundle) == [] and not (bundle / "eval").exists()
     assert "published without an evaluation" in (bundle / "README.md").read_text()
     assert _front_matter(bundle)["model-index"] == [{"name": "bundle", "results": []}]
+
+
+def test_an_evaluation_of_another_model_is_refused(run_inputs, tiny_model_dir, tmp_path):
+    from taxon.evaluate import evaluate
+
+    leaves, dataset, train, _ = run_inputs
+    other = tmp_path / "other-eval"
+    evaluate(str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, other, make_config(max_per_leaf=1), quiet=True)
+    with pytest.raises(TaxonError, match="the evaluation report is of another model"):
+        publish(train, other, dataset, leaves, make_config(), str(tmp_path / "bundle"))
+    assert not (tmp_path / "bundle").exists()

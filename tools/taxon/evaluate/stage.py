@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from taxon.errors import UsageError
-from taxon.evaluate.answers import Progress, cached_answers
+from taxon.evaluate.answers import Progress, cached_answers, model_fingerprint
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.gate import GateResult, check_gate
 from taxon.evaluate.report import write_reports
@@ -220,6 +220,7 @@ def evaluate(
     data = {
         "format": REPORT_FORMAT,
         "candidate": candidate,
+        "candidate_hash": model_fingerprint(resolve_model(candidate, config)),
         "baselines": baselines,
         "metric": settings["metric"],
         "metrics": list(scored[candidate].scores),

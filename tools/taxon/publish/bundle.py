@@ -67,7 +67,16 @@ def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str) -> Non
     model.save_pretrained(bundle, max_shard_size=max_shard_size)
 
 
-def _check_gate(eval_report: dict | None, settings: dict, eval_dir: Path | None) -> None:
+def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path | None, model_dir: Path) -> None:
+    """The report must be of this very model, and (unless told otherwise) its gate passed."""
+    from taxon.evaluate.answers import model_fingerprint
+
+    if eval_report and eval_report.get("candidate_hash") != model_fingerprint(str(model_dir)):
+        raise TaxonError(
+            f"the evaluation report is of another model ({eval_report.get('candidate')})",
+            where=str(eval_dir),
+            hint=f"evaluate this run's model: taxon evaluate --candidate {model_dir} ...",
+        )
     if eval_report and settings.get("require_passed_gate", True) and not eval_report["gate"]["passed"]:
         reasons = "\n  ".join(eval_report["gate"]["reasons"])
         raise TaxonError(
@@ -97,7 +106,7 @@ def build_bundle(
     summary_path = dataset_dir / "summary.json"
     dataset_summary = _read_json(summary_path, hint="run: taxon generate") if summary_path.is_file() else {}
     eval_report = _read_json(Path(eval_dir) / "report.json", hint="run: taxon evaluate") if eval_dir else None
-    _check_gate(eval_report, settings, eval_dir)
+    _check_evaluation(eval_report, settings, eval_dir, model_dir)
     has_adapter = (adapter_dir / "adapter_config.json").is_file()
 
     with atomic_dir(Path(final)) as staging:
