@@ -129,3 +129,17 @@ def test_a_missing_model_folder_is_a_clear_error(eval_inputs, tiny_model_dir, tm
     leaves, dataset = eval_inputs
     with pytest.raises(TaxonError, match="neither a folder here nor a Hugging Face id"):
         evaluate(str(tmp_path / "nowhere"), [str(tiny_model_dir)], dataset, leaves, tmp_path, make_config(), quiet=True)
+
+
+def test_leaves_without_held_out_questions_are_unscored(eval_inputs, tiny_model_dir, tmp_path):
+    leaves, dataset = eval_inputs
+    config = make_config(probe_file=str(_small_probe(tmp_path)))
+    config["dataset"]["eval_share"] = 0.0
+    report = evaluate(
+        str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, [leaves[0].leaf_id], True
+    )
+    entry = report.data["sets"][leaves[0].leaf_id]
+    assert entry["n"] == 0 and entry["comparisons"][str(tiny_model_dir)]["verdict"] == "unscored"
+    assert report.data["overall"]["comparisons"][str(tiny_model_dir)]["intervals"]["rouge_l"] is None
+    assert report.gate.reasons == [f"changed leaf {leaves[0].leaf_id} has no held-out questions, so it cannot show an improvement"]
+    assert "| 0 | – | – | – | unscored |" in (tmp_path / "eval" / "report.md").read_text()
