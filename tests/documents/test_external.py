@@ -4,6 +4,7 @@ test-only setting; everything else a hostile repository could try is refused."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 from document_helpers import git, make_leaf, make_repo
@@ -108,6 +109,24 @@ def test_symlinks_submodules_and_files_outside_the_patterns_are_never_read(tmp_p
     assert {f.message.split()[0] for f in findings} == {"docs/leak.md", "docs/sub.md"}
     with pytest.raises(TaxonError, match="never followed"):
         load_leaf_documents(leaf, documents_config)
+
+
+def test_objects_failing_fsck_are_refused(tmp_path, documents_config):
+    """A tree with an entry named '.git' (which a checkout would obey) never gets past fetch."""
+    repo = tmp_path / "source"
+    make_repo(repo, {"docs/birds.md": BIRDS})
+    blob = bytes.fromhex(git(repo, "rev-parse", "HEAD:docs/birds.md"))
+    tree = subprocess.run(
+        ["git", "-C", str(repo), "hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+        input=b"100644 .git\0" + blob + b"100644 birds.md\0" + blob, capture_output=True, check=True,
+    ).stdout.decode().strip()
+    commit = git(repo, "commit-tree", tree, "-m", "hostile")
+    git(repo, "update-ref", "refs/heads/hostile", commit)
+    leaf = make_leaf(tmp_path, external(repo, commit, patterns=["*.md"]))
+
+    [finding] = check_leaf_documents(leaf, documents_config)
+
+    assert finding.rule == "D012" and "hasDotgit" in finding.message
 
 
 def test_size_caps_per_file_and_per_leaf(tmp_path, documents_config):

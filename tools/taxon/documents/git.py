@@ -59,7 +59,11 @@ class TreeEntry:
 
 
 class GitFailed(Exception):
-    pass
+    """A git process that failed; str() is its last stderr line, `stderr` all of it."""
+
+    def __init__(self, message: str, stderr: str = ""):
+        super().__init__(message)
+        self.stderr = stderr
 
 
 def check_repo_url(url: str, settings: FetchSettings) -> None:
@@ -115,12 +119,20 @@ def fetch_commit(repo: str, commit: str, settings: FetchSettings) -> Path:
             )
             _run_git(["cat-file", "-e", f"{commit}^{{commit}}"], settings, git_dir=building)
         except GitFailed as failure:
-            raise _explain_failed_fetch(repo, commit, str(failure), settings) from None
+            raise _explain_failed_fetch(repo, commit, failure, settings) from None
     return folder
 
 
-def _explain_failed_fetch(repo: str, commit: str, reason: str, settings: FetchSettings) -> DocumentProblem:
-    """Tell an unreachable repository from a missing commit with one cheap probe."""
+def _explain_failed_fetch(repo: str, commit: str, failure: GitFailed, settings: FetchSettings) -> DocumentProblem:
+    """Tell malformed objects, an unreachable repository and a missing commit apart (the
+    last two with one cheap probe)."""
+    fsck_errors = [line for line in failure.stderr.splitlines() if line.startswith("error: object ")]
+    if "fsck error" in failure.stderr:
+        return DocumentProblem(
+            "D012",
+            f"commit {commit} of '{repo}' fails git's object checks "
+            f"({_printable(fsck_errors[0] if fsck_errors else str(failure))}): it is not used",
+        )
     try:
         _run_git(["ls-remote", "--heads", repo], settings)
     except GitFailed as probe:
@@ -128,7 +140,7 @@ def _explain_failed_fetch(repo: str, commit: str, reason: str, settings: FetchSe
             "D002", f"document repository '{repo}' cannot be fetched ({probe}): check the URL and that it is public"
         )
     return DocumentProblem(
-        "D003", f"commit {commit} is not in '{repo}' ({reason}): pin a commit that is pushed to the repository"
+        "D003", f"commit {commit} is not in '{repo}' ({failure}): pin a commit that is pushed to the repository"
     )
 
 
@@ -163,7 +175,8 @@ def _run_git(args: list[str], settings: FetchSettings, git_dir: Path | None = No
     except OSError as error:
         raise GitFailed(f"git cannot run: {error.strerror}") from None
     if result.returncode != 0:
-        raise GitFailed(_last_line(result.stderr) or f"git {args[0]} exited with {result.returncode}")
+        stderr = result.stderr.decode("utf-8", "replace")
+        raise GitFailed(_last_line(stderr) or f"git {args[0]} exited with {result.returncode}", stderr)
     return result.stdout
 
 
@@ -201,8 +214,8 @@ def _scrubbed_env(settings: FetchSettings) -> dict[str, str]:
     return env
 
 
-def _last_line(stderr: bytes) -> str:
-    lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+def _last_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
     return _printable(lines[-1]) if lines else ""
 
 

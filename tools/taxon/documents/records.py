@@ -37,6 +37,7 @@ RULES = {
     "D009": "documents must be Markdown, plain text or PDF",
     "D010": "a text document must be UTF-8 text (not binary, not a Git LFS pointer)",
     "D011": "a PDF document must be readable and contain text",
+    "D012": "the fetched commit must pass git's object checks (fsck)",
 }
 
 
