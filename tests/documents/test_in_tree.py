@@ -9,6 +9,7 @@ import pytest
 from document_helpers import make_leaf
 
 from taxon.documents import check_leaf_documents, load_leaf_documents
+from taxon.documents.sources import pattern_regex
 from taxon.errors import TaxonError
 from taxon.findings import ERROR
 
@@ -71,3 +72,19 @@ def test_a_leaf_without_documents_has_none(tmp_path, documents_config):
 def test_a_config_without_a_documents_table_uses_the_defaults(tmp_path):
     leaf = make_leaf(tmp_path, {"patterns": ["*.md"]}, {"birds.md": BIRDS})
     assert [d.name for d in load_leaf_documents(leaf, {})] == ["birds.md"]
+
+
+@pytest.mark.parametrize(
+    "pattern, name, matches",
+    [("*.md", "a.md", True), ("*.md", "docs/a.md", False), ("**/*.md", "a.md", True), ("**/*.md", "x/y/a.md", True),
+     ("docs/[ab].md", "docs/a.md", True), ("docs/[!ab].md", "docs/a.md", False), ("a?c", "a/c", False)],
+)
+def test_patterns_are_globs_anchored_at_the_folder(pattern, name, matches):
+    assert bool(pattern_regex(pattern).fullmatch(name)) is matches
+
+
+def test_an_invalid_glob_is_a_finding(tmp_path, documents_config):
+    leaf = make_leaf(tmp_path, {"patterns": ["[z-a].md", "*.md"]}, {"birds.md": BIRDS})
+    assert [(f.rule, "not a valid glob" in f.message) for f in check_leaf_documents(leaf, documents_config)] == [
+        ("D005", True)
+    ]

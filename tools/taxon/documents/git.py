@@ -102,7 +102,7 @@ def check_commit(commit: str | None) -> str:
     return commit.lower()
 
 
-def fetch_commit(repo: str, commit: str, settings: FetchSettings) -> Path:
+def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path:
     """A bare repository holding exactly `commit` of `repo`, fetched once and cached."""
     check_repo_url(repo, settings)
     commit = check_commit(commit)

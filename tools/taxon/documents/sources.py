@@ -28,8 +28,8 @@ def list_source(folder: Path, ref: DocumentRef, settings: git.FetchSettings) -> 
     """(source label, files) for a document reference; DocumentProblem when unreachable."""
     if ref.repo is None:
         return IN_TREE, in_tree_files(folder)
-    commit = git.check_commit(ref.commit)
-    git_dir = git.fetch_commit(ref.repo, commit, settings)
+    git_dir = git.fetch_commit(ref.repo, ref.commit, settings)
+    commit = git.check_commit(ref.commit)  # the normalised sha fetch_commit pinned
     return f"{ref.repo}@{commit}", repo_files(git_dir, commit, settings)
 
 
@@ -53,20 +53,25 @@ def in_tree_files(folder: Path) -> list[SourceFile]:
 
 
 def _in_tree_file(path: Path, name: str) -> SourceFile:
-    mode = os.lstat(path)
-    if stat.S_ISLNK(mode.st_mode):
+    status = os.lstat(path)
+    if stat.S_ISLNK(status.st_mode):
         return _unreadable(name, "symlink")
-    if not stat.S_ISREG(mode.st_mode):
+    if not stat.S_ISREG(status.st_mode):
         return _unreadable(name, "special file")
-    return SourceFile(name, mode.st_size, None, lambda: _read_no_follow(path, mode.st_size))
+    return SourceFile(name, status.st_size, None, lambda: _read_no_follow(path, name, status.st_size))
 
 
-def _read_no_follow(path: Path, size: int) -> bytes:
-    """The bytes of a regular file, refusing one swapped for a symlink since it was listed."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+def _read_no_follow(path: Path, name: str, size: int) -> bytes:
+    """The bytes of a regular file, refusing one swapped for a symlink or a pipe since it
+    was listed."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as error:
+        raise DocumentProblem("D006", f"{name} cannot be read ({error.strerror}): commit a regular file") from None
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise DocumentProblem("D006", f"{path.name} is not a regular file: it is not read")
+            raise DocumentProblem("D006", f"{name} is not a regular file: it is not read")
         return handle.read(size)  # a file grown since it was listed is cut at its checked size
 
 
@@ -110,6 +115,10 @@ def pattern_problem(pattern: str) -> Problem | None:
             "write a relative pattern without '..', like 'docs/*.md'",
             pattern=pattern,
         )
+    try:
+        pattern_regex(pattern)
+    except re.error as error:
+        return Problem("D005", f"document pattern '{pattern}' is not a valid glob ({error}): fix it", pattern=pattern)
     return None
 
 
