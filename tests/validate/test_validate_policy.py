@@ -165,3 +165,12 @@ def test_taxon_toml_states_every_default():
     from validate_helpers import REPO
 
     assert tomllib.loads((REPO / "taxon.toml").read_text())["validate"] == DEFAULTS
+
+
+def test_findings_of_one_rule_are_capped_per_file_with_a_count(make_leaf):
+    text = skill_text() + "".join(f"extra_{n}: ''\n" for n in range(30))
+    found = findings_of(make_leaf("compositional_skills/a/flood", text))
+    empties = [f for f in found if f.rule == "P020"]
+    assert len(empties) == DEFAULTS["max_findings_per_rule"]
+    assert empties[-1].message.endswith("(and 10 more findings of P020 in this file)")
+    assert len([f for f in found if f.rule == "S002"]) == DEFAULTS["max_findings_per_rule"]

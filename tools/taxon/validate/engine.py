@@ -6,12 +6,13 @@ one that could not be read."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 from taxon.findings import ERROR, WARNING, Finding
-from taxon.taxonomy import leaf_from_data
+from taxon.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
 from taxon.validate.loader import Parsed, read_qna
 from taxon.validate.rules import finding
@@ -21,7 +22,7 @@ from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
 
 QNA_NAMES = ("qna.yaml", "qna.yml")  # compared case-insensitively: QnA.yaml is found, then flagged
 
-LeafCheck = Callable[["object"], list[Finding]]  # Leaf -> findings (e.g. the documents check)
+LeafCheck = Callable[[Leaf], list[Finding]]  # e.g. the documents check of --check-documents
 
 
 @dataclass
@@ -131,7 +132,7 @@ def check_file(
                 for check in leaf_checks:
                     findings += check(leaf)
         questions = leaf_questions(target.display, [(e.key, parsed.position(e.path)) for e in entries])
-    return Checked(FileReport(target.display, _ordered(findings)), questions)
+    return Checked(FileReport(target.display, _ordered(findings, settings["max_findings_per_rule"])), questions)
 
 
 def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
@@ -154,12 +155,26 @@ def _policy_check(parsed: Parsed, folder: Path, kind: str, entries, settings: di
     ]
 
 
-def _ordered(findings: list[Finding]) -> list[Finding]:
-    """Sorted by place, with a schema pattern error dropped where a policy rule says the same
-    thing more precisely at the same node (document repo, commit and patterns)."""
+def _ordered(findings: list[Finding], cap: int) -> list[Finding]:
+    """Sorted by place, at most `cap` of each rule (the last one counting the rest), with a
+    schema pattern error dropped where a policy rule says the same thing more precisely at
+    the same node (document repo, commit and patterns)."""
     policy_places = {(f.line, f.column) for f in findings if f.rule.startswith("P06")}
     kept = [f for f in findings if not (f.rule == "S006" and (f.line, f.column) in policy_places)]
-    return sorted(kept, key=lambda f: (f.line, f.column, f.rule, f.message))
+    kept.sort(key=lambda f: (f.line, f.column, f.rule, f.message))
+    per_rule = Counter(f.rule for f in kept)
+    if max(per_rule.values(), default=0) <= cap:
+        return kept
+    shown: list[Finding] = []
+    seen: Counter = Counter()
+    for f in kept:
+        seen[f.rule] += 1
+        if seen[f.rule] < cap or seen[f.rule] == cap == per_rule[f.rule]:
+            shown.append(f)
+        elif seen[f.rule] == cap:
+            more = per_rule[f.rule] - cap
+            shown.append(replace(f, message=f"{f.message} (and {more} more findings of {f.rule} in this file)"))
+    return shown
 
 
 def validate_paths(

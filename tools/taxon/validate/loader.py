@@ -275,7 +275,7 @@ def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
         if parent is None:
             root = value
         else:
-            _add(parent, value, keep)
+            _add(parent, value)
         if kind is not ScalarEvent:
             stack.append(_Frame(value, node_path, keep))
     parsed.data = root
@@ -305,7 +305,7 @@ def _attach_point(parent: _Frame | None) -> tuple[NodePath, bool]:
     return parent.path + (len(parent.container),), parent.keep
 
 
-def _add(parent: _Frame, value: Any, keep: bool) -> None:
+def _add(parent: _Frame, value: Any) -> None:
     if isinstance(parent.container, dict):
         if parent.key is not _DROP:
             parent.container[parent.key] = value

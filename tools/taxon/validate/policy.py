@@ -174,6 +174,8 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
                                  f"this question repeats the one at line {line}: remove it or ask something else"))
             continue
         first_of[key] = entry
+        if len(entries) > settings["near_duplicate_max_seeds"]:
+            continue  # pairwise comparison grows with the square; the schema caps seeds anyway
         bag = set(f"{entry.question} {entry.answer}".lower().split())
         same_context = kept.setdefault(entry.context_key, [])
         for other, other_bag in same_context:

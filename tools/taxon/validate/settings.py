@@ -10,6 +10,7 @@ DEFAULTS: dict = {
     "qa_words": 250,               # one question with its answer (P011)
     "skill_words": 2300,           # all seeds of a skill file together (P012)
     "near_duplicate": 0.9,         # word-set similarity of two seeds in one file (P031)
+    "near_duplicate_max_seeds": 500,  # files with more seeds skip P031 (it compares every pair)
     "tree_overlap": 0.8,           # share of questions two leaves have in common (T002)
     "parallel_from": 300,          # files; from this many on, several processes share the work
     "workers": 0,                  # processes for a large tree; 0: one per CPU, at most 4
