@@ -165,6 +165,7 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
     git(tmp_path, "commit", "-q", "-m", "base")
     git(tmp_path, "checkout", "-q", "-b", "feature")
     added = make_leaf("compositional_skills/a/added", skill_text(version=3).replace("Describe the", "Paint the"))
+    copycat = make_leaf("foundational_skills/b/copycat", skill_text())
     git(tmp_path, "rm", "-q", "-r", str(gone.parent))
     monkeypatch.chdir(tmp_path)
     code, out = run_cli(capsys, "validate", "--changed", "--base", "main", "--format", "json")
@@ -175,7 +176,11 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
     assert code == 1 and os.path.relpath(kept, tmp_path) not in by_path
     assert by_path[added_path] == [("S008", "error")]
     assert by_path[gone_path] == [("C001", "info")]
-    assert result["summary"] == {"files": 2, "errors": 1, "warnings": 0}
+    # unchanged leaves are not validated, but a changed leaf that repeats one is told so
+    copycat_findings = next(entry["findings"] for entry in result["files"] if entry["path"].endswith("copycat/qna.yaml"))
+    assert [f["rule"] for f in copycat_findings] == ["T002"]
+    assert os.path.relpath(kept, tmp_path) in copycat_findings[0]["message"]
+    assert result["summary"] == {"files": 3, "errors": 1, "warnings": 1}
 
 
 def test_check_documents_adds_the_document_findings(capsys, knowledge_leaf, tmp_path):

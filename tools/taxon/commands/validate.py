@@ -93,7 +93,8 @@ def _validate_changed(base: str | None, config: dict, settings: dict, leaf_check
     changes = changed_leaves(Path.cwd(), base, taxonomy_dir=taxonomy_dir)
     root = Path(changes.repo_root)
     paths = [Path(_display(root / path)) for path in changes.to_validate()]
-    report = validate_paths(paths, settings, latest=True, leaf_checks=leaf_checks)
+    context = [Path(_display(root / taxonomy_dir))] if (root / taxonomy_dir).is_dir() else []
+    report = validate_paths(paths, settings, latest=True, leaf_checks=leaf_checks, tree_context=context)
     for old, new in changes.renamed:
         file = report.file(_display(root / new))
         if file is not None:

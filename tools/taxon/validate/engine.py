@@ -131,7 +131,7 @@ def check_file(
                 leaf = leaf_from_data(target.path, parsed.data)
                 for check in leaf_checks:
                     findings += check(leaf)
-        questions = leaf_questions(target.display, [(e.key, parsed.position(e.path)) for e in entries])
+        questions = _questions(parsed, entries)
     return Checked(FileReport(target.display, _ordered(findings, settings["max_findings_per_rule"])), questions)
 
 
@@ -182,17 +182,41 @@ def validate_paths(
     settings: dict = DEFAULTS,
     latest: bool = False,
     leaf_checks: tuple[LeafCheck, ...] = (),
-    tree: bool = True,
+    tree_context: Iterable[Path] = (),
 ) -> Report:
-    """Validate files and folders; tree-wide rules run over everything validated together."""
-    checked = _check_all(collect_targets(paths), settings, latest, leaf_checks)
+    """Validate files and folders. Tree-wide rules run over everything validated together and
+    the leaves under `tree_context` (e.g. the whole taxonomy when only changed leaves are
+    validated); findings are reported for the validated files only."""
+    targets = collect_targets(paths)
+    checked = _check_all(targets, settings, latest, leaf_checks)
     report = Report([item.report for item in checked])
-    if tree:
-        by_path = {item.report.path: item.report for item in checked}
-        questions = [item.questions for item in checked if item.questions and item.questions.questions]
-        for found in tree_findings(questions, settings["tree_overlap"]):
+    validated = {os.path.abspath(target.path) for target in targets}
+    questions = [item.questions for item in checked if item.questions and item.questions.questions]
+    questions += _context_questions(tree_context, validated, settings)
+    by_path = {item.report.path: item.report for item in checked}
+    touched = set()
+    for found in tree_findings(questions, settings["tree_overlap"]):
+        if found.path in by_path:
             by_path[found.path].findings.append(found)
+            touched.add(found.path)
+    for path in touched:
+        by_path[path].findings = _ordered(by_path[path].findings, settings["max_findings_per_rule"])
     return report
+
+
+def _questions(parsed: Parsed, entries: list[policy.SeedEntry]) -> LeafQuestions:
+    return leaf_questions(parsed.path, [(entry.key, parsed.position(entry.path)) for entry in entries])
+
+
+def _context_questions(paths: Iterable[Path], skip: set[str], settings: dict) -> list[LeafQuestions]:
+    found = []
+    for target in collect_targets(paths):
+        if target.findings or os.path.abspath(target.path) in skip:
+            continue
+        parsed = read_qna(target.path, settings, target.display)
+        if parsed.ok:
+            found.append(_questions(parsed, policy.seed_entries(parsed.data)))
+    return found
 
 
 def _workers(settings: dict, count: int) -> int:
