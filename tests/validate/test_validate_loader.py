@@ -181,3 +181,10 @@ def test_corpus_files_load_exactly_as_pyyaml_safe_load_reads_them(corpus):
         parsed = read_qna(path)
         assert not parsed.findings, path
         assert parsed.data == yaml.safe_load(path.read_text(encoding="utf-8")), path
+
+
+def test_values_that_only_look_like_dates_or_numbers_stay_text():
+    parsed = parse_text("a: 2024-13-45\nb: " + "9" * 5000 + "\nc: 2024-01-02\nd: 0x1F\n", "qna.yaml")
+    assert parsed.findings == []
+    assert parsed.data["a"] == "2024-13-45" and parsed.data["b"] == "9" * 5000 and parsed.data["d"] == 31
+    assert str(parsed.data["c"]) == "2024-01-02"  # a real date: the schema then asks for text

@@ -192,7 +192,10 @@ def _scalar_value(event: ScalarEvent) -> Any:
     construct = _CONSTRUCTOR.yaml_constructors.get(tag)
     if tag == _STR_TAG or construct is None:
         return event.value
-    return construct(_CONSTRUCTOR, ScalarNode(tag, event.value, event.start_mark, event.end_mark))
+    try:
+        return construct(_CONSTRUCTOR, ScalarNode(tag, event.value, event.start_mark, event.end_mark))
+    except (ValueError, TypeError, ArithmeticError, yaml.YAMLError):
+        return event.value  # looks like a date or number but isn't one (2024-13-45, 5000 digits)
 
 
 class _Frame:
@@ -286,10 +289,9 @@ def _take_key(event, parent: _Frame, parsed: Parsed) -> None:
         _stop(parsed, *_place(event), "Y014", "a list or mapping used as a key: keys must be plain text")
     key = event.value
     if key in parent.container:
-        line, column = parsed.key_positions.get(parent.path + (key,), (0, 0))
-        parsed.findings.append(
-            finding(parsed.path, *_place(event), "Y010", f"duplicate key '{key}' (first at line {line}): keep one")
-        )
+        first = parsed.key_positions.get(parent.path + (key,))
+        where = f" (first at line {first[0]})" if first else ""
+        parsed.findings.append(finding(parsed.path, *_place(event), "Y010", f"duplicate key '{key}'{where}: keep one"))
         parent.key = _DROP
         return
     parent.key = key
