@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from validate_helpers import ATTRIBUTION, knowledge_leaf, knowledge_text, make_leaf, skill_leaf, skill_text  # noqa: F401
+from validate_helpers import knowledge_leaf, knowledge_text, make_leaf, skill_leaf, skill_text  # noqa: F401
 
 from taxon.validate.engine import validate_paths
 from taxon.validate.settings import DEFAULTS

@@ -63,7 +63,7 @@ def _document_check(config: dict):
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
     settings = validate_settings(config)
-    fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text")
+    fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
     leaf_checks = (_document_check(config),) if args.check_documents else ()
     if args.changed:
         if args.paths:

@@ -151,7 +151,7 @@ def _policy_check(parsed: Parsed, folder: Path, kind: str, entries, settings: di
         *policy.budget_findings(parsed, kind, entries, settings),
         *policy.duplicate_findings(parsed, entries, settings),
         *policy.document_findings(parsed, folder),
-        *policy.attribution_findings(parsed.path, folder, settings["licenses"]),
+        *policy.attribution_findings(parsed.path, folder, settings["licenses"], settings["max_file_bytes"]),
     ]
 
 

@@ -3,7 +3,6 @@ empty values, repeated seeds, attribution and license, names, and document refer
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _LICENSE_LINE = re.compile(r"^[ \t]*licen[sc]e(?: of the work)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 _LICENSE_NOISE = re.compile(r"\b(license|licence|international)\b", re.I)
 ATTRIBUTION_NAME = "attribution.txt"
-MAX_ATTRIBUTION_BYTES = 100_000
 
 
 @dataclass(frozen=True)
@@ -221,7 +219,7 @@ def normal_license(name: str) -> str:
     return "-".join(_LICENSE_NOISE.sub(" ", name).split()).lower()
 
 
-def attribution_findings(display: str, folder: Path, allowed: list[str]) -> list[Finding]:
+def attribution_findings(display: str, folder: Path, allowed: list[str], max_bytes: int) -> list[Finding]:
     path = folder / ATTRIBUTION_NAME
     allowed_text = ", ".join(allowed)
     if not path.is_file() or path.is_symlink():
@@ -229,7 +227,7 @@ def attribution_findings(display: str, folder: Path, allowed: list[str]) -> list
                         f"add {ATTRIBUTION_NAME} beside the qna.yaml: title, link, 'License of the work: <SPDX id>' "
                         f"({allowed_text}), creator names")]
     with open(path, "rb") as handle:
-        text = handle.read(MAX_ATTRIBUTION_BYTES).decode("utf-8", errors="replace")
+        text = handle.read(max_bytes).decode("utf-8", errors="replace")
     allowed_by_normal = {normal_license(name): name for name in allowed}
     named = [name.strip() for name in _LICENSE_LINE.findall(text)]
     if not named:
