@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
-from taxon.errors import EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.text import Text
 
     from taxon.pipeline import run_pipeline
 
@@ -36,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
     result = run_pipeline(taxonomy_root(args, config), run_dir, config, args.first, args.last,
                           quiet=args.quiet, on_stage=announce)
     console.print(closing_table(result))
+    errors = Console(stderr=True)
     for outcome in result.outcomes:
         if outcome.error:
-            console.print(f"[red]{outcome.name} failed:[/red] {outcome.error}", markup=False, highlight=False)
+            errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), outcome.error))
     _print_results(console, result)
-    return EXIT_OK if result.ok else EXIT_FAILED
+    return result.exit_code
 
 
 def closing_table(result):

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taxon.errors import TaxonError, UsageError
+from taxon.errors import EXIT_FAILED, TaxonError, UsageError
 from taxon.pipeline import stages
 from taxon.store import atomic_write_json, hash_value
 
@@ -27,6 +27,7 @@ class StageOutcome:
     seconds: float = 0.0
     figures: dict = field(default_factory=dict)
     error: str | None = None
+    exit_code: int = 0  # of a failed stage: its error's code (a preempted training run: EXIT_PREEMPTED)
 
 
 @dataclass
@@ -40,6 +41,10 @@ class PipelineResult:
 
     def outcome(self, name: str) -> StageOutcome:
         return next(outcome for outcome in self.outcomes if outcome.name == name)
+
+    @property
+    def exit_code(self) -> int:
+        return next((outcome.exit_code or EXIT_FAILED for outcome in self.outcomes if outcome.status == "failed"), 0)
 
 
 def stage_range(first: str, last: str) -> list[str]:
@@ -76,6 +81,7 @@ def run_pipeline(
     run_dir = Path(run_dir)
     selected = stage_range(first, last)
     context = stages.Context(Path(taxonomy_root), run_dir, config, quiet)
+    _check_earlier_stages(STAGES[: STAGES.index(first)], context)
     outcomes: list[StageOutcome] = []
     failed = False
     for name in STAGES:
@@ -90,16 +96,40 @@ def run_pipeline(
     return PipelineResult(run_dir, outcomes)
 
 
+def _stage_key(name: str, context: "stages.Context") -> str:
+    return hash_value({"stage": name, "inputs": stages.STAGE_FUNCTIONS[name].key(context)})
+
+
+def _is_current(name: str, key: str, context: "stages.Context") -> dict | None:
+    """The marker of the stage's last success when it was for these very inputs and its outputs are there."""
+    marker = _read_marker(context.run_dir, name)
+    current = marker and marker.get("key") == key and stages.STAGE_FUNCTIONS[name].outputs_exist(context)
+    return marker if current else None
+
+
+def _check_earlier_stages(names: list[str], context: "stages.Context") -> None:
+    """--from STAGE builds on the stages before it: each must have succeeded in this run folder
+    on the inputs it has now, or the later stages would work from missing or stale outputs."""
+    for name in names:
+        if _read_marker(context.run_dir, name) is None:
+            problem = "has not run"
+        elif not _is_current(name, _stage_key(name, context), context):
+            problem = "is out of date (its inputs changed since it ran, or its outputs are gone)"
+        else:
+            continue
+        raise UsageError(f"the {name} stage {problem} in {context.run_dir}",
+                         hint=f"run from it: taxon pipeline --from {name} (or without --from)")
+
+
 def _run_stage(name: str, context: "stages.Context") -> StageOutcome:
     stage = stages.STAGE_FUNCTIONS[name]
     started = time.monotonic()
     try:
-        key = hash_value({"stage": name, "inputs": stage.key(context)})
-        marker = _read_marker(context.run_dir, name)
-        if marker and marker.get("key") == key and stage.outputs_exist(context):
+        key = _stage_key(name, context)
+        if marker := _is_current(name, key, context):
             return StageOutcome(name, "cached", time.monotonic() - started, marker.get("figures", {}))
         figures = stage.run(context)
     except TaxonError as error:
-        return StageOutcome(name, "failed", time.monotonic() - started, error=str(error))
+        return StageOutcome(name, "failed", time.monotonic() - started, error=str(error), exit_code=error.exit_code)
     atomic_write_json(context.run_dir / MARKERS_DIR / f"{name}.json", {"key": key, "figures": figures})
     return StageOutcome(name, "done", time.monotonic() - started, figures)

@@ -84,10 +84,16 @@ class Validate:
         return {"files": len(report.files), "warnings": report.warnings}
 
 
+# How the teacher is reached, not what it answers: a new port or timeout must not make a finished
+# generate stage run again (generate_leaves keys each leaf without them too).
+TEACHER_TRANSPORT_KEYS = ("base_url", "api_key_env", "concurrency", "timeout_s", "retries", "backoff_s")
+
+
 class Generate:
     @staticmethod
     def key(context: Context) -> dict:
-        return {"leaves": context.leaf_hashes(), **context.section("generate", "teacher", "documents", "models")}
+        teacher = {k: v for k, v in context.config.get("teacher", {}).items() if k not in TEACHER_TRANSPORT_KEYS}
+        return {"leaves": context.leaf_hashes(), "teacher": teacher, **context.section("generate", "documents", "models")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:

@@ -1,0 +1,199 @@
+"""A repository folder for `taxon pipeline` runs: three leaves of the seed taxonomy, a
+taxon.toml shrunk for the tiny model, and a scripted OpenAI-compatible teacher server that
+counts requests, signals at a count, and can go down."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
+
+from scripted_server import ScriptedServer  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+TAXON = REPO / ".venv" / "bin" / "taxon"
+LEAVES = (
+    "knowledge/science/fictional_species/marrowick_finch",  # in-tree document.md
+    "compositional_skills/linguistics/plural_nouns",
+    "foundational_skills/reasoning/arithmetic/odd_or_even",
+)
+PROBE = [{"question": "What is 7 plus 5?", "answer": "7 plus 5 is 12."},
+         {"question": "Is 9 odd or even?", "answer": "9 is odd."},
+         {"question": "What is the plural of cat?", "answer": "The plural of cat is cats."}]
+
+
+class PipelineServer(ScriptedServer):
+    """The scripted teacher over HTTP (no loglikelihood scoring). `reached` is set once
+    `signal_at` chat requests were served; from `down_after` on, every request gets a 503."""
+
+    def __init__(self, signal_at: int | None = None, down_after: int | None = None):
+        self.signal_at, self.down_after = signal_at, down_after
+        self.reached = threading.Event()
+        self.prompts: list[str] = []  # the last user turn of every chat request served
+        super().__init__(loglikelihood=False)
+
+    def _handler(self):
+        scripted = super()._handler()
+        server = self
+
+        class Handler(scripted):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                with server.lock:
+                    down = server.down_after is not None and server.chat_requests >= server.down_after
+                if down:
+                    return self._reply(503, {"error": "the teacher is down"})
+                if self.path.endswith("/chat/completions"):
+                    server.prompts.append(json.loads(raw)["messages"][-1]["content"])
+                self.rfile = io.BytesIO(raw)  # for the scripted handler, which reads the body itself
+                super().do_POST()
+                if server.signal_at is not None and server.chat_requests >= server.signal_at:
+                    server.reached.set()
+
+        return Handler
+
+
+def toml_text(table: dict, prefix: str = "") -> str:
+    """A small TOML writer for the config's shapes: tables of strings, numbers, booleans and lists."""
+    lines, subtables = [], []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    header = prefix and (lines or not subtables)  # an empty table still exists ([profiles.cpu])
+    text = (f"[{prefix}]\n" if header else "") + "".join(line + "\n" for line in lines)
+    for key, value in subtables:
+        text += "\n" + toml_text(value, f"{prefix}.{key}" if prefix else key)
+    return text
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def pipeline_config(base_url: str, model_dir: Path) -> dict:
+    """The repo's taxon.toml with every stage shrunk: a few teacher calls per leaf, a few
+    training steps with checkpoints, a small probe, a permissive gate. Cache folders are
+    relative, so two repo folders run with the very same config."""
+    config = tomllib.loads((REPO / "taxon.toml").read_text(encoding="utf-8"))
+    overrides = {
+        "models": {"base": str(model_dir), "cache_dir": ".taxon-cache/models"},
+        "documents": {"cache_dir": ".taxon-cache/documents", "chunk_tokens": 200, "chunk_overlap": 20},
+        "generate": {
+            "backend": "openai", "teacher": "scripted", "cache_dir": ".taxon-cache/generate",
+            "chunk_tokenizer": str(model_dir), "questions_per_seed": 1, "contexts_per_seed": 1,
+            "questions_per_chunk": 2, "seeds_per_chunk": 1, "judge": "generated", "judge_min_score": 4,
+            "on_topic_min_overlap": 0.0, "batch_size": 16, "leaves_per_batch": 8, "max_new_tokens": 32,
+        },
+        "teacher": {"base_url": base_url, "concurrency": 4, "timeout_s": 10, "retries": 1, "backoff_s": 0.05},
+        "train": {
+            "epochs": 1, "max_steps": 4, "pack_tokens": 128, "max_sample_tokens": 128, "rows_per_step": 2,
+            "lora_rank": 4, "lora_alpha": 8, "autocast": "none", "checkpoint_every": 1, "keep_checkpoints": 2,
+            "threads": 1, "learning_rate": 1e-2,
+        },
+        "evaluate": {
+            "max_per_leaf": 4, "max_new_tokens": 4, "batch_size": 16, "n_resamples": 50, "probe_file": "probe.jsonl",
+            "gate": {"probe_max_drop": 1e9, "changed_must_improve": False},
+        },
+        "publish": {"require_passed_gate": True, "hub_staging_dir": ".taxon-cache/bundles"},
+    }
+    for section, values in overrides.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                config[section].setdefault(key, {}).update(value)
+            else:
+                config[section][key] = value
+    return config
+
+
+def make_repo(folder: Path, base_url: str, model_dir: Path) -> Path:
+    """A repository folder: taxonomy/ with the three leaves, probe.jsonl and taxon.toml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for leaf in LEAVES:
+        shutil.copytree(REPO / "taxonomy" / leaf, folder / "taxonomy" / leaf)
+    (folder / "probe.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROBE), encoding="utf-8")
+    write_config(folder, pipeline_config(base_url, model_dir))
+    return folder
+
+
+def write_config(folder: Path, config: dict) -> None:
+    (folder / "taxon.toml").write_text(toml_text(config), encoding="utf-8")
+
+
+def set_base_url(folder: Path, base_url: str) -> None:
+    config = tomllib.loads((folder / "taxon.toml").read_text(encoding="utf-8"))
+    config["teacher"]["base_url"] = base_url
+    write_config(folder, config)
+
+
+def cli_env() -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
+            "COLUMNS": "200"}
+
+
+def pipeline_command(*flags: str) -> list[str]:
+    return [str(TAXON), "pipeline", "--quiet", "--set", "train.threads=1", *flags]
+
+
+def run_pipeline_cli(repo: Path, *flags: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(pipeline_command(*flags), cwd=repo, env=cli_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def start_pipeline(repo: Path, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen(pipeline_command(*flags), cwd=repo, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def run_dir(repo: Path) -> Path:
+    return repo / "runs" / "cpu"
+
+
+def sample_files(generate_dir: Path) -> dict[str, str]:
+    """sha256 of every leaf's samples.jsonl and dropped.jsonl, by path under the folder."""
+    return {path.relative_to(generate_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for pattern in ("**/samples.jsonl", "**/dropped.jsonl") for path in sorted(generate_dir.glob(pattern))}
+
+
+def adapter_weights(train_dir: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(train_dir / "adapter" / "adapter_model.safetensors")
+
+
+def assert_same_adapter(first: Path, second: Path) -> None:
+    import torch
+
+    one, two = adapter_weights(first), adapter_weights(second)
+    assert one.keys() == two.keys()
+    for name in one:
+        assert torch.allclose(one[name], two[name], atol=1e-5), name
+
+
+def stage_statuses(stdout: str) -> dict[str, str]:
+    """stage -> status from the closing table's rows."""
+    statuses = {}
+    for line in stdout.splitlines():
+        cells = [cell.strip() for cell in line.replace("│", "|").split("|")]
+        if len(cells) > 3 and cells[1] in ("validate", "generate", "train", "evaluate", "publish"):
+            statuses[cells[1]] = cells[2]
+    return statuses

@@ -1,0 +1,121 @@
+"""A whole run, a cached rerun, a changed leaf, and --from / --to."""
+
+import json
+import shutil
+
+import pytest
+from pipeline_helpers import run_dir, run_pipeline_cli, sample_files, stage_statuses
+
+from taxon.cli import main
+from taxon.pipeline import STAGES
+from taxon.publish import verify_bundle
+
+# One worker runs the pipeline tests (`-n 2 --dist loadgroup`): they share the reference run.
+pytestmark = pytest.mark.xdist_group("pipeline")
+
+
+def run_in_process(repo, monkeypatch, capsys, *flags) -> tuple[int, str, str]:
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("COLUMNS", "200")
+    code = main(["pipeline", "--quiet", "--set", "train.threads=1", *flags])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_full_run_publishes_a_verified_bundle(reference):
+    assert stage_statuses(reference.stdout) == dict.fromkeys(STAGES, "done")
+    assert verify_bundle(reference.run / "bundle") == []
+    assert sorted(path.stem for path in (reference.run / "stages").glob("*.json")) == sorted(STAGES)
+    generate = json.loads((reference.run / "stages" / "generate.json").read_text())["figures"]
+    assert generate["kept"] > 0 and generate["teacher_calls"] == reference.calls - 1  # and the endpoint probe
+    assert f"bundle: {reference.run / 'bundle'}" in reference.stdout
+
+
+def test_a_second_run_is_cached_and_asks_the_teacher_nothing(reference, teacher, monkeypatch, capsys):
+    before = teacher.chat_requests
+    code, out, err = run_in_process(reference.repo, monkeypatch, capsys)
+    assert code == 0, out + err
+    assert stage_statuses(out) == dict.fromkeys(STAGES, "cached")
+    assert teacher.chat_requests == before
+    assert verify_bundle(reference.run / "bundle") == []
+
+
+@pytest.mark.slow
+def test_a_changed_leaf_alone_regenerates_and_the_stages_after_it_rerun(reference, teacher, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(reference.repo, repo)
+    qna = repo / "taxonomy/compositional_skills/linguistics/plural_nouns/qna.yaml"
+    qna.write_text(qna.read_text().replace("Plural of cactus?", "What is the plural of cactus?"))
+    teacher.prompts.clear()
+    before = teacher.chat_requests
+
+    completed = run_pipeline_cli(repo)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert stage_statuses(completed.stdout) == dict.fromkeys(STAGES, "done")
+    calls = teacher.chat_requests - before
+    assert 0 < calls < reference.calls
+    asked = [prompt for prompt in teacher.prompts if prompt != "Reply with OK."]  # the endpoint probe
+    assert asked and all("plural" in prompt.lower() for prompt in asked)
+    changed = "compositional_skills/linguistics/plural_nouns/"
+    new, old = sample_files(run_dir(repo) / "generate"), sample_files(reference.run / "generate")
+    assert {k: v for k, v in new.items() if not k.startswith(changed)} == {
+        k: v for k, v in old.items() if not k.startswith(changed)}
+    assert new[changed + "samples.jsonl"] != old[changed + "samples.jsonl"]
+    assert verify_bundle(run_dir(repo) / "bundle") == []
+
+
+def test_to_generate_runs_validate_and_generate_only(copy_reference, reference, monkeypatch, capsys):
+    repo = copy_reference(unit_cache=True)  # every unit cached: no teacher calls but the probe
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate")
+    assert code == 0, out + err
+    assert stage_statuses(out) == {"validate": "done", "generate": "done", "train": "not run",
+                                   "evaluate": "not run", "publish": "not run"}
+    assert sorted(path.stem for path in (run_dir(repo) / "stages").glob("*.json")) == ["generate", "validate"]
+    assert not (run_dir(repo) / "train").exists() and not (run_dir(repo) / "bundle").exists()
+    assert sample_files(run_dir(repo) / "generate") == sample_files(reference.run / "generate")
+
+
+@pytest.mark.slow
+def test_from_train_builds_on_a_finished_generate_stage(copy_reference, reference, teacher, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate"))
+    before = teacher.chat_requests
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--from", "train")
+    assert code == 0, out + err
+    assert stage_statuses(out) == {"validate": "not run", "generate": "not run", "train": "done",
+                                   "evaluate": "done", "publish": "done"}
+    assert teacher.chat_requests == before
+    assert verify_bundle(run_dir(repo) / "bundle") == []
+
+
+def test_from_train_without_a_generate_stage_is_refused(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate",))
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--from", "train")
+    assert code == 2
+    assert "the generate stage has not run" in err and "--from generate" in err
+    assert not (run_dir(repo) / "train").exists()
+
+
+def test_from_train_after_the_taxonomy_changed_is_refused(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate"))
+    qna = repo / "taxonomy/foundational_skills/reasoning/arithmetic/odd_or_even/qna.yaml"
+    qna.write_text(qna.read_text().replace("37 is odd.", "37 is an odd number."))
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--from", "train")
+    assert code == 2 and "the validate stage is out of date" in err
+    assert not (run_dir(repo) / "train").exists()
+
+
+def test_a_new_teacher_address_keeps_generate_cached(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate"))
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate",
+                                    "--set", 'teacher.base_url="http://127.0.0.1:9/v1"', "--set", "teacher.timeout_s=1")
+    assert code == 0, out + err
+    assert stage_statuses(out)["generate"] == "cached"
+
+
+def test_an_unknown_stage_is_a_usage_error(reference, monkeypatch, capsys):
+    monkeypatch.chdir(reference.repo)
+    with pytest.raises(SystemExit) as exit_:
+        main(["pipeline", "--from", "training"])
+    assert exit_.value.code == 2
+    code, out, err = run_in_process(reference.repo, monkeypatch, capsys, "--from", "publish", "--to", "train")
+    assert code == 2 and "--from publish comes after --to train" in err
