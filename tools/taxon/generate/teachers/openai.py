@@ -112,19 +112,24 @@ class OpenAITeacher:
         self.name = f"openai:{model}"
         self.served_models: list[str] = []
         self.supports_loglikelihood = False
-        asyncio.run(self._probe())
+        self._http: httpx.AsyncClient | None = None  # open only while a call runs
+        self._run(self._probe)
 
     # -- transport ------------------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            base_url=self.base_url + "/",
-            headers=self.headers,
-            timeout=httpx.Timeout(self.timeout_s),
-            limits=httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency),
-        )
+    def _run(self, work, *args):
+        """Run `work(*args)` in a fresh event loop with one client for all its requests."""
 
-    async def _send(self, client: httpx.AsyncClient, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        async def with_client():
+            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            async with httpx.AsyncClient(
+                base_url=self.base_url + "/", headers=self.headers, timeout=httpx.Timeout(self.timeout_s), limits=limits
+            ) as self._http:
+                return await work(*args)
+
+        return asyncio.run(with_client())
+
+    async def _send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
         """One request with the retries: the 2xx response, or Rejected (4xx), TimedOut, Unreachable."""
         problem = ""
         for attempt in range(self.retries + 1):
@@ -132,7 +137,7 @@ class OpenAITeacher:
                 await asyncio.sleep(delay)
             delay = self.backoff_s * 2**attempt * random.uniform(0.5, 1.5)
             try:
-                response = await client.request(method, path, json=body)
+                response = await self._http.request(method, path, json=body)
             except httpx.TimeoutException:
                 problem = "timeout"
                 continue
@@ -157,21 +162,20 @@ class OpenAITeacher:
     # -- probe ----------------------------------------------------------------------------
 
     async def _probe(self) -> None:
-        async with self._client() as client:
-            try:
-                listing = _json_object(await self._send(client, "GET", "models"))
-                self.served_models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
-            except (Rejected, ValueError):
-                pass  # some servers don't list models; the chat probe below decides
-            except TimedOut as error:
-                raise Unreachable(f"the teacher endpoint {self.base_url} did not answer: {error}")
-            await self._probe_chat(client)
-            self.supports_loglikelihood = await self._probe_loglikelihood(client)
+        try:
+            listing = _json_object(await self._send("GET", "models"))
+            self.served_models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
+        except (Rejected, ValueError):
+            pass  # some servers don't list models; the chat probe below decides
+        except TimedOut as error:
+            raise Unreachable(f"the teacher endpoint {self.base_url} did not answer: {error}")
+        await self._probe_chat()
+        self.supports_loglikelihood = await self._probe_loglikelihood()
 
-    async def _probe_chat(self, client: httpx.AsyncClient) -> None:
+    async def _probe_chat(self) -> None:
         body = {"model": self.model, "messages": PROBE_MESSAGES, "max_tokens": 1, "temperature": 0}
         try:
-            data = _json_object(await self._send(client, "POST", "chat/completions", body))
+            data = _json_object(await self._send("POST", "chat/completions", body))
         except Rejected as error:
             raise self._rejection(error)
         except TimedOut as error:
@@ -203,10 +207,10 @@ class OpenAITeacher:
             )
         return TaxonError(f"the teacher endpoint {self.base_url} rejected a minimal chat request ({error})")
 
-    async def _probe_loglikelihood(self, client: httpx.AsyncClient) -> bool:
+    async def _probe_loglikelihood(self) -> bool:
         try:
             data = _json_object(
-                await self._send(client, "POST", LOGLIKELIHOOD_PATH, {"model": self.model, "items": []})
+                await self._send("POST", LOGLIKELIHOOD_PATH, {"model": self.model, "items": []})
             )
         except (Rejected, TimedOut, ValueError):
             return False
@@ -217,27 +221,27 @@ class OpenAITeacher:
     def chat(
         self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
     ) -> list[Completion]:
-        return asyncio.run(self._chat_all(requests, progress))
+        return self._run(self._chat_all, requests, progress)
 
     async def _chat_all(self, requests: list[ChatRequest], progress) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)
-        async with self._client() as client:
 
-            async def one(request: ChatRequest) -> Completion:
-                async with limit:
-                    completion = await self._chat_one(client, request)
-                if progress:
-                    progress(1)
-                return completion
+        async def one(request: ChatRequest) -> Completion:
+            async with limit:
+                completion = await self._chat_one(request)
+            if progress:
+                progress(1)
+            return completion
 
-            tasks = [asyncio.create_task(one(request)) for request in requests]
-            try:
-                return list(await asyncio.gather(*tasks))
-            finally:
-                for task in tasks:
-                    task.cancel()  # after an Unreachable, stop the others at once
+        tasks = [asyncio.create_task(one(request)) for request in requests]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            for task in tasks:
+                task.cancel()  # after an Unreachable, stop the others at once
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _chat_one(self, client: httpx.AsyncClient, request: ChatRequest) -> Completion:
+    async def _chat_one(self, request: ChatRequest) -> Completion:
         body = {
             "model": self.model,
             "messages": list(request.messages),
@@ -251,7 +255,7 @@ class OpenAITeacher:
         if request.stop:
             body["stop"] = list(request.stop)
         try:
-            response = await self._send(client, "POST", "chat/completions", body)
+            response = await self._send("POST", "chat/completions", body)
             return completion_from_reply(_json_object(response))
         except (Rejected, TimedOut) as error:
             return Completion("", "error", error=str(error))
@@ -261,21 +265,20 @@ class OpenAITeacher:
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float] | None:
         if not self.supports_loglikelihood:
             return None
-        return asyncio.run(self._loglikelihood(items))
+        return self._run(self._loglikelihood, items)
 
     async def _loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float]:
         scores: list[float] = []
-        async with self._client() as client:
-            for start in range(0, len(items), LOGLIKELIHOOD_CHUNK):
-                chunk = items[start : start + LOGLIKELIHOOD_CHUNK]
-                body = {
-                    "model": self.model,
-                    "items": [{"messages": list(messages), "answer": answer} for messages, answer in chunk],
-                }
-                try:
-                    data = _json_object(await self._send(client, "POST", LOGLIKELIHOOD_PATH, body))
-                    rows = sorted(data["data"], key=lambda row: row["index"])
-                    scores += [float(row["mean_logprob"]) for row in rows]
-                except (Rejected, TimedOut, ValueError, KeyError, TypeError) as error:
-                    raise TaxonError(f"the teacher endpoint {self.base_url} failed to score answers: {error}")
+        for start in range(0, len(items), LOGLIKELIHOOD_CHUNK):
+            chunk = items[start : start + LOGLIKELIHOOD_CHUNK]
+            body = {
+                "model": self.model,
+                "items": [{"messages": list(messages), "answer": answer} for messages, answer in chunk],
+            }
+            try:
+                data = _json_object(await self._send("POST", LOGLIKELIHOOD_PATH, body))
+                rows = sorted(data["data"], key=lambda row: row["index"])
+                scores += [float(row["mean_logprob"]) for row in rows]
+            except (Rejected, TimedOut, ValueError, KeyError, TypeError) as error:
+                raise TaxonError(f"the teacher endpoint {self.base_url} failed to score answers: {error}")
         return scores
