@@ -1,11 +1,16 @@
 from taxon.generate.dedup import DUPLICATE, NEAR_DUPLICATE, DuplicateFilter
-from taxon.generate.filters import answer_problem, parse_list, reply_problem, topic_overlap
+from taxon.generate.filters import answer_problem, is_off_topic, parse_list, reply_problem, topic_overlap
 from taxon.generate.judge import parse_score
 
 
 def test_parse_list_numbered_with_preamble_and_continuation():
     text = "Here are three questions:\n\n1. What do robins eat?\n2) Where do\n   sparrows nest?\n(3) **Why do birds sing?**"
     assert parse_list(text) == ["What do robins eat?", "Where do sparrows nest?", "Why do birds sing?"]
+
+
+def test_parse_list_double_numbers_and_postscript():
+    text = "1. 1. What is a wren?\n2. 2. What is a\nheron?\n\nFor each task, write a numbered list.\n3) Why 3.5 kg?"
+    assert parse_list(text) == ["What is a wren?", "What is a heron?", "Why 3.5 kg?"]
 
 
 def test_parse_list_bullets_labels_quotes_and_answers_dropped():
@@ -71,3 +76,14 @@ def test_duplicate_filter():
     assert seen.check("What do robins eat? Worms and berries, mostly.") == NEAR_DUPLICATE
     assert seen.check("Where do herons nest? In tall trees by water.") is None
     assert seen.check("Where do herons nest? In tall trees by water.") == DUPLICATE
+
+
+def test_questions_echoing_the_prompt_are_off_topic():
+    from taxon.generate.prompts import load_template
+
+    instructions = load_template("skill_questions").text
+    reference = "Give the plural of an English noun. What is the plural of tooth? The plural of tooth is teeth."
+    echo = "The plural of tooth is teeth. For each task, write a numbered list with the names of the items."
+    assert is_off_topic(echo, reference, instructions, 0.15)
+    assert is_off_topic("Write 3 new tasks of the same style.", reference, instructions, 0.15)
+    assert not is_off_topic("What is the plural of goose?", reference, instructions, 0.15)

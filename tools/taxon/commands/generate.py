@@ -60,8 +60,10 @@ def _print_table(leaves: dict[str, dict]) -> None:
     from rich.console import Console
     from rich.table import Column, Table
 
-    table = Table(Column("leaf", no_wrap=True), "generated", "kept", "dropped", "error")
+    table = Table(Column("leaf", no_wrap=True), "generated", "kept", Column("dropped", min_width=20), "error")
     for leaf_id, stats in leaves.items():
         dropped = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items())
         table.add_row(leaf_id, str(stats["generated"]), str(stats["kept"]), dropped, stats.get("error", ""))
-    Console().print(table)
+    console = Console()
+    console.width = max(console.width, 120)  # CI logs report 80 columns, too few for leaf ids
+    console.print(table)

@@ -18,6 +18,7 @@ _ITEM_MARK = re.compile(
     r"^\s*(?:\*\*)?\s*(?:(?:question|task|text|q|item)\s*\d+\s*[:.)\-]|\(?#?\d{1,3}\s*[.):\-]|[-*•·–])\s*(?:\*\*)?\s*",
     re.IGNORECASE,
 )
+_REPEATED_MARK = re.compile(r"^\d{1,3}[.)]\s+")  # "1. 1. What ...": a number written twice
 _LABEL = re.compile(r"^(?:\*\*)?\s*(?:question|task|text|q|input)\s*\d*\s*:\s*(?:\*\*)?\s*", re.IGNORECASE)
 # A model asked for questions only sometimes answers them too: "... ? Answer: ...".
 _ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
@@ -67,18 +68,21 @@ def _clean_item(text: str) -> str:
 def parse_list(text: str) -> list[str]:
     """Items of a list as a model writes it: numbered, bulleted, labelled, or one per line.
 
-    Text before the first marker is a preamble ("Here are five questions:"); lines after an
-    item without a marker continue it. Without any marker, every non-empty line is an item."""
+    Text before the first marker is a preamble ("Here are five questions:"); lines right after
+    an item without a marker continue it, and a blank line ends it (what follows unmarked is
+    a postscript). Without any marker, every non-empty line is an item."""
     lines = text.replace("\r\n", "\n").split("\n")
     items: list[list[str]] = []
     marked = any(_ITEM_MARK.match(line) for line in lines)
+    open_item = False
     for line in lines:
         match = _ITEM_MARK.match(line) if marked else None
         if match:
-            items.append([line[match.end():]])
+            items.append([_REPEATED_MARK.sub("", line[match.end():])])
+            open_item = True
         elif not line.strip():
-            continue
-        elif marked and items:
+            open_item = False
+        elif marked and open_item:
             items[-1].append(line)
         elif not marked and not line.rstrip().endswith(":"):
             items.append([line])
@@ -98,3 +102,10 @@ def topic_overlap(text: str, reference: str) -> float:
     if not own:
         return 0.0
     return len(own & content_words(reference)) / len(own)
+
+
+def is_off_topic(text: str, reference: str, instructions: str, min_overlap: float) -> bool:
+    """Too few of the text's content words in the reference, or more of them in our own
+    prompt's instructions than in the reference (a small model echoing the prompt)."""
+    on_topic = topic_overlap(text, reference)
+    return on_topic < min_overlap or topic_overlap(text, instructions) > on_topic

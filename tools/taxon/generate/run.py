@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from functools import cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator, Iterator
@@ -27,7 +28,7 @@ from taxon.generate.steps import (
 from taxon.generate.teachers.base import Teacher
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
 from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
-from taxon.store import atomic_write_json, atomic_write_jsonl, hash_value, read_jsonl
+from taxon.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.taxonomy import Leaf
 
 SUMMARY_NAME = "summary.json"
@@ -111,11 +112,19 @@ def generation_key(job: LeafJob, config: dict) -> str:
             "leaf": job.leaf.content_hash(),
             "teacher": job.teacher,
             "pipeline": PIPELINE_VERSION,
+            "code": _pipeline_code(),
             "parameters": job.settings.recorded(),
             "templates": template_identities(),
             "documents": config.get("documents") if job.leaf.kind == "knowledge" else None,
         }
     )
+
+
+@cache
+def _pipeline_code() -> str:
+    """The pipelines' own source: a change to how replies are filtered re-derives every leaf
+    (from the unit cache, which holds raw teacher replies and stays valid)."""
+    return hash_tree(Path(__file__).parent, "*.py")
 
 
 def _finished_stats(folder: Path, key: str) -> dict | None:

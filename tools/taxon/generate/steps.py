@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from typing import Generator
 
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
-from taxon.generate.filters import CUT_OFF, MALFORMED, OFF_TOPIC, answer_problem, parse_list, reply_problem, topic_overlap, words
+from taxon.generate.filters import (
+    CUT_OFF,
+    MALFORMED,
+    OFF_TOPIC,
+    answer_problem,
+    is_off_topic,
+    parse_list,
+    reply_problem,
+    words,
+)
 from taxon.generate.judge import drop_reason
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.settings import Settings
@@ -105,10 +114,11 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     """Drop questions off topic or repeated, then ask the teacher to answer the rest, with the
     seed they grew from as a worked example."""
     settings, leaf = job.settings, job.leaf
+    instructions = load_template("knowledge_questions" if leaf.kind == "knowledge" else "skill_questions").text
     seen: set[tuple] = set()
     for candidate in (c for c in candidates if c.live):
         identity = (tuple(words(candidate.question)), candidate.context)
-        if topic_overlap(candidate.question, candidate.reference) < settings.on_topic_min_overlap:
+        if is_off_topic(candidate.question, candidate.reference, instructions, settings.on_topic_min_overlap):
             candidate.drop(OFF_TOPIC, "questions")
         elif identity in seen:
             candidate.drop(DUPLICATE, "questions")

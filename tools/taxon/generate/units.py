@@ -13,8 +13,8 @@ from taxon.generate.judge import generated_verdict, loglikelihood_verdict
 from taxon.generate.teachers.base import ChatRequest, Completion, Teacher
 from taxon.store import hash_value
 
-# Bump when the code that turns teacher replies into samples changes meaning: every unit
-# key includes it, so outputs of an older pipeline are never mixed with newer ones.
+# Bump when the units change meaning (what a request asks, what a cached result holds): every
+# unit key includes it. Filtering changes need no bump: the cache holds raw teacher replies.
 PIPELINE_VERSION = "1"
 
 
