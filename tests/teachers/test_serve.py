@@ -23,7 +23,8 @@ def test_chat_completion_shape(served):
     assert choice["message"]["role"] == "assistant" and isinstance(choice["message"]["content"], str)
     assert choice["finish_reason"] in ("stop", "length")
     usage = reply["usage"]
-    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] and usage["completion_tokens"] <= 4
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert usage["completion_tokens"] <= 4
 
 
 def test_requests_arriving_together_each_get_their_own_answer(served):

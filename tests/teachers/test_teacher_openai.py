@@ -57,7 +57,8 @@ def test_unknown_model_on_serve_is_a_clear_error(served):
 
 
 def test_429_is_retried_after_retry_after(scripted):
-    endpoint = scripted(lambda body, call: Reply(429, {"error": "slow down"}, {"Retry-After": "1"}) if call == 0 else Reply())
+    busy = Reply(429, {"error": "slow down"}, {"Retry-After": "1"})
+    endpoint = scripted(lambda body, call: busy if call == 0 else Reply())
     [completion] = openai_teacher(endpoint.url).chat([ask("hello")])
     assert completion.text == "echo: hello" and completion.finish_reason == "stop"
     assert len(endpoint.calls) == 2
@@ -112,7 +113,8 @@ def test_slow_reply_times_out_as_an_error_completion(scripted):
 def test_concurrency_never_exceeds_the_limit(scripted):
     endpoint = scripted(lambda body, call: Reply(delay_s=0.05))
     done = []
-    completions = openai_teacher(endpoint.url, concurrency=3).chat([ask(str(i)) for i in range(15)], progress=done.append)
+    teacher = openai_teacher(endpoint.url, concurrency=3)
+    completions = teacher.chat([ask(str(i)) for i in range(15)], progress=done.append)
     assert [c.text for c in completions] == [f"echo: {i}" for i in range(15)]
     assert sum(done) == 15
     assert 1 < endpoint.max_in_flight <= 3

@@ -38,7 +38,8 @@ def test_seeded_sampling_does_not_depend_on_the_batch(local_teacher):
 
 
 def test_max_tokens_and_stop_strings_per_request(local_teacher):
-    [long, short] = local_teacher.chat(requests(max_tokens=12, temperature=0.0)[:1] + requests(max_tokens=3, temperature=0.0)[:1])
+    first_question = requests(max_tokens=12, temperature=0.0)[:1] + requests(max_tokens=3, temperature=0.0)[:1]
+    [long, short] = local_teacher.chat(first_question)
     assert long.finish_reason == "length" and long.tokens == 12
     assert short.finish_reason == "length" and short.tokens == 3 and long.text.startswith(short.text)
     stop = long.text[4:6]

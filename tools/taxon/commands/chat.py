@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from taxon.commands.serve import add_config_arguments, config_from_args
+from taxon.commands.serve import MODEL_HELP, add_config_arguments, config_from_args
 from taxon.config import deep_merge
 from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
 
@@ -13,7 +13,7 @@ HELP = "type a message; /reset forgets the conversation, /exit (or Ctrl-D) leave
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="model folder, hub id or 'packaged:smollm2' (default: generate.teacher)")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--prompt", help="answer this one message, print the answer and exit")
     parser.add_argument("--system", help="a system message to start the conversation with")
     parser.add_argument("--base-url", help="talk to an OpenAI-compatible server instead (e.g. taxon serve's URL)")

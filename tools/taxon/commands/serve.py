@@ -7,6 +7,8 @@ import argparse
 from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
 from taxon.errors import TaxonError
 
+MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
+
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
@@ -25,7 +27,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", nargs="?", help="model folder, hub id or 'packaged:smollm2' (default: generate.teacher)")
+    parser.add_argument("model", nargs="?", help=MODEL_HELP)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, help="requests generated together (default: teacher.batch_size)")

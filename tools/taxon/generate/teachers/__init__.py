@@ -31,7 +31,9 @@ def make_teacher(config: dict) -> Teacher:
     spec = generate.get("teacher")
     params = config.get("teacher", {})
     if not spec:
-        raise UsageError("no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=...")
+        raise UsageError(
+            "no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=..."
+        )
     from taxon.models import resolve_model
 
     if backend == "openai":
@@ -65,4 +67,6 @@ def make_teacher(config: dict) -> Teacher:
             tensor_parallel_size=params.get("tensor_parallel_size", 1),
             seed=generate.get("seed", 0),
         )
-    raise UsageError(f"unknown teacher backend '{backend}'", hint=f"set generate.backend to one of: {', '.join(BACKENDS)}")
+    raise UsageError(
+        f"unknown teacher backend '{backend}'", hint=f"set generate.backend to one of: {', '.join(BACKENDS)}"
+    )
