@@ -145,7 +145,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="64 samples, the two default variants")
     parser.add_argument("--base", default="packaged:smollm2", help="base model spec (default: %(default)s)")
     parser.add_argument("--samples", type=int, help="seed samples to train on (default: 64 quick, all otherwise)")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads per variant (0: torch's choice)")
+    # One thread: on a shared 2-core machine torch's two threads run 2-10x slower when the other core is busy.
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per variant, 0: torch's choice (default: 1)")
     parser.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -127,11 +127,10 @@ def train(
     Raises Preempted (exit code EXIT_PREEMPTED) after saving a checkpoint on SIGTERM."""
     import torch
 
-    from taxon.train import distributed, loop, outputs
+    from taxon.train import distributed, loop
     from taxon.train import model as model_module
     from taxon.train.checkpoint import CHECKPOINTS_NAME
     from taxon.train.data import build_training_set
-    from taxon.train.packing import fill_fraction, plan_epochs
 
     train_config = config["train"]
     _check_sizes(train_config)
@@ -146,15 +145,7 @@ def train(
             torch.set_num_threads(int(train_config["threads"]))
         tokenizer = model_module.load_tokenizer(base_model)
         training_set = build_training_set(dataset_dir, leaves, replay, tokenizer, config)
-        plan = plan_epochs(
-            training_set.samples,
-            int(train_config["pack_tokens"]),
-            int(train_config["rows_per_step"]),
-            int(train_config["epochs"]),
-            int(train_config["seed"]),
-        )
-        if int(train_config["max_steps"]) > 0:
-            plan = plan.first(int(train_config["max_steps"]))
+        plan = _plan(training_set, train_config)
         run_key = _run_key(training_set.dataset_hash, base_model, config)
         resume = bool(train_config["resume"])
         if resume and (summary := _finished(out_dir, run_key)):
@@ -163,54 +154,70 @@ def train(
         model.to(context.device)
         if context.sharded:
             distributed.shard_model(model, context)
-        result = loop.run(
-            model,
-            training_set,
-            plan,
-            config,
-            context,
-            out_dir / CHECKPOINTS_NAME,
-            {"run_key": run_key},
-            resume,
-            show_progress=not quiet,
-        )
+        checkpoints = out_dir / CHECKPOINTS_NAME
+        state = {"run_key": run_key}
+        result = loop.run(model, training_set, plan, config, context, checkpoints, state, resume, not quiet)
         final = _unsharded_for_saving(model, base_model, config, context)
-        summary = None
         if context.is_main:
-            summary = {
-                "base_model": base_model,
-                "run_key": run_key,
-                "steps": plan.total_steps,
-                "epochs": int(train_config["epochs"]),
-                "tokens": sum(row["tokens"] for row in result.log),
-                "target_tokens": sum(plan.step_targets),
-                "real_token_fraction": result.real_tokens / max(1, result.computed_tokens),
-                "pack_fill": fill_fraction(plan, training_set.samples, int(train_config["pack_tokens"])),
-                "final_loss": result.log[-1]["loss"],
-                "dataset_hash": training_set.dataset_hash,
-                "samples": training_set.counts,
-                "config": train_config,
-                "method": train_config["method"],
-                "world_size": context.world,
-                "device": context.device.type,
-                "resumed_from_step": result.resumed_from,
-                "elapsed_s": round(result.elapsed_s, 3),
-                "tokens_per_s": result.real_tokens / result.elapsed_s if result.elapsed_s else 0.0,
-                "peak_memory_mb": round(_peak_memory_mb(context), 1),
-            }
-            outputs.save_models(final, tokenizer, out_dir, base_model, _save_dtype(base_model))
-            outputs.write_log(out_dir, result.log)
-            outputs.plot_loss(out_dir, result.log, f"{train_config['method']} on {Path(base_model).name}")
-            outputs.write_result(out_dir, summary)
-            shutil.rmtree(out_dir / CHECKPOINTS_NAME, ignore_errors=True)  # the run is complete
+            summary = _summary(base_model, run_key, training_set, plan, result, config, context)
+            _write_outputs(out_dir, final, tokenizer, base_model, result.log, summary)
+            shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete
             if not quiet:
                 _print_summary(summary)
         distributed.barrier(context)
-        if summary is None:
-            summary = json.loads((out_dir / RESULT_NAME).read_text(encoding="utf-8"))
-        return TrainResult.from_summary(out_dir, summary)
+        return TrainResult.from_summary(out_dir, json.loads((out_dir / RESULT_NAME).read_text(encoding="utf-8")))
     finally:
         distributed.teardown(context)
+
+
+def _plan(training_set, train_config: dict):
+    from taxon.train.packing import plan_epochs
+
+    plan = plan_epochs(
+        training_set.samples,
+        int(train_config["pack_tokens"]),
+        int(train_config["rows_per_step"]),
+        int(train_config["epochs"]),
+        int(train_config["seed"]),
+    )
+    max_steps = int(train_config["max_steps"])
+    return plan.first(max_steps) if max_steps > 0 else plan
+
+
+def _summary(base_model: str, run_key: str, training_set, plan, result, config: dict, context) -> dict:
+    from taxon.train.packing import fill_fraction
+
+    train_config = config["train"]
+    return {
+        "base_model": base_model,
+        "run_key": run_key,
+        "steps": plan.total_steps,
+        "epochs": int(train_config["epochs"]),
+        "tokens": sum(row["tokens"] for row in result.log),
+        "target_tokens": sum(plan.step_targets),
+        "real_token_fraction": result.real_tokens / max(1, result.computed_tokens),
+        "pack_fill": fill_fraction(plan, training_set.samples, int(train_config["pack_tokens"])),
+        "final_loss": result.log[-1]["loss"],
+        "dataset_hash": training_set.dataset_hash,
+        "samples": training_set.counts,
+        "config": train_config,
+        "method": train_config["method"],
+        "world_size": context.world,
+        "device": context.device.type,
+        "resumed_from_step": result.resumed_from,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "tokens_per_s": result.real_tokens / result.elapsed_s if result.elapsed_s else 0.0,
+        "peak_memory_mb": round(_peak_memory_mb(context), 1),
+    }
+
+
+def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[dict], summary: dict) -> None:
+    from taxon.train import outputs
+
+    outputs.save_models(model, tokenizer, out_dir, base_model, _save_dtype(base_model))
+    outputs.write_log(out_dir, log)
+    outputs.plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
+    outputs.write_result(out_dir, summary)
 
 
 def _print_summary(summary: dict) -> None:

@@ -69,20 +69,16 @@ def set_gradient_sync(model, sync: bool, context: Context) -> None:
         model.set_requires_gradient_sync(sync)
 
 
-def all_sum(value: float, context: Context) -> float:
+def all_sums(values: list[float], context: Context) -> list[float]:
+    """Each value summed over the ranks, in one collective."""
     if not context.sharded:
-        return value
+        return list(values)
     import torch
     import torch.distributed as dist
 
-    tensor = torch.tensor([value], dtype=torch.float64, device=context.device)
+    tensor = torch.tensor(values, dtype=torch.float64, device=context.device)
     dist.all_reduce(tensor)
-    return float(tensor.item())
-
-
-def any_rank(flag: bool, context: Context) -> bool:
-    """True on every rank when it is true on one (a SIGTERM seen by one rank stops all)."""
-    return all_sum(1.0 if flag else 0.0, context) > 0
+    return tensor.tolist()
 
 
 def all_gather_objects(value, context: Context) -> list:

@@ -18,7 +18,7 @@ from pathlib import Path
 from taxon.errors import TaxonError
 from taxon.train import checkpoint
 from taxon.train.data import IGNORE, TrainingSet
-from taxon.train.distributed import Context, all_sum, any_rank, set_gradient_sync
+from taxon.train.distributed import Context, all_sums, set_gradient_sync
 from taxon.train.packing import Plan, rank_share, row_arrays
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM after saving a checkpoint; rerun to resume
@@ -179,19 +179,20 @@ def run(
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             elapsed = time.perf_counter() - started
-            step_tokens = sum(len(training_set.samples[i]) for row in plan.steps[step] for i in row)
+            # one collective: the step's loss, the tokens so far, and whether any rank got SIGTERM
+            loss_total, tokens_so_far, stops = all_sums([loss_sum, result.real_tokens, stop.raised], context)
             entry = {
                 "step": step + 1,
                 "epoch": plan.step_epochs[step],
-                "loss": all_sum(loss_sum, context) / plan.step_targets[step],
+                "loss": loss_total / plan.step_targets[step],
                 "lr": scheduler.get_last_lr()[0],
-                "tokens": step_tokens,
+                "tokens": sum(len(training_set.samples[i]) for row in plan.steps[step] for i in row),
                 "elapsed_s": round(elapsed, 3),
             }
             result.log.append(entry)
-            speed = all_sum(result.real_tokens, context) / elapsed if elapsed else 0.0
-            progress.update(task, completed=step + 1, loss=f"{entry['loss']:.4f}", speed=f"{speed:,.0f}")
-            stopping = any_rank(stop.raised, context)
+            speed = f"{tokens_so_far / elapsed:,.0f}" if elapsed else "-"
+            progress.update(task, completed=step + 1, loss=f"{entry['loss']:.4f}", speed=speed)
+            stopping = stops > 0
             done = step + 1 == plan.total_steps
             if not done and (stopping or (every > 0 and (step + 1) % every == 0)):
                 checkpoint.save(
@@ -203,6 +204,5 @@ def run(
                     hint="rerun the same command to resume",
                 )
     result.elapsed_s = time.perf_counter() - started
-    result.real_tokens = int(all_sum(result.real_tokens, context))
-    result.computed_tokens = int(all_sum(result.computed_tokens, context))
+    result.real_tokens, result.computed_tokens = map(int, all_sums([result.real_tokens, result.computed_tokens], context))
     return result
