@@ -82,3 +82,12 @@ def test_sigkilled_run_resumes_to_the_same_files(tmp_path):
         return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "summary.json"}
 
     assert files(tmp_path / "out") == files(tmp_path / "whole" / "out")
+
+
+def test_unloadable_leaf_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "taxonomy/compositional_skills/bad/qna.yaml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("seed_examples: [unclosed")
+    assert main(cli_args(tmp_path, "http://127.0.0.1:9/v1")) == 1
+    err = capsys.readouterr().err
+    assert "compositional_skills/bad/qna.yaml" in err and "Traceback" not in err

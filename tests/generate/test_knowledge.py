@@ -2,6 +2,8 @@
 
 import shutil
 
+import pytest
+
 from scripted_teacher import ScriptedTeacher
 
 from taxon.generate.knowledge import seeds_for_chunk
@@ -38,3 +40,21 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
     prompts = [r.messages[-1]["content"] for r in teacher.requests]
     assert any(p.startswith("Rate how faithful") for p in prompts)
     assert sum(p.startswith("Here is a passage") for p in prompts) == len(chunks)  # one seed per chunk
+
+
+def test_unusable_documents_fail_their_leaf_only(tmp_path, repo_root, make_config):
+    from generate_helpers import BIRD_QUESTIONS, write_skill
+
+    from taxon.generate.run import LeavesFailed
+    from taxon.taxonomy import load_leaves
+
+    shutil.copytree(repo_root / FINCH, tmp_path / FINCH)
+    (tmp_path / FINCH / "document.md").unlink()
+    write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS)
+    leaves = load_leaves(tmp_path / "taxonomy")
+    with pytest.raises(LeavesFailed) as failure:
+        generate_leaves(leaves, tmp_path / "out", make_config(), ScriptedTeacher(), quiet=False)  # progress bars on
+    result = failure.value.result
+    assert list(result.errors) == ["knowledge/science/fictional_species/marrowick_finch"]
+    assert "documents" in result.errors["knowledge/science/fictional_species/marrowick_finch"]
+    assert result.leaves["compositional_skills/birds"]["kept"] > 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from taxon.errors import UsageError
 
 JUDGE_MODES = ("auto", "loglikelihood", "generated", "none")
+TEACHER_KEYS = ("backend", "teacher")  # read by make_teacher
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ class Settings:
         known = {f.name: f for f in fields(cls)}
         values = {}
         for name, value in section.items():
+            if name in TEACHER_KEYS:
+                continue
             if name not in known:
-                continue  # backend, teacher, ...: the teacher's own settings
+                raise UsageError(f"unknown setting generate.{name}", hint=f"known: {', '.join(sorted(known))}")
             default = known[name].default
             if not _same_type(default, value):
                 raise UsageError(f"generate.{name} must be a {type(default).__name__}, not {value!r}")
