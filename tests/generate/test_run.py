@@ -6,14 +6,10 @@ from generate_helpers import BIRD_QUESTIONS, write_skill
 from scripted_teacher import ScriptedTeacher
 
 from taxon.errors import TaxonError
-from taxon.generate.run import LeavesFailed, generate_leaves
+from taxon.generate.run import generate_leaves
 from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
 from taxon.store import read_jsonl
 from taxon.taxonomy import load_leaves
-
-
-def leaf_files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def stats_of(out: Path, leaf_id: str) -> dict:
@@ -61,3 +57,18 @@ def test_counts_and_reasons_for_bad_replies(tmp_path, make_config):
     assert {row["metadata"]["reason"] for row in dropped} == set(stats["dropped"])
     assert all(row["metadata"]["judge_score"] == -1.0 for row in kept)
     assert [m["role"] for m in kept[0]["messages"]] == ["user", "assistant"]
+
+
+def test_loglikelihood_judge_needs_a_teacher_that_scores(tmp_path, make_config):
+    write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS)
+    with pytest.raises(TaxonError, match="can't score answers by log-likelihood"):
+        generate_leaves(load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(judge="loglikelihood"),
+                        ScriptedTeacher(loglikelihood=False), quiet=True)
+
+
+def test_judge_none_keeps_answers_unscored(tmp_path, make_config):
+    write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS + ["What do owls eat? [wrong]"])
+    teacher = ScriptedTeacher()
+    result = generate_leaves(load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(judge="none"), teacher,
+                             quiet=True)
+    assert result.leaves["compositional_skills/birds"]["kept"] == 12 and teacher.scored == 0
