@@ -110,3 +110,13 @@ def test_leaf_with_nothing_kept_fails_after_the_others(tmp_path, make_config):
     assert all(result.leaves[leaf]["kept"] > 0 for leaf in result.leaves if "broken" not in leaf)
     summary = json.loads((tmp_path / "out" / SUMMARY_NAME).read_text())
     assert set(summary["leaves"]) == set(result.leaves)
+
+
+def test_failed_requests_are_tried_again(tmp_path, make_config):
+    write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS + ["What do owls eat? [error]"])
+    leaves = load_leaves(tmp_path / "taxonomy")
+    config = make_config()
+    generate_leaves(leaves, tmp_path / "out", config, ScriptedTeacher(), quiet=True)
+    again = ScriptedTeacher()
+    result = generate_leaves(leaves, tmp_path / "out", config, again, quiet=True)
+    assert again.calls == 1 and result.leaves["compositional_skills/birds"]["dropped"] == {"error": 1}

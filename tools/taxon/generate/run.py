@@ -14,6 +14,7 @@ from typing import Generator, Iterator
 from taxon.errors import TaxonError
 from taxon.generate import knowledge, skills
 from taxon.generate.cache import UnitCache
+from taxon.generate.filters import ERROR
 from taxon.generate.prompts import template_identities
 from taxon.generate.settings import Settings
 from taxon.generate.steps import (
@@ -128,12 +129,16 @@ def _pipeline_code() -> str:
 
 
 def _finished_stats(folder: Path, key: str) -> dict | None:
+    """The stats of a leaf finished with this key, or None. A leaf that failed, or lost
+    samples to failed requests, is never finished: the next run tries those again."""
     try:
         stats = json.loads((folder / STATS_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     complete = (folder / SAMPLES_NAME).is_file() and (folder / DROPPED_NAME).is_file()
-    return stats if complete and isinstance(stats, dict) and stats.get("generation_key") == key else None
+    if not (complete and isinstance(stats, dict) and stats.get("generation_key") == key):
+        return None
+    return None if "error" in stats or ERROR in stats.get("dropped", {}) else stats
 
 
 def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
