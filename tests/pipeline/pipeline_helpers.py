@@ -13,12 +13,15 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
 
 from scripted_server import ScriptedServer  # noqa: E402
+
+from taxon.publish import verify_bundle  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TAXON = REPO / ".venv" / "bin" / "taxon"
@@ -49,12 +52,16 @@ class PipelineServer(ScriptedServer):
         class Handler(scripted):
             def do_POST(self):
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
+                try:
+                    body = json.loads(raw)
+                except ValueError:  # the client was killed while sending
+                    return
                 with server.lock:
                     down = server.down_after is not None and server.chat_requests >= server.down_after
                 if down:
                     return self._reply(503, {"error": "the teacher is down"})
                 if self.path.endswith("/chat/completions"):
-                    server.prompts.append(json.loads(raw)["messages"][-1]["content"])
+                    server.prompts.append(body["messages"][-1]["content"])
                 self.rfile = io.BytesIO(raw)  # for the scripted handler, which reads the body itself
                 super().do_POST()
                 if server.signal_at is not None and server.chat_requests >= server.signal_at:
@@ -197,3 +204,39 @@ def stage_statuses(stdout: str) -> dict[str, str]:
         if len(cells) > 3 and cells[1] in ("validate", "generate", "train", "evaluate", "publish"):
             statuses[cells[1]] = cells[2]
     return statuses
+
+
+class BundleWatcher:
+    """Polls <run>/bundle during a run: whenever it is there, it must be whole (SHA256SUMS
+    present and verifying). A bundle replaced while being read is looked at again, not blamed."""
+
+    def __init__(self, bundle: Path):
+        self.bundle = bundle
+        self.problems: list[str] = []
+        self.looks = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> "BundleWatcher":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set():
+            try:
+                identity = os.stat(self.bundle).st_ino
+            except FileNotFoundError:
+                time.sleep(0.002)
+                continue
+            problems = verify_bundle(self.bundle)
+            try:
+                unchanged = os.stat(self.bundle).st_ino == identity
+            except FileNotFoundError:
+                unchanged = False
+            self.looks += 1
+            if problems and unchanged:
+                self.problems += problems

@@ -4,7 +4,7 @@ import json
 import shutil
 
 import pytest
-from pipeline_helpers import run_dir, run_pipeline_cli, sample_files, stage_statuses
+from pipeline_helpers import BundleWatcher, run_dir, run_pipeline_cli, sample_files, stage_statuses
 
 from taxon.cli import main
 from taxon.pipeline import STAGES
@@ -49,8 +49,10 @@ def test_a_changed_leaf_alone_regenerates_and_the_stages_after_it_rerun(referenc
     teacher.prompts.clear()
     before = teacher.chat_requests
 
-    completed = run_pipeline_cli(repo)
+    with BundleWatcher(run_dir(repo) / "bundle") as watcher:  # the old bundle is replaced whole
+        completed = run_pipeline_cli(repo)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert watcher.problems == [] and watcher.looks > 0
     assert stage_statuses(completed.stdout) == dict.fromkeys(STAGES, "done")
     calls = teacher.chat_requests - before
     assert 0 < calls < reference.calls

@@ -3,13 +3,12 @@ are there, and a run that calls the stage's own function and returns its key fig
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from taxon.errors import TaxonError
-from taxon.store import hash_file, hash_tree, hash_value
+from taxon.store import hash_file, hash_tree
 from taxon.taxonomy import Leaf, load_leaves
 
 
@@ -93,7 +92,8 @@ class Generate:
     @staticmethod
     def key(context: Context) -> dict:
         teacher = {k: v for k, v in context.config.get("teacher", {}).items() if k not in TEACHER_TRANSPORT_KEYS}
-        return {"leaves": context.leaf_hashes(), "teacher": teacher, **context.section("generate", "documents", "models")}
+        return {"leaves": context.leaf_hashes(), "teacher": teacher,
+                **context.section("generate", "documents", "models")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:

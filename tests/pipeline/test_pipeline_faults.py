@@ -1,0 +1,145 @@
+"""Fault injection: SIGKILL during generate, train and publish, SIGTERM during train, and a
+teacher endpoint that goes down. Each resumed run must end with the outputs of the
+uninterrupted reference run, and the published bundle is never seen half-written."""
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import (
+    BundleWatcher,
+    assert_same_adapter,
+    make_repo,
+    run_dir,
+    run_pipeline_cli,
+    sample_files,
+    stage_statuses,
+    start_pipeline,
+)
+
+from taxon.pipeline import STAGES
+from taxon.publish import verify_bundle
+
+pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
+WAIT_S = 240  # for a run to reach the moment of the fault: ample on a loaded machine
+
+
+def kill_when(process: subprocess.Popen, ready, sig=signal.SIGKILL) -> tuple[bool, str]:
+    """Send `sig` once ready() is true: (whether it was sent before the run ended, stderr)."""
+    deadline = time.monotonic() + WAIT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        if ready():
+            process.send_signal(sig)
+            return True, process.communicate(timeout=WAIT_S)[1]
+        time.sleep(0.001)
+    process.kill()
+    return False, process.communicate()[1]
+
+
+def assert_same_outputs(repo: Path, reference) -> None:
+    run = run_dir(repo)
+    assert sample_files(run / "generate") == sample_files(reference.run / "generate")
+    assert_same_adapter(run / "train", reference.run / "train")
+    assert verify_bundle(run / "bundle") == []
+
+
+def test_sigkill_during_generate_resumes_to_the_same_outputs(tmp_path, teacher, tiny_model_dir, reference):
+    repo = make_repo(tmp_path / "repo", teacher.base_url, tiny_model_dir)
+    before = teacher.chat_requests
+    teacher.reached.clear()
+    teacher.signal_at = before + reference.calls // 2
+    try:
+        assert kill_when(start_pipeline(repo), teacher.reached.is_set)[0]
+    finally:
+        teacher.signal_at = None
+    killed_calls = teacher.chat_requests - before
+    assert not (run_dir(repo) / "stages" / "generate.json").exists()
+    assert any((repo / ".taxon-cache" / "generate").rglob("*.json*")), "no finished unit was kept"
+
+    before = teacher.chat_requests
+    with BundleWatcher(run_dir(repo) / "bundle") as watcher:
+        completed = run_pipeline_cli(repo)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert stage_statuses(completed.stdout) == {"validate": "cached", **dict.fromkeys(STAGES[1:], "done")}
+    assert teacher.chat_requests - before < reference.calls <= killed_calls + teacher.chat_requests - before
+    assert_same_outputs(repo, reference)
+    assert watcher.problems == []
+
+
+def test_sigkill_during_train_resumes_from_its_checkpoint(copy_reference, reference):
+    repo = copy_reference(("validate", "generate"))
+    checkpoints = run_dir(repo) / "train" / "checkpoints"
+    assert kill_when(start_pipeline(repo), lambda: any(checkpoints.glob("step-*")))[0]
+    assert not (run_dir(repo) / "train" / "result.json").exists(), "training ended before the kill"
+
+    completed = run_pipeline_cli(repo)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert stage_statuses(completed.stdout) == {"validate": "cached", "generate": "cached", "train": "done",
+                                                "evaluate": "done", "publish": "done"}
+    result = json.loads((run_dir(repo) / "train" / "result.json").read_text())
+    assert result["resumed_from_step"] >= 1
+    assert_same_outputs(repo, reference)
+
+
+def test_sigterm_during_train_saves_and_exits_preempted(copy_reference, reference):
+    from taxon.train import EXIT_PREEMPTED
+
+    repo = copy_reference(("validate", "generate"))
+    checkpoints = run_dir(repo) / "train" / "checkpoints"
+    process = start_pipeline(repo)
+    signalled, stderr = kill_when(process, lambda: any(checkpoints.glob("step-*")), signal.SIGTERM)
+    assert signalled and process.returncode == EXIT_PREEMPTED, stderr
+    assert "train failed" in stderr and "SIGTERM" in stderr and "Traceback" not in stderr
+
+    completed = run_pipeline_cli(repo)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert_same_outputs(repo, reference)
+
+
+def test_sigkill_during_publish_never_shows_a_partial_bundle(copy_reference, reference):
+    repo = copy_reference(("validate", "generate", "train", "evaluate"))
+    run = run_dir(repo)
+    for attempt in range(5):  # publishing the tiny model takes a moment: catch it building
+        with BundleWatcher(run / "bundle") as watcher:
+            killed, _ = kill_when(start_pipeline(repo), lambda: any(run.glob(".bundle.*.partial")))
+        assert watcher.problems == []
+        if killed and not (run / "bundle").exists():
+            break
+        (run / "stages" / "publish.json").unlink(missing_ok=True)
+        shutil.rmtree(run / "bundle", ignore_errors=True)
+    else:
+        pytest.fail("the publish stage never ran long enough to be killed")
+
+    with BundleWatcher(run / "bundle") as watcher:
+        completed = run_pipeline_cli(repo)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert stage_statuses(completed.stdout)["publish"] == "done"
+    assert watcher.problems == [] and watcher.looks > 0
+    assert not list(run.glob(".bundle.*.partial"))
+    assert_same_outputs(repo, reference)
+
+
+def test_a_teacher_that_goes_down_fails_clearly_and_the_rerun_resumes(tmp_path, teacher, tiny_model_dir, reference):
+    repo = make_repo(tmp_path / "repo", teacher.base_url, tiny_model_dir)
+    before = teacher.chat_requests
+    teacher.down_after = before + reference.calls // 2
+    try:
+        failed = run_pipeline_cli(repo)
+    finally:
+        teacher.down_after = None
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Traceback" not in failed.stderr + failed.stdout
+    assert "generate failed" in failed.stderr and f"teacher endpoint {teacher.base_url}" in failed.stderr
+    assert stage_statuses(failed.stdout) == {"validate": "done", "generate": "failed", "train": "not run",
+                                             "evaluate": "not run", "publish": "not run"}
+    assert any((repo / ".taxon-cache" / "generate").rglob("*.json*")), "the finished units were not kept"
+
+    before = teacher.chat_requests
+    completed = run_pipeline_cli(repo)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert 0 < teacher.chat_requests - before < reference.calls
+    assert_same_outputs(repo, reference)
