@@ -171,6 +171,17 @@ def start_pipeline(repo: Path, *flags: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+def run_in_process(repo: Path, monkeypatch, capsys, *flags: str) -> tuple[int, str, str]:
+    """`taxon pipeline` through taxon.cli.main in this process: (exit code, stdout, stderr)."""
+    from taxon.cli import main
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("COLUMNS", "200")
+    code = main(["pipeline", "--quiet", "--set", "train.threads=1", *flags])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def run_dir(repo: Path) -> Path:
     return repo / "runs" / "cpu"
 

@@ -4,7 +4,7 @@ import json
 import shutil
 
 import pytest
-from pipeline_helpers import BundleWatcher, run_dir, run_pipeline_cli, sample_files, stage_statuses
+from pipeline_helpers import BundleWatcher, run_dir, run_in_process, run_pipeline_cli, sample_files, stage_statuses
 
 from taxon.cli import main
 from taxon.pipeline import STAGES
@@ -12,14 +12,6 @@ from taxon.publish import verify_bundle
 
 # One worker runs the pipeline tests (`-n 2 --dist loadgroup`): they share the reference run.
 pytestmark = pytest.mark.xdist_group("pipeline")
-
-
-def run_in_process(repo, monkeypatch, capsys, *flags) -> tuple[int, str, str]:
-    monkeypatch.chdir(repo)
-    monkeypatch.setenv("COLUMNS", "200")
-    code = main(["pipeline", "--quiet", "--set", "train.threads=1", *flags])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_a_full_run_publishes_a_verified_bundle(reference):

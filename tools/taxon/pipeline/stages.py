@@ -92,8 +92,7 @@ class Generate:
     @staticmethod
     def key(context: Context) -> dict:
         teacher = {k: v for k, v in context.config.get("teacher", {}).items() if k not in TEACHER_TRANSPORT_KEYS}
-        return {"leaves": context.leaf_hashes(), "teacher": teacher,
-                **context.section("generate", "documents", "models")}
+        return {"leaves": context.leaf_hashes(), "teacher": teacher, **context.section("generate", "documents")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -116,8 +115,10 @@ class Train:
         from taxon.train import RUNTIME_KEYS
 
         settings = {k: v for k, v in context.config.get("train", {}).items() if k not in RUNTIME_KEYS}
+        replay = settings.get("replay")
         return {"samples": hash_tree(context.generate_dir, "**/samples.jsonl"), "leaves": context.leaf_hashes(),
-                "train": settings, **context.section("dataset"), "base": context.config["models"]["base"]}
+                "train": settings, **context.section("dataset"), "base": context.config["models"]["base"],
+                "replay": _file_hash(Path(replay)) if replay else None}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -137,10 +138,13 @@ class Train:
 class Evaluate:
     @staticmethod
     def key(context: Context) -> dict:
+        from taxon.evaluate.sets import BUILTIN_PROBE
+
+        probe = context.config.get("evaluate", {}).get("probe_file") or BUILTIN_PROBE
         return {"train": _file_hash(context.train_dir / "result.json"),
                 "samples": hash_tree(context.generate_dir, "**/samples.jsonl"),
                 "leaves": context.leaf_hashes(), "previous": _previous_bundle(context),
-                **context.section("evaluate", "dataset")}
+                "probe": _file_hash(Path(probe)), **context.section("evaluate", "dataset")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:

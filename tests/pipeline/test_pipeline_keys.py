@@ -1,0 +1,51 @@
+"""What each stage is keyed by: a change reruns the stages it affects and no other."""
+
+import json
+import shutil
+
+import pytest
+from pipeline_helpers import run_in_process, stage_statuses
+
+pytestmark = pytest.mark.xdist_group("pipeline")
+
+
+def test_a_new_base_model_reruns_train_and_keeps_generate(copy_reference, tiny_model_dir, teacher, tmp_path,
+                                                           monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train"))
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other-base")
+    before = teacher.chat_requests
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "train", "--set", f'models.base="{other}"')
+    assert code == 0, out + err
+    assert stage_statuses(out) == {"validate": "cached", "generate": "cached", "train": "done",
+                                   "evaluate": "not run", "publish": "not run"}
+    assert teacher.chat_requests == before
+    assert json.loads((repo / "runs/cpu/train/result.json").read_text())["base_model"] == str(other)
+
+
+def test_a_changed_probe_set_reruns_evaluate(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train", "evaluate"))
+    with open(repo / "probe.jsonl", "a", encoding="utf-8") as probe:
+        probe.write(json.dumps({"question": "What is 2 plus 2?", "answer": "2 plus 2 is 4."}) + "\n")
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "evaluate")
+    assert code == 0, out + err
+    assert stage_statuses(out)["evaluate"] == "done"
+    report = json.loads((repo / "runs/cpu/eval/report.json").read_text())
+    assert report["sets"]["general/probe"]["n"] == 4
+
+
+@pytest.mark.slow
+def test_a_changed_replay_file_reruns_train(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train"))
+    replay = repo / "replay.jsonl"
+    row = {"messages": [{"role": "user", "content": "Say hello."}, {"role": "assistant", "content": "Hello."}]}
+    replay.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    flags = ("--to", "train", "--set", 'train.replay="replay.jsonl"')
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *flags)
+    assert code == 0 and stage_statuses(out)["train"] == "done", out + err
+
+    row["messages"][1]["content"] = "Hello there."
+    replay.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *flags)
+    assert code == 0 and stage_statuses(out)["train"] == "done", out + err
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *flags)
+    assert code == 0 and stage_statuses(out)["train"] == "cached", out + err
