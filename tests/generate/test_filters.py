@@ -1,6 +1,6 @@
 from taxon.generate.dedup import DUPLICATE, NEAR_DUPLICATE, DuplicateFilter
 from taxon.generate.filters import answer_problem, is_off_topic, parse_list, reply_problem, topic_overlap
-from taxon.generate.judge import parse_score
+from taxon.generate.judge import drop_reason, loglikelihood_verdict, parse_score
 
 
 def test_parse_list_numbered_with_preamble_and_continuation():
@@ -87,3 +87,12 @@ def test_questions_echoing_the_prompt_are_off_topic():
     assert is_off_topic(echo, reference, instructions, 0.15)
     assert is_off_topic("Write 3 new tasks of the same style.", reference, instructions, 0.15)
     assert not is_off_topic("What is the plural of goose?", reference, instructions, 0.15)
+
+
+def test_loglikelihood_verdicts():
+    def reason(logprob, bare=None):
+        return drop_reason(loglikelihood_verdict(logprob, bare), min_logprob=-2.5, min_gain=0.0, min_score=4)
+
+    assert reason(-1.0) is None and reason(-3.0) == "judge_low"
+    assert reason(-1.0, bare=-2.0) is None  # the context made the answer likelier
+    assert reason(-1.0, bare=-0.5) == "judge_low"  # likelier without the context: not grounded in it

