@@ -24,6 +24,7 @@ def test_parse_list_without_markers_takes_lines_and_skips_junk():
         "What is a jay?",
     ]
     assert parse_list("") == []
+    assert parse_list("1. What is a finch?\n2. Answer: a small bird.\n3. **A:** a bird") == ["What is a finch?"]
     assert parse_list("**Question 1:** What is a crow?\n**Question 2:** What is a rook?") == [
         "What is a crow?",
         "What is a rook?",
@@ -42,6 +43,7 @@ def test_reply_problems():
     assert reply_problem(completion("Robins eat worms. I cannot stress this enough.")) is None
     assert answer_problem(completion("Robins eat", "length")) == "cut_off"
     assert answer_problem(completion("Robins eat worms.")) is None
+    assert answer_problem(completion("The answer to your question would be:")) == "malformed"
 
 
 def test_parse_score_on_sloppy_output():

@@ -21,6 +21,7 @@ _ITEM_MARK = re.compile(
 _REPEATED_MARK = re.compile(r"^\d{1,3}[.)]\s+")  # "1. 1. What ...": a number written twice
 _LABEL = re.compile(r"^(?:\*\*)?\s*(?:question|task|text|q|input)\s*\d*\s*:\s*(?:\*\*)?\s*", re.IGNORECASE)
 # A model asked for questions only sometimes answers them too: "... ? Answer: ...".
+_ANSWER_LABEL = re.compile(r"^\W*(?:answer|a)\s*\d*\s*:", re.IGNORECASE)
 _ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by can could did do does for from had has have how i if in into is it its of on or"
@@ -52,11 +53,17 @@ def reply_problem(completion: dict) -> str | None:
 
 
 def answer_problem(completion: dict) -> str | None:
-    """Why an answer is unusable: a reply problem, or cut off by the token limit."""
-    return reply_problem(completion) or (CUT_OFF if completion["finish_reason"] == "length" else None)
+    """Why an answer is unusable: a reply problem, cut off by the token limit, or only an
+    introduction ("The answer to your question would be:")."""
+    problem = reply_problem(completion) or (CUT_OFF if completion["finish_reason"] == "length" else None)
+    return problem or (MALFORMED if completion["text"].rstrip().endswith(":") else None)
 
 
 def _clean_item(text: str) -> str:
+    """The item's text without labels, quotes or a trailing answer; "" for an item that is
+    itself an answer ("Answer: ...")."""
+    if _ANSWER_LABEL.match(text):
+        return ""
     text = re.sub(r"\s+", " ", _LABEL.sub("", text.strip()))
     text = _ANSWER_TAIL.split(text, maxsplit=1)[0]
     text = text.strip().strip("*").strip()
