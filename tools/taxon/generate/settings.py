@@ -49,12 +49,13 @@ class Settings:
                 raise UsageError(f"unknown setting generate.{name}", hint=f"known: {', '.join(sorted(known))}")
             default = known[name].default
             if not _same_type(default, value):
-                raise UsageError(f"generate.{name} must be a {type(default).__name__}, not {value!r}")
+                raise UsageError(f"generate.{name} must be of type {type(default).__name__}, not {value!r}")
             values[name] = type(default)(value)
         settings = cls(**values)
         if settings.judge not in JUDGE_MODES:
             raise UsageError(f"generate.judge must be one of {', '.join(JUDGE_MODES)}, not '{settings.judge}'")
-        for name in ("questions_per_seed", "batch_size", "leaves_per_batch", "list_max_new_tokens", "max_new_tokens"):
+        for name in ("questions_per_seed", "questions_per_chunk", "batch_size", "leaves_per_batch", "list_max_new_tokens",
+                     "max_new_tokens", "judge_max_new_tokens"):
             if getattr(settings, name) < 1:
                 raise UsageError(f"generate.{name} must be at least 1")
         return settings

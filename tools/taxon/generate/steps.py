@@ -111,11 +111,11 @@ def task_text(leaf: Leaf) -> str:
 
 
 def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
-    """Drop questions off topic or repeated, then ask the teacher to answer the rest, with the
-    seed they grew from as a worked example."""
+    """Drop questions off topic or repeating a seed or each other, then ask the teacher to
+    answer the rest, with the seed they grew from as a worked example."""
     settings, leaf = job.settings, job.leaf
     instructions = load_template("knowledge_questions" if leaf.kind == "knowledge" else "skill_questions").text
-    seen: set[tuple] = set()
+    seen = {(tuple(words(seed.question)), seed.context) for seed in leaf.seeds}
     for candidate in (c for c in candidates if c.live):
         identity = (tuple(words(candidate.question)), candidate.context)
         if is_off_topic(candidate.question, candidate.reference, instructions, settings.on_topic_min_overlap):
