@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 BENCH_TRAIN = {"epochs": 1, "max_steps": 0, "checkpoint_every": 0, "resume": False}
 VARIANTS = {
     # name: (runner, train overrides, label)
-    "trainer": ("trainer", {"autocast": "none"}, "HF Trainer, padding to longest, fp32"),
-    "trainer-bf16": ("trainer", {"autocast": "bf16"}, "HF Trainer, padding to longest, bf16=True"),
-    "taxon-fp32": ("taxon", {"autocast": "none"}, "taxon, packed padding-free, fp32"),
-    "taxon": ("taxon", {}, "taxon, packed padding-free, bf16 autocast (default)"),
+    "trainer": ("trainer", {"autocast": "none", "frozen_dtype": "float32"}, "HF Trainer, padding to longest, fp32"),
+    "trainer-bf16": ("trainer", {"autocast": "bf16", "frozen_dtype": "float32"}, "HF Trainer, padding, bf16=True"),
+    "taxon-fp32": ("taxon", {"autocast": "none", "frozen_dtype": "float32"}, "taxon, packed padding-free, fp32"),
+    "taxon": ("taxon", {}, "taxon, packed, bf16 base + autocast (default)"),
 }
 QUICK_VARIANTS = ("trainer", "taxon")
 

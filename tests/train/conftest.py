@@ -42,7 +42,7 @@ seed_examples:
         answer: The chickadee lives in North American forests.
 """
 
-# Tiny-model settings: rows of 96 tokens, 3 rows a step, one thread, exact float32 compute.
+# Tiny-model settings: rows of 96 tokens, 3 rows a step, one thread, float32 throughout.
 SMALL = {
     "epochs": 2,
     "pack_tokens": 96,
@@ -52,6 +52,7 @@ SMALL = {
     "lora_rank": 4,
     "lora_alpha": 8,
     "autocast": "none",
+    "frozen_dtype": "float32",
     "checkpoint_every": 0,
     "threads": 1,
 }

@@ -11,10 +11,14 @@ from taxon.train import train
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt"}
 
 
+# The default LoRA setup: a bfloat16 frozen base, float32 adapters, bfloat16 autocast.
+DEFAULT_LORA = {"lora_dropout": 0.1, "frozen_dtype": "bfloat16", "autocast": "bf16"}
+
+
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory, generated_dir, leaves, tiny_model_dir):
     out = tmp_path_factory.mktemp("lora-run")
-    return train(generated_dir, leaves, str(tiny_model_dir), out, small_config(lora_dropout=0.1), quiet=True), out
+    return train(generated_dir, leaves, str(tiny_model_dir), out, small_config(**DEFAULT_LORA), quiet=True), out
 
 
 def test_lora_run_writes_the_hugging_face_layout_without_pickle(lora_run):
@@ -47,6 +51,7 @@ def test_merged_model_is_base_plus_adapter_and_chats(lora_run, tiny_model_dir):
     ids = tokenizer.apply_chat_template([{"role": "user", "content": "What is 1 plus 2?"}],
                                         add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
     merged = AutoModelForCausalLM.from_pretrained(out / "model").eval()
+    assert merged.dtype == torch.float32  # merged into the base as stored, not the bfloat16 training copy
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     adapted = PeftModel.from_pretrained(base, out / "adapter").eval()
     with torch.no_grad():
@@ -57,7 +62,7 @@ def test_merged_model_is_base_plus_adapter_and_chats(lora_run, tiny_model_dir):
 def test_a_finished_run_is_not_trained_again(lora_run, generated_dir, leaves, tiny_model_dir):
     result, out = lora_run
     before = (out / "model" / "model.safetensors").stat().st_mtime_ns
-    again = train(generated_dir, leaves, str(tiny_model_dir), out, small_config(lora_dropout=0.1), quiet=True)
+    again = train(generated_dir, leaves, str(tiny_model_dir), out, small_config(**DEFAULT_LORA), quiet=True)
     assert again.summary == result.summary
     assert (out / "model" / "model.safetensors").stat().st_mtime_ns == before
 

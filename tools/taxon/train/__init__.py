@@ -82,33 +82,24 @@ def _check_sizes(train_config: dict) -> None:
         raise UsageError("train.max_sample_tokens must not exceed train.pack_tokens (a sample must fit a row)")
 
 
-def _unsharded_for_saving(model, base_model: str, config: dict, context):
-    """The trained model as a plain module on rank 0 (None elsewhere). Sharded weights are
-    gathered in full (collective) and loaded into a fresh copy of the model."""
-    if not context.sharded:
-        return model
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
+def _model_for_saving(model, base_model: str, config: dict, context):
+    """The trained model as a plain module on rank 0 (None elsewhere). LoRA: the adapter
+    weights on a fresh base in its stored dtype, so the merge happens at full precision;
+    full: the weights themselves, gathered in full (a collective) when sharded."""
     from taxon.train import model as model_module
 
-    lora = config["train"]["method"] == "lora"
-    options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=lora)
-    weights = get_model_state_dict(model, options=options)
+    train_config = config["train"]
+    if not (train_config["method"] == "lora" or context.sharded):
+        return model
+    weights = model_module.trained_weights(model)
     if not context.is_main:
         return None
-    fresh = model_module.build(base_model, config["train"], "cpu", int(config["train"]["seed"]))
-    fresh.load_state_dict(weights, strict=not lora)
+    seed = int(train_config["seed"])
+    fresh = model_module.build(base_model, train_config, "cpu", seed, dtype=model_module.stored_dtype(base_model))
+    unexpected = fresh.load_state_dict(weights, strict=False).unexpected_keys
+    if unexpected:
+        raise RuntimeError(f"trained weights the fresh model lacks: {unexpected[:3]}")
     return fresh
-
-
-def _save_dtype(base_model: str):
-    import torch
-    from transformers import AutoConfig
-
-    dtype = getattr(AutoConfig.from_pretrained(base_model), "dtype", None)
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype, None)
-    return dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
 def train(
@@ -157,7 +148,7 @@ def train(
         checkpoints = out_dir / CHECKPOINTS_NAME
         state = {"run_key": run_key}
         result = loop.run(model, training_set, plan, config, context, checkpoints, state, resume, not quiet)
-        final = _unsharded_for_saving(model, base_model, config, context)
+        final = _model_for_saving(model, base_model, config, context)
         if context.is_main:
             summary = _summary(base_model, run_key, training_set, plan, result, config, context)
             _write_outputs(out_dir, final, tokenizer, base_model, result.log, summary)
@@ -214,7 +205,9 @@ def _summary(base_model: str, run_key: str, training_set, plan, result, config: 
 def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[dict], summary: dict) -> None:
     from taxon.train import outputs
 
-    outputs.save_models(model, tokenizer, out_dir, base_model, _save_dtype(base_model))
+    from taxon.train.model import stored_dtype
+
+    outputs.save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))
     outputs.write_log(out_dir, log)
     outputs.plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
     outputs.write_result(out_dir, summary)

@@ -22,12 +22,6 @@ CHECKPOINTS_NAME = "checkpoints"
 STATE_NAME = "state.json"
 
 
-def _state_dict_options(**extra):
-    from torch.distributed.checkpoint.state_dict import StateDictOptions
-
-    return StateDictOptions(full_state_dict=True, cpu_offload=True, **extra)
-
-
 def _rng_state(context: Context) -> dict:
     import torch
 
@@ -62,10 +56,13 @@ def _unflatten_optimizer(tensors: dict, rest: dict) -> dict:
 def save(root: Path, step: int, model, optimizer, scheduler, state: dict, context: Context, keep: int) -> Path:
     """Write checkpoint `step` under root (collective: every rank calls it); rank 0 writes."""
     from safetensors.torch import save_file
-    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
 
-    weights = get_model_state_dict(model, options=_state_dict_options(ignore_frozen_params=True))
-    optimizer_state = get_optimizer_state_dict(model, optimizer, options=_state_dict_options())
+    from taxon.train.model import trained_weights
+
+    weights = trained_weights(model)
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    optimizer_state = get_optimizer_state_dict(model, optimizer, options=options)
     rng_states = all_gather_objects(_rng_state(context), context)
     final = Path(root) / f"step-{step:08d}"
     if context.is_main:

@@ -29,19 +29,34 @@ def load_tokenizer(base_model: str):
         raise TaxonError(f"cannot load the base model's tokenizer: {error}", where=base_model)
 
 
-def load_model(base_model: str, train_config: dict, device_type: str):
+def training_dtype(train_config: dict) -> str:
+    """LoRA keeps the frozen base in `frozen_dtype` (bfloat16 halves its memory and skips
+    autocast's per-call weight casts) with float32 adapters; full fine-tuning keeps float32
+    master weights."""
+    if train_config["method"] == "full":
+        return "float32"
+    dtype = train_config["frozen_dtype"]
+    if dtype not in DTYPES:
+        raise UsageError(f"train.frozen_dtype must be one of {', '.join(DTYPES)}, not '{dtype}'")
+    return dtype
+
+
+def stored_dtype(base_model: str):
+    """The dtype the base model's weights are stored in (what the merged model is saved in)."""
     import torch
+    from transformers import AutoConfig
+
+    dtype = getattr(AutoConfig.from_pretrained(base_model), "dtype", None)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    return dtype if isinstance(dtype, torch.dtype) else torch.float32
+
+
+def load_model(base_model: str, dtype, attention: str):
     from transformers import AutoModelForCausalLM
 
-    dtype = train_config["dtype"]
-    if dtype not in DTYPES:
-        raise UsageError(f"train.dtype must be one of {', '.join(DTYPES)}, not '{dtype}'")
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            base_model,
-            dtype=getattr(torch, dtype),
-            attn_implementation=attention_implementation(train_config["attention"], device_type),
-        )
+        model = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype, attn_implementation=attention)
     except (OSError, ValueError, ImportError) as error:
         raise TaxonError(f"cannot load the base model: {error}", where=base_model)
     model.config.use_cache = False  # a cache turns off packed-sequence masking
@@ -70,14 +85,26 @@ def make_trainable(model, train_config: dict):
         raise UsageError(f"cannot add LoRA adapters: {error}", hint="check train.lora_targets")
 
 
-def build(base_model: str, train_config: dict, device_type: str, seed: int):
-    """The trainable model, identical on every rank and every rerun (adapter init from the seed)."""
+def build(base_model: str, train_config: dict, device_type: str, seed: int, dtype=None):
+    """The trainable model, identical on every rank and every rerun (adapter init from the
+    seed); the base weights in `dtype` when given, else in the training dtype."""
     import torch
 
-    model = load_model(base_model, train_config, device_type)
+    if dtype is None:
+        dtype = getattr(torch, training_dtype(train_config))
+    attention = attention_implementation(train_config["attention"], device_type)
+    model = load_model(base_model, dtype, attention)
     torch.manual_seed(seed)
     return make_trainable(model, train_config)
 
 
-def trainable_names(model) -> list[str]:
-    return [name for name, parameter in model.named_parameters() if parameter.requires_grad]
+def trained_weights(model) -> dict:
+    """Full (unsharded) CPU tensors of the trainable weights: a collective under FSDP, empty
+    off rank 0. A tied weight is one parameter but two state-dict entries, and the helper's
+    frozen filter lets the second through, so names are checked against the parameters."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True, ignore_frozen_params=True)
+    weights = get_model_state_dict(model, options=options)
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    return {name: tensor for name, tensor in weights.items() if name in trainable}
