@@ -14,11 +14,19 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
 
 
-def config_from_args(args: argparse.Namespace, extra: dict | None = None) -> dict:
+def overrides_from_sets(sets: list[str]) -> dict:
+    """The `--set stage.key=value` flags as one nested dict."""
     overrides: dict = {}
-    for text in args.set:
+    for text in sets:
         overrides = deep_merge(overrides, parse_override(text))
-    return load_config(args.profile, args.config, deep_merge(extra or {}, overrides))
+    return overrides
+
+
+def config_from_args(args: argparse.Namespace, flags: dict | None = None) -> dict:
+    """The profile's config; `--set` flags win over the config file, dedicated flags
+    (`flags`, e.g. {"train": {"threads": 1}}) win over both."""
+    overrides = deep_merge(overrides_from_sets(args.set), flags or {})
+    return load_config(args.profile, args.config, overrides)
 
 
 def taxonomy_root(args: argparse.Namespace, config: dict) -> Path:

@@ -8,28 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.errors import EXIT_FAILED, EXIT_OK
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
-    parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found here or above)")
-    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
-
-
-def config_from_args(args: argparse.Namespace) -> dict:
-    overrides: dict = {}
-    for text in args.set:
-        overrides = deep_merge(overrides, parse_override(text))
-    return load_config(args.profile, args.config, overrides)
-
-
-def taxonomy_root(args: argparse.Namespace, config: dict) -> Path:
-    """--taxonomy, else [taxonomy] root beside taxon.toml."""
-    if args.taxonomy:
-        return Path(args.taxonomy)
-    return Path(config["config_path"]).parent / config["taxonomy"]["root"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from taxon.config import deep_merge, load_config, parse_override
+from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
 from taxon.taxonomy import iter_qna_files, load_leaf
 
@@ -14,26 +14,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                         help="qna.yaml files or folders (default: the taxonomy root from the config)")
     parser.add_argument("--out", type=Path, required=True, help="output folder: <out>/<leaf_id>/samples.jsonl ...")
-    parser.add_argument("--profile", default="cpu", help="config profile (cpu, gpu)")
-    parser.add_argument("--config", type=Path, help="config file (default: taxon.toml here or above)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE",
-                        help="override one config value, e.g. --set generate.questions_per_seed=3")
     parser.add_argument("--backend", help="teacher backend: transformers, openai or vllm")
     parser.add_argument("--teacher", help="teacher model (a Hugging Face id, local folder or packaged:NAME)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (for CI)")
+    add_config_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from taxon.generate.run import LeavesFailed, generate_leaves
 
-    overrides: dict = {}
-    for text in args.overrides:
-        overrides = deep_merge(overrides, parse_override(text))
-    for key in ("backend", "teacher"):
-        if getattr(args, key):
-            overrides = deep_merge(overrides, {"generate": {key: getattr(args, key)}})
-    config = load_config(args.profile, args.config, overrides)
-    leaves = [load_leaf(path) for path in _qna_files(args.paths or [Path(config["taxonomy"]["root"])])]
+    chosen = {key: getattr(args, key) for key in ("backend", "teacher") if getattr(args, key)}
+    config = config_from_args(args, {"generate": chosen})
+    leaves = [load_leaf(path) for path in _qna_files(args.paths or [taxonomy_root(args, config)])]
     try:
         result = generate_leaves(leaves, args.out, config, quiet=args.quiet)
     except LeavesFailed as failure:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taxon.config import deep_merge, load_config, parse_override
+from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.errors import EXIT_OK
 from taxon.review.comment import render_comment
 from taxon.review.data import load_review
@@ -20,16 +20,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--comment", type=Path, help="write the pull-request comment (markdown) here")
     parser.add_argument("--artifact-url", help="link to the artifact holding the dataset and the page")
     parser.add_argument("--commit", help="the pull request commit the samples were made from")
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--config", type=Path)
-    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", dest="overrides")
+    add_config_arguments(parser)
 
 
 def run(args) -> int:
-    overrides: dict = {}
-    for text in args.overrides:
-        overrides = deep_merge(overrides, parse_override(text))
-    settings = load_config(args.profile, args.config, overrides)["review"]
+    settings = config_from_args(args)["review"]
     data = load_review(args.gen_out, args.taxonomy)
     html_path = args.html or (None if args.comment else Path("review.html"))
     if html_path:

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.commands import _options
 from taxon.errors import TaxonError
 
 MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
-    parser.add_argument("--config", help="path of taxon.toml (default: found here or above)")
-    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
+    _options.add_config_arguments(parser)
     parser.add_argument("--threads", type=int, help="torch threads for a local model (default: teacher.threads)")
 
 
 def config_from_args(args: argparse.Namespace) -> dict:
-    overrides: dict = {}
-    for text in args.set:
-        overrides = deep_merge(overrides, parse_override(text))
-    if args.threads is not None:
-        overrides = deep_merge(overrides, {"teacher": {"threads": args.threads}})
-    return load_config(args.profile, args.config, overrides)
+    threads = {"teacher": {"threads": args.threads}} if args.threads is not None else {}
+    return _options.config_from_args(args, threads)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

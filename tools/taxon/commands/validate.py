@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from taxon.config import find_config, load_config, parse_override
+from taxon.commands._options import overrides_from_sets
+from taxon.config import find_config, load_config
 from taxon.errors import EXIT_FAILED, EXIT_OK, UsageError
 from taxon.validate.engine import FileReport, Report, validate_paths
 from taxon.validate.report import FORMATS, render
@@ -41,11 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace) -> dict:
     """The config when there is a taxon.toml (a plain taxonomy fork may have none)."""
-    overrides: dict = {}
-    for text in args.set:
-        override = parse_override(text)
-        for stage, values in override.items():
-            overrides.setdefault(stage, {}).update(values)
+    overrides = overrides_from_sets(args.set)
     if args.config or find_config() is not None:
         return load_config(args.profile, args.config, overrides)
     return overrides
