@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from summary import emit
 from taxon.config import load_config
 from taxon.generate.run import generate_leaves
 from taxon.generate.teachers.base import Completion
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'rerun, one leaf changed':<28}{one:>10.2f}{one_requests:>10}{ratio:>10.3f}")
     goal = 1 / 50
     print(f"one-leaf regeneration is 1/{1 / ratio:.0f} of the full run (goal 1/50): {'PASS' if ratio <= goal else 'FAIL'}")
+    emit(f"regenerate after one of {args.leaves} leaves changed", f"{one:.2f} s ({one_requests} requests)",
+         f"full run {full:.2f} s ({full_requests} requests)", "<= 1/50 of the full run", ratio <= goal)
     return 0 if ratio <= goal else 1
 
 

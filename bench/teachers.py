@@ -18,6 +18,8 @@ import os
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from summary import emit
+
 
 QUESTIONS = [
     "Explain in detail how birds migrate across continents.",
@@ -168,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     for row in transformers_rows:
         print(f"{row['batch_size']:>6} {row['requests']:>9} {row['tokens']:>7} {row['seconds']:>8.1f} "
               f"{row['tokens_per_s']:>9.1f} {row['speedup']:>7.1f}x")
+    worst = min(openai_rows, key=lambda r: r["share_of_ideal"])
+    emit("openai teacher throughput, worst concurrency", f"{worst['requests_per_s']:.1f} req/s (C={worst['concurrency']})",
+         f"ideal C/L {worst['ideal_per_s']:.1f} req/s", ">= 90 % of C/L", worst["share_of_ideal"] >= 0.9)
+    best = max(transformers_rows, key=lambda r: r["speedup"])
+    emit("transformers teacher tokens/s, batched", f"{best['tokens_per_s']:.1f} tok/s (batch {best['batch_size']})",
+         f"one at a time {transformers_rows[0]['tokens_per_s']:.1f} tok/s", ">= 3x", best["speedup"] >= 3)
     met = all(r["share_of_ideal"] >= 0.9 for r in openai_rows) and max(r["speedup"] for r in transformers_rows) >= 3
     print(f"\ngoals {'met' if met else 'NOT met'}")
     return 0 if met else 1

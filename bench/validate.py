@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from summary import emit
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "instructlab-taxonomy"
 CORPUS_2024 = REPO.parent / "shared" / "corpus" / "instructlab-taxonomy-2024-08"
@@ -131,6 +133,8 @@ def main() -> None:
     one, one_cpu = seconds([*taxon, str(one_file)], runs)
     print(f"one file, interpreter start included: {one * 1000:7.0f} ms wall, {one_cpu * 1000:.0f} ms CPU"
           f"   (bare interpreter start: {bare * 1000:.0f} ms wall, {bare_cpu * 1000:.0f} ms CPU; goal < 300 ms)")
+    emit("validate one file, interpreter start included", f"{one * 1000:.0f} ms",
+         f"bare interpreter {bare * 1000:.0f} ms", "< 300 ms", one < 0.3)
 
     with tempfile.TemporaryDirectory(prefix="taxon-bench-") as tmp:
         made = build_tree(Path(tmp) / "taxonomy", count)
@@ -139,6 +143,8 @@ def main() -> None:
         serial, serial_cpu = seconds([*tree_command, "--set", "validate.parallel_from=1000000"], 1)
         print(f"tree of {made} files (JSON out): {tree:5.2f} s wall, {tree_cpu:.2f} s CPU in all   "
               f"(one process: {serial:.2f} s wall, {serial_cpu:.2f} s CPU; {serial_cpu / made * 1000:.2f} ms CPU a file; goal < 3 s)")
+        emit(f"validate a tree of {made} files", f"{tree:.2f} s", f"one process {serial:.2f} s", "< 3 s (2,000 files)",
+             tree < 3 if made >= 2000 else None)
 
     files = sorted(CORPUS.rglob("qna.yaml")) if CORPUS.is_dir() else []
     if not files:
@@ -156,6 +162,9 @@ def main() -> None:
     total = sum(value[0] for value in ours.values())
     peer_total = f"{sum(value[0] for value in peer.values()):.0f} ms" if peer else "n/a (not installable here)"
     print(f"{'total':<72} {total:8.1f}   peer: {peer_total}")
+    emit(f"validate the {len(files)} InstructLab files, in-process", f"{total:.0f} ms",
+         f"{PEER_PACKAGE}: {peer_total}", "faster than the peer",
+         total < sum(value[0] for value in peer.values()) if peer else None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,113 @@
+"""Every benchmark in one run, side by side with its baseline, into bench/RESULTS.md.
+
+    python bench/run_all.py [--quick] [--no-demo]
+
+Runs bench/validate.py (against instructlab-schema in a temp venv), bench/teachers.py
+(throughput against the ideal C/L, batched against one sequence), bench/train.py (against a
+plain Hugging Face Trainer), bench/generate_incremental.py, and the demo (`taxon pipeline
+--profile cpu` from empty generation and training caches), then writes a table of the
+headline figures with the machine and the date, followed by each bench's full output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from summary import emit, parse
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+BENCHES = ("validate", "teachers", "train", "generate_incremental")
+
+
+def run_bench(name: str, quick: bool) -> tuple[str, float, int]:
+    command = [sys.executable, str(BENCH / f"{name}.py"), *(["--quick"] if quick else [])]
+    print(f"== {' '.join(command[1:])}", flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    output = done.stdout + (f"\n[stderr]\n{done.stderr[-3000:]}" if done.returncode else "")
+    print(done.stdout, flush=True)
+    return output, seconds, done.returncode
+
+
+def run_demo() -> tuple[str, float, int]:
+    """The demo as `make demo` runs it, but in a fresh run folder with empty stage caches
+    (the prepared packaged model is kept: preparing it is part of `make install`'s cost)."""
+    print("== demo: taxon pipeline --profile cpu (fresh run folder and caches)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="taxon-demo-") as tmp:
+        command = [str(Path(sys.executable).parent / "taxon"), "pipeline", "--profile", "cpu", "--quiet",
+                   "--run", f"{tmp}/run", "--set", f'generate.cache_dir="{tmp}/generate-cache"',
+                   "--set", f'documents.cache_dir="{tmp}/documents-cache"']
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+        seconds = time.perf_counter() - start
+    print(done.stdout[-4000:], flush=True)
+    emit("demo wall time (make demo, 2 cores, CPU)", f"{seconds / 60:.1f} min", "goal 10 min, at most 15",
+         "<= 15 min", seconds <= 15 * 60 and done.returncode == 0)
+    return done.stdout + done.stderr[-3000:], seconds, done.returncode
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    import torch
+
+    return (f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {platform.platform()}")
+
+
+def write_results(sections: dict[str, tuple[str, float, int]], quick: bool) -> Path:
+    rows = [row for output, _, _ in sections.values() for row in parse(output)]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `bench/run_all.py{' --quick' if quick else ''}` on "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {machine()}.",
+        "",
+        "| measure | taxon | baseline (same run) | goal | met |",
+        "| --- | --- | --- | --- | --- |",
+        *(f"| {r['measure']} | {r['taxon']} | {r['baseline']} | {r['goal']} | "
+          f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['met']] } |" for r in rows),
+        "",
+    ]
+    for name, (output, seconds, code) in sections.items():
+        body = "\n".join(line for line in output.splitlines() if not line.startswith("SUMMARY "))
+        lines += [f"## {name} ({seconds:.0f} s, exit {code})", "", "```", body.strip(), "```", ""]
+    path = BENCH / "RESULTS.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="each bench in its quick mode")
+    parser.add_argument("--no-demo", action="store_true", help="skip the demo's wall time")
+    parser.add_argument("--only", nargs="+", choices=BENCHES, help="run only these benches")
+    args = parser.parse_args()
+    sections = {name: run_bench(name, args.quick) for name in (args.only or BENCHES)}
+    if not args.no_demo:
+        import io
+        from contextlib import redirect_stdout
+
+        captured = io.StringIO()
+        with redirect_stdout(captured):
+            output, seconds, code = run_demo()
+        print(captured.getvalue(), end="")
+        sections["demo"] = (captured.getvalue() + output, seconds, code)
+    path = write_results(sections, args.quick)
+    print(f"wrote {path}")
+    return 0 if all(code == 0 for _, _, code in sections.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
