@@ -43,7 +43,22 @@ class PipelineServer(ScriptedServer):
         self.signal_at, self.down_after = signal_at, down_after
         self.reached = threading.Event()
         self.prompts: list[str] = []  # the last user turn of every chat request served
+        self.in_flight = 0
         super().__init__(loglikelihood=False)
+
+    def settle(self, timeout_s: float = 60) -> int:
+        """Wait until the requests of a killed client are all answered (or dropped), then
+        return the count: requests it had sent still arrive after its death."""
+        deadline = time.monotonic() + timeout_s
+        last = -1
+        while time.monotonic() < deadline:
+            with self.lock:
+                count, busy = self.chat_requests, self.in_flight
+            if not busy and count == last:
+                return count
+            last = count
+            time.sleep(0.05)
+        raise TimeoutError("the teacher server stayed busy")
 
     def _handler(self):
         scripted = super()._handler()
@@ -51,6 +66,15 @@ class PipelineServer(ScriptedServer):
 
         class Handler(scripted):
             def do_POST(self):
+                with server.lock:
+                    server.in_flight += 1
+                try:
+                    self._post()
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+
+            def _post(self):
                 raw = self.rfile.read(int(self.headers["Content-Length"]))
                 try:
                     body = json.loads(raw)
