@@ -6,6 +6,8 @@ import shutil
 import pytest
 from pipeline_helpers import run_in_process, stage_statuses
 
+from taxon.publish import verify_bundle
+
 pytestmark = pytest.mark.xdist_group("pipeline")
 
 
@@ -49,3 +51,31 @@ def test_a_changed_replay_file_reruns_train(copy_reference, monkeypatch, capsys)
     assert code == 0 and stage_statuses(out)["train"] == "done", out + err
     code, out, err = run_in_process(repo, monkeypatch, capsys, *flags)
     assert code == 0 and stage_statuses(out)["train"] == "cached", out + err
+
+
+GATE_FAILS = ("--set", 'pipeline.changed_leaves=["compositional_skills/linguistics/plural_nouns"]',
+              "--set", "evaluate.gate.changed_must_improve=true")  # the tiny model improves on nothing
+
+
+def test_changed_leaves_rerun_evaluate_and_a_failed_gate_stops_the_run(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train", "evaluate", "publish"))
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS)
+    assert code == 1, out + err
+    assert stage_statuses(out) == {"validate": "cached", "generate": "cached", "train": "cached",
+                                   "evaluate": "failed", "publish": "not run"}
+    assert "evaluate failed: the evaluation gate failed: changed leaf compositional_skills/linguistics/plural_nouns" in err
+    assert "Traceback" not in out + err
+    report = json.loads((repo / "runs/cpu/eval/report.json").read_text())
+    assert report["gate"]["passed"] is False
+
+
+def test_a_failed_gate_publishes_when_the_gate_is_not_required(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train"))
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS, "--set", "publish.require_passed_gate=false")
+    assert code == 0, out + err
+    assert stage_statuses(out)["publish"] == "done"
+    assert json.loads((repo / "runs/cpu/stages/evaluate.json").read_text())["figures"]["gate"] == "failed"
+    assert verify_bundle(repo / "runs/cpu/bundle") == []
+
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS)  # required again: it stops
+    assert code == 1 and stage_statuses(out)["evaluate"] == "failed", out + err

@@ -113,3 +113,15 @@ def test_an_unknown_stage_is_a_usage_error(reference, monkeypatch, capsys):
     assert exit_.value.code == 2
     code, out, err = run_in_process(reference.repo, monkeypatch, capsys, "--from", "publish", "--to", "train")
     assert code == 2 and "--from publish comes after --to train" in err
+
+
+def test_an_invalid_taxonomy_stops_the_run_at_validate(copy_reference, teacher, monkeypatch, capsys):
+    repo = copy_reference()
+    qna = repo / "taxonomy/foundational_skills/reasoning/arithmetic/odd_or_even/qna.yaml"
+    qna.write_text(qna.read_text().replace("task_description:", "task_descriptoin:"))
+    before = teacher.chat_requests
+    code, out, err = run_in_process(repo, monkeypatch, capsys)
+    assert code == 1, out + err
+    assert stage_statuses(out) == {"validate": "failed", **dict.fromkeys(STAGES[1:], "not run")}
+    assert "validate failed: the taxonomy has" in err and "odd_or_even/qna.yaml" in err and "Traceback" not in err
+    assert teacher.chat_requests == before and not (run_dir(repo) / "generate").exists()

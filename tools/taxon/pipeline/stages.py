@@ -141,10 +141,13 @@ class Evaluate:
         from taxon.evaluate.sets import BUILTIN_PROBE
 
         probe = context.config.get("evaluate", {}).get("probe_file") or BUILTIN_PROBE
+        previous = _previous_bundle(context)
         return {"train": _file_hash(context.train_dir / "result.json"),
                 "samples": hash_tree(context.generate_dir, "**/samples.jsonl"),
-                "leaves": context.leaf_hashes(), "previous": _previous_bundle(context),
-                "probe": _file_hash(Path(probe)), **context.section("evaluate", "dataset")}
+                "leaves": context.leaf_hashes(), "probe": _file_hash(Path(probe)),
+                "previous": previous and [previous, _file_hash(Path(previous) / "SHA256SUMS")],
+                "changed": _changed_leaves(context), "gate_required": _gate_required(context),
+                **context.section("evaluate", "dataset")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -155,14 +158,24 @@ class Evaluate:
         from taxon.evaluate import evaluate
 
         baselines = [context.base_model] + ([_previous_bundle(context)] if _previous_bundle(context) else [])
-        changed = context.config.get("pipeline", {}).get("changed_leaves") or None
         report = evaluate(str(context.train_dir / "model"), baselines, context.generate_dir, context.leaves,
-                          context.eval_dir, context.config, changed_leaves=changed, quiet=context.quiet)
-        figures = eval_figures(report.data)
-        if not report.passed:
+                          context.eval_dir, context.config, changed_leaves=_changed_leaves(context),
+                          quiet=context.quiet)
+        if not report.passed and _gate_required(context):
             raise TaxonError("the evaluation gate failed: " + "; ".join(report.gate.reasons),
-                             hint=f"see {context.eval_dir / 'report.md'}; nothing is published")
-        return figures
+                             hint=f"see {context.eval_dir / 'report.md'}; nothing is published "
+                             "(to publish anyway: --set publish.require_passed_gate=false)")
+        return {"gate": "passed" if report.passed else "failed", **eval_figures(report.data)}
+
+
+def _gate_required(context: Context) -> bool:
+    """publish.require_passed_gate: whether a failed gate stops the run here, before publish."""
+    return bool(context.config.get("publish", {}).get("require_passed_gate", True))
+
+
+def _changed_leaves(context: Context) -> list[str] | None:
+    """The leaves the gate requires to improve: part of the evaluate stage's key, since they decide its verdict."""
+    return context.config.get("pipeline", {}).get("changed_leaves") or None
 
 
 def _previous_bundle(context: Context) -> str | None:
