@@ -63,7 +63,8 @@ def test_changed_leaves_rerun_evaluate_and_a_failed_gate_stops_the_run(copy_refe
     assert code == 1, out + err
     assert stage_statuses(out) == {"validate": "cached", "generate": "cached", "train": "cached",
                                    "evaluate": "failed", "publish": "not run"}
-    assert "evaluate failed: the evaluation gate failed: changed leaf compositional_skills/linguistics/plural_nouns" in err
+    assert "evaluate failed: the evaluation gate failed: changed leaf compositional_skills/linguistics/plural_nouns" \
+        in err
     assert "Traceback" not in out + err
     report = json.loads((repo / "runs/cpu/eval/report.json").read_text())
     assert report["gate"]["passed"] is False
@@ -71,7 +72,8 @@ def test_changed_leaves_rerun_evaluate_and_a_failed_gate_stops_the_run(copy_refe
 
 def test_a_failed_gate_publishes_when_the_gate_is_not_required(copy_reference, monkeypatch, capsys):
     repo = copy_reference(("validate", "generate", "train"))
-    code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS, "--set", "publish.require_passed_gate=false")
+    not_required = ("--set", "publish.require_passed_gate=false")
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS, *not_required)
     assert code == 0, out + err
     assert stage_statuses(out)["publish"] == "done"
     assert json.loads((repo / "runs/cpu/stages/evaluate.json").read_text())["figures"]["gate"] == "failed"
