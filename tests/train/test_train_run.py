@@ -39,6 +39,7 @@ def test_lora_run_writes_the_hugging_face_layout_without_pickle(lora_run):
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert [row["step"] for row in log] == list(range(1, result.steps + 1))
     assert log[-1]["loss"] == result.final_loss < log[0]["loss"]
+    assert 0 < log[-1]["lr"] < max(row["lr"] for row in log) <= summary["config"]["learning_rate"]  # warmup, cosine
     assert (out / "loss.png").read_bytes().startswith(b"\x89PNG")
 
 

@@ -175,6 +175,7 @@ def run(
                 result.real_tokens += length if weight else 0
             if max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_grad_norm)
+            lr = optimizer.param_groups[0]["lr"]
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -185,7 +186,7 @@ def run(
                 "step": step + 1,
                 "epoch": plan.step_epochs[step],
                 "loss": loss_total / plan.step_targets[step],
-                "lr": scheduler.get_last_lr()[0],
+                "lr": lr,
                 "tokens": sum(len(training_set.samples[i]) for row in plan.steps[step] for i in row),
                 "elapsed_s": round(elapsed, 3),
             }
