@@ -1,7 +1,7 @@
 import json
 
 import torch
-from conftest import small_config
+from train_setup import small_config
 from safetensors.torch import load_file
 
 from taxon.train import checkpoint

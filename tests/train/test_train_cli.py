@@ -1,6 +1,6 @@
 import json
 
-from conftest import REPO
+from train_setup import REPO
 
 from taxon.cli import main
 

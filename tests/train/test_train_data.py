@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import small_config
+from train_setup import small_config
 from transformers import AutoTokenizer
 
 from taxon.errors import TaxonError, UsageError

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import torch
-from conftest import REPO, set_flags, small_config
+from train_setup import REPO, set_flags, small_config
 from safetensors.torch import load_file
 
 from taxon.train import train

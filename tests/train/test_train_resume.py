@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch
-from conftest import REPO, set_flags, small_config
+from train_setup import REPO, set_flags, small_config
 from safetensors.torch import load_file
 
 from taxon.train import EXIT_PREEMPTED, train

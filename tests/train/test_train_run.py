@@ -2,7 +2,7 @@ import json
 
 import pytest
 import torch
-from conftest import small_config
+from train_setup import small_config
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
