@@ -75,7 +75,7 @@ def _peak_memory_mb(context) -> float:
 
 
 def _check_sizes(train_config: dict) -> None:
-    for key in ("pack_tokens", "rows_per_step", "epochs", "max_sample_tokens"):
+    for key in ("pack_tokens", "rows_per_step", "epochs", "max_sample_tokens", "keep_checkpoints"):
         if int(train_config[key]) < 1:
             raise UsageError(f"train.{key} must be at least 1")
     if int(train_config["max_sample_tokens"]) > int(train_config["pack_tokens"]):
