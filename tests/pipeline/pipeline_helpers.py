@@ -24,7 +24,7 @@ from scripted_server import ScriptedServer  # noqa: E402
 from taxon.publish import verify_bundle  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-TAXON = REPO / ".venv" / "bin" / "taxon"
+TAXON = Path(sys.executable).parent / "taxon"  # the console script of the environment running the tests
 LEAVES = (
     "knowledge/science/fictional_species/marrowick_finch",  # in-tree document.md
     "compositional_skills/linguistics/plural_nouns",
@@ -162,18 +162,8 @@ def make_repo(folder: Path, base_url: str, model_dir: Path) -> Path:
     for leaf in LEAVES:
         shutil.copytree(REPO / "taxonomy" / leaf, folder / "taxonomy" / leaf)
     (folder / "probe.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROBE), encoding="utf-8")
-    write_config(folder, pipeline_config(base_url, model_dir))
+    (folder / "taxon.toml").write_text(toml_text(pipeline_config(base_url, model_dir)), encoding="utf-8")
     return folder
-
-
-def write_config(folder: Path, config: dict) -> None:
-    (folder / "taxon.toml").write_text(toml_text(config), encoding="utf-8")
-
-
-def set_base_url(folder: Path, base_url: str) -> None:
-    config = tomllib.loads((folder / "taxon.toml").read_text(encoding="utf-8"))
-    config["teacher"]["base_url"] = base_url
-    write_config(folder, config)
 
 
 def cli_env() -> dict:
