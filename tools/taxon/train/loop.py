@@ -205,5 +205,6 @@ def run(
                     hint="rerun the same command to resume",
                 )
     result.elapsed_s = time.perf_counter() - started
-    result.real_tokens, result.computed_tokens = map(int, all_sums([result.real_tokens, result.computed_tokens], context))
+    totals = all_sums([result.real_tokens, result.computed_tokens], context)
+    result.real_tokens, result.computed_tokens = (int(total) for total in totals)
     return result

@@ -43,11 +43,12 @@ def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:
 
     figure, axes = plt.subplots(figsize=(7, 4), dpi=100)
     steps = [row["step"] for row in rows]
-    axes.plot(steps, [row["loss"] for row in rows], linewidth=1, label="loss per step")
+    losses = [row["loss"] for row in rows]
+    axes.plot(steps, losses, linewidth=1, label="loss per step")
     window = max(1, len(rows) // 20)
     if window > 1:
-        smooth = [sum(r["loss"] for r in rows[max(0, i - window + 1) : i + 1]) / min(window, i + 1) for i in range(len(rows))]
-        axes.plot(steps, smooth, linewidth=2, label=f"mean of {window} steps")
+        trailing = [losses[max(0, i - window + 1) : i + 1] for i in range(len(losses))]
+        axes.plot(steps, [sum(part) / len(part) for part in trailing], linewidth=2, label=f"mean of {window} steps")
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("loss (assistant tokens)")
     axes.set_title(title)
