@@ -80,6 +80,8 @@ def test_sigkill_during_generate_resumes_to_the_same_outputs(share, tmp_path, te
 
 TRAIN_MOMENTS = {
     "after-a-checkpoint": lambda train: any((train / "checkpoints").glob("step-*")),
+    "writing-a-second-checkpoint": lambda train: any((train / "checkpoints").glob("step-*"))
+    and any((train / "checkpoints").glob(".step-*.partial")),
     "saving-the-outputs": lambda train: (train / "adapter").exists(),  # result.json comes last
 }
 
