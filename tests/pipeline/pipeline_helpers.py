@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import tomllib
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
@@ -36,15 +37,28 @@ PROBE = [{"question": "What is 7 plus 5?", "answer": "7 plus 5 is 12."},
 
 
 class PipelineServer(ScriptedServer):
-    """The scripted teacher over HTTP (no loglikelihood scoring). `reached` is set once
-    `signal_at` chat requests were served; from `down_after` on, every request gets a 503."""
+    """The scripted teacher over HTTP (no loglikelihood scoring), on a free port or `port`.
+    `reached` is set once `signal_at` chat requests were served; from `down_after` on, every
+    request gets a 503; after `stop_after` the server stops listening (connections refused)."""
 
-    def __init__(self, signal_at: int | None = None, down_after: int | None = None):
-        self.signal_at, self.down_after = signal_at, down_after
+    def __init__(self, down_after: int | None = None, stop_after: int | None = None, port: int = 0):
+        self.signal_at, self.down_after, self.stop_after = None, down_after, stop_after
         self.reached = threading.Event()
         self.prompts: list[str] = []  # the last user turn of every chat request served
         self.in_flight = 0
         super().__init__(loglikelihood=False)
+        if port:  # back at the address of a server that went away
+            self.http.server_close()
+            self.http = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+            self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.http.server_address[1]
+
+    def _stop_listening(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
 
     def settle(self, timeout_s: float = 60) -> int:
         """Wait until the requests of a killed client are all answered (or dropped), then
@@ -90,6 +104,9 @@ class PipelineServer(ScriptedServer):
                 super().do_POST()
                 if server.signal_at is not None and server.chat_requests >= server.signal_at:
                     server.reached.set()
+                if server.stop_after is not None and server.chat_requests >= server.stop_after:
+                    server.stop_after = None
+                    threading.Thread(target=server._stop_listening).start()
 
         return Handler
 

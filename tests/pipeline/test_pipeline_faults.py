@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pipeline_helpers import (
     BundleWatcher,
+    PipelineServer,
     assert_same_adapter,
     make_repo,
     run_dir,
@@ -155,25 +156,24 @@ def test_sigkill_during_publish_never_shows_a_partial_bundle(copy_reference, ref
     assert_same_outputs(repo, reference)
 
 
-def test_a_teacher_that_goes_down_fails_clearly_and_the_rerun_resumes(tmp_path, teacher, tiny_model_dir, reference):
-    repo = make_repo(tmp_path / "repo", teacher.base_url, tiny_model_dir)
-    before = teacher.chat_requests
-    teacher.down_after = before + reference.calls // 2
-    try:
+@pytest.mark.parametrize("failure", ["answers-503", "stops-listening"])
+def test_a_teacher_that_goes_down_fails_clearly_and_the_rerun_resumes(failure, tmp_path, tiny_model_dir, reference):
+    limit = reference.calls // 2
+    with PipelineServer(**{"answers-503": {"down_after": limit}, "stops-listening": {"stop_after": limit}}[failure]) \
+            as dying:
+        repo = make_repo(tmp_path / "repo", dying.base_url, tiny_model_dir)
         failed = run_pipeline_cli(repo)
-    finally:
-        teacher.down_after = None
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "Traceback" not in failed.stderr + failed.stdout
-    assert "generate failed" in failed.stderr and f"teacher endpoint {teacher.base_url}" in failed.stderr
+    assert f"generate failed: the teacher endpoint {dying.base_url} failed 2 times" in failed.stderr
     assert stage_statuses(failed.stdout) == {"validate": "done", "generate": "failed", "train": "not run",
                                              "evaluate": "not run", "publish": "not run"}
     assert any((repo / ".taxon-cache" / "generate").rglob("*.json*")), "the finished units were not kept"
 
-    before = teacher.chat_requests
-    completed = run_pipeline_cli(repo)
+    with PipelineServer(port=dying.port) as back:
+        completed = run_pipeline_cli(repo)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert 0 < teacher.chat_requests - before < reference.calls
+    assert 0 < back.chat_requests < reference.calls
     assert_same_outputs(repo, reference)
 
 
