@@ -33,6 +33,11 @@ def test_atomic_dir_is_all_or_nothing(tmp_path):
         (building / "whole.txt").write_text("x")
     with atomic_dir(final) as building:
         (building / "newer.txt").write_text("y")
+        os.chmod(building / "newer.txt", 0o600)  # as safetensors writes its files
     assert sorted(p.name for p in final.iterdir()) == ["newer.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
     assert hash_tree(final) != hash_tree(tmp_path)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((final / "newer.txt").stat().st_mode) == 0o666 & ~mask
+    assert stat.S_IMODE(final.stat().st_mode) == 0o777 & ~mask

@@ -177,8 +177,6 @@ def test_a_teacher_that_goes_down_fails_clearly_and_the_rerun_resumes(failure, t
     assert_same_outputs(repo, reference)
 
 
-@pytest.mark.xfail(strict=False, reason="generate_leaves makes the teacher (probing the endpoint, or loading the "
-                   "transformers model) before it finds every leaf finished; tools/taxon/generate/run.py")
 def test_killed_after_generate_finished_resumes_without_the_teacher(copy_reference, reference, monkeypatch, capsys):
     repo = copy_reference(("validate", "generate"))
     (run_dir(repo) / "stages" / "generate.json").unlink()  # killed after the samples, before the stage's marker

@@ -128,8 +128,6 @@ def test_an_invalid_taxonomy_stops_the_run_at_validate(copy_reference, teacher, 
     assert teacher.chat_requests == before and not (run_dir(repo) / "generate").exists()
 
 
-@pytest.mark.xfail(strict=False, reason="taxon.store.atomic_dir / atomic_write_bytes create through mkdtemp / mkstemp, "
-                   "so the bundle folder is 0700 and the files written atomically 0600, whatever the umask")
 def test_the_published_bundle_is_readable_as_the_umask_allows(reference):
     old = os.umask(0o022)
     os.umask(old)

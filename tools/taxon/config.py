@@ -8,6 +8,7 @@ tables override them key by key.
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,8 @@ def load_config(
     path = Path(path) if path else find_config()
     if path is None:
         raise UsageError(f"no {CONFIG_NAME} found here or above", hint="run from the repository root")
+    if path.suffix == ".json":
+        return _load_resolved(path, overrides)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -57,6 +60,16 @@ def load_config(
     config["profile"] = profile
     config["config_path"] = str(path)
     return config
+
+
+def _load_resolved(path: Path, overrides: dict | None) -> dict:
+    """A config already merged for one profile, as the pipeline records it in its run folder
+    (`<run>/config.json`) and hands it to the processes it launches."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read config: {error}", where=str(path))
+    return deep_merge(config, overrides or {})
 
 
 def parse_override(text: str) -> dict:

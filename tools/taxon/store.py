@@ -90,6 +90,20 @@ def read_jsonl(path: Path) -> list[Any]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def _honour_umask(root: Path) -> None:
+    """mkdtemp makes folders 0700 and some writers (safetensors) files 0600: outputs are
+    meant to be read by others, as the umask allows."""
+    mask = _umask()
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            os.chmod(os.path.join(folder, name), 0o777 & ~mask)
+        for name in filenames:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o666 & ~mask)
+
+
 @contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
     """Build a folder under a temporary name beside `final`, then rename it into place.
@@ -103,8 +117,8 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
     try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
         yield tmp
+        _honour_umask(tmp)
         if final.exists():
             old = final.with_name(f".{final.name}.{os.getpid()}.old.partial")
             os.replace(final, old)

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.errors import EXIT_OK
 
 
@@ -22,22 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (adapter/, model/, result.json, ...)")
     parser.add_argument("--base", help="base model: folder, hub id or packaged:smollm2 (default: models.base)")
     parser.add_argument("--replay", type=Path, help="JSONL of general chat rows mixed in to keep the base's skills")
-    parser.add_argument("--profile", default=DEFAULT_PROFILE, help="config profile (default: %(default)s)")
-    parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found here or above)")
-    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
                         help="continue from the newest checkpoint in --out (default: train.resume)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: train.threads; 0: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_config_arguments(parser)
 
 
 def _config(args: argparse.Namespace) -> dict:
-    overrides: dict = {}
-    for text in args.set:
-        overrides = deep_merge(overrides, parse_override(text))
     flags = {"resume": args.resume, "threads": args.threads}
-    overrides = deep_merge(overrides, {"train": {k: v for k, v in flags.items() if v is not None}})
-    return load_config(args.profile, args.config, overrides)
+    return config_from_args(args, {"train": {k: v for k, v in flags.items() if v is not None}})
 
 
 def _base_model(spec: str, config: dict) -> str:
@@ -54,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     base_model = _base_model(args.base or config["models"]["base"], config)
-    leaves = load_leaves(args.taxonomy or Path(config["taxonomy"]["root"]))
+    leaves = load_leaves(taxonomy_root(args, config))
     result = train(args.data, leaves, base_model, args.out, config, replay=args.replay, quiet=args.quiet)
     if not args.quiet and os.environ.get("RANK", "0") == "0":
         print(f"model: {result.model_dir}", file=sys.stderr)

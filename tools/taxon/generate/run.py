@@ -72,17 +72,18 @@ def generate_leaves(
 ) -> GenerateResult:
     """Generate samples for every leaf into `<out_dir>/<leaf_id>/`; LeavesFailed (with the
     result) when a leaf ends with fewer than `generate.min_kept_per_leaf` samples."""
-    settings = Settings.from_config(config)
-    if teacher is None:
-        from taxon.generate.teachers import make_teacher
+    from taxon.generate.teachers import make_teacher, teacher_name
 
-        teacher = make_teacher(config)
+    settings = Settings.from_config(config)
+    name = teacher.name if teacher is not None else teacher_name(config)
     out_dir = Path(out_dir)
-    jobs = [LeafJob(leaf, settings, teacher.name) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
+    jobs = [LeafJob(leaf, settings, name) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
     result = GenerateResult(out_dir=out_dir)
     keys = {job.leaf.leaf_id: generation_key(job, config) for job in jobs}
     finished = {job.leaf.leaf_id: _finished_stats(out_dir / job.leaf.leaf_id, keys[job.leaf.leaf_id]) for job in jobs}
     to_do = [job for job in jobs if finished[job.leaf.leaf_id] is None]
+    if to_do and teacher is None:
+        teacher = make_teacher(config)  # only now: a finished run needs no model and no endpoint
     with _leaf_progress(quiet) as progress:
         runner = UnitRunner(
             teacher, UnitCache(settings.cache_path), settings.batch_size, settings.judge,
@@ -97,7 +98,7 @@ def generate_leaves(
             result.calls, result.cached_units = runner.calls, runner.cached
     result.leaves = {job.leaf.leaf_id: finished[job.leaf.leaf_id] for job in jobs}
     result.errors = {leaf_id: stats["error"] for leaf_id, stats in result.leaves.items() if "error" in stats}
-    summary = {"leaves": result.leaves, "teacher": teacher.name, "pipeline_version": PIPELINE_VERSION,
+    summary = {"leaves": result.leaves, "teacher": name, "pipeline_version": PIPELINE_VERSION,
                "config": config.get("generate", {})}
     _write_json(out_dir / SUMMARY_NAME, summary)
     if result.errors:

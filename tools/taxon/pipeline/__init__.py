@@ -81,6 +81,7 @@ def run_pipeline(
     run_dir = Path(run_dir)
     selected = stage_range(first, last)
     context = stages.Context(Path(taxonomy_root), run_dir, config, quiet)
+    atomic_write_json(context.config_file, config)
     _check_earlier_stages(STAGES[: STAGES.index(first)], context)
     outcomes: list[StageOutcome] = []
     failed = False

@@ -3,6 +3,8 @@ are there, and a run that calls the stage's own function and returns its key fig
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +36,11 @@ class Context:
     @property
     def bundle_dir(self) -> Path:
         return self.run_dir / "bundle"
+
+    @property
+    def config_file(self) -> Path:
+        """The resolved config of this run, for the record and for launched processes."""
+        return self.run_dir / "config.json"
 
     @cached_property
     def leaves(self) -> list[Leaf]:
@@ -126,13 +133,39 @@ class Train:
 
     @staticmethod
     def run(context: Context) -> dict:
-        from taxon.train import train
+        from taxon.train import TrainResult, train
 
-        replay = context.config.get("train", {}).get("replay") or None
-        result = train(context.generate_dir, context.leaves, context.base_model, context.train_dir, context.config,
-                       replay=Path(replay) if replay else None, quiet=context.quiet)
+        settings = context.config.get("train", {})
+        replay = Path(settings["replay"]) if settings.get("replay") else None
+        if str(settings.get("nproc_per_node", 1)) == "1":
+            result = train(context.generate_dir, context.leaves, context.base_model, context.train_dir,
+                           context.config, replay=replay, quiet=context.quiet)
+        else:
+            result = TrainResult.from_summary(context.train_dir, _train_with_torchrun(context, replay))
         return {"steps": result.steps, "tokens": result.tokens,
                 "real_tokens": f"{result.real_token_fraction:.1%}", "final_loss": round(result.final_loss, 4)}
+
+
+def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
+    """Several processes on this node (`train.nproc_per_node`: a number, or "gpu" for one per
+    GPU), FSDP across them: `torchrun ... -m taxon train` with the run's resolved config."""
+    import subprocess
+    import sys
+
+    from taxon.train.outputs import RESULT_NAME
+
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={context.config['train']['nproc_per_node']}",
+        "-m", "taxon", "train", "--data", str(context.generate_dir), "--taxonomy", str(context.taxonomy_root),
+        "--out", str(context.train_dir), "--base", context.base_model, "--config", str(context.config_file),
+        *(["--replay", str(replay)] if replay else []), *(["--quiet"] if context.quiet else []),
+    ]
+    done = subprocess.run(command, check=False)
+    if done.returncode != 0:
+        raise TaxonError(f"torchrun training exited with code {done.returncode}",
+                         hint="its output is above; rerun the pipeline to resume from the last checkpoint")
+    return json.loads((context.train_dir / RESULT_NAME).read_text(encoding="utf-8"))
 
 
 class Evaluate:

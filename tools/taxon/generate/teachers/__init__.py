@@ -15,7 +15,7 @@ from taxon.store import hash_tree
 
 BACKENDS = ("transformers", "openai", "vllm")
 
-__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "make_teacher"]
+__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "make_teacher", "teacher_name"]
 
 
 def folder_revision(model_path: str) -> str | None:
@@ -23,6 +23,26 @@ def folder_revision(model_path: str) -> str | None:
     gets a new teacher name (and caches keyed by it go stale); None for a hub id."""
     path = Path(model_path)
     return hash_tree(path, "*")[:12] if path.is_dir() else None
+
+
+def local_teacher_name(backend: str, spec: str, model_path: str) -> str:
+    """backend:spec@revision, the revision a hash of the local folder (none for a hub id)."""
+    revision = folder_revision(model_path)
+    return f"{backend}:{spec}" + (f"@{revision}" if revision else "")
+
+
+def teacher_name(config: dict) -> str:
+    """The name make_teacher's teacher will have, without loading a model or reaching an
+    endpoint: cache keys need it even when every unit is already done."""
+    generate = config.get("generate", {})
+    backend, spec = generate.get("backend", "transformers"), generate.get("teacher")
+    if not spec:
+        raise UsageError("no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=...")
+    if backend == "openai":
+        return f"openai:{spec}"
+    from taxon.models import resolve_model
+
+    return local_teacher_name(backend, spec, resolve_model(spec, config))
 
 
 def make_teacher(config: dict) -> Teacher:

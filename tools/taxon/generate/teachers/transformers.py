@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from taxon.generate.teachers import folder_revision
+from taxon.errors import TaxonError
+from taxon.generate.teachers import local_teacher_name
 from taxon.generate.teachers.base import ChatRequest, Completion, Messages
 
 
@@ -22,19 +23,18 @@ def load_model(model_path: str, threads: int = 0):
 
     if threads:
         torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device).eval()
+    except (OSError, ValueError) as error:
+        raise TaxonError(f"cannot load the model: {error}", where=model_path, hint="check the model folder or id")
+    if not tokenizer.chat_template:
+        raise TaxonError("the model's tokenizer has no chat template", where=model_path)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device).eval()
     return tokenizer, model
-
-
-def model_revision(model_path: str, model) -> str | None:
-    """The hub commit of a hub model, else a hash of the local folder."""
-    commit = getattr(model.config, "_commit_hash", None)
-    return commit[:12] if commit else folder_revision(model_path)
 
 
 class _RowSampler:
@@ -106,8 +106,7 @@ class TransformersTeacher:
     def __init__(self, model_path: str, spec: str | None = None, batch_size: int = 8, threads: int = 0):
         self.tokenizer, self.model = load_model(model_path, threads)
         self.batch_size = max(1, int(batch_size))
-        revision = model_revision(model_path, self.model)
-        self.name = f"transformers:{spec or model_path}" + (f"@{revision}" if revision else "")
+        self.name = local_teacher_name("transformers", spec or model_path, model_path)
         generation = self.model.generation_config
         eos = generation.eos_token_id if generation.eos_token_id is not None else []
         self.eos_ids = sorted({*(eos if isinstance(eos, list) else [eos]), self.tokenizer.eos_token_id})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from taxon.errors import MissingExtra
-from taxon.generate.teachers import folder_revision
+from taxon.generate.teachers import local_teacher_name
 from taxon.generate.teachers.base import ChatRequest, Completion, Messages
 
 FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort") is an error
@@ -21,13 +21,24 @@ def import_vllm():
 
 
 class VLLMTeacher:
-    def __init__(self, model_path: str, spec: str | None = None, tensor_parallel_size: int = 1, seed: int = 0):
+    def __init__(
+        self,
+        model_path: str,
+        spec: str | None = None,
+        tensor_parallel_size: int = 1,
+        seed: int = 0,
+        gpu_memory_utilization: float = 0.9,
+    ):
         vllm = import_vllm()
         self._vllm = vllm
-        self.llm = vllm.LLM(model=model_path, tensor_parallel_size=int(tensor_parallel_size), seed=seed)
+        self.llm = vllm.LLM(
+            model=model_path,
+            tensor_parallel_size=int(tensor_parallel_size),
+            seed=seed,
+            gpu_memory_utilization=float(gpu_memory_utilization),
+        )
         self.tokenizer = self.llm.get_tokenizer()
-        revision = folder_revision(model_path)
-        self.name = f"vllm:{spec or model_path}" + (f"@{revision}" if revision else "")
+        self.name = local_teacher_name("vllm", spec or model_path, model_path)
 
     def _sampling_params(self, request: ChatRequest):
         return self._vllm.SamplingParams(
@@ -86,3 +97,13 @@ class VLLMTeacher:
             position_logprobs = output.prompt_logprobs[-length:]
             scores.append(sum(lp[token].logprob for lp, token in zip(position_logprobs, ids)) / length)
         return scores
+
+    def close(self) -> None:
+        """Free this engine's GPU memory, so that the next model can load (evaluate loads several)."""
+        import gc
+
+        import torch
+
+        del self.llm
+        gc.collect()
+        torch.cuda.empty_cache()
