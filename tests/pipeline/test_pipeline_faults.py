@@ -120,14 +120,14 @@ def test_sigterm_during_train_saves_and_exits_preempted(copy_reference, referenc
 
 def test_sigkill_during_evaluate_resumes_to_the_same_report(copy_reference, reference):
     repo = copy_reference(("validate", "generate", "train"))
-    evaluation = run_dir(repo) / "eval"
+    evaluation = run_dir(repo) / "evaluate"
     assert kill_when(start_pipeline(repo), lambda: (evaluation / "answers").exists())[0]
     assert not (evaluation / "report.json").exists(), "evaluation ended before the kill"
 
     completed = run_pipeline_cli(repo)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert stage_statuses(completed.stdout)["evaluate"] == "done"
-    report, expected = ((run / "eval" / "report.json").read_text() for run in (run_dir(repo), reference.run))
+    report, expected = ((run / "evaluate" / "report.json").read_text() for run in (run_dir(repo), reference.run))
     # the same candidate model in another folder: the report names it by its path
     assert report.replace(str(run_dir(repo)), str(reference.run)) == expected
     assert_same_outputs(repo, reference)

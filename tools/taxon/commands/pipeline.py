@@ -67,7 +67,7 @@ def format_figures(figures: dict) -> str:
 
 
 def _print_results(console, result) -> None:
-    report_md = result.run_dir / "eval" / "report.md"
+    report_md = result.run_dir / "evaluate" / "report.md"
     if result.outcome("evaluate").status in ("done", "cached") and report_md.is_file():
         console.print(report_md.read_text(encoding="utf-8"), markup=False, highlight=False)
     if result.outcome("publish").status in ("done", "cached"):

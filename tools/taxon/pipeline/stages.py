@@ -31,7 +31,7 @@ class Context:
 
     @property
     def eval_dir(self) -> Path:
-        return self.run_dir / "eval"
+        return self.run_dir / "evaluate"
 
     @property
     def bundle_dir(self) -> Path:
