@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     run_dir = args.run or Path(config["config_path"]).parent / "runs" / config["profile"]
-    console = Console(stderr=False)
+    # A log file (CI, `make demo > log`) gets full-width lines, not a wrapped 80-column table.
+    console = Console(width=None if sys.stdout.isatty() else 160)
 
     def announce(outcome) -> None:
         console.print(f"[bold]{outcome.name}[/bold]: {outcome.status} in {outcome.seconds:.1f} s")
