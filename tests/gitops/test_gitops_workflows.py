@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 from workflow_policy import CHECKS, load_workflows, violations
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,13 +101,13 @@ BAD_WORKFLOWS = {
         "top-level permissions must be {}",
     ),
     "job without permissions": (
-        f"""
+        """
         on: push
-        permissions: {{}}
+        permissions: {}
         jobs:
           build:
             runs-on: ubuntu-24.04
-            steps: [{{run: make}}]
+            steps: [{run: make}]
         """,
         "build: no job-level permissions",
     ),

@@ -1,7 +1,7 @@
 import re
 
 import pytest
-from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, TEACHER, write_gen_out, write_taxonomy
+from review_fixtures import HOSTILE_ANSWER, TEACHER, write_gen_out, write_taxonomy
 
 from taxon.gitops import COMMENT_MARKER, code_span
 from taxon.review.comment import GITHUB_COMMENT_LIMIT, comment_size, fenced, render_comment

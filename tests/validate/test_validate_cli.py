@@ -165,7 +165,7 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
     git(tmp_path, "commit", "-q", "-m", "base")
     git(tmp_path, "checkout", "-q", "-b", "feature")
     added = make_leaf("compositional_skills/a/added", skill_text(version=3).replace("Describe the", "Paint the"))
-    copycat = make_leaf("foundational_skills/b/copycat", skill_text())
+    make_leaf("foundational_skills/b/copycat", skill_text())
     git(tmp_path, "rm", "-q", "-r", str(gone.parent))
     monkeypatch.chdir(tmp_path)
     code, out = run_cli(capsys, "validate", "--changed", "--base", "main", "--format", "json")

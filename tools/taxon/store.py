@@ -85,9 +85,23 @@ def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
-def read_jsonl(path: Path) -> list[Any]:
+def read_jsonl(path: Path, hint: str | None = None) -> list[dict]:
+    """The rows of a JSONL file; TaxonError naming the line of one that is not a JSON object."""
+    from taxon.errors import TaxonError
+
+    rows = []
     with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise TaxonError(f"line {number} is not JSON: {error}", where=str(path), hint=hint) from None
+            if not isinstance(row, dict):
+                raise TaxonError(f"line {number} is not a JSON object", where=str(path), hint=hint)
+            rows.append(row)
+    return rows
 
 
 def _honour_umask(root: Path) -> None:

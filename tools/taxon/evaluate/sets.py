@@ -41,8 +41,8 @@ def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        return read_jsonl(path)
-    except (OSError, ValueError) as error:
+        return read_jsonl(path, hint="rerun: taxon generate")
+    except OSError as error:
         raise TaxonError(f"cannot read samples: {error}", where=str(path), hint="rerun: taxon generate")
 
 
@@ -64,8 +64,8 @@ def leaf_eval_set(leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_leaf
 def probe_eval_set(probe_file: str | Path | None = None) -> EvalSet:
     path = Path(probe_file) if probe_file else BUILTIN_PROBE
     try:
-        rows = read_jsonl(path)
-    except (OSError, ValueError) as error:
+        rows = read_jsonl(path, hint="set evaluate.probe_file")
+    except OSError as error:
         raise TaxonError(f"cannot read the probe set: {error}", where=str(path), hint="set evaluate.probe_file")
     items = tuple(EvalItem(row["question"], row["answer"], "probe") for row in rows)
     return EvalSet(PROBE_ID, items, len(items))

@@ -210,7 +210,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     try:
         if read_jsonl(path) == rows:
             return
-    except (OSError, ValueError):
+    except (OSError, TaxonError):
         pass
     atomic_write_jsonl(path, rows)
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from taxon.errors import TaxonError
+from taxon.store import read_jsonl
 from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
 from taxon.taxonomy import QNA_NAME, load_leaf
 
@@ -100,20 +101,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaxonError(f"line {number} is not JSON: {error}", where=str(path), hint="rerun taxon generate")
-            if isinstance(row, dict):
-                rows.append(row)
-    return rows
+    return read_jsonl(path, hint="rerun taxon generate") if path.is_file() else []
 
 
 def _turn(row: dict, role: str, last: bool = False) -> str:

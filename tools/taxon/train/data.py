@@ -4,14 +4,13 @@ tokenized with a next-token target at every position (-100 outside assistant tur
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.errors import TaxonError, UsageError
 from taxon.samples import SAMPLES_NAME, is_held_out, leaf_sample_dirs, seed_samples
-from taxon.store import hash_value
+from taxon.store import hash_value, read_jsonl
 from taxon.taxonomy import Leaf
 
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
@@ -41,18 +40,10 @@ class TrainingSet:
 
 
 def _read_rows(path: Path) -> list[dict]:
-    rows = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaxonError(f"line {number} is not JSON: {error}", where=str(path))
-            if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-                raise TaxonError(f"line {number} has no 'messages' list", where=str(path))
-            rows.append(row)
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row.get("messages"), list):
+            raise TaxonError(f"row {number} has no 'messages' list", where=str(path))
     return rows
 
 
