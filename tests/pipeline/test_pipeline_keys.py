@@ -31,7 +31,7 @@ def test_a_changed_probe_set_reruns_evaluate(copy_reference, monkeypatch, capsys
     code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "evaluate")
     assert code == 0, out + err
     assert stage_statuses(out)["evaluate"] == "done"
-    report = json.loads((repo / "runs/cpu/eval/report.json").read_text())
+    report = json.loads((repo / "runs/cpu/evaluate/report.json").read_text())
     assert report["sets"]["general/probe"]["n"] == 4
 
 
@@ -66,7 +66,7 @@ def test_changed_leaves_rerun_evaluate_and_a_failed_gate_stops_the_run(copy_refe
     assert "evaluate failed: the evaluation gate failed: changed leaf compositional_skills/linguistics/plural_nouns" \
         in err
     assert "Traceback" not in out + err
-    report = json.loads((repo / "runs/cpu/eval/report.json").read_text())
+    report = json.loads((repo / "runs/cpu/evaluate/report.json").read_text())
     assert report["gate"]["passed"] is False
 
 
