@@ -7,11 +7,13 @@ Runs bench/validate.py (against instructlab-schema in a temp venv), bench/teache
 plain Hugging Face Trainer), bench/generate_incremental.py, and the demo (`taxon pipeline
 --profile cpu` from empty generation and training caches), then writes a table of the
 headline figures with the machine and the date, followed by each bench's full output.
+Each bench's output is kept in bench/out/, so `--only NAME` reruns one and rebuilds the page.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import datetime
 import os
 import platform
@@ -26,6 +28,7 @@ from summary import emit, parse
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 BENCHES = ("validate", "teachers", "train", "generate_incremental")
+OUTPUTS = BENCH / "out" / "results"  # <name>.json: {"output", "seconds", "code"} of its last run
 
 
 def run_bench(name: str, quick: bool) -> tuple[str, float, int]:
@@ -65,6 +68,22 @@ def machine() -> str:
             f"torch {torch.__version__}, {platform.platform()}")
 
 
+def keep(name: str, section: tuple[str, float, int]) -> None:
+    OUTPUTS.mkdir(parents=True, exist_ok=True)
+    output, seconds, code = section
+    (OUTPUTS / f"{name}.json").write_text(json.dumps({"output": output, "seconds": seconds, "code": code}))
+
+
+def kept_sections() -> dict[str, tuple[str, float, int]]:
+    sections = {}
+    for name in (*BENCHES, "demo"):
+        path = OUTPUTS / f"{name}.json"
+        if path.is_file():
+            data = json.loads(path.read_text())
+            sections[name] = (data["output"], data["seconds"], data["code"])
+    return sections
+
+
 def write_results(sections: dict[str, tuple[str, float, int]], quick: bool) -> Path:
     rows = [row for output, _, _ in sections.values() for row in parse(output)]
     lines = [
@@ -94,7 +113,8 @@ def main() -> int:
     parser.add_argument("--no-demo", action="store_true", help="skip the demo's wall time")
     parser.add_argument("--only", nargs="+", choices=BENCHES, help="run only these benches")
     args = parser.parse_args()
-    sections = {name: run_bench(name, args.quick) for name in (args.only or BENCHES)}
+    for name in args.only or BENCHES:
+        keep(name, run_bench(name, args.quick))
     if not args.no_demo:
         import io
         from contextlib import redirect_stdout
@@ -103,7 +123,8 @@ def main() -> int:
         with redirect_stdout(captured):
             output, seconds, code = run_demo()
         print(captured.getvalue(), end="")
-        sections["demo"] = (captured.getvalue() + output, seconds, code)
+        keep("demo", (captured.getvalue() + output, seconds, code))
+    sections = kept_sections()
     path = write_results(sections, args.quick)
     print(f"wrote {path}")
     return 0 if all(code == 0 for _, _, code in sections.values()) else 1
