@@ -4,7 +4,6 @@ are there, and a run that calls the stage's own function and returns its key fig
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
