@@ -10,7 +10,8 @@ from generate_helpers import BIRD_QUESTIONS, write_skill
 from scripted_teacher import ScriptedTeacher
 
 from taxon.errors import TaxonError
-from taxon.generate.run import SUMMARY_NAME, LeavesFailed, generate_leaves
+from taxon.generate.run import LeavesFailed, generate_leaves
+from taxon.samples import SUMMARY_NAME
 from taxon.samples import STATS_NAME
 from taxon.store import read_jsonl
 from taxon.taxonomy import load_leaves

@@ -28,11 +28,10 @@ from taxon.generate.steps import (
 )
 from taxon.generate.teachers.base import Teacher
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
-from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
+from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
 from taxon.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.taxonomy import Leaf
 
-SUMMARY_NAME = "summary.json"
 
 
 @dataclass

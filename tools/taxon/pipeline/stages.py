@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from taxon.errors import TaxonError
+from taxon.samples import SUMMARY_NAME
 from taxon.store import hash_file, hash_tree
 from taxon.taxonomy import Leaf, load_leaves
 
@@ -102,7 +103,7 @@ class Generate:
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
-        return (context.generate_dir / "summary.json").is_file()
+        return (context.generate_dir / SUMMARY_NAME).is_file()
 
     @staticmethod
     def run(context: Context) -> dict:

@@ -13,6 +13,7 @@ from taxon.errors import TaxonError, UsageError
 from taxon.publish.card import render_card
 from taxon.publish.manifest import MANIFEST_NAME, SUMS_NAME, build_manifest, bundle_files, sha256sums_text
 from taxon.publish.verify import parse_size, verify_bundle
+from taxon.samples import SUMMARY_NAME
 from taxon.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.taxonomy import Leaf
 
@@ -103,7 +104,7 @@ def build_bundle(
     if not dataset_dir.is_dir():
         raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
     train_result = _read_json(train_dir / "result.json", hint="run: taxon train")
-    summary_path = dataset_dir / "summary.json"
+    summary_path = dataset_dir / SUMMARY_NAME
     dataset_summary = _read_json(summary_path, hint="run: taxon generate") if summary_path.is_file() else {}
     eval_report = _read_json(Path(eval_dir) / "report.json", hint="run: taxon evaluate") if eval_dir else None
     _check_evaluation(eval_report, settings, eval_dir, model_dir)

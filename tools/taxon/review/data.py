@@ -12,17 +12,8 @@ from pathlib import Path
 
 from taxon.errors import TaxonError
 from taxon.store import read_jsonl
-from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
-from taxon.taxonomy import QNA_NAME, load_leaf
-
-SUMMARY_NAME = "summary.json"
-
-
-@dataclass(frozen=True)
-class ReviewSeed:
-    question: str
-    answer: str
-    context: str | None = None
+from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.taxonomy import QNA_NAME, Seed, load_leaf
 
 
 @dataclass(frozen=True)
@@ -41,7 +32,7 @@ class ReviewLeaf:
     leaf_id: str
     kind: str
     stats: dict
-    seeds: list[ReviewSeed] = field(default_factory=list)
+    seeds: list[Seed] = field(default_factory=list)
     samples: list[ReviewSample] = field(default_factory=list)
 
     @property
@@ -133,15 +124,15 @@ def _sample(row: dict, status: str) -> ReviewSample:
     )
 
 
-def _seeds(leaf_id: str, taxonomy_root: Path | None, samples: list[ReviewSample]) -> list[ReviewSeed]:
+def _seeds(leaf_id: str, taxonomy_root: Path | None, samples: list[ReviewSample]) -> list[Seed]:
     """The leaf's seeds from its qna.yaml when the taxonomy is at hand, else its seed rows."""
     qna = Path(taxonomy_root) / leaf_id / QNA_NAME if taxonomy_root else None
     if qna is not None and qna.is_file():
         try:
-            return [ReviewSeed(s.question, s.answer, s.context) for s in load_leaf(qna).seeds]
+            return load_leaf(qna).seeds
         except TaxonError:
             pass
-    return [ReviewSeed(s.question, s.answer) for s in samples if s.source == "seed"]
+    return [Seed(s.question, s.answer) for s in samples if s.source == "seed"]
 
 
 def leaf_folders(gen_out: Path) -> list[Path]:
