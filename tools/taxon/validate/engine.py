@@ -116,7 +116,8 @@ def check_file(
     absolute = os.path.abspath(target.path)
     parts = absolute.split(os.sep)
     kind, _ = policy.kind_and_folders(parts)
-    findings += policy.name_findings(target.display, parts)
+    if os.path.lexists(target.path):  # a missing file gets one finding, not its name's too
+        findings += policy.name_findings(target.display, parts)
     parsed = read_qna(target.path, settings, target.display)
     findings += parsed.findings
     questions = None
