@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import resource
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +124,8 @@ def train(
     from taxon.train.checkpoint import CHECKPOINTS_NAME
     from taxon.train.data import build_training_set
 
+    # peft asks transformers a deprecated question on every load; the warning is theirs to fix.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     train_config = config["train"]
     _check_sizes(train_config)
     out_dir = Path(out_dir)
