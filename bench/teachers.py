@@ -16,9 +16,10 @@ import json
 import multiprocessing
 import os
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from summary import emit
+from taxon.serve import JSONHandler
 
 
 QUESTIONS = [
@@ -46,30 +47,19 @@ def _serve_fixed_latency(port_pipe, latency_s: float) -> None:
     ).encode()
     models = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model"}]}).encode()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JSONHandler):
         protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-
-        def log_message(self, *args):
-            pass
-
-        def _send(self, status: int, data: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def do_GET(self):
-            self._send(200, models)
+            self._reply(200, models)
 
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             if self.path.endswith("/chat/completions"):
                 time.sleep(latency_s)
-                self._send(200, reply)
+                self._reply(200, reply)
             else:
-                self._send(404, b'{"error": {"message": "not found"}}')
+                self._reply(404, b'{"error": {"message": "not found"}}')
 
     class Server(ThreadingHTTPServer):
         daemon_threads = True

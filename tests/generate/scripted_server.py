@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from scripted_teacher import ScriptedTeacher
 
 from taxon.generate.teachers.base import ChatRequest
+from taxon.serve import JSONHandler
 
 
 class ScriptedServer:
@@ -37,18 +38,7 @@ class ScriptedServer:
     def _handler(self):
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_GET(self):
                 if self.path == "/v1/models":
                     return self._reply(200, {"object": "list", "data": [{"id": "scripted"}]})

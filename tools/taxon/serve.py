@@ -220,22 +220,31 @@ class ModelServer(ThreadingHTTPServer):
         self.batcher.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class JSONHandler(BaseHTTPRequestHandler):
+    """Answers in JSON, quietly: the base of this server's handler and of the scripted
+    endpoints that tests and benches stand up."""
+
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-    server: ModelServer
 
     def log_message(self, format, *args) -> None:
-        if self.server.log_requests:
-            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
+        pass
 
-    def _reply(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
+    def _reply(self, status: int, body: dict | bytes) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+class _Handler(JSONHandler):
+    protocol_version = "HTTP/1.1"
+    server: ModelServer
+
+    def log_message(self, format, *args) -> None:
+        if self.server.log_requests:
+            sys.stderr.write(f"{self.address_string()} - {format % args}\n")
 
     def _handle(self, route) -> None:
         try:
