@@ -21,10 +21,10 @@ from pathlib import Path
 import yaml
 
 from summary import emit
-from taxon.config import load_config
+from taxon.core.config import load_config
 from taxon.generate.run import generate_leaves
-from taxon.generate.teachers.base import Completion
-from taxon.taxonomy import load_leaves
+from taxon.backends.base import Completion
+from taxon.qna.taxonomy import load_leaves
 
 REPO = Path(__file__).resolve().parents[1]
 TOPICS = "birds trees rivers stars bread music chess tides bees glass".split()

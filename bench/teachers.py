@@ -19,7 +19,7 @@ import time
 from http.server import ThreadingHTTPServer
 
 from summary import emit
-from taxon.serve import JSONHandler
+from taxon.serve.server import JSONHandler
 
 
 QUESTIONS = [
@@ -71,8 +71,8 @@ def _serve_fixed_latency(port_pipe, latency_s: float) -> None:
 
 
 def bench_openai(quick: bool) -> list[dict]:
-    from taxon.generate.teachers import make_teacher
-    from taxon.generate.teachers.base import ChatRequest
+    from taxon.backends import make_teacher
+    from taxon.backends.base import ChatRequest
 
     latency_s = 0.5  # a short teacher reply; real ones take seconds
     receiver, sender = multiprocessing.Pipe(duplex=False)
@@ -108,10 +108,10 @@ def bench_openai(quick: bool) -> list[dict]:
 
 
 def bench_transformers(quick: bool, threads: int) -> list[dict]:
-    from taxon.config import load_config
-    from taxon.generate.teachers.base import ChatRequest
-    from taxon.generate.teachers.transformers import TransformersTeacher
-    from taxon.models import resolve_model
+    from taxon.core.config import load_config
+    from taxon.backends.base import ChatRequest
+    from taxon.backends.transformers import TransformersTeacher
+    from taxon.backends.models import resolve_model
 
     config = load_config(path=os.path.join(os.path.dirname(__file__), "..", "taxon.toml"))
     model_dir = resolve_model("packaged:smollm2", config)

@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 
 from summary import emit
-from taxon.config import load_config
-from taxon.samples import SAMPLES_NAME, seed_samples
-from taxon.taxonomy import load_leaves
+from taxon.core.config import load_config
+from taxon.qna.samples import seed_samples
+from taxon.qna.layout import SAMPLES_NAME
+from taxon.qna.taxonomy import load_leaves
 
 REPO = Path(__file__).resolve().parents[1]
 # One pass over the samples, no checkpoints: the loop itself is measured.
@@ -159,7 +160,7 @@ def main() -> int:
         print(json.dumps(figures))
         return 0
 
-    from taxon.models import resolve_model
+    from taxon.backends.models import resolve_model
 
     base = resolve_model(args.base, bench_config(args.threads, {}))
     names = QUICK_VARIANTS if args.quick else tuple(VARIANTS)

@@ -12,7 +12,7 @@ import pytest
 
 from taxon.cli import main
 from taxon.diff import changed_leaves
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 
 LEAVES = ("knowledge/towns/alpha", "compositional_skills/style/beta", "foundational_skills/maths/gamma")
 

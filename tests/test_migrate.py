@@ -15,8 +15,8 @@ from validate_helpers import CORPUS_2024, need, skill_text  # noqa: E402
 
 from taxon.cli import main  # noqa: E402
 from taxon.migrate import FLAT_KNOWLEDGE_NEEDS, migrate_file, migrate_paths  # noqa: E402
-from taxon.taxonomy import kind_of  # noqa: E402
-from taxon.validate.loader import read_qna  # noqa: E402
+from taxon.qna.taxonomy import kind_of  # noqa: E402
+from taxon.qna.loader import read_qna  # noqa: E402
 from taxon.validate.schemas import LATEST, schema_findings  # noqa: E402
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from taxon import models
+from taxon.backends import models
 from taxon.cli import main
-from taxon.errors import TaxonError, UsageError
-from taxon.models import PACKAGED, PackagedModel, packaged_model_dir, resolve_model
+from taxon.core.errors import TaxonError, UsageError
+from taxon.backends.models import PACKAGED, PackagedModel, packaged_model_dir, resolve_model
 
 
 def config_with_cache(tmp_path) -> dict:

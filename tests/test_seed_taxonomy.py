@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from taxon.taxonomy import KINDS, load_leaves
+from taxon.qna.taxonomy import KINDS, load_leaves
 
 REPO = Path(__file__).resolve().parents[1]
 TAXONOMY = REPO / "taxonomy"

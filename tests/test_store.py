@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from taxon.store import atomic_dir, atomic_write_text, hash_tree, hash_value
+from taxon.core.store import atomic_dir, atomic_write_text, hash_tree, hash_value
 
 
 def test_hash_value_ignores_key_order():

@@ -1,6 +1,6 @@
 import pytest
 
-from taxon.config import load_config
+from taxon.core.config import load_config
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from taxon.taxonomy import Leaf, load_leaf
+from taxon.qna.taxonomy import Leaf, load_leaf
 
 GIT_IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
 

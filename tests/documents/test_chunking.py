@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from taxon.documents import Chunk, Document, chunk_documents
-from taxon.errors import UsageError
+from taxon.core.errors import UsageError
 
 PARAGRAPHS = [
     "The black-capped chickadee is a small bird of North American forests. " * 3,

@@ -12,7 +12,7 @@ from document_helpers import git, make_leaf, make_repo
 from taxon.documents import check_leaf_documents, load_leaf_documents
 from taxon.documents.git import FetchSettings, check_repo_url, fetch_commit
 from taxon.documents.records import DocumentProblem
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 
 BIRDS = "# Chickadees\n\nThe black-capped chickadee is a small bird.\n"
 

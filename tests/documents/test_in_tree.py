@@ -10,8 +10,8 @@ from document_helpers import make_leaf
 
 from taxon.documents import check_leaf_documents, load_leaf_documents
 from taxon.documents.sources import pattern_regex
-from taxon.errors import TaxonError
-from taxon.findings import ERROR
+from taxon.core.errors import TaxonError
+from taxon.core.findings import ERROR
 
 BIRDS = "# Chickadees\n\nThe black-capped chickadee is a small bird.\n"
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from taxon.samples import SAMPLES_NAME, STATS_NAME, make_sample
-from taxon.taxonomy import leaf_from_data
+from taxon.qna.samples import make_sample
+
+from taxon.qna.layout import SAMPLES_NAME, STATS_NAME
+from taxon.qna.taxonomy import leaf_from_data
 
 LEAF_TOPICS = {
     "compositional_skills/writing/polite": ("Make this polite: {}", "Could you please {}?"),

@@ -5,7 +5,7 @@ import pytest
 from run_fixtures import make_config
 
 from taxon.cli import main
-from taxon.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
 from taxon.evaluate.sets import PROBE_ID
 from tiny_model import build_tiny_model

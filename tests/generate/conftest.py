@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from taxon.config import load_config
+from taxon.core.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from http.server import ThreadingHTTPServer
 
 from scripted_teacher import ScriptedTeacher
 
-from taxon.generate.teachers.base import ChatRequest
-from taxon.serve import JSONHandler
+from taxon.backends.base import ChatRequest
+from taxon.serve.server import JSONHandler
 
 
 class ScriptedServer:

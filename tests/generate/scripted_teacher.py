@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from taxon.generate.teachers.base import ChatRequest, Completion
+from taxon.backends.base import ChatRequest, Completion
 
 VOCABULARY = (
     "amber basil cedar delta ember fjord garnet harbor iris juniper kelp lumen maple nectar onyx pepper quartz raven"

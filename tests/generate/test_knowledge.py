@@ -8,8 +8,8 @@ from scripted_teacher import ScriptedTeacher
 
 from taxon.generate.knowledge import seeds_for_chunk
 from taxon.generate.run import generate_leaves
-from taxon.store import read_jsonl
-from taxon.taxonomy import load_leaf
+from taxon.core.store import read_jsonl
+from taxon.qna.taxonomy import load_leaf
 
 FINCH = "taxonomy/knowledge/science/fictional_species/marrowick_finch"
 
@@ -46,7 +46,7 @@ def test_unusable_documents_fail_their_leaf_only(tmp_path, repo_root, make_confi
     from generate_helpers import BIRD_QUESTIONS, write_skill
 
     from taxon.generate.run import LeavesFailed
-    from taxon.taxonomy import load_leaves
+    from taxon.qna.taxonomy import load_leaves
 
     shutil.copytree(repo_root / FINCH, tmp_path / FINCH)
     (tmp_path / FINCH / "document.md").unlink()

@@ -9,12 +9,12 @@ import pytest
 from generate_helpers import BIRD_QUESTIONS, write_skill
 from scripted_teacher import ScriptedTeacher
 
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 from taxon.generate.run import LeavesFailed, generate_leaves
-from taxon.samples import SUMMARY_NAME
-from taxon.samples import STATS_NAME
-from taxon.store import read_jsonl
-from taxon.taxonomy import load_leaves
+from taxon.qna.layout import SUMMARY_NAME
+from taxon.qna.layout import STATS_NAME
+from taxon.core.store import read_jsonl
+from taxon.qna.taxonomy import load_leaves
 
 
 

@@ -5,11 +5,11 @@ import pytest
 from generate_helpers import BIRD_QUESTIONS, write_skill
 from scripted_teacher import ScriptedTeacher
 
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 from taxon.generate.run import generate_leaves
-from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
-from taxon.store import read_jsonl
-from taxon.taxonomy import load_leaves
+from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
+from taxon.core.store import read_jsonl
+from taxon.qna.taxonomy import load_leaves
 
 
 def stats_of(out: Path, leaf_id: str) -> dict:

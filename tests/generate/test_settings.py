@@ -1,6 +1,6 @@
 import pytest
 
-from taxon.errors import UsageError
+from taxon.core.errors import UsageError
 from taxon.generate.settings import Settings
 
 

@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 from gitrepo import add_leaf, commit_all, git, make_repo
 
-from taxon import gitops
-from taxon.errors import TaxonError, UsageError
+from taxon.core import github
+from taxon.gitops import actions, authorize, comment, export
+from taxon.gitops import changes as pr_changes
+from taxon.core.errors import TaxonError, UsageError
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -15,23 +17,23 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_classify_contribution_code_mixed_empty():
-    assert gitops.classify_changes(["taxonomy/knowledge/a/qna.yaml"]).kind == "contribution"
-    assert gitops.classify_changes(["tools/taxon/cli.py"]).kind == "code"
-    mixed = gitops.classify_changes(["taxonomy/knowledge/a/qna.yaml", "Makefile"])
+    assert pr_changes.classify_changes(["taxonomy/knowledge/a/qna.yaml"]).kind == "contribution"
+    assert pr_changes.classify_changes(["tools/taxon/cli.py"]).kind == "code"
+    mixed = pr_changes.classify_changes(["taxonomy/knowledge/a/qna.yaml", "Makefile"])
     assert mixed.kind == "mixed" and mixed.other == ("Makefile",)
-    assert gitops.classify_changes([]).kind == "empty"
-    assert gitops.classify_changes(["taxonomy.toml", "taxonomyx/a"]).kind == "code"
+    assert pr_changes.classify_changes([]).kind == "empty"
+    assert pr_changes.classify_changes(["taxonomy.toml", "taxonomyx/a"]).kind == "code"
 
 
 def test_leaf_ids_of_changed_files():
-    changes = gitops.classify_changes(
+    changes = pr_changes.classify_changes(
         ["taxonomy/knowledge/birds/qna.yaml", "taxonomy/knowledge/birds/attribution.txt", "taxonomy/compositional_skills/x/y/qna.yaml"]
     )
     assert changes.leaf_ids() == ["compositional_skills/x/y", "knowledge/birds"]
 
 
 def test_split_message_names_the_other_files():
-    message = gitops.split_message(gitops.classify_changes(["taxonomy/k/qna.yaml", "Makefile", "setup.py"]))
+    message = pr_changes.split_message(pr_changes.classify_changes(["taxonomy/k/qna.yaml", "Makefile", "setup.py"]))
     assert "1 file(s) under taxonomy/" in message and "Makefile, setup.py" in message
     assert "Split it into two pull requests" in message
 
@@ -41,33 +43,33 @@ def test_changed_paths_count_a_rename_on_both_sides(tmp_path):
     git(repo, "checkout", "-q", "-b", "pr")
     git(repo, "mv", "README.md", "taxonomy/README.md")
     commit_all(repo, "move")
-    assert gitops.changed_paths(repo, "origin/main") == ["README.md", "taxonomy/README.md"]
-    assert gitops.classify_changes(gitops.changed_paths(repo, "origin/main")).kind == "mixed"
+    assert pr_changes.changed_paths(repo, "origin/main") == ["README.md", "taxonomy/README.md"]
+    assert pr_changes.classify_changes(pr_changes.changed_paths(repo, "origin/main")).kind == "mixed"
 
 
 def test_changed_paths_needs_the_base(tmp_path):
     repo = make_repo(tmp_path)
     with pytest.raises(TaxonError, match="fetch-depth"):
-        gitops.changed_paths(repo, "origin/nope")
+        pr_changes.changed_paths(repo, "origin/nope")
 
 
 # ------------------------------------------------------------------ workflow commands
 
 
 def test_annotation_cannot_inject_a_second_command():
-    line = gitops.annotation("error", "bad\n::warning::forged 100%", title="a:b,c", file="x,y.yaml")
+    line = github.annotation("error", "bad\n::warning::forged 100%", title="a:b,c", file="x,y.yaml")
     assert line == "::error file=x%2Cy.yaml,title=a%3Ab%2Cc::bad%0A::warning::forged 100%25"
     assert "\n" not in line
 
 
 def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
     out = tmp_path / "output"
-    gitops.write_outputs(out, {"kind": "mixed", "leaves": "a\nkind=forged"})
+    actions.write_outputs(out, {"kind": "mixed", "leaves": "a\nkind=forged"})
     text = out.read_text()
     blocks = text.split("\n")
     assert blocks[0].startswith("kind<<taxon_") and blocks[1] == "mixed" and blocks[2] == blocks[0].split("<<")[1]
     assert "a\nkind=forged\n" in text
-    gitops.write_outputs(None, {"x": "y"})  # outside a runner: nothing to write
+    actions.write_outputs(None, {"x": "y"})  # outside a runner: nothing to write
 
 
 # ------------------------------------------------------------------ the /taxon samples command
@@ -76,9 +78,9 @@ def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
 @pytest.mark.parametrize(
     "body, expected",
     [
-        ("/taxon samples", gitops.CommentCommand("samples")),
-        ("Looks good.\n\n/taxon samples 0123abc\n", gitops.CommentCommand("samples", "0123abc")),
-        ("/taxon samples " + SHA.upper(), gitops.CommentCommand("samples", SHA)),
+        ("/taxon samples", authorize.CommentCommand("samples")),
+        ("Looks good.\n\n/taxon samples 0123abc\n", authorize.CommentCommand("samples", "0123abc")),
+        ("/taxon samples " + SHA.upper(), authorize.CommentCommand("samples", SHA)),
         ("please run\n```\n/taxon samples\n```", None),
         ("> /taxon samples", None),
         ("/taxonomy samples", None),
@@ -87,13 +89,13 @@ def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
     ],
 )
 def test_parse_comment_command(body, expected):
-    assert gitops.parse_comment_command(body) == expected
+    assert authorize.parse_comment_command(body) == expected
 
 
 @pytest.mark.parametrize("body", ["/taxon train", "/taxon", "/taxon samples main", "/taxon samples abc1234 more"])
 def test_bad_commands_are_usage_errors(body):
     with pytest.raises(UsageError):
-        gitops.parse_comment_command(body)
+        authorize.parse_comment_command(body)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,7 @@ def test_bad_commands_are_usage_errors(body):
     ],
 )
 def test_write_access(permission, allowed):
-    assert gitops.has_write_access(permission) is allowed
+    assert authorize.has_write_access(permission) is allowed
 
 
 def _pull(number=7, head=SHA, state="open"):
@@ -134,13 +136,13 @@ WRITE = {"permission": "write", "role_name": "write", "user": {"login": "maintai
 
 
 def test_label_by_a_maintainer_is_a_request_for_the_labelled_commit():
-    request = gitops.authorize_samples("pull_request_target", _label_event(), WRITE, _pull())
-    assert request == gitops.SamplesRequest(7, SHA, "main", "maintainer")
+    request = authorize.authorize_samples("pull_request_target", _label_event(), WRITE, _pull())
+    assert request == authorize.SamplesRequest(7, SHA, "main", "maintainer")
 
 
 def test_comment_by_a_maintainer_with_and_without_a_commit():
-    assert gitops.authorize_samples("issue_comment", _comment_event(), WRITE, _pull()).head_sha == SHA
-    assert gitops.authorize_samples("issue_comment", _comment_event("/taxon samples 0123456"), WRITE, _pull()).pr_number == 7
+    assert authorize.authorize_samples("issue_comment", _comment_event(), WRITE, _pull()).head_sha == SHA
+    assert authorize.authorize_samples("issue_comment", _comment_event("/taxon samples 0123456"), WRITE, _pull()).pr_number == 7
 
 
 @pytest.mark.parametrize(
@@ -161,7 +163,7 @@ def test_comment_by_a_maintainer_with_and_without_a_commit():
 )
 def test_refusals_say_why(event_name, event, permission, pull, why):
     with pytest.raises(TaxonError, match=why):
-        gitops.authorize_samples(event_name, event, permission, pull)
+        authorize.authorize_samples(event_name, event, permission, pull)
 
 
 # ------------------------------------------------------------------ the pull request's taxonomy as data
@@ -180,7 +182,7 @@ def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
     git(repo, "checkout", "-q", "main")  # the work tree is main's, as in the trusted job
 
     out = tmp_path / "pr-data"
-    exported = gitops.export_pr_taxonomy(repo, "origin/main", head, out, max_file_bytes=200_000)
+    exported = export.export_pr_taxonomy(repo, "origin/main", head, out, max_file_bytes=200_000)
     assert exported.leaves == ["taxonomy/compositional_skills/new/leaf", "taxonomy/compositional_skills/new/leaf/nested"]
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == [
@@ -208,7 +210,7 @@ def test_export_of_a_changed_attribution_takes_the_whole_leaf(tmp_path):
     git(repo, "checkout", "-q", "-b", "pr")
     (repo / "taxonomy/knowledge/existing/leaf/attribution.txt").write_text("changed\n")
     head = commit_all(repo, "pr")
-    exported = gitops.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6)
+    exported = export.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6)
     assert exported.leaves == ["taxonomy/knowledge/existing/leaf"]
     assert sorted(Path(p).name for p in exported.files) == ["attribution.txt", "qna.yaml"]
 
@@ -218,13 +220,13 @@ def test_export_of_a_deleted_leaf_has_no_leaves(tmp_path):
     git(repo, "checkout", "-q", "-b", "pr")
     git(repo, "rm", "-q", "-r", "taxonomy/knowledge/existing")
     head = commit_all(repo, "pr")
-    assert gitops.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6).leaves == []
+    assert export.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6).leaves == []
 
 
 def test_unsafe_paths_are_refused():
-    assert gitops._safe_relative("taxonomy/a/qna.yaml")
+    assert export._safe_relative("taxonomy/a/qna.yaml")
     for bad in ("/etc/passwd", "taxonomy/../x", "taxonomy/./x", "taxonomy\\x", ""):
-        assert not gitops._safe_relative(bad)
+        assert not export._safe_relative(bad)
 
 
 # ------------------------------------------------------------------ sticky comment
@@ -235,15 +237,15 @@ def _comment(id_, body, login="github-actions[bot]", type_="Bot"):
 
 
 def test_sticky_comment_is_ours_only():
-    marker = gitops.COMMENT_MARKER
+    marker = github.COMMENT_MARKER
     comments = [
         _comment(1, f"{marker} old"),
         _comment(2, f"{marker} forged by a user", login="attacker", type_="User"),
         _comment(3, "unrelated bot comment"),
         _comment(4, f"{marker} newer"),
     ]
-    assert gitops.find_sticky_comment(comments) == 4
-    assert gitops.find_sticky_comment(comments[1:3]) is None
+    assert comment.find_sticky_comment(comments) == 4
+    assert comment.find_sticky_comment(comments[1:3]) is None
 
 
 def test_post_creates_then_updates():
@@ -256,10 +258,10 @@ def test_post_creates_then_updates():
             return "".join(json.dumps(c) + "\n" for c in existing).encode()
         return b"{}"
 
-    assert gitops.post_sticky_comment("o/r", 7, "body one", gh=fake_gh) == "created"
+    assert comment.post_sticky_comment("o/r", 7, "body one", gh=fake_gh) == "created"
     assert calls[-1] == (["api", "--method", "POST", "repos/o/r/issues/7/comments", "--input", "-"], {"body": "body one"})
-    existing.append(_comment(99, gitops.COMMENT_MARKER + " body one"))
-    assert gitops.post_sticky_comment("o/r", 7, "body two", gh=fake_gh) == "updated"
+    existing.append(_comment(99, github.COMMENT_MARKER + " body one"))
+    assert comment.post_sticky_comment("o/r", 7, "body two", gh=fake_gh) == "updated"
     assert calls[-1] == (["api", "--method", "PATCH", "repos/o/r/issues/comments/99", "--input", "-"], {"body": "body two"})
 
 
@@ -267,8 +269,8 @@ def test_post_creates_then_updates():
 
 
 def test_pr_summary_lists_leaves_and_the_files_to_split():
-    changes = gitops.classify_changes(["taxonomy/knowledge/a|b/qna.yaml", "Makefile"])
-    summary = gitops.render_pr_summary(changes)
+    changes = pr_changes.classify_changes(["taxonomy/knowledge/a|b/qna.yaml", "Makefile"])
+    summary = pr_changes.render_pr_summary(changes)
     assert "**mixed**" in summary and "- `Makefile`" in summary and "- `knowledge/a|b`" in summary
 
 
@@ -278,14 +280,14 @@ def test_validation_summary_from_sarif_escapes_messages():
          "locations": [{"physicalLocation": {"artifactLocation": {"uri": "taxonomy/k/qna.yaml"}, "region": {"startLine": 3}}}]},
         {"ruleId": "W1", "level": "warning", "message": {"text": "meh"}, "locations": []},
     ]}]}
-    summary = gitops.render_validation_summary(sarif)
+    summary = pr_changes.render_validation_summary(sarif)
     assert "Validation failed: 1 errors, 1 warnings, 0 notes." in summary
     assert "| error | S004 | `taxonomy/k/qna.yaml:3` | &lt;script&gt;x&lt;/script&gt; \\| more |" in summary
     assert "<script>" not in summary
-    assert "Validation passed" in gitops.render_validation_summary({"runs": [{"results": []}]})
+    assert "Validation passed" in pr_changes.render_validation_summary({"runs": [{"results": []}]})
 
 
 def test_missing_gh_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TaxonError, match="GitHub CLI"):
-        gitops.run_gh(["api", "user"])
+        comment.run_gh(["api", "user"])

@@ -9,7 +9,7 @@ import pytest
 from gitrepo import REPO, add_leaf, commit_all, git, make_repo
 from runner import Runner
 
-from taxon.gitops import COMMENT_MARKER
+from taxon.core.github import COMMENT_MARKER
 
 WORKFLOWS = REPO / ".github" / "workflows"
 PR_NUMBER = 7

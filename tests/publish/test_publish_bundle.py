@@ -5,9 +5,9 @@ import pytest
 import yaml
 from run_fixtures import make_config
 
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 from taxon.publish import publish, verify_bundle
-from taxon.store import hash_tree
+from taxon.core.store import hash_tree
 
 EXPECTED_FILES = {
     "config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",

@@ -1,7 +1,7 @@
 import pytest
 from run_fixtures import make_config
 
-from taxon.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError, UsageError
 from taxon.publish import publish, verify_bundle
 from taxon.publish.hub import hub_repo
 

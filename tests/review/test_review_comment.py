@@ -3,7 +3,8 @@ import re
 import pytest
 from review_fixtures import HOSTILE_ANSWER, TEACHER, write_gen_out, write_taxonomy
 
-from taxon.gitops import COMMENT_MARKER, code_span
+from taxon.core.github import COMMENT_MARKER
+from taxon.core.markdown import code_span
 from taxon.review.comment import GITHUB_COMMENT_LIMIT, comment_size, fenced, render_comment
 from taxon.review.data import load_review
 

@@ -28,7 +28,7 @@ def sharp_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_teacher(sharp_model_dir):
-    from taxon.generate.teachers.transformers import TransformersTeacher
+    from taxon.backends.transformers import TransformersTeacher
 
     return TransformersTeacher(str(sharp_model_dir), batch_size=4)
 
@@ -36,7 +36,7 @@ def local_teacher(sharp_model_dir):
 @pytest.fixture(scope="session")
 def served(sharp_model_dir):
     """`taxon serve` on the sharp tiny model, in a thread, on a free port."""
-    from taxon.serve import make_server
+    from taxon.serve.server import make_server
 
     server = make_server(str(sharp_model_dir), "127.0.0.1", 0, model_name="tiny", batch_size=4)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

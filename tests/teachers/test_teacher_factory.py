@@ -4,8 +4,8 @@ import importlib.util
 
 import pytest
 
-from taxon.errors import MissingExtra, UsageError
-from taxon.generate.teachers import make_teacher
+from taxon.core.errors import MissingExtra, UsageError
+from taxon.backends import make_teacher
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")
@@ -25,5 +25,5 @@ def test_light_import():
     import subprocess
     import sys
 
-    code = "import sys, taxon.generate.teachers; print({'torch', 'transformers', 'httpx'} & set(sys.modules))"
+    code = "import sys, taxon.backends; print({'torch', 'transformers', 'httpx'} & set(sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "set()"

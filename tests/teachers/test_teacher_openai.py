@@ -4,9 +4,9 @@ scripted endpoint for retries, give-up, bad replies, timeouts and the concurrenc
 import pytest
 from teachers_scripted import Reply, completion_body
 
-from taxon.errors import TaxonError
-from taxon.generate.teachers import make_teacher
-from taxon.generate.teachers.base import ChatRequest
+from taxon.core.errors import TaxonError
+from taxon.backends import make_teacher
+from taxon.backends.base import ChatRequest
 
 
 def openai_teacher(url, model="scripted", **params):

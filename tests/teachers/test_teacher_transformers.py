@@ -2,8 +2,8 @@
 
 import pytest
 
-from taxon.generate.teachers import make_teacher
-from taxon.generate.teachers.base import ChatRequest
+from taxon.backends import make_teacher
+from taxon.backends.base import ChatRequest
 
 QUESTIONS = [
     "What is the capital of France?",

@@ -6,8 +6,10 @@ from pathlib import Path
 import pytest
 from train_setup import KNOWLEDGE, SKILL
 
-from taxon.samples import SAMPLES_NAME, make_sample
-from taxon.taxonomy import load_leaves
+from taxon.qna.samples import make_sample
+
+from taxon.qna.layout import SAMPLES_NAME
+from taxon.qna.taxonomy import load_leaves
 
 
 @pytest.fixture(scope="session")

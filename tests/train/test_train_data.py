@@ -4,8 +4,8 @@ import pytest
 from train_setup import small_config
 from transformers import AutoTokenizer
 
-from taxon.errors import TaxonError, UsageError
-from taxon.samples import is_held_out, make_sample, seed_samples
+from taxon.core.errors import TaxonError, UsageError
+from taxon.qna.samples import is_held_out, make_sample, seed_samples
 from taxon.train.data import IGNORE, build_training_set, collect_samples, encode
 
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from taxon.samples import make_sample
+from taxon.qna.samples import make_sample
 from taxon.train.data import IGNORE, TrainingSet, encode
 from taxon.train.distributed import Context
 from taxon.train.loop import row_loss

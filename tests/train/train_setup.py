@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from taxon.config import load_config
+from taxon.core.config import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 

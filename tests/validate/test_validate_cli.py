@@ -13,7 +13,7 @@ import pytest
 from validate_helpers import CORPUS, REPO, knowledge_leaf, knowledge_text, make_leaf, need, skill_leaf, skill_text  # noqa: F401
 
 from taxon.cli import main
-from taxon.validate.rules import END_MARKER, RULES, START_MARKER, markdown_table, with_rules_table
+from taxon.core.rules import END_MARKER, RULES, START_MARKER, markdown_table, with_rules_table
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str]:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from validate_helpers import CORPUS, CORPUS_2024, need
 
-from taxon.errors import TaxonError
-from taxon.validate.loader import load_qna, parse_text, read_qna
+from taxon.core.errors import TaxonError
+from taxon.qna.loader import load_qna, parse_text, read_qna
 from taxon.validate.settings import DEFAULTS
 
 BILLION_LAUGHS = """\

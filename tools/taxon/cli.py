@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from taxon import __version__
-from taxon.errors import EXIT_USAGE, TaxonError
+from taxon.core.errors import EXIT_USAGE, TaxonError
 
 # name -> (module under taxon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

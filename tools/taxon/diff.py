@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from taxon.errors import TaxonError
-from taxon.taxonomy import QNA_NAME
+from taxon.core.errors import TaxonError
+from taxon.qna.layout import QNA_NAME
 
 DEFAULT_BASES = ("origin/main", "main")
 BASE_HINT = "run 'git fetch origin main', or name the base with --base REF"

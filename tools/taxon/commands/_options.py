@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from taxon.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.core.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from taxon.commands.serve import MODEL_HELP, add_config_arguments, config_from_args
-from taxon.config import deep_merge
-from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
+from taxon.core.config import deep_merge
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 
 HELP = "type a message; /reset forgets the conversation, /exit (or Ctrl-D) leaves"
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _teacher(args: argparse.Namespace, config: dict):
-    from taxon.generate.teachers import make_teacher
+    from taxon.backends import make_teacher
 
     spec = args.model or config.get("generate", {}).get("teacher")
     if not spec:
@@ -38,7 +38,7 @@ def _teacher(args: argparse.Namespace, config: dict):
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.generate.teachers.base import ChatRequest
+    from taxon.backends.base import ChatRequest
 
     config = config_from_args(args)
     teacher = _teacher(args, config)

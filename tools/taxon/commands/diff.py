@@ -7,9 +7,9 @@ import argparse
 import json
 from pathlib import Path
 
-from taxon.config import find_config, load_config
+from taxon.core.config import find_config, load_config
 from taxon.diff import LeafChanges, changed_leaves
-from taxon.errors import EXIT_OK, TaxonError
+from taxon.core.errors import EXIT_OK, TaxonError
 
 DEFAULT_TAXONOMY = "taxonomy"
 

@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from taxon.backends.tokenizers import chunk_tokenizer
 from taxon.commands._options import add_config_arguments, config_from_args
-from taxon.documents import chunk_documents, chunk_tokenizer, load_leaf_documents
+from taxon.documents import chunk_documents, load_leaf_documents
 from taxon.documents.records import document_settings
-from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError
-from taxon.taxonomy import load_leaves
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
+from taxon.qna.taxonomy import load_leaves
 
 PREVIEW_CHARS = 70
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
-from taxon.errors import EXIT_FAILED, EXIT_OK
+from taxon.core.errors import EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taxon.evaluate import evaluate
-    from taxon.taxonomy import load_leaves
+    from taxon.qna.taxonomy import load_leaves
 
     config = config_from_args(args)
     leaves = load_leaves(taxonomy_root(args, config))

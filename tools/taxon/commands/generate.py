@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
-from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
-from taxon.taxonomy import iter_qna_files, load_leaf
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
+from taxon.qna.taxonomy import iter_qna_files, load_leaf
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,9 +9,11 @@ import os
 import sys
 from pathlib import Path
 
-from taxon import gitops
-from taxon.config import load_config
-from taxon.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
+from taxon.core.github import annotation
+from taxon.gitops import actions, authorize, comment, export
+from taxon.gitops import changes as pr_changes
+from taxon.core.config import load_config
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
 
 
 def add_arguments(parser) -> None:
@@ -45,7 +47,7 @@ def _env(name: str) -> str | None:
 
 
 def _fail(message: str, title: str) -> int:
-    print(gitops.annotation("error", message, title=title))
+    print(annotation("error", message, title=title))
     return EXIT_FAILED
 
 
@@ -53,12 +55,12 @@ def _classify(args) -> int:
     base = args.base or (f"origin/{_env('GITHUB_BASE_REF')}" if _env("GITHUB_BASE_REF") else None)
     if not base:
         raise UsageError("no base ref", hint="pass --base, or run on a pull_request event (GITHUB_BASE_REF)")
-    changes = gitops.classify_changes(gitops.changed_paths(Path.cwd(), base, args.head))
-    gitops.write_outputs(_env("GITHUB_OUTPUT"), {"kind": changes.kind, "leaves": " ".join(changes.leaf_ids())})
-    gitops.append_summary(_env("GITHUB_STEP_SUMMARY"), gitops.render_pr_summary(changes))
+    changes = pr_changes.classify_changes(pr_changes.changed_paths(Path.cwd(), base, args.head))
+    actions.write_outputs(_env("GITHUB_OUTPUT"), {"kind": changes.kind, "leaves": " ".join(changes.leaf_ids())})
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), pr_changes.render_pr_summary(changes))
     print(f"pull request kind: {changes.kind} ({len(changes.taxonomy)} taxonomy, {len(changes.other)} other files)")
     if changes.kind == "mixed":
-        return _fail(gitops.split_message(changes), "Split this pull request")
+        return _fail(pr_changes.split_message(changes), "Split this pull request")
     return EXIT_OK
 
 
@@ -72,12 +74,12 @@ def _read_json(path: Path) -> dict:
 
 def _authorize(args) -> int:
     event_name = _env("GITHUB_EVENT_NAME") or ""
-    event = gitops.load_event(_env("GITHUB_EVENT_PATH"))
+    event = actions.load_event(_env("GITHUB_EVENT_PATH"))
     try:
-        request = gitops.authorize_samples(event_name, event, _read_json(args.permission), _read_json(args.pull))
+        request = authorize.authorize_samples(event_name, event, _read_json(args.permission), _read_json(args.pull))
     except TaxonError as refusal:
         return _fail(str(refusal), "Samples not generated")
-    gitops.write_outputs(
+    actions.write_outputs(
         _env("GITHUB_OUTPUT"),
         {"pr": str(request.pr_number), "head_sha": request.head_sha, "base_ref": request.base_ref},
     )
@@ -87,10 +89,10 @@ def _authorize(args) -> int:
 
 def _export(args) -> int:
     max_file_bytes = load_config(path=args.config)["documents"]["max_file_bytes"]
-    exported = gitops.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, max_file_bytes)
+    exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, max_file_bytes)
     for path, why in exported.skipped:
-        print(gitops.annotation("warning", f"not used: {why}", file=path, title="Skipped file"))
-    gitops.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": str(len(exported.leaves))})
+        print(annotation("warning", f"not used: {why}", file=path, title="Skipped file"))
+    actions.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": str(len(exported.leaves))})
     if not exported.leaves:
         return _fail("this pull request adds or changes no taxonomy leaf", "No leaves")
     print(f"exported {len(exported.files)} files of {len(exported.leaves)} leaves to {exported.root}")
@@ -98,8 +100,8 @@ def _export(args) -> int:
 
 
 def _summary(args) -> int:
-    markdown = gitops.render_validation_summary(_read_json(args.sarif))
-    gitops.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
+    markdown = pr_changes.render_validation_summary(_read_json(args.sarif))
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
     print(markdown)
     return EXIT_OK
 
@@ -109,8 +111,8 @@ def _comment(args) -> int:
     if not repo:
         raise UsageError("no repository", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
     body = args.body_file.read_text(encoding="utf-8")
-    print(f"comment {gitops.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
-    gitops.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
+    print(f"comment {comment.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
     return EXIT_OK
 
 

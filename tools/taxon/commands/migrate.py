@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from taxon.errors import EXIT_FAILED, EXIT_OK
+from taxon.core.errors import EXIT_FAILED, EXIT_OK
 from taxon.migrate import migrate_paths
 
 

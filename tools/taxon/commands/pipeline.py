@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.qna.layout import REPORT_MD, RunLayout, default_run_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from taxon.pipeline import run_pipeline
 
     config = config_from_args(args)
-    run_dir = args.run or Path(config["config_path"]).parent / "runs" / config["profile"]
+    run_dir = args.run or default_run_dir(Path(config["config_path"]), config["profile"])
     # A log file (CI, `make demo > log`) gets full-width lines, not a wrapped 80-column table.
     console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -69,9 +70,9 @@ def format_figures(figures: dict) -> str:
 
 
 def _print_results(console, result) -> None:
-    report_md = result.run_dir / "evaluate" / "report.md"
+    report_md = RunLayout(result.run_dir).eval_dir / REPORT_MD
     if result.outcome("evaluate").status in ("done", "cached") and report_md.is_file():
         console.print(report_md.read_text(encoding="utf-8"), markup=False, highlight=False)
     if result.outcome("publish").status in ("done", "cached"):
-        console.print(f"bundle: {result.run_dir / 'bundle'}  (check it: taxon verify {result.run_dir / 'bundle'};"
-                      f" talk to it: taxon chat {result.run_dir / 'bundle'})")
+        bundle = RunLayout(result.run_dir).bundle_dir
+        console.print(f"bundle: {bundle}  (check it: taxon verify {bundle}; talk to it: taxon chat {bundle})")

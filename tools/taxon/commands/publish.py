@@ -6,22 +6,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from taxon.commands.evaluate import add_config_arguments, config_from_args, taxonomy_root
-from taxon.errors import EXIT_OK, UsageError
+from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.core.errors import EXIT_OK, UsageError
+from taxon.qna.layout import REPORT_JSON, RunLayout
 
 # The stage folders inside a run folder, used when their own flags are not given.
-RUN_TRAIN, RUN_EVAL, RUN_DATA = "train", "evaluate", "generate"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "run", nargs="?", type=Path,
-        help=f"a run folder holding {RUN_TRAIN}/, {RUN_EVAL}/ and {RUN_DATA}/ (each can be given on its own instead)",
+        help=f"a run folder holding train/, evaluate/ and generate/ (each can be given on its own instead)",
     )
     parser.add_argument("--to", required=True, metavar="DEST", help="a bundle folder, or hf://ORG/NAME")
-    parser.add_argument("--train", type=Path, help=f"the train output folder (default: RUN/{RUN_TRAIN})")
-    parser.add_argument("--eval", type=Path, help=f"the evaluate output folder (default: RUN/{RUN_EVAL} when present)")
-    parser.add_argument("--data", type=Path, help=f"the generate output folder (default: RUN/{RUN_DATA})")
+    parser.add_argument("--train", type=Path, help=f"the train output folder (default: RUN/train)")
+    parser.add_argument("--eval", type=Path, help=f"the evaluate output folder (default: RUN/evaluate when present)")
+    parser.add_argument("--data", type=Path, help=f"the generate output folder (default: RUN/generate)")
     parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
     add_config_arguments(parser)
 
@@ -30,16 +30,16 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path | None, Path]:
     run = args.run
     if run is None and not (args.train and args.data):
         raise UsageError("give a run folder, or --train and --data", hint="taxon publish RUN --to DEST")
-    train = args.train or run / RUN_TRAIN
-    evaluation = args.eval or (run / RUN_EVAL if run and (run / RUN_EVAL / "report.json").is_file() else None)
-    data = args.data or run / RUN_DATA
+    train = args.train or RunLayout(run).train_dir
+    evaluation = args.eval or (RunLayout(run).eval_dir if run and (RunLayout(run).eval_dir / REPORT_JSON).is_file() else None)
+    data = args.data or RunLayout(run).generate_dir
     return train, evaluation, data
 
 
 def run(args: argparse.Namespace) -> int:
     from taxon.publish import publish
     from taxon.publish.hub import hub_repo
-    from taxon.taxonomy import load_leaves
+    from taxon.qna.taxonomy import load_leaves
 
     config = config_from_args(args)
     train, evaluation, data = _folders(args)

@@ -7,8 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from taxon.errors import EXIT_OK
-from taxon.validate.rules import markdown_table, text_table, write_rules_table
+from taxon.core.errors import EXIT_OK
+from taxon.core.rules import markdown_table, text_table, write_rules_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

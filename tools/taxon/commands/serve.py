@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from taxon.commands import _options
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 
 MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
 
@@ -30,8 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.models import resolve_model
-    from taxon.serve import make_server
+    from taxon.backends.models import resolve_model
+    from taxon.serve.server import make_server
 
     config = config_from_args(args)
     teacher = config.get("teacher", {})

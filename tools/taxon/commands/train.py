@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
-from taxon.errors import EXIT_OK
+from taxon.core.errors import EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,13 +37,13 @@ def _config(args: argparse.Namespace) -> dict:
 def _base_model(spec: str, config: dict) -> str:
     if Path(spec).is_dir():
         return spec
-    from taxon.models import resolve_model
+    from taxon.backends.models import resolve_model
 
     return resolve_model(spec, config)
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.taxonomy import load_leaves
+    from taxon.qna.taxonomy import load_leaves
     from taxon.train import train
 
     config = _config(args)

@@ -11,19 +11,18 @@ import sys
 from pathlib import Path
 
 from taxon.commands._options import overrides_from_sets
-from taxon.config import find_config, load_config
-from taxon.errors import EXIT_FAILED, EXIT_OK, UsageError
-from taxon.validate.engine import FileReport, Report, validate_paths
+from taxon.core.config import find_config, load_config
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, UsageError
+from taxon.validate.changed import taxonomy_dir, validate_changed
+from taxon.validate.engine import validate_paths
 from taxon.validate.report import FORMATS, render
-from taxon.validate.rules import finding
 from taxon.validate.settings import validate_settings
 
-DEFAULT_ROOT = "taxonomy"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help=f"qna.yaml files or folders to walk (default: {DEFAULT_ROOT}/)")
+                        help=f"qna.yaml files or folders to walk (default: taxonomy/)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="output format (default: github under GitHub Actions, else text)")
     parser.add_argument("--latest", action="store_true",
@@ -65,38 +64,11 @@ def run(args: argparse.Namespace) -> int:
     if args.changed:
         if args.paths:
             raise UsageError("--changed takes no PATH", hint="give paths or --changed, not both")
-        report = _validate_changed(args.base, config, settings, leaf_checks)
+        report = validate_changed(Path.cwd(), args.base, taxonomy_dir(config), settings, leaf_checks)
     else:
-        paths = args.paths or [Path((config.get("taxonomy") or {}).get("root", DEFAULT_ROOT))]
+        paths = args.paths or [Path(taxonomy_dir(config))]
         if not args.paths and not paths[0].is_dir():
             raise UsageError(f"no {paths[0]}/ folder here", hint="run from the repository root or name PATHs")
         report = validate_paths(paths, settings, latest=args.latest, leaf_checks=leaf_checks)
     sys.stdout.write(render(report, fmt, args.quiet))
     return EXIT_FAILED if report.errors else EXIT_OK
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
-
-
-def _validate_changed(base: str | None, config: dict, settings: dict, leaf_checks) -> Report:
-    """The leaves changed against base, at the newest version; deletions and renames as info."""
-    from taxon.diff import changed_leaves
-
-    taxonomy_dir = (config.get("taxonomy") or {}).get("root", DEFAULT_ROOT)
-    changes = changed_leaves(Path.cwd(), base, taxonomy_dir=taxonomy_dir)
-    root = Path(changes.repo_root)
-    paths = [Path(_display(root / path)) for path in changes.to_validate()]
-    context = [Path(_display(root / taxonomy_dir))] if (root / taxonomy_dir).is_dir() else []
-    report = validate_paths(paths, settings, latest=True, leaf_checks=leaf_checks, tree_context=context)
-    for old, new in changes.renamed:
-        file = report.file(_display(root / new))
-        if file is not None:
-            file.findings.insert(0, finding(file.path, 1, 1, "C002", f"renamed from {_display(root / old)}"))
-    for path in changes.deleted:
-        shown = _display(root / path)
-        report.files.append(FileReport(shown, [finding(shown, 1, 1, "C001", f"leaf deleted against {changes.base}")]))
-    return report

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from taxon.errors import EXIT_FAILED, EXIT_OK
+from taxon.core.errors import EXIT_FAILED, EXIT_OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

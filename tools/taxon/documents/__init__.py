@@ -4,10 +4,10 @@ repository fetched as hostile input; read as text and chunked by the teacher's t
 Light to import (validate uses it): git runs as a subprocess, pypdf loads only for a PDF.
 """
 
-from taxon.documents.chunking import chunk_documents, chunk_tokenizer
+from taxon.documents.chunking import chunk_documents
 from taxon.documents.leaf import check_leaf_documents, load_leaf_documents
-from taxon.documents.records import RULES, Chunk, Document
+from taxon.documents.records import Chunk, Document
 
 __all__ = [
-    "RULES", "Chunk", "Document", "check_leaf_documents", "chunk_documents", "chunk_tokenizer", "load_leaf_documents"
+    "Chunk", "Document", "check_leaf_documents", "chunk_documents", "load_leaf_documents"
 ]

@@ -9,22 +9,10 @@ import bisect
 import re
 
 from taxon.documents.records import Chunk, Document
-from taxon.errors import MissingExtra, TaxonError, UsageError
+from taxon.core.errors import TaxonError, UsageError
 
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 SENTENCE_BREAK = re.compile(r"[.!?][\"')\]]*\s+|\n\s*")
-
-
-def chunk_tokenizer(config: dict):
-    """The tokenizer chunks are measured with: [generate] chunk_tokenizer, else the teacher's."""
-    try:
-        from transformers import AutoTokenizer
-    except ImportError:
-        raise MissingExtra("transformers", "train") from None
-    from taxon.models import resolve_model
-
-    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
-    return AutoTokenizer.from_pretrained(resolve_model(spec, config))
 
 
 def chunk_documents(documents: list[Document], tokenizer, chunk_tokens: int, overlap: int) -> list[Chunk]:

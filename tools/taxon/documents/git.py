@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from taxon.documents.records import DocumentProblem, document_settings
-from taxon.store import atomic_dir, hash_value
+from taxon.core.store import atomic_dir, hash_value
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 PINNED_REF = "refs/taxon/pinned"  # a ref keeps the fetched commit safe from any gc

@@ -13,9 +13,9 @@ from taxon.documents.git import FetchSettings
 from taxon.documents.readers import reader_for
 from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
 from taxon.documents.sources import SourceFile, list_source, pattern_problem, pattern_regex
-from taxon.errors import TaxonError
-from taxon.findings import ERROR, Finding
-from taxon.taxonomy import Leaf
+from taxon.core.errors import TaxonError
+from taxon.core.findings import ERROR, Finding
+from taxon.qna.taxonomy import Leaf
 
 
 def load_leaf_documents(leaf: Leaf, config: dict) -> list[Document]:

@@ -8,7 +8,7 @@ from pathlib import PurePosixPath
 from typing import Callable
 
 from taxon.documents.records import DocumentProblem
-from taxon.findings import WARNING
+from taxon.core.findings import WARNING
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 

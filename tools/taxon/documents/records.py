@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from taxon.findings import ERROR
+from taxon.core.findings import ERROR
 
 IN_TREE = "in-tree"
 
@@ -23,23 +23,6 @@ DEFAULT_SETTINGS = {
 
 def document_settings(config: dict) -> dict:
     return {**DEFAULT_SETTINGS, **(config.get("documents") or {})}
-
-# rule code -> what it checks (for the rules table)
-RULES = {
-    "D001": "an external document repository must be an https:// URL without credentials",
-    "D002": "the document repository must be reachable (fetched within the timeout)",
-    "D003": "the document commit must be a full sha that exists in the repository",
-    "D004": "every document pattern must match at least one file",
-    "D005": "document patterns stay inside the leaf folder or repository (no '..', no absolute paths)",
-    "D006": "symlinks and submodules are never followed",
-    "D007": "a document file must not exceed [documents] max_file_bytes",
-    "D008": "a leaf's documents together must not exceed [documents] max_leaf_bytes",
-    "D009": "documents must be Markdown, plain text or PDF",
-    "D010": "a text document must be UTF-8 text (not binary, not a Git LFS pointer)",
-    "D011": "a PDF document must be readable and contain text",
-    "D012": "the fetched commit must pass git's object checks (fsck)",
-}
-
 
 @dataclass(frozen=True)
 class Document:

@@ -13,7 +13,8 @@ from typing import Callable
 
 from taxon.documents import git
 from taxon.documents.records import IN_TREE, DocumentProblem, Problem
-from taxon.taxonomy import QNA_NAME, DocumentRef
+from taxon.qna.taxonomy import DocumentRef
+from taxon.qna.layout import QNA_NAME
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,14 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from taxon.errors import TaxonError
-from taxon.generate.teachers.base import ChatRequest
-from taxon.store import atomic_write_json, hash_tree, hash_value
+from taxon.core.errors import TaxonError
+from taxon.backends import LOCAL_BACKENDS, local_model
+from taxon.backends.base import ChatRequest
+from taxon.backends.models import model_fingerprint
+from taxon.core.store import atomic_write_json, hash_tree, hash_value
 
 Conversation = list[dict]
 Progress = Callable[[int], None]
-
-
-def model_fingerprint(path: str) -> str:
-    """The hash of a local model folder's top-level files (weights, config, tokenizer), or the hub id."""
-    return hash_tree(Path(path), "*") if Path(path).is_dir() else path
 
 
 def generate_answers(
@@ -39,16 +36,15 @@ def generate_answers(
 
 def _answerer(model_path: str, settings: dict):
     backend = settings.get("backend", "transformers")
-    if backend == "transformers":
-        from taxon.generate.teachers.transformers import TransformersTeacher
-
-        return TransformersTeacher(model_path, batch_size=int(settings["batch_size"]))
-    if backend == "vllm":
-        from taxon.generate.teachers.vllm import VLLMTeacher
-
-        return VLLMTeacher(model_path, seed=int(settings.get("seed", 0)),
-                           gpu_memory_utilization=float(settings["vllm_gpu_memory_utilization"]))
-    raise TaxonError(f"unknown evaluate.backend '{backend}'", hint="use transformers or vllm")
+    if backend not in LOCAL_BACKENDS:
+        raise TaxonError(f"unknown evaluate.backend '{backend}'", hint="use transformers or vllm")
+    return local_model(
+        backend,
+        model_path,
+        batch_size=int(settings["batch_size"]),
+        seed=int(settings.get("seed", 0)),
+        gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.9)),
+    )
 
 
 def cached_answers(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from taxon.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from taxon.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from taxon.qna.layout import DELTAS_PNG, REPORT_JSON, REPORT_MD
 
-REPORT_JSON, REPORT_MD, DELTAS_PNG = "report.json", "report.md", "deltas.png"
 METRIC_NAMES = {"rouge_l": "ROUGE-L F1", "token_f1": "token F1", "judge": "judge (1-5 as 0-1)"}
 
 

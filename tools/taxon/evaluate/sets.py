@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxon.errors import TaxonError
-from taxon.samples import SAMPLES_NAME, answer_of, is_held_out, question_of, seed_samples
-from taxon.store import read_jsonl
-from taxon.taxonomy import Leaf
+from taxon.core.errors import TaxonError
+from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples
+from taxon.qna.layout import SAMPLES_NAME
+from taxon.core.store import read_jsonl
+from taxon.qna.taxonomy import Leaf
 
 PROBE_ID = "general/probe"
 BUILTIN_PROBE = Path(__file__).resolve().parents[1] / "data" / "probe.jsonl"

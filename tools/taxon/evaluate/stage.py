@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from taxon.errors import UsageError
-from taxon.evaluate.answers import Progress, cached_answers, model_fingerprint
+from taxon.core.errors import UsageError
+from taxon.backends.models import model_fingerprint
+from taxon.evaluate.answers import Progress, cached_answers
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.gate import GateResult, check_gate
 from taxon.evaluate.report import write_reports
@@ -22,9 +23,9 @@ from taxon.evaluate.scores import (
     reference_scores,
 )
 from taxon.evaluate.sets import PROBE_ID, EvalItem, EvalSet, build_eval_sets
-from taxon.models import resolve_model
-from taxon.publish.manifest import read_bundle_leaves
-from taxon.taxonomy import Leaf
+from taxon.backends.models import resolve_model
+from taxon.qna.layout import read_bundle_leaves
+from taxon.qna.taxonomy import Leaf
 
 REPORT_FORMAT = "taxon-eval/1"
 OVERALL_ID = "overall"

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from taxon.store import canonical_json
+from taxon.core.store import canonical_json
 
 
 class UnitCache:
@@ -25,7 +25,7 @@ class UnitCache:
             return None  # missing, or unreadable: the unit is simply done again
 
     def put(self, key: str, result: dict) -> None:
-        """Atomic against a kill, but not fsynced (unlike taxon.store's writes): an entry a power
+        """Atomic against a kill, but not fsynced (unlike taxon.core.store's writes): an entry a power
         loss tears reads as missing and is redone, and an fsync per unit would cost more than
         a fast teacher's reply."""
         path = self._path(key)

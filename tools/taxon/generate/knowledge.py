@@ -4,10 +4,9 @@ judged for faithfulness to it."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Generator
 
-from taxon.errors import MissingExtra, TaxonError
+from taxon.core.errors import TaxonError
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit
 
 
@@ -21,6 +20,7 @@ def seeds_for_chunk(chunk_index: int, seed_count: int, per_chunk: int) -> list[i
 
 def load_chunks(job: LeafJob, config: dict) -> list:
     """The leaf's document chunks, by the teacher's tokenizer (or `generate.chunk_tokenizer`)."""
+    from taxon.backends.tokenizers import chunk_tokenizer
     from taxon.documents import chunk_documents, load_leaf_documents
 
     documents = load_leaf_documents(job.leaf, config)
@@ -31,22 +31,6 @@ def load_chunks(job: LeafJob, config: dict) -> list:
     if not chunks:
         raise TaxonError("its documents hold no text to generate from", where=job.leaf.leaf_id)
     return chunks
-
-
-def chunk_tokenizer(config: dict):
-    from taxon.models import resolve_model
-
-    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
-    return _tokenizer(resolve_model(spec, config))
-
-
-@cache
-def _tokenizer(model: str):
-    try:
-        from transformers import AutoTokenizer
-    except ImportError:
-        raise MissingExtra("transformers", "train") from None
-    return AutoTokenizer.from_pretrained(model)
 
 
 def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:

@@ -10,8 +10,8 @@ from functools import cache
 from importlib import resources
 from string import Template as _StringTemplate
 
-from taxon.errors import TaxonError
-from taxon.store import hash_value
+from taxon.core.errors import TaxonError
+from taxon.core.store import hash_value
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generator, Iterator
 
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 from taxon.generate import knowledge, skills
 from taxon.generate.cache import UnitCache
 from taxon.generate.filters import ERROR
@@ -26,11 +26,11 @@ from taxon.generate.steps import (
     remove_duplicates,
     sample_row,
 )
-from taxon.generate.teachers.base import Teacher
+from taxon.backends.base import Teacher
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
-from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
-from taxon.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
-from taxon.taxonomy import Leaf
+from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
+from taxon.qna.taxonomy import Leaf
 
 
 
@@ -71,7 +71,7 @@ def generate_leaves(
 ) -> GenerateResult:
     """Generate samples for every leaf into `<out_dir>/<leaf_id>/`; LeavesFailed (with the
     result) when a leaf ends with fewer than `generate.min_kept_per_leaf` samples."""
-    from taxon.generate.teachers import make_teacher, teacher_name
+    from taxon.backends import make_teacher, teacher_name
 
     settings = Settings.from_config(config)
     name = teacher.name if teacher is not None else teacher_name(config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from taxon.errors import UsageError
+from taxon.core.errors import UsageError
 
 JUDGE_MODES = ("auto", "loglikelihood", "generated", "none")
 TEACHER_KEYS = ("backend", "teacher")  # read by make_teacher

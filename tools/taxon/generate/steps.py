@@ -24,10 +24,10 @@ from taxon.generate.filters import (
 from taxon.generate.judge import drop_reason
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.settings import Settings
-from taxon.generate.teachers.base import ChatRequest
+from taxon.backends.base import ChatRequest
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
-from taxon.samples import make_sample, user_prompt
-from taxon.taxonomy import Leaf
+from taxon.qna.samples import make_sample, user_prompt
+from taxon.qna.taxonomy import Leaf
 
 Steps = Generator[list, list, None]
 

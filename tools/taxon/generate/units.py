@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 from taxon.generate.cache import UnitCache
 from taxon.generate.judge import generated_verdict, loglikelihood_verdict
-from taxon.generate.teachers.base import ChatRequest, Completion, Teacher
-from taxon.store import hash_value
+from taxon.backends.base import ChatRequest, Completion, Teacher
+from taxon.core.store import hash_value
 
 # Bump when the units change meaning (what a request asks, what a cached result holds): every
 # unit key includes it. Filtering changes need no bump: the cache holds raw teacher replies.

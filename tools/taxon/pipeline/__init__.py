@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taxon.errors import EXIT_FAILED, TaxonError, UsageError
+from taxon.core.errors import EXIT_FAILED, TaxonError, UsageError
 from taxon.pipeline import stages
-from taxon.store import atomic_write_json, hash_value
+from taxon.core.store import atomic_write_json, hash_value
+from taxon.qna.layout import RunLayout
 
 STAGES = ("validate", "generate", "train", "evaluate", "publish")
-MARKERS_DIR = "stages"  # <run>/stages/<stage>.json: the key and figures of the last success
 
 
 @dataclass
@@ -60,7 +60,7 @@ def stage_range(first: str, last: str) -> list[str]:
 def _read_marker(run_dir: Path, name: str) -> dict | None:
     import json
 
-    path = run_dir / MARKERS_DIR / f"{name}.json"
+    path = RunLayout(run_dir).markers_dir / f"{name}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -81,7 +81,7 @@ def run_pipeline(
     run_dir = Path(run_dir)
     selected = stage_range(first, last)
     context = stages.Context(Path(taxonomy_root), run_dir, config, quiet)
-    atomic_write_json(context.config_file, config)
+    atomic_write_json(context.layout.config_file, config)
     _check_earlier_stages(STAGES[: STAGES.index(first)], context)
     outcomes: list[StageOutcome] = []
     failed = False
@@ -132,5 +132,5 @@ def _run_stage(name: str, context: "stages.Context") -> StageOutcome:
         figures = stage.run(context)
     except TaxonError as error:
         return StageOutcome(name, "failed", time.monotonic() - started, error=str(error), exit_code=error.exit_code)
-    atomic_write_json(context.run_dir / MARKERS_DIR / f"{name}.json", {"key": key, "figures": figures})
+    atomic_write_json(context.layout.markers_dir / f"{name}.json", {"key": key, "figures": figures})
     return StageOutcome(name, "done", time.monotonic() - started, figures)

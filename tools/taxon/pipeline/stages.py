@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from taxon.errors import TaxonError
-from taxon.samples import SUMMARY_NAME
-from taxon.store import hash_file, hash_tree
-from taxon.taxonomy import Leaf, load_leaves
+from taxon.core.errors import TaxonError
+from taxon.qna.layout import REPORT_JSON, SUMMARY_NAME, SUMS_NAME, TRAIN_RESULT_NAME, RunLayout
+from taxon.core.store import hash_file, hash_tree
+from taxon.qna.taxonomy import Leaf, load_leaves
 
 
 @dataclass
@@ -22,25 +22,8 @@ class Context:
     quiet: bool = False
 
     @property
-    def generate_dir(self) -> Path:
-        return self.run_dir / "generate"
-
-    @property
-    def train_dir(self) -> Path:
-        return self.run_dir / "train"
-
-    @property
-    def eval_dir(self) -> Path:
-        return self.run_dir / "evaluate"
-
-    @property
-    def bundle_dir(self) -> Path:
-        return self.run_dir / "bundle"
-
-    @property
-    def config_file(self) -> Path:
-        """The resolved config of this run, for the record and for launched processes."""
-        return self.run_dir / "config.json"
+    def layout(self) -> RunLayout:
+        return RunLayout(self.run_dir)
 
     @cached_property
     def leaves(self) -> list[Leaf]:
@@ -48,7 +31,7 @@ class Context:
 
     @cached_property
     def base_model(self) -> str:
-        from taxon.models import resolve_model
+        from taxon.backends.models import resolve_model
 
         return resolve_model(self.config["models"]["base"], self.config)
 
@@ -103,13 +86,13 @@ class Generate:
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
-        return (context.generate_dir / SUMMARY_NAME).is_file()
+        return (context.layout.generate_dir / SUMMARY_NAME).is_file()
 
     @staticmethod
     def run(context: Context) -> dict:
         from taxon.generate.run import generate_leaves
 
-        result = generate_leaves(context.leaves, context.generate_dir, context.config, quiet=context.quiet)
+        result = generate_leaves(context.leaves, context.layout.generate_dir, context.config, quiet=context.quiet)
         kept = sum(stats.get("kept", 0) for stats in result.leaves.values())
         generated = sum(stats.get("generated", 0) for stats in result.leaves.values())
         return {"leaves": len(result.leaves), "generated": generated, "kept": kept,
@@ -123,13 +106,13 @@ class Train:
 
         settings = {k: v for k, v in context.config.get("train", {}).items() if k not in RUNTIME_KEYS}
         replay = settings.get("replay")
-        return {"samples": hash_tree(context.generate_dir, "**/samples.jsonl"), "leaves": context.leaf_hashes(),
+        return {"samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"), "leaves": context.leaf_hashes(),
                 "train": settings, **context.section("dataset"), "base": context.config["models"]["base"],
                 "replay": _file_hash(Path(replay)) if replay else None}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
-        return (context.train_dir / "result.json").is_file()
+        return (context.layout.train_dir / TRAIN_RESULT_NAME).is_file()
 
     @staticmethod
     def run(context: Context) -> dict:
@@ -138,10 +121,10 @@ class Train:
         settings = context.config.get("train", {})
         replay = Path(settings["replay"]) if settings.get("replay") else None
         if str(settings.get("nproc_per_node", 1)) == "1":
-            result = train(context.generate_dir, context.leaves, context.base_model, context.train_dir,
+            result = train(context.layout.generate_dir, context.leaves, context.base_model, context.layout.train_dir,
                            context.config, replay=replay, quiet=context.quiet)
         else:
-            result = TrainResult.from_summary(context.train_dir, _train_with_torchrun(context, replay))
+            result = TrainResult.from_summary(context.layout.train_dir, _train_with_torchrun(context, replay))
         return {"steps": result.steps, "tokens": result.tokens,
                 "real_tokens": f"{result.real_token_fraction:.1%}", "final_loss": round(result.final_loss, 4)}
 
@@ -152,20 +135,19 @@ def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
     import subprocess
     import sys
 
-    from taxon.train.outputs import RESULT_NAME
 
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc_per_node={context.config['train']['nproc_per_node']}",
-        "-m", "taxon", "train", "--data", str(context.generate_dir), "--taxonomy", str(context.taxonomy_root),
-        "--out", str(context.train_dir), "--base", context.base_model, "--config", str(context.config_file),
+        "-m", "taxon", "train", "--data", str(context.layout.generate_dir), "--taxonomy", str(context.taxonomy_root),
+        "--out", str(context.layout.train_dir), "--base", context.base_model, "--config", str(context.layout.config_file),
         *(["--replay", str(replay)] if replay else []), *(["--quiet"] if context.quiet else []),
     ]
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
         raise TaxonError(f"torchrun training exited with code {done.returncode}",
                          hint="its output is above; rerun the pipeline to resume from the last checkpoint")
-    return json.loads((context.train_dir / RESULT_NAME).read_text(encoding="utf-8"))
+    return json.loads((context.layout.train_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
 
 
 class Evaluate:
@@ -175,28 +157,28 @@ class Evaluate:
 
         probe = context.config.get("evaluate", {}).get("probe_file") or BUILTIN_PROBE
         previous = _previous_bundle(context)
-        return {"train": _file_hash(context.train_dir / "result.json"),
-                "samples": hash_tree(context.generate_dir, "**/samples.jsonl"),
+        return {"train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
+                "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
                 "leaves": context.leaf_hashes(), "probe": _file_hash(Path(probe)),
-                "previous": previous and [previous, _file_hash(Path(previous) / "SHA256SUMS")],
+                "previous": previous and [previous, _file_hash(Path(previous) / SUMS_NAME)],
                 "changed": _changed_leaves(context), "gate_required": _gate_required(context),
                 **context.section("evaluate", "dataset")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
-        return (context.eval_dir / "report.json").is_file()
+        return (context.layout.eval_dir / REPORT_JSON).is_file()
 
     @staticmethod
     def run(context: Context) -> dict:
         from taxon.evaluate import evaluate
 
         baselines = [context.base_model] + ([_previous_bundle(context)] if _previous_bundle(context) else [])
-        report = evaluate(str(context.train_dir / "model"), baselines, context.generate_dir, context.leaves,
-                          context.eval_dir, context.config, changed_leaves=_changed_leaves(context),
+        report = evaluate(str(context.layout.train_dir / "model"), baselines, context.layout.generate_dir, context.leaves,
+                          context.layout.eval_dir, context.config, changed_leaves=_changed_leaves(context),
                           quiet=context.quiet)
         if not report.passed and _gate_required(context):
             raise TaxonError("the evaluation gate failed: " + "; ".join(report.gate.reasons),
-                             hint=f"see {context.eval_dir / 'report.md'}; nothing is published "
+                             hint=f"see {context.layout.eval_dir / 'report.md'}; nothing is published "
                              "(to publish anyway: --set publish.require_passed_gate=false)")
         return {"gate": "passed" if report.passed else "failed", **eval_figures(report.data)}
 
@@ -233,19 +215,19 @@ def eval_figures(report: dict) -> dict:
 class Publish:
     @staticmethod
     def key(context: Context) -> dict:
-        return {"train": _file_hash(context.train_dir / "result.json"),
-                "eval": _file_hash(context.eval_dir / "report.json"), **context.section("publish")}
+        return {"train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
+                "eval": _file_hash(context.layout.eval_dir / REPORT_JSON), **context.section("publish")}
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
-        return (context.bundle_dir / "SHA256SUMS").is_file()
+        return (context.layout.bundle_dir / SUMS_NAME).is_file()
 
     @staticmethod
     def run(context: Context) -> dict:
         from taxon.publish import publish
 
-        bundle = publish(context.train_dir, context.eval_dir, context.generate_dir, context.leaves, context.config,
-                         str(context.bundle_dir))
+        bundle = publish(context.layout.train_dir, context.layout.eval_dir, context.layout.generate_dir, context.leaves, context.config,
+                         str(context.layout.bundle_dir))
         size = sum(path.stat().st_size for path in bundle.rglob("*") if path.is_file())
         return {"bundle": str(bundle), "size_mb": round(size / 2**20, 1)}
 

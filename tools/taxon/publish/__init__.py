@@ -8,7 +8,7 @@ from pathlib import Path
 from taxon.publish.bundle import build_bundle
 from taxon.publish.hub import hub_repo, hub_token, upload_bundle
 from taxon.publish.verify import verify_bundle
-from taxon.taxonomy import Leaf
+from taxon.qna.taxonomy import Leaf
 
 __all__ = ["publish", "verify_bundle"]
 

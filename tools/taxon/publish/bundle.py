@@ -9,16 +9,15 @@ import json
 import shutil
 from pathlib import Path
 
-from taxon.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError, UsageError
 from taxon.publish.card import render_card
-from taxon.publish.manifest import MANIFEST_NAME, SUMS_NAME, build_manifest, bundle_files, sha256sums_text
+from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text
+from taxon.qna.layout import ADAPTER_DIR, EVAL_RECORDS, MODEL_DIR, REPORT_JSON, TRAIN_RECORDS, TRAIN_RESULT_NAME, MANIFEST_NAME, SUMS_NAME
 from taxon.publish.verify import parse_size, verify_bundle
-from taxon.samples import SUMMARY_NAME
-from taxon.store import atomic_dir, atomic_write_json, atomic_write_text
-from taxon.taxonomy import Leaf
+from taxon.qna.layout import SUMMARY_NAME
+from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
+from taxon.qna.taxonomy import Leaf
 
-TRAIN_RECORDS = ("result.json", "train_log.jsonl", "loss.png")
-EVAL_FILES = ("report.json", "report.md", "deltas.png")
 WEIGHT_INDEX = "model.safetensors.index.json"
 
 
@@ -70,7 +69,7 @@ def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str) -> Non
 
 def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path | None, model_dir: Path) -> None:
     """The report must be of this very model, and (unless told otherwise) its gate passed."""
-    from taxon.evaluate.answers import model_fingerprint
+    from taxon.backends.models import model_fingerprint
 
     if eval_report and eval_report.get("candidate_hash") != model_fingerprint(str(model_dir)):
         raise TaxonError(
@@ -98,15 +97,15 @@ def build_bundle(
 ) -> Path:
     settings = config["publish"]
     train_dir, dataset_dir = Path(train_dir), Path(dataset_dir)
-    model_dir, adapter_dir = train_dir / "model", train_dir / "adapter"
+    model_dir, adapter_dir = train_dir / MODEL_DIR, train_dir / ADAPTER_DIR
     if not (model_dir / "config.json").is_file():
         raise TaxonError("no merged model in the training run", where=str(model_dir), hint="run: taxon train")
     if not dataset_dir.is_dir():
         raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
-    train_result = _read_json(train_dir / "result.json", hint="run: taxon train")
+    train_result = _read_json(train_dir / TRAIN_RESULT_NAME, hint="run: taxon train")
     summary_path = dataset_dir / SUMMARY_NAME
     dataset_summary = _read_json(summary_path, hint="run: taxon generate") if summary_path.is_file() else {}
-    eval_report = _read_json(Path(eval_dir) / "report.json", hint="run: taxon evaluate") if eval_dir else None
+    eval_report = _read_json(Path(eval_dir) / REPORT_JSON, hint="run: taxon evaluate") if eval_dir else None
     _check_evaluation(eval_report, settings, eval_dir, model_dir)
     has_adapter = (adapter_dir / "adapter_config.json").is_file()
 
@@ -117,7 +116,7 @@ def build_bundle(
             _copy_tree(adapter_dir, staging / "adapter", skip=lambda path: path.name == "README.md")
         _copy_named(train_dir, TRAIN_RECORDS, staging / "train")
         if eval_dir:
-            _copy_named(Path(eval_dir), EVAL_FILES, staging / "eval")
+            _copy_named(Path(eval_dir), EVAL_RECORDS, staging / "eval")
         manifest = build_manifest(
             name=name,
             leaves=leaves,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from taxon.publish.manifest import SUMS_NAME
+from taxon.qna.layout import SUMS_NAME
 
 METRIC_LABELS = {"rouge_l": "ROUGE-L F1", "token_f1": "token F1", "judge": "judge score (1-5 as 0-1)"}
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")

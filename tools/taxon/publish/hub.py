@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-from taxon.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError, UsageError
 
 HUB_PREFIX = "hf://"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")

@@ -10,12 +10,10 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from taxon.store import hash_file, hash_tree
-from taxon.taxonomy import Leaf
+from taxon.core.store import hash_file, hash_tree
+from taxon.qna.layout import BUNDLE_FORMAT, MANIFEST_NAME, SUMS_NAME, read_manifest
+from taxon.qna.taxonomy import Leaf
 
-BUNDLE_FORMAT = "taxon-bundle/1"
-MANIFEST_NAME = "manifest.json"
-SUMS_NAME = "SHA256SUMS"
 LIBRARIES = ("taxon", "torch", "transformers", "peft", "safetensors", "huggingface_hub")
 
 
@@ -98,27 +96,6 @@ def build_manifest(
         "config": shared_config,
         "libraries": library_versions(),
     }
-
-
-def read_manifest(bundle: Path) -> dict | None:
-    """The manifest of a taxon bundle folder, or None when the folder is not one."""
-    path = Path(bundle) / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) and manifest.get("format") == BUNDLE_FORMAT else None
-
-
-def read_bundle_leaves(bundle: Path) -> dict[str, str] | None:
-    """leaf id -> content hash of the leaves a published bundle was trained on; None when
-    the folder is not a bundle (a plain model)."""
-    manifest = read_manifest(bundle)
-    if manifest is None:
-        return None
-    return {entry["leaf_id"]: entry["content_hash"] for entry in manifest.get("leaves", [])}
 
 
 def sha256sums_text(bundle: Path) -> str:

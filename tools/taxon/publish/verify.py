@@ -10,8 +10,10 @@ from pathlib import Path
 
 import yaml
 
-from taxon.publish.manifest import MANIFEST_NAME, SUMS_NAME, bundle_files, read_manifest
-from taxon.store import hash_file
+from taxon.publish.manifest import bundle_files
+
+from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
+from taxon.core.store import hash_file
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
 REQUIRED_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "README.md", MANIFEST_NAME)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from taxon.gitops import COMMENT_MARKER, SAMPLES_LABEL, code_span, table_code
+from taxon.core.github import COMMENT_MARKER, SAMPLES_LABEL
+from taxon.core.markdown import code_span, table_code
 from taxon.review.data import ReviewData, ReviewLeaf, ReviewSample
 
 GITHUB_COMMENT_LIMIT = 65_536

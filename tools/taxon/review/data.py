@@ -10,10 +10,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from taxon.errors import TaxonError
-from taxon.store import read_jsonl
-from taxon.samples import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
-from taxon.taxonomy import QNA_NAME, Seed, load_leaf
+from taxon.core.errors import TaxonError
+from taxon.core.store import read_jsonl
+from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.qna.taxonomy import Seed, load_leaf
+from taxon.qna.layout import QNA_NAME
 
 
 @dataclass(frozen=True)

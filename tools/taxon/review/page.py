@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from taxon.review.data import ReviewData, load_review
-from taxon.store import atomic_write_text
+from taxon.core.store import atomic_write_text
 
 
 def _asset(name: str) -> str:

@@ -15,7 +15,7 @@ import json
 import shutil
 from pathlib import Path
 
-from taxon.store import atomic_dir, atomic_write_json
+from taxon.core.store import atomic_dir, atomic_write_json
 from taxon.train.distributed import Context, all_gather_objects, barrier
 
 CHECKPOINTS_NAME = "checkpoints"

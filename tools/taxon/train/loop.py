@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taxon.errors import TaxonError
+from taxon.core.errors import TaxonError
 from taxon.train import checkpoint
 from taxon.train.data import IGNORE, TrainingSet
 from taxon.train.distributed import Context, all_sums, set_gradient_sync

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from taxon.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError, UsageError
 
 METHODS = ("lora", "full")
 DTYPES = ("float32", "bfloat16", "float16")

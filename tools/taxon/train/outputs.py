@@ -7,13 +7,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from taxon.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_jsonl
+from taxon.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_jsonl
+from taxon.qna.layout import ADAPTER_DIR, LOSS_PLOT_NAME, MODEL_DIR, TRAIN_LOG_NAME, TRAIN_RESULT_NAME
 
-ADAPTER_DIR = "adapter"
-MODEL_DIR = "model"
-LOG_NAME = "train_log.jsonl"
-PLOT_NAME = "loss.png"
-RESULT_NAME = "result.json"
 
 
 def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) -> None:
@@ -32,7 +28,7 @@ def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) ->
 
 
 def write_log(out_dir: Path, rows: list[dict]) -> None:
-    atomic_write_jsonl(Path(out_dir) / LOG_NAME, rows)
+    atomic_write_jsonl(Path(out_dir) / TRAIN_LOG_NAME, rows)
 
 
 def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:
@@ -58,8 +54,8 @@ def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:
     figure.tight_layout()
     figure.savefig(buffer, format="png")
     plt.close(figure)
-    atomic_write_bytes(Path(out_dir) / PLOT_NAME, buffer.getvalue())
+    atomic_write_bytes(Path(out_dir) / LOSS_PLOT_NAME, buffer.getvalue())
 
 
 def write_result(out_dir: Path, result: dict) -> None:
-    atomic_write_json(Path(out_dir) / RESULT_NAME, result)
+    atomic_write_json(Path(out_dir) / TRAIN_RESULT_NAME, result)

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
-from taxon.findings import ERROR, WARNING, Finding
-from taxon.taxonomy import Leaf, leaf_from_data
+from taxon.core.findings import ERROR, WARNING, Finding
+from taxon.qna.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
-from taxon.validate.loader import Parsed, read_qna
-from taxon.validate.rules import finding
+from taxon.qna.loader import Parsed, read_qna
+from taxon.core.rules import finding
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 from taxon.validate.settings import DEFAULTS
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from taxon.findings import Finding
-from taxon.taxonomy import KINDS, QNA_NAME
-from taxon.validate.loader import NodePath, Parsed, line_column
-from taxon.validate.rules import finding
+from taxon.core.findings import Finding
+from taxon.qna.taxonomy import KINDS
+from taxon.qna.layout import QNA_NAME
+from taxon.qna.loader import NodePath, Parsed, line_column
+from taxon.core.rules import finding
 from taxon.validate.schemas import dotted
+from taxon.qna.layout import ATTRIBUTION_NAME
 
 _TAB = re.compile(r"\t")
 _TRAILING = re.compile(r"(?<![ \t])[ \t]+(?=\r?$)", re.M)  # linear: starts only where a run starts
@@ -20,7 +22,6 @@ _FOLDER_NAME = re.compile(r"^[a-z0-9_]+$")
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _LICENSE_LINE = re.compile(r"^[ \t]*licen[sc]e(?: of the work)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 _LICENSE_NOISE = re.compile(r"\b(license|licence|international)\b", re.I)
-ATTRIBUTION_NAME = "attribution.txt"
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 from taxon import __version__
-from taxon.findings import ERROR, WARNING
+from taxon.core.findings import ERROR, WARNING
+from taxon.core.github import escape_data, escape_property
 from taxon.validate.engine import Report
-from taxon.validate.rules import INFO, RULES, Rule
+from taxon.core.rules import INFO, RULES, Rule
 
 FORMATS = ("text", "github", "json", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,14 +31,6 @@ def as_text(report: Report, quiet: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 _GITHUB_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "notice"}
 
 
@@ -54,10 +47,10 @@ def as_github(report: Report, quiet: bool = False) -> str:
             if quiet and f.severity != ERROR:
                 continue
             properties = (
-                f"file={_escape_property(f.path)},line={f.line},col={f.column},"
-                f"title={_escape_property(_title(f.rule))}"
+                f"file={escape_property(f.path)},line={f.line},col={f.column},"
+                f"title={escape_property(_title(f.rule))}"
             )
-            lines.append(f"::{_GITHUB_LEVEL[f.severity]} {properties}::{_escape_data(f.message)}")
+            lines.append(f"::{_GITHUB_LEVEL[f.severity]} {properties}::{escape_data(f.message)}")
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
 

@@ -11,10 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from taxon.findings import Finding
+from taxon.core.findings import Finding
 from taxon.validate.checker import Checker
-from taxon.validate.loader import Parsed
-from taxon.validate.rules import finding
+from taxon.qna.loader import Parsed
+from taxon.core.rules import finding
 
 VERSIONS = (1, 2, 3, 4)
 LATEST = VERSIONS[-1]

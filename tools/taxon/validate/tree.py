@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from taxon.findings import Finding
-from taxon.validate.rules import finding
+from taxon.core.findings import Finding
+from taxon.core.rules import finding
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from taxon.taxonomy import Leaf
+from taxon.qna.taxonomy import Leaf
+from taxon.qna.layout import SAMPLES_NAME
 
-SAMPLES_NAME = "samples.jsonl"  # kept samples of one leaf, in <generate-out>/<leaf_id>/
-DROPPED_NAME = "dropped.jsonl"  # dropped samples with metadata.reason
-STATS_NAME = "stats.json"       # {"generated", "kept", "dropped": {reason: n}, "parameters": {...}}
-SUMMARY_NAME = "summary.json"   # <generate-out>/summary.json: every leaf's stats, the teacher, the config
 
 
 def user_prompt(question: str, context: str | None = None) -> str:

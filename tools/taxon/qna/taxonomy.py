@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from taxon.store import hash_file
+from taxon.core.store import hash_file
+from taxon.qna.layout import QNA_NAME
 
 KINDS = ("knowledge", "compositional_skills", "foundational_skills")
-QNA_NAME = "qna.yaml"
 
 
 def kind_of(path: Path) -> str | None:
@@ -81,7 +81,7 @@ class Leaf:
 
     def content_hash(self) -> str:
         """Hash of the leaf's own files (qna.yaml, attribution, in-tree documents)."""
-        from taxon.store import hash_value
+        from taxon.core.store import hash_value
 
         files = {}
         for folder, dirnames, filenames in os.walk(self.folder):
@@ -138,7 +138,7 @@ def leaf_from_data(qna_path: Path, data: dict) -> Leaf:
 
 def load_leaf(qna_path: Path) -> Leaf:
     """Load one qna.yaml safely and normalise it; TaxonError when it can't be read."""
-    from taxon.validate.loader import load_qna
+    from taxon.qna.loader import load_qna
 
     return leaf_from_data(Path(qna_path), load_qna(Path(qna_path)))
 

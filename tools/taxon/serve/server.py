@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from taxon.generate.teachers.base import ChatRequest
+from taxon.backends.base import ChatRequest
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 ROLES = ("system", "user", "assistant")
@@ -348,7 +348,7 @@ def make_server(
 ) -> ModelServer:
     """A server over a local model, bound but not yet serving: call `serve_forever()`
     (in a thread in tests) and `shutdown()` + `server_close()` to stop it. Port 0 picks a free port."""
-    from taxon.generate.teachers.transformers import TransformersTeacher
+    from taxon.backends.transformers import TransformersTeacher
 
     teacher = TransformersTeacher(model_path, spec=model_name, batch_size=batch_size, threads=threads)
     batcher = Batcher(teacher, max_jobs=batch_size, window_s=batch_window_s)

@@ -13,9 +13,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from taxon.errors import UsageError
+from taxon.core.errors import UsageError
 
 CONFIG_NAME = "taxon.toml"
+
 DEFAULT_PROFILE = "cpu"
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taxon.errors import UsageError
-from taxon.generate.teachers.base import ChatRequest, Completion, Messages, Teacher
-from taxon.store import hash_tree
+from taxon.core.errors import UsageError
+from taxon.backends.base import ChatRequest, Completion, Messages, Teacher
+from taxon.core.store import hash_tree
 
 BACKENDS = ("transformers", "openai", "vllm")
+LOCAL_BACKENDS = ("transformers", "vllm")
 
-__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "make_teacher", "teacher_name"]
+__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "local_model", "make_teacher", "teacher_name"]
 
 
 def folder_revision(model_path: str) -> str | None:
@@ -40,7 +41,7 @@ def teacher_name(config: dict) -> str:
         raise UsageError("no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=...")
     if backend == "openai":
         return f"openai:{spec}"
-    from taxon.models import resolve_model
+    from taxon.backends.models import resolve_model
 
     return local_teacher_name(backend, spec, resolve_model(spec, config))
 
@@ -54,10 +55,10 @@ def make_teacher(config: dict) -> Teacher:
         raise UsageError(
             "no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=..."
         )
-    from taxon.models import resolve_model
+    from taxon.backends.models import resolve_model
 
     if backend == "openai":
-        from taxon.generate.teachers.openai import OpenAITeacher
+        from taxon.backends.openai import OpenAITeacher
 
         return OpenAITeacher(
             model=spec,
@@ -68,25 +69,50 @@ def make_teacher(config: dict) -> Teacher:
             retries=params.get("retries", 5),
             backoff_s=params.get("backoff_s", 1.0),
         )
-    if backend == "transformers":
-        from taxon.generate.teachers.transformers import TransformersTeacher
+    if backend in LOCAL_BACKENDS:
+        if backend == "vllm":
+            from taxon.backends.vllm import import_vllm
 
-        return TransformersTeacher(
+            import_vllm()  # the missing-extra message before any model download
+        return local_model(
+            backend,
             resolve_model(spec, config),
             spec=spec,
             batch_size=params.get("batch_size", 8),
             threads=params.get("threads", 0),
-        )
-    if backend == "vllm":
-        from taxon.generate.teachers.vllm import VLLMTeacher, import_vllm
-
-        import_vllm()  # the missing-extra message before any model download
-        return VLLMTeacher(
-            resolve_model(spec, config),
-            spec=spec,
             tensor_parallel_size=params.get("tensor_parallel_size", 1),
             seed=generate.get("seed", 0),
         )
     raise UsageError(
         f"unknown teacher backend '{backend}'", hint=f"set generate.backend to one of: {', '.join(BACKENDS)}"
     )
+
+
+def local_model(
+    backend: str,
+    model_path: str,
+    *,
+    spec: str | None = None,
+    batch_size: int = 8,
+    threads: int = 0,
+    tensor_parallel_size: int = 1,
+    seed: int = 0,
+    gpu_memory_utilization: float = 0.9,
+) -> Teacher:
+    """A model run in this process: the teacher of generate, the answerer of evaluate, the
+    model behind serve and chat."""
+    if backend == "transformers":
+        from taxon.backends.transformers import TransformersTeacher
+
+        return TransformersTeacher(model_path, spec=spec, batch_size=batch_size, threads=threads)
+    if backend == "vllm":
+        from taxon.backends.vllm import VLLMTeacher
+
+        return VLLMTeacher(
+            model_path,
+            spec=spec,
+            tensor_parallel_size=tensor_parallel_size,
+            seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+    raise UsageError(f"unknown local backend '{backend}'", hint=f"use one of: {', '.join(LOCAL_BACKENDS)}")

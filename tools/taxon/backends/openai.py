@@ -18,8 +18,8 @@ from typing import Callable
 
 import httpx
 
-from taxon.errors import TaxonError, UsageError
-from taxon.generate.teachers.base import ChatRequest, Completion, Messages
+from taxon.core.errors import TaxonError, UsageError
+from taxon.backends.base import ChatRequest, Completion, Messages
 
 LOGLIKELIHOOD_PATH = "taxon/loglikelihood"  # our extension, served by `taxon serve`
 LOGLIKELIHOOD_CHUNK = 32  # items per scoring request, so one request stays well inside the timeout

@@ -87,7 +87,7 @@ def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
 
 def read_jsonl(path: Path, hint: str | None = None) -> list[dict]:
     """The rows of a JSONL file; TaxonError naming the line of one that is not a JSON object."""
-    from taxon.errors import TaxonError
+    from taxon.core.errors import TaxonError
 
     rows = []
     with open(path, encoding="utf-8") as handle:

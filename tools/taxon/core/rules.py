@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxon.findings import ERROR, WARNING, Finding
+from taxon.core.findings import ERROR, WARNING, Finding
 
 INFO = "info"
 
@@ -72,31 +72,31 @@ RULES: dict[str, Rule] = {
         Rule("T002", WARNING, "leaves nearly coincide", "two leaves with almost the same seeds are likely duplicates"),
         Rule("C001", INFO, "leaf deleted", "deleted leaves are reported so a removal is never silent"),
         Rule("C002", INFO, "leaf renamed", "a rename keeps the content but changes the leaf id"),
+        Rule("D001", ERROR, "an external document repository must be an https:// URL without credentials", "checked by `taxon validate --check-documents`"),
+        Rule("D002", ERROR, "the document repository must be reachable (fetched within the timeout)", "checked by `taxon validate --check-documents`"),
+        Rule("D003", ERROR, "the document commit must be a full sha that exists in the repository", "checked by `taxon validate --check-documents`"),
+        Rule("D004", ERROR, "every document pattern must match at least one file", "checked by `taxon validate --check-documents`"),
+        Rule("D005", ERROR, "document patterns stay inside the leaf folder or repository (no '..', no absolute paths)", "checked by `taxon validate --check-documents`"),
+        Rule("D006", ERROR, "symlinks and submodules are never followed", "checked by `taxon validate --check-documents`"),
+        Rule("D007", ERROR, "a document file must not exceed [documents] max_file_bytes", "checked by `taxon validate --check-documents`"),
+        Rule("D008", ERROR, "a leaf's documents together must not exceed [documents] max_leaf_bytes", "checked by `taxon validate --check-documents`"),
+        Rule("D009", ERROR, "documents must be Markdown, plain text or PDF", "checked by `taxon validate --check-documents`"),
+        Rule("D010", ERROR, "a text document must be UTF-8 text (not binary, not a Git LFS pointer)", "checked by `taxon validate --check-documents`"),
+        Rule("D011", ERROR, "a PDF document must be readable and contain text", "checked by `taxon validate --check-documents`"),
+        Rule("D012", ERROR, "the fetched commit must pass git's object checks (fsck)", "checked by `taxon validate --check-documents`"),
     )
 }
 
 
-def all_rules() -> dict[str, Rule]:
-    """RULES and the document rules of `taxon.documents` (checked with --check-documents)."""
-    rules = dict(RULES)
-    try:
-        from taxon.documents import RULES as DOCUMENT_RULES
-    except ImportError:
-        return rules
-    for code, text in DOCUMENT_RULES.items():
-        rules.setdefault(code, Rule(code, ERROR, text, "checked by `taxon validate --check-documents`"))
-    return rules
-
-
 def markdown_table() -> str:
     lines = ["| Code | Severity | Rule | Why |", "| --- | --- | --- | --- |"]
-    for rule in all_rules().values():
+    for rule in RULES.values():
         lines.append(f"| {rule.code} | {rule.severity} | {rule.title} | {rule.rationale} |")
     return "\n".join(lines) + "\n"
 
 
 def text_table() -> str:
-    rules = all_rules().values()
+    rules = RULES.values()
     width = max(len(rule.title) for rule in RULES.values())
     return "".join(f"{rule.code}  {rule.severity:<7}  {rule.title:<{width}}  {rule.rationale}\n" for rule in rules)
 

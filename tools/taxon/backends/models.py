@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from taxon.errors import MissingExtra, TaxonError, UsageError
-from taxon.store import atomic_dir, atomic_write_json, hash_file, hash_value
+from taxon.core.errors import MissingExtra, TaxonError, UsageError
+from taxon.core.store import atomic_dir, atomic_write_json, hash_file, hash_tree, hash_value
 
 PACKAGED_PREFIX = "packaged:"
 PREPARED_RECORD = "taxon_prepared.json"  # written last: its presence marks a finished folder
@@ -205,3 +205,8 @@ def _installed_version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         raise MissingExtra(distribution, "train") from None
+
+
+def model_fingerprint(path: str) -> str:
+    """The hash of a local model folder's top-level files (weights, config, tokenizer), or the hub id."""
+    return hash_tree(Path(path), "*") if Path(path).is_dir() else path

@@ -31,9 +31,9 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from taxon.errors import TaxonError
-from taxon.findings import ERROR, Finding
-from taxon.validate.rules import finding
+from taxon.core.errors import TaxonError
+from taxon.core.findings import ERROR, Finding
+from taxon.core.rules import finding
 from taxon.validate.settings import DEFAULTS
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from taxon.errors import TaxonError
-from taxon.generate.teachers import local_teacher_name
-from taxon.generate.teachers.base import ChatRequest, Completion, Messages
+from taxon.core.errors import TaxonError
+from taxon.backends import local_teacher_name
+from taxon.backends.base import ChatRequest, Completion, Messages
 
 
 def load_model(model_path: str, threads: int = 0):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from taxon.errors import MissingExtra
-from taxon.generate.teachers import local_teacher_name
-from taxon.generate.teachers.base import ChatRequest, Completion, Messages
+from taxon.core.errors import MissingExtra
+from taxon.backends import local_teacher_name
+from taxon.backends.base import ChatRequest, Completion, Messages
 
 FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort") is an error
 

@@ -1,0 +1,31 @@
+"""GitHub conventions shared by validate's reports, review's comment and the gitops steps:
+workflow-command escaping, the samples label and the sticky comment's marker."""
+
+from __future__ import annotations
+
+SAMPLES_LABEL = "generate-samples"
+COMMENT_MARKER = "<!-- taxon-samples -->"
+COMMENT_AUTHOR = "github-actions[bot]"
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation(level: str, message: str, title: str | None = None, file: str | None = None) -> str:
+    """A workflow command such as `::error title=...::message`, escaped so that a message
+    can neither end the command early nor start another one."""
+    properties = [f"{key}={escape_property(value)}" for key, value in (("file", file), ("title", title)) if value]
+    joined = " " + ",".join(properties) if properties else ""
+    return f"::{level}{joined}::{escape_data(message)}"
+
+
+def dig(mapping, *keys: str):
+    """mapping[k1][k2]... of a JSON payload, None where a level is missing or not an object."""
+    for key in keys:
+        mapping = mapping.get(key) if isinstance(mapping, dict) else None
+    return mapping

@@ -1,0 +1,112 @@
+"""Who may ask for samples, and for which commit: a label or a `/taxon samples` comment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from taxon.core.errors import TaxonError, UsageError
+from taxon.core.github import SAMPLES_LABEL, dig
+
+# Roles that may ask for samples: the collaborator-permission API's `role_name`, and its
+# legacy `permission` field, where "maintain" reads as "write".
+WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+COMMAND_PREFIX = "/taxon"
+COMMENT_COMMANDS = ("samples",)
+
+
+@dataclass(frozen=True)
+class CommentCommand:
+    name: str
+    commit: str | None = None  # a commit (prefix) the maintainer reviewed; None: the PR's head
+
+
+_COMMIT_RE = re.compile(r"[0-9a-f]{7,40}")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def parse_comment_command(body: str) -> CommentCommand | None:
+    """The first `/taxon COMMAND [COMMIT]` line of a comment, outside code blocks and quotes;
+    None when there is none. An unknown command or argument is a UsageError."""
+    fence = None
+    for raw_line in body.splitlines():
+        line = raw_line.rstrip()
+        opener = _FENCE_RE.match(line)
+        if fence:
+            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opener:
+            fence = opener.group(1)
+            continue
+        words = line.split()
+        if not words or words[0] != COMMAND_PREFIX:
+            continue
+        if len(words) < 2 or words[1] not in COMMENT_COMMANDS:
+            raise UsageError(
+                f"unknown command: {line.strip()[:80]}", hint="write '/taxon samples' or '/taxon samples COMMIT'"
+            )
+        arguments = words[2:]
+        if len(arguments) > 1 or (arguments and not _COMMIT_RE.fullmatch(arguments[0].lower())):
+            raise UsageError(
+                f"bad arguments to /taxon {words[1]}: {' '.join(arguments)[:80]}",
+                hint="the only argument is an optional commit SHA (7 to 40 hex digits)",
+            )
+        return CommentCommand(words[1], arguments[0].lower() if arguments else None)
+    return None
+
+
+def has_write_access(permission: dict) -> bool:
+    """From the collaborator-permission API (`gh api repos/R/collaborators/U/permission`)."""
+    return permission.get("role_name") in WRITE_ROLES or permission.get("permission") in WRITE_ROLES
+
+
+@dataclass(frozen=True)
+class SamplesRequest:
+    pr_number: int
+    head_sha: str
+    base_ref: str
+    requested_by: str
+
+
+def authorize_samples(event_name: str, event: dict, permission: dict, pull: dict) -> SamplesRequest:
+    """Decide whether this event is a maintainer's request for samples, and for which commit.
+
+    `permission` is the sender's collaborator permission and `pull` the pull request, both as
+    the REST API returns them now. Raises TaxonError saying why when the request is refused.
+    """
+    sender = dig(event, "sender", "login") or ""
+    if event_name == "pull_request_target":
+        if event.get("action") != "labeled" or dig(event, "label", "name") != SAMPLES_LABEL:
+            raise TaxonError(f"not a '{SAMPLES_LABEL}' label event")
+        number = dig(event, "pull_request", "number")
+        wanted = dig(event, "pull_request", "head", "sha")
+    elif event_name == "issue_comment":
+        if event.get("action") != "created" or not isinstance(dig(event, "issue", "pull_request"), dict):
+            raise TaxonError("not a new comment on a pull request")
+        command = parse_comment_command(dig(event, "comment", "body") or "")
+        if command is None or command.name != "samples":
+            raise TaxonError("the comment holds no '/taxon samples' command")
+        number = dig(event, "issue", "number")
+        wanted = command.commit
+    else:
+        raise TaxonError(f"samples are not generated on '{event_name}' events")
+    permission_user = dig(permission, "user", "login")
+    if permission_user is not None and permission_user != sender:
+        raise TaxonError(f"the permission answer is for '{permission_user}', not for '{sender}'")
+    if not has_write_access(permission):
+        raise TaxonError(
+            f"'{sender}' has no write access to this repository",
+            hint="a maintainer has to add the label or write the command",
+        )
+    if not isinstance(number, int) or pull.get("number") != number:
+        raise TaxonError("the pull request answer does not match the event")
+    if pull.get("state") != "open":
+        raise TaxonError(f"pull request #{number} is not open")
+    head = dig(pull, "head", "sha") or ""
+    if wanted and not head.startswith(wanted):
+        raise TaxonError(
+            f"pull request #{number} moved on: its head is {head[:12]}, the request was for {wanted[:12]}",
+            hint="review the new commits, then ask again",
+        )
+    return SamplesRequest(number, head, dig(pull, "base", "ref") or "", sender)

@@ -1,0 +1,128 @@
+"""What a pull request changes: taxonomy files, other files, or both (which fails)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from taxon.core.errors import TaxonError
+from taxon.core.github import dig
+from taxon.core.markdown import code_span, table_code, table_text
+from taxon.qna.layout import TAXONOMY_DIR
+from taxon.qna.taxonomy import leaf_id
+from taxon.qna.layout import QNA_NAME
+
+SPLIT_HINT = (
+    "Split it into two pull requests: one with only the files under taxonomy/ (the contribution) "
+    "and one with everything else (the code change)."
+)
+
+
+@dataclass(frozen=True)
+class PullRequestChanges:
+    taxonomy: tuple[str, ...]
+    other: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """"contribution" (only taxonomy/), "code" (no taxonomy/), "mixed", or "empty"."""
+        if self.taxonomy and self.other:
+            return "mixed"
+        if self.taxonomy:
+            return "contribution"
+        return "code" if self.other else "empty"
+
+    def leaf_ids(self) -> list[str]:
+        """Leaves whose qna.yaml changed, or whose folder holds a changed file."""
+        ids = set()
+        for path in self.taxonomy:
+            pure = PurePosixPath(path)
+            ids.add(leaf_id(pure if pure.name == QNA_NAME else pure.parent / QNA_NAME))
+        return sorted(ids)
+
+
+def _git(repo_root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
+    result = subprocess.run(
+        ["git", "-C", str(repo_root), *args], input=input_bytes, capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise TaxonError(
+            f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}",
+            hint="fetch the base branch and the pull request head (actions/checkout with fetch-depth: 0)",
+        )
+    return result.stdout
+
+
+def changed_paths(repo_root: Path, base: str, head: str = "HEAD") -> list[str]:
+    """Files changed on `head` since its merge-base with `base`. Renames count as a delete and
+    an add, so moving a file out of taxonomy/ shows on both sides."""
+    output = _git(repo_root, "diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", "--")
+    return sorted(path for path in output.decode("utf-8", errors="surrogateescape").split("\0") if path)
+
+
+def is_taxonomy_path(path: str) -> bool:
+    return PurePosixPath(path).parts[:1] == (TAXONOMY_DIR,)
+
+
+def classify_changes(paths: list[str]) -> PullRequestChanges:
+    taxonomy = tuple(sorted(p for p in paths if is_taxonomy_path(p)))
+    other = tuple(sorted(p for p in paths if not is_taxonomy_path(p)))
+    return PullRequestChanges(taxonomy, other)
+
+
+def split_message(changes: PullRequestChanges, shown: int = 10) -> str:
+    listed = ", ".join(changes.other[:shown]) + (" ..." if len(changes.other) > shown else "")
+    return (
+        f"This pull request changes {len(changes.taxonomy)} file(s) under taxonomy/ and "
+        f"{len(changes.other)} file(s) outside it ({listed}). {SPLIT_HINT}"
+    )
+
+
+def render_pr_summary(changes: PullRequestChanges) -> str:
+    """The job summary (markdown) of the classify step."""
+    lines = ["## taxon: pull request", ""]
+    verdict = {
+        "contribution": "a taxonomy contribution: the changed leaves are validated below",
+        "code": "a code change: the test suite runs",
+        "mixed": "**mixed**: it changes taxonomy/ and other files. " + SPLIT_HINT,
+        "empty": "no file changes",
+    }[changes.kind]
+    lines += [f"This pull request is {verdict}.", ""]
+    leaves = changes.leaf_ids()
+    if leaves:
+        lines += [f"Changed leaves ({len(leaves)}):", ""]
+        lines += [f"- {code_span(leaf)}" for leaf in leaves]
+        lines.append("")
+    if changes.kind == "mixed":
+        lines += [f"Files outside taxonomy/ ({len(changes.other)}):", ""]
+        lines += [f"- {code_span(path)}" for path in changes.other]
+        lines.append("")
+    return "\n".join(lines)
+
+
+
+def render_validation_summary(sarif: dict, max_rows: int = 100) -> str:
+    """The job summary (markdown) of a validation run, from its SARIF report."""
+    results = [r for run in sarif.get("runs") or [] for r in run.get("results") or [] if isinstance(r, dict)]
+    levels = {level: sum(1 for r in results if r.get("level") == level) for level in ("error", "warning", "note")}
+    verdict = "failed" if levels["error"] else "passed"
+    lines = [
+        "## taxon: validation",
+        "",
+        f"Validation {verdict}: {levels['error']} errors, {levels['warning']} warnings, {levels['note']} notes.",
+        "",
+    ]
+    if results:
+        lines += ["| Level | Rule | Where | Message |", "|---|---|---|---|"]
+        for result in results[:max_rows]:
+            location = dig(result, "locations")
+            physical = location[0].get("physicalLocation", {}) if isinstance(location, list) and location else {}
+            where = f"{dig(physical, 'artifactLocation', 'uri') or '?'}:{dig(physical, 'region', 'startLine') or 1}"
+            lines.append(
+                f"| {table_text(result.get('level', ''))} | {table_text(result.get('ruleId', ''))} "
+                f"| {table_code(where)} | {table_text(dig(result, 'message', 'text') or '')} |"
+            )
+        if len(results) > max_rows:
+            lines += ["", f"... and {len(results) - max_rows} more (see the annotations and code scanning)."]
+    return "\n".join(lines) + "\n"

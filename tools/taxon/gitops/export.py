@@ -1,0 +1,87 @@
+"""A pull request's changed leaves written out as data: git blobs, never a checkout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from taxon.core.store import atomic_write_bytes
+from taxon.gitops.changes import _git, changed_paths, is_taxonomy_path
+from taxon.qna.layout import TAXONOMY_DIR
+from taxon.qna.layout import QNA_NAME
+
+REGULAR_FILE_MODES = ("100644", "100755")
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str
+    sha: str
+    size: int | None
+    path: str
+
+
+@dataclass
+class ExportedTaxonomy:
+    root: Path
+    leaves: list[str] = field(default_factory=list)  # leaf folders, relative to the repo root
+    files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+def _tree_entries(repo_root: Path, commit: str) -> list[TreeEntry]:
+    output = _git(repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+    entries = []
+    for record in output.decode("utf-8", errors="surrogateescape").split("\0"):
+        if not record:
+            continue
+        meta, path = record.split("\t", 1)
+        mode, kind, sha, size = meta.split()
+        entries.append(TreeEntry(mode, kind, sha, int(size) if size.isdigit() else None, path))
+    return entries
+
+
+def _nearest_leaf(path: str, leaf_folders: set[str]) -> str | None:
+    for folder in PurePosixPath(path).parents:
+        if folder.as_posix() in leaf_folders:
+            return folder.as_posix()
+    return None
+
+
+def _safe_relative(path: str) -> bool:
+    """A plain relative path: no empty, "." or ".." segment, no backslash, not absolute."""
+    return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+def export_pr_taxonomy(
+    repo_root: Path, base: str, head: str, out_dir: Path, max_file_bytes: int
+) -> ExportedTaxonomy:
+    """Write the leaves a pull request adds or changes, as they are at `head`, under `out_dir`
+    (keeping their taxonomy/... paths). Only regular files of those leaf folders are written,
+    read as git blobs: symlinks, submodules and files over `max_file_bytes` are skipped."""
+    out_dir = Path(out_dir)
+    changed = [path for path in changed_paths(repo_root, base, head) if is_taxonomy_path(path)]
+    entries = _tree_entries(repo_root, head)
+    leaf_folders = {
+        PurePosixPath(e.path).parent.as_posix() for e in entries if PurePosixPath(e.path).name == QNA_NAME
+    }
+    wanted = sorted({leaf for leaf in (_nearest_leaf(path, leaf_folders) for path in changed) if leaf})
+    exported = ExportedTaxonomy(out_dir, leaves=wanted)
+    for entry in entries:
+        if _nearest_leaf(entry.path, leaf_folders) not in wanted:
+            continue
+        why = None
+        if not _safe_relative(entry.path):
+            why = "unsafe path"
+        elif entry.kind != "blob" or entry.mode not in REGULAR_FILE_MODES:
+            why = "not a regular file (symlink or submodule)"
+        elif entry.size is None or entry.size > max_file_bytes:
+            why = f"larger than {max_file_bytes} bytes"
+        if why:
+            exported.skipped.append((entry.path, why))
+            continue
+        atomic_write_bytes(out_dir / entry.path, _git(repo_root, "cat-file", "blob", entry.sha))
+        exported.files.append(entry.path)
+    return exported
+

@@ -1,0 +1,97 @@
+"""Every on-disk name that more than one module reads or writes: the taxonomy tree, the
+outputs of each stage, the bundle, and the run folder that holds them. Stages meet through
+these files, never through imports of one another."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+# the taxonomy tree
+TAXONOMY_DIR = "taxonomy"
+QNA_NAME = "qna.yaml"
+ATTRIBUTION_NAME = "attribution.txt"
+
+# generate: <out>/<leaf_id>/{samples,dropped}.jsonl, stats.json; <out>/summary.json
+SAMPLES_NAME = "samples.jsonl"  # kept samples of one leaf
+DROPPED_NAME = "dropped.jsonl"  # dropped samples with metadata.reason
+STATS_NAME = "stats.json"  # {"generated", "kept", "dropped": {reason: n}, "parameters": {...}}
+SUMMARY_NAME = "summary.json"  # every leaf's stats, the teacher, the config
+
+# train: <out>/{model,adapter}/, result.json, train_log.jsonl, loss.png, checkpoints/
+MODEL_DIR = "model"
+ADAPTER_DIR = "adapter"
+TRAIN_RESULT_NAME = "result.json"
+TRAIN_LOG_NAME = "train_log.jsonl"
+LOSS_PLOT_NAME = "loss.png"
+TRAIN_RECORDS = (TRAIN_RESULT_NAME, TRAIN_LOG_NAME, LOSS_PLOT_NAME)
+
+# evaluate: <out>/report.json, report.md, deltas.png
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+DELTAS_PNG = "deltas.png"
+EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG)
+
+# a bundle: manifest.json, SHA256SUMS (covering the manifest too)
+BUNDLE_FORMAT = "taxon-bundle/1"
+MANIFEST_NAME = "manifest.json"
+SUMS_NAME = "SHA256SUMS"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """runs/<profile>/: one folder per stage, the resolved config, and the stage markers."""
+
+    run_dir: Path
+
+    @property
+    def generate_dir(self) -> Path:
+        return self.run_dir / "generate"
+
+    @property
+    def train_dir(self) -> Path:
+        return self.run_dir / "train"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.run_dir / "evaluate"
+
+    @property
+    def bundle_dir(self) -> Path:
+        return self.run_dir / "bundle"
+
+    @property
+    def config_file(self) -> Path:
+        """The resolved config of this run, for the record and for launched processes."""
+        return self.run_dir / "config.json"
+
+    @property
+    def markers_dir(self) -> Path:
+        """<run>/stages/<stage>.json: the key and figures of each stage's last success."""
+        return self.run_dir / "stages"
+
+
+def default_run_dir(config_path: Path, profile: str) -> Path:
+    return Path(config_path).parent / "runs" / profile
+
+
+def read_manifest(bundle: Path) -> dict | None:
+    """The manifest of a taxon bundle folder, or None when the folder is not one."""
+    path = Path(bundle) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == BUNDLE_FORMAT else None
+
+
+def read_bundle_leaves(bundle: Path) -> dict[str, str] | None:
+    """leaf id -> content hash of the leaves a published bundle was trained on; None when
+    the folder is not a bundle (a plain model)."""
+    manifest = read_manifest(bundle)
+    if manifest is None:
+        return None
+    return {entry["leaf_id"]: entry["content_hash"] for entry in manifest.get("leaves", [])}

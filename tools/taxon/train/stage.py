@@ -1,0 +1,230 @@
+"""Training: fine-tune a base model on the generated samples, the seed examples and an optional
+replay set, with LoRA (default) or all weights, on one process or many under `torchrun`
+(FSDP2). See `train()`; the output layout is in taxon.train.outputs.
+
+Multi-GPU / multi-node: `torchrun --nproc_per_node 8 [--nnodes N ...] -m taxon train ...`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxon.core.errors import UsageError
+from taxon.core.store import hash_value
+from taxon.qna.taxonomy import Leaf
+from taxon.train.loop import EXIT_PREEMPTED, Preempted
+
+from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TRAIN_RESULT_NAME
+
+__all__ = ["EXIT_PREEMPTED", "Preempted", "TrainResult", "train"]
+
+# Settings that change how a run goes, not what it computes: a checkpoint stays valid across them.
+RUNTIME_KEYS = ("threads", "resume", "checkpoint_every", "keep_checkpoints")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    model_dir: Path
+    adapter_dir: Path | None  # None for full fine-tuning
+    steps: int
+    tokens: int
+    real_token_fraction: float
+    final_loss: float
+    dataset_hash: str
+    summary: dict  # the contents of result.json
+
+    @classmethod
+    def from_summary(cls, out_dir: Path, summary: dict) -> "TrainResult":
+        out_dir = Path(out_dir)
+        return cls(
+            out_dir=out_dir,
+            model_dir=out_dir / MODEL_DIR,
+            adapter_dir=out_dir / ADAPTER_DIR if summary["config"]["method"] == "lora" else None,
+            steps=summary["steps"],
+            tokens=summary["tokens"],
+            real_token_fraction=summary["real_token_fraction"],
+            final_loss=summary["final_loss"],
+            dataset_hash=summary["dataset_hash"],
+            summary=summary,
+        )
+
+
+def _run_key(dataset_hash: str, base_model: str, config: dict) -> str:
+    settings = {k: v for k, v in config["train"].items() if k not in RUNTIME_KEYS}
+    return hash_value({"dataset": dataset_hash, "base": base_model, "train": settings})
+
+
+def _finished(out_dir: Path, run_key: str) -> dict | None:
+    try:
+        summary = json.loads((out_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return summary if summary.get("run_key") == run_key and (out_dir / MODEL_DIR).is_dir() else None
+
+
+def _peak_memory_mb(context) -> float:
+    import torch
+
+    if context.device.type == "cuda":
+        return torch.cuda.max_memory_allocated(context.device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _check_sizes(train_config: dict) -> None:
+    for key in ("pack_tokens", "rows_per_step", "epochs", "max_sample_tokens", "keep_checkpoints"):
+        if int(train_config[key]) < 1:
+            raise UsageError(f"train.{key} must be at least 1")
+    if int(train_config["max_sample_tokens"]) > int(train_config["pack_tokens"]):
+        raise UsageError("train.max_sample_tokens must not exceed train.pack_tokens (a sample must fit a row)")
+
+
+def _model_for_saving(model, base_model: str, config: dict, context):
+    """The trained model as a plain module on rank 0 (None elsewhere). LoRA: the adapter
+    weights on a fresh base in its stored dtype, so the merge happens at full precision;
+    full: the weights themselves, gathered in full (a collective) when sharded."""
+    from taxon.train import model as model_module
+
+    train_config = config["train"]
+    if not (train_config["method"] == "lora" or context.sharded):
+        return model
+    weights = model_module.trained_weights(model)
+    if not context.is_main:
+        return None
+    seed = int(train_config["seed"])
+    fresh = model_module.build(base_model, train_config, "cpu", seed, dtype=model_module.stored_dtype(base_model))
+    unexpected = fresh.load_state_dict(weights, strict=False).unexpected_keys
+    if unexpected:
+        raise RuntimeError(f"trained weights the fresh model lacks: {unexpected[:3]}")
+    return fresh
+
+
+def train(
+    dataset_dir: Path,
+    leaves: list[Leaf],
+    base_model: str,
+    out_dir: Path,
+    config: dict,
+    replay: Path | None = None,
+    quiet: bool = False,
+) -> TrainResult:
+    """Fine-tune `base_model` (a local folder or Hugging Face id) on the generated samples under
+    dataset_dir, the leaves' seed examples and the replay rows, minus held-out rows.
+    Resumes from the newest checkpoint of the same run under out_dir unless train.resume is
+    false; a run that already finished returns its result without training again.
+    Raises Preempted (exit code EXIT_PREEMPTED) after saving a checkpoint on SIGTERM."""
+    import torch
+
+    from taxon.train import distributed, loop
+    from taxon.train import model as model_module
+    from taxon.train.checkpoint import CHECKPOINTS_NAME
+    from taxon.train.data import build_training_set
+
+    # peft asks transformers a deprecated question on every load; the warning is theirs to fix.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    train_config = config["train"]
+    _check_sizes(train_config)
+    out_dir = Path(out_dir)
+    context = distributed.setup()
+    try:
+        if quiet or not context.is_main:
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+        if int(train_config["threads"]) > 0:
+            torch.set_num_threads(int(train_config["threads"]))
+        tokenizer = model_module.load_tokenizer(base_model)
+        training_set = build_training_set(dataset_dir, leaves, replay, tokenizer, config)
+        plan = _plan(training_set, train_config)
+        run_key = _run_key(training_set.dataset_hash, base_model, config)
+        resume = bool(train_config["resume"])
+        if resume and (summary := _finished(out_dir, run_key)):
+            return TrainResult.from_summary(out_dir, summary)
+        model = model_module.build(base_model, train_config, context.device.type, int(train_config["seed"]))
+        model.to(context.device)
+        if context.sharded:
+            distributed.shard_model(model, context)
+        checkpoints = out_dir / CHECKPOINTS_NAME
+        state = {"run_key": run_key}
+        result = loop.run(model, training_set, plan, config, context, checkpoints, state, resume, not quiet)
+        final = _model_for_saving(model, base_model, config, context)
+        if context.is_main:
+            summary = _summary(base_model, run_key, training_set, plan, result, config, context)
+            _write_outputs(out_dir, final, tokenizer, base_model, result.log, summary)
+            shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete
+            if not quiet:
+                _print_summary(summary)
+        distributed.barrier(context)
+        return TrainResult.from_summary(out_dir, json.loads((out_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8")))
+    finally:
+        distributed.teardown(context)
+
+
+def _plan(training_set, train_config: dict):
+    from taxon.train.packing import plan_epochs
+
+    plan = plan_epochs(
+        training_set.samples,
+        int(train_config["pack_tokens"]),
+        int(train_config["rows_per_step"]),
+        int(train_config["epochs"]),
+        int(train_config["seed"]),
+    )
+    max_steps = int(train_config["max_steps"])
+    return plan.first(max_steps) if max_steps > 0 else plan
+
+
+def _summary(base_model: str, run_key: str, training_set, plan, result, config: dict, context) -> dict:
+    from taxon.train.packing import fill_fraction
+
+    train_config = config["train"]
+    return {
+        "base_model": base_model,
+        "run_key": run_key,
+        "steps": plan.total_steps,
+        "epochs": int(train_config["epochs"]),
+        "tokens": sum(row["tokens"] for row in result.log),
+        "target_tokens": sum(plan.step_targets),
+        "real_token_fraction": result.real_tokens / max(1, result.computed_tokens),
+        "pack_fill": fill_fraction(plan, training_set.samples, int(train_config["pack_tokens"])),
+        "final_loss": result.log[-1]["loss"],
+        "dataset_hash": training_set.dataset_hash,
+        "samples": training_set.counts,
+        "config": train_config,
+        "method": train_config["method"],
+        "world_size": context.world,
+        "device": context.device.type,
+        "resumed_from_step": result.resumed_from,
+        "elapsed_s": round(result.elapsed_s, 3),
+        "tokens_per_s": result.real_tokens / result.elapsed_s if result.elapsed_s else 0.0,
+        "peak_memory_mb": round(_peak_memory_mb(context), 1),
+    }
+
+
+def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[dict], summary: dict) -> None:
+    from taxon.train import outputs
+
+    from taxon.train.model import stored_dtype
+
+    outputs.save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))
+    outputs.write_log(out_dir, log)
+    outputs.plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
+    outputs.write_result(out_dir, summary)
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.console import Console
+
+    samples = summary["samples"]
+    Console(stderr=True).print(
+        f"trained {summary['steps']} steps on {samples['used']} samples "
+        f"({samples['trimmed']} trimmed, {sum(samples['dropped'].values())} dropped, {samples['held_out']} held out): "
+        f"final loss {summary['final_loss']:.4f}, real tokens {summary['real_token_fraction']:.1%} "
+        f"(rows {summary['pack_fill']:.1%} full), {summary['tokens_per_s']:,.0f} tokens/s, "
+        f"peak memory {summary['peak_memory_mb']:,.0f} MB"
+    )

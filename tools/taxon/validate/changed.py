@@ -1,0 +1,40 @@
+"""`taxon validate --changed`: the leaves a branch changes, at the newest schema, with its
+deletions and renames reported as info findings (C001, C002)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from taxon.core.rules import finding
+from taxon.diff import changed_leaves
+from taxon.qna.layout import TAXONOMY_DIR
+from taxon.validate.engine import FileReport, Report, validate_paths
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def taxonomy_dir(config: dict) -> str:
+    return (config.get("taxonomy") or {}).get("root", TAXONOMY_DIR)
+
+
+def validate_changed(repo: Path, base: str | None, taxonomy_dir: str, settings: dict, leaf_checks) -> Report:
+    """The leaves changed against base, at the newest version; deletions and renames as info."""
+    changes = changed_leaves(repo, base, taxonomy_dir=taxonomy_dir)
+    root = Path(changes.repo_root)
+    paths = [Path(_display(root / path)) for path in changes.to_validate()]
+    context = [Path(_display(root / taxonomy_dir))] if (root / taxonomy_dir).is_dir() else []
+    report = validate_paths(paths, settings, latest=True, leaf_checks=leaf_checks, tree_context=context)
+    for old, new in changes.renamed:
+        file = report.file(_display(root / new))
+        if file is not None:
+            file.findings.insert(0, finding(file.path, 1, 1, "C002", f"renamed from {_display(root / old)}"))
+    for path in changes.deleted:
+        shown = _display(root / path)
+        report.files.append(FileReport(shown, [finding(shown, 1, 1, "C001", f"leaf deleted against {changes.base}")]))
+    return report
