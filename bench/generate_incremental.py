@@ -21,13 +21,13 @@ from pathlib import Path
 import yaml
 
 from summary import emit
+from taxon.backends.base import Completion
 from taxon.core.config import load_config
 from taxon.generate.run import generate_leaves
-from taxon.backends.base import Completion
 from taxon.qna.taxonomy import load_leaves
 
 REPO = Path(__file__).resolve().parents[1]
-TOPICS = "birds trees rivers stars bread music chess tides bees glass".split()
+TOPICS = ["birds", "trees", "rivers", "stars", "bread", "music", "chess", "tides", "bees", "glass"]
 
 
 class LatencyTeacher:
@@ -42,7 +42,7 @@ class LatencyTeacher:
 
     def _words(self, text: str, count: int) -> str:
         digest = hashlib.sha256(text.encode()).hexdigest()
-        return " ".join(f"w{digest[i:i + 3]}" for i in range(0, 3 * count, 3))
+        return " ".join(f"w{digest[i : i + 3]}" for i in range(0, 3 * count, 3))
 
     def chat(self, requests, progress=None):
         self.requests += len(requests)
@@ -69,14 +69,24 @@ def write_taxonomy(root: Path, leaves: int) -> None:
     for index in range(leaves):
         topic = TOPICS[index % len(TOPICS)]
         seeds = [
-            {"question": f"Question {n} about {topic} number {index}: what is special about {topic}?",
-             "answer": f"Answer {n}: {topic} {index} are special in way {n}."}
+            {
+                "question": f"Question {n} about {topic} number {index}: what is special about {topic}?",
+                "answer": f"Answer {n}: {topic} {index} are special in way {n}.",
+            }
             for n in range(5)
         ]
         path = root / "compositional_skills" / f"group{index // 10}" / f"leaf{index:03d}" / "qna.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump({"version": 3, "created_by": "bench", "task_description": f"Facts about {topic}",
-                                        "seed_examples": seeds}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "version": 3,
+                    "created_by": "bench",
+                    "task_description": f"Facts about {topic}",
+                    "seed_examples": seeds,
+                }
+            )
+        )
 
 
 def timed_run(root: Path, out: Path, config: dict, latency_s: float) -> tuple[float, int]:
@@ -96,9 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         write_taxonomy(tmp / "taxonomy", args.leaves)
-        config = load_config("cpu", REPO / "taxon.toml", {"generate": {
-            "cache_dir": str(tmp / "cache"), "questions_per_seed": 2 if args.quick else 5,
-        }})
+        config = load_config(
+            "cpu",
+            REPO / "taxon.toml",
+            {
+                "generate": {
+                    "cache_dir": str(tmp / "cache"),
+                    "questions_per_seed": 2 if args.quick else 5,
+                }
+            },
+        )
         full, full_requests = timed_run(tmp / "taxonomy", tmp / "out", config, latency_s)
         unchanged, unchanged_requests = timed_run(tmp / "taxonomy", tmp / "out", config, latency_s)
         middle = args.leaves // 2
@@ -113,9 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'rerun, nothing changed':<28}{unchanged:>10.2f}{unchanged_requests:>10}{unchanged / full:>10.3f}")
     print(f"{'rerun, one leaf changed':<28}{one:>10.2f}{one_requests:>10}{ratio:>10.3f}")
     goal = 1 / 50
-    print(f"one-leaf regeneration is 1/{1 / ratio:.0f} of the full run (goal 1/50): {'PASS' if ratio <= goal else 'FAIL'}")
-    emit(f"regenerate after one of {args.leaves} leaves changed", f"{one:.2f} s ({one_requests} requests)",
-         f"full run {full:.2f} s ({full_requests} requests)", "<= 1/50 of the full run", ratio <= goal)
+    print(
+        f"one-leaf regeneration is 1/{1 / ratio:.0f} of the full run (goal 1/50): {'PASS' if ratio <= goal else 'FAIL'}"
+    )
+    emit(
+        f"regenerate after one of {args.leaves} leaves changed",
+        f"{one:.2f} s ({one_requests} requests)",
+        f"full run {full:.2f} s ({full_requests} requests)",
+        "<= 1/50 of the full run",
+        ratio <= goal,
+    )
     return 0 if ratio <= goal else 1
 
 

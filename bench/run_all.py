@@ -13,8 +13,8 @@ Each bench's output is kept in bench/out/, so `--only NAME` reruns one and rebui
 from __future__ import annotations
 
 import argparse
-import json
 import datetime
+import json
 import os
 import platform
 import subprocess
@@ -47,25 +47,52 @@ def run_demo() -> tuple[str, float, int]:
     (the prepared packaged model is kept: preparing it is part of `make install`'s cost)."""
     print("== demo: taxon pipeline --profile cpu (fresh run folder and caches)", flush=True)
     with tempfile.TemporaryDirectory(prefix="taxon-demo-") as tmp:
-        command = [str(Path(sys.executable).parent / "taxon"), "pipeline", "--profile", "cpu", "--quiet",
-                   "--run", f"{tmp}/run", "--set", f'generate.cache_dir="{tmp}/generate-cache"',
-                   "--set", f'documents.cache_dir="{tmp}/documents-cache"']
+        command = [
+            str(Path(sys.executable).parent / "taxon"),
+            "pipeline",
+            "--profile",
+            "cpu",
+            "--quiet",
+            "--run",
+            f"{tmp}/run",
+            "--set",
+            f'generate.cache_dir="{tmp}/generate-cache"',
+            "--set",
+            f'documents.cache_dir="{tmp}/documents-cache"',
+        ]
         start = time.perf_counter()
         done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - start
     print(done.stdout[-4000:], flush=True)
-    emit("demo wall time (make demo, 2 cores, CPU)", f"{seconds / 60:.1f} min", "goal 10 min, at most 15",
-         "<= 15 min", seconds <= 15 * 60 and done.returncode == 0)
+    emit(
+        "demo wall time (make demo, 2 cores, CPU)",
+        f"{seconds / 60:.1f} min",
+        "goal 10 min, at most 15",
+        "<= 15 min",
+        seconds <= 15 * 60 and done.returncode == 0,
+    )
     return done.stdout + done.stderr[-3000:], seconds, done.returncode
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
     import torch
 
-    return (f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {platform.platform()}")
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {platform.platform()}"
+    )
 
 
 def keep(name: str, section: tuple[str, float, int]) -> None:
@@ -90,13 +117,16 @@ def write_results(sections: dict[str, tuple[str, float, int]], quick: bool) -> P
         "# Benchmark results",
         "",
         f"Written by `bench/run_all.py{' --quick' if quick else ''}` on "
-        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC.",
         f"Machine: {machine()}.",
         "",
         "| measure | taxon | baseline (same run) | goal | met |",
         "| --- | --- | --- | --- | --- |",
-        *(f"| {r['measure']} | {r['taxon']} | {r['baseline']} | {r['goal']} | "
-          f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['met']] } |" for r in rows),
+        *(
+            f"| {r['measure']} | {r['taxon']} | {r['baseline']} | {r['goal']} | "
+            f"{ {True: 'yes', False: 'no', None: 'n/a'}[r['met']] } |"
+            for r in rows
+        ),
         "",
     ]
     for name, (output, seconds, code) in sections.items():

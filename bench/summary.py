@@ -9,9 +9,11 @@ PREFIX = "SUMMARY "
 
 
 def emit(measure: str, taxon: str, baseline: str, goal: str, met: bool | None) -> None:
-    print(PREFIX + json.dumps({"measure": measure, "taxon": taxon, "baseline": baseline, "goal": goal, "met": met}),
-          flush=True)
+    print(
+        PREFIX + json.dumps({"measure": measure, "taxon": taxon, "baseline": baseline, "goal": goal, "met": met}),
+        flush=True,
+    )
 
 
 def parse(stdout: str) -> list[dict]:
-    return [json.loads(line[len(PREFIX):]) for line in stdout.splitlines() if line.startswith(PREFIX)]
+    return [json.loads(line[len(PREFIX) :]) for line in stdout.splitlines() if line.startswith(PREFIX)]

@@ -21,7 +21,6 @@ from http.server import ThreadingHTTPServer
 from summary import emit
 from taxon.serve.server import JSONHandler
 
-
 QUESTIONS = [
     "Explain in detail how birds migrate across continents.",
     "Write a short story about a lighthouse keeper who finds a message in a bottle.",
@@ -95,8 +94,15 @@ def bench_openai(quick: bool) -> list[dict]:
             assert all(c.finish_reason == "stop" for c in completions)
             ideal = concurrency / latency_s
             rows.append(
-                {"concurrency": concurrency, "requests": count, "latency_s": latency_s, "seconds": seconds,
-                 "requests_per_s": count / seconds, "ideal_per_s": ideal, "share_of_ideal": count / seconds / ideal}
+                {
+                    "concurrency": concurrency,
+                    "requests": count,
+                    "latency_s": latency_s,
+                    "seconds": seconds,
+                    "requests_per_s": count / seconds,
+                    "ideal_per_s": ideal,
+                    "share_of_ideal": count / seconds / ideal,
+                }
             )
     finally:
         endpoint.terminate()
@@ -108,18 +114,21 @@ def bench_openai(quick: bool) -> list[dict]:
 
 
 def bench_transformers(quick: bool, threads: int) -> list[dict]:
-    from taxon.core.config import load_config
     from taxon.backends.base import ChatRequest
-    from taxon.backends.transformers import TransformersTeacher
     from taxon.backends.models import resolve_model
+    from taxon.backends.transformers import TransformersTeacher
+    from taxon.core.config import load_config
 
     config = load_config(path=os.path.join(os.path.dirname(__file__), "..", "taxon.toml"))
     model_dir = resolve_model("packaged:smollm2", config)
     teacher = TransformersTeacher(model_dir, spec="packaged:smollm2", threads=threads)
     count, max_tokens = (16, 32) if quick else (32, 64)
     requests = [
-        ChatRequest(({"role": "user", "content": f"{QUESTIONS[i % len(QUESTIONS)]} (variant {i})"},),
-                    max_tokens=max_tokens, temperature=0.0)
+        ChatRequest(
+            ({"role": "user", "content": f"{QUESTIONS[i % len(QUESTIONS)]} (variant {i})"},),
+            max_tokens=max_tokens,
+            temperature=0.0,
+        )
         for i in range(count)
     ]
     teacher.batch_size = 2
@@ -131,8 +140,15 @@ def bench_transformers(quick: bool, threads: int) -> list[dict]:
         completions = teacher.chat(requests)
         seconds = time.perf_counter() - start
         tokens = sum(c.tokens for c in completions)
-        rows.append({"batch_size": batch_size, "requests": count, "tokens": tokens, "seconds": seconds,
-                     "tokens_per_s": tokens / seconds})
+        rows.append(
+            {
+                "batch_size": batch_size,
+                "requests": count,
+                "tokens": tokens,
+                "seconds": seconds,
+                "tokens_per_s": tokens / seconds,
+            }
+        )
     for row in rows:
         row["speedup"] = row["tokens_per_s"] / rows[0]["tokens_per_s"]
     return rows
@@ -141,8 +157,12 @@ def bench_transformers(quick: bool, threads: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests and tokens")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (default: %(default)s; more oversubscribe a shared machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default: %(default)s; more oversubscribe a shared machine)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -150,22 +170,38 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'C':>4} {'requests':>9} {'L (s)':>6} {'req/s':>8} {'ideal C/L':>10} {'share':>7}  goal >= 90 %")
     openai_rows = bench_openai(args.quick)
     for row in openai_rows:
-        print(f"{row['concurrency']:>4} {row['requests']:>9} {row['latency_s']:>6.2f} {row['requests_per_s']:>8.1f} "
-              f"{row['ideal_per_s']:>10.1f} {row['share_of_ideal']:>7.1%}")
+        print(
+            f"{row['concurrency']:>4} {row['requests']:>9} {row['latency_s']:>6.2f} {row['requests_per_s']:>8.1f} "
+            f"{row['ideal_per_s']:>10.1f} {row['share_of_ideal']:>7.1%}"
+        )
 
-    print(f"\n2. transformers backend, packaged SmolLM2-135M, greedy, {args.threads} threads "
-          "(baseline: batch 1, one sequence at a time)")
+    print(
+        f"\n2. transformers backend, packaged SmolLM2-135M, greedy, {args.threads} threads "
+        "(baseline: batch 1, one sequence at a time)"
+    )
     print(f"{'batch':>6} {'requests':>9} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'speedup':>8}  goal >= 3x")
     transformers_rows = bench_transformers(args.quick, args.threads)
     for row in transformers_rows:
-        print(f"{row['batch_size']:>6} {row['requests']:>9} {row['tokens']:>7} {row['seconds']:>8.1f} "
-              f"{row['tokens_per_s']:>9.1f} {row['speedup']:>7.1f}x")
+        print(
+            f"{row['batch_size']:>6} {row['requests']:>9} {row['tokens']:>7} {row['seconds']:>8.1f} "
+            f"{row['tokens_per_s']:>9.1f} {row['speedup']:>7.1f}x"
+        )
     worst = min(openai_rows, key=lambda r: r["share_of_ideal"])
-    emit("openai teacher throughput, worst concurrency", f"{worst['requests_per_s']:.1f} req/s (C={worst['concurrency']})",
-         f"ideal C/L {worst['ideal_per_s']:.1f} req/s", ">= 90 % of C/L", worst["share_of_ideal"] >= 0.9)
+    emit(
+        "openai teacher throughput, worst concurrency",
+        f"{worst['requests_per_s']:.1f} req/s (C={worst['concurrency']})",
+        f"ideal C/L {worst['ideal_per_s']:.1f} req/s",
+        ">= 90 % of C/L",
+        worst["share_of_ideal"] >= 0.9,
+    )
     best = max(transformers_rows, key=lambda r: r["speedup"])
-    emit("transformers teacher tokens/s, batched", f"{best['tokens_per_s']:.1f} tok/s (batch {best['batch_size']})",
-         f"one at a time {transformers_rows[0]['tokens_per_s']:.1f} tok/s", ">= 3x", best["speedup"] >= 3)
+    emit(
+        "transformers teacher tokens/s, batched",
+        f"{best['tokens_per_s']:.1f} tok/s (batch {best['batch_size']})",
+        f"one at a time {transformers_rows[0]['tokens_per_s']:.1f} tok/s",
+        ">= 3x",
+        best["speedup"] >= 3,
+    )
     met = all(r["share_of_ideal"] >= 0.9 for r in openai_rows) and max(r["speedup"] for r in transformers_rows) >= 3
     print(f"\ngoals {'met' if met else 'NOT met'}")
     return 0 if met else 1

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from summary import emit
 from taxon.core.config import load_config
-from taxon.qna.samples import seed_samples
 from taxon.qna.layout import SAMPLES_NAME
+from taxon.qna.samples import seed_samples
 from taxon.qna.taxonomy import load_leaves
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,7 +135,18 @@ def run_taxon(base: str, data: Path, config: dict) -> dict:
 
 def run_variant(name: str, base: str, data: Path, threads: int) -> dict:
     """Run one variant in a fresh process and return its figures."""
-    command = [sys.executable, __file__, "--variant", name, "--base", base, "--data", str(data), "--threads", str(threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--variant",
+        name,
+        "--base",
+        base,
+        "--data",
+        str(data),
+        "--threads",
+        str(threads),
+    ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"variant {name} failed:\n{done.stderr[-3000:]}")
@@ -148,7 +159,9 @@ def main() -> int:
     parser.add_argument("--base", default="packaged:smollm2", help="base model spec (default: %(default)s)")
     parser.add_argument("--samples", type=int, help="seed samples to train on (default: 64 quick, all otherwise)")
     # One thread: on a shared 2-core machine torch's two threads run 2-10x slower when the other core is busy.
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per variant, 0: torch's choice (default: 1)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads per variant, 0: torch's choice (default: 1)"
+    )
     parser.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -178,16 +191,28 @@ def main() -> int:
             f"{figures['tokens_per_s'] / baseline:>10.2f}x{figures['peak_memory_mb']:>9.0f}"
         )
     speedup = results["taxon"]["tokens_per_s"] / baseline
-    print(f"taxon vs plain Trainer: {speedup:.2f}x real tokens/s (goal >= 1.5x): {'met' if speedup >= 1.5 else 'NOT met'}")
-    print(f"taxon real-token fraction {results['taxon']['real_token_fraction']:.1%} (goal >= 95%), "
-          f"rows {results['taxon']['pack_fill']:.1%} full")
+    print(
+        f"taxon vs plain Trainer: {speedup:.2f}x real tokens/s (goal >= 1.5x): {'met' if speedup >= 1.5 else 'NOT met'}"
+    )
+    print(
+        f"taxon real-token fraction {results['taxon']['real_token_fraction']:.1%} (goal >= 95%), "
+        f"rows {results['taxon']['pack_fill']:.1%} full"
+    )
     taxon, trainer = results["taxon"], results["trainer"]
-    emit("training real tokens/s (LoRA, packaged model)",
-         f"{taxon['tokens_per_s']:.0f} tok/s, peak {taxon['peak_memory_mb']:.0f} MB",
-         f"plain Trainer {trainer['tokens_per_s']:.0f} tok/s, peak {trainer['peak_memory_mb']:.0f} MB",
-         ">= 1.5x", speedup >= 1.5)
-    emit("training real-token fraction", f"{taxon['real_token_fraction']:.1%}",
-         f"plain Trainer {trainer['real_token_fraction']:.1%}", ">= 95 %", taxon["real_token_fraction"] >= 0.95)
+    emit(
+        "training real tokens/s (LoRA, packaged model)",
+        f"{taxon['tokens_per_s']:.0f} tok/s, peak {taxon['peak_memory_mb']:.0f} MB",
+        f"plain Trainer {trainer['tokens_per_s']:.0f} tok/s, peak {trainer['peak_memory_mb']:.0f} MB",
+        ">= 1.5x",
+        speedup >= 1.5,
+    )
+    emit(
+        "training real-token fraction",
+        f"{taxon['real_token_fraction']:.1%}",
+        f"plain Trainer {trainer['real_token_fraction']:.1%}",
+        ">= 95 %",
+        taxon["real_token_fraction"] >= 0.95,
+    )
     return 0
 
 

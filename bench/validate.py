@@ -73,7 +73,7 @@ def build_tree(root: Path, count: int) -> int:
                 break
             parts = leaf.parts
             kind_at = max(i for i, part in enumerate(parts) if part in KINDS)
-            target = root / parts[kind_at] / f"copy_{made:04d}" / Path(*parts[kind_at + 1:])
+            target = root / parts[kind_at] / f"copy_{made:04d}" / Path(*parts[kind_at + 1 :])
             target.mkdir(parents=True, exist_ok=True)
             for item in leaf.iterdir():
                 if item.is_file():
@@ -100,8 +100,9 @@ def peer_times(files: list[Path]) -> dict[str, list] | None:
     if python is None:
         return None
     env = {**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # its yamllint
-    done = subprocess.run([str(python), "-c", PEER_SCRIPT, *map(str, files)],
-                          capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [str(python), "-c", PEER_SCRIPT, *map(str, files)], capture_output=True, text=True, env=env, check=False
+    )
     return json.loads(done.stdout) if done.returncode == 0 else None
 
 
@@ -131,20 +132,34 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     bare, bare_cpu = seconds([sys.executable, "-c", "pass"], runs)
     one, one_cpu = seconds([*taxon, str(one_file)], runs)
-    print(f"one file, interpreter start included: {one * 1000:7.0f} ms wall, {one_cpu * 1000:.0f} ms CPU"
-          f"   (bare interpreter start: {bare * 1000:.0f} ms wall, {bare_cpu * 1000:.0f} ms CPU; goal < 300 ms)")
-    emit("validate one file, interpreter start included", f"{one * 1000:.0f} ms",
-         f"bare interpreter {bare * 1000:.0f} ms", "< 300 ms", one < 0.3)
+    print(
+        f"one file, interpreter start included: {one * 1000:7.0f} ms wall, {one_cpu * 1000:.0f} ms CPU"
+        f"   (bare interpreter start: {bare * 1000:.0f} ms wall, {bare_cpu * 1000:.0f} ms CPU; goal < 300 ms)"
+    )
+    emit(
+        "validate one file, interpreter start included",
+        f"{one * 1000:.0f} ms",
+        f"bare interpreter {bare * 1000:.0f} ms",
+        "< 300 ms",
+        one < 0.3,
+    )
 
     with tempfile.TemporaryDirectory(prefix="taxon-bench-") as tmp:
         made = build_tree(Path(tmp) / "taxonomy", count)
         tree_command = [*taxon, "--format", "json", str(Path(tmp) / "taxonomy")]
         tree, tree_cpu = seconds(tree_command, max(1, runs - 2))
         serial, serial_cpu = seconds([*tree_command, "--set", "validate.parallel_from=1000000"], 1)
-        print(f"tree of {made} files (JSON out): {tree:5.2f} s wall, {tree_cpu:.2f} s CPU in all   "
-              f"(one process: {serial:.2f} s wall, {serial_cpu:.2f} s CPU; {serial_cpu / made * 1000:.2f} ms CPU a file; goal < 3 s)")
-        emit(f"validate a tree of {made} files", f"{tree:.2f} s", f"one process {serial:.2f} s", "< 3 s (2,000 files)",
-             tree < 3 if made >= 2000 else None)
+        print(
+            f"tree of {made} files (JSON out): {tree:5.2f} s wall, {tree_cpu:.2f} s CPU in all   "
+            f"(one process: {serial:.2f} s wall, {serial_cpu:.2f} s CPU; {serial_cpu / made * 1000:.2f} ms CPU a file; goal < 3 s)"
+        )
+        emit(
+            f"validate a tree of {made} files",
+            f"{tree:.2f} s",
+            f"one process {serial:.2f} s",
+            "< 3 s (2,000 files)",
+            tree < 3 if made >= 2000 else None,
+        )
 
     files = sorted(CORPUS.rglob("qna.yaml")) if CORPUS.is_dir() else []
     if not files:
@@ -158,13 +173,17 @@ def main() -> None:
         mine = ours[str(path)]
         theirs = peer.get(str(path)) if peer else None
         peer_text = f"{theirs[0]:8.1f} ({theirs[1]}e/{theirs[2]}w)" if theirs else "n/a"
-        print(f"{str(path.relative_to(CORPUS)):<72} {mine[0]:8.2f} {peer_text:>20}   ours: {mine[1]}e/{mine[2]}w")
+        print(f"{path.relative_to(CORPUS)!s:<72} {mine[0]:8.2f} {peer_text:>20}   ours: {mine[1]}e/{mine[2]}w")
     total = sum(value[0] for value in ours.values())
     peer_total = f"{sum(value[0] for value in peer.values()):.0f} ms" if peer else "n/a (not installable here)"
     print(f"{'total':<72} {total:8.1f}   peer: {peer_total}")
-    emit(f"validate the {len(files)} InstructLab files, in-process", f"{total:.0f} ms",
-         f"{PEER_PACKAGE}: {peer_total}", "faster than the peer",
-         total < sum(value[0] for value in peer.values()) if peer else None)
+    emit(
+        f"validate the {len(files)} InstructLab files, in-process",
+        f"{total:.0f} ms",
+        f"{PEER_PACKAGE}: {peer_total}",
+        "faster than the peer",
+        total < sum(value[0] for value in peer.values()) if peer else None,
+    )
 
 
 if __name__ == "__main__":

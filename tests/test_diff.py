@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from taxon.cli import main
-from taxon.diff import changed_leaves
 from taxon.core.errors import TaxonError
+from taxon.diff import changed_leaves
 
 LEAVES = ("knowledge/towns/alpha", "compositional_skills/style/beta", "foundational_skills/maths/gamma")
 

@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent / "validate"))
-from validate_helpers import CORPUS_2024, need, skill_text  # noqa: E402
+from validate_helpers import CORPUS_2024, need, skill_text
 
-from taxon.cli import main  # noqa: E402
-from taxon.migrate import FLAT_KNOWLEDGE_NEEDS, migrate_file, migrate_paths  # noqa: E402
-from taxon.qna.taxonomy import kind_of  # noqa: E402
-from taxon.qna.loader import read_qna  # noqa: E402
-from taxon.validate.schemas import LATEST, schema_findings  # noqa: E402
+from taxon.cli import main
+from taxon.migrate import FLAT_KNOWLEDGE_NEEDS, migrate_file, migrate_paths
+from taxon.qna.loader import read_qna
+from taxon.qna.taxonomy import kind_of
+from taxon.validate.schemas import LATEST, schema_findings
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +74,8 @@ def leaf(tmp_path: Path, folder: str, text: str) -> Path:
 
 def test_comments_key_order_and_formatting_are_kept(tmp_path):
     text = "# A skill about animals\n" + skill_text(version=2).replace(
-        "task_description:", "# what the skill teaches\ntask_description:").replace(
-        "version: 2", "version: 2  # bumped by migrate")
+        "task_description:", "# what the skill teaches\ntask_description:"
+    ).replace("version: 2", "version: 2  # bumped by migrate")
     path = leaf(tmp_path, "compositional_skills/a/commented", text)
     result = migrate_file(path)
     assert result.written and result.from_version == 2
@@ -85,10 +85,14 @@ def test_comments_key_order_and_formatting_are_kept(tmp_path):
 def test_version_1_knowledge_with_contexts_renames_task_description(tmp_path):
     text = (
         "created_by: me\ndomain: zoo\ntask_description: Animals. # the outline\nseed_examples:\n"
-        + "".join(f"  - context: Context {n}.\n    questions_and_answers:\n"
-                  + "".join(f"      - question: Q{n}{m}?\n        answer: A{n}{m}.\n" for m in range(3))
-                  for n in range(5))
-        + "document:\n  repo: https://github.com/org/docs\n  commit: " + "ab" * 20 + "\n  patterns:\n    - a.md\n"
+        + "".join(
+            f"  - context: Context {n}.\n    questions_and_answers:\n"
+            + "".join(f"      - question: Q{n}{m}?\n        answer: A{n}{m}.\n" for m in range(3))
+            for n in range(5)
+        )
+        + "document:\n  repo: https://github.com/org/docs\n  commit: "
+        + "ab" * 20
+        + "\n  patterns:\n    - a.md\n"
     )
     renamed = leaf(tmp_path, "knowledge/b/renamed", text.replace("created_by: me\n", "created_by: me\nversion: 2\n"))
     result = migrate_file(renamed)
@@ -98,7 +102,9 @@ def test_version_1_knowledge_with_contexts_renames_task_description(tmp_path):
 
 def test_unusual_layout_falls_back_to_a_round_trip(tmp_path):
     seeds = ", ".join(f"{{question: Q{n}?, answer: A{n}.}}" for n in range(5))
-    path = leaf(tmp_path, "compositional_skills/a/flow", f"{{created_by: me, task_description: T, seed_examples: [{seeds}]}}\n")
+    path = leaf(
+        tmp_path, "compositional_skills/a/flow", f"{{created_by: me, task_description: T, seed_examples: [{seeds}]}}\n"
+    )
     result = migrate_file(path)
     assert result.written
     data = read_qna(path).data

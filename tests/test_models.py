@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from taxon.backends import models
+from taxon.backends.models import PACKAGED, PackagedModel, packaged_model_dir, resolve_model
 from taxon.cli import main
 from taxon.core.errors import TaxonError, UsageError
-from taxon.backends.models import PACKAGED, PackagedModel, packaged_model_dir, resolve_model
 
 
 def config_with_cache(tmp_path) -> dict:
@@ -50,8 +50,17 @@ def test_model_path_names_the_content_addressed_folder_without_preparing(tmp_pat
     cache = tmp_path / "models"
     folder = packaged_model_dir("smollm2", cache)
 
-    code = main(["model", "path", "packaged:smollm2", "--config", str(repo_root / "taxon.toml"),
-                 "--set", f"models.cache_dir={cache}"])
+    code = main(
+        [
+            "model",
+            "path",
+            "packaged:smollm2",
+            "--config",
+            str(repo_root / "taxon.toml"),
+            "--set",
+            f"models.cache_dir={cache}",
+        ]
+    )
 
     assert code == 1 and capsys.readouterr().out.strip() == str(folder)
     assert folder.parent == cache and folder.name.startswith("smollm2-") and not folder.exists()
@@ -76,7 +85,9 @@ def test_prepared_packaged_model_matches_the_gguf_and_answers(tmp_path, capsys, 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder)
     inputs = tokenizer.apply_chat_template(
-        [{"role": "user", "content": models.CHECK_PROMPT}], add_generation_prompt=True, return_tensors="pt",
+        [{"role": "user", "content": models.CHECK_PROMPT}],
+        add_generation_prompt=True,
+        return_tensors="pt",
         return_dict=True,
     )
     with torch.no_grad():

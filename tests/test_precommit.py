@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from test_diff import git
 
 REPO = Path(__file__).resolve().parents[1]

@@ -47,8 +47,12 @@ def make_leaf(root: Path, document: dict, files: dict[str, bytes | str] | None =
         "created_by": "tester",
         "domain": "birds",
         "document_outline": "Chickadees",
-        "seed_examples": [{"context": "Chickadees are small birds.", "questions_and_answers": [
-            {"question": "What are chickadees?", "answer": "Small birds."}]}],
+        "seed_examples": [
+            {
+                "context": "Chickadees are small birds.",
+                "questions_and_answers": [{"question": "What are chickadees?", "answer": "Small birds."}],
+            }
+        ],
         "document": document,
     }
     (folder / "qna.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

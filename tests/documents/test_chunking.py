@@ -3,10 +3,12 @@ set amount, cut at paragraph breaks where it can, and the same every time."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from taxon.documents import Chunk, Document, chunk_documents
 from taxon.core.errors import UsageError
+from taxon.documents import Chunk, Document, chunk_documents
 
 PARAGRAPHS = [
     "The black-capped chickadee is a small bird of North American forests. " * 3,
@@ -41,7 +43,7 @@ def test_chunks_are_bounded_overlap_and_cover_each_document(tokenizer):
     assert len(birds) > 3 and all(chunk.tokens <= size for chunk in chunks)
     assert birds[0].token_start == 0
     assert birds[-1].token_end == token_count(tokenizer, documents()[0].text)
-    for previous, following in zip(birds, birds[1:]):
+    for previous, following in itertools.pairwise(birds):
         assert following.token_start == previous.token_end - overlap
     assert chunks[-1] == Chunk(len(chunks) - 1, "Yes no.", "short.md", 0, token_count(tokenizer, "Yes no."))
 

@@ -12,9 +12,23 @@ BIRDS = "# Chickadees\n\n" + "The black-capped chickadee is a small bird of Nort
 def test_lists_documents_and_chunks_by_the_teacher_tokenizer(tmp_path, repo_root, tiny_model_dir, capsys):
     leaf = make_leaf(tmp_path, {"patterns": ["*.md"]}, {"birds.md": BIRDS})
 
-    code = main(["documents", str(leaf.folder), "--chunks", "--config", str(repo_root / "taxon.toml"),
-                 "--set", f"generate.teacher={tiny_model_dir}", "--set", "generate.chunk_tokenizer=''",
-                 "--set", "documents.chunk_tokens=32", "--set", "documents.chunk_overlap=4"])
+    code = main(
+        [
+            "documents",
+            str(leaf.folder),
+            "--chunks",
+            "--config",
+            str(repo_root / "taxon.toml"),
+            "--set",
+            f"generate.teacher={tiny_model_dir}",
+            "--set",
+            "generate.chunk_tokenizer=''",
+            "--set",
+            "documents.chunk_tokens=32",
+            "--set",
+            "documents.chunk_overlap=4",
+        ]
+    )
 
     out = capsys.readouterr().out
     assert code == 0

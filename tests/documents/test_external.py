@@ -9,10 +9,10 @@ import subprocess
 import pytest
 from document_helpers import git, make_leaf, make_repo
 
+from taxon.core.errors import TaxonError
 from taxon.documents import check_leaf_documents, load_leaf_documents
 from taxon.documents.git import FetchSettings, check_repo_url, fetch_commit
 from taxon.documents.records import DocumentProblem
-from taxon.core.errors import TaxonError
 
 BIRDS = "# Chickadees\n\nThe black-capped chickadee is a small bird.\n"
 
@@ -43,9 +43,20 @@ def test_pinned_commit_is_read_without_checkout_and_cached(tmp_path, documents_c
 
 
 @pytest.mark.parametrize(
-    "url", ["file:///tmp/repo", "ssh://host/repo", "git://host/repo", "http://host/repo", "git@host:repo",
-            "/tmp/repo", "ext::sh -c touch% /tmp/pwned", "https://user:secret@host/repo", "https://",
-            "https://[::1", "https://host/repo\x1b[31m"]
+    "url",
+    [
+        "file:///tmp/repo",
+        "ssh://host/repo",
+        "git://host/repo",
+        "http://host/repo",
+        "git@host:repo",
+        "/tmp/repo",
+        "ext::sh -c touch% /tmp/pwned",
+        "https://user:secret@host/repo",
+        "https://",
+        "https://[::1",
+        "https://host/repo\x1b[31m",
+    ],
 )
 def test_only_plain_https_urls_are_accepted_without_the_test_setting(url, tmp_path):
     settings = FetchSettings(cache_dir=tmp_path, timeout_s=5)
@@ -116,10 +127,16 @@ def test_objects_failing_fsck_are_refused(tmp_path, documents_config):
     repo = tmp_path / "source"
     make_repo(repo, {"docs/birds.md": BIRDS})
     blob = bytes.fromhex(git(repo, "rev-parse", "HEAD:docs/birds.md"))
-    tree = subprocess.run(
-        ["git", "-C", str(repo), "hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
-        input=b"100644 .git\0" + blob + b"100644 birds.md\0" + blob, capture_output=True, check=True,
-    ).stdout.decode().strip()
+    tree = (
+        subprocess.run(
+            ["git", "-C", str(repo), "hash-object", "-w", "-t", "tree", "--literally", "--stdin"],
+            input=b"100644 .git\0" + blob + b"100644 birds.md\0" + blob,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
     commit = git(repo, "commit-tree", tree, "-m", "hostile")
     git(repo, "update-ref", "refs/heads/hostile", commit)
     leaf = make_leaf(tmp_path, external(repo, commit, patterns=["*.md"]))
@@ -151,6 +168,8 @@ def test_binary_lfs_and_unsupported_files_are_refused(tmp_path, documents_config
     findings = check_leaf_documents(leaf, documents_config)
 
     assert sorted((f.rule, f.message.split()[0]) for f in findings) == [
-        ("D009", "docs/c.docx:"), ("D010", "docs/a.md"), ("D010", "docs/big.md")
+        ("D009", "docs/c.docx:"),
+        ("D010", "docs/a.md"),
+        ("D010", "docs/big.md"),
     ]
     assert any("LFS" in f.message for f in findings)

@@ -8,10 +8,10 @@ import os
 import pytest
 from document_helpers import make_leaf
 
-from taxon.documents import check_leaf_documents, load_leaf_documents
-from taxon.documents.sources import pattern_regex
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR
+from taxon.documents import check_leaf_documents, load_leaf_documents
+from taxon.documents.sources import pattern_regex
 
 BIRDS = "# Chickadees\n\nThe black-capped chickadee is a small bird.\n"
 
@@ -30,7 +30,9 @@ def test_in_tree_documents_in_name_order(tmp_path, documents_config):
     documents = load_leaf_documents(leaf, documents_config)
 
     assert [(d.name, d.text, d.source) for d in documents] == [
-        ("a.md", "First", "in-tree"), ("b.md", BIRDS, "in-tree"), ("notes/x/deep.txt", "deep", "in-tree")
+        ("a.md", "First", "in-tree"),
+        ("b.md", BIRDS, "in-tree"),
+        ("notes/x/deep.txt", "deep", "in-tree"),
     ]
     assert documents[1].sha256 == hashlib.sha256(BIRDS.encode()).hexdigest()
 
@@ -76,8 +78,15 @@ def test_a_config_without_a_documents_table_uses_the_defaults(tmp_path):
 
 @pytest.mark.parametrize(
     "pattern, name, matches",
-    [("*.md", "a.md", True), ("*.md", "docs/a.md", False), ("**/*.md", "a.md", True), ("**/*.md", "x/y/a.md", True),
-     ("docs/[ab].md", "docs/a.md", True), ("docs/[!ab].md", "docs/a.md", False), ("a?c", "a/c", False)],
+    [
+        ("*.md", "a.md", True),
+        ("*.md", "docs/a.md", False),
+        ("**/*.md", "a.md", True),
+        ("**/*.md", "x/y/a.md", True),
+        ("docs/[ab].md", "docs/a.md", True),
+        ("docs/[!ab].md", "docs/a.md", False),
+        ("a?c", "a/c", False),
+    ],
 )
 def test_patterns_are_globs_anchored_at_the_folder(pattern, name, matches):
     assert bool(pattern_regex(pattern).fullmatch(name)) is matches

@@ -7,10 +7,10 @@ import io
 import pytest
 from document_helpers import make_leaf
 
+from taxon.core.findings import ERROR, WARNING
 from taxon.documents import check_leaf_documents, load_leaf_documents
 from taxon.documents.readers import read_pdf, read_text, reader_for
 from taxon.documents.records import DocumentProblem
-from taxon.core.findings import ERROR, WARNING
 
 
 def minimal_pdf(text: str) -> bytes:

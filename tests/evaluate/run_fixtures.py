@@ -10,24 +10,41 @@ from pathlib import Path
 
 import yaml
 
-from taxon.qna.samples import make_sample
-
 from taxon.qna.layout import SAMPLES_NAME, STATS_NAME
+from taxon.qna.samples import make_sample
 from taxon.qna.taxonomy import leaf_from_data
 
 LEAF_TOPICS = {
     "compositional_skills/writing/polite": ("Make this polite: {}", "Could you please {}?"),
     "compositional_skills/math/doubling": ("What is twice {}?", "Twice {} is double that number."),
 }
-WORDS = ["close the door", "send the file", "call me back", "move the chair", "wait here", "open the window",
-         "check the mail", "fix the light", "read the note", "pass the salt"]
+WORDS = [
+    "close the door",
+    "send the file",
+    "call me back",
+    "move the chair",
+    "wait here",
+    "open the window",
+    "check the mail",
+    "fix the light",
+    "read the note",
+    "pass the salt",
+]
 
 
 def make_config(**evaluate_overrides) -> dict:
     evaluate = {
-        "backend": "transformers", "metric": "rouge_l", "max_per_leaf": 0, "probe_file": "",
-        "max_new_tokens": 6, "batch_size": 16, "judge": "", "judge_max_new_tokens": 8,
-        "n_resamples": 300, "confidence": 0.95, "seed": 0,
+        "backend": "transformers",
+        "metric": "rouge_l",
+        "max_per_leaf": 0,
+        "probe_file": "",
+        "max_new_tokens": 6,
+        "batch_size": 16,
+        "judge": "",
+        "judge_max_new_tokens": 8,
+        "n_resamples": 300,
+        "confidence": 0.95,
+        "seed": 0,
         "gate": {"probe_max_drop": 0.05, "changed_must_improve": True, "changed_min_delta": 0.0},
     }
     evaluate.update(evaluate_overrides)
@@ -38,8 +55,14 @@ def make_config(**evaluate_overrides) -> dict:
         "train": {"seed": 42},
         "evaluate": evaluate,
         "publish": {
-            "max_shard_size": "2GB", "license": "apache-2.0", "base_model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
-            "datasets": [], "tags": ["test"], "require_passed_gate": True, "hub_staging_dir": "", "hub_private": False,
+            "max_shard_size": "2GB",
+            "license": "apache-2.0",
+            "base_model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "datasets": [],
+            "tags": ["test"],
+            "require_passed_gate": True,
+            "hub_staging_dir": "",
+            "hub_private": False,
         },
     }
 
@@ -72,15 +95,33 @@ def make_dataset(folder: Path, leaves: list) -> Path:
     for leaf in leaves:
         question, answer = LEAF_TOPICS[leaf.leaf_id]
         samples = [
-            make_sample(question.format(w.upper()), answer.format(w.upper()), None,
-                        {"leaf": leaf.leaf_id, "kind": leaf.kind, "seed": 0, "chunk": None, "teacher": "scripted",
-                         "pipeline_version": 1, "judge_score": 5.0, "source": "generated"})
+            make_sample(
+                question.format(w.upper()),
+                answer.format(w.upper()),
+                None,
+                {
+                    "leaf": leaf.leaf_id,
+                    "kind": leaf.kind,
+                    "seed": 0,
+                    "chunk": None,
+                    "teacher": "scripted",
+                    "pipeline_version": 1,
+                    "judge_score": 5.0,
+                    "source": "generated",
+                },
+            )
             for w in WORDS
         ]
         leaf_dir = Path(folder) / leaf.leaf_id
         leaf_dir.mkdir(parents=True, exist_ok=True)
         (leaf_dir / SAMPLES_NAME).write_text("".join(json.dumps(s) + "\n" for s in samples), encoding="utf-8")
-        stats = {"leaf": leaf.leaf_id, "kind": leaf.kind, "generated": len(samples), "kept": len(samples), "dropped": {}}
+        stats = {
+            "leaf": leaf.leaf_id,
+            "kind": leaf.kind,
+            "generated": len(samples),
+            "kept": len(samples),
+            "dropped": {},
+        }
         (leaf_dir / STATS_NAME).write_text(json.dumps(stats), encoding="utf-8")
         summary["leaves"][leaf.leaf_id] = stats
     (Path(folder) / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
@@ -104,8 +145,15 @@ def make_train_run(folder: Path, base_dir: Path) -> Path:
     merged = model.merge_and_unload()
     merged.save_pretrained(folder / "model")
     AutoTokenizer.from_pretrained(base_dir).save_pretrained(folder / "model")
-    result = {"base_model": str(base_dir), "steps": 3, "tokens": 1200, "real_token_fraction": 0.97,
-              "final_loss": 1.5, "dataset_hash": "0" * 64, "config": {"method": "lora"}}
+    result = {
+        "base_model": str(base_dir),
+        "steps": 3,
+        "tokens": 1200,
+        "real_token_fraction": 0.97,
+        "final_loss": 1.5,
+        "dataset_hash": "0" * 64,
+        "config": {"method": "lora"},
+    }
     (folder / "result.json").write_text(json.dumps(result), encoding="utf-8")
     (folder / "train_log.jsonl").write_text('{"step": 1, "loss": 2.0}\n', encoding="utf-8")
     return folder

@@ -4,7 +4,7 @@ from taxon.evaluate.scores import judge_messages, judge_to_unit, lcs_length, par
 
 
 def test_lcs_length_counts_the_longest_common_subsequence():
-    assert lcs_length("a b c d e".split(), "a c e x".split()) == 3
+    assert lcs_length(["a", "b", "c", "d", "e"], ["a", "c", "e", "x"]) == 3
     assert lcs_length([], ["a"]) == 0
 
 

@@ -4,9 +4,9 @@ import pytest
 from run_fixtures import make_config
 
 from taxon.core.errors import TaxonError
+from taxon.core.store import read_jsonl
 from taxon.evaluate.sets import BUILTIN_PROBE, PROBE_ID, build_eval_sets, leaf_eval_set, probe_eval_set
 from taxon.qna.samples import is_held_out, question_of, seed_samples
-from taxon.core.store import read_jsonl
 
 
 def test_leaf_sets_hold_exactly_the_held_out_seeds_and_generated_samples(eval_inputs):

@@ -64,7 +64,9 @@ def test_identical_models_are_unchanged_and_a_changed_leaf_fails_the_gate(eval_i
 def test_a_judge_model_adds_the_judge_metric(eval_inputs, tiny_model_dir, tmp_path):
     leaves, dataset = eval_inputs
     config = make_config(judge=str(tiny_model_dir), max_per_leaf=2, probe_file=str(_small_probe(tmp_path)))
-    report = evaluate(str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, quiet=True)
+    report = evaluate(
+        str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, quiet=True
+    )
     assert report.data["metrics"] == ["rouge_l", "token_f1", "judge"]
     # the random tiny judge never writes a score: every reply counts as unparsed, scored 1 (0.0)
     assert report.data["judge_unparsed"] == {str(tiny_model_dir): 6}
@@ -73,7 +75,9 @@ def test_a_judge_model_adds_the_judge_metric(eval_inputs, tiny_model_dir, tmp_pa
 
 def _small_probe(folder):
     path = folder / "probe.jsonl"
-    path.write_text('{"question": "What is 2 plus 2?", "answer": "4"}\n{"question": "Capital of France?", "answer": "Paris"}\n')
+    path.write_text(
+        '{"question": "What is 2 plus 2?", "answer": "4"}\n{"question": "Capital of France?", "answer": "Paris"}\n'
+    )
     return path
 
 
@@ -106,8 +110,19 @@ def test_the_command_exits_1_and_says_why_when_the_gate_fails(eval_inputs, tiny_
     config = tmp_path / "taxon.toml"
     config.write_text(CONFIG_TOML.format(probe=_small_probe(tmp_path)))
     taxonomy = leaves[0].qna_path.parents[3]
-    common = ["--candidate", str(tiny_model_dir), "--baseline", str(tiny_model_dir), "--data", str(dataset),
-              "--taxonomy", str(taxonomy), "--config", str(config), "--quiet"]
+    common = [
+        "--candidate",
+        str(tiny_model_dir),
+        "--baseline",
+        str(tiny_model_dir),
+        "--data",
+        str(dataset),
+        "--taxonomy",
+        str(taxonomy),
+        "--config",
+        str(config),
+        "--quiet",
+    ]
     assert main(["evaluate", *common, "--out", str(tmp_path / "ok")]) == 0
     assert "Gate: passed" in capsys.readouterr().out
     assert main(["evaluate", *common, "--out", str(tmp_path / "bad"), "--changed", leaves[1].leaf_id]) == 1
@@ -136,10 +151,19 @@ def test_leaves_without_held_out_questions_are_unscored(eval_inputs, tiny_model_
     config = make_config(probe_file=str(_small_probe(tmp_path)))
     config["dataset"]["eval_share"] = 0.0
     report = evaluate(
-        str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, [leaves[0].leaf_id], True
+        str(tiny_model_dir),
+        [str(tiny_model_dir)],
+        dataset,
+        leaves,
+        tmp_path / "eval",
+        config,
+        [leaves[0].leaf_id],
+        True,
     )
     entry = report.data["sets"][leaves[0].leaf_id]
     assert entry["n"] == 0 and entry["comparisons"][str(tiny_model_dir)]["verdict"] == "unscored"
     assert report.data["overall"]["comparisons"][str(tiny_model_dir)]["intervals"]["rouge_l"] is None
-    assert report.gate.reasons == [f"changed leaf {leaves[0].leaf_id} has no held-out questions, so it cannot show an improvement"]
+    assert report.gate.reasons == [
+        f"changed leaf {leaves[0].leaf_id} has no held-out questions, so it cannot show an improvement"
+    ]
     assert "| 0 | – | – | – | unscored |" in (tmp_path / "eval" / "report.md").read_text()

@@ -27,7 +27,7 @@ class ScriptedServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http.server_address[1]}/v1"
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         self.thread.start()
         return self
 
@@ -52,11 +52,21 @@ class ScriptedServer:
                         server.chat_requests += 1
                     request = ChatRequest(messages=tuple(body["messages"]), max_tokens=body.get("max_tokens", 16))
                     completion = server.teacher.reply(request)
-                    return self._reply(200, {
-                        "choices": [{"index": 0, "finish_reason": completion.finish_reason if completion.finish_reason
-                                     != "error" else "stop", "message": {"role": "assistant", "content": completion.text}}],
-                        "usage": {"completion_tokens": len(completion.text.split()), "prompt_tokens": 1},
-                    })
+                    return self._reply(
+                        200,
+                        {
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": completion.finish_reason
+                                    if completion.finish_reason != "error"
+                                    else "stop",
+                                    "message": {"role": "assistant", "content": completion.text},
+                                }
+                            ],
+                            "usage": {"completion_tokens": len(completion.text.split()), "prompt_tokens": 1},
+                        },
+                    )
                 if self.path == "/v1/taxon/loglikelihood" and server.teacher.supports_loglikelihood:
                     items = [(item["messages"], item["answer"]) for item in body["items"]]
                     scores = server.teacher.answer_loglikelihood(items) if items else []

@@ -14,12 +14,76 @@ import re
 
 from taxon.backends.base import ChatRequest, Completion
 
-VOCABULARY = (
-    "amber basil cedar delta ember fjord garnet harbor iris juniper kelp lumen maple nectar onyx pepper quartz raven"
-    " saffron tundra umber velvet willow xenon yarrow zephyr acorn birch cobalt dune eagle fern glacier heron indigo"
-    " jasper kestrel lichen marble nutmeg orchid pine quill reef sable thistle urchin violet walnut yew zinc anchor"
-    " beacon canyon dragon estuary falcon grove hollow island jetty knoll lagoon meadow nebula oasis prairie quarry"
-).split()
+VOCABULARY = [
+    "amber",
+    "basil",
+    "cedar",
+    "delta",
+    "ember",
+    "fjord",
+    "garnet",
+    "harbor",
+    "iris",
+    "juniper",
+    "kelp",
+    "lumen",
+    "maple",
+    "nectar",
+    "onyx",
+    "pepper",
+    "quartz",
+    "raven",
+    "saffron",
+    "tundra",
+    "umber",
+    "velvet",
+    "willow",
+    "xenon",
+    "yarrow",
+    "zephyr",
+    "acorn",
+    "birch",
+    "cobalt",
+    "dune",
+    "eagle",
+    "fern",
+    "glacier",
+    "heron",
+    "indigo",
+    "jasper",
+    "kestrel",
+    "lichen",
+    "marble",
+    "nutmeg",
+    "orchid",
+    "pine",
+    "quill",
+    "reef",
+    "sable",
+    "thistle",
+    "urchin",
+    "violet",
+    "walnut",
+    "yew",
+    "zinc",
+    "anchor",
+    "beacon",
+    "canyon",
+    "dragon",
+    "estuary",
+    "falcon",
+    "grove",
+    "hollow",
+    "island",
+    "jetty",
+    "knoll",
+    "lagoon",
+    "meadow",
+    "nebula",
+    "oasis",
+    "prairie",
+    "quarry",
+]
 
 
 def _words_for(text: str, count: int) -> list[str]:
@@ -33,8 +97,13 @@ def _between(text: str, start: str, end: str) -> str:
 
 
 class ScriptedTeacher:
-    def __init__(self, name: str = "scripted:v1", loglikelihood: bool = True, fail_after: int | None = None,
-                 failure: BaseException | None = None):
+    def __init__(
+        self,
+        name: str = "scripted:v1",
+        loglikelihood: bool = True,
+        fail_after: int | None = None,
+        failure: BaseException | None = None,
+    ):
         self.name = name
         self.supports_loglikelihood = loglikelihood
         self.requests: list[ChatRequest] = []
@@ -86,8 +155,12 @@ class ScriptedTeacher:
             if marker in example:
                 return completion
         if "[offtopic]" in example:
-            items = ["Who painted the Sistine chapel ceiling?", "What is the tallest mountain in Europe?",
-                     "How do volcanoes erupt?", "Which planet has rings?"][:count]
+            items = [
+                "Who painted the Sistine chapel ceiling?",
+                "What is the tallest mountain in Europe?",
+                "How do volcanoes erupt?",
+                "Which planet has rings?",
+            ][:count]
         elif "[dupes]" in example:
             items = [f"{example} Please, variant {i}." for i in range(count)]
         else:

@@ -20,10 +20,27 @@ REPO = Path(__file__).resolve().parents[2]
 
 def cli_args(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
     return [
-        "generate", str(tmp_path / "taxonomy"), "--out", str(tmp_path / "out"), "--config", str(REPO / "taxon.toml"),
-        "--backend", "openai", "--teacher", "scripted", "--quiet",
-        "--set", f"teacher.base_url=\"{base_url}\"", "--set", "teacher.retries=1", "--set", "teacher.backoff_s=0.01",
-        "--set", f"generate.cache_dir=\"{tmp_path / 'cache'}\"", "--set", "generate.questions_per_seed=3",
+        "generate",
+        str(tmp_path / "taxonomy"),
+        "--out",
+        str(tmp_path / "out"),
+        "--config",
+        str(REPO / "taxon.toml"),
+        "--backend",
+        "openai",
+        "--teacher",
+        "scripted",
+        "--quiet",
+        "--set",
+        f'teacher.base_url="{base_url}"',
+        "--set",
+        "teacher.retries=1",
+        "--set",
+        "teacher.backoff_s=0.01",
+        "--set",
+        f'generate.cache_dir="{tmp_path / "cache"}"',
+        "--set",
+        "generate.questions_per_seed=3",
         *extra,
     ]
 
@@ -62,7 +79,14 @@ def test_sigkilled_run_resumes_to_the_same_files(tmp_path):
     write_skill(tmp_path / "taxonomy", "trees", ["Which trees lose leaves?", "How tall are oaks?"], task="Trees")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "taxon"]
-    settings = ["--set", "generate.batch_size=2", "--set", "generate.leaves_per_batch=1", "--set", "teacher.concurrency=1"]
+    settings = [
+        "--set",
+        "generate.batch_size=2",
+        "--set",
+        "generate.leaves_per_batch=1",
+        "--set",
+        "teacher.concurrency=1",
+    ]
     with ScriptedServer(latency_s=0.02) as server:
         whole = cli_args(tmp_path / "whole", server.base_url, *settings)
         whole[1] = str(tmp_path / "taxonomy")
@@ -79,7 +103,11 @@ def test_sigkilled_run_resumes_to_the_same_files(tmp_path):
         subprocess.run(command + run, env=env, check=True, capture_output=True)
 
     def files(out: Path) -> dict:
-        return {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "summary.json"}
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes()
+            for p in out.rglob("*")
+            if p.is_file() and p.name != "summary.json"
+        }
 
     assert files(tmp_path / "out") == files(tmp_path / "whole" / "out")
 

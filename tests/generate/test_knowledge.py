@@ -3,12 +3,11 @@
 import shutil
 
 import pytest
-
 from scripted_teacher import ScriptedTeacher
 
+from taxon.core.store import read_jsonl
 from taxon.generate.knowledge import seeds_for_chunk
 from taxon.generate.run import generate_leaves
-from taxon.core.store import read_jsonl
 from taxon.qna.taxonomy import load_leaf
 
 FINCH = "taxonomy/knowledge/science/fictional_species/marrowick_finch"
@@ -23,7 +22,9 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
     leaf_folder = tmp_path / FINCH
     shutil.copytree(repo_root / FINCH, leaf_folder)
     leaf = load_leaf(leaf_folder / "qna.yaml")
-    config = make_config(chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=1, questions_per_chunk=2, judge="generated")
+    config = make_config(
+        chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=1, questions_per_chunk=2, judge="generated"
+    )
     config["documents"]["chunk_tokens"] = 200
     teacher = ScriptedTeacher(loglikelihood=False)
     result = generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)

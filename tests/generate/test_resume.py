@@ -10,12 +10,10 @@ from generate_helpers import BIRD_QUESTIONS, write_skill
 from scripted_teacher import ScriptedTeacher
 
 from taxon.core.errors import TaxonError
-from taxon.generate.run import LeavesFailed, generate_leaves
-from taxon.qna.layout import SUMMARY_NAME
-from taxon.qna.layout import STATS_NAME
 from taxon.core.store import read_jsonl
+from taxon.generate.run import LeavesFailed, generate_leaves
+from taxon.qna.layout import STATS_NAME, SUMMARY_NAME
 from taxon.qna.taxonomy import load_leaves
-
 
 
 def files_of(out: Path) -> dict[str, bytes]:
@@ -25,8 +23,13 @@ def files_of(out: Path) -> dict[str, bytes]:
 def three_leaves(root: Path) -> Path:
     write_skill(root, "birds", BIRD_QUESTIONS)
     write_skill(root, "trees", ["Which trees lose leaves in autumn?", "How tall do oak trees grow?"], task="Trees")
-    write_skill(root, "rewrite", ["Rewrite the text simply", "Make this easier to read"],
-                context="The elucidation of intricate interplay remains a focal point.", task="Rewrite texts simply")
+    write_skill(
+        root,
+        "rewrite",
+        ["Rewrite the text simply", "Make this easier to read"],
+        context="The elucidation of intricate interplay remains a focal point.",
+        task="Rewrite texts simply",
+    )
     return root
 
 
@@ -65,7 +68,9 @@ def test_a_changed_leaf_alone_regenerates(tmp_path, make_config):
     assert 0 < teacher.calls < alone.calls
     assert all("Which trees" not in r.messages[-1]["content"] for r in teacher.requests)
     assert {k: v for k, v in files_of(tmp_path / "out").items() if k in untouched} == untouched
-    assert files_of(tmp_path / "out/compositional_skills/trees") == files_of(tmp_path / "alone/compositional_skills/trees")
+    assert files_of(tmp_path / "out/compositional_skills/trees") == files_of(
+        tmp_path / "alone/compositional_skills/trees"
+    )
 
 
 @pytest.mark.parametrize("kill_after", [1, 4, 9, 17, 30])
@@ -100,8 +105,9 @@ def test_leaf_with_nothing_kept_fails_after_the_others(tmp_path, make_config):
     root = three_leaves(tmp_path / "taxonomy")
     write_skill(root, "broken", ["Say something [refuse]", "Say more [answer-refuse]"], task="Say something")
     with pytest.raises(LeavesFailed) as failure:
-        generate_leaves(load_leaves(root), tmp_path / "out", make_config(leaves_per_batch=1), ScriptedTeacher(),
-                        quiet=True)
+        generate_leaves(
+            load_leaves(root), tmp_path / "out", make_config(leaves_per_batch=1), ScriptedTeacher(), quiet=True
+        )
     result = failure.value.result
     assert list(result.errors) == ["compositional_skills/broken"]
     assert "kept 0 of 4 samples" in str(failure.value) and "refusal 4" in str(failure.value)

@@ -6,9 +6,9 @@ from generate_helpers import BIRD_QUESTIONS, write_skill
 from scripted_teacher import ScriptedTeacher
 
 from taxon.core.errors import TaxonError
+from taxon.core.store import read_jsonl
 from taxon.generate.run import generate_leaves
 from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME
-from taxon.core.store import read_jsonl
 from taxon.qna.taxonomy import load_leaves
 
 
@@ -62,13 +62,19 @@ def test_counts_and_reasons_for_bad_replies(tmp_path, make_config):
 def test_loglikelihood_judge_needs_a_teacher_that_scores(tmp_path, make_config):
     write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS)
     with pytest.raises(TaxonError, match="can't score answers by log-likelihood"):
-        generate_leaves(load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(judge="loglikelihood"),
-                        ScriptedTeacher(loglikelihood=False), quiet=True)
+        generate_leaves(
+            load_leaves(tmp_path / "taxonomy"),
+            tmp_path / "out",
+            make_config(judge="loglikelihood"),
+            ScriptedTeacher(loglikelihood=False),
+            quiet=True,
+        )
 
 
 def test_judge_none_keeps_answers_unscored(tmp_path, make_config):
     write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS + ["What do owls eat? [wrong]"])
     teacher = ScriptedTeacher()
-    result = generate_leaves(load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(judge="none"), teacher,
-                             quiet=True)
+    result = generate_leaves(
+        load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(judge="none"), teacher, quiet=True
+    )
     assert result.leaves["compositional_skills/birds"]["kept"] == 12 and teacher.scored == 0

@@ -139,7 +139,11 @@ class Runner:
         env["GITHUB_OUTPUT"] = str(output_file)
         result = subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-            cwd=self.workspace, env=env, capture_output=True, text=True, check=False,
+            cwd=self.workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         outputs = parse_outputs(output_file.read_text(encoding="utf-8"))
         if step.get("id"):

@@ -6,9 +6,9 @@ import pytest
 from gitrepo import add_leaf, commit_all, git, make_repo
 
 from taxon.core import github
+from taxon.core.errors import TaxonError, UsageError
 from taxon.gitops import actions, authorize, comment, export
 from taxon.gitops import changes as pr_changes
-from taxon.core.errors import TaxonError, UsageError
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -27,7 +27,11 @@ def test_classify_contribution_code_mixed_empty():
 
 def test_leaf_ids_of_changed_files():
     changes = pr_changes.classify_changes(
-        ["taxonomy/knowledge/birds/qna.yaml", "taxonomy/knowledge/birds/attribution.txt", "taxonomy/compositional_skills/x/y/qna.yaml"]
+        [
+            "taxonomy/knowledge/birds/qna.yaml",
+            "taxonomy/knowledge/birds/attribution.txt",
+            "taxonomy/compositional_skills/x/y/qna.yaml",
+        ]
     )
     assert changes.leaf_ids() == ["compositional_skills/x/y", "knowledge/birds"]
 
@@ -142,22 +146,43 @@ def test_label_by_a_maintainer_is_a_request_for_the_labelled_commit():
 
 def test_comment_by_a_maintainer_with_and_without_a_commit():
     assert authorize.authorize_samples("issue_comment", _comment_event(), WRITE, _pull()).head_sha == SHA
-    assert authorize.authorize_samples("issue_comment", _comment_event("/taxon samples 0123456"), WRITE, _pull()).pr_number == 7
+    assert (
+        authorize.authorize_samples("issue_comment", _comment_event("/taxon samples 0123456"), WRITE, _pull()).pr_number
+        == 7
+    )
 
 
 @pytest.mark.parametrize(
     "event_name, event, permission, pull, why",
     [
         ("pull_request_target", _label_event("bug"), WRITE, _pull(), "not a 'generate-samples' label"),
-        ("pull_request_target", _label_event(), {"permission": "read", "user": {"login": "maintainer"}}, _pull(), "no write access"),
-        ("pull_request_target", _label_event(), {**WRITE, "user": {"login": "someone-else"}}, _pull(), "not for 'maintainer'"),
+        (
+            "pull_request_target",
+            _label_event(),
+            {"permission": "read", "user": {"login": "maintainer"}},
+            _pull(),
+            "no write access",
+        ),
+        (
+            "pull_request_target",
+            _label_event(),
+            {**WRITE, "user": {"login": "someone-else"}},
+            _pull(),
+            "not for 'maintainer'",
+        ),
         ("pull_request_target", _label_event(), WRITE, _pull(head="f" * 40), "moved on"),
         ("pull_request_target", _label_event(), WRITE, _pull(state="closed"), "not open"),
         ("pull_request_target", _label_event(), WRITE, _pull(number=8), "does not match"),
         ("issue_comment", _comment_event(on_pr=False), WRITE, _pull(), "not a new comment on a pull request"),
         ("issue_comment", _comment_event("thanks!"), WRITE, _pull(), "no '/taxon samples' command"),
         ("issue_comment", _comment_event("/taxon samples fffffff"), WRITE, _pull(), "moved on"),
-        ("issue_comment", _comment_event(sender="drive-by"), {"permission": "read", "user": {"login": "drive-by"}}, _pull(), "no write access"),
+        (
+            "issue_comment",
+            _comment_event(sender="drive-by"),
+            {"permission": "read", "user": {"login": "drive-by"}},
+            _pull(),
+            "no write access",
+        ),
         ("pull_request", _label_event(), WRITE, _pull(), "not generated on 'pull_request'"),
     ],
 )
@@ -183,7 +208,10 @@ def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
 
     out = tmp_path / "pr-data"
     exported = export.export_pr_taxonomy(repo, "origin/main", head, out, max_file_bytes=200_000)
-    assert exported.leaves == ["taxonomy/compositional_skills/new/leaf", "taxonomy/compositional_skills/new/leaf/nested"]
+    assert exported.leaves == [
+        "taxonomy/compositional_skills/new/leaf",
+        "taxonomy/compositional_skills/new/leaf/nested",
+    ]
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert written == [
         "taxonomy/compositional_skills/new/leaf/attribution.txt",
@@ -198,7 +226,9 @@ def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
         "taxonomy/compositional_skills/new/leaf/stolen.md": "not a regular file (symlink or submodule)",
     }
     assert not (repo / "taxonomy/compositional_skills/new").exists()  # main's work tree untouched
-    assert (out / "taxonomy/compositional_skills/new/leaf/qna.yaml").read_bytes() == git_blob(repo, head, "taxonomy/compositional_skills/new/leaf/qna.yaml")
+    assert (out / "taxonomy/compositional_skills/new/leaf/qna.yaml").read_bytes() == git_blob(
+        repo, head, "taxonomy/compositional_skills/new/leaf/qna.yaml"
+    )
 
 
 def git_blob(repo: Path, commit: str, path: str) -> bytes:
@@ -259,10 +289,16 @@ def test_post_creates_then_updates():
         return b"{}"
 
     assert comment.post_sticky_comment("o/r", 7, "body one", gh=fake_gh) == "created"
-    assert calls[-1] == (["api", "--method", "POST", "repos/o/r/issues/7/comments", "--input", "-"], {"body": "body one"})
+    assert calls[-1] == (
+        ["api", "--method", "POST", "repos/o/r/issues/7/comments", "--input", "-"],
+        {"body": "body one"},
+    )
     existing.append(_comment(99, github.COMMENT_MARKER + " body one"))
     assert comment.post_sticky_comment("o/r", 7, "body two", gh=fake_gh) == "updated"
-    assert calls[-1] == (["api", "--method", "PATCH", "repos/o/r/issues/comments/99", "--input", "-"], {"body": "body two"})
+    assert calls[-1] == (
+        ["api", "--method", "PATCH", "repos/o/r/issues/comments/99", "--input", "-"],
+        {"body": "body two"},
+    )
 
 
 # ------------------------------------------------------------------ summaries
@@ -275,11 +311,28 @@ def test_pr_summary_lists_leaves_and_the_files_to_split():
 
 
 def test_validation_summary_from_sarif_escapes_messages():
-    sarif = {"runs": [{"results": [
-        {"ruleId": "S004", "level": "error", "message": {"text": "<script>x</script> | more"},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "taxonomy/k/qna.yaml"}, "region": {"startLine": 3}}}]},
-        {"ruleId": "W1", "level": "warning", "message": {"text": "meh"}, "locations": []},
-    ]}]}
+    sarif = {
+        "runs": [
+            {
+                "results": [
+                    {
+                        "ruleId": "S004",
+                        "level": "error",
+                        "message": {"text": "<script>x</script> | more"},
+                        "locations": [
+                            {
+                                "physicalLocation": {
+                                    "artifactLocation": {"uri": "taxonomy/k/qna.yaml"},
+                                    "region": {"startLine": 3},
+                                }
+                            }
+                        ],
+                    },
+                    {"ruleId": "W1", "level": "warning", "message": {"text": "meh"}, "locations": []},
+                ]
+            }
+        ]
+    }
     summary = pr_changes.render_validation_summary(sarif)
     assert "Validation failed: 1 errors, 1 warnings, 0 notes." in summary
     assert "| error | S004 | `taxonomy/k/qna.yaml:3` | &lt;script&gt;x&lt;/script&gt; \\| more |" in summary

@@ -30,8 +30,11 @@ def _pull_request_runner(tmp_path: Path, change) -> Runner:
     head = commit_all(workspace, "contribution")
     temp = tmp_path / "runner-temp"
     temp.mkdir()
-    event = {"action": "opened", "number": PR_NUMBER,
-             "pull_request": {"number": PR_NUMBER, "head": {"sha": head, "ref": "contribution"}, "base": {"ref": "main"}}}
+    event = {
+        "action": "opened",
+        "number": PR_NUMBER,
+        "pull_request": {"number": PR_NUMBER, "head": {"sha": head, "ref": "contribution"}, "base": {"ref": "main"}},
+    }
     return Runner(workspace, temp, "pull_request", event, base_ref="main", head_ref="contribution")
 
 
@@ -139,22 +142,44 @@ def samples_runner(tmp_path):
     repository = "octo/taxonomy"
     routes = {
         f"repos/{repository}/collaborators/maintainer/permission": {
-            "permission": "write", "role_name": "maintain", "user": {"login": "maintainer"}},
+            "permission": "write",
+            "role_name": "maintain",
+            "user": {"login": "maintainer"},
+        },
         f"repos/{repository}/pulls/{PR_NUMBER}": {
-            "number": PR_NUMBER, "state": "open", "head": {"sha": head}, "base": {"ref": "main"}},
+            "number": PR_NUMBER,
+            "state": "open",
+            "head": {"sha": head},
+            "base": {"ref": "main"},
+        },
         f"repos/{repository}/issues/{PR_NUMBER}/comments": [
             {"id": 41, "body": f"{COMMENT_MARKER} forged", "user": {"login": "mallory", "type": "User"}},
-            {"id": 42, "body": f"{COMMENT_MARKER} older samples", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+            {
+                "id": 42,
+                "body": f"{COMMENT_MARKER} older samples",
+                "user": {"login": "github-actions[bot]", "type": "Bot"},
+            },
         ],
     }
     (state / "routes.json").write_text(json.dumps(routes))
     temp = tmp_path / "runner-temp"
     temp.mkdir()
-    event = {"action": "labeled", "label": {"name": "generate-samples"},
-             "pull_request": {"number": PR_NUMBER, "head": {"sha": head}}, "sender": {"login": "maintainer"},
-             "repository": {"default_branch": "main"}}
-    runner = Runner(workspace, temp, "pull_request_target", event, repository=repository,
-                    extra_path=[bin_dir], extra_env={"FAKE_GH_STATE": str(state)})
+    event = {
+        "action": "labeled",
+        "label": {"name": "generate-samples"},
+        "pull_request": {"number": PR_NUMBER, "head": {"sha": head}},
+        "sender": {"login": "maintainer"},
+        "repository": {"default_branch": "main"},
+    }
+    runner = Runner(
+        workspace,
+        temp,
+        "pull_request_target",
+        event,
+        repository=repository,
+        extra_path=[bin_dir],
+        extra_env={"FAKE_GH_STATE": str(state)},
+    )
     runner.head = head
     runner.gh_calls = lambda: [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
     return runner
@@ -182,16 +207,25 @@ def test_label_runs_the_trusted_job_on_data_only(samples_runner):
     request = _outputs_of(results, "Check")
     assert request == {"pr": str(PR_NUMBER), "head_sha": runner.head, "base_ref": "main"}
 
-    exported = sorted(p.relative_to(runner.temp / "pr").as_posix() for p in (runner.temp / "pr").rglob("*") if p.is_file())
-    assert exported == ["taxonomy/compositional_skills/grounded/new_dates/attribution.txt",
-                        "taxonomy/compositional_skills/grounded/new_dates/qna.yaml"]
+    exported = sorted(
+        p.relative_to(runner.temp / "pr").as_posix() for p in (runner.temp / "pr").rglob("*") if p.is_file()
+    )
+    assert exported == [
+        "taxonomy/compositional_skills/grounded/new_dates/attribution.txt",
+        "taxonomy/compositional_skills/grounded/new_dates/qna.yaml",
+    ]
     assert not (runner.workspace / "taxonomy/compositional_skills/grounded/new_dates").exists()
     assert (runner.workspace / "Makefile").exists() is False and not (runner.workspace / "pwned").exists()
     assert git(runner.workspace, "rev-parse", "--abbrev-ref", "HEAD") == "main"
 
     assert (runner.temp / "samples" / "review.html").read_text().startswith("<!DOCTYPE html>")
     posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
-    assert len(posted) == 1 and posted[0]["args"][:4] == ["api", "--method", "PATCH", "repos/octo/taxonomy/issues/comments/42"]
+    assert len(posted) == 1 and posted[0]["args"][:4] == [
+        "api",
+        "--method",
+        "PATCH",
+        "repos/octo/taxonomy/issues/comments/42",
+    ]
     body = json.loads(posted[0]["input"])["body"]
     assert body.startswith(COMMENT_MARKER) and "/actions/runs/1/artifacts/9" in body and runner.head in body
     assert "Generated samples for review" in runner.summary_file.read_text()
@@ -200,8 +234,12 @@ def test_label_runs_the_trusted_job_on_data_only(samples_runner):
 def test_samples_refused_for_a_commenter_without_write_access(samples_runner):
     runner = samples_runner
     runner.event_name = "issue_comment"
-    runner.event = {"action": "created", "issue": {"number": PR_NUMBER, "pull_request": {}},
-                    "comment": {"body": "/taxon samples"}, "sender": {"login": "maintainer"}}
+    runner.event = {
+        "action": "created",
+        "issue": {"number": PR_NUMBER, "pull_request": {}},
+        "comment": {"body": "/taxon samples"},
+        "sender": {"login": "maintainer"},
+    }
     routes_file = Path(runner.extra_env["FAKE_GH_STATE"]) / "routes.json"
     routes = json.loads(routes_file.read_text())
     routes["repos/octo/taxonomy/collaborators/maintainer/permission"] = {"permission": "read", "role_name": "triage"}

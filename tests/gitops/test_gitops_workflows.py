@@ -34,7 +34,7 @@ def test_the_loop_is_wired_as_documented():
     assert train["concurrency"] == {"group": "train-main", "cancel-in-progress": False}
     assert train["jobs"]["pipeline"]["runs-on"] == ["self-hosted", "gpu"]
     assert train[True]["push"]["paths"] == ["taxonomy/**"]
-    assert "taxon\" pipeline --profile gpu" in str(train["jobs"]["pipeline"]["steps"])
+    assert 'taxon" pipeline --profile gpu' in str(train["jobs"]["pipeline"]["steps"])
     samples = workflows["samples.yml"]
     assert samples["jobs"]["samples"]["environment"] == "sample-generation"
     assert "synchronize" in samples[True]["pull_request_target"]["types"]
@@ -230,8 +230,6 @@ def test_each_rule_catches_a_bad_workflow(tmp_path, case):
     assert any(expected in problem for problem in found), found
 
 
-
-
 def test_every_check_is_shown_failing():
     """Each check in CHECKS finds a problem in at least one bad example."""
     import tempfile
@@ -316,7 +314,9 @@ def test_workflows_match_the_github_workflow_schema():
     files = sorted(str(path) for path in WORKFLOWS.glob("*.yml"))
     result = subprocess.run(
         [_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -327,6 +327,11 @@ def test_actionlint_when_installed():
     actionlint = shutil.which("actionlint")
     if actionlint is None:
         pytest.skip("actionlint is not installed: no PyPI, npm or Debian package provides it without a download")
-    result = subprocess.run([actionlint, "-no-color", *sorted(map(str, WORKFLOWS.glob("*.yml")))],
-                            capture_output=True, text=True, check=False, cwd=REPO)
+    result = subprocess.run(
+        [actionlint, "-no-color", *sorted(map(str, WORKFLOWS.glob("*.yml")))],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -205,7 +205,8 @@ def check_pr_head_checkout(workflows: dict[str, Workflow]) -> list[str]:
             for step in _steps(job):
                 with_ = step.get("with") or {}
                 if str(step.get("uses", "")).startswith("actions/checkout@") and (
-                    PR_HEAD_REF.search(str(with_.get("ref", ""))) or PR_HEAD_REF.search(str(with_.get("repository", "")))
+                    PR_HEAD_REF.search(str(with_.get("ref", "")))
+                    or PR_HEAD_REF.search(str(with_.get("repository", "")))
                 ):
                     problems.append(f"{name}: {job_name}: checks out the pull request's code")
                 if PR_CHECKOUT_RUN.search(str(step.get("run", ""))):

@@ -41,8 +41,13 @@ def reference(tmp_path_factory, teacher, tiny_model_dir) -> Reference:
 def copy_reference(tmp_path, reference):
     """copy(stages, unit_cache=False): a repo folder with the reference's taxonomy and config,
     and its run folder's outputs and markers of the given stages (as if they had just run)."""
-    outputs = {"validate": [], "generate": ["generate"], "train": ["train"], "evaluate": ["evaluate"],
-               "publish": ["bundle"]}
+    outputs = {
+        "validate": [],
+        "generate": ["generate"],
+        "train": ["train"],
+        "evaluate": ["evaluate"],
+        "publish": ["bundle"],
+    }
 
     def copy(stages: tuple[str, ...] = (), unit_cache: bool = False) -> Path:
         repo = tmp_path / "repo"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
 
-from scripted_server import ScriptedServer  # noqa: E402
+from scripted_server import ScriptedServer
 
-from taxon.publish import verify_bundle  # noqa: E402
+from taxon.publish import verify_bundle
 
 REPO = Path(__file__).resolve().parents[2]
 TAXON = Path(sys.executable).parent / "taxon"  # the console script of the environment running the tests
@@ -31,9 +31,11 @@ LEAVES = (
     "compositional_skills/linguistics/plural_nouns",
     "foundational_skills/reasoning/arithmetic/odd_or_even",
 )
-PROBE = [{"question": "What is 7 plus 5?", "answer": "7 plus 5 is 12."},
-         {"question": "Is 9 odd or even?", "answer": "9 is odd."},
-         {"question": "What is the plural of cat?", "answer": "The plural of cat is cats."}]
+PROBE = [
+    {"question": "What is 7 plus 5?", "answer": "7 plus 5 is 12."},
+    {"question": "Is 9 odd or even?", "answer": "9 is odd."},
+    {"question": "What is the plural of cat?", "answer": "The plural of cat is cats."},
+]
 
 
 class PipelineServer(ScriptedServer):
@@ -147,19 +149,42 @@ def pipeline_config(base_url: str, model_dir: Path) -> dict:
         "models": {"base": str(model_dir), "cache_dir": ".taxon-cache/models"},
         "documents": {"cache_dir": ".taxon-cache/documents", "chunk_tokens": 200, "chunk_overlap": 20},
         "generate": {
-            "backend": "openai", "teacher": "scripted", "cache_dir": ".taxon-cache/generate",
-            "chunk_tokenizer": str(model_dir), "questions_per_seed": 1, "contexts_per_seed": 1,
-            "questions_per_chunk": 2, "seeds_per_chunk": 1, "judge": "generated", "judge_min_score": 4,
-            "on_topic_min_overlap": 0.0, "batch_size": 16, "leaves_per_batch": 8, "max_new_tokens": 32,
+            "backend": "openai",
+            "teacher": "scripted",
+            "cache_dir": ".taxon-cache/generate",
+            "chunk_tokenizer": str(model_dir),
+            "questions_per_seed": 1,
+            "contexts_per_seed": 1,
+            "questions_per_chunk": 2,
+            "seeds_per_chunk": 1,
+            "judge": "generated",
+            "judge_min_score": 4,
+            "on_topic_min_overlap": 0.0,
+            "batch_size": 16,
+            "leaves_per_batch": 8,
+            "max_new_tokens": 32,
         },
         "teacher": {"base_url": base_url, "concurrency": 4, "timeout_s": 10, "retries": 1, "backoff_s": 0.05},
         "train": {
-            "epochs": 1, "max_steps": 4, "pack_tokens": 128, "max_sample_tokens": 128, "rows_per_step": 2,
-            "lora_rank": 4, "lora_alpha": 8, "autocast": "none", "checkpoint_every": 1, "keep_checkpoints": 2,
-            "threads": 1, "learning_rate": 1e-2,
+            "epochs": 1,
+            "max_steps": 4,
+            "pack_tokens": 128,
+            "max_sample_tokens": 128,
+            "rows_per_step": 2,
+            "lora_rank": 4,
+            "lora_alpha": 8,
+            "autocast": "none",
+            "checkpoint_every": 1,
+            "keep_checkpoints": 2,
+            "threads": 1,
+            "learning_rate": 1e-2,
         },
         "evaluate": {
-            "max_per_leaf": 4, "max_new_tokens": 4, "batch_size": 16, "n_resamples": 50, "probe_file": "probe.jsonl",
+            "max_per_leaf": 4,
+            "max_new_tokens": 4,
+            "batch_size": 16,
+            "n_resamples": 50,
+            "probe_file": "probe.jsonl",
             "gate": {"probe_max_drop": 1e9, "changed_must_improve": False},
         },
         "publish": {"require_passed_gate": True, "hub_staging_dir": ".taxon-cache/bundles"},
@@ -184,8 +209,13 @@ def make_repo(folder: Path, base_url: str, model_dir: Path) -> Path:
 
 
 def cli_env() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
-            "COLUMNS": "200"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "COLUMNS": "200",
+    }
 
 
 def pipeline_command(*flags: str) -> list[str]:
@@ -193,13 +223,15 @@ def pipeline_command(*flags: str) -> list[str]:
 
 
 def run_pipeline_cli(repo: Path, *flags: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(pipeline_command(*flags), cwd=repo, env=cli_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        pipeline_command(*flags), cwd=repo, env=cli_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def start_pipeline(repo: Path, *flags: str) -> subprocess.Popen:
-    return subprocess.Popen(pipeline_command(*flags), cwd=repo, env=cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        pipeline_command(*flags), cwd=repo, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def run_in_process(repo: Path, monkeypatch, capsys, *flags: str) -> tuple[int, str, str]:
@@ -219,8 +251,11 @@ def run_dir(repo: Path) -> Path:
 
 def sample_files(generate_dir: Path) -> dict[str, str]:
     """sha256 of every leaf's samples.jsonl and dropped.jsonl, by path under the folder."""
-    return {path.relative_to(generate_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for pattern in ("**/samples.jsonl", "**/dropped.jsonl") for path in sorted(generate_dir.glob(pattern))}
+    return {
+        path.relative_to(generate_dir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for pattern in ("**/samples.jsonl", "**/dropped.jsonl")
+        for path in sorted(generate_dir.glob(pattern))
+    }
 
 
 def adapter_weights(train_dir: Path) -> dict:
@@ -259,7 +294,7 @@ class BundleWatcher:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
-    def __enter__(self) -> "BundleWatcher":
+    def __enter__(self) -> BundleWatcher:
         self.thread.start()
         return self
 

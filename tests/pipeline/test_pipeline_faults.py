@@ -81,8 +81,9 @@ def test_sigkill_during_generate_resumes_to_the_same_outputs(share, tmp_path, te
 
 TRAIN_MOMENTS = {
     "after-a-checkpoint": lambda train: any((train / "checkpoints").glob("step-*")),
-    "writing-a-second-checkpoint": lambda train: any((train / "checkpoints").glob("step-*"))
-    and any((train / "checkpoints").glob(".step-*.partial")),
+    "writing-a-second-checkpoint": lambda train: (
+        any((train / "checkpoints").glob("step-*")) and any((train / "checkpoints").glob(".step-*.partial"))
+    ),
     "saving-the-outputs": lambda train: (train / "adapter").exists(),  # result.json comes last
 }
 
@@ -96,8 +97,13 @@ def test_sigkill_during_train_resumes_from_its_checkpoint(moment, copy_reference
 
     completed = run_pipeline_cli(repo)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert stage_statuses(completed.stdout) == {"validate": "cached", "generate": "cached", "train": "done",
-                                                "evaluate": "done", "publish": "done"}
+    assert stage_statuses(completed.stdout) == {
+        "validate": "cached",
+        "generate": "cached",
+        "train": "done",
+        "evaluate": "done",
+        "publish": "done",
+    }
     result = json.loads((run_dir(repo) / "train" / "result.json").read_text())
     assert result["resumed_from_step"] >= 1
     assert_same_outputs(repo, reference)
@@ -136,7 +142,7 @@ def test_sigkill_during_evaluate_resumes_to_the_same_report(copy_reference, refe
 def test_sigkill_during_publish_never_shows_a_partial_bundle(copy_reference, reference):
     repo = copy_reference(("validate", "generate", "train", "evaluate"))
     run = run_dir(repo)
-    for attempt in range(5):  # publishing the tiny model takes a moment: catch it building
+    for _attempt in range(5):  # publishing the tiny model takes a moment: catch it building
         with BundleWatcher(run / "bundle") as watcher:
             killed, _ = kill_when(start_pipeline(repo), lambda: any(run.glob(".bundle.*.partial")))
         assert watcher.problems == []
@@ -159,15 +165,21 @@ def test_sigkill_during_publish_never_shows_a_partial_bundle(copy_reference, ref
 @pytest.mark.parametrize("failure", ["answers-503", "stops-listening"])
 def test_a_teacher_that_goes_down_fails_clearly_and_the_rerun_resumes(failure, tmp_path, tiny_model_dir, reference):
     limit = reference.calls // 2
-    with PipelineServer(**{"answers-503": {"down_after": limit}, "stops-listening": {"stop_after": limit}}[failure]) \
-            as dying:
+    with PipelineServer(
+        **{"answers-503": {"down_after": limit}, "stops-listening": {"stop_after": limit}}[failure]
+    ) as dying:
         repo = make_repo(tmp_path / "repo", dying.base_url, tiny_model_dir)
         failed = run_pipeline_cli(repo)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "Traceback" not in failed.stderr + failed.stdout
     assert f"generate failed: the teacher endpoint {dying.base_url} failed 2 times" in failed.stderr
-    assert stage_statuses(failed.stdout) == {"validate": "done", "generate": "failed", "train": "not run",
-                                             "evaluate": "not run", "publish": "not run"}
+    assert stage_statuses(failed.stdout) == {
+        "validate": "done",
+        "generate": "failed",
+        "train": "not run",
+        "evaluate": "not run",
+        "publish": "not run",
+    }
     assert any((repo / ".taxon-cache" / "generate").rglob("*.json*")), "the finished units were not kept"
 
     with PipelineServer(port=dying.port) as back:

@@ -11,15 +11,21 @@ from taxon.publish import verify_bundle
 pytestmark = pytest.mark.xdist_group("pipeline")
 
 
-def test_a_new_base_model_reruns_train_and_keeps_generate(copy_reference, tiny_model_dir, teacher, tmp_path,
-                                                           monkeypatch, capsys):
+def test_a_new_base_model_reruns_train_and_keeps_generate(
+    copy_reference, tiny_model_dir, teacher, tmp_path, monkeypatch, capsys
+):
     repo = copy_reference(("validate", "generate", "train"))
     other = shutil.copytree(tiny_model_dir, tmp_path / "other-base")
     before = teacher.chat_requests
     code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "train", "--set", f'models.base="{other}"')
     assert code == 0, out + err
-    assert stage_statuses(out) == {"validate": "cached", "generate": "cached", "train": "done",
-                                   "evaluate": "not run", "publish": "not run"}
+    assert stage_statuses(out) == {
+        "validate": "cached",
+        "generate": "cached",
+        "train": "done",
+        "evaluate": "not run",
+        "publish": "not run",
+    }
     assert teacher.chat_requests == before
     assert json.loads((repo / "runs/cpu/train/result.json").read_text())["base_model"] == str(other)
 
@@ -53,18 +59,28 @@ def test_a_changed_replay_file_reruns_train(copy_reference, monkeypatch, capsys)
     assert code == 0 and stage_statuses(out)["train"] == "cached", out + err
 
 
-GATE_FAILS = ("--set", 'pipeline.changed_leaves=["compositional_skills/linguistics/plural_nouns"]',
-              "--set", "evaluate.gate.changed_must_improve=true")  # the tiny model improves on nothing
+GATE_FAILS = (
+    "--set",
+    'pipeline.changed_leaves=["compositional_skills/linguistics/plural_nouns"]',
+    "--set",
+    "evaluate.gate.changed_must_improve=true",
+)  # the tiny model improves on nothing
 
 
 def test_changed_leaves_rerun_evaluate_and_a_failed_gate_stops_the_run(copy_reference, monkeypatch, capsys):
     repo = copy_reference(("validate", "generate", "train", "evaluate", "publish"))
     code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS)
     assert code == 1, out + err
-    assert stage_statuses(out) == {"validate": "cached", "generate": "cached", "train": "cached",
-                                   "evaluate": "failed", "publish": "not run"}
-    assert "evaluate failed: the evaluation gate failed: changed leaf compositional_skills/linguistics/plural_nouns" \
-        in err
+    assert stage_statuses(out) == {
+        "validate": "cached",
+        "generate": "cached",
+        "train": "cached",
+        "evaluate": "failed",
+        "publish": "not run",
+    }
+    assert (
+        "evaluate failed: the evaluation gate failed: changed leaf compositional_skills/linguistics/plural_nouns" in err
+    )
     assert "Traceback" not in out + err
     report = json.loads((repo / "runs/cpu/evaluate/report.json").read_text())
     assert report["gate"]["passed"] is False

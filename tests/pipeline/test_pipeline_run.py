@@ -54,7 +54,8 @@ def test_a_changed_leaf_alone_regenerates_and_the_stages_after_it_rerun(referenc
     changed = "compositional_skills/linguistics/plural_nouns/"
     new, old = sample_files(run_dir(repo) / "generate"), sample_files(reference.run / "generate")
     assert {k: v for k, v in new.items() if not k.startswith(changed)} == {
-        k: v for k, v in old.items() if not k.startswith(changed)}
+        k: v for k, v in old.items() if not k.startswith(changed)
+    }
     assert new[changed + "samples.jsonl"] != old[changed + "samples.jsonl"]
     assert verify_bundle(run_dir(repo) / "bundle") == []
 
@@ -63,8 +64,13 @@ def test_to_generate_runs_validate_and_generate_only(copy_reference, reference, 
     repo = copy_reference(unit_cache=True)  # every unit cached: no teacher calls but the probe
     code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate")
     assert code == 0, out + err
-    assert stage_statuses(out) == {"validate": "done", "generate": "done", "train": "not run",
-                                   "evaluate": "not run", "publish": "not run"}
+    assert stage_statuses(out) == {
+        "validate": "done",
+        "generate": "done",
+        "train": "not run",
+        "evaluate": "not run",
+        "publish": "not run",
+    }
     assert sorted(path.stem for path in (run_dir(repo) / "stages").glob("*.json")) == ["generate", "validate"]
     assert not (run_dir(repo) / "train").exists() and not (run_dir(repo) / "bundle").exists()
     assert sample_files(run_dir(repo) / "generate") == sample_files(reference.run / "generate")
@@ -76,8 +82,13 @@ def test_from_train_builds_on_a_finished_generate_stage(copy_reference, referenc
     before = teacher.chat_requests
     code, out, err = run_in_process(repo, monkeypatch, capsys, "--from", "train")
     assert code == 0, out + err
-    assert stage_statuses(out) == {"validate": "not run", "generate": "not run", "train": "done",
-                                   "evaluate": "done", "publish": "done"}
+    assert stage_statuses(out) == {
+        "validate": "not run",
+        "generate": "not run",
+        "train": "done",
+        "evaluate": "done",
+        "publish": "done",
+    }
     assert teacher.chat_requests == before
     assert verify_bundle(run_dir(repo) / "bundle") == []
 
@@ -101,8 +112,17 @@ def test_from_train_after_the_taxonomy_changed_is_refused(copy_reference, monkey
 
 def test_a_new_teacher_address_keeps_generate_cached(copy_reference, monkeypatch, capsys):
     repo = copy_reference(("validate", "generate"))
-    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate",
-                                    "--set", 'teacher.base_url="http://127.0.0.1:9/v1"', "--set", "teacher.timeout_s=1")
+    code, out, err = run_in_process(
+        repo,
+        monkeypatch,
+        capsys,
+        "--to",
+        "generate",
+        "--set",
+        'teacher.base_url="http://127.0.0.1:9/v1"',
+        "--set",
+        "teacher.timeout_s=1",
+    )
     assert code == 0, out + err
     assert stage_statuses(out)["generate"] == "cached"
 
@@ -133,6 +153,9 @@ def test_the_published_bundle_is_readable_as_the_umask_allows(reference):
     os.umask(old)
     expected_others = 0o044 & ~old  # group and others may read unless the umask forbids it
     paths = [reference.run / "bundle", *(reference.run / "bundle").rglob("*")]
-    unreadable = [str(path.relative_to(reference.run)) for path in paths
-                  if path.stat().st_mode & expected_others != expected_others]
+    unreadable = [
+        str(path.relative_to(reference.run))
+        for path in paths
+        if path.stat().st_mode & expected_others != expected_others
+    ]
     assert unreadable == []

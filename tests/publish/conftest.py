@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
 
-from run_fixtures import make_config, make_dataset, make_taxonomy, make_train_run  # noqa: E402
+from run_fixtures import make_config, make_dataset, make_taxonomy, make_train_run
 
 
 @pytest.fixture(scope="session")

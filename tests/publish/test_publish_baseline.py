@@ -9,7 +9,13 @@ def test_a_leaf_missing_from_a_baseline_bundle_is_new(run_inputs, tmp_path):
     old, added = sorted(leaves, key=lambda leaf: leaf.leaf_id)
     previous = publish(train, None, dataset, [old], make_config(), str(tmp_path / "previous"))
     report = evaluate(
-        str(train / "model"), [str(previous)], dataset, leaves, tmp_path / "eval", make_config(max_per_leaf=3), quiet=True
+        str(train / "model"),
+        [str(previous)],
+        dataset,
+        leaves,
+        tmp_path / "eval",
+        make_config(max_per_leaf=3),
+        quiet=True,
     )
     comparisons = {set_id: entry["comparisons"][str(previous)] for set_id, entry in report.data["sets"].items()}
     assert comparisons[added.leaf_id]["verdict"] == "new"

@@ -61,7 +61,10 @@ def _row(leaf: str, question: str, answer: str, source: str, score, seed, reason
     }
     if reason:
         metadata["reason"] = reason
-    return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}], "metadata": metadata}
+    return {
+        "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+        "metadata": metadata,
+    }
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:

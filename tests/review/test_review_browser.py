@@ -29,9 +29,18 @@ def driver(tmp_path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-quic", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -49,7 +58,9 @@ def test_page_renders_filters_work_and_logs_no_errors(tmp_path, driver):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    page = render_review_page(write_gen_out(tmp_path / "gen"), write_taxonomy(tmp_path / "taxonomy"), tmp_path / "review.html")
+    page = render_review_page(
+        write_gen_out(tmp_path / "gen"), write_taxonomy(tmp_path / "taxonomy"), tmp_path / "review.html"
+    )
     driver.get(page.as_uri())
 
     assert len(driver.find_elements(By.CSS_SELECTOR, "section.leaf")) == 2

@@ -26,7 +26,10 @@ def test_comment_has_marker_counts_reasons_teacher_and_link(review):
     assert markdown.startswith(COMMENT_MARKER + "\n")
     assert f"teacher `{TEACHER}`" in markdown and "pipeline version `2`" in markdown
     assert f"]({url})" in markdown
-    assert "| `knowledge/science/birds` | `knowledge` | 8 | 5 | 3 | `duplicate` 1, `judge_low` 1, `refusal` 1 |" in markdown
+    assert (
+        "| `knowledge/science/birds` | `knowledge` | 8 | 5 | 3 | `duplicate` 1, `judge_low` 1, `refusal` 1 |"
+        in markdown
+    )
     assert "3 of 4 kept samples" in markdown  # samples_per_leaf of the haiku leaf's 4
 
 

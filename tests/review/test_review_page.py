@@ -35,14 +35,26 @@ def test_hostile_text_cannot_close_the_data_element(tmp_path):
 def test_seeds_fall_back_to_seed_rows_without_taxonomy(tmp_path):
     html = render_review_page(write_gen_out(tmp_path / "gen"), None, tmp_path / "page.html").read_text()
     haiku = next(leaf for leaf in _embedded(html)["leaves"] if leaf["id"].endswith("haiku"))
-    assert haiku["seeds"] == [{"question": "Seed question of compositional_skills/writing/haiku?", "answer": "Seed answer.", "context": None}]
+    assert haiku["seeds"] == [
+        {"question": "Seed question of compositional_skills/writing/haiku?", "answer": "Seed answer.", "context": None}
+    ]
 
 
 def test_review_command_writes_page_and_comment(tmp_path, capsys, monkeypatch, repo_root):
     monkeypatch.chdir(repo_root)
     gen_out = write_gen_out(tmp_path / "gen")
-    code = main(["review", str(gen_out), "--html", str(tmp_path / "r.html"), "--comment", str(tmp_path / "c.md"),
-                 "--set", "review.samples_per_leaf=1"])
+    code = main(
+        [
+            "review",
+            str(gen_out),
+            "--html",
+            str(tmp_path / "r.html"),
+            "--comment",
+            str(tmp_path / "c.md"),
+            "--set",
+            "review.samples_per_leaf=1",
+        ]
+    )
     assert code == 0
     assert "1 of 5 kept samples" in (tmp_path / "c.md").read_text()
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")

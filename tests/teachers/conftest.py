@@ -2,7 +2,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from teachers_scripted import ScriptedEndpoint
 
 

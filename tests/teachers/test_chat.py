@@ -17,8 +17,25 @@ def test_prompt_prints_one_answer(sharp_model_dir, repo_root, capsys):
 
 
 def test_prompt_through_a_server(served, repo_root, capsys):
-    assert main(["chat", "tiny", "--base-url", served.url, "--config", str(repo_root / "taxon.toml"),
-                 "--prompt", "bird", "--max-tokens", "5", "--temperature", "0"]) == 0
+    assert (
+        main(
+            [
+                "chat",
+                "tiny",
+                "--base-url",
+                served.url,
+                "--config",
+                str(repo_root / "taxon.toml"),
+                "--prompt",
+                "bird",
+                "--max-tokens",
+                "5",
+                "--temperature",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip()
 
 

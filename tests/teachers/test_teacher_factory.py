@@ -4,8 +4,8 @@ import importlib.util
 
 import pytest
 
-from taxon.core.errors import MissingExtra, UsageError
 from taxon.backends import make_teacher
+from taxon.core.errors import MissingExtra, UsageError
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")

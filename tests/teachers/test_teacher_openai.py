@@ -4,9 +4,9 @@ scripted endpoint for retries, give-up, bad replies, timeouts and the concurrenc
 import pytest
 from teachers_scripted import Reply, completion_body
 
-from taxon.core.errors import TaxonError
 from taxon.backends import make_teacher
 from taxon.backends.base import ChatRequest
+from taxon.core.errors import TaxonError
 
 
 def openai_teacher(url, model="scripted", **params):
@@ -42,8 +42,10 @@ def test_served_sampling_follows_the_seed(served):
 def test_served_loglikelihood_through_the_extension(served, local_teacher):
     teacher = openai_teacher(served.url, model="tiny")
     assert teacher.supports_loglikelihood
-    items = [([{"role": "user", "content": "Capital of France?"}], "Paris is the capital."),
-             ([{"role": "user", "content": "Count"}], "1 2 3")]
+    items = [
+        ([{"role": "user", "content": "Capital of France?"}], "Paris is the capital."),
+        ([{"role": "user", "content": "Count"}], "1 2 3"),
+    ]
     assert teacher.answer_loglikelihood(items) == pytest.approx(local_teacher.answer_loglikelihood(items), abs=1e-5)
 
 
@@ -90,8 +92,10 @@ def test_not_a_chat_endpoint_fails_the_probe(scripted):
     [
         (Reply(body=b"{not json"), "malformed reply"),
         (Reply(body={"choices": []}), "no choices"),
-        (Reply(body={"choices": [{"message": {"role": "assistant", "content": None, "refusal": "I can't"}}]}),
-         "refused: I can't"),
+        (
+            Reply(body={"choices": [{"message": {"role": "assistant", "content": None, "refusal": "I can't"}}]}),
+            "refused: I can't",
+        ),
         (Reply(body=completion_body("bad", "content_filter")), "content_filter"),
         (Reply(400, {"error": {"message": "bad request"}}), "HTTP 400"),
     ],

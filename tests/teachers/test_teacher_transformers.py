@@ -43,8 +43,9 @@ def test_max_tokens_and_stop_strings_per_request(local_teacher):
     assert long.finish_reason == "length" and long.tokens == 12
     assert short.finish_reason == "length" and short.tokens == 3 and long.text.startswith(short.text)
     stop = long.text[4:6]
-    [stopped] = local_teacher.chat([ChatRequest(({"role": "user", "content": QUESTIONS[0]},), max_tokens=12,
-                                                temperature=0.0, stop=(stop,))])
+    [stopped] = local_teacher.chat(
+        [ChatRequest(({"role": "user", "content": QUESTIONS[0]},), max_tokens=12, temperature=0.0, stop=(stop,))]
+    )
     assert stopped.finish_reason == "stop" and stopped.text == long.text[: long.text.index(stop)]
 
 
@@ -73,8 +74,10 @@ def test_loglikelihood_matches_a_direct_computation(local_teacher):
 
 
 def test_factory_builds_a_named_transformers_teacher(sharp_model_dir):
-    config = {"generate": {"backend": "transformers", "teacher": str(sharp_model_dir)},
-              "teacher": {"batch_size": 2, "threads": 1}}
+    config = {
+        "generate": {"backend": "transformers", "teacher": str(sharp_model_dir)},
+        "teacher": {"batch_size": 2, "threads": 1},
+    }
     teacher = make_teacher(config)
     assert teacher.batch_size == 2
     assert teacher.name.startswith(f"transformers:{sharp_model_dir}@") and len(teacher.name.rsplit("@", 1)[1]) == 12

@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 from train_setup import KNOWLEDGE, SKILL
 
-from taxon.qna.samples import make_sample
-
 from taxon.qna.layout import SAMPLES_NAME
+from taxon.qna.samples import make_sample
 from taxon.qna.taxonomy import load_leaves
 
 

@@ -1,8 +1,8 @@
 import json
 
 import torch
-from train_setup import small_config
 from safetensors.torch import load_file
+from train_setup import small_config
 
 from taxon.train import checkpoint
 from taxon.train.distributed import Context
@@ -37,7 +37,9 @@ def test_a_checkpoint_restores_weights_optimizer_scheduler_and_rng_without_pickl
     assert state["step"] == 1 and state["run_key"] == "k"
     for (name, tensor), (_, restored) in zip(model.named_parameters(), fresh.named_parameters()):
         assert torch.equal(tensor, restored), name
-    for group, restored in zip(optimizer.state_dict()["state"].values(), fresh_optimizer.state_dict()["state"].values()):
+    for group, restored in zip(
+        optimizer.state_dict()["state"].values(), fresh_optimizer.state_dict()["state"].values()
+    ):
         for key in group:
             assert torch.equal(group[key], restored[key])
     assert fresh_scheduler.get_last_lr() == scheduler.get_last_lr()

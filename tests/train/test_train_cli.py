@@ -10,9 +10,25 @@ def cli(*args: str) -> int:
 
 
 def test_taxon_train_trains_with_flags_over_the_config(tmp_path, generated_dir, taxonomy_dir, tiny_model_dir):
-    code = cli("--data", str(generated_dir), "--taxonomy", str(taxonomy_dir), "--out", str(tmp_path),
-               "--base", str(tiny_model_dir), "--threads", "1", "--no-resume",
-               "--set", "train.max_steps=2", "--set", "train.pack_tokens=96", "--set", "train.max_sample_tokens=96")
+    code = cli(
+        "--data",
+        str(generated_dir),
+        "--taxonomy",
+        str(taxonomy_dir),
+        "--out",
+        str(tmp_path),
+        "--base",
+        str(tiny_model_dir),
+        "--threads",
+        "1",
+        "--no-resume",
+        "--set",
+        "train.max_steps=2",
+        "--set",
+        "train.pack_tokens=96",
+        "--set",
+        "train.max_sample_tokens=96",
+    )
     assert code == 0
     summary = json.loads((tmp_path / "result.json").read_text())
     assert summary["steps"] == 2

@@ -9,15 +9,22 @@ import time
 
 import pytest
 import torch
-from train_setup import REPO, set_flags, small_config
 from safetensors.torch import load_file
+from train_setup import REPO, set_flags, small_config
 
 from taxon.train import EXIT_PREEMPTED, train
 
 # Many small steps, so the run is still going when the test stops it; dropout on, so the
 # RNG state must come back too.
-LONG = {"epochs": 2, "rows_per_step": 1, "pack_tokens": 48, "max_sample_tokens": 48, "checkpoint_every": 4,
-        "lora_dropout": 0.1, "learning_rate": 2e-3}
+LONG = {
+    "epochs": 2,
+    "rows_per_step": 1,
+    "pack_tokens": 48,
+    "max_sample_tokens": 48,
+    "checkpoint_every": 4,
+    "lora_dropout": 0.1,
+    "learning_rate": 2e-3,
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +36,24 @@ def uninterrupted(tmp_path_factory, generated_dir, leaves, tiny_model_dir):
 
 
 def command(out, generated_dir, taxonomy_dir, tiny_model_dir) -> list[str]:
-    return [sys.executable, "-m", "taxon", "train", "--data", str(generated_dir), "--taxonomy", str(taxonomy_dir),
-            "--out", str(out), "--base", str(tiny_model_dir), "--config", str(REPO / "taxon.toml"), "--quiet",
-            *set_flags(**LONG)]
+    return [
+        sys.executable,
+        "-m",
+        "taxon",
+        "train",
+        "--data",
+        str(generated_dir),
+        "--taxonomy",
+        str(taxonomy_dir),
+        "--out",
+        str(out),
+        "--base",
+        str(tiny_model_dir),
+        "--config",
+        str(REPO / "taxon.toml"),
+        "--quiet",
+        *set_flags(**LONG),
+    ]
 
 
 def checkpoints(out) -> list[int]:

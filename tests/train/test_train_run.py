@@ -2,8 +2,8 @@ import json
 
 import pytest
 import torch
-from train_setup import small_config
 from safetensors.torch import load_file
+from train_setup import small_config
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from taxon.train import train
@@ -23,9 +23,17 @@ def lora_run(tmp_path_factory, generated_dir, leaves, tiny_model_dir):
 
 def test_lora_run_writes_the_hugging_face_layout_without_pickle(lora_run):
     result, out = lora_run
-    for name in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "model/model.safetensors",
-                 "model/config.json", "model/generation_config.json", "model/tokenizer.json",
-                 "train_log.jsonl", "loss.png", "result.json"):
+    for name in (
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "model/model.safetensors",
+        "model/config.json",
+        "model/generation_config.json",
+        "model/tokenizer.json",
+        "train_log.jsonl",
+        "loss.png",
+        "result.json",
+    ):
         assert (out / name).is_file(), name
     assert not (out / "checkpoints").exists()
     assert not [p for p in out.rglob("*") if p.suffix in PICKLE_SUFFIXES]
@@ -49,8 +57,12 @@ def test_merged_model_is_base_plus_adapter_and_chats(lora_run, tiny_model_dir):
     _, out = lora_run
     tokenizer = AutoTokenizer.from_pretrained(out / "model")
     assert tokenizer.chat_template
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": "What is 1 plus 2?"}],
-                                        add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
+    ids = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is 1 plus 2?"}],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )["input_ids"]
     merged = AutoModelForCausalLM.from_pretrained(out / "model").eval()
     assert merged.dtype == torch.float32  # merged into the base as stored, not the bfloat16 training copy
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
@@ -69,8 +81,14 @@ def test_a_finished_run_is_not_trained_again(lora_run, generated_dir, leaves, ti
 
 
 def test_full_fine_tuning_changes_every_weight_and_writes_no_adapter(tmp_path, generated_dir, leaves, tiny_model_dir):
-    result = train(generated_dir, leaves, str(tiny_model_dir), tmp_path, small_config(method="full", max_steps=3,
-                                                                                     learning_rate=1e-3), quiet=True)
+    result = train(
+        generated_dir,
+        leaves,
+        str(tiny_model_dir),
+        tmp_path,
+        small_config(method="full", max_steps=3, learning_rate=1e-3),
+        quiet=True,
+    )
     assert result.adapter_dir is None and not (tmp_path / "adapter").exists()
     assert result.steps == 3
     base = load_file(tiny_model_dir / "model.safetensors")

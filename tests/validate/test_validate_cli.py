@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from validate_helpers import CORPUS, REPO, knowledge_leaf, knowledge_text, make_leaf, need, skill_leaf, skill_text  # noqa: F401
+from validate_helpers import CORPUS, REPO, knowledge_text, need, skill_text
 
 from taxon.cli import main
 from taxon.core.rules import END_MARKER, RULES, START_MARKER, markdown_table, with_rules_table
@@ -111,7 +111,9 @@ def test_the_real_corpus_gets_a_verdict_for_each_of_its_16_files(capsys):
     result = json.loads(out)
     paths = [entry["path"] for entry in result["files"]]
     assert code in (0, 1) and len(paths) == len(set(paths)) == 16
-    assert sorted(Path(p).relative_to(corpus) for p in paths) == sorted(p.relative_to(corpus) for p in corpus.rglob("qna.yaml"))
+    assert sorted(Path(p).relative_to(corpus) for p in paths) == sorted(
+        p.relative_to(corpus) for p in corpus.rglob("qna.yaml")
+    )
     for entry in result["files"]:
         assert not any(f["rule"].startswith(("Y", "S")) for f in entry["findings"]), entry
 
@@ -178,7 +180,9 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
     assert by_path[added_path] == [("S008", "error")]
     assert by_path[gone_path] == [("C001", "info")]
     # unchanged leaves are not validated, but a changed leaf that repeats one is told so
-    copycat_findings = next(entry["findings"] for entry in result["files"] if entry["path"].endswith("copycat/qna.yaml"))
+    copycat_findings = next(
+        entry["findings"] for entry in result["files"] if entry["path"].endswith("copycat/qna.yaml")
+    )
     assert [f["rule"] for f in copycat_findings] == ["T002"]
     assert os.path.relpath(kept, tmp_path) in copycat_findings[0]["message"]
     assert result["summary"] == {"files": 3, "errors": 1, "warnings": 1}
@@ -189,13 +193,29 @@ def test_check_documents_adds_the_document_findings(capsys, knowledge_leaf, tmp_
     if not hasattr(documents, "check_leaf_documents"):
         pytest.skip("taxon.documents.check_leaf_documents not there yet")
     (tmp_path / "taxon.toml").write_text((REPO / "taxon.toml").read_text())
-    code, out = run_cli(capsys, "validate", "--check-documents", "--config", str(tmp_path / "taxon.toml"),
-                        "--format", "json", str(knowledge_leaf))
+    code, out = run_cli(
+        capsys,
+        "validate",
+        "--check-documents",
+        "--config",
+        str(tmp_path / "taxon.toml"),
+        "--format",
+        "json",
+        str(knowledge_leaf),
+    )
     assert code == 0 and json.loads(out)["files"][0]["findings"] == []
     (knowledge_leaf.parent / "animals.md").unlink()
     (knowledge_leaf.parent / "animals.bin").write_bytes(b"\x00\x01")
     knowledge_leaf.write_text(knowledge_text().replace("- animals.md", "- animals.*"))
-    code, out = run_cli(capsys, "validate", "--check-documents", "--config", str(tmp_path / "taxon.toml"),
-                        "--format", "json", str(knowledge_leaf))
+    code, out = run_cli(
+        capsys,
+        "validate",
+        "--check-documents",
+        "--config",
+        str(tmp_path / "taxon.toml"),
+        "--format",
+        "json",
+        str(knowledge_leaf),
+    )
     rules = [f["rule"] for f in json.loads(out)["files"][0]["findings"]]
     assert code == 1 and any(rule.startswith("D") for rule in rules), rules

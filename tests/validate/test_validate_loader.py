@@ -59,9 +59,9 @@ def only(parsed, rule: str):
         ("- just\n- a list\n", "Y013", 1),
         ("", "Y013", 1),
         ("a: 1\nb: x\x00y\n", "Y004", 2),
-        ("a: 1\nb: \"esc\\x07aped\"\n", "Y004", 2),
+        ('a: 1\nb: "esc\\x07aped"\n', "Y004", 2),
         ("a: 1\nb: safe \u202eevil\n", "Y005", 2),
-        ("a: 1\nb: \"\\u2066hidden\"\n", "Y005", 2),
+        ('a: 1\nb: "\\u2066hidden"\n', "Y005", 2),
     ],
 )
 def test_hostile_text_is_a_finding_with_a_line(text, rule, line):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from validate_helpers import knowledge_leaf, knowledge_text, make_leaf, skill_leaf, skill_text  # noqa: F401
+from validate_helpers import knowledge_text, skill_text
 
 from taxon.validate.engine import validate_paths
 from taxon.validate.settings import DEFAULTS
@@ -26,7 +26,11 @@ def test_valid_leaves_have_no_findings(knowledge_leaf, skill_leaf):
 
 
 def test_whitespace_hygiene(make_leaf):
-    text = skill_text().replace("created_by: tester", "created_by: tester  ").replace("in one sentence.\n", "in one\tsentence.\n", 1)
+    text = (
+        skill_text()
+        .replace("created_by: tester", "created_by: tester  ")
+        .replace("in one sentence.\n", "in one\tsentence.\n", 1)
+    )
     found = findings_of(make_leaf("compositional_skills/a/tabs", text.rstrip("\n")))
     assert rules(found) == ["P002", "P001", "P003"]
     assert [(f.line, f.column) for f in found] == [(1, 19), (3, 44), (14, 75)]
@@ -35,13 +39,17 @@ def test_whitespace_hygiene(make_leaf):
 
 def test_trailing_whitespace_findings_are_capped_per_file(make_leaf):
     text = skill_text().replace("\n", "  \n")
-    found = findings_of(make_leaf("compositional_skills/a/many", text), settings={**DEFAULTS, "max_findings_per_rule": 5})
+    found = findings_of(
+        make_leaf("compositional_skills/a/many", text), settings={**DEFAULTS, "max_findings_per_rule": 5}
+    )
     assert rules(found) == ["P002"] * 5
     assert "(and 9 more lines like this)" in found[-1].message
 
 
 def test_word_budgets(make_leaf):
-    long_context = knowledge_text().replace("The otter lives near water and", "word " * 501 + "The otter lives near water and")
+    long_context = knowledge_text().replace(
+        "The otter lives near water and", "word " * 501 + "The otter lives near water and"
+    )
     found = findings_of(make_leaf("knowledge/a/long_context", long_context, files={"animals.md": "x\n"}))
     assert rules(found) == ["P010"] and "over 500" in found[0].message and found[0].line == 6
     long_pair = knowledge_text().replace("answer: The otter eats fish.", "answer: " + " ".join(["fish"] * 250))
@@ -71,17 +79,30 @@ def test_exact_and_near_duplicate_seeds(make_leaf):
 
 
 def test_one_question_asked_of_many_contexts_is_not_a_duplicate(make_leaf):
-    text = "\n".join([
-        "created_by: tester", "version: 4", "task_description: Rewrite a sentence.", "seed_examples:",
-        *[f"  - context: Sentence number {n} about {animal}.\n    question: Rewrite this sentence.\n"
-          f"    answer: Rewritten sentence {n} about {animal}." for n, animal in enumerate("abcde")],
-    ]) + "\n"
+    text = (
+        "\n".join(
+            [
+                "created_by: tester",
+                "version: 4",
+                "task_description: Rewrite a sentence.",
+                "seed_examples:",
+                *[
+                    f"  - context: Sentence number {n} about {animal}.\n    question: Rewrite this sentence.\n"
+                    f"    answer: Rewritten sentence {n} about {animal}."
+                    for n, animal in enumerate("abcde")
+                ],
+            ]
+        )
+        + "\n"
+    )
     assert findings_of(make_leaf("compositional_skills/grounded/rewrite", text)) == []
 
 
 def test_attribution_and_license(make_leaf):
     assert rules(findings_of(make_leaf("compositional_skills/a/none", skill_text(), attribution=None))) == ["P040"]
-    real_style = "Title of work: Black-capped chickadee\nLicense of the work: CC-BY-SA-4.0\nCreator names: Wikipedia Authors\n"
+    real_style = (
+        "Title of work: Black-capped chickadee\nLicense of the work: CC-BY-SA-4.0\nCreator names: Wikipedia Authors\n"
+    )
     assert findings_of(make_leaf("compositional_skills/a/real", skill_text(), attribution=real_style)) == []
     spaced = "License of the work: CC BY-SA 4.0 International\n"
     assert findings_of(make_leaf("compositional_skills/a/spaced", skill_text(), attribution=spaced)) == []
@@ -130,8 +151,13 @@ def test_document_references(make_leaf):
 
 def test_same_question_in_two_leaves_warns_naming_both(make_leaf, tmp_path):
     first = make_leaf("compositional_skills/a/first", skill_text())
-    other = skill_text().replace("heron", "crane").replace("badger", "mole").replace("falcon", "eagle").replace(
-        "salamander", "newt")
+    other = (
+        skill_text()
+        .replace("heron", "crane")
+        .replace("badger", "mole")
+        .replace("falcon", "eagle")
+        .replace("salamander", "newt")
+    )
     second = make_leaf("compositional_skills/a/second", other)
     report = validate_paths([tmp_path / "taxonomy"])
     by_path = {f.path: f.findings for f in report.files}

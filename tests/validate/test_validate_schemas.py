@@ -9,8 +9,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from validate_helpers import CORPUS, CORPUS_2024, knowledge_text, need, skill_text
 
-from taxon.qna.taxonomy import KINDS
 from taxon.qna.loader import parse_text
+from taxon.qna.taxonomy import KINDS
 from taxon.validate.schemas import LATEST, VERSIONS, schema_dir, schema_files, schema_findings, validator
 
 
@@ -82,7 +82,9 @@ def test_valid_leaves_of_each_kind_pass_version_4():
 def test_version_3_skill_needs_five_unique_seeds():
     found = check(skill_text(version=3, seeds=4), "compositional_skills", 3)
     assert rules(found) == ["S004"] and "add 1 more" in found[0].message and found[0].line == 4
-    repeated = skill_text(version=3) + skill_text(version=3).split("seed_examples:\n")[1].split("\n  - question")[0] + "\n"
+    repeated = (
+        skill_text(version=3) + skill_text(version=3).split("seed_examples:\n")[1].split("\n  - question")[0] + "\n"
+    )
     found = check(repeated, "compositional_skills", 3)
     assert rules(found) == ["S007"] and found[0].line == 15
 
@@ -112,8 +114,12 @@ def test_missing_and_unknown_keys_say_what_to_change():
 
 
 def test_wrong_types_and_empty_values_point_at_the_node():
-    found = check(skill_text().replace("answer: The otter", "answer:\n    other: The otter").replace(
-        "    other: The otter is an animal called otter with 5 letters.\n", "\n"), "compositional_skills")
+    found = check(
+        skill_text()
+        .replace("answer: The otter", "answer:\n    other: The otter")
+        .replace("    other: The otter is an animal called otter with 5 letters.\n", "\n"),
+        "compositional_skills",
+    )
     assert rules(found) == ["S003"] and "is empty" in found[0].message and found[0].line == 6
     found = check(skill_text().replace("created_by: tester", "created_by: 12"), "compositional_skills")
     assert rules(found) == ["S003"] and "quotes" in found[0].message and (found[0].line, found[0].column) == (1, 13)
@@ -149,7 +155,9 @@ def _jsonschema_errors(version: int, kind: str, data) -> set:
     documents = [json.loads(path.read_text()) for path in sorted((schema_dir() / f"v{version}").glob("*.json"))]
     registry = Registry().with_resources((doc["$id"], Resource.from_contents(doc)) for doc in documents)
     schema = next(doc for doc in documents if doc["$id"].endswith(f"/{kind}.json"))
-    return {(tuple(e.absolute_path), e.validator) for e in Draft202012Validator(schema, registry=registry).iter_errors(data)}
+    return {
+        (tuple(e.absolute_path), e.validator) for e in Draft202012Validator(schema, registry=registry).iter_errors(data)
+    }
 
 
 def _checker_errors(version: int, kind: str, data) -> set:
@@ -169,7 +177,10 @@ def _broken_documents():
     yield "knowledge", {**knowledge, "document": {"repo": "http://x", "patterns": ["../a", 3], "other": 1}}
     yield "knowledge", {**knowledge, "document": {"commit": "abc", "patterns": []}}
     yield "knowledge", {**knowledge, "seed_examples": [{"context": 1, "questions_and_answers": "no"}] * 2}
-    yield "knowledge", {**knowledge, "seed_examples": [{"context": "c", "questions_and_answers": [{"question": "q"}] * 12}]}
+    yield (
+        "knowledge",
+        {**knowledge, "seed_examples": [{"context": "c", "questions_and_answers": [{"question": "q"}] * 12}]},
+    )
     yield "knowledge", [knowledge]
     yield "knowledge", "just text"
 
@@ -177,7 +188,11 @@ def _broken_documents():
 def test_the_checker_reports_what_jsonschema_reports_on_broken_documents():
     for kind, data in _broken_documents():
         for version in VERSIONS:
-            assert _checker_errors(version, kind, data) == _jsonschema_errors(version, kind, data), (version, kind, data)
+            assert _checker_errors(version, kind, data) == _jsonschema_errors(version, kind, data), (
+                version,
+                kind,
+                data,
+            )
 
 
 @pytest.mark.parametrize("corpus", [CORPUS, CORPUS_2024], ids=["2025", "2024-08"])
@@ -185,7 +200,9 @@ def test_the_checker_reports_what_jsonschema_reports_on_the_corpus_at_every_vers
     for path in sorted(need(corpus).rglob("qna.yaml")):
         data = parse_text(path.read_text(encoding="utf-8"), str(path)).data
         for version in VERSIONS:
-            assert _checker_errors(version, _kind_of(path), data) == _jsonschema_errors(version, _kind_of(path), data), path
+            assert _checker_errors(version, _kind_of(path), data) == _jsonschema_errors(
+                version, _kind_of(path), data
+            ), path
 
 
 def test_the_checker_refuses_keywords_it_does_not_know():

@@ -28,6 +28,7 @@ def need(corpus: Path) -> Path:
         pytest.skip(f"corpus not present: {corpus}")
     return corpus
 
+
 ANIMALS = ["otter", "heron", "badger", "falcon", "salamander", "walrus", "gecko"]
 ATTRIBUTION = "Title of work: test leaf\nLink to work: https://example.org\nLicense of the work: CC-BY-4.0\nCreator names: tests\n"
 
@@ -38,50 +39,32 @@ def skill_text(version: int | None = 4, seeds: int = 5) -> str:
         lines.append(f"version: {version}")
     lines += ["task_description: Describe an animal in one sentence.", "seed_examples:"]
     for animal in ANIMALS[:seeds]:
-        lines += [f"  - question: Describe the {animal} in one sentence.",
-                  f"    answer: The {animal} is an animal called {animal} with {len(animal)} letters."]
+        lines += [
+            f"  - question: Describe the {animal} in one sentence.",
+            f"    answer: The {animal} is an animal called {animal} with {len(animal)} letters.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def knowledge_text(version: int = 4, contexts: int = 5, document: str | None = None) -> str:
-    lines = ["created_by: tester", f"version: {version}", "domain: zoology",
-             "document_outline: Facts about animals.", "seed_examples:"]
+    lines = [
+        "created_by: tester",
+        f"version: {version}",
+        "domain: zoology",
+        "document_outline: Facts about animals.",
+        "seed_examples:",
+    ]
     for animal in ANIMALS[:contexts]:
-        lines += ["  - context: |", f"      The {animal} lives near water and eats fish. Its name is {animal}.",
-                  "    questions_and_answers:"]
-        for question, answer in (("Where does the {a} live?", "The {a} lives near water."),
-                                 ("What does the {a} eat?", "The {a} eats fish."),
-                                 ("What is the name of the {a}?", "Its name is {a}.")):
+        lines += [
+            "  - context: |",
+            f"      The {animal} lives near water and eats fish. Its name is {animal}.",
+            "    questions_and_answers:",
+        ]
+        for question, answer in (
+            ("Where does the {a} live?", "The {a} lives near water."),
+            ("What does the {a} eat?", "The {a} eats fish."),
+            ("What is the name of the {a}?", "Its name is {a}."),
+        ):
             lines += [f"      - question: {question.format(a=animal)}", f"        answer: {answer.format(a=animal)}"]
     lines.append(document if document is not None else "document:\n  patterns:\n    - animals.md")
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def make_leaf(tmp_path: Path):
-    """make_leaf('knowledge/zoo/otters', text) -> path of the qna.yaml written there, with an
-    attribution.txt (pass attribution=None for none) and any extra files {name: text}."""
-
-    def make(folder: str, text: str, attribution: str | None = ATTRIBUTION, files: dict | None = None,
-             name: str = "qna.yaml") -> Path:
-        leaf = tmp_path / "taxonomy" / folder
-        leaf.mkdir(parents=True, exist_ok=True)
-        (leaf / name).write_text(text, encoding="utf-8")
-        if attribution is not None:
-            (leaf / "attribution.txt").write_text(attribution, encoding="utf-8")
-        for file_name, content in (files or {}).items():
-            (leaf / file_name).write_text(content, encoding="utf-8")
-        return leaf / name
-
-    return make
-
-
-@pytest.fixture
-def knowledge_leaf(make_leaf):
-    """A valid version 4 knowledge leaf with an in-tree document."""
-    return make_leaf("knowledge/zoo/animals", knowledge_text(), files={"animals.md": "# Animals\n\nOtters swim.\n"})
-
-
-@pytest.fixture
-def skill_leaf(make_leaf):
-    return make_leaf("compositional_skills/writing/describe", skill_text())

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from taxon.core.findings import ERROR
 from taxon.core.store import atomic_write_text
-from taxon.qna.taxonomy import kind_of
 from taxon.qna.loader import parse_text, read_qna
+from taxon.qna.taxonomy import kind_of
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 
 FLAT_KNOWLEDGE_NEEDS = (

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from taxon.core.errors import UsageError
 from taxon.backends.base import ChatRequest, Completion, Messages, Teacher
+from taxon.core.errors import UsageError
 from taxon.core.store import hash_tree
 
 BACKENDS = ("transformers", "openai", "vllm")
 LOCAL_BACKENDS = ("transformers", "vllm")
 
-__all__ = ["BACKENDS", "ChatRequest", "Completion", "Messages", "Teacher", "local_model", "make_teacher", "teacher_name"]
+__all__ = [
+    "BACKENDS",
+    "ChatRequest",
+    "Completion",
+    "Messages",
+    "Teacher",
+    "local_model",
+    "make_teacher",
+    "teacher_name",
+]
 
 
 def folder_revision(model_path: str) -> str | None:
@@ -38,7 +47,9 @@ def teacher_name(config: dict) -> str:
     generate = config.get("generate", {})
     backend, spec = generate.get("backend", "transformers"), generate.get("teacher")
     if not spec:
-        raise UsageError("no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=...")
+        raise UsageError(
+            "no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=..."
+        )
     if backend == "openai":
         return f"openai:{spec}"
     from taxon.backends.models import resolve_model

@@ -3,8 +3,9 @@ backend can) the mean token log-likelihood of an answer, for scoring with a smal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 Messages = list[dict]  # [{"role": "system"|"user"|"assistant", "content": str}, ...]
 
@@ -31,9 +32,7 @@ class Completion:
 class Teacher(Protocol):
     name: str  # recorded in sample metadata and in cache keys: backend, model and revision
 
-    def chat(
-        self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
-    ) -> list[Completion]:
+    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
         """One completion per request, in order. A failed request is a Completion with
         finish_reason "error"; an unreachable backend (after retries) raises TaxonError.
         `progress(n)` is called as requests finish, n being how many just finished."""

@@ -12,10 +12,10 @@ import functools
 import importlib.metadata
 import importlib.util
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from taxon.core.errors import MissingExtra, TaxonError, UsageError
 from taxon.core.store import atomic_dir, atomic_write_json, hash_file, hash_tree, hash_value
@@ -30,7 +30,7 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 @dataclass(frozen=True)
 class PackagedModel:
-    module: str        # import name of the package holding the file; located, never imported
+    module: str  # import name of the package holding the file; located, never imported
     distribution: str  # its PyPI name, for the install hint
     filename: str
 

@@ -14,12 +14,12 @@ import asyncio
 import json
 import os
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
-from taxon.core.errors import TaxonError, UsageError
 from taxon.backends.base import ChatRequest, Completion, Messages
+from taxon.core.errors import TaxonError, UsageError
 
 LOGLIKELIHOOD_PATH = "taxon/loglikelihood"  # our extension, served by `taxon serve`
 LOGLIKELIHOOD_CHUNK = 32  # items per scoring request, so one request stays well inside the timeout
@@ -106,7 +106,7 @@ class OpenAITeacher:
             if not key:
                 raise UsageError(
                     f"the environment variable {api_key_env} holding the teacher's API key is not set",
-                    hint=f"export {api_key_env}=... (or set teacher.api_key_env = \"\" for an endpoint without a key)",
+                    hint=f'export {api_key_env}=... (or set teacher.api_key_env = "" for an endpoint without a key)',
                 )
             self.headers["Authorization"] = f"Bearer {key}"
         self.name = f"openai:{model}"
@@ -131,7 +131,7 @@ class OpenAITeacher:
 
     async def _send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
         """One request with the retries: the 2xx response, or Rejected (4xx), TimedOut, Unreachable."""
-        problem = ""
+        problem, delay = "", 0.0
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(delay)
@@ -209,18 +209,14 @@ class OpenAITeacher:
 
     async def _probe_loglikelihood(self) -> bool:
         try:
-            data = _json_object(
-                await self._send("POST", LOGLIKELIHOOD_PATH, {"model": self.model, "items": []})
-            )
+            data = _json_object(await self._send("POST", LOGLIKELIHOOD_PATH, {"model": self.model, "items": []}))
         except (Rejected, TimedOut, ValueError):
             return False
         return isinstance(data.get("data"), list)
 
     # -- the protocol ---------------------------------------------------------------------
 
-    def chat(
-        self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
-    ) -> list[Completion]:
+    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
         return self._run(self._chat_all, requests, progress)
 
     async def _chat_all(self, requests: list[ChatRequest], progress) -> list[Completion]:

@@ -9,11 +9,11 @@ landed in, and temperature, top_p, max_tokens and stop strings are all per reque
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
-from taxon.core.errors import TaxonError
 from taxon.backends import local_teacher_name
 from taxon.backends.base import ChatRequest, Completion, Messages
+from taxon.core.errors import TaxonError
 
 
 def load_model(model_path: str, threads: int = 0):
@@ -51,8 +51,7 @@ class _RowSampler:
         self.temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests]).unsqueeze(1)
         self.top_ps = torch.tensor([r.top_p for r in requests]).unsqueeze(1)
         self.generators = [
-            torch.Generator().manual_seed(r.seed if r.seed is not None else random.getrandbits(63))
-            for r in requests
+            torch.Generator().manual_seed(r.seed if r.seed is not None else random.getrandbits(63)) for r in requests
         ]
 
     def __call__(self, input_ids, scores):
@@ -120,9 +119,7 @@ class TransformersTeacher:
         text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def chat(
-        self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
-    ) -> list[Completion]:
+    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
         prompts = [self.prompt_ids(r.messages) for r in requests]
         results: list[Completion | None] = [None] * len(requests)
         for batch in _length_sorted_batches(prompts, self.batch_size):

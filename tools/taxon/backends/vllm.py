@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from taxon.core.errors import MissingExtra
 from taxon.backends import local_teacher_name
 from taxon.backends.base import ChatRequest, Completion, Messages
+from taxon.core.errors import MissingExtra
 
 FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort") is an error
 
@@ -50,9 +50,7 @@ class VLLMTeacher:
             stop=list(request.stop) or None,
         )
 
-    def chat(
-        self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None
-    ) -> list[Completion]:
+    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
         if not requests:
             return []
         outputs = self.llm.chat(

@@ -17,8 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompt", help="answer this one message, print the answer and exit")
     parser.add_argument("--system", help="a system message to start the conversation with")
     parser.add_argument("--base-url", help="talk to an OpenAI-compatible server instead (e.g. taxon serve's URL)")
-    parser.add_argument("--backend", choices=("transformers", "vllm"), default="transformers",
-                        help="in-process backend when no --base-url is given (default: %(default)s)")
+    parser.add_argument(
+        "--backend",
+        choices=("transformers", "vllm"),
+        default="transformers",
+        help="in-process backend when no --base-url is given (default: %(default)s)",
+    )
     parser.add_argument("--max-tokens", type=int, help="longest answer in tokens (default: teacher.max_new_tokens)")
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, 0 for greedy")
     parser.add_argument("--seed", type=int, help="sampling seed (default: generate.seed)")

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from taxon.core.config import find_config, load_config
-from taxon.diff import LeafChanges, changed_leaves
 from taxon.core.errors import EXIT_OK, TaxonError
+from taxon.diff import LeafChanges, changed_leaves
 
 DEFAULT_TAXONOMY = "taxonomy"
 
@@ -21,9 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare with the merge-base of REF and HEAD (default: origin/main, else main)",
     )
     parser.add_argument("--json", action="store_true", help="print the changes as one JSON object")
-    parser.add_argument(
-        "--repo", type=Path, default=Path("."), help="a folder inside the repository (default: here)"
-    )
+    parser.add_argument("--repo", type=Path, default=Path("."), help="a folder inside the repository (default: here)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,9 +13,9 @@ from rich.table import Table
 
 from taxon.backends.tokenizers import chunk_tokenizer
 from taxon.commands._options import add_config_arguments, config_from_args
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.documents import chunk_documents, load_leaf_documents
 from taxon.documents.records import document_settings
-from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.qna.taxonomy import load_leaves
 
 PREVIEW_CHARS = 70

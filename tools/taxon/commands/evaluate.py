@@ -15,14 +15,21 @@ from taxon.core.errors import EXIT_FAILED, EXIT_OK
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate", required=True, metavar="MODEL", help="the model to judge: a folder or hub id")
     parser.add_argument(
-        "--baseline", action="append", required=True, metavar="MODEL",
+        "--baseline",
+        action="append",
+        required=True,
+        metavar="MODEL",
         help="a model to compare with (repeatable): the base model, a previous bundle folder",
     )
     parser.add_argument("--data", type=Path, required=True, metavar="GEN_OUT", help="the generate output folder")
     parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
     parser.add_argument("--out", type=Path, required=True, help="folder for report.json, report.md, deltas.png")
     parser.add_argument(
-        "--changed", nargs="+", action="extend", default=[], metavar="LEAF",
+        "--changed",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="LEAF",
         help="leaf ids this change touched: the gate requires each to improve",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -36,7 +43,14 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     leaves = load_leaves(taxonomy_root(args, config))
     report = evaluate(
-        args.candidate, args.baseline, args.data, leaves, args.out, config, changed_leaves=args.changed, quiet=args.quiet
+        args.candidate,
+        args.baseline,
+        args.data,
+        leaves,
+        args.out,
+        config,
+        changed_leaves=args.changed,
+        quiet=args.quiet,
     )
     print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
     print(f"reports in {args.out}: report.json, report.md, deltas.png")

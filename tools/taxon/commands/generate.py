@@ -11,8 +11,13 @@ from taxon.qna.taxonomy import iter_qna_files, load_leaf
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="qna.yaml files or folders (default: the taxonomy root from the config)")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="qna.yaml files or folders (default: the taxonomy root from the config)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder: <out>/<leaf_id>/samples.jsonl ...")
     parser.add_argument("--backend", help="teacher backend: transformers, openai or vllm")
     parser.add_argument("--teacher", help="teacher model (a Hugging Face id, local folder or packaged:NAME)")

@@ -9,11 +9,11 @@ import os
 import sys
 from pathlib import Path
 
+from taxon.core.config import load_config
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
 from taxon.core.github import annotation
 from taxon.gitops import actions, authorize, comment, export
 from taxon.gitops import changes as pr_changes
-from taxon.core.config import load_config
-from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
 
 
 def add_arguments(parser) -> None:

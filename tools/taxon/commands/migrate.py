@@ -24,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
             print(result.describe())
     written = sum(result.written for result in results)
     blocked = sum(bool(result.needs) for result in results)
-    print(f"{len(results)} files: {written} migrated, {blocked} need a person, "
-          f"{len(results) - written - blocked} already at the newest version")
+    print(
+        f"{len(results)} files: {written} migrated, {blocked} need a person, "
+        f"{len(results) - written - blocked} already at the newest version"
+    )
     return EXIT_FAILED if blocked else EXIT_OK

@@ -7,9 +7,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from taxon.backends.models import PACKAGED_PREFIX, is_prepared, packaged_model_dir, resolve_model
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK
-from taxon.backends.models import PACKAGED_PREFIX, is_prepared, packaged_model_dir, resolve_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
     def announce(outcome) -> None:
         console.print(f"[bold]{outcome.name}[/bold]: {outcome.status} in {outcome.seconds:.1f} s")
 
-    result = run_pipeline(taxonomy_root(args, config), run_dir, config, args.first, args.last,
-                          quiet=args.quiet, on_stage=announce)
+    result = run_pipeline(
+        taxonomy_root(args, config), run_dir, config, args.first, args.last, quiet=args.quiet, on_stage=announce
+    )
     console.print(closing_table(result))
     errors = Console(stderr=True)
     for outcome in result.outcomes:
@@ -54,9 +55,12 @@ def closing_table(result):
         table.add_column(column)
     for outcome in result.outcomes:
         style = {"failed": "red", "cached": "cyan", "done": "green"}.get(outcome.status, "dim")
-        table.add_row(outcome.name, f"[{style}]{outcome.status}[/{style}]",
-                      f"{outcome.seconds:.1f} s" if outcome.status != "not run" else "",
-                      format_figures(outcome.figures))
+        table.add_row(
+            outcome.name,
+            f"[{style}]{outcome.status}[/{style}]",
+            f"{outcome.seconds:.1f} s" if outcome.status != "not run" else "",
+            format_figures(outcome.figures),
+        )
     return table
 
 

@@ -15,13 +15,15 @@ from taxon.qna.layout import REPORT_JSON, RunLayout
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "run", nargs="?", type=Path,
-        help=f"a run folder holding train/, evaluate/ and generate/ (each can be given on its own instead)",
+        "run",
+        nargs="?",
+        type=Path,
+        help="a run folder holding train/, evaluate/ and generate/ (each can be given on its own instead)",
     )
     parser.add_argument("--to", required=True, metavar="DEST", help="a bundle folder, or hf://ORG/NAME")
-    parser.add_argument("--train", type=Path, help=f"the train output folder (default: RUN/train)")
-    parser.add_argument("--eval", type=Path, help=f"the evaluate output folder (default: RUN/evaluate when present)")
-    parser.add_argument("--data", type=Path, help=f"the generate output folder (default: RUN/generate)")
+    parser.add_argument("--train", type=Path, help="the train output folder (default: RUN/train)")
+    parser.add_argument("--eval", type=Path, help="the evaluate output folder (default: RUN/evaluate when present)")
+    parser.add_argument("--data", type=Path, help="the generate output folder (default: RUN/generate)")
     parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
     add_config_arguments(parser)
 
@@ -31,7 +33,9 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path | None, Path]:
     if run is None and not (args.train and args.data):
         raise UsageError("give a run folder, or --train and --data", hint="taxon publish RUN --to DEST")
     train = args.train or RunLayout(run).train_dir
-    evaluation = args.eval or (RunLayout(run).eval_dir if run and (RunLayout(run).eval_dir / REPORT_JSON).is_file() else None)
+    evaluation = args.eval or (
+        RunLayout(run).eval_dir if run and (RunLayout(run).eval_dir / REPORT_JSON).is_file() else None
+    )
     data = args.data or RunLayout(run).generate_dir
     return train, evaluation, data
 

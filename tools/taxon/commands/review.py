@@ -7,10 +7,10 @@ from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_OK
+from taxon.core.store import atomic_write_text
 from taxon.review.comment import render_comment
 from taxon.review.data import load_review
 from taxon.review.page import render_page_html
-from taxon.core.store import atomic_write_text
 
 
 def add_arguments(parser) -> None:

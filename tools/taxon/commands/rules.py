@@ -13,8 +13,12 @@ from taxon.core.rules import markdown_table, text_table, write_rules_table
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
-    parser.add_argument("--write", type=Path, metavar="FILE",
-                        help="regenerate the table between <!-- rules:start --> and <!-- rules:end --> in FILE")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        metavar="FILE",
+        help="regenerate the table between <!-- rules:start --> and <!-- rules:end --> in FILE",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,8 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (adapter/, model/, result.json, ...)")
     parser.add_argument("--base", help="base model: folder, hub id or packaged:smollm2 (default: models.base)")
     parser.add_argument("--replay", type=Path, help="JSONL of general chat rows mixed in to keep the base's skills")
-    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=None,
-                        help="continue from the newest checkpoint in --out (default: train.resume)")
+    parser.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="continue from the newest checkpoint in --out (default: train.resume)",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: train.threads; 0: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_config_arguments(parser)

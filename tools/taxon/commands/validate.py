@@ -19,24 +19,36 @@ from taxon.validate.report import FORMATS, render
 from taxon.validate.settings import validate_settings
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help=f"qna.yaml files or folders to walk (default: taxonomy/)")
-    parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="output format (default: github under GitHub Actions, else text)")
-    parser.add_argument("--latest", action="store_true",
-                        help="check every file against the newest schema, whatever version it declares")
-    parser.add_argument("--changed", action="store_true",
-                        help="validate only the leaves changed against --base, at the newest schema")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="qna.yaml files or folders to walk (default: taxonomy/)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: github under GitHub Actions, else text)",
+    )
+    parser.add_argument(
+        "--latest", action="store_true", help="check every file against the newest schema, whatever version it declares"
+    )
+    parser.add_argument(
+        "--changed", action="store_true", help="validate only the leaves changed against --base, at the newest schema"
+    )
     parser.add_argument("--base", metavar="REF", help="base ref for --changed (default: origin/main, else main)")
-    parser.add_argument("--check-documents", action="store_true",
-                        help="also fetch and check each knowledge leaf's documents")
+    parser.add_argument(
+        "--check-documents", action="store_true", help="also fetch and check each knowledge leaf's documents"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors and the summary only")
     parser.add_argument("--profile", default="cpu", help="config profile (default: cpu)")
     parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found from here upwards)")
-    parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE",
-                        help="override a config value, e.g. --set validate.max_file_bytes=2000000")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="STAGE.KEY=VALUE",
+        help="override a config value, e.g. --set validate.max_file_bytes=2000000",
+    )
 
 
 def _config(args: argparse.Namespace) -> dict:

@@ -7,7 +7,9 @@ import re
 
 def table_text(text: str) -> str:
     """Plain text safe in a markdown table cell: no HTML, no cell break, one line."""
-    return " ".join(str(text).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return (
+        " ".join(str(text).split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    )
 
 
 def code_span(text: str) -> str:
@@ -22,4 +24,3 @@ def code_span(text: str) -> str:
 def table_code(text: str) -> str:
     """A code span inside a markdown table cell (a `|` would end the cell even there)."""
     return code_span(text).replace("|", "\\|")
-

@@ -8,6 +8,4 @@ from taxon.documents.chunking import chunk_documents
 from taxon.documents.leaf import check_leaf_documents, load_leaf_documents
 from taxon.documents.records import Chunk, Document
 
-__all__ = [
-    "Chunk", "Document", "check_leaf_documents", "chunk_documents", "load_leaf_documents"
-]
+__all__ = ["Chunk", "Document", "check_leaf_documents", "chunk_documents", "load_leaf_documents"]

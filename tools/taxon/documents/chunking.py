@@ -8,8 +8,8 @@ from __future__ import annotations
 import bisect
 import re
 
-from taxon.documents.records import Chunk, Document
 from taxon.core.errors import TaxonError, UsageError
+from taxon.documents.records import Chunk, Document
 
 PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 SENTENCE_BREAK = re.compile(r"[.!?][\"')\]]*\s+|\n\s*")

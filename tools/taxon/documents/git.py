@@ -16,14 +16,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from taxon.documents.records import DocumentProblem, document_settings
 from taxon.core.store import atomic_dir, hash_value
+from taxon.documents.records import DocumentProblem, document_settings
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 PINNED_REF = "refs/taxon/pinned"  # a ref keeps the fetched commit safe from any gc
 # Only what git needs to reach a server: no GIT_*, no HOME, no credentials helpers.
-KEPT_ENV = ("PATH", "SYSTEMROOT", "http_proxy", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
-            "SSL_CERT_FILE", "SSL_CERT_DIR")
+KEPT_ENV = (
+    "PATH",
+    "SYSTEMROOT",
+    "http_proxy",
+    "https_proxy",
+    "HTTPS_PROXY",
+    "no_proxy",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +57,9 @@ class FetchSettings:
 
 @dataclass(frozen=True)
 class TreeEntry:
-    mode: str       # 100644 / 100755 file, 120000 symlink, 160000 submodule
+    mode: str  # 100644 / 100755 file, 120000 symlink, 160000 submodule
     object_id: str
-    size: int       # 0 for a submodule
+    size: int  # 0 for a submodule
     path: str
 
     @property
@@ -86,7 +95,7 @@ def _split_url(url: str) -> SplitResult | None:
         return None
     try:
         parts = urlsplit(url)
-        parts.hostname  # raises on a malformed host such as '[::1'
+        _ = parts.hostname  # raises on a malformed host such as '[::1'
     except ValueError:
         return None
     return parts
@@ -113,9 +122,18 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
         try:
             _run_git(["init", "--quiet", "--bare", "--template=", str(building)], settings)
             _run_git(
-                ["fetch", "--quiet", "--depth=1", "--no-tags", "--no-recurse-submodules",
-                 "--no-write-fetch-head", repo, f"{commit}:{PINNED_REF}"],
-                settings, git_dir=building,
+                [
+                    "fetch",
+                    "--quiet",
+                    "--depth=1",
+                    "--no-tags",
+                    "--no-recurse-submodules",
+                    "--no-write-fetch-head",
+                    repo,
+                    f"{commit}:{PINNED_REF}",
+                ],
+                settings,
+                git_dir=building,
             )
             _run_git(["cat-file", "-e", f"{commit}^{{commit}}"], settings, git_dir=building)
         except GitFailed as failure:
@@ -152,8 +170,7 @@ def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeE
             continue
         meta, path = record.split(b"\t", 1)
         mode, _kind, object_id, size = meta.decode().split()
-        entries.append(TreeEntry(mode, object_id, int(size) if size.isdigit() else 0,
-                                 path.decode("utf-8", "replace")))
+        entries.append(TreeEntry(mode, object_id, int(size) if size.isdigit() else 0, path.decode("utf-8", "replace")))
     return entries
 
 
@@ -167,8 +184,12 @@ def _run_git(args: list[str], settings: FetchSettings, git_dir: Path | None = No
         command.append(f"--git-dir={git_dir}")
     try:
         result = subprocess.run(
-            command + args, env=_scrubbed_env(settings), stdin=subprocess.DEVNULL,
-            capture_output=True, timeout=settings.timeout_s, check=False,
+            command + args,
+            env=_scrubbed_env(settings),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=settings.timeout_s,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise GitFailed(f"timed out after {settings.timeout_s:g} s") from None

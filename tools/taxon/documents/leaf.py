@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from taxon.core.errors import TaxonError
+from taxon.core.findings import ERROR, Finding
 from taxon.documents.git import FetchSettings
 from taxon.documents.readers import reader_for
 from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
 from taxon.documents.sources import SourceFile, list_source, pattern_problem, pattern_regex
-from taxon.core.errors import TaxonError
-from taxon.core.findings import ERROR, Finding
 from taxon.qna.taxonomy import Leaf
 
 
@@ -60,8 +60,11 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
         return [], problems + [error.problem]
     selected, unmatched = _select(files, patterns)
     problems += [
-        Problem("D004", f"document pattern '{pattern}' matches no file in {_where(source)}: fix or remove it",
-                pattern=pattern)
+        Problem(
+            "D004",
+            f"document pattern '{pattern}' matches no file in {_where(source)}: fix or remove it",
+            pattern=pattern,
+        )
         for pattern in unmatched
     ]
     documents, read_problems = _read_files(selected, source, section)
@@ -76,11 +79,13 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
         try:
             reader = _reader_of(file, section["max_file_bytes"])
             if total_bytes + file.size > section["max_leaf_bytes"]:
-                problems.append(Problem(
-                    "D008",
-                    f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
-                    "split the leaf or narrow its patterns",
-                ))
+                problems.append(
+                    Problem(
+                        "D008",
+                        f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
+                        "split the leaf or narrow its patterns",
+                    )
+                )
                 break
             data = file.read()
             documents.append(Document(file.name, reader(file.name, data), source, hashlib.sha256(data).hexdigest()))

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Callable
 
-from taxon.documents.records import DocumentProblem
 from taxon.core.findings import WARNING
+from taxon.documents.records import DocumentProblem
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
@@ -23,9 +23,7 @@ def read_text(name: str, data: bytes) -> str:
             raise UnicodeError("NUL byte")
         return data.decode("utf-8-sig")
     except UnicodeError:
-        raise DocumentProblem(
-            "D010", f"{name} is not UTF-8 text: convert it to UTF-8 Markdown or plain text"
-        ) from None
+        raise DocumentProblem("D010", f"{name} is not UTF-8 text: convert it to UTF-8 Markdown or plain text") from None
 
 
 def read_pdf(name: str, data: bytes) -> str:

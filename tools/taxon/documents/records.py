@@ -24,9 +24,10 @@ DEFAULT_SETTINGS = {
 def document_settings(config: dict) -> dict:
     return {**DEFAULT_SETTINGS, **(config.get("documents") or {})}
 
+
 @dataclass(frozen=True)
 class Document:
-    name: str    # path relative to the leaf folder (in-tree) or the repository root
+    name: str  # path relative to the leaf folder (in-tree) or the repository root
     text: str
     source: str  # "in-tree" or "REPO@COMMIT"
     sha256: str  # of the file's bytes
@@ -34,9 +35,9 @@ class Document:
 
 @dataclass(frozen=True)
 class Chunk:
-    index: int        # position among all chunks of the leaf
+    index: int  # position among all chunks of the leaf
     text: str
-    document: str     # Document.name
+    document: str  # Document.name
     token_start: int  # span in the document's tokens, end exclusive
     token_end: int
 

@@ -7,21 +7,21 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from taxon.documents import git
 from taxon.documents.records import IN_TREE, DocumentProblem, Problem
-from taxon.qna.taxonomy import DocumentRef
 from taxon.qna.layout import QNA_NAME
+from taxon.qna.taxonomy import DocumentRef
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    name: str                     # posix path relative to the leaf folder or repository root
+    name: str  # posix path relative to the leaf folder or repository root
     size: int
-    link: str | None              # "symlink", "submodule" or "special file": never read
+    link: str | None  # "symlink", "submodule" or "special file": never read
     read: Callable[[], bytes]
 
 
@@ -140,7 +140,7 @@ def pattern_regex(pattern: str) -> re.Pattern:
         elif pattern[index] == "?":
             out.append("[^/]")
             index += 1
-        elif pattern[index] == "[" and "]" in pattern[index + 2:]:
+        elif pattern[index] == "[" and "]" in pattern[index + 2 :]:
             close = pattern.index("]", index + 2)
             out.append(_character_class(pattern[index + 1 : close]))
             index = close + 1

@@ -6,14 +6,14 @@ killed evaluation resumes without regenerating what it finished."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from taxon.core.errors import TaxonError
 from taxon.backends import LOCAL_BACKENDS, local_model
 from taxon.backends.base import ChatRequest
 from taxon.backends.models import model_fingerprint
-from taxon.core.store import atomic_write_json, hash_tree, hash_value
+from taxon.core.errors import TaxonError
+from taxon.core.store import atomic_write_json, hash_value
 
 Conversation = list[dict]
 Progress = Callable[[int], None]

@@ -3,8 +3,8 @@ the interval reflects how much the candidate's gain depends on which questions w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 IMPROVED, REGRESSED, UNCHANGED, NEW, UNSCORED = "improved", "regressed", "unchanged", "new", "unscored"
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
-from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples
-from taxon.qna.layout import SAMPLES_NAME
 from taxon.core.store import read_jsonl
+from taxon.qna.layout import SAMPLES_NAME
+from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples
 from taxon.qna.taxonomy import Leaf
 
 PROBE_ID = "general/probe"

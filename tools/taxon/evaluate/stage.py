@@ -3,13 +3,13 @@ answers, compare with paired bootstrap intervals, gate, and write report.json / 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
+from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
-from taxon.backends.models import model_fingerprint
 from taxon.evaluate.answers import Progress, cached_answers
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.gate import GateResult, check_gate
@@ -23,7 +23,6 @@ from taxon.evaluate.scores import (
     reference_scores,
 )
 from taxon.evaluate.sets import PROBE_ID, EvalItem, EvalSet, build_eval_sets
-from taxon.backends.models import resolve_model
 from taxon.qna.layout import read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
 

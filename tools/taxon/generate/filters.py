@@ -24,9 +24,78 @@ _LABEL = re.compile(r"^(?:\*\*)?\s*(?:question|task|text|q|input)\s*\d*\s*:\s*(?
 _ANSWER_LABEL = re.compile(r"^\W*(?:answer|a)\s*\d*\s*:", re.IGNORECASE)
 _ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
 _STOPWORDS = frozenset(
-    "a an and are as at be but by can could did do does for from had has have how i if in into is it its of on or"
-    " please should so than that the their them then there these they this those to was were what when where which"
-    " who whom why will with would you your me my we our us about write give tell explain describe".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "please",
+        "should",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "me",
+        "my",
+        "we",
+        "our",
+        "us",
+        "about",
+        "write",
+        "give",
+        "tell",
+        "explain",
+        "describe",
+    ]
 )
 
 
@@ -85,7 +154,7 @@ def parse_list(text: str) -> list[str]:
     for line in lines:
         match = _ITEM_MARK.match(line) if marked else None
         if match:
-            items.append([_REPEATED_MARK.sub("", line[match.end():])])
+            items.append([_REPEATED_MARK.sub("", line[match.end() :])])
             open_item = True
         elif not line.strip():
             open_item = False

@@ -27,7 +27,9 @@ JUDGE_LOW = "judge_low"
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 _SCORE_PATTERNS = (
     re.compile(r"(?<![\d.])(\d+(?:\.\d+)?)\s*(?:/|out of)\s*5\b", re.IGNORECASE),  # 4/5, 4 out of 5
-    re.compile(r"\b(?:score|rating|rate|grade)d?\b[^0-9a-z]{0,6}(?:is|of|a|an)?\s*\**\s*(\d+(?:\.\d+)?|[a-z]+)", re.IGNORECASE),
+    re.compile(
+        r"\b(?:score|rating|rate|grade)d?\b[^0-9a-z]{0,6}(?:is|of|a|an)?\s*\**\s*(\d+(?:\.\d+)?|[a-z]+)", re.IGNORECASE
+    ),
     re.compile(r"\*\*\s*(\d+(?:\.\d+)?)\s*\*\*"),  # **4**
     re.compile(r"^\W*(\d+(?:\.\d+)?|[a-z]+)\W*$", re.IGNORECASE),  # just "4" or "four."
     re.compile(r"(?<![\d.])\b([1-5])\b(?!\.?\d)"),  # any lone 1-5, last resort

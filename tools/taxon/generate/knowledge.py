@@ -4,7 +4,7 @@ judged for faithfulness to it."""
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from taxon.core.errors import TaxonError
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit
@@ -41,8 +41,13 @@ def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]
         for seed_index in seeds_for_chunk(chunk.index, len(leaf.seeds), settings.seeds_per_chunk):
             seed = leaf.seeds[seed_index]
             unit = list_unit(
-                job, "knowledge_questions", outline=outline, chunk=chunk.text, example_question=seed.question,
-                example_answer=seed.answer, count=settings.questions_per_chunk,
+                job,
+                "knowledge_questions",
+                outline=outline,
+                chunk=chunk.text,
+                example_question=seed.question,
+                example_answer=seed.answer,
+                count=settings.questions_per_chunk,
             )
             plan.append((chunk, seed_index, unit))
     replies = yield [unit for _, _, unit in plan]

@@ -5,13 +5,15 @@ ends with too few samples (after the other leaves are finished)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from functools import cache
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Generator, Iterator
 
+from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
+from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import knowledge, skills
 from taxon.generate.cache import UnitCache
 from taxon.generate.filters import ERROR
@@ -26,12 +28,9 @@ from taxon.generate.steps import (
     remove_duplicates,
     sample_row,
 )
-from taxon.backends.base import Teacher
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
 from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
-from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.qna.taxonomy import Leaf
-
 
 
 @dataclass
@@ -85,20 +84,27 @@ def generate_leaves(
         teacher = make_teacher(config)  # only now: a finished run needs no model and no endpoint
     with _leaf_progress(quiet) as progress:
         runner = UnitRunner(
-            teacher, UnitCache(settings.cache_path), settings.batch_size, settings.judge,
+            teacher,
+            UnitCache(settings.cache_path),
+            settings.batch_size,
+            settings.judge,
             on_done=progress.advance if progress else lambda leaf, n: None,
         )
         try:
             for start in range(0, len(to_do), settings.leaves_per_batch):
-                for job, outcome in _drive(to_do[start:start + settings.leaves_per_batch], runner, config, progress):
+                for job, outcome in _drive(to_do[start : start + settings.leaves_per_batch], runner, config, progress):
                     leaf_id = job.leaf.leaf_id
                     finished[leaf_id] = _write_leaf(job, outcome, out_dir / leaf_id, keys[leaf_id])
         finally:
             result.calls, result.cached_units = runner.calls, runner.cached
     result.leaves = {job.leaf.leaf_id: finished[job.leaf.leaf_id] for job in jobs}
     result.errors = {leaf_id: stats["error"] for leaf_id, stats in result.leaves.items() if "error" in stats}
-    summary = {"leaves": result.leaves, "teacher": name, "pipeline_version": PIPELINE_VERSION,
-               "config": config.get("generate", {})}
+    summary = {
+        "leaves": result.leaves,
+        "teacher": name,
+        "pipeline_version": PIPELINE_VERSION,
+        "config": config.get("generate", {}),
+    }
     _write_json(out_dir / SUMMARY_NAME, summary)
     if result.errors:
         raise LeavesFailed(result)
@@ -168,7 +174,7 @@ def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
         results = runner.run([unit for _, units in asked for unit in units])
         offset = 0
         for leaf_id, units in asked:
-            done = advance(leaf_id, results[offset:offset + len(units)])
+            done = advance(leaf_id, results[offset : offset + len(units)])
             offset += len(units)
             if done:
                 yield done
@@ -196,7 +202,9 @@ def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Pat
         stats["error"] = outcome.message
     elif len(kept) < settings.min_kept_per_leaf:
         reasons = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items()) or "no candidates"
-        stats["error"] = f"kept {len(kept)} of {len(candidates)} samples (minimum {settings.min_kept_per_leaf}; dropped: {reasons})"
+        stats["error"] = (
+            f"kept {len(kept)} of {len(candidates)} samples (minimum {settings.min_kept_per_leaf}; dropped: {reasons})"
+        )
     _write_jsonl(folder / SAMPLES_NAME, kept)
     _write_jsonl(folder / DROPPED_NAME, dropped)
     _write_json(folder / STATS_NAME, stats)

@@ -15,30 +15,30 @@ TEACHER_KEYS = ("backend", "teacher")  # read by make_teacher
 class Settings:
     cache_dir: str = ".taxon-cache/generate"
     seed: int = 42
-    questions_per_seed: int = 5        # new questions asked for per skill seed
-    contexts_per_seed: int = 5         # new contexts asked for per grounded skill seed
-    questions_per_chunk: int = 3       # questions asked for per (chunk, seed example) call
-    seeds_per_chunk: int = 2           # seed examples paired with each chunk; 0 = all
+    questions_per_seed: int = 5  # new questions asked for per skill seed
+    contexts_per_seed: int = 5  # new contexts asked for per grounded skill seed
+    questions_per_chunk: int = 3  # questions asked for per (chunk, seed example) call
+    seeds_per_chunk: int = 2  # seed examples paired with each chunk; 0 = all
     knowledge_include_chunk: bool = True  # knowledge samples carry their chunk as context
-    chunk_tokenizer: str = ""          # tokenizer for chunking; "" = the teacher model's
-    max_new_tokens: int = 256          # per answer
-    list_max_new_tokens: int = 512     # per list of questions or contexts
+    chunk_tokenizer: str = ""  # tokenizer for chunking; "" = the teacher model's
+    max_new_tokens: int = 256  # per answer
+    list_max_new_tokens: int = 512  # per list of questions or contexts
     judge_max_new_tokens: int = 16
     temperature: float = 0.7
     top_p: float = 0.95
     judge_temperature: float = 0.0
-    judge: str = "auto"                # auto | loglikelihood | generated | none
-    judge_min_logprob: float = -2.5    # loglikelihood judge: keep when mean token logprob >= this
+    judge: str = "auto"  # auto | loglikelihood | generated | none
+    judge_min_logprob: float = -2.5  # loglikelihood judge: keep when mean token logprob >= this
     judge_min_context_gain: float = 0.0  # ... and, with a context, when it gains this much from it
-    judge_min_score: int = 4           # generated judge: keep when the 1-5 score >= this
+    judge_min_score: int = 4  # generated judge: keep when the 1-5 score >= this
     on_topic_min_overlap: float = 0.15  # share of a question's content words found in its reference
-    dedup_threshold: float = 0.8       # token-set Jaccard of question+answer at which a sample is a near-duplicate
-    min_kept_per_leaf: int = 1         # a leaf keeping fewer samples is an error
-    batch_size: int = 32               # requests per teacher call (and per cache write)
-    leaves_per_batch: int = 8          # leaves advanced together, so their requests share batches
+    dedup_threshold: float = 0.8  # token-set Jaccard of question+answer at which a sample is a near-duplicate
+    min_kept_per_leaf: int = 1  # a leaf keeping fewer samples is an error
+    batch_size: int = 32  # requests per teacher call (and per cache write)
+    leaves_per_batch: int = 8  # leaves advanced together, so their requests share batches
 
     @classmethod
-    def from_config(cls, config: dict) -> "Settings":
+    def from_config(cls, config: dict) -> Settings:
         section = dict(config.get("generate", {}))
         known = {f.name: f for f in fields(cls)}
         values = {}
@@ -54,8 +54,15 @@ class Settings:
         settings = cls(**values)
         if settings.judge not in JUDGE_MODES:
             raise UsageError(f"generate.judge must be one of {', '.join(JUDGE_MODES)}, not '{settings.judge}'")
-        for name in ("questions_per_seed", "questions_per_chunk", "batch_size", "leaves_per_batch", "list_max_new_tokens",
-                     "max_new_tokens", "judge_max_new_tokens"):
+        for name in (
+            "questions_per_seed",
+            "questions_per_chunk",
+            "batch_size",
+            "leaves_per_batch",
+            "list_max_new_tokens",
+            "max_new_tokens",
+            "judge_max_new_tokens",
+        ):
             if getattr(settings, name) < 1:
                 raise UsageError(f"generate.{name} must be at least 1")
         return settings

@@ -3,7 +3,7 @@ also gets new contexts, paired with the new questions in turn."""
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit, task_text
 
@@ -30,7 +30,9 @@ def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:
         contexts = [seed.context] if seed.context else [None]
         if context_units[index]:
             unit = context_units[index]
-            new_contexts, rejects = list_items(unit, replies[unit.key], settings.contexts_per_seed, index, None, "contexts")
+            new_contexts, rejects = list_items(
+                unit, replies[unit.key], settings.contexts_per_seed, index, None, "contexts"
+            )
             candidates += rejects
             contexts = new_contexts or contexts
         unit = question_units[index]

@@ -7,9 +7,10 @@ results, so a scheduler can batch the units of many leaves together (see run.py)
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Generator
 
+from taxon.backends.base import ChatRequest
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
     CUT_OFF,
@@ -24,7 +25,6 @@ from taxon.generate.filters import (
 from taxon.generate.judge import drop_reason
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.settings import Settings
-from taxon.backends.base import ChatRequest
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.taxonomy import Leaf
@@ -62,8 +62,9 @@ class Candidate:
         self.reason, self.step = reason, step
 
 
-def chat_unit(job: LeafJob, step: str, templates: list[Template], messages: list[dict], max_tokens: int,
-              temperature: float) -> ChatUnit:
+def chat_unit(
+    job: LeafJob, step: str, templates: list[Template], messages: list[dict], max_tokens: int, temperature: float
+) -> ChatUnit:
     messages_t = tuple(messages)
     request = ChatRequest(
         messages=messages_t,
@@ -79,12 +80,19 @@ def list_unit(job: LeafJob, template_name: str, **fields: object) -> ChatUnit:
     """A request for a list of new items (questions or contexts) from one template."""
     template = load_template(template_name)
     prompt = template.render(**fields)
-    return chat_unit(job, template_name, [template], [{"role": "user", "content": prompt}],
-                     job.settings.list_max_new_tokens, job.settings.temperature)
+    return chat_unit(
+        job,
+        template_name,
+        [template],
+        [{"role": "user", "content": prompt}],
+        job.settings.list_max_new_tokens,
+        job.settings.temperature,
+    )
 
 
-def list_items(unit: ChatUnit, completion: dict, count: int, seed: int | None, chunk: int | None,
-               step: str) -> tuple[list[str], list[Candidate]]:
+def list_items(
+    unit: ChatUnit, completion: dict, count: int, seed: int | None, chunk: int | None, step: str
+) -> tuple[list[str], list[Candidate]]:
     """Up to `count` items of a list reply, and the rejects as dropped candidates. A cut-off
     reply loses its last item, which may be partial."""
     prompt = unit.request.messages[-1]["content"]
@@ -158,17 +166,30 @@ def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
             context=candidate.context or "",
             answer=candidate.answer,
         )
-        rating_unit = chat_unit(job, "judge", [rating], [{"role": "user", "content": rating_prompt}],
-                                settings.judge_max_new_tokens, settings.judge_temperature)
+        rating_unit = chat_unit(
+            job,
+            "judge",
+            [rating],
+            [{"role": "user", "content": rating_prompt}],
+            settings.judge_max_new_tokens,
+            settings.judge_temperature,
+        )
         messages = ({"role": "user", "content": prompt},)
         bare = ({"role": "user", "content": candidate.question},) if candidate.context else None
-        key = unit_key("judge", job.teacher, [rating], rating_unit.request,
-                       extra={"mode": settings.judge, "messages": list(messages), "bare": bare, "answer": candidate.answer})
+        key = unit_key(
+            "judge",
+            job.teacher,
+            [rating],
+            rating_unit.request,
+            extra={"mode": settings.judge, "messages": list(messages), "bare": bare, "answer": candidate.answer},
+        )
         units.append(JudgeUnit(key, job.leaf.leaf_id, messages, bare, candidate.answer, rating_unit.request))
     verdicts = yield units
     for candidate, verdict in zip(live, verdicts):
         candidate.verdict = verdict
-        reason = drop_reason(verdict, settings.judge_min_logprob, settings.judge_min_context_gain, settings.judge_min_score)
+        reason = drop_reason(
+            verdict, settings.judge_min_logprob, settings.judge_min_context_gain, settings.judge_min_score
+        )
         if reason:
             candidate.drop(reason, "judge")
 

@@ -4,14 +4,14 @@ rest to the teacher in batches, storing each finished result before the next bat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
+from taxon.backends.base import ChatRequest, Completion, Teacher
 from taxon.core.errors import TaxonError
+from taxon.core.store import hash_value
 from taxon.generate.cache import UnitCache
 from taxon.generate.judge import generated_verdict, loglikelihood_verdict
-from taxon.backends.base import ChatRequest, Completion, Teacher
-from taxon.core.store import hash_value
 
 # Bump when the units change meaning (what a request asks, what a cached result holds): every
 # unit key includes it. Filtering changes need no bump: the cache holds raw teacher replies.
@@ -93,8 +93,8 @@ class UnitRunner:
         for leaf, count in _count_by_leaf(units[i] for i in range(len(units)) if results[i] is not None).items():
             self.on_done(leaf, count)
         for start in range(0, len(missing), self.batch_size):
-            batch = [units[i] for i in missing[start:start + self.batch_size]]
-            for index, result in zip(missing[start:start + self.batch_size], self._do(batch)):
+            batch = [units[i] for i in missing[start : start + self.batch_size]]
+            for index, result in zip(missing[start : start + self.batch_size], self._do(batch)):
                 results[index] = result
             for leaf, count in _count_by_leaf(batch).items():
                 self.on_done(leaf, count)
@@ -132,7 +132,7 @@ class UnitRunner:
             if logprobs is not None:
                 self.calls += len(items) + len(bare)
                 self.judge_mode = "loglikelihood"
-                bare_logprobs = iter(logprobs[len(items):])
+                bare_logprobs = iter(logprobs[len(items) :])
                 return [
                     loglikelihood_verdict(logprob, next(bare_logprobs) if unit.bare_messages else None)
                     for unit, logprob in zip(units, logprobs)
@@ -140,7 +140,7 @@ class UnitRunner:
             if self.judge_mode == "loglikelihood":
                 raise TaxonError(
                     f"teacher {self.teacher.name} can't score answers by log-likelihood",
-                    hint="set generate.judge = \"generated\" (or \"auto\")",
+                    hint='set generate.judge = "generated" (or "auto")',
                 )
             self.judge_mode = "generated"
         return [generated_verdict(_completion_dict(c)) for c in self._chat([u.rating_request for u in units])]

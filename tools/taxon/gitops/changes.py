@@ -9,9 +9,8 @@ from pathlib import Path, PurePosixPath
 from taxon.core.errors import TaxonError
 from taxon.core.github import dig
 from taxon.core.markdown import code_span, table_code, table_text
-from taxon.qna.layout import TAXONOMY_DIR
+from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 from taxon.qna.taxonomy import leaf_id
-from taxon.qna.layout import QNA_NAME
 
 SPLIT_HINT = (
     "Split it into two pull requests: one with only the files under taxonomy/ (the contribution) "
@@ -26,7 +25,7 @@ class PullRequestChanges:
 
     @property
     def kind(self) -> str:
-        """"contribution" (only taxonomy/), "code" (no taxonomy/), "mixed", or "empty"."""
+        """ "contribution" (only taxonomy/), "code" (no taxonomy/), "mixed", or "empty"."""
         if self.taxonomy and self.other:
             return "mixed"
         if self.taxonomy:
@@ -43,9 +42,7 @@ class PullRequestChanges:
 
 
 def _git(repo_root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
-    result = subprocess.run(
-        ["git", "-C", str(repo_root), *args], input=input_bytes, capture_output=True, check=False
-    )
+    result = subprocess.run(["git", "-C", str(repo_root), *args], input=input_bytes, capture_output=True, check=False)
     if result.returncode != 0:
         raise TaxonError(
             f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}",
@@ -99,7 +96,6 @@ def render_pr_summary(changes: PullRequestChanges) -> str:
         lines += [f"- {code_span(path)}" for path in changes.other]
         lines.append("")
     return "\n".join(lines)
-
 
 
 def render_validation_summary(sarif: dict, max_rows: int = 100) -> str:

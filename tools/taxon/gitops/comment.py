@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import Callable
+from collections.abc import Callable
 
 from taxon.core.errors import TaxonError
 from taxon.core.github import COMMENT_AUTHOR, COMMENT_MARKER, dig
@@ -28,7 +28,9 @@ def run_gh(args: list[str], input_bytes: bytes | None = None) -> bytes:
     try:
         result = subprocess.run(["gh", *args], input=input_bytes, capture_output=True, check=False)
     except FileNotFoundError:
-        raise TaxonError("the GitHub CLI (gh) is not installed", hint="GitHub-hosted runners have it; else see cli.github.com")
+        raise TaxonError(
+            "the GitHub CLI (gh) is not installed", hint="GitHub-hosted runners have it; else see cli.github.com"
+        )
     if result.returncode != 0:
         raise TaxonError(f"gh {' '.join(args[:3])} failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
@@ -37,8 +39,13 @@ def run_gh(args: list[str], input_bytes: bytes | None = None) -> bytes:
 def post_sticky_comment(repo: str, pr_number: int, body: str, gh: GhRunner = run_gh) -> str:
     """Create the sticky comment, or update it in place; returns "created" or "updated"."""
     listing = gh(
-        ["api", "--paginate", f"repos/{repo}/issues/{pr_number}/comments",
-         "--jq", ".[] | {id, body, user: {login: .user.login, type: .user.type}}"],
+        [
+            "api",
+            "--paginate",
+            f"repos/{repo}/issues/{pr_number}/comments",
+            "--jq",
+            ".[] | {id, body, user: {login: .user.login, type: .user.type}}",
+        ],
         None,
     )
     comments = [json.loads(line) for line in listing.decode("utf-8").splitlines() if line.strip()]

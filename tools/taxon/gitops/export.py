@@ -7,8 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from taxon.core.store import atomic_write_bytes
 from taxon.gitops.changes import _git, changed_paths, is_taxonomy_path
-from taxon.qna.layout import TAXONOMY_DIR
-from taxon.qna.layout import QNA_NAME
+from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 
 REGULAR_FILE_MODES = ("100644", "100755")
 
@@ -54,18 +53,14 @@ def _safe_relative(path: str) -> bool:
     return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
-def export_pr_taxonomy(
-    repo_root: Path, base: str, head: str, out_dir: Path, max_file_bytes: int
-) -> ExportedTaxonomy:
+def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, max_file_bytes: int) -> ExportedTaxonomy:
     """Write the leaves a pull request adds or changes, as they are at `head`, under `out_dir`
     (keeping their taxonomy/... paths). Only regular files of those leaf folders are written,
     read as git blobs: symlinks, submodules and files over `max_file_bytes` are skipped."""
     out_dir = Path(out_dir)
     changed = [path for path in changed_paths(repo_root, base, head) if is_taxonomy_path(path)]
     entries = _tree_entries(repo_root, head)
-    leaf_folders = {
-        PurePosixPath(e.path).parent.as_posix() for e in entries if PurePosixPath(e.path).name == QNA_NAME
-    }
+    leaf_folders = {PurePosixPath(e.path).parent.as_posix() for e in entries if PurePosixPath(e.path).name == QNA_NAME}
     wanted = sorted({leaf for leaf in (_nearest_leaf(path, leaf_folders) for path in changed) if leaf})
     exported = ExportedTaxonomy(out_dir, leaves=wanted)
     for entry in entries:
@@ -84,4 +79,3 @@ def export_pr_taxonomy(
         atomic_write_bytes(out_dir / entry.path, _git(repo_root, "cat-file", "blob", entry.sha))
         exported.files.append(entry.path)
     return exported
-

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.core.errors import EXIT_FAILED, TaxonError, UsageError
-from taxon.pipeline import stages
 from taxon.core.store import atomic_write_json, hash_value
+from taxon.pipeline import stages
 from taxon.qna.layout import RunLayout
 
 STAGES = ("validate", "generate", "train", "evaluate", "publish")
@@ -97,18 +97,18 @@ def run_pipeline(
     return PipelineResult(run_dir, outcomes)
 
 
-def _stage_key(name: str, context: "stages.Context") -> str:
+def _stage_key(name: str, context: stages.Context) -> str:
     return hash_value({"stage": name, "inputs": stages.STAGE_FUNCTIONS[name].key(context)})
 
 
-def _is_current(name: str, key: str, context: "stages.Context") -> dict | None:
+def _is_current(name: str, key: str, context: stages.Context) -> dict | None:
     """The marker of the stage's last success when it was for these very inputs and its outputs are there."""
     marker = _read_marker(context.run_dir, name)
     current = marker and marker.get("key") == key and stages.STAGE_FUNCTIONS[name].outputs_exist(context)
     return marker if current else None
 
 
-def _check_earlier_stages(names: list[str], context: "stages.Context") -> None:
+def _check_earlier_stages(names: list[str], context: stages.Context) -> None:
     """--from STAGE builds on the stages before it: each must have succeeded in this run folder
     on the inputs it has now, or the later stages would work from missing or stale outputs."""
     for name in names:
@@ -118,11 +118,13 @@ def _check_earlier_stages(names: list[str], context: "stages.Context") -> None:
             problem = "is out of date (its inputs changed since it ran, or its outputs are gone)"
         else:
             continue
-        raise UsageError(f"the {name} stage {problem} in {context.run_dir}",
-                         hint=f"run from it: taxon pipeline --from {name} (or without --from)")
+        raise UsageError(
+            f"the {name} stage {problem} in {context.run_dir}",
+            hint=f"run from it: taxon pipeline --from {name} (or without --from)",
+        )
 
 
-def _run_stage(name: str, context: "stages.Context") -> StageOutcome:
+def _run_stage(name: str, context: stages.Context) -> StageOutcome:
     stage = stages.STAGE_FUNCTIONS[name]
     started = time.monotonic()
     try:

@@ -9,8 +9,8 @@ from functools import cached_property
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
-from taxon.qna.layout import REPORT_JSON, SUMMARY_NAME, SUMS_NAME, TRAIN_RESULT_NAME, RunLayout
 from taxon.core.store import hash_file, hash_tree
+from taxon.qna.layout import REPORT_JSON, SUMMARY_NAME, SUMS_NAME, TRAIN_RESULT_NAME, RunLayout
 from taxon.qna.taxonomy import Leaf, load_leaves
 
 
@@ -51,8 +51,11 @@ class Validate:
     def key(context: Context) -> dict:
         from taxon.validate.schemas import schema_dir
 
-        return {"taxonomy": hash_tree(context.taxonomy_root), "schemas": hash_tree(schema_dir()),
-                **context.section("validate")}
+        return {
+            "taxonomy": hash_tree(context.taxonomy_root),
+            "schemas": hash_tree(schema_dir()),
+            **context.section("validate"),
+        }
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -95,8 +98,13 @@ class Generate:
         result = generate_leaves(context.leaves, context.layout.generate_dir, context.config, quiet=context.quiet)
         kept = sum(stats.get("kept", 0) for stats in result.leaves.values())
         generated = sum(stats.get("generated", 0) for stats in result.leaves.values())
-        return {"leaves": len(result.leaves), "generated": generated, "kept": kept,
-                "teacher_calls": result.calls, "cached_units": result.cached_units}
+        return {
+            "leaves": len(result.leaves),
+            "generated": generated,
+            "kept": kept,
+            "teacher_calls": result.calls,
+            "cached_units": result.cached_units,
+        }
 
 
 class Train:
@@ -106,9 +114,14 @@ class Train:
 
         settings = {k: v for k, v in context.config.get("train", {}).items() if k not in RUNTIME_KEYS}
         replay = settings.get("replay")
-        return {"samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"), "leaves": context.leaf_hashes(),
-                "train": settings, **context.section("dataset"), "base": context.config["models"]["base"],
-                "replay": _file_hash(Path(replay)) if replay else None}
+        return {
+            "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
+            "leaves": context.leaf_hashes(),
+            "train": settings,
+            **context.section("dataset"),
+            "base": context.config["models"]["base"],
+            "replay": _file_hash(Path(replay)) if replay else None,
+        }
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -121,12 +134,23 @@ class Train:
         settings = context.config.get("train", {})
         replay = Path(settings["replay"]) if settings.get("replay") else None
         if str(settings.get("nproc_per_node", 1)) == "1":
-            result = train(context.layout.generate_dir, context.leaves, context.base_model, context.layout.train_dir,
-                           context.config, replay=replay, quiet=context.quiet)
+            result = train(
+                context.layout.generate_dir,
+                context.leaves,
+                context.base_model,
+                context.layout.train_dir,
+                context.config,
+                replay=replay,
+                quiet=context.quiet,
+            )
         else:
             result = TrainResult.from_summary(context.layout.train_dir, _train_with_torchrun(context, replay))
-        return {"steps": result.steps, "tokens": result.tokens,
-                "real_tokens": f"{result.real_token_fraction:.1%}", "final_loss": round(result.final_loss, 4)}
+        return {
+            "steps": result.steps,
+            "tokens": result.tokens,
+            "real_tokens": f"{result.real_token_fraction:.1%}",
+            "final_loss": round(result.final_loss, 4),
+        }
 
 
 def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
@@ -135,18 +159,34 @@ def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
     import subprocess
     import sys
 
-
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
         f"--nproc_per_node={context.config['train']['nproc_per_node']}",
-        "-m", "taxon", "train", "--data", str(context.layout.generate_dir), "--taxonomy", str(context.taxonomy_root),
-        "--out", str(context.layout.train_dir), "--base", context.base_model, "--config", str(context.layout.config_file),
-        *(["--replay", str(replay)] if replay else []), *(["--quiet"] if context.quiet else []),
+        "-m",
+        "taxon",
+        "train",
+        "--data",
+        str(context.layout.generate_dir),
+        "--taxonomy",
+        str(context.taxonomy_root),
+        "--out",
+        str(context.layout.train_dir),
+        "--base",
+        context.base_model,
+        "--config",
+        str(context.layout.config_file),
+        *(["--replay", str(replay)] if replay else []),
+        *(["--quiet"] if context.quiet else []),
     ]
     done = subprocess.run(command, check=False)
     if done.returncode != 0:
-        raise TaxonError(f"torchrun training exited with code {done.returncode}",
-                         hint="its output is above; rerun the pipeline to resume from the last checkpoint")
+        raise TaxonError(
+            f"torchrun training exited with code {done.returncode}",
+            hint="its output is above; rerun the pipeline to resume from the last checkpoint",
+        )
     return json.loads((context.layout.train_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
 
 
@@ -157,12 +197,16 @@ class Evaluate:
 
         probe = context.config.get("evaluate", {}).get("probe_file") or BUILTIN_PROBE
         previous = _previous_bundle(context)
-        return {"train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
-                "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
-                "leaves": context.leaf_hashes(), "probe": _file_hash(Path(probe)),
-                "previous": previous and [previous, _file_hash(Path(previous) / SUMS_NAME)],
-                "changed": _changed_leaves(context), "gate_required": _gate_required(context),
-                **context.section("evaluate", "dataset")}
+        return {
+            "train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
+            "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
+            "leaves": context.leaf_hashes(),
+            "probe": _file_hash(Path(probe)),
+            "previous": previous and [previous, _file_hash(Path(previous) / SUMS_NAME)],
+            "changed": _changed_leaves(context),
+            "gate_required": _gate_required(context),
+            **context.section("evaluate", "dataset"),
+        }
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -173,13 +217,22 @@ class Evaluate:
         from taxon.evaluate import evaluate
 
         baselines = [context.base_model] + ([_previous_bundle(context)] if _previous_bundle(context) else [])
-        report = evaluate(str(context.layout.train_dir / "model"), baselines, context.layout.generate_dir, context.leaves,
-                          context.layout.eval_dir, context.config, changed_leaves=_changed_leaves(context),
-                          quiet=context.quiet)
+        report = evaluate(
+            str(context.layout.train_dir / "model"),
+            baselines,
+            context.layout.generate_dir,
+            context.leaves,
+            context.layout.eval_dir,
+            context.config,
+            changed_leaves=_changed_leaves(context),
+            quiet=context.quiet,
+        )
         if not report.passed and _gate_required(context):
-            raise TaxonError("the evaluation gate failed: " + "; ".join(report.gate.reasons),
-                             hint=f"see {context.layout.eval_dir / 'report.md'}; nothing is published "
-                             "(to publish anyway: --set publish.require_passed_gate=false)")
+            raise TaxonError(
+                "the evaluation gate failed: " + "; ".join(report.gate.reasons),
+                hint=f"see {context.layout.eval_dir / 'report.md'}; nothing is published "
+                "(to publish anyway: --set publish.require_passed_gate=false)",
+            )
         return {"gate": "passed" if report.passed else "failed", **eval_figures(report.data)}
 
 
@@ -215,8 +268,11 @@ def eval_figures(report: dict) -> dict:
 class Publish:
     @staticmethod
     def key(context: Context) -> dict:
-        return {"train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
-                "eval": _file_hash(context.layout.eval_dir / REPORT_JSON), **context.section("publish")}
+        return {
+            "train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
+            "eval": _file_hash(context.layout.eval_dir / REPORT_JSON),
+            **context.section("publish"),
+        }
 
     @staticmethod
     def outputs_exist(context: Context) -> bool:
@@ -226,11 +282,16 @@ class Publish:
     def run(context: Context) -> dict:
         from taxon.publish import publish
 
-        bundle = publish(context.layout.train_dir, context.layout.eval_dir, context.layout.generate_dir, context.leaves, context.config,
-                         str(context.layout.bundle_dir))
+        bundle = publish(
+            context.layout.train_dir,
+            context.layout.eval_dir,
+            context.layout.generate_dir,
+            context.leaves,
+            context.config,
+            str(context.layout.bundle_dir),
+        )
         size = sum(path.stat().st_size for path in bundle.rglob("*") if path.is_file())
         return {"bundle": str(bundle), "size_mb": round(size / 2**20, 1)}
 
 
-STAGE_FUNCTIONS = {"validate": Validate, "generate": Generate, "train": Train, "evaluate": Evaluate,
-                   "publish": Publish}
+STAGE_FUNCTIONS = {"validate": Validate, "generate": Generate, "train": Train, "evaluate": Evaluate, "publish": Publish}

@@ -10,12 +10,21 @@ import shutil
 from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text
-from taxon.qna.layout import ADAPTER_DIR, EVAL_RECORDS, MODEL_DIR, REPORT_JSON, TRAIN_RECORDS, TRAIN_RESULT_NAME, MANIFEST_NAME, SUMS_NAME
 from taxon.publish.verify import parse_size, verify_bundle
-from taxon.qna.layout import SUMMARY_NAME
-from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
+from taxon.qna.layout import (
+    ADAPTER_DIR,
+    EVAL_RECORDS,
+    MANIFEST_NAME,
+    MODEL_DIR,
+    REPORT_JSON,
+    SUMMARY_NAME,
+    SUMS_NAME,
+    TRAIN_RECORDS,
+    TRAIN_RESULT_NAME,
+)
 from taxon.qna.taxonomy import Leaf
 
 WEIGHT_INDEX = "model.safetensors.index.json"

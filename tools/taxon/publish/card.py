@@ -58,7 +58,9 @@ def front_matter(manifest: dict, eval_report: dict | None, settings: dict) -> di
         "library_name": "transformers",
         "pipeline_tag": "text-generation",
         "datasets": list(settings.get("datasets", [])),
-        "tags": list(dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.get("tags", [])])),
+        "tags": list(
+            dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.get("tags", [])])
+        ),
         "model-index": _model_index(manifest["name"], eval_report),
     }
 
@@ -68,7 +70,9 @@ def _leaf_table(manifest: dict) -> list[str]:
     lines = ["| Leaf | kind | samples | content hash |", "|---|---|---|---|"]
     for leaf in manifest["leaves"]:
         count = kept.get(leaf["leaf_id"])
-        lines.append(f"| {leaf['leaf_id']} | {leaf['kind']} | {'–' if count is None else count} | `{leaf['content_hash'][:12]}` |")
+        lines.append(
+            f"| {leaf['leaf_id']} | {leaf['kind']} | {'–' if count is None else count} | `{leaf['content_hash'][:12]}` |"
+        )
     return lines
 
 

@@ -4,14 +4,13 @@ its sha256. SHA256SUMS (sha256sum format) covers the manifest itself."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from importlib import metadata
 from pathlib import Path
 
 from taxon.core.store import hash_file, hash_tree
-from taxon.qna.layout import BUNDLE_FORMAT, MANIFEST_NAME, SUMS_NAME, read_manifest
+from taxon.qna.layout import BUNDLE_FORMAT, MANIFEST_NAME, SUMS_NAME
 from taxon.qna.taxonomy import Leaf
 
 LIBRARIES = ("taxon", "torch", "transformers", "peft", "safetensors", "huggingface_hub")
@@ -92,7 +91,11 @@ def build_manifest(
         "train": train_result,
         "eval": None
         if eval_report is None
-        else {"report": "eval/report.json", "gate_passed": eval_report["gate"]["passed"], "metric": eval_report["metric"]},
+        else {
+            "report": "eval/report.json",
+            "gate_passed": eval_report["gate"]["passed"],
+            "metric": eval_report["metric"],
+        },
         "config": shared_config,
         "libraries": library_versions(),
     }

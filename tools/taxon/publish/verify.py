@@ -10,10 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from taxon.publish.manifest import bundle_files
-
-from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
 from taxon.core.store import hash_file
+from taxon.publish.manifest import bundle_files
+from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
 REQUIRED_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "README.md", MANIFEST_NAME)
@@ -140,7 +139,9 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
     except ValueError as error:
         return [f"{MANIFEST_NAME}: publish.max_shard_size: {error}"]
     return [
-        f"{name}: {size} bytes, over the shard limit {shard_limit}" for name, size in weight_sizes.items() if size > limit
+        f"{name}: {size} bytes, over the shard limit {shard_limit}"
+        for name, size in weight_sizes.items()
+        if size > limit
     ]
 
 
@@ -161,7 +162,9 @@ def model_problems(bundle: Path) -> list[str]:
     if not has_template:
         problems.append("the tokenizer has no chat template")
     shards = set(_json_object(bundle / "model.safetensors.index.json").get("weight_map", {}).values())
-    problems += [f"{shard}: named in the weight index but missing" for shard in sorted(shards) if not (bundle / shard).is_file()]
+    problems += [
+        f"{shard}: named in the weight index but missing" for shard in sorted(shards) if not (bundle / shard).is_file()
+    ]
     return problems
 
 

@@ -116,7 +116,9 @@ def _parse(parsed: Parsed, settings: dict) -> Parsed:
         parsed.findings.append(finding(parsed.path, 1, 1, "Y013", "the file is empty: write the leaf's keys"))
     elif parsed.data is not None and not isinstance(parsed.data, dict):
         parsed.findings.append(
-            finding(parsed.path, 1, 1, "Y013", "the file must be a mapping of keys such as created_by and seed_examples")
+            finding(
+                parsed.path, 1, 1, "Y013", "the file must be a mapping of keys such as created_by and seed_examples"
+            )
         )
     return parsed
 
@@ -154,7 +156,7 @@ def _decode(raw: bytes, parsed: Parsed) -> str:
             _stop(parsed, 1, 1, "Y003", f"the file is {name} (byte-order mark found): save it as UTF-8 without a BOM")
     if raw.startswith(codecs.BOM_UTF8):
         parsed.findings.append(finding(parsed.path, 1, 1, "Y003", "remove the UTF-8 byte-order mark at the start"))
-        raw = raw[len(codecs.BOM_UTF8):]
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -178,7 +180,7 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
         counts[code] = counts.get(code, 0) + 1
         if counts[code] <= cap:
             parsed.findings.append(finding(parsed.path, *line_column(text, match.start()), code, message))
-        elif min(counts.get("Y004", 0), counts.get("Y005", 0)) > cap or len(counts) == 1 and counts[code] > 2 * cap:
+        elif min(counts.get("Y004", 0), counts.get("Y005", 0)) > cap or (len(counts) == 1 and counts[code] > 2 * cap):
             break  # enough said; a file full of them is not scanned to the end
     if "Y004" in counts:
         raise _Stop  # the YAML parser would refuse them anyway, with a less useful message
@@ -199,7 +201,7 @@ def _scalar_value(event: ScalarEvent) -> Any:
 
 
 class _Frame:
-    __slots__ = ("container", "path", "key", "keep")
+    __slots__ = ("container", "keep", "key", "path")
 
     def __init__(self, container, path: NodePath, keep: bool):
         self.container = container

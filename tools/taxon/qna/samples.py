@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from taxon.qna.taxonomy import Leaf
 from taxon.qna.layout import SAMPLES_NAME
-
+from taxon.qna.taxonomy import Leaf
 
 
 def user_prompt(question: str, context: str | None = None) -> str:

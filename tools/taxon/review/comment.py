@@ -26,7 +26,9 @@ def comment_size(text: str) -> int:
 
 def clip(text: str, max_chars: int) -> str:
     text = text.strip()
-    return text if len(text) <= max_chars else text[:max_chars].rstrip() + f" … [{len(text) - max_chars} more characters]"
+    return (
+        text if len(text) <= max_chars else text[:max_chars].rstrip() + f" … [{len(text) - max_chars} more characters]"
+    )
 
 
 def fenced(text: str) -> str:

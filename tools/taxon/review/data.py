@@ -12,9 +12,8 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
-from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.qna.layout import DROPPED_NAME, QNA_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
 from taxon.qna.taxonomy import Seed, load_leaf
-from taxon.qna.layout import QNA_NAME
 
 
 @dataclass(frozen=True)

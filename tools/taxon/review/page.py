@@ -16,8 +16,8 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from taxon.review.data import ReviewData, load_review
 from taxon.core.store import atomic_write_text
+from taxon.review.data import ReviewData, load_review
 
 
 def _asset(name: str) -> str:
@@ -31,7 +31,13 @@ def _csp_hash(text: str) -> str:
 def embed_json(value) -> str:
     """JSON safe inside a <script> element: no `</script>`, `<!--` or entity can appear."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for raw, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for raw, escaped in (
+        ("&", "\\u0026"),
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(raw, escaped)
     return text
 
@@ -44,7 +50,12 @@ def render_page_html(data: ReviewData) -> str:
     )
     html = _asset("page.html")
     # The data goes in last, so no text in it is ever taken for a placeholder.
-    for placeholder, value in (("{{CSP}}", csp), ("{{CSS}}", css), ("{{JS}}", js), ("{{DATA}}", embed_json(data.to_json()))):
+    for placeholder, value in (
+        ("{{CSP}}", csp),
+        ("{{CSS}}", css),
+        ("{{JS}}", js),
+        ("{{DATA}}", embed_json(data.to_json())),
+    ):
         html = html.replace(placeholder, value, 1)
     return html
 

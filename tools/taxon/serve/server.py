@@ -168,8 +168,8 @@ class Batcher:
             batch, closing = self._collect(first)
             chats = [job for job in batch if job.kind == "chat"]
             scorings = [job for job in batch if job.kind == "loglikelihood"]
-            self._settle(chats, lambda: self.teacher.chat([job.payload for job in chats]))
-            self._settle(scorings, lambda: self._score(scorings))
+            self._settle(chats, lambda chats=chats: self.teacher.chat([job.payload for job in chats]))
+            self._settle(scorings, lambda scorings=scorings: self._score(scorings))
 
     def _score(self, jobs: list[_Job]) -> list[list[float]]:
         items = [item for job in jobs for item in job.payload]
@@ -271,8 +271,10 @@ class _Handler(JSONHandler):
         model = body.get("model")
         if model is not None and model != self.server.model_name:
             raise RequestError(
-                404, f"the model '{model}' is not served here; this server serves '{self.server.model_name}'",
-                "model", "model_not_found",
+                404,
+                f"the model '{model}' is not served here; this server serves '{self.server.model_name}'",
+                "model",
+                "model_not_found",
             )
         return body
 

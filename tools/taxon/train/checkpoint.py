@@ -71,7 +71,9 @@ def save(root: Path, step: int, model, optimizer, scheduler, state: dict, contex
             tensors, rest = _flatten_optimizer(optimizer_state)
             save_file(tensors, folder / "optimizer.safetensors")
             (folder / "optimizer.json").write_text(json.dumps(rest), encoding="utf-8")
-            rng = {f"rank{rank}.{kind}": value for rank, states in enumerate(rng_states) for kind, value in states.items()}
+            rng = {
+                f"rank{rank}.{kind}": value for rank, states in enumerate(rng_states) for kind, value in states.items()
+            }
             save_file(rng, folder / "rng.safetensors")
             atomic_write_json(folder / STATE_NAME, {**state, "step": step, "scheduler": scheduler.state_dict()})
         for stale in sorted(Path(root).glob("step-*"))[:-keep]:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
-from taxon.qna.samples import is_held_out, leaf_sample_dirs, seed_samples
-from taxon.qna.layout import SAMPLES_NAME
 from taxon.core.store import hash_value, read_jsonl
+from taxon.qna.layout import SAMPLES_NAME
+from taxon.qna.samples import is_held_out, leaf_sample_dirs, seed_samples
 from taxon.qna.taxonomy import Leaf
 
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)

@@ -13,7 +13,7 @@ class Context:
     rank: int
     world: int
     local_rank: int
-    device: "object"  # torch.device
+    device: object  # torch.device
     owns_group: bool = False  # this process group was started here, so it is ended here
 
     @property

@@ -11,7 +11,6 @@ from taxon.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, 
 from taxon.qna.layout import ADAPTER_DIR, LOSS_PLOT_NAME, MODEL_DIR, TRAIN_LOG_NAME, TRAIN_RESULT_NAME
 
 
-
 def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) -> None:
     """The adapter (when LoRA) and the merged model, each folder moved into place whole."""
     out_dir = Path(out_dir)

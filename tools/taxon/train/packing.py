@@ -46,7 +46,7 @@ class Plan:
     def total_steps(self) -> int:
         return len(self.steps)
 
-    def first(self, count: int) -> "Plan":
+    def first(self, count: int) -> Plan:
         return Plan(self.steps[:count], self.step_epochs[:count], self.step_targets[:count])
 
 
@@ -94,4 +94,3 @@ def fill_fraction(plan: Plan, samples: list[Encoded], pack_tokens: int) -> float
     """Tokens in rows / row capacity: how full packing gets the rows (attention cost per row)."""
     rows = [row for step in plan.steps for row in step]
     return sum(len(samples[i]) for row in rows for i in row) / (len(rows) * pack_tokens)
-

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from taxon.core.errors import UsageError
 from taxon.core.store import hash_value
+from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TRAIN_RESULT_NAME
 from taxon.qna.taxonomy import Leaf
 from taxon.train.loop import EXIT_PREEMPTED, Preempted
-
-from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TRAIN_RESULT_NAME
 
 __all__ = ["EXIT_PREEMPTED", "Preempted", "TrainResult", "train"]
 
@@ -40,7 +39,7 @@ class TrainResult:
     summary: dict  # the contents of result.json
 
     @classmethod
-    def from_summary(cls, out_dir: Path, summary: dict) -> "TrainResult":
+    def from_summary(cls, out_dir: Path, summary: dict) -> TrainResult:
         out_dir = Path(out_dir)
         return cls(
             out_dir=out_dir,
@@ -208,7 +207,6 @@ def _summary(base_model: str, run_key: str, training_set, plan, result, config: 
 
 def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[dict], summary: dict) -> None:
     from taxon.train import outputs
-
     from taxon.train.model import stored_dtype
 
     outputs.save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))

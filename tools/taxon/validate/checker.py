@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 ANNOTATIONS = frozenset({"$schema", "$id", "$defs", "title", "description", "$comment", "examples", "default"})
 
@@ -45,7 +46,7 @@ def _is_type(value: Any, name: str | list) -> bool:
     if isinstance(value, bool):
         return False
     if name == "integer":
-        return isinstance(value, int) or isinstance(value, float) and value.is_integer()
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
     if name == "number":
         return isinstance(value, (int, float))
     raise ValueError(f"unknown type {name!r}")
@@ -135,8 +136,21 @@ class Checker:
 
 
 _KNOWN = ANNOTATIONS | {
-    "$ref", "type", "const", "enum", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-    "uniqueItems", "items", "required", "dependentRequired", "properties", "additionalProperties",
+    "$ref",
+    "type",
+    "const",
+    "enum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "items",
+    "required",
+    "dependentRequired",
+    "properties",
+    "additionalProperties",
 }
 
 

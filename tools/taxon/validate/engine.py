@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 from taxon.core.findings import ERROR, WARNING, Finding
+from taxon.core.rules import finding
+from taxon.qna.loader import Parsed, read_qna
 from taxon.qna.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
-from taxon.qna.loader import Parsed, read_qna
-from taxon.core.rules import finding
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 from taxon.validate.settings import DEFAULTS
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
@@ -90,9 +90,17 @@ def _walk(root: Path) -> list[Target]:
             elif os.path.islink(os.path.join(folder, name)):
                 dirnames.remove(name)
                 link = Path(folder) / name
-                found.append(Target(link, str(link), (
-                    finding(str(link), 1, 1, "Y011", "this folder is a symbolic link: replace it with a real folder"),
-                )))
+                found.append(
+                    Target(
+                        link,
+                        str(link),
+                        (
+                            finding(
+                                str(link), 1, 1, "Y011", "this folder is a symbolic link: replace it with a real folder"
+                            ),
+                        ),
+                    )
+                )
         for name in sorted(filenames):
             if name.lower() in QNA_NAMES:
                 found.append(Target(Path(folder) / name, str(Path(folder) / name)))
@@ -141,8 +149,14 @@ def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
     if latest:
         return schema_findings(parsed, kind, LATEST, declared)
     if type(declared) is not int or declared not in VERSIONS:
-        return [finding(parsed.path, *parsed.position(("version",)), "S008",
-                        f"unknown version {declared!r}: write `version: {LATEST}` (versions {VERSIONS[0]}-{LATEST} exist)")]
+        return [
+            finding(
+                parsed.path,
+                *parsed.position(("version",)),
+                "S008",
+                f"unknown version {declared!r}: write `version: {LATEST}` (versions {VERSIONS[0]}-{LATEST} exist)",
+            )
+        ]
     return schema_findings(parsed, kind, declared)
 
 
@@ -226,7 +240,9 @@ def _workers(settings: dict, count: int) -> int:
     return settings["workers"] or min(os.cpu_count() or 1, 4)
 
 
-def _check_all(targets: list[Target], settings: dict, latest: bool, leaf_checks: tuple[LeafCheck, ...]) -> list[Checked]:
+def _check_all(
+    targets: list[Target], settings: dict, latest: bool, leaf_checks: tuple[LeafCheck, ...]
+) -> list[Checked]:
     """Every target checked, in order; a large tree across processes (forked: nothing to
     re-import). Leaf checks (the documents) stay in this process: they wait on the network."""
     workers = _workers(settings, len(targets))

@@ -4,17 +4,16 @@ empty values, repeated seeds, attribution and license, names, and document refer
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from taxon.core.findings import Finding
-from taxon.qna.taxonomy import KINDS
-from taxon.qna.layout import QNA_NAME
-from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.core.rules import finding
+from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
+from taxon.qna.loader import NodePath, Parsed, line_column
+from taxon.qna.taxonomy import KINDS
 from taxon.validate.schemas import dotted
-from taxon.qna.layout import ATTRIBUTION_NAME
 
 _TAB = re.compile(r"\t")
 _TRAILING = re.compile(r"(?<![ \t])[ \t]+(?=\r?$)", re.M)  # linear: starts only where a run starts
@@ -73,7 +72,9 @@ def seed_entries(data: dict) -> list[SeedEntry]:
             question = _as_text(pair.get("question"))
             question_key = normal_text(question)
             key = f"{context_key} | {question_key}" if context_key and question_key else question_key
-            entries.append(SeedEntry(question, _as_text(pair.get("answer")), context, path, context_path, context_key, key))
+            entries.append(
+                SeedEntry(question, _as_text(pair.get("answer")), context, path, context_path, context_key, key)
+            )
     return entries
 
 
@@ -101,10 +102,14 @@ def whitespace_findings(parsed: Parsed, cap: int) -> list[Finding]:
     if " \n" in text or " \r" in text or text.endswith((" ", "\t")):  # the scan only when it can find something
         found += _match_findings(parsed, _TRAILING, "P002", "trailing whitespace: remove it", cap)
     if text and not text.endswith("\n"):
-        found.append(finding(parsed.path, *line_column(text, len(text)), "P003", "add a newline at the end of the file"))
+        found.append(
+            finding(parsed.path, *line_column(text, len(text)), "P003", "add a newline at the end of the file")
+        )
     elif text.endswith("\n\n") or text.endswith("\n\r\n"):
         end = len(text.rstrip("\r\n")) + 1
-        found.append(finding(parsed.path, *line_column(text, end), "P003", "remove the blank lines at the end of the file"))
+        found.append(
+            finding(parsed.path, *line_column(text, end), "P003", "remove the blank lines at the end of the file")
+        )
     return found
 
 
@@ -121,7 +126,9 @@ def _strings(value, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
 
 def empty_findings(parsed: Parsed) -> list[Finding]:
     return [
-        finding(parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: write the text or remove the key")
+        finding(
+            parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: write the text or remove the key"
+        )
         for path, text in _strings(parsed.data)
         if not text.strip()
     ]
@@ -136,19 +143,37 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                 seen_contexts.add(entry.context_path)
                 count, limit = words(entry.context), settings["context_words"]
                 if count > limit:
-                    found.append(finding(parsed.path, *parsed.position(entry.context_path), "P010",
-                                         f"this context has {count} words, over {limit}: shorten it or split it in two"))
+                    found.append(
+                        finding(
+                            parsed.path,
+                            *parsed.position(entry.context_path),
+                            "P010",
+                            f"this context has {count} words, over {limit}: shorten it or split it in two",
+                        )
+                    )
             count, limit = words(entry.question) + words(entry.answer), settings["qa_words"]
             if count > limit:
-                found.append(finding(parsed.path, *parsed.position(entry.path), "P011",
-                                     f"this question and its answer have {count} words, over {limit}: shorten them"))
+                found.append(
+                    finding(
+                        parsed.path,
+                        *parsed.position(entry.path),
+                        "P011",
+                        f"this question and its answer have {count} words, over {limit}: shorten them",
+                    )
+                )
     else:
         contexts = {entry.context_path: entry.context for entry in entries if entry.context_path}
         total = sum(words(e.question) + words(e.answer) for e in entries) + sum(map(words, contexts.values()))
         limit = settings["skill_words"]
         if total > limit:
-            found.append(finding(parsed.path, *parsed.position(("seed_examples",), key=True), "P012",
-                                 f"the seed examples have {total} words in all, over {limit}: shorten or drop some"))
+            found.append(
+                finding(
+                    parsed.path,
+                    *parsed.position(("seed_examples",), key=True),
+                    "P012",
+                    f"the seed examples have {total} words in all, over {limit}: shorten or drop some",
+                )
+            )
     return found
 
 
@@ -169,8 +194,14 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
         place = parsed.position(entry.path)
         if key in first_of:
             line = parsed.position(first_of[key].path)[0]
-            found.append(finding(parsed.path, *place, "P030",
-                                 f"this question repeats the one at line {line}: remove it or ask something else"))
+            found.append(
+                finding(
+                    parsed.path,
+                    *place,
+                    "P030",
+                    f"this question repeats the one at line {line}: remove it or ask something else",
+                )
+            )
             continue
         first_of[key] = entry
         if len(entries) > settings["near_duplicate_max_seeds"]:
@@ -180,8 +211,14 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
         for other, other_bag in same_context:
             if _similarity(bag, other_bag) >= settings["near_duplicate"]:
                 line = parsed.position(other.path)[0]
-                found.append(finding(parsed.path, *place, "P031",
-                                     f"this seed nearly repeats the one at line {line}: vary it or remove one"))
+                found.append(
+                    finding(
+                        parsed.path,
+                        *place,
+                        "P031",
+                        f"this seed nearly repeats the one at line {line}: vary it or remove one",
+                    )
+                )
                 break
         same_context.append((entry, bag))
     return found
@@ -197,7 +234,7 @@ def kind_segment_index(parts: tuple[str, ...]) -> int | None:
 def kind_and_folders(parts: list[str]) -> tuple[str | None, list[str]]:
     """From an absolute file path's parts: its kind and the folder names below the kind folder."""
     index = kind_segment_index(tuple(parts[:-1]))
-    return (None, []) if index is None else (parts[index], parts[index + 1:-1])
+    return (None, []) if index is None else (parts[index], parts[index + 1 : -1])
 
 
 def name_findings(display: str, parts: list[str]) -> list[Finding]:
@@ -206,13 +243,27 @@ def name_findings(display: str, parts: list[str]) -> list[Finding]:
         found.append(finding(display, 1, 1, "P050", f"rename '{parts[-1]}' to '{QNA_NAME}'"))
     kind, folders = kind_and_folders(parts)
     if kind is None:
-        found.append(finding(display, 1, 1, "P052",
-                             f"move the leaf under one of the folders {', '.join(KINDS)}; its kind comes from the path"))
+        found.append(
+            finding(
+                display,
+                1,
+                1,
+                "P052",
+                f"move the leaf under one of the folders {', '.join(KINDS)}; its kind comes from the path",
+            )
+        )
     for name in folders:
         if not _FOLDER_NAME.match(name):
             suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "leaf"
-            found.append(finding(display, 1, 1, "P051",
-                                 f"folder '{name}': use lowercase letters, digits and underscores, e.g. '{suggestion}'"))
+            found.append(
+                finding(
+                    display,
+                    1,
+                    1,
+                    "P051",
+                    f"folder '{name}': use lowercase letters, digits and underscores, e.g. '{suggestion}'",
+                )
+            )
     return found
 
 
@@ -224,9 +275,16 @@ def attribution_findings(display: str, folder: Path, allowed: list[str], max_byt
     path = folder / ATTRIBUTION_NAME
     allowed_text = ", ".join(allowed)
     if not path.is_file() or path.is_symlink():
-        return [finding(display, 1, 1, "P040",
-                        f"add {ATTRIBUTION_NAME} beside the qna.yaml: title, link, 'License of the work: <SPDX id>' "
-                        f"({allowed_text}), creator names")]
+        return [
+            finding(
+                display,
+                1,
+                1,
+                "P040",
+                f"add {ATTRIBUTION_NAME} beside the qna.yaml: title, link, 'License of the work: <SPDX id>' "
+                f"({allowed_text}), creator names",
+            )
+        ]
     with open(path, "rb") as handle:
         text = handle.read(max_bytes).decode("utf-8", errors="replace")
     allowed_by_normal = {normal_license(name): name for name in allowed}
@@ -234,11 +292,23 @@ def attribution_findings(display: str, folder: Path, allowed: list[str], max_byt
     if not named:
         if any(re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.I) for name in allowed):
             return []
-        return [finding(display, 1, 1, "P041",
-                        f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>' ({allowed_text})")]
+        return [
+            finding(
+                display,
+                1,
+                1,
+                "P041",
+                f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>' ({allowed_text})",
+            )
+        ]
     return [
-        finding(display, 1, 1, "P041",
-                f"{ATTRIBUTION_NAME} names the license '{name}', which is not allowed: use content under one of {allowed_text}")
+        finding(
+            display,
+            1,
+            1,
+            "P041",
+            f"{ATTRIBUTION_NAME} names the license '{name}', which is not allowed: use content under one of {allowed_text}",
+        )
         for name in dict.fromkeys(named)
         if normal_license(name) not in allowed_by_normal
     ]
@@ -259,11 +329,23 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
     found = []
     repo, commit, patterns = document.get("repo"), document.get("commit"), document.get("patterns")
     if isinstance(repo, str) and not repo.startswith("https://"):
-        found.append(finding(parsed.path, *parsed.position(("document", "repo")), "P060",
-                             f"document repo '{repo[:80]}' is not https: use its https:// URL"))
+        found.append(
+            finding(
+                parsed.path,
+                *parsed.position(("document", "repo")),
+                "P060",
+                f"document repo '{repo[:80]}' is not https: use its https:// URL",
+            )
+        )
     if commit is not None and not (isinstance(commit, str) and _FULL_SHA.match(commit)):
-        found.append(finding(parsed.path, *parsed.position(("document", "commit")), "P061",
-                             f"commit '{str(commit)[:80]}' is not a full SHA: write all 40 hex digits (git rev-parse)"))
+        found.append(
+            finding(
+                parsed.path,
+                *parsed.position(("document", "commit")),
+                "P061",
+                f"commit '{str(commit)[:80]}' is not a full SHA: write all 40 hex digits (git rev-parse)",
+            )
+        )
     in_tree = repo is None and commit is None
     for index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
         if not isinstance(pattern, str) or not pattern.strip():
@@ -273,6 +355,12 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
         if problem:
             found.append(finding(parsed.path, *place, "P062", f"pattern '{pattern[:80]}' {problem}"))
         elif in_tree and not any(path.is_file() for path in folder.glob(pattern)):
-            found.append(finding(parsed.path, *place, "P063",
-                                 f"pattern '{pattern[:80]}' matches no file in {folder}: add the document beside the qna.yaml"))
+            found.append(
+                finding(
+                    parsed.path,
+                    *place,
+                    "P063",
+                    f"pattern '{pattern[:80]}' matches no file in {folder}: add the document beside the qna.yaml",
+                )
+            )
     return found

@@ -7,8 +7,8 @@ import json
 from taxon import __version__
 from taxon.core.findings import ERROR, WARNING
 from taxon.core.github import escape_data, escape_property
-from taxon.validate.engine import Report
 from taxon.core.rules import INFO, RULES, Rule
+from taxon.validate.engine import Report
 
 FORMATS = ("text", "github", "json", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -47,8 +47,7 @@ def as_github(report: Report, quiet: bool = False) -> str:
             if quiet and f.severity != ERROR:
                 continue
             properties = (
-                f"file={escape_property(f.path)},line={f.line},col={f.column},"
-                f"title={escape_property(_title(f.rule))}"
+                f"file={escape_property(f.path)},line={f.line},col={f.column},title={escape_property(_title(f.rule))}"
             )
             lines.append(f"::{_GITHUB_LEVEL[f.severity]} {properties}::{escape_data(f.message)}")
     lines.append(summary_line(report))
@@ -73,12 +72,14 @@ def as_sarif(report: Report) -> str:
             "ruleIndex": index[f.rule],
             "level": _SARIF_LEVEL[f.severity],
             "message": {"text": f.message},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": f.path.replace("\\", "/")},
-                    "region": {"startLine": f.line, "startColumn": f.column},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path.replace("\\", "/")},
+                        "region": {"startLine": f.line, "startColumn": f.column},
+                    }
                 }
-            }],
+            ],
         }
         for file in report.files
         for f in file.findings
@@ -100,11 +101,13 @@ def as_sarif(report: Report) -> str:
     sarif = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": driver},
-            "artifacts": [{"location": {"uri": file.path.replace("\\", "/")}} for file in report.files],
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {"driver": driver},
+                "artifacts": [{"location": {"uri": file.path.replace("\\", "/")}} for file in report.files],
+                "results": results,
+            }
+        ],
     }
     return json.dumps(sarif, indent=2, ensure_ascii=False) + "\n"
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from taxon.core.findings import Finding
-from taxon.validate.checker import Checker
-from taxon.qna.loader import Parsed
 from taxon.core.rules import finding
+from taxon.qna.loader import Parsed
+from taxon.validate.checker import Checker
 
 VERSIONS = (1, 2, 3, 4)
 LATEST = VERSIONS[-1]
@@ -31,7 +31,7 @@ def schema_files() -> list[Path]:
     return sorted(schema_dir().glob("v*/*.json"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(version: int, kind: str) -> Checker:
     """The checker for one kind at one version; `$ref`s resolve within the version's folder."""
     folder = schema_dir() / f"v{version}"
@@ -52,7 +52,9 @@ def schema_findings(parsed: Parsed, kind: str, version: int, declared: Any = Non
     if declared != version:
         findings.append(
             finding(
-                parsed.path, *parsed.position(("version",)), "S008",
+                parsed.path,
+                *parsed.position(("version",)),
+                "S008",
                 f"version {declared} is outdated: new and changed leaves use version {version}; "
                 f"run `taxon migrate {parsed.path}` (it also says what a person must add)",
             )
@@ -93,17 +95,24 @@ def _findings_of(error, path: tuple, parsed: Parsed, version: int) -> list[Findi
     description = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
     if rule == "required":
         missing = [name for name in expected if name not in instance]
-        return [finding(parsed.path, *place, "S001", f"add the key `{name}` to {where} (required at version {version})")
-                for name in missing]
+        return [
+            finding(parsed.path, *place, "S001", f"add the key `{name}` to {where} (required at version {version})")
+            for name in missing
+        ]
     if rule == "dependentRequired":
         missing = [need for key, needs in expected.items() if key in instance for need in needs if need not in instance]
         return [finding(parsed.path, *place, "S001", f"add `{name}` to {where}: {description}") for name in missing]
     if rule == "additionalProperties":
         allowed = list(error.schema.get("properties", {}))
         return [
-            finding(parsed.path, *parsed.position(path + (name,), key=True), "S002",
-                    f"unknown key `{name}` in {where}: remove it or fix its spelling (allowed: {', '.join(allowed)})")
-            for name in instance if name not in allowed
+            finding(
+                parsed.path,
+                *parsed.position(path + (name,), key=True),
+                "S002",
+                f"unknown key `{name}` in {where}: remove it or fix its spelling (allowed: {', '.join(allowed)})",
+            )
+            for name in instance
+            if name not in allowed
         ]
     if rule == "type":
         wanted = _TYPE_WORDS.get(expected, expected)
@@ -117,13 +126,24 @@ def _findings_of(error, path: tuple, parsed: Parsed, version: int) -> list[Findi
         bound = "at least" if rule == "minItems" else "at most"
         return [finding(parsed.path, *place, "S004", f"{where} has {count} items, {bound} {expected} needed: {change}")]
     if rule in ("maxLength", "minLength"):
-        return [finding(parsed.path, *place, "S005",
-                        f"{where} has {len(instance)} characters; shorten it to at most {expected}")]
+        return [
+            finding(
+                parsed.path, *place, "S005", f"{where} has {len(instance)} characters; shorten it to at most {expected}"
+            )
+        ]
     if rule == "uniqueItems":
-        return [finding(parsed.path, *parsed.position(path + (_repeated_index(instance),)), "S007",
-                        f"{where} repeats this item exactly: remove the copy")]
+        return [
+            finding(
+                parsed.path,
+                *parsed.position(path + (_repeated_index(instance),)),
+                "S007",
+                f"{where} repeats this item exactly: remove the copy",
+            )
+        ]
     if path == ("version",):
-        return [finding(parsed.path, *place, "S008", f"`version: {instance!r}` does not match this schema: {description}")]
+        return [
+            finding(parsed.path, *place, "S008", f"`version: {instance!r}` does not match this schema: {description}")
+        ]
     shown = repr(instance) if len(repr(instance)) <= 80 else repr(instance)[:77] + "..."
     return [finding(parsed.path, *place, "S006", f"{where} is {shown}: expected {description or error.message}")]
 

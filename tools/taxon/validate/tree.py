@@ -27,11 +27,16 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
     for first, second in sorted(close_pairs):
         shared = len(leaves[first].questions.keys() & leaves[second].questions.keys())
         for this, other in ((first, second), (second, first)):
-            found.append(finding(
-                leaves[this].path, 1, 1, "T002",
-                f"{shared} of this leaf's {len(leaves[this].questions)} questions are also in {leaves[other].path}: "
-                "merge the two leaves or make them distinct",
-            ))
+            found.append(
+                finding(
+                    leaves[this].path,
+                    1,
+                    1,
+                    "T002",
+                    f"{shared} of this leaf's {len(leaves[this].questions)} questions are also in {leaves[other].path}: "
+                    "merge the two leaves or make them distinct",
+                )
+            )
     for question, numbers in holders.items():
         if len(numbers) < 2:
             continue
@@ -40,10 +45,14 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
             if not others:
                 continue
             more = f" (and {len(others) - 1} more leaves)" if len(others) > 1 else ""
-            found.append(finding(
-                leaves[this].path, *leaves[this].questions[question], "T001",
-                f"the same question is in {leaves[others[0]].path}{more}: ask something the other leaf doesn't",
-            ))
+            found.append(
+                finding(
+                    leaves[this].path,
+                    *leaves[this].questions[question],
+                    "T001",
+                    f"the same question is in {leaves[others[0]].path}{more}: ask something the other leaf doesn't",
+                )
+            )
     return found
 
 
