@@ -24,6 +24,10 @@ EXPECTED_FILES = {
     "train/result.json",
     "train/train_log.jsonl",
     "README.md",
+    "dataset/README.md",
+    "dataset/stats.json",
+    "dataset/data/train.jsonl",
+    "dataset/data/held_out.jsonl",
     "manifest.json",
     "SHA256SUMS",
 }

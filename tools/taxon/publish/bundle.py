@@ -1,6 +1,6 @@
 """Building a bundle from a training run: merged weights (safetensors shards under the size
-limit), the adapter, tokenizer and configs, the training records, the eval report, the model
-card, the manifest and SHA256SUMS. Built in a temporary folder, verified, then renamed into
+limit), the adapter, tokenizer and configs, the training records, the eval report, the
+training set (dataset/), the model card, the manifest and SHA256SUMS. Built in a temporary folder, verified, then renamed into
 place, so a reader never sees a partial bundle and a killed publish leaves nothing finished."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
+from taxon.publish.dataset import write_dataset
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
@@ -136,6 +137,7 @@ def build_bundle(
             config=config,
             has_adapter=has_adapter,
         )
+        manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
         eval_markdown_path = staging / "eval" / "report.md"
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None
         atomic_write_text(staging / "README.md", render_card(manifest, eval_report, eval_markdown, settings))

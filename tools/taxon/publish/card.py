@@ -104,6 +104,9 @@ def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | N
         "",
         *_leaf_table(manifest),
         "",
+        "The training set (the samples trained on, the held-out questions, per-leaf stats and seeds) is in "
+        "[`dataset/`](dataset/README.md), a dataset `datasets.load_dataset` reads.",
+        "",
         "## Training",
         "",
         f"Steps: {train.get('steps', '–')}; tokens: {train.get('tokens', '–')}; final loss: {train.get('final_loss', '–')}; "

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from taxon.core.store import hash_file
+from taxon.publish.dataset import dataset_problems
 from taxon.publish.manifest import bundle_files
 from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
 
@@ -175,7 +176,7 @@ def verify_bundle(bundle: Path) -> list[str]:
         return [f"{bundle}: not a folder"]
     if not (bundle / MANIFEST_NAME).is_file() and not (bundle / SUMS_NAME).is_file():
         return [f"{bundle}: not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})"]
-    checks = (content_problems, checksum_problems, manifest_problems, model_problems, card_problems)
+    checks = (content_problems, checksum_problems, manifest_problems, model_problems, card_problems, dataset_problems)
     try:
         return [problem for check in checks for problem in check(bundle)]
     except OSError as error:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from taxon.core.errors import TaxonError, UsageError
+from taxon.core.store import hash_value, read_jsonl
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.taxonomy import Leaf
 
@@ -62,11 +64,16 @@ def answer_of(sample: dict) -> str:
     return next(m["content"] for m in reversed(sample["messages"]) if m["role"] == "assistant")
 
 
+def question_id(sample: dict) -> str:
+    """The sha256 of the user turn's text: what the held-out split is decided by, and how the
+    published dataset names each question."""
+    return hashlib.sha256(question_of(sample).encode("utf-8")).hexdigest()
+
+
 def is_held_out(sample: dict, eval_share: float) -> bool:
     """Deterministic split by the user turn's text: the same question always lands on the
     same side, across runs and machines, so evaluation never sees a trained question."""
-    digest = hashlib.sha256(question_of(sample).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < eval_share
+    return int(question_id(sample)[:16], 16) / 2**64 < eval_share
 
 
 def split_samples(samples: list[dict], eval_share: float) -> tuple[list[dict], list[dict]]:
@@ -79,3 +86,37 @@ def split_samples(samples: list[dict], eval_share: float) -> tuple[list[dict], l
 def leaf_sample_dirs(generate_out: Path) -> list[Path]:
     """Every leaf folder under a generate output folder (those holding samples.jsonl)."""
     return sorted(path.parent for path in Path(generate_out).rglob(SAMPLES_NAME))
+
+
+def _read_rows(path: Path) -> list[dict]:
+    rows = read_jsonl(path)
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row.get("messages"), list):
+            raise TaxonError(f"row {number} has no 'messages' list", where=str(path))
+    return rows
+
+
+def collect_samples(dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None) -> list[dict]:
+    """Generated samples of every leaf folder, then each leaf's seed examples, then the replay
+    rows, in a fixed order; exact duplicates (same messages) kept once."""
+    rows: list[dict] = []
+    if dataset_dir is not None:
+        if not Path(dataset_dir).is_dir():
+            raise UsageError("generated data folder not found", where=str(dataset_dir))
+        for folder in leaf_sample_dirs(Path(dataset_dir)):
+            rows.extend(_read_rows(folder / SAMPLES_NAME))
+    for leaf in leaves:
+        rows.extend(seed_samples(leaf))
+    if replay is not None:
+        if not Path(replay).is_file():
+            raise UsageError("replay file not found", where=str(replay))
+        for row in _read_rows(Path(replay)):
+            row.setdefault("metadata", {}).setdefault("source", "replay")
+            rows.append(row)
+    seen, unique = set(), []
+    for row in rows:
+        key = hash_value(row["messages"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return unique

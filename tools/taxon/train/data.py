@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
-from taxon.core.store import hash_value, read_jsonl
-from taxon.qna.layout import SAMPLES_NAME
-from taxon.qna.samples import is_held_out, leaf_sample_dirs, seed_samples
+from taxon.core.store import hash_value
+from taxon.qna.samples import collect_samples, is_held_out
 from taxon.qna.taxonomy import Leaf
 
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
@@ -38,40 +37,6 @@ class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
     counts: dict = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
-
-
-def _read_rows(path: Path) -> list[dict]:
-    rows = read_jsonl(path)
-    for number, row in enumerate(rows, 1):
-        if not isinstance(row.get("messages"), list):
-            raise TaxonError(f"row {number} has no 'messages' list", where=str(path))
-    return rows
-
-
-def collect_samples(dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None) -> list[dict]:
-    """Generated samples of every leaf folder, then each leaf's seed examples, then the replay
-    rows, in a fixed order; exact duplicates (same messages) kept once."""
-    rows: list[dict] = []
-    if dataset_dir is not None:
-        if not Path(dataset_dir).is_dir():
-            raise UsageError("generated data folder not found", where=str(dataset_dir))
-        for folder in leaf_sample_dirs(Path(dataset_dir)):
-            rows.extend(_read_rows(folder / SAMPLES_NAME))
-    for leaf in leaves:
-        rows.extend(seed_samples(leaf))
-    if replay is not None:
-        if not Path(replay).is_file():
-            raise UsageError("replay file not found", where=str(replay))
-        for row in _read_rows(Path(replay)):
-            row.setdefault("metadata", {}).setdefault("source", "replay")
-            rows.append(row)
-    seen, unique = set(), []
-    for row in rows:
-        key = hash_value(row["messages"])
-        if key not in seen:
-            seen.add(key)
-            unique.append(row)
-    return unique
 
 
 def _render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:

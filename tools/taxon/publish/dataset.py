@@ -1,0 +1,187 @@
+"""The training set shipped in every bundle, under dataset/: the rows the model was trained on
+and the held-out rows its evaluation scored, as JSONL with one flat, typed column per metadata
+field; stats.json with each leaf's generation stats, the seeds, the held-out question ids; and
+a dataset card (README.md) whose YAML front matter names the splits, so
+`datasets.load_dataset("BUNDLE/dataset")` reads it. SHA256SUMS and the manifest cover it like
+every other file of the bundle."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
+from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
+from taxon.qna.samples import collect_samples, is_held_out, question_id
+from taxon.qna.taxonomy import Leaf
+
+DATASET_DIR = "dataset"
+DATASET_STATS = "stats.json"
+SPLITS = ("train", "held_out")
+# Every row has these columns, each of one type (or null), so the JSON reader infers one schema.
+TEXT_FIELDS = ("leaf", "kind", "source", "teacher", "judge", "pipeline_version")
+INTEGER_FIELDS = ("seed", "chunk")
+FLOAT_FIELDS = ("judge_score", "judge_gain")
+
+
+def split_path(split: str) -> str:
+    return f"data/{split}.jsonl"
+
+
+def _typed(value, kind):
+    return None if value is None else kind(value)
+
+
+def dataset_row(sample: dict) -> dict:
+    metadata = sample.get("metadata") or {}
+    row = {"question_id": question_id(sample)}
+    row.update({name: _typed(metadata.get(name), str) for name in TEXT_FIELDS})
+    row.update({name: _typed(metadata.get(name), int) for name in INTEGER_FIELDS})
+    row.update({name: _typed(metadata.get(name), float) for name in FLOAT_FIELDS})
+    row["messages"] = [{"role": str(m.get("role")), "content": str(m.get("content"))} for m in sample["messages"]]
+    return row
+
+
+def _card(name: str, splits: dict[str, int], settings: dict) -> str:
+    front = {
+        "license": settings.get("license", "apache-2.0"),
+        "pretty_name": f"{name} training set",
+        "task_categories": ["text-generation"],
+        "tags": ["taxon", "synthetic"],
+        "configs": [
+            {
+                "config_name": "default",
+                "data_files": [{"split": split, "path": split_path(split)} for split, rows in splits.items() if rows],
+            }
+        ],
+    }
+    counts = ", ".join(f"{split} {rows}" for split, rows in splits.items())
+    return "\n".join(
+        [
+            "---",
+            yaml.safe_dump(front, sort_keys=False).rstrip(),
+            "---",
+            "",
+            f"# {name} training set",
+            "",
+            f"The samples the model `{name}` was trained on (split `train`) and the questions held out from "
+            f"training that its evaluation scored (split `held_out`); rows: {counts}. Each row is a chat "
+            "(`messages`) with its leaf, kind, source (`seed`: the leaf's own example, `generated`: by the "
+            "teacher), the seed example and document chunk it grew from, and the judge's score.",
+            "",
+            f"`{DATASET_STATS}` holds each leaf's generation stats (generated, kept, dropped by reason, "
+            "parameters), the random seeds of generation, training and evaluation, the held-out share and the "
+            "held-out question ids (`question_id` is the sha256 of the user turn, which decides the split). "
+            "Rows of a replay file (`train.replay`) are not redistributed; its sha256 is recorded there.",
+            "",
+            'Load it with `datasets.load_dataset("path/to/this/folder")`.',
+            "",
+        ]
+    )
+
+
+def write_dataset(
+    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict, config: dict, name: str
+) -> dict:
+    """Write dataset/ into a bundle being built; returns its manifest entry."""
+    folder = Path(bundle) / DATASET_DIR
+    eval_share = config["dataset"]["eval_share"]
+    splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    for sample in collect_samples(generate_dir, leaves, None):
+        splits["held_out" if is_held_out(sample, eval_share) else "train"].append(dataset_row(sample))
+    for split, rows in splits.items():
+        atomic_write_jsonl(folder / split_path(split), rows)
+    replay = config.get("train", {}).get("replay")
+    stats = {
+        "leaves": {
+            leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
+            for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
+        },
+        "teacher": dataset_summary.get("teacher"),
+        "seeds": {stage: config.get(stage, {}).get("seed") for stage in ("generate", "train", "evaluate")},
+        "eval_share": eval_share,
+        "rows": {split: len(rows) for split, rows in splits.items()},
+        "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
+        "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
+    }
+    atomic_write_json(folder / DATASET_STATS, stats)
+    atomic_write_text(folder / "README.md", _card(name, stats["rows"], config["publish"]))
+    return {"folder": DATASET_DIR, "rows": stats["rows"]}
+
+
+def _leaf_stats(path: Path) -> dict | None:
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {key: stats.get(key) for key in ("generated", "kept", "dropped", "parameters", "leaf_hash") if key in stats}
+
+
+def dataset_problems(bundle: Path) -> list[str]:
+    """The training set is there, its card names its splits, and its rows are what the manifest says."""
+    manifest = read_manifest(bundle) or {}
+    entry = (manifest.get("dataset") or {}).get("folder")
+    if entry != DATASET_DIR or not (Path(bundle) / DATASET_DIR).is_dir():
+        return [f"{DATASET_DIR}/: the bundle has no training set (its {MANIFEST_NAME} names none)"]
+    folder = Path(bundle) / DATASET_DIR
+    expected = (manifest.get("dataset") or {}).get("rows") or {}
+    problems, held_out_ids = [], set()
+    card = (folder / "README.md").read_text(encoding="utf-8") if (folder / "README.md").is_file() else ""
+    match = re.match(r"---\n(.*?)\n---\n", card, re.DOTALL)
+    try:
+        front = yaml.safe_load(match.group(1)) if match else None
+    except yaml.YAMLError:
+        front = None
+    configs = front.get("configs") if isinstance(front, dict) else None
+    listed = {
+        item.get("path")
+        for config in configs or []
+        if isinstance(config, dict)
+        for item in config.get("data_files") or []
+        if isinstance(item, dict)
+    }
+    if not configs:
+        problems.append(f"{DATASET_DIR}/README.md: no dataset card front matter with configs")
+    for split in SPLITS:
+        path = folder / split_path(split)
+        rows = _read_rows(path, problems)
+        if rows is None:
+            continue
+        if rows and split_path(split) not in listed:
+            problems.append(f"{DATASET_DIR}/README.md: the card does not name {split_path(split)}")
+        if len(rows) != expected.get(split):
+            problems.append(
+                f"{DATASET_DIR}/{split_path(split)}: {len(rows)} rows, {MANIFEST_NAME} says {expected.get(split)}"
+            )
+        if split == "held_out":
+            held_out_ids = {row.get("question_id") for row in rows}
+    try:
+        stats = json.loads((folder / DATASET_STATS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [*problems, f"{DATASET_DIR}/{DATASET_STATS} is missing or not JSON"]
+    if not isinstance(stats, dict) or set(stats.get("held_out_question_ids") or []) != held_out_ids:
+        problems.append(f"{DATASET_DIR}/{DATASET_STATS}: the held-out question ids differ from the held_out rows")
+    return problems
+
+
+def _read_rows(path: Path, problems: list[str]) -> list[dict] | None:
+    relative = f"{DATASET_DIR}/{path.relative_to(path.parents[1]).as_posix()}"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        problems.append(f"{relative} is missing or not UTF-8")
+        return None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict) or not isinstance(row.get("messages"), list) or not row.get("question_id"):
+            problems.append(f"{relative} line {number}: not a row with question_id and messages")
+            return None
+        rows.append(row)
+    return rows
