@@ -49,3 +49,17 @@ def test_repl_reset_and_exit(sharp_model_dir, repo_root, capsys, monkeypatch):
 def test_missing_model_folder_is_a_clear_error(tmp_path, repo_root, capsys):
     assert chat(tmp_path / "nope", repo_root, "--prompt", "x") == 2
     assert "neither a folder here nor a Hugging Face id" in capsys.readouterr().err
+
+
+def test_a_served_answer_streams_into_the_terminal(served, sharp_model_dir, repo_root, capsys):
+    """Through --base-url the answer arrives as server-sent events, each piece printed as it
+    comes; the text is the in-process answer's."""
+    from taxon.backends.base import ChatRequest
+    from taxon.backends.openai import OpenAITeacher
+
+    pieces = []
+    request = ChatRequest(({"role": "user", "content": "bird"},), max_tokens=6, temperature=0, on_text=pieces.append)
+    completion = OpenAITeacher("tiny", base_url=served.url).chat([request])[0]
+    assert pieces and "".join(pieces) == completion.text and completion.tokens > 0
+    assert chat(sharp_model_dir, repo_root, "--prompt", "bird", "--max-tokens", "6") == 0
+    assert capsys.readouterr().out == completion.text + "\n"

@@ -51,8 +51,11 @@ def test_requests_arriving_together_each_get_their_own_answer(served):
         ({"messages": [{"role": "robot", "content": "x"}]}, 400, "messages"),
         ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, 400, "max_tokens"),
         ({"messages": [{"role": "user", "content": "x"}], "temperature": 9}, 400, "temperature"),
-        ({"messages": [{"role": "user", "content": "x"}], "n": 2}, 400, "n"),
-        ({"messages": [{"role": "user", "content": "x"}], "stream": True}, 400, "stream"),
+        ({"messages": [{"role": "user", "content": "x"}], "n": 99}, 400, "n"),
+        ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, 400, "stream"),
+        ({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}, 400, "top_logprobs"),
+        ({"messages": [{"role": "user", "content": "x"}], "seed": -1}, 400, "seed"),
+        ({"messages": [{"role": "user", "content": "x"}], "seed": 2**64}, 400, "seed"),
         ({"messages": [{"role": "user", "content": "x"}], "stop": [1]}, 400, "stop"),
         ({"model": "other", "messages": [{"role": "user", "content": "x"}]}, 404, "model"),
     ],
@@ -66,7 +69,8 @@ def test_bad_requests_get_json_errors(served, body, status, param):
 def test_not_json_unknown_path_and_method(served):
     reply = httpx.post(f"{served.url}/chat/completions", content=b"{oops", timeout=30)
     assert reply.status_code == 400 and "JSON" in reply.json()["error"]["message"]
-    assert post(served, "completions", {"prompt": "legacy"}).status_code == 404
+    assert post(served, "embeddings", {"input": "x"}).status_code == 404
+    assert post(served, "completions", {"prompt": "x", "echo": True}).status_code == 400
     assert httpx.delete(f"{served.url}/models").status_code == 405
 
 

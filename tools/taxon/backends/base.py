@@ -18,6 +18,21 @@ class ChatRequest:
     top_p: float = 0.95
     seed: int | None = None
     stop: tuple[str, ...] = field(default_factory=tuple)
+    prompt: str | None = None  # a raw completion prompt, tokenized as is (no chat template); messages then ()
+    logprobs: int | None = None  # None: no logprobs; k: each generated token's logprob and its k likeliest
+    # Streaming: called (from the backend's thread) with each new piece of the answer's text, the
+    # pieces adding up to a prefix of Completion.text; a backend that can't stream never calls it.
+    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability under the model's raw distribution (before
+    temperature and top-p) and the `top` likeliest tokens at that step, as (text, logprob)."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,7 @@ class Completion:
     error: str | None = None
     tokens: int = 0  # generated tokens
     prompt_tokens: int = 0
+    logprobs: tuple[TokenLogprob, ...] | None = None  # one per generated token, when the request asked
 
 
 class Teacher(Protocol):

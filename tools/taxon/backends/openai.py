@@ -129,15 +129,19 @@ class OpenAITeacher:
 
         return asyncio.run(with_client())
 
-    async def _send(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
-        """One request with the retries: the 2xx response, or Rejected (4xx), TimedOut, Unreachable."""
+    async def _send(self, method: str, path: str, body: dict | None = None, stream: bool = False) -> httpx.Response:
+        """One request with the retries: the 2xx response (its body unread when `stream`), or
+        Rejected (4xx), TimedOut, Unreachable."""
         problem, delay = "", 0.0
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(delay)
             delay = self.backoff_s * 2**attempt * random.uniform(0.5, 1.5)
             try:
-                response = await self._http.request(method, path, json=body)
+                response = await self._http.send(self._http.build_request(method, path, json=body), stream=stream)
+                if stream and response.status_code >= 400:
+                    await response.aread()
+                    await response.aclose()
             except httpx.TimeoutException:
                 problem = "timeout"
                 continue
@@ -251,12 +255,41 @@ class OpenAITeacher:
         if request.stop:
             body["stop"] = list(request.stop)
         try:
+            if request.on_text:
+                return await self._chat_streamed(body, request.on_text)
             response = await self._send("POST", "chat/completions", body)
             return completion_from_reply(_json_object(response))
         except (Rejected, TimedOut) as error:
             return Completion("", "error", error=str(error))
         except ValueError as error:
             return Completion("", "error", error=f"malformed reply: {error}")
+
+    async def _chat_streamed(self, body: dict, on_text) -> Completion:
+        """A chat completion streamed as server-sent events, each piece of text handed to
+        `on_text` as it arrives; retried only until its first byte."""
+        body = body | {"stream": True, "stream_options": {"include_usage": True}}
+        response = await self._send("POST", "chat/completions", body, stream=True)
+        text, reply, usage = "", {}, {}
+        try:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:") or line[5:].strip() == "[DONE]":
+                    continue
+                event = json.loads(line[5:])
+                if not isinstance(event, dict):
+                    raise ValueError("an event is not a JSON object")
+                usage = event.get("usage") or usage
+                for choice in event.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content")
+                    if isinstance(piece, str) and piece:
+                        text += piece
+                        on_text(piece)
+                    reply = choice if choice.get("finish_reason") else reply
+        except httpx.HTTPError as error:
+            return Completion(text, "error", error=f"the stream broke: {type(error).__name__}: {error}")
+        finally:
+            await response.aclose()
+        message = {"role": "assistant", "content": text}
+        return completion_from_reply({"choices": [{**reply, "message": message}], "usage": usage})
 
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float] | None:
         if not self.supports_loglikelihood:

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 
 from taxon.backends import local_teacher_name
-from taxon.backends.base import ChatRequest, Completion, Messages
+from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
 from taxon.core.errors import TaxonError
 
 
@@ -43,10 +43,14 @@ TOP_K = 256
 class _RowSampler:
     """A logits processor that picks each row's next token itself (argmax at temperature 0,
     else top-p sampling from the row's generator) and leaves only that token possible, so
-    the greedy search around it just follows."""
+    the greedy search around it just follows. For rows that asked for logprobs it records
+    each chosen token's log-probability and the row's likeliest tokens from the raw scores."""
 
     def __init__(self, requests: list[ChatRequest]):
         import torch
+
+        self.logprob_rows = [(row, r.logprobs) for row, r in enumerate(requests) if r.logprobs is not None]
+        self.logprobs: list[list[tuple[int, float, list[tuple[int, float]]]]] = [[] for _ in requests]
 
         self.temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests]).unsqueeze(1)
         self.top_ps = torch.tensor([r.top_p for r in requests]).unsqueeze(1)
@@ -70,9 +74,23 @@ class _RowSampler:
             for row in sampled_rows:
                 pick = torch.multinomial(sorted_probs[row], 1, generator=self.generators[row])
                 chosen[row] = order[row, pick]
+        if self.logprob_rows:
+            self._record(scores, chosen)
         forced = torch.full_like(scores, float("-inf"))
         forced[torch.arange(len(chosen)), chosen] = 0.0
         return forced.to(input_ids.device)
+
+    def _record(self, scores, chosen) -> None:
+        import torch
+
+        rows = [row for row, _ in self.logprob_rows]
+        logprobs = torch.log_softmax(scores[rows], dim=-1)
+        most = max(k for _, k in self.logprob_rows)
+        top_values, top_ids = logprobs.topk(most, dim=-1) if most else (None, None)
+        for i, (row, k) in enumerate(self.logprob_rows):
+            token = int(chosen[row])
+            top = [(int(t), float(v)) for t, v in zip(top_ids[i, :k], top_values[i, :k])] if k else []
+            self.logprobs[row].append((token, float(logprobs[i, token]), top))
 
 
 class _RowLimits:
@@ -119,8 +137,14 @@ class TransformersTeacher:
         text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
+    def request_ids(self, request: ChatRequest) -> list[int]:
+        """The prompt's token ids: a raw completion prompt as is, else the chat-templated messages."""
+        if request.prompt is not None:
+            return self.tokenizer(request.prompt)["input_ids"]
+        return self.prompt_ids(request.messages)
+
     def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
-        prompts = [self.prompt_ids(r.messages) for r in requests]
+        prompts = [self.request_ids(r) for r in requests]
         results: list[Completion | None] = [None] * len(requests)
         for batch in _length_sorted_batches(prompts, self.batch_size):
             completions = self._generate([requests[i] for i in batch], [prompts[i] for i in batch])
@@ -137,6 +161,7 @@ class TransformersTeacher:
         inputs = self.tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.model.device)
         prompt_length = inputs["input_ids"].shape[1]
         limits = _RowLimits(requests, prompt_length, self.tokenizer)
+        sampler = _RowSampler(requests)
         config = GenerationConfig(
             max_new_tokens=max(r.max_tokens for r in requests),
             do_sample=False,
@@ -147,16 +172,16 @@ class TransformersTeacher:
             output = self.model.generate(
                 **inputs,
                 generation_config=config,
-                logits_processor=LogitsProcessorList([_RowSampler(requests)]),
+                logits_processor=LogitsProcessorList([sampler]),
                 stopping_criteria=StoppingCriteriaList([limits]),
             )
         completions = []
         for row, request in enumerate(requests):
             ids = output[row, prompt_length:].tolist()[: limits.stopped_at[row] or None]
-            completions.append(self._completion(request, ids, len(prompts[row])))
+            completions.append(self._completion(request, ids, len(prompts[row]), sampler.logprobs[row]))
         return completions
 
-    def _completion(self, request: ChatRequest, ids: list[int], prompt_tokens: int) -> Completion:
+    def _completion(self, request: ChatRequest, ids: list[int], prompt_tokens: int, logprobs=()) -> Completion:
         ended = next((i for i, token in enumerate(ids) if token in self.eos_ids), None)
         if ended is not None:
             ids = ids[: ended + 1]
@@ -165,7 +190,25 @@ class TransformersTeacher:
         if cuts:
             text = text[: min(cuts)]
         finish = "stop" if ended is not None or cuts or len(ids) < request.max_tokens else "length"
-        return Completion(text=text, finish_reason=finish, tokens=len(ids), prompt_tokens=prompt_tokens)
+        token_logprobs = None
+        if request.logprobs is not None:
+            kept = self._tokens_in(ids, text) if cuts else len(ids)
+            token_logprobs = tuple(self._token_logprob(step) for step in logprobs[:kept])
+        return Completion(
+            text=text, finish_reason=finish, tokens=len(ids), prompt_tokens=prompt_tokens, logprobs=token_logprobs
+        )
+
+    def _tokens_in(self, ids: list[int], text: str) -> int:
+        """How many of the generated tokens it takes to spell `text` (the answer cut at a stop string)."""
+        for count in range(len(ids) + 1):
+            if len(self.tokenizer.decode(ids[:count], skip_special_tokens=True)) >= len(text):
+                return count
+        return len(ids)
+
+    def _token_logprob(self, step: tuple[int, float, list[tuple[int, float]]]) -> TokenLogprob:
+        token, logprob, top = step
+        decode = self.tokenizer.decode
+        return TokenLogprob(decode([token]), logprob, tuple((decode([t]), value) for t, value in top))
 
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float]:
         """Mean log-probability of the answer's tokens after the chat-templated messages and

@@ -51,15 +51,29 @@ def run(args: argparse.Namespace) -> int:
     start = [{"role": "system", "content": args.system}] if args.system else []
 
     def answer(history: list[dict]):
-        request = ChatRequest(tuple(history), max_tokens=max_tokens, temperature=args.temperature, seed=seed)
-        return teacher.chat([request])[0]
+        """The answer to the conversation, printed as it streams in (the part a backend that
+        can't stream didn't hand over comes when it is done); the line is ended by the caller."""
+        shown = []
+
+        def show(piece: str) -> None:
+            shown.append(piece)
+            print(piece, end="", flush=True)
+
+        request = ChatRequest(
+            tuple(history), max_tokens=max_tokens, temperature=args.temperature, seed=seed, on_text=show
+        )
+        completion = teacher.chat([request])[0]
+        streamed = "".join(shown)
+        if completion.finish_reason != "error" and completion.text.startswith(streamed):
+            print(completion.text[len(streamed) :], end="", flush=True)
+        return completion
 
     if args.prompt is not None:
         completion = answer([*start, {"role": "user", "content": args.prompt}])
+        print()
         if completion.finish_reason == "error":
             print(f"taxon chat: the model failed: {completion.error}", file=sys.stderr)
             return EXIT_FAILED
-        print(completion.text)
         return EXIT_OK
     return _repl(answer, start)
 
@@ -82,10 +96,11 @@ def _repl(answer, start: list[dict]) -> int:
         if not line:
             continue
         history.append({"role": "user", "content": line})
+        print("model> ", end="", flush=True)
         completion = answer(history)
         if completion.finish_reason == "error":
             history.pop()
             print(f"(the model failed: {completion.error})")
             continue
         history.append({"role": "assistant", "content": completion.text})
-        print(f"model> {completion.text}" + (" [cut off]" if completion.finish_reason == "length" else ""))
+        print(" [cut off]" if completion.finish_reason == "length" else "")

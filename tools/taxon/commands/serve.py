@@ -1,11 +1,12 @@
-"""taxon serve MODEL: an OpenAI-compatible chat-completions server over a local model."""
+"""taxon serve MODEL: an OpenAI-compatible server over a local model, capped by [serve]."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from taxon.commands import _options
-from taxon.core.errors import TaxonError
+from taxon.core.errors import TaxonError, UsageError
 
 MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
 
@@ -29,11 +30,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
 
 
+def limits_from_config(config: dict):
+    """taxon serve's caps from [serve], and the API key from the variable it names (when set)."""
+    from taxon.serve.server import Limits
+
+    serve = config.get("serve", {})
+    settings = {
+        key: serve[key]
+        for key in ("max_tokens", "max_prompt_tokens", "max_n", "max_connections", "timeout_s")
+        if key in serve
+    }
+    for key, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise UsageError(f"serve.{key} must be a positive number, not {value!r}", where=config.get("config_path"))
+    key_env = serve.get("api_key_env") or ""
+    return Limits(**settings, api_key=os.environ.get(key_env) or None if key_env else None)
+
+
 def run(args: argparse.Namespace) -> int:
     from taxon.backends.models import resolve_model
     from taxon.serve.server import make_server
 
     config = config_from_args(args)
+    limits = limits_from_config(config)
     teacher = config.get("teacher", {})
     spec = args.model or config.get("generate", {}).get("teacher")
     if not spec:
@@ -47,11 +66,13 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size or teacher.get("batch_size", 8),
             threads=teacher.get("threads", 0),
             max_new_tokens=teacher.get("max_new_tokens", 256),
+            limits=limits,
         )
     except OSError as error:
         raise TaxonError(f"cannot listen on {args.host}:{args.port}: {error}", hint="choose another --port")
     server.log_requests = not args.quiet
-    print(f"serving {spec} at {server.url} (OpenAI-compatible; Ctrl-C stops)", flush=True)
+    keyed = f", key from ${config['serve']['api_key_env']}" if limits.api_key else ""
+    print(f"serving {spec} at {server.url} (OpenAI-compatible{keyed}; Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
