@@ -230,8 +230,3 @@ def test_cli_error_has_no_traceback(tmp_path):
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 1
     assert "not inside a git repository" in result.stderr and "Traceback" not in result.stderr
-
-
-def test_gitpython_is_imported_lazily():
-    code = "import sys, taxon.commands.diff; assert 'git' not in sys.modules, 'git imported early'"
-    subprocess.run([sys.executable, "-c", code], check=True)

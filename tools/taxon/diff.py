@@ -3,21 +3,19 @@ merge-base with a base ref and the working tree (untracked files included).
 
 A leaf is a folder holding a qna.yaml under the taxonomy folder; it changes when any file
 in it changes (qna.yaml, attribution.txt, in-tree documents), not counting files of leaves
-nested below it. Paths are relative to the repository root.
-
-gitpython is imported inside the functions: `taxon validate` imports this module and must
-start fast.
+nested below it. Paths are relative to the repository root. git runs through the hardened
+runner (taxon.core.git), on the clone found by its `.git`, never discovered under taxonomy/.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from taxon.core.errors import TaxonError
+from taxon.core.git import GitFailed, Repository, find_repository
 from taxon.qna.layout import QNA_NAME
 
 DEFAULT_BASES = ("origin/main", "main")
@@ -70,72 +68,87 @@ def changed_leaves(repo_root: Path, base: str | None = None, taxonomy_dir: str =
     """Leaves changed between the merge-base of `base` (default origin/main, else main) and
     HEAD, and the working tree. TaxonError when repo_root is not in a git repository or the
     base ref is unknown."""
-    repo = _open_repo(Path(repo_root))
-    base_name, base_sha = _merge_base(repo, base)
-    base_tree = repo.commit(base_sha).tree
-    root = Path(repo.working_tree_dir)
+    repository = _open_repository(Path(repo_root))
+    base_name, base_sha = _merge_base(repository, base)
+    base_qna = _qna_paths_at(repository, base_sha, taxonomy_dir)
+    root = repository.root
 
     def qna_exists(qna_path: PurePosixPath) -> bool:
-        return (root / qna_path).is_file() or _in_tree(base_tree, qna_path)
+        return (root / qna_path).is_file() or qna_path in base_qna
 
-    changes = _classify(_working_tree_changes(repo, base_sha), PurePosixPath(taxonomy_dir), qna_exists)
+    changes = _classify(_working_tree_changes(repository, base_sha), PurePosixPath(taxonomy_dir), qna_exists)
     return LeafChanges(repo_root=root, base=base_name, base_commit=base_sha, **changes)
 
 
-def _open_repo(path: Path):
-    import git
-
-    try:
-        return git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+def _open_repository(path: Path) -> Repository:
+    repository = find_repository(path) if path.exists() else None
+    if repository is None:
         raise TaxonError(
             "not inside a git repository", where=str(path.resolve()), hint="run from a clone of the taxonomy"
         )
-    except git.GitCommandNotFound:
-        raise TaxonError("the git executable was not found", hint="install git")
+    return repository
 
 
-def _merge_base(repo, base: str | None) -> tuple[str, str]:
+def _git(repository: Repository, *args: str, env: dict | None = None) -> str:
+    try:
+        return repository.git(*args, env=env).decode("utf-8", errors="surrogateescape")
+    except GitFailed as failure:
+        if str(failure).startswith("git cannot run"):
+            raise TaxonError("the git executable was not found", hint="install git") from None
+        raise TaxonError(f"git {args[0]} failed: {failure}", where=str(repository.root)) from None
+
+
+def _commit(repository: Repository, name: str) -> str | None:
+    """The commit `name` names, or None (a name that looks like an option names nothing)."""
+    if name.startswith("-"):
+        return None
+    try:
+        return repository.git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").decode().strip()
+    except GitFailed:
+        return None
+
+
+def _merge_base(repository: Repository, base: str | None) -> tuple[str, str]:
     """(name of the base ref used, sha of its merge-base with HEAD)."""
-    import git
-
     base_commit = None
     for name in (base,) if base else DEFAULT_BASES:
-        try:
-            base_commit, base_name = repo.commit(name), name
+        base_commit, base_name = _commit(repository, name), name
+        if base_commit:
             break
-        except (git.BadName, git.BadObject, ValueError):
-            continue
     if base_commit is None:
         wanted = f"'{base}' does not exist" if base else "neither origin/main nor main exists"
         raise TaxonError(f"unknown base ref: {wanted} in this repository", hint=BASE_HINT)
-    try:
-        head = repo.head.commit
-    except ValueError:
+    head = _commit(repository, "HEAD")
+    if head is None:
         raise TaxonError("the repository has no commit yet", hint="commit once, then compare")
-    common = repo.merge_base(base_commit, head)
-    if not common:
-        shallow = repo.git.rev_parse("--is-shallow-repository") == "true"
-        hint = SHALLOW_HINT if shallow else BASE_HINT
-        raise TaxonError(f"'{base_name}' and HEAD share no history", hint=hint)
-    return base_name, common[0].hexsha
+    try:
+        return base_name, repository.git("merge-base", base_commit, head).decode().strip()
+    except GitFailed:
+        shallow = _git(repository, "rev-parse", "--is-shallow-repository").strip() == "true"
+        raise TaxonError(f"'{base_name}' and HEAD share no history", hint=SHALLOW_HINT if shallow else BASE_HINT)
 
 
-def _working_tree_changes(repo, base_sha: str) -> list[FileChange]:
+def _qna_paths_at(repository: Repository, commit: str, taxonomy_dir: str) -> set[PurePosixPath]:
+    """Every qna.yaml under the taxonomy folder in `commit` (one git call, not one per path)."""
+    output = _git(repository, "ls-tree", "-r", "--name-only", "-z", "--full-tree", commit, "--", taxonomy_dir)
+    return {PurePosixPath(path) for path in output.split("\0") if path and PurePosixPath(path).name == QNA_NAME}
+
+
+def _working_tree_changes(repository: Repository, base_sha: str) -> list[FileChange]:
     """git's name-status of base_sha against the whole working tree, untracked files included.
 
     The working tree is staged into a throwaway copy of the index, so git's own rename
     detection also pairs folders moved without `git mv`, .gitignore is honoured, and the
     user's real index is never touched.
     """
-    index_path = Path(repo.working_tree_dir) / repo.git.rev_parse("--git-path", "index")
+    index_path = repository.root / _git(repository, "rev-parse", "--git-path", "index").strip()
     with tempfile.TemporaryDirectory(prefix="taxon-diff-") as scratch:
         scratch_index = Path(scratch) / "index"
         if index_path.is_file():
             shutil.copyfile(index_path, scratch_index)
-        env = {**os.environ, "GIT_INDEX_FILE": str(scratch_index)}
-        repo.git.add("--all", "--", ".", env=env)
-        output = repo.git.diff("--cached", "--name-status", "-z", "--find-renames", base_sha, env=env)
+        env = {"GIT_INDEX_FILE": str(scratch_index)}
+        _git(repository, "add", "--all", "--", ".", env=env)
+        output = _git(repository, "diff", "--cached", "--name-status", "-z", "--find-renames", base_sha, env=env)
     return _parse_name_status(output)
 
 
@@ -152,14 +165,6 @@ def _parse_name_status(output: str) -> list[FileChange]:
             changes.append(FileChange(status, fields[index + 1]))
             index += 2
     return changes
-
-
-def _in_tree(tree, path: PurePosixPath) -> bool:
-    try:
-        tree / path.as_posix()
-    except KeyError:
-        return False
-    return True
 
 
 def _is_qna(path: PurePosixPath, taxonomy: PurePosixPath) -> bool:

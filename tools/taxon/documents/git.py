@@ -9,30 +9,25 @@ cached by (repo, commit), so a rerun touches no network.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
+from taxon.core.git import GitFailed, run_git
+from taxon.core.git import printable as _printable
 from taxon.core.store import atomic_dir, hash_value
 from taxon.documents.records import DocumentProblem, document_settings
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 PINNED_REF = "refs/taxon/pinned"  # a ref keeps the fetched commit safe from any gc
-# Only what git needs to reach a server: no GIT_*, no HOME, no credentials helpers.
-KEPT_ENV = (
-    "PATH",
-    "SYSTEMROOT",
-    "http_proxy",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "no_proxy",
-    "NO_PROXY",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-)
+# On top of the runner's hardening (taxon.core.git): objects checked, no submodules.
+FETCH_CONFIG = {
+    "fetch.fsckObjects": "true",
+    "transfer.fsckObjects": "true",
+    "fetch.recurseSubmodules": "false",
+    "submodule.recurse": "false",
+}
 
 
 @dataclass(frozen=True)
@@ -65,14 +60,6 @@ class TreeEntry:
     @property
     def is_regular_file(self) -> bool:
         return self.mode in ("100644", "100755")
-
-
-class GitFailed(Exception):
-    """A git process that failed; str() is its last stderr line, `stderr` all of it."""
-
-    def __init__(self, message: str, stderr: str = ""):
-        super().__init__(message)
-        self.stderr = stderr
 
 
 def check_repo_url(url: str, settings: FetchSettings) -> None:
@@ -120,7 +107,7 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
         return folder
     with atomic_dir(folder) as building:
         try:
-            _run_git(["init", "--quiet", "--bare", "--template=", str(building)], settings)
+            _run_git(["init", "--quiet", "--bare", "--template="], settings, git_dir=building)
             _run_git(
                 [
                     "fetch",
@@ -137,11 +124,13 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
             )
             _run_git(["cat-file", "-e", f"{commit}^{{commit}}"], settings, git_dir=building)
         except GitFailed as failure:
-            raise _explain_failed_fetch(repo, commit, failure, settings) from None
+            raise _explain_failed_fetch(repo, commit, failure, settings, building) from None
     return folder
 
 
-def _explain_failed_fetch(repo: str, commit: str, failure: GitFailed, settings: FetchSettings) -> DocumentProblem:
+def _explain_failed_fetch(
+    repo: str, commit: str, failure: GitFailed, settings: FetchSettings, git_dir: Path
+) -> DocumentProblem:
     """Tell malformed objects, an unreachable repository and a missing commit apart (the
     last two with one cheap probe)."""
     fsck_errors = [line for line in failure.stderr.splitlines() if line.startswith("error: object ")]
@@ -152,7 +141,7 @@ def _explain_failed_fetch(repo: str, commit: str, failure: GitFailed, settings: 
             f"({_printable(fsck_errors[0] if fsck_errors else str(failure))}): it is not used",
         )
     try:
-        _run_git(["ls-remote", "--heads", repo], settings)
+        _run_git(["ls-remote", "--heads", repo], settings, git_dir=git_dir)
     except GitFailed as probe:
         return DocumentProblem(
             "D002", f"document repository '{repo}' cannot be fetched ({probe}): check the URL and that it is public"
@@ -178,69 +167,11 @@ def read_blob(git_dir: Path, object_id: str, settings: FetchSettings) -> bytes:
     return _run_git(["cat-file", "blob", object_id], settings, git_dir=git_dir)
 
 
-def _run_git(args: list[str], settings: FetchSettings, git_dir: Path | None = None) -> bytes:
-    command = ["git", *_safety_options(settings)]
-    if git_dir is not None:
-        command.append(f"--git-dir={git_dir}")
-    try:
-        result = subprocess.run(
-            command + args,
-            env=_scrubbed_env(settings),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=settings.timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise GitFailed(f"timed out after {settings.timeout_s:g} s") from None
-    except OSError as error:
-        raise GitFailed(f"git cannot run: {error.strerror}") from None
-    if result.returncode != 0:
-        stderr = result.stderr.decode("utf-8", "replace")
-        raise GitFailed(_last_line(stderr) or f"git {args[0]} exited with {result.returncode}", stderr)
-    return result.stdout
-
-
-def _safety_options(settings: FetchSettings) -> list[str]:
-    file_allow = "always" if settings.allow_file_urls else "never"
-    options = {
-        "core.hooksPath": "/dev/null",
-        "core.fsmonitor": "false",
-        "protocol.file.allow": file_allow,
-        "fetch.fsckObjects": "true",
-        "transfer.fsckObjects": "true",
-        "fetch.recurseSubmodules": "false",
-        "submodule.recurse": "false",
-        "credential.helper": "",
-        "gc.auto": "0",
-        "maintenance.auto": "false",
-    }
-    return [item for key, value in options.items() for item in ("-c", f"{key}={value}")]
-
-
-def _scrubbed_env(settings: FetchSettings) -> dict[str, str]:
-    env = {name: os.environ[name] for name in KEPT_ENV if name in os.environ}
-    env.update(
-        {
-            "GIT_ALLOW_PROTOCOL": ":".join(settings.protocols),
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_LFS_SKIP_SMUDGE": "1",
-            "GIT_NO_REPLACE_OBJECTS": "1",
-            "HOME": os.devnull,
-            "LC_ALL": "C",
-        }
+def _run_git(args: list[str], settings: FetchSettings, git_dir: Path) -> bytes:
+    return run_git(
+        args,
+        git_dir=git_dir,
+        protocols=settings.protocols,
+        config=FETCH_CONFIG,
+        timeout_s=settings.timeout_s,
     )
-    return env
-
-
-def _last_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    return _printable(lines[-1]) if lines else ""
-
-
-def _printable(text: str, limit: int = 200) -> str:
-    """A remote's words, safe for a terminal or a PR comment: no control characters, short."""
-    cleaned = "".join(char if char.isprintable() else "?" for char in text).strip()
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from taxon.core.errors import TaxonError
+from taxon.core.git import GitFailed, find_repository
 from taxon.core.github import dig
 from taxon.core.markdown import code_span, table_code, table_text
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
@@ -41,20 +41,24 @@ class PullRequestChanges:
         return sorted(ids)
 
 
-def _git(repo_root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
-    result = subprocess.run(["git", "-C", str(repo_root), *args], input=input_bytes, capture_output=True, check=False)
-    if result.returncode != 0:
+def git_output(repo_root: Path, *args: str) -> bytes:
+    """git's output for `args` on the repository whose root is `repo_root` (no discovery)."""
+    repository = find_repository(repo_root)
+    if repository is None:
+        raise TaxonError("not inside a git repository", where=str(repo_root), hint="run from a clone of the taxonomy")
+    try:
+        return repository.git(*args)
+    except GitFailed as failure:
         raise TaxonError(
-            f"git {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}",
+            f"git {args[0]} failed: {failure}",
             hint="fetch the base branch and the pull request head (actions/checkout with fetch-depth: 0)",
-        )
-    return result.stdout
+        ) from None
 
 
 def changed_paths(repo_root: Path, base: str, head: str = "HEAD") -> list[str]:
     """Files changed on `head` since its merge-base with `base`. Renames count as a delete and
     an add, so moving a file out of taxonomy/ shows on both sides."""
-    output = _git(repo_root, "diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", "--")
+    output = git_output(repo_root, "diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", "--")
     return sorted(path for path in output.decode("utf-8", errors="surrogateescape").split("\0") if path)
 
 

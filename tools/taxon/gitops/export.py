@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from taxon.core.store import atomic_write_bytes
-from taxon.gitops.changes import _git, changed_paths, is_taxonomy_path
+from taxon.gitops.changes import changed_paths, git_output, is_taxonomy_path
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 
 REGULAR_FILE_MODES = ("100644", "100755")
@@ -30,7 +30,7 @@ class ExportedTaxonomy:
 
 
 def _tree_entries(repo_root: Path, commit: str) -> list[TreeEntry]:
-    output = _git(repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+    output = git_output(repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
     entries = []
     for record in output.decode("utf-8", errors="surrogateescape").split("\0"):
         if not record:
@@ -76,6 +76,6 @@ def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, max
         if why:
             exported.skipped.append((entry.path, why))
             continue
-        atomic_write_bytes(out_dir / entry.path, _git(repo_root, "cat-file", "blob", entry.sha))
+        atomic_write_bytes(out_dir / entry.path, git_output(repo_root, "cat-file", "blob", entry.sha))
         exported.files.append(entry.path)
     return exported

@@ -5,10 +5,11 @@ its sha256. SHA256SUMS (sha256sum format) covers the manifest itself."""
 from __future__ import annotations
 
 import os
-import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from taxon.core.errors import TaxonError
+from taxon.core.git import GitFailed, find_repository, printable
 from taxon.core.store import hash_file, hash_tree
 from taxon.qna.layout import BUNDLE_FORMAT, MANIFEST_NAME, SUMS_NAME
 from taxon.qna.taxonomy import Leaf
@@ -26,24 +27,28 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def _git(folder: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def taxonomy_commit(leaves: list[Leaf], config: dict) -> dict:
-    """HEAD of the git repository holding the leaves (null outside one), and whether their
-    files differ from it."""
+    """HEAD of the clone holding the leaves (null outside one), and whether their files differ
+    from it. In CI (GITHUB_SHA set) the commit is GITHUB_SHA, and a clone whose HEAD is
+    another commit is an error: the bundle would claim a commit it was not built from."""
     folders = [str(leaf.folder.resolve()) for leaf in leaves]
-    root = Path(os.path.commonpath(folders)) if folders else Path(config["taxonomy"]["root"])
-    if not root.is_dir():
+    folder = Path(os.path.commonpath(folders)) if folders else Path(config["taxonomy"]["root"])
+    repository = find_repository(folder) if folder.is_dir() else None
+    if repository is None:
         return {"commit": None, "dirty": None}
-    commit = _git(root, "rev-parse", "HEAD")
-    status = _git(root, "status", "--porcelain", "--", ".") if commit else None
-    return {"commit": commit, "dirty": bool(status) if commit else None}
+    try:
+        head = repository.git("rev-parse", "--verify", "HEAD^{commit}").decode().strip()
+        status = repository.git("status", "--porcelain", "--untracked-files=all", "--", str(folder))
+    except GitFailed:
+        return {"commit": None, "dirty": None}
+    expected = os.environ.get("GITHUB_SHA")
+    if expected and expected.lower() != head:
+        raise TaxonError(
+            f"GITHUB_SHA is {printable(expected)} but the checkout's HEAD is {head}",
+            where=str(repository.root),
+            hint="publish from a checkout of the commit the workflow runs for (actions/checkout without a ref)",
+        )
+    return {"commit": head, "dirty": bool(status)}
 
 
 def leaf_entries(leaves: list[Leaf]) -> list[dict]:
