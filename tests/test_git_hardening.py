@@ -5,6 +5,7 @@ real git and taxon processes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -133,4 +134,31 @@ def test_ci_provenance_is_github_sha_checked_against_head(attacked, monkeypatch)
     monkeypatch.setenv("GITHUB_SHA", git(repo, "rev-parse", "main"))
     with pytest.raises(TaxonError, match="GITHUB_SHA is .* but the checkout's HEAD is " + head):
         taxonomy_commit(leaves, {})
+    assert not marker.exists()
+
+
+ATTACK_FILES = ("taxonomy/HEAD", "taxonomy/config", "taxonomy/objects/README", "taxonomy/refs/README")
+
+
+def test_validate_refuses_the_fake_repository_files(attacked):
+    """Whole tree and --changed: each file of the attack is a T003 error naming its path."""
+    repo, marker, _ = attacked
+    for args in (("validate", "--format", "json"), ("validate", "--changed", "--format", "json")):
+        result = taxon(*args, cwd=repo)
+        assert result.returncode == 1, result.stdout + result.stderr
+        report = json.loads(result.stdout)
+        flagged = {file["path"] for file in report["files"] for f in file["findings"] if f["rule"] == "T003"}
+        assert flagged == set(ATTACK_FILES), args
+    assert not marker.exists()
+
+
+def test_classify_counts_the_fake_repository_files_as_code(attacked, tmp_path):
+    repo, marker, _ = attacked
+    outputs = tmp_path / "outputs"
+    result = taxon("gitops", "classify", "--base", "origin/main", cwd=repo, env={"GITHUB_OUTPUT": str(outputs)})
+    assert result.returncode == 1 and "pull request kind: mixed" in result.stdout
+    git(repo, "rm", "-q", "-r", "taxonomy/compositional_skills/grounded/new_dates")
+    commit_all(repo, "only the attack left")
+    result = taxon("gitops", "classify", "--base", "origin/main", cwd=repo, env={"GITHUB_OUTPUT": str(outputs)})
+    assert result.returncode == 0 and "pull request kind: code (0 taxonomy, 4 other files)" in result.stdout
     assert not marker.exists()

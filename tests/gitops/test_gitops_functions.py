@@ -1,6 +1,6 @@
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from gitrepo import add_leaf, commit_all, git, make_repo
@@ -9,24 +9,32 @@ from taxon.core import github
 from taxon.core.errors import TaxonError, UsageError
 from taxon.gitops import actions, authorize, comment, export
 from taxon.gitops import changes as pr_changes
+from taxon.gitops.changes import is_taxonomy_path
+from taxon.validate.files import leaf_folders
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def classify(paths: list[str]) -> pr_changes.PullRequestChanges:
+    """Classified with the leaves that the paths themselves show (their qna.yaml files)."""
+    leaves = leaf_folders(PurePosixPath(path).relative_to("taxonomy") for path in paths if is_taxonomy_path(path))
+    return pr_changes.classify_changes(paths, leaves)
 
 
 # ------------------------------------------------------------------ classify
 
 
 def test_classify_contribution_code_mixed_empty():
-    assert pr_changes.classify_changes(["taxonomy/knowledge/a/qna.yaml"]).kind == "contribution"
-    assert pr_changes.classify_changes(["tools/taxon/cli.py"]).kind == "code"
-    mixed = pr_changes.classify_changes(["taxonomy/knowledge/a/qna.yaml", "Makefile"])
+    assert classify(["taxonomy/knowledge/a/qna.yaml"]).kind == "contribution"
+    assert classify(["tools/taxon/cli.py"]).kind == "code"
+    mixed = classify(["taxonomy/knowledge/a/qna.yaml", "Makefile"])
     assert mixed.kind == "mixed" and mixed.other == ("Makefile",)
-    assert pr_changes.classify_changes([]).kind == "empty"
-    assert pr_changes.classify_changes(["taxonomy.toml", "taxonomyx/a"]).kind == "code"
+    assert classify([]).kind == "empty"
+    assert classify(["taxonomy.toml", "taxonomyx/a"]).kind == "code"
 
 
 def test_leaf_ids_of_changed_files():
-    changes = pr_changes.classify_changes(
+    changes = classify(
         [
             "taxonomy/knowledge/birds/qna.yaml",
             "taxonomy/knowledge/birds/attribution.txt",
@@ -37,8 +45,8 @@ def test_leaf_ids_of_changed_files():
 
 
 def test_split_message_names_the_other_files():
-    message = pr_changes.split_message(pr_changes.classify_changes(["taxonomy/k/qna.yaml", "Makefile", "setup.py"]))
-    assert "1 file(s) under taxonomy/" in message and "Makefile, setup.py" in message
+    message = pr_changes.split_message(classify(["taxonomy/k/qna.yaml", "Makefile", "setup.py"]))
+    assert "1 leaf file(s) under taxonomy/" in message and "Makefile, setup.py" in message
     assert "Split it into two pull requests" in message
 
 
@@ -48,7 +56,8 @@ def test_changed_paths_count_a_rename_on_both_sides(tmp_path):
     git(repo, "mv", "README.md", "taxonomy/README.md")
     commit_all(repo, "move")
     assert pr_changes.changed_paths(repo, "origin/main") == ["README.md", "taxonomy/README.md"]
-    assert pr_changes.classify_changes(pr_changes.changed_paths(repo, "origin/main")).kind == "mixed"
+    # a README loose in taxonomy/ is no leaf file: the whole pull request is code
+    assert pr_changes.pull_request_changes(repo, "origin/main", "HEAD").kind == "code"
 
 
 def test_changed_paths_needs_the_base(tmp_path):
@@ -305,7 +314,7 @@ def test_post_creates_then_updates():
 
 
 def test_pr_summary_lists_leaves_and_the_files_to_split():
-    changes = pr_changes.classify_changes(["taxonomy/knowledge/a|b/qna.yaml", "Makefile"])
+    changes = classify(["taxonomy/knowledge/a|b/qna.yaml", "Makefile"])
     summary = pr_changes.render_pr_summary(changes)
     assert "**mixed**" in summary and "- `Makefile`" in summary and "- `knowledge/a|b`" in summary
 

@@ -86,7 +86,9 @@ def test_mixed_pull_request_fails_and_says_to_split(tmp_path):
     assert [r.returncode for r in classify] == [1]
     assert classify[0].outputs["kind"] == "mixed"
     assert "::error title=Split this pull request::" in classify[0].stdout
-    assert "outside it (Makefile)" in classify[0].stdout and "Split it into two pull requests" in classify[0].stdout
+    assert (
+        "1 other file(s) (Makefile)" in classify[0].stdout and "Split it into two pull requests" in classify[0].stdout
+    )
     summary = runner.summary_file.read_text()
     assert "**mixed**" in summary and "- `Makefile`" in summary
 

@@ -55,7 +55,7 @@ def _classify(args) -> int:
     base = args.base or (f"origin/{_env('GITHUB_BASE_REF')}" if _env("GITHUB_BASE_REF") else None)
     if not base:
         raise UsageError("no base ref", hint="pass --base, or run on a pull_request event (GITHUB_BASE_REF)")
-    changes = pr_changes.classify_changes(pr_changes.changed_paths(Path.cwd(), base, args.head))
+    changes = pr_changes.pull_request_changes(Path.cwd(), base, args.head)
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"kind": changes.kind, "leaves": " ".join(changes.leaf_ids())})
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), pr_changes.render_pr_summary(changes))
     print(f"pull request kind: {changes.kind} ({len(changes.taxonomy)} taxonomy, {len(changes.other)} other files)")

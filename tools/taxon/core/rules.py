@@ -134,6 +134,13 @@ RULES: dict[str, Rule] = {
             "the same question in two leaves usually means two pull requests on one topic",
         ),
         Rule("T002", WARNING, "leaves nearly coincide", "two leaves with almost the same seeds are likely duplicates"),
+        Rule(
+            "T003",
+            ERROR,
+            "file with no place in the taxonomy",
+            "only leaf folders with qna.yaml, attribution.txt and knowledge documents: other files (a git "
+            "repository's HEAD or config, scripts, dotfiles) are never reviewed as data and can trap tools",
+        ),
         Rule("C001", INFO, "leaf deleted", "deleted leaves are reported so a removal is never silent"),
         Rule("C002", INFO, "leaf renamed", "a rename keeps the content but changes the leaf id"),
         Rule(

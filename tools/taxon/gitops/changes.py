@@ -11,10 +11,11 @@ from taxon.core.github import dig
 from taxon.core.markdown import code_span, table_code, table_text
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 from taxon.qna.taxonomy import leaf_id
+from taxon.validate.files import leaf_folders, misplaced
 
 SPLIT_HINT = (
-    "Split it into two pull requests: one with only the files under taxonomy/ (the contribution) "
-    "and one with everything else (the code change)."
+    "Split it into two pull requests: one with only leaf files under taxonomy/ (the contribution: "
+    "qna.yaml, attribution.txt, knowledge documents) and one with everything else (the code change)."
 )
 
 
@@ -66,17 +67,38 @@ def is_taxonomy_path(path: str) -> bool:
     return PurePosixPath(path).parts[:1] == (TAXONOMY_DIR,)
 
 
-def classify_changes(paths: list[str]) -> PullRequestChanges:
-    taxonomy = tuple(sorted(p for p in paths if is_taxonomy_path(p)))
-    other = tuple(sorted(p for p in paths if not is_taxonomy_path(p)))
+def leaf_folders_at(repo_root: Path, *commits: str) -> set[PurePosixPath]:
+    """The leaf folders (relative to taxonomy/) in any of these commits: a deleted leaf's
+    files are still contribution files."""
+    folders: set[PurePosixPath] = set()
+    for commit in commits:
+        output = git_output(repo_root, "ls-tree", "-r", "--name-only", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+        names = output.decode("utf-8", errors="surrogateescape").split("\0")
+        folders |= leaf_folders(PurePosixPath(name).relative_to(TAXONOMY_DIR) for name in names if name)
+    return folders
+
+
+def classify_changes(paths: list[str], leaves: set[PurePosixPath]) -> PullRequestChanges:
+    """Contribution files are those with a place in a leaf (see taxon.validate.files); any
+    other file, under taxonomy/ or not, is code."""
+
+    def contributed(path: str) -> bool:
+        return is_taxonomy_path(path) and misplaced(PurePosixPath(path).relative_to(TAXONOMY_DIR), leaves) is None
+
+    taxonomy = tuple(sorted(p for p in paths if contributed(p)))
+    other = tuple(sorted(p for p in paths if not contributed(p)))
     return PullRequestChanges(taxonomy, other)
+
+
+def pull_request_changes(repo_root: Path, base: str, head: str) -> PullRequestChanges:
+    return classify_changes(changed_paths(repo_root, base, head), leaf_folders_at(repo_root, base, head))
 
 
 def split_message(changes: PullRequestChanges, shown: int = 10) -> str:
     listed = ", ".join(changes.other[:shown]) + (" ..." if len(changes.other) > shown else "")
     return (
-        f"This pull request changes {len(changes.taxonomy)} file(s) under taxonomy/ and "
-        f"{len(changes.other)} file(s) outside it ({listed}). {SPLIT_HINT}"
+        f"This pull request changes {len(changes.taxonomy)} leaf file(s) under taxonomy/ and "
+        f"{len(changes.other)} other file(s) ({listed}). {SPLIT_HINT}"
     )
 
 
@@ -96,7 +118,7 @@ def render_pr_summary(changes: PullRequestChanges) -> str:
         lines += [f"- {code_span(leaf)}" for leaf in leaves]
         lines.append("")
     if changes.kind == "mixed":
-        lines += [f"Files outside taxonomy/ ({len(changes.other)}):", ""]
+        lines += [f"Files that are not leaf files ({len(changes.other)}):", ""]
         lines += [f"- {code_span(path)}" for path in changes.other]
         lines.append("")
     return "\n".join(lines)

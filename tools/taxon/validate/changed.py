@@ -4,12 +4,13 @@ deletions and renames reported as info findings (C001, C002)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from taxon.core.rules import finding
 from taxon.diff import changed_leaves
 from taxon.qna.layout import TAXONOMY_DIR
 from taxon.validate.engine import FileReport, Report, validate_paths
+from taxon.validate.files import misplaced, tree_file_findings
 
 
 def _display(path: Path) -> str:
@@ -30,6 +31,15 @@ def validate_changed(repo: Path, base: str | None, taxonomy_dir: str, settings: 
     paths = [Path(_display(root / path)) for path in changes.to_validate()]
     context = [Path(_display(root / taxonomy_dir))] if (root / taxonomy_dir).is_dir() else []
     report = validate_paths(paths, settings, latest=True, leaf_checks=leaf_checks, tree_context=context)
+    for path in paths:
+        report.add(tree_file_findings(path.parent))
+    taxonomy = PurePosixPath(taxonomy_dir)
+    for path in changes.other_paths:
+        relative = PurePosixPath(path.as_posix())
+        if taxonomy not in relative.parents or not os.path.lexists(root / path):
+            continue
+        if reason := misplaced(relative.relative_to(taxonomy), set()):
+            report.add([finding(_display(root / path), 1, 1, "T003", f"{reason}: remove it")])
     for old, new in changes.renamed:
         file = report.file(_display(root / new))
         if file is not None:

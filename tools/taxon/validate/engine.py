@@ -16,11 +16,10 @@ from taxon.core.rules import finding
 from taxon.qna.loader import Parsed, read_qna
 from taxon.qna.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
+from taxon.validate.files import is_qna_name, tree_file_findings
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 from taxon.validate.settings import DEFAULTS
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
-
-QNA_NAMES = ("qna.yaml", "qna.yml")  # compared case-insensitively: QnA.yaml is found, then flagged
 
 LeafCheck = Callable[[Leaf], list[Finding]]  # e.g. the documents check of --check-documents
 
@@ -57,6 +56,16 @@ class Report:
 
     def file(self, path: str) -> FileReport | None:
         return next((report for report in self.files if report.path == path), None)
+
+    def add(self, findings: Iterable[Finding]) -> None:
+        """Findings about files that may have no report yet (files that are not leaves)."""
+        for found in findings:
+            report = self.file(found.path)
+            if report is None:
+                report = FileReport(found.path)
+                self.files.append(report)
+            if found not in report.findings:
+                report.findings.append(found)
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,7 @@ def _walk(root: Path) -> list[Target]:
                     )
                 )
         for name in sorted(filenames):
-            if name.lower() in QNA_NAMES:
+            if is_qna_name(name):
                 found.append(Target(Path(folder) / name, str(Path(folder) / name)))
     return sorted(found, key=lambda target: target.display)
 
@@ -201,10 +210,15 @@ def validate_paths(
 ) -> Report:
     """Validate files and folders. Tree-wide rules run over everything validated together and
     the leaves under `tree_context` (e.g. the whole taxonomy when only changed leaves are
-    validated); findings are reported for the validated files only."""
+    validated); findings are reported for the validated files only. In every folder given,
+    each file with no place in a leaf gets a report of its own (T003)."""
+    paths = [Path(path) for path in paths]
     targets = collect_targets(paths)
     checked = _check_all(targets, settings, latest, leaf_checks)
     report = Report([item.report for item in checked])
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            report.add(tree_file_findings(path))
     validated = {os.path.abspath(target.path) for target in targets}
     questions = [item.questions for item in checked if item.questions and item.questions.questions]
     questions += _context_questions(tree_context, validated, settings)
