@@ -45,9 +45,10 @@ DEFAULT_TIMEOUT_S = 300.0
 class GitFailed(Exception):
     """A git process that failed; str() is its last stderr line, `stderr` all of it."""
 
-    def __init__(self, message: str, stderr: str = ""):
+    def __init__(self, message: str, stderr: str = "", timed_out: bool = False):
         super().__init__(message)
         self.stderr = stderr
+        self.timed_out = timed_out
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def run_git(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise GitFailed(f"timed out after {timeout_s:g} s") from None
+        raise GitFailed(f"timed out after {timeout_s:g} s", timed_out=True) from None
     except OSError as error:
         raise GitFailed(f"git cannot run: {error.strerror}") from None
     if result.returncode != 0:

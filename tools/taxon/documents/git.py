@@ -20,6 +20,7 @@ from taxon.core.store import atomic_dir, hash_value
 from taxon.documents.records import DocumentProblem, document_settings
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+FSCK_MESSAGE_ID = re.compile(r"^error: object [0-9a-f]+: ([a-zA-Z]+):", re.M)  # e.g. hasDotgit
 PINNED_REF = "refs/taxon/pinned"  # a ref keeps the fetched commit safe from any gc
 # On top of the runner's hardening (taxon.core.git): objects checked, no submodules.
 FETCH_CONFIG = {
@@ -131,23 +132,27 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
 def _explain_failed_fetch(
     repo: str, commit: str, failure: GitFailed, settings: FetchSettings, git_dir: Path
 ) -> DocumentProblem:
-    """Tell malformed objects, an unreachable repository and a missing commit apart (the
-    last two with one cheap probe)."""
-    fsck_errors = [line for line in failure.stderr.splitlines() if line.startswith("error: object ")]
+    """Tell malformed objects, a silent or unreachable repository and a missing commit apart
+    (the last two with one cheap probe). The messages reach pull-request comments, so they
+    name fixed categories and never repeat what the remote or the network said."""
     if "fsck error" in failure.stderr:
+        checks = sorted(set(FSCK_MESSAGE_ID.findall(failure.stderr))) or ["unknown"]
         return DocumentProblem(
-            "D012",
-            f"commit {commit} of '{repo}' fails git's object checks "
-            f"({_printable(fsck_errors[0] if fsck_errors else str(failure))}): it is not used",
+            "D012", f"commit {commit} of '{repo}' fails git's object checks ({', '.join(checks)}): it is not used"
         )
-    try:
-        _run_git(["ls-remote", "--heads", repo], settings, git_dir=git_dir)
-    except GitFailed as probe:
-        return DocumentProblem(
-            "D002", f"document repository '{repo}' cannot be fetched ({probe}): check the URL and that it is public"
-        )
+    if not failure.timed_out:
+        try:
+            _run_git(["ls-remote", "--heads", repo], settings, git_dir=git_dir)
+        except GitFailed as probe:
+            failure = probe
+        else:
+            return DocumentProblem(
+                "D003", f"commit {commit} is not in '{repo}': pin a commit that is pushed to the repository"
+            )
+    if failure.timed_out:
+        return DocumentProblem("D002", f"document repository '{repo}' timed out after {settings.timeout_s:g} s")
     return DocumentProblem(
-        "D003", f"commit {commit} is not in '{repo}' ({failure}): pin a commit that is pushed to the repository"
+        "D002", f"document repository '{repo}' cannot be fetched: check the URL and that it is public"
     )
 
 

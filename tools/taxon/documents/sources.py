@@ -79,8 +79,8 @@ def _read_no_follow(path: Path, name: str, size: int) -> bytes:
 def repo_files(git_dir: Path, commit: str, settings: git.FetchSettings) -> list[SourceFile]:
     try:
         entries = git.list_tree(git_dir, commit, settings)
-    except git.GitFailed as failure:
-        raise DocumentProblem("D002", f"cannot list the files of the fetched commit {commit}: {failure}") from None
+    except git.GitFailed:
+        raise DocumentProblem("D002", f"cannot list the files of the fetched commit {commit}") from None
     files = []
     for entry in entries:
         if entry.is_regular_file:
@@ -94,10 +94,8 @@ def _blob_reader(git_dir: Path, object_id: str, settings: git.FetchSettings) -> 
     def read() -> bytes:
         try:
             return git.read_blob(git_dir, object_id, settings)
-        except git.GitFailed as failure:
-            raise DocumentProblem(
-                "D002", f"cannot read object {object_id} of the fetched repository: {failure}"
-            ) from None
+        except git.GitFailed:
+            raise DocumentProblem("D002", f"cannot read object {object_id} of the fetched repository") from None
 
     return read
 
