@@ -60,6 +60,7 @@ class Runner:
     extra_env: dict = field(default_factory=dict)
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     step_outcomes: dict[str, str] = field(default_factory=dict)
+    needs: dict[str, dict] = field(default_factory=dict)  # job id -> {"outputs": {...}} of jobs this one needs
 
     @property
     def summary_file(self) -> Path:
@@ -78,6 +79,8 @@ class Runner:
             }
         elif head == "steps":
             root = {step: {"outputs": outputs} for step, outputs in self.step_outputs.items()}
+        elif head == "needs":
+            root = self.needs
         elif head == "secrets":
             root = self.secrets
         elif head == "vars":

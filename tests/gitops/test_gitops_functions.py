@@ -92,10 +92,16 @@ def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
     "body, expected",
     [
         ("/taxon samples", authorize.CommentCommand("samples")),
-        ("Looks good.\n\n/taxon samples 0123abc\n", authorize.CommentCommand("samples", "0123abc")),
+        (f"Looks good.\n\n/taxon samples {SHA}\n", authorize.CommentCommand("samples", SHA)),
         ("/taxon samples " + SHA.upper(), authorize.CommentCommand("samples", SHA)),
         ("please run\n```\n/taxon samples\n```", None),
         ("> /taxon samples", None),
+        ("    /taxon samples", None),  # an indented code block
+        ("\t/taxon samples", None),
+        ("<!-- /taxon samples -->", None),
+        ("<!--\n/taxon samples\n-->\nthanks", None),
+        ("<!-- never closed\n/taxon samples", None),
+        ("<!-- note -->\n/taxon samples", authorize.CommentCommand("samples")),
         ("/taxonomy samples", None),
         ("no command here", None),
         ("", None),
@@ -105,7 +111,10 @@ def test_parse_comment_command(body, expected):
     assert authorize.parse_comment_command(body) == expected
 
 
-@pytest.mark.parametrize("body", ["/taxon train", "/taxon", "/taxon samples main", "/taxon samples abc1234 more"])
+@pytest.mark.parametrize(
+    "body",
+    ["/taxon train", "/taxon", "/taxon samples main", "/taxon samples abc1234 more", "/taxon samples 0123abc"],
+)
 def test_bad_commands_are_usage_errors(body):
     with pytest.raises(UsageError):
         authorize.parse_comment_command(body)
@@ -156,7 +165,7 @@ def test_label_by_a_maintainer_is_a_request_for_the_labelled_commit():
 def test_comment_by_a_maintainer_with_and_without_a_commit():
     assert authorize.authorize_samples("issue_comment", _comment_event(), WRITE, _pull()).head_sha == SHA
     assert (
-        authorize.authorize_samples("issue_comment", _comment_event("/taxon samples 0123456"), WRITE, _pull()).pr_number
+        authorize.authorize_samples("issue_comment", _comment_event(f"/taxon samples {SHA}"), WRITE, _pull()).pr_number
         == 7
     )
 
@@ -184,7 +193,8 @@ def test_comment_by_a_maintainer_with_and_without_a_commit():
         ("pull_request_target", _label_event(), WRITE, _pull(number=8), "does not match"),
         ("issue_comment", _comment_event(on_pr=False), WRITE, _pull(), "not a new comment on a pull request"),
         ("issue_comment", _comment_event("thanks!"), WRITE, _pull(), "no '/taxon samples' command"),
-        ("issue_comment", _comment_event("/taxon samples fffffff"), WRITE, _pull(), "moved on"),
+        ("issue_comment", _comment_event("/taxon samples " + "f" * 40), WRITE, _pull(), "moved on"),
+        ("issue_comment", _comment_event("/taxon samples " + SHA[:39] + "f"), WRITE, _pull(), "moved on"),
         (
             "issue_comment",
             _comment_event(sender="drive-by"),
@@ -198,6 +208,16 @@ def test_comment_by_a_maintainer_with_and_without_a_commit():
 def test_refusals_say_why(event_name, event, permission, pull, why):
     with pytest.raises(TaxonError, match=why):
         authorize.authorize_samples(event_name, event, permission, pull)
+
+
+def test_a_pinned_head_binds_the_request():
+    """The samples job passes the head its authorize job found; any other head is refused."""
+    assert authorize.authorize_samples("issue_comment", _comment_event(), WRITE, _pull(), SHA.upper()).head_sha == SHA
+    with pytest.raises(TaxonError, match="moved on"):
+        authorize.authorize_samples("issue_comment", _comment_event(), WRITE, _pull(head="f" * 40), SHA)
+    for pinned, body in ((SHA[:12], "/taxon samples"), ("f" * 40, f"/taxon samples {SHA}"), ("", "/taxon samples")):
+        with pytest.raises(TaxonError, match="pinned head"):
+            authorize.authorize_samples("issue_comment", _comment_event(body), WRITE, _pull(), pinned)
 
 
 # ------------------------------------------------------------------ the pull request's taxonomy as data

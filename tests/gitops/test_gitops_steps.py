@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from gitrepo import REPO, add_leaf, commit_all, git, make_repo
 from runner import Runner
 
@@ -187,6 +188,25 @@ def samples_runner(tmp_path):
     return runner
 
 
+def _request_then_samples(runner: Runner, between=None) -> list:
+    """The authorize job, then (when it passes) the samples job with its outputs, as GitHub
+    runs them; `between(runner)` happens while the samples job waits for its approval."""
+    checked = runner.run_job(WORKFLOWS / "samples.yml", "authorize")
+    if checked[-1].returncode != 0:
+        return checked
+    runner.needs = {"authorize": {"outputs": checked[-1].outputs}}
+    if between:
+        between(runner)
+    return runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+
+
+def _set_route(runner: Runner, path: str, answer: dict) -> None:
+    routes_file = Path(runner.extra_env["FAKE_GH_STATE"]) / "routes.json"
+    routes = json.loads(routes_file.read_text())
+    routes[path] = answer
+    routes_file.write_text(json.dumps(routes))
+
+
 def _fill_generate_output(runner: Runner, fell_short: bool = False) -> None:
     """What `taxon generate` would write (its own tests cover it): a hand-made output folder."""
     from review.review_fixtures import write_gen_out
@@ -203,7 +223,7 @@ def test_label_runs_the_trusted_job_on_data_only(samples_runner):
     runner = samples_runner
     runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
     _fill_generate_output(runner)
-    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    results = _request_then_samples(runner)
     assert [r.returncode for r in results] == [0] * len(results), [(r.name, r.stdout, r.stderr) for r in results]
     assert [r.name.split(" ")[0] for r in results] == ["Check", "Fetch", "Take", "Validate", "Render", "Create"]
     request = _outputs_of(results, "Check")
@@ -246,7 +266,7 @@ def test_samples_refused_for_a_commenter_without_write_access(samples_runner):
     routes = json.loads(routes_file.read_text())
     routes["repos/octo/taxonomy/collaborators/maintainer/permission"] = {"permission": "read", "role_name": "triage"}
     routes_file.write_text(json.dumps(routes))
-    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    results = _request_then_samples(runner)
     assert [r.returncode for r in results] == [1]
     assert "::error title=Samples not generated::'maintainer' has no write access" in results[0].stdout
     assert not [call for call in runner.gh_calls() if "--method" in call["args"]]
@@ -255,15 +275,46 @@ def test_samples_refused_for_a_commenter_without_write_access(samples_runner):
 def test_samples_refused_when_the_pull_request_moved_after_the_label(samples_runner):
     runner = samples_runner
     runner.event["pull_request"]["head"]["sha"] = "f" * 40
-    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    results = _request_then_samples(runner)
     assert [r.returncode for r in results] == [1] and "moved on" in results[0].stdout
+
+
+def test_a_bare_command_is_for_the_head_at_comment_time(samples_runner):
+    """The authorize job pins the head it finds; a push while the samples job waits for its
+    approval is refused, and the pushed commit is never exported."""
+    runner = samples_runner
+    runner.event_name = "issue_comment"
+    runner.event = {
+        "action": "created",
+        "issue": {"number": PR_NUMBER, "pull_request": {}},
+        "comment": {"body": "/taxon samples"},
+        "sender": {"login": "maintainer"},
+        "repository": {"default_branch": "main"},
+    }
+
+    def push(runner):
+        pull = {"number": PR_NUMBER, "state": "open", "head": {"sha": "e" * 40}, "base": {"ref": "main"}}
+        _set_route(runner, f"repos/octo/taxonomy/pulls/{PR_NUMBER}", pull)
+
+    results = _request_then_samples(runner, between=push)
+    assert runner.needs["authorize"]["outputs"]["head_sha"] == runner.head
+    assert [r.returncode for r in results] == [1] and "moved on" in results[0].stdout
+    assert not (runner.temp / "pr").exists()
+
+
+def test_only_an_authorized_request_reaches_the_samples_job_and_its_concurrency():
+    jobs = yaml.safe_load((WORKFLOWS / "samples.yml").read_text())["jobs"]
+    assert jobs["samples"]["needs"] == "authorize"
+    assert jobs["samples"]["concurrency"]["group"] == "samples-${{ needs.authorize.outputs.pr }}"
+    assert "concurrency" not in jobs["authorize"] and "environment" not in jobs["authorize"]
+    assert "--pinned-head" in jobs["samples"]["steps"][3]["run"]
 
 
 def test_a_leaf_that_fell_short_is_still_reviewed_then_the_job_fails(samples_runner):
     runner = samples_runner
     runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
     _fill_generate_output(runner, fell_short=True)
-    results = runner.run_job(WORKFLOWS / "samples.yml", "samples", skip=("Install", "Generate samples"))
+    results = _request_then_samples(runner)
     assert [r.returncode for r in results] == [0, 0, 0, 0, 0, 0, 1]
     assert "::error title=Generation fell short::" in results[-1].stdout
     posted = [call for call in runner.gh_calls() if "--method" in call["args"]]

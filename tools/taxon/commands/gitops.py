@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
     authorize = sub.add_parser("authorize", help="is this event a maintainer's request for samples")
     authorize.add_argument("--permission", type=Path, required=True, help="the sender's collaborator permission JSON")
     authorize.add_argument("--pull", type=Path, required=True, help="the pull request JSON")
+    authorize.add_argument("--pinned-head", help="the head found when the request was made: refuse any other")
 
     export = sub.add_parser("export-pr", help="write a pull request's changed leaves as data")
     export.add_argument("--base", required=True)
@@ -76,7 +77,9 @@ def _authorize(args) -> int:
     event_name = _env("GITHUB_EVENT_NAME") or ""
     event = actions.load_event(_env("GITHUB_EVENT_PATH"))
     try:
-        request = authorize.authorize_samples(event_name, event, _read_json(args.permission), _read_json(args.pull))
+        request = authorize.authorize_samples(
+            event_name, event, _read_json(args.permission), _read_json(args.pull), args.pinned_head
+        )
     except TaxonError as refusal:
         return _fail(str(refusal), "Samples not generated")
     actions.write_outputs(

@@ -18,18 +18,22 @@ COMMENT_COMMANDS = ("samples",)
 @dataclass(frozen=True)
 class CommentCommand:
     name: str
-    commit: str | None = None  # a commit (prefix) the maintainer reviewed; None: the PR's head
+    commit: str | None = None  # the full sha the maintainer reviewed; None: the head at comment time
 
 
-_COMMIT_RE = re.compile(r"[0-9a-f]{7,40}")
+FULL_SHA = re.compile(r"[0-9a-f]{40}")  # a prefix is no pin: 7 hex digits collide in minutes
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_INDENTED_CODE_RE = re.compile(r"^( {4}|\t)")
+_HTML_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
 
 
 def parse_comment_command(body: str) -> CommentCommand | None:
-    """The first `/taxon COMMAND [COMMIT]` line of a comment, outside code blocks and quotes;
+    """The first `/taxon COMMAND [COMMIT]` line of a comment, outside code blocks (fenced or
+    indented), block quotes and HTML comments: only a command a reader sees as one counts.
     None when there is none. An unknown command or argument is a UsageError."""
     fence = None
-    for raw_line in body.splitlines():
+    visible = _HTML_COMMENT_RE.sub(lambda comment: "\n" * comment.group(0).count("\n"), body)
+    for raw_line in visible.splitlines():
         line = raw_line.rstrip()
         opener = _FENCE_RE.match(line)
         if fence:
@@ -39,6 +43,8 @@ def parse_comment_command(body: str) -> CommentCommand | None:
         if opener:
             fence = opener.group(1)
             continue
+        if _INDENTED_CODE_RE.match(line):
+            continue
         words = line.split()
         if not words or words[0] != COMMAND_PREFIX:
             continue
@@ -47,10 +53,10 @@ def parse_comment_command(body: str) -> CommentCommand | None:
                 f"unknown command: {line.strip()[:80]}", hint="write '/taxon samples' or '/taxon samples COMMIT'"
             )
         arguments = words[2:]
-        if len(arguments) > 1 or (arguments and not _COMMIT_RE.fullmatch(arguments[0].lower())):
+        if len(arguments) > 1 or (arguments and not FULL_SHA.fullmatch(arguments[0].lower())):
             raise UsageError(
                 f"bad arguments to /taxon {words[1]}: {' '.join(arguments)[:80]}",
-                hint="the only argument is an optional commit SHA (7 to 40 hex digits)",
+                hint="the only argument is an optional full commit SHA (all 40 hex digits)",
             )
         return CommentCommand(words[1], arguments[0].lower() if arguments else None)
     return None
@@ -69,11 +75,16 @@ class SamplesRequest:
     requested_by: str
 
 
-def authorize_samples(event_name: str, event: dict, permission: dict, pull: dict) -> SamplesRequest:
+def authorize_samples(
+    event_name: str, event: dict, permission: dict, pull: dict, pinned_head: str | None = None
+) -> SamplesRequest:
     """Decide whether this event is a maintainer's request for samples, and for which commit.
 
     `permission` is the sender's collaborator permission and `pull` the pull request, both as
-    the REST API returns them now. Raises TaxonError saying why when the request is refused.
+    the REST API returns them now. `pinned_head` is the head a first check found when the
+    request was made (a bare `/taxon samples` is for that head): after the environment's
+    approval, a pull request at any other head is refused. Raises TaxonError saying why when
+    the request is refused.
     """
     sender = dig(event, "sender", "login") or ""
     if event_name == "pull_request_target":
@@ -103,8 +114,13 @@ def authorize_samples(event_name: str, event: dict, permission: dict, pull: dict
         raise TaxonError("the pull request answer does not match the event")
     if pull.get("state") != "open":
         raise TaxonError(f"pull request #{number} is not open")
-    head = dig(pull, "head", "sha") or ""
-    if wanted and not head.startswith(wanted):
+    if pinned_head is not None:
+        pinned_head = pinned_head.lower()
+        if not FULL_SHA.fullmatch(pinned_head) or (wanted and wanted.lower() != pinned_head):
+            raise TaxonError(f"the pinned head '{pinned_head[:40]}' is not the full sha this request was made for")
+        wanted = pinned_head
+    head = (dig(pull, "head", "sha") or "").lower()
+    if wanted and head != wanted.lower():
         raise TaxonError(
             f"pull request #{number} moved on: its head is {head[:12]}, the request was for {wanted[:12]}",
             hint="review the new commits, then ask again",
