@@ -13,6 +13,7 @@ import sys
 
 from taxon import __version__
 from taxon.core.errors import EXIT_USAGE, TaxonError
+from taxon.core.progress import silence_third_party_bars
 
 # name -> (module under taxon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"taxon: error: unknown command '{name}' (see 'taxon --help')", file=sys.stderr)
         return EXIT_USAGE
     module_name, help_ = COMMANDS[name]
+    silence_third_party_bars()
     module = importlib.import_module(f"taxon.commands.{module_name}")
     parser = argparse.ArgumentParser(prog=f"taxon {name}", description=help_)
     module.add_arguments(parser)

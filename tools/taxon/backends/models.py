@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taxon.core.errors import MissingExtra, TaxonError, UsageError
+from taxon.core.progress import status
 from taxon.core.store import atomic_dir, atomic_write_json, hash_file, hash_tree, hash_value
 
 PACKAGED_PREFIX = "packaged:"
@@ -120,10 +121,8 @@ def prepare_packaged_model(cache_dir: Path, name: str = "smollm2") -> Path:
     folder = packaged_model_dir(name, cache_dir)
     if is_prepared(folder):
         return folder
-    from rich.console import Console
-
     gguf = packaged_gguf(name)
-    with Console(stderr=True).status(f"Preparing {PACKAGED_PREFIX}{name} once: converting {gguf.name} to safetensors"):
+    with status(f"Preparing {PACKAGED_PREFIX}{name} once: converting {gguf.name} to safetensors"):
         with atomic_dir(folder) as building:
             _convert_gguf(gguf, building)
     return folder

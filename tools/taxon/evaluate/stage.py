@@ -10,6 +10,7 @@ from pathlib import Path
 
 from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
+from taxon.core.progress import tracker
 from taxon.evaluate.answers import Progress, cached_answers
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.gate import GateResult, check_gate
@@ -52,12 +53,8 @@ def _progress(total: int, quiet: bool) -> Iterator[Progress]:
     if quiet:
         yield lambda advance: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as ProgressBar
-
-    with ProgressBar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bar:
-        task = bar.add_task("evaluate: answering", total=total)
-        yield lambda count: bar.update(task, advance=count)
+    with tracker() as answers:
+        yield answers.task("evaluate: answering", total=total).advance
 
 
 def _answer(model: str, items: list[EvalItem], out_dir: Path, config: dict, advance: Progress) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
+from taxon.core.progress import Task, Tracker, tracker
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import knowledge, skills
 from taxon.generate.cache import UnitCache
@@ -232,20 +233,19 @@ def _write_json(path: Path, value: dict) -> None:
 
 
 class _LeafProgress:
-    """One rich progress bar per leaf, its total growing as its steps ask for units."""
+    """One progress task per leaf, its total growing as its steps ask for units."""
 
-    def __init__(self, progress):
-        self.progress = progress
-        self.tasks: dict[str, int] = {}
+    def __init__(self, leaves: Tracker):
+        self.leaves = leaves
+        self.tasks: dict[str, Task] = {}
 
     def add(self, leaf_id: str, count: int) -> None:
         if leaf_id not in self.tasks:
-            self.tasks[leaf_id] = self.progress.add_task(leaf_id, total=0)
-        task = self.tasks[leaf_id]
-        self.progress.update(task, total=self.progress.tasks[task].total + count)
+            self.tasks[leaf_id] = self.leaves.task(leaf_id)
+        self.tasks[leaf_id].grow(count)
 
     def advance(self, leaf_id: str, count: int) -> None:
-        self.progress.advance(self.tasks[leaf_id], count)
+        self.tasks[leaf_id].advance(count)
 
 
 @contextmanager
@@ -253,7 +253,5 @@ def _leaf_progress(quiet: bool) -> Iterator[_LeafProgress | None]:
     if quiet:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as bars:
-        yield _LeafProgress(bars)
+    with tracker() as leaves:
+        yield _LeafProgress(leaves)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.core.errors import EXIT_FAILED, TaxonError, UsageError
+from taxon.core.progress import stage_group
 from taxon.core.store import atomic_write_json, hash_value
 from taxon.pipeline import stages
 from taxon.qna.layout import RunLayout
@@ -89,7 +90,8 @@ def run_pipeline(
         if failed or name not in selected:
             outcomes.append(StageOutcome(name, "not run"))
             continue
-        outcome = _run_stage(name, context)
+        with stage_group(name):  # its own group in a GitHub Actions log
+            outcome = _run_stage(name, context)
         outcomes.append(outcome)
         failed = outcome.status == "failed"
         if on_stage:

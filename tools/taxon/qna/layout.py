@@ -25,6 +25,7 @@ ADAPTER_DIR = "adapter"
 TRAIN_RESULT_NAME = "result.json"
 TRAIN_LOG_NAME = "train_log.jsonl"
 LOSS_PLOT_NAME = "loss.png"
+TENSORBOARD_DIR = "tensorboard"  # the log as TensorBoard events, when tensorboard is installed
 TRAIN_RECORDS = (TRAIN_RESULT_NAME, TRAIN_LOG_NAME, LOSS_PLOT_NAME)
 
 # evaluate: <out>/report.json, report.md, deltas.png

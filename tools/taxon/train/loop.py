@@ -12,10 +12,13 @@ import contextlib
 import math
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
+from taxon.core.progress import Task, tracker
 from taxon.train import checkpoint
 from taxon.train.data import IGNORE, TrainingSet
 from taxon.train.distributed import Context, all_sums, set_gradient_sync
@@ -116,20 +119,13 @@ def row_loss(model, row: tuple[int, ...], training_set: TrainingSet, train_confi
     return F.cross_entropy(logits[0].float(), targets_tensor[keep], reduction="sum"), len(input_ids)
 
 
-def _progress(total: int, start: int, enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(
-        TextColumn("training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[speed]} tok/s"),
-        TimeRemainingColumn(),
-        disable=not enabled,
-    )
-    task = progress.add_task("train", total=total, completed=start, loss="-", speed="-")
-    return progress, task
+@contextmanager
+def _progress(total: int, start: int, enabled: bool) -> Iterator[Task | None]:
+    if not enabled:
+        yield None
+        return
+    with tracker() as steps:
+        yield steps.task("training", total=total, completed=start, loss="-", speed="-")
 
 
 def run(
@@ -160,9 +156,11 @@ def run(
     keep = int(train_config["keep_checkpoints"])
     max_grad_norm = float(train_config["max_grad_norm"])
     model.train()
-    progress, task = _progress(plan.total_steps, result.resumed_from, show_progress and context.is_main)
     started = time.perf_counter()
-    with StopFlag().installed() as stop, progress:
+    with (
+        StopFlag().installed() as stop,
+        _progress(plan.total_steps, result.resumed_from, show_progress and context.is_main) as task,
+    ):
         for step in range(result.resumed_from, plan.total_steps):
             share = rank_share(plan.steps[step], context.rank, context.world)
             loss_sum = 0.0
@@ -191,8 +189,9 @@ def run(
                 "elapsed_s": round(elapsed, 3),
             }
             result.log.append(entry)
-            speed = f"{tokens_so_far / elapsed:,.0f}" if elapsed else "-"
-            progress.update(task, completed=step + 1, loss=f"{entry['loss']:.4f}", speed=speed)
+            if task:
+                speed = f"{tokens_so_far / elapsed:,.0f} tok/s" if elapsed else "-"
+                task.advance(loss=f"{entry['loss']:.4f}", speed=speed)
             stopping = stops > 0
             done = step + 1 == plan.total_steps
             if not done and (stopping or (every > 0 and (step + 1) % every == 0)):

@@ -1,14 +1,24 @@
 """What a training run leaves behind, in Hugging Face layout and without pickle:
 adapter/ (LoRA runs), model/ (merged, with tokenizer and chat template), train_log.jsonl,
-loss.png and result.json (written last: its presence means the run is complete)."""
+loss.png, tensorboard/ (when the `tensorboard` extra is installed) and result.json (written
+last: its presence means the run is complete)."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import time
 from pathlib import Path
 
 from taxon.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_jsonl
-from taxon.qna.layout import ADAPTER_DIR, LOSS_PLOT_NAME, MODEL_DIR, TRAIN_LOG_NAME, TRAIN_RESULT_NAME
+from taxon.qna.layout import (
+    ADAPTER_DIR,
+    LOSS_PLOT_NAME,
+    MODEL_DIR,
+    TENSORBOARD_DIR,
+    TRAIN_LOG_NAME,
+    TRAIN_RESULT_NAME,
+)
 
 
 def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) -> None:
@@ -28,6 +38,24 @@ def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) ->
 
 def write_log(out_dir: Path, rows: list[dict]) -> None:
     atomic_write_jsonl(Path(out_dir) / TRAIN_LOG_NAME, rows)
+
+
+def write_tensorboard(out_dir: Path, rows: list[dict]) -> bool:
+    """The log as TensorBoard scalars (train/loss, train/learning_rate, train/tokens, train/epoch,
+    the tags HF Trainer writes) in tensorboard/, written whole from the finished log so a resumed
+    run has no doubled steps; False when tensorboard isn't installed."""
+    if importlib.util.find_spec("tensorboard") is None:
+        return False
+    from torch.utils.tensorboard import SummaryWriter
+
+    started = time.time() - (rows[-1]["elapsed_s"] if rows else 0.0)
+    with atomic_dir(Path(out_dir) / TENSORBOARD_DIR) as folder:
+        writer = SummaryWriter(log_dir=str(folder))
+        for row in rows:
+            for tag, key in (("loss", "loss"), ("learning_rate", "lr"), ("tokens", "tokens"), ("epoch", "epoch")):
+                writer.add_scalar(f"train/{tag}", row[key], row["step"], walltime=started + row["elapsed_s"])
+        writer.close()
+    return True
 
 
 def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:

@@ -212,6 +212,7 @@ def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[d
     outputs.save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))
     outputs.write_log(out_dir, log)
     outputs.plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
+    outputs.write_tensorboard(out_dir, log)
     outputs.write_result(out_dir, summary)
 
 

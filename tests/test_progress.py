@@ -1,0 +1,76 @@
+"""taxon.core.progress: bars on a terminal, throttled plain lines elsewhere, GitHub Actions groups."""
+
+import io
+
+from taxon.core.progress import silence_third_party_bars, stage_group, status, tracker
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_off_a_terminal_one_line_per_unit_at_most_every_interval(monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    every, throttled = io.StringIO(), io.StringIO()
+    with tracker(out=every, interval_s=0) as shown:
+        task = shown.task("leaf a", total=4)
+        for _ in range(4):
+            task.advance()
+    lines = every.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        "leaf a: 1/4 (25%)",
+        "leaf a: 2/4 (50%)",
+        "leaf a: 3/4 (75%)",
+        "leaf a: 4/4 (100%)",
+    ]
+    assert "ETA" in lines[0] and "ETA" not in lines[-1]
+    with tracker(out=throttled, interval_s=3600) as shown:
+        task = shown.task("leaf b")
+        task.grow(10)
+        for _ in range(6):
+            task.advance(1, speed="9 tok/s")
+    # the first unit, then nothing within the interval, then the final state when it ends
+    assert [line.split(",")[0] for line in throttled.getvalue().splitlines()] == [
+        "leaf b: 1/10 (10%)",
+        "leaf b: 6/10 (60%)",
+    ]
+    assert "speed 9 tok/s" in throttled.getvalue()
+
+
+def test_quiet_prints_nothing_and_a_terminal_gets_bars(monkeypatch):
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    silent, terminal = io.StringIO(), Terminal()
+    with tracker(quiet=True, out=silent) as shown:
+        shown.task("x", total=2).advance(2)
+    assert silent.getvalue() == ""
+    with tracker(out=terminal) as shown:
+        shown.task("leaf c", total=2).advance(2)
+    assert "leaf c" in terminal.getvalue() and "2/2" in terminal.getvalue()
+
+
+def test_github_actions_groups_each_stage_and_gets_lines(monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    out = Terminal()  # even a terminal: the runner's log wants lines
+    with stage_group("generate", out=out):
+        with tracker(out=out, interval_s=0) as shown:
+            shown.task("leaf d", total=1).advance()
+    assert out.getvalue().splitlines()[0] == "::group::generate"
+    assert out.getvalue().splitlines()[-1] == "::endgroup::"
+    assert "leaf d: 1/1 (100%)" in out.getvalue()
+    monkeypatch.delenv("GITHUB_ACTIONS")
+    plain = io.StringIO()
+    with stage_group("train", out=plain), status("converting", out=plain):
+        pass
+    assert "::group::" not in plain.getvalue() and "converting: done in" in plain.getvalue()
+
+
+def test_third_party_bars_are_silenced_unless_the_user_says_otherwise(monkeypatch):
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    silence_third_party_bars()
+    import os
+
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
+    silence_third_party_bars()
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "0"

@@ -1,0 +1,199 @@
+"""Progress and status for every stage, in one place, fit for where the output goes.
+
+- On a terminal: rich bars (rich is imported only then, so `taxon validate` starts fast).
+- Anywhere else (a CI log, `make demo > log`): one plain line per finished unit (a leaf's
+  unit, a batch of answers, a training step) at most every `interval_s` seconds, and each
+  task's last state when it ends, with counts, rate fields and an ETA.
+- Under GitHub Actions (GITHUB_ACTIONS=true) `stage_group(name)` also folds a stage's output into
+  its own `::group::` ... `::endgroup::`.
+Third-party bars (transformers' "Loading weights", huggingface_hub's downloads) are silenced
+by `silence_third_party_bars()`, which the command line calls before anything imports them.
+
+Output goes to stderr, so a command's results on stdout stay clean.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from taxon.core.github import escape_data
+
+PLAIN_INTERVAL_S = 5.0
+
+
+def silence_third_party_bars() -> None:
+    """transformers and huggingface_hub read this when they are imported: no tqdm bars of theirs
+    interleave with ours. A user's own setting wins."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def on_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+@contextmanager
+def stage_group(name: str, out: TextIO | None = None) -> Iterator[None]:
+    """A pipeline stage's output folded into its own group in a GitHub Actions log."""
+    out = out or sys.stderr
+    if not on_github_actions():
+        yield
+        return
+    print(f"::group::{escape_data(name)}", file=out, flush=True)
+    try:
+        yield
+    finally:
+        print("::endgroup::", file=out, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+@dataclass
+class Task:
+    """One counted piece of work: `advance` as units finish, `grow` when more turn up."""
+
+    tracker: Tracker
+    name: str
+    total: int
+    completed: int = 0
+    fields: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    start_count: int = 0  # already done when the task began (a resumed run): not in its rate
+    printed: tuple | None = None
+    handle: object = None  # the rich task id on a terminal
+
+    def advance(self, count: int = 1, **fields: str) -> None:
+        self.completed += count
+        self.fields.update(fields)
+        self.tracker._changed(self)
+
+    def grow(self, count: int) -> None:
+        self.total += count
+        self.tracker._changed(self, finished_unit=False)
+
+    def eta(self) -> float | None:
+        done = self.completed - self.start_count
+        if done <= 0 or self.total <= self.completed:
+            return None
+        return (time.monotonic() - self.started) / done * (self.total - self.completed)
+
+    def line(self) -> str:
+        percent = f" ({100 * self.completed // self.total}%)" if self.total else ""
+        parts = [f"{self.name}: {self.completed}/{self.total}{percent}"]
+        parts += [f"{key} {value}" for key, value in self.fields.items()]
+        parts.append(f"elapsed {_duration(time.monotonic() - self.started)}")
+        eta = self.eta()
+        if eta is not None:
+            parts.append(f"ETA {_duration(eta)}")
+        return ", ".join(parts)
+
+
+class Tracker:
+    """The tasks shown together: bars on a terminal, throttled lines elsewhere, nothing when quiet."""
+
+    def __init__(self, mode: str, out: TextIO, interval_s: float = PLAIN_INTERVAL_S):
+        self.mode = mode  # "bars" | "lines" | "quiet"
+        self.out = out
+        self.interval_s = interval_s
+        self.tasks: list[Task] = []
+        self.last_line = float("-inf")
+        self.bars = None
+
+    def task(self, name: str, total: int = 0, completed: int = 0, **fields: str) -> Task:
+        task = Task(self, name, total, completed, dict(fields), start_count=completed)
+        self.tasks.append(task)
+        if self.bars is not None:
+            task.handle = self.bars.add_task(name, total=total, completed=completed, fields=self._fields(task))
+        return task
+
+    @staticmethod
+    def _fields(task: Task) -> str:
+        return "  ".join(f"{key} {value}" for key, value in task.fields.items())
+
+    def _changed(self, task: Task, finished_unit: bool = True) -> None:
+        if self.bars is not None:
+            self.bars.update(task.handle, total=task.total, completed=task.completed, fields=self._fields(task))
+        elif self.mode == "lines" and finished_unit:
+            now = time.monotonic()
+            if now - self.last_line >= self.interval_s or task.completed == task.total:
+                self._print(task, now)
+
+    def _print(self, task: Task, now: float) -> None:
+        state = (task.completed, task.total)
+        if task.printed == state:
+            return
+        task.printed, self.last_line = state, now
+        print(task.line(), file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.mode == "lines":
+            for task in self.tasks:  # each task's final state, once
+                self._print(task, time.monotonic())
+
+
+def _mode(quiet: bool, out: TextIO) -> str:
+    if quiet:
+        return "quiet"
+    return "bars" if out.isatty() and not on_github_actions() else "lines"
+
+
+@contextmanager
+def tracker(quiet: bool = False, out: TextIO | None = None, interval_s: float = PLAIN_INTERVAL_S) -> Iterator[Tracker]:
+    out = out or sys.stderr
+    progress = Tracker(_mode(quiet, out), out, interval_s)
+    if progress.mode != "bars":
+        try:
+            yield progress
+        finally:
+            progress.close()
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fields]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(file=out)) as progress.bars:
+        yield progress
+
+
+@contextmanager
+def status(message: str, out: TextIO | None = None) -> Iterator[None]:
+    """A one-off wait (a model converted once): a spinner on a terminal, a line before and after elsewhere."""
+    out = out or sys.stderr
+    if _mode(False, out) == "bars":
+        from rich.console import Console
+
+        with Console(file=out).status(message):
+            yield
+        return
+    started = time.monotonic()
+    print(f"{message} ...", file=out, flush=True)
+    yield
+    print(f"{message}: done in {_duration(time.monotonic() - started)}", file=out, flush=True)
