@@ -41,6 +41,8 @@ def cli_args(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
         f'generate.cache_dir="{tmp_path / "cache"}"',
         "--set",
         "generate.questions_per_seed=3",
+        "--set",
+        "dataset.eval_share=0.0",
         *extra,
     ]
 

@@ -18,12 +18,21 @@ def test_seeds_rotate_over_chunks():
     assert seeds_for_chunk(2, 5, 2) == [4, 0] and seeds_for_chunk(3, 3, 0) == [0, 1, 2]
 
 
-def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_config, tiny_model_dir):
+def finch_leaf(tmp_path, repo_root):
     leaf_folder = tmp_path / FINCH
     shutil.copytree(repo_root / FINCH, leaf_folder)
-    leaf = load_leaf(leaf_folder / "qna.yaml")
+    return load_leaf(leaf_folder / "qna.yaml")
+
+
+def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_config, tiny_model_dir):
+    leaf = finch_leaf(tmp_path, repo_root)
     config = make_config(
-        chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=1, questions_per_chunk=2, judge="generated"
+        chunk_tokenizer=str(tiny_model_dir),
+        seeds_per_chunk=1,
+        questions_per_chunk=2,
+        judge="generated",
+        knowledge_chunk_share=1.0,
+        document_forms=[],
     )
     config["documents"]["chunk_tokens"] = 200
     teacher = ScriptedTeacher(loglikelihood=False)
@@ -33,7 +42,7 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
     rows = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
     chunks = {row["metadata"]["chunk"] for row in rows}
     assert len(chunks) > 1 and stats["kept"] == len(rows) > 0
-    document = (leaf_folder / "document.md").read_text()
+    document = (tmp_path / FINCH / "document.md").read_text()
     for row in rows:
         context, _, question = row["messages"][0]["content"].rpartition("\n\n")
         assert context.strip()[:40] in document and question
@@ -41,6 +50,27 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
     prompts = [r.messages[-1]["content"] for r in teacher.requests]
     assert any(p.startswith("Rate how faithful") for p in prompts)
     assert sum(p.startswith("Here is a passage") for p in prompts) == len(chunks)  # one seed per chunk
+
+
+def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_config, tiny_model_dir):
+    leaf = finch_leaf(tmp_path, repo_root)
+    config = make_config(chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=0, knowledge_chunk_share=0.2)
+    teacher = ScriptedTeacher()
+    generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
+    rows = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
+    taught = [row for row in rows if row["metadata"]["source"] == "generated"]
+    shown = [row for row in taught if "\n\n" in row["messages"][0]["content"]]
+    assert len(taught) >= 20 and 0 < len(shown) < len(taught) * 0.4
+    derived = [row for row in rows if row["metadata"]["source"] == "document"]
+    assert {row["metadata"]["form"] for row in derived} == {
+        "section",
+        "sentence_topic",
+        "sentence_continue",
+        "seed_bare",
+    }
+    assert all("\n\n" not in row["messages"][0]["content"] for row in derived)
+    answers = {row["messages"][1]["content"] for row in derived}
+    assert "The female lays a clutch of three eggs, which are pale blue with brown speckles." in answers
 
 
 def test_unusable_documents_fail_their_leaf_only(tmp_path, repo_root, make_config):

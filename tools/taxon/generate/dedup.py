@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from taxon.generate.filters import words
+from taxon.qna.heldout import jaccard, words
 
 DUPLICATE, NEAR_DUPLICATE = "duplicate", "near_duplicate"
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 class DuplicateFilter:
@@ -26,7 +22,7 @@ class DuplicateFilter:
         if tokens in self._exact:
             return DUPLICATE
         token_set = frozenset(tokens)
-        if any(_jaccard(token_set, other) >= self.threshold for other in self._sets):
+        if any(jaccard(token_set, other) >= self.threshold for other in self._sets):
             return NEAR_DUPLICATE
         return None
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import re
 
+from taxon.qna.heldout import words
+
 ERROR, EMPTY, CUT_OFF, REFUSAL, MALFORMED = "error", "empty", "cut_off", "refusal", "malformed"
 OFF_TOPIC = "off_topic"
+HELD_OUT = "held_out"  # too close to a question evaluation keeps
 
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i apologi[sz]e|as an ai\b|as a language model|as an assistant,? i"
@@ -23,7 +26,7 @@ _LABEL = re.compile(r"^(?:\*\*)?\s*(?:question|task|text|q|input)\s*\d*\s*:\s*(?
 # A model asked for questions only sometimes answers them too: "... ? Answer: ...".
 _ANSWER_LABEL = re.compile(r"^\W*(?:answer|a)\s*\d*\s*:", re.IGNORECASE)
 _ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     [
         "a",
         "an",
@@ -99,14 +102,9 @@ _STOPWORDS = frozenset(
 )
 
 
-def words(text: str) -> list[str]:
-    """Lower-case word tokens, apostrophes normalised."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
-
-
 def content_words(text: str) -> set[str]:
     """Words that carry topic: no stop words, a plural 's' folded away."""
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words(text) if w not in _STOPWORDS}
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words(text) if w not in STOPWORDS}
 
 
 def reply_problem(completion: dict) -> str | None:

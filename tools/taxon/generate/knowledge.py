@@ -1,9 +1,11 @@
 """Knowledge: each document chunk paired with seed examples; the teacher writes questions the
 chunk answers, in the style of the seed's question and answer, answered from the chunk and
-judged for faithfulness to it."""
+judged for faithfulness to it. Only a `knowledge_chunk_share` of the finished samples show
+the chunk (grounded answering); the rest ask the question bare, which trains remembering."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Generator
 
 from taxon.core.errors import TaxonError
@@ -18,8 +20,14 @@ def seeds_for_chunk(chunk_index: int, seed_count: int, per_chunk: int) -> list[i
     return [(chunk_index * per_chunk + offset) % seed_count for offset in range(per_chunk)]
 
 
-def load_chunks(job: LeafJob, config: dict) -> list:
-    """The leaf's document chunks, by the teacher's tokenizer (or `generate.chunk_tokenizer`)."""
+def shows_chunk(question: str, share: float) -> bool:
+    """Whether a sample shows its chunk: a fixed draw per question, so a rerun agrees."""
+    digest = hashlib.sha256(question.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
+    """The leaf's documents and their chunks, by the teacher's tokenizer (or `generate.chunk_tokenizer`)."""
     from taxon.backends.tokenizers import chunk_tokenizer
     from taxon.documents import chunk_documents, load_leaf_documents
 
@@ -30,7 +38,7 @@ def load_chunks(job: LeafJob, config: dict) -> list:
     )
     if not chunks:
         raise TaxonError("its documents hold no text to generate from", where=job.leaf.leaf_id)
-    return chunks
+    return documents, chunks
 
 
 def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:
@@ -38,7 +46,8 @@ def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]
     outline = leaf.document_outline or leaf.domain or leaf.leaf_id
     plan = []
     for chunk in chunks:
-        for seed_index in seeds_for_chunk(chunk.index, len(leaf.seeds), settings.seeds_per_chunk):
+        for position in seeds_for_chunk(chunk.index, len(job.training_seeds), settings.seeds_per_chunk):
+            seed_index = job.training_seeds[position]
             seed = leaf.seeds[seed_index]
             unit = list_unit(
                 job,
@@ -58,7 +67,14 @@ def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]
         reference = f"{chunk.text} {outline} {leaf.domain}"
         candidates += rejects
         candidates += [
-            Candidate(seed_index, chunk.index, question, chunk.text, reference, settings.knowledge_include_chunk)
+            Candidate(
+                seed_index,
+                chunk.index,
+                question,
+                chunk.text,
+                reference,
+                shows_chunk(question, settings.knowledge_chunk_share),
+            )
             for question in questions
         ]
     return candidates

@@ -15,7 +15,7 @@ from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
 from taxon.core.progress import Task, Tracker, tracker
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
-from taxon.generate import knowledge, skills
+from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
 from taxon.generate.filters import ERROR
 from taxon.generate.prompts import template_identities
@@ -24,12 +24,14 @@ from taxon.generate.steps import (
     Candidate,
     LeafJob,
     answer_step,
+    drop_held_out,
     dropped_counts,
     judge_step,
     remove_duplicates,
     sample_row,
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
+from taxon.qna.heldout import leaf_held_out, training_seed_indexes
 from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
 from taxon.qna.taxonomy import Leaf
 
@@ -56,14 +58,33 @@ class LeavesFailed(TaxonError):
 
 
 def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Candidate]]:
+    if not job.training_seeds:
+        raise TaxonError(
+            f"all {len(job.leaf.seeds)} seed examples are held out for evaluation, none is left to generate from",
+            where=job.leaf.leaf_id,
+            hint="add seed examples (or lower dataset.eval_share)",
+        )
+    from_documents: list[Candidate] = []
     if job.leaf.kind == "knowledge":
-        candidates = yield from knowledge.propose(job, knowledge.load_chunks(job, config))
+        from taxon.documents.sections import document_sections
+
+        documents, chunks = knowledge.load_documents(job, config)
+        sections = [section for document in documents for section in document_sections(document)]
+        from_documents = derived.document_candidates(job, sections, job.settings.document_forms)
+        drop_held_out(job, from_documents, "derive")
+        candidates = yield from knowledge.propose(job, chunks)
     else:
         candidates = yield from skills.propose(job)
     yield from answer_step(job, candidates)
     yield from judge_step(job, candidates)
+    candidates = from_documents + candidates
     remove_duplicates(job, candidates)
     return candidates
+
+
+def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) -> LeafJob:
+    held_out = leaf_held_out(leaf, eval_share)
+    return LeafJob(leaf, settings, teacher, tuple(training_seed_indexes(leaf, eval_share)), held_out)
 
 
 def generate_leaves(
@@ -76,7 +97,8 @@ def generate_leaves(
     settings = Settings.from_config(config)
     name = teacher.name if teacher is not None else teacher_name(config)
     out_dir = Path(out_dir)
-    jobs = [LeafJob(leaf, settings, name) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
+    eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
+    jobs = [leaf_job(leaf, settings, name, eval_share) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
     result = GenerateResult(out_dir=out_dir)
     keys = {job.leaf.leaf_id: generation_key(job, config) for job in jobs}
     finished = {job.leaf.leaf_id: _finished_stats(out_dir / job.leaf.leaf_id, keys[job.leaf.leaf_id]) for job in jobs}
@@ -122,6 +144,7 @@ def generation_key(job: LeafJob, config: dict) -> str:
             "pipeline": PIPELINE_VERSION,
             "code": _pipeline_code(),
             "parameters": job.settings.recorded(),
+            "held_out": job.held_out.questions,
             "templates": template_identities(),
             "documents": config.get("documents") if job.leaf.kind == "knowledge" else None,
         }

@@ -8,6 +8,7 @@ from pathlib import Path
 from taxon.core.errors import UsageError
 
 JUDGE_MODES = ("auto", "loglikelihood", "generated", "none")
+DOCUMENT_FORMS = ("section", "sentence_topic", "sentence_continue", "seed_bare")  # see derived.py
 TEACHER_KEYS = ("backend", "teacher")  # read by make_teacher
 
 
@@ -19,7 +20,8 @@ class Settings:
     contexts_per_seed: int = 5  # new contexts asked for per grounded skill seed
     questions_per_chunk: int = 3  # questions asked for per (chunk, seed example) call
     seeds_per_chunk: int = 2  # seed examples paired with each chunk; 0 = all
-    knowledge_include_chunk: bool = True  # knowledge samples carry their chunk as context
+    knowledge_chunk_share: float = 0.2  # share of teacher-made knowledge samples that show their chunk
+    document_forms: tuple[str, ...] = DOCUMENT_FORMS  # knowledge samples derived without the teacher
     chunk_tokenizer: str = ""  # tokenizer for chunking; "" = the teacher model's
     max_new_tokens: int = 256  # per answer
     list_max_new_tokens: int = 512  # per list of questions or contexts
@@ -54,6 +56,13 @@ class Settings:
         settings = cls(**values)
         if settings.judge not in JUDGE_MODES:
             raise UsageError(f"generate.judge must be one of {', '.join(JUDGE_MODES)}, not '{settings.judge}'")
+        unknown = [form for form in settings.document_forms if form not in DOCUMENT_FORMS]
+        if unknown:
+            raise UsageError(
+                f"generate.document_forms: unknown form {unknown[0]!r}", hint=f"known: {', '.join(DOCUMENT_FORMS)}"
+            )
+        if not 0.0 <= settings.knowledge_chunk_share <= 1.0:
+            raise UsageError("generate.knowledge_chunk_share must be between 0 and 1")
         for name in (
             "questions_per_seed",
             "questions_per_chunk",
@@ -73,12 +82,14 @@ class Settings:
 
     def recorded(self) -> dict:
         """What goes into stats.json: every parameter but where the cache lives."""
-        values = asdict(self)
+        values = {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(self).items()}
         del values["cache_dir"]
         return values
 
 
 def _same_type(default: object, value: object) -> bool:
+    if isinstance(default, tuple):
+        return isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value)
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
     if isinstance(default, float):

@@ -10,10 +10,11 @@ from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit, task
 
 def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:
     leaf, settings = job.leaf, job.settings
-    reference = " ".join([task_text(leaf), leaf.domain] + [f"{s.question} {s.answer}" for s in leaf.seeds])
+    seeds = [leaf.seeds[index] for index in job.training_seeds]
+    reference = " ".join([task_text(leaf), leaf.domain] + [f"{s.question} {s.answer}" for s in seeds])
     task = leaf.task_description or leaf.domain
     question_units, context_units = [], []
-    for seed in leaf.seeds:
+    for seed in seeds:
         question_units.append(
             list_unit(job, "skill_questions", task=task, example=seed.question, count=settings.questions_per_seed)
         )
@@ -26,16 +27,16 @@ def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:
     replies = dict(zip((unit.key for unit in asked), (yield asked)))
 
     candidates: list[Candidate] = []
-    for index, seed in enumerate(leaf.seeds):
+    for position, (index, seed) in enumerate(zip(job.training_seeds, seeds)):
         contexts = [seed.context] if seed.context else [None]
-        if context_units[index]:
-            unit = context_units[index]
+        if context_units[position]:
+            unit = context_units[position]
             new_contexts, rejects = list_items(
                 unit, replies[unit.key], settings.contexts_per_seed, index, None, "contexts"
             )
             candidates += rejects
             contexts = new_contexts or contexts
-        unit = question_units[index]
+        unit = question_units[position]
         questions, rejects = list_items(unit, replies[unit.key], settings.questions_per_seed, index, None, "questions")
         candidates += rejects
         candidates += [

@@ -14,6 +14,7 @@ from taxon.backends.base import ChatRequest
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
     CUT_OFF,
+    HELD_OUT,
     MALFORMED,
     OFF_TOPIC,
     answer_problem,
@@ -26,6 +27,7 @@ from taxon.generate.judge import drop_reason
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.settings import Settings
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
+from taxon.qna.heldout import HeldOut
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.taxonomy import Leaf
 
@@ -37,6 +39,8 @@ class LeafJob:
     leaf: Leaf
     settings: Settings
     teacher: str  # the teacher's name, part of every key and of the sample metadata
+    training_seeds: tuple[int, ...]  # the seeds the teacher may see; the others are held out
+    held_out: HeldOut  # questions evaluation keeps: nothing this leaf makes may come close
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Candidate:
     reference: str  # text whose topic the question must share
     show_context: bool = True  # whether the finished sample shows the context
     answer: str = ""
+    source: str = "generated"  # "generated" by the teacher, or "document" (derived without it)
+    form: str = "teacher"  # how it was made: "teacher" or one of settings.DOCUMENT_FORMS
     reason: str | None = None
     step: str | None = None  # the step that dropped it
     verdict: dict | None = None
@@ -124,6 +130,7 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     settings, leaf = job.settings, job.leaf
     instructions = load_template("knowledge_questions" if leaf.kind == "knowledge" else "skill_questions").text
     seen = {(tuple(words(seed.question)), seed.context) for seed in leaf.seeds}
+    drop_held_out(job, candidates, "questions")
     for candidate in (c for c in candidates if c.live):
         identity = (tuple(words(candidate.question)), candidate.context)
         if is_off_topic(candidate.question, candidate.reference, instructions, settings.on_topic_min_overlap):
@@ -194,11 +201,19 @@ def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
             candidate.drop(reason, "judge")
 
 
+def drop_held_out(job: LeafJob, candidates: list[Candidate], step: str) -> None:
+    """Drop every question too close to one evaluation keeps (a held-out seed reworded)."""
+    for candidate in (c for c in candidates if c.live):
+        if job.held_out.too_close(candidate.question):
+            candidate.drop(HELD_OUT, step)
+
+
 def remove_duplicates(job: LeafJob, candidates: list[Candidate]) -> None:
-    """Drop samples repeating a seed or an earlier sample, by question and answer."""
+    """Drop samples repeating a seed or an earlier sample, by question and answer (a seed
+    asked without its passage is that seed on purpose)."""
     seeds = [f"{seed.question} {seed.answer}" for seed in job.leaf.seeds]
     duplicates = DuplicateFilter(job.settings.dedup_threshold, seeds)
-    for candidate in (c for c in candidates if c.live):
+    for candidate in (c for c in candidates if c.live and c.form != "seed_bare"):
         problem = duplicates.check(f"{candidate.question} {candidate.answer}")
         if problem:
             candidate.drop(problem, "dedup")
@@ -216,7 +231,8 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
         "judge_score": verdict.get("score"),
         "judge_gain": verdict.get("gain"),
         "judge": verdict.get("mode"),
-        "source": "generated",
+        "source": candidate.source,
+        "form": candidate.form,
     }
     if not candidate.live:
         metadata.update(reason=candidate.reason, step=candidate.step)

@@ -14,8 +14,9 @@ from pathlib import Path
 import yaml
 
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
+from taxon.qna.heldout import NEAR_HELD_OUT, TrainingSplit
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
-from taxon.qna.samples import collect_samples, is_held_out, question_id
+from taxon.qna.samples import collect_samples, question_id
 from taxon.qna.taxonomy import Leaf
 
 DATASET_DIR = "dataset"
@@ -90,8 +91,11 @@ def write_dataset(
     folder = Path(bundle) / DATASET_DIR
     eval_share = config["dataset"]["eval_share"]
     splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    splitter = TrainingSplit(leaves, eval_share)
     for sample in collect_samples(generate_dir, leaves, None):
-        splits["held_out" if is_held_out(sample, eval_share) else "train"].append(dataset_row(sample))
+        side = splitter.side(sample)
+        if side != NEAR_HELD_OUT:  # training drops those too: the dataset is what was trained
+            splits[side].append(dataset_row(sample))
     for split, rows in splits.items():
         atomic_write_jsonl(folder / split_path(split), rows)
     replay = config.get("train", {}).get("replay")

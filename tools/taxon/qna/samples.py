@@ -3,7 +3,8 @@ and the deterministic split between training and held-out evaluation.
 
 A row is {"messages": [{"role", "content"}, ...], "metadata": {...}}. The metadata holds at
 least: leaf, kind, seed (index of the seed it grew from, or null), chunk (index or null),
-teacher, pipeline_version, judge_score (float or null), source ("seed" or "generated").
+teacher, pipeline_version, judge_score (float or null), source ("seed", "generated" by the
+teacher, "document" derived from the documents without it, or "replay").
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ def question_id(sample: dict) -> str:
 
 def is_held_out(sample: dict, eval_share: float) -> bool:
     """Deterministic split by the user turn's text: the same question always lands on the
-    same side, across runs and machines, so evaluation never sees a trained question."""
+    same side, across runs and machines, so evaluation never sees a trained question.
+    Samples derived from documents (source "document") are restatements of the material,
+    never references to score against: they always train."""
+    if (sample.get("metadata") or {}).get("source") == "document":
+        return False
     return int(question_id(sample)[:16], 16) / 2**64 < eval_share
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value
-from taxon.qna.samples import collect_samples, is_held_out
+from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, TrainingSplit
+from taxon.qna.samples import collect_samples
 from taxon.qna.taxonomy import Leaf
 
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
@@ -93,14 +94,18 @@ def build_training_set(
     if not getattr(tokenizer, "is_fast", False):
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
     max_tokens = int(train_config["max_sample_tokens"])
-    eval_share = config["dataset"]["eval_share"]
+    split = TrainingSplit(leaves, config["dataset"]["eval_share"])
     samples, used_messages = [], []
     held_out, trimmed = 0, 0
     dropped: Counter = Counter()
     by_source: Counter = Counter()
     for row in collect_samples(dataset_dir, leaves, replay):
-        if is_held_out(row, eval_share):
+        side = split.side(row)
+        if side == HELD_OUT:
             held_out += 1
+            continue
+        if side == NEAR_HELD_OUT:  # a reworded held-out question: evaluation would be fooled
+            dropped[NEAR_HELD_OUT] += 1
             continue
         encoded, status = encode(tokenizer, row["messages"], max_tokens, overlong)
         if encoded is None:

@@ -1,0 +1,52 @@
+"""Held-out hygiene on a real generate run: the seeds evaluation keeps never reach the teacher,
+and nothing generated, derived or trained comes within the held-out Jaccard of them."""
+
+import shutil
+
+from scripted_teacher import ScriptedTeacher
+
+from taxon.core.store import read_jsonl
+from taxon.generate.run import generate_leaves
+from taxon.qna.heldout import HELD_OUT_MAX_JACCARD, HeldOut, held_out_seed_indexes, leaf_held_out
+from taxon.qna.samples import question_of
+from taxon.qna.taxonomy import load_leaf
+from taxon.train.data import build_training_set
+
+FINCH = "taxonomy/knowledge/science/fictional_species/marrowick_finch"
+
+
+def test_jaccard_guard():
+    guard = HeldOut(("How many eggs does a Marrowick finch lay?",))
+    assert guard.too_close("How many eggs does the Marrowick finch lay?")
+    assert not guard.too_close("What colour are Marrowick finch eggs?")
+    score, question = guard.closest("How many eggs does a finch lay?")
+    assert question == guard.questions[0] and HELD_OUT_MAX_JACCARD <= score < 1
+
+
+def test_held_out_seeds_reach_neither_teacher_nor_training(tmp_path, repo_root, make_config, tiny_model_dir):
+    shutil.copytree(repo_root / FINCH, tmp_path / FINCH)
+    leaf = load_leaf(tmp_path / FINCH / "qna.yaml")
+    config = make_config(eval_share=0.3, chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=0)
+    held = held_out_seed_indexes(leaf, 0.3)
+    assert 0 < len(held) < len(leaf.seeds)
+    teacher = ScriptedTeacher()
+    result = generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
+
+    sent = "\n".join(message["content"] for request in teacher.requests for message in request.messages)
+    for index in held:
+        assert leaf.seeds[index].question not in sent and leaf.seeds[index].answer not in sent
+    kept = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
+    guard = leaf_held_out(leaf, 0.3)
+    bare = [question_of(row).rpartition("\n\n")[2] for row in kept]
+    assert bare and not any(guard.too_close(question) for question in bare)
+    assert result.leaves[leaf.leaf_id]["dropped"].get("held_out", 0) > 0  # the seed_bare forms of held-out seeds
+
+    from transformers import AutoTokenizer
+
+    config["train"]["max_sample_tokens"] = config["train"]["pack_tokens"] = 512
+    training = build_training_set(tmp_path / "out", [leaf], None, AutoTokenizer.from_pretrained(tiny_model_dir), config)
+    tokenizer_text = AutoTokenizer.from_pretrained(tiny_model_dir)
+    trained = [tokenizer_text.decode(sample.input_ids) for sample in training.samples]
+    for index in held:
+        assert not any(leaf.seeds[index].question in text or leaf.seeds[index].answer in text for text in trained)
+    assert training.counts["by_source"]["document"] > 0

@@ -1,0 +1,71 @@
+"""Knowledge samples made from the documents without the teacher, none of them showing the
+document in the prompt: the model has to hold what it is taught, not read it.
+
+A fact sticks when it is seen in several forms, so each is restated more than one way:
+- "section": a question naming the section, answered by the section's sentences;
+- "sentence_topic": a question naming a sentence's salient words, answered by the sentence;
+- "sentence_continue": the start of a sentence to complete (cut before its first number,
+  where it has one, so the figure is what the model must recall), answered by the sentence;
+- "seed_bare": each training seed's question asked without its passage.
+Every question names the document's title, which stands for the subject the way a reader's
+question does ("How long is a glimmerball court?")."""
+
+from __future__ import annotations
+
+import re
+
+from taxon.documents.sections import Section
+from taxon.generate.filters import STOPWORDS
+from taxon.generate.steps import Candidate, LeafJob
+from taxon.qna.heldout import words
+
+TOPIC_WORDS = 5  # salient words named in a sentence_topic question
+_NUMBER = re.compile(r"\d")
+
+
+def _derived(form: str, question: str, answer: str, seed: int | None = None) -> Candidate:
+    return Candidate(seed, None, question, None, "", show_context=False, answer=answer, source="document", form=form)
+
+
+def section_question(section: Section) -> str:
+    if section.heading:
+        return f"What does the document on {section.title} say about {section.heading}?"
+    return f"What does the document on {section.title} say?"
+
+
+def topic_question(section: Section, sentence: str) -> str | None:
+    title = set(words(section.title))
+    salient = [w for w in words(sentence) if w not in STOPWORDS and w not in title][:TOPIC_WORDS]
+    if len(salient) < 2:
+        return None
+    about = f"{section.heading}: " if section.heading else ""
+    return f"{section.title}, {about}what is stated about {' '.join(salient)}?"
+
+
+def continue_question(section: Section, sentence: str) -> str | None:
+    """The opening of the sentence to complete: up to its first number, else its first 40 % of
+    words; at least 3 words given and 3 left to recall."""
+    tokens = sentence.split()
+    first_number = next((i for i, token in enumerate(tokens) if _NUMBER.search(token)), None)
+    cut = first_number if first_number is not None and first_number >= 3 else max(3, int(len(tokens) * 0.4))
+    if len(tokens) - cut < 3:
+        return None
+    return f'Complete this statement from the document on {section.title}: "{" ".join(tokens[:cut])} ..."'
+
+
+def document_candidates(job: LeafJob, sections: list[Section], forms: tuple[str, ...]) -> list[Candidate]:
+    """The leaf's derived samples in document order, sections first, then the bare seeds."""
+    candidates: list[Candidate] = []
+    for section in sections:
+        if "section" in forms:
+            candidates.append(_derived("section", section_question(section), section.text))
+        for sentence in section.sentences:
+            for form, make in (("sentence_topic", topic_question), ("sentence_continue", continue_question)):
+                question = make(section, sentence) if form in forms else None
+                if question:
+                    candidates.append(_derived(form, question, sentence))
+    if "seed_bare" in forms:
+        for index in job.training_seeds:
+            seed = job.leaf.seeds[index]
+            candidates.append(_derived("seed_bare", seed.question, seed.answer, seed=index))
+    return candidates

@@ -1,0 +1,94 @@
+"""What evaluation keeps for itself, and the one test of whether a question comes too close to
+it. Held-out seeds never reach the teacher (as examples to imitate or answer) and never reach
+training; a generated or derived question whose words overlap a held-out question by
+`HELD_OUT_MAX_JACCARD` or more is dropped in generation and again in training, so a reworded
+form of a held-out question cannot slip in either."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from taxon.qna.samples import is_held_out, question_of, seed_samples
+from taxon.qna.taxonomy import Leaf
+
+HELD_OUT_MAX_JACCARD = 0.6  # a training question this close to a held-out one is a leak
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens, apostrophes normalised."""
+    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def held_out_seed_indexes(leaf: Leaf, eval_share: float) -> set[int]:
+    """The seeds evaluation keeps, by the same split as every other sample (`is_held_out`)."""
+    return {index for index, sample in enumerate(seed_samples(leaf)) if is_held_out(sample, eval_share)}
+
+
+def training_seed_indexes(leaf: Leaf, eval_share: float) -> list[int]:
+    held = held_out_seed_indexes(leaf, eval_share)
+    return [index for index in range(len(leaf.seeds)) if index not in held]
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out questions of a leaf (or of several), as token sets."""
+
+    questions: tuple[str, ...]
+    max_jaccard: float = HELD_OUT_MAX_JACCARD
+
+    def __post_init__(self):
+        object.__setattr__(self, "_sets", tuple(frozenset(words(q)) for q in self.questions))
+
+    def closest(self, question: str) -> tuple[float, str | None]:
+        """(similarity, held-out question) of the nearest held-out question; (0, None) when none."""
+        own = frozenset(words(question))
+        best, best_question = 0.0, None
+        for held, text in zip(self._sets, self.questions):
+            score = jaccard(own, held)
+            if score > best:
+                best, best_question = score, text
+        return best, best_question
+
+    def too_close(self, question: str) -> bool:
+        return self.closest(question)[0] >= self.max_jaccard
+
+
+def leaf_held_out(leaf: Leaf, eval_share: float, extra_questions: tuple[str, ...] = ()) -> HeldOut:
+    """The leaf's held-out seed questions and any further held-out questions evaluation asks.
+    A knowledge question is a fact: any close rewording leaks it. A skill question is an
+    instance of a form ("Is 37 odd or even?" and "Is 451 odd or even?" share 4 of 6 words,
+    and learning that form is the point), so only the same words asked again count there."""
+    seeds = [leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, eval_share))]
+    threshold = HELD_OUT_MAX_JACCARD if leaf.kind == "knowledge" else 1.0
+    return HeldOut(tuple(seeds) + tuple(extra_questions), threshold)
+
+
+TRAIN, HELD_OUT, NEAR_HELD_OUT = "train", "held_out", "near_held_out"
+
+
+class TrainingSplit:
+    """Which side of the split each collected row falls on: held out (evaluation's by the
+    question hash), near a held-out question (trained by no one, kept by no one), or train.
+    Training and the published dataset both split by it, so they agree."""
+
+    def __init__(self, leaves: list[Leaf], eval_share: float):
+        self.eval_share = eval_share
+        self.guards = {leaf.leaf_id: leaf_held_out(leaf, eval_share) for leaf in leaves}
+        knowledge = [self.guards[leaf.leaf_id] for leaf in leaves if leaf.kind == "knowledge"]
+        self.everything = HeldOut(tuple(q for guard in knowledge for q in guard.questions))
+
+    def side(self, row: dict) -> str:
+        if is_held_out(row, self.eval_share):
+            return HELD_OUT
+        # the question itself, without a context shown before it; a row of no leaf (replay)
+        # is checked against every knowledge leaf
+        guard = self.guards.get((row.get("metadata") or {}).get("leaf"), self.everything)
+        question = question_of(row)
+        if guard.too_close(question.rpartition("\n\n")[2]) or guard.too_close(question):
+            return NEAR_HELD_OUT
+        return TRAIN
