@@ -128,6 +128,12 @@ RULES: dict[str, Rule] = {
         ),
         Rule("P063", ERROR, "in-tree document missing", "an in-tree pattern must match a file beside the qna.yaml"),
         Rule(
+            "P064",
+            ERROR,
+            "document pattern not a plain glob",
+            "few wildcards, '**' as whole segments, bounded depth: matching stays fast and reviewers can read it",
+        ),
+        Rule(
             "T001",
             WARNING,
             "question in two leaves",
@@ -210,6 +216,12 @@ RULES: dict[str, Rule] = {
             "D012",
             ERROR,
             "the fetched commit must pass git's object checks (fsck)",
+            "checked by `taxon validate --check-documents`",
+        ),
+        Rule(
+            "D013",
+            ERROR,
+            "a document pattern must be a plain glob within the caps (wildcards, '**' segments, depth)",
             "checked by `taxon validate --check-documents`",
         ),
     )

@@ -12,9 +12,10 @@ from pathlib import Path
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.documents.git import FetchSettings
+from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
 from taxon.documents.readers import reader_for
 from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
-from taxon.documents.sources import SourceFile, list_source, pattern_problem, pattern_regex
+from taxon.documents.sources import SourceFile, list_source
 from taxon.qna.taxonomy import Leaf
 
 
@@ -49,7 +50,7 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
     if ref is None:
         return [], []
     section = document_settings(config)
-    problems = [problem for problem in map(pattern_problem, ref.patterns) if problem]
+    problems = [problem for problem in map(_pattern_check, ref.patterns) if problem]
     refused = {problem.pattern for problem in problems}
     patterns = [pattern for pattern in ref.patterns if pattern not in refused]
     if not ref.patterns:
@@ -69,6 +70,20 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
     ]
     documents, read_problems = _read_files(selected, source, section)
     return documents, problems + read_problems
+
+
+def _pattern_check(pattern: str) -> Problem | None:
+    """D005 for a pattern that could reach outside the leaf folder or repository, D013 for
+    one over the caps of taxon.documents.patterns."""
+    if not pattern.strip() or escape_problem(pattern):
+        return Problem(
+            "D005",
+            f"document pattern '{pattern}' points outside the leaf folder or repository: "
+            "write a relative pattern without '..', like 'docs/*.md'",
+            pattern=pattern,
+        )
+    problem = pattern_problem(pattern)
+    return Problem("D013", f"document pattern '{pattern}' {problem}: fix it", pattern=pattern) if problem else None
 
 
 def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[list[Document], list[Problem]]:
@@ -98,10 +113,10 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
 
 def _select(files: list[SourceFile], patterns: list[str]) -> tuple[list[SourceFile], list[str]]:
     """Files matching any pattern, in name order, and the patterns that matched none."""
-    regexes = {pattern: pattern_regex(pattern) for pattern in patterns}
+    compiled: list[Pattern] = [compile_pattern(pattern) for pattern in patterns]
     selected, used = [], set()
     for file in sorted(files, key=lambda file: file.name):
-        matching = [pattern for pattern, regex in regexes.items() if regex.fullmatch(file.name)]
+        matching = [pattern.text for pattern in compiled if pattern.matches(file.name)]
         if matching:
             selected.append(file)
             used.update(matching)
@@ -136,16 +151,34 @@ DOCUMENT_KEY = re.compile(r"document\s*:")
 
 
 def _place(lines: list[str], pattern: str | None) -> tuple[int, int]:
-    """Line and column of the pattern under the top-level `document` key, else of the key,
-    else 1, 1."""
+    """Line and column of the pattern's item under the top-level `document` key (the item
+    that is exactly the pattern, else the first that holds it), else of the key, else 1, 1."""
     start = next((number for number, line in enumerate(lines) if DOCUMENT_KEY.match(line)), None)
     if start is None:
         return 1, 1
+    end = next(
+        (
+            number
+            for number in range(start + 1, len(lines))
+            if lines[number] and not lines[number][0].isspace() and not lines[number].startswith("-")
+        ),
+        len(lines),
+    )
     if pattern:
-        for number in range(start + 1, len(lines)):
-            if lines[number] and not lines[number][0].isspace() and not lines[number].startswith("-"):
-                break
-            column = lines[number].find(pattern)
-            if column >= 0:
-                return number + 1, column + 1
+        section = range(start + 1, end)
+        exact = [number for number in section if _item_text(lines[number]) == pattern]
+        holding = [number for number in section if pattern in lines[number]]
+        for number in exact or holding:
+            return number + 1, lines[number].find(pattern) + 1
     return start + 1, 1
+
+
+def _item_text(line: str) -> str | None:
+    """The text of a YAML list item `- value`, unquoted; None for any other line."""
+    stripped = line.strip()
+    if not stripped.startswith("- "):
+        return None
+    value = stripped[2:].strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return value

@@ -5,14 +5,13 @@ symlink, and a file's bytes are read only after it passed the pattern, type and 
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from taxon.documents import git
-from taxon.documents.records import IN_TREE, DocumentProblem, Problem
+from taxon.documents.records import IN_TREE, DocumentProblem
 from taxon.qna.layout import QNA_NAME
 from taxon.qna.taxonomy import DocumentRef
 
@@ -102,55 +101,3 @@ def _blob_reader(git_dir: Path, object_id: str, settings: git.FetchSettings) -> 
 
 def _unreadable(name: str, link: str) -> SourceFile:
     return SourceFile(name, 0, link, lambda: b"")
-
-
-def pattern_problem(pattern: str) -> Problem | None:
-    """D005 for a pattern that could reach outside the leaf folder or repository."""
-    parts = pattern.replace("\\", "/").split("/")
-    if not pattern.strip() or pattern.startswith(("/", "\\", "~")) or ".." in parts or re.match(r"[A-Za-z]:", pattern):
-        return Problem(
-            "D005",
-            f"document pattern '{pattern}' points outside the leaf folder or repository: "
-            "write a relative pattern without '..', like 'docs/*.md'",
-            pattern=pattern,
-        )
-    try:
-        pattern_regex(pattern)
-    except re.error as error:
-        return Problem("D005", f"document pattern '{pattern}' is not a valid glob ({error}): fix it", pattern=pattern)
-    return None
-
-
-def pattern_regex(pattern: str) -> re.Pattern:
-    """A glob anchored at the root: '*' and '?' stay within one path segment, '**/' spans
-    any number of folders, '[...]' is a character class."""
-    out, index = [], 0
-    while index < len(pattern):
-        if pattern.startswith("**/", index):
-            out.append("(?:[^/]*/)*")
-            index += 3
-        elif pattern.startswith("**", index):
-            out.append(".*")
-            index += 2
-        elif pattern[index] == "*":
-            out.append("[^/]*")
-            index += 1
-        elif pattern[index] == "?":
-            out.append("[^/]")
-            index += 1
-        elif pattern[index] == "[" and "]" in pattern[index + 2 :]:
-            close = pattern.index("]", index + 2)
-            out.append(_character_class(pattern[index + 1 : close]))
-            index = close + 1
-        else:
-            out.append(re.escape(pattern[index]))
-            index += 1
-    return re.compile("".join(out))
-
-
-def _character_class(body: str) -> str:
-    negated = body.startswith("!")
-    body = (body[1:] if negated else body).replace("\\", "\\\\").replace("[", "\\[")
-    if not negated and body.startswith("^"):
-        body = "\\" + body
-    return "[" + ("^" if negated else "") + body + "]"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
+from taxon.documents.patterns import compile_pattern, escape_problem, pattern_problem
+from taxon.documents.sources import in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.qna.taxonomy import KINDS
@@ -314,14 +316,6 @@ def attribution_findings(display: str, folder: Path, allowed: list[str], max_byt
     ]
 
 
-def _pattern_problem(pattern: str) -> str | None:
-    if pattern.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", pattern) or "\\" in pattern:
-        return "must be relative to the leaf folder (no leading '/', '~', drive or backslash)"
-    if ".." in pattern.split("/"):
-        return "must not contain '..'"
-    return None
-
-
 def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
     document = parsed.data.get("document")
     if not isinstance(document, dict):
@@ -347,14 +341,22 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
             )
         )
     in_tree = repo is None and commit is None
+    names: list[str] | None = None  # the leaf's own files, listed once, for in-tree patterns
     for index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
         if not isinstance(pattern, str) or not pattern.strip():
             continue
         place = parsed.position(("document", "patterns", index))
-        problem = _pattern_problem(pattern)
-        if problem:
-            found.append(finding(parsed.path, *place, "P062", f"pattern '{pattern[:80]}' {problem}"))
-        elif in_tree and not any(path.is_file() for path in folder.glob(pattern)):
+        escape = escape_problem(pattern)
+        refused = None if escape else pattern_problem(pattern)
+        if escape:
+            found.append(finding(parsed.path, *place, "P062", f"pattern '{pattern[:80]}' {escape}"))
+        elif refused:
+            found.append(finding(parsed.path, *place, "P064", f"pattern '{pattern[:80]}' {refused}"))
+        elif in_tree:
+            if names is None:
+                names = [file.name for file in in_tree_files(folder) if file.link is None]
+            if any(compile_pattern(pattern).matches(name) for name in names):
+                continue
             found.append(
                 finding(
                     parsed.path,
