@@ -52,6 +52,10 @@ class Runner:
     event_name: str
     event: dict
     repository: str = "octo/taxonomy"
+    repository_id: int = 4242
+    sha: str = ""
+    ref_name: str = ""
+    run_id: int = 1
     base_ref: str = ""
     head_ref: str = ""
     secrets: dict = field(default_factory=dict)
@@ -73,6 +77,11 @@ class Runner:
                 "event": self.event,
                 "token": "fake-token",
                 "repository": self.repository,
+                "repository_id": self.repository_id,
+                "sha": self.sha,
+                "ref_name": self.ref_name,
+                "run_id": self.run_id,
+                "server_url": "https://github.com",
                 "event_name": self.event_name,
                 "base_ref": self.base_ref,
                 "head_ref": self.head_ref,
@@ -116,6 +125,10 @@ class Runner:
             "GITHUB_EVENT_NAME": self.event_name,
             "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_REPOSITORY": self.repository,
+            "GITHUB_REPOSITORY_ID": str(self.repository_id),
+            "GITHUB_SHA": self.sha,
+            "GITHUB_REF_NAME": self.ref_name,
+            "GITHUB_RUN_ID": str(self.run_id),
             "GITHUB_BASE_REF": self.base_ref,
             "GITHUB_HEAD_REF": self.head_ref,
             "GITHUB_WORKSPACE": str(self.workspace),

@@ -7,7 +7,7 @@ from gitrepo import add_leaf, commit_all, git, make_repo
 
 from taxon.core import github
 from taxon.core.errors import TaxonError, UsageError
-from taxon.gitops import actions, authorize, comment, export
+from taxon.gitops import actions, authorize, comment, export, gh
 from taxon.gitops import changes as pr_changes
 from taxon.gitops.changes import is_taxonomy_path
 from taxon.validate.files import leaf_folders
@@ -283,9 +283,9 @@ def test_export_of_a_deleted_leaf_has_no_leaves(tmp_path):
 
 
 def test_unsafe_paths_are_refused():
-    assert export._safe_relative("taxonomy/a/qna.yaml")
+    assert export.safe_relative("taxonomy/a/qna.yaml")
     for bad in ("/etc/passwd", "taxonomy/../x", "taxonomy/./x", "taxonomy\\x", ""):
-        assert not export._safe_relative(bad)
+        assert not export.safe_relative(bad)
 
 
 # ------------------------------------------------------------------ sticky comment
@@ -372,4 +372,4 @@ def test_validation_summary_from_sarif_escapes_messages():
 def test_missing_gh_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TaxonError, match="GitHub CLI"):
-        comment.run_gh(["api", "user"])
+        gh.run_gh(["api", "user"])

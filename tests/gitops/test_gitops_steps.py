@@ -2,11 +2,11 @@
 git repositories: a main branch and pull-request branches."""
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+from fake_github import FakeGitHub
 from gitrepo import REPO, add_leaf, commit_all, git, make_repo
 from runner import Runner
 
@@ -102,26 +102,6 @@ def test_code_change_goes_to_the_test_suite(tmp_path):
 
 # ------------------------------------------------------------------ samples for review
 
-FAKE_GH = textwrap.dedent(
-    """\
-    #!/usr/bin/env python3
-    # A stand-in for the GitHub CLI: answers the REST paths of routes.json, logs every call.
-    import json, os, sys
-    state = os.environ["FAKE_GH_STATE"]
-    args = sys.argv[1:]
-    body = sys.stdin.read() if "--input" in args else None
-    with open(os.path.join(state, "calls.jsonl"), "a") as log:
-        log.write(json.dumps({"args": args, "input": body}) + "\\n")
-    path = next(a for a in args[1:] if a.startswith("repos/"))
-    routes = json.load(open(os.path.join(state, "routes.json")))
-    answer = routes.get(path, {})
-    if "--jq" in args:
-        print("".join(json.dumps(item) + "\\n" for item in answer), end="")
-    else:
-        print(json.dumps(answer))
-    """
-)
-
 
 @pytest.fixture
 def samples_runner(tmp_path):
@@ -136,13 +116,8 @@ def samples_runner(tmp_path):
     git(upstream, "checkout", "-q", "main")
     workspace = _clone(upstream, tmp_path)
 
-    state = tmp_path / "gh-state"
-    state.mkdir()
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(FAKE_GH)
-    (bin_dir / "gh").chmod(0o755)
-    repository = "octo/taxonomy"
+    github = FakeGitHub(tmp_path)
+    repository = github.repository
     routes = {
         f"repos/{repository}/collaborators/maintainer/permission": {
             "permission": "write",
@@ -164,7 +139,8 @@ def samples_runner(tmp_path):
             },
         ],
     }
-    (state / "routes.json").write_text(json.dumps(routes))
+    github.routes.update(routes)
+    github.save()
     temp = tmp_path / "runner-temp"
     temp.mkdir()
     event = {
@@ -180,11 +156,11 @@ def samples_runner(tmp_path):
         "pull_request_target",
         event,
         repository=repository,
-        extra_path=[bin_dir],
-        extra_env={"FAKE_GH_STATE": str(state)},
+        extra_path=[github.bin],
+        extra_env=github.env,
     )
     runner.head = head
-    runner.gh_calls = lambda: [json.loads(line) for line in (state / "calls.jsonl").read_text().splitlines()]
+    runner.gh_calls = github.calls
     return runner
 
 

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from workflow_policy import CHECKS, load_workflows, violations
+from workflow_policy import CHECKS, TRAINING_RUN, load_workflows, violations
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -39,9 +39,22 @@ def test_the_loop_is_wired_as_documented():
     assert samples["jobs"]["samples"]["environment"] == "sample-generation"
     assert "synchronize" in samples[True]["pull_request_target"]["types"]
     assert "labels/generate-samples" in samples["jobs"]["clear-label"]["steps"][0]["run"]
+    steps = train["jobs"]["pipeline"]["steps"]
+    runs = [str(step.get("run", "")) for step in steps]
+    # restored only from trusted runs (the rules of taxon.gitops.trusted), before generation
+    assert runs.index(next(r for r in runs if "gitops restore-generate" in r)) < runs.index(
+        next(r for r in runs if 'taxon" pipeline' in r)
+    )
+    assert any("pipeline.previous_bundle=$PREVIOUS" in run for run in runs)
+    uploads = [step["with"]["name"] for step in steps if "upload-artifact" in str(step.get("uses"))]
+    assert uploads == ["bundle-${{ github.sha }}", "generate-cache-${{ github.sha }}", "run-${{ github.sha }}"]
     release = workflows["release.yml"]
     assert release["jobs"]["huggingface"]["environment"] == "huggingface"
     assert any("attest" in str(step.get("uses")) for step in release["jobs"]["release"]["steps"])
+    assert not any(
+        TRAINING_RUN.search(str(step.get("run", ""))) for job in release["jobs"].values() for step in job["steps"]
+    ), "release.yml never trains: it promotes the gated build"
+    assert "self-hosted" not in str([job["runs-on"] for job in release["jobs"].values()])
     for name, workflow in workflows.items():
         for job in workflow["jobs"].values():
             for step in job.get("steps", []):
@@ -219,6 +232,60 @@ BAD_WORKFLOWS = {
               - uses: actions/cache@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3
         """,
         "uses actions/cache in a trusted job",
+    ),
+    "a release that retrains": (
+        """
+        on: {push: {tags: ["v*"]}}
+        permissions: {}
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            permissions: {}
+            steps:
+              - run: '"$RUNNER_TEMP/venv/bin/taxon" pipeline --profile gpu'
+        """,
+        "build: a release workflow runs taxon pipeline",
+    ),
+    "another run's artifact through download-artifact": (
+        """
+        on: push
+        permissions: {}
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            permissions: {actions: read}
+            steps:
+              - uses: actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093 # v4.3.0
+                with: {name: generate-cache, run-id: "1", github-token: x}
+        """,
+        "build: downloads another run's artifact",
+    ),
+    "another run's artifact through gh": (
+        """
+        on: push
+        permissions: {}
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            permissions: {actions: read}
+            steps:
+              - run: gh run download "$RUN" -n generate-cache
+        """,
+        "build: a run: step fetches workflow artifacts itself",
+    ),
+    "a pull request writing a restored artifact name": (
+        """
+        on: pull_request
+        permissions: {}
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            permissions: {}
+            steps:
+              - uses: actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02 # v4.6.2
+                with: {name: generate-cache-abc, path: .taxon-cache}
+        """,
+        "uploads 'generate-cache-abc', a name trusted jobs restore",
     ),
 }
 

@@ -232,6 +232,61 @@ def check_trusted_caches(workflows: dict[str, Workflow]) -> list[str]:
     return problems
 
 
+TRAINING_RUN = re.compile(r"\btaxon\"?'?\s+(pipeline|train|generate)\b")
+CROSS_RUN_ARTIFACT_RUN = re.compile(r"gh\s+run\s+download|actions/artifacts|/artifacts\b")
+# What trusted jobs take from earlier runs (tools/taxon/gitops/trusted.py): written only by trusted runs.
+RESTORED_ARTIFACTS = re.compile(r"^(bundle|generate-cache)-")
+
+
+def _is_release_workflow(wf: Workflow) -> bool:
+    on = wf.data.get("on", wf.data.get(True))
+    return isinstance(on, dict) and isinstance(on.get("push"), dict) and bool(on["push"].get("tags"))
+
+
+def check_release_never_trains(workflows: dict[str, Workflow]) -> list[str]:
+    """Build once, promote: a tag releases the bundle its commit's train run built and gated."""
+    return [
+        f"{name}: {job_name}: a release workflow runs taxon {match.group(1)} (promote the gated build instead)"
+        for name, wf in workflows.items()
+        if _is_release_workflow(wf)
+        for job_name, job in wf.jobs.items()
+        for step in _steps(job)
+        if (match := TRAINING_RUN.search(str(step.get("run", ""))))
+    ]
+
+
+def check_cross_run_artifacts(workflows: dict[str, Workflow]) -> list[str]:
+    """Artifacts of other runs only through `taxon gitops` (restore-generate, find-build), which
+    takes them from trusted runs alone and checks their digest."""
+    problems = []
+    for name, wf in workflows.items():
+        for job_name, job in wf.jobs.items():
+            for step in _steps(job):
+                with_ = step.get("with") or {}
+                if str(step.get("uses", "")).startswith("actions/download-artifact@") and (
+                    "run-id" in with_ or "github-token" in with_
+                ):
+                    problems.append(f"{name}: {job_name}: downloads another run's artifact with download-artifact")
+                if CROSS_RUN_ARTIFACT_RUN.search(str(step.get("run", ""))):
+                    problems.append(f"{name}: {job_name}: a run: step fetches workflow artifacts itself")
+    return problems
+
+
+def check_restored_artifact_writers(workflows: dict[str, Workflow]) -> list[str]:
+    """No workflow an outsider can start uploads an artifact under a name trusted jobs restore."""
+    events = effective_triggers(workflows)
+    return [
+        f"{name}: {job_name}: uploads {step['with']['name']!r}, a name trusted jobs restore, "
+        f"from a workflow reachable from {', '.join(sorted(events[name] & UNTRUSTED_EVENTS))}"
+        for name, wf in workflows.items()
+        if events[name] & UNTRUSTED_EVENTS
+        for job_name, job in wf.jobs.items()
+        for step in _steps(job)
+        if str(step.get("uses", "")).startswith("actions/upload-artifact@")
+        and RESTORED_ARTIFACTS.match(str((step.get("with") or {}).get("name", "")))
+    ]
+
+
 CHECKS = (
     check_self_hosted,
     check_top_permissions,
@@ -241,6 +296,9 @@ CHECKS = (
     check_run_expressions,
     check_pr_head_checkout,
     check_trusted_caches,
+    check_release_never_trains,
+    check_cross_run_artifacts,
+    check_restored_artifact_writers,
 )
 
 

@@ -1,6 +1,7 @@
 """`taxon gitops SUBCOMMAND`: the steps of the GitHub workflows. Each reads the variables a
 runner sets (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_BASE_REF, GITHUB_OUTPUT,
-GITHUB_STEP_SUMMARY, GITHUB_REPOSITORY) and calls one function of `taxon.gitops`."""
+GITHUB_STEP_SUMMARY, GITHUB_REPOSITORY, GITHUB_REPOSITORY_ID) and calls one function of
+`taxon.gitops`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from taxon.core.config import load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
 from taxon.core.github import annotation
-from taxon.gitops import actions, authorize, comment, export
+from taxon.gitops import actions, authorize, comment, export, gate, releases, restore
 from taxon.gitops import changes as pr_changes
 
 
@@ -41,6 +42,31 @@ def add_arguments(parser) -> None:
     comment.add_argument("--pr", type=int, required=True)
     comment.add_argument("--body-file", type=Path, required=True)
     comment.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+
+    restore = sub.add_parser("restore-generate", help="restore the generation unit cache of the last good run on main")
+    restore.add_argument("--config", type=Path)
+    restore.add_argument("--profile", default="gpu", help="the profile whose generate.cache_dir to fill")
+    restore.add_argument("--max-commits", type=int, default=200, help="how far back main's history is searched")
+
+    fetch = sub.add_parser("fetch-release", help="download the latest release's bundle, its digest checked")
+    fetch.add_argument("--out", type=Path, required=True)
+
+    build = sub.add_parser("find-build", help="the bundle the train run built and gated for a commit")
+    build.add_argument("--sha", required=True, help="the commit (the tag's)")
+    build.add_argument("--ref", required=True, help="the tag being released")
+    build.add_argument("--out", type=Path, required=True)
+
+    for name, text in (
+        ("train-summary", "the job summary: the candidate against the base model and the latest release"),
+        ("gate-issue", "open or update the one issue of a failed gate on main"),
+    ):
+        report = sub.add_parser(name, help=text)
+        report.add_argument("--report", type=Path, required=True, help="the evaluate stage's report.json")
+        report.add_argument("--previous-bundle", default="", help="the latest release's bundle folder, if any")
+        report.add_argument("--previous-tag", default="", help="the latest release's tag, if any")
+        if name == "gate-issue":
+            report.add_argument("--run-url", required=True)
+            report.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
 
 
 def _env(name: str) -> str | None:
@@ -109,12 +135,118 @@ def _summary(args) -> int:
     return EXIT_OK
 
 
-def _comment(args) -> int:
-    repo = args.repo or _env("GITHUB_REPOSITORY")
+def _repo(args) -> str:
+    repo = getattr(args, "repo", None) or _env("GITHUB_REPOSITORY")
     if not repo:
         raise UsageError("no repository", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    return repo
+
+
+def _repository_id() -> int:
+    value = _env("GITHUB_REPOSITORY_ID") or ""
+    if not value.isdigit():
+        raise UsageError("no repository id", hint="set GITHUB_REPOSITORY_ID (the runner does)")
+    return int(value)
+
+
+def _comment(args) -> int:
+    repo = _repo(args)
     body = args.body_file.read_text(encoding="utf-8")
     print(f"comment {comment.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
+    return EXIT_OK
+
+
+def _restore_generate(args) -> int:
+    cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
+    commits = pr_changes.git_output(Path.cwd(), "rev-list", "--first-parent", f"--max-count={args.max_commits}", "HEAD")
+    work_dir = Path(_env("RUNNER_TEMP") or cache_root)
+    restored = restore.restore_generate_cache(
+        _repo(args), _repository_id(), commits.decode().split(), cache_root, work_dir
+    )
+    if restored.run is None:
+        message = "no earlier good train run on main with a unit cache: every leaf is generated"
+    else:
+        message = (
+            f"restored {restored.added} cached units ({restored.kept} already here) from the run of "
+            f"{restored.run['head_sha'][:12]}: {restored.run.get('html_url')}; only changed leaves reach the teacher"
+        )
+    actions.write_outputs(
+        _env("GITHUB_OUTPUT"),
+        {"restored": str(restored.added), "from_sha": restored.run["head_sha"] if restored.run else ""},
+    )
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"Generation cache: {message}.")
+    print(message)
+    return EXIT_OK
+
+
+def _fetch_release(args) -> int:
+    release = releases.fetch_release_bundle(_repo(args), args.out)
+    outputs = {"bundle": str(release.bundle) if release else "", "tag": release.tag if release else ""}
+    actions.write_outputs(_env("GITHUB_OUTPUT"), outputs)
+    if release is None:
+        print("no release yet: the candidate is compared with the base model only")
+    else:
+        print(f"latest release {release.tag} ({release.digest}) unpacked to {release.bundle}")
+    return EXIT_OK
+
+
+def _find_build(args) -> int:
+    try:
+        build = releases.find_build(_repo(args), _repository_id(), args.sha, args.ref, args.out)
+    except TaxonError as error:
+        return _fail(f"{error.message} To make one: {error.hint}" if error.hint else error.message, "No gated build")
+    if build.gate_passed is False:
+        print(annotation("warning", "this bundle's gate failed: it was published with require_passed_gate=false"))
+    actions.write_outputs(
+        _env("GITHUB_OUTPUT"),
+        {
+            "archive": str(build.archive),
+            "bundle": str(build.bundle),
+            "digest": build.digest,
+            "run_url": str(build.run.get("html_url") or ""),
+        },
+    )
+    print(f"{build.archive.name} ({build.digest}) from {build.run.get('html_url')}")
+    return EXIT_OK
+
+
+def _report_labels(args) -> tuple[dict | None, dict]:
+    if not args.report.is_file():
+        return None, {}
+    report = _read_json(args.report)
+    return report, gate.baseline_labels(report, args.previous_bundle or None, args.previous_tag or None)
+
+
+def _train_summary(args) -> int:
+    report, labels = _report_labels(args)
+    markdown = (
+        gate.render_train_summary(report, labels)
+        if report
+        else "## taxon: train on main\n\nNo evaluation report: the run stopped before evaluate (see its log).\n"
+    )
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
+    print(markdown)
+    return EXIT_OK
+
+
+def _merged_since(tag: str | None) -> list[gate.MergedChange]:
+    span = [f"{tag}..HEAD"] if tag else ["--max-count=50", "HEAD"]
+    log = pr_changes.git_output(Path.cwd(), "log", "--first-parent", "--format=%H%x1f%s", *span).decode(
+        errors="replace"
+    )
+    return [gate.MergedChange(*line.split("\x1f", 1)) for line in log.splitlines() if "\x1f" in line]
+
+
+def _gate_issue(args) -> int:
+    report, labels = _report_labels(args)
+    if report is None or report["gate"]["passed"]:
+        print("the gate did not fail (or no evaluation ran): no issue")
+        return EXIT_OK
+    commit = pr_changes.git_output(Path.cwd(), "rev-parse", "HEAD").decode().strip()
+    tag = args.previous_tag or None
+    body = gate.render_gate_issue(report, labels, commit, args.run_url, _merged_since(tag), tag)
+    print(f"gate issue {comment.post_gate_issue(_repo(args), gate.GATE_ISSUE_TITLE, body)}", file=sys.stderr)
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
     return EXIT_OK
 
@@ -125,6 +257,11 @@ STEPS = {
     "export-pr": _export,
     "summary": _summary,
     "comment": _comment,
+    "restore-generate": _restore_generate,
+    "fetch-release": _fetch_release,
+    "find-build": _find_build,
+    "train-summary": _train_summary,
+    "gate-issue": _gate_issue,
 }
 
 

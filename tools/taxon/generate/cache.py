@@ -9,14 +9,15 @@ import tempfile
 from pathlib import Path
 
 from taxon.core.store import canonical_json
+from taxon.qna.layout import UNITS_DIR, unit_entry
 
 
 class UnitCache:
     def __init__(self, root: Path):
-        self.root = Path(root) / "units"
+        self.root = Path(root) / UNITS_DIR
 
     def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.root / unit_entry(key)
 
     def get(self, key: str) -> dict | None:
         try:

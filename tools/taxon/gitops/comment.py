@@ -1,18 +1,19 @@
-"""The sticky pull-request comment: found by marker and author, created or edited in place."""
+"""Our own marked posts, found by marker and author and created or edited in place: the sticky
+pull-request comment of the samples job, and the one issue of a failed gate on main."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Callable
 
-from taxon.core.errors import TaxonError
 from taxon.core.github import COMMENT_AUTHOR, COMMENT_MARKER, dig
+from taxon.gitops.gh import GhRunner, run_gh
+
+GATE_MARKER = "<!-- taxon-gate -->"
 
 
 def find_sticky_comment(comments: list[dict], marker: str = COMMENT_MARKER, author: str = COMMENT_AUTHOR) -> int | None:
-    """The id of our own earlier comment: it holds the marker AND was written by the bot, so a
-    comment anyone else writes with the marker in it is never edited."""
+    """The id of our own earlier post: it holds the marker AND was written by the bot, so a
+    post anyone else writes with the marker in it is never edited."""
     ours = [
         c["id"]
         for c in comments
@@ -21,38 +22,44 @@ def find_sticky_comment(comments: list[dict], marker: str = COMMENT_MARKER, auth
     return ours[-1] if ours else None
 
 
-GhRunner = Callable[[list[str], bytes | None], bytes]
-
-
-def run_gh(args: list[str], input_bytes: bytes | None = None) -> bytes:
-    try:
-        result = subprocess.run(["gh", *args], input=input_bytes, capture_output=True, check=False)
-    except FileNotFoundError:
-        raise TaxonError(
-            "the GitHub CLI (gh) is not installed", hint="GitHub-hosted runners have it; else see cli.github.com"
-        )
-    if result.returncode != 0:
-        raise TaxonError(f"gh {' '.join(args[:3])} failed: {result.stderr.decode(errors='replace').strip()}")
-    return result.stdout
+def _post_marked(
+    gh: GhRunner, listing: str, id_field: str, create: str, edit: str, payload: dict, marker: str
+) -> tuple[str, int | None]:
+    """Edit our marked post among those `listing` answers (PATCH `edit` + its id), or create one
+    (POST `create`); returns ("created" | "updated", the id edited)."""
+    jq = f".[] | select(.pull_request == null) | {{id: .{id_field}, body, user: {{login: .user.login, type: .user.type}}}}"
+    answer = gh(["api", "--paginate", listing, "--jq", jq], None)
+    posts = [json.loads(line) for line in answer.decode("utf-8").splitlines() if line.strip()]
+    body = json.dumps(payload).encode("utf-8")
+    existing = find_sticky_comment(posts, marker)
+    if existing is None:
+        gh(["api", "--method", "POST", create, "--input", "-"], body)
+        return "created", None
+    gh(["api", "--method", "PATCH", f"{edit}/{existing}", "--input", "-"], body)
+    return "updated", existing
 
 
 def post_sticky_comment(repo: str, pr_number: int, body: str, gh: GhRunner = run_gh) -> str:
     """Create the sticky comment, or update it in place; returns "created" or "updated"."""
-    listing = gh(
-        [
-            "api",
-            "--paginate",
-            f"repos/{repo}/issues/{pr_number}/comments",
-            "--jq",
-            ".[] | {id, body, user: {login: .user.login, type: .user.type}}",
-        ],
-        None,
-    )
-    comments = [json.loads(line) for line in listing.decode("utf-8").splitlines() if line.strip()]
-    payload = json.dumps({"body": body}).encode("utf-8")
-    existing = find_sticky_comment(comments)
-    if existing is None:
-        gh(["api", "--method", "POST", f"repos/{repo}/issues/{pr_number}/comments", "--input", "-"], payload)
-        return "created"
-    gh(["api", "--method", "PATCH", f"repos/{repo}/issues/comments/{existing}", "--input", "-"], payload)
-    return "updated"
+    return _post_marked(
+        gh,
+        f"repos/{repo}/issues/{pr_number}/comments",
+        "id",
+        f"repos/{repo}/issues/{pr_number}/comments",
+        f"repos/{repo}/issues/comments",
+        {"body": body},
+        COMMENT_MARKER,
+    )[0]
+
+
+def post_gate_issue(repo: str, title: str, body: str, gh: GhRunner = run_gh) -> str:
+    """Open the failed-gate issue, or update the open one in place; returns "created" or "updated"."""
+    return _post_marked(
+        gh,
+        f"repos/{repo}/issues?state=open&per_page=100",
+        "number",
+        f"repos/{repo}/issues",
+        f"repos/{repo}/issues",
+        {"title": title, "body": body},
+        GATE_MARKER,
+    )[0]

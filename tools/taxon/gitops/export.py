@@ -48,7 +48,7 @@ def _nearest_leaf(path: str, leaf_folders: set[str]) -> str | None:
     return None
 
 
-def _safe_relative(path: str) -> bool:
+def safe_relative(path: str) -> bool:
     """A plain relative path: no empty, "." or ".." segment, no backslash, not absolute."""
     return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
 
@@ -67,7 +67,7 @@ def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, max
         if _nearest_leaf(entry.path, leaf_folders) not in wanted:
             continue
         why = None
-        if not _safe_relative(entry.path):
+        if not safe_relative(entry.path):
             why = "unsafe path"
         elif entry.kind != "blob" or entry.mode not in REGULAR_FILE_MODES:
             why = "not a regular file (symlink or submodule)"

@@ -19,6 +19,16 @@ DROPPED_NAME = "dropped.jsonl"  # dropped samples with metadata.reason
 STATS_NAME = "stats.json"  # {"generated", "kept", "dropped": {reason: n}, "parameters": {...}}
 SUMMARY_NAME = "summary.json"  # every leaf's stats, the teacher, the config
 
+# generate's unit cache: <generate.cache_dir>/units/<key[:2]>/<key>.json, one finished unit
+# of work (a raw teacher reply or verdict) per key; CI carries it from one run on main to the next
+UNITS_DIR = "units"
+
+
+def unit_entry(key: str) -> str:
+    """A unit's file under UNITS_DIR."""
+    return f"{key[:2]}/{key}.json"
+
+
 # train: <out>/{model,adapter}/, result.json, train_log.jsonl, loss.png, checkpoints/
 MODEL_DIR = "model"
 ADAPTER_DIR = "adapter"

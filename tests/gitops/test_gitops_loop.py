@@ -1,0 +1,312 @@
+"""The loop at work, through the workflows' own steps (runner.py) on a real git repository,
+a real HTTP teacher that counts requests, and a stand-in for GitHub (fake_github.py):
+
+1. merge 1 trains from scratch (no good run, no release: compared with the base model only);
+2. tag v1 promotes exactly that run's bundle (no training), attested digest and all;
+3. merge 2 changes one leaf: in a fresh workspace it restores merge 1's generation cache (and
+   not a fork's poisoned one for a newer commit), sends only the changed leaf to the teacher,
+   and is judged against the base model and release v1;
+4. merge 2 from scratch, in another fresh workspace, writes the very same generate outputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fake_github import FakeGitHub
+from gitrepo import commit_all, git
+from runner import Runner
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
+
+from pipeline_helpers import LEAVES, PROBE, TAXON, PipelineServer, pipeline_config, sample_files, toml_text
+
+from taxon.backends.openai import PROBE_MESSAGES
+from taxon.core.store import hash_tree
+from taxon.gitops.comment import GATE_MARKER
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+CHANGED_LEAF = "compositional_skills/linguistics/plural_nouns"
+CONNECTION_CHECK = PROBE_MESSAGES[-1]["content"]  # the openai backend asks it once, whatever the run generates
+NEW_SEED = "  - question: Give the plural of wolf.\n    answer: The plural of wolf is wolves.\n"
+
+
+def _make_upstream(root: Path, base_url: str, model_dir: Path) -> Path:
+    """main with three leaves, the probe and a taxon.toml whose gpu profile is the tiny CPU setup."""
+    upstream = root / "upstream"
+    upstream.mkdir()
+    git(upstream, "init", "-q", "-b", "main")
+    for leaf in LEAVES:
+        shutil.copytree(REPO / "taxonomy" / leaf, upstream / "taxonomy" / leaf)
+    (upstream / "probe.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROBE))
+    config = pipeline_config(base_url, model_dir)
+    config["profiles"] = {"cpu": {}, "gpu": {}}
+    (upstream / "taxon.toml").write_text(toml_text(config))
+    (upstream / ".gitignore").write_text("runs/\n.taxon-cache/\ndist/\n")
+    return upstream
+
+
+@dataclass
+class JobRun:
+    runner: Runner
+    results: list
+    prompts: list[str]  # the user turns the teacher was asked in this job
+
+    @property
+    def workspace(self) -> Path:
+        return self.runner.workspace
+
+    def output(self, name_start: str) -> dict:
+        return next(r.outputs for r in self.results if r.name.startswith(name_start))
+
+
+def _runner(root: Path, upstream: Path, github: FakeGitHub, name: str, sha: str, ref_name: str) -> Runner:
+    """A fresh workspace (as actions/checkout leaves it: a clone at the commit) and runner temp."""
+    workspace = root / name / "workspace"
+    workspace.parent.mkdir()
+    git(root, "clone", "-q", str(upstream), str(workspace))
+    git(workspace, "checkout", "-q", sha)
+    temp = root / name / "temp"
+    (temp / "venv" / "bin").mkdir(parents=True)
+    (temp / "venv" / "bin" / "taxon").symlink_to(TAXON)
+    return Runner(
+        workspace,
+        temp,
+        "push",
+        {"repository": {"id": github.repository_id}},
+        repository=github.repository,
+        repository_id=github.repository_id,
+        sha=sha,
+        ref_name=ref_name,
+        extra_path=[github.bin],
+        extra_env={**github.env, "COLUMNS": "200"},
+    )
+
+
+def _run_job(runner: Runner, workflow: str, job: str, teacher: PipelineServer | None = None) -> JobRun:
+    asked = len(teacher.prompts) if teacher else 0
+    results = runner.run_job(WORKFLOWS / workflow, job)
+    failed = [(r.name, r.stdout[-3000:], r.stderr[-3000:]) for r in results if r.returncode]
+    assert not failed, failed
+    prompts = teacher.prompts[asked:] if teacher else []
+    return JobRun(runner, results, [prompt for prompt in prompts if prompt != CONNECTION_CHECK])
+
+
+def _train(root, upstream, github, teacher, name: str, sha: str) -> JobRun:
+    """The train job, then what its upload steps would leave in GitHub."""
+    job = _run_job(_runner(root, upstream, github, name, sha, "main"), "train.yml", "pipeline", teacher)
+    run = github.add_run(sha)
+    github.upload_artifact(run, f"bundle-{sha}", job.workspace / "dist" / "taxon-model.tar.gz")
+    github.upload_artifact(run, f"generate-cache-{sha}", job.workspace / ".taxon-cache" / "generate" / "units")
+    return job
+
+
+def _poisoned_cache_of(job: JobRun, folder: Path) -> Path:
+    """A copy of a run's unit cache with every teacher reply replaced: what a fork could upload."""
+    shutil.copytree(job.workspace / ".taxon-cache" / "generate" / "units", folder)
+    for entry in folder.rglob("*.json"):
+        result = json.loads(entry.read_text())
+        if "text" in result:
+            entry.write_text(json.dumps({**result, "text": "5. Poisoned: visit evil.example"}))
+    return folder
+
+
+@dataclass
+class Loop:
+    upstream: Path
+    github: FakeGitHub
+    sha1: str
+    sha2: str
+    merge1: JobRun
+    release: JobRun
+    huggingface: JobRun
+    merge2: JobRun
+    scratch2: JobRun
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory, tiny_model_dir) -> Loop:
+    root = tmp_path_factory.mktemp("loop")
+    with PipelineServer() as teacher:
+        upstream = _make_upstream(root, teacher.base_url, tiny_model_dir)
+        sha1 = commit_all(upstream, "Add three leaves (#1)")
+        github = FakeGitHub(root / "github")
+        merge1 = _train(root, upstream, github, teacher, "merge1", sha1)
+
+        git(upstream, "tag", "v1", sha1)
+        release_runner = _runner(root, upstream, github, "release", sha1, "v1")
+        release = _run_job(release_runner, "release.yml", "release")
+        hf_runner = _runner(root, upstream, github, "huggingface", sha1, "v1")
+        (hf_runner.workspace / "dist").mkdir()  # what download-artifact of release-bundle leaves
+        shutil.copy(release.workspace / "dist" / "taxon-model-v1.tar.gz", hf_runner.workspace / "dist")
+        hf_runner.needs = {"release": {"outputs": {"digest": release.output("Find")["digest"]}}}
+        huggingface = _run_job(hf_runner, "release.yml", "huggingface")
+
+        qna = upstream / "taxonomy" / CHANGED_LEAF / "qna.yaml"
+        qna.write_text(qna.read_text().replace("seed_examples:\n", "seed_examples:\n" + NEW_SEED, 1))
+        sha2 = commit_all(upstream, "Plural nouns: wolves (#2)")
+        # a fork's pull request run claiming main, for the newer commit, with a poisoned cache
+        fork = github.add_run(sha2, event="pull_request", head_repository={"id": 999})
+        github.upload_artifact(fork, f"generate-cache-{sha2}", _poisoned_cache_of(merge1, root / "poison"))
+        merge2 = _train(root, upstream, github, teacher, "merge2", sha2)
+
+        scratch2 = _run_job(
+            _runner(root, upstream, FakeGitHub(root / "empty-github"), "scratch2", sha2, "main"),
+            "train.yml",
+            "pipeline",
+            teacher,
+        )
+    return Loop(upstream, github, sha1, sha2, merge1, release, huggingface, merge2, scratch2)
+
+
+def _report(job: JobRun) -> dict:
+    return json.loads((job.workspace / "runs/gpu/evaluate/report.json").read_text())
+
+
+def test_the_first_merge_generates_everything_and_is_compared_with_the_base_only(loop):
+    assert loop.merge1.output("Restore") == {"restored": "0", "from_sha": ""}
+    assert loop.merge1.output("Fetch") == {"bundle": "", "tag": ""}
+    assert len(_report(loop.merge1)["baselines"]) == 1
+    summary = loop.merge1.runner.summary_file.read_text()
+    assert "no earlier good train run on main" in summary
+    assert (
+        "First release: nothing has been released yet, so the candidate is compared with the base model only" in summary
+    )
+
+
+def test_a_second_merge_sends_only_the_changed_leaf_to_the_teacher(loop):
+    assert loop.merge2.output("Restore")["from_sha"] == loop.sha1  # not the fork's run of sha2
+    assert int(loop.merge2.output("Restore")["restored"]) > 0
+    incremental, scratch, first = (
+        Counter(loop.merge2.prompts),
+        Counter(loop.scratch2.prompts),
+        Counter(loop.merge1.prompts),
+    )
+    changed_leaf_prompts = scratch - first  # the unchanged leaves ask the very same questions
+    assert incremental and incremental == changed_leaf_prompts
+    assert sum(incremental.values()) < sum(scratch.values()) / 2
+    assert any("wolf" in prompt for prompt in incremental)
+
+
+def test_the_incremental_run_writes_what_a_from_scratch_run_writes(loop):
+    generated = "runs/gpu/generate"
+    assert sample_files(loop.merge2.workspace / generated) == sample_files(loop.scratch2.workspace / generated)
+    dataset = "runs/gpu/bundle/dataset"
+    assert hash_tree(loop.merge2.workspace / dataset) == hash_tree(loop.scratch2.workspace / dataset)
+    assert "Poisoned" not in (loop.merge2.workspace / dataset / "data" / "train.jsonl").read_text()
+
+
+def test_the_tag_promotes_the_gated_bundle_without_training(loop):
+    built = loop.merge1.workspace / "dist" / "taxon-model.tar.gz"
+    released = loop.release.workspace / "dist" / "taxon-model-v1.tar.gz"
+    digest = "sha256:" + hashlib.sha256(built.read_bytes()).hexdigest()
+    found = loop.release.output("Find")
+    assert found["digest"] == digest and released.read_bytes() == built.read_bytes()
+    assert found["run_url"].endswith("/actions/runs/1000")
+    assert not (loop.release.workspace / "runs").exists()  # nothing trained, nothing generated
+    create = next(call["args"] for call in loop.github.calls() if call["args"][:2] == ["release", "create"])
+    assert create[2:4] == ["v1", "dist/taxon-model-v1.tar.gz"] and digest in create[create.index("--notes") + 1]
+
+    (upload,) = loop.github.hf_uploads()
+    assert digest in upload["args"][upload["args"].index("--commit-message") + 1]
+    bundle = loop.merge1.workspace / "runs" / "gpu" / "bundle"
+    assert upload["files"] == {
+        path.relative_to(bundle).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in bundle.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_the_second_merge_is_judged_against_the_base_and_the_release(loop):
+    fetched = loop.merge2.output("Fetch")
+    assert fetched["tag"] == "v1"
+    report = _report(loop.merge2)
+    base, previous = report["baselines"]
+    assert Path(previous) == Path(fetched["bundle"])
+    for entry in [report["overall"], *report["sets"].values()]:
+        assert set(entry["comparisons"]) == {base, previous}  # every comparison named exists
+    summary = loop.merge2.runner.summary_file.read_text()
+    assert "Compared with: base model" in summary and "and release v1." in summary
+    assert "Δ vs release v1" in summary and "First release" not in summary
+
+
+def test_no_gated_build_fails_and_says_how_to_make_one(loop, tmp_path):
+    github = FakeGitHub(tmp_path / "github")  # only the fork's run built this commit
+    github.add_run(loop.sha2, event="pull_request", head_repository={"id": 999})
+    runner = _runner(tmp_path, loop.upstream, github, "release-untrained", loop.sha2, "v2")
+    results = runner.run_job(WORKFLOWS / "release.yml", "release")
+    assert [r.returncode for r in results] == [1]
+    message = results[0].stdout
+    assert "::error title=No gated build::no successful train run on main or v2 built commit" in message
+    assert "started by a 'pull_request' event" in message
+    assert "gh workflow run train.yml --ref v2" in message
+    assert not [call for call in github.calls() if "/zip" in " ".join(call["args"])]  # nothing downloaded
+
+
+def test_a_failed_gate_opens_then_updates_one_issue(loop, tmp_path):
+    report = _report(loop.merge2)
+    base, previous = report["baselines"]
+    report["gate"] = {"passed": False, "reasons": [f"changed leaf {CHANGED_LEAF} did not improve against {base}"]}
+    report["sets"][CHANGED_LEAF]["changed"] = True
+    report["sets"][CHANGED_LEAF]["comparisons"][previous]["direction"] = "regressed"
+    failed = tmp_path / "report.json"
+    failed.write_text(json.dumps(report))
+    github = FakeGitHub(tmp_path / "github")
+    runner = loop.merge2.runner
+    runner.extra_env = {**runner.extra_env, **github.env}
+    runner.extra_path = [github.bin]
+    runner.step_outputs["previous"] = loop.merge2.output("Fetch")
+    step = next(s for s in _job_steps("train.yml", "pipeline") if s.get("name", "").startswith("Open or update"))
+    step = {**step, "run": step["run"].replace("runs/gpu/evaluate/report.json", str(failed))}
+
+    assert runner.run_step(step).returncode == 0
+    (created,) = [call for call in github.calls() if "--method" in call["args"]]
+    assert created["args"][:4] == ["api", "--method", "POST", "repos/octo/taxonomy/issues"]
+    issue = json.loads(created["input"])
+    body = issue["body"]
+    assert body.startswith(GATE_MARKER) and issue["title"] == "taxon: the evaluation gate failed on main"
+    assert f"| {CHANGED_LEAF} |" in body and "regressed" in body and "Δ vs release v1" in body
+    assert "- #2 Plural nouns: wolves (#2)" in body and "#1 " not in body  # merged since v1
+    assert "https://github.com/octo/taxonomy/actions/runs/1" in body
+    assert "Merged since the last release (`v1`)" in body
+
+    github.routes["repos/octo/taxonomy/issues?state=open&per_page=100"] = [
+        {"id": 5, "body": f"{GATE_MARKER} forged", "user": {"login": "mallory", "type": "User"}},
+        {"id": 31, "body": f"{GATE_MARKER} older", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+    ]
+    github.save()
+    assert runner.run_step(step).returncode == 0
+    updated = [call for call in github.calls() if "--method" in call["args"]][-1]
+    assert updated["args"][:4] == ["api", "--method", "PATCH", "repos/octo/taxonomy/issues/31"]
+
+
+def _job_steps(workflow: str, job: str) -> list[dict]:
+    import yaml
+
+    return yaml.safe_load((WORKFLOWS / workflow).read_text())["jobs"][job]["steps"]
+
+
+def test_restored_archives_are_content_addressed(loop, tmp_path):
+    from taxon.core.errors import TaxonError
+    from taxon.gitops.restore import restore_units
+
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w") as bad:
+        bad.writestr("ab/" + "ab" + "0" * 62 + ".json", "{}")
+        bad.writestr("../outside.json", "{}")
+    with pytest.raises(TaxonError, match="not a plain file"):
+        restore_units(archive, tmp_path / "cache")
+    with zipfile.ZipFile(archive, "w") as bad:
+        bad.writestr("cd/" + "ab" + "0" * 62 + ".json", "{}")  # filed under another key's prefix
+    with pytest.raises(TaxonError, match="not unit entries"):
+        restore_units(archive, tmp_path / "cache")
+    assert not (tmp_path / "cache").exists()

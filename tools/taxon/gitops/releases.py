@@ -1,0 +1,120 @@
+"""Bundles that become releases, and releases that become baselines.
+
+Build once, promote: a `v*` tag does not train. The release takes the bundle that the train
+run on that very commit built and gated (found by head SHA among trusted runs, its archive
+checked against the digest GitHub recorded), so the released bytes are the ones evaluated.
+The train run in turn fetches the latest release's bundle, checked against the digest GitHub
+recorded for the release asset, as a second baseline: the model users have now.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from taxon.core.errors import TaxonError
+from taxon.core.store import hash_file
+from taxon.gitops import trusted
+from taxon.gitops.gh import GhRunner, download, gh_json, run_gh
+from taxon.qna.layout import read_manifest
+
+MAIN = "main"
+
+
+def release_archive_name(tag: str) -> str:
+    """The bundle's asset name on the GitHub Release of `tag`."""
+    return f"taxon-model-{tag}.tar.gz"
+
+
+def how_to_build(sha: str, tag: str) -> str:
+    return (
+        f"run the train workflow on that commit: gh workflow run train.yml --ref {tag} "
+        f"(or Actions > train on merge > Run workflow, on {tag}); once its gate passes, re-run this release job"
+    )
+
+
+@dataclass
+class Build:
+    run: dict  # the train run that built and gated the bundle
+    archive: Path  # the packed bundle, renamed for the release
+    bundle: Path  # the bundle folder unpacked from exactly that archive
+    digest: str  # "sha256:HEX" of the archive: the attestation's subject
+    gate_passed: bool | None
+
+
+def find_build(repo: str, repository_id: int, sha: str, tag: str, out_dir: Path, gh: GhRunner = run_gh) -> Build:
+    """The bundle the trusted train run of commit `sha` built, unpacked under `out_dir`."""
+    runs = trusted.train_runs(repo, {"head_sha": sha, "status": "success"}, gh)
+    found = trusted.trusted_runs(runs, repository_id, {MAIN, tag}, [sha])
+    if not found:
+        others = [
+            f"run {run.get('id')}: {trusted.untrusted_reason(run, repository_id, {MAIN, tag})}"
+            for run in runs
+            if run.get("head_sha") == sha
+        ]
+        raise TaxonError(
+            f"no successful train run on main or {tag} built commit {sha[:12]}, so there is no gated bundle to release"
+            + (f" ({'; '.join(others)})" if others else ""),
+            hint=how_to_build(sha, tag),
+        )
+    run = found[0]
+    artifact = trusted.run_artifact(repo, run, trusted.bundle_artifact(sha), gh)
+    if artifact is None:
+        raise TaxonError(
+            f"the train run {run.get('html_url') or run.get('id')} has no bundle artifact "
+            f"{trusted.bundle_artifact(sha)} (expired, or the run published nothing)",
+            hint=how_to_build(sha, tag),
+        )
+    out_dir = Path(out_dir)
+    packed = trusted.download_artifact(repo, artifact, out_dir / f"{artifact['name']}.zip")
+    members = trusted.zip_members(packed)
+    if [info.filename for info in members] != [trusted.BUNDLE_ARCHIVE]:
+        raise TaxonError(
+            f"artifact {artifact['name']} holds {[info.filename for info in members]}, not {trusted.BUNDLE_ARCHIVE}",
+            where=str(packed),
+        )
+    archive = out_dir / release_archive_name(tag)
+    with zipfile.ZipFile(packed) as opened, opened.open(members[0]) as source, open(archive, "wb") as target:
+        while chunk := source.read(1 << 20):
+            target.write(chunk)
+    packed.unlink()
+    bundle = trusted.extract_bundle_archive(archive, out_dir / "unpacked")
+    manifest = read_manifest(bundle) or {}
+    return Build(run, archive, bundle, f"sha256:{hash_file(archive)}", (manifest.get("eval") or {}).get("gate_passed"))
+
+
+@dataclass
+class Release:
+    tag: str
+    bundle: Path
+    digest: str
+
+
+def latest_release(repo: str, gh: GhRunner = run_gh) -> dict | None:
+    """The newest published release (no draft, no pre-release), None before the first."""
+    releases = gh_json(gh, f"repos/{repo}/releases?per_page=30") or []
+    published = [r for r in releases if isinstance(r, dict) and not r.get("draft") and not r.get("prerelease")]
+    return published[0] if published else None
+
+
+def fetch_release_bundle(repo: str, out_dir: Path, gh: GhRunner = run_gh) -> Release | None:
+    """The latest release's bundle, its asset checked against the digest GitHub recorded, and
+    unpacked under `out_dir`; None when nothing was released yet."""
+    release = latest_release(repo, gh)
+    if release is None:
+        return None
+    tag = str(release.get("tag_name"))
+    name = release_archive_name(tag)
+    asset = next((a for a in release.get("assets") or [] if isinstance(a, dict) and a.get("name") == name), None)
+    if asset is None or not str(asset.get("digest") or "").startswith("sha256:"):
+        raise TaxonError(
+            f"release {tag} has no {name} asset with a recorded digest",
+            hint="attach the bundle with the release workflow, or mark that release a pre-release",
+        )
+    archive = download(
+        ["api", f"repos/{repo}/releases/assets/{asset['id']}", "-H", "Accept: application/octet-stream"],
+        Path(out_dir) / name,
+    )
+    digest = trusted.check_digest(archive, asset["digest"], f"release asset {name}")
+    return Release(tag, trusted.extract_bundle_archive(archive, Path(out_dir)), digest)
