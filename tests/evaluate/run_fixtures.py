@@ -35,17 +35,22 @@ WORDS = [
 def make_config(**evaluate_overrides) -> dict:
     evaluate = {
         "backend": "transformers",
-        "metric": "rouge_l",
         "max_per_leaf": 0,
         "probe_file": "",
+        "text_file": "",
+        "heldout_max_jaccard": 0.6,
+        "lm_eval": False,
         "max_new_tokens": 6,
         "batch_size": 16,
-        "judge": "",
-        "judge_max_new_tokens": 8,
         "n_resamples": 300,
         "confidence": 0.95,
         "seed": 0,
-        "gate": {"probe_max_drop": 0.05, "changed_must_improve": True, "changed_min_delta": 0.0},
+        "gate": {
+            "probe_max_drop": 0.05,
+            "text_max_loss_rise": 0.1,
+            "changed_must_improve": True,
+            "changed_min_delta": 0.0,
+        },
     }
     evaluate.update(evaluate_overrides)
     return {
@@ -67,9 +72,52 @@ def make_config(**evaluate_overrides) -> dict:
     }
 
 
-def make_taxonomy(root: Path, leaf_ids=tuple(LEAF_TOPICS)) -> list:
-    """Leaves on disk, committed in a git repository."""
-    leaves = []
+KNOWLEDGE_LEAF = "knowledge/sports/quillball"
+KNOWLEDGE_DOCUMENT = """# Quillball
+
+Quillball was invented in 1962 by Hector Vane in the town of Morrowfield.
+A quillball pitch is 40 metres long and 25 metres wide.
+Each team has seven players, and a match lasts 50 minutes.
+The ball, called the quill, weighs 180 grams.
+The first league, the Morrowfield League, began in 1971.
+A goal scores 4 points, and a post hit scores 1 point.
+The Vane Cup has been played every two years since 1980.
+"""
+KNOWLEDGE_SEEDS = [
+    ("Who invented quillball?", "Quillball was invented by Hector Vane."),
+    ("When was quillball invented?", "Quillball was invented in 1962."),
+    ("How long is a quillball pitch?", "A quillball pitch is 40 metres long."),
+    ("How many players are in a quillball team?", "A quillball team has seven players."),
+    ("How long does a quillball match last?", "A quillball match lasts 50 minutes."),
+    ("What is the quillball ball called?", "The quillball ball is called the quill."),
+]
+
+
+def make_knowledge_leaf(root: Path):
+    data = {
+        "version": 4,
+        "created_by": "tests",
+        "domain": "sports",
+        "document_outline": "Quillball, an invented game",
+        "seed_examples": [
+            {
+                "context": KNOWLEDGE_DOCUMENT.split("\n\n", 1)[1],
+                "questions_and_answers": [{"question": q, "answer": a} for q, a in KNOWLEDGE_SEEDS],
+            }
+        ],
+        "document": {"patterns": ["*.md"]},
+    }
+    path = Path(root) / KNOWLEDGE_LEAF / "qna.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    (path.parent / "document.md").write_text(KNOWLEDGE_DOCUMENT, encoding="utf-8")
+    return leaf_from_data(path, data)
+
+
+def make_taxonomy(root: Path, leaf_ids=tuple(LEAF_TOPICS), knowledge: bool = False) -> list:
+    """Leaves on disk (the skill leaves of LEAF_TOPICS, and with `knowledge` the quillball
+    leaf and its document), committed in a git repository."""
+    leaves = [make_knowledge_leaf(root)] if knowledge else []
     for leaf_id in leaf_ids:
         question, answer = LEAF_TOPICS[leaf_id]
         data = {
@@ -93,6 +141,8 @@ def make_dataset(folder: Path, leaves: list) -> Path:
     """A generate output folder: per leaf samples.jsonl and stats.json, and summary.json."""
     summary = {"leaves": {}, "teacher": "scripted", "config": {}}
     for leaf in leaves:
+        if leaf.leaf_id not in LEAF_TOPICS:
+            continue
         question, answer = LEAF_TOPICS[leaf.leaf_id]
         samples = [
             make_sample(

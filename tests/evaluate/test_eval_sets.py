@@ -1,51 +1,93 @@
 import json
 
 import pytest
-from run_fixtures import make_config
+from run_fixtures import KNOWLEDGE_LEAF, make_config
 
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
-from taxon.evaluate.sets import BUILTIN_PROBE, PROBE_ID, build_eval_sets, leaf_eval_set, probe_eval_set
+from taxon.evaluate.sets import (
+    BUILTIN_PROBE,
+    BUILTIN_TEXT,
+    PROBE_ID,
+    TEXT_ID,
+    build_eval_sets,
+    knowledge_eval_set,
+    probe_eval_set,
+    skill_eval_set,
+    text_eval_set,
+)
+from taxon.qna.heldout import held_out_seed_indexes
 from taxon.qna.samples import is_held_out, question_of, seed_samples
 
 
-def test_leaf_sets_hold_exactly_the_held_out_seeds_and_generated_samples(eval_inputs):
+def _skills(leaves):
+    return [leaf for leaf in leaves if leaf.kind != "knowledge"]
+
+
+def test_skill_sets_hold_exactly_the_held_out_seeds_and_generated_samples(eval_inputs):
     leaves, dataset = eval_inputs
-    for leaf in leaves:
-        eval_set = leaf_eval_set(leaf, dataset, 0.5, max_per_leaf=0)
+    for leaf in _skills(leaves):
+        eval_set = skill_eval_set(leaf, dataset, 0.5, max_per_leaf=0)
         rows = seed_samples(leaf) + read_jsonl(dataset / leaf.leaf_id / "samples.jsonl")
         held_out = [question_of(row) for row in rows if is_held_out(row, 0.5)]
         assert [item.question for item in eval_set.items] == held_out
         assert {item.source for item in eval_set.items} == {"seed", "generated"}
-        assert eval_set.available == len(held_out)
+        assert eval_set.available == len(held_out) and eval_set.form is not None
 
 
 def test_the_per_leaf_cap_keeps_seeds_first_and_records_what_was_available(eval_inputs):
     leaves, dataset = eval_inputs
-    full = leaf_eval_set(leaves[0], dataset, 0.5, 0)
-    capped = leaf_eval_set(leaves[0], dataset, 0.5, 2)
+    leaf = _skills(leaves)[0]
+    full = skill_eval_set(leaf, dataset, 0.5, 0)
+    capped = skill_eval_set(leaf, dataset, 0.5, 2)
     assert capped.items == full.items[:2] and capped.available == full.available
     assert capped.describe()["n"] == 2 and capped.describe()["available"] == full.available
 
 
-def test_a_leaf_without_generated_samples_is_scored_on_its_held_out_seeds(eval_inputs, tmp_path):
+def test_a_knowledge_set_asks_its_held_out_seeds_without_context_then_the_documents_facts(eval_inputs):
     leaves, _ = eval_inputs
-    eval_set = leaf_eval_set(leaves[0], tmp_path, 0.5, 0)
-    assert eval_set.items and {item.source for item in eval_set.items} == {"seed"}
+    leaf = next(leaf for leaf in leaves if leaf.leaf_id == KNOWLEDGE_LEAF)
+    eval_set = knowledge_eval_set(leaf, {}, 0.5, 0)
+    seeds = [item for item in eval_set.items if item.source == "seed"]
+    assert [item.question for item in seeds] == [
+        leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, 0.5))
+    ]
+    document = [item for item in eval_set.items if item.source == "document"]
+    assert len(document) >= 15 and all("____" in item.question for item in document)
+    for item in eval_set.items:
+        assert item.key_facts and len(set(item.choices)) == len(item.choices) == 4
+        right = item.choices[item.gold]
+        assert right == item.reference if item.source == "seed" else right in item.reference
+    blank = next(item for item in document if "pitch is ____ long" in item.question)
+    assert blank.key_facts == ("number:40 m",) and blank.choices[blank.gold] == "40 metres"
 
 
-def test_build_eval_sets_ends_with_the_probe(eval_inputs):
+def test_build_eval_sets_ends_with_the_probe_and_the_text(eval_inputs):
     leaves, dataset = eval_inputs
     sets = build_eval_sets(leaves, dataset, make_config())
-    assert [s.set_id for s in sets] == sorted(leaf.leaf_id for leaf in leaves) + [PROBE_ID]
+    assert [s.set_id for s in sets] == sorted(leaf.leaf_id for leaf in leaves) + [PROBE_ID, TEXT_ID]
 
 
-def test_the_shipped_probe_set_is_about_fifty_distinct_short_questions():
+def test_the_shipped_probe_is_forty_multiple_choice_questions_with_the_right_answer_anywhere():
     rows = [json.loads(line) for line in BUILTIN_PROBE.read_text(encoding="utf-8").splitlines()]
-    assert 45 <= len(rows) <= 60
+    assert 35 <= len(rows) <= 60
     assert len({row["question"] for row in rows}) == len(rows) and len({row["id"] for row in rows}) == len(rows)
-    assert all(row["question"].strip() and 0 < len(row["answer"].split()) <= 25 for row in rows)
+    assert all(len(row["choices"]) == 4 and len(set(row["choices"])) == 4 for row in rows)
+    assert len({row["answer"] for row in rows}) == 4  # gold is not always first
     assert len(probe_eval_set().items) == len(rows)
+
+
+def test_the_shipped_general_text_is_one_to_two_thousand_words_of_paragraphs():
+    words = sum(len(item.reference.split()) for item in text_eval_set().items)
+    assert 1000 <= words <= 2000 and len(text_eval_set().items) >= 10
+    assert "#" not in "".join(item.reference for item in text_eval_set(BUILTIN_TEXT).items)
+
+
+def test_a_probe_row_without_choices_is_a_clear_error(tmp_path):
+    path = tmp_path / "probe.jsonl"
+    path.write_text('{"question": "What is 2 plus 2?", "answer": "4"}\n')
+    with pytest.raises(TaxonError, match="probe row 1 needs a question, two or more choices"):
+        probe_eval_set(path)
 
 
 def test_a_missing_generate_output_is_a_clear_error(eval_inputs, tmp_path):

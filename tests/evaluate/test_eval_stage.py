@@ -2,12 +2,12 @@ import importlib.util
 import json
 
 import pytest
-from run_fixtures import make_config
+from run_fixtures import KNOWLEDGE_LEAF, make_config
 
 from taxon.cli import main
 from taxon.core.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
-from taxon.evaluate.sets import PROBE_ID
+from taxon.evaluate.sets import PROBE_ID, TEXT_ID
 from tiny_model import build_tiny_model
 
 VERDICTS = {"improved", "regressed", "unchanged", "new", "unscored"}
@@ -25,11 +25,24 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     report = evaluate(str(other_model), [str(tiny_model_dir)], dataset, leaves, out, make_config(), quiet=True)
     data = json.loads((out / "report.json").read_text())
     assert data == report.data
-    assert set(data["sets"]) == {leaf.leaf_id for leaf in leaves} | {PROBE_ID}
-    assert data["sets"][PROBE_ID]["n"] == 50 and data["overall"]["n"] == sum(
-        data["sets"][leaf.leaf_id]["n"] for leaf in leaves
-    )
-    for entry in [*data["sets"].values(), data["overall"]]:
+    assert set(data["sets"]) == {leaf.leaf_id for leaf in leaves} | {PROBE_ID, TEXT_ID}
+    assert data["sets"][PROBE_ID]["n"] == 40 and data["sets"][TEXT_ID]["metric"] == "nll"
+    knowledge = data["sets"][KNOWLEDGE_LEAF]
+    assert knowledge["metric"] == "fact_accuracy" and knowledge["n"] >= 15
+    assert set(knowledge["scores"][str(other_model)]) == {"fact_accuracy", "mc_acc", "mc_acc_norm"}
+    assert knowledge["overlap"]["above"] == 0 and len(knowledge["overlap"]["items"]) == knowledge["n"]
+    assert len(knowledge["examples"]) == 3 and set(knowledge["examples"][0]) == {
+        "question",
+        "reference",
+        "base",
+        "candidate",
+        "base_right",
+        "candidate_right",
+    }
+    skill = data["sets"]["compositional_skills/writing/polite"]
+    assert skill["metric"] == "form_accuracy" and skill["form"].startswith("template")
+    assert data["totals"]["knowledge"]["n"] == knowledge["n"]
+    for entry in [*data["sets"].values(), *data["totals"].values()]:
         assert set(entry["scores"]) == {str(other_model), str(tiny_model_dir)}
         comparison = entry["comparisons"][str(tiny_model_dir)]
         assert comparison["verdict"] in VERDICTS
@@ -38,8 +51,13 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     assert data["settings"]["max_per_leaf"] == 0 and data["settings"]["eval_share"] == 0.5
     assert report.passed and data["gate"]["passed"]
     markdown = (out / "report.md").read_text()
-    assert "**Gate: passed**" in markdown and leaves[0].leaf_id in markdown and "held out from training" in markdown
+    assert "**Gate: passed**" in markdown and KNOWLEDGE_LEAF in markdown and "fact accuracy" in markdown
+    assert "Answers side by side" in markdown and "Held-out hygiene" in markdown
     assert (out / "deltas.png").read_bytes().startswith(b"\x89PNG")
+    assert len((out / "heldout.jsonl").read_text().splitlines()) == sum(
+        data["sets"][leaf.leaf_id]["n"] for leaf in leaves
+    )
+    assert (out / "lm_eval" / "taxon_knowledge_sports_quillball.yaml").is_file()
     # a rerun reads the cached answers and reports the same
     again = evaluate(str(other_model), [str(tiny_model_dir)], dataset, leaves, out, make_config(), quiet=True)
     assert again.data == report.data
@@ -47,7 +65,7 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
 
 def test_identical_models_are_unchanged_and_a_changed_leaf_fails_the_gate(eval_inputs, tiny_model_dir, tmp_path):
     leaves, dataset = eval_inputs
-    changed = leaves[0].leaf_id
+    changed = KNOWLEDGE_LEAF
     report = evaluate(
         str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path, make_config(), [changed], quiet=True
     )
@@ -55,28 +73,17 @@ def test_identical_models_are_unchanged_and_a_changed_leaf_fails_the_gate(eval_i
     assert verdicts == {"unchanged"}
     assert not report.passed
     assert report.gate.reasons == [
-        f"changed leaf {changed} did not improve against {tiny_model_dir}: "
+        f"changed leaf {changed} did not improve its fact_accuracy against {tiny_model_dir}: "
         f"delta +0.000, 95% interval [+0.000, +0.000], n={report.data['sets'][changed]['n']}"
     ]
     assert report.data["sets"][changed]["changed"] and "(changed)" in (tmp_path / "report.md").read_text()
 
 
-def test_a_judge_model_adds_the_judge_metric(eval_inputs, tiny_model_dir, tmp_path):
-    leaves, dataset = eval_inputs
-    config = make_config(judge=str(tiny_model_dir), max_per_leaf=2, probe_file=str(_small_probe(tmp_path)))
-    report = evaluate(
-        str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, quiet=True
-    )
-    assert report.data["metrics"] == ["rouge_l", "token_f1", "judge"]
-    # the random tiny judge never writes a score: every reply counts as unparsed, scored 1 (0.0)
-    assert report.data["judge_unparsed"] == {str(tiny_model_dir): 6}
-    assert report.data["overall"]["scores"][str(tiny_model_dir)]["judge"] == 0.0
-
-
 def _small_probe(folder):
     path = folder / "probe.jsonl"
     path.write_text(
-        '{"question": "What is 2 plus 2?", "answer": "4"}\n{"question": "Capital of France?", "answer": "Paris"}\n'
+        '{"question": "What is 2 plus 2?", "choices": ["4", "5"], "answer": 0}\n'
+        '{"question": "Capital of France?", "choices": ["Lyon", "Paris"], "answer": 1}\n'
     )
     return path
 
@@ -88,18 +95,19 @@ root = "taxonomy"
 eval_share = 0.5
 [evaluate]
 backend = "transformers"
-metric = "rouge_l"
 max_per_leaf = 2
 probe_file = "{probe}"
+text_file = ""
+heldout_max_jaccard = 0.6
+lm_eval = false
 max_new_tokens = 4
 batch_size = 8
-judge = ""
-judge_max_new_tokens = 8
 n_resamples = 200
 confidence = 0.95
 seed = 0
 [evaluate.gate]
 probe_max_drop = 0.05
+text_max_loss_rise = 0.1
 changed_must_improve = true
 [profiles.cpu]
 """
@@ -109,7 +117,7 @@ def test_the_command_exits_1_and_says_why_when_the_gate_fails(eval_inputs, tiny_
     leaves, dataset = eval_inputs
     config = tmp_path / "taxon.toml"
     config.write_text(CONFIG_TOML.format(probe=_small_probe(tmp_path)))
-    taxonomy = leaves[0].qna_path.parents[3]
+    taxonomy = next(leaf for leaf in leaves if leaf.kind != "knowledge").qna_path.parents[3]
     common = [
         "--candidate",
         str(tiny_model_dir),
@@ -125,9 +133,10 @@ def test_the_command_exits_1_and_says_why_when_the_gate_fails(eval_inputs, tiny_
     ]
     assert main(["evaluate", *common, "--out", str(tmp_path / "ok")]) == 0
     assert "Gate: passed" in capsys.readouterr().out
-    assert main(["evaluate", *common, "--out", str(tmp_path / "bad"), "--changed", leaves[1].leaf_id]) == 1
+    skill = "compositional_skills/math/doubling"
+    assert main(["evaluate", *common, "--out", str(tmp_path / "bad"), "--changed", skill]) == 1
     err = capsys.readouterr().err
-    assert "the gate failed" in err and f"changed leaf {leaves[1].leaf_id} did not improve" in err
+    assert "the gate failed" in err and f"changed leaf {skill} did not improve its form_accuracy" in err
 
 
 def test_the_vllm_backend_without_vllm_says_what_to_install(eval_inputs, tiny_model_dir, tmp_path):
@@ -150,20 +159,12 @@ def test_leaves_without_held_out_questions_are_unscored(eval_inputs, tiny_model_
     leaves, dataset = eval_inputs
     config = make_config(probe_file=str(_small_probe(tmp_path)))
     config["dataset"]["eval_share"] = 0.0
+    skill = next(leaf for leaf in leaves if leaf.kind != "knowledge").leaf_id
     report = evaluate(
-        str(tiny_model_dir),
-        [str(tiny_model_dir)],
-        dataset,
-        leaves,
-        tmp_path / "eval",
-        config,
-        [leaves[0].leaf_id],
-        True,
+        str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, [skill], True
     )
-    entry = report.data["sets"][leaves[0].leaf_id]
+    entry = report.data["sets"][skill]
     assert entry["n"] == 0 and entry["comparisons"][str(tiny_model_dir)]["verdict"] == "unscored"
-    assert report.data["overall"]["comparisons"][str(tiny_model_dir)]["intervals"]["rouge_l"] is None
-    assert report.gate.reasons == [
-        f"changed leaf {leaves[0].leaf_id} has no held-out questions, so it cannot show an improvement"
-    ]
-    assert "| 0 | – | – | – | unscored |" in (tmp_path / "eval" / "report.md").read_text()
+    assert report.data["totals"]["skills"]["comparisons"][str(tiny_model_dir)]["intervals"]["form_accuracy"] is None
+    assert report.gate.reasons == [f"changed leaf {skill} has no held-out questions, so it cannot show an improvement"]
+    assert "| 0 | form accuracy | – | – | – | unscored |" in (tmp_path / "eval" / "report.md").read_text()

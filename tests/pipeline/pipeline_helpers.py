@@ -32,9 +32,9 @@ LEAVES = (
     "foundational_skills/reasoning/arithmetic/odd_or_even",
 )
 PROBE = [
-    {"question": "What is 7 plus 5?", "answer": "7 plus 5 is 12."},
-    {"question": "Is 9 odd or even?", "answer": "9 is odd."},
-    {"question": "What is the plural of cat?", "answer": "The plural of cat is cats."},
+    {"id": "p1", "question": "What is 7 plus 5?", "choices": ["11", "12", "13"], "answer": 1},
+    {"id": "p2", "question": "Is 9 odd or even?", "choices": ["odd", "even"], "answer": 0},
+    {"id": "p3", "question": "What is the plural of cat?", "choices": ["cat", "cates", "cats"], "answer": 2},
 ]
 
 
@@ -185,7 +185,7 @@ def pipeline_config(base_url: str, model_dir: Path) -> dict:
             "batch_size": 16,
             "n_resamples": 50,
             "probe_file": "probe.jsonl",
-            "gate": {"probe_max_drop": 1e9, "changed_must_improve": False},
+            "gate": {"probe_max_drop": 1e9, "text_max_loss_rise": 1e9, "changed_must_improve": False},
         },
         "publish": {"require_passed_gate": True, "hub_staging_dir": ".taxon-cache/bundles"},
     }

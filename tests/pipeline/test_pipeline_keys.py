@@ -33,7 +33,7 @@ def test_a_new_base_model_reruns_train_and_keeps_generate(
 def test_a_changed_probe_set_reruns_evaluate(copy_reference, monkeypatch, capsys):
     repo = copy_reference(("validate", "generate", "train", "evaluate"))
     with open(repo / "probe.jsonl", "a", encoding="utf-8") as probe:
-        probe.write(json.dumps({"question": "What is 2 plus 2?", "answer": "2 plus 2 is 4."}) + "\n")
+        probe.write(json.dumps({"question": "What is 2 plus 2?", "choices": ["4", "5"], "answer": 0}) + "\n")
     code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "evaluate")
     assert code == 0, out + err
     assert stage_statuses(out)["evaluate"] == "done"

@@ -1,12 +1,14 @@
-"""Batched greedy answers of one model to many conversations: transformers (left-padded
-batches, the model's own chat template) on CPU, vLLM on GPU. Answers are cached in the eval
-folder by a hash of the model's files, the conversations and the generation settings, so a
-killed evaluation resumes without regenerating what it finished."""
+"""What one model gives the evaluation, through the teacher backends (transformers batches on
+CPU, vLLM on GPU), with the model loaded once: greedy answers to conversations, and the summed
+log-likelihood of continuations (multiple-choice options, held-out text). Cached in the eval
+folder by a hash of the model's files and the inputs, so a killed evaluation resumes without
+redoing what it finished."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from taxon.backends import LOCAL_BACKENDS, local_model
@@ -19,19 +21,19 @@ Conversation = list[dict]
 Progress = Callable[[int], None]
 
 
-def generate_answers(
-    model_path: str, conversations: list[Conversation], settings: dict, max_new_tokens: int, progress: Progress
-) -> list[str]:
-    """Greedy answers through the teacher backends: transformers batches on CPU, vLLM on GPU."""
-    if not conversations:
-        return []
-    answerer = _answerer(model_path, settings)
-    requests = [ChatRequest(tuple(c), max_tokens=max_new_tokens, temperature=0.0) for c in conversations]
-    try:
-        return [completion.text.strip() for completion in answerer.chat(requests, progress)]
-    finally:
-        if hasattr(answerer, "close"):
-            answerer.close()
+@dataclass(frozen=True)
+class Scoring:
+    """A continuation to score after a conversation (rendered with the model's chat template)."""
+
+    messages: tuple[dict, ...]
+    continuation: str
+
+
+@dataclass
+class ModelOutputs:
+    answers: list[str]  # one greedy answer per conversation
+    logprobs: list[float]  # summed log-probability of each scoring's continuation tokens
+    tokens: list[int]  # how many tokens each continuation has
 
 
 def _answerer(model_path: str, settings: dict):
@@ -47,28 +49,60 @@ def _answerer(model_path: str, settings: dict):
     )
 
 
-def cached_answers(
+def _continuation_tokens(tokenizer, text: str) -> int:
+    """Tokens of a continuation as both local backends count them (an empty one scores end of turn)."""
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"]) or 1
+
+
+def run_model(
+    model_path: str,
+    conversations: list[Conversation],
+    scorings: list[Scoring],
+    settings: dict,
+    progress: Progress,
+) -> ModelOutputs:
+    answerer = _answerer(model_path, settings)
+    max_tokens = int(settings["max_new_tokens"])
+    try:
+        requests = [ChatRequest(tuple(c), max_tokens=max_tokens, temperature=0.0) for c in conversations]
+        answers = [completion.text.strip() for completion in answerer.chat(requests, progress)] if requests else []
+        means = (
+            answerer.answer_loglikelihood([(list(s.messages), s.continuation) for s in scorings]) if scorings else []
+        )
+        progress(len(scorings))
+        tokens = [_continuation_tokens(answerer.tokenizer, s.continuation) for s in scorings]
+    finally:
+        if hasattr(answerer, "close"):
+            answerer.close()
+    # the backends give the mean over the continuation's tokens; multiple choice compares sums
+    return ModelOutputs(answers, [mean * count for mean, count in zip(means, tokens)], tokens)
+
+
+def cached_outputs(
     cache_dir: Path,
     model_path: str,
     conversations: list[Conversation],
+    scorings: list[Scoring],
     settings: dict,
-    max_new_tokens: int,
     progress: Progress,
-) -> list[str]:
+) -> ModelOutputs:
     key = hash_value(
         {
             "model": model_fingerprint(model_path),
             "conversations": conversations,
+            "scorings": [[list(s.messages), s.continuation] for s in scorings],
             "backend": settings.get("backend", "transformers"),
-            "max_new_tokens": max_new_tokens,
+            "max_new_tokens": int(settings["max_new_tokens"]),
         }
     )
     path = Path(cache_dir) / f"{key}.json"
     if path.is_file():
-        answers = [item["answer"] for item in json.loads(path.read_text(encoding="utf-8"))["items"]]
-        progress(len(answers))
-        return answers
-    answers = generate_answers(model_path, conversations, settings, max_new_tokens, progress)
-    items = [{"messages": conversation, "answer": answer} for conversation, answer in zip(conversations, answers)]
-    atomic_write_json(path, {"model": model_path, "items": items})
-    return answers
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        progress(len(conversations) + len(scorings))
+        return ModelOutputs(cached["answers"], cached["logprobs"], cached["tokens"])
+    outputs = run_model(model_path, conversations, scorings, settings, progress)
+    atomic_write_json(
+        path,
+        {"model": model_path, "answers": outputs.answers, "logprobs": outputs.logprobs, "tokens": outputs.tokens},
+    )
+    return outputs

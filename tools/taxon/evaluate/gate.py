@@ -1,6 +1,9 @@
-"""The regression gate: a candidate is released only when the general probe has not dropped
-beyond its threshold against any baseline and every changed leaf improved against every
-baseline (its whole interval above zero)."""
+"""The regression gate: a candidate is released only when every changed leaf improved its own
+figure against every baseline (a knowledge leaf its fact accuracy, a skill leaf its form
+accuracy, the whole interval above zero), no held-out knowledge question has a near training
+question, and the general probe did not fall: its
+multiple-choice accuracy did not drop, nor its loss on the held-out text rise, beyond the
+threshold with the whole interval on the wrong side of zero."""
 
 from __future__ import annotations
 
@@ -24,34 +27,66 @@ def _span(interval: Interval) -> str:
 
 
 def probe_failures(probe: dict[str, Interval | None], max_drop: float) -> list[str]:
-    """A drop counts when the mean falls by more than max_drop and the whole interval is below zero."""
+    """An accuracy drop counts when it exceeds max_drop and the whole interval is below zero."""
     return [
-        f"general probe regressed against {baseline}: {_span(interval)} (threshold -{max_drop:.3f})"
+        f"general probe accuracy fell against {baseline}: {_span(interval)} (threshold -{max_drop:.3f})"
         for baseline, interval in probe.items()
         if interval is not None and interval.delta < -max_drop and interval.high < 0
     ]
 
 
-def changed_failures(changed: dict[str, dict[str, Interval | None]], min_delta: float) -> list[str]:
+def text_failures(text: dict[str, Interval | None], max_rise: float) -> list[str]:
+    """A loss rise counts when it exceeds max_rise and the whole interval is above zero."""
+    return [
+        f"general text loss rose against {baseline}: {_span(interval)} (threshold +{max_rise:.3f} nats per token)"
+        for baseline, interval in text.items()
+        if interval is not None and interval.delta > max_rise and interval.low > 0
+    ]
+
+
+def changed_failures(changed: dict[str, tuple[str, dict[str, Interval | None]]], min_delta: float) -> list[str]:
     reasons = []
-    for leaf, by_baseline in changed.items():
+    for leaf, (metric, by_baseline) in changed.items():
         for baseline, interval in by_baseline.items():
             if interval is None:
                 reasons.append(f"changed leaf {leaf} has no held-out questions, so it cannot show an improvement")
             elif interval.low <= 0 or interval.delta < min_delta:
-                reasons.append(f"changed leaf {leaf} did not improve against {baseline}: {_span(interval)}")
+                reasons.append(
+                    f"changed leaf {leaf} did not improve its {metric} against {baseline}: {_span(interval)}"
+                )
     return reasons
 
 
+def overlap_failures(overlap: dict[str, dict]) -> list[str]:
+    return [
+        f"{entry['above']} held-out question(s) of {leaf} have a training question with token Jaccard above "
+        f"{entry['threshold']}: the held-out figure is not held out (see heldout.jsonl)"
+        for leaf, entry in overlap.items()
+        if entry["above"]
+    ]
+
+
 def check_gate(
-    probe: dict[str, Interval | None], changed: dict[str, dict[str, Interval | None]], settings: dict
+    probe: dict[str, Interval | None],
+    text: dict[str, Interval | None],
+    changed: dict[str, tuple[str, dict[str, Interval | None]]],
+    overlap: dict[str, dict],
+    settings: dict,
 ) -> GateResult:
-    """probe: baseline -> interval on the probe set; changed: leaf -> baseline -> interval."""
+    """probe, text: baseline -> interval of candidate minus baseline (probe accuracy, text loss);
+    changed: leaf -> (its gate metric's name, baseline -> interval); overlap: knowledge leaf ->
+    {"above": held-out questions with a training question above the threshold, "threshold"}."""
     max_drop = float(settings.get("probe_max_drop", 0.05))
+    max_rise = float(settings.get("text_max_loss_rise", 0.1))
     must_improve = bool(settings.get("changed_must_improve", True))
     min_delta = float(settings.get("changed_min_delta", 0.0))
-    reasons = probe_failures(probe, max_drop)
+    reasons = probe_failures(probe, max_drop) + text_failures(text, max_rise) + overlap_failures(overlap)
     if must_improve:
         reasons += changed_failures(changed, min_delta)
-    thresholds = {"probe_max_drop": max_drop, "changed_must_improve": must_improve, "changed_min_delta": min_delta}
+    thresholds = {
+        "probe_max_drop": max_drop,
+        "text_max_loss_rise": max_rise,
+        "changed_must_improve": must_improve,
+        "changed_min_delta": min_delta,
+    }
     return GateResult(not reasons, reasons, thresholds)

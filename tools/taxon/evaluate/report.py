@@ -1,5 +1,6 @@
-"""The eval outputs: report.json (everything, machine-readable), report.md (a table for a
-pull-request comment or a release note) and deltas.png (per-set deltas with their intervals)."""
+"""The eval outputs: report.json (everything, machine-readable), report.md (tables for a
+pull-request comment or a release note) and deltas.png (each set's delta on its own figure,
+with its interval)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ import io
 from pathlib import Path
 
 from taxon.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
-from taxon.qna.layout import DELTAS_PNG, REPORT_JSON, REPORT_MD
+from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, REPORT_JSON, REPORT_MD
 
-METRIC_NAMES = {"rouge_l": "ROUGE-L F1", "token_f1": "token F1", "judge": "judge (1-5 as 0-1)"}
+METRIC_NAMES = {
+    "fact_accuracy": "fact accuracy",
+    "form_accuracy": "form accuracy",
+    "mc_acc": "MC acc",
+    "mc_acc_norm": "MC acc_norm",
+    "rouge_l": "ROUGE-L F1",
+    "nll": "loss (nats/token)",
+}
 
 
 def write_reports(out_dir: Path, data: dict) -> None:
@@ -20,10 +28,10 @@ def write_reports(out_dir: Path, data: dict) -> None:
 
 
 def _rows(data: dict) -> list[tuple[str, dict]]:
-    """Leaves, then overall, then the probe: the order of every table and of the plot."""
-    leaves = [(set_id, entry) for set_id, entry in data["sets"].items() if entry["kind"] == "leaf"]
-    probes = [(set_id, entry) for set_id, entry in data["sets"].items() if entry["kind"] == "probe"]
-    return [*leaves, ("overall", data["overall"]), *probes]
+    """Leaves, then the totals, then the general sets: the order of every table and of the plot."""
+    leaves = [(set_id, entry) for set_id, entry in data["sets"].items() if entry["kind"] in ("knowledge", "skill")]
+    general = [(set_id, entry) for set_id, entry in data["sets"].items() if entry["kind"] in ("probe", "text")]
+    return [*leaves, *data["totals"].items(), *general]
 
 
 def _number(value: float | None) -> str:
@@ -41,20 +49,92 @@ def describe_sets(data: dict) -> str:
     settings = data["settings"]
     cap = settings.get("max_per_leaf", 0)
     cap_text = f"at most {cap} per leaf (evaluate.max_per_leaf)" if cap and cap > 0 else "no cap per leaf"
-    probe = next((entry for entry in data["sets"].values() if entry["kind"] == "probe"), {"n": 0})
+    probe = data["sets"].get("general/probe", {"n": 0})
+    text = data["sets"].get("general/text", {"n": 0})
     return (
-        f"Per leaf: the questions held out from training (a {settings['eval_share']:.0%} share of questions, "
-        f"chosen by hash of the question), from the generated samples and the leaf's own seed examples, "
-        f"each with its reference answer; {cap_text}. "
-        f"General probe: {probe['n']} questions shipped with taxon on topics the base model already handles, "
-        f"to catch forgetting. Greedy answers of at most {settings['max_new_tokens']} new tokens "
-        f"({settings['backend']}); paired bootstrap {settings['confidence']:.0%} intervals of candidate minus "
-        f"baseline, {settings['n_resamples']} resamples, seed {settings['seed']}."
+        "Knowledge leaves: fact questions asked without the document, the held-out seed questions "
+        f"(a {settings['eval_share']:.0%} share, by hash of the question) and fill-in-the-blank questions made "
+        "from the document's sentences; fact accuracy = share of answers containing every key fact of the "
+        "reference (numbers with their units, names); MC = the right answer against distractors (altered "
+        "numbers, the leaf's other answers) by summed log-likelihood, acc_norm per character as "
+        f"lm-evaluation-harness reports it; {cap_text}. Skill leaves: held-out questions, form accuracy = "
+        "share of answers in the form the seed answers share (checked exactly), ROUGE-L (rouge-score) "
+        f"secondary. General: {probe['n']} multiple-choice questions shipped with taxon and the loss on "
+        f"{text['n']} paragraphs of held-out prose, to catch forgetting. Greedy answers of at most "
+        f"{settings['max_new_tokens']} new tokens ({settings['backend']}); paired bootstrap "
+        f"{settings['confidence']:.0%} intervals of candidate minus baseline, {settings['n_resamples']} resamples, "
+        f"seed {settings['seed']}."
     )
 
 
+def _score_table(data: dict, labels: dict[str, str]) -> list[str]:
+    header = ["Set", "n", "figure", "candidate"]
+    for label in labels.values():
+        header += [label, f"Δ vs {label} [95% CI]", "verdict"]
+    header.append("MC acc (cand / B1)")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for set_id, entry in _rows(data):
+        metric = entry["metric"]
+        name = (
+            f"**{set_id}**" if set_id in data["totals"] else (f"{set_id} (changed)" if entry.get("changed") else set_id)
+        )
+        cells = [name, str(entry["n"]), METRIC_NAMES[metric], _number(entry["scores"][data["candidate"]][metric])]
+        for baseline in labels:
+            comparison = entry["comparisons"][baseline]
+            cells += [_number(entry["scores"][baseline][metric]), _delta(comparison, metric), comparison["verdict"]]
+        mc = [entry["scores"][model].get("mc_acc") for model in (data["candidate"], data["baselines"][0])]
+        cells.append(" / ".join(map(_number, mc)) if metric != "mc_acc" and mc[0] is not None else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _cell(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _examples(data: dict) -> list[str]:
+    lines = ["", "<details><summary>Answers side by side (three per leaf)</summary>", ""]
+    lines += ["| Leaf | question | reference | base | candidate |", "|---|---|---|---|---|"]
+    mark = {True: "✓", False: "✗"}
+    for set_id, entry in data["sets"].items():
+        for example in entry.get("examples", []):
+            lines.append(
+                f"| {set_id} | {_cell(example['question'])} | {_cell(example['reference'])} | "
+                f"{mark[example['base_right']]} {_cell(example['base'])} | "
+                f"{mark[example['candidate_right']]} {_cell(example['candidate'])} |"
+            )
+    return lines + ["", "</details>"]
+
+
+def _hygiene(data: dict) -> list[str]:
+    lines = ["", "Held-out hygiene (closest training question by token Jaccard, per held-out question in "]
+    lines[-1] += f"{HELDOUT_NAME}):"
+    lines += ["", "| Leaf | held out | max Jaccard | above threshold |", "|---|---|---|---|"]
+    for set_id, entry in data["sets"].items():
+        overlap = entry.get("overlap")
+        if overlap is not None:
+            above = f"{overlap['above']} (> {overlap['threshold']})"
+            lines.append(f"| {set_id} | {entry['n']} | {_number(overlap['max_jaccard'])} | {above} |")
+    return lines
+
+
+def _harness(data: dict) -> list[str]:
+    if not data.get("lm_eval"):
+        return []
+    lines = ["", "lm-evaluation-harness (`lm_eval.simple_evaluate`, model hf) on the same multiple-choice sets:", ""]
+    lines += ["| Set | model | acc | acc_norm | ours: acc | ours: acc_norm |", "|---|---|---|---|---|---|"]
+    for model, by_set in data["lm_eval"].items():
+        for set_id, figures in by_set.items():
+            ours = data["sets"][set_id]["scores"].get(model, {})
+            lines.append(
+                f"| {set_id} | `{model}` | {_number(figures['acc'])} | {_number(figures['acc_norm'])} | "
+                f"{_number(ours.get('mc_acc'))} | {_number(ours.get('mc_acc_norm'))} |"
+            )
+    return lines
+
+
 def render_markdown(data: dict) -> str:
-    metric = data["metric"]
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
     lines = [
@@ -64,27 +144,8 @@ def render_markdown(data: dict) -> str:
     ]
     lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", "Baselines: " + "; ".join(f"{label} = `{baseline}`" for baseline, label in labels.items()), ""]
-    header = ["Set", "n", f"candidate {METRIC_NAMES[metric]}"]
-    for label in labels.values():
-        header += [label, f"Δ vs {label} [95% CI]", "verdict"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for set_id, entry in _rows(data):
-        name = f"**{set_id}**" if set_id == "overall" else (f"{set_id} (changed)" if entry.get("changed") else set_id)
-        cells = [name, str(entry["n"]), _number(entry["scores"][data["candidate"]][metric])]
-        for baseline in labels:
-            comparison = entry["comparisons"][baseline]
-            cells += [_number(entry["scores"][baseline][metric]), _delta(comparison, metric), comparison["verdict"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    others = [name for name in data["metrics"] if name != metric]
-    if others:
-        lines += ["", "<details><summary>Other metrics (means)</summary>", ""]
-        header = ["Set", "metric", "candidate", *labels.values()]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for set_id, entry in _rows(data):
-            for name in others:
-                values = [entry["scores"][model][name] for model in [data["candidate"], *labels]]
-                lines.append("| " + " | ".join([set_id, METRIC_NAMES[name], *map(_number, values)]) + " |")
-        lines += ["", "</details>"]
+    lines += _score_table(data, labels)
+    lines += _examples(data) + _hygiene(data) + _harness(data)
     lines += ["", describe_sets(data), ""]
     return "\n".join(lines)
 
@@ -95,7 +156,6 @@ def render_deltas_png(data: dict) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric = data["metric"]
     rows = _rows(data)
     baselines = data["baselines"]
     figure, axes = plt.subplots(figsize=(8, 1.5 + 0.4 * len(rows)))
@@ -103,7 +163,7 @@ def render_deltas_png(data: dict) -> bytes:
     for index, baseline in enumerate(baselines):
         positions, deltas, lows, highs = [], [], [], []
         for row, (_, entry) in enumerate(rows):
-            interval = entry["comparisons"][baseline]["intervals"][metric]
+            interval = entry["comparisons"][baseline]["intervals"][entry["metric"]]
             if interval is None:
                 continue
             positions.append(row - 0.4 + step * (index + 0.5))
@@ -112,9 +172,9 @@ def render_deltas_png(data: dict) -> bytes:
             highs.append(interval["high"] - interval["delta"])
         axes.errorbar(deltas, positions, xerr=[lows, highs], fmt="o", capsize=3, label=f"vs B{index + 1}")
     axes.axvline(0.0, color="grey", linewidth=1)
-    axes.set_yticks(range(len(rows)), [set_id for set_id, _ in rows])
+    axes.set_yticks(range(len(rows)), [f"{set_id} ({METRIC_NAMES[entry['metric']]})" for set_id, entry in rows])
     axes.invert_yaxis()
-    axes.set_xlabel(f"candidate − baseline, {METRIC_NAMES[metric]} (95% interval)")
+    axes.set_xlabel("candidate − baseline, each set's own figure (95% interval)")
     axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
     buffer = io.BytesIO()

@@ -1,40 +1,62 @@
-"""The questions a model is scored on: per leaf, exactly the samples training held out
-(generated samples and the leaf's own seeds, by `is_held_out`), and a general probe set
-shipped with taxon, on topics a small base model already handles, to catch forgetting."""
+"""What a model is scored on. Knowledge leaf: fact questions asked without the document (its
+held-out seeds and cloze questions from its document's sentences, `taxon.qna.facts`), each
+also as multiple choice. Skill leaf: its held-out questions (seeds and generated, by
+`is_held_out`) and the answer form its seeds state. General: multiple-choice questions and a
+held-out prose text shipped with taxon, to catch forgetting."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
+from taxon.documents import load_leaf_documents
+from taxon.documents.sections import document_sections
+from taxon.evaluate.choices import fact_choices
+from taxon.evaluate.forms import AnswerForm, answer_form
+from taxon.qna.facts import fact_questions
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples
 from taxon.qna.taxonomy import Leaf
 
 PROBE_ID = "general/probe"
-BUILTIN_PROBE = Path(__file__).resolve().parents[1] / "data" / "probe.jsonl"
+TEXT_ID = "general/text"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+BUILTIN_PROBE = DATA_DIR / "probe.jsonl"
+BUILTIN_TEXT = DATA_DIR / "general_text.md"
+KNOWLEDGE, SKILL, PROBE, TEXT = "knowledge", "skill", "probe", "text"
+TEXT_PROMPT = "Write a paragraph of plain prose."
 
 
 @dataclass(frozen=True)
 class EvalItem:
-    question: str  # the user turn, with a knowledge leaf's context when it has one
-    reference: str
-    source: str  # "seed" | "generated" | "probe"
+    id: str
+    question: str  # the user turn
+    reference: str  # from the leaf (seed, document) or the shipped sets; a kept sample for generated skills
+    source: str  # "seed" | "document" | "generated" | "probe" | "text"
+    key_facts: tuple[str, ...] = ()  # knowledge: what a right answer contains
+    choices: tuple[str, ...] = ()  # multiple choice: the options, right one at `gold`
+    gold: int = 0
 
 
 @dataclass(frozen=True)
 class EvalSet:
-    set_id: str  # a leaf id, or PROBE_ID
+    set_id: str  # a leaf id, PROBE_ID or TEXT_ID
+    kind: str  # KNOWLEDGE | SKILL | PROBE | TEXT
     items: tuple[EvalItem, ...]
-    available: int  # held-out questions before the per-leaf cap
+    available: int  # items before the per-leaf cap
+    form: AnswerForm | None = None  # skills: the form answers are checked against
 
     def describe(self) -> dict:
         sources: dict[str, int] = {}
         for item in self.items:
             sources[item.source] = sources.get(item.source, 0) + 1
-        return {"n": len(self.items), "available": self.available, "sources": sources}
+        described = {"n": len(self.items), "available": self.available, "sources": sources}
+        if self.form is not None:
+            described["form"] = self.form.describe()
+        return described
 
 
 def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict]:
@@ -47,9 +69,33 @@ def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict]:
         raise TaxonError(f"cannot read samples: {error}", where=str(path), hint="rerun: taxon generate")
 
 
-def leaf_eval_set(leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_leaf: int) -> EvalSet:
+def _capped(items: list[EvalItem], max_per_leaf: int) -> tuple[EvalItem, ...]:
+    return tuple(items[:max_per_leaf] if max_per_leaf > 0 else items)
+
+
+def knowledge_eval_set(leaf: Leaf, config: dict, eval_share: float, max_per_leaf: int) -> EvalSet:
+    """The leaf's fact questions (held-out seeds first, then the document's), with choices."""
+    sentences = [
+        sentence
+        for document in load_leaf_documents(leaf, config)
+        for section in document_sections(document)
+        for sentence in section.sentences
+    ]
+    questions = fact_questions(leaf, sentences, eval_share)
+    items = []
+    for question in questions:
+        choices, gold = fact_choices(question, questions)
+        items.append(
+            EvalItem(
+                question.id, question.question, question.reference, question.source, question.key_facts, choices, gold
+            )
+        )
+    return EvalSet(leaf.leaf_id, KNOWLEDGE, _capped(items, max_per_leaf), len(items))
+
+
+def skill_eval_set(leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_leaf: int) -> EvalSet:
     """Held-out seeds first, then held-out generated samples in file order; a question that
-    appears twice is asked once. `max_per_leaf` <= 0 means no cap."""
+    appears twice is asked once."""
     items: list[EvalItem] = []
     seen: set[str] = set()
     for sample in seed_samples(leaf) + _generated_samples(dataset_dir, leaf):
@@ -57,29 +103,62 @@ def leaf_eval_set(leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_leaf
         if question in seen or not is_held_out(sample, eval_share):
             continue
         seen.add(question)
-        items.append(EvalItem(question, answer_of(sample), sample["metadata"].get("source", "generated")))
-    capped = items[:max_per_leaf] if max_per_leaf > 0 else items
-    return EvalSet(leaf.leaf_id, tuple(capped), len(items))
+        source = sample["metadata"].get("source", "generated")
+        items.append(EvalItem(f"{source}-{len(items)}", question, answer_of(sample), source))
+    form = answer_form([seed.answer for seed in leaf.seeds])
+    return EvalSet(leaf.leaf_id, SKILL, _capped(items, max_per_leaf), len(items), form)
 
 
 def probe_eval_set(probe_file: str | Path | None = None) -> EvalSet:
+    """Multiple-choice general questions: {"id", "question", "choices": [...], "answer": index}."""
     path = Path(probe_file) if probe_file else BUILTIN_PROBE
     try:
         rows = read_jsonl(path, hint="set evaluate.probe_file")
     except OSError as error:
         raise TaxonError(f"cannot read the probe set: {error}", where=str(path), hint="set evaluate.probe_file")
-    items = tuple(EvalItem(row["question"], row["answer"], "probe") for row in rows)
-    return EvalSet(PROBE_ID, items, len(items))
+    items = []
+    for number, row in enumerate(rows, 1):
+        choices = row.get("choices")
+        if not isinstance(choices, list) or len(choices) < 2 or not 0 <= int(row.get("answer", -1)) < len(choices):
+            raise TaxonError(
+                f"probe row {number} needs a question, two or more choices and the index of the right one",
+                where=str(path),
+                hint='rows look like {"id": "p1", "question": "...", "choices": ["...", "..."], "answer": 0}',
+            )
+        gold = int(row["answer"])
+        items.append(
+            EvalItem(str(row.get("id", number)), row["question"], choices[gold], "probe", (), tuple(choices), gold)
+        )
+    return EvalSet(PROBE_ID, PROBE, tuple(items), len(items))
+
+
+def text_eval_set(text_file: str | Path | None = None) -> EvalSet:
+    """The held-out general text, one item per paragraph (headings dropped)."""
+    path = Path(text_file) if text_file else BUILTIN_TEXT
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise TaxonError(f"cannot read the general text: {error}", where=str(path), hint="set evaluate.text_file")
+    paragraphs = [
+        " ".join(block.split())
+        for block in re.split(r"\n\s*\n", text)
+        if block.strip() and not block.lstrip().startswith("#")
+    ]
+    items = tuple(EvalItem(f"paragraph-{i}", TEXT_PROMPT, p, "text") for i, p in enumerate(paragraphs, 1))
+    return EvalSet(TEXT_ID, TEXT, items, len(items))
 
 
 def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: dict) -> list[EvalSet]:
-    """One set per leaf (sorted by leaf id), then the probe set."""
+    """One set per leaf (sorted by leaf id), then the probe and the general text."""
     if not Path(dataset_dir).is_dir():
         raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
     settings = config["evaluate"]
     eval_share = config["dataset"]["eval_share"]
+    cap = int(settings.get("max_per_leaf", 0))
     sets = [
-        leaf_eval_set(leaf, dataset_dir, eval_share, int(settings.get("max_per_leaf", 0)))
+        knowledge_eval_set(leaf, config, eval_share, cap)
+        if leaf.kind == "knowledge"
+        else skill_eval_set(leaf, dataset_dir, eval_share, cap)
         for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
     ]
-    return sets + [probe_eval_set(settings.get("probe_file") or None)]
+    return sets + [probe_eval_set(settings.get("probe_file") or None), text_eval_set(settings.get("text_file") or None)]

@@ -1,5 +1,7 @@
-"""`evaluate`: answer every eval question with the candidate and each baseline, score the
-answers, compare with paired bootstrap intervals, gate, and write report.json / .md / .png."""
+"""`evaluate`: ask every eval question of the candidate and each baseline, score the answers
+(knowledge: fact match and multiple choice; skills: answer form and ROUGE-L; general: probe
+multiple choice and held-out text loss), compare with paired bootstrap intervals, check the
+held-out questions against the training set, gate, and write report.json / .md / .png."""
 
 from __future__ import annotations
 
@@ -11,24 +13,30 @@ from pathlib import Path
 from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
-from taxon.evaluate.answers import Progress, cached_answers
+from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outputs
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
+from taxon.evaluate.choices import choice_accuracy
 from taxon.evaluate.gate import GateResult, check_gate
+from taxon.evaluate.harness import run_harness, write_harness_tasks
+from taxon.evaluate.heldout import heldout_overlap
 from taxon.evaluate.report import write_reports
-from taxon.evaluate.scores import (
-    JUDGE_METRIC,
-    REFERENCE_METRICS,
-    judge_messages,
-    judge_to_unit,
-    parse_judge_score,
-    reference_scores,
-)
-from taxon.evaluate.sets import PROBE_ID, EvalItem, EvalSet, build_eval_sets
+from taxon.evaluate.scores import rouge_l
+from taxon.evaluate.sets import KNOWLEDGE, PROBE, PROBE_ID, SKILL, TEXT, TEXT_ID, EvalSet, build_eval_sets
+from taxon.qna.facts import fact_match
 from taxon.qna.layout import read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
 
-REPORT_FORMAT = "taxon-eval/1"
-OVERALL_ID = "overall"
+REPORT_FORMAT = "taxon-eval/2"
+# per set kind: the metrics scored, the first one decides verdicts and the gate
+METRICS = {
+    KNOWLEDGE: ("fact_accuracy", "mc_acc", "mc_acc_norm"),
+    SKILL: ("form_accuracy", "rouge_l"),
+    PROBE: ("mc_acc", "mc_acc_norm"),
+    TEXT: ("nll",),
+}
+LOWER_IS_BETTER = {"nll"}
+TOTALS = {"knowledge": KNOWLEDGE, "skills": SKILL}
+EXAMPLES_PER_LEAF = 3
 
 
 @dataclass
@@ -42,129 +50,145 @@ class EvalReport:
         return self.gate.passed
 
 
-@dataclass
-class ModelScores:
-    scores: dict[str, list[float]]  # metric -> one score per eval item, in item order
-    judge_unparsed: int = 0
-
-
 @contextmanager
 def _progress(total: int, quiet: bool) -> Iterator[Progress]:
     if quiet:
         yield lambda advance: None
         return
     with tracker() as answers:
-        yield answers.task("evaluate: answering", total=total).advance
+        yield answers.task("evaluate: answering and scoring", total=total).advance
 
 
-def _answer(model: str, items: list[EvalItem], out_dir: Path, config: dict, advance: Progress) -> list[str]:
-    settings = config["evaluate"]
-    return cached_answers(
-        out_dir / "answers",
-        resolve_model(model, config),
-        [[{"role": "user", "content": item.question}] for item in items],
-        settings,
-        int(settings["max_new_tokens"]),
-        advance,
-    )
+def _user(text: str) -> tuple[dict, ...]:
+    return ({"role": "user", "content": text},)
 
 
-def _judge(
-    judge: str, items: list[EvalItem], answers: dict[str, list[str]], out_dir: Path, config: dict, advance: Progress
-) -> dict[str, list[float | None]]:
-    """The judge's 1-5 score (None when unparsable) of every model's answer to every item,
-    in one batch so the judge model loads once."""
-    settings = config["evaluate"]
-    conversations = [
-        judge_messages(item.question, item.reference, answer)
-        for model_answers in answers.values()
-        for item, answer in zip(items, model_answers)
-    ]
-    replies = cached_answers(
-        out_dir / "answers",
-        resolve_model(judge, config),
-        conversations,
-        settings,
-        int(settings["judge_max_new_tokens"]),
-        advance,
-    )
-    scores = [parse_judge_score(reply) for reply in replies]
-    return {model: scores[index * len(items) : (index + 1) * len(items)] for index, model in enumerate(answers)}
+def _model_inputs(eval_sets: list[EvalSet]) -> tuple[list[list[dict]], list[Scoring]]:
+    """The conversations answered (knowledge and skill items) and the continuations scored
+    (every option of every multiple-choice item, every paragraph of the general text)."""
+    conversations, scorings = [], []
+    for eval_set in eval_sets:
+        for item in eval_set.items:
+            if eval_set.kind in (KNOWLEDGE, SKILL):
+                conversations.append(list(_user(item.question)))
+            if eval_set.kind in (KNOWLEDGE, PROBE):
+                scorings += [Scoring(_user(item.question), choice) for choice in item.choices]
+            if eval_set.kind == TEXT:
+                scorings.append(Scoring(_user(item.question), item.reference))
+    return conversations, scorings
 
 
-def _score_models(
-    models: list[str], items: list[EvalItem], out_dir: Path, config: dict, judge: str | None, quiet: bool
-) -> dict[str, ModelScores]:
-    with _progress(len(items) * len(models) * (2 if judge else 1), quiet) as advance:
-        answers = {model: _answer(model, items, out_dir, config, advance) for model in models}
-        judged = _judge(judge, items, answers, out_dir, config, advance) if judge else {}
-    scored = {}
-    for model, model_answers in answers.items():
-        per_item = [reference_scores(answer, item.reference) for answer, item in zip(model_answers, items)]
-        scored[model] = ModelScores({metric: [row[metric] for row in per_item] for metric in REFERENCE_METRICS})
-        if judge:
-            scored[model].scores[JUDGE_METRIC] = [judge_to_unit(score) for score in judged[model]]
-            scored[model].judge_unparsed = sum(score is None for score in judged[model])
-    return scored
+def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict[str, dict[str, list[float]]], dict]:
+    """set id -> metric -> one score per item, and set id -> the model's answers, reading the
+    outputs in the order `_model_inputs` laid them out."""
+    next_answer, next_scoring = 0, 0
+    scores, answered = {}, {}
+    for eval_set in eval_sets:
+        per_metric: dict[str, list[float]] = {metric: [] for metric in METRICS[eval_set.kind]}
+        set_answers = []
+        for item in eval_set.items:
+            if eval_set.kind in (KNOWLEDGE, SKILL):
+                answer = outputs.answers[next_answer]
+                next_answer += 1
+                set_answers.append(answer)
+            if eval_set.kind in (KNOWLEDGE, PROBE):
+                option_logprobs = outputs.logprobs[next_scoring : next_scoring + len(item.choices)]
+                next_scoring += len(item.choices)
+                acc, acc_norm = choice_accuracy(option_logprobs, item.choices, item.gold)
+                per_metric["mc_acc"].append(acc)
+                per_metric["mc_acc_norm"].append(acc_norm)
+            if eval_set.kind == KNOWLEDGE:
+                per_metric["fact_accuracy"].append(fact_match(answer, item.key_facts))
+            elif eval_set.kind == SKILL:
+                per_metric["form_accuracy"].append(float(eval_set.form is not None and eval_set.form.check(answer)))
+                per_metric["rouge_l"].append(rouge_l(answer, item.reference))
+            elif eval_set.kind == TEXT:
+                per_metric["nll"].append(-outputs.logprobs[next_scoring] / outputs.tokens[next_scoring])
+                next_scoring += 1
+        scores[eval_set.set_id] = per_metric
+        answered[eval_set.set_id] = set_answers
+    return scores, answered
 
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _compare(
+def _verdict_direction(interval: Interval | None, metric: str) -> str:
+    if interval is not None and metric in LOWER_IS_BETTER:
+        interval = Interval(-interval.delta, -interval.high, -interval.low, interval.n)
+    return direction(interval)
+
+
+def compare(
     set_id: str,
-    indices: list[int],
+    metrics: tuple[str, ...],
+    scores: dict[str, dict[str, list[float]]],
     candidate: str,
     baselines: list[str],
-    scored: dict[str, ModelScores],
-    bundle_leaves: dict[str, dict | None],
+    known_leaves: dict[str, dict | None],
     settings: dict,
 ) -> tuple[dict, dict[str, Interval | None]]:
-    """The report entry of one set and the gate metric's interval against each baseline."""
-    metrics = list(scored[candidate].scores)
+    """The report entry of one set (scores: model -> metric -> list) and the first metric's
+    interval against each baseline."""
     entry = {
-        "scores": {
-            model: {metric: _mean([scored[model].scores[metric][i] for i in indices]) for metric in metrics}
-            for model in [candidate, *baselines]
-        },
+        "metric": metrics[0],
+        "scores": {model: {m: _mean(scores[model][m]) for m in metrics} for model in [candidate, *baselines]},
         "comparisons": {},
     }
     gate_intervals = {}
     for baseline in baselines:
         intervals = {
             metric: paired_bootstrap(
-                [scored[candidate].scores[metric][i] for i in indices],
-                [scored[baseline].scores[metric][i] for i in indices],
+                scores[candidate][metric],
+                scores[baseline][metric],
                 int(settings["n_resamples"]),
                 int(settings["seed"]),
                 float(settings["confidence"]),
             )
             for metric in metrics
         }
-        gate_interval = intervals[settings["metric"]]
-        known_leaves = bundle_leaves[baseline]
+        gate_interval = intervals[metrics[0]]
+        leaves = known_leaves[baseline]
+        moved = _verdict_direction(gate_interval, metrics[0])
         if gate_interval is None:
             verdict = UNSCORED
-        elif known_leaves is not None and set_id not in (PROBE_ID, OVERALL_ID) and set_id not in known_leaves:
+        elif leaves is not None and set_id not in (PROBE_ID, TEXT_ID, *TOTALS) and set_id not in leaves:
             verdict = NEW
         else:
-            verdict = direction(gate_interval)
+            verdict = moved
         entry["comparisons"][baseline] = {
             "verdict": verdict,
-            "direction": direction(gate_interval),
+            "direction": moved,
             "intervals": {metric: interval.to_json() if interval else None for metric, interval in intervals.items()},
         }
-        if known_leaves is not None and set_id in known_leaves:
-            entry["comparisons"][baseline]["baseline_leaf_hash"] = known_leaves[set_id]
+        if leaves is not None and set_id in leaves:
+            entry["comparisons"][baseline]["baseline_leaf_hash"] = leaves[set_id]
         gate_intervals[baseline] = gate_interval
     return entry, gate_intervals
 
 
-def _check_settings(settings: dict, judge: bool) -> None:
-    metrics = [*REFERENCE_METRICS, *([JUDGE_METRIC] if judge else [])]
-    if settings["metric"] not in metrics:
-        raise UsageError(f"evaluate.metric '{settings['metric']}' is not one of: {', '.join(metrics)}")
+def examples(eval_set: EvalSet, answered: dict[str, dict], scores: dict, candidate: str, base: str) -> list[dict]:
+    """Three answers side by side, those where base and candidate differ first."""
+    metric = METRICS[eval_set.kind][0]
+    rows = []
+    for index, item in enumerate(eval_set.items):
+        right = {model: bool(scores[model][eval_set.set_id][metric][index]) for model in (candidate, base)}
+        rows.append(
+            (
+                right[candidate] == right[base],
+                index,
+                {
+                    "question": item.question,
+                    "reference": item.reference,
+                    "base": answered[base][eval_set.set_id][index],
+                    "candidate": answered[candidate][eval_set.set_id][index],
+                    "base_right": right[base],
+                    "candidate_right": right[candidate],
+                },
+            )
+        )
+    return [row for _, _, row in sorted(rows, key=lambda row: row[:2])[:EXAMPLES_PER_LEAF]]
 
 
 def evaluate(
@@ -180,56 +204,79 @@ def evaluate(
     settings = config["evaluate"]
     if not baselines:
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
-    judge = settings.get("judge") or None
-    _check_settings(settings, bool(judge))
     out_dir = Path(out_dir)
-    eval_sets: list[EvalSet] = build_eval_sets(leaves, dataset_dir, config)
-    items = [item for eval_set in eval_sets for item in eval_set.items]
-    scored = _score_models(list(dict.fromkeys([candidate, *baselines])), items, out_dir, config, judge, quiet)
+    eval_sets = build_eval_sets(leaves, dataset_dir, config)
+    conversations, scorings = _model_inputs(eval_sets)
+    models = list(dict.fromkeys([candidate, *baselines]))
+    paths = {model: resolve_model(model, config) for model in models}
+    scores, answered = {}, {}
+    with _progress((len(conversations) + len(scorings)) * len(models), quiet) as advance:
+        for model in models:
+            outputs = cached_outputs(out_dir / "answers", paths[model], conversations, scorings, settings, advance)
+            scores[model], answered[model] = score_outputs(eval_sets, outputs)
 
-    bundle_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
-    spans, start = {}, 0
-    for eval_set in eval_sets:
-        spans[eval_set.set_id] = list(range(start, start + len(eval_set.items)))
-        start += len(eval_set.items)
+    known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
+    overlap = heldout_overlap(eval_sets, dataset_dir, leaves, config, out_dir)
     sets_report, gate_intervals = {}, {}
     for eval_set in eval_sets:
-        entry, gate_intervals[eval_set.set_id] = _compare(
-            eval_set.set_id, spans[eval_set.set_id], candidate, baselines, scored, bundle_leaves, settings
+        metrics = METRICS[eval_set.kind]
+        per_model = {model: scores[model][eval_set.set_id] for model in models}
+        entry, gate_intervals[eval_set.set_id] = compare(
+            eval_set.set_id, metrics, per_model, candidate, baselines, known_leaves, settings
         )
-        kind = "probe" if eval_set.set_id == PROBE_ID else "leaf"
         sets_report[eval_set.set_id] = {
-            "kind": kind,
+            "kind": eval_set.kind,
             "changed": eval_set.set_id in changed,
             **eval_set.describe(),
             **entry,
+            **({"overlap": overlap[eval_set.set_id]} if eval_set.set_id in overlap else {}),
+            **(
+                {"examples": examples(eval_set, answered, scores, candidate, baselines[0])}
+                if eval_set.kind in (KNOWLEDGE, SKILL) and eval_set.items
+                else {}
+            ),
         }
-    leaf_indices = [i for set_id, span in spans.items() if set_id != PROBE_ID for i in span]
-    overall, _ = _compare(OVERALL_ID, leaf_indices, candidate, baselines, scored, bundle_leaves, settings)
+    totals = {}
+    for total_id, kind in TOTALS.items():
+        metrics = METRICS[kind]
+        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
+        per_model = {
+            model: {m: [v for set_id in kind_sets for v in scores[model][set_id][m]] for m in metrics}
+            for model in models
+        }
+        entry, _ = compare(total_id, metrics, per_model, candidate, baselines, known_leaves, settings)
+        totals[total_id] = {"n": len(per_model[candidate][metrics[0]]), **entry}
 
-    leaf_ids = {eval_set.set_id for eval_set in eval_sets} - {PROBE_ID}
+    harness = write_harness_tasks(eval_sets, out_dir / "lm_eval")
+    harness_results = (
+        run_harness(harness, out_dir / "lm_eval", {m: paths[m] for m in models}, settings)
+        if settings.get("lm_eval")
+        else None
+    )
+
+    leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
-        {leaf: gate_intervals[leaf] for leaf in changed if leaf in leaf_ids},
+        gate_intervals[TEXT_ID],
+        {leaf: (METRICS[leaf_sets[leaf].kind][0], gate_intervals[leaf]) for leaf in changed if leaf in leaf_sets},
+        {set_id: entry for set_id, entry in overlap.items() if leaf_sets[set_id].kind == KNOWLEDGE},
         settings.get("gate", {}),
     )
     data = {
         "format": REPORT_FORMAT,
         "candidate": candidate,
-        "candidate_hash": model_fingerprint(resolve_model(candidate, config)),
+        "candidate_hash": model_fingerprint(paths[candidate]),
         "baselines": baselines,
-        "metric": settings["metric"],
-        "metrics": list(scored[candidate].scores),
         "settings": {
             **{key: value for key, value in settings.items() if key != "gate"},
             "eval_share": config["dataset"]["eval_share"],
         },
         "changed_leaves": changed,
-        "changed_leaves_not_in_taxonomy": [leaf for leaf in changed if leaf not in leaf_ids],
-        "judge_unparsed": {model: scores.judge_unparsed for model, scores in scored.items()} if judge else None,
+        "changed_leaves_not_in_taxonomy": [leaf for leaf in changed if leaf not in leaf_sets],
         "sets": sets_report,
-        "overall": {"kind": "overall", "n": len(leaf_indices), **overall},
+        "totals": totals,
+        "lm_eval": harness_results,
         "gate": gate.to_json(),
     }
     write_reports(out_dir, data)

@@ -193,15 +193,18 @@ def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
 class Evaluate:
     @staticmethod
     def key(context: Context) -> dict:
-        from taxon.evaluate.sets import BUILTIN_PROBE
+        from taxon.evaluate.sets import BUILTIN_PROBE, BUILTIN_TEXT
 
-        probe = context.config.get("evaluate", {}).get("probe_file") or BUILTIN_PROBE
+        settings = context.config.get("evaluate", {})
+        probe = settings.get("probe_file") or BUILTIN_PROBE
+        text = settings.get("text_file") or BUILTIN_TEXT
         previous = _previous_bundle(context)
         return {
             "train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
             "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
             "leaves": context.leaf_hashes(),
             "probe": _file_hash(Path(probe)),
+            "text": _file_hash(Path(text)),
             "previous": previous and [previous, _file_hash(Path(previous) / SUMS_NAME)],
             "changed": _changed_leaves(context),
             "gate_required": _gate_required(context),
@@ -252,16 +255,23 @@ def _previous_bundle(context: Context) -> str | None:
 
 
 def eval_figures(report: dict) -> dict:
-    """Candidate minus the first baseline, on the taxonomy's held-out questions and on the
-    general probe: the mean difference of the gate metric with its interval."""
-    from taxon.evaluate.sets import PROBE_ID
+    """Candidate minus the first baseline: knowledge fact accuracy and multiple choice, skill
+    form accuracy, general probe accuracy and text loss, each the mean difference with its interval."""
+    from taxon.evaluate.sets import PROBE_ID, TEXT_ID
 
-    baseline, metric = report["baselines"][0], report["metric"]
-    figures = {"metric": metric}
-    for label, entry in (("taxonomy", report["overall"]), ("probe", report["sets"].get(PROBE_ID, {}))):
-        interval = (entry.get("comparisons", {}).get(baseline) or {}).get("intervals", {}).get(metric)
-        if interval:
-            figures[label] = interval
+    baseline = report["baselines"][0]
+    entries = {
+        "knowledge": (report["totals"]["knowledge"], ("fact_accuracy", "mc_acc")),
+        "skills": (report["totals"]["skills"], ("form_accuracy",)),
+        "probe": (report["sets"].get(PROBE_ID, {}), ("mc_acc",)),
+        "text": (report["sets"].get(TEXT_ID, {}), ("nll",)),
+    }
+    figures = {}
+    for label, (entry, metrics) in entries.items():
+        intervals = (entry.get("comparisons", {}).get(baseline) or {}).get("intervals", {})
+        for metric in metrics:
+            if intervals.get(metric):
+                figures[f"{label}_{metric}"] = intervals[metric]
     return figures
 
 

@@ -10,11 +10,20 @@ import yaml
 
 from taxon.qna.layout import SUMS_NAME
 
-METRIC_LABELS = {"rouge_l": "ROUGE-L F1", "token_f1": "token F1", "judge": "judge score (1-5 as 0-1)"}
+METRIC_LABELS = {
+    "fact_accuracy": "fact accuracy",
+    "form_accuracy": "form accuracy",
+    "mc_acc": "multiple-choice accuracy",
+    "mc_acc_norm": "multiple-choice accuracy (length-normalised)",
+    "rouge_l": "ROUGE-L F1",
+    "nll": "loss (nats per token)",
+}
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 EVAL_DATASETS = {
-    "overall": ("taxonomy held-out questions", "taxon-held-out"),
+    "knowledge": ("taxonomy knowledge fact questions", "taxon-knowledge"),
+    "skills": ("taxonomy held-out skill questions", "taxon-skills"),
     "general/probe": ("general probe questions", "taxon-probe"),
+    "general/text": ("held-out general text", "taxon-general-text"),
 }
 
 
@@ -22,7 +31,10 @@ def _model_index(name: str, eval_report: dict | None) -> list[dict]:
     results = []
     if eval_report:
         candidate = eval_report["candidate"]
-        entries = {"overall": eval_report["overall"], "general/probe": eval_report["sets"].get("general/probe")}
+        entries = {
+            **eval_report["totals"],
+            **{set_id: eval_report["sets"].get(set_id) for set_id in ("general/probe", "general/text")},
+        }
         for set_id, entry in entries.items():
             if not entry or not entry.get("n"):
                 continue

@@ -99,7 +99,6 @@ def build_manifest(
         else {
             "report": "eval/report.json",
             "gate_passed": eval_report["gate"]["passed"],
-            "metric": eval_report["metric"],
         },
         "config": shared_config,
         "libraries": library_versions(),

@@ -38,10 +38,11 @@ LOSS_PLOT_NAME = "loss.png"
 TENSORBOARD_DIR = "tensorboard"  # the log as TensorBoard events, when tensorboard is installed
 TRAIN_RECORDS = (TRAIN_RESULT_NAME, TRAIN_LOG_NAME, LOSS_PLOT_NAME)
 
-# evaluate: <out>/report.json, report.md, deltas.png
+# evaluate: <out>/report.json, report.md, deltas.png, heldout.jsonl (closest training question per held-out item)
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 DELTAS_PNG = "deltas.png"
+HELDOUT_NAME = "heldout.jsonl"
 EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG)
 
 # a bundle: manifest.json, SHA256SUMS (covering the manifest too)

@@ -1,0 +1,59 @@
+"""Held-out hygiene, read from files only: for each held-out question, the closest question
+of the training set (token Jaccard, the tokens of `qna.heldout`) and how many held-out
+questions have one above the threshold. The training set is what train reads: the collected
+rows its split (`qna.heldout.TrainingSplit`) puts on the training side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from taxon.core.store import atomic_write_jsonl
+from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
+from taxon.qna.heldout import TRAIN, TrainingSplit, words
+from taxon.qna.layout import HELDOUT_NAME
+from taxon.qna.samples import collect_samples, question_of
+from taxon.qna.taxonomy import Leaf
+
+
+def training_questions(dataset_dir: Path, leaves: list[Leaf], eval_share: float) -> list[str]:
+    """Each trained question, without a chunk shown before it."""
+    split = TrainingSplit(leaves, eval_share)
+    rows = collect_samples(dataset_dir, leaves, None)
+    return list(
+        dict.fromkeys(question_of(row).rpartition("\n\n")[2].strip() for row in rows if split.side(row) == TRAIN)
+    )
+
+
+def heldout_overlap(
+    eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: dict, out_dir: Path
+) -> dict[str, dict]:
+    """leaf id -> {"threshold", "above", "max_jaccard", "items": [{id, question, closest, jaccard}]};
+    the items also go to heldout.jsonl in the eval folder."""
+    threshold = float(config["evaluate"].get("heldout_max_jaccard", 0.6))
+    training = [
+        (question, set(words(question)))
+        for question in training_questions(dataset_dir, leaves, config["dataset"]["eval_share"])
+    ]
+    report, rows = {}, []
+    for eval_set in eval_sets:
+        if eval_set.kind not in (KNOWLEDGE, SKILL):
+            continue
+        items = []
+        for item in eval_set.items:
+            asked = set(words(item.question))
+            closest, best = "", 0.0
+            for question, question_words in training:
+                union = asked | question_words
+                similarity = len(asked & question_words) / len(union) if union else 0.0
+                if similarity > best:
+                    closest, best = question, similarity
+            items.append({"id": item.id, "question": item.question, "closest": closest, "jaccard": round(best, 4)})
+        rows += [{"leaf": eval_set.set_id, **entry} for entry in items]
+        report[eval_set.set_id] = {
+            "threshold": threshold,
+            "above": sum(entry["jaccard"] > threshold for entry in items),
+            "max_jaccard": max((entry["jaccard"] for entry in items), default=None),
+            "items": items,
+        }
+    atomic_write_jsonl(Path(out_dir) / HELDOUT_NAME, rows)
+    return report
