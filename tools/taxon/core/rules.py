@@ -67,6 +67,13 @@ RULES: dict[str, Rule] = {
         Rule("Y012", ERROR, "unreadable file", "the file must exist and be readable"),
         Rule("Y013", ERROR, "not a mapping", "a qna.yaml is a mapping of keys such as created_by and seed_examples"),
         Rule("Y014", ERROR, "complex key", "keys are plain text; a list or mapping as a key has no JSON meaning"),
+        Rule(
+            "Y015",
+            ERROR,
+            "invisible character",
+            "zero-width, tag and private-use characters reach the teacher and the model unseen by reviewers",
+        ),
+        Rule("Y016", WARNING, "zero-width joiner", "ZWJ and ZWNJ are needed in some scripts and emoji, else invisible"),
         Rule("S001", ERROR, "missing key", "the schema of the declared version requires it"),
         Rule("S002", ERROR, "unknown key", "unknown keys are usually typos of a required one and are never used"),
         Rule("S003", ERROR, "wrong type", "tools read each key as one type (text, number, list, mapping)"),
@@ -222,6 +229,18 @@ RULES: dict[str, Rule] = {
             "D013",
             ERROR,
             "a document pattern must be a plain glob within the caps (wildcards, '**' segments, depth)",
+            "checked by `taxon validate --check-documents`",
+        ),
+        Rule(
+            "D014",
+            ERROR,
+            "a document must hold no invisible characters (format, tag or private-use; see Y015)",
+            "checked by `taxon validate --check-documents`",
+        ),
+        Rule(
+            "D015",
+            WARNING,
+            "a zero-width joiner in a document is reported (see Y016)",
             "checked by `taxon validate --check-documents`",
         ),
     )

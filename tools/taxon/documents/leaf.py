@@ -9,8 +9,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from taxon.core.characters import JOINERS, describe, invisible_runs
 from taxon.core.errors import TaxonError
-from taxon.core.findings import ERROR, Finding
+from taxon.core.findings import ERROR, WARNING, Finding
 from taxon.documents.git import FetchSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
 from taxon.documents.readers import reader_for
@@ -103,12 +104,31 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
                 )
                 break
             data = file.read()
-            documents.append(Document(file.name, reader(file.name, data), source, hashlib.sha256(data).hexdigest()))
+            text = reader(file.name, data)
+            problems += _character_problems(file.name, text)
+            documents.append(Document(file.name, text, source, hashlib.sha256(data).hexdigest()))
         except DocumentProblem as error:
             problems.append(error.problem)
             continue
         total_bytes += file.size
     return documents, problems
+
+
+def _character_problems(name: str, text: str, limit: int = 5) -> list[Problem]:
+    """D014 at each of the first runs of invisible characters; D015 for a run of zero-width
+    joiners only."""
+    problems = []
+    for line, column, run in invisible_runs(text, limit):
+        where, count = f"{name}:{line}:{column}", f" ({len(run)} in a row)" if len(run) > 1 else ""
+        if set(run) <= set(JOINERS):
+            problems.append(
+                Problem(
+                    "D015", f"{where}: zero-width joiner {describe(run[0])}{count}: keep it only where needed", WARNING
+                )
+            )
+        else:
+            problems.append(Problem("D014", f"{where}: invisible character {describe(run[0])}{count}: remove it"))
+    return problems
 
 
 def _select(files: list[SourceFile], patterns: list[str]) -> tuple[list[SourceFile], list[str]]:

@@ -31,6 +31,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
+from taxon.core.characters import INVISIBLE, JOINERS, describe
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
@@ -43,8 +44,9 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 _CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff"
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_SUSPICIOUS = re.compile(f"[{_CONTROL}{_BIDI}]")
+_SUSPICIOUS = re.compile(f"[{_CONTROL}{_BIDI}]|{INVISIBLE.pattern}")
 _IS_BIDI = re.compile(f"[{_BIDI}]")
+_IS_CONTROL = re.compile(f"[{_CONTROL}]")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -168,7 +170,11 @@ def _decode(raw: bytes, parsed: Parsed) -> str:
 def _character_message(char: str) -> tuple[str, str]:
     if _IS_BIDI.match(char):
         return "Y005", f"bidirectional control character U+{ord(char):04X}: remove it (text must read as stored)"
-    return "Y004", f"control character U+{ord(char):04X}: remove it"
+    if _IS_CONTROL.match(char):
+        return "Y004", f"control character U+{ord(char):04X}: remove it"
+    if char in JOINERS:
+        return "Y016", f"zero-width joiner {describe(char)}: keep it only where the script or an emoji needs it"
+    return "Y015", f"invisible character {describe(char)}: remove it (reviewers cannot see it)"
 
 
 def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
