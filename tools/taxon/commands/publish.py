@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval", type=Path, help="the evaluate output folder (default: RUN/evaluate when present)")
     parser.add_argument("--data", type=Path, help="the generate output folder (default: RUN/generate)")
     parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
+    parser.add_argument(
+        "--gguf", action="store_true", help="add model.gguf for llama.cpp and an Ollama Modelfile (publish.gguf)"
+    )
     add_config_arguments(parser)
 
 
@@ -45,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from taxon.publish.hub import hub_repo
     from taxon.qna.taxonomy import load_leaves
 
-    config = config_from_args(args)
+    config = config_from_args(args, {"publish": {"gguf": True}} if args.gguf else {})
     train, evaluation, data = _folders(args)
     leaves = load_leaves(taxonomy_root(args, config))
     bundle = publish(train, evaluation, data, leaves, config, args.to)

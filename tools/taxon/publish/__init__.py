@@ -20,9 +20,9 @@ def publish(
     upload it for `hf://ORG/NAME`. Returns the local bundle folder."""
     repo_id = hub_repo(dest)
     if repo_id is None:
-        return build_bundle(train_dir, eval_dir, dataset_dir, leaves, config, Path(dest), Path(dest).name)
+        return build_bundle(train_dir, eval_dir, dataset_dir, leaves, config, Path(dest))
     settings = config["publish"]
     staging = Path(settings["hub_staging_dir"]) / repo_id
-    bundle = build_bundle(train_dir, eval_dir, dataset_dir, leaves, config, staging, repo_id.split("/")[1])
+    bundle = build_bundle(train_dir, eval_dir, dataset_dir, leaves, config, staging)
     upload_bundle(bundle, repo_id, hub_token(bundle), bool(settings.get("hub_private", False)))
     return bundle

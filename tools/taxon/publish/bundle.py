@@ -6,6 +6,7 @@ place, so a reader never sees a partial bundle and a killed publish leaves nothi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
 from taxon.publish.dataset import write_dataset
-from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text
+from taxon.publish.gguf import write_gguf_and_modelfile
+from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text, taxonomy_commit
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
     ADAPTER_DIR,
@@ -57,9 +59,29 @@ def _is_weight_file(path: Path) -> bool:
     return path.suffix == ".safetensors" or path.name == WEIGHT_INDEX
 
 
-def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str) -> None:
-    """The merged model's files, its weight shards copied when each is within the limit,
-    re-sharded by transformers otherwise."""
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def publish_dtype(settings: dict, base_model: str | None) -> str:
+    """publish.dtype: "base" (the base model's declared dtype, bf16 for SmolLM2) or a dtype named."""
+    from taxon.backends.models import declared_dtype
+
+    wanted = settings.get("dtype", "base")
+    if wanted == "base":
+        return declared_dtype(base_model) if base_model else "float32"
+    if wanted not in DTYPES:
+        raise UsageError(f"publish.dtype is {wanted!r}", hint=f"choose base or one of: {', '.join(DTYPES)}")
+    return wanted
+
+
+def _stored_dtype(model_dir: Path) -> str | None:
+    config = _read_json(Path(model_dir) / "config.json", hint="rerun: taxon train")
+    return config.get("dtype") or config.get("torch_dtype")
+
+
+def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str, dtype: str) -> None:
+    """The merged model's files in `dtype`: its weight shards copied when they are in it and
+    each is within the size limit, converted and re-sharded by transformers otherwise."""
     try:
         limit = parse_size(max_shard_size)
     except ValueError as error:
@@ -67,14 +89,29 @@ def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str) -> Non
     shards = sorted(Path(model_dir).glob("*.safetensors"))
     if not shards:
         raise TaxonError("the merged model has no safetensors weights", where=str(model_dir), hint="rerun: taxon train")
-    if all(shard.stat().st_size <= limit for shard in shards):
+    if _stored_dtype(model_dir) == dtype and all(shard.stat().st_size <= limit for shard in shards):
         _copy_tree(model_dir, bundle)
         return
     from transformers import AutoModelForCausalLM
 
-    _copy_tree(model_dir, bundle, skip=_is_weight_file)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    _copy_tree(model_dir, bundle, skip=lambda path: _is_weight_file(path) or path.name == "config.json")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     model.save_pretrained(bundle, max_shard_size=max_shard_size)
+
+
+def bundle_name(settings: dict, config: dict, commit: str | None) -> str:
+    """publish.name, or the repository's name and version: the release tag in a tag's workflow
+    run, else the taxonomy's short commit ("dev" outside a git checkout)."""
+    if settings.get("name"):
+        return str(settings["name"])
+    repository = os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2]
+    if not repository:
+        repository = Path(config.get("config_path") or ".").resolve().parent.name
+    if os.environ.get("GITHUB_REF_TYPE") == "tag" and os.environ.get("GITHUB_REF_NAME"):
+        version = os.environ["GITHUB_REF_NAME"]
+    else:
+        version = commit[:7] if commit else "dev"
+    return f"{repository}-{version}"
 
 
 def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path | None, model_dir: Path) -> None:
@@ -103,7 +140,6 @@ def build_bundle(
     leaves: list[Leaf],
     config: dict,
     final: Path,
-    name: str,
 ) -> Path:
     settings = config["publish"]
     train_dir, dataset_dir = Path(train_dir), Path(dataset_dir)
@@ -119,16 +155,20 @@ def build_bundle(
     _check_evaluation(eval_report, settings, eval_dir, model_dir)
     has_adapter = (adapter_dir / "adapter_config.json").is_file()
 
+    dtype = publish_dtype(settings, train_result.get("base_model"))
     with atomic_dir(Path(final)) as staging:
-        copy_merged_model(model_dir, staging, settings.get("max_shard_size", "2GB"))
+        copy_merged_model(model_dir, staging, settings.get("max_shard_size", "2GB"), dtype)
         if has_adapter:
             # peft's placeholder card would sit beside the bundle's own
             _copy_tree(adapter_dir, staging / "adapter", skip=lambda path: path.name == "README.md")
         _copy_named(train_dir, TRAIN_RECORDS, staging / "train")
         if eval_dir:
             _copy_named(Path(eval_dir), EVAL_RECORDS, staging / "eval")
+        taxonomy = taxonomy_commit(leaves, config)
+        name = bundle_name(settings, config, taxonomy["commit"])
         manifest = build_manifest(
             name=name,
+            taxonomy=taxonomy,
             leaves=leaves,
             dataset_dir=dataset_dir,
             train_result=train_result,
@@ -137,6 +177,9 @@ def build_bundle(
             config=config,
             has_adapter=has_adapter,
         )
+        manifest["dtype"] = dtype
+        if settings.get("gguf", False):
+            write_gguf_and_modelfile(staging, staging, name)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
         eval_markdown_path = staging / "eval" / "report.md"
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None

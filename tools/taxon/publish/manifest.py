@@ -70,6 +70,7 @@ def bundle_files(bundle: Path) -> dict[str, dict]:
 def build_manifest(
     *,
     name: str,
+    taxonomy: dict,
     leaves: list[Leaf],
     dataset_dir: Path,
     train_result: dict,
@@ -85,7 +86,7 @@ def build_manifest(
         "name": name,
         "base_model": train_result.get("base_model"),
         "adapter": "adapter" if has_adapter else None,
-        "taxonomy": taxonomy_commit(leaves, config),
+        "taxonomy": taxonomy,
         "leaves": leaf_entries(leaves),
         "dataset": {
             "hash": hash_tree(dataset_dir),

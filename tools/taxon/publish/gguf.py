@@ -1,0 +1,197 @@
+"""The bundle's model as one GGUF file for llama.cpp (and an Ollama Modelfile beside it).
+
+transformers reads GGUF but can't write it, so the file is written here with the `gguf`
+package's GGUFWriter, for the Llama architecture (SmolLM2, Llama, Granite-free Llama kin):
+the hyperparameters under `llama.*`, the byte-level BPE tokenizer under `tokenizer.ggml.*`
+with the chat template, and the weights under llama.cpp's tensor names, in the model's own
+dtype (bf16 or f16; f32 otherwise) with norms in f32 as llama.cpp wants them. llama.cpp
+rotates queries and keys in the interleaved layout of the original Llama weights, so q_proj
+and k_proj are permuted from Hugging Face's half-split layout (transformers' GGUF loader
+undoes exactly this).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from taxon.core.errors import MissingExtra, TaxonError
+from taxon.core.store import atomic_write_text
+
+GGUF_NAME = "model.gguf"
+MODELFILE_NAME = "Modelfile"
+
+_LAYER_TENSORS = {
+    "input_layernorm": "attn_norm",
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "post_attention_layernorm": "ffn_norm",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+_TOP_TENSORS = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight"}
+
+# ChatML (SmolLM2, Qwen, the tests' tiny model) in Ollama's Go template language; a model with
+# another template gets none, and Ollama reads the GGUF's tokenizer.chat_template instead.
+CHATML_TEMPLATE = (
+    "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n"
+)
+
+
+def gguf_tensor_name(hf_name: str) -> str | None:
+    """llama.cpp's name for a Hugging Face Llama weight; None for lm_head (tied or not, handled apart)."""
+    if hf_name in _TOP_TENSORS:
+        return _TOP_TENSORS[hf_name]
+    if hf_name == "lm_head.weight":
+        return "output.weight"
+    parts = hf_name.split(".")
+    if parts[:2] == ["model", "layers"] and parts[-1] == "weight":
+        inner = ".".join(parts[3:-1])
+        if inner in _LAYER_TENSORS:
+            return f"blk.{parts[2]}.{_LAYER_TENSORS[inner]}.weight"
+    return None
+
+
+def _permute(weight, heads: int):
+    """Hugging Face's rotary layout (halves) to llama.cpp's (interleaved pairs), per head."""
+    return (
+        weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+    )
+
+
+def _pre_tokenizer(tokenizer_json: dict) -> str:
+    """llama.cpp's pre-tokenizer name: SmolLM's splits digits one by one before byte-level BPE."""
+    pre = tokenizer_json.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", [pre])
+    if any(step.get("type") == "Digits" and step.get("individual_digits") for step in steps):
+        return "smollm"
+    return "gpt-2"
+
+
+def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
+    """`out/model.gguf` from the Hugging Face Llama model in `model_dir`."""
+    try:
+        import gguf
+        import numpy as np
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    except ImportError as error:
+        raise MissingExtra(error.name or "gguf", "train") from None
+
+    config = AutoConfig.from_pretrained(model_dir)
+    if config.model_type != "llama":
+        raise TaxonError(
+            f"GGUF export knows the Llama architecture only, not '{config.model_type}'",
+            where=str(model_dir),
+            hint="publish without --gguf, or convert with llama.cpp's convert_hf_to_gguf.py",
+        )
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer_file = Path(model_dir) / "tokenizer.json"
+    if not tokenizer_file.is_file():
+        raise TaxonError("GGUF export needs a fast tokenizer (tokenizer.json)", where=str(model_dir))
+    tokenizer_json = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+    if tokenizer_json.get("model", {}).get("type") != "BPE":
+        raise TaxonError("GGUF export knows byte-level BPE tokenizers only", where=str(tokenizer_file))
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    dtype = next(model.parameters()).dtype
+    file_type, weight_type = {
+        torch.bfloat16: (gguf.LlamaFileType.MOSTLY_BF16, gguf.GGMLQuantizationType.BF16),
+        torch.float16: (gguf.LlamaFileType.MOSTLY_F16, gguf.GGMLQuantizationType.F16),
+    }.get(dtype, (gguf.LlamaFileType.ALL_F32, gguf.GGMLQuantizationType.F32))
+
+    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    path = Path(out) / GGUF_NAME
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name(name)
+    writer.add_file_type(file_type)
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_freq_base(float(getattr(config, "rope_theta", None) or config.rope_parameters["rope_theta"]))
+    writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
+    writer.add_vocab_size(config.vocab_size)
+
+    specials = set(tokenizer.all_special_ids) | {
+        token_id for token_id, added in tokenizer.added_tokens_decoder.items() if added.special
+    }
+    vocab = tokenizer.convert_ids_to_tokens(list(range(config.vocab_size)))
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(_pre_tokenizer(tokenizer_json))
+    writer.add_token_list([token if token is not None else f"[PAD{i}]" for i, token in enumerate(vocab)])
+    writer.add_token_types(
+        [gguf.TokenType.CONTROL if i in specials else gguf.TokenType.NORMAL for i in range(config.vocab_size)]
+    )
+    merges = tokenizer_json["model"].get("merges", [])
+    writer.add_token_merges([" ".join(merge) if isinstance(merge, list) else merge for merge in merges])
+    for token_id, add in (
+        (tokenizer.bos_token_id, writer.add_bos_token_id),
+        (tokenizer.eos_token_id, writer.add_eos_token_id),
+        (tokenizer.unk_token_id, writer.add_unk_token_id),
+        (tokenizer.pad_token_id, writer.add_pad_token_id),
+    ):
+        if token_id is not None:
+            add(token_id)
+    writer.add_add_bos_token(False)
+    if tokenizer.chat_template:
+        writer.add_chat_template(tokenizer.chat_template)
+
+    state = model.state_dict()
+    tied = bool(getattr(config, "tie_word_embeddings", False))
+    for hf_name, tensor in state.items():
+        if hf_name == "lm_head.weight" and tied:
+            continue
+        gguf_name = gguf_tensor_name(hf_name)
+        if gguf_name is None:
+            raise TaxonError(f"GGUF export: no llama.cpp name for the weight {hf_name}", where=str(model_dir))
+        data = tensor.detach().float().numpy()
+        if hf_name.endswith("q_proj.weight"):
+            data = _permute(data, heads)
+        elif hf_name.endswith("k_proj.weight"):
+            data = _permute(data, kv_heads)
+        if data.ndim == 1 or weight_type == gguf.GGMLQuantizationType.F32:
+            writer.add_tensor(gguf_name, np.ascontiguousarray(data, dtype=np.float32))
+        else:
+            packed = gguf.quants.quantize(np.ascontiguousarray(data), weight_type)
+            writer.add_tensor(gguf_name, packed, raw_shape=packed.shape, raw_dtype=weight_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def modelfile_text(model_dir: Path) -> str:
+    """An Ollama Modelfile for model.gguf: its chat template and stop tokens."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    stops = {tokenizer.eos_token} if tokenizer.eos_token else set()
+    try:
+        eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    except OSError:
+        eos = None
+    for token_id in eos if isinstance(eos, list) else [eos] if eos is not None else []:
+        stops.add(tokenizer.convert_ids_to_tokens(token_id))
+    chatml = "<|im_start|>" in (tokenizer.chat_template or "")
+    if chatml:
+        stops.add("<|im_end|>")
+    lines = [f"FROM ./{GGUF_NAME}", ""]
+    if chatml:
+        lines += [f'TEMPLATE """{CHATML_TEMPLATE}"""', ""]
+    else:
+        lines += ["# No TEMPLATE: Ollama reads the chat template stored in the GGUF file.", ""]
+    lines += [f'PARAMETER stop "{stop}"' for stop in sorted(stops)]
+    return "\n".join(lines) + "\n"
+
+
+def write_gguf_and_modelfile(model_dir: Path, out: Path, name: str) -> None:
+    write_gguf(model_dir, out, name)
+    atomic_write_text(Path(out) / MODELFILE_NAME, modelfile_text(model_dir))
