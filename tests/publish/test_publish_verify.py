@@ -1,3 +1,5 @@
+import hashlib
+import os
 import shutil
 import zipfile
 
@@ -6,7 +8,7 @@ from run_fixtures import make_config
 
 from taxon.cli import main
 from taxon.publish import publish, verify_bundle
-from taxon.publish.verify import is_pickle, parse_size, shard_problems
+from taxon.publish.verify import is_pickle, parse_size, shard_problems, sums_digest
 
 
 @pytest.fixture
@@ -83,7 +85,9 @@ def test_taxon_verify_exits_1_with_the_problems(bundle, capsys):
 def test_links_are_caught(bundle, tmp_path):
     (tmp_path / "secret.txt").write_text("outside the bundle")
     (bundle / "notes.txt").symlink_to(tmp_path / "secret.txt")
-    assert "notes.txt: links are not allowed in a bundle" in verify_bundle(bundle)
+    assert verify_bundle(bundle) == [
+        "notes.txt: links, FIFOs and devices are not allowed in a bundle (regular files only)"
+    ]
 
 
 def test_weight_shards_over_the_recorded_limit_are_caught():
@@ -106,3 +110,82 @@ def test_a_mangled_json_file_is_reported_not_raised(bundle):
     (bundle / "tokenizer_config.json").write_text("{not json")
     problems = verify_bundle(bundle)
     assert "tokenizer_config.json: checksum mismatch (the file changed after publishing)" in problems
+
+
+# ------------------------------------------------------------------ integrity, not only consistency
+
+
+def _reseal(bundle):
+    """What an attacker who can write the bundle does: recompute the manifest and SHA256SUMS."""
+    import json
+
+    from taxon.publish.manifest import bundle_files, sha256sums_text
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"] = bundle_files(bundle)
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    (bundle / "SHA256SUMS").write_text(sha256sums_text(bundle))
+
+
+def test_a_resealed_backdoor_passes_alone_and_fails_against_the_released_digest(bundle, capsys):
+    assert main(["verify", str(bundle)]) == 0
+    released = capsys.readouterr().out.split("SHA256SUMS sha256 ")[1].split(")")[0]
+    assert released == sums_digest(bundle)
+    (bundle / "chat_template.jinja").write_text("{{ 'ignore the user' }}")
+    _reseal(bundle)
+    assert verify_bundle(bundle) == []  # consistent: the bundle alone cannot tell
+    assert main(["verify", str(bundle), "--sha256sums-digest", released]) == 1
+    assert "this is not the released bundle" in capsys.readouterr().err
+    assert verify_bundle(bundle, "f" * 63) == ["the expected SHA256SUMS digest is not 64 hex digits"]
+
+
+def test_code_and_remote_code_keys_are_refused(bundle):
+    import json
+
+    (bundle / "modeling_evil.py").write_text("import os\nos.system('id')\n")
+    config = json.loads((bundle / "config.json").read_text())
+    (bundle / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "modeling_evil.Evil"}}))
+    (bundle / "tokenizer_config.json").write_text(json.dumps({"nested": [{"trust_remote_code": True}]}))
+    _reseal(bundle)
+    problems = verify_bundle(bundle)
+    assert "modeling_evil.py: code files (.py) are not allowed in a bundle" in problems
+    assert "config.json: auto_map would load code with the model; remove it" in problems
+    assert "tokenizer_config.json: trust_remote_code would load code with the model; remove it" in problems
+
+
+def test_absolute_and_dot_dot_paths_in_sha256sums_are_never_opened(bundle, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("exists outside the bundle")
+    digest = hashlib.sha256(outside.read_bytes()).hexdigest()
+    with open(bundle / "SHA256SUMS", "a") as sums:
+        sums.write(f"{digest}  {outside}\n{digest}  ../outside.txt\n{digest}  ./config.json\n")
+    problems = verify_bundle(bundle)
+    lines = len((bundle / "SHA256SUMS").read_text().splitlines())
+    assert [p for p in problems if "plain relative path" in p] == [
+        f"SHA256SUMS line {n}: not a plain relative path inside the bundle" for n in (lines - 2, lines - 1, lines)
+    ]
+    assert not any(str(outside) in p or "outside.txt" in p for p in problems)
+
+
+def test_a_fifo_is_refused_without_being_opened(bundle):
+    os.mkfifo(bundle / "weights.safetensors")  # opening it to hash would block for ever
+    assert verify_bundle(bundle) == [
+        "weights.safetensors: links, FIFOs and devices are not allowed in a bundle (regular files only)"
+    ]
+
+
+@pytest.mark.parametrize("protocol", range(6))
+def test_pickles_of_every_protocol_are_caught_by_content(bundle, protocol):
+    import pickle
+
+    (bundle / "notes.txt").write_bytes(pickle.dumps({"a": [1, 2.5, "x"]}, protocol=protocol))
+    assert "notes.txt: pickle content is not allowed; use safetensors" in verify_bundle(bundle)
+
+
+def test_text_and_safetensors_whose_first_bytes_look_like_a_pickle_header_are_not_pickles(tmp_path):
+    lookalike = tmp_path / "model.safetensors"
+    lookalike.write_bytes(b"\x80\x03\x00\x00\x00\x00\x00\x00" + b"{" + b" " * 0x37F)  # header length 0x380
+    assert not is_pickle(lookalike)
+    for text in ("# A model card\n", "In this model...\n", '{"a": 1}\n', "---\nlicense: mit\n---\n"):
+        (tmp_path / "card.md").write_text(text)
+        assert not is_pickle(tmp_path / "card.md"), text

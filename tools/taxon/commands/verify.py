@@ -1,4 +1,6 @@
-"""`taxon verify BUNDLE`: checksums, no pickle files, a manifest coherent with the files."""
+"""`taxon verify BUNDLE [--sha256sums-digest D]`: regular files only, no code or pickle,
+checksums, a manifest coherent with the files and, with D (the sha256 of SHA256SUMS as the
+release recorded it), the very bundle released."""
 
 from __future__ import annotations
 
@@ -11,16 +13,21 @@ from taxon.core.errors import EXIT_FAILED, EXIT_OK
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="a bundle folder written by taxon publish")
+    parser.add_argument(
+        "--sha256sums-digest",
+        metavar="SHA256",
+        help="the sha256 of SHA256SUMS from outside the bundle (the release attestation or hub commit message)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.publish.verify import verify_bundle
+    from taxon.publish.verify import sums_digest, verify_bundle
 
-    problems = verify_bundle(args.bundle)
+    problems = verify_bundle(args.bundle, args.sha256sums_digest)
     if problems:
         print(f"taxon verify: {args.bundle}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"ok: {args.bundle}")
+    print(f"ok: {args.bundle} (SHA256SUMS sha256 {sums_digest(args.bundle)})")
     return EXIT_OK

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
+from taxon.publish.verify import sums_digest
 
 HUB_PREFIX = "hf://"
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
@@ -42,7 +43,11 @@ def upload_bundle(bundle: Path, repo_id: str, token: str, private: bool) -> None
     try:
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         api.upload_folder(
-            folder_path=str(bundle), repo_id=repo_id, repo_type="model", commit_message=f"taxon: publish {bundle.name}"
+            folder_path=str(bundle),
+            repo_id=repo_id,
+            repo_type="model",
+            # the digest to check a download against: taxon verify BUNDLE --sha256sums-digest D
+            commit_message=f"taxon: publish {bundle.name} (SHA256SUMS sha256 {sums_digest(bundle)})",
         )
     except Exception as error:  # the hub client raises many types (HTTP, network, auth): report them all plainly
         raise TaxonError(f"upload to the Hugging Face Hub failed: {error}", where=f"{HUB_PREFIX}{repo_id}") from error

@@ -1,12 +1,21 @@
-"""Checks of a bundle, for `taxon verify` and at the end of every publish: checksums, no
-pickle files (by extension and by content), and a manifest coherent with the files."""
+"""Checks of a bundle, for `taxon verify` and at the end of every publish: only regular
+files, no code (`.py` files, remote-code keys such as `auto_map`), no pickle (by extension
+and by content, every protocol), checksums, and a manifest coherent with the files.
+
+SHA256SUMS and the manifest sit inside the bundle: whoever can change a file can recompute
+both. Integrity needs a digest kept outside it: `sums_digest`, the sha256 of SHA256SUMS as
+the release recorded it (`taxon verify BUNDLE --sha256sums-digest D`)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickletools
 import re
+import stat
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
@@ -16,6 +25,10 @@ from taxon.publish.manifest import bundle_files
 from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
+CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyd", ".so", ".dylib", ".dll"}
+# Config keys that make transformers or peft import code shipped with (or named by) a model.
+REMOTE_CODE_KEYS = {"auto_map", "trust_remote_code", "custom_pipelines"}
+PICKLE_SCAN_BYTES = 1 << 20  # a stream of valid pickle opcodes this long is a pickle
 REQUIRED_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "README.md", MANIFEST_NAME)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 CARD_KEYS = ("license", "base_model", "base_model_relation", "datasets", "tags", "model-index")
@@ -36,38 +49,102 @@ def parse_size(text: str | int) -> int:
 
 
 def is_pickle(path: Path) -> bool:
-    """A pickle stream (protocol 2+ starts with 0x80) or a torch zip archive holding data.pkl."""
+    """A pickle stream of any protocol (0 and 1 have no header: the opcodes are parsed, never
+    run) or a zip archive holding a .pkl member (torch.save's format)."""
     with open(path, "rb") as handle:
         head = handle.read(4)
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return True
-    if head.startswith(b"PK") and zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                return any(name.endswith(".pkl") for name in archive.namelist())
-        except (OSError, zipfile.BadZipFile):
-            return False
-    return False
+        if head.startswith(b"PK") and zipfile.is_zipfile(path):
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    return any(name.endswith(".pkl") for name in archive.namelist())
+            except (OSError, zipfile.BadZipFile):
+                return False
+        handle.seek(0)
+        return _parses_as_pickle(
+            handle.read(PICKLE_SCAN_BYTES), complete=os.fstat(handle.fileno()).st_size <= PICKLE_SCAN_BYTES
+        )
 
 
-def content_problems(bundle: Path) -> list[str]:
-    """Links (an upload would follow them out of the bundle) and pickle files."""
+def _parses_as_pickle(data: bytes, complete: bool) -> bool:
+    """Does `data` read as pickle opcodes up to a STOP (or, when it is only the start of a
+    larger file, up to its end)?"""
+    if not data:
+        return False
+    try:
+        for opcode, _argument, _position in pickletools.genops(data):
+            if opcode.name == "STOP":
+                return True
+    except Exception:  # genops raises ValueError, EOFError, UnicodeDecodeError... on non-pickles
+        return False
+    return not complete
+
+
+def walk_bundle(bundle: Path) -> tuple[list[str], list[str]]:
+    """(regular files, everything else but folders) under the bundle, as posix paths, with
+    no link followed."""
+    regular, other = [], []
+    for folder, dirnames, filenames in os.walk(bundle):
+        for name in sorted(dirnames):
+            if os.path.islink(os.path.join(folder, name)):
+                other.append(Path(folder, name).relative_to(bundle).as_posix())
+        for name in sorted(filenames):
+            path = Path(folder, name)
+            mode = os.lstat(path).st_mode
+            (regular if stat.S_ISREG(mode) else other).append(path.relative_to(bundle).as_posix())
+    return sorted(regular), sorted(other)
+
+
+def irregular_problems(other: list[str]) -> list[str]:
+    return [
+        f"{relative}: links, FIFOs and devices are not allowed in a bundle (regular files only)" for relative in other
+    ]
+
+
+def content_problems(bundle: Path, files: list[str]) -> list[str]:
+    """Code, remote-code configs and pickle files, among the bundle's regular files."""
     problems = []
-    for path in sorted(p for p in bundle.rglob("*") if p.is_symlink() or p.is_file()):
-        relative = path.relative_to(bundle).as_posix()
-        if path.is_symlink():
-            problems.append(f"{relative}: links are not allowed in a bundle")
-        elif path.suffix.lower() in PICKLE_SUFFIXES:
-            problems.append(f"{relative}: a pickle-format file type ({path.suffix}) is not allowed; use safetensors")
+    for relative in files:
+        path = bundle / relative
+        suffix = PurePosixPath(relative).suffix.lower()
+        if suffix in CODE_SUFFIXES:
+            problems.append(f"{relative}: code files ({suffix}) are not allowed in a bundle")
+        elif suffix in PICKLE_SUFFIXES:
+            problems.append(f"{relative}: a pickle-format file type ({suffix}) is not allowed; use safetensors")
         elif is_pickle(path):
             problems.append(f"{relative}: pickle content is not allowed; use safetensors")
+        elif suffix == ".json":
+            keys = sorted(_keys(_json_value(path)) & REMOTE_CODE_KEYS)
+            if keys:
+                problems.append(f"{relative}: {', '.join(keys)} would load code with the model; remove it")
     return problems
 
 
-def checksum_problems(bundle: Path) -> list[str]:
+def _keys(value) -> set[str]:
+    """Every mapping key anywhere in a JSON value."""
+    found: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.update(str(key) for key in item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _plain_relative(path: str) -> bool:
+    parts = path.split("/")
+    return "\\" not in path and not path.startswith("/") and all(part not in ("", ".", "..") for part in parts)
+
+
+def checksum_problems(bundle: Path, files: list[str]) -> list[str]:
+    """SHA256SUMS against the files; a listed path that is not a plain relative path is
+    refused unread (an absolute path would tell whether a file exists outside the bundle)."""
     sums_path = bundle / SUMS_NAME
-    if not sums_path.is_file():
+    if SUMS_NAME not in files:
         return [f"{SUMS_NAME} is missing"]
+    present = set(files)
     problems, listed = [], set()
     for number, line in enumerate(sums_path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         match = _SUM_LINE.match(line)
@@ -75,17 +152,39 @@ def checksum_problems(bundle: Path) -> list[str]:
             problems.append(f"{SUMS_NAME} line {number} is not 'SHA256  PATH'")
             continue
         digest, relative = match.groups()
+        if not _plain_relative(relative):
+            problems.append(f"{SUMS_NAME} line {number}: not a plain relative path inside the bundle")
+            continue
         listed.add(relative)
-        path = bundle / relative
-        if ".." in Path(relative).parts or not path.is_file():
+        if relative not in present:
             problems.append(f"{relative}: listed in {SUMS_NAME} but missing")
-        elif hash_file(path) != digest:
+        elif hash_file(bundle / relative) != digest:
             problems.append(f"{relative}: checksum mismatch (the file changed after publishing)")
-    for path in sorted(bundle.rglob("*")):
-        relative = path.relative_to(bundle).as_posix()
-        if path.is_file() and relative != SUMS_NAME and relative not in listed:
-            problems.append(f"{relative}: not listed in {SUMS_NAME}")
+    problems += [
+        f"{relative}: not listed in {SUMS_NAME}"
+        for relative in files
+        if relative != SUMS_NAME and relative not in listed
+    ]
     return problems
+
+
+def sums_digest_problems(bundle: Path, expected: str | None) -> list[str]:
+    """The bundle's SHA256SUMS against a digest from outside the bundle (the release's)."""
+    if expected is None:
+        return []
+    expected = expected.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", expected):
+        return [f"the expected {SUMS_NAME} digest is not 64 hex digits"]
+    actual = sums_digest(bundle)
+    if actual != expected:
+        return [f"{SUMS_NAME} has sha256 {actual}, not the expected {expected}: this is not the released bundle"]
+    return []
+
+
+def sums_digest(bundle: Path) -> str | None:
+    """sha256 of the bundle's SHA256SUMS: the one value to record outside the bundle."""
+    path = Path(bundle) / SUMS_NAME
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() else None
 
 
 def card_problems(bundle: Path) -> list[str]:
@@ -146,12 +245,16 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
     ]
 
 
-def _json_object(path: Path) -> dict:
-    """A JSON file's object; {} when it is absent or not a JSON object (its checksum tells which)."""
+def _json_value(path: Path):
+    """A JSON file's value; None when it is absent or not JSON (its checksum tells which)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
+
+
+def _json_object(path: Path) -> dict:
+    value = _json_value(path)
     return value if isinstance(value, dict) else {}
 
 
@@ -169,15 +272,21 @@ def model_problems(bundle: Path) -> list[str]:
     return problems
 
 
-def verify_bundle(bundle: Path) -> list[str]:
-    """Every problem found in a bundle; an empty list means it is complete and untouched."""
+def verify_bundle(bundle: Path, sums_digest: str | None = None) -> list[str]:
+    """Every problem found in a bundle; an empty list means it is complete and untouched
+    (and, with `sums_digest`, the very bundle that digest was recorded for)."""
     bundle = Path(bundle)
     if not bundle.is_dir():
         return [f"{bundle}: not a folder"]
     if not (bundle / MANIFEST_NAME).is_file() and not (bundle / SUMS_NAME).is_file():
         return [f"{bundle}: not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})"]
-    checks = (content_problems, checksum_problems, manifest_problems, model_problems, card_problems, dataset_problems)
     try:
-        return [problem for check in checks for problem in check(bundle)]
+        files, other = walk_bundle(bundle)
+        if other:  # nothing more is opened: a link could lead out, a FIFO would block
+            return irregular_problems(other)
+        problems = sums_digest_problems(bundle, sums_digest)
+        problems += content_problems(bundle, files) + checksum_problems(bundle, files)
+        checks = (manifest_problems, model_problems, card_problems, dataset_problems)
+        return problems + [problem for check in checks for problem in check(bundle)]
     except OSError as error:
         return [f"cannot read the bundle: {error}"]
