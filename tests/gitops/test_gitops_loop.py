@@ -232,7 +232,7 @@ def test_the_second_merge_is_judged_against_the_base_and_the_release(loop):
     report = _report(loop.merge2)
     base, previous = report["baselines"]
     assert Path(previous) == Path(fetched["bundle"])
-    for entry in [report["overall"], *report["sets"].values()]:
+    for entry in [*report["totals"].values(), *report["sets"].values()]:
         assert set(entry["comparisons"]) == {base, previous}  # every comparison named exists
     summary = loop.merge2.runner.summary_file.read_text()
     assert "Compared with: base model" in summary and "and release v1." in summary

@@ -3,8 +3,9 @@ against each baseline (the base model, and the latest release when there is one)
 the gate failed, the one marked issue that says which leaves regressed, by how much, what was
 merged since the last good release and where the run is.
 
-Everything is read from the evaluate stage's report.json; the verdict and kind strings below
-are that file's values.
+Everything is read from the evaluate stage's report.json (format taxon-eval/2): each set and
+each total holds, per baseline, the intervals of its metrics, the first one deciding its
+verdict; the verdict and kind strings below are that file's values.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from taxon.core.markdown import code_span, table_text
 from taxon.gitops.comment import GATE_MARKER
 
 REGRESSED = "regressed"
-OVERALL = "overall"
+LEAF_KINDS = ("knowledge", "skill")
 GATE_ISSUE_TITLE = "taxon: the evaluation gate failed on main"
 _PR_NUMBER = re.compile(r"^Merge pull request #(\d+) |\(#(\d+)\)$")
 
@@ -44,20 +45,21 @@ def baseline_labels(report: dict, previous_bundle: str | None, previous_tag: str
     }
 
 
-def _interval(entry: dict, baseline: str, metric: str) -> str:
+def _interval(entry: dict, baseline: str) -> str:
     comparison = entry["comparisons"][baseline]
-    interval = comparison["intervals"].get(metric)
+    metric, interval = next(iter(comparison["intervals"].items()), (None, None))
     if not interval:
         return f"– ({comparison['verdict']})"
-    return f"{interval['delta']:+.3f} [{interval['low']:+.3f}, {interval['high']:+.3f}] {comparison['verdict']}"
+    return (
+        f"{metric} {interval['delta']:+.3f} [{interval['low']:+.3f}, {interval['high']:+.3f}] {comparison['verdict']}"
+    )
 
 
-def _table(report: dict, labels: dict[str, str], rows: list[tuple[str, dict]]) -> list[str]:
+def _table(labels: dict[str, str], rows: list[tuple[str, dict]]) -> list[str]:
     header = ["Set", "n", *(f"Δ vs {label} [95% CI]" for label in labels.values())]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for set_id, entry in rows:
-        cells = [table_text(set_id), str(entry["n"])]
-        cells += [_interval(entry, baseline, report["metric"]) for baseline in labels]
+        cells = [table_text(set_id), str(entry["n"]), *(_interval(entry, baseline) for baseline in labels)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -85,8 +87,8 @@ def _comparisons_line(labels: dict[str, str]) -> str:
 
 def render_train_summary(report: dict, labels: dict[str, str]) -> str:
     gate = report["gate"]
-    rows = [(OVERALL, report["overall"])]
-    rows += [(set_id, entry) for set_id, entry in report["sets"].items() if entry["kind"] == "probe"]
+    rows = [(f"all {total_id}", entry) for total_id, entry in report["totals"].items()]
+    rows += [(set_id, entry) for set_id, entry in report["sets"].items() if entry["kind"] not in LEAF_KINDS]
     rows += [(set_id, entry) for set_id, entry in report["sets"].items() if entry.get("changed")]
     regressed = [row for row in regressed_sets(report) if row not in rows]
     lines = [
@@ -96,9 +98,9 @@ def render_train_summary(report: dict, labels: dict[str, str]) -> str:
         *(f"- {table_text(reason)}" for reason in gate["reasons"]),
         "",
         _comparisons_line(labels),
-        f"Candidate minus baseline, {report['metric']}, on held-out questions.",
+        "Candidate minus baseline on held-out questions, in the metric that decides each set's verdict.",
         "",
-        *_table(report, labels, rows + regressed),
+        *_table(labels, rows + regressed),
         "",
     ]
     return "\n".join(lines)
@@ -126,9 +128,9 @@ def render_gate_issue(
         "",
         *(f"- {table_text(reason)}" for reason in report["gate"]["reasons"]),
         "",
-        f"**Regressed sets** ({len(regressed)}; candidate minus baseline, {report['metric']}, 95% interval)",
+        f"**Regressed sets** ({len(regressed)}; candidate minus baseline, 95% interval)",
         "",
-        *(_table(report, labels, regressed) if regressed else ["None regressed outright: see the reasons above."]),
+        *(_table(labels, regressed) if regressed else ["None regressed outright: see the reasons above."]),
         "",
         f"**Merged since {since}** ({len(merged)})",
         "",
