@@ -40,7 +40,9 @@ def test_bad_specs_are_usage_errors(spec, tmp_path):
 
 
 def test_missing_package_says_make_install(tmp_path, monkeypatch):
-    monkeypatch.setitem(PACKAGED, "smollm2", PackagedModel("taxon_no_such_package", "no-such-package", "x.gguf", "bfloat16"))
+    monkeypatch.setitem(
+        PACKAGED, "smollm2", PackagedModel("taxon_no_such_package", "no-such-package", "x.gguf", "bfloat16")
+    )
     with pytest.raises(TaxonError) as error:
         resolve_model("packaged:smollm2", config_with_cache(tmp_path))
     assert "no-such-package" in str(error.value) and "make install" in error.value.hint

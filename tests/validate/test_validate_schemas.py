@@ -210,3 +210,36 @@ def test_the_checker_refuses_keywords_it_does_not_know():
 
     with pytest.raises(ValueError, match="oneOf"):
         Checker({"type": "object", "properties": {"a": {"oneOf": [{"type": "string"}]}}}, {})
+
+
+def test_patterns_mean_what_ecma_regex_means_so_a_final_newline_is_refused():
+    """JSON Schema patterns are ECMA-262 regexes (check-jsonschema runs them with regress):
+    `$` is the end of the text. Python's `$` also matches before a final newline."""
+    regress = pytest.importorskip("regress")
+    from taxon.validate.checker import _pattern
+
+    schema_patterns = {
+        node["pattern"]
+        for path in sorted(schema_dir().glob("v*/*.json"))
+        for node in _nodes(json.loads(path.read_text()))
+        if isinstance(node.get("pattern"), str)
+    }
+    texts = ["https://example.org/r", "https://example.org/r\n", "a" * 40, "a" * 40 + "\n", "docs/*.md", "../x", "x\n"]
+    for pattern in schema_patterns | {"a$b|c$", "[$]x", "\\$$"}:
+        for text in texts + ["$x", "c", "$"]:
+            ours = _pattern(pattern).search(text) is not None
+            assert ours == (regress.Regex(pattern).find(text) is not None), (pattern, text)
+    knowledge = parse_text(knowledge_text(), "q").data
+    document = {"repo": "https://example.org/r\n", "commit": "a" * 40 + "\n", "patterns": ["*.md"]}
+    errors = _checker_errors(LATEST, "knowledge", {**knowledge, "document": document})
+    assert {(("document", "repo"), "pattern"), (("document", "commit"), "pattern")} <= errors
+
+
+def _nodes(value):
+    if isinstance(value, dict):
+        yield value
+        for item in value.values():
+            yield from _nodes(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _nodes(item)

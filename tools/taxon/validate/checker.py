@@ -59,7 +59,29 @@ def _canonical(value: Any) -> str:
 
 @lru_cache(maxsize=256)
 def _pattern(text: str) -> re.Pattern:
-    return re.compile(text)
+    """A schema `pattern` with JSON Schema's (ECMA-262) meaning of `$`: the end of the text
+    only. Python's `$` also matches before a final newline, which would let "https://x\\n"
+    through `^https://[^\\s]+$`."""
+    return re.compile(ecma_anchors(text))
+
+
+def ecma_anchors(pattern: str) -> str:
+    """`pattern` with every `$` outside a character class and not escaped written as `\\Z`."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append("\\Z")
+            continue
+        out.append(char)
+    return "".join(out)
 
 
 class Checker:
