@@ -17,6 +17,7 @@ from taxon.core.progress import silence_third_party_bars
 
 # name -> (module under taxon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "start a new taxonomy repository: example leaves, config, pinned workflows and hook"),
     "validate": ("validate", "check qna.yaml files against the schemas and the policy rules"),
     "rules": ("rules", "print the table of validation rules"),
     "migrate": ("migrate", "upgrade qna.yaml files from versions 1-3 to version 4 in place"),
