@@ -58,8 +58,10 @@ def test_a_served_answer_streams_into_the_terminal(served, sharp_model_dir, repo
     from taxon.backends.openai import OpenAITeacher
 
     pieces = []
-    request = ChatRequest(({"role": "user", "content": "bird"},), max_tokens=6, temperature=0, on_text=pieces.append)
-    completion = OpenAITeacher("tiny", base_url=served.url).chat([request])[0]
+    request = ChatRequest(({"role": "user", "content": "bird"},), max_tokens=6, temperature=0)
+    completion = OpenAITeacher("tiny", base_url=served.url).chat(
+        [request], on_text=lambda _, piece: pieces.append(piece)
+    )[0]
     assert pieces and "".join(pieces) == completion.text and completion.tokens > 0
     assert chat(sharp_model_dir, repo_root, "--prompt", "bird", "--max-tokens", "6") == 0
     assert capsys.readouterr().out == completion.text + "\n"

@@ -23,10 +23,10 @@ class PoisonedTeacher:
     def request_ids(self, request):
         return self.teacher.request_ids(request)
 
-    def chat(self, requests, progress=None):
+    def chat(self, requests, progress=None, on_text=None):
         if any("poison" in m["content"] for r in requests for m in r.messages):
             raise RuntimeError("the model fell over")
-        return self.teacher.chat(requests, progress)
+        return self.teacher.chat(requests, progress, on_text)
 
 
 @pytest.fixture

@@ -20,9 +20,6 @@ class ChatRequest:
     stop: tuple[str, ...] = field(default_factory=tuple)
     prompt: str | None = None  # a raw completion prompt, tokenized as is (no chat template); messages then ()
     logprobs: int | None = None  # None: no logprobs; k: each generated token's logprob and its k likeliest
-    # Streaming: called (from the backend's thread) with each new piece of the answer's text, the
-    # pieces adding up to a prefix of Completion.text; a backend that can't stream never calls it.
-    on_text: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -48,10 +45,16 @@ class Completion:
 class Teacher(Protocol):
     name: str  # recorded in sample metadata and in cache keys: backend, model and revision
 
-    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
+    def chat(
+        self,
+        requests: list[ChatRequest],
+        progress: Callable[[int], None] | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[Completion]:
         """One completion per request, in order. A failed request is a Completion with
         finish_reason "error"; an unreachable backend (after retries) raises TaxonError.
-        `progress(n)` is called as requests finish, n being how many just finished."""
+        `progress(n)` is called as requests finish, n being how many just finished;
+        `on_text(index, piece)` as request `index`'s text grows (pieces joined = its text)."""
 
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float] | None:
         """Mean token log-probability of each answer given its messages, or None when the

@@ -220,20 +220,25 @@ class OpenAITeacher:
 
     # -- the protocol ---------------------------------------------------------------------
 
-    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
-        return self._run(self._chat_all, requests, progress)
+    def chat(
+        self,
+        requests: list[ChatRequest],
+        progress: Callable[[int], None] | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[Completion]:
+        return self._run(self._chat_all, requests, progress, on_text)
 
-    async def _chat_all(self, requests: list[ChatRequest], progress) -> list[Completion]:
+    async def _chat_all(self, requests: list[ChatRequest], progress, on_text) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)
 
-        async def one(request: ChatRequest) -> Completion:
+        async def one(index: int, request: ChatRequest) -> Completion:
             async with limit:
-                completion = await self._chat_one(request)
+                completion = await self._chat_one(request, (lambda piece: on_text(index, piece)) if on_text else None)
             if progress:
                 progress(1)
             return completion
 
-        tasks = [asyncio.create_task(one(request)) for request in requests]
+        tasks = [asyncio.create_task(one(index, request)) for index, request in enumerate(requests)]
         try:
             return list(await asyncio.gather(*tasks))
         finally:
@@ -241,7 +246,7 @@ class OpenAITeacher:
                 task.cancel()  # after an Unreachable, stop the others at once
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _chat_one(self, request: ChatRequest) -> Completion:
+    async def _chat_one(self, request: ChatRequest, on_text: Callable[[str], None] | None = None) -> Completion:
         body = {
             "model": self.model,
             "messages": list(request.messages),
@@ -255,8 +260,8 @@ class OpenAITeacher:
         if request.stop:
             body["stop"] = list(request.stop)
         try:
-            if request.on_text:
-                return await self._chat_streamed(body, request.on_text)
+            if on_text:
+                return await self._chat_streamed(body, on_text)
             response = await self._send("POST", "chat/completions", body)
             return completion_from_reply(_json_object(response))
         except (Rejected, TimedOut) as error:

@@ -143,13 +143,20 @@ class TransformersTeacher:
             return self.tokenizer(request.prompt)["input_ids"]
         return self.prompt_ids(request.messages)
 
-    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
+    def chat(
+        self,
+        requests: list[ChatRequest],
+        progress: Callable[[int], None] | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[Completion]:
         prompts = [self.request_ids(r) for r in requests]
         results: list[Completion | None] = [None] * len(requests)
         for batch in _length_sorted_batches(prompts, self.batch_size):
             completions = self._generate([requests[i] for i in batch], [prompts[i] for i in batch])
             for index, completion in zip(batch, completions):
                 results[index] = completion
+                if on_text:  # a batch's texts arrive whole when it ends
+                    on_text(index, completion.text)
             if progress:
                 progress(len(batch))
         return results

@@ -50,7 +50,13 @@ class VLLMTeacher:
             stop=list(request.stop) or None,
         )
 
-    def chat(self, requests: list[ChatRequest], progress: Callable[[int], None] | None = None) -> list[Completion]:
+    def chat(
+        self,
+        requests: list[ChatRequest],
+        progress: Callable[[int], None] | None = None,
+        on_text: Callable[[int, str], None] | None = None,
+    ) -> list[Completion]:
+        """vLLM's offline engine doesn't stream: `on_text` gets each request's whole text."""
         if not requests:
             return []
         outputs = self.llm.chat(
@@ -71,6 +77,9 @@ class VLLMTeacher:
                     prompt_tokens=len(output.prompt_token_ids or []),
                 )
             )
+        if on_text:
+            for index, completion in enumerate(completions):
+                on_text(index, completion.text)
         if progress:
             progress(len(completions))
         return completions

@@ -59,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
             shown.append(piece)
             print(piece, end="", flush=True)
 
-        request = ChatRequest(
-            tuple(history), max_tokens=max_tokens, temperature=args.temperature, seed=seed, on_text=show
-        )
-        completion = teacher.chat([request])[0]
+        request = ChatRequest(tuple(history), max_tokens=max_tokens, temperature=args.temperature, seed=seed)
+        completion = teacher.chat([request], on_text=lambda _, piece: show(piece))[0]
         streamed = "".join(shown)
         if completion.finish_reason != "error" and completion.text.startswith(streamed):
             print(completion.text[len(streamed) :], end="", flush=True)

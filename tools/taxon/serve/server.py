@@ -19,9 +19,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from taxon.backends.base import ChatRequest, Completion, TokenLogprob
@@ -214,6 +214,7 @@ class _Job:
     kind: str  # "chat" | "loglikelihood"
     payload: object  # a ChatRequest, or a list of (messages, answer)
     result: Future
+    on_text: Callable[[str], None] | None = None  # a chat's text as it grows (called on the model thread)
 
 
 class Batcher:
@@ -232,8 +233,8 @@ class Batcher:
         self.thread = threading.Thread(target=self._run, name="taxon-serve-model", daemon=True)
         self.thread.start()
 
-    def submit(self, kind: str, payload) -> Future:
-        job = _Job(kind, payload, Future())
+    def submit(self, kind: str, payload, on_text: Callable[[str], None] | None = None) -> Future:
+        job = _Job(kind, payload, Future(), on_text)
         self.jobs.put(job)
         return job.result
 
@@ -274,7 +275,11 @@ class Batcher:
         return False
 
     def _chat(self, jobs: list[_Job]) -> list:
-        return self.teacher.chat([job.payload for job in jobs])
+        def on_text(index: int, piece: str) -> None:
+            if jobs[index].on_text:
+                jobs[index].on_text(piece)
+
+        return self.teacher.chat([job.payload for job in jobs], on_text=on_text)
 
     def _score(self, jobs: list[_Job]) -> list[list[float]]:
         items = [item for job in jobs for item in job.payload]
@@ -482,17 +487,18 @@ class _Handler(JSONHandler):
 
     def _stream(self, ask: Ask, shape: _Shape, reply_id: str) -> None:
         """Server-sent events in OpenAI's chunk format, ending in `data: [DONE]`. Text arrives
-        through each request's on_text as the backend produces it; whatever part of a finished
+        through each job's on_text as the backend produces it; whatever part of a finished
         answer was not streamed (a backend that can't stream, or one asked for logprobs, which
         go out token by token) follows when it finishes. An error before the first event is a
         plain error reply; after it, an error event ends the stream."""
         events: queue.Queue[tuple[int, str | None]] = queue.Queue()
         per_token = ask.requests[0].logprobs is not None
-        requests = [
-            request if per_token else replace(request, on_text=lambda piece, i=i: events.put((i, piece)))
+        futures = [
+            self.server.batcher.submit(
+                "chat", request, None if per_token else lambda piece, i=i: events.put((i, piece))
+            )
             for i, request in enumerate(ask.requests)
         ]
-        futures = [self.server.batcher.submit("chat", request) for request in requests]
         for i, future in enumerate(futures):
             future.add_done_callback(lambda _, i=i: events.put((i, None)))
         chunk = _ChunkWriter(self, shape, reply_id, self.server.model_name, ask)
