@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 CHANGED_LEAF = "compositional_skills/linguistics/plural_nouns"
 CONNECTION_CHECK = PROBE_MESSAGES[-1]["content"]  # the openai backend asks it once, whatever the run generates
+OLD_SEED = "  - question: What is the plural of mouse?\n    answer: The plural of mouse is mice.\n"
 NEW_SEED = "  - question: Give the plural of wolf.\n    answer: The plural of wolf is wolves.\n"
 
 
@@ -106,13 +107,13 @@ def _train(root, upstream, github, teacher, name: str, sha: str) -> JobRun:
     job = _run_job(_runner(root, upstream, github, name, sha, "main"), "train.yml", "pipeline", teacher)
     run = github.add_run(sha)
     github.upload_artifact(run, f"bundle-{sha}", job.workspace / "dist" / "taxon-model.tar.gz")
-    github.upload_artifact(run, f"generate-cache-{sha}", job.workspace / ".taxon-cache" / "generate" / "units")
+    github.upload_artifact(run, f"generate-cache-{sha}", job.runner.temp / "generate-cache")
     return job
 
 
 def _poisoned_cache_of(job: JobRun, folder: Path) -> Path:
     """A copy of a run's unit cache with every teacher reply replaced: what a fork could upload."""
-    shutil.copytree(job.workspace / ".taxon-cache" / "generate" / "units", folder)
+    shutil.copytree(job.runner.temp / "generate-cache", folder)
     for entry in folder.rglob("*.json"):
         result = json.loads(entry.read_text())
         if "text" in result:
@@ -152,7 +153,8 @@ def loop(tmp_path_factory, tiny_model_dir) -> Loop:
         huggingface = _run_job(hf_runner, "release.yml", "huggingface")
 
         qna = upstream / "taxonomy" / CHANGED_LEAF / "qna.yaml"
-        qna.write_text(qna.read_text().replace("seed_examples:\n", "seed_examples:\n" + NEW_SEED, 1))
+        assert OLD_SEED in qna.read_text()
+        qna.write_text(qna.read_text().replace(OLD_SEED, NEW_SEED, 1))
         sha2 = commit_all(upstream, "Plural nouns: wolves (#2)")
         # a fork's pull request run claiming main, for the newer commit, with a poisoned cache
         fork = github.add_run(sha2, event="pull_request", head_repository={"id": 999})
@@ -203,6 +205,19 @@ def test_the_incremental_run_writes_what_a_from_scratch_run_writes(loop):
     dataset = "runs/gpu/bundle/dataset"
     assert hash_tree(loop.merge2.workspace / dataset) == hash_tree(loop.scratch2.workspace / dataset)
     assert "Poisoned" not in (loop.merge2.workspace / dataset / "data" / "train.jsonl").read_text()
+
+
+def _unit_keys(folder: Path) -> set[str]:
+    return {path.stem for path in folder.rglob("*.json")}
+
+
+def test_the_cache_carried_on_holds_exactly_what_a_from_scratch_run_needs(loop):
+    first = _unit_keys(loop.merge1.runner.temp / "generate-cache")
+    carried = _unit_keys(loop.merge2.runner.temp / "generate-cache")
+    store = _unit_keys(loop.merge2.workspace / ".taxon-cache" / "generate" / "units")
+    assert store == first | carried  # merge 1's units restored, the changed leaf's new ones added
+    assert carried == _unit_keys(loop.scratch2.workspace / ".taxon-cache" / "generate" / "units")
+    assert first - carried  # the replaced seed's units: restored, unused, not carried on
 
 
 def test_the_tag_promotes_the_gated_bundle_without_training(loop):

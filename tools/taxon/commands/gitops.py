@@ -48,6 +48,11 @@ def add_arguments(parser) -> None:
     restore.add_argument("--profile", default="gpu", help="the profile whose generate.cache_dir to fill")
     restore.add_argument("--max-commits", type=int, default=200, help="how far back main's history is searched")
 
+    pack = sub.add_parser("pack-generate", help="gather the unit cache entries this run used, for the next run")
+    pack.add_argument("--config", type=Path)
+    pack.add_argument("--profile", default="gpu", help="the profile whose generate.cache_dir to read")
+    pack.add_argument("--out", type=Path, required=True)
+
     fetch = sub.add_parser("fetch-release", help="download the latest release's bundle, its digest checked")
     fetch.add_argument("--out", type=Path, required=True)
 
@@ -180,6 +185,14 @@ def _restore_generate(args) -> int:
     return EXIT_OK
 
 
+def _pack_generate(args) -> int:
+    cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
+    carried, left_out = restore.pack_used_units(cache_root, args.out)
+    actions.write_outputs(_env("GITHUB_OUTPUT"), {"units": str(carried)})
+    print(f"carried {carried} units this run used to the next run; left out {left_out} it did not use")
+    return EXIT_OK
+
+
 def _fetch_release(args) -> int:
     release = releases.fetch_release_bundle(_repo(args), args.out)
     outputs = {"bundle": str(release.bundle) if release else "", "tag": release.tag if release else ""}
@@ -258,6 +271,7 @@ STEPS = {
     "summary": _summary,
     "comment": _comment,
     "restore-generate": _restore_generate,
+    "pack-generate": _pack_generate,
     "fetch-release": _fetch_release,
     "find-build": _find_build,
     "train-summary": _train_summary,

@@ -20,10 +20,18 @@ class UnitCache:
         return self.root / unit_entry(key)
 
     def get(self, key: str) -> dict | None:
+        """The unit's result; a hit refreshes the entry's mtime, so what a run used can be told
+        from what it merely inherited (CI carries only the former to the next run)."""
+        path = self._path(key)
         try:
-            return json.loads(self._path(key).read_text(encoding="utf-8"))
+            result = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None  # missing, or unreadable: the unit is simply done again
+        try:
+            os.utime(path)
+        except OSError:
+            pass  # a read-only cache is still a cache
+        return result
 
     def put(self, key: str, result: dict) -> None:
         """Atomic against a kill, but not fsynced (unlike taxon.core.store's writes): an entry a power

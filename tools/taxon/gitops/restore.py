@@ -9,6 +9,11 @@ across such changes. Restoring the units lets generate re-derive every unchanged
 samples from cached replies, byte for byte what a from-scratch run writes, and only the units
 of changed leaves reach the teacher.
 
+Restored entries are stamped at the epoch; the unit cache refreshes an entry's mtime when a
+run reads it, and new entries are written now, so after the run `pack_used_units` carries on
+exactly the units this run used: the cache handed from run to run stays the size of one full
+generation of the current taxonomy instead of growing with every superseded leaf version.
+
 The restore is content-addressed: an entry lands at its own key's place in the store, a name
 that is not a unit key refuses the whole archive, an entry already in the store is kept, and
 the archive itself must match the digest GitHub recorded when the trusted run uploaded it.
@@ -76,8 +81,25 @@ def restore_units(archive: Path, cache_root: Path) -> tuple[int, int]:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, target)
+            os.utime(target, (0, 0))
             added += 1
     return added, kept
+
+
+def pack_used_units(cache_root: Path, out_dir: Path) -> tuple[int, int]:
+    """Link the unit entries this run wrote or read (mtime after the epoch stamp of a restore)
+    into `out_dir`, the folder the next run restores; (carried, left out)."""
+    carried = left_out = 0
+    for entry in sorted((Path(cache_root) / UNITS_DIR).glob("*/*.json")):
+        name = entry.relative_to(entry.parents[1]).as_posix()
+        if unit_key_of(name) is None or entry.stat().st_mtime <= 0:
+            left_out += 1
+            continue
+        target = Path(out_dir) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(entry, target)
+        carried += 1
+    return carried, left_out
 
 
 def restore_generate_cache(
