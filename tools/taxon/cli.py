@@ -13,6 +13,7 @@ import sys
 
 from taxon import __version__
 from taxon.core.errors import EXIT_USAGE, TaxonError
+from taxon.core.github import log_safe
 from taxon.core.progress import silence_third_party_bars
 
 # name -> (module under taxon.commands, one-line help)
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return module.run(args)
     except TaxonError as error:
-        print(f"taxon {name}: error: {error}", file=sys.stderr)
+        print(log_safe(f"taxon {name}: error: {error}"), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print(f"taxon {name}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from taxon.core.config import load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
-from taxon.core.github import annotation
+from taxon.core.github import annotation, log_safe
 from taxon.gitops import actions, authorize, comment, export, gate, releases, restore
 from taxon.gitops import changes as pr_changes
 
@@ -136,7 +136,7 @@ def _export(args) -> int:
 def _summary(args) -> int:
     markdown = pr_changes.render_validation_summary(_read_json(args.sarif))
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
-    print(markdown)
+    print(log_safe(markdown))
     return EXIT_OK
 
 
@@ -239,7 +239,7 @@ def _train_summary(args) -> int:
         else "## taxon: train on main\n\nNo evaluation report: the run stopped before evaluate (see its log).\n"
     )
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
-    print(markdown)
+    print(log_safe(markdown))
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ import json
 
 from taxon import __version__
 from taxon.core.findings import ERROR, WARNING
-from taxon.core.github import escape_data, escape_property
+from taxon.core.github import escape_data, escape_property, log_safe
 from taxon.core.rules import INFO, RULES, Rule
 from taxon.validate.engine import Report
 
@@ -28,7 +28,7 @@ def as_text(report: Report, quiet: bool = False) -> str:
                 continue
             lines.append(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}")
     lines.append(summary_line(report))
-    return "\n".join(lines) + "\n"
+    return log_safe("\n".join(lines) + "\n")  # the pipeline prints it on a runner too
 
 
 _GITHUB_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "notice"}
