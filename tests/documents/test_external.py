@@ -178,3 +178,56 @@ def test_binary_lfs_and_unsupported_files_are_refused(tmp_path, documents_config
         ("D010", "docs/big.md"),
     ]
     assert any("LFS" in f.message for f in findings)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/org/repo",
+        "https://localhost/org/repo",
+        "https://[::1]/org/repo",
+        "https://10.1.2.3/org/repo",
+        "https://192.168.0.10:8443/org/repo",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fe80::1]/org/repo",
+        "https://[::ffff:127.0.0.1]/org/repo",
+        "https://[::ffff:8.8.8.8]/org/repo",
+        "https://0.0.0.0/org/repo",
+    ],
+)
+def test_hosts_on_the_runners_network_are_refused_before_git_runs(url, tmp_path, documents_config):
+    """The host is resolved and checked first: no connection is ever tried, so nothing tells
+    an open port from a closed one."""
+    leaf = make_leaf(tmp_path, {"repo": url, "commit": "a" * 40, "patterns": ["*.md"]})
+    [refused] = check_leaf_documents(leaf, documents_config)
+    assert refused.rule == "D001" and "loopback, private, link-local or IPv4-mapped" in refused.message
+    assert not (tmp_path / "cache" / "repos").exists() or not any((tmp_path / "cache" / "repos").iterdir())
+
+
+def test_a_public_host_is_pinned_to_its_checked_addresses_and_redirects_are_off(monkeypatch):
+    import socket
+
+    from taxon.documents.git import network_config
+
+    answers = {
+        "docs.example.org": ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+        "evil.example": ["10.0.0.7"],
+    }
+
+    def resolver(host, port, *args, **kwargs):  # the system's DNS, answering as a zone would
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answers[host]
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    assert network_config("https://docs.example.org/org/repo") == {
+        "http.followRedirects": "false",
+        "http.curloptResolve": "docs.example.org:443:[2606:2800:21f:cb07:6820:80da:af6b:8b2c],93.184.215.14",
+    }
+    with pytest.raises(DocumentProblem, match="loopback, private"):
+        network_config("https://evil.example/org/repo")
+    monkeypatch.undo()
+    config = network_config("https://93.184.215.14/org/repo")  # an IP literal: nothing to pin
+    assert config == {"http.followRedirects": "false"}
+    assert network_config("file:///tmp/repo") == {"http.followRedirects": "false"}

@@ -9,7 +9,9 @@ cached by (repo, commit), so a rerun touches no network.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
@@ -77,6 +79,50 @@ def check_repo_url(url: str, settings: FetchSettings) -> None:
         )
 
 
+def network_config(url: str) -> dict[str, str]:
+    """git settings for fetching `url`: no redirects, and for an https host its addresses
+    resolved here, checked, and pinned (git's curl uses them, so a second lookup can't
+    point elsewhere). D001 for a host on a loopback, private, link-local, IPv4-mapped or
+    otherwise non-public address: documents come from the internet, not the runner's
+    network; D002 when the name does not resolve."""
+    parts = urlsplit(url)
+    config = {"http.followRedirects": "false"}
+    if parts.scheme != "https":
+        return config
+    try:
+        port = parts.port or 443
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError):
+        raise DocumentProblem(
+            "D002", f"document repository '{_printable(url)}' cannot be fetched: its host does not resolve"
+        ) from None
+    addresses = sorted({info[4][0] for info in found})
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        mapped = getattr(ip, "ipv4_mapped", None)
+        if mapped is not None or not ip.is_global or ip.is_multicast:
+            raise DocumentProblem(
+                "D001",
+                f"document repository '{_printable(url)}' is refused: its host is on a loopback, private, "
+                "link-local or IPv4-mapped address; use a public https URL",
+            )
+    if not _is_ip_literal(parts.hostname):
+        config["http.curloptResolve"] = f"{parts.hostname}:{port}:{','.join(_bracketed(a) for a in addresses)}"
+    return config
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
 def _split_url(url: str) -> SplitResult | None:
     """The parts of a URL made of printable, non-space characters only; None otherwise."""
     if not url.isprintable() or any(char.isspace() for char in url):
@@ -106,6 +152,7 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
     folder = settings.cache_dir / "repos" / hash_value({"repo": repo, "commit": commit})[:32]
     if (folder / PINNED_REF).is_file():
         return folder
+    network = network_config(repo)  # only when fetching: a cached commit needs no lookup
     with atomic_dir(folder) as building:
         try:
             _run_git(["init", "--quiet", "--bare", "--template="], settings, git_dir=building)
@@ -122,15 +169,16 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
                 ],
                 settings,
                 git_dir=building,
+                network=network,
             )
             _run_git(["cat-file", "-e", f"{commit}^{{commit}}"], settings, git_dir=building)
         except GitFailed as failure:
-            raise _explain_failed_fetch(repo, commit, failure, settings, building) from None
+            raise _explain_failed_fetch(repo, commit, failure, settings, building, network) from None
     return folder
 
 
 def _explain_failed_fetch(
-    repo: str, commit: str, failure: GitFailed, settings: FetchSettings, git_dir: Path
+    repo: str, commit: str, failure: GitFailed, settings: FetchSettings, git_dir: Path, network: dict[str, str]
 ) -> DocumentProblem:
     """Tell malformed objects, a silent or unreachable repository and a missing commit apart
     (the last two with one cheap probe). The messages reach pull-request comments, so they
@@ -142,7 +190,7 @@ def _explain_failed_fetch(
         )
     if not failure.timed_out:
         try:
-            _run_git(["ls-remote", "--heads", repo], settings, git_dir=git_dir)
+            _run_git(["ls-remote", "--heads", repo], settings, git_dir=git_dir, network=network)
         except GitFailed as probe:
             failure = probe
         else:
@@ -172,11 +220,11 @@ def read_blob(git_dir: Path, object_id: str, settings: FetchSettings) -> bytes:
     return _run_git(["cat-file", "blob", object_id], settings, git_dir=git_dir)
 
 
-def _run_git(args: list[str], settings: FetchSettings, git_dir: Path) -> bytes:
+def _run_git(args: list[str], settings: FetchSettings, git_dir: Path, network: dict[str, str] | None = None) -> bytes:
     return run_git(
         args,
         git_dir=git_dir,
         protocols=settings.protocols,
-        config=FETCH_CONFIG,
+        config={**FETCH_CONFIG, **(network or {})},
         timeout_s=settings.timeout_s,
     )
