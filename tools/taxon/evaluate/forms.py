@@ -1,6 +1,7 @@
 """The answer form a skill states, derived from its seed answers and checked exactly: a number,
 one word from the seeds' labels, a fixed line count, a template skeleton shared by every seed
-answer (its words and number slots in order), title case; else a length within the seeds'."""
+answer (its words and number slots in order, starting and ending where every seed does), title
+case; else a length within the seeds'."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def _lines(text: str) -> list[str]:
 class AnswerForm:
     kind: str  # number | label | lines | template | title_case | length
     detail: tuple  # labels, line count, skeleton, (min, max) words
+    anchors: tuple[bool, bool] = (False, False)  # template: every seed answer starts / ends with the skeleton's ends
 
     def describe(self) -> str:
         if self.kind == "label":
@@ -79,7 +81,12 @@ class AnswerForm:
         if self.kind == "lines":
             return len(_lines(text)) == self.detail[0]
         if self.kind == "template":
-            return _is_subsequence(list(self.detail), _tokens(text))
+            tokens = _tokens(text)
+            if not tokens or (self.anchors[0] and tokens[0] != self.detail[0]):
+                return False
+            return not (self.anchors[1] and tokens[-1] != self.detail[-1]) and _is_subsequence(
+                list(self.detail), tokens
+            )
         if self.kind == "title_case":
             return len(_lines(text)) == 1 and _title_case(text)
         low, high = self.detail
@@ -87,7 +94,7 @@ class AnswerForm:
 
 
 LABEL_MAX = 8  # distinct one-word answers that still read as a label set, not free words
-TEMPLATE_MIN_WORDS = 2  # literal words a skeleton needs to state a form
+TEMPLATE_MIN_LITERALS = 2  # tokens a skeleton needs beyond number slots and end punctuation to state a form
 
 
 def answer_form(answers: list[str]) -> AnswerForm | None:
@@ -108,8 +115,11 @@ def answer_form(answers: list[str]) -> AnswerForm | None:
     skeleton = _tokens(answers[0])
     for answer in answers[1:]:
         skeleton = _common_subsequence(skeleton, _tokens(answer))
-    if sum(token.isalpha() for token in skeleton) >= TEMPLATE_MIN_WORDS:
-        return AnswerForm("template", tuple(skeleton))
+    literals = [token for token in skeleton if token != NUM and token not in ".!?,"]
+    if len(literals) >= TEMPLATE_MIN_LITERALS or (literals and NUM in skeleton):
+        seeds = [_tokens(answer) for answer in answers]
+        anchors = (all(t[0] == skeleton[0] for t in seeds), all(t[-1] == skeleton[-1] for t in seeds))
+        return AnswerForm("template", tuple(skeleton), anchors)
     if all(_title_case(answer) and len(_lines(answer)) == 1 for answer in answers):
         return AnswerForm("title_case", ())
     lengths = [len(answer.split()) for answer in answers]

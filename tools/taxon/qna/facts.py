@@ -67,6 +67,14 @@ UNITS = {
     **dict.fromkeys(["v", "volt", "volts"], "V"),
     **dict.fromkeys(["%", "percent", "per cent"], "%"),
     **dict.fromkeys(["°c", "degrees", "degree"], "°C"),
+    # units a wrong answer may use instead: known so that "30 feet" is not "30 metres"
+    **dict.fromkeys(["ft", "foot", "feet"], "ft"),
+    **dict.fromkeys(["inch", "inches"], "inch"),
+    **dict.fromkeys(["yard", "yards"], "yard"),
+    **dict.fromkeys(["mile", "miles"], "mile"),
+    **dict.fromkeys(["lb", "lbs", "pound", "pounds"], "lb"),
+    **dict.fromkeys(["oz", "ounce", "ounces"], "oz"),
+    **dict.fromkeys(["gallon", "gallons", "pint", "pints"], "gallon"),
 }
 _NUMBER = re.compile(
     r"(?<![\w.])(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|(?:"
