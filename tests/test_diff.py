@@ -10,17 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from support.git import git
 from taxon.cli import main
 from taxon.core.errors import TaxonError
 from taxon.diff import changed_leaves
 
 LEAVES = ("knowledge/towns/alpha", "compositional_skills/style/beta", "foundational_skills/maths/gamma")
-
-
-def git(repo: Path, *args: str) -> str:
-    identity = ["-c", "user.name=Test", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
-    result = subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True, text=True)
-    return result.stdout
 
 
 def write_leaf(root: Path, leaf: str, text: str = "") -> Path:

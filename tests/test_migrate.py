@@ -4,15 +4,12 @@ passes schema v4 with only the upgrade changed; what can't is left alone with a 
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent / "validate"))
-from validate_helpers import CORPUS_2024, need, skill_text
-
+from support.leaves import CORPUS_2024, need, skill_text
 from taxon.cli import main
 from taxon.migrate import FLAT_KNOWLEDGE_NEEDS, migrate_file, migrate_paths
 from taxon.qna.loader import read_qna

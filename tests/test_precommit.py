@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from test_diff import git
+from support.git import git
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import yaml
 
+from support.git import git
 from taxon.qna.taxonomy import Leaf, load_leaf
-
-GIT_IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"]
-
-
-def git(folder: Path, *args: str) -> str:
-    command = ["git", "-C", str(folder), *GIT_IDENTITY, *args]
-    return subprocess.run(command, capture_output=True, check=True, text=True).stdout.strip()
 
 
 def make_repo(folder: Path, files: dict[str, bytes | str]) -> str:

@@ -1,5 +1,6 @@
 import pytest
-from run_fixtures import make_dataset, make_taxonomy
+
+from support.runs import make_dataset, make_taxonomy
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,4 @@
-from run_fixtures import scripted_scores as _scores
-
+from support.runs import scripted_scores as _scores
 from taxon.evaluate.bootstrap import IMPROVED, REGRESSED, UNCHANGED, UNSCORED, direction, paired_bootstrap
 
 

@@ -1,5 +1,4 @@
-from run_fixtures import scripted_scores as _scores
-
+from support.runs import scripted_scores as _scores
 from taxon.evaluate.bootstrap import paired_bootstrap
 from taxon.evaluate.gate import check_gate
 

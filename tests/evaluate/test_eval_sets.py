@@ -1,8 +1,8 @@
 import json
 
 import pytest
-from run_fixtures import KNOWLEDGE_LEAF, make_config
 
+from support.runs import KNOWLEDGE_LEAF, make_config
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
 from taxon.evaluate.sets import (

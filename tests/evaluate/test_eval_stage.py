@@ -2,13 +2,12 @@ import importlib.util
 import json
 
 import pytest
-from run_fixtures import KNOWLEDGE_LEAF, make_config
 
+from support.runs import KNOWLEDGE_LEAF, make_config
+from support.tiny_model import build_tiny_model
 from taxon.cli import main
 from taxon.core.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
-from taxon.evaluate.sets import PROBE_ID, TEXT_ID
-from tiny_model import build_tiny_model
 
 VERDICTS = {"improved", "regressed", "unchanged", "new", "unscored"}
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from generate_helpers import BIRD_QUESTIONS, write_skill
-from scripted_server import ScriptedServer
 
+from support.scripted_openai import ScriptedServer
 from taxon.cli import main
 
 REPO = Path(__file__).resolve().parents[2]

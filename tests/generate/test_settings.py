@@ -12,8 +12,8 @@ def test_repo_config_gives_every_setting(make_config):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ({"questions_per_seed": "five"}, "must be of type int"),
-        ({"judge_min_logprob": True}, "must be of type float"),
+        ({"questions_per_seed": "five"}, "must be int"),
+        ({"judge_min_logprob": True}, "must be float"),
         ({"judge": "vibes"}, "must be one of"),
         ({"questions_per_sed": 3}, "unknown setting generate.questions_per_sed"),
         ({"batch_size": 0}, "at least 1"),

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
+
+from support.git import GIT_ENV, commit_all, git
 
 REPO = Path(__file__).resolve().parents[2]
 # A leaf of the repository's own taxonomy that validates cleanly: the contribution in tests.
 VALID_LEAF = "compositional_skills/grounded/extraction/event_dates"
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.org",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.org",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env={**os.environ, **GIT_ENV}, check=True
-    )
-    return result.stdout.strip()
-
-
-def commit_all(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
+__all__ = ["GIT_ENV", "REPO", "VALID_LEAF", "add_leaf", "commit_all", "git", "make_repo"]
 
 
 def make_repo(root: Path) -> Path:

@@ -18,10 +18,7 @@ import tomllib
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "generate"))
-
-from scripted_server import ScriptedServer
-
+from support.scripted_openai import ScriptedServer
 from taxon.publish import verify_bundle
 
 REPO = Path(__file__).resolve().parents[2]

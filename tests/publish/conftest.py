@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluate"))
-
-from run_fixtures import make_config, make_dataset, make_taxonomy, make_train_run
+from support.runs import make_config, make_dataset, make_taxonomy, make_train_run
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,4 @@
-from run_fixtures import make_config
-
+from support.runs import make_config
 from taxon.evaluate import evaluate
 from taxon.publish import publish
 

@@ -3,8 +3,8 @@ import subprocess
 
 import pytest
 import yaml
-from run_fixtures import make_config
 
+from support.runs import make_config
 from taxon.core.errors import TaxonError
 from taxon.core.store import hash_tree
 from taxon.publish import publish, verify_bundle

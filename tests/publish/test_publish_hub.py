@@ -1,6 +1,6 @@
 import pytest
-from run_fixtures import make_config
 
+from support.runs import make_config
 from taxon.core.errors import TaxonError, UsageError
 from taxon.publish import publish, verify_bundle
 from taxon.publish.hub import hub_repo

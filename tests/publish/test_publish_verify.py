@@ -4,8 +4,8 @@ import shutil
 import zipfile
 
 import pytest
-from run_fixtures import make_config
 
+from support.runs import make_config
 from taxon.cli import main
 from taxon.publish import publish, verify_bundle
 from taxon.publish.verify import is_pickle, parse_size, shard_problems, sums_digest

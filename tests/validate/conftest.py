@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from validate_helpers import ATTRIBUTION, knowledge_text, skill_text
+
+from support.leaves import ATTRIBUTION, knowledge_text, skill_text
 
 
 @pytest.fixture

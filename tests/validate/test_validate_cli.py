@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from validate_helpers import CORPUS, REPO, knowledge_text, need, skill_text
 
+from support.git import git
+from support.leaves import CORPUS, REPO, knowledge_text, need, skill_text
 from taxon.cli import main
 from taxon.core.rules import END_MARKER, RULES, START_MARKER, markdown_table, with_rules_table
 
@@ -162,13 +163,7 @@ def test_validate_starts_without_heavy_imports(skill_leaf):
     assert "HEAVY []" in done.stdout
 
 
-def git(repo: Path, *args: str) -> None:
-    command = ["git", "-c", "user.name=Test", "-c", "user.email=t@example.org", "-c", "init.defaultBranch=main"]
-    subprocess.run([*command, *args], cwd=repo, check=True, capture_output=True)
-
-
 def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_leaf, tmp_path, monkeypatch):
-    pytest.importorskip("taxon.diff")
     kept = make_leaf("compositional_skills/a/kept", skill_text())
     gone = make_leaf("knowledge/a/gone", knowledge_text(), files={"animals.md": "# Animals\n"})
     git(tmp_path, "init", "-q")
@@ -197,9 +192,6 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
 
 
 def test_check_documents_adds_the_document_findings(capsys, knowledge_leaf, tmp_path):
-    documents = pytest.importorskip("taxon.documents")
-    if not hasattr(documents, "check_leaf_documents"):
-        pytest.skip("taxon.documents.check_leaf_documents not there yet")
     (tmp_path / "taxon.toml").write_text((REPO / "taxon.toml").read_text())
     code, out = run_cli(
         capsys,

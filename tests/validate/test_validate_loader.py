@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from validate_helpers import CORPUS, CORPUS_2024, need
 
+from support.leaves import CORPUS, CORPUS_2024, need
 from taxon.core.errors import TaxonError
 from taxon.qna.loader import load_qna, parse_text, read_qna
 from taxon.validate.settings import DEFAULTS

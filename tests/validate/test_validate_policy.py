@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from validate_helpers import knowledge_text, skill_text
-
+from support.leaves import knowledge_text, skill_text
 from taxon.validate.engine import validate_paths
 from taxon.validate.settings import DEFAULTS
 
@@ -188,7 +187,7 @@ def test_a_large_tree_checked_in_processes_reports_the_same(make_leaf, tmp_path)
 def test_taxon_toml_states_every_default():
     import tomllib
 
-    from validate_helpers import REPO
+    from support.paths import REPO
 
     assert tomllib.loads((REPO / "taxon.toml").read_text())["validate"] == DEFAULTS
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 from jsonschema import Draft202012Validator
-from validate_helpers import CORPUS, CORPUS_2024, knowledge_text, need, skill_text
 
+from support.leaves import CORPUS, CORPUS_2024, knowledge_text, need, skill_text
 from taxon.qna.loader import parse_text
 from taxon.qna.taxonomy import KINDS
 from taxon.validate.schemas import LATEST, VERSIONS, schema_dir, schema_files, schema_findings, validator

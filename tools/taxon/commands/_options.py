@@ -34,3 +34,17 @@ def taxonomy_root(args: argparse.Namespace, config: dict) -> Path:
     if getattr(args, "taxonomy", None):
         return Path(args.taxonomy)
     return Path(config["config_path"]).parent / config["taxonomy"]["root"]
+
+
+# taxon serve and taxon chat: a model and the teacher's torch threads
+MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
+
+
+def add_model_config_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--threads", type=int, help="torch threads for a local model (default: teacher.threads)")
+
+
+def model_config_from_args(args: argparse.Namespace) -> dict:
+    threads = {"teacher": {"threads": args.threads}} if args.threads is not None else {}
+    return config_from_args(args, threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from taxon.commands.serve import MODEL_HELP, add_config_arguments, config_from_args
+from taxon.commands._options import MODEL_HELP, add_model_config_arguments, model_config_from_args
 from taxon.core.config import deep_merge
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, help="longest answer in tokens (default: teacher.max_new_tokens)")
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature, 0 for greedy")
     parser.add_argument("--seed", type=int, help="sampling seed (default: generate.seed)")
-    add_config_arguments(parser)
+    add_model_config_arguments(parser)
 
 
 def _teacher(args: argparse.Namespace, config: dict):
@@ -44,7 +44,7 @@ def _teacher(args: argparse.Namespace, config: dict):
 def run(args: argparse.Namespace) -> int:
     from taxon.backends.base import ChatRequest
 
-    config = config_from_args(args)
+    config = model_config_from_args(args)
     teacher = _teacher(args, config)
     max_tokens = args.max_tokens or config.get("teacher", {}).get("max_new_tokens", 256)
     seed = args.seed if args.seed is not None else config.get("generate", {}).get("seed")

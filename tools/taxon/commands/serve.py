@@ -5,20 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from taxon.commands import _options
+from taxon.commands._options import MODEL_HELP, add_model_config_arguments, model_config_from_args
 from taxon.core.errors import TaxonError, UsageError
-
-MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    _options.add_config_arguments(parser)
-    parser.add_argument("--threads", type=int, help="torch threads for a local model (default: teacher.threads)")
-
-
-def config_from_args(args: argparse.Namespace) -> dict:
-    threads = {"teacher": {"threads": args.threads}} if args.threads is not None else {}
-    return _options.config_from_args(args, threads)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, help="requests generated together (default: teacher.batch_size)")
     parser.add_argument("--quiet", action="store_true", help="don't log requests")
-    add_config_arguments(parser)
+    add_model_config_arguments(parser)
 
 
 def limits_from_config(config: dict):
@@ -51,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from taxon.backends.models import resolve_model
     from taxon.serve.server import make_server
 
-    config = config_from_args(args)
-    limits = limits_from_config(config)
+    config = model_config_from_args(args)
     teacher = config.get("teacher", {})
     spec = args.model or config.get("generate", {}).get("teacher")
     if not spec:

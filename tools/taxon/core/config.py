@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from taxon.core.errors import UsageError
+from taxon.core.settings import check_config
 
 CONFIG_NAME = "taxon.toml"
 
@@ -56,11 +57,14 @@ def load_config(
         raise UsageError(
             f"unknown profile '{profile}'", where=str(path), hint=f"choose one of: {', '.join(sorted(profiles))}"
         )
+    for name, table in profiles.items():
+        check_config(deep_merge(raw, table), f"{path} [profiles.{name}]")
     config = deep_merge(raw, profiles[profile])
+    config = check_config(config, str(path))
     config = deep_merge(config, overrides or {})
     config["profile"] = profile
     config["config_path"] = str(path)
-    return config
+    return check_config(config, "--set" if overrides else str(path))
 
 
 def _load_resolved(path: Path, overrides: dict | None) -> dict:
@@ -70,7 +74,9 @@ def _load_resolved(path: Path, overrides: dict | None) -> dict:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot read config: {error}", where=str(path))
-    return deep_merge(config, overrides or {})
+    if not isinstance(config, dict):
+        raise UsageError("a resolved config must be a JSON object", where=str(path))
+    return check_config(deep_merge(config, overrides or {}), str(path))
 
 
 def parse_override(text: str) -> dict:

@@ -6,23 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taxon.core.findings import ERROR
+from taxon.core.settings import check_config
 
 IN_TREE = "in-tree"
 
+
 # [documents] settings when the config has none (a taxonomy fork without taxon.toml)
-DEFAULT_SETTINGS = {
-    "cache_dir": ".taxon-cache/documents",
-    "chunk_tokens": 400,
-    "chunk_overlap": 50,
-    "max_file_bytes": 2_000_000,
-    "max_leaf_bytes": 10_000_000,
-    "fetch_timeout_s": 120,
-    "allow_file_urls": False,
-}
-
-
 def document_settings(config: dict) -> dict:
-    return {**DEFAULT_SETTINGS, **(config.get("documents") or {})}
+    """[documents] checked, with the schema's defaults for what it leaves out."""
+    return check_config({"documents": config.get("documents") or {}}, "[documents]")["documents"]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from yaml.events import (
@@ -35,7 +35,7 @@ from taxon.core.characters import INVISIBLE, JOINERS, describe
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
-from taxon.validate.settings import DEFAULTS
+from taxon.core.settings import defaults
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = yaml.resolver.Resolver()
@@ -93,7 +93,7 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
 
 def read_qna(path: Path, settings: dict | None = None, display: str | None = None) -> Parsed:
     """Read one file safely: never raises for anything in the file, returns findings instead."""
-    settings = settings or DEFAULTS
+    settings = settings or defaults("validate")
     parsed = Parsed(display or str(path))
     try:
         raw = _read_bytes(Path(path), parsed, settings["max_file_bytes"])
@@ -105,12 +105,12 @@ def read_qna(path: Path, settings: dict | None = None, display: str | None = Non
 
 def parse_text(text: str, display: str, settings: dict | None = None) -> Parsed:
     """Safe loading of text already in memory (e.g. a migrated file before it is written)."""
-    return _parse(Parsed(display, text), settings or DEFAULTS)
+    return _parse(Parsed(display, text), settings or defaults("validate"))
 
 
 def _parse(parsed: Parsed, settings: dict) -> Parsed:
     try:
-        _check_characters(parsed.text, parsed, settings["max_findings_per_rule"])
+        _check_characters(parsed.text or "", parsed, settings["max_findings_per_rule"])
         _compose(parsed, settings["max_depth"])
     except _Stop:
         parsed.data = None
@@ -125,7 +125,7 @@ def _parse(parsed: Parsed, settings: dict) -> Parsed:
     return parsed
 
 
-def _stop(parsed: Parsed, line: int, column: int, code: str, message: str) -> None:
+def _stop(parsed: Parsed, line: int, column: int, code: str, message: str) -> NoReturn:
     parsed.findings.append(finding(parsed.path, line, column, code, message))
     raise _Stop
 
@@ -233,7 +233,8 @@ def _compose(parsed: Parsed, max_depth: int) -> None:
         _stop(parsed, line, column, "Y001", f"YAML syntax error: {problem}; fix the indentation or quoting here")
     except yaml.YAMLError as error:
         position = getattr(error, "position", 0) or 0
-        _stop(parsed, *line_column(parsed.text, min(position, len(parsed.text))), "Y001", f"YAML error: {error}")
+        text = parsed.text or ""
+        _stop(parsed, *line_column(text, min(position, len(text))), "Y001", f"YAML error: {error}")
     finally:
         loader.dispose()
 
@@ -274,8 +275,9 @@ def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
         node_path, keep = _attach_point(parent)
         if kind is ScalarEvent:
             value = _scalar_value(event)
-            if event.style == '"' and isinstance(value, str) and _SUSPICIOUS.search(value):
-                code, message = _character_message(_SUSPICIOUS.search(value).group())
+            suspicious = _SUSPICIOUS.search(value) if event.style == '"' and isinstance(value, str) else None
+            if suspicious:
+                code, message = _character_message(suspicious.group())
                 parsed.findings.append(finding(parsed.path, *_place(event), code, message))
         else:
             if len(stack) >= max_depth:

@@ -82,7 +82,8 @@ def is_held_out(sample: dict, eval_share: float) -> bool:
 
 
 def split_samples(samples: list[dict], eval_share: float) -> tuple[list[dict], list[dict]]:
-    train, held_out = [], []
+    train: list[dict] = []
+    held_out: list[dict] = []
     for sample in samples:
         (held_out if is_held_out(sample, eval_share) else train).append(sample)
     return train, held_out

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
@@ -64,6 +65,7 @@ def seed_entries(data: dict) -> list[SeedEntry]:
         context_key = normal_text(context) if context else ""
         context_path = base + ("context",) if context is not None else None
         pairs = example.get("questions_and_answers")
+        places: list[tuple[Any, tuple]]
         if isinstance(pairs, list):
             places = [(pair, base + ("questions_and_answers", n, "question")) for n, pair in enumerate(pairs)]
         else:

@@ -1,26 +1,16 @@
 """Leaves written into temp folders for the validator's tests, and the shared corpus paths.
 
-Test modules import the fixtures from here (`from validate_helpers import make_leaf`)."""
+The fixtures over these are in tests/validate/conftest.py."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from support.paths import CORPUS, CORPUS_2024, REPO
 
-def _suite_conftest():
-    """tests/conftest.py by path: the corpus constants live there, and `import conftest`
-    is ambiguous when other test folders have their own conftest.py."""
-    spec = importlib.util.spec_from_file_location("taxon_suite_conftest", Path(__file__).parents[1] / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_suite = _suite_conftest()
-REPO, CORPUS, CORPUS_2024 = _suite.REPO, _suite.CORPUS, _suite.CORPUS_2024
+__all__ = ["CORPUS", "CORPUS_2024", "REPO"]
 
 
 def need(corpus: Path) -> Path:

@@ -1,0 +1,1 @@
+"""What the tests share: real git repositories, a tiny model, a scripted OpenAI endpoint."""
