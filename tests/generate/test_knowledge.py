@@ -3,8 +3,8 @@
 import shutil
 
 import pytest
-from scripted_teacher import ScriptedTeacher
 
+from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
 from taxon.generate.knowledge import seeds_for_chunk
 from taxon.generate.run import generate_leaves

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from generate_helpers import BIRD_QUESTIONS, write_skill
-from scripted_teacher import ScriptedTeacher
 
+from support.scripted_teacher import ScriptedTeacher
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
 from taxon.generate.run import LeavesFailed, generate_leaves

@@ -8,8 +8,7 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 
-from scripted_teacher import ScriptedTeacher
-
+from support.scripted_teacher import ScriptedTeacher
 from taxon.backends.base import ChatRequest
 from taxon.serve.server import JSONHandler
 
