@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from support.taxonomy_repo import add_leaf, commit_all, git, make_repo
 from taxon.core.errors import TaxonError
 from taxon.core.git import find_repository, hardened_env
 from taxon.diff import changed_leaves
 from taxon.publish.manifest import taxonomy_commit
 from taxon.qna.taxonomy import load_leaves
-
-sys.path.insert(0, str(Path(__file__).parent / "gitops"))
-from gitrepo import add_leaf, commit_all, git, make_repo
 
 FAKE_HEAD = "0123456789abcdef0123456789abcdef01234567"
 

@@ -3,8 +3,7 @@ and nothing generated, derived or trained comes within the held-out Jaccard of t
 
 import shutil
 
-from scripted_teacher import ScriptedTeacher
-
+from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
 from taxon.generate.run import generate_leaves
 from taxon.qna.heldout import HELD_OUT_MAX_JACCARD, HeldOut, held_out_seed_indexes, leaf_held_out

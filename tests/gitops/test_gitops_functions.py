@@ -3,8 +3,8 @@ import os
 from pathlib import Path, PurePosixPath
 
 import pytest
-from gitrepo import add_leaf, commit_all, git, make_repo
 
+from support.taxonomy_repo import add_leaf, commit_all, git, make_repo
 from taxon.core import github
 from taxon.core.errors import TaxonError, UsageError
 from taxon.gitops import actions, authorize, comment, export, gh

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_github import FakeGitHub
-from gitrepo import REPO, add_leaf, commit_all, git, make_repo
 from runner import Runner
 
+from support.taxonomy_repo import REPO, add_leaf, commit_all, git, make_repo
 from taxon.core.github import COMMENT_MARKER
 
 WORKFLOWS = REPO / ".github" / "workflows"

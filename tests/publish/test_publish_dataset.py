@@ -5,8 +5,8 @@ import json
 import shutil
 
 import pytest
-from run_fixtures import make_config
 
+from support.runs import make_config
 from taxon.publish import publish, verify_bundle
 from taxon.publish.dataset import dataset_problems
 from taxon.qna.heldout import TrainingSplit

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from taxon.serve.server import make_server
 
     config = model_config_from_args(args)
+    limits = limits_from_config(config)
     teacher = config.get("teacher", {})
     spec = args.model or config.get("generate", {}).get("teacher")
     if not spec:

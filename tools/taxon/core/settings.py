@@ -66,7 +66,9 @@ class GenerateSettings:
     questions_per_chunk: int = 3
     seeds_per_chunk: int = 2
     knowledge_chunk_share: float = 0.2
-    document_forms: list[str] = field(default_factory=lambda: ["section", "sentence_topic", "sentence_continue", "seed_bare"])
+    document_forms: list[str] = field(
+        default_factory=lambda: ["section", "sentence_topic", "sentence_continue", "seed_bare"]
+    )
     chunk_tokenizer: str = ""
     max_new_tokens: int = 256
     list_max_new_tokens: int = 512

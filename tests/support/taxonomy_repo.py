@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from support.git import GIT_ENV, commit_all, git
+from support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 # A leaf of the repository's own taxonomy that validates cleanly: the contribution in tests.
 VALID_LEAF = "compositional_skills/grounded/extraction/event_dates"
 
