@@ -8,6 +8,7 @@ from support.tiny_model import build_tiny_model
 from taxon.cli import main
 from taxon.core.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
+from taxon.evaluate.sets import PROBE_ID, TEXT_ID
 
 VERDICTS = {"improved", "regressed", "unchanged", "new", "unscored"}
 

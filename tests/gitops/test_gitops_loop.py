@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -22,13 +21,10 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
-from gitrepo import commit_all, git
 from runner import Runner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
-
-from pipeline_helpers import LEAVES, PROBE, TAXON, PipelineServer, pipeline_config, sample_files, toml_text
-
+from support.pipeline_runs import LEAVES, PROBE, TAXON, PipelineServer, pipeline_config, sample_files, toml_text
+from support.taxonomy_repo import commit_all, git
 from taxon.backends.openai import PROBE_MESSAGES
 from taxon.core.store import hash_tree
 from taxon.gitops.comment import GATE_MARKER

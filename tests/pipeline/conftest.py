@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import PipelineServer, make_repo, run_dir, run_pipeline_cli
+
+from support.pipeline_runs import PipelineServer, make_repo, run_dir, run_pipeline_cli
 
 
 @dataclass

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import (
+
+from support.pipeline_runs import (
     BundleWatcher,
     PipelineServer,
     assert_same_adapter,
@@ -22,7 +23,6 @@ from pipeline_helpers import (
     stage_statuses,
     start_pipeline,
 )
-
 from taxon.pipeline import STAGES
 from taxon.publish import verify_bundle
 

@@ -4,8 +4,8 @@ import json
 import shutil
 
 import pytest
-from pipeline_helpers import run_in_process, stage_statuses
 
+from support.pipeline_runs import run_in_process, stage_statuses
 from taxon.publish import verify_bundle
 
 pytestmark = pytest.mark.xdist_group("pipeline")

@@ -5,8 +5,8 @@ import os
 import shutil
 
 import pytest
-from pipeline_helpers import BundleWatcher, run_dir, run_in_process, run_pipeline_cli, sample_files, stage_statuses
 
+from support.pipeline_runs import BundleWatcher, run_dir, run_in_process, run_pipeline_cli, sample_files, stage_statuses
 from taxon.cli import main
 from taxon.pipeline import STAGES
 from taxon.publish import verify_bundle

@@ -6,7 +6,8 @@ import json
 
 import pytest
 import torch
-from pipeline_helpers import adapter_weights, run_dir, run_in_process, stage_statuses
+
+from support.pipeline_runs import adapter_weights, run_dir, run_in_process, stage_statuses
 
 pytestmark = [pytest.mark.xdist_group("pipeline"), pytest.mark.slow]
 

@@ -8,8 +8,8 @@ import sys
 import unicodedata
 
 import pytest
-from validate_helpers import knowledge_text
 
+from support.leaves import knowledge_text
 from taxon.cli import main
 from taxon.core.characters import INVISIBLE, JOINERS
 
