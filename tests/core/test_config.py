@@ -9,7 +9,7 @@ import pytest
 from taxon.cli import main
 from taxon.core.config import load_config
 from taxon.core.errors import UsageError
-from taxon.core.settings import SECTIONS, TrainSettings, check_config, settings_of
+from taxon.core.settings import SECTIONS, TrainSettings, check_config, defaults, settings_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,11 +49,7 @@ def test_an_unknown_key_in_the_file_or_a_profile_is_refused(tmp_path):
 def test_types_are_checked_and_defaults_filled():
     checked = check_config({"train": {"learning_rate": 1, "nproc_per_node": "gpu"}}, "test")
     assert checked["train"]["learning_rate"] == 1.0 and isinstance(checked["train"]["learning_rate"], float)
-    assert checked["evaluate"]["gate"] == {
-        "probe_max_drop": 0.05,
-        "changed_must_improve": True,
-        "changed_min_delta": 0.0,
-    }
+    assert checked["evaluate"]["gate"] == defaults("evaluate")["gate"] and checked["serve"] == defaults("serve")
     for bad in (
         {"train": {"epochs": "two"}},
         {"train": {"resume": 1}},
@@ -69,3 +65,11 @@ def test_a_resolved_config_is_checked_too(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "epoch": 3}}))
     with pytest.raises(UsageError, match=r"train\.epoch"):
         load_config(path=tmp_path / "config.json")
+
+
+def test_taxon_toml_states_every_key_with_the_schemas_default():
+    """The two places a default may live agree: the schema and the shared tables of taxon.toml."""
+    raw = tomllib.loads((REPO / "taxon.toml").read_text(encoding="utf-8"))
+    raw.pop("profiles")
+    assert set(raw) == set(SECTIONS)
+    assert check_config(raw, "taxon.toml") == {name: defaults(name) for name in SECTIONS}

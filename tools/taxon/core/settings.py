@@ -140,6 +140,7 @@ class DatasetSettings:
 @dataclass(frozen=True)
 class EvaluateGateSettings:
     probe_max_drop: float = 0.05
+    text_max_loss_rise: float = 0.1
     changed_must_improve: bool = True
     changed_min_delta: float = 0.0
 
@@ -147,14 +148,14 @@ class EvaluateGateSettings:
 @dataclass(frozen=True)
 class EvaluateSettings:
     backend: str = "transformers"
-    metric: str = "rouge_l"
     max_per_leaf: int = 50
     probe_file: str = ""
+    text_file: str = ""
+    heldout_max_jaccard: float = 0.6
+    lm_eval: bool = False
     max_new_tokens: int = 64
     batch_size: int = 16
     vllm_gpu_memory_utilization: float = 0.3
-    judge: str = ""
-    judge_max_new_tokens: int = 16
     n_resamples: int = 2000
     confidence: float = 0.95
     seed: int = 0
@@ -163,6 +164,9 @@ class EvaluateSettings:
 
 @dataclass(frozen=True)
 class PublishSettings:
+    name: str = ""
+    dtype: str = "base"
+    gguf: bool = False
     max_shard_size: str = "2GB"
     license: str = "apache-2.0"
     base_model_id: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
