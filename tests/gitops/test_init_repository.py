@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from gitrepo import REPO, add_leaf, commit_all, git
 from runner import Runner
 
+from support.taxonomy_repo import REPO, add_leaf, commit_all, git
 from taxon.cli import main
 
 BIN = Path(sys.executable).parent

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 import yaml
-from run_fixtures import make_config
 
+from support.runs import make_config
 from taxon.backends.models import PACKAGED, PREPARED_RECORD, declared_dtype
 from taxon.cli import main
 from taxon.core.config import deep_merge
