@@ -1,6 +1,6 @@
 import yaml
-from run_fixtures import KNOWLEDGE_LEAF, make_config
 
+from support.runs import KNOWLEDGE_LEAF, make_config
 from taxon.evaluate import evaluate
 from taxon.evaluate.harness import run_harness, task_name, write_harness_tasks
 from taxon.evaluate.sets import PROBE_ID, build_eval_sets

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from validate_helpers import knowledge_text
+from support.leaves import knowledge_text
 
 OURS = ("::error ", "::warning ", "::notice ")  # taxon's own annotations, with escaped properties
 
