@@ -5,8 +5,8 @@ It gets the three kinds under `taxonomy/` with one example leaf each, this taxon
 every install step, a `.pre-commit-config.yaml` running taxon's exported hook at that same
 revision, CONTRIBUTING.md, SECURITY.md, a README and a .gitignore.
 
-The templates are package data (templates/); the workflows and taxon.toml there are this
-repository's own files (links in the source tree, copied into the wheel), so a new
+The templates are package data (templates/); the workflows and taxon.toml are this
+repository's own files (taxon.core.shipped: the checkout's, or the wheel's copies), so a new
 repository starts from exactly what this one runs. In a taxonomy repository there is no
 test suite, so the pull-request workflow's code job validates the whole tree instead.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from taxon import __version__
 from taxon.core.errors import UsageError
+from taxon.core.shipped import shipped_path
 from taxon.core.store import atomic_write_text
 
 DEFAULT_REV = f"v{__version__}"
@@ -31,7 +32,7 @@ _FILLED = {  # template -> file written, its {name}, {source} and {rev} filled i
     "SECURITY.md": "SECURITY.md",
     "pre-commit-config.yaml": ".pre-commit-config.yaml",
 }
-_COPIED = {"gitignore": ".gitignore", "taxon.toml": "taxon.toml"}
+_COPIED = {"gitignore": ".gitignore"}
 
 
 def install_spec(source: str, rev: str, extras: str = "") -> str:
@@ -87,10 +88,12 @@ def init_repository(
     values = {"name": repository_name or target.resolve().name, "source": source, "rev": rev}
     files = {f"taxonomy/{path}": text for path, text in _tree(templates / "taxonomy")}
     files |= {
-        f".github/workflows/{path}": pin_workflow(text, source, rev) for path, text in _tree(templates / "workflows")
+        f".github/workflows/{path}": pin_workflow(text, source, rev)
+        for path, text in _tree(shipped_path(".github/workflows"))
     }
     files |= {out: _fill((templates / name).read_text(encoding="utf-8"), values) for name, out in _FILLED.items()}
     files |= {out: (templates / name).read_text(encoding="utf-8") for name, out in _COPIED.items()}
+    files["taxon.toml"] = shipped_path("taxon.toml").read_text(encoding="utf-8")
     written = []
     for relative, text in sorted(files.items()):
         path = target / relative

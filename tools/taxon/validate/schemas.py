@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
+from taxon.core.shipped import shipped_path
 from taxon.qna.loader import Parsed
 from taxon.validate.checker import Checker
 
@@ -21,18 +21,10 @@ VERSIONS = (1, 2, 3, 4)
 LATEST = VERSIONS[-1]
 
 
-CHECKOUT_SCHEMA_DIR = Path(__file__).resolve().parents[3] / "schema"  # tools/taxon/validate/ -> the repository
-INSTALLED_SCHEMA_DIR = Path(sys.prefix) / "share" / "taxon" / "schema"  # pyproject's data-files, in a wheel
-
-
 def schema_dir() -> Path:
-    """`schema/` at the repository root in a checkout (an editable install), else the copy a
-    wheel installs under the environment's share/ (as pre-commit's hook environment has it);
-    TAXON_SCHEMA_DIR overrides both."""
+    """schema/ of the repository (or of the wheel); TAXON_SCHEMA_DIR overrides it."""
     override = os.environ.get("TAXON_SCHEMA_DIR")
-    if override:
-        return Path(override)
-    return CHECKOUT_SCHEMA_DIR if CHECKOUT_SCHEMA_DIR.is_dir() else INSTALLED_SCHEMA_DIR
+    return Path(override) if override else shipped_path("schema")
 
 
 def schema_files() -> list[Path]:
