@@ -135,7 +135,9 @@ def run_point(name: str, base: str) -> dict:
         REPO / "taxon.toml",
         {
             "generate": {"document_forms": forms},
-            "train": {**(overrides or {}), "checkpoint_every": 0, "resume": False, "max_steps": 0},
+            # one thread: on a shared 2-core machine torch's two threads run 2-10x slower when the other core is busy
+            "train": {**(overrides or {}), "checkpoint_every": 0, "resume": False, "max_steps": 0, "threads": 1},
+            "teacher": {"threads": 1},
             "dataset": {"eval_share": 0.0},  # the bench holds out its own items
         },
     )

@@ -19,7 +19,7 @@ def write_skill(
     seeds = [
         {
             "question": q,
-            "answer": f"A careful answer about garden birds number {i}.",
+            "answer": f"A careful answer about garden birds, number {i}, in one sentence.",
             **({"context": context} if context else {}),
         }
         for i, q in enumerate(questions)

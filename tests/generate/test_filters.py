@@ -1,6 +1,6 @@
 from taxon.generate.dedup import DUPLICATE, NEAR_DUPLICATE, DuplicateFilter
 from taxon.generate.filters import answer_problem, is_off_topic, parse_list, reply_problem, topic_overlap
-from taxon.generate.judge import drop_reason, loglikelihood_verdict, parse_score
+from taxon.generate.judge import drop_reason, loglikelihood_verdict, parse_score, seed_baseline
 
 
 def test_parse_list_numbered_with_preamble_and_continuation():
@@ -91,10 +91,18 @@ def test_questions_echoing_the_prompt_are_off_topic():
     assert not is_off_topic("What is the plural of goose?", reference, instructions, 0.15)
 
 
-def test_loglikelihood_verdicts():
-    def reason(logprob, bare=None):
-        return drop_reason(loglikelihood_verdict(logprob, bare), min_logprob=-2.5, min_gain=0.0, min_score=4)
+def test_loglikelihood_verdicts_are_relative_to_the_seed_answers():
+    def reason(logprob, bare=None, seeds=(-1.5, -0.5, -1.0)):
+        verdict = {**loglikelihood_verdict(logprob, bare), "seed_median": seed_baseline(seed_verdicts(seeds))}
+        return drop_reason(verdict, below_seeds=1.0, min_gain=0.0, min_score=4)
 
-    assert reason(-1.0) is None and reason(-3.0) == "judge_low"
+    assert seed_baseline(seed_verdicts((-1.5, -0.5, -1.0, -2.0))) == -1.25 and seed_baseline([]) is None
+    assert reason(-1.9) is None and reason(-2.1) == "judge_low"
+    # a task whose right answers all score low (poems, one-word labels) keeps its low scorers
+    assert reason(-3.5, seeds=(-4.0, -3.0, -3.2)) is None and reason(-4.5, seeds=(-4.0, -3.0, -3.2)) == "judge_low"
     assert reason(-1.0, bare=-2.0) is None  # the context made the answer likelier
     assert reason(-1.0, bare=-0.5) == "judge_low"  # likelier without the context: not grounded in it
+
+
+def seed_verdicts(scores):
+    return [loglikelihood_verdict(score, None) for score in scores]

@@ -13,7 +13,7 @@ def test_repo_config_gives_every_setting(make_config):
     "bad, message",
     [
         ({"questions_per_seed": "five"}, "must be int"),
-        ({"judge_min_logprob": True}, "must be float"),
+        ({"judge_below_seeds": True}, "must be float"),
         ({"judge": "vibes"}, "must be one of"),
         ({"questions_per_sed": 3}, "unknown setting generate.questions_per_sed"),
         ({"batch_size": 0}, "at least 1"),
@@ -25,4 +25,4 @@ def test_bad_settings_are_usage_errors(make_config, bad, message):
 
 
 def test_int_accepted_for_float(make_config):
-    assert Settings.from_config(make_config(judge_min_logprob=-2)).judge_min_logprob == -2.0
+    assert Settings.from_config(make_config(judge_below_seeds=2)).judge_below_seeds == 2.0

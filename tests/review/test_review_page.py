@@ -64,3 +64,37 @@ def test_missing_folder_is_a_user_error(tmp_path, capsys, monkeypatch, repo_root
     monkeypatch.chdir(repo_root)
     assert main(["review", str(tmp_path / "nope")]) == 1
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_each_sample_shows_why_it_was_kept(tmp_path):
+    gen_out = write_gen_out(tmp_path / "gen")
+    samples = gen_out / "compositional_skills/writing/haiku/samples.jsonl"
+    judged = {
+        "messages": [{"role": "user", "content": "Convert 4 m."}, {"role": "assistant", "content": "4 m = 400 cm."}],
+        "metadata": {
+            "leaf": "compositional_skills/writing/haiku",
+            "source": "generated",
+            "seed": 0,
+            "judge_score": -0.8,
+            "judge_seed_median": -1.0,
+            "checks": {"conversion": True, "form": True},
+            "agreement": "3/3",
+        },
+    }
+    derived = {
+        "messages": [{"role": "user", "content": "Complete: ..."}, {"role": "assistant", "content": "A fact."}],
+        "metadata": {"leaf": "compositional_skills/writing/haiku", "source": "document", "form": "sentence_continue"},
+    }
+    with samples.open("a") as handle:
+        handle.write(json.dumps(judged) + "\n" + json.dumps(derived) + "\n")
+    html = render_review_page(gen_out, None, tmp_path / "page.html").read_text(encoding="utf-8")
+    haiku = next(leaf for leaf in _embedded(html)["leaves"] if leaf["id"] == "compositional_skills/writing/haiku")
+    why = {s["answer"]: s["why"] for s in haiku["samples"]}
+    assert why["4 m = 400 cm."] == [
+        "likelihood -0.80 vs seeds' median -1.00 (+0.20)",
+        "conversion passed",
+        "form passed",
+        "sampled answers agreeing 3/3",
+    ]
+    assert why["A fact."] == ["from the document (sentence_continue), no teacher"]
+    assert "badge why" in html

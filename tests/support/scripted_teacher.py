@@ -5,6 +5,8 @@ Markers in a seed question (they carry into the questions made from it):
   [refuse] [empty] [malformed] [cutoff] [error] [offtopic] [dupes]  -- the list of questions
   [answer-refuse] [answer-empty] [answer-cutoff]                    -- the answers
   [wrong]                                                            -- a low judge score
+  [units-right] [units-wrong]     -- "4 m = 400 cm." and "90 cm = 90 m." (a unit-conversion leaf's answers)
+  [flaky]                         -- a right conversion whose figures change with the sampling seed
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ class ScriptedTeacher:
             return Completion("Score: 2" if "[wrong]" in prompt else "**5**", "stop")
         if "Write " in prompt and "numbered list" in prompt:
             return self.list_reply(prompt)
-        return self.answer_reply(prompt)
+        return self.answer_reply(prompt, request.seed or 0)
 
     def list_reply(self, prompt: str) -> Completion:
         example = (
@@ -170,7 +172,14 @@ class ScriptedTeacher:
             return Completion(text[: len(text) - 8], "length")
         return Completion(text, "stop")
 
-    def answer_reply(self, prompt: str) -> Completion:
+    def answer_reply(self, prompt: str, seed: int = 0) -> Completion:
+        for marker, text in (
+            ("[units-right]", "4 m = 400 cm."),
+            ("[units-wrong]", "90 cm = 90 m."),
+            ("[flaky]", f"{seed % 97 + 1} cm = {(seed % 97 + 1) * 10} mm."),
+        ):
+            if marker in prompt:
+                return Completion(text, "stop")
         if "[answer-refuse]" in prompt:
             return Completion("As an AI language model, I cannot answer that.", "stop")
         if "[answer-empty]" in prompt:

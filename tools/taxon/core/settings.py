@@ -77,10 +77,11 @@ class GenerateSettings:
     top_p: float = 0.95
     judge_temperature: float = 0.0
     judge: str = "auto"
-    judge_min_logprob: float = -2.5
+    judge_below_seeds: float = 1.0
     judge_min_context_gain: float = 0.0
     judge_min_score: int = 4
     on_topic_min_overlap: float = 0.15
+    agreement_samples: int = 2
     dedup_threshold: float = 0.8
     min_kept_per_leaf: int = 1
     batch_size: int = 32

@@ -10,6 +10,7 @@ from taxon.qna.heldout import words
 ERROR, EMPTY, CUT_OFF, REFUSAL, MALFORMED = "error", "empty", "cut_off", "refusal", "malformed"
 OFF_TOPIC = "off_topic"
 HELD_OUT = "held_out"  # too close to a question evaluation keeps
+DISAGREEMENT = "disagreement"  # sampled again, the teacher mostly answers otherwise
 
 _REFUSAL = re.compile(
     r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i apologi[sz]e|as an ai\b|as a language model|as an assistant,? i"
@@ -183,3 +184,18 @@ def is_off_topic(text: str, reference: str, instructions: str, min_overlap: floa
     prompt's instructions than in the reference (a small model echoing the prompt)."""
     on_topic = topic_overlap(text, reference)
     return on_topic < min_overlap or topic_overlap(text, instructions) > on_topic
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")
+
+
+def complete_sentences(text: str) -> str:
+    """The text up to its last complete sentence ("" when none is complete)."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].strip() if ends else ""
+
+
+def same_answer(a: str, b: str) -> bool:
+    """Whether two short answers say the same: the same words and numbers, case, spacing
+    and final punctuation aside."""
+    return words(a) == words(b)

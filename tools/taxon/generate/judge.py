@@ -1,14 +1,17 @@
 """Judging generated answers. Two ways, chosen by `generate.judge`:
 
 - "loglikelihood": the score is the mean token log-probability of the answer given its
-  context and question (`teacher.answer_loglikelihood`); keep when it reaches the absolute
-  threshold `judge_min_logprob`. A small teacher (SmolLM2-135M) answers "No" to every yes/no
-  question and gives useless 1-5 ratings, yet this score separates right from wrong answers
-  (measured AUC 0.97 for plainly wrong, 0.83 for subtly wrong ones). Where the question has a
-  context (a chunk, a grounded skill's text), the answer must also not lose likelihood when
-  the context is shown: its gain over the bare question must reach `judge_min_context_gain`.
-  A teacher rates its own sampled answers as likely, so the absolute score alone lets through
-  fluent answers that contradict the chunk; the gain catches those.
+  context and question (`teacher.answer_loglikelihood`). A small teacher (SmolLM2-135M)
+  answers "No" to every yes/no question and gives useless 1-5 ratings, yet this score
+  separates right from wrong answers (measured AUC 0.97 for plainly wrong, 0.83 for subtly
+  wrong ones). The leaf's own seed answers are scored the same way, and an answer is kept
+  when it scores within `judge_below_seeds` of their median: what is likely differs by task
+  (a poem or a one-word label scores low even when right), so the floor comes from answers
+  known to be right, not from a constant. Where the question has a context (a chunk, a
+  grounded skill's text), the answer must also not lose likelihood when the context is
+  shown: its gain over the bare question must reach `judge_min_context_gain`. A teacher
+  rates its own sampled answers as likely, so the score alone lets through fluent answers
+  that contradict the chunk; the gain catches those.
 - "generated": the teacher rates the answer 1-5 (faithfulness to the chunk for knowledge);
   the rating is parsed from sloppy output; keep when it reaches `judge_min_score`.
 
@@ -76,12 +79,21 @@ def loglikelihood_verdict(logprob: float, bare_logprob: float | None) -> dict:
     return {"mode": "loglikelihood", "score": float(logprob), "gain": gain, "problem": None, "raw": None}
 
 
-def drop_reason(verdict: dict, min_logprob: float, min_gain: float, min_score: int) -> str | None:
+def seed_baseline(seed_verdicts: list[dict]) -> float | None:
+    """The median likelihood score of the leaf's own seed answers (None without any)."""
+    scores = sorted(v["score"] for v in seed_verdicts if v["mode"] == "loglikelihood" and not v["problem"])
+    if not scores:
+        return None
+    middle = len(scores) // 2
+    return scores[middle] if len(scores) % 2 else (scores[middle - 1] + scores[middle]) / 2
+
+
+def drop_reason(verdict: dict, below_seeds: float, min_gain: float, min_score: int) -> str | None:
     """Why a judged answer is dropped, or None to keep it. Thresholds apply here, not in the
     cached verdict, so changing one re-filters without asking the teacher again."""
     if verdict["problem"]:
         return verdict["problem"]
     if verdict["mode"] == "generated":
         return JUDGE_LOW if verdict["score"] < min_score else None
-    low = verdict["score"] < min_logprob or (verdict["gain"] is not None and verdict["gain"] < min_gain)
-    return JUDGE_LOW if low else None
+    low = verdict["score"] < verdict["seed_median"] - below_seeds
+    return JUDGE_LOW if low or (verdict["gain"] is not None and verdict["gain"] < min_gain) else None

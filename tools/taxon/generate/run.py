@@ -17,6 +17,7 @@ from taxon.core.progress import Task, Tracker, tracker
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
+from taxon.generate.checks import LeafChecks
 from taxon.generate.filters import ERROR
 from taxon.generate.prompts import template_identities
 from taxon.generate.settings import Settings
@@ -83,8 +84,10 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
 
 
 def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) -> LeafJob:
-    held_out = leaf_held_out(leaf, eval_share)
-    return LeafJob(leaf, settings, teacher, tuple(training_seed_indexes(leaf, eval_share)), held_out)
+    training = tuple(training_seed_indexes(leaf, eval_share))
+    examples = [(leaf.seeds[index].question, leaf.seeds[index].answer) for index in training]
+    checks = LeafChecks.from_seeds(examples, knowledge=leaf.kind == "knowledge")
+    return LeafJob(leaf, settings, teacher, training, leaf_held_out(leaf, eval_share), checks)
 
 
 def generate_leaves(

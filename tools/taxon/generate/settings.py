@@ -28,6 +28,8 @@ class Settings(GenerateSettings):
             raise UsageError(
                 f"generate.document_forms: unknown form {unknown[0]!r}", hint=f"known: {', '.join(DOCUMENT_FORMS)}"
             )
+        if settings.agreement_samples < 0:
+            raise UsageError("generate.agreement_samples must be 0 or more")
         if not 0.0 <= settings.knowledge_chunk_share <= 1.0:
             raise UsageError("generate.knowledge_chunk_share must be between 0 and 1")
         for name in (

@@ -11,19 +11,23 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from taxon.backends.base import ChatRequest
+from taxon.generate.checks import LeafChecks, failed
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
     CUT_OFF,
+    DISAGREEMENT,
     HELD_OUT,
     MALFORMED,
     OFF_TOPIC,
     answer_problem,
+    complete_sentences,
     is_off_topic,
     parse_list,
     reply_problem,
+    same_answer,
     words,
 )
-from taxon.generate.judge import drop_reason
+from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.settings import Settings
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
@@ -41,6 +45,7 @@ class LeafJob:
     teacher: str  # the teacher's name, part of every key and of the sample metadata
     training_seeds: tuple[int, ...]  # the seeds the teacher may see; the others are held out
     held_out: HeldOut  # questions evaluation keeps: nothing this leaf makes may come close
+    checks: LeafChecks  # what its answers are held to (see checks.py)
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Candidate:
     reason: str | None = None
     step: str | None = None  # the step that dropped it
     verdict: dict | None = None
+    checks: dict[str, bool] | None = None  # name -> passed, for the checks that applied
+    agreement: str | None = None  # "k/n": sampled answers agreeing with this one
 
     @property
     def live(self) -> bool:
@@ -69,15 +76,22 @@ class Candidate:
 
 
 def chat_unit(
-    job: LeafJob, step: str, templates: list[Template], messages: list[dict], max_tokens: int, temperature: float
+    job: LeafJob,
+    step: str,
+    templates: list[Template],
+    messages: list[dict],
+    max_tokens: int,
+    temperature: float,
+    draw: int = 0,
 ) -> ChatUnit:
+    """One request; `draw` > 0 samples the same prompt again with another seed."""
     messages_t = tuple(messages)
     request = ChatRequest(
         messages=messages_t,
         max_tokens=max_tokens,
         temperature=temperature,
         top_p=job.settings.top_p,
-        seed=request_seed(job.settings.seed, messages_t),
+        seed=request_seed(job.settings.seed + draw, messages_t),
     )
     return ChatUnit(unit_key(step, job.teacher, templates, request), job.leaf.leaf_id, request)
 
@@ -126,7 +140,9 @@ def task_text(leaf: Leaf) -> str:
 
 def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     """Drop questions off topic or repeating a seed or each other, then ask the teacher to
-    answer the rest, with the seed they grew from as a worked example."""
+    answer the rest, with the seed they grew from as a worked example; hold each answer to
+    the leaf's checks, and where answers have one fixed form, to agreement with
+    `agreement_samples` more answers sampled to the same request."""
     settings, leaf = job.settings, job.leaf
     instructions = load_template("knowledge_questions" if leaf.kind == "knowledge" else "skill_questions").text
     seen = {(tuple(words(seed.question)), seed.context) for seed in leaf.seeds}
@@ -141,6 +157,7 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     template = load_template("answer_system")
     system = template.render(task=task_text(leaf))
     live = [c for c in candidates if c.live]
+    draws = 1 + (settings.agreement_samples if job.checks.checkable else 0)
     units = []
     for candidate in live:
         example = leaf.seeds[candidate.seed]
@@ -150,28 +167,53 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
             {"role": "assistant", "content": example.answer},
             {"role": "user", "content": user_prompt(candidate.question, candidate.context)},
         ]
-        units.append(chat_unit(job, "answer", [template], messages, settings.max_new_tokens, settings.temperature))
+        units += [
+            chat_unit(job, "answer", [template], messages, settings.max_new_tokens, settings.temperature, draw)
+            for draw in range(draws)
+        ]
     completions = yield units
-    for candidate, completion in zip(live, completions):
+    for number, candidate in enumerate(live):
+        completion, *others = completions[number * draws : (number + 1) * draws]
         candidate.answer = completion["text"].strip()
         problem = answer_problem(completion)
+        if problem == CUT_OFF and leaf.kind == "knowledge":
+            # a knowledge answer cut off after whole sentences keeps those
+            candidate.answer = complete_sentences(candidate.answer)
+            problem = None if candidate.answer else CUT_OFF
         if problem:
             candidate.drop(problem, "answer")
+            continue
+        candidate.checks = job.checks.results(candidate.question, candidate.answer, candidate.context)
+        problem = failed(candidate.checks)
+        if problem:
+            candidate.drop(problem, "check")
+            continue
+        if others:
+            answers = [candidate.answer] + [o["text"].strip() for o in others if not answer_problem(o)]
+            agreeing = sum(same_answer(answer, candidate.answer) for answer in answers)
+            candidate.checks["agreement"] = agreeing * 2 > len(others) + 1
+            candidate.agreement = f"{agreeing}/{len(others) + 1}"
+            if not candidate.checks["agreement"]:
+                candidate.drop(DISAGREEMENT, "agreement")
 
 
 def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
+    """Score each answer, and the leaf's own training seed answers the same way: a
+    likelihood judge keeps an answer that scores within `judge_below_seeds` of the seeds'
+    median (a poem and a one-word label score low even when right; a wrong figure scores
+    lower than the leaf's right ones)."""
     settings = job.settings
     if settings.judge == "none":
         return
     rating = load_template("judge_knowledge" if job.leaf.kind == "knowledge" else "judge_skill")
     live = [c for c in candidates if c.live]
+    seeds = [job.leaf.seeds[index] for index in job.training_seeds]
+    judged = [(c.question, c.context, c.answer) for c in live] + [(s.question, s.context, s.answer) for s in seeds]
     units = []
-    for candidate in live:
-        prompt = user_prompt(candidate.question, candidate.context)
+    for question, context, answer in judged:
+        prompt = user_prompt(question, context)
         rating_prompt = rating.render(
-            question=candidate.question if job.leaf.kind == "knowledge" else prompt,
-            context=candidate.context or "",
-            answer=candidate.answer,
+            question=question if job.leaf.kind == "knowledge" else prompt, context=context or "", answer=answer
         )
         rating_unit = chat_unit(
             job,
@@ -182,20 +224,21 @@ def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
             settings.judge_temperature,
         )
         messages = ({"role": "user", "content": prompt},)
-        bare = ({"role": "user", "content": candidate.question},) if candidate.context else None
+        bare = ({"role": "user", "content": question},) if context else None
         key = unit_key(
             "judge",
             job.teacher,
             [rating],
             rating_unit.request,
-            extra={"mode": settings.judge, "messages": list(messages), "bare": bare, "answer": candidate.answer},
+            extra={"mode": settings.judge, "messages": list(messages), "bare": bare, "answer": answer},
         )
-        units.append(JudgeUnit(key, job.leaf.leaf_id, messages, bare, candidate.answer, rating_unit.request))
+        units.append(JudgeUnit(key, job.leaf.leaf_id, messages, bare, answer, rating_unit.request))
     verdicts = yield units
+    baseline = seed_baseline(verdicts[len(live) :])
     for candidate, verdict in zip(live, verdicts):
-        candidate.verdict = verdict
+        candidate.verdict = {**verdict, "seed_median": baseline}
         reason = drop_reason(
-            verdict, settings.judge_min_logprob, settings.judge_min_context_gain, settings.judge_min_score
+            candidate.verdict, settings.judge_below_seeds, settings.judge_min_context_gain, settings.judge_min_score
         )
         if reason:
             candidate.drop(reason, "judge")
@@ -230,6 +273,9 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
         "pipeline_version": PIPELINE_VERSION,
         "judge_score": verdict.get("score"),
         "judge_gain": verdict.get("gain"),
+        "judge_seed_median": verdict.get("seed_median"),
+        "checks": candidate.checks,
+        "agreement": candidate.agreement,
         "judge": verdict.get("mode"),
         "source": candidate.source,
         "form": candidate.form,

@@ -25,6 +25,7 @@ class ReviewSample:
     score: float | None
     reason: str | None
     seed: int | None
+    why: tuple[str, ...] = ()  # the scores and checks it passed (or failed), one phrase each
 
 
 @dataclass
@@ -109,6 +110,27 @@ def _number(value) -> float | None:
     return None
 
 
+def _why(metadata: dict) -> tuple[str, ...]:
+    """The record of a sample's judgement, as short phrases: how it was made, its score
+    against the leaf's seed answers, its context gain, its checks and agreement."""
+    phrases = []
+    form = metadata.get("form")
+    if metadata.get("source") == "document" and isinstance(form, str):
+        phrases.append(f"from the document ({form}), no teacher")
+    score, median, gain = (_number(metadata.get(key)) for key in ("judge_score", "judge_seed_median", "judge_gain"))
+    if score is not None and median is not None:
+        phrases.append(f"likelihood {score:.2f} vs seeds' median {median:.2f} ({score - median:+.2f})")
+    if gain is not None:
+        phrases.append(f"context gain {gain:+.2f}")
+    checks = metadata.get("checks")
+    if isinstance(checks, dict):
+        phrases += [f"{name} {'passed' if passed is True else 'failed'}" for name, passed in sorted(checks.items())]
+    agreement = metadata.get("agreement")
+    if isinstance(agreement, str):
+        phrases.append(f"sampled answers agreeing {agreement}")
+    return tuple(phrases)
+
+
 def _sample(row: dict, status: str) -> ReviewSample:
     metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
     seed = metadata.get("seed")
@@ -121,6 +143,7 @@ def _sample(row: dict, status: str) -> ReviewSample:
         score=_number(metadata.get("judge_score")),
         reason=str(reason) if reason is not None else ("unknown" if status == "dropped" else None),
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        why=_why(metadata),
     )
 
 

@@ -39,6 +39,7 @@
     else if (sample.seed !== null) meta.append(el("span", "badge score", "from seed " + sample.seed));
     if (sample.score !== null) meta.append(el("span", "badge score", "judge score " + formatScore(sample.score)));
     if (sample.reason) meta.append(el("span", "badge reason", "reason: " + sample.reason));
+    for (const phrase of sample.why || []) meta.append(el("span", "badge why", phrase));
     card.append(meta, textBlock("question", sample.question), textBlock("answer", sample.answer));
     return card;
   }

@@ -1,0 +1,85 @@
+"""Checks an answer is held to without a model, and the pipeline applying them with
+agreement among sampled answers, on a unit-conversion leaf with the scripted teacher."""
+
+import json
+
+import yaml
+from scripted_teacher import ScriptedTeacher
+
+from taxon.core.store import read_jsonl
+from taxon.generate.checks import LeafChecks, failed
+from taxon.generate.filters import complete_sentences, same_answer
+from taxon.generate.run import generate_leaves
+from taxon.qna.taxonomy import load_leaves
+
+CONVERSIONS = [
+    ("Convert 3 km to metres.", "3 km = 3000 m."),
+    ("How many metres is 250 cm?", "250 cm = 2.5 m."),
+    ("Express 7 cm in millimetres.", "7 cm = 70 mm."),
+    ("How many kilometres is 1500 m?", "1500 m = 1.5 km."),
+]
+
+
+def test_always_on_checks_catch_wrong_figures():
+    checks = LeafChecks()
+    for right in ("90 cm = 0.9 m.", "17 + 25 = 42.", "41 is larger than 14.", "-3 is larger than -8.", "37 is odd."):
+        assert failed(checks.results("", right)) is None, right
+    wrong = {
+        "90 cm = 90 m.": "check_conversion",
+        "250 cm = 150.00015 m.": "check_conversion",
+        "3 km = 3 kg.": "check_conversion",
+        "17 + 25 = 43.": "check_equation",
+        "14 is larger than 41.": "check_comparison",
+        "38 is odd.": "check_parity",
+    }
+    for answer, reason in wrong.items():
+        assert failed(checks.results("", answer)) == reason, answer
+    assert checks.results("", "A poem about the sea.") == {}
+
+
+def test_checks_learned_from_the_seeds():
+    checks = LeafChecks.from_seeds(CONVERSIONS)
+    assert checks.checkable and checks.carries_numbers
+    assert failed(checks.results("Convert 6 km to metres.", "6 km = 6000 m.")) is None
+    assert failed(checks.results("Convert 6 km to metres.", "6 km is 6000 metres, as 1 km is 1000 m.")) == "check_form"
+    assert failed(checks.results("Convert 6 km to metres.", "5 km = 5000 m.")) == "check_question_numbers"
+    free = LeafChecks.from_seeds([("Write a poem.", "Waves fold under the grey morning light, again and again.")] * 3)
+    assert not free.checkable and free.results("Write a poem.", "Anything at all, in any form it likes.") == {}
+    knowledge = LeafChecks.from_seeds([], knowledge=True)
+    passage = "The court is 30 metres long and 18 metres wide."
+    assert failed(knowledge.results("How long?", "It is 30 metres long.", passage)) is None
+    assert failed(knowledge.results("How long?", "It is 50 feet long.", passage)) == "check_source_numbers"
+
+
+def test_salvage_and_agreement_helpers():
+    assert complete_sentences("The finch eats seeds. In summer it also eats cater") == "The finch eats seeds."
+    assert complete_sentences("No sentence ends here") == ""
+    assert same_answer("4 m = 400 cm.", "4 m = 400 cm") and not same_answer("4 m = 400 cm.", "4 m = 40 cm.")
+
+
+def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make_config):
+    seeds = [
+        {"question": "What is 4 m in centimetres? [units-right]", "answer": "4 m = 400 cm."},
+        {"question": "How many centimetres is 4 m? [units-right]", "answer": "4 m = 400 cm."},
+        {"question": "Convert 90 cm to metres. [units-wrong]", "answer": "90 cm = 0.9 m."},
+        {"question": "Convert a few centimetres to millimetres. [flaky]", "answer": "4 cm = 40 mm."},
+    ]
+    path = tmp_path / "taxonomy/compositional_skills/conversion/lengths/qna.yaml"
+    path.parent.mkdir(parents=True)
+    task = "Convert a length between units, in the form X unit = Y unit."
+    path.write_text(yaml.safe_dump({"version": 3, "created_by": "t", "task_description": task, "seed_examples": seeds}))
+    teacher = ScriptedTeacher()
+    out = tmp_path / "out"
+    generate_leaves(load_leaves(tmp_path / "taxonomy"), out, make_config(agreement_samples=2), teacher, quiet=True)
+
+    leaf = "compositional_skills/conversion/lengths"
+    stats = json.loads((out / leaf / "stats.json").read_text())
+    assert stats["dropped"]["check_conversion"] == 3 and stats["dropped"]["disagreement"] == 3
+    kept = read_jsonl(out / leaf / "samples.jsonl")
+    assert kept and all(row["messages"][1]["content"] == "4 m = 400 cm." for row in kept)
+    for row in kept:  # why each was kept, for the review page
+        meta = row["metadata"]
+        assert meta["checks"] == {"conversion": True, "form": True, "question_numbers": True, "agreement": True}
+        assert meta["agreement"] == "3/3" and meta["judge_seed_median"] == -1.0 and meta["judge_score"] == -1.0
+    answers = [r for r in teacher.requests if r.messages[0]["role"] == "system"]
+    assert len(answers) == 3 * len(seeds) * 3  # every answer asked three times (a fixed-form leaf)

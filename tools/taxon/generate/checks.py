@@ -1,0 +1,178 @@
+"""Checks an answer is held to without a model, where the task makes it checkable. A small
+teacher writes "90 cm = 90 m" as fluently as "90 cm = 0.9 m", and a likelihood judge scores
+both alike; arithmetic does not.
+
+Always, wherever the answer states one: an equation ("17 + 25 = 42"), a unit conversion
+("250 cm = 2.5 m"), a comparison ("41 is larger than 14"), a parity ("37 is odd").
+Learned from the leaf's own seeds, when every seed answer shows it (and there are at least
+MIN_SEEDS of them): the answer form (the shape of "N W ." or "N W = N W .", for seed
+answers of at most FORM_MAX_WORDS words), and that
+the question's numbers appear in the answer. For knowledge, the answer's numbers must appear
+in the passage it was answered from.
+
+Each check says True (holds), False (broken) or None (says nothing about this answer)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+MIN_SEEDS = 3
+FORM_MAX_WORDS = 8  # a fixed answer form is a short one: longer answers vary in form even when they share words
+_NUMBER = r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?"
+_NUMBER_RE = re.compile(_NUMBER)
+_TOKEN = re.compile(_NUMBER + r"|[A-Za-z]+(?:'[a-z]+)?|[^\sA-Za-z\d]")
+_EQUATION = re.compile(rf"({_NUMBER})\s*([-+*/x×÷−])\s*({_NUMBER})\s*=\s*({_NUMBER})")
+_UNITS = {
+    # symbol and names -> (dimension, factor to the base unit)
+    **{
+        name: ("length", Fraction(1, 1000)) for name in ("mm", "millimetre", "millimetres", "millimeter", "millimeters")
+    },
+    **{name: ("length", Fraction(1, 100)) for name in ("cm", "centimetre", "centimetres", "centimeter", "centimeters")},
+    **{name: ("length", Fraction(1)) for name in ("m", "metre", "metres", "meter", "meters")},
+    **{name: ("length", Fraction(1000)) for name in ("km", "kilometre", "kilometres", "kilometer", "kilometers")},
+    **{name: ("mass", Fraction(1, 1000)) for name in ("mg", "milligram", "milligrams")},
+    **{name: ("mass", Fraction(1)) for name in ("g", "gram", "grams")},
+    **{name: ("mass", Fraction(1000)) for name in ("kg", "kilogram", "kilograms")},
+    **{
+        name: ("volume", Fraction(1, 1000)) for name in ("ml", "millilitre", "millilitres", "milliliter", "milliliters")
+    },
+    **{name: ("volume", Fraction(1)) for name in ("l", "litre", "litres", "liter", "liters")},
+}
+_UNIT_NAMES = "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True))
+_CONVERSION = re.compile(
+    rf"({_NUMBER})\s*({_UNIT_NAMES})\b\.?\s*(?:=|is|equals|is equal to)\s*({_NUMBER})\s*({_UNIT_NAMES})\b"
+)
+_COMPARISON = re.compile(
+    rf"({_NUMBER})\s+is\s+(larger|greater|bigger|more|smaller|less|lower)\s+than\s+({_NUMBER})", re.IGNORECASE
+)
+_PARITY = re.compile(rf"({_NUMBER})\s+is\s+(?:an?\s+)?(odd|even)\b", re.IGNORECASE)
+
+
+def _value(text: str) -> Fraction:
+    return Fraction(text.replace(",", "").replace("−", "-"))
+
+
+def numbers(text: str) -> list[Fraction]:
+    return [_value(match) for match in _NUMBER_RE.findall(text)]
+
+
+def check_equations(answer: str) -> bool | None:
+    found = _EQUATION.findall(answer)
+    if not found:
+        return None
+    for left, operator, right, result in found:
+        a, b, c = _value(left), _value(right), _value(result)
+        if operator in "/÷" and b == 0:
+            return False
+        value = {"+": a + b, "-": a - b, "−": a - b, "*": a * b, "x": a * b, "×": a * b}.get(operator)
+        if (value if value is not None else a / b) != c:
+            return False
+    return True
+
+
+def check_conversions(answer: str) -> bool | None:
+    found = _CONVERSION.findall(answer)
+    if not found:
+        return None
+    for amount, unit, converted, target in found:
+        (dimension, factor), (target_dimension, target_factor) = _UNITS[unit.lower()], _UNITS[target.lower()]
+        if dimension != target_dimension or _value(amount) * factor != _value(converted) * target_factor:
+            return False
+    return True
+
+
+def check_comparisons(answer: str) -> bool | None:
+    found = _COMPARISON.findall(answer)
+    if not found:
+        return None
+    for left, relation, right in found:
+        bigger = relation.lower() in ("larger", "greater", "bigger", "more")
+        if (_value(left) > _value(right)) != bigger or _value(left) == _value(right):
+            return False
+    return True
+
+
+def check_parity(answer: str) -> bool | None:
+    found = _PARITY.findall(answer)
+    if not found:
+        return None
+    for number, parity in found:
+        value = _value(number)
+        if value.denominator != 1 or (value.numerator % 2 == 0) != (parity.lower() == "even"):
+            return False
+    return True
+
+
+ALWAYS: dict[str, Callable[[str], bool | None]] = {
+    "equation": check_equations,
+    "conversion": check_conversions,
+    "comparison": check_comparisons,
+    "parity": check_parity,
+}
+
+
+def shape(answer: str) -> tuple[str, ...]:
+    """The answer's form: numbers as N, each run of words as one W, punctuation as itself
+    ("3 km = 3000 m." is N W = N W .; "41 is larger than 14." is N W N .)."""
+    parts: list[str] = []
+    for token in _TOKEN.findall(answer.strip()):
+        part = "N" if _NUMBER_RE.fullmatch(token) else "W" if token[0].isalpha() else token
+        if not (part == "W" and parts and parts[-1] == "W"):
+            parts.append(part)
+    return tuple(parts)
+
+
+def _carries_numbers(question: str, answer: str) -> bool | None:
+    asked = numbers(question)
+    if not asked:
+        return None
+    said = numbers(answer)
+    return all(number in said for number in asked)
+
+
+@dataclass(frozen=True)
+class LeafChecks:
+    """The checks one leaf's answers are held to."""
+
+    form: tuple[str, ...] | None = None  # the shape every seed answer has, when they share one
+    carries_numbers: bool = False  # every seed answer repeats its question's numbers
+    grounded_numbers: bool = False  # knowledge: the answer's numbers come from its passage
+
+    @classmethod
+    def from_seeds(cls, seeds: list[tuple[str, str]], knowledge: bool = False) -> LeafChecks:
+        """Learned from (question, answer) pairs of the leaf's training seeds."""
+        if knowledge or len(seeds) < MIN_SEEDS:
+            return cls(grounded_numbers=knowledge)
+        short = all(len(answer.split()) <= FORM_MAX_WORDS for _, answer in seeds)
+        shapes = {shape(answer) for _, answer in seeds} if short else set()
+        carried = [_carries_numbers(question, answer) for question, answer in seeds]
+        with_numbers = [result for result in carried if result is not None]
+        return cls(
+            form=next(iter(shapes)) if len(shapes) == 1 else None,
+            carries_numbers=len(with_numbers) >= MIN_SEEDS and all(with_numbers),
+        )
+
+    @property
+    def checkable(self) -> bool:
+        """Answers of one fixed form: short enough that several sampled answers can agree."""
+        return self.form is not None
+
+    def results(self, question: str, answer: str, source: str | None = None) -> dict[str, bool]:
+        """name -> passed, for every check that applies to this answer."""
+        results = {name: check(answer) for name, check in ALWAYS.items()}
+        if self.form is not None:
+            results["form"] = shape(answer) == self.form
+        if self.carries_numbers:
+            results["question_numbers"] = _carries_numbers(question, answer)
+        if self.grounded_numbers and source:
+            said, available = numbers(answer), set(numbers(source))
+            results["source_numbers"] = all(number in available for number in said) if said else None
+        return {name: passed for name, passed in results.items() if passed is not None}
+
+
+def failed(results: dict[str, bool]) -> str | None:
+    """The drop reason for the first failed check, or None."""
+    return next((f"check_{name}" for name, passed in results.items() if not passed), None)
