@@ -49,7 +49,9 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
         assert row["metadata"]["judge"] == "generated" and row["metadata"]["judge_score"] == 5
     prompts = [r.messages[-1]["content"] for r in teacher.requests]
     assert any(p.startswith("Rate how faithful") for p in prompts)
-    assert sum(p.startswith("Here is a passage") for p in prompts) == len(chunks)  # one seed per chunk
+    dropped = read_jsonl(tmp_path / "out" / leaf.leaf_id / "dropped.jsonl")
+    asked = chunks | {row["metadata"]["chunk"] for row in dropped}
+    assert sum(p.startswith("Here is a passage") for p in prompts) == len(asked)  # one seed per chunk
 
 
 def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_config, tiny_model_dir):

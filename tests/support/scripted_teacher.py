@@ -7,6 +7,8 @@ Markers in a seed question (they carry into the questions made from it):
   [wrong]                                                            -- a low judge score
   [units-right] [units-wrong]     -- "4 m = 400 cm." and "90 cm = 90 m." (a unit-conversion leaf's answers)
   [flaky]                         -- a right conversion whose figures change with the sampling seed
+An answer whose worked example is short (at most 8 words, a fixed form) imitates it, with the
+question's numbers in place of the example's.
 """
 
 from __future__ import annotations
@@ -98,6 +100,15 @@ def _between(text: str, start: str, end: str) -> str:
     return match.group(1) if match else ""
 
 
+def _worked_answer(request: ChatRequest) -> str:
+    """The worked example's answer in an answer request (system, example question, example
+    answer, question), else ""."""
+    messages = request.messages
+    if len(messages) >= 4 and messages[0]["role"] == "system" and messages[2]["role"] == "assistant":
+        return messages[2]["content"]
+    return ""
+
+
 class ScriptedTeacher:
     def __init__(
         self,
@@ -139,7 +150,7 @@ class ScriptedTeacher:
             return Completion("Score: 2" if "[wrong]" in prompt else "**5**", "stop")
         if "Write " in prompt and "numbered list" in prompt:
             return self.list_reply(prompt)
-        return self.answer_reply(prompt, request.seed or 0)
+        return self.answer_reply(prompt, request.seed or 0, _worked_answer(request))
 
     def list_reply(self, prompt: str) -> Completion:
         example = (
@@ -172,7 +183,7 @@ class ScriptedTeacher:
             return Completion(text[: len(text) - 8], "length")
         return Completion(text, "stop")
 
-    def answer_reply(self, prompt: str, seed: int = 0) -> Completion:
+    def answer_reply(self, prompt: str, seed: int = 0, example: str = "") -> Completion:
         for marker, text in (
             ("[units-right]", "4 m = 400 cm."),
             ("[units-wrong]", "90 cm = 90 m."),
@@ -188,4 +199,7 @@ class ScriptedTeacher:
             return Completion("The answer starts but never", "length")
         if "Please" in prompt:  # [dupes]: the same answer to near-identical questions
             return Completion("The same answer every time.", "stop")
+        if example and len(example.split()) <= 8:  # a short fixed form: imitate it, with the question's numbers
+            numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", prompt))
+            return Completion(re.sub(r"-?\d+(?:\.\d+)?", lambda m: next(numbers, m.group(0)), example), "stop")
         return Completion("Answer: " + " ".join(_words_for(prompt, 8)) + ".", "stop")
