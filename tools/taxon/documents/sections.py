@@ -8,7 +8,11 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from taxon.core.errors import TaxonError
+from taxon.documents.leaf import load_leaf_documents
 from taxon.documents.records import Document
+from taxon.qna.facts import fact_questions
+from taxon.qna.taxonomy import Leaf
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
@@ -92,3 +96,28 @@ def document_sections(document: Document) -> list[Section]:
     return [
         Section(s.document, s.title or name, "" if s.heading == s.title else s.heading, s.sentences) for s in sections
     ]
+
+
+def leaf_sentences(leaf: Leaf, config: dict) -> list[str]:
+    """Every sentence of a knowledge leaf's documents, in order."""
+    return [
+        sentence
+        for document in load_leaf_documents(leaf, config)
+        for section in document_sections(document)
+        for sentence in section.sentences
+    ]
+
+
+def held_out_fact_questions(leaves: list[Leaf], config: dict, eval_share: float) -> dict[str, tuple[str, ...]]:
+    """leaf id -> the fact questions evaluation asks of each knowledge leaf (its held-out
+    seeds and a cloze per document fact), for `qna.heldout.TrainingSplit(extra=...)`: nothing
+    that trains may come close to them. A leaf whose documents cannot be read here has its
+    seeds' questions only (generate and evaluate, which need the documents, report why)."""
+    questions = {}
+    for leaf in (leaf for leaf in leaves if leaf.kind == "knowledge"):
+        try:
+            sentences = leaf_sentences(leaf, config)
+        except TaxonError:
+            sentences = []
+        questions[leaf.leaf_id] = tuple(q.question for q in fact_questions(leaf, sentences, eval_share))
+    return questions

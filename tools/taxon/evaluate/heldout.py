@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from taxon.core.store import atomic_write_jsonl
+from taxon.documents.sections import held_out_fact_questions
 from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
 from taxon.qna.heldout import TRAIN, TrainingSplit, words
 from taxon.qna.layout import HELDOUT_NAME
@@ -15,9 +16,10 @@ from taxon.qna.samples import collect_samples, question_of
 from taxon.qna.taxonomy import Leaf
 
 
-def training_questions(dataset_dir: Path, leaves: list[Leaf], eval_share: float) -> list[str]:
+def training_questions(dataset_dir: Path, leaves: list[Leaf], config: dict) -> list[str]:
     """Each trained question, without a chunk shown before it."""
-    split = TrainingSplit(leaves, eval_share)
+    eval_share = config["dataset"]["eval_share"]
+    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
     rows = collect_samples(dataset_dir, leaves, None)
     return list(
         dict.fromkeys(question_of(row).rpartition("\n\n")[2].strip() for row in rows if split.side(row) == TRAIN)
@@ -30,10 +32,7 @@ def heldout_overlap(
     """leaf id -> {"threshold", "above", "max_jaccard", "items": [{id, question, closest, jaccard}]};
     the items also go to heldout.jsonl in the eval folder."""
     threshold = float(config["evaluate"].get("heldout_max_jaccard", 0.6))
-    training = [
-        (question, set(words(question)))
-        for question in training_questions(dataset_dir, leaves, config["dataset"]["eval_share"])
-    ]
+    training = [(question, set(words(question))) for question in training_questions(dataset_dir, leaves, config)]
     report, rows = {}, []
     for eval_set in eval_sets:
         if eval_set.kind not in (KNOWLEDGE, SKILL):

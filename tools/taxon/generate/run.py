@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from taxon.generate.steps import (
     sample_row,
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
+from taxon.qna.facts import fact_questions
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
 from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
 from taxon.qna.taxonomy import Leaf
@@ -71,6 +72,10 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
 
         documents, chunks = knowledge.load_documents(job, config)
         sections = [section for document in documents for section in document_sections(document)]
+        # evaluation also asks a cloze per document fact: keep away from those questions too
+        eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
+        facts = fact_questions(job.leaf, [s for section in sections for s in section.sentences], eval_share)
+        job = replace(job, held_out=leaf_held_out(job.leaf, eval_share, tuple(q.question for q in facts)))
         from_documents = derived.document_candidates(job, sections, job.settings.document_forms)
         drop_held_out(job, from_documents, "derive")
         candidates = yield from knowledge.propose(job, chunks)

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
+from taxon.documents.sections import held_out_fact_questions
 from taxon.qna.heldout import NEAR_HELD_OUT, TrainingSplit
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
 from taxon.qna.samples import collect_samples, question_id
@@ -91,7 +92,7 @@ def write_dataset(
     folder = Path(bundle) / DATASET_DIR
     eval_share = config["dataset"]["eval_share"]
     splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    splitter = TrainingSplit(leaves, eval_share)
+    splitter = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
     for sample in collect_samples(generate_dir, leaves, None):
         side = splitter.side(sample)
         if side != NEAR_HELD_OUT:  # training drops those too: the dataset is what was trained

@@ -76,9 +76,12 @@ class TrainingSplit:
     question hash), near a held-out question (trained by no one, kept by no one), or train.
     Training and the published dataset both split by it, so they agree."""
 
-    def __init__(self, leaves: list[Leaf], eval_share: float):
+    def __init__(self, leaves: list[Leaf], eval_share: float, extra: dict[str, tuple[str, ...]] | None = None):
+        """`extra`: per leaf id, further questions evaluation asks (a knowledge leaf's fact
+        questions from its document, `documents.sections.held_out_fact_questions`)."""
         self.eval_share = eval_share
-        self.guards = {leaf.leaf_id: leaf_held_out(leaf, eval_share) for leaf in leaves}
+        extra = extra or {}
+        self.guards = {leaf.leaf_id: leaf_held_out(leaf, eval_share, extra.get(leaf.leaf_id, ())) for leaf in leaves}
         knowledge = [self.guards[leaf.leaf_id] for leaf in leaves if leaf.kind == "knowledge"]
         self.everything = HeldOut(tuple(q for guard in knowledge for q in guard.questions))
 

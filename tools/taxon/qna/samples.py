@@ -74,9 +74,12 @@ def question_id(sample: dict) -> str:
 def is_held_out(sample: dict, eval_share: float) -> bool:
     """Deterministic split by the user turn's text: the same question always lands on the
     same side, across runs and machines, so evaluation never sees a trained question.
-    Samples derived from documents (source "document") are restatements of the material,
-    never references to score against: they always train."""
-    if (sample.get("metadata") or {}).get("source") == "document":
+    Only seeds and generated skill samples are references to score against: samples derived
+    from documents (restatements of the material), generated knowledge samples (knowledge is
+    scored on fact questions from the leaf itself) and replay rows always train."""
+    metadata = sample.get("metadata") or {}
+    source = metadata.get("source", "generated")
+    if source in ("document", "replay") or (source == "generated" and metadata.get("kind") == "knowledge"):
         return False
     return int(question_id(sample)[:16], 16) / 2**64 < eval_share
 

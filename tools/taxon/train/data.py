@@ -10,6 +10,7 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value
+from taxon.documents.sections import held_out_fact_questions
 from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, TrainingSplit
 from taxon.qna.samples import collect_samples
 from taxon.qna.taxonomy import Leaf
@@ -94,7 +95,8 @@ def build_training_set(
     if not getattr(tokenizer, "is_fast", False):
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
     max_tokens = int(train_config["max_sample_tokens"])
-    split = TrainingSplit(leaves, config["dataset"]["eval_share"])
+    eval_share = config["dataset"]["eval_share"]
+    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
     samples, used_messages = [], []
     held_out, trimmed = 0, 0
     dropped: Counter = Counter()
