@@ -4,8 +4,8 @@ agreement among sampled answers, on a unit-conversion leaf with the scripted tea
 import json
 
 import yaml
-from scripted_teacher import ScriptedTeacher
 
+from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
 from taxon.generate.checks import LeafChecks, failed
 from taxon.generate.filters import complete_sentences, same_answer
