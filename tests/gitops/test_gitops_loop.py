@@ -299,6 +299,12 @@ def test_a_failed_gate_opens_then_updates_one_issue(loop, tmp_path):
     updated = [call for call in github.calls() if "--method" in call["args"]][-1]
     assert updated["args"][:4] == ["api", "--method", "PATCH", "repos/octo/taxonomy/issues/31"]
 
+    passed = {**step, "run": step["run"].replace(str(failed), "runs/gpu/evaluate/report.json")}
+    assert runner.run_step(passed).returncode == 0  # the next run's gate passes: the issue is closed
+    note, close = [call for call in github.calls() if "--method" in call["args"]][-2:]
+    assert note["args"][3] == "repos/octo/taxonomy/issues/31/comments" and "passed again" in note["input"]
+    assert close["args"][3] == "repos/octo/taxonomy/issues/31" and json.loads(close["input"])["state"] == "closed"
+
 
 def _job_steps(workflow: str, job: str) -> list[dict]:
     import yaml

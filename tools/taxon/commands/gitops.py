@@ -63,7 +63,7 @@ def add_arguments(parser) -> None:
 
     for name, text in (
         ("train-summary", "the job summary: the candidate against the base model and the latest release"),
-        ("gate-issue", "open or update the one issue of a failed gate on main"),
+        ("gate-issue", "open or update the one issue of a failed gate on main; close it once the gate passes"),
     ):
         report = sub.add_parser(name, help=text)
         report.add_argument("--report", type=Path, required=True, help="the evaluate stage's report.json")
@@ -253,10 +253,14 @@ def _merged_since(tag: str | None) -> list[gate.MergedChange]:
 
 def _gate_issue(args) -> int:
     report, labels = _report_labels(args)
-    if report is None or report["gate"]["passed"]:
-        print("the gate did not fail (or no evaluation ran): no issue")
-        return EXIT_OK
     commit = pr_changes.git_output(Path.cwd(), "rev-parse", "HEAD").decode().strip()
+    if report is None:
+        print("no evaluation ran: the gate issue is left as it is")
+        return EXIT_OK
+    if report["gate"]["passed"]:
+        closed = comment.close_gate_issue(_repo(args), f"The gate passed again at `{commit[:12]}`: {args.run_url}")
+        print(f"the gate passed; closed the gate issue #{closed}" if closed else "the gate passed: no open gate issue")
+        return EXIT_OK
     tag = args.previous_tag or None
     body = gate.render_gate_issue(report, labels, commit, args.run_url, _merged_since(tag), tag)
     print(f"gate issue {comment.post_gate_issue(_repo(args), gate.GATE_ISSUE_TITLE, body)}", file=sys.stderr)

@@ -22,21 +22,24 @@ def find_sticky_comment(comments: list[dict], marker: str = COMMENT_MARKER, auth
     return ours[-1] if ours else None
 
 
-def _post_marked(
-    gh: GhRunner, listing: str, id_field: str, create: str, edit: str, payload: dict, marker: str
-) -> tuple[str, int | None]:
-    """Edit our marked post among those `listing` answers (PATCH `edit` + its id), or create one
-    (POST `create`); returns ("created" | "updated", the id edited)."""
+def _find_marked(gh: GhRunner, listing: str, id_field: str, marker: str) -> int | None:
     jq = f".[] | select(.pull_request == null) | {{id: .{id_field}, body, user: {{login: .user.login, type: .user.type}}}}"
     answer = gh(["api", "--paginate", listing, "--jq", jq], None)
-    posts = [json.loads(line) for line in answer.decode("utf-8").splitlines() if line.strip()]
+    return find_sticky_comment(
+        [json.loads(line) for line in answer.decode("utf-8").splitlines() if line.strip()], marker
+    )
+
+
+def _post_marked(gh: GhRunner, listing: str, id_field: str, create: str, edit: str, payload: dict, marker: str) -> str:
+    """Edit our marked post among those `listing` answers (PATCH `edit`/ID), or create one
+    (POST `create`); returns "created" or "updated"."""
     body = json.dumps(payload).encode("utf-8")
-    existing = find_sticky_comment(posts, marker)
+    existing = _find_marked(gh, listing, id_field, marker)
     if existing is None:
         gh(["api", "--method", "POST", create, "--input", "-"], body)
-        return "created", None
+        return "created"
     gh(["api", "--method", "PATCH", f"{edit}/{existing}", "--input", "-"], body)
-    return "updated", existing
+    return "updated"
 
 
 def post_sticky_comment(repo: str, pr_number: int, body: str, gh: GhRunner = run_gh) -> str:
@@ -49,17 +52,34 @@ def post_sticky_comment(repo: str, pr_number: int, body: str, gh: GhRunner = run
         f"repos/{repo}/issues/comments",
         {"body": body},
         COMMENT_MARKER,
-    )[0]
+    )
+
+
+def _open_issues(repo: str) -> str:
+    return f"repos/{repo}/issues?state=open&per_page=100"
 
 
 def post_gate_issue(repo: str, title: str, body: str, gh: GhRunner = run_gh) -> str:
     """Open the failed-gate issue, or update the open one in place; returns "created" or "updated"."""
     return _post_marked(
         gh,
-        f"repos/{repo}/issues?state=open&per_page=100",
+        _open_issues(repo),
         "number",
         f"repos/{repo}/issues",
         f"repos/{repo}/issues",
         {"title": title, "body": body},
         GATE_MARKER,
-    )[0]
+    )
+
+
+def close_gate_issue(repo: str, note: str, gh: GhRunner = run_gh) -> int | None:
+    """Close the open failed-gate issue, if there is one, with a comment; returns its number."""
+    number = _find_marked(gh, _open_issues(repo), "number", GATE_MARKER)
+    if number is not None:
+        gh(
+            ["api", "--method", "POST", f"repos/{repo}/issues/{number}/comments", "--input", "-"],
+            json.dumps({"body": note}).encode(),
+        )
+        payload = json.dumps({"state": "closed", "state_reason": "completed"}).encode()
+        gh(["api", "--method", "PATCH", f"repos/{repo}/issues/{number}", "--input", "-"], payload)
+    return number
