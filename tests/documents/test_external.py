@@ -3,6 +3,7 @@ test-only setting; everything else a hostile repository could try is refused."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -231,3 +232,24 @@ def test_a_public_host_is_pinned_to_its_checked_addresses_and_redirects_are_off(
     config = network_config("https://93.184.215.14/org/repo")  # an IP literal: nothing to pin
     assert config == {"http.followRedirects": "false"}
     assert network_config("file:///tmp/repo") == {"http.followRedirects": "false"}
+
+
+def test_a_commits_documents_are_read_by_one_git_process(tmp_path, documents_config, monkeypatch):
+    """Sizes come from `ls-tree -l` before any read; the chosen blobs come from one
+    `git cat-file --batch` (counted by a git wrapper earlier on PATH)."""
+    files = {f"docs/part{n}.md": f"# Part {n}\n\nText {n}.\n" for n in range(12)}
+    commit = make_repo(tmp_path / "source", files)
+    leaf = make_leaf(tmp_path, external(tmp_path / "source", commit))
+    real_git = shutil.which("git")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "git-calls.log"
+    (bin_dir / "git").write_text(f'#!/bin/sh\necho "$@" >> {log}\nexec {real_git} "$@"\n')
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    documents = load_leaf_documents(leaf, documents_config)
+    assert [d.name for d in documents] == sorted(files)
+    calls = log.read_text().splitlines()
+    assert sum("cat-file --batch" in call for call in calls) == 1
+    assert not any("cat-file blob" in call for call in calls)
+    assert sum("ls-tree -r -l" in call for call in calls) == 1

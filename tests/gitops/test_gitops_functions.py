@@ -223,6 +223,9 @@ def test_a_pinned_head_binds_the_request():
 # ------------------------------------------------------------------ the pull request's taxonomy as data
 
 
+LIMITS = export.ExportLimits(max_file_bytes=200_000, max_files=500, max_bytes=50_000_000)
+
+
 def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
     repo = make_repo(tmp_path)
     git(repo, "checkout", "-q", "-b", "pr")
@@ -236,7 +239,7 @@ def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
     git(repo, "checkout", "-q", "main")  # the work tree is main's, as in the trusted job
 
     out = tmp_path / "pr-data"
-    exported = export.export_pr_taxonomy(repo, "origin/main", head, out, max_file_bytes=200_000)
+    exported = export.export_pr_taxonomy(repo, "origin/main", head, out, LIMITS)
     assert exported.leaves == [
         "taxonomy/compositional_skills/new/leaf",
         "taxonomy/compositional_skills/new/leaf/nested",
@@ -260,6 +263,24 @@ def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
     )
 
 
+def test_export_caps_files_and_bytes_before_reading_any_blob(tmp_path):
+    """A small push can hold a large tree (one 5 KB commit exported 80 MB before the caps):
+    the listing's sizes decide before one blob is read, and nothing is written."""
+    repo = make_repo(tmp_path)
+    git(repo, "checkout", "-q", "-b", "pr")
+    leaf = add_leaf(repo, "knowledge/new/leaf")
+    for number in range(20):
+        (leaf / f"part{number}.md").write_text("x" * 1000 + "\n")
+    head = commit_all(repo, "pr")
+    out = tmp_path / "out"
+    for limits in (export.ExportLimits(200_000, 10, 10**9), export.ExportLimits(200_000, 500, 15_000)):
+        with pytest.raises(TaxonError, match="over the caps of"):
+            export.export_pr_taxonomy(repo, "origin/main", head, out, limits)
+        assert not out.exists()
+    exported = export.export_pr_taxonomy(repo, "origin/main", head, out, LIMITS)
+    assert len(exported.files) == 22 and (out / leaf.relative_to(repo) / "part7.md").read_text() == "x" * 1000 + "\n"
+
+
 def git_blob(repo: Path, commit: str, path: str) -> bytes:
     return git(repo, "show", f"{commit}:{path}").encode() + b"\n"
 
@@ -269,7 +290,7 @@ def test_export_of_a_changed_attribution_takes_the_whole_leaf(tmp_path):
     git(repo, "checkout", "-q", "-b", "pr")
     (repo / "taxonomy/knowledge/existing/leaf/attribution.txt").write_text("changed\n")
     head = commit_all(repo, "pr")
-    exported = export.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6)
+    exported = export.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", LIMITS)
     assert exported.leaves == ["taxonomy/knowledge/existing/leaf"]
     assert sorted(Path(p).name for p in exported.files) == ["attribution.txt", "qna.yaml"]
 
@@ -279,7 +300,7 @@ def test_export_of_a_deleted_leaf_has_no_leaves(tmp_path):
     git(repo, "checkout", "-q", "-b", "pr")
     git(repo, "rm", "-q", "-r", "taxonomy/knowledge/existing")
     head = commit_all(repo, "pr")
-    assert export.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", 10**6).leaves == []
+    assert export.export_pr_taxonomy(repo, "origin/main", head, tmp_path / "out", LIMITS).leaves == []
 
 
 def test_unsafe_paths_are_refused():

@@ -122,8 +122,8 @@ def _authorize(args) -> int:
 
 
 def _export(args) -> int:
-    max_file_bytes = load_config(path=args.config)["documents"]["max_file_bytes"]
-    exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, max_file_bytes)
+    limits = export.ExportLimits.from_config(load_config(path=args.config))
+    exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, limits)
     for path, why in exported.skipped:
         print(annotation("warning", f"not used: {why}", file=path, title="Skipped file"))
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": str(len(exported.leaves))})

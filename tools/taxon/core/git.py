@@ -57,8 +57,21 @@ class Repository:
 
     root: Path
 
-    def git(self, *args: str, env: Mapping[str, str] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> bytes:
-        return run_git(list(args), git_dir=self.root / ".git", work_tree=self.root, env=env, timeout_s=timeout_s)
+    def git(
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        input_bytes: bytes | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> bytes:
+        return run_git(
+            list(args),
+            git_dir=self.root / ".git",
+            work_tree=self.root,
+            env=env,
+            input_bytes=input_bytes,
+            timeout_s=timeout_s,
+        )
 
 
 def find_repository(start: Path) -> Repository | None:
@@ -111,6 +124,27 @@ def run_git(
         stderr = result.stderr.decode("utf-8", "replace")
         raise GitFailed(last_line(stderr) or f"git {args[0]} exited with {result.returncode}", stderr)
     return result.stdout
+
+
+def batch_request(object_ids: list[str]) -> bytes:
+    """stdin for `git cat-file --batch`: one object id a line."""
+    return "".join(f"{object_id}\n" for object_id in object_ids).encode()
+
+
+def parse_batch(output: bytes) -> dict[str, bytes]:
+    """`git cat-file --batch` output: '<id> <type> <size>\\n<bytes>\\n' per object found
+    ('<id> missing\\n' for one that is not) -> {id: bytes}."""
+    blobs, position = {}, 0
+    while position < len(output):
+        end = output.index(b"\n", position)
+        header = output[position:end].decode().split()
+        position = end + 1
+        if len(header) != 3:  # '<id> missing'
+            continue
+        object_id, _kind, size = header
+        blobs[object_id] = output[position : position + int(size)]
+        position += int(size) + 1
+    return blobs
 
 
 def hardened_env(protocols: tuple[str, ...] = ()) -> dict[str, str]:

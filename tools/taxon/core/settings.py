@@ -51,6 +51,8 @@ class DocumentsSettings:
     chunk_overlap: int = 50
     max_file_bytes: int = 2_000_000
     max_leaf_bytes: int = 10_000_000
+    max_pr_files: int = 500  # taxon gitops export-pr: the most files and bytes
+    max_pr_bytes: int = 50_000_000  # a pull request's changed leaves may hold
     fetch_timeout_s: float = 120.0
     allow_file_urls: bool = False
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
-from taxon.core.git import GitFailed, run_git
+from taxon.core.git import GitFailed, batch_request, parse_batch, run_git
 from taxon.core.git import printable as _printable
 from taxon.core.store import atomic_dir, hash_value
 from taxon.documents.records import DocumentProblem, document_settings
@@ -216,8 +216,20 @@ def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeE
     return entries
 
 
-def read_blob(git_dir: Path, object_id: str, settings: FetchSettings) -> bytes:
-    return _run_git(["cat-file", "blob", object_id], settings, git_dir=git_dir)
+def read_blobs(git_dir: Path, object_ids: list[str], settings: FetchSettings) -> dict[str, bytes]:
+    """The blobs by id, read by one `git cat-file --batch` process."""
+    if not object_ids:
+        return {}
+    return parse_batch(
+        run_git(
+            ["cat-file", "--batch"],
+            git_dir=git_dir,
+            protocols=settings.protocols,
+            config=FETCH_CONFIG,
+            input_bytes=batch_request(object_ids),
+            timeout_s=settings.timeout_s,
+        )
+    )
 
 
 def _run_git(args: list[str], settings: FetchSettings, git_dir: Path, network: dict[str, str] | None = None) -> bytes:

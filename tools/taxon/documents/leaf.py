@@ -16,7 +16,7 @@ from taxon.documents.git import FetchSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
 from taxon.documents.readers import reader_for
 from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
-from taxon.documents.sources import SourceFile, list_source
+from taxon.documents.sources import SourceFile, list_source, read_all
 from taxon.qna.taxonomy import Leaf
 
 
@@ -88,29 +88,40 @@ def _pattern_check(pattern: str) -> Problem | None:
 
 
 def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[list[Document], list[Problem]]:
-    documents: list[Document] = []
+    """Every check that needs no bytes first (links, size, type, the leaf's total), then the
+    chosen files read together (one git process for a fetched commit)."""
     problems: list[Problem] = []
-    total_bytes = 0
+    chosen, total_bytes = [], 0
     for file in files:
         try:
             reader = _reader_of(file, section["max_file_bytes"])
-            if total_bytes + file.size > section["max_leaf_bytes"]:
-                problems.append(
-                    Problem(
-                        "D008",
-                        f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
-                        "split the leaf or narrow its patterns",
-                    )
-                )
-                break
-            data = file.read()
-            text = reader(file.name, data)
-            problems += _character_problems(file.name, text)
-            documents.append(Document(file.name, text, source, hashlib.sha256(data).hexdigest()))
         except DocumentProblem as error:
             problems.append(error.problem)
             continue
+        if total_bytes + file.size > section["max_leaf_bytes"]:
+            problems.append(
+                Problem(
+                    "D008",
+                    f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
+                    "split the leaf or narrow its patterns",
+                )
+            )
+            break
+        chosen.append((file, reader))
         total_bytes += file.size
+    contents = read_all([file for file, _ in chosen])
+    documents: list[Document] = []
+    for file, reader in chosen:
+        try:
+            data = contents[file.name]
+            if isinstance(data, DocumentProblem):
+                raise data
+            text = reader(file.name, data)
+        except DocumentProblem as error:
+            problems.append(error.problem)
+            continue
+        problems += _character_problems(file.name, text)
+        documents.append(Document(file.name, text, source, hashlib.sha256(data).hexdigest()))
     return documents, problems
 
 

@@ -17,11 +17,53 @@ from taxon.qna.taxonomy import DocumentRef
 
 
 @dataclass(frozen=True)
+class BlobBatch:
+    """The blobs of one fetched commit, read together by one `git cat-file --batch`."""
+
+    git_dir: Path
+    settings: git.FetchSettings
+
+    def read(self, object_ids: list[str]) -> dict[str, bytes]:
+        try:
+            return git.read_blobs(self.git_dir, object_ids, self.settings)
+        except git.GitFailed:
+            raise DocumentProblem("D002", "cannot read the blobs of the fetched repository") from None
+
+
+@dataclass(frozen=True)
 class SourceFile:
     name: str  # posix path relative to the leaf folder or repository root
     size: int
     link: str | None  # "symlink", "submodule" or "special file": never read
     read: Callable[[], bytes]
+    blob: tuple[BlobBatch, str] | None = None  # a fetched file: its commit's batch and object id
+
+
+def read_all(files: list[SourceFile]) -> dict[str, bytes | DocumentProblem]:
+    """The bytes of each file (or the problem reading it), by name: in-tree files one by one,
+    a fetched commit's files by one batch."""
+    contents: dict[str, bytes | DocumentProblem] = {}
+    batches: dict[BlobBatch, list[SourceFile]] = {}
+    for file in files:
+        if file.blob is not None:
+            batches.setdefault(file.blob[0], []).append(file)
+            continue
+        try:
+            contents[file.name] = file.read()
+        except DocumentProblem as problem:
+            contents[file.name] = problem
+    for batch, members in batches.items():
+        try:
+            blobs = batch.read([member.blob[1] for member in members])
+        except DocumentProblem as problem:
+            blobs = {}
+            contents.update({member.name: problem for member in members})
+        for member in members:
+            if member.blob[1] in blobs:
+                contents[member.name] = blobs[member.blob[1]]
+            else:
+                contents.setdefault(member.name, DocumentProblem("D002", f"{member.name}: its blob is missing"))
+    return contents
 
 
 def list_source(folder: Path, ref: DocumentRef, settings: git.FetchSettings) -> tuple[str, list[SourceFile]]:
@@ -76,27 +118,23 @@ def _read_no_follow(path: Path, name: str, size: int) -> bytes:
 
 
 def repo_files(git_dir: Path, commit: str, settings: git.FetchSettings) -> list[SourceFile]:
+    """The commit's files with the sizes git lists (`ls-tree -l`), so size caps hold before
+    any blob is read."""
     try:
         entries = git.list_tree(git_dir, commit, settings)
     except git.GitFailed:
         raise DocumentProblem("D002", f"cannot list the files of the fetched commit {commit}") from None
+    batch = BlobBatch(git_dir, settings)
     files = []
     for entry in entries:
         if entry.is_regular_file:
-            files.append(SourceFile(entry.path, entry.size, None, _blob_reader(git_dir, entry.object_id, settings)))
+            blob = (batch, entry.object_id)
+            files.append(
+                SourceFile(entry.path, entry.size, None, lambda blob=blob: blob[0].read([blob[1]])[blob[1]], blob)
+            )
         else:
             files.append(_unreadable(entry.path, "symlink" if entry.mode == "120000" else "submodule"))
     return files
-
-
-def _blob_reader(git_dir: Path, object_id: str, settings: git.FetchSettings) -> Callable[[], bytes]:
-    def read() -> bytes:
-        try:
-            return git.read_blob(git_dir, object_id, settings)
-        except git.GitFailed:
-            raise DocumentProblem("D002", f"cannot read object {object_id} of the fetched repository") from None
-
-    return read
 
 
 def _unreadable(name: str, link: str) -> SourceFile:

@@ -42,13 +42,13 @@ class PullRequestChanges:
         return sorted(ids)
 
 
-def git_output(repo_root: Path, *args: str) -> bytes:
+def git_output(repo_root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
     """git's output for `args` on the repository whose root is `repo_root` (no discovery)."""
     repository = find_repository(repo_root)
     if repository is None:
         raise TaxonError("not inside a git repository", where=str(repo_root), hint="run from a clone of the taxonomy")
     try:
-        return repository.git(*args)
+        return repository.git(*args, input_bytes=input_bytes)
     except GitFailed as failure:
         raise TaxonError(
             f"git {args[0]} failed: {failure}",

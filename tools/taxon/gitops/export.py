@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from taxon.core.errors import TaxonError
+from taxon.core.git import batch_request, parse_batch
 from taxon.core.store import atomic_write_bytes
+from taxon.documents.records import document_settings
 from taxon.gitops.changes import changed_paths, git_output, is_taxonomy_path
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 
@@ -53,16 +56,31 @@ def safe_relative(path: str) -> bool:
     return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
-def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, max_file_bytes: int) -> ExportedTaxonomy:
+@dataclass(frozen=True)
+class ExportLimits:
+    max_file_bytes: int  # a larger file is skipped
+    max_files: int  # more files in the changed leaves fail the export
+    max_bytes: int  # so do more bytes in all
+
+    @classmethod
+    def from_config(cls, config: dict) -> ExportLimits:
+        section = document_settings(config)
+        return cls(section["max_file_bytes"], section["max_pr_files"], section["max_pr_bytes"])
+
+
+def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, limits: ExportLimits) -> ExportedTaxonomy:
     """Write the leaves a pull request adds or changes, as they are at `head`, under `out_dir`
     (keeping their taxonomy/... paths). Only regular files of those leaf folders are written,
-    read as git blobs: symlinks, submodules and files over `max_file_bytes` are skipped."""
+    read as git blobs: symlinks, submodules and files over `max_file_bytes` are skipped. The
+    sizes come from the tree listing, so the caps on files and bytes hold before any blob is
+    read; the blobs are then read by one `git cat-file --batch`."""
     out_dir = Path(out_dir)
     changed = [path for path in changed_paths(repo_root, base, head) if is_taxonomy_path(path)]
     entries = _tree_entries(repo_root, head)
     leaf_folders = {PurePosixPath(e.path).parent.as_posix() for e in entries if PurePosixPath(e.path).name == QNA_NAME}
     wanted = sorted({leaf for leaf in (_nearest_leaf(path, leaf_folders) for path in changed) if leaf})
     exported = ExportedTaxonomy(out_dir, leaves=wanted)
+    kept: list[TreeEntry] = []
     for entry in entries:
         if _nearest_leaf(entry.path, leaf_folders) not in wanted:
             continue
@@ -71,11 +89,21 @@ def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, max
             why = "unsafe path"
         elif entry.kind != "blob" or entry.mode not in REGULAR_FILE_MODES:
             why = "not a regular file (symlink or submodule)"
-        elif entry.size is None or entry.size > max_file_bytes:
-            why = f"larger than {max_file_bytes} bytes"
+        elif entry.size is None or entry.size > limits.max_file_bytes:
+            why = f"larger than {limits.max_file_bytes} bytes"
         if why:
             exported.skipped.append((entry.path, why))
-            continue
-        atomic_write_bytes(out_dir / entry.path, git_output(repo_root, "cat-file", "blob", entry.sha))
+        else:
+            kept.append(entry)
+    total = sum(entry.size or 0 for entry in kept)
+    if len(kept) > limits.max_files or total > limits.max_bytes:
+        raise TaxonError(
+            f"the changed leaves hold {len(kept)} files, {total} bytes: over the caps of "
+            f"{limits.max_files} files and {limits.max_bytes} bytes a pull request may export",
+            hint="split the contribution into smaller pull requests ([documents] max_pr_files, max_pr_bytes)",
+        )
+    blobs = parse_batch(git_output(repo_root, "cat-file", "--batch", input_bytes=batch_request([e.sha for e in kept])))
+    for entry in kept:
+        atomic_write_bytes(out_dir / entry.path, blobs[entry.sha])
         exported.files.append(entry.path)
     return exported
