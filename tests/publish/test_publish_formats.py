@@ -134,3 +134,18 @@ def test_publish_gguf_flag(bf16_run, tmp_path, repo_root, monkeypatch):
     flags = ["--train", str(train), "--data", str(dataset), "--eval", str(evaluation), "--taxonomy", str(taxonomy)]
     code = main(["publish", *flags, "--to", str(tmp_path / "b"), "--gguf", "--config", str(repo_root / "taxon.toml")])
     assert code == 0 and (tmp_path / "b" / "model.gguf").is_file() and (tmp_path / "b" / "Modelfile").is_file()
+
+
+def test_a_template_with_a_default_system_message_gives_the_modelfile_one(tmp_path, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from taxon.publish.gguf import modelfile_text
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = (  # SmolLM2's shape: a system turn when the conversation has none
+        "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are the Lanternwick guide.<|im_end|>\n' }}"
+        "{% endif %}" + tokenizer.chat_template
+    )
+    tokenizer.save_pretrained(tmp_path)
+    assert '\nSYSTEM """You are the Lanternwick guide."""\n' in modelfile_text(tmp_path)
+    assert "SYSTEM" not in modelfile_text(tiny_model_dir)

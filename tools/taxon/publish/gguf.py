@@ -186,10 +186,22 @@ def modelfile_text(model_dir: Path) -> str:
     lines = [f"FROM ./{GGUF_NAME}", ""]
     if chatml:
         lines += [f'TEMPLATE """{CHATML_TEMPLATE}"""', ""]
+        default_system = _default_system(tokenizer)
+        if default_system:  # Ollama puts it first when a conversation has no system message
+            lines += [f'SYSTEM """{default_system}"""', ""]
     else:
         lines += ["# No TEMPLATE: Ollama reads the chat template stored in the GGUF file.", ""]
     lines += [f'PARAMETER stop "{stop}"' for stop in sorted(stops)]
     return "\n".join(lines) + "\n"
+
+
+def _default_system(tokenizer) -> str | None:
+    """The system message a ChatML template adds when a conversation has none (SmolLM2's does)."""
+    rendered = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+    opening = "<|im_start|>system\n"
+    if not rendered.startswith(opening) or "<|im_end|>" not in rendered:
+        return None
+    return rendered[len(opening) : rendered.index("<|im_end|>")] or None
 
 
 def write_gguf_and_modelfile(model_dir: Path, out: Path, name: str) -> None:
