@@ -402,3 +402,13 @@ def test_actionlint_when_installed():
         cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_install_of_this_repository_uses_the_pinned_constraints():
+    installs = [
+        line.strip()
+        for workflow in sorted(WORKFLOWS.glob("*.yml"))
+        for line in workflow.read_text(encoding="utf-8").splitlines()
+        if "pip" in line and " install " in line and " -e " in line
+    ]
+    assert installs and all("-c requirements/constraints.txt" in line for line in installs), installs

@@ -25,6 +25,8 @@ from taxon.core.store import atomic_write_text
 DEFAULT_REV = f"v{__version__}"
 # `pip install -e .` or `-e '.[gpu]'`: this repository installing itself
 _SELF_INSTALL = re.compile(r"""-e\s+(['"]?)\.(\[[\w,-]+\])?\1""")
+# this repository's pins; a taxonomy repository gets taxon's own requirements instead
+_CONSTRAINTS = re.compile(r"\s-c\s+requirements/constraints\.txt")
 _TEST_SUITE = re.compile(r"^(?P<indent>\s*)run: make test\b.*$", re.MULTILINE)
 _FILLED = {  # template -> file written, its {name}, {source} and {rev} filled in
     "README.md": "README.md",
@@ -45,6 +47,7 @@ def pin_workflow(text: str, source: str, rev: str) -> str:
     """A workflow of this repository for a taxonomy repository: every install of taxon from
     the checkout becomes an install of the pinned revision, and the test suite (there is none)
     becomes a validation of the whole tree."""
+    text = _CONSTRAINTS.sub("", text)
     text = _SELF_INSTALL.sub(lambda match: f"'{install_spec(source, rev, match.group(2) or '')}'", text)
     install = f"python -m pip install --no-cache-dir '{install_spec(source, rev)}'"
     text = _TEST_SUITE.sub(lambda match: f"{match['indent']}run: {install} && taxon validate", text)
