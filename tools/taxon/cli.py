@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "model": ("model", "prepare the packaged default model (a safetensors copy of the GGUF)"),
     "documents": ("documents", "fetch and chunk the knowledge documents of leaves"),
     "generate": ("generate", "generate synthetic training samples from the seed examples"),
-    "serve": ("serve", "serve a local model over an OpenAI-compatible chat-completions API"),
+    "serve": ("serve", "serve a local model over an OpenAI-compatible API (chat, completions, streaming)"),
     "review": ("review", "render the review page and the pull-request comment for generated samples"),
     "train": ("train", "fine-tune a base model on the generated samples (LoRA or full)"),
     "evaluate": ("evaluate", "score a candidate model against baselines, with a regression gate"),
