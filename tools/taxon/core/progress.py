@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from taxon.core.github import escape_data
 
@@ -111,7 +111,7 @@ class Tracker:
         self.interval_s = interval_s
         self.tasks: list[Task] = []
         self.last_line = float("-inf")
-        self.bars = None
+        self.bars: Any = None  # rich's Progress on a terminal (rich is imported only then)
 
     def task(self, name: str, total: int = 0, completed: int = 0, **fields: str) -> Task:
         task = Task(self, name, total, completed, dict(fields), start_count=completed)
