@@ -243,6 +243,12 @@ RULES: dict[str, Rule] = {
             "a zero-width joiner in a document is reported (see Y016)",
             "checked by `taxon validate --check-documents`",
         ),
+        Rule(
+            "D016",
+            ERROR,
+            "a leaf's documents must not make more chunks than [documents] max_chunks_per_leaf",
+            "checked by `taxon validate --check-documents` (estimated; generate counts exactly)",
+        ),
     )
 }
 

@@ -53,6 +53,7 @@ class DocumentsSettings:
     max_leaf_bytes: int = 10_000_000
     max_pr_files: int = 500  # taxon gitops export-pr: the most files and bytes
     max_pr_bytes: int = 50_000_000  # a pull request's changed leaves may hold
+    max_chunks_per_leaf: int = 2_000  # each chunk costs teacher calls: cap a leaf's documents
     fetch_timeout_s: float = 120.0
     allow_file_urls: bool = False
 
@@ -88,6 +89,7 @@ class GenerateSettings:
     min_kept_per_leaf: int = 1
     batch_size: int = 32
     leaves_per_batch: int = 8
+    max_teacher_calls: int = 200_000  # per run: a contribution cannot make one run cost more
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,27 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
         for pattern in unmatched
     ]
     documents, read_problems = _read_files(selected, source, section)
-    return documents, problems + read_problems
+    return documents, problems + read_problems + _chunk_budget_problems(documents, section)
+
+
+CHARS_PER_TOKEN = 4  # a fair average for English text: the estimate validate can make without a tokenizer
+
+
+def _chunk_budget_problems(documents: list[Document], section: dict) -> list[Problem]:
+    """D016 when the documents would make more chunks than [documents] max_chunks_per_leaf,
+    estimated from their length (generate counts them exactly with the teacher's tokenizer):
+    each chunk costs teacher calls, and one large leaf could cost a run thousands."""
+    step = max(1, section["chunk_tokens"] - section["chunk_overlap"])
+    estimate = sum(-(-max(1, len(d.text) // CHARS_PER_TOKEN - section["chunk_overlap"]) // step) for d in documents)
+    if estimate <= section["max_chunks_per_leaf"]:
+        return []
+    return [
+        Problem(
+            "D016",
+            f"the documents would make about {estimate} chunks, over max_chunks_per_leaf "
+            f"({section['max_chunks_per_leaf']}): split the leaf or narrow its patterns",
+        )
+    ]
 
 
 def _pattern_check(pattern: str) -> Problem | None:

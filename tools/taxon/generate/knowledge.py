@@ -30,6 +30,7 @@ def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
     """The leaf's documents and their chunks, by the teacher's tokenizer (or `generate.chunk_tokenizer`)."""
     from taxon.backends.tokenizers import chunk_tokenizer
     from taxon.documents import chunk_documents, load_leaf_documents
+    from taxon.documents.records import document_settings
 
     documents = load_leaf_documents(job.leaf, config)
     section = config.get("documents", {})
@@ -38,6 +39,13 @@ def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
     )
     if not chunks:
         raise TaxonError("its documents hold no text to generate from", where=job.leaf.leaf_id)
+    cap = document_settings(config)["max_chunks_per_leaf"]
+    if len(chunks) > cap:
+        raise TaxonError(
+            f"D016 its documents make {len(chunks)} chunks, over [documents] max_chunks_per_leaf ({cap})",
+            where=job.leaf.leaf_id,
+            hint="split the leaf or narrow its document patterns",
+        )
     return documents, chunks
 
 

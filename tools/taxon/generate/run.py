@@ -120,6 +120,7 @@ def generate_leaves(
             settings.batch_size,
             settings.judge,
             on_done=progress.advance if progress else lambda leaf, n: None,
+            max_calls=settings.max_teacher_calls,
         )
         try:
             for start in range(0, len(to_do), settings.leaves_per_batch):

@@ -40,6 +40,7 @@ class Settings(GenerateSettings):
             "list_max_new_tokens",
             "max_new_tokens",
             "judge_max_new_tokens",
+            "max_teacher_calls",
         ):
             if getattr(settings, name) < 1:
                 raise UsageError(f"generate.{name} must be at least 1")
@@ -52,7 +53,7 @@ class Settings(GenerateSettings):
     def recorded(self) -> dict:
         """What goes into stats.json: every parameter but where the cache lives."""
         values = asdict(self)
-        for name in ("cache_dir", *TEACHER_KEYS):
+        for name in ("cache_dir", "max_teacher_calls", *TEACHER_KEYS):  # a cap changes no output
             del values[name]
         return values
 

@@ -76,6 +76,7 @@ class UnitRunner:
         batch_size: int,
         judge_mode: str,
         on_done: Callable[[str, int], None] = lambda leaf, n: None,
+        max_calls: int | None = None,
     ):
         self.teacher = teacher
         self.cache = cache
@@ -84,6 +85,7 @@ class UnitRunner:
         self.judge_mode = judge_mode
         self.on_done = on_done
         self.calls = 0  # requests sent to the teacher: completions plus likelihood items
+        self.max_calls = max_calls  # generate.max_teacher_calls: no batch goes past it
         self.cached = 0
 
     def run(self, units: list) -> list[dict]:
@@ -94,11 +96,22 @@ class UnitRunner:
             self.on_done(leaf, count)
         for start in range(0, len(missing), self.batch_size):
             batch = [units[i] for i in missing[start : start + self.batch_size]]
+            self._check_budget(len(batch))
             for index, result in zip(missing[start : start + self.batch_size], self._do(batch)):
                 results[index] = result
             for leaf, count in _count_by_leaf(batch).items():
                 self.on_done(leaf, count)
         return results
+
+    def _check_budget(self, units: int) -> None:
+        """Refuse a batch that could take the run past generate.max_teacher_calls (a judge
+        unit may cost two calls); what was done stays in the unit cache for a rerun."""
+        if self.max_calls is not None and self.calls + 2 * units > self.max_calls:
+            raise TaxonError(
+                f"this run reached its cap of {self.max_calls} teacher calls (generate.max_teacher_calls) "
+                f"after {self.calls}",
+                hint="check the leaves' size (taxon validate --check-documents), or raise the cap for this run",
+            )
 
     def _do(self, batch: list) -> list[dict]:
         chats = [unit for unit in batch if isinstance(unit, ChatUnit)]
