@@ -380,28 +380,34 @@ def _sentence_facts(sentence: str, names: frozenset[str], topic_words: set[str])
 
 
 def document_questions(leaf: Leaf, sentences: list[str], names: frozenset[str]) -> list[FactQuestion]:
-    """One cloze question per fact of each document sentence: the sentence with that fact blanked."""
+    """One cloze question per fact of each document sentence: the sentence with that fact blanked.
+    Ordered by the fact's place in its sentence, then by sentence: every sentence's first fact
+    before any second one, so a per-leaf cap still covers the whole document."""
     topic = topic_of(leaf)
     topic_words = set(words(topic))
+    facts = [
+        (rank, number, sentence, fact)
+        for number, sentence in enumerate(sentences)
+        for rank, fact in enumerate(_sentence_facts(sentence, names, topic_words))
+    ]
     questions, seen = [], set()
-    for sentence in sentences:
-        for fact in _sentence_facts(sentence, names, topic_words):
-            cloze = f"{sentence[: fact.start]}____{sentence[fact.end :]}"
-            question = f'About {topic}: fill in the blank. "{cloze}"'
-            if question in seen:
-                continue
-            seen.add(question)
-            kind = "number" if fact.kind == "number" else "name"
-            questions.append(
-                FactQuestion(
-                    "doc-" + hashlib.sha256(question.encode("utf-8")).hexdigest()[:12],
-                    question,
-                    sentence,
-                    sentence[fact.start : fact.end],
-                    (f"{kind}:{fact.value}",),
-                    "document",
-                )
+    for _, _, sentence, fact in sorted(facts, key=lambda entry: entry[:2]):
+        cloze = f"{sentence[: fact.start]}____{sentence[fact.end :]}"
+        question = f'About {topic}: fill in the blank. "{cloze}"'
+        if question in seen:
+            continue
+        seen.add(question)
+        kind = "number" if fact.kind == "number" else "name"
+        questions.append(
+            FactQuestion(
+                "doc-" + hashlib.sha256(question.encode("utf-8")).hexdigest()[:12],
+                question,
+                sentence,
+                sentence[fact.start : fact.end],
+                (f"{kind}:{fact.value}",),
+                "document",
             )
+        )
     return questions
 
 
