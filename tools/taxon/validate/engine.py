@@ -216,9 +216,9 @@ def validate_paths(
     targets = collect_targets(paths)
     checked = _check_all(targets, settings, latest, leaf_checks)
     report = Report([item.report for item in checked])
-    for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            report.add(tree_file_findings(path))
+    for given in paths:
+        if given.is_dir() and not given.is_symlink():
+            report.add(tree_file_findings(given))
     validated = {os.path.abspath(target.path) for target in targets}
     questions = [item.questions for item in checked if item.questions and item.questions.questions]
     questions += _context_questions(tree_context, validated, settings)

@@ -59,8 +59,8 @@ def tree_file_findings(root: Path) -> list[Finding]:
         dirnames[:] = sorted(name for name in dirnames if not os.path.islink(os.path.join(folder, name)))
         relative = PurePosixPath(Path(folder).relative_to(root).as_posix())
         for name in sorted(filenames):
-            path = Path(folder) / name
-            (files if path.is_file() and not path.is_symlink() else irregular).append(relative / name)
+            entry = Path(folder) / name
+            (files if entry.is_file() and not entry.is_symlink() else irregular).append(relative / name)
     leaves = leaf_folders(files)
     found = [
         finding(str(root / path), 1, 1, "T003", "not a regular file (a symbolic link, FIFO or device): remove it")
