@@ -1,16 +1,14 @@
-"""Fact accuracy against training cost: the packaged SmolLM2-135M-Instruct trained on the demo
-taxonomy's knowledge rows (made without a teacher: the document-derived samples and the
-training seeds), then asked the held-out seed questions without their passages.
+"""Fact accuracy against training cost: the packaged SmolLM2-135M-Instruct trained on demo
+knowledge leaves' rows made without a teacher (the document-derived samples and the training
+seeds, split as training splits them), then asked evaluation's own fact questions
+(`qna.facts.fact_questions`: the held-out seeds and a cloze per document fact, none of them
+trained) and scored by evaluation's fact match.
 
-A held-out seed is a question written by a person about a fact the documents state, in
-words of its own; training sees the fact (in the document's sentences) but never the
-question. An answer is right when it holds the reference's key facts: its numbers (digits or
-number words), and at least half of its other content words that the question does not
-already give. Each point is one training run with its own settings (a point's time is
-bounded by `--timeout-s`); `--points` picks them, results go to a JSONL file so points can
-be run one at a time on a shared machine and tabulated with `--table`.
+Each point is one training run with its own settings; `--points` picks them, `--leaves` the
+leaves (folder names, default: all four), results go to a JSONL file so points can be run one
+at a time on a shared machine and tabulated with `--table`.
 
-    python bench/knowledge_curve.py --points base,lora-e3 [--out bench/out/knowledge_curve.jsonl]
+    python bench/knowledge_curve.py --points base,lora-e3 --leaves glimmerball
     python bench/knowledge_curve.py --table
 """
 
@@ -18,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -27,92 +24,54 @@ from pathlib import Path
 from summary import emit
 from taxon.core.config import load_config
 from taxon.documents import load_leaf_documents
-from taxon.documents.sections import document_sections
+from taxon.documents.sections import document_sections, held_out_fact_questions
 from taxon.generate.derived import document_candidates
-from taxon.generate.filters import STOPWORDS
 from taxon.generate.run import leaf_job
 from taxon.generate.settings import Settings
 from taxon.generate.steps import sample_row
-from taxon.qna.heldout import held_out_seed_indexes, words
+from taxon.qna.facts import fact_match, fact_questions
+from taxon.qna.heldout import TRAIN, TrainingSplit
 from taxon.qna.samples import seed_samples
 from taxon.qna.taxonomy import load_leaves
 
 REPO = Path(__file__).resolve().parents[1]
-EVAL_SHARE = 0.5  # of each knowledge leaf's seeds asked after training; the rest train
 ANSWER_TOKENS = 48
-LORA64 = {"method": "lora", "lora_rank": 64, "lora_alpha": 128}
+LORA64 = {"method": "lora", "lora_rank": 64, "lora_alpha": 128, "learning_rate": 2e-3}
 ALL_FORMS = ["section", "sentence_topic", "sentence_continue", "seed_bare"]
 # name: (train overrides, document forms)
 POINTS = {
     "base": (None, ALL_FORMS),
-    "lora-e3": ({**LORA64, "learning_rate": 2e-3, "epochs": 3}, ALL_FORMS),
-    "lora-e6": ({**LORA64, "learning_rate": 2e-3, "epochs": 6}, ALL_FORMS),
-    "lora-e10": ({**LORA64, "learning_rate": 2e-3, "epochs": 10}, ALL_FORMS),
-    "lora-e6-continue": ({**LORA64, "learning_rate": 2e-3, "epochs": 6}, ["sentence_continue", "seed_bare"]),
-    "full-e3": ({"method": "full", "learning_rate": 1e-4, "epochs": 3}, ALL_FORMS),
-    "full-e5": ({"method": "full", "learning_rate": 1e-4, "epochs": 5}, ALL_FORMS),
-    "full-e3-lr3e-4": ({"method": "full", "learning_rate": 3e-4, "epochs": 3}, ALL_FORMS),
-}
-_NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-    "eleven": "11",
-    "twelve": "12",
-    "twenty": "20",
-    "thirty": "30",
-    "forty": "40",
-    "fifty": "50",
-    "hundred": "100",
+    "lora-e2": ({**LORA64, "epochs": 2}, ALL_FORMS),
+    "lora-e4": ({**LORA64, "epochs": 4}, ALL_FORMS),
+    "lora-e8": ({**LORA64, "epochs": 8}, ALL_FORMS),
+    "lora-e4-continue": ({**LORA64, "epochs": 4}, ["sentence_continue", "seed_bare"]),
+    "full-e2": ({"method": "full", "learning_rate": 1e-4, "epochs": 2}, ALL_FORMS),
+    "full-e4": ({"method": "full", "learning_rate": 1e-4, "epochs": 4}, ALL_FORMS),
 }
 
 
-def fact_tokens(text: str) -> list[str]:
-    """Word tokens with thousands separators and possessives dropped, number words as digits."""
-    tokens = words(re.sub(r"(?<=\d),(?=\d{3})", "", text))
-    return [_NUMBER_WORDS.get(w, w).removesuffix("'s") for w in tokens]
-
-
-def key_facts(question: str, reference: str) -> tuple[set[str], set[str]]:
-    """(numbers, other content words) of the reference that the question does not give
-    (a word counts as given when the question has one of the same first five letters)."""
-    given = {w[:5] for w in fact_tokens(question)}
-    facts = [w for w in fact_tokens(reference) if w[:5] not in given and w not in STOPWORDS]
-    numbers = {w for w in facts if re.fullmatch(r"\d+(?:\.\d+)?", w)}
-    return numbers, {w for w in facts if w not in numbers and len(w) > 2}
-
-
-def fact_match(question: str, reference: str, answer: str) -> bool:
-    """Right when the answer holds at least half the reference's new numbers (rounded up), or
-    where it has none, at least half its new content words."""
-    numbers, others = key_facts(question, reference)
-    said = set(fact_tokens(answer))
-    facts = numbers or others
-    return not facts or len(facts & said) * 2 >= len(facts)
-
-
-def knowledge_rows(config: dict) -> tuple[list[dict], list[tuple[str, str, str]], dict]:
-    """Training rows (derived samples + training seeds with their passages) and the
-    held-out (leaf, question, reference) items of every demo knowledge leaf."""
+def knowledge_rows(config: dict, names: set[str] | None) -> tuple[list[dict], list, dict]:
+    """Training rows (derived samples + seeds, on the training side of the pipeline's split)
+    and evaluation's fact questions of the chosen demo knowledge leaves."""
     settings = Settings.from_config(config)
+    eval_share = config["dataset"]["eval_share"]
+    leaves = [
+        leaf
+        for leaf in load_leaves(REPO / "taxonomy")
+        if leaf.kind == "knowledge" and (not names or leaf.folder.name in names)
+    ]
+    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
     rows, items, counts = [], [], {}
-    for leaf in (leaf for leaf in load_leaves(REPO / "taxonomy") if leaf.kind == "knowledge"):
-        job = leaf_job(leaf, settings, "bench", EVAL_SHARE)
+    for leaf in leaves:
+        job = leaf_job(leaf, settings, "bench", eval_share)
         sections = [s for d in load_leaf_documents(leaf, config) for s in document_sections(d)]
-        candidates = [c for c in document_candidates(job, sections, settings.document_forms)]
-        kept = [c for c in candidates if not job.held_out.too_close(c.question)]
-        rows += [sample_row(job, c) for c in kept]
-        held = held_out_seed_indexes(leaf, EVAL_SHARE)
-        rows += [s for i, s in enumerate(seed_samples(leaf)) if i not in held]
-        items += [(leaf.leaf_id, leaf.seeds[i].question, leaf.seeds[i].answer) for i in sorted(held)]
-        counts[leaf.leaf_id] = {"derived": len(kept), "guarded": len(candidates) - len(kept), "held_out": len(held)}
+        made = [sample_row(job, c) for c in document_candidates(job, sections, settings.document_forms)]
+        made += seed_samples(leaf)
+        trained = [row for row in made if split.side(row) == TRAIN]
+        rows += trained
+        questions = fact_questions(leaf, [s for section in sections for s in section.sentences], eval_share)
+        items += questions
+        counts[leaf.leaf_id] = {"rows": len(trained), "not_trained": len(made) - len(trained), "items": len(questions)}
     return rows, items, counts
 
 
@@ -128,7 +87,7 @@ def answers(model: str, questions: list[str], config: dict) -> list[str]:
     return [completion.text for completion in teacher.chat(requests)]
 
 
-def run_point(name: str, base: str) -> dict:
+def run_point(name: str, base: str, names: set[str] | None) -> dict:
     overrides, forms = POINTS[name]
     config = load_config(
         "cpu",
@@ -138,10 +97,9 @@ def run_point(name: str, base: str) -> dict:
             # one thread: on a shared 2-core machine torch's two threads run 2-10x slower when the other core is busy
             "train": {**(overrides or {}), "checkpoint_every": 0, "resume": False, "max_steps": 0, "threads": 1},
             "teacher": {"threads": 1},
-            "dataset": {"eval_share": 0.0},  # the bench holds out its own items
         },
     )
-    rows, items, counts = knowledge_rows(config)
+    rows, items, counts = knowledge_rows(config, names)
     figures = {"point": name, "forms": forms, "rows": len(rows), "items": len(items), "leaves": counts}
     model = base
     with tempfile.TemporaryDirectory() as scratch:
@@ -151,10 +109,11 @@ def run_point(name: str, base: str) -> dict:
             data = Path(scratch) / "data"
             (data / "bench").mkdir(parents=True)
             (data / "bench" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = train(data, [], base, Path(scratch) / "train", config, quiet=True)
             figures.update(
                 train_s=round(time.perf_counter() - started, 1),
+                cpu_s=round(time.process_time() - cpu, 1),
                 steps=result.steps,
                 tokens=result.tokens,
                 final_loss=round(result.final_loss, 4),
@@ -162,31 +121,35 @@ def run_point(name: str, base: str) -> dict:
             )
             model = str(result.model_dir)
         started = time.perf_counter()
-        said = answers(model, [q for _, q, _ in items], config)
+        said = answers(model, [item.question for item in items], config)
         figures["answer_s"] = round(time.perf_counter() - started, 1)
-    right = [fact_match(q, ref, a) for (_, q, ref), a in zip(items, said)]
+    right = [fact_match(answer, item.key_facts) for item, answer in zip(items, said)]
+    by_source = {}
+    for item, score in zip(items, right):
+        by_source.setdefault(item.source, []).append(score)
     figures["fact_accuracy"] = round(sum(right) / len(right), 3)
+    figures["by_source"] = {source: f"{int(sum(v))}/{len(v)}" for source, v in sorted(by_source.items())}
     figures["examples"] = [
-        {"question": q, "reference": ref, "answer": a, "right": r}
-        for (_, q, ref), a, r in list(zip(items, said, right))
-    ][:6]
+        {"question": item.question, "reference": item.reference, "answer": answer, "right": score}
+        for item, answer, score in list(zip(items, said, right))[:8]
+    ]
     return figures
 
 
 def table(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    print(f"{'point':<20}{'rows':>6}{'steps':>7}{'tokens':>9}{'train s':>9}{'loss':>8}{'facts':>8}")
+    print(f"{'point':<20}{'rows':>6}{'steps':>7}{'tokens':>9}{'train s':>9}{'cpu s':>8}{'loss':>8}{'facts':>8}")
     for r in rows:
         print(
             f"{r['point']:<20}{r['rows']:>6}{r.get('steps', 0):>7}{r.get('tokens', 0):>9}"
-            f"{r.get('train_s', 0):>9}{r.get('final_loss', float('nan')):>8.3f}"
-            f"{r['fact_accuracy']:>8.1%}  ({round(r['fact_accuracy'] * r['items'])}/{r['items']})"
+            f"{r.get('train_s', 0):>9}{r.get('cpu_s', 0):>8}{r.get('final_loss', float('nan')):>8.3f}"
+            f"{r['fact_accuracy']:>8.1%}  {r['by_source']} {','.join(sorted(r['leaves']))}"
         )
     best = max((r for r in rows if r["point"] != "base"), key=lambda r: r["fact_accuracy"], default=None)
     base = next((r for r in rows if r["point"] == "base"), None)
     if best and base:
         emit(
-            "knowledge fact accuracy, held-out seed questions",
+            "knowledge fact accuracy, evaluation's fact questions",
             f"{best['fact_accuracy']:.0%} ({best['point']}, {best['tokens']} tokens, {best['train_s']} s)",
             f"base {base['fact_accuracy']:.0%}",
             ">= 60 %, base <= 15 %",
@@ -198,6 +161,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", default="base,lora-e3", help=f"comma-separated, of: {', '.join(POINTS)}")
     parser.add_argument("--base", default="packaged:smollm2")
+    parser.add_argument(
+        "--leaves", default="", help="comma-separated leaf folder names (default: every knowledge leaf)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "knowledge_curve.jsonl")
     parser.add_argument("--table", action="store_true", help="print the table of the points run so far")
     args = parser.parse_args()
@@ -212,7 +178,7 @@ def main() -> int:
         if name not in POINTS:
             print(f"unknown point {name!r}; known: {', '.join(POINTS)}", file=sys.stderr)
             return 2
-        figures = run_point(name, base)
+        figures = run_point(name, base, set(filter(None, args.leaves.split(","))))
         with args.out.open("a") as handle:
             handle.write(json.dumps(figures) + "\n")
         print(json.dumps({k: v for k, v in figures.items() if k != "examples"}), flush=True)

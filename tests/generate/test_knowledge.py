@@ -6,7 +6,7 @@ import pytest
 
 from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
-from taxon.generate.knowledge import seeds_for_chunk
+from taxon.generate.knowledge import needs_passage, seeds_for_chunk
 from taxon.generate.run import generate_leaves
 from taxon.qna.taxonomy import load_leaf
 
@@ -16,6 +16,12 @@ FINCH = "taxonomy/knowledge/science/fictional_species/marrowick_finch"
 def test_seeds_rotate_over_chunks():
     assert seeds_for_chunk(0, 5, 2) == [0, 1] and seeds_for_chunk(1, 5, 2) == [2, 3]
     assert seeds_for_chunk(2, 5, 2) == [4, 0] and seeds_for_chunk(3, 3, 0) == [0, 1, 2]
+
+
+def test_a_question_that_points_at_the_passage_keeps_it():
+    assert needs_passage("According to the passage, what does the finch eat?")
+    assert needs_passage("What does this text say about rats?")
+    assert not needs_passage("What does the Marrowick finch eat in summer?")
 
 
 def finch_leaf(tmp_path, repo_root):

@@ -6,7 +6,7 @@ from transformers import AutoTokenizer
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.qna.samples import is_held_out, make_sample, seed_samples
-from taxon.train.data import IGNORE, build_training_set, collect_samples, encode
+from taxon.train.data import BUILTIN_REPLAY, IGNORE, build_training_set, collect_samples, encode, replay_mix
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_training_set_holds_generated_seeds_and_replay_but_not_held_out(tmp_path
     replay = tmp_path / "replay.jsonl"
     replay_rows = [make_sample(f"Say {n} yes", "yes " * (3 * n), None, {}) for n in range(1, 30)]
     replay.write_text("".join(json.dumps(row) + "\n" for row in replay_rows), encoding="utf-8")
-    config = small_config(max_sample_tokens=60, pack_tokens=60)
+    config = small_config(max_sample_tokens=60, pack_tokens=60, replay_share=1.0)  # every replay row
     rows = collect_samples(generated_dir, leaves, replay)
     assert len(rows) == 80 + sum(len(seed_samples(leaf)) for leaf in leaves) + len(replay_rows)
     held_out = [row for row in rows if is_held_out(row, config["dataset"]["eval_share"])]
@@ -88,3 +88,19 @@ def test_bad_inputs_are_errors_a_user_can_read(tmp_path, tokenizer, leaves):
     tokenizer_without_template.chat_template = None
     with pytest.raises(TaxonError, match="no chat template"):
         build_training_set(None, leaves, None, tokenizer_without_template, small_config())
+
+
+def test_replay_is_mixed_in_by_share(tmp_path, tokenizer, leaves, generated_dir):
+    taxonomy_rows = len(collect_samples(generated_dir, leaves, None))
+    shipped = collect_samples(None, [], BUILTIN_REPLAY)
+    assert len(shipped) >= 40 and all(row["metadata"]["source"] == "replay" for row in shipped)
+    mixed = replay_mix(None, 0.1, taxonomy_rows, seed=42)
+    assert len(mixed) == round(0.1 * taxonomy_rows) and all(row in shipped for row in mixed)
+    assert mixed == replay_mix(None, 0.1, taxonomy_rows, seed=42) != replay_mix(None, 0.1, taxonomy_rows, seed=7)
+    assert replay_mix(None, 0.0, taxonomy_rows, seed=42) == [] and len(replay_mix(None, 5.0, 100, 42)) == len(shipped)
+
+    config = small_config(max_sample_tokens=96, pack_tokens=96, replay_share=0.1)
+    counts = build_training_set(generated_dir, leaves, None, tokenizer, config).counts
+    assert counts["by_source"]["replay"] == len(mixed)
+    none = build_training_set(generated_dir, leaves, None, tokenizer, small_config(replay_share=0.0)).counts
+    assert "replay" not in none["by_source"]

@@ -135,6 +135,8 @@ class TrainSettings:
     threads: int = 0
     resume: bool = True
     nproc_per_node: int | str = 1
+    replay: str = ""
+    replay_share: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ the chunk (grounded answering); the rest ask the question bare, which trains rem
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Generator
 
 from taxon.core.errors import TaxonError
@@ -24,6 +25,17 @@ def shows_chunk(question: str, share: float) -> bool:
     """Whether a sample shows its chunk: a fixed draw per question, so a rerun agrees."""
     digest = hashlib.sha256(question.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+# "According to the passage, ..." asks the reader to look: without the passage the question
+# is empty, so such a question keeps its chunk in every sample
+_NEEDS_PASSAGE = re.compile(
+    r"\b(?:the|this|that|above|given) (?:passage|text|document|excerpt|paragraph|article)\b", re.IGNORECASE
+)
+
+
+def needs_passage(question: str) -> bool:
+    return bool(_NEEDS_PASSAGE.search(question))
 
 
 def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
@@ -81,7 +93,7 @@ def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]
                 question,
                 chunk.text,
                 reference,
-                shows_chunk(question, settings.knowledge_chunk_share),
+                needs_passage(question) or shows_chunk(question, settings.knowledge_chunk_share),
             )
             for question in questions
         ]

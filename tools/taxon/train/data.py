@@ -4,6 +4,7 @@ tokenized with a next-token target at every position (-100 outside assistant tur
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, TrainingSplit
 from taxon.qna.samples import collect_samples
 from taxon.qna.taxonomy import Leaf
 
+BUILTIN_REPLAY = Path(__file__).resolve().parents[1] / "data" / "general_chat.jsonl"  # written for taxon
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
 OVERLONG_POLICIES = ("trim", "drop")
 
@@ -39,6 +41,17 @@ class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
     counts: dict = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+
+
+def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int) -> list[dict]:
+    """General chat rows mixed in against forgetting: `share` of the taxonomy's row count,
+    drawn without repeats from the replay file (default: the set shipped with taxon), in a
+    seeded order."""
+    if share <= 0:
+        return []
+    rows = collect_samples(None, [], Path(replay) if replay else BUILTIN_REPLAY)
+    random.Random(f"{seed}:replay").shuffle(rows)
+    return rows[: round(share * taxonomy_rows)]
 
 
 def _render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
@@ -101,7 +114,8 @@ def build_training_set(
     held_out, trimmed = 0, 0
     dropped: Counter = Counter()
     by_source: Counter = Counter()
-    for row in collect_samples(dataset_dir, leaves, replay):
+    rows = collect_samples(dataset_dir, leaves, None)
+    for row in rows + replay_mix(replay, float(train_config["replay_share"]), len(rows), int(train_config["seed"])):
         side = split.side(row)
         if side == HELD_OUT:
             held_out += 1
