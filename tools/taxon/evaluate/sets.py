@@ -12,8 +12,7 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
-from taxon.documents import load_leaf_documents
-from taxon.documents.sections import document_sections
+from taxon.documents.sections import leaf_sentences
 from taxon.evaluate.choices import fact_choices
 from taxon.evaluate.forms import AnswerForm, answer_form
 from taxon.qna.facts import fact_questions
@@ -75,13 +74,7 @@ def _capped(items: list[EvalItem], max_per_leaf: int) -> tuple[EvalItem, ...]:
 
 def knowledge_eval_set(leaf: Leaf, config: dict, eval_share: float, max_per_leaf: int) -> EvalSet:
     """The leaf's fact questions (held-out seeds first, then the document's), with choices."""
-    sentences = [
-        sentence
-        for document in load_leaf_documents(leaf, config)
-        for section in document_sections(document)
-        for sentence in section.sentences
-    ]
-    questions = fact_questions(leaf, sentences, eval_share)
+    questions = fact_questions(leaf, leaf_sentences(leaf, config), eval_share)
     items = []
     for question in questions:
         choices, gold = fact_choices(question, questions)
