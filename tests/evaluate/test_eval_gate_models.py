@@ -2,10 +2,10 @@
 and fails one that only learned to answer briefly and one that lost its general answers."""
 
 import pytest
-from trained_models import general_rows, train_tiny, write_general_sets
 
 from support.runs import KNOWLEDGE_LEAF, make_config
 from support.tiny_model import build_tiny_model
+from support.trained_models import general_rows, train_tiny, write_general_sets
 from taxon.evaluate import evaluate
 from taxon.evaluate.sets import PROBE_ID, knowledge_eval_set
 
