@@ -7,7 +7,7 @@ form of a held-out question cannot slip in either."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from taxon.qna.samples import is_held_out, question_of, seed_samples
 from taxon.qna.taxonomy import Leaf
@@ -40,6 +40,7 @@ class HeldOut:
 
     questions: tuple[str, ...]
     max_jaccard: float = HELD_OUT_MAX_JACCARD
+    _sets: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_sets", tuple(frozenset(words(q)) for q in self.questions))
@@ -90,7 +91,7 @@ class TrainingSplit:
             return HELD_OUT
         # the question itself, without a context shown before it; a row of no leaf (replay)
         # is checked against every knowledge leaf
-        guard = self.guards.get((row.get("metadata") or {}).get("leaf"), self.everything)
+        guard = self.guards.get(str((row.get("metadata") or {}).get("leaf")), self.everything)
         question = question_of(row)
         if guard.too_close(question.rpartition("\n\n")[2]) or guard.too_close(question):
             return NEAR_HELD_OUT
