@@ -198,14 +198,12 @@ def words(text: str) -> list[str]:
 
 def _number_value(text: str) -> str:
     text = text.lower().replace(",", "")
+    value: float
     if "-" in text[1:] and not text[0].isdigit():
         tens, ones = text.split("-", 1)
-        value = NUMBER_WORDS[tens] + {"one": 1, **NUMBER_WORDS}[ones]
-    elif text in NUMBER_WORDS:
-        value = NUMBER_WORDS[text]
+        value = float(NUMBER_WORDS[tens] + {"one": 1, **NUMBER_WORDS}[ones])
     else:
-        value = float(text)
-    value = float(value)
+        value = float(NUMBER_WORDS[text]) if text in NUMBER_WORDS else float(text)
     return str(int(value)) if value.is_integer() else f"{value:g}"
 
 
@@ -368,7 +366,8 @@ def defined_terms(text: str) -> list[Fact]:
 
 def _sentence_facts(sentence: str, names: frozenset[str], topic_words: set[str]) -> list[Fact]:
     facts = number_facts(sentence) + name_facts(sentence, names) + defined_terms(sentence)
-    kept, taken = [], []
+    kept: list[Fact] = []
+    taken: list[tuple[int, int]] = []
     for fact in sorted(facts, key=lambda f: (f.start, -(f.end - f.start))):
         if any(fact.start < end and start < fact.end for start, end in taken):
             continue
