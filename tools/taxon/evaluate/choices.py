@@ -62,20 +62,56 @@ def _number_variants(text: str, key: str, pool: list[tuple[float, str | None]]) 
     return variants[: N_CHOICES - 1] if len(variants) <= N_CHOICES - 1 else _order(key, variants[:5])[: N_CHOICES - 1]
 
 
+CALENDAR = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "spring",
+        "summer",
+        "autumn",
+        "winter",
+    ]
+)
+
+
+def _name_kind(name: str) -> tuple[bool, int]:
+    """What a distractor should share with the right name to be a fair one: a calendar word
+    for a calendar word, and the same number of words."""
+    tokens = name.lower().split()
+    return tokens[0] in CALENDAR, len(tokens)
+
+
 def _name_variants(question: FactQuestion, others: list[FactQuestion]) -> list[str]:
-    """The answer with its name swapped for the leaf's other names."""
+    """The answer with its name swapped for the leaf's other names, those of its own kind first
+    (a month for a month, two words for two words), so that no option is out of place."""
     names = [o.answer for o in others if o.source == "document" and o.key_facts[0].startswith("name:")]
     value = next(fact.split(":", 1)[1] for fact in question.key_facts if fact.startswith("name:"))
-    names = [name for name in dict.fromkeys(names) if name.lower() != value]
+    calendar, length = _name_kind(value)
+    names = _order(question.id, [name for name in dict.fromkeys(names) if name.lower() != value])
+    names.sort(key=lambda name: (_name_kind(name)[0] != calendar, abs(_name_kind(name)[1] - length)))
     if question.source == "document":
-        return _order(question.id, names)[: N_CHOICES - 1]
+        return names[: N_CHOICES - 1]
     match = re.search(re.escape(value).replace(r"\ ", r"\s+"), question.answer, re.IGNORECASE)
     if not match:
         return []
-    return [
-        question.answer[: match.start()] + name + question.answer[match.end() :]
-        for name in _order(question.id, names)[: N_CHOICES - 1]
-    ]
+    return [question.answer[: match.start()] + name + question.answer[match.end() :] for name in names[: N_CHOICES - 1]]
 
 
 def fact_choices(question: FactQuestion, questions: list[FactQuestion]) -> tuple[tuple[str, ...], int]:
