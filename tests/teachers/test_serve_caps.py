@@ -14,29 +14,29 @@ from taxon.serve.server import Batcher, Limits, ModelServer
 QUESTION = [{"role": "user", "content": "bird"}]
 
 
-class PoisonedTeacher:
+@pytest.fixture(scope="module")
+def poisoned_teacher(sharp_model_dir):
     """The real model, which fails (as a model can) on any batch holding the word 'poison'."""
+    from taxon.backends.transformers import TransformersTeacher
 
-    def __init__(self, teacher):
-        self.teacher = teacher
+    teacher = TransformersTeacher(str(sharp_model_dir), batch_size=4)
 
-    def request_ids(self, request):
-        return self.teacher.request_ids(request)
-
-    def chat(self, requests, progress=None, on_text=None):
-        if any("poison" in m["content"] for r in requests for m in r.messages):
+    def fall_over(module, args, kwargs):
+        if any("poison" in teacher.tokenizer.decode(row) for row in kwargs["input_ids"]):
             raise RuntimeError("the model fell over")
-        return self.teacher.chat(requests, progress, on_text)
+
+    teacher.model.register_forward_pre_hook(fall_over, with_kwargs=True)
+    return teacher
 
 
 @pytest.fixture
-def start(local_teacher):
+def start(poisoned_teacher):
     servers = []
 
     def start(window_s: float = 0.01, **limits) -> ModelServer:
-        teacher = PoisonedTeacher(local_teacher)
+        teacher = poisoned_teacher
         limits = Limits(**limits)
-        batcher = Batcher(teacher, max_jobs=4, window_s=window_s, max_prompt_tokens=limits.max_prompt_tokens)
+        batcher = Batcher(teacher, window_s=window_s, max_prompt_tokens=limits.max_prompt_tokens)
         server = ModelServer(("127.0.0.1", 0), teacher, "tiny", 8, batcher, limits)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)

@@ -93,6 +93,7 @@ def make_teacher(config: dict) -> Teacher:
             threads=params.get("threads", 0),
             tensor_parallel_size=params.get("tensor_parallel_size", 1),
             seed=generate.get("seed", 0),
+            dtype=params.get("dtype", "auto"),
         )
     raise UsageError(
         f"unknown teacher backend '{backend}'", hint=f"set generate.backend to one of: {', '.join(BACKENDS)}"
@@ -109,13 +110,14 @@ def local_model(
     tensor_parallel_size: int = 1,
     seed: int = 0,
     gpu_memory_utilization: float = 0.9,
+    dtype: str = "auto",
 ) -> Teacher:
     """A model run in this process: the teacher of generate, the answerer of evaluate, the
     model behind serve and chat."""
     if backend == "transformers":
         from taxon.backends.transformers import TransformersTeacher
 
-        return TransformersTeacher(model_path, spec=spec, batch_size=batch_size, threads=threads)
+        return TransformersTeacher(model_path, spec=spec, batch_size=batch_size, threads=threads, dtype=dtype)
     if backend == "vllm":
         from taxon.backends.vllm import VLLMTeacher
 
@@ -125,5 +127,6 @@ def local_model(
             tensor_parallel_size=tensor_parallel_size,
             seed=seed,
             gpu_memory_utilization=gpu_memory_utilization,
+            dtype=dtype,
         )
     raise UsageError(f"unknown local backend '{backend}'", hint=f"use one of: {', '.join(LOCAL_BACKENDS)}")

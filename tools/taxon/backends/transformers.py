@@ -1,32 +1,74 @@
-"""The in-process transformers teacher: batched generation on CPU (or one GPU), the CPU default.
+"""The in-process transformers teacher: continuous batching on CPU (or one GPU), the CPU default.
 
-Requests are sorted by prompt length and generated `batch_size` at a time with left padding.
-Sampling is done by a logits processor that draws each row from its own torch.Generator
-seeded by that request's seed, so a request's output does not depend on which batch it
-landed in, and temperature, top_p, max_tokens and stop strings are all per request.
+Up to `batch_size` requests decode together, one token per step. A row that finishes leaves
+the batch at once and the next waiting request takes its place between two steps: its prompt is
+prefilled alone, its KV cache padded on the left to the batch's length and stacked onto the
+batch's. Every row's tokens stay contiguous at the right end of its cache row, and positions
+are passed explicitly, so padding changes nothing but the work skipped. Each row samples from
+its own torch.Generator seeded by its request, with its own temperature, top_p, max_tokens and
+stop strings, so a request's output does not depend on the rows it ran beside.
+
+The model runs in bfloat16 where the hardware computes it natively, else float32, unless
+`dtype` says otherwise (see `torch_dtype`).
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from taxon.backends import local_teacher_name
 from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
-from taxon.core.errors import TaxonError
+from taxon.core.errors import TaxonError, UsageError
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+TOP_K = 256  # top-p sampling looks within the TOP_K likeliest tokens (a full sort per step is slow)
+MIN_SHARED_PREFIX = 8  # scoring: shorter common prefixes are not worth a separate pass
 
 
-def load_model(model_path: str, threads: int = 0):
-    """(tokenizer, model) ready for batched left-padded generation."""
+def torch_dtype(setting: str, model_path: str, device: str):
+    """The dtype a model runs inference in. "auto": on a GPU the model's own 16-bit dtype from
+    its config (else bfloat16); on a CPU bfloat16 where it computes bfloat16 natively
+    (AVX512-BF16 or AMX), else float32: on an AVX2-only CPU bfloat16 matrix products are
+    emulated, 3-7x slower than float32 (measured here on 2 EPYC cores)."""
+    import torch
+
+    if setting not in DTYPES:
+        raise UsageError(f"unknown dtype '{setting}'", hint=f"set teacher.dtype to one of: {', '.join(DTYPES)}")
+    if setting != "auto":
+        return getattr(torch, setting)
+    if device != "cuda":
+        return torch.bfloat16 if native_cpu_bfloat16() else torch.float32
+    from transformers import AutoConfig
+
+    try:
+        configured = AutoConfig.from_pretrained(model_path).dtype
+    except (OSError, ValueError) as error:
+        raise TaxonError(f"cannot read the model's config: {error}", where=model_path, hint="check the model folder")
+    return torch.float16 if configured in (torch.float16, "float16") else torch.bfloat16
+
+
+def native_cpu_bfloat16() -> bool:
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+
+
+def load_model(model_path: str, threads: int = 0, dtype: str = "auto"):
+    """(tokenizer, model) ready for left-padded batches."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if threads:
         torch.set_num_threads(threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    chosen = torch_dtype(dtype, model_path, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32).to(device).eval()
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=chosen).to(device).eval()
     except (OSError, ValueError) as error:
         raise TaxonError(f"cannot load the model: {error}", where=model_path, hint="check the model folder or id")
     if not tokenizer.chat_template:
@@ -37,111 +79,29 @@ def load_model(model_path: str, threads: int = 0):
     return tokenizer, model
 
 
-TOP_K = 256
-
-
-class _RowSampler:
-    """A logits processor that picks each row's next token itself (argmax at temperature 0,
-    else top-p sampling from the row's generator) and leaves only that token possible, so
-    the greedy search around it just follows. For rows that asked for logprobs it records
-    each chosen token's log-probability and the row's likeliest tokens from the raw scores."""
-
-    def __init__(self, requests: list[ChatRequest]):
-        import torch
-
-        self.logprob_rows = [(row, r.logprobs) for row, r in enumerate(requests) if r.logprobs is not None]
-        self.logprobs: list[list[tuple[int, float, list[tuple[int, float]]]]] = [[] for _ in requests]
-
-        self.temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests]).unsqueeze(1)
-        self.top_ps = torch.tensor([r.top_p for r in requests]).unsqueeze(1)
-        self.generators = [
-            torch.Generator().manual_seed(r.seed if r.seed is not None else random.getrandbits(63)) for r in requests
-        ]
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        scores = scores.float().cpu()
-        chosen = scores.argmax(dim=-1)
-        sampled_rows = (self.temperatures.squeeze(1) > 0).nonzero().flatten().tolist()
-        if sampled_rows:
-            probs = torch.softmax(scores / self.temperatures.clamp(min=1e-5), dim=-1)
-            # top-p within the TOP_K likeliest tokens: a full sort of the vocabulary per row and
-            # step cost a quarter of generation time, and the nucleus is far smaller than TOP_K.
-            sorted_probs, order = probs.topk(min(TOP_K, probs.shape[-1]), dim=-1)
-            outside_top_p = sorted_probs.cumsum(dim=-1) - sorted_probs > self.top_ps
-            sorted_probs[outside_top_p] = 0.0
-            for row in sampled_rows:
-                pick = torch.multinomial(sorted_probs[row], 1, generator=self.generators[row])
-                chosen[row] = order[row, pick]
-        if self.logprob_rows:
-            self._record(scores, chosen)
-        forced = torch.full_like(scores, float("-inf"))
-        forced[torch.arange(len(chosen)), chosen] = 0.0
-        return forced.to(input_ids.device)
-
-    def _record(self, scores, chosen) -> None:
-        import torch
-
-        rows = [row for row, _ in self.logprob_rows]
-        logprobs = torch.log_softmax(scores[rows], dim=-1)
-        most = max(k for _, k in self.logprob_rows)
-        top_values, top_ids = logprobs.topk(most, dim=-1) if most else (None, None)
-        for i, (row, k) in enumerate(self.logprob_rows):
-            token = int(chosen[row])
-            top = [(int(t), float(v)) for t, v in zip(top_ids[i, :k], top_values[i, :k])] if k else []
-            self.logprobs[row].append((token, float(logprobs[i, token]), top))
-
-
-class _RowLimits:
-    """Stopping criteria per row: its own max_tokens and stop strings. Records where each row
-    stopped, since generate pads the rest of a finished row."""
-
-    def __init__(self, requests: list[ChatRequest], prompt_length: int, tokenizer):
-        self.requests = requests
-        self.prompt_length = prompt_length
-        self.tokenizer = tokenizer
-        self.stopped_at: list[int | None] = [None] * len(requests)
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        generated = input_ids.shape[1] - self.prompt_length
-        done = []
-        for row, request in enumerate(self.requests):
-            stop = generated >= request.max_tokens or self._hit_stop(input_ids[row], request, generated)
-            if stop and self.stopped_at[row] is None:
-                self.stopped_at[row] = generated
-            done.append(stop)
-        return torch.tensor(done, device=input_ids.device)
-
-    def _hit_stop(self, ids, request: ChatRequest, generated: int) -> bool:
-        if not request.stop:
-            return False
-        # A stop string of n characters spans at most 4n byte-level tokens.
-        window = min(generated, 4 * max(len(s) for s in request.stop) + 4)
-        tail = self.tokenizer.decode(ids[len(ids) - window :], skip_special_tokens=True)
-        return any(s in tail for s in request.stop)
-
-
 class TransformersTeacher:
-    def __init__(self, model_path: str, spec: str | None = None, batch_size: int = 8, threads: int = 0):
-        self.tokenizer, self.model = load_model(model_path, threads)
+    def __init__(
+        self, model_path: str, spec: str | None = None, batch_size: int = 8, threads: int = 0, dtype: str = "auto"
+    ):
+        self.tokenizer, self.model = load_model(model_path, threads, dtype)
         self.batch_size = max(1, int(batch_size))
         self.name = local_teacher_name("transformers", spec or model_path, model_path)
         generation = self.model.generation_config
         eos = generation.eos_token_id if generation.eos_token_id is not None else []
-        self.eos_ids = sorted({*(eos if isinstance(eos, list) else [eos]), self.tokenizer.eos_token_id})
+        self.eos_ids = frozenset({*(eos if isinstance(eos, list) else [eos]), self.tokenizer.eos_token_id})
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def request_ids(self, request: ChatRequest) -> list[int]:
-        """The prompt's token ids: a raw completion prompt as is, else the chat-templated messages."""
+        """A chat request's templated messages, or a completion request's raw prompt."""
         if request.prompt is not None:
-            return self.tokenizer(request.prompt)["input_ids"]
+            return self.tokenizer(request.prompt)["input_ids"] or [self.tokenizer.eos_token_id]
         return self.prompt_ids(request.messages)
+
+    def decode_loop(self) -> DecodeLoop:
+        return DecodeLoop(self)
 
     def chat(
         self,
@@ -149,46 +109,31 @@ class TransformersTeacher:
         progress: Callable[[int], None] | None = None,
         on_text: Callable[[int, str], None] | None = None,
     ) -> list[Completion]:
-        prompts = [self.request_ids(r) for r in requests]
+        """One completion per request, continuously batched. `on_text(index, piece)` gets each
+        request's text as it grows; its pieces joined are the completion's text."""
         results: list[Completion | None] = [None] * len(requests)
-        for batch in _length_sorted_batches(prompts, self.batch_size):
-            completions = self._generate([requests[i] for i in batch], [prompts[i] for i in batch])
-            for index, completion in zip(batch, completions):
-                results[index] = completion
-                if on_text:  # a batch's texts arrive whole when it ends
-                    on_text(index, completion.text)
+
+        def finished(index: int, completion: Completion) -> None:
+            results[index] = completion
             if progress:
-                progress(len(batch))
+                progress(1)
+
+        loop = self.decode_loop()
+        prompts = [self.request_ids(r) for r in requests]
+        for index in sorted(range(len(requests)), key=lambda i: len(prompts[i])):  # less padding per prefill
+            loop.add(
+                requests[index],
+                lambda completion, index=index: finished(index, completion),
+                (lambda piece, index=index: on_text(index, piece)) if on_text else None,
+                prompt=prompts[index],
+            )
+        while loop.step():
+            pass
         return results
 
-    def _generate(self, requests: list[ChatRequest], prompts: list[list[int]]) -> list[Completion]:
-        import torch
-        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
-
-        inputs = self.tokenizer.pad({"input_ids": prompts}, padding=True, return_tensors="pt").to(self.model.device)
-        prompt_length = inputs["input_ids"].shape[1]
-        limits = _RowLimits(requests, prompt_length, self.tokenizer)
-        sampler = _RowSampler(requests)
-        config = GenerationConfig(
-            max_new_tokens=max(r.max_tokens for r in requests),
-            do_sample=False,
-            eos_token_id=self.eos_ids,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        with torch.inference_mode():
-            output = self.model.generate(
-                **inputs,
-                generation_config=config,
-                logits_processor=LogitsProcessorList([sampler]),
-                stopping_criteria=StoppingCriteriaList([limits]),
-            )
-        completions = []
-        for row, request in enumerate(requests):
-            ids = output[row, prompt_length:].tolist()[: limits.stopped_at[row] or None]
-            completions.append(self._completion(request, ids, len(prompts[row]), sampler.logprobs[row]))
-        return completions
-
-    def _completion(self, request: ChatRequest, ids: list[int], prompt_tokens: int, logprobs=()) -> Completion:
+    def completion(self, request: ChatRequest, ids: list[int], prompt_tokens: int, logprobs=None) -> Completion:
+        """The completion of generated `ids`: cut after an end-of-turn token and before the
+        first stop string."""
         ended = next((i for i, token in enumerate(ids) if token in self.eos_ids), None)
         if ended is not None:
             ids = ids[: ended + 1]
@@ -197,58 +142,307 @@ class TransformersTeacher:
         if cuts:
             text = text[: min(cuts)]
         finish = "stop" if ended is not None or cuts or len(ids) < request.max_tokens else "length"
-        token_logprobs = None
-        if request.logprobs is not None:
-            kept = self._tokens_in(ids, text) if cuts else len(ids)
-            token_logprobs = tuple(self._token_logprob(step) for step in logprobs[:kept])
-        return Completion(
-            text=text, finish_reason=finish, tokens=len(ids), prompt_tokens=prompt_tokens, logprobs=token_logprobs
-        )
+        kept = None if logprobs is None else tuple(logprobs[: self._tokens_in(ids, text)])
+        return Completion(text=text, finish_reason=finish, tokens=len(ids), prompt_tokens=prompt_tokens, logprobs=kept)
 
     def _tokens_in(self, ids: list[int], text: str) -> int:
-        """How many of the generated tokens it takes to spell `text` (the answer cut at a stop string)."""
-        for count in range(len(ids) + 1):
+        """How many of `ids` contribute to `text` (a cut prefix of their decoded text)."""
+        for count in range(len(ids)):
             if len(self.tokenizer.decode(ids[:count], skip_special_tokens=True)) >= len(text):
                 return count
         return len(ids)
 
-    def _token_logprob(self, step: tuple[int, float, list[tuple[int, float]]]) -> TokenLogprob:
-        token, logprob, top = step
-        decode = self.tokenizer.decode
-        return TokenLogprob(decode([token]), logprob, tuple((decode([t]), value) for t, value in top))
-
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float]:
-        """Mean log-probability of the answer's tokens after the chat-templated messages and
-        the assistant prefix. Left padding puts every answer at the end of its row, so only
-        the last positions' logits are computed."""
+        """Mean log-probability of each answer's tokens after its chat-templated messages.
+        Items are scored in chunks of `batch_size` (by length, or by content where that shares
+        more prefix); a chunk's common prefix (the system prompt, a shared context) is computed
+        once and its KV cache reused by every row. Left padding puts every answer at the end of
+        its row, so only the last positions' logits are computed."""
+        pairs = [(self.prompt_ids(messages), self._answer_ids(answer)) for messages, answer in items]
+        results: list[float] = [float("nan")] * len(items)
+        for chunk in scoring_chunks([prompt for prompt, _ in pairs], [p + a for p, a in pairs], self.batch_size):
+            shared = common_prefix_length([pairs[i][0] for i in chunk])
+            shared = min(shared, min(len(pairs[i][0]) for i in chunk) - 1)  # the first answer token's logits
+            scores = self._score_chunk([pairs[i] for i in chunk], shared if shared >= MIN_SHARED_PREFIX else 0)
+            for index, score in zip(chunk, scores):
+                results[index] = score
+        return results
+
+    def _score_chunk(self, pairs: list[tuple[list[int], list[int]]], shared: int) -> list[float]:
         import torch
 
-        pairs = [(self.prompt_ids(messages), self._answer_ids(answer)) for messages, answer in items]
-        sequences = [prompt + answer for prompt, answer in pairs]
-        results: list[float] = [float("nan")] * len(items)
-        for batch in _length_sorted_batches(sequences, self.batch_size):
-            inputs = self.tokenizer.pad(
-                {"input_ids": [sequences[i] for i in batch]}, padding=True, return_tensors="pt"
-            ).to(self.model.device)
-            mask = inputs["attention_mask"]
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            longest_answer = max(len(pairs[i][1]) for i in batch)
+        device = self.model.device
+        cache = None
+        if shared:
             with torch.inference_mode():
-                logits = self.model(**inputs, position_ids=positions, logits_to_keep=longest_answer + 1).logits
-            logprobs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            targets = inputs["input_ids"][:, -longest_answer:]
-            token_logprobs = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            for row, index in enumerate(batch):
-                length = len(pairs[index][1])
-                results[index] = token_logprobs[row, longest_answer - length :].mean().item()
-        return results
+                prefix = torch.tensor([pairs[0][0][:shared]], device=device)
+                cache = self.model(input_ids=prefix, use_cache=True).cache
+            for layer in cache.layers:
+                layer.keys = layer.keys.expand(len(pairs), -1, -1, -1)
+                layer.values = layer.values.expand(len(pairs), -1, -1, -1)
+        suffixes = [(prompt + answer)[shared:] for prompt, answer in pairs]
+        inputs = self.tokenizer.pad({"input_ids": suffixes}, padding=True, return_tensors="pt").to(device)
+        suffix_mask = inputs["attention_mask"]
+        mask = torch.cat([torch.ones(len(pairs), shared, dtype=suffix_mask.dtype, device=device), suffix_mask], 1)
+        positions = shared + (suffix_mask.cumsum(-1) - 1).clamp(min=0)
+        longest_answer = max(len(answer) for _, answer in pairs)
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=inputs["input_ids"],
+                attention_mask=mask,
+                position_ids=positions,
+                cache=cache,
+                use_cache=cache is not None,
+                logits_to_keep=longest_answer + 1,
+            ).logits
+        scores = []
+        for row, (_, answer) in enumerate(pairs):
+            predicting = logits[row, -len(answer) - 1 : -1].float().log_softmax(dim=-1)
+            targets = torch.tensor(answer, device=device).unsqueeze(-1)
+            scores.append(predicting.gather(-1, targets).mean().item())
+        return scores
 
     def _answer_ids(self, answer: str) -> list[int]:
         ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
         return ids or [self.tokenizer.eos_token_id]  # an empty answer: score the end of turn
 
 
-def _length_sorted_batches(sequences: list[list[int]], batch_size: int) -> list[list[int]]:
-    """Indices of the sequences grouped into batches of similar length (least padding)."""
-    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+def common_prefix_length(sequences: list[list[int]]) -> int:
+    """The length of the prefix all sequences share (that of their lexicographic extremes)."""
+    low, high = min(sequences), max(sequences)
+    length = 0
+    while length < min(len(low), len(high)) and low[length] == high[length]:
+        length += 1
+    return length
+
+
+def scoring_chunks(prompts: list[list[int]], sequences: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Indices grouped into chunks of `batch_size`: sorted by length (least padding) or by
+    content (prompts sharing a context side by side), whichever computes fewer positions once
+    each chunk's shared prompt prefix is computed once."""
+
+    def chunks(order: list[int]) -> list[list[int]]:
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+    def cost(chunk: list[int]) -> int:
+        shared = common_prefix_length([prompts[i] for i in chunk])
+        shared = shared if shared >= MIN_SHARED_PREFIX else 0
+        return shared + len(chunk) * (max(len(sequences[i]) for i in chunk) - shared)
+
+    by_length = chunks(sorted(range(len(sequences)), key=lambda i: len(sequences[i])))
+    by_content = chunks(sorted(range(len(sequences)), key=lambda i: (prompts[i], len(sequences[i]))))
+    return min(by_length, by_content, key=lambda grouping: sum(map(cost, grouping)))
+
+
+# -- continuous batching -----------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Row:
+    request: ChatRequest
+    prompt: list[int]
+    on_done: Callable[[Completion], None]
+    on_text: Callable[[str], None] | None
+    generator: object = None  # a torch.Generator seeded by the request
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] | None = None
+    shown: str = ""  # the text passed to on_text so far
+
+
+class DecodeLoop:
+    """Rows decoding together, for one thread. `add` queues a request; each `step` lets queued
+    requests into free rows and decodes one token for every row; a finished row's `on_done`
+    gets its Completion at once. If a step raises, every queued and running request is dropped."""
+
+    def __init__(self, teacher: TransformersTeacher):
+        self.teacher = teacher
+        self.waiting: deque[_Row] = deque()
+        self.rows: list[_Row] = []
+        self.cache = None  # the rows' DynamicCache, [rows, heads, columns, dim] per layer
+        self.mask = None  # [rows, columns]: 1 where a row has a token
+        self.positions = None  # [rows]: the position of each row's next input token
+        self.last = None  # [rows]: each row's newest token, the next step's input
+        self.plain_layers = True  # False for sliding-window caches: rows then join only an empty batch
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.rows or self.waiting)
+
+    def add(
+        self,
+        request: ChatRequest,
+        on_done: Callable[[Completion], None],
+        on_text: Callable[[str], None] | None = None,
+        *,
+        prompt: list[int] | None = None,
+    ) -> None:
+        import torch
+
+        seed = request.seed if request.seed is not None else random.getrandbits(63)
+        row = _Row(request, prompt or self.teacher.request_ids(request), on_done, on_text)
+        row.generator = torch.Generator().manual_seed(seed)
+        row.logprobs = [] if request.logprobs is not None else None
+        self.waiting.append(row)
+
+    def step(self) -> bool:
+        """One decode step (after admitting queued requests); False when nothing is left."""
+        try:
+            self._admit()
+            if self.rows:
+                self._decode()
+        except BaseException:
+            self.waiting.clear()
+            self._keep([])
+            raise
+        return self.busy
+
+    def _admit(self) -> None:
+        import torch
+
+        free = self.teacher.batch_size - len(self.rows)
+        if not self.waiting or free <= 0 or (self.rows and not self.plain_layers):
+            return
+        joining = [self.waiting.popleft() for _ in range(min(free, len(self.waiting)))]
+        model, device = self.teacher.model, self.teacher.model.device
+        inputs = self.teacher.tokenizer.pad({"input_ids": [r.prompt for r in joining]}, return_tensors="pt").to(device)
+        mask = inputs["attention_mask"]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            output = model(**inputs, position_ids=positions, use_cache=True, logits_to_keep=1)
+        cache = output.cache
+        tokens = self._pick(output.logits[:, -1], joining)
+        staying = [i for i, row in enumerate(joining) if not self._append(row, int(tokens[i]))]
+        if len(staying) < len(joining):
+            index = torch.tensor(staying, device=device, dtype=torch.long)
+            cache.batch_select_indices(index)
+            mask, positions, tokens = mask[index], positions[index], tokens[index]
+        if not staying:
+            return
+        self.plain_layers = all(type(layer).__name__ == "DynamicLayer" for layer in cache.layers)
+        next_positions = positions[:, -1] + 1
+        if not self.rows:
+            self.cache, self.mask, self.positions, self.last = cache, mask, next_positions, tokens
+        else:
+            self._stack(cache, mask)
+            self.positions = torch.cat([self.positions, next_positions])
+            self.last = torch.cat([self.last, tokens])
+        self.rows += [joining[i] for i in staying]
+
+    def _stack(self, cache, mask) -> None:
+        """Stack the joining rows' cache under the batch's, left-padding the shorter one."""
+        import torch
+        import torch.nn.functional as F
+
+        width = max(self.mask.shape[1], mask.shape[1])
+
+        def padded(tensor, columns_dim):
+            missing = width - tensor.shape[columns_dim]
+            if not missing:
+                return tensor
+            pad = [0, 0] * (tensor.dim() - 1 - columns_dim % tensor.dim()) + [missing, 0]
+            return F.pad(tensor, pad)
+
+        for mine, theirs in zip(self.cache.layers, cache.layers):
+            mine.keys = torch.cat([padded(mine.keys, -2), padded(theirs.keys, -2)])
+            mine.values = torch.cat([padded(mine.values, -2), padded(theirs.values, -2)])
+        self.mask = torch.cat([padded(self.mask, -1), padded(mask, -1)])
+
+    def _decode(self) -> None:
+        import torch
+
+        self.mask = torch.cat([self.mask, self.mask.new_ones(len(self.rows), 1)], dim=1)
+        with torch.inference_mode():
+            output = self.teacher.model(
+                input_ids=self.last.unsqueeze(1),
+                attention_mask=self.mask,
+                position_ids=self.positions.unsqueeze(1),
+                cache=self.cache,
+                use_cache=True,
+            )
+        self.cache = output.cache
+        self.positions = self.positions + 1
+        self.last = self._pick(output.logits[:, -1], self.rows).to(self.last.device)
+        self._keep([i for i, row in enumerate(self.rows) if not self._append(row, int(self.last[i]))])
+
+    def _keep(self, staying: list[int]) -> None:
+        """Drop every row but `staying`, and the leading columns no remaining row uses."""
+        import torch
+
+        if not staying:
+            self.rows, self.cache, self.mask, self.positions, self.last = [], None, None, None, None
+            return
+        if len(staying) == len(self.rows):
+            return
+        index = torch.tensor(staying, device=self.mask.device, dtype=torch.long)
+        self.cache.batch_select_indices(index)
+        self.mask, self.positions, self.last = self.mask[index], self.positions[index], self.last[index]
+        self.rows = [self.rows[i] for i in staying]
+        unused = int(self.mask.any(dim=0).long().argmax())
+        if unused and self.plain_layers:
+            for layer in self.cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, unused:], layer.values[:, :, unused:]
+            self.mask = self.mask[:, unused:]
+
+    def _pick(self, logits, rows: list[_Row]):
+        """Each row's next token: argmax at temperature 0, else top-p sampling from the row's
+        own generator; plus the logprobs a row asked for, from the raw logits."""
+        import torch
+
+        scores = logits.float().cpu()
+        chosen = scores.argmax(dim=-1)
+        sampled = [i for i, row in enumerate(rows) if row.request.temperature > 0]
+        if sampled:
+            temperatures = torch.tensor([rows[i].request.temperature for i in sampled]).unsqueeze(1)
+            top_ps = torch.tensor([rows[i].request.top_p for i in sampled]).unsqueeze(1)
+            probs = torch.softmax(scores[sampled] / temperatures, dim=-1)
+            sorted_probs, order = probs.topk(min(TOP_K, probs.shape[-1]), dim=-1)
+            sorted_probs[sorted_probs.cumsum(dim=-1) - sorted_probs > top_ps] = 0.0
+            for j, i in enumerate(sampled):
+                pick = torch.multinomial(sorted_probs[j], 1, generator=rows[i].generator)
+                chosen[i] = order[j, pick]
+        for i, row in enumerate(rows):
+            if row.logprobs is not None:
+                row.logprobs.append(self._logprob(scores[i], int(chosen[i]), row.request.logprobs))
+        return chosen
+
+    def _logprob(self, scores, token: int, alternatives: int) -> TokenLogprob:
+        logprobs = scores.log_softmax(dim=-1)
+        decode = self.teacher.tokenizer.decode
+        top = logprobs.topk(alternatives) if alternatives else None
+        return TokenLogprob(
+            token=decode([token]),
+            logprob=float(logprobs[token]),
+            top=tuple((decode([int(t)]), float(lp)) for lp, t in zip(*top)) if top else (),
+        )
+
+    def _append(self, row: _Row, token: int) -> bool:
+        """Add a row's new token; True (and the row's completion delivered) when it is done."""
+        row.ids.append(token)
+        request = row.request
+        done = token in self.teacher.eos_ids or len(row.ids) >= request.max_tokens or self._hit_stop(row)
+        if done:
+            completion = self.teacher.completion(request, row.ids, len(row.prompt), row.logprobs)
+            if row.on_text:
+                row.on_text(completion.text[len(row.shown) :] if completion.text.startswith(row.shown) else "")
+            row.on_done(completion)
+        elif row.on_text:
+            self._show(row)
+        return done
+
+    def _hit_stop(self, row: _Row) -> bool:
+        if not row.request.stop:
+            return False
+        # A stop string of n characters spans at most 4n byte-level tokens.
+        window = min(len(row.ids), 4 * max(len(s) for s in row.request.stop) + 4)
+        tail = self.teacher.tokenizer.decode(row.ids[-window:], skip_special_tokens=True)
+        return any(s in tail for s in row.request.stop)
+
+    def _show(self, row: _Row) -> None:
+        """Pass on the text that can no longer change: not an incomplete character, nor a
+        tail that could be the start of a stop string."""
+        text = self.teacher.tokenizer.decode(row.ids, skip_special_tokens=True).rstrip("\ufffd")
+        held = max((k for s in row.request.stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+        text = text[: len(text) - held]
+        if len(text) > len(row.shown) and text.startswith(row.shown):
+            row.on_text(text[len(row.shown) :])
+            row.shown = text

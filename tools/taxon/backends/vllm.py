@@ -28,6 +28,7 @@ class VLLMTeacher:
         tensor_parallel_size: int = 1,
         seed: int = 0,
         gpu_memory_utilization: float = 0.9,
+        dtype: str = "auto",
     ):
         vllm = import_vllm()
         self._vllm = vllm
@@ -36,6 +37,7 @@ class VLLMTeacher:
             tensor_parallel_size=int(tensor_parallel_size),
             seed=seed,
             gpu_memory_utilization=float(gpu_memory_utilization),
+            dtype=dtype,  # vLLM's "auto": the config's dtype, float16 for a float32 model
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.name = local_teacher_name("vllm", spec or model_path, model_path)

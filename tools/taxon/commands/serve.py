@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             threads=teacher.get("threads", 0),
             max_new_tokens=teacher.get("max_new_tokens", 256),
             limits=limits,
+            dtype=teacher.get("dtype", "auto"),
         )
     except OSError as error:
         raise TaxonError(f"cannot listen on {args.host}:{args.port}: {error}", hint="choose another --port")

@@ -104,6 +104,7 @@ class TeacherSettings:
     threads: int = 0
     max_new_tokens: int = 256
     tensor_parallel_size: int = 1
+    dtype: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ class EvaluateSettings:
     lm_eval: bool = False
     max_new_tokens: int = 64
     batch_size: int = 16
+    dtype: str = "auto"
     vllm_gpu_memory_utilization: float = 0.3
     n_resamples: int = 2000
     confidence: float = 0.95

@@ -1,5 +1,5 @@
-"""What one model gives the evaluation, through the teacher backends (transformers batches on
-CPU, vLLM on GPU), with the model loaded once: greedy answers to conversations, and the summed
+"""What one model gives the evaluation, through the teacher backends (transformers batches
+continuously on CPU, vLLM on GPU), with the model loaded once: greedy answers to conversations, and the summed
 log-likelihood of continuations (multiple-choice options, held-out text). Cached in the eval
 folder by a hash of the model's files and the inputs, so a killed evaluation resumes without
 redoing what it finished."""
@@ -46,6 +46,7 @@ def _answerer(model_path: str, settings: dict):
         batch_size=int(settings["batch_size"]),
         seed=int(settings.get("seed", 0)),
         gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.9)),
+        dtype=settings.get("dtype", "auto"),
     )
 
 
@@ -92,6 +93,7 @@ def cached_outputs(
             "conversations": conversations,
             "scorings": [[list(s.messages), s.continuation] for s in scorings],
             "backend": settings.get("backend", "transformers"),
+            "dtype": settings.get("dtype", "auto"),
             "max_new_tokens": int(settings["max_new_tokens"]),
         }
     )

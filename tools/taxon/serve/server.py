@@ -4,8 +4,8 @@ Endpoints: `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/completio
 temperature, top_p, seed, stop, n, logprobs/top_logprobs, and streaming as server-sent events
 with `stream_options.include_usage`), and one extension, `POST /v1/taxon/loglikelihood`
 ({"items": [{"messages", "answer"}]} -> {"data": [{"index", "mean_logprob"}]}), which the
-openai teacher finds with its probe. Requests arriving together are generated as one batch:
-one worker thread owns the model and collects what arrives within a short window. `Limits`
+openai teacher finds with its probe. One worker thread owns the model: a request joins the
+running batch between two decode steps and is answered as soon as its row finishes. `Limits`
 caps what one client may ask (tokens, choices, connections, stalled sockets) and holds the
 optional API key. Errors are JSON bodies in OpenAI's shape with a proper status code.
 """
@@ -209,26 +209,29 @@ def parse_loglikelihood_items(body: dict) -> list[tuple[list[dict], str]]:
 # -- the model worker ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: the set of running chats
 class _Job:
     kind: str  # "chat" | "loglikelihood"
     payload: object  # a ChatRequest, or a list of (messages, answer)
     result: Future
     on_text: Callable[[str], None] | None = None  # a chat's text as it grows (called on the model thread)
+    streamed: bool = False  # some of its text has gone out
 
 
 class Batcher:
-    """The one thread that touches the model. Jobs that arrive within `window_s` of the
-    first one are run together: chats as one teacher.chat call (batched inside), scoring
-    items as one answer_loglikelihood call. A chat whose prompt is over `max_prompt_tokens`
-    fails alone; when a batch fails, each of its jobs is run again alone, so one bad request
-    never fails the others."""
+    """The one thread that touches the model. Chats join the teacher's running batch between
+    two decode steps (continuous batching: a finished row is answered at once and its place
+    given to the next request). Scoring jobs that arrive within `window_s` of one another are
+    one answer_loglikelihood call, run between two steps. A chat whose prompt is over
+    `max_prompt_tokens` fails alone; when a step fails, each chat it held is run again alone
+    (unless some of its text went out already), so one bad request never fails the others."""
 
-    def __init__(self, teacher, max_jobs: int, window_s: float, max_prompt_tokens: int = Limits.max_prompt_tokens):
+    def __init__(self, teacher, window_s: float, max_prompt_tokens: int = Limits.max_prompt_tokens):
         self.teacher = teacher
         self.max_prompt_tokens = max_prompt_tokens
-        self.max_jobs = max(1, max_jobs)
         self.window_s = window_s
+        self.loop = teacher.decode_loop()
+        self.running: set[_Job] = set()  # chats added to the loop and not yet answered
         self.jobs: queue.Queue[_Job | None] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="taxon-serve-model", daemon=True)
         self.thread.start()
@@ -242,28 +245,68 @@ class Batcher:
         self.jobs.put(None)
         self.thread.join()
 
-    def _collect(self, first: _Job) -> tuple[list[_Job], bool]:
-        batch, deadline = [first], time.monotonic() + self.window_s
-        while len(batch) < self.max_jobs:
+    def _arrived(self, wait: bool) -> tuple[list[_Job], bool]:
+        """The jobs queued now (with `wait`: the next one and those within the window after it),
+        and whether close() was called."""
+        arrived = []
+        if wait:
+            first = self.jobs.get()
+            if first is None:
+                return arrived, True
+            arrived.append(first)
+        deadline = time.monotonic() + (self.window_s if wait else 0.0)
+        while True:
             try:
-                job = self.jobs.get(timeout=max(0.0, deadline - time.monotonic()))
+                job = self.jobs.get(timeout=max(0.0, deadline - time.monotonic())) if wait else self.jobs.get_nowait()
             except queue.Empty:
-                break
+                return arrived, False
             if job is None:
-                return batch, True
-            batch.append(job)
-        return batch, False
+                return arrived, True
+            arrived.append(job)
 
     def _run(self) -> None:
         closing = False
-        while not closing:
-            first = self.jobs.get()
-            if first is None:
-                return
-            batch, closing = self._collect(first)
-            chats = [job for job in batch if job.kind == "chat" and self._prompt_fits(job)]
-            self._settle(chats, self._chat)
-            self._settle([job for job in batch if job.kind == "loglikelihood"], self._score)
+        while not closing or self.loop.busy:  # on close, the chats in flight are still answered
+            if not closing:
+                arrived, closing = self._arrived(wait=not self.loop.busy)
+                for job in arrived:
+                    if job.kind == "chat" and self._prompt_fits(job):
+                        self.running.add(job)
+                        self._add(self.loop, job)
+                self._settle([job for job in arrived if job.kind == "loglikelihood"], self._score)
+            if self.loop.busy:
+                try:
+                    self.loop.step()
+                except Exception as error:
+                    failed, self.running = self.running, set()
+                    for job in failed:
+                        self._alone(job, error)
+
+    def _add(self, loop, job: _Job) -> None:
+        def on_text(piece: str) -> None:
+            job.streamed = job.streamed or bool(piece)
+            if job.on_text:
+                job.on_text(piece)
+
+        def on_done(completion) -> None:
+            self.running.discard(job)
+            job.result.set_result(completion)
+
+        loop.add(job.payload, on_done, on_text)
+
+    def _alone(self, job: _Job, error: Exception) -> None:
+        """A chat of a failed step, run again alone: a 500 if it fails alone too (or if it had
+        streamed text already, which a second run can't take back)."""
+        if job.streamed:
+            job.result.set_exception(error)
+            return
+        loop = self.teacher.decode_loop()
+        self._add(loop, job)
+        try:
+            while loop.step():
+                pass
+        except Exception as alone_error:  # the model fails on this request: it gets a 500
+            job.result.set_exception(alone_error)
 
     def _prompt_fits(self, job: _Job) -> bool:
         length = len(self.teacher.request_ids(job.payload))
@@ -273,13 +316,6 @@ class Batcher:
             RequestError(400, f"the prompt has {length} tokens, more than {self.max_prompt_tokens}", "messages")
         )
         return False
-
-    def _chat(self, jobs: list[_Job]) -> list:
-        def on_text(index: int, piece: str) -> None:
-            if jobs[index].on_text:
-                jobs[index].on_text(piece)
-
-        return self.teacher.chat([job.payload for job in jobs], on_text=on_text)
 
     def _score(self, jobs: list[_Job]) -> list[list[float]]:
         items = [item for job in jobs for item in job.payload]
@@ -697,13 +733,14 @@ def make_server(
     batch_window_s: float = 0.01,
     max_new_tokens: int = 256,
     limits: Limits = Limits(),
+    dtype: str = "auto",
 ) -> ModelServer:
     """A server over a local model, bound but not yet serving: call `serve_forever()`
     (in a thread in tests) and `shutdown()` + `server_close()` to stop it. Port 0 picks a free port."""
     from taxon.backends.transformers import TransformersTeacher
 
-    teacher = TransformersTeacher(model_path, spec=model_name, batch_size=batch_size, threads=threads)
-    batcher = Batcher(teacher, max_jobs=batch_size, window_s=batch_window_s, max_prompt_tokens=limits.max_prompt_tokens)
+    teacher = TransformersTeacher(model_path, spec=model_name, batch_size=batch_size, threads=threads, dtype=dtype)
+    batcher = Batcher(teacher, window_s=batch_window_s, max_prompt_tokens=limits.max_prompt_tokens)
     try:
         return ModelServer((host, port), teacher, model_name or str(model_path), max_new_tokens, batcher, limits)
     except OSError:
