@@ -248,7 +248,7 @@ class Batcher:
     def _arrived(self, wait: bool) -> tuple[list[_Job], bool]:
         """The jobs queued now (with `wait`: the next one and those within the window after it),
         and whether close() was called."""
-        arrived = []
+        arrived: list[_Job] = []
         if wait:
             first = self.jobs.get()
             if first is None:
