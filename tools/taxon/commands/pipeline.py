@@ -51,16 +51,21 @@ def closing_table(result):
     from rich.table import Table
 
     table = Table(title=f"taxon pipeline: {result.run_dir}")
-    for column in ("stage", "status", "time", "figures"):
+    for column in ("stage", "status", "time", "share", "figures"):
         table.add_column(column)
+    ran = [outcome for outcome in result.outcomes if outcome.status != "not run"]
+    total = sum(outcome.seconds for outcome in ran)
     for outcome in result.outcomes:
         style = {"failed": "red", "cached": "cyan", "done": "green"}.get(outcome.status, "dim")
+        took = outcome in ran
         table.add_row(
             outcome.name,
             f"[{style}]{outcome.status}[/{style}]",
-            f"{outcome.seconds:.1f} s" if outcome.status != "not run" else "",
+            f"{outcome.seconds:.1f} s" if took else "",
+            f"{outcome.seconds / total:.0%}" if took and total > 0 else "",
             format_figures(outcome.figures),
         )
+    table.add_row("total", "", f"{total:.1f} s", "100%" if total > 0 else "", "")
     return table
 
 
