@@ -62,7 +62,12 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
 
 def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_config, tiny_model_dir):
     leaf = finch_leaf(tmp_path, repo_root)
-    config = make_config(chunk_tokenizer=str(tiny_model_dir), seeds_per_chunk=0, knowledge_chunk_share=0.2)
+    config = make_config(
+        chunk_tokenizer=str(tiny_model_dir),
+        seeds_per_chunk=0,
+        knowledge_chunk_share=0.2,
+        document_forms=["section", "sentence_topic", "sentence_continue", "seed_bare"],
+    )
     teacher = ScriptedTeacher()
     generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
     rows = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
