@@ -1,6 +1,9 @@
 """Training throughput: taxon's padding-free packed trainer against a plain Hugging Face
 `Trainer` with its default padding (to the longest sample of each batch of 8), side by side
-on the same model, LoRA settings and samples (goal: at least 1.5x the real tokens/s).
+on the same model, LoRA settings and samples (goal: at least 1.5x the real tokens/s), and
+against TRL's SFTTrainer at its best CPU settings (packing "bfd", bf16, completion-only
+loss, rows of train.pack_tokens, train.rows_per_step rows a step; goal: 1.3x), when TRL is
+installed (`pip install 'taxon[bench]'`).
 
 The samples are the seed examples of the demo taxonomy (skills and knowledge with its
 context), minus the held-out share; the model is the packaged SmolLM2-135M-Instruct. Each
@@ -13,6 +16,7 @@ Real tokens are sample tokens; padding is the rest of what the model computes.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import subprocess
@@ -36,8 +40,13 @@ VARIANTS = {
     "trainer-bf16": ("trainer", {"autocast": "bf16", "frozen_dtype": "float32"}, "HF Trainer, padding, bf16=True"),
     "taxon-fp32": ("taxon", {"autocast": "none", "frozen_dtype": "float32"}, "taxon, packed padding-free, fp32"),
     "taxon": ("taxon", {}, "taxon, packed, bf16 base + autocast (default)"),
+    "trl": (
+        "trl",
+        {"autocast": "bf16", "frozen_dtype": "float32"},
+        "TRL SFTTrainer, packing bfd, bf16, completion loss",
+    ),
 }
-QUICK_VARIANTS = ("trainer", "taxon")
+QUICK_VARIANTS = ("trainer", "taxon", "trl")
 
 
 def bench_config(threads: int, train: dict) -> dict:
@@ -117,6 +126,62 @@ def run_trainer(base: str, data: Path, config: dict) -> dict:
     }
 
 
+def run_trl(base: str, data: Path, config: dict) -> dict:
+    """TRL's SFTTrainer on the same tokenized samples and LoRA model: best-fit-decreasing
+    packing into rows of pack_tokens, loss on the assistant tokens only, bf16 autocast."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from taxon.train import model as model_module
+    from taxon.train.data import build_training_set
+
+    train_config = config["train"]
+    if train_config["threads"]:
+        torch.set_num_threads(train_config["threads"])
+    tokenizer = model_module.load_tokenizer(base)
+    training_set = build_training_set(data, [], None, tokenizer, config)
+    rows = Dataset.from_list(
+        [
+            {"input_ids": list(s.input_ids), "completion_mask": [int(t != -100) for t in [-100, *s.targets[:-1]]]}
+            for s in training_set.samples
+        ]
+    )
+    model = model_module.build(base, train_config, "cuda" if torch.cuda.is_available() else "cpu", train_config["seed"])
+    with tempfile.TemporaryDirectory() as scratch:
+        arguments = SFTConfig(
+            output_dir=scratch,
+            packing=True,
+            packing_strategy="bfd",
+            max_length=train_config["pack_tokens"],
+            completion_only_loss=True,
+            per_device_train_batch_size=train_config["rows_per_step"],
+            num_train_epochs=train_config["epochs"],
+            learning_rate=train_config["learning_rate"],
+            bf16=True,
+            use_cpu=not torch.cuda.is_available(),
+            save_strategy="no",
+            report_to="none",
+            logging_steps=10**9,
+            disable_tqdm=True,
+            seed=train_config["seed"],
+            dataset_kwargs={"skip_prepare_dataset": False},
+        )
+        trainer = SFTTrainer(model=model, args=arguments, train_dataset=rows, processing_class=tokenizer)
+        started = time.perf_counter()
+        trainer.train()
+        elapsed = time.perf_counter() - started
+    tokens = sum(len(s.input_ids) for s in training_set.samples)
+    return {
+        "samples": len(rows),
+        "real_tokens": tokens,
+        "real_token_fraction": 1.0,  # packed without padding
+        "tokens_per_s": tokens / elapsed,
+        "elapsed_s": elapsed,
+        "peak_memory_mb": peak_memory_mb(),
+    }
+
+
 def run_taxon(base: str, data: Path, config: dict) -> dict:
     from taxon.train import train
 
@@ -169,7 +234,7 @@ def main() -> int:
     if args.variant:
         runner, overrides, _ = VARIANTS[args.variant]
         config = bench_config(args.threads, overrides)
-        figures = (run_trainer if runner == "trainer" else run_taxon)(args.base, args.data, config)
+        figures = {"trainer": run_trainer, "taxon": run_taxon, "trl": run_trl}[runner](args.base, args.data, config)
         print(json.dumps(figures))
         return 0
 
@@ -177,6 +242,9 @@ def main() -> int:
 
     base = resolve_model(args.base, bench_config(args.threads, {}))
     names = QUICK_VARIANTS if args.quick else tuple(VARIANTS)
+    if importlib.util.find_spec("trl") is None:
+        print("TRL SFTTrainer: skipped, trl is not installed (pip install 'taxon[bench]')")
+        names = tuple(name for name in names if name != "trl")
     count = args.samples or (64 if args.quick else 10**9)
     with tempfile.TemporaryDirectory() as scratch:
         data = write_samples(Path(scratch), count)
@@ -206,6 +274,15 @@ def main() -> int:
         ">= 1.5x",
         speedup >= 1.5,
     )
+    if "trl" in results:
+        trl = results["trl"]
+        emit(
+            "training real tokens/s against TRL SFTTrainer (packing bfd, bf16, completion loss)",
+            f"{taxon['tokens_per_s']:.0f} tok/s",
+            f"TRL {trl['tokens_per_s']:.0f} tok/s ({taxon['tokens_per_s'] / trl['tokens_per_s']:.2f}x)",
+            ">= 1.3x",
+            taxon["tokens_per_s"] >= 1.3 * trl["tokens_per_s"],
+        )
     emit(
         "training real-token fraction",
         f"{taxon['real_token_fraction']:.1%}",
