@@ -11,7 +11,13 @@ REPO = Path(__file__).resolve().parents[2]
 def make_config(tmp_path):
     def make(eval_share: float = 0.0, **generate) -> dict:
         """The cpu profile with these generate settings; no seed held out unless asked."""
-        settings = {"cache_dir": str(tmp_path / "cache"), "questions_per_seed": 3, "contexts_per_seed": 2, **generate}
+        settings = {
+            "cache_dir": str(tmp_path / "cache"),
+            "questions_per_seed": 3,
+            "contexts_per_seed": 2,
+            "min_kept_per_leaf": 1,
+            **generate,
+        }
         return load_config("cpu", REPO / "taxon.toml", {"generate": settings, "dataset": {"eval_share": eval_share}})
 
     return make

@@ -36,6 +36,8 @@ def cli_args(tmp_path: Path, base_url: str, *extra: str) -> list[str]:
         "--set",
         "teacher.retries=1",
         "--set",
+        "generate.min_kept_per_leaf=1",
+        "--set",
         "teacher.backoff_s=0.01",
         "--set",
         f'generate.cache_dir="{tmp_path / "cache"}"',
