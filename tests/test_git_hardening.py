@@ -145,7 +145,8 @@ def test_validate_refuses_the_fake_repository_files(attacked):
         result = taxon(*args, cwd=repo)
         assert result.returncode == 1, result.stdout + result.stderr
         report = json.loads(result.stdout)
-        flagged = {file["path"] for file in report["files"] for f in file["findings"] if f["rule"] == "T003"}
+        flagged = {file["path"] for file in report["tree"] for f in file["findings"] if f["rule"] == "T003"}
+        assert not any(f["rule"] == "T003" for file in report["files"] for f in file["findings"]), args
         assert flagged == set(ATTACK_FILES), args
     assert not marker.exists()
 

@@ -19,7 +19,7 @@ KNOWLEDGE = "knowledge/geography/fictional_towns/brindlemoor"
 def t003(root: Path) -> dict[str, str]:
     report = validate_paths([root])
     return {
-        os.path.relpath(f.path, root): f.message for file in report.files for f in file.findings if f.rule == "T003"
+        os.path.relpath(f.path, root): f.message for file in report.reports for f in file.findings if f.rule == "T003"
     }
 
 

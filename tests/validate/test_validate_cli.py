@@ -34,7 +34,7 @@ def test_json_contract_lists_every_file_once_also_unreadable_ones(capsys, make_l
     code, out = run_cli(capsys, "validate", "--format", "json", str(tmp_path / "taxonomy"), str(skill_leaf))
     result = json.loads(out)
     assert code == 1
-    assert set(result) == {"files", "summary"}
+    assert set(result) == {"files", "tree", "summary"} and result["tree"] == []
     assert [entry["path"] for entry in result["files"]] == sorted(str(p) for p in (broken, binary, skill_leaf))
     for entry in result["files"]:
         assert set(entry) == {"path", "findings"}
@@ -43,7 +43,7 @@ def test_json_contract_lists_every_file_once_also_unreadable_ones(capsys, make_l
             assert found["line"] >= 1 and found["column"] >= 1 and found["message"]
     rules = {entry["path"]: [f["rule"] for f in entry["findings"]] for entry in result["files"]}
     assert rules[str(broken)] == ["Y001"] and rules[str(binary)] == ["Y003"] and rules[str(skill_leaf)] == []
-    assert result["summary"] == {"files": 3, "errors": 2, "warnings": 0}
+    assert result["summary"] == {"files": 3, "tree": 0, "errors": 2, "warnings": 0}
 
 
 def test_exit_codes(capsys, skill_leaf, tmp_path, monkeypatch):
@@ -110,21 +110,22 @@ def test_the_real_corpus_gets_a_verdict_for_each_of_its_16_files(capsys):
     corpus = need(CORPUS)
     code, out = run_cli(capsys, "validate", "--format", "json", str(corpus))
     result = json.loads(out)
-    leaves = [entry for entry in result["files"] if Path(entry["path"]).name == "qna.yaml"]
+    leaves = result["files"]
     paths = [entry["path"] for entry in leaves]
-    assert code in (0, 1) and len(paths) == len(set(paths)) == 16
+    assert code in (0, 1) and len(paths) == len(set(paths)) == 16 == result["summary"]["files"]
     assert sorted(Path(p).relative_to(corpus) for p in paths) == sorted(
         p.relative_to(corpus) for p in corpus.rglob("qna.yaml")
     )
     for entry in leaves:
         assert not any(f["rule"].startswith(("Y", "S")) for f in entry["findings"]), entry
-    # The note that came with the vendored corpus is no leaf file: T003, and nothing else is.
+    # The note that came with the vendored corpus is no leaf file: listed apart, T003 and nothing else.
     others = {
         Path(entry["path"]).relative_to(corpus).as_posix(): [f["rule"] for f in entry["findings"]]
-        for entry in result["files"]
-        if entry not in leaves
+        for entry in result["tree"]
     }
     assert others == {"LICENSE-NOTE.md": ["T003"]}
+    code, out = run_cli(capsys, "validate", str(corpus))
+    assert "16 files checked, 1 files outside any leaf" in out
 
 
 def test_rules_command_prints_the_table(capsys):
@@ -188,7 +189,7 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
     )
     assert [f["rule"] for f in copycat_findings] == ["T002"]
     assert os.path.relpath(kept, tmp_path) in copycat_findings[0]["message"]
-    assert result["summary"] == {"files": 3, "errors": 1, "warnings": 1}
+    assert result["summary"] == {"files": 3, "tree": 0, "errors": 1, "warnings": 1}
 
 
 def test_check_documents_adds_the_document_findings(capsys, knowledge_leaf, tmp_path):

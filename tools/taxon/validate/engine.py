@@ -38,24 +38,36 @@ class FileReport:
 
 @dataclass
 class Report:
+    """`files`: one report per qna.yaml validated. `tree`: the other files found under the
+    taxonomy, which belong to no leaf (T003): kept apart so that `files` counts leaves."""
+
     files: list[FileReport] = field(default_factory=list)
+    tree: list[FileReport] = field(default_factory=list)
+
+    @property
+    def reports(self) -> list[FileReport]:
+        return self.files + self.tree
 
     @property
     def errors(self) -> int:
-        return sum(report.count(ERROR) for report in self.files)
+        return sum(report.count(ERROR) for report in self.reports)
 
     @property
     def warnings(self) -> int:
-        return sum(report.count(WARNING) for report in self.files)
+        return sum(report.count(WARNING) for report in self.reports)
 
     def summary(self) -> dict:
-        return {"files": len(self.files), "errors": self.errors, "warnings": self.warnings}
+        return {"files": len(self.files), "tree": len(self.tree), "errors": self.errors, "warnings": self.warnings}
 
     def to_json(self) -> dict:
-        return {"files": [report.to_json() for report in self.files], "summary": self.summary()}
+        return {
+            "files": [report.to_json() for report in self.files],
+            "tree": [report.to_json() for report in self.tree],
+            "summary": self.summary(),
+        }
 
     def file(self, path: str) -> FileReport | None:
-        return next((report for report in self.files if report.path == path), None)
+        return next((report for report in self.reports if report.path == path), None)
 
     def add(self, findings: Iterable[Finding]) -> None:
         """Findings about files that may have no report yet (files that are not leaves)."""
@@ -63,7 +75,7 @@ class Report:
             report = self.file(found.path)
             if report is None:
                 report = FileReport(found.path)
-                self.files.append(report)
+                (self.files if is_qna_name(Path(found.path).name) else self.tree).append(report)
             if found not in report.findings:
                 report.findings.append(found)
 

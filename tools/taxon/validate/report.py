@@ -17,12 +17,16 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 def summary_line(report: Report) -> str:
     summary = report.summary()
     verdict = "failed" if summary["errors"] else "passed"
-    return f"{summary['files']} files checked, {summary['errors']} errors, {summary['warnings']} warnings: {verdict}"
+    outside = f", {summary['tree']} files outside any leaf" if summary["tree"] else ""
+    return (
+        f"{summary['files']} files checked{outside}, {summary['errors']} errors, "
+        f"{summary['warnings']} warnings: {verdict}"
+    )
 
 
 def as_text(report: Report, quiet: bool = False) -> str:
     lines = []
-    for file in report.files:
+    for file in report.reports:
         for f in file.findings:
             if quiet and f.severity != ERROR:
                 continue
@@ -42,7 +46,7 @@ def _title(code: str) -> str:
 def as_github(report: Report, quiet: bool = False) -> str:
     """GitHub Actions workflow commands: each finding becomes an annotation on its line."""
     lines = []
-    for file in report.files:
+    for file in report.reports:
         for f in file.findings:
             if quiet and f.severity != ERROR:
                 continue
@@ -63,7 +67,7 @@ _SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}
 
 def as_sarif(report: Report) -> str:
     rules = list(RULES.values())
-    foreign = {f.rule: f.severity for file in report.files for f in file.findings if f.rule not in RULES}
+    foreign = {f.rule: f.severity for file in report.reports for f in file.findings if f.rule not in RULES}
     rules += [Rule(code, severity, code, "reported by another check") for code, severity in sorted(foreign.items())]
     index = {rule.code: number for number, rule in enumerate(rules)}
     results = [
@@ -81,7 +85,7 @@ def as_sarif(report: Report) -> str:
                 }
             ],
         }
-        for file in report.files
+        for file in report.reports
         for f in file.findings
     ]
     driver = {
@@ -104,7 +108,7 @@ def as_sarif(report: Report) -> str:
         "runs": [
             {
                 "tool": {"driver": driver},
-                "artifacts": [{"location": {"uri": file.path.replace("\\", "/")}} for file in report.files],
+                "artifacts": [{"location": {"uri": file.path.replace("\\", "/")}} for file in report.reports],
                 "results": results,
             }
         ],
