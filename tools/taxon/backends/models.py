@@ -8,9 +8,11 @@ Light to import: torch and transformers are loaded only while preparing a packag
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import importlib.util
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -179,13 +181,15 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
 
 @contextmanager
 def _quiet_transformers() -> Iterator[None]:
-    """No tqdm bars under our status line."""
+    """No tqdm bars under our status line: transformers' own, and the GGUF reader's plain tqdm,
+    which no setting reaches (it writes to the sys.stderr of the moment)."""
     from transformers.utils import logging
 
     was_enabled = logging.is_progress_bar_enabled()
     logging.disable_progress_bar()
     try:
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
         if was_enabled:
             logging.enable_progress_bar()
