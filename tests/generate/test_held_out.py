@@ -7,7 +7,7 @@ from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
 from taxon.documents.sections import held_out_fact_questions
 from taxon.generate.run import generate_leaves
-from taxon.qna.heldout import HELD_OUT_MAX_JACCARD, HeldOut, held_out_seed_indexes, leaf_held_out
+from taxon.qna.heldout import HELD_OUT_MAX_JACCARD, HeldOut, held_out_seed_indexes, leaf_form, leaf_held_out
 from taxon.qna.samples import question_of
 from taxon.qna.taxonomy import load_leaf
 from taxon.train.data import build_training_set
@@ -21,6 +21,19 @@ def test_jaccard_guard():
     assert not guard.too_close("What colour are Marrowick finch eggs?")
     score, question = guard.closest("How many eggs does a finch lay?")
     assert question == guard.questions[0] and HELD_OUT_MAX_JACCARD <= score < 1
+
+
+def test_a_skill_question_is_compared_without_the_words_its_form_repeats(repo_root):
+    """Two instances of a skill's form are different questions; a reworded instance is not."""
+    plurals = load_leaf(repo_root / "taxonomy/compositional_skills/linguistics/plural_nouns/qna.yaml")
+    assert {"plural", "of", "what", "is"} <= leaf_form(plurals)
+    guard = HeldOut(("What is the plural form of city?",), form=leaf_form(plurals))
+    assert not guard.too_close("What is the plural form of leaf?")  # 0.75 with the form's words
+    assert guard.too_close("What is the plural form of the word city?")
+    poems = load_leaf(repo_root / "taxonomy/compositional_skills/writing/poetry/three_line_poem/qna.yaml")
+    guard = HeldOut(('Write a haiku with three syllables, rhyming with "tak".',), form=leaf_form(poems))
+    assert guard.too_close('Write a haiku with three syllables, rhyming with "to kyak".')  # seen in a demo run
+    assert leaf_form(load_leaf(repo_root / FINCH / "qna.yaml")) == frozenset()  # every word of a fact counts
 
 
 def test_held_out_seeds_reach_neither_teacher_nor_training(tmp_path, repo_root, make_config, tiny_model_dir):

@@ -10,7 +10,7 @@ from pathlib import Path
 from taxon.core.store import atomic_write_jsonl
 from taxon.documents.sections import held_out_fact_questions
 from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
-from taxon.qna.heldout import TRAIN, TrainingSplit, words
+from taxon.qna.heldout import TRAIN, HeldOut, TrainingSplit, leaf_form
 from taxon.qna.layout import HELDOUT_NAME
 from taxon.qna.samples import collect_samples, question_of
 from taxon.qna.taxonomy import Leaf
@@ -30,23 +30,22 @@ def heldout_overlap(
     eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: dict, out_dir: Path
 ) -> dict[str, dict]:
     """leaf id -> {"threshold", "above", "max_jaccard", "items": [{id, question, closest, jaccard}]};
-    the items also go to heldout.jsonl in the eval folder."""
+    the items also go to heldout.jsonl in the eval folder. Similarity as the split measures it
+    (`qna.heldout.HeldOut`: a skill leaf's form words left out)."""
     threshold = float(config["evaluate"].get("heldout_max_jaccard", 0.6))
-    training = [(question, set(words(question))) for question in training_questions(dataset_dir, leaves, config)]
+    training = tuple(training_questions(dataset_dir, leaves, config))
+    forms = {leaf.leaf_id: leaf_form(leaf) for leaf in leaves}
     report, rows = {}, []
     for eval_set in eval_sets:
         if eval_set.kind not in (KNOWLEDGE, SKILL):
             continue
+        trained = HeldOut(training, threshold, forms.get(eval_set.set_id, frozenset()))
         items = []
         for item in eval_set.items:
-            asked = set(words(item.question))
-            closest, best = "", 0.0
-            for question, question_words in training:
-                union = asked | question_words
-                similarity = len(asked & question_words) / len(union) if union else 0.0
-                if similarity > best:
-                    closest, best = question, similarity
-            items.append({"id": item.id, "question": item.question, "closest": closest, "jaccard": round(best, 4)})
+            best, closest = trained.closest(item.question)
+            items.append(
+                {"id": item.id, "question": item.question, "closest": closest or "", "jaccard": round(best, 4)}
+            )
         rows += [{"leaf": eval_set.set_id, **entry} for entry in items]
         report[eval_set.set_id] = {
             "threshold": threshold,

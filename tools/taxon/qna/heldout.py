@@ -2,11 +2,15 @@
 it. Held-out seeds never reach the teacher (as examples to imitate or answer) and never reach
 training; a generated or derived question whose words overlap a held-out question by
 `HELD_OUT_MAX_JACCARD` or more is dropped in generation and again in training, so a reworded
-form of a held-out question cannot slip in either."""
+form of a held-out question cannot slip in either. For a skill leaf the words its questions'
+form repeats ("what is the plural of") are left out of the comparison: every instance of the
+form shares them, and learning the form is the point of a skill."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from taxon.qna.samples import is_held_out, question_of, seed_samples
@@ -34,20 +38,34 @@ def training_seed_indexes(leaf: Leaf, eval_share: float) -> list[int]:
     return [index for index in range(len(leaf.seeds)) if index not in held]
 
 
+def form_words(questions: Iterable[str]) -> frozenset[str]:
+    """The words that recur in at least a third of these questions (of two or more): a skill's form."""
+    sets = [frozenset(words(question)) for question in questions]
+    if len(sets) < 2:
+        return frozenset()
+    counts = Counter(word for found in sets for word in found)
+    return frozenset(word for word, count in counts.items() if 3 * count >= len(sets))
+
+
 @dataclass(frozen=True)
 class HeldOut:
-    """The held-out questions of a leaf (or of several), as token sets."""
+    """The held-out questions of a leaf (or of several), as token sets, less `form` (the words
+    every question of a skill's form repeats)."""
 
     questions: tuple[str, ...]
     max_jaccard: float = HELD_OUT_MAX_JACCARD
+    form: frozenset[str] = frozenset()
     _sets: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "_sets", tuple(frozenset(words(q)) for q in self.questions))
+        object.__setattr__(self, "_sets", tuple(self.tokens(q) for q in self.questions))
+
+    def tokens(self, question: str) -> frozenset[str]:
+        return frozenset(words(question)) - self.form
 
     def closest(self, question: str) -> tuple[float, str | None]:
         """(similarity, held-out question) of the nearest held-out question; (0, None) when none."""
-        own = frozenset(words(question))
+        own = self.tokens(question)
         best, best_question = 0.0, None
         for held, text in zip(self._sets, self.questions):
             score = jaccard(own, held)
@@ -59,14 +77,18 @@ class HeldOut:
         return self.closest(question)[0] >= self.max_jaccard
 
 
+def leaf_form(leaf: Leaf) -> frozenset[str]:
+    """A skill leaf's form words, from all its seed questions; none for knowledge, where every
+    word of a question may carry the fact."""
+    return form_words(seed.question for seed in leaf.seeds) if leaf.kind != "knowledge" else frozenset()
+
+
 def leaf_held_out(leaf: Leaf, eval_share: float, extra_questions: tuple[str, ...] = ()) -> HeldOut:
-    """The leaf's held-out seed questions and any further held-out questions evaluation asks.
-    A knowledge question is a fact: any close rewording leaks it. A skill question is an
-    instance of a form ("Is 37 odd or even?" and "Is 451 odd or even?" share 4 of 6 words,
-    and learning that form is the point), so only the same words asked again count there."""
+    """The leaf's held-out seed questions and any further held-out questions evaluation asks,
+    compared without the leaf's form words ("Is 37 odd or even?" and "Is 451 odd or even?"
+    share 4 of 6 words, none of them beyond the form)."""
     seeds = [leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, eval_share))]
-    threshold = HELD_OUT_MAX_JACCARD if leaf.kind == "knowledge" else 1.0
-    return HeldOut(tuple(seeds) + tuple(extra_questions), threshold)
+    return HeldOut(tuple(seeds) + tuple(extra_questions), HELD_OUT_MAX_JACCARD, leaf_form(leaf))
 
 
 TRAIN, HELD_OUT, NEAR_HELD_OUT = "train", "held_out", "near_held_out"
