@@ -8,6 +8,8 @@ plain Hugging Face Trainer), bench/generate_incremental.py, and the demo (`taxon
 --profile cpu` from empty generation and training caches), then writes a table of the
 headline figures with the machine and the date, followed by each bench's full output.
 Each bench's output is kept in bench/out/, so `--only NAME` reruns one and rebuilds the page.
+The knowledge curve (bench/knowledge_curve.py, an hour of training on 2 cores) is run on its
+own; its points so far (bench/out/knowledge_curve.jsonl) are tabulated here.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 BENCHES = ("validate", "teachers", "train", "generate_incremental")
 OUTPUTS = BENCH / "out" / "results"  # <name>.json: {"output", "seconds", "code"} of its last run
+CURVE = BENCH / "out" / "knowledge_curve.jsonl"
 
 
-def run_bench(name: str, quick: bool) -> tuple[str, float, int]:
-    command = [sys.executable, str(BENCH / f"{name}.py"), *(["--quick"] if quick else [])]
+def run_bench(name: str, quick: bool, extra: list[str] | None = None) -> tuple[str, float, int]:
+    command = [sys.executable, str(BENCH / f"{name}.py"), *(["--quick"] if quick else []), *(extra or [])]
     print(f"== {' '.join(command[1:])}", flush=True)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
@@ -103,7 +106,7 @@ def keep(name: str, section: tuple[str, float, int]) -> None:
 
 def kept_sections() -> dict[str, tuple[str, float, int]]:
     sections = {}
-    for name in (*BENCHES, "demo"):
+    for name in (*BENCHES, "demo", "knowledge_curve"):
         path = OUTPUTS / f"{name}.json"
         if path.is_file():
             data = json.loads(path.read_text())
@@ -154,6 +157,8 @@ def main() -> int:
             output, seconds, code = run_demo()
         print(captured.getvalue(), end="")
         keep("demo", (captured.getvalue() + output, seconds, code))
+    if CURVE.is_file():
+        keep("knowledge_curve", run_bench("knowledge_curve", quick=False, extra=["--table"]))
     sections = kept_sections()
     path = write_results(sections, args.quick)
     print(f"wrote {path}")
