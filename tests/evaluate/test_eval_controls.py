@@ -1,6 +1,8 @@
 """Each figure against controls: an answer that is the reference scores 1, one that echoes
 the question or is brief scores 0, and multiple choice follows the likelihoods it is given."""
 
+import re
+
 from support.runs import make_config
 from taxon.evaluate.answers import ModelOutputs
 from taxon.evaluate.sets import KNOWLEDGE, PROBE, SKILL, TEXT, build_eval_sets
@@ -44,7 +46,8 @@ def test_every_figure_against_its_controls(eval_inputs):
             assert _mean(brief[set_id]["fact_accuracy"]) == 0.0
         if kind == SKILL:
             assert _mean(perfect[set_id]["form_accuracy"]) == 1.0 and _mean(perfect[set_id]["rouge_l"]) == 1.0
-            assert _mean(brief[set_id]["form_accuracy"]) == 0.0
+            assert _mean(perfect[set_id]["skill_accuracy"]) == 1.0
+            assert _mean(brief[set_id]["form_accuracy"]) == 0.0 == _mean(brief[set_id]["skill_accuracy"])
         if kind in (KNOWLEDGE, PROBE):
             assert _mean(perfect[set_id]["mc_acc"]) == 1.0 and _mean(echo[set_id]["mc_acc"]) == 0.0
             # all options equally likely: ties go to the first option, so accuracy is the share of
@@ -53,3 +56,27 @@ def test_every_figure_against_its_controls(eval_inputs):
             assert _mean(brief[set_id]["mc_acc"]) == _mean([float(item.gold == 0) for item in items]) < 0.5
         if kind == TEXT:
             assert perfect[set_id]["nll"] == [2.0] * len(perfect[set_id]["nll"])  # 6 nats over 3 tokens
+
+
+def test_a_skill_answer_in_form_but_wrong_scores_on_form_only(repo_root, tmp_path):
+    """ "39 + 39 = 88." has the seeds' form; skill accuracy holds it to the sum as well."""
+    from taxon.evaluate.sets import skill_eval_set
+    from taxon.qna.taxonomy import load_leaf
+
+    leaves = {
+        "foundational_skills/reasoning/arithmetic/two_number_addition": lambda ref: re.sub(
+            r"(\d+)\.$", lambda m: f"{int(m.group(1)) + 10}.", ref
+        ),
+        "foundational_skills/reasoning/temporal/days_of_the_week": lambda ref: re.sub(
+            r"(\w+)day\.$", "Sunday." if not ref.endswith("Sunday.") else "Monday.", ref
+        ),
+    }
+    for folder, wrong in leaves.items():
+        leaf = load_leaf(repo_root / "taxonomy" / folder / "qna.yaml")
+        eval_set = skill_eval_set(leaf, tmp_path, 1.0, 0)  # every seed held out: references from the leaf
+        assert len(eval_set.items) == len(leaf.seeds)
+        right, _ = score_outputs([eval_set], ModelOutputs([item.reference for item in eval_set.items], [], []))
+        broken, _ = score_outputs([eval_set], ModelOutputs([wrong(item.reference) for item in eval_set.items], [], []))
+        assert _mean(right[leaf.leaf_id]["skill_accuracy"]) == 1.0, folder
+        assert _mean(broken[leaf.leaf_id]["form_accuracy"]) == 1.0, folder
+        assert _mean(broken[leaf.leaf_id]["skill_accuracy"]) == 0.0, folder

@@ -40,7 +40,7 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
         "candidate_right",
     }
     skill = data["sets"]["compositional_skills/writing/polite"]
-    assert skill["metric"] == "form_accuracy" and skill["form"].startswith("template")
+    assert skill["metric"] == "skill_accuracy" and skill["form"].startswith("template")
     assert data["totals"]["knowledge"]["n"] == knowledge["n"]
     for entry in [*data["sets"].values(), *data["totals"].values()]:
         assert set(entry["scores"]) == {str(other_model), str(tiny_model_dir)}
@@ -136,7 +136,7 @@ def test_the_command_exits_1_and_says_why_when_the_gate_fails(eval_inputs, tiny_
     skill = "compositional_skills/math/doubling"
     assert main(["evaluate", *common, "--out", str(tmp_path / "bad"), "--changed", skill]) == 1
     err = capsys.readouterr().err
-    assert "the gate failed" in err and f"changed leaf {skill} did not improve its form_accuracy" in err
+    assert "the gate failed" in err and f"changed leaf {skill} did not improve its skill_accuracy" in err
 
 
 def test_the_vllm_backend_without_vllm_says_what_to_install(eval_inputs, tiny_model_dir, tmp_path):
@@ -165,6 +165,6 @@ def test_leaves_without_held_out_questions_are_unscored(eval_inputs, tiny_model_
     )
     entry = report.data["sets"][skill]
     assert entry["n"] == 0 and entry["comparisons"][str(tiny_model_dir)]["verdict"] == "unscored"
-    assert report.data["totals"]["skills"]["comparisons"][str(tiny_model_dir)]["intervals"]["form_accuracy"] is None
+    assert report.data["totals"]["skills"]["comparisons"][str(tiny_model_dir)]["intervals"]["skill_accuracy"] is None
     assert report.gate.reasons == [f"changed leaf {skill} has no held-out questions, so it cannot show an improvement"]
-    assert "| 0 | form accuracy | – | – | – | unscored |" in (tmp_path / "eval" / "report.md").read_text()
+    assert "| 0 | skill accuracy | – | – | – | unscored |" in (tmp_path / "eval" / "report.md").read_text()

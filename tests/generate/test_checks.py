@@ -7,7 +7,7 @@ import yaml
 
 from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
-from taxon.generate.checks import LeafChecks, failed
+from taxon.qna.checks import LeafChecks, failed
 from taxon.generate.filters import complete_sentences, same_answer
 from taxon.generate.run import generate_leaves
 from taxon.qna.taxonomy import load_leaves
@@ -22,7 +22,16 @@ CONVERSIONS = [
 
 def test_always_on_checks_catch_wrong_figures():
     checks = LeafChecks()
-    for right in ("90 cm = 0.9 m.", "17 + 25 = 42.", "41 is larger than 14.", "-3 is larger than -8.", "37 is odd."):
+    for right in (
+        "90 cm = 0.9 m.",
+        "17 + 25 = 42.",
+        "41 is larger than 14.",
+        "-3 is larger than -8.",
+        "37 is odd.",
+        "Two days after Friday is Sunday.",
+        "If today is Wednesday, yesterday was Tuesday.",
+        "One week after Monday is Monday.",
+    ):
         assert failed(checks.results("", right)) is None, right
     wrong = {
         "90 cm = 90 m.": "check_conversion",
@@ -31,6 +40,9 @@ def test_always_on_checks_catch_wrong_figures():
         "17 + 25 = 43.": "check_equation",
         "14 is larger than 41.": "check_comparison",
         "38 is odd.": "check_parity",
+        "Four days after Sunday is Sunday.": "check_weekday",  # both seen from the demo's candidate
+        "The day before Saturday is Sunday.": "check_weekday",
+        "If today is Saturday, tomorrow is Monday.": "check_weekday",
     }
     for answer, reason in wrong.items():
         assert failed(checks.results("", answer)) == reason, answer

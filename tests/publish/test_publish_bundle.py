@@ -92,7 +92,7 @@ def test_the_model_card_carries_hub_metadata_and_the_eval_results(bundle):
     assert front["base_model_relation"] == "finetune" and "lora" in front["tags"]
     results = front["model-index"][0]["results"]
     assert [r["dataset"]["type"] for r in results] == ["taxon-skills", "taxon-probe", "taxon-general-text"]
-    assert {m["type"] for m in results[0]["metrics"]} == {"form_accuracy", "rouge_l"}
+    assert {m["type"] for m in results[0]["metrics"]} == {"skill_accuracy", "form_accuracy", "rouge_l"}
     body = (bundle / "README.md").read_text()
     assert "### Evaluation of" in body and "Gate: passed" in body
 

@@ -12,6 +12,7 @@ from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, REPORT_JSON, REPORT_MD
 
 METRIC_NAMES = {
     "fact_accuracy": "fact accuracy",
+    "skill_accuracy": "skill accuracy",
     "form_accuracy": "form accuracy",
     "mc_acc": "MC acc",
     "mc_acc_norm": "MC acc_norm",
@@ -57,9 +58,11 @@ def describe_sets(data: dict) -> str:
         "from the document's sentences; fact accuracy = share of answers containing every key fact of the "
         "reference (numbers with their units, names); MC = the right answer against distractors (altered "
         "numbers, the leaf's other answers) by summed log-likelihood, acc_norm per character as "
-        f"lm-evaluation-harness reports it; {cap_text}. Skill leaves: held-out questions, form accuracy = "
-        "share of answers in the form the seed answers share (checked exactly), ROUGE-L (rouge-score) "
-        f"secondary. General: {probe['n']} multiple-choice questions shipped with taxon and the loss on "
+        f"lm-evaluation-harness reports it; {cap_text}. Skill leaves: held-out questions, skill accuracy = "
+        "share of answers in the form the seed answers share (checked exactly) that also pass the task's "
+        "checks where it has them (equations, unit conversions, comparisons, parity, weekdays, the question's "
+        "numbers repeated), form accuracy and ROUGE-L (rouge-score) secondary. "
+        f"General: {probe['n']} multiple-choice questions shipped with taxon and the loss on "
         f"{text['n']} paragraphs of held-out prose, to catch forgetting. Greedy answers of at most "
         f"{settings['max_new_tokens']} new tokens ({settings['backend']}); paired bootstrap "
         f"{settings['confidence']:.0%} intervals of candidate minus baseline, {settings['n_resamples']} resamples, "

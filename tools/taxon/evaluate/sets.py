@@ -1,13 +1,13 @@
 """What a model is scored on. Knowledge leaf: fact questions asked without the document (its
 held-out seeds and cloze questions from its document's sentences, `taxon.qna.facts`), each
 also as multiple choice. Skill leaf: its held-out questions (seeds and generated, by
-`is_held_out`) and the answer form its seeds state. General: multiple-choice questions and a
+`is_held_out`), the answer form its seeds state and the checks its task allows. General: multiple-choice questions and a
 held-out prose text shipped with taxon, to catch forgetting."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
@@ -15,6 +15,7 @@ from taxon.core.store import read_jsonl
 from taxon.documents.sections import leaf_sentences
 from taxon.evaluate.choices import fact_choices
 from taxon.evaluate.forms import AnswerForm, answer_form
+from taxon.qna.checks import LeafChecks
 from taxon.qna.facts import fact_questions
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples
@@ -47,6 +48,7 @@ class EvalSet:
     items: tuple[EvalItem, ...]
     available: int  # items before the per-leaf cap
     form: AnswerForm | None = None  # skills: the form answers are checked against
+    checks: LeafChecks | None = None  # skills: what a right answer also passes, where the task is checkable
 
     def describe(self) -> dict:
         sources: dict[str, int] = {}
@@ -99,7 +101,9 @@ def skill_eval_set(leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_lea
         source = sample["metadata"].get("source", "generated")
         items.append(EvalItem(f"{source}-{len(items)}", question, answer_of(sample), source))
     form = answer_form([seed.answer for seed in leaf.seeds])
-    return EvalSet(leaf.leaf_id, SKILL, _capped(items, max_per_leaf), len(items), form)
+    # the checks generation holds answers to, learned from every seed; the answer form is `form`'s to check
+    checks = replace(LeafChecks.from_seeds([(seed.question, seed.answer) for seed in leaf.seeds]), form=None)
+    return EvalSet(leaf.leaf_id, SKILL, _capped(items, max_per_leaf), len(items), form, checks)
 
 
 def probe_eval_set(probe_file: str | Path | None = None) -> EvalSet:

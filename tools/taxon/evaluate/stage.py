@@ -1,5 +1,5 @@
 """`evaluate`: ask every eval question of the candidate and each baseline, score the answers
-(knowledge: fact match and multiple choice; skills: answer form and ROUGE-L; general: probe
+(knowledge: fact match and multiple choice; skills: answer form with the task's checks, and ROUGE-L; general: probe
 multiple choice and held-out text loss), compare with paired bootstrap intervals, check the
 held-out questions against the training set, gate, and write report.json / .md / .png."""
 
@@ -22,6 +22,7 @@ from taxon.evaluate.heldout import heldout_overlap
 from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
 from taxon.evaluate.sets import KNOWLEDGE, PROBE, PROBE_ID, SKILL, TEXT, TEXT_ID, EvalSet, build_eval_sets
+from taxon.qna.checks import failed
 from taxon.qna.facts import fact_match
 from taxon.qna.layout import read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
@@ -30,7 +31,7 @@ REPORT_FORMAT = "taxon-eval/2"
 # per set kind: the metrics scored, the first one decides verdicts and the gate
 METRICS = {
     KNOWLEDGE: ("fact_accuracy", "mc_acc", "mc_acc_norm"),
-    SKILL: ("form_accuracy", "rouge_l"),
+    SKILL: ("skill_accuracy", "form_accuracy", "rouge_l"),
     PROBE: ("mc_acc", "mc_acc_norm"),
     TEXT: ("nll",),
 }
@@ -100,7 +101,10 @@ def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict
             if eval_set.kind == KNOWLEDGE:
                 per_metric["fact_accuracy"].append(fact_match(answer, item.key_facts))
             elif eval_set.kind == SKILL:
-                per_metric["form_accuracy"].append(float(eval_set.form is not None and eval_set.form.check(answer)))
+                in_form = eval_set.form is not None and eval_set.form.check(answer)
+                checked = eval_set.checks is None or failed(eval_set.checks.results(item.question, answer)) is None
+                per_metric["skill_accuracy"].append(float(in_form and checked))
+                per_metric["form_accuracy"].append(float(in_form))
                 per_metric["rouge_l"].append(rouge_l(answer, item.reference))
             elif eval_set.kind == TEXT:
                 per_metric["nll"].append(-outputs.logprobs[next_scoring] / outputs.tokens[next_scoring])

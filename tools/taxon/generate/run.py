@@ -17,7 +17,6 @@ from taxon.core.progress import Task, Tracker, tracker
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
-from taxon.generate.checks import LeafChecks
 from taxon.generate.filters import ERROR
 from taxon.generate.prompts import template_identities
 from taxon.generate.settings import Settings
@@ -32,6 +31,7 @@ from taxon.generate.steps import (
     sample_row,
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
+from taxon.qna.checks import LeafChecks
 from taxon.qna.facts import fact_questions
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
 from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME

@@ -11,7 +11,6 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from taxon.backends.base import ChatRequest
-from taxon.generate.checks import LeafChecks, failed
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
     CUT_OFF,
@@ -31,6 +30,7 @@ from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.settings import Settings
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
+from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.heldout import HeldOut
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.taxonomy import Leaf

@@ -256,13 +256,13 @@ def _previous_bundle(context: Context) -> str | None:
 
 def eval_figures(report: dict) -> dict:
     """Candidate minus the first baseline: knowledge fact accuracy and multiple choice, skill
-    form accuracy, general probe accuracy and text loss, each the mean difference with its interval."""
+    accuracy, general probe accuracy and text loss, each the mean difference with its interval."""
     from taxon.evaluate.sets import PROBE_ID, TEXT_ID
 
     baseline = report["baselines"][0]
     entries = {
         "knowledge": (report["totals"]["knowledge"], ("fact_accuracy", "mc_acc")),
-        "skills": (report["totals"]["skills"], ("form_accuracy",)),
+        "skills": (report["totals"]["skills"], ("skill_accuracy",)),
         "probe": (report["sets"].get(PROBE_ID, {}), ("mc_acc",)),
         "text": (report["sets"].get(TEXT_ID, {}), ("nll",)),
     }

@@ -12,6 +12,7 @@ from taxon.qna.layout import SUMS_NAME
 
 METRIC_LABELS = {
     "fact_accuracy": "fact accuracy",
+    "skill_accuracy": "skill accuracy (form and checks)",
     "form_accuracy": "form accuracy",
     "mc_acc": "multiple-choice accuracy",
     "mc_acc_norm": "multiple-choice accuracy (length-normalised)",

@@ -3,7 +3,8 @@ teacher writes "90 cm = 90 m" as fluently as "90 cm = 0.9 m", and a likelihood j
 both alike; arithmetic does not.
 
 Always, wherever the answer states one: an equation ("17 + 25 = 42"), a unit conversion
-("250 cm = 2.5 m"), a comparison ("41 is larger than 14"), a parity ("37 is odd").
+("250 cm = 2.5 m"), a comparison ("41 is larger than 14"), a parity ("37 is odd"), a weekday
+reckoning ("Two days after Friday is Sunday", "If today is Saturday, tomorrow is Sunday").
 Learned from the leaf's own seeds, when every seed answer shows it (and there are at least
 MIN_SEEDS of them): the answer form (the shape of "N W ." or "N W = N W .", for seed
 answers of at most FORM_MAX_WORDS words), and that
@@ -49,6 +50,16 @@ _COMPARISON = re.compile(
     rf"({_NUMBER})\s+is\s+(larger|greater|bigger|more|smaller|less|lower)\s+than\s+({_NUMBER})", re.IGNORECASE
 )
 _PARITY = re.compile(rf"({_NUMBER})\s+is\s+(?:an?\s+)?(odd|even)\b", re.IGNORECASE)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_COUNTS = {
+    **{str(n): n for n in range(1, 100)},
+    **dict(zip(("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"), range(1, 11))),
+    "a": 1,
+}
+_DAY = "(" + "|".join(WEEKDAYS) + ")"
+_SPAN = r"(?:the\s+day|(\w+)\s+(days?|weeks?))"
+_RECKONING = re.compile(rf"\b{_SPAN}\s+(after|before)\s+{_DAY}\s+(?:is|was|will\s+be)\s+{_DAY}\b", re.IGNORECASE)
+_TODAY = re.compile(rf"\btoday\s+is\s+{_DAY}\W+(tomorrow|yesterday)\s+(?:is|was|will\s+be)\s+{_DAY}\b", re.IGNORECASE)
 
 
 def _value(text: str) -> Fraction:
@@ -106,11 +117,32 @@ def check_parity(answer: str) -> bool | None:
     return True
 
 
+def check_weekdays(answer: str) -> bool | None:
+    found = [
+        (count, unit, direction, start, end)
+        for count, unit, direction, start, end in _RECKONING.findall(answer)
+        if not count or count.lower() in _COUNTS
+    ]
+    found += [
+        ("1", "day", {"tomorrow": "after"}.get(when.lower(), "before"), start, end)
+        for start, when, end in _TODAY.findall(answer)
+    ]
+    if not found:
+        return None
+    for count, unit, direction, start, end in found:
+        days = (_COUNTS[count.lower()] if count else 1) * (7 if unit.lower().startswith("week") else 1)
+        step = days if direction.lower() == "after" else -days
+        if WEEKDAYS[(WEEKDAYS.index(start.lower()) + step) % 7] != end.lower():
+            return False
+    return True
+
+
 ALWAYS: dict[str, Callable[[str], bool | None]] = {
     "equation": check_equations,
     "conversion": check_conversions,
     "comparison": check_comparisons,
     "parity": check_parity,
+    "weekday": check_weekdays,
 }
 
 
