@@ -260,19 +260,21 @@ def eval_figures(report: dict) -> dict:
     from taxon.evaluate.sets import PROBE_ID, TEXT_ID
 
     baseline = report["baselines"][0]
-    entries = {
-        "knowledge": (report["totals"]["knowledge"], ("fact_accuracy", "mc_acc")),
-        "skills": (report["totals"]["skills"], ("skill_accuracy",)),
-        "probe": (report["sets"].get(PROBE_ID, {}), ("mc_acc",)),
-        "text": (report["sets"].get(TEXT_ID, {}), ("nll",)),
+    knowledge, skills = report["totals"]["knowledge"], report["totals"]["skills"]
+    probe, text = report["sets"].get(PROBE_ID, {}), report["sets"].get(TEXT_ID, {})
+    figures = {  # figure name: (the set's report entry, its metric)
+        "knowledge_fact_accuracy": (knowledge, "fact_accuracy"),
+        "knowledge_mc_acc": (knowledge, "mc_acc"),
+        "skill_accuracy": (skills, "skill_accuracy"),
+        "probe_mc_acc": (probe, "mc_acc"),
+        "text_nll": (text, "nll"),
     }
-    figures = {}
-    for label, (entry, metrics) in entries.items():
-        intervals = (entry.get("comparisons", {}).get(baseline) or {}).get("intervals", {})
-        for metric in metrics:
-            if intervals.get(metric):
-                figures[f"{label}_{metric}"] = intervals[metric]
-    return figures
+    found = {}
+    for name, (entry, metric) in figures.items():
+        interval = ((entry.get("comparisons", {}).get(baseline) or {}).get("intervals", {})).get(metric)
+        if interval:
+            found[name] = interval
+    return found
 
 
 class Publish:
