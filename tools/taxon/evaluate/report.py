@@ -19,6 +19,7 @@ METRIC_NAMES = {
     "rouge_l": "ROUGE-L F1",
     "nll": "loss (nats/token)",
 }
+LOWER_NOTE = {"nll": ", lower is better"}
 
 
 def write_reports(out_dir: Path, data: dict) -> None:
@@ -161,7 +162,7 @@ def render_deltas_png(data: dict) -> bytes:
 
     rows = _rows(data)
     baselines = data["baselines"]
-    figure, axes = plt.subplots(figsize=(8, 1.5 + 0.4 * len(rows)))
+    figure, axes = plt.subplots(figsize=(9, 1.5 + 0.4 * len(rows)))
     step = 0.8 / max(1, len(baselines))
     for index, baseline in enumerate(baselines):
         positions, deltas, lows, highs = [], [], [], []
@@ -175,12 +176,19 @@ def render_deltas_png(data: dict) -> bytes:
             highs.append(interval["high"] - interval["delta"])
         axes.errorbar(deltas, positions, xerr=[lows, highs], fmt="o", capsize=3, label=f"vs B{index + 1}")
     axes.axvline(0.0, color="grey", linewidth=1)
-    axes.set_yticks(range(len(rows)), [f"{set_id} ({METRIC_NAMES[entry['metric']]})" for set_id, entry in rows])
+    # a leaf by its own name (the last folder): full ids squeeze the plot to a sliver
+    labels = [
+        f"{set_id.rsplit('/', 1)[-1]} ({METRIC_NAMES[entry['metric']]}{LOWER_NOTE.get(entry['metric'], '')}, "
+        f"n={entry['n']})"
+        for set_id, entry in rows
+    ]
+    axes.set_yticks(range(len(rows)), labels)
     axes.invert_yaxis()
-    axes.set_xlabel("candidate − baseline, each set's own figure (95% interval)")
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_title("candidate − baseline per set, 95% interval (the gate's figure of each set)", fontsize="medium")
     axes.legend(loc="best", fontsize="small")
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
     return buffer.getvalue()
