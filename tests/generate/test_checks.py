@@ -7,9 +7,9 @@ import yaml
 
 from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
-from taxon.qna.checks import LeafChecks, failed
 from taxon.generate.filters import complete_sentences, same_answer
 from taxon.generate.run import generate_leaves
+from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.taxonomy import load_leaves
 
 CONVERSIONS = [
@@ -37,6 +37,7 @@ def test_always_on_checks_catch_wrong_figures():
         "90 cm = 90 m.": "check_conversion",
         "250 cm = 150.00015 m.": "check_conversion",
         "3 km = 3 kg.": "check_conversion",
+        "3 km = 3 km.": "check_conversion",  # seen from the demo's candidate, asked for metres
         "17 + 25 = 43.": "check_equation",
         "14 is larger than 41.": "check_comparison",
         "38 is odd.": "check_parity",

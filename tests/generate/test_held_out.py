@@ -65,3 +65,30 @@ def test_held_out_seeds_reach_neither_teacher_nor_training(tmp_path, repo_root, 
     for index in held:
         assert not any(leaf.seeds[index].question in text or leaf.seeds[index].answer in text for text in trained)
     assert training.counts["by_source"]["document"] > 0
+
+
+def test_a_near_copy_of_a_held_out_generated_skill_question_is_not_trained(repo_root):
+    """Evaluation asks a skill leaf's held-out generated questions too (seen in a demo run: a
+    training question at Jaccard 0.625 to one of them)."""
+    from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, TRAIN, TrainingSplit
+    from taxon.qna.samples import is_held_out, make_sample
+
+    poems = load_leaf(repo_root / "taxonomy/compositional_skills/writing/poetry/three_line_poem/qna.yaml")
+
+    def generated(question: str) -> dict:
+        return make_sample(question, "a line\nanother\na third", None, {"leaf": poems.leaf_id, "kind": "skill"})
+
+    held = next(
+        row
+        for row in (
+            generated(f'Write a haiku with three syllables, rhyming with "{w}".')
+            for w in ("tak", "mo", "ra", "zi", "pu", "ke")
+        )
+        if is_held_out(row, 0.2)
+    )
+    near = generated(question_of(held).replace("rhyming with", "rhyming with the word"))
+    other = generated("Turn into a three-line poem: The tide went out at noon.")
+    assert not is_held_out(near, 0.2) and not is_held_out(other, 0.2)
+    split = TrainingSplit([poems], 0.2, rows=[held, near, other])
+    assert [split.side(row) for row in (held, near, other)] == [HELD_OUT, NEAR_HELD_OUT, TRAIN]
+    assert TrainingSplit([poems], 0.2).side(near) == TRAIN  # without the rows, only the seeds guard

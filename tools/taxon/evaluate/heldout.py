@@ -19,8 +19,8 @@ from taxon.qna.taxonomy import Leaf
 def training_questions(dataset_dir: Path, leaves: list[Leaf], config: dict) -> list[str]:
     """Each trained question, without a chunk shown before it."""
     eval_share = config["dataset"]["eval_share"]
-    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
     rows = collect_samples(dataset_dir, leaves, None)
+    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
     return list(
         dict.fromkeys(question_of(row).rpartition("\n\n")[2].strip() for row in rows if split.side(row) == TRAIN)
     )

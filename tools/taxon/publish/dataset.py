@@ -92,8 +92,9 @@ def write_dataset(
     folder = Path(bundle) / DATASET_DIR
     eval_share = config["dataset"]["eval_share"]
     splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    splitter = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
-    for sample in collect_samples(generate_dir, leaves, None):
+    samples = collect_samples(generate_dir, leaves, None)
+    splitter = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), samples)
+    for sample in samples:
         side = splitter.side(sample)
         if side != NEAR_HELD_OUT:  # training drops those too: the dataset is what was trained
             splits[side].append(dataset_row(sample))

@@ -92,6 +92,8 @@ def check_conversions(answer: str) -> bool | None:
         (dimension, factor), (target_dimension, target_factor) = _UNITS[unit.lower()], _UNITS[target.lower()]
         if dimension != target_dimension or _value(amount) * factor != _value(converted) * target_factor:
             return False
+        if factor == target_factor:  # "3 km = 3 km." is true and converts nothing
+            return False
     return True
 
 

@@ -99,11 +99,24 @@ class TrainingSplit:
     question hash), near a held-out question (trained by no one, kept by no one), or train.
     Training and the published dataset both split by it, so they agree."""
 
-    def __init__(self, leaves: list[Leaf], eval_share: float, extra: dict[str, tuple[str, ...]] | None = None):
+    def __init__(
+        self,
+        leaves: list[Leaf],
+        eval_share: float,
+        extra: dict[str, tuple[str, ...]] | None = None,
+        rows: Iterable[dict] = (),
+    ):
         """`extra`: per leaf id, further questions evaluation asks (a knowledge leaf's fact
-        questions from its document, `documents.sections.held_out_fact_questions`)."""
+        questions from its document, `documents.sections.held_out_fact_questions`). `rows`: the
+        collected samples; a skill leaf's held-out generated questions are asked by evaluation
+        too, so a near copy of one is no more trained than a near copy of a held-out seed."""
         self.eval_share = eval_share
-        extra = extra or {}
+        extra = dict(extra or {})
+        skills = {leaf.leaf_id for leaf in leaves if leaf.kind != "knowledge"}
+        for row in rows:
+            leaf_id = str((row.get("metadata") or {}).get("leaf"))
+            if leaf_id in skills and is_held_out(row, eval_share):
+                extra[leaf_id] = (*extra.get(leaf_id, ()), question_of(row).rpartition("\n\n")[2])
         self.guards = {leaf.leaf_id: leaf_held_out(leaf, eval_share, extra.get(leaf.leaf_id, ())) for leaf in leaves}
         knowledge = [self.guards[leaf.leaf_id] for leaf in leaves if leaf.kind == "knowledge"]
         self.everything = HeldOut(tuple(q for guard in knowledge for q in guard.questions))

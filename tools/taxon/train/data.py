@@ -109,12 +109,12 @@ def build_training_set(
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
     max_tokens = int(train_config["max_sample_tokens"])
     eval_share = config["dataset"]["eval_share"]
-    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
+    rows = collect_samples(dataset_dir, leaves, None)
+    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
     samples, used_messages = [], []
     held_out, trimmed = 0, 0
     dropped: Counter = Counter()
     by_source: Counter = Counter()
-    rows = collect_samples(dataset_dir, leaves, None)
     for row in rows + replay_mix(replay, float(train_config["replay_share"]), len(rows), int(train_config["seed"])):
         side = split.side(row)
         if side == HELD_OUT:
