@@ -52,6 +52,7 @@ POINTS = {
     "lora-e2-rows1": ({**LORA64, "epochs": 2, "rows_per_step": 1}, ALL_FORMS),
     "lora-e4-continue": ({**LORA64, "epochs": 4}, ["sentence_continue", "seed_bare"]),
     "full-e2": ({"method": "full", "learning_rate": 1e-4, "epochs": 2}, ALL_FORMS),
+    "full-e2-rows2": ({"method": "full", "learning_rate": 1e-4, "epochs": 2, "rows_per_step": 2}, ALL_FORMS),
     "full-e4": ({"method": "full", "learning_rate": 1e-4, "epochs": 4}, ALL_FORMS),
 }
 
@@ -81,8 +82,11 @@ def knowledge_rows(config: dict, names: set[str] | None) -> tuple[list[dict], li
     return rows, items, counts
 
 
-def answers(model: str, questions: list[str], config: dict) -> list[str]:
+def answers(model: str, questions: list[str], config: dict) -> tuple[list[str], float]:
+    """The model's greedy answers, and its loss on evaluation's held-out general text (mean
+    nats per token over the paragraphs, as evaluation reports it): what the training cost."""
     from taxon.backends import ChatRequest, make_teacher
+    from taxon.evaluate.sets import text_eval_set
 
     teacher_config = {**config, "generate": {**config["generate"], "backend": "transformers", "teacher": model}}
     teacher = make_teacher(teacher_config)
@@ -90,7 +94,12 @@ def answers(model: str, questions: list[str], config: dict) -> list[str]:
         ChatRequest(messages=({"role": "user", "content": q},), max_tokens=ANSWER_TOKENS, temperature=0.0)
         for q in questions
     ]
-    return [completion.text for completion in teacher.chat(requests)]
+    said = [completion.text for completion in teacher.chat(requests)]
+    paragraphs = text_eval_set().items
+    logprobs = teacher.answer_loglikelihood(
+        [(({"role": "user", "content": p.question},), p.reference) for p in paragraphs]
+    )
+    return said, -sum(logprobs) / len(logprobs)
 
 
 def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dict:
@@ -134,7 +143,7 @@ def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dic
             )
             model = str(result.model_dir)
         started = time.perf_counter()
-        said = answers(model, [item.question for item in items], config)
+        said, figures["text_loss"] = answers(model, [item.question for item in items], config)
         figures["answer_s"] = round(time.perf_counter() - started, 1)
     right = [fact_match(answer, item.key_facts) for item, answer in zip(items, said)]
     by_source = {}
@@ -154,16 +163,18 @@ def table(path: Path) -> None:
     print(
         "fact accuracy of the packaged SmolLM2-135M-Instruct on evaluation's fact questions (held-out\n"
         "seeds and a cloze per document fact, none trained), after training on the rows derived from\n"
-        "the documents plus the training seeds; one training run per point (cpu profile, float32)"
+        "the documents plus the training seeds; one training run per point (cpu profile, float32);\n"
+        "text: the loss on evaluation's held-out general text, nats per token (lower is better)"
     )
     print(
-        f"{'point':<20}{'rows':>6}{'steps':>7}{'tokens':>9}{'train s':>9}{'cpu s':>8}{'load':>6}{'loss':>8}{'facts':>8}"
+        f"{'point':<20}{'rows':>6}{'steps':>7}{'tokens':>9}{'train s':>9}{'cpu s':>8}{'load':>6}{'loss':>8}"
+        f"{'text':>7}{'facts':>8}"
     )
     for r in rows:
         print(
             f"{r['point']:<20}{r['rows']:>6}{r.get('steps', 0):>7}{r.get('tokens', 0):>9}"
             f"{r.get('train_s', 0):>9}{r.get('cpu_s', 0):>8}{r.get('load_average', float('nan')):>6.1f}"
-            f"{r.get('final_loss', float('nan')):>8.3f}"
+            f"{r.get('final_loss', float('nan')):>8.3f}{r.get('text_loss', float('nan')):>7.3f}"
             f"{r['fact_accuracy']:>8.1%}  {r['by_source']} {','.join(sorted(r['leaves']))}"
         )
     best = max((r for r in rows if r["point"] != "base"), key=lambda r: r["fact_accuracy"], default=None)
