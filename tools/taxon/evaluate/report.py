@@ -62,7 +62,7 @@ def describe_sets(data: dict) -> str:
         f"lm-evaluation-harness reports it; {cap_text}. Skill leaves: held-out questions, skill accuracy = "
         "share of answers in the form the seed answers share (checked exactly) that also pass the task's "
         "checks where it has them (equations, unit conversions, comparisons, parity, weekdays, the question's "
-        "numbers repeated), form accuracy and ROUGE-L (rouge-score) secondary. "
+        "numbers repeated), form accuracy and ROUGE-L (rouge-score, against the seeds' answers only) secondary. "
         f"General: {probe['n']} multiple-choice questions shipped with taxon and the loss on "
         f"{text['n']} paragraphs of held-out prose, to catch forgetting. Greedy answers of at most "
         f"{settings['max_new_tokens']} new tokens ({settings['backend']}); paired bootstrap "

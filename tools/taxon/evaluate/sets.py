@@ -34,7 +34,8 @@ TEXT_PROMPT = "Write a paragraph of plain prose."
 class EvalItem:
     id: str
     question: str  # the user turn
-    reference: str  # from the leaf (seed, document) or the shipped sets; a kept sample for generated skills
+    reference: str  # from the leaf (seed, document) or the shipped sets; for a generated skill question the
+    # teacher's kept answer, shown beside the answers but scored against by nothing
     source: str  # "seed" | "document" | "generated" | "probe" | "text"
     key_facts: tuple[str, ...] = ()  # knowledge: what a right answer contains
     choices: tuple[str, ...] = ()  # multiple choice: the options, right one at `gold`

@@ -105,7 +105,8 @@ def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict
                 checked = eval_set.checks is None or failed(eval_set.checks.results(item.question, answer)) is None
                 per_metric["skill_accuracy"].append(float(in_form and checked))
                 per_metric["form_accuracy"].append(float(in_form))
-                per_metric["rouge_l"].append(rouge_l(answer, item.reference))
+                if item.source == "seed":  # a generated question's answer is the teacher's: no reference
+                    per_metric["rouge_l"].append(rouge_l(answer, item.reference))
             elif eval_set.kind == TEXT:
                 per_metric["nll"].append(-outputs.logprobs[next_scoring] / outputs.tokens[next_scoring])
                 next_scoring += 1
