@@ -68,6 +68,23 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _run_arguments(train_config: dict) -> dict:
+    """What the Trainer and TRL runs share: epochs, learning rate, precision, seed, no output."""
+    import torch
+
+    return {
+        "num_train_epochs": train_config["epochs"],
+        "learning_rate": train_config["learning_rate"],
+        "bf16": train_config["autocast"] == "bf16",
+        "use_cpu": not torch.cuda.is_available(),
+        "save_strategy": "no",
+        "report_to": "none",
+        "logging_steps": 10**9,
+        "disable_tqdm": True,
+        "seed": train_config["seed"],
+    }
+
+
 def run_trainer(base: str, data: Path, config: dict) -> dict:
     """A plain Trainer on the same tokenized samples: labels -100 outside assistant turns,
     DataCollatorForSeq2Seq padding each batch to its longest sample."""
@@ -100,15 +117,7 @@ def run_trainer(base: str, data: Path, config: dict) -> dict:
         arguments = TrainingArguments(
             output_dir=scratch,
             per_device_train_batch_size=8,
-            num_train_epochs=train_config["epochs"],
-            learning_rate=train_config["learning_rate"],
-            bf16=train_config["autocast"] == "bf16",
-            use_cpu=not torch.cuda.is_available(),
-            save_strategy="no",
-            report_to="none",
-            logging_steps=10**9,
-            disable_tqdm=True,
-            seed=train_config["seed"],
+            **_run_arguments(train_config),
         )
         trainer = Trainer(model=model, args=arguments, train_dataset=rows, data_collator=collate)
         started = time.perf_counter()
@@ -155,15 +164,7 @@ def run_trl(base: str, data: Path, config: dict) -> dict:
             max_length=train_config["pack_tokens"],
             completion_only_loss=True,
             per_device_train_batch_size=train_config["rows_per_step"],
-            num_train_epochs=train_config["epochs"],
-            learning_rate=train_config["learning_rate"],
-            bf16=train_config["autocast"] == "bf16",
-            use_cpu=not torch.cuda.is_available(),
-            save_strategy="no",
-            report_to="none",
-            logging_steps=10**9,
-            disable_tqdm=True,
-            seed=train_config["seed"],
+            **_run_arguments(train_config),
             dataset_kwargs={"skip_prepare_dataset": False},
         )
         trainer = SFTTrainer(model=model, args=arguments, train_dataset=rows, processing_class=tokenizer)

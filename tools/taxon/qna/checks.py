@@ -126,7 +126,7 @@ def check_weekdays(answer: str) -> bool | None:
         if not count or count.lower() in _COUNTS
     ]
     found += [
-        ("1", "day", {"tomorrow": "after"}.get(when.lower(), "before"), start, end)
+        ("1", "day", "after" if when.lower() == "tomorrow" else "before", start, end)
         for start, when, end in _TODAY.findall(answer)
     ]
     if not found:
