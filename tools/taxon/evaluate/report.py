@@ -8,17 +8,8 @@ import io
 from pathlib import Path
 
 from taxon.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
-from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, REPORT_JSON, REPORT_MD
+from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, METRIC_LABELS, REPORT_JSON, REPORT_MD
 
-METRIC_NAMES = {
-    "fact_accuracy": "fact accuracy",
-    "skill_accuracy": "skill accuracy",
-    "form_accuracy": "form accuracy",
-    "mc_acc": "MC acc",
-    "mc_acc_norm": "MC acc_norm",
-    "rouge_l": "ROUGE-L F1",
-    "nll": "loss (nats/token)",
-}
 LOWER_NOTE = {"nll": ", lower is better"}
 
 
@@ -82,7 +73,7 @@ def _score_table(data: dict, labels: dict[str, str]) -> list[str]:
         name = (
             f"**{set_id}**" if set_id in data["totals"] else (f"{set_id} (changed)" if entry.get("changed") else set_id)
         )
-        cells = [name, str(entry["n"]), METRIC_NAMES[metric], _number(entry["scores"][data["candidate"]][metric])]
+        cells = [name, str(entry["n"]), METRIC_LABELS[metric], _number(entry["scores"][data["candidate"]][metric])]
         for baseline in labels:
             comparison = entry["comparisons"][baseline]
             cells += [_number(entry["scores"][baseline][metric]), _delta(comparison, metric), comparison["verdict"]]
@@ -178,7 +169,7 @@ def render_deltas_png(data: dict) -> bytes:
     axes.axvline(0.0, color="grey", linewidth=1)
     # a leaf by its own name (the last folder): full ids squeeze the plot to a sliver
     labels = [
-        f"{set_id.rsplit('/', 1)[-1]} ({METRIC_NAMES[entry['metric']]}{LOWER_NOTE.get(entry['metric'], '')}, "
+        f"{set_id.rsplit('/', 1)[-1]} ({METRIC_LABELS[entry['metric']]}{LOWER_NOTE.get(entry['metric'], '')}, "
         f"n={entry['n']})"
         for set_id, entry in rows
     ]

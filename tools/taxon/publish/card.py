@@ -8,17 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from taxon.qna.layout import SUMS_NAME
+from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
 
-METRIC_LABELS = {
-    "fact_accuracy": "fact accuracy",
-    "skill_accuracy": "skill accuracy (form and checks)",
-    "form_accuracy": "form accuracy",
-    "mc_acc": "multiple-choice accuracy",
-    "mc_acc_norm": "multiple-choice accuracy (length-normalised)",
-    "rouge_l": "ROUGE-L F1",
-    "nll": "loss (nats per token)",
-}
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 EVAL_DATASETS = {
     "knowledge": ("taxonomy knowledge fact questions", "taxon-knowledge"),

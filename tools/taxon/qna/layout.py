@@ -44,6 +44,16 @@ REPORT_MD = "report.md"
 DELTAS_PNG = "deltas.png"
 HELDOUT_NAME = "heldout.jsonl"
 EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG)
+# report.json's metric names, as people read them (the report's tables and plot, the model card)
+METRIC_LABELS = {
+    "fact_accuracy": "fact accuracy",
+    "skill_accuracy": "skill accuracy",
+    "form_accuracy": "form accuracy",
+    "mc_acc": "multiple-choice acc",
+    "mc_acc_norm": "multiple-choice acc_norm",
+    "rouge_l": "ROUGE-L F1",
+    "nll": "loss (nats/token)",
+}
 
 # a bundle: manifest.json, SHA256SUMS (covering the manifest too)
 BUNDLE_FORMAT = "taxon-bundle/1"
