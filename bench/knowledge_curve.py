@@ -38,6 +38,7 @@ from taxon.qna.taxonomy import load_leaves
 REPO = Path(__file__).resolve().parents[1]
 ANSWER_TOKENS = 48
 LORA64 = {"method": "lora", "lora_rank": 64, "lora_alpha": 128, "learning_rate": 2e-3}
+FULL = {"method": "full"}
 ALL_FORMS = ["section", "sentence_topic", "sentence_continue", "seed_bare"]
 # name: (train overrides, document forms)
 POINTS = {
@@ -54,6 +55,17 @@ POINTS = {
     "full-e2": ({"method": "full", "learning_rate": 1e-4, "epochs": 2}, ALL_FORMS),
     "full-e2-rows2": ({"method": "full", "learning_rate": 1e-4, "epochs": 2, "rows_per_step": 2}, ALL_FORMS),
     "full-e4": ({"method": "full", "learning_rate": 1e-4, "epochs": 4}, ALL_FORMS),
+    # full fine-tuning at higher learning rates: every weight moves, no adapter matmuls to pay for
+    "full-e2-rows2-lr3e-4": ({**FULL, "learning_rate": 3e-4, "epochs": 2, "rows_per_step": 2}, ALL_FORMS),
+    "full-e2-rows2-lr1e-3": ({**FULL, "learning_rate": 1e-3, "epochs": 2, "rows_per_step": 2}, ALL_FORMS),
+    "full-e2-rows1-lr3e-4": ({**FULL, "learning_rate": 3e-4, "epochs": 2, "rows_per_step": 1}, ALL_FORMS),
+    "full-e3-rows2-lr3e-4": ({**FULL, "learning_rate": 3e-4, "epochs": 3, "rows_per_step": 2}, ALL_FORMS),
+    "full-e2-rows2-lr5e-4": ({**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2}, ALL_FORMS),
+    # half as many general chat rows as the leaf's rows mixed in against forgetting (the profile: a tenth)
+    "full-e2-rows2-lr5e-4-replay50": (
+        {**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.5},
+        ALL_FORMS,
+    ),
 }
 
 
@@ -132,7 +144,10 @@ def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dic
             (data / "bench").mkdir(parents=True)
             (data / "bench" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
             started, cpu = time.perf_counter(), time.process_time()
-            result = train(data, [], base, Path(scratch) / "train", config, quiet=True)
+            replay = config["train"].get("replay")
+            result = train(
+                data, [], base, Path(scratch) / "train", config, replay=Path(replay) if replay else None, quiet=True
+            )
             figures.update(
                 train_s=round(time.perf_counter() - started, 1),
                 cpu_s=round(time.process_time() - cpu, 1),

@@ -163,6 +163,7 @@ def pipeline_config(base_url: str, model_dir: Path) -> dict:
         },
         "teacher": {"base_url": base_url, "concurrency": 4, "timeout_s": 10, "retries": 1, "backoff_s": 0.05},
         "train": {
+            "method": "lora",  # these runs compare adapters; full fine-tuning is tests/train's
             "epochs": 1,
             "max_steps": 4,
             "pack_tokens": 128,
@@ -192,6 +193,8 @@ def pipeline_config(base_url: str, model_dir: Path) -> dict:
                 config[section].setdefault(key, {}).update(value)
             else:
                 config[section][key] = value
+            for profile in config.get("profiles", {}).values():  # the shrunk value wins under --profile too
+                profile.get(section, {}).pop(key, None)
     return config
 
 

@@ -38,8 +38,9 @@ seed_examples:
         answer: The chickadee lives in North American forests.
 """
 
-# Tiny-model settings: rows of 96 tokens, 3 rows a step, one thread, float32 throughout.
+# Tiny-model settings: LoRA, rows of 96 tokens, 3 rows a step, one thread, float32 throughout.
 SMALL = {
+    "method": "lora",
     "epochs": 2,
     "pack_tokens": 96,
     "max_sample_tokens": 96,
