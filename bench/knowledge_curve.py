@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -39,6 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 ANSWER_TOKENS = 48
 LORA64 = {"method": "lora", "lora_rank": 64, "lora_alpha": 128, "learning_rate": 2e-3}
 FULL = {"method": "full"}
+# a point's "replay": LONG_REPLAY trains on the shipped replay set's long-answer rows alone
+# (ids long-*: a paragraph or two of prose each), so their own effect shows
+LONG_REPLAY = "long"
 ALL_FORMS = ["section", "sentence_topic", "sentence_continue", "seed_bare"]
 # name: (train overrides, document forms)
 POINTS = {
@@ -64,6 +68,14 @@ POINTS = {
     # half as many general chat rows as the leaf's rows mixed in against forgetting (the profile: a tenth)
     "full-e2-rows2-lr5e-4-replay50": (
         {**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.5},
+        ALL_FORMS,
+    ),
+    "full-e2-rows2-lr5e-4-longreplay20": (
+        {**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.2, "replay": LONG_REPLAY},
+        ALL_FORMS,
+    ),
+    "full-e2-rows2-lr1e-3-longreplay20": (
+        {**FULL, "learning_rate": 1e-3, "epochs": 2, "rows_per_step": 2, "replay_share": 0.2, "replay": LONG_REPLAY},
         ALL_FORMS,
     ),
 }
@@ -145,6 +157,12 @@ def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dic
             (data / "bench" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
             started, cpu = time.perf_counter(), time.process_time()
             replay = config["train"].get("replay")
+            if replay == LONG_REPLAY:
+                from taxon.train.data import BUILTIN_REPLAY
+
+                replay = Path(scratch) / "long_replay.jsonl"
+                rows_long = [line for line in BUILTIN_REPLAY.read_text().splitlines() if '"id": "long-' in line]
+                replay.write_text("".join(line + "\n" for line in rows_long))
             result = train(
                 data, [], base, Path(scratch) / "train", config, replay=Path(replay) if replay else None, quiet=True
             )
@@ -192,13 +210,19 @@ def table(path: Path) -> None:
             f"{r.get('final_loss', float('nan')):>8.3f}{r.get('text_loss', float('nan')):>7.3f}"
             f"{r['fact_accuracy']:>8.1%}  {r['by_source']} {','.join(sorted(r['leaves']))}"
         )
-    best = max((r for r in rows if r["point"] != "base"), key=lambda r: r["fact_accuracy"], default=None)
-    base = next((r for r in rows if r["point"] == "base"), None)
-    if best and base:
+    base = next((r for r in reversed(rows) if r["point"] == "base" and "text_loss" in r), None)
+    if base is None:
+        return
+    # a point counts only if it kept general ability as the gate asks (text loss within its threshold)
+    rise = load_config("cpu", REPO / "taxon.toml", {})["evaluate"]["gate"]["text_max_loss_rise"]
+    kept = [r for r in rows if r["point"] != "base" and r.get("text_loss", math.inf) <= base["text_loss"] + rise]
+    best = max(kept, key=lambda r: r["fact_accuracy"], default=None)
+    if best:
         emit(
-            "knowledge fact accuracy, evaluation's fact questions",
-            f"{best['fact_accuracy']:.0%} ({best['point']}, {best['tokens']} tokens, {best['train_s']} s)",
-            f"base {base['fact_accuracy']:.0%}",
+            "knowledge fact accuracy, evaluation's fact questions (best point within the gate's text loss rise)",
+            f"{best['fact_accuracy']:.0%} ({best['point']}, {best['tokens']} tokens, {best['train_s']} s, "
+            f"text loss {best['text_loss']:.2f})",
+            f"base {base['fact_accuracy']:.0%}, text loss {base['text_loss']:.2f}",
             ">= 60 %, base <= 15 %",
             best["fact_accuracy"] >= 0.6 and base["fact_accuracy"] <= 0.15,
         )
