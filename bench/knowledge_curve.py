@@ -25,14 +25,15 @@ from pathlib import Path
 
 from summary import emit
 from taxon.core.config import load_config
+from taxon.core.store import atomic_write_jsonl, read_jsonl
 from taxon.documents import load_leaf_documents
-from taxon.documents.sections import document_sections, held_out_fact_questions
+from taxon.documents.sections import document_sections, training_split
 from taxon.generate.derived import document_candidates
 from taxon.generate.run import leaf_job
 from taxon.generate.settings import Settings
 from taxon.generate.steps import sample_row
 from taxon.qna.facts import fact_match, fact_questions
-from taxon.qna.heldout import TRAIN, TrainingSplit
+from taxon.qna.heldout import TRAIN
 from taxon.qna.samples import seed_samples
 from taxon.qna.taxonomy import load_leaves
 
@@ -91,7 +92,7 @@ def knowledge_rows(config: dict, names: set[str] | None) -> tuple[list[dict], li
         for leaf in load_leaves(REPO / "taxonomy")
         if leaf.kind == "knowledge" and (not names or leaf.folder.name in names)
     ]
-    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share))
+    split = training_split(leaves, config)
     rows, items, counts = [], [], {}
     for leaf in leaves:
         job = leaf_job(leaf, settings, "bench", eval_share)
@@ -155,14 +156,14 @@ def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dic
             data = Path(scratch) / "data"
             (data / "bench").mkdir(parents=True)
             (data / "bench" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-            started, cpu = time.perf_counter(), time.process_time()
             replay = config["train"].get("replay")
             if replay == LONG_REPLAY:
                 from taxon.train.data import BUILTIN_REPLAY
 
                 replay = Path(scratch) / "long_replay.jsonl"
-                rows_long = [line for line in BUILTIN_REPLAY.read_text().splitlines() if '"id": "long-' in line]
-                replay.write_text("".join(line + "\n" for line in rows_long))
+                prose = [row for row in read_jsonl(BUILTIN_REPLAY) if row["metadata"]["id"].startswith("long-")]
+                atomic_write_jsonl(replay, prose)
+            started, cpu = time.perf_counter(), time.process_time()
             result = train(
                 data, [], base, Path(scratch) / "train", config, replay=Path(replay) if replay else None, quiet=True
             )

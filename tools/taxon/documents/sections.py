@@ -5,6 +5,7 @@ start sections; markup is stripped; same text, same sections."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -12,6 +13,7 @@ from taxon.core.errors import TaxonError
 from taxon.documents.leaf import load_leaf_documents
 from taxon.documents.records import Document
 from taxon.qna.facts import fact_questions
+from taxon.qna.heldout import TrainingSplit
 from taxon.qna.taxonomy import Leaf
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -106,6 +108,14 @@ def leaf_sentences(leaf: Leaf, config: dict) -> list[str]:
         for section in document_sections(document)
         for sentence in section.sentences
     ]
+
+
+def training_split(leaves: list[Leaf], config: dict, rows: Iterable[dict] = ()) -> TrainingSplit:
+    """The split training, evaluation and the published dataset share: the held-out seeds,
+    the fact questions evaluation asks of each knowledge leaf, and (from `rows`, the collected
+    samples) each skill leaf's held-out generated questions."""
+    eval_share = config["dataset"]["eval_share"]
+    return TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
 
 
 def held_out_fact_questions(leaves: list[Leaf], config: dict, eval_share: float) -> dict[str, tuple[str, ...]]:

@@ -8,22 +8,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from taxon.core.store import atomic_write_jsonl
-from taxon.documents.sections import held_out_fact_questions
+from taxon.documents.sections import training_split
 from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
-from taxon.qna.heldout import TRAIN, HeldOut, TrainingSplit, leaf_form
+from taxon.qna.heldout import TRAIN, HeldOut, leaf_form
 from taxon.qna.layout import HELDOUT_NAME
-from taxon.qna.samples import collect_samples, question_of
+from taxon.qna.samples import bare_question, collect_samples
 from taxon.qna.taxonomy import Leaf
 
 
 def training_questions(dataset_dir: Path, leaves: list[Leaf], config: dict) -> list[str]:
     """Each trained question, without a chunk shown before it."""
-    eval_share = config["dataset"]["eval_share"]
     rows = collect_samples(dataset_dir, leaves, None)
-    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
-    return list(
-        dict.fromkeys(question_of(row).rpartition("\n\n")[2].strip() for row in rows if split.side(row) == TRAIN)
-    )
+    split = training_split(leaves, config, rows)
+    return list(dict.fromkeys(bare_question(row).strip() for row in rows if split.side(row) == TRAIN))
 
 
 def heldout_overlap(

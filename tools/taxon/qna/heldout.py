@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from taxon.qna.samples import is_held_out, question_of, seed_samples
+from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples
 from taxon.qna.taxonomy import Leaf
 
 HELD_OUT_MAX_JACCARD = 0.6  # a training question this close to a held-out one is a leak
@@ -111,13 +111,15 @@ class TrainingSplit:
         collected samples; a skill leaf's held-out generated questions are asked by evaluation
         too, so a near copy of one is no more trained than a near copy of a held-out seed."""
         self.eval_share = eval_share
-        extra = dict(extra or {})
+        asked = {leaf_id: list(questions) for leaf_id, questions in (extra or {}).items()}
         skills = {leaf.leaf_id for leaf in leaves if leaf.kind != "knowledge"}
         for row in rows:
             leaf_id = str((row.get("metadata") or {}).get("leaf"))
             if leaf_id in skills and is_held_out(row, eval_share):
-                extra[leaf_id] = (*extra.get(leaf_id, ()), question_of(row).rpartition("\n\n")[2])
-        self.guards = {leaf.leaf_id: leaf_held_out(leaf, eval_share, extra.get(leaf.leaf_id, ())) for leaf in leaves}
+                asked.setdefault(leaf_id, []).append(bare_question(row))
+        self.guards = {
+            leaf.leaf_id: leaf_held_out(leaf, eval_share, tuple(asked.get(leaf.leaf_id, ()))) for leaf in leaves
+        }
         knowledge = [self.guards[leaf.leaf_id] for leaf in leaves if leaf.kind == "knowledge"]
         self.everything = HeldOut(tuple(q for guard in knowledge for q in guard.questions))
 
@@ -127,7 +129,6 @@ class TrainingSplit:
         # the question itself, without a context shown before it; a row of no leaf (replay)
         # is checked against every knowledge leaf
         guard = self.guards.get(str((row.get("metadata") or {}).get("leaf")), self.everything)
-        question = question_of(row)
-        if guard.too_close(question.rpartition("\n\n")[2]) or guard.too_close(question):
+        if guard.too_close(bare_question(row)) or guard.too_close(question_of(row)):
             return NEAR_HELD_OUT
         return TRAIN

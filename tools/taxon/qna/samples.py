@@ -61,6 +61,11 @@ def question_of(sample: dict) -> str:
     return next(m["content"] for m in sample["messages"] if m["role"] == "user")
 
 
+def bare_question(sample: dict) -> str:
+    """The question itself, without a context (a chunk, a passage) shown before it."""
+    return question_of(sample).rpartition("\n\n")[2]
+
+
 def answer_of(sample: dict) -> str:
     return next(m["content"] for m in reversed(sample["messages"]) if m["role"] == "assistant")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value
-from taxon.documents.sections import held_out_fact_questions
-from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, TrainingSplit
+from taxon.documents.sections import training_split
+from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT
 from taxon.qna.samples import collect_samples
 from taxon.qna.taxonomy import Leaf
 
@@ -108,9 +108,8 @@ def build_training_set(
     if not getattr(tokenizer, "is_fast", False):
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
     max_tokens = int(train_config["max_sample_tokens"])
-    eval_share = config["dataset"]["eval_share"]
     rows = collect_samples(dataset_dir, leaves, None)
-    split = TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
+    split = training_split(leaves, config, rows)
     samples, used_messages = [], []
     held_out, trimmed = 0, 0
     dropped: Counter = Counter()
