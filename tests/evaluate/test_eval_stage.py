@@ -8,6 +8,7 @@ from support.tiny_model import build_tiny_model
 from taxon.cli import main
 from taxon.core.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
+from taxon.evaluate.report import render_markdown
 from taxon.evaluate.sets import PROBE_ID, TEXT_ID
 
 VERDICTS = {"improved", "regressed", "unchanged", "new", "unscored"}
@@ -34,6 +35,7 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     assert len(knowledge["examples"]) == 3 and set(knowledge["examples"][0]) == {
         "question",
         "reference",
+        "source",
         "base",
         "candidate",
         "base_right",
@@ -53,6 +55,11 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     markdown = (out / "report.md").read_text()
     assert "**Gate: passed**" in markdown and KNOWLEDGE_LEAF in markdown and "fact accuracy" in markdown
     assert "Answers side by side" in markdown and "Held-out hygiene" in markdown
+    examples = [example for entry in data["sets"].values() for example in entry.get("examples", [])]
+    assert {example["source"] for example in examples} <= {"seed", "document", "generated"}
+    # a generated skill question's reference is the teacher's kept answer, and the page says so
+    examples[0]["source"] = "generated"
+    assert render_markdown(data).count("(the teacher's answer, not scored)") == 1
     assert (out / "deltas.png").read_bytes().startswith(b"\x89PNG")
     assert len((out / "heldout.jsonl").read_text().splitlines()) == sum(
         data["sets"][leaf.leaf_id]["n"] for leaf in leaves

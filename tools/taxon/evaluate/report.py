@@ -94,8 +94,11 @@ def _examples(data: dict) -> list[str]:
     mark = {True: "✓", False: "✗"}
     for set_id, entry in data["sets"].items():
         for example in entry.get("examples", []):
+            reference = _cell(example["reference"])
+            if example.get("source") == "generated":  # only the answer's form is scored on these
+                reference = f"(the teacher's answer, not scored) {reference}"
             lines.append(
-                f"| {set_id} | {_cell(example['question'])} | {_cell(example['reference'])} | "
+                f"| {set_id} | {_cell(example['question'])} | {reference} | "
                 f"{mark[example['base_right']]} {_cell(example['base'])} | "
                 f"{mark[example['candidate_right']]} {_cell(example['candidate'])} |"
             )

@@ -186,6 +186,7 @@ def examples(eval_set: EvalSet, answered: dict[str, dict], scores: dict, candida
                 {
                     "question": item.question,
                     "reference": item.reference,
+                    "source": item.source,
                     "base": answered[base][eval_set.set_id][index],
                     "candidate": answered[candidate][eval_set.set_id][index],
                     "base_right": right[base],
