@@ -95,3 +95,38 @@ def test_full_fine_tuning_changes_every_weight_and_writes_no_adapter(tmp_path, g
     tuned = load_file(tmp_path / "model" / "model.safetensors")
     assert tuned.keys() == base.keys()
     assert all(not torch.equal(tuned[name], base[name]) for name in base if "layers.0.mlp" in name)
+
+
+def test_frozen_layers_keep_the_embeddings_and_the_lowest_layers_of_the_base(
+    tmp_path, generated_dir, leaves, tiny_model_dir
+):
+    train(
+        generated_dir,
+        leaves,
+        str(tiny_model_dir),
+        tmp_path,
+        small_config(method="full", frozen_layers=1, max_steps=3, learning_rate=1e-3),
+        quiet=True,
+    )
+    base = load_file(tiny_model_dir / "model.safetensors")
+    tuned = load_file(tmp_path / "model" / "model.safetensors")
+    assert tuned.keys() == base.keys()
+    for name in base:
+        frozen = "embed_tokens" in name or "layers.0." in name
+        assert torch.equal(tuned[name], base[name]) == frozen, name
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"method": "full", "frozen_layers": 2}, "train.frozen_layers must be from 0 to 1 (the model has 2 layers)"),
+        ({"method": "lora", "frozen_layers": 1}, 'train.frozen_layers is for train.method = "full"'),
+    ],
+)
+def test_frozen_layers_out_of_range_or_with_lora_are_usage_errors(
+    tmp_path, generated_dir, leaves, tiny_model_dir, settings, message
+):
+    from taxon.core.errors import UsageError
+
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        train(generated_dir, leaves, str(tiny_model_dir), tmp_path, small_config(**settings), quiet=True)

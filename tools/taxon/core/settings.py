@@ -111,6 +111,7 @@ class TeacherSettings:
 class TrainSettings:
     seed: int = 42
     method: str = "lora"
+    frozen_layers: int = 0
     epochs: int = 2
     max_steps: int = 0
     learning_rate: float = 0.0002

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 from taxon.core.errors import TaxonError, UsageError
+from taxon.train.distributed import decoder_layers
 
 METHODS = ("lora", "full")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -63,13 +64,29 @@ def load_model(base_model: str, dtype, attention: str):
     return model
 
 
+def freeze_lowest(model, count: int) -> None:
+    """The input embeddings (and an output head tied to them) and the lowest `count` decoder
+    layers frozen: no gradient reaches below the first trainable layer."""
+    layers = decoder_layers(model)
+    if not 0 <= count < len(layers):
+        raise UsageError(f"train.frozen_layers must be from 0 to {len(layers) - 1} (the model has {len(layers)} layers)")
+    for module in (model.get_input_embeddings(), *layers[:count]):
+        module.requires_grad_(False)
+
+
 def make_trainable(model, train_config: dict):
-    """LoRA adapters on the configured modules (the base frozen), or the whole model."""
+    """LoRA adapters on the configured modules (the base frozen), or the whole model but its
+    lowest train.frozen_layers layers."""
     method = train_config["method"]
     if method not in METHODS:
         raise UsageError(f"train.method must be one of {', '.join(METHODS)}, not '{method}'")
+    frozen = int(train_config["frozen_layers"])
     if method == "full":
+        if frozen:
+            freeze_lowest(model, frozen)
         return model
+    if frozen:
+        raise UsageError("train.frozen_layers is for train.method = \"full\" (LoRA freezes the base already)")
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
