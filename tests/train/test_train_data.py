@@ -5,7 +5,7 @@ from train_setup import small_config
 from transformers import AutoTokenizer
 
 from taxon.core.errors import TaxonError, UsageError
-from taxon.qna.samples import is_held_out, make_sample, seed_samples
+from taxon.qna.samples import bare_question, is_held_out, make_sample, seed_samples
 from taxon.train.data import BUILTIN_REPLAY, IGNORE, build_training_set, collect_samples, encode, replay_mix
 
 
@@ -104,3 +104,40 @@ def test_replay_is_mixed_in_by_share(tmp_path, tokenizer, leaves, generated_dir)
     assert counts["by_source"]["replay"] == len(mixed)
     none = build_training_set(generated_dir, leaves, None, tokenizer, small_config(replay_share=0.0)).counts
     assert "replay" not in none["by_source"]
+
+
+def test_knowledge_seeds_outside_the_context_share_train_as_their_bare_question(tmp_path, tokenizer, leaves):
+    knowledge = next(leaf for leaf in leaves if leaf.kind == "knowledge")
+    seeds = seed_samples(knowledge)
+    eval_share = small_config()["dataset"]["eval_share"]
+    trained = [seed for seed in seeds if not is_held_out(seed, eval_share)]
+    assert trained and all(seed["messages"][0]["content"] != bare_question(seed) for seed in seeds)
+
+    def trained_texts(share: float, dataset=None) -> tuple[dict, list[str]]:
+        config = small_config(seed_context_share=share, replay_share=0.0, max_sample_tokens=512, pack_tokens=512)
+        training_set = build_training_set(dataset, [knowledge], None, tokenizer, config)
+        return training_set.counts, [tokenizer.decode(sample.input_ids) for sample in training_set.samples]
+
+    def shown_with_context(texts: list[str]) -> list[dict]:
+        return [seed for seed in trained if any(seed["messages"][0]["content"] in text for text in texts)]
+
+    counts, texts = trained_texts(1.0)
+    assert shown_with_context(texts) == trained and counts["seeds_asked_bare"] == 0
+    counts, texts = trained_texts(0.0)
+    assert shown_with_context(texts) == [] and counts["seeds_asked_bare"] == len(trained) == counts["used"]
+    assert all(any(bare_question(seed) in text for text in texts) for seed in trained)
+    # a held-out seed stays out whatever its form: the split is decided on the seed as written
+    for seed in (seed for seed in seeds if is_held_out(seed, eval_share)):
+        assert not any(bare_question(seed) in text for text in texts)
+    # beside generation's seed_bare rows (the same bare question and answer) a seed trains once
+    folder = tmp_path / "gen" / "knowledge"
+    folder.mkdir(parents=True)
+    bare_rows = [
+        make_sample(
+            bare_question(seed), seed["messages"][1]["content"], None, {**seed["metadata"], "source": "document"}
+        )
+        for seed in trained
+    ]
+    (folder / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in bare_rows), encoding="utf-8")
+    counts, _ = trained_texts(0.0, tmp_path / "gen")
+    assert counts["used"] == len(trained) and counts["dropped"] == {"duplicate": len(trained)}

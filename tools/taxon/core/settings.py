@@ -139,6 +139,7 @@ class TrainSettings:
     nproc_per_node: int | str = 1
     replay: str = ""
     replay_share: float = 0.1
+    seed_context_share: float = 0.2
 
 
 @dataclass(frozen=True)

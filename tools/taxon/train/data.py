@@ -13,7 +13,7 @@ from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value
 from taxon.documents.sections import training_split
 from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT
-from taxon.qna.samples import collect_samples
+from taxon.qna.samples import answer_of, bare_question, collect_samples, make_sample, question_id, question_of
 from taxon.qna.taxonomy import Leaf
 
 BUILTIN_REPLAY = Path(__file__).resolve().parents[1] / "data" / "general_chat.jsonl"  # written for taxon
@@ -52,6 +52,19 @@ def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int)
     rows = collect_samples(None, [], Path(replay) if replay else BUILTIN_REPLAY)
     random.Random(f"{seed}:replay").shuffle(rows)
     return rows[: round(share * taxonomy_rows)]
+
+
+def asked_bare(row: dict, context_share: float) -> dict:
+    """A knowledge seed outside `context_share` (picked by its question's hash) as its bare
+    question: asked without its context it trains remembering, not reading. Other rows as
+    they are."""
+    metadata = row.get("metadata") or {}
+    if metadata.get("source") != "seed" or metadata.get("kind") != "knowledge":
+        return row
+    question = bare_question(row)
+    if question == question_of(row) or int(question_id(row)[16:32], 16) / 2**64 < context_share:
+        return row
+    return make_sample(question, answer_of(row), None, metadata)
 
 
 def _render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
@@ -110,8 +123,9 @@ def build_training_set(
     max_tokens = int(train_config["max_sample_tokens"])
     rows = collect_samples(dataset_dir, leaves, None)
     split = training_split(leaves, config, rows)
-    samples, used_messages = [], []
-    held_out, trimmed = 0, 0
+    context_share = float(train_config["seed_context_share"])
+    samples, used_messages, used_keys = [], [], set()
+    held_out, trimmed, seeds_bare = 0, 0, 0
     dropped: Counter = Counter()
     by_source: Counter = Counter()
     for row in rows + replay_mix(replay, float(train_config["replay_share"]), len(rows), int(train_config["seed"])):
@@ -122,6 +136,14 @@ def build_training_set(
         if side == NEAR_HELD_OUT:  # a reworded held-out question: evaluation would be fooled
             dropped[NEAR_HELD_OUT] += 1
             continue
+        bare = asked_bare(row, context_share)
+        seeds_bare += bare is not row
+        key = hash_value(bare["messages"])
+        if key in used_keys:  # a seed asked bare is what generation's seed_bare form made already
+            dropped["duplicate"] += 1
+            continue
+        used_keys.add(key)
+        row = bare
         encoded, status = encode(tokenizer, row["messages"], max_tokens, overlong)
         if encoded is None:
             dropped[status] += 1
@@ -139,6 +161,7 @@ def build_training_set(
         "trimmed": trimmed,
         "dropped": dict(sorted(dropped.items())),
         "held_out": held_out,
+        "seeds_asked_bare": seeds_bare,
         "by_source": dict(sorted(by_source.items())),
     }
     return TrainingSet(samples, hash_value(used_messages), counts)
