@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install browser test demo bench lint constraints clean
+.PHONY: install browser test demo bench llama-cpp lint constraints clean
 
 install: $(STAMP)
 
@@ -31,6 +31,13 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/run_all.py
+
+# The teacher bench's llama.cpp baseline: PyPI has only the source of llama-cpp-python for Linux,
+# so it is built once (about 20 minutes on 2 cores) into bench/out/wheels and installed from there.
+LLAMA_CPP := llama-cpp-python==0.3.36
+llama-cpp: install
+	$(BIN)/pip wheel -q --no-deps --find-links bench/out/wheels -w bench/out/wheels '$(LLAMA_CPP)'
+	$(BIN)/pip install -q -c requirements/constraints.txt --find-links bench/out/wheels '$(LLAMA_CPP)'
 
 # ruff, import-linter's layer contracts, mypy and the repository hygiene hooks: .pre-commit-config.yaml
 lint: install
