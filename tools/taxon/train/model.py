@@ -69,7 +69,9 @@ def freeze_lowest(model, count: int) -> None:
     layers frozen: no gradient reaches below the first trainable layer."""
     layers = decoder_layers(model)
     if not 0 <= count < len(layers):
-        raise UsageError(f"train.frozen_layers must be from 0 to {len(layers) - 1} (the model has {len(layers)} layers)")
+        raise UsageError(
+            f"train.frozen_layers must be from 0 to {len(layers) - 1} (the model has {len(layers)} layers)"
+        )
     for module in (model.get_input_embeddings(), *layers[:count]):
         module.requires_grad_(False)
 
@@ -86,7 +88,7 @@ def make_trainable(model, train_config: dict):
             freeze_lowest(model, frozen)
         return model
     if frozen:
-        raise UsageError("train.frozen_layers is for train.method = \"full\" (LoRA freezes the base already)")
+        raise UsageError('train.frozen_layers is for train.method = "full" (LoRA freezes the base already)')
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
