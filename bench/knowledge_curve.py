@@ -44,6 +44,8 @@ FULL = {"method": "full"}
 # a point's "replay": LONG_REPLAY trains on the shipped replay set's long-answer rows alone
 # (ids long-*: a paragraph or two of prose each), so their own effect shows
 LONG_REPLAY = "long"
+# full fine-tuning, 2 epochs at 2 rows a step, with some of the prose replay rows
+PROSE = {**FULL, "epochs": 2, "rows_per_step": 2, "replay": LONG_REPLAY}
 ALL_FORMS = ["section", "sentence_topic", "sentence_continue", "seed_bare"]
 # name: (train overrides, document forms)
 POINTS = {
@@ -71,56 +73,28 @@ POINTS = {
         {**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.5},
         ALL_FORMS,
     ),
-    "full-e2-rows2-lr5e-4-longreplay20": (
-        {**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.2, "replay": LONG_REPLAY},
-        ALL_FORMS,
-    ),
-    "full-e2-rows2-lr1e-3-longreplay20": (
-        {**FULL, "learning_rate": 1e-3, "epochs": 2, "rows_per_step": 2, "replay_share": 0.2, "replay": LONG_REPLAY},
-        ALL_FORMS,
-    ),
+    "full-e2-rows2-lr5e-4-longreplay20": ({**PROSE, "learning_rate": 5e-4, "replay_share": 0.2}, ALL_FORMS),
+    "full-e2-rows2-lr1e-3-longreplay20": ({**PROSE, "learning_rate": 1e-3, "replay_share": 0.2}, ALL_FORMS),
     # more prose against the forgetting a high learning rate brings: 60 and 37 of the 120 prose rows
-    "full-e2-rows2-lr1e-3-longreplay65": (
-        {**FULL, "learning_rate": 1e-3, "epochs": 2, "rows_per_step": 2, "replay_share": 0.65, "replay": LONG_REPLAY},
-        ALL_FORMS,
-    ),
-    "full-e2-rows2-lr7e-4-longreplay40": (
-        {**FULL, "learning_rate": 7e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.4, "replay": LONG_REPLAY},
-        ALL_FORMS,
-    ),
+    "full-e2-rows2-lr1e-3-longreplay65": ({**PROSE, "learning_rate": 1e-3, "replay_share": 0.65}, ALL_FORMS),
+    "full-e2-rows2-lr7e-4-longreplay40": ({**PROSE, "learning_rate": 7e-4, "replay_share": 0.4}, ALL_FORMS),
     # the cpu profile's forms: no sentence_topic (it restates sentence_continue's sentences)
     "full-e2-rows2-lr5e-4-longreplay20-notopic": (
-        {**FULL, "learning_rate": 5e-4, "epochs": 2, "rows_per_step": 2, "replay_share": 0.2, "replay": LONG_REPLAY},
+        {**PROSE, "learning_rate": 5e-4, "replay_share": 0.2},
         ["section", "sentence_continue", "seed_bare"],
     ),
     # a third epoch at a low learning rate, with prose against its forgetting
     "full-e3-rows2-lr3e-4-longreplay20": (
-        {**FULL, "learning_rate": 3e-4, "epochs": 3, "rows_per_step": 2, "replay_share": 0.2, "replay": LONG_REPLAY},
+        {**PROSE, "learning_rate": 3e-4, "epochs": 3, "replay_share": 0.2},
         ALL_FORMS,
     ),
     # the embeddings and the lowest 15 of 30 layers frozen: backward stops halfway down
     "full-e2-rows2-lr5e-4-longreplay20-frozen15": (
-        {
-            **FULL,
-            "learning_rate": 5e-4,
-            "epochs": 2,
-            "rows_per_step": 2,
-            "replay_share": 0.2,
-            "replay": LONG_REPLAY,
-            "frozen_layers": 15,
-        },
+        {**PROSE, "learning_rate": 5e-4, "replay_share": 0.2, "frozen_layers": 15},
         ALL_FORMS,
     ),
     "full-e2-rows2-lr1e-3-longreplay20-frozen15": (
-        {
-            **FULL,
-            "learning_rate": 1e-3,
-            "epochs": 2,
-            "rows_per_step": 2,
-            "replay_share": 0.2,
-            "replay": LONG_REPLAY,
-            "frozen_layers": 15,
-        },
+        {**PROSE, "learning_rate": 1e-3, "replay_share": 0.2, "frozen_layers": 15},
         ALL_FORMS,
     ),
 }
