@@ -1,5 +1,6 @@
 """The gate on real tiny models trained in the test: it passes a model that learned the facts
-and fails one that only learned to answer briefly and one that lost its general answers."""
+and fails one that only learned to answer briefly, one that learned the answers' sentences with
+the wrong facts in them, and one that lost its general answers."""
 
 import pytest
 
@@ -22,15 +23,18 @@ def trained(eval_inputs, tmp_path_factory):
     items = knowledge_eval_set(knowledge[0], {}, 0.5, ITEMS).items
     facts = [(item.question, item.choices[item.gold]) for item in items]
     brief = [(item.question, "Yes.") for item in items]
+    # the answer form exactly (the blank's sentence, a seed's answer), a distractor's fact in it
+    wrong = [(item.question, item.choices[(item.gold + 1) % len(item.choices)]) for item in items]
     start = build_tiny_model(root / "random", hidden=64)
     base = train_tiny(start, root / "base", general_rows(), STEPS)
     models = {
         "base": base,
         "learned": train_tiny(base, root / "learned", facts + general_rows(), STEPS),
         "brief": train_tiny(base, root / "brief", brief + general_rows(), STEPS),
+        "wrong": train_tiny(base, root / "wrong", wrong + general_rows(), STEPS),
         "forgot": train_tiny(base, root / "forgot", facts + general_rows(wrong=True), STEPS),
     }
-    config = make_config(probe_file=str(probe), text_file=str(text), max_new_tokens=12, max_per_leaf=ITEMS)
+    config = make_config(probe_file=str(probe), text_file=str(text), max_new_tokens=40, max_per_leaf=ITEMS)
     return knowledge, dataset, models, config, root
 
 
@@ -72,6 +76,16 @@ def test_the_gate_fails_a_model_that_only_learned_to_answer_briefly(trained):
     ]
     answers = [example["candidate"] for example in report.data["sets"][KNOWLEDGE_LEAF]["examples"]]
     assert all(answer == "Yes." for answer in answers)
+
+
+def test_a_model_that_learned_the_answer_form_with_wrong_facts_gains_neither_figure(trained):
+    report = _evaluate(trained, "wrong")
+    _, _, models, _, _ = trained
+    wrong, base = str(models["wrong"]), str(models["base"])
+    assert [reason.split(":")[0] for reason in report.gate.reasons] == [
+        f"changed leaf {KNOWLEDGE_LEAF} did not improve its fact_accuracy against {base}"
+    ]
+    assert _figure(report, KNOWLEDGE_LEAF, "mc_acc", wrong) < _figure(report, KNOWLEDGE_LEAF, "mc_acc", base)
 
 
 def test_the_gate_fails_a_model_that_lost_its_general_answers(trained):

@@ -1,7 +1,9 @@
 """Multiple choice by log-likelihood, as lm-evaluation-harness scores it: the right answer of
 a fact question against distractors made from the leaf's other answers and altered numbers;
 acc picks the option with the highest summed log-probability, acc_norm divides that by the
-option's length in characters."""
+option's length in characters. Every option is a whole answer: a seed's answer, or a blank's
+sentence with the option filled in, so that options differ only in the fact and are scored in
+the form a model that knows it answers (a bare "30 m" is a continuation no answer starts with)."""
 
 from __future__ import annotations
 
@@ -115,8 +117,9 @@ def _name_variants(question: FactQuestion, others: list[FactQuestion]) -> list[s
 
 
 def fact_choices(question: FactQuestion, questions: list[FactQuestion]) -> tuple[tuple[str, ...], int]:
-    """Options for one fact question and the index of the right one: altered numbers or swapped
-    names of the right answer, topped up with other answers of the same leaf."""
+    """Options for one fact question, each a whole answer, and the index of the right one (the
+    reference): altered numbers or swapped names of the right answer, topped up with other
+    answers of the same leaf."""
     others = [other for other in questions if other.id != question.id]
     pool = [(float(f.number), f.unit) for other in questions for f in number_facts(other.answer)]
     kind = question.key_facts[0].split(":", 1)[0] if question.key_facts else "word"
@@ -134,7 +137,9 @@ def fact_choices(question: FactQuestion, questions: list[FactQuestion]) -> tuple
             distractors.append(answer)
     distractors = [d for d in dict.fromkeys(distractors) if d != question.answer]
     options = _order(f"{question.id}/options", [question.answer, *distractors[: N_CHOICES - 1]])
-    return tuple(options), options.index(question.answer)
+    start, end = question.answer_start, question.answer_start + len(question.answer)
+    sentences = [question.reference[:start] + option + question.reference[end:] for option in options]
+    return tuple(sentences), options.index(question.answer)
 
 
 def choice_accuracy(logprobs: list[float], choices: tuple[str, ...], gold: int) -> tuple[float, float]:

@@ -345,6 +345,7 @@ class FactQuestion:
     answer: str  # the short right answer (the blanked fact for a document question; the seed answer)
     key_facts: tuple[str, ...]
     source: str  # "seed" | "document"
+    answer_start: int = 0  # where `answer` begins in `reference` (the blank of a document question)
 
 
 def topic_of(leaf: Leaf) -> str:
@@ -405,6 +406,7 @@ def document_questions(leaf: Leaf, sentences: list[str], names: frozenset[str]) 
                 sentence[fact.start : fact.end],
                 (f"{kind}:{fact.value}",),
                 "document",
+                fact.start,
             )
         )
     return questions
