@@ -40,7 +40,7 @@ VARIANTS = {
     "trainer": ("trainer", {"autocast": "none", "frozen_dtype": "float32"}, "HF Trainer, padding to longest, fp32"),
     "trainer-bf16": ("trainer", {"autocast": "bf16", "frozen_dtype": "float32"}, "HF Trainer, padding, bf16=True"),
     "taxon-fp32": ("taxon", {"autocast": "none", "frozen_dtype": "float32"}, "taxon, packed padding-free, fp32"),
-    # the cpu profile's precision: float32 on a CPU without native bf16 (bf16 ran 3-7x slower here)
+    # the cpu profile's precision (train.autocast = "auto"): bf16 where the CPU has it natively, else float32
     "taxon": ("taxon", {}, "taxon, packed, the cpu profile (default)"),
     "trl": ("trl", {}, "TRL SFTTrainer, packing bfd, completion loss, same precision"),
 }
@@ -72,11 +72,14 @@ def _run_arguments(train_config: dict) -> dict:
     """What the Trainer and TRL runs share: epochs, learning rate, precision, seed, no output."""
     import torch
 
+    from taxon.train.loop import resolved_autocast
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     return {
         "num_train_epochs": train_config["epochs"],
         "learning_rate": train_config["learning_rate"],
-        "bf16": train_config["autocast"] == "bf16",
-        "use_cpu": not torch.cuda.is_available(),
+        "bf16": resolved_autocast(train_config["autocast"], device) == "bf16",
+        "use_cpu": device == "cpu",
         "save_strategy": "no",
         "report_to": "none",
         "logging_steps": 10**9,

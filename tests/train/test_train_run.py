@@ -130,3 +130,19 @@ def test_frozen_layers_out_of_range_or_with_lora_are_usage_errors(
 
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         train(generated_dir, leaves, str(tiny_model_dir), tmp_path, small_config(**settings), quiet=True)
+
+
+def test_autocast_auto_is_what_this_machine_computes_and_the_run_records_it(
+    tmp_path, generated_dir, leaves, tiny_model_dir
+):
+    from taxon.backends.transformers import native_cpu_bfloat16
+    from taxon.core.errors import UsageError
+
+    result = train(
+        generated_dir, leaves, str(tiny_model_dir), tmp_path, small_config(autocast="auto", max_steps=1), quiet=True
+    )
+    summary = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
+    assert summary["config"]["autocast"] == ("bf16" if native_cpu_bfloat16() else "none")
+    assert result.steps == 1
+    with pytest.raises(UsageError, match=r"train\.autocast must be one of auto, bf16, none, not 'fp8'"):
+        train(generated_dir, leaves, str(tiny_model_dir), tmp_path / "bad", small_config(autocast="fp8"), quiet=True)

@@ -130,7 +130,7 @@ class TrainSettings:
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     )
     frozen_dtype: str = "bfloat16"
-    autocast: str = "bf16"
+    autocast: str = "auto"
     attention: str = "auto"
     checkpoint_every: int = 50
     keep_checkpoints: int = 2

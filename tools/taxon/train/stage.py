@@ -126,11 +126,16 @@ def train(
 
     # peft asks transformers a deprecated question on every load; the warning is theirs to fix.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    train_config = config["train"]
-    _check_sizes(train_config)
+    _check_sizes(config["train"])
     out_dir = Path(out_dir)
     context = distributed.setup()
     try:
+        # what "auto" means on this machine, before the run key: a run is keyed by what it computes
+        train_config = {
+            **config["train"],
+            "autocast": loop.resolved_autocast(config["train"]["autocast"], context.device.type),
+        }
+        config = {**config, "train": train_config}
         if quiet or not context.is_main:
             from transformers.utils import logging as transformers_logging
 
