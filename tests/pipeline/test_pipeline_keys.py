@@ -30,6 +30,21 @@ def test_a_new_base_model_reruns_train_and_keeps_generate(
     assert json.loads((repo / "runs/cpu/train/result.json").read_text())["base_model"] == str(other)
 
 
+def test_another_taxon_release_reruns_the_stages_through_their_own_caches(copy_reference, teacher, monkeypatch, capsys):
+    import taxon
+
+    repo = copy_reference(("validate", "generate", "train"))
+    result = (repo / "runs/cpu/train/result.json").read_text()
+    before = teacher.chat_requests
+    monkeypatch.setattr(taxon, "__version__", f"{taxon.__version__}.post1")
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "train")
+    assert code == 0, out + err
+    assert [stage_statuses(out)[name] for name in ("validate", "generate", "train")] == ["done"] * 3
+    # the generation units and the finished training run are the stages' own caches: reused
+    assert teacher.chat_requests == before
+    assert (repo / "runs/cpu/train/result.json").read_text() == result
+
+
 def test_a_changed_probe_set_reruns_evaluate(copy_reference, monkeypatch, capsys):
     repo = copy_reference(("validate", "generate", "train", "evaluate"))
     with open(repo / "probe.jsonl", "a", encoding="utf-8") as probe:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import taxon
 from taxon.core.errors import EXIT_FAILED, TaxonError, UsageError
 from taxon.core.progress import stage_group
 from taxon.core.store import atomic_write_json, hash_value
@@ -100,7 +101,9 @@ def run_pipeline(
 
 
 def _stage_key(name: str, context: stages.Context) -> str:
-    return hash_value({"stage": name, "inputs": stages.STAGE_FUNCTIONS[name].key(context)})
+    """The stage, its inputs and the taxon release that ran it: a new release may score or
+    generate differently, so its first run goes through the stages' own caches again."""
+    return hash_value({"stage": name, "taxon": taxon.__version__, "inputs": stages.STAGE_FUNCTIONS[name].key(context)})
 
 
 def _is_current(name: str, key: str, context: stages.Context) -> dict | None:
