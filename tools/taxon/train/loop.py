@@ -95,9 +95,9 @@ AUTOCAST = ("auto", "bf16", "none")
 
 
 def resolved_autocast(setting: str, device_type: str) -> str:
-    """ "bf16" or "none". "auto": bf16 on a GPU that has it and on a CPU that computes bfloat16
-    natively (AVX512-BF16, AMX: 1.5x float32's tokens/s on the demo here); none on an AVX2-only
-    CPU, where bfloat16 is emulated and a step ran 8x slower than in float32."""
+    """What training computes in, "bf16" or "none". "auto": bf16 on a GPU that has it and on a
+    CPU that computes bfloat16 natively (AVX512-BF16, AMX: 1.5x float32's tokens/s on the demo
+    here); none on an AVX2-only CPU, where bfloat16 is emulated and a step ran 8x slower."""
     import torch
 
     if setting not in AUTOCAST:
