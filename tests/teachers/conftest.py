@@ -27,9 +27,12 @@ def sharp_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def local_teacher(sharp_model_dir):
+    """float32 on every machine: the batching tests compare exact arithmetic. Under "auto" a CPU
+    with native bfloat16 computes in bfloat16, where a batch's kernels round differently from one
+    row's, and a sampled token at temperature 1 can flip (bf16_teacher covers that dtype)."""
     from taxon.backends.transformers import TransformersTeacher
 
-    return TransformersTeacher(str(sharp_model_dir), batch_size=4)
+    return TransformersTeacher(str(sharp_model_dir), batch_size=4, dtype="float32")
 
 
 @pytest.fixture(scope="session")
