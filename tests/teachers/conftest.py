@@ -40,7 +40,8 @@ def served(sharp_model_dir):
     """`taxon serve` on the sharp tiny model, in a thread, on a free port."""
     from taxon.serve.server import make_server
 
-    server = make_server(str(sharp_model_dir), "127.0.0.1", 0, model_name="tiny", batch_size=4)
+    # float32 as local_teacher, which the served answers and scores are compared with
+    server = make_server(str(sharp_model_dir), "127.0.0.1", 0, model_name="tiny", batch_size=4, dtype="float32")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

@@ -6,7 +6,9 @@ prefilled alone, its KV cache padded on the left to the batch's length and stack
 batch's. Every row's tokens stay contiguous at the right end of its cache row, and positions
 are passed explicitly, so padding changes nothing but the work skipped. Each row samples from
 its own torch.Generator seeded by its request, with its own temperature, top_p, max_tokens and
-stop strings, so a request's output does not depend on the rows it ran beside.
+stop strings, so a request's output does not depend on the rows it ran beside: exactly in
+float32; in bfloat16 a batch's kernels can round differently from one row's, so a sampled token
+may now and then differ (the tests' greedy answers match).
 
 The model runs in bfloat16 where the hardware computes it natively, else float32, unless
 `dtype` says otherwise (see `torch_dtype`).
