@@ -81,8 +81,14 @@ def make_optimizer(model, train_config: dict, total_steps: int):
     if schedule not in SCHEDULES:
         raise TaxonError(f"train.lr_schedule must be one of {', '.join(SCHEDULES)}, not '{schedule}'")
     parameters = [p for p in model.parameters() if p.requires_grad]
+    # on a CPU the fused kernel: a full fine-tuning step of SmolLM2-135M's optimizer took 0.06 s
+    # against 0.4-0.5 s per-tensor (a tenth of the demo's training time); GPUs keep torch's default
+    on_cpu = all(p.device.type == "cpu" for p in parameters)
     optimizer = torch.optim.AdamW(
-        parameters, lr=float(train_config["learning_rate"]), weight_decay=float(train_config["weight_decay"])
+        parameters,
+        lr=float(train_config["learning_rate"]),
+        weight_decay=float(train_config["weight_decay"]),
+        fused=True if on_cpu else None,
     )
     warmup = round(float(train_config["warmup_share"]) * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
