@@ -45,6 +45,19 @@ def test_key_facts_are_what_the_question_does_not_already_say():
     assert key_facts("No, body contact is not allowed.", "Is body contact allowed?") == ("polarity:no",)
     assert fact_match("Body contact is not allowed.", ("polarity:no",)) == 1.0
     assert fact_match("Yes, it is.", ("polarity:no",)) == 0.0
+    # a possessive in the question still says the name
+    assert key_facts("Brindlemoor is nicknamed the Slate Town.", "What is Brindlemoor's nickname?") == (
+        "name:slate town",
+    )
+
+
+def test_a_year_beside_another_number_is_a_key_fact_only_when_the_question_asks_when():
+    reference = "Brindlemoor had a population of 8,400 at the 2021 census."
+    assert key_facts(reference, "What is the population of Brindlemoor?") == ("number:8400",)
+    assert key_facts(reference, "When was the population of Brindlemoor 8,400?") == ("number:2021",)
+    assert key_facts(reference, "In which year's census did Brindlemoor have 8,400 people?") == ("number:2021",)
+    # a year alone is the answer whatever the question
+    assert key_facts("The mill closed in 1968.", "What happened to the mill?") == ("number:1968",)
 
 
 def test_every_seed_knowledge_leaf_has_at_least_twenty_fact_questions(repo_root):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from taxon.qna.facts import NUMBER_WORDS, FactQuestion, number_facts
+from taxon.qna.facts import NUMBER_WORDS, FactQuestion, is_year, number_facts
 
 N_CHOICES = 4
 _WORD_OF = {value: word for word, value in NUMBER_WORDS.items()}
@@ -30,17 +30,13 @@ def _spelled(value: float, like: str) -> str:
     return f"{int(value):,}" if "," in like and value.is_integer() else text
 
 
-def _is_year(value: float, unit: str | None) -> bool:
-    return unit is None and value.is_integer() and 1000 <= value <= 2100
-
-
 def _altered_numbers(value: float, unit: str | None, pool: list[tuple[float, str | None]]) -> list[float]:
     """Other numbers of the leaf with the same unit first, then nearby and scaled values."""
-    is_year = _is_year(value, unit)
-    same_unit = [other for other, other_unit in pool if other_unit == unit and _is_year(other, other_unit) == is_year]
+    year = is_year(value, unit)
+    same_unit = [other for other, other_unit in pool if other_unit == unit and is_year(other, other_unit) == year]
     scaled = round(value * 1.5) if value.is_integer() else value * 1.5
-    nearby = [value + d for d in (7, -11, 23)] if is_year else [value * 2, value + 1, scaled, value + 10]
-    if not is_year and value > 1:
+    nearby = [value + d for d in (7, -11, 23)] if year else [value * 2, value + 1, scaled, value + 10]
+    if not year and value > 1:
         nearby.append(value - 1)
     found: list[float] = []
     for candidate in [*dict.fromkeys(same_unit), *nearby]:

@@ -225,6 +225,14 @@ class Fact:
         parts = self.value.split(" ", 1)
         return parts[1] if len(parts) == 2 else None
 
+    @property
+    def is_year(self) -> bool:
+        return is_year(float(self.number), self.unit)
+
+
+def is_year(value: float, unit: str | None) -> bool:
+    return unit is None and value.is_integer() and 1000 <= value <= 2100
+
 
 def number_facts(text: str) -> list[Fact]:
     """Numbers (digits or words) with their unit when one follows, normalised: "30 metres" -> "30 m"."""
@@ -287,12 +295,22 @@ def _asked(word: str, asked: set[str]) -> bool:
     return word in asked or f"{word}s" in asked or word.rstrip("s") in asked
 
 
+def _asks_when(question_words: set[str]) -> bool:
+    return bool({"when", "year", "years", "date"} & question_words)
+
+
 def key_facts(reference: str, question: str = "", names: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """The facts of the reference an answer must contain, minus those the question already
-    gives: numbers and names; failing those, yes/no; failing that, up to three content words."""
+    gives: numbers and names; failing those, yes/no; failing that, up to three content words.
+    A year beside another number is when that number held ("8,400 at the 2021 census"): it is
+    a key fact only when the question asks when."""
     asked_numbers = {fact.value for fact in number_facts(question)}
     asked_words = set(words(question))
-    facts = [f"number:{fact.value}" for fact in number_facts(reference) if fact.value not in asked_numbers]
+    asked_words |= {word.removesuffix("'s") for word in asked_words}
+    numbers = [fact for fact in number_facts(reference) if fact.value not in asked_numbers]
+    if not _asks_when(asked_words) and any(not fact.is_year for fact in numbers):
+        numbers = [fact for fact in numbers if not fact.is_year]
+    facts = [f"number:{fact.value}" for fact in numbers]
     for fact in name_facts(reference, names) + defined_terms(reference):
         if not all(_asked(word, asked_words) for word in fact.value.split()):
             facts.append(f"name:{fact.value}")
@@ -365,7 +383,9 @@ def defined_terms(text: str) -> list[Fact]:
     return facts
 
 
-def _sentence_facts(sentence: str, names: frozenset[str], topic_words: set[str]) -> list[Fact]:
+def sentence_facts(sentence: str, names: frozenset[str], topic_words: set[str]) -> list[Fact]:
+    """The sentence's facts a reader could be asked for, in order, none overlapping and no name
+    that only repeats the leaf's topic."""
     facts = number_facts(sentence) + name_facts(sentence, names) + defined_terms(sentence)
     kept: list[Fact] = []
     taken: list[tuple[int, int]] = []
@@ -388,7 +408,7 @@ def document_questions(leaf: Leaf, sentences: list[str], names: frozenset[str]) 
     facts = [
         (rank, number, sentence, fact)
         for number, sentence in enumerate(sentences)
-        for rank, fact in enumerate(_sentence_facts(sentence, names, topic_words))
+        for rank, fact in enumerate(sentence_facts(sentence, names, topic_words))
     ]
     questions, seen = [], set()
     for _, _, sentence, fact in sorted(facts, key=lambda entry: entry[:2]):
