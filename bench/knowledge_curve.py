@@ -46,6 +46,7 @@ FULL = {"method": "full"}
 LONG_REPLAY = "long"
 # full fine-tuning, 2 epochs at 2 rows a step, with some of the prose replay rows
 PROSE = {**FULL, "epochs": 2, "rows_per_step": 2, "replay": LONG_REPLAY}
+# the forms every point below was run with, before sentence_fact replaced sentence_topic in the defaults
 ALL_FORMS = ["section", "sentence_topic", "sentence_continue", "seed_bare"]
 # name: (train overrides, document forms)
 POINTS = {

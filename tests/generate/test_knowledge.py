@@ -66,7 +66,7 @@ def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_
         chunk_tokenizer=str(tiny_model_dir),
         seeds_per_chunk=0,
         knowledge_chunk_share=0.2,
-        document_forms=["section", "sentence_topic", "sentence_continue", "seed_bare"],
+        document_forms=["section", "sentence_topic", "sentence_continue", "sentence_fact", "seed_bare"],
     )
     teacher = ScriptedTeacher()
     generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
@@ -79,11 +79,20 @@ def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_
         "section",
         "sentence_topic",
         "sentence_continue",
+        "sentence_fact",
         "seed_bare",
     }
     assert all("\n\n" not in row["messages"][0]["content"] for row in derived)
     answers = {row["messages"][1]["content"] for row in derived}
     assert "The female lays a clutch of three eggs, which are pale blue with brown speckles." in answers
+    # a sentence of two facts answers a question for each, near-duplicates kept on purpose
+    two_facts = "She incubates them for 13 days, and the chicks leave the nest 16 days after hatching."
+    asked = [
+        row["messages"][0]["content"]
+        for row in derived
+        if row["metadata"]["form"] == "sentence_fact" and row["messages"][1]["content"] == two_facts
+    ]
+    assert len(asked) == 2 and "13" not in asked[0] and "16" not in asked[1]
 
 
 def test_unusable_documents_fail_their_leaf_only(tmp_path, repo_root, make_config):

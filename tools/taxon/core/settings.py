@@ -70,7 +70,7 @@ class GenerateSettings:
     seeds_per_chunk: int = 2
     knowledge_chunk_share: float = 0.2
     document_forms: list[str] = field(
-        default_factory=lambda: ["section", "sentence_topic", "sentence_continue", "seed_bare"]
+        default_factory=lambda: ["section", "sentence_continue", "sentence_fact", "seed_bare"]
     )
     chunk_tokenizer: str = ""
     max_new_tokens: int = 256

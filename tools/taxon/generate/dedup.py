@@ -17,12 +17,13 @@ class DuplicateFilter:
         for text in reference:
             self.accept(text)
 
-    def problem(self, text: str) -> str | None:
+    def problem(self, text: str, near: bool = True) -> str | None:
+        """DUPLICATE, or NEAR_DUPLICATE (unless `near` is false), or None."""
         tokens = tuple(words(text))
         if tokens in self._exact:
             return DUPLICATE
         token_set = frozenset(tokens)
-        if any(jaccard(token_set, other) >= self.threshold for other in self._sets):
+        if near and any(jaccard(token_set, other) >= self.threshold for other in self._sets):
             return NEAR_DUPLICATE
         return None
 
@@ -31,9 +32,9 @@ class DuplicateFilter:
         self._exact.add(tokens)
         self._sets.append(frozenset(tokens))
 
-    def check(self, text: str) -> str | None:
+    def check(self, text: str, near: bool = True) -> str | None:
         """The problem with the text, accepting it when there is none."""
-        problem = self.problem(text)
+        problem = self.problem(text, near)
         if problem is None:
             self.accept(text)
         return problem

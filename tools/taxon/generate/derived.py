@@ -6,6 +6,10 @@ A fact sticks when it is seen in several forms, so each is restated more than on
 - "sentence_topic": a question naming a sentence's salient words, answered by the sentence;
 - "sentence_continue": the start of a sentence to complete (cut before its first number,
   where it has one, so the figure is what the model must recall), answered by the sentence;
+- "sentence_fact": for each fact of a sentence (a number, a name), a question naming the
+  sentence's other salient words and asking for the figure or the name, answered by the
+  sentence: every fact is recalled from a question, not copied from one (sentence_topic names
+  the first salient words, which are often the fact itself);
 - "seed_bare": each training seed's question asked without its passage.
 Every question names the document's title, which stands for the subject the way a reader's
 question does ("How long is a glimmerball court?")."""
@@ -17,6 +21,7 @@ import re
 from taxon.documents.sections import Section
 from taxon.generate.filters import STOPWORDS
 from taxon.generate.steps import Candidate, LeafJob
+from taxon.qna.facts import Fact, leaf_names, sentence_facts, topic_of
 from taxon.qna.heldout import words
 
 TOPIC_WORDS = 5  # salient words named in a sentence_topic question
@@ -42,6 +47,18 @@ def topic_question(section: Section, sentence: str) -> str | None:
     return f"{section.title}, {about}what is stated about {' '.join(salient)}?"
 
 
+def fact_question(section: Section, sentence: str, fact: Fact) -> str | None:
+    """Ask for one fact by the sentence's other salient words."""
+    left_out = set(words(section.title)) | set(words(sentence[fact.start : fact.end]))
+    rest = f"{sentence[: fact.start]} {sentence[fact.end :]}"
+    salient = [w for w in words(rest) if w not in STOPWORDS and w not in left_out][:TOPIC_WORDS]
+    if len(salient) < 2:
+        return None
+    about = f"{section.heading}: " if section.heading else ""
+    wanted = "which figure" if fact.kind == "number" else "which name"
+    return f"{section.title}, {about}{wanted} goes with {' '.join(salient)}?"
+
+
 def continue_question(section: Section, sentence: str) -> str | None:
     """The opening of the sentence to complete: up to its first number, else its first 40 % of
     words; at least 3 words given and 3 left to recall."""
@@ -56,6 +73,8 @@ def continue_question(section: Section, sentence: str) -> str | None:
 def document_candidates(job: LeafJob, sections: list[Section], forms: tuple[str, ...]) -> list[Candidate]:
     """The leaf's derived samples in document order, sections first, then the bare seeds."""
     candidates: list[Candidate] = []
+    names = leaf_names(job.leaf, [sentence for section in sections for sentence in section.sentences])
+    topic_words = set(words(topic_of(job.leaf)))
     for section in sections:
         if "section" in forms:
             candidates.append(_derived("section", section_question(section), section.text))
@@ -64,6 +83,10 @@ def document_candidates(job: LeafJob, sections: list[Section], forms: tuple[str,
                 question = make(section, sentence) if form in forms else None
                 if question:
                     candidates.append(_derived(form, question, sentence))
+            if "sentence_fact" in forms:
+                for fact in sentence_facts(sentence, names, topic_words):
+                    if question := fact_question(section, sentence, fact):
+                        candidates.append(_derived("sentence_fact", question, sentence))
     if "seed_bare" in forms:
         for index in job.training_seeds:
             seed = job.leaf.seeds[index]

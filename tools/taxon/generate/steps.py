@@ -253,11 +253,12 @@ def drop_held_out(job: LeafJob, candidates: list[Candidate], step: str) -> None:
 
 def remove_duplicates(job: LeafJob, candidates: list[Candidate]) -> None:
     """Drop samples repeating a seed or an earlier sample, by question and answer (a seed
-    asked without its passage is that seed on purpose)."""
+    asked without its passage is that seed on purpose). A document's samples drop only exact
+    repeats: one sentence answering several questions is what their forms are for."""
     seeds = [f"{seed.question} {seed.answer}" for seed in job.leaf.seeds]
     duplicates = DuplicateFilter(job.settings.dedup_threshold, seeds)
     for candidate in (c for c in candidates if c.live and c.form != "seed_bare"):
-        problem = duplicates.check(f"{candidate.question} {candidate.answer}")
+        problem = duplicates.check(f"{candidate.question} {candidate.answer}", near=candidate.source != "document")
         if problem:
             candidate.drop(problem, "dedup")
 
