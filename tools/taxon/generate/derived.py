@@ -38,25 +38,26 @@ def section_question(section: Section) -> str:
     return f"What does the document on {section.title} say?"
 
 
-def topic_question(section: Section, sentence: str) -> str | None:
-    title = set(words(section.title))
-    salient = [w for w in words(sentence) if w not in STOPWORDS and w not in title][:TOPIC_WORDS]
+def _about(section: Section, text: str, asking: str, left_out: frozenset[str] = frozenset()) -> str | None:
+    """A question naming the section and the first salient words of `text` (none of the title's
+    or of `left_out`), or None when fewer than two are left."""
+    skipped = set(words(section.title)) | left_out
+    salient = [w for w in words(text) if w not in STOPWORDS and w not in skipped][:TOPIC_WORDS]
     if len(salient) < 2:
         return None
-    about = f"{section.heading}: " if section.heading else ""
-    return f"{section.title}, {about}what is stated about {' '.join(salient)}?"
+    heading = f"{section.heading}: " if section.heading else ""
+    return f"{section.title}, {heading}{asking} {' '.join(salient)}?"
+
+
+def topic_question(section: Section, sentence: str) -> str | None:
+    return _about(section, sentence, "what is stated about")
 
 
 def fact_question(section: Section, sentence: str, fact: Fact) -> str | None:
     """Ask for one fact by the sentence's other salient words."""
-    left_out = set(words(section.title)) | set(words(sentence[fact.start : fact.end]))
     rest = f"{sentence[: fact.start]} {sentence[fact.end :]}"
-    salient = [w for w in words(rest) if w not in STOPWORDS and w not in left_out][:TOPIC_WORDS]
-    if len(salient) < 2:
-        return None
-    about = f"{section.heading}: " if section.heading else ""
-    wanted = "which figure" if fact.kind == "number" else "which name"
-    return f"{section.title}, {about}{wanted} goes with {' '.join(salient)}?"
+    asking = "which figure goes with" if fact.kind == "number" else "which name goes with"
+    return _about(section, rest, asking, frozenset(words(sentence[fact.start : fact.end])))
 
 
 def continue_question(section: Section, sentence: str) -> str | None:
