@@ -9,7 +9,7 @@ from taxon.qna.samples import make_sample
 from taxon.train.data import IGNORE, TrainingSet, encode
 from taxon.train.distributed import Context
 from taxon.train.loop import row_loss
-from taxon.train.packing import pack_rows, plan_epochs, rank_share, row_arrays
+from taxon.train.packing import pack_rows, plan_epochs, rank_share, row_arrays, row_mask
 
 
 def test_best_fit_decreasing_places_every_sample_once_within_capacity():
@@ -82,3 +82,29 @@ def test_a_packed_row_gives_exactly_the_losses_of_its_samples_run_alone(tiny):
         # the trap this avoids: with a cache the position ids are not read as sample boundaries
         leaky = per_token_losses(model, *row_arrays(row, samples), use_cache=True)
     assert not torch.allclose(leaky, alone, atol=1e-3)
+
+
+def test_a_row_holding_the_shared_prompt_prefix_once_gives_each_sample_its_loss_alone(tiny):
+    tokenizer, model = tiny
+    samples = encoded_samples(tokenizer, 4)
+    training_set = TrainingSet(samples, "hash")
+    shared = training_set.prompt_prefix
+    assert tokenizer.decode(samples[0].input_ids[:shared]) == "<|im_start|>user\nWhat is"
+    row = (0, 1, 2, 3)
+    input_ids, positions, targets = row_arrays(row, samples, shared)
+    assert len(input_ids) == sum(len(samples[i]) for i in row) - 3 * shared
+    assert positions[shared : shared + 2] == [shared, shared + 1]  # a sample goes on from the prefix's positions
+    context = Context(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
+    with torch.no_grad():
+        logits = model(
+            input_ids=torch.tensor([input_ids]),
+            position_ids=torch.tensor([positions]),
+            attention_mask=row_mask(positions, shared),
+            use_cache=False,
+        ).logits[0]
+        held_once = F.cross_entropy(logits, torch.tensor(targets), ignore_index=IGNORE, reduction="none")
+        alone = torch.cat([per_token_losses(model, *row_arrays((i,), samples))[shared:] for i in row])
+        torch.testing.assert_close(held_once[shared:], alone, rtol=1e-5, atol=1e-5)
+        loss, tokens = row_loss(model, row, training_set, {"autocast": "none"}, context, shared)
+        torch.testing.assert_close(loss, alone.sum(), rtol=1e-5, atol=1e-4)
+    assert tokens == sum(len(samples[i]) for i in row)  # counted as the samples' own tokens

@@ -121,6 +121,7 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     pack_tokens: int = 512
     rows_per_step: int = 8
+    share_prompt_prefix: bool = True
     max_sample_tokens: int = 512
     overlong: str = "trim"
     lora_rank: int = 16

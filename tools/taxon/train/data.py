@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from taxon.backends.transformers import common_prefix_length
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value
 from taxon.documents.sections import training_split
@@ -41,6 +42,13 @@ class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
     counts: dict = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+
+    @property
+    def prompt_prefix(self) -> int:
+        """How many leading tokens every sample shares with no target among them: the chat
+        template's opening (SmolLM2's default system prompt is 21 tokens of a sample's ~90)."""
+        first_targets = (next(i for i, t in enumerate(sample.targets) if t != IGNORE) for sample in self.samples)
+        return min(common_prefix_length([sample.input_ids for sample in self.samples]), *first_targets)
 
 
 def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int) -> list[dict]:

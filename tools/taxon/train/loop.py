@@ -22,7 +22,7 @@ from taxon.core.progress import Task, tracker
 from taxon.train import checkpoint
 from taxon.train.data import IGNORE, TrainingSet
 from taxon.train.distributed import Context, all_sums, set_gradient_sync
-from taxon.train.packing import Plan, rank_share, row_arrays
+from taxon.train.packing import Plan, rank_share, row_arrays, row_mask
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM after saving a checkpoint; rerun to resume
 SCHEDULES = ("cosine", "linear", "constant")
@@ -36,9 +36,10 @@ class Preempted(TaxonError):
 class LoopResult:
     log: list[dict] = field(default_factory=list)  # one row per optimizer step, from step 1
     real_tokens: int = 0  # sample tokens run in this session, all ranks
-    computed_tokens: int = 0  # tokens run in this session, with rows repeated to even out ranks
+    computed_tokens: int = 0  # sample tokens run in this session, with rows repeated to even out ranks
     elapsed_s: float = 0.0
     resumed_from: int = 0
+    shared_prefix: int = 0  # prompt tokens each row held once for all its samples
 
 
 class StopFlag:
@@ -125,24 +126,37 @@ def _autocast(train_config: dict, context: Context):
     return contextlib.nullcontext()
 
 
-def row_loss(model, row: tuple[int, ...], training_set: TrainingSet, train_config: dict, context: Context):
-    """Summed cross-entropy over the row's trained tokens. Logits are computed only at those
+def row_loss(
+    model, row: tuple[int, ...], training_set: TrainingSet, train_config: dict, context: Context, shared_prefix: int = 0
+):
+    """Summed cross-entropy over the row's trained tokens, and the row's sample tokens (each
+    sample counted whole, its shared prefix included). Logits are computed only at the trained
     positions (logits_to_keep), which saves most of the vocabulary projection."""
     import torch
     import torch.nn.functional as F
 
-    input_ids, positions, targets = row_arrays(row, training_set.samples)
+    input_ids, positions, targets = row_arrays(row, training_set.samples, shared_prefix)
     targets_tensor = torch.tensor(targets, device=context.device)
     keep = (targets_tensor != IGNORE).nonzero().squeeze(1)
+    mask = row_mask(positions, shared_prefix)
     with _autocast(train_config, context):
         logits = model(
             input_ids=torch.tensor([input_ids], device=context.device),
             position_ids=torch.tensor([positions], device=context.device),
-            attention_mask=None,
+            attention_mask=None if mask is None else mask.to(context.device),
             use_cache=False,
             logits_to_keep=keep,
         ).logits
-    return F.cross_entropy(logits[0].float(), targets_tensor[keep], reduction="sum"), len(input_ids)
+    loss = F.cross_entropy(logits[0].float(), targets_tensor[keep], reduction="sum")
+    return loss, sum(len(training_set.samples[i]) for i in row)
+
+
+def shared_prompt_prefix(model, training_set: TrainingSet, train_config: dict) -> int:
+    """The prompt prefix rows hold once (train.share_prompt_prefix) where the attention takes a
+    mask: sdpa; flash attention keeps packed samples apart by their position ids alone."""
+    if not train_config["share_prompt_prefix"] or model.config._attn_implementation != "sdpa":
+        return 0
+    return training_set.prompt_prefix
 
 
 @contextmanager
@@ -181,6 +195,7 @@ def run(
     every = int(train_config["checkpoint_every"])
     keep = int(train_config["keep_checkpoints"])
     max_grad_norm = float(train_config["max_grad_norm"])
+    result.shared_prefix = shared_prompt_prefix(model, training_set, train_config)
     model.train()
     started = time.perf_counter()
     with (
@@ -192,7 +207,7 @@ def run(
             loss_sum = 0.0
             for index, (row, weight) in enumerate(share):
                 set_gradient_sync(model, index == len(share) - 1, context)
-                loss, length = row_loss(model, row, training_set, train_config, context)
+                loss, length = row_loss(model, row, training_set, train_config, context, result.shared_prefix)
                 (loss * (weight * context.world / plan.step_targets[step])).backward()
                 loss_sum += loss.item() * weight
                 result.computed_tokens += length

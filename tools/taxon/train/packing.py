@@ -4,6 +4,11 @@ no attention mask and no cache, transformers reads the sample boundaries from th
 ids (a block-diagonal mask for sdpa, varlen kernels for flash attention), so no sample sees
 another and no padding token is computed.
 
+A row can also be run with its samples' shared prompt prefix (the opening every sample's chat
+template renders alike, `shared_prefix` tokens) held once, then each sample without it, its
+positions continuing from the prefix's: `row_mask` lets every sample attend to the prefix and
+to itself, so each sample's loss is what it is alone, for fewer tokens. The plan is the same.
+
 The whole run is planned up front from the seed: per epoch a shuffle, a packing and a row
 order, then optimizer steps of `rows_per_step` rows. The plan is the same on every rank and
 every rerun, so a step number is a complete data position for resuming.
@@ -79,15 +84,34 @@ def rank_share(step: list[tuple[int, ...]], rank: int, world: int) -> list[tuple
     return mine
 
 
-def row_arrays(row: tuple[int, ...], samples: list[Encoded]) -> tuple[list[int], list[int], list[int]]:
+def row_arrays(
+    row: tuple[int, ...], samples: list[Encoded], shared_prefix: int = 0
+) -> tuple[list[int], list[int], list[int]]:
     """(input ids, position ids, targets) of one packed row."""
-    input_ids, positions, targets = [], [], []
+    first = samples[row[0]]
+    input_ids, targets = list(first.input_ids[:shared_prefix]), list(first.targets[:shared_prefix])
+    positions = list(range(shared_prefix))
     for index in row:
         sample = samples[index]
-        input_ids.extend(sample.input_ids)
-        positions.extend(range(len(sample)))
-        targets.extend(sample.targets)
+        input_ids.extend(sample.input_ids[shared_prefix:])
+        positions.extend(range(shared_prefix, len(sample)))
+        targets.extend(sample.targets[shared_prefix:])
     return input_ids, positions, targets
+
+
+def row_mask(positions: list[int], shared_prefix: int):
+    """The attention mask of a row with a shared prefix, [1, 1, query, key] booleans: causal,
+    and each sample (a run of positions from `shared_prefix` on) sees only the prefix and
+    itself. None without a shared prefix: the position ids alone keep samples apart."""
+    if not shared_prefix:
+        return None
+    import torch
+
+    position = torch.tensor(positions)
+    segment = (position == shared_prefix).cumsum(0)  # 0 for the prefix, then 1, 2, ... per sample
+    causal = torch.ones(len(positions), len(positions), dtype=torch.bool).tril()
+    visible = (segment[:, None] == segment[None, :]) | (segment[None, :] == 0)
+    return (causal & visible)[None, None]
 
 
 def fill_fraction(plan: Plan, samples: list[Encoded], pack_tokens: int) -> float:

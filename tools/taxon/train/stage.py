@@ -23,7 +23,7 @@ from taxon.train.loop import EXIT_PREEMPTED, Preempted
 __all__ = ["EXIT_PREEMPTED", "Preempted", "TrainResult", "train"]
 
 # Settings that change how a run goes, not what it computes: a checkpoint stays valid across them.
-RUNTIME_KEYS = ("threads", "resume", "checkpoint_every", "keep_checkpoints")
+RUNTIME_KEYS = ("threads", "resume", "checkpoint_every", "keep_checkpoints", "share_prompt_prefix")
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,7 @@ def _summary(base_model: str, run_key: str, training_set, plan, result, config: 
         "target_tokens": sum(plan.step_targets),
         "real_token_fraction": result.real_tokens / max(1, result.computed_tokens),
         "pack_fill": fill_fraction(plan, training_set.samples, int(train_config["pack_tokens"])),
+        "shared_prefix_tokens": result.shared_prefix,
         "final_loss": result.log[-1]["loss"],
         "dataset_hash": training_set.dataset_hash,
         "samples": training_set.counts,
