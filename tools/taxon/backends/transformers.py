@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from taxon.backends import local_teacher_name
+from taxon.backends.allocator import keep_freed_memory
 from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
 from taxon.core.errors import TaxonError, UsageError
 
@@ -67,6 +68,8 @@ def load_model(model_path: str, threads: int = 0, dtype: str = "auto"):
     if threads:
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        keep_freed_memory()
     chosen = torch_dtype(dtype, model_path, device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from taxon.backends.allocator import keep_freed_memory
 from taxon.core.errors import TaxonError, UsageError
 from taxon.train.distributed import decoder_layers
 
@@ -111,6 +112,8 @@ def build(base_model: str, train_config: dict, device_type: str, seed: int, dtyp
 
     if dtype is None:
         dtype = getattr(torch, training_dtype(train_config))
+    if device_type == "cpu":
+        keep_freed_memory()
     attention = attention_implementation(train_config["attention"], device_type)
     model = load_model(base_model, dtype, attention)
     torch.manual_seed(seed)
