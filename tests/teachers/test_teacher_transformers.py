@@ -128,23 +128,24 @@ CONTEXT = "A skill turns five seed examples into many training samples. " * 3
 
 @pytest.mark.parametrize("shared_context", [False, True])
 def test_loglikelihood_matches_a_direct_computation(local_teacher, shared_context):
-    """Scores in chunks, with the chunk's common prefix (a shared context) computed once,
-    equal the plain pass over each whole sequence."""
+    """Scores from prefix trees (a shared context, a question with several answers, answers
+    beginning alike, each computed once) equal the plain pass over each whole sequence."""
     import torch
 
-    from taxon.backends.transformers import MIN_SHARED_PREFIX, common_prefix_length
+    from taxon.backends.transformers import common_prefix_length
 
     context = CONTEXT if shared_context else ""
     items = [([{"role": "user", "content": context + q}], "Paris is the capital of France.") for q in QUESTIONS]
     items.append(([{"role": "user", "content": context + "Count"}], "1 2"))
+    items += [(items[0][0], "Paris is the capital of Italy."), (items[0][0], "")]
     scores = local_teacher.answer_loglikelihood(items)
     tokenizer, model = local_teacher.tokenizer, local_teacher.model
     prompts = [local_teacher.prompt_ids(messages) for messages, _ in items]
-    assert (common_prefix_length(prompts) >= MIN_SHARED_PREFIX) == shared_context
+    assert (common_prefix_length(prompts) > len(CONTEXT) // 10) == shared_context
     for (messages, answer), score in zip(items, scores):
         prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+        answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] or [tokenizer.eos_token_id]
         with torch.no_grad():
             logits = model(torch.tensor([prompt_ids + answer_ids])).logits[0]
         logprobs = torch.log_softmax(logits, dim=-1)
@@ -158,13 +159,21 @@ def test_bfloat16_loglikelihood_with_a_shared_prefix_is_close_to_float32(local_t
         assert rounded == pytest.approx(exact, abs=0.1, rel=0.02)
 
 
-def test_scoring_chunks_group_shared_prefixes():
-    from taxon.backends.transformers import scoring_chunks
+def test_prefix_trees_hold_each_shared_prefix_once_and_fill_rows_up_to_their_capacity():
+    import torch
 
-    context_a, context_b = list(range(100, 140)), list(range(200, 240))
-    prompts = [context_a + [1], [5, 6], context_b + [2], context_a + [3], [7], context_b + [4]]
-    chunks = scoring_chunks(prompts, [p + [9] for p in prompts], 2)
-    assert sorted(map(sorted, chunks)) == [[0, 3], [1, 4], [2, 5]]
+    from taxon.backends.transformers import prefix_tree_rows
+
+    sequences = [[1, 2, 3, 4], [1, 2, 5], [1, 2, 3, 6], [1, 2, 3, 4], [7, 8], [1, 9, 9, 9, 9, 9]]
+    first, second = prefix_tree_rows(sequences, capacity=8)
+    assert first.items == [0, 3, 2, 1]  # sorted: [1,2,3,4] twice, [1,2,3,6], [1,2,5]
+    assert first.tokens == [1, 2, 3, 4, 6, 5] and first.depths == [0, 1, 2, 3, 3, 2]
+    assert first.paths[0] == first.paths[3] == [0, 1, 2, 3] and first.paths[2] == [0, 1, 2, 4]
+    assert first.ends == [6, 6, 5, 4, 5, 6]  # a node's span: itself and what grows from it
+    visible = first.mask(torch.float32)[0, 0] == 0
+    assert visible[4].tolist() == [True, True, True, False, True, False]  # 6 sees 1 2 3 and itself, not 4
+    assert second.items == [5, 4] and second.tokens == [1, 9, 9, 9, 9, 9, 7, 8]  # the next one overflowed
+    assert prefix_tree_rows([[1] * 20], capacity=8)[0].tokens == [1] * 20  # a longer sequence alone
 
 
 def test_dtype_is_float32_where_asked_and_checked(sharp_model_dir):

@@ -28,7 +28,7 @@ from taxon.core.errors import TaxonError, UsageError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 TOP_K = 256  # top-p sampling looks within the TOP_K likeliest tokens (a full sort per step is slow)
-MIN_SHARED_PREFIX = 8  # scoring: shorter common prefixes are not worth a separate pass
+SCORING_ROW_TOKENS = 1024  # tokens of one packed prefix tree of scored sequences
 
 
 def torch_dtype(setting: str, model_path: str, device: str):
@@ -159,53 +159,32 @@ class TransformersTeacher:
 
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float]:
         """Mean log-probability of each answer's tokens after its chat-templated messages.
-        Items are scored in chunks of `batch_size` (by length, or by content where that shares
-        more prefix); a chunk's common prefix (the system prompt, a shared context) is computed
-        once and its KV cache reused by every row. Left padding puts every answer at the end of
-        its row, so only the last positions' logits are computed."""
-        pairs = [(self.prompt_ids(messages), self._answer_ids(answer)) for messages, answer in items]
-        results: list[float] = [float("nan")] * len(items)
-        for chunk in scoring_chunks([prompt for prompt, _ in pairs], [p + a for p, a in pairs], self.batch_size):
-            shared = common_prefix_length([pairs[i][0] for i in chunk])
-            shared = min(shared, min(len(pairs[i][0]) for i in chunk) - 1)  # the first answer token's logits
-            scores = self._score_chunk([pairs[i] for i in chunk], shared if shared >= MIN_SHARED_PREFIX else 0)
-            for index, score in zip(chunk, scores):
-                results[index] = score
-        return results
-
-    def _score_chunk(self, pairs: list[tuple[list[int], list[int]]], shared: int) -> list[float]:
+        The sequences (prompt and answer) are packed as prefix trees, rows of at most
+        SCORING_ROW_TOKENS tokens: a prefix several sequences share (the system prompt, a
+        context, a question asked with several options) is computed once, each token attending
+        to its own sequence's tokens alone, at its own position."""
         import torch
 
-        device = self.model.device
-        cache = None
-        if shared:
+        pairs = [(self.prompt_ids(messages), self._answer_ids(answer)) for messages, answer in items]
+        sequences = [prompt + answer for prompt, answer in pairs]
+        results: list[float] = [float("nan")] * len(items)
+        for row in prefix_tree_rows(sequences, SCORING_ROW_TOKENS):
+            keep = sorted({row.paths[i][depth] for i in row.items for depth in _scored_depths(pairs[i])})
+            at = {node: place for place, node in enumerate(keep)}
             with torch.inference_mode():
-                prefix = torch.tensor([pairs[0][0][:shared]], device=device)
-                cache = self.model(input_ids=prefix, use_cache=True).cache
-            for layer in cache.layers:
-                layer.keys = layer.keys.expand(len(pairs), -1, -1, -1)
-                layer.values = layer.values.expand(len(pairs), -1, -1, -1)
-        suffixes = [(prompt + answer)[shared:] for prompt, answer in pairs]
-        inputs = self.tokenizer.pad({"input_ids": suffixes}, padding=True, return_tensors="pt").to(device)
-        suffix_mask = inputs["attention_mask"]
-        mask = torch.cat([torch.ones(len(pairs), shared, dtype=suffix_mask.dtype, device=device), suffix_mask], 1)
-        positions = shared + (suffix_mask.cumsum(-1) - 1).clamp(min=0)
-        longest_answer = max(len(answer) for _, answer in pairs)
-        with torch.inference_mode():
-            logits = self.model(
-                input_ids=inputs["input_ids"],
-                attention_mask=mask,
-                position_ids=positions,
-                cache=cache,
-                use_cache=cache is not None,
-                logits_to_keep=longest_answer + 1,
-            ).logits
-        scores = []
-        for row, (_, answer) in enumerate(pairs):
-            predicting = logits[row, -len(answer) - 1 : -1].float().log_softmax(dim=-1)
-            targets = torch.tensor(answer, device=device).unsqueeze(-1)
-            scores.append(predicting.gather(-1, targets).mean().item())
-        return scores
+                logits = self.model(
+                    input_ids=torch.tensor([row.tokens], device=self.model.device),
+                    position_ids=torch.tensor([row.depths], device=self.model.device),
+                    attention_mask=row.mask(self.model.dtype).to(self.model.device),
+                    use_cache=False,
+                    logits_to_keep=torch.tensor(keep, device=self.model.device),
+                ).logits[0]
+                logprobs = logits.float().log_softmax(dim=-1)
+            for i in row.items:
+                places = [at[row.paths[i][depth]] for depth in _scored_depths(pairs[i])]
+                scored = logprobs[torch.tensor(places), torch.tensor(pairs[i][1])]
+                results[i] = scored.mean().item()
+        return results
 
     def _answer_ids(self, answer: str) -> list[int]:
         ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
@@ -221,22 +200,61 @@ def common_prefix_length(sequences: list[list[int]]) -> int:
     return length
 
 
-def scoring_chunks(prompts: list[list[int]], sequences: list[list[int]], batch_size: int) -> list[list[int]]:
-    """Indices grouped into chunks of `batch_size`: sorted by length (least padding) or by
-    content (prompts sharing a context side by side), whichever computes fewer positions once
-    each chunk's shared prompt prefix is computed once."""
+def _scored_depths(pair: tuple[list[int], list[int]]) -> range:
+    """The positions whose next-token logits score the answer: from the prompt's last token."""
+    prompt, answer = pair
+    return range(len(prompt) - 1, len(prompt) + len(answer) - 1)
 
-    def chunks(order: list[int]) -> list[list[int]]:
-        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
-    def cost(chunk: list[int]) -> int:
-        shared = common_prefix_length([prompts[i] for i in chunk])
-        shared = shared if shared >= MIN_SHARED_PREFIX else 0
-        return shared + len(chunk) * (max(len(sequences[i]) for i in chunk) - shared)
+@dataclass
+class PrefixTreeRow:
+    """Sequences packed as one prefix tree in depth-first order: a token shared by several
+    sequences' prefixes is one node. A node's subtree is the nodes from it up to `ends[node]`,
+    so a node's ancestors are the nodes whose span holds it."""
 
-    by_length = chunks(sorted(range(len(sequences)), key=lambda i: len(sequences[i])))
-    by_content = chunks(sorted(range(len(sequences)), key=lambda i: (prompts[i], len(sequences[i]))))
-    return min(by_length, by_content, key=lambda grouping: sum(map(cost, grouping)))
+    tokens: list[int] = field(default_factory=list)
+    depths: list[int] = field(default_factory=list)  # a node's position in its sequences
+    ends: list[int] = field(default_factory=list)
+    items: list[int] = field(default_factory=list)  # the sequences packed here
+    paths: dict[int, list[int]] = field(default_factory=dict)  # sequence -> its nodes, by depth
+
+    def mask(self, dtype):
+        """[1, 1, query, key], additive: each node attends to itself and its ancestors."""
+        import torch
+
+        node = torch.arange(len(self.tokens))
+        ends = torch.tensor(self.ends)
+        visible = (node[None, :] <= node[:, None]) & (node[:, None] < ends[None, :])
+        return torch.zeros(visible.shape, dtype=dtype).masked_fill(~visible, torch.finfo(dtype).min)[None, None]
+
+
+def prefix_tree_rows(sequences: list[list[int]], capacity: int) -> list[PrefixTreeRow]:
+    """The sequences in sorted order (each one's longest shared prefix is then with the one
+    before it), packed into prefix trees of at most `capacity` nodes (a longer sequence alone)."""
+    rows: list[PrefixTreeRow] = []
+    row, path, previous = PrefixTreeRow(), [], []
+    for index in sorted(range(len(sequences)), key=lambda i: sequences[i]):
+        sequence = sequences[index]
+        shared = common_prefix_length([previous, sequence]) if row.items else 0
+        if row.items and len(row.tokens) + len(sequence) - shared > capacity:
+            rows.append(row)
+            row, path, shared = PrefixTreeRow(), [], 0
+        for node in path[shared:]:  # the branches this sequence leaves end here
+            row.ends[node] = len(row.tokens)
+        del path[shared:]
+        for depth in range(shared, len(sequence)):
+            path.append(len(row.tokens))
+            row.tokens.append(sequence[depth])
+            row.depths.append(depth)
+            row.ends.append(-1)
+        row.items.append(index)
+        row.paths[index] = path[: len(sequence)]
+        previous = sequence
+    if row.items:
+        rows.append(row)
+    for finished in rows:
+        finished.ends = [len(finished.tokens) if end < 0 else end for end in finished.ends]
+    return rows
 
 
 # -- continuous batching -----------------------------------------------------------------------
