@@ -129,22 +129,11 @@ class Train:
 
     @staticmethod
     def run(context: Context) -> dict:
-        from taxon.train import TrainResult, train
+        from taxon.train import TrainResult
 
         settings = context.config.get("train", {})
         replay = Path(settings["replay"]) if settings.get("replay") else None
-        if str(settings.get("nproc_per_node", 1)) == "1":
-            result = train(
-                context.layout.generate_dir,
-                context.leaves,
-                context.base_model,
-                context.layout.train_dir,
-                context.config,
-                replay=replay,
-                quiet=context.quiet,
-            )
-        else:
-            result = TrainResult.from_summary(context.layout.train_dir, _train_with_torchrun(context, replay))
+        result = TrainResult.from_summary(context.layout.train_dir, _train_in_processes(context, replay))
         return {
             "steps": result.steps,
             "tokens": result.tokens,
@@ -153,18 +142,19 @@ class Train:
         }
 
 
-def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
-    """Several processes on this node (`train.nproc_per_node`: a number, or "gpu" for one per
-    GPU), FSDP across them: `torchrun ... -m taxon train` with the run's resolved config."""
-    import subprocess
+def _train_in_processes(context: Context, replay: Path | None) -> dict:
+    """`taxon train` with the run's resolved config in a process of its own, which trains
+    faster than one that has just generated (the demo's training: 297 s against 322 s), or, with
+    `train.nproc_per_node` above 1 (or "gpu": one per GPU), under torchrun with FSDP."""
     import sys
 
+    from taxon.train import EXIT_PREEMPTED, Preempted
+
+    nproc = str(context.config["train"]["nproc_per_node"])
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc != "1" else []
     command = [
         sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc_per_node={context.config['train']['nproc_per_node']}",
+        *launcher,
         "-m",
         "taxon",
         "train",
@@ -181,13 +171,44 @@ def _train_with_torchrun(context: Context, replay: Path | None) -> dict:
         *(["--replay", str(replay)] if replay else []),
         *(["--quiet"] if context.quiet else []),
     ]
-    done = subprocess.run(command, check=False)
-    if done.returncode != 0:
+    returncode = _run_child(command)
+    if returncode == EXIT_PREEMPTED:
+        raise Preempted("training stopped by SIGTERM; checkpoint saved", hint="rerun the pipeline to resume")
+    if returncode != 0:
         raise TaxonError(
-            f"torchrun training exited with code {done.returncode}",
+            f"training exited with code {returncode}",
             hint="its output is above; rerun the pipeline to resume from the last checkpoint",
         )
     return json.loads((context.layout.train_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: SIGKILL when the pipeline's process dies (Linux), so that
+    a killed pipeline leaves no training behind to race the rerun."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_child(command: list[str]) -> int:
+    """Run a stage's process to its end; a SIGTERM to the pipeline (a preemption notice) is
+    passed on to it, so it saves a checkpoint and exits as it would on its own."""
+    import signal
+    import subprocess
+
+    child = subprocess.Popen(command, preexec_fn=_die_with_parent)
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
+    except ValueError:  # not the main thread: no signal reaches this one
+        return child.wait()
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Evaluate:
