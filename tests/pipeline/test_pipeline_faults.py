@@ -88,11 +88,28 @@ TRAIN_MOMENTS = {
 }
 
 
+def trainers_of(train: Path) -> list[str]:
+    """The command lines of live processes training into `train` (Linux's /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if " train " in command and str(train) in command:
+            found.append(command)
+    return found
+
+
 @pytest.mark.parametrize("moment", TRAIN_MOMENTS)
 def test_sigkill_during_train_resumes_from_its_checkpoint(moment, copy_reference, reference):
     repo = copy_reference(("validate", "generate"))
     train = run_dir(repo) / "train"
     assert kill_when(start_pipeline(repo), lambda: TRAIN_MOMENTS[moment](train))[0]
+    deadline = time.monotonic() + 10
+    while trainers_of(train) and time.monotonic() < deadline:  # the training process dies with the pipeline
+        time.sleep(0.05)
+    assert trainers_of(train) == []
     assert not (train / "result.json").exists(), "training ended before the kill"
 
     completed = run_pipeline_cli(repo)

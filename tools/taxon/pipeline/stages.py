@@ -182,16 +182,18 @@ def _train_in_processes(context: Context, replay: Path | None) -> dict:
     return json.loads((context.layout.train_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
 
 
-def _die_with_parent() -> None:
-    """In the child, before it runs: SIGKILL when the pipeline's process dies (Linux), so that
-    a killed pipeline leaves no training behind to race the rerun."""
+def _dying_with_parent():
+    """A preexec_fn for a stage's process: SIGKILL when the pipeline's process dies (Linux's
+    PR_SET_PDEATHSIG), so a killed pipeline leaves no training behind to race the rerun. The
+    call is looked up here, before the fork: the child only makes it."""
     import ctypes
     import signal
 
     try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        prctl = ctypes.CDLL(None).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+    return lambda: prctl(1, signal.SIGKILL)
 
 
 def _run_child(command: list[str]) -> int:
@@ -200,7 +202,7 @@ def _run_child(command: list[str]) -> int:
     import signal
     import subprocess
 
-    child = subprocess.Popen(command, preexec_fn=_die_with_parent)
+    child = subprocess.Popen(command, preexec_fn=_dying_with_parent())
     try:
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signal.SIGTERM))
     except ValueError:  # not the main thread: no signal reaches this one
