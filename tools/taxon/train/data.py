@@ -46,7 +46,7 @@ class TrainingSet:
     @property
     def prompt_prefix(self) -> int:
         """How many leading tokens every sample shares with no target among them: the chat
-        template's opening (SmolLM2's default system prompt is 21 tokens of a sample's ~90)."""
+        template's opening (SmolLM2's default system prompt and the user turn's start: 24 of a sample's ~90)."""
         first_targets = (next(i for i, t in enumerate(sample.targets) if t != IGNORE) for sample in self.samples)
         return min(common_prefix_length([sample.input_ids for sample in self.samples]), *first_targets)
 
