@@ -20,6 +20,7 @@ class ChatRequest:
     stop: tuple[str, ...] = field(default_factory=tuple)
     prompt: str | None = None  # a raw completion prompt, tokenized as is (no chat template); messages then ()
     logprobs: int | None = None  # None: no logprobs; k: each generated token's logprob and its k likeliest
+    grammar: str | None = None  # an llguidance grammar the answer must match (taxon serve's response_format)
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,16 @@ from dataclasses import dataclass, field
 from taxon.backends import local_teacher_name
 from taxon.backends.allocator import keep_freed_memory
 from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
+from taxon.backends.stops import StopMatcher
 from taxon.core.errors import TaxonError, UsageError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 TOP_K = 256  # top-p sampling looks within the TOP_K likeliest tokens (a full sort per step is slow)
 SCORING_ROW_TOKENS = 1024  # tokens of one packed prefix tree of scored sequences
+PROMPT_CHUNK_TOKENS = 256  # a prompt scored token by token goes through the model this many at a time
+# Below this a temperature samples greedily, its limit (vLLM's floor too): dividing by 1e-300
+# in float32 is a division by zero, and the NaN probabilities failed every row of the batch.
+MIN_TEMPERATURE = 1e-5
 
 
 def torch_dtype(setting: str, model_path: str, device: str):
@@ -94,6 +99,17 @@ class TransformersTeacher:
         generation = self.model.generation_config
         eos = generation.eos_token_id if generation.eos_token_id is not None else []
         self.eos_ids = frozenset({*(eos if isinstance(eos, list) else [eos]), self.tokenizer.eos_token_id})
+        self._grammar_tokenizer = None
+
+    def grammar_tokenizer(self):
+        """The tokenizer as llguidance sees it, for requests with a grammar (built once, ~1 s)."""
+        if self._grammar_tokenizer is None:
+            import llguidance.hf
+
+            self._grammar_tokenizer = llguidance.hf.from_tokenizer(
+                self.tokenizer, n_vocab=self.model.get_output_embeddings().weight.shape[0]
+            )
+        return self._grammar_tokenizer
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
@@ -186,6 +202,31 @@ class TransformersTeacher:
                 results[i] = scored.mean().item()
         return results
 
+    def prompt_logprobs(self, ids: list[int], top: int) -> list[TokenLogprob]:
+        """Each prompt token after the first with its log-probability given the tokens before
+        it and its `top` likeliest alternatives (an echoed completion's prompt logprobs). The
+        prompt goes through the model in chunks over a growing cache: the logits of a chunk,
+        not of the whole prompt, are in memory at once."""
+        import torch
+
+        device = self.model.device
+        cache = None
+        logprobs: list[TokenLogprob] = []
+        for start in range(0, len(ids) - 1, PROMPT_CHUNK_TOKENS):
+            chunk = ids[start : start + PROMPT_CHUNK_TOKENS]
+            with torch.inference_mode():
+                output = self.model(
+                    input_ids=torch.tensor([chunk], device=device),
+                    position_ids=torch.arange(start, start + len(chunk), device=device)[None],
+                    cache=cache,
+                    use_cache=True,
+                )
+            cache = output.cache
+            scores = output.logits[0].float().log_softmax(dim=-1).cpu()
+            for offset, row in enumerate(scores[: len(ids) - 1 - start]):
+                logprobs.append(token_logprob(self.tokenizer.decode, row, ids[start + offset + 1], top))
+        return logprobs
+
     def _answer_ids(self, answer: str) -> list[int]:
         ids = self.tokenizer(answer, add_special_tokens=False)["input_ids"]
         return ids or [self.tokenizer.eos_token_id]  # an empty answer: score the end of turn
@@ -270,6 +311,8 @@ class _Row:
     ids: list[int] = field(default_factory=list)
     logprobs: list[TokenLogprob] | None = None
     shown: str = ""  # the text passed to on_text so far
+    stops: StopMatcher | None = None
+    matcher: object = None  # the llguidance matcher of a request with a grammar
 
 
 class DecodeLoop:
@@ -305,6 +348,13 @@ class DecodeLoop:
         row = _Row(request, prompt or self.teacher.request_ids(request), on_done, on_text)
         row.generator = torch.Generator().manual_seed(seed)
         row.logprobs = [] if request.logprobs is not None else None
+        row.stops = StopMatcher(request.stop) if request.stop else None
+        if request.grammar is not None:
+            import llguidance
+
+            row.matcher = llguidance.LLMatcher(self.teacher.grammar_tokenizer(), request.grammar)
+            if row.matcher.is_error():
+                raise ValueError(f"the grammar does not compile: {row.matcher.get_error()}")
         self.waiting.append(row)
 
     def step(self) -> bool:
@@ -412,12 +462,13 @@ class DecodeLoop:
         import torch
 
         scores = logits.float().cpu()
-        chosen = scores.argmax(dim=-1)
-        sampled = [i for i, row in enumerate(rows) if row.request.temperature > 0]
+        allowed = self._grammar_masked(scores, rows)
+        chosen = allowed.argmax(dim=-1)
+        sampled = [i for i, row in enumerate(rows) if row.request.temperature >= MIN_TEMPERATURE]
         if sampled:
             temperatures = torch.tensor([rows[i].request.temperature for i in sampled]).unsqueeze(1)
             top_ps = torch.tensor([rows[i].request.top_p for i in sampled]).unsqueeze(1)
-            probs = torch.softmax(scores[sampled] / temperatures, dim=-1)
+            probs = torch.softmax(allowed[sampled] / temperatures, dim=-1)
             sorted_probs, order = probs.topk(min(TOP_K, probs.shape[-1]), dim=-1)
             sorted_probs[sorted_probs.cumsum(dim=-1) - sorted_probs > top_ps] = 0.0
             for j, i in enumerate(sampled):
@@ -425,47 +476,66 @@ class DecodeLoop:
                 chosen[i] = order[j, pick]
         for i, row in enumerate(rows):
             if row.logprobs is not None:
-                row.logprobs.append(self._logprob(scores[i], int(chosen[i]), row.request.logprobs))
+                logprobs = scores[i].log_softmax(dim=-1)
+                row.logprobs.append(
+                    token_logprob(self.teacher.tokenizer.decode, logprobs, int(chosen[i]), row.request.logprobs)
+                )
+            if row.matcher is not None:
+                row.matcher.consume_token(int(chosen[i]))
         return chosen
 
-    def _logprob(self, scores, token: int, alternatives: int) -> TokenLogprob:
-        logprobs = scores.log_softmax(dim=-1)
-        decode = self.teacher.tokenizer.decode
-        top = logprobs.topk(alternatives) if alternatives else None
-        return TokenLogprob(
-            token=decode([token]),
-            logprob=float(logprobs[token]),
-            top=tuple((decode([int(t)]), float(lp)) for lp, t in zip(*top)) if top else (),
-        )
+    def _grammar_masked(self, scores, rows: list[_Row]):
+        """The scores with every token a row's grammar forbids next at -inf (the logprobs a
+        row asked for stay those of the raw distribution)."""
+        import torch
+
+        constrained = [i for i, row in enumerate(rows) if row.matcher is not None]
+        if not constrained:
+            return scores
+        masked = scores.clone()
+        for i in constrained:
+            bits = torch.frombuffer(bytearray(rows[i].matcher.compute_bitmask()), dtype=torch.uint8)
+            allowed = ((bits[:, None] >> torch.arange(8, dtype=torch.uint8)) & 1).flatten().bool()
+            vocabulary = min(len(allowed), masked.shape[-1])
+            masked[i, :vocabulary][~allowed[:vocabulary]] = float("-inf")
+            masked[i, vocabulary:] = float("-inf")
+        return masked
 
     def _append(self, row: _Row, token: int) -> bool:
         """Add a row's new token; True (and the row's completion delivered) when it is done."""
         row.ids.append(token)
         request = row.request
-        done = token in self.teacher.eos_ids or len(row.ids) >= request.max_tokens or self._hit_stop(row)
+        done = token in self.teacher.eos_ids or len(row.ids) >= request.max_tokens
+        done = done or (row.matcher is not None and row.matcher.is_stopped())
+        text = ""
+        if not done and (row.stops or row.on_text):
+            # what can no longer change: not an incomplete character
+            text = self.teacher.tokenizer.decode(row.ids, skip_special_tokens=True).rstrip("\ufffd")
+            done = row.stops is not None and row.stops.feed(text)
         if done:
             completion = self.teacher.completion(request, row.ids, len(row.prompt), row.logprobs)
             if row.on_text:
                 row.on_text(completion.text[len(row.shown) :] if completion.text.startswith(row.shown) else "")
             row.on_done(completion)
         elif row.on_text:
-            self._show(row)
+            self._show(row, text)
         return done
 
-    def _hit_stop(self, row: _Row) -> bool:
-        if not row.request.stop:
-            return False
-        # A stop string of n characters spans at most 4n byte-level tokens.
-        window = min(len(row.ids), 4 * max(len(s) for s in row.request.stop) + 4)
-        tail = self.teacher.tokenizer.decode(row.ids[-window:], skip_special_tokens=True)
-        return any(s in tail for s in row.request.stop)
-
-    def _show(self, row: _Row) -> None:
+    def _show(self, row: _Row, text: str) -> None:
         """Pass on the text that can no longer change: not an incomplete character, nor a
         tail that could be the start of a stop string."""
-        text = self.teacher.tokenizer.decode(row.ids, skip_special_tokens=True).rstrip("\ufffd")
-        held = max((k for s in row.request.stop for k in range(1, len(s)) if text.endswith(s[:k])), default=0)
+        held = row.stops.held if row.stops else 0
         text = text[: len(text) - held]
         if len(text) > len(row.shown) and text.startswith(row.shown):
             row.on_text(text[len(row.shown) :])
             row.shown = text
+
+
+def token_logprob(decode: Callable[[list[int]], str], logprobs, token: int, alternatives: int | None) -> TokenLogprob:
+    """A token's log-probability in a row of log-probabilities, with its `alternatives` likeliest."""
+    top = logprobs.topk(alternatives) if alternatives else None
+    return TokenLogprob(
+        token=decode([token]),
+        logprob=float(logprobs[token]),
+        top=tuple((decode([int(t)]), float(lp)) for lp, t in zip(*top)) if top else (),
+    )
