@@ -23,11 +23,15 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import sys
 import time
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
 from summary import emit
-from taxon.serve.server import JSONHandler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test servers' scaffolding
+from support.json_http import JSONHandler
 
 QUESTIONS = [
     "Explain in detail how birds migrate across continents.",

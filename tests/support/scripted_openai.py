@@ -8,9 +8,9 @@ import threading
 import time
 from http.server import ThreadingHTTPServer
 
+from support.json_http import JSONHandler
 from support.scripted_teacher import ScriptedTeacher
 from taxon.backends.base import ChatRequest
-from taxon.serve.server import JSONHandler
 
 
 class ScriptedServer:

@@ -1,4 +1,3 @@
-import threading
 from pathlib import Path
 
 import pytest
@@ -38,15 +37,12 @@ def local_teacher(sharp_model_dir):
 @pytest.fixture(scope="session")
 def served(sharp_model_dir):
     """`taxon serve` on the sharp tiny model, in a thread, on a free port."""
-    from taxon.serve.server import make_server
+    from support.served import serving
+    from taxon.backends.transformers import TransformersTeacher
 
     # float32 as local_teacher, which the served answers and scores are compared with
-    server = make_server(str(sharp_model_dir), "127.0.0.1", 0, model_name="tiny", batch_size=4, dtype="float32")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(TransformersTeacher(str(sharp_model_dir), spec="tiny", batch_size=4, dtype="float32")) as server:
+        yield server
 
 
 @pytest.fixture

@@ -70,8 +70,28 @@ def test_not_json_unknown_path_and_method(served):
     reply = httpx.post(f"{served.url}/chat/completions", content=b"{oops", timeout=30)
     assert reply.status_code == 400 and "JSON" in reply.json()["error"]["message"]
     assert post(served, "embeddings", {"input": "x"}).status_code == 404
-    assert post(served, "completions", {"prompt": "x", "echo": True}).status_code == 400
-    assert httpx.delete(f"{served.url}/models").status_code == 405
+    assert post(served, "completions", {"prompt": "x", "suffix": "y"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("GET", "/v1/chat/completions", "POST"),
+        ("GET", "/v1/completions/", "POST"),
+        ("PUT", "/v1/taxon/loglikelihood", "POST"),
+        ("POST", "/v1/models", "GET"),
+        ("DELETE", "/v1/models", "GET"),
+        ("PATCH", "/health", "GET"),
+        ("HEAD", "/tokenize", "POST"),
+        ("GET", "/v1/completions?x=1", "POST"),
+    ],
+)
+def test_a_wrong_method_is_a_405_naming_the_right_one(served, method, path, allowed):
+    origin = served.url.removesuffix("/v1")
+    reply = httpx.request(method, origin + path, timeout=30)
+    assert reply.status_code == 405 and reply.headers["Allow"] == allowed
+    if method != "HEAD":
+        assert allowed in reply.json()["error"]["message"]
 
 
 def test_loglikelihood_extension(served, local_teacher):

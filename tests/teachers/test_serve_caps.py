@@ -1,6 +1,7 @@
 """`taxon serve`'s caps: tokens asked for, prompt length, seeds, a failing request alone in
 its batch, stalled sockets, the connection cap and the optional API key."""
 
+import contextlib
 import socket
 import threading
 
@@ -8,8 +9,9 @@ import httpx
 import openai
 import pytest
 
+from support.served import serving
 from taxon.cli import main
-from taxon.serve.server import Batcher, Limits, ModelServer
+from taxon.serve.server import ModelServer
 
 QUESTION = [{"role": "user", "content": "bird"}]
 
@@ -31,21 +33,12 @@ def poisoned_teacher(sharp_model_dir):
 
 @pytest.fixture
 def start(poisoned_teacher):
-    servers = []
+    with contextlib.ExitStack() as servers:
 
-    def start(window_s: float = 0.01, **limits) -> ModelServer:
-        teacher = poisoned_teacher
-        limits = Limits(**limits)
-        batcher = Batcher(teacher, window_s=window_s, max_prompt_tokens=limits.max_prompt_tokens)
-        server = ModelServer(("127.0.0.1", 0), teacher, "tiny", 8, batcher, limits)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return server
+        def start(window_s: float = 0.01, api_key: str | None = None, **caps) -> ModelServer:
+            return servers.enter_context(serving(poisoned_teacher, window_s=window_s, api_key=api_key, **caps))
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def chat(server, messages=QUESTION, headers=None, **body):
@@ -128,13 +121,7 @@ def test_the_api_key(start):
     assert openai.OpenAI(base_url=server.url, api_key="s3cret").models.list().data[0].id == "tiny"
 
 
-def test_the_caps_and_key_come_from_the_config(monkeypatch, repo_root, capsys):
-    from taxon.commands.serve import limits_from_config
-
-    monkeypatch.delenv("TAXON_SERVE_API_KEY", raising=False)
-    config = {"serve": {"max_tokens": 64, "api_key_env": "TAXON_SERVE_API_KEY"}}
-    assert limits_from_config(config) == Limits(max_tokens=64)
-    monkeypatch.setenv("TAXON_SERVE_API_KEY", "k")
-    assert limits_from_config(config).api_key == "k"
-    assert main(["serve", "x", "--config", str(repo_root / "taxon.toml"), "--set", "serve.max_n=0"]) == 2
-    assert "serve.max_n must be a positive number" in capsys.readouterr().err
+def test_the_caps_are_checked_positive(repo_root, capsys):
+    for cap in ("max_n=0", "request_timeout_s=-1", "max_scored_items=0", "max_stop_chars=0"):
+        assert main(["serve", "x", "--config", str(repo_root / "taxon.toml"), "--set", f"serve.{cap}"]) == 2
+        assert f"serve.{cap.split('=')[0]} must be a positive number" in capsys.readouterr().err

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from taxon.core.config import DEFAULT_PROFILE, deep_merge, load_config, parse_override
+from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, deep_merge, find_config, load_config, parse_override
+from taxon.core.shipped import shipped_path
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,5 +47,9 @@ def add_model_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def model_config_from_args(args: argparse.Namespace) -> dict:
+    """As config_from_args; outside a taxon repository (no --config, no taxon.toml here or
+    above) the taxon.toml shipped with taxon gives the defaults, as `vllm serve DIR` needs none."""
     threads = {"teacher": {"threads": args.threads}} if args.threads is not None else {}
+    if args.config is None and find_config() is None:
+        args.config = shipped_path(CONFIG_NAME)
     return config_from_args(args, threads)

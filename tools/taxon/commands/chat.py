@@ -1,13 +1,22 @@
-"""taxon chat MODEL: talk to a model in the terminal, or answer one --prompt and exit."""
+"""taxon chat MODEL: talk to a model in the terminal, or answer one --prompt and exit. From
+any folder: without a taxon.toml here or above, the built-in defaults apply."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from taxon.commands._options import MODEL_HELP, add_model_config_arguments, model_config_from_args
 from taxon.core.config import deep_merge
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
+from taxon.core.settings import GenerateSettings, TeacherSettings, settings_of
+
+if TYPE_CHECKING:
+    from taxon.backends.base import Completion, Teacher
+
+Answer = Callable[[list[dict[str, str]]], "Completion"]
 
 HELP = "type a message; /reset forgets the conversation, /exit (or Ctrl-D) leaves"
 
@@ -29,16 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_config_arguments(parser)
 
 
-def _teacher(args: argparse.Namespace, config: dict):
+def _teacher(args: argparse.Namespace, config: dict[str, Any]) -> Teacher:
     from taxon.backends import make_teacher
 
-    spec = args.model or config.get("generate", {}).get("teacher")
+    generate: GenerateSettings = settings_of(config, "generate")
+    spec = args.model or generate.teacher
     if not spec:
         raise TaxonError("no model given", hint="taxon chat MODEL (a folder, a hub id or packaged:smollm2)")
-    chosen = {"generate": {"backend": "openai" if args.base_url else args.backend, "teacher": spec}}
+    chosen: dict[str, Any] = {"generate": {"backend": "openai" if args.base_url else args.backend, "teacher": spec}}
     if args.base_url:
         chosen["teacher"] = {"base_url": args.base_url}
-    return make_teacher(deep_merge(config, chosen))
+    teacher: Teacher = make_teacher(deep_merge(config, chosen))
+    return teacher
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,14 +57,16 @@ def run(args: argparse.Namespace) -> int:
 
     config = model_config_from_args(args)
     teacher = _teacher(args, config)
-    max_tokens = args.max_tokens or config.get("teacher", {}).get("max_new_tokens", 256)
-    seed = args.seed if args.seed is not None else config.get("generate", {}).get("seed")
+    settings: TeacherSettings = settings_of(config, "teacher")
+    generate: GenerateSettings = settings_of(config, "generate")
+    max_tokens: int = args.max_tokens or settings.max_new_tokens
+    seed: int = args.seed if args.seed is not None else generate.seed
     start = [{"role": "system", "content": args.system}] if args.system else []
 
-    def answer(history: list[dict]):
+    def answer(history: list[dict[str, str]]) -> Completion:
         """The answer to the conversation, printed as it streams in (the part a backend that
         can't stream didn't hand over comes when it is done); the line is ended by the caller."""
-        shown = []
+        shown: list[str] = []
 
         def show(piece: str) -> None:
             shown.append(piece)
@@ -76,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     return _repl(answer, start)
 
 
-def _repl(answer, start: list[dict]) -> int:
+def _repl(answer: Answer, start: list[dict[str, str]]) -> int:
     print(HELP)
     history = list(start)
     while True:

@@ -1,12 +1,17 @@
-"""taxon serve MODEL: an OpenAI-compatible server over a local model, capped by [serve]."""
+"""taxon serve MODEL: an OpenAI-compatible server over a local model, capped by [serve].
+From any folder: without a taxon.toml here or above, the built-in defaults apply."""
 
 from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import fields
 
 from taxon.commands._options import MODEL_HELP, add_model_config_arguments, model_config_from_args
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import GenerateSettings, ServeSettings, TeacherSettings, settings_of
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,25 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, help="requests generated together (default: teacher.batch_size)")
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help="the precision the model computes in (default: teacher.dtype); float32 gives greedy answers that "
+        "do not depend on the other requests in the batch, bfloat16 may not",
+    )
     parser.add_argument("--quiet", action="store_true", help="don't log requests")
     add_model_config_arguments(parser)
 
 
-def limits_from_config(config: dict):
-    """taxon serve's caps from [serve], and the API key from the variable it names (when set)."""
-    from taxon.serve.server import Limits
-
-    serve = config.get("serve", {})
-    settings = {
-        key: serve[key]
-        for key in ("max_tokens", "max_prompt_tokens", "max_n", "max_connections", "timeout_s")
-        if key in serve
-    }
-    for key, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise UsageError(f"serve.{key} must be a positive number, not {value!r}", where=config.get("config_path"))
-    key_env = serve.get("api_key_env") or ""
-    return Limits(**settings, api_key=os.environ.get(key_env) or None if key_env else None)
+def checked_settings(config: dict[str, object]) -> ServeSettings:
+    """[serve], every cap positive."""
+    serve: ServeSettings = settings_of(config, "serve")
+    for field in fields(serve):
+        value = getattr(serve, field.name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+            raise UsageError(
+                f"serve.{field.name} must be a positive number, not {value!r}", where=str(config.get("config_path"))
+            )
+    return serve
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,28 +46,37 @@ def run(args: argparse.Namespace) -> int:
     from taxon.serve.server import make_server
 
     config = model_config_from_args(args)
-    limits = limits_from_config(config)
-    teacher = config.get("teacher", {})
-    spec = args.model or config.get("generate", {}).get("teacher")
+    serve = checked_settings(config)
+    teacher: TeacherSettings = settings_of(config, "teacher")
+    generate: GenerateSettings = settings_of(config, "generate")
+    spec = args.model or generate.teacher
     if not spec:
         raise TaxonError("no model given", hint="taxon serve MODEL (a folder, a hub id or packaged:smollm2)")
+    api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
     try:
         server = make_server(
             resolve_model(spec, config),
             args.host,
             args.port,
+            settings=serve,
             model_name=spec,
-            batch_size=args.batch_size or teacher.get("batch_size", 8),
-            threads=teacher.get("threads", 0),
-            max_new_tokens=teacher.get("max_new_tokens", 256),
-            limits=limits,
-            dtype=teacher.get("dtype", "auto"),
+            batch_size=args.batch_size or teacher.batch_size,
+            threads=teacher.threads,
+            max_new_tokens=teacher.max_new_tokens,
+            api_key=api_key or None,
+            dtype=args.dtype or teacher.dtype,
         )
     except OSError as error:
         raise TaxonError(f"cannot listen on {args.host}:{args.port}: {error}", hint="choose another --port")
     server.log_requests = not args.quiet
-    keyed = f", key from ${config['serve']['api_key_env']}" if limits.api_key else ""
+    keyed = f", key from ${serve.api_key_env}" if api_key else ""
     print(f"serving {spec} at {server.url} (OpenAI-compatible{keyed}; Ctrl-C stops)", flush=True)
+    if server.dtype != "float32":
+        print(
+            f"computing in {server.dtype}: a greedy answer may change with the other requests in its batch "
+            "(--dtype float32 for answers that do not)",
+            flush=True,
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -202,6 +202,9 @@ class ServeSettings:
     max_n: int = 8
     max_connections: int = 32
     timeout_s: float = 60.0
+    request_timeout_s: float = 15.0
+    max_scored_items: int = 64
+    max_stop_chars: int = 256
     api_key_env: str = "TAXON_SERVE_API_KEY"
 
 
