@@ -163,7 +163,10 @@ class TransformersTeacher:
         if cuts:
             text = text[: min(cuts)]
         finish = "stop" if ended is not None or cuts or len(ids) < request.max_tokens else "length"
-        kept = None if logprobs is None else tuple(logprobs[: self._tokens_in(ids, text)])
+        # an end-of-turn token keeps its logprob (its text is ""), as vLLM's do: an echoed
+        # prompt's reader (lm-eval) counts on one logprob per generated token
+        kept_tokens = len(ids) if ended is not None and not cuts else self._tokens_in(ids, text)
+        kept = None if logprobs is None else tuple(logprobs[:kept_tokens])
         return Completion(text=text, finish_reason=finish, tokens=len(ids), prompt_tokens=prompt_tokens, logprobs=kept)
 
     def _tokens_in(self, ids: list[int], text: str) -> int:
@@ -531,11 +534,12 @@ class DecodeLoop:
             row.shown = text
 
 
-def token_logprob(decode: Callable[[list[int]], str], logprobs, token: int, alternatives: int | None) -> TokenLogprob:
-    """A token's log-probability in a row of log-probabilities, with its `alternatives` likeliest."""
+def token_logprob(decode: Callable[..., str], logprobs, token: int, alternatives: int | None) -> TokenLogprob:
+    """A token's log-probability in a row of log-probabilities, with its `alternatives` likeliest;
+    special tokens read as "", as in the completion's text."""
     top = logprobs.topk(alternatives) if alternatives else None
     return TokenLogprob(
-        token=decode([token]),
+        token=decode([token], skip_special_tokens=True),
         logprob=float(logprobs[token]),
-        top=tuple((decode([int(t)]), float(lp)) for lp, t in zip(*top)) if top else (),
+        top=tuple((decode([int(t)], skip_special_tokens=True), float(lp)) for lp, t in zip(*top)) if top else (),
     )
