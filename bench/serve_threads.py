@@ -1,0 +1,113 @@
+"""taxon serve's torch threads on a busy machine: one 48-token greedy chat request to
+`taxon serve packaged:smollm2`, with another process keeping every core busy, at each
+--threads setting (0 is torch's default, one thread a core), and alone as the baseline.
+
+    python bench/serve_threads.py [--threads 0 1] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from summary import emit
+
+REPO = Path(__file__).resolve().parents[1]
+QUESTION = [{"role": "user", "content": "Explain in detail how birds migrate across continents."}]
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def seconds_per_request(threads: int, repeats: int, busy: bool) -> list[float]:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "taxon",
+            "serve",
+            "packaged:smollm2",
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+            "--quiet",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    hogs = []
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        body = {"messages": QUESTION, "max_tokens": 48, "temperature": 0}
+        httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body | {"max_tokens": 4}, timeout=600)
+        if busy:
+            hogs = [multiprocessing.Process(target=spin, daemon=True) for _ in range(os.cpu_count() or 2)]
+            for hog in hogs:
+                hog.start()
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            reply = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=600)
+            reply.raise_for_status()
+            times.append(time.perf_counter() - started)
+        return times
+    finally:
+        for hog in hogs:
+            hog.terminate()
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    results = {}
+    for threads in args.threads:
+        for busy in (False, True):
+            times = seconds_per_request(threads, args.repeats, busy)
+            results[threads, busy] = statistics.median(times)
+            shown = ", ".join(f"{t:.1f}" for t in times)
+            print(
+                f"--threads {threads} {'busy' if busy else 'idle'}: {shown} s (median {results[threads, busy]:.1f} s)",
+                flush=True,
+            )
+    if (0, True) in results and (1, True) in results:
+        emit(
+            "serve: a 48-token answer on a busy machine, --threads 1 vs torch's default",
+            f"{results[1, True]:.1f} s",
+            f"{results[0, True]:.1f} s",
+            "no collapse",
+            results[1, True] <= results[0, True],
+        )
+
+
+if __name__ == "__main__":
+    main()
