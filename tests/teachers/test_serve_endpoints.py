@@ -199,3 +199,30 @@ def test_serve_and_chat_from_a_folder_without_taxon_toml(sharp_model_dir, tmp_pa
         server.terminate()
         server.wait(timeout=60)
     assert not (tmp_path / "taxon.toml").exists()
+
+
+def test_a_stream_whose_client_left_stops_generating(served, client):
+    def steps():
+        text = httpx.get(f"{origin(served)}/metrics", timeout=30).text
+        found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+        return found["taxon_serve_batch_occupancy_count"], found["taxon_serve_running_rows"]
+
+    ask = {"model": "tiny", "messages": MESSAGES, "max_tokens": 600, "temperature": 0}
+    whole = client.chat.completions.create(**ask).usage.completion_tokens
+    assert whole == 600  # greedy, the tiny model repeats itself to the end
+    before, _ = steps()
+    data = json.dumps(ask | {"stream": True}).encode()
+    with socket.create_connection(served.server_address[:2], timeout=30) as connection:
+        connection.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
+            + f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        connection.recv(256)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # a reset
+    for _ in range(600):
+        taken, running = steps()
+        if running == 0 and taken > before:
+            break
+        time.sleep(0.05)
+    assert taken - before < whole / 2

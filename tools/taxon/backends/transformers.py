@@ -316,6 +316,7 @@ class _Row:
     shown: str = ""  # the text passed to on_text so far
     stops: StopMatcher | None = None
     matcher: object = None  # the llguidance matcher of a request with a grammar
+    cancelled: bool = False  # set from any thread: the row ends at its next token (its reader left)
 
 
 class DecodeLoop:
@@ -344,7 +345,7 @@ class DecodeLoop:
         on_text: Callable[[str], None] | None = None,
         *,
         prompt: list[int] | None = None,
-    ) -> None:
+    ) -> _Row:
         import torch
 
         seed = request.seed if request.seed is not None else random.getrandbits(63)
@@ -359,6 +360,7 @@ class DecodeLoop:
             if row.matcher.is_error():
                 raise ValueError(f"the grammar does not compile: {row.matcher.get_error()}")
         self.waiting.append(row)
+        return row
 
     def step(self) -> bool:
         """One decode step (after admitting queued requests); False when nothing is left."""
@@ -508,7 +510,7 @@ class DecodeLoop:
         """Add a row's new token; True (and the row's completion delivered) when it is done."""
         row.ids.append(token)
         request = row.request
-        done = token in self.teacher.eos_ids or len(row.ids) >= request.max_tokens
+        done = token in self.teacher.eos_ids or len(row.ids) >= request.max_tokens or row.cancelled
         done = done or (row.matcher is not None and row.matcher.is_stopped())
         text = ""
         if not done and (row.stops or row.on_text):

@@ -23,6 +23,10 @@ from taxon.serve.requests import Choice, RequestError
 OnText = Callable[[str], None]
 
 
+class Cancellable(Protocol):
+    cancelled: bool
+
+
 class DecodeLoop(Protocol):
     """The backend's continuous batch (taxon.backends.transformers.DecodeLoop)."""
 
@@ -39,7 +43,7 @@ class DecodeLoop(Protocol):
         on_text: OnText | None = None,
         *,
         prompt: list[int] | None = None,
-    ) -> None: ...
+    ) -> Cancellable: ...
 
     def step(self) -> bool: ...
 
@@ -66,6 +70,7 @@ class ChatJob:
     result: Future[Completion]
     on_text: OnText | None = None  # the text as it grows (called on the model thread)
     streamed: bool = False  # some of its text has gone out
+    row: Cancellable | None = None  # its row in the decode loop, once added
 
 
 @dataclass(eq=False)
@@ -80,7 +85,12 @@ class PromptJob:
     result: Future[tuple[list[int], list[TokenLogprob]]]
 
 
-Job = ChatJob | ScoreJob | PromptJob
+@dataclass(eq=False)
+class Cancel:
+    result: Future[Completion]  # the chat's, as chat() returned it
+
+
+Job = ChatJob | ScoreJob | PromptJob | Cancel
 
 
 class Batcher:
@@ -109,6 +119,10 @@ class Batcher:
         job = ChatJob(choice, Future(), on_text)
         self.jobs.put(job)
         return job.result
+
+    def cancel(self, result: Future[Completion]) -> None:
+        """A chat whose client left: its row ends at its next token, freeing its place."""
+        self.jobs.put(Cancel(result))
 
     def score(self, items: list[tuple[Messages, str]]) -> Future[list[float]]:
         job = ScoreJob(items, Future())
@@ -155,6 +169,10 @@ class Batcher:
                         self._add(self.loop, job)
                     elif isinstance(job, PromptJob):
                         self._prompt_logprobs(job)
+                    elif isinstance(job, Cancel):
+                        for running in self.running:
+                            if running.result is job.result and running.row is not None:
+                                running.row.cancelled = True
                 self._score([job for job in arrived if isinstance(job, ScoreJob) and self._items_fit(job)])
             if self.loop.busy:
                 rows = min(self.model.batch_size, len(self.loop.rows) + len(self.loop.waiting))
@@ -179,7 +197,7 @@ class Batcher:
 
         prompt = list(job.choice.prompt_ids) if job.choice.prompt_ids is not None else None
         try:
-            loop.add(job.choice.request, on_done, on_text, prompt=prompt)
+            job.row = loop.add(job.choice.request, on_done, on_text, prompt=prompt)
         except Exception as error:  # a request the backend refuses (a grammar it cannot hold)
             job.result.set_exception(RequestError(400, f"{type(error).__name__}: {error}"))
             return

@@ -209,7 +209,7 @@ def _refuse_tools(body: Body) -> None:
     if body.get("tools") or body.get("functions"):
         raise RequestError(
             400,
-            "taxon serve does not call tools: the served model's chat template has no tool format it can be held to",
+            "taxon serve does not call tools: it renders no tool definitions and parses no tool calls",
             "tools",
         )
     if body.get("tool_choice") not in (None, "none"):

@@ -423,8 +423,10 @@ class Handler(BaseHTTPRequestHandler):
                 for text, logprob in _rest(completion, streamed[i], per_token):
                     writer.text(i, text, logprob)
                 writer.finish(i, completion.finish_reason)
-        except (ConnectionError, TimeoutError):  # the client left: nothing more to tell it
+        except (ConnectionError, TimeoutError):  # the client left: its rows stop generating
             self.close_connection = True
+            for future in futures:
+                self.server.batcher.cancel(future)
             return
         except Exception as error:
             if not writer.started:
