@@ -99,12 +99,12 @@ class Batcher:
         model: ServedModel,
         window_s: float,
         max_prompt_tokens: int,
-        on_step: Callable[[int], None] | None = None,
+        on_step: Callable[[int, int], None] | None = None,
     ):
         self.model = model
         self.max_prompt_tokens = max_prompt_tokens
         self.window_s = window_s
-        self.on_step = on_step  # called after each decode step with the rows it decoded
+        self.on_step = on_step  # called after each decode step: the rows it decoded, the rows left
         self.loop = model.decode_loop()
         self.running: set[ChatJob] = set()  # chats added to the loop and not yet answered
         self.jobs: queue.Queue[Job | None] = queue.Queue()
@@ -183,7 +183,7 @@ class Batcher:
                     for job in failed:
                         self._alone(job, error)
                 if self.on_step:
-                    self.on_step(rows)
+                    self.on_step(rows, len(self.loop.rows))
 
     def _add(self, loop: DecodeLoop, job: ChatJob) -> None:
         def on_text(piece: str) -> None:

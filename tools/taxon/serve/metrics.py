@@ -33,7 +33,7 @@ class ServeMetrics:
             registry=self.registry,
         )
         self.running_rows = Gauge(
-            "taxon_serve_running_rows", "Rows in the batch after the last step", registry=self.registry
+            "taxon_serve_running_rows", "Rows still generating after the last step", registry=self.registry
         )
         self.latency = Histogram(
             "taxon_serve_request_seconds",
@@ -49,10 +49,10 @@ class ServeMetrics:
             registry=self.registry,
         )
 
-    def step(self, rows: int) -> None:
-        if rows:
-            self.batch_rows.observe(rows)
-        self.running_rows.set(rows)
+    def step(self, decoded: int, left: int) -> None:
+        if decoded:
+            self.batch_rows.observe(decoded)
+        self.running_rows.set(left)
 
     def answered(self, endpoint: str, status: int, seconds: float) -> None:
         self.requests.labels(endpoint, str(status)).inc()
