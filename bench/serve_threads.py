@@ -1,8 +1,10 @@
 """taxon serve's torch threads on a busy machine: one 48-token greedy chat request to
-`taxon serve packaged:smollm2`, with another process keeping every core busy, at each
---threads setting (0 is torch's default, one thread a core), and alone as the baseline.
+`taxon serve packaged:smollm2`, idle and with another process keeping every core busy, for
+each setting THREADS:WAIT — THREADS for --threads (0 is torch's default, a thread a core),
+WAIT for OpenMP's wait policy: `passive` (taxon's default: waiting threads sleep) or `spin`
+(OpenMP's own default, before: waiting threads spin for a while first).
 
-    python bench/serve_threads.py [--threads 0 1] [--repeats 3]
+    python bench/serve_threads.py [--settings 0:spin 1:spin 0:passive] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def seconds_per_request(threads: int, repeats: int, busy: bool) -> list[float]:
+def seconds_per_request(threads: int, wait: str, repeats: int, busy: bool) -> list[float]:
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env = {key: value for key, value in os.environ.items() if key not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    # an empty value is no policy to OpenMP (its own default), and keeps taxon's default off
+    env["OMP_WAIT_POLICY"] = "PASSIVE" if wait == "passive" else ""
     server = subprocess.Popen(
         [
             sys.executable,

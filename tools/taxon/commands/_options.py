@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, deep_merge, find_config, load_config, parse_override
@@ -50,6 +51,9 @@ def model_config_from_args(args: argparse.Namespace) -> dict:
     """As config_from_args; outside a taxon repository (no --config, no taxon.toml here or
     above) the taxon.toml shipped with taxon gives the defaults, as `vllm serve DIR` needs none."""
     threads = {"teacher": {"threads": args.threads}} if args.threads is not None else {}
+    # torch's OpenMP threads wait for work by spinning: on a machine shared with other work
+    # they spin against it (bench/serve_threads.py). Sleeping instead costs nothing when idle.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if args.config is None and find_config() is None:
         args.config = shipped_path(CONFIG_NAME)
     return config_from_args(args, threads)
