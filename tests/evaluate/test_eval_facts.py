@@ -4,8 +4,8 @@ import pytest
 
 from taxon.evaluate.forms import answer_form
 from taxon.evaluate.sets import knowledge_eval_set
-from taxon.qna.facts import fact_match, key_facts, number_facts
 from taxon.qna.taxonomy import load_leaves
+from taxon.qna.text import fact_match, key_facts, number_facts
 
 
 def test_numbers_are_normalised_with_their_units():

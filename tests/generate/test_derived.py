@@ -2,8 +2,7 @@
 
 from taxon.documents.sections import Section
 from taxon.generate.derived import fact_question
-from taxon.qna.facts import sentence_facts
-from taxon.qna.heldout import words
+from taxon.qna.text import sentence_facts, words
 
 SENTENCE = "The first club, the Fennick Comets, was formed in 1989."
 SECTION = Section("glimmerball.md", "Glimmerball: the game and its rules", "Origin", (SENTENCE,))

@@ -5,15 +5,11 @@ start sections; markup is stripped; same text, same sections."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from taxon.core.errors import TaxonError
 from taxon.documents.leaf import load_leaf_documents
 from taxon.documents.records import Document
-from taxon.qna.facts import fact_questions
-from taxon.qna.heldout import TrainingSplit
 from taxon.qna.taxonomy import Leaf
 
 _HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -108,26 +104,3 @@ def leaf_sentences(leaf: Leaf, config: dict) -> list[str]:
         for section in document_sections(document)
         for sentence in section.sentences
     ]
-
-
-def training_split(leaves: list[Leaf], config: dict, rows: Iterable[dict] = ()) -> TrainingSplit:
-    """The split training, evaluation and the published dataset share: the held-out seeds,
-    the fact questions evaluation asks of each knowledge leaf, and (from `rows`, the collected
-    samples) each skill leaf's held-out generated questions."""
-    eval_share = config["dataset"]["eval_share"]
-    return TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
-
-
-def held_out_fact_questions(leaves: list[Leaf], config: dict, eval_share: float) -> dict[str, tuple[str, ...]]:
-    """leaf id -> the fact questions evaluation asks of each knowledge leaf (its held-out
-    seeds and a cloze per document fact), for `qna.heldout.TrainingSplit(extra=...)`: nothing
-    that trains may come close to them. A leaf whose documents cannot be read here has its
-    seeds' questions only (generate and evaluate, which need the documents, report why)."""
-    questions = {}
-    for leaf in (leaf for leaf in leaves if leaf.kind == "knowledge"):
-        try:
-            sentences = leaf_sentences(leaf, config)
-        except TaxonError:
-            sentences = []
-        questions[leaf.leaf_id] = tuple(q.question for q in fact_questions(leaf, sentences, eval_share))
-    return questions

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from taxon.qna.facts import NUMBER_WORDS, FactQuestion, is_year, number_facts
+from taxon.qna.facts import FactQuestion
+from taxon.qna.text import NUMBER_WORDS, is_year, number_facts
 
 N_CHOICES = 4
 _WORD_OF = {value: word for word, value in NUMBER_WORDS.items()}

@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from taxon.core.store import atomic_write_jsonl
-from taxon.documents.sections import training_split
 from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
-from taxon.qna.heldout import TRAIN, HeldOut, leaf_form
+from taxon.qna.heldout import TRAIN, HeldOut, leaf_form, training_split
 from taxon.qna.layout import HELDOUT_NAME
 from taxon.qna.samples import bare_question, collect_samples
 from taxon.qna.taxonomy import Leaf
@@ -19,7 +18,7 @@ from taxon.qna.taxonomy import Leaf
 def training_questions(dataset_dir: Path, leaves: list[Leaf], config: dict) -> list[str]:
     """Each trained question, without a chunk shown before it."""
     rows = collect_samples(dataset_dir, leaves, None)
-    split = training_split(leaves, config, rows)
+    split = training_split(leaves, dataset_dir, config["dataset"]["eval_share"], rows)
     return list(dict.fromkeys(bare_question(row).strip() for row in rows if split.side(row) == TRAIN))
 
 

@@ -23,9 +23,9 @@ from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
 from taxon.evaluate.sets import KNOWLEDGE, PROBE, PROBE_ID, SKILL, TEXT, TEXT_ID, EvalSet, build_eval_sets
 from taxon.qna.checks import failed
-from taxon.qna.facts import fact_match
 from taxon.qna.layout import read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
+from taxon.qna.text import fact_match
 
 REPORT_FORMAT = "taxon-eval/2"
 # per set kind: the metrics scored, the first one decides verdicts and the gate
@@ -99,7 +99,7 @@ def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict
                 per_metric["mc_acc"].append(acc)
                 per_metric["mc_acc_norm"].append(acc_norm)
             if eval_set.kind == KNOWLEDGE:
-                per_metric["fact_accuracy"].append(fact_match(answer, item.key_facts))
+                per_metric["fact_accuracy"].append(fact_match(answer, item.key_facts, item.question))
             elif eval_set.kind == SKILL:
                 in_form = eval_set.form is not None and eval_set.form.check(answer)
                 checked = eval_set.checks is None or failed(eval_set.checks.results(item.question, answer)) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taxon.qna.heldout import jaccard, words
+from taxon.qna.text import jaccard, words
 
 DUPLICATE, NEAR_DUPLICATE = "duplicate", "near_duplicate"
 

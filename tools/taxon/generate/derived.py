@@ -19,10 +19,9 @@ from __future__ import annotations
 import re
 
 from taxon.documents.sections import Section
-from taxon.generate.filters import STOPWORDS
 from taxon.generate.steps import Candidate, LeafJob
-from taxon.qna.facts import Fact, leaf_names, sentence_facts, topic_of
-from taxon.qna.heldout import words
+from taxon.qna.facts import leaf_names, topic_of
+from taxon.qna.text import Fact, salient_words, sentence_facts, words
 
 TOPIC_WORDS = 5  # salient words named in a sentence_topic question
 _NUMBER = re.compile(r"\d")
@@ -41,8 +40,7 @@ def section_question(section: Section) -> str:
 def _about(section: Section, text: str, asking: str, left_out: frozenset[str] = frozenset()) -> str | None:
     """A question naming the section and the first salient words of `text` (none of the title's
     or of `left_out`), or None when fewer than two are left."""
-    skipped = set(words(section.title)) | left_out
-    salient = [w for w in words(text) if w not in STOPWORDS and w not in skipped][:TOPIC_WORDS]
+    salient = salient_words(text, set(words(section.title)) | left_out, TOPIC_WORDS)
     if len(salient) < 2:
         return None
     heading = f"{section.heading}: " if section.heading else ""

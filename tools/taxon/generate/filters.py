@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from taxon.qna.heldout import words
+from taxon.qna.text import content_words, words
 
 ERROR, EMPTY, CUT_OFF, REFUSAL, MALFORMED = "error", "empty", "cut_off", "refusal", "malformed"
 OFF_TOPIC = "off_topic"
@@ -27,85 +27,8 @@ _LABEL = re.compile(r"^(?:\*\*)?\s*(?:question|task|text|q|input)\s*\d*\s*:\s*(?
 # A model asked for questions only sometimes answers them too: "... ? Answer: ...".
 _ANSWER_LABEL = re.compile(r"^\W*(?:answer|a)\s*\d*\s*:", re.IGNORECASE)
 _ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "for",
-        "from",
-        "had",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "please",
-        "should",
-        "so",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "to",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "me",
-        "my",
-        "we",
-        "our",
-        "us",
-        "about",
-        "write",
-        "give",
-        "tell",
-        "explain",
-        "describe",
-    ]
-)
-
-
-def content_words(text: str) -> set[str]:
-    """Words that carry topic: no stop words, a plural 's' folded away."""
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words(text) if w not in STOPWORDS}
+# our own prompts' instruction verbs: a question made mostly of them echoes the prompt
+PROMPT_WORDS = frozenset(["please", "write", "give", "tell", "explain", "describe"])
 
 
 def reply_problem(completion: dict) -> str | None:
@@ -173,17 +96,18 @@ def parse_list(text: str) -> list[str]:
 
 def topic_overlap(text: str, reference: str) -> float:
     """Share of the text's content words that also appear in the reference."""
-    own = content_words(text)
+    own = content_words(text, PROMPT_WORDS)
     if not own:
         return 0.0
-    return len(own & content_words(reference)) / len(own)
+    return len(own & content_words(reference, PROMPT_WORDS)) / len(own)
 
 
 def is_off_topic(text: str, reference: str, instructions: str, min_overlap: float) -> bool:
-    """Too few of the text's content words in the reference, or more of them in our own
-    prompt's instructions than in the reference (a small model echoing the prompt)."""
+    """Too few of the text's content words in the reference, or as many of them in our own
+    prompt's instructions as in the reference (a small model echoing the prompt)."""
     on_topic = topic_overlap(text, reference)
-    return on_topic < min_overlap or topic_overlap(text, instructions) > on_topic
+    echoed = topic_overlap(text, instructions)
+    return on_topic < min_overlap or (echoed > 0 and echoed >= on_topic)
 
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s|$)")

@@ -32,9 +32,9 @@ from taxon.generate.steps import (
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
 from taxon.qna.checks import LeafChecks
-from taxon.qna.facts import fact_questions
+from taxon.qna.facts import document_questions, leaf_names
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
-from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.qna.layout import DROPPED_NAME, EVAL_QUESTIONS_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
 from taxon.qna.taxonomy import Leaf
 
 
@@ -59,7 +59,13 @@ class LeavesFailed(TaxonError):
         self.result = result
 
 
-def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Candidate]]:
+@dataclass
+class LeafOutcome:
+    candidates: list[Candidate]
+    eval_questions: tuple[str, ...] = ()  # what evaluation asks beyond the held-out seeds: kept out of training
+
+
+def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, LeafOutcome]:
     if not job.training_seeds:
         raise TaxonError(
             f"all {len(job.leaf.seeds)} seed examples are held out for evaluation, none is left to generate from",
@@ -67,6 +73,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
             hint="add seed examples (or lower dataset.eval_share)",
         )
     from_documents: list[Candidate] = []
+    asked: tuple[str, ...] = ()
     if job.leaf.kind == "knowledge":
         from taxon.documents.sections import document_sections
 
@@ -74,8 +81,9 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
         sections = [section for document in documents for section in document_sections(document)]
         # evaluation also asks a cloze per document fact: keep away from those questions too
         eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
-        facts = fact_questions(job.leaf, [s for section in sections for s in section.sentences], eval_share)
-        job = replace(job, held_out=leaf_held_out(job.leaf, eval_share, tuple(q.question for q in facts)))
+        sentences = [s for section in sections for s in section.sentences]
+        asked = tuple(q.question for q in document_questions(job.leaf, sentences, leaf_names(job.leaf, sentences)))
+        job = replace(job, held_out=leaf_held_out(job.leaf, eval_share, asked))
         from_documents = derived.document_candidates(job, sections, job.settings.document_forms)
         drop_held_out(job, from_documents, "derive")
         candidates = yield from knowledge.propose(job, chunks)
@@ -85,7 +93,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
     yield from judge_step(job, candidates)
     candidates = from_documents + candidates
     remove_duplicates(job, candidates)
-    return candidates
+    return LeafOutcome(candidates, asked)
 
 
 def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) -> LeafJob:
@@ -174,7 +182,7 @@ def _finished_stats(folder: Path, key: str) -> dict | None:
         stats = json.loads((folder / STATS_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    complete = (folder / SAMPLES_NAME).is_file() and (folder / DROPPED_NAME).is_file()
+    complete = all((folder / name).is_file() for name in (SAMPLES_NAME, DROPPED_NAME, EVAL_QUESTIONS_NAME))
     if not (complete and isinstance(stats, dict) and stats.get("generation_key") == key):
         return None
     return None if "error" in stats or ERROR in stats.get("dropped", {}) else stats
@@ -213,10 +221,11 @@ def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
                 yield done
 
 
-def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Path, key: str) -> dict:
-    """The leaf's three files, stats.json last: its key marks the leaf finished."""
+def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, key: str) -> dict:
+    """The leaf's files, stats.json last: its key marks the leaf finished."""
     leaf, settings = job.leaf, job.settings
-    candidates = [] if isinstance(outcome, TaxonError) else outcome
+    candidates = [] if isinstance(outcome, TaxonError) else outcome.candidates
+    asked = () if isinstance(outcome, TaxonError) else outcome.eval_questions
     kept = [sample_row(job, c) for c in candidates if c.live]
     dropped = [sample_row(job, c) for c in candidates if not c.live]
     stats = {
@@ -240,6 +249,7 @@ def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Pat
         )
     _write_jsonl(folder / SAMPLES_NAME, kept)
     _write_jsonl(folder / DROPPED_NAME, dropped)
+    _write_json(folder / EVAL_QUESTIONS_NAME, {"questions": list(asked)})
     _write_json(folder / STATS_NAME, stats)
     return stats
 

@@ -14,8 +14,7 @@ from pathlib import Path
 import yaml
 
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
-from taxon.documents.sections import training_split
-from taxon.qna.heldout import NEAR_HELD_OUT
+from taxon.qna.heldout import NEAR_HELD_OUT, training_split
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
 from taxon.qna.samples import collect_samples, question_id
 from taxon.qna.taxonomy import Leaf
@@ -93,7 +92,7 @@ def write_dataset(
     eval_share = config["dataset"]["eval_share"]
     splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
     samples = collect_samples(generate_dir, leaves, None)
-    splitter = training_split(leaves, config, samples)
+    splitter = training_split(leaves, generate_dir, eval_share, samples)
     for sample in samples:
         side = splitter.side(sample)
         if side != NEAR_HELD_OUT:  # training drops those too: the dataset is what was trained

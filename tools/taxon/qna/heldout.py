@@ -8,24 +8,18 @@ form shares them, and learning the form is the point of a skill."""
 
 from __future__ import annotations
 
-import re
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from taxon.qna.layout import EVAL_QUESTIONS_NAME
 from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples
 from taxon.qna.taxonomy import Leaf
+from taxon.qna.text import jaccard, words
 
 HELD_OUT_MAX_JACCARD = 0.6  # a training question this close to a held-out one is a leak
-
-
-def words(text: str) -> list[str]:
-    """Lower-case word tokens, apostrophes normalised."""
-    return re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
-
-
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def held_out_seed_indexes(leaf: Leaf, eval_share: float) -> set[int]:
@@ -107,7 +101,7 @@ class TrainingSplit:
         rows: Iterable[dict] = (),
     ):
         """`extra`: per leaf id, further questions evaluation asks (a knowledge leaf's fact
-        questions from its document, `documents.sections.held_out_fact_questions`). `rows`: the
+        questions from its document, as generate wrote them: `eval_questions`). `rows`: the
         collected samples; a skill leaf's held-out generated questions are asked by evaluation
         too, so a near copy of one is no more trained than a near copy of a held-out seed."""
         self.eval_share = eval_share
@@ -132,3 +126,27 @@ class TrainingSplit:
         if guard.too_close(bare_question(row)) or guard.too_close(question_of(row)):
             return NEAR_HELD_OUT
         return TRAIN
+
+
+def eval_questions(dataset_dir: Path | None, leaf_id: str) -> tuple[str, ...]:
+    """The questions generate recorded that evaluation asks of a leaf beyond its held-out seeds
+    (none without a generate output, or for an output from before it recorded them)."""
+    if dataset_dir is None:
+        return ()
+    try:
+        data = json.loads((Path(dataset_dir) / leaf_id / EVAL_QUESTIONS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ()
+    questions = data.get("questions") if isinstance(data, dict) else None
+    return tuple(q for q in questions if isinstance(q, str)) if isinstance(questions, list) else ()
+
+
+def training_split(
+    leaves: list[Leaf], dataset_dir: Path | None, eval_share: float, rows: Iterable[dict] = ()
+) -> TrainingSplit:
+    """The split training, evaluation and the published dataset share: the held-out seeds, the
+    questions generate recorded that evaluation asks of each leaf (a knowledge leaf's fact
+    questions), and (from `rows`, the collected samples) each skill leaf's held-out generated
+    questions."""
+    extra = {leaf.leaf_id: eval_questions(dataset_dir, leaf.leaf_id) for leaf in leaves}
+    return TrainingSplit(leaves, eval_share, extra, rows)

@@ -18,6 +18,9 @@ SAMPLES_NAME = "samples.jsonl"  # kept samples of one leaf
 DROPPED_NAME = "dropped.jsonl"  # dropped samples with metadata.reason
 STATS_NAME = "stats.json"  # {"generated", "kept", "dropped": {reason: n}, "parameters": {...}}
 SUMMARY_NAME = "summary.json"  # every leaf's stats, the teacher, the config
+# the questions evaluation asks of a leaf beyond its held-out seeds and samples (a knowledge leaf's
+# cloze per document fact): {"questions": [...]}, so that train and publish keep away from them
+EVAL_QUESTIONS_NAME = "eval_questions.json"
 
 # generate's unit cache: <generate.cache_dir>/units/<key[:2]>/<key>.json, one finished unit
 # of work (a raw teacher reply or verdict) per key; CI carries it from one run on main to the next

@@ -12,8 +12,7 @@ from pathlib import Path
 from taxon.backends.transformers import common_prefix_length
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value
-from taxon.documents.sections import training_split
-from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT
+from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, training_split
 from taxon.qna.samples import answer_of, bare_question, collect_samples, make_sample, question_id, question_of
 from taxon.qna.taxonomy import Leaf
 
@@ -130,7 +129,7 @@ def build_training_set(
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
     max_tokens = int(train_config["max_sample_tokens"])
     rows = collect_samples(dataset_dir, leaves, None)
-    split = training_split(leaves, config, rows)
+    split = training_split(leaves, dataset_dir, config["dataset"]["eval_share"], rows)
     context_share = float(train_config["seed_context_share"])
     samples, used_messages, used_keys = [], [], set()
     held_out, trimmed, seeds_bare = 0, 0, 0

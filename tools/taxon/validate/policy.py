@@ -16,6 +16,7 @@ from taxon.documents.sources import in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.qna.taxonomy import KINDS
+from taxon.qna.text import jaccard, word_count, words
 from taxon.validate.schemas import dotted
 
 _TAB = re.compile(r"\t")
@@ -37,10 +38,6 @@ class SeedEntry:
     context_path: NodePath | None = None
     context_key: str = ""  # the context, normalised
     key: str = ""  # what makes a seed the same as another: see `seed_entries`
-
-
-def words(text: str | None) -> int:
-    return len(text.split()) if isinstance(text, str) else 0
 
 
 def normal_text(text: str) -> str:
@@ -145,7 +142,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
         for entry in entries:
             if entry.context_path and entry.context_path not in seen_contexts:
                 seen_contexts.add(entry.context_path)
-                count, limit = words(entry.context), settings["context_words"]
+                count, limit = word_count(entry.context), settings["context_words"]
                 if count > limit:
                     found.append(
                         finding(
@@ -155,7 +152,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                             f"this context has {count} words, over {limit}: shorten it or split it in two",
                         )
                     )
-            count, limit = words(entry.question) + words(entry.answer), settings["qa_words"]
+            count, limit = word_count(entry.question) + word_count(entry.answer), settings["qa_words"]
             if count > limit:
                 found.append(
                     finding(
@@ -167,7 +164,9 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                 )
     else:
         contexts = {entry.context_path: entry.context for entry in entries if entry.context_path}
-        total = sum(words(e.question) + words(e.answer) for e in entries) + sum(map(words, contexts.values()))
+        total = sum(word_count(e.question) + word_count(e.answer) for e in entries) + sum(
+            map(word_count, contexts.values())
+        )
         limit = settings["skill_words"]
         if total > limit:
             found.append(
@@ -181,16 +180,12 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
     return found
 
 
-def _similarity(first: set[str], second: set[str]) -> float:
-    return len(first & second) / len(first | second) if first and second else 0.0
-
-
 def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict) -> list[Finding]:
     """Exact repeats (P030), then near repeats (P031): seeds of the same context whose
     question-and-answer words nearly coincide."""
     found = []
     first_of: dict[str, SeedEntry] = {}
-    kept: dict[str, list[tuple[SeedEntry, set[str]]]] = {}
+    kept: dict[str, list[tuple[SeedEntry, frozenset[str]]]] = {}
     for entry in entries:
         key = entry.key
         if not key:
@@ -210,10 +205,10 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
         first_of[key] = entry
         if len(entries) > settings["near_duplicate_max_seeds"]:
             continue  # pairwise comparison grows with the square; the schema caps seeds anyway
-        bag = set(f"{entry.question} {entry.answer}".lower().split())
+        bag = frozenset(words(f"{entry.question} {entry.answer}"))
         same_context = kept.setdefault(entry.context_key, [])
         for other, other_bag in same_context:
-            if _similarity(bag, other_bag) >= settings["near_duplicate"]:
+            if bag and other_bag and jaccard(bag, other_bag) >= settings["near_duplicate"]:
                 line = parsed.position(other.path)[0]
                 found.append(
                     finding(
