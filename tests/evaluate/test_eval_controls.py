@@ -36,9 +36,9 @@ def test_every_figure_against_its_controls(eval_inputs):
     def right(eval_set, item):
         return item.choices[item.gold] if eval_set.kind == KNOWLEDGE else item.reference
 
-    perfect, _ = score_outputs(eval_sets, _outputs(eval_sets, right, -1.0))
-    echo, _ = score_outputs(eval_sets, _outputs(eval_sets, lambda s, item: item.question, -9.0))
-    brief, _ = score_outputs(eval_sets, _outputs(eval_sets, lambda s, item: "Yes.", -5.0))
+    perfect, _, _ = score_outputs(eval_sets, _outputs(eval_sets, right, -1.0))
+    echo, _, _ = score_outputs(eval_sets, _outputs(eval_sets, lambda s, item: item.question, -9.0))
+    brief, _, _ = score_outputs(eval_sets, _outputs(eval_sets, lambda s, item: "Yes.", -5.0))
     for set_id, kind in kinds.items():
         if kind == KNOWLEDGE:
             assert _mean(perfect[set_id]["fact_accuracy"]) == 1.0
@@ -75,8 +75,8 @@ def test_a_skill_answer_in_form_but_wrong_scores_on_form_only(repo_root, tmp_pat
         leaf = load_leaf(repo_root / "taxonomy" / folder / "qna.yaml")
         eval_set = skill_eval_set(leaf, tmp_path, 1.0, 0)  # every seed held out: references from the leaf
         assert len(eval_set.items) == len(leaf.seeds)
-        right, _ = score_outputs([eval_set], ModelOutputs([item.reference for item in eval_set.items], [], []))
-        broken, _ = score_outputs([eval_set], ModelOutputs([wrong(item.reference) for item in eval_set.items], [], []))
+        right, _, _ = score_outputs([eval_set], ModelOutputs([item.reference for item in eval_set.items], [], []))
+        broken, _, _ = score_outputs([eval_set], ModelOutputs([wrong(item.reference) for item in eval_set.items], [], []))
         assert _mean(right[leaf.leaf_id]["skill_accuracy"]) == 1.0, folder
         assert _mean(broken[leaf.leaf_id]["form_accuracy"]) == 1.0, folder
         assert _mean(broken[leaf.leaf_id]["skill_accuracy"]) == 0.0, folder

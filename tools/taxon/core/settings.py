@@ -74,6 +74,7 @@ class GenerateSettings:
     )
     chunk_tokenizer: str = ""
     max_new_tokens: int = 256
+    answer_length_factor: float = 1.5  # a leaf's answers may run to this many times its longest seed answer
     list_max_new_tokens: int = 512
     judge_max_new_tokens: int = 16
     temperature: float = 0.7
@@ -83,6 +84,7 @@ class GenerateSettings:
     judge_below_seeds: float = 1.0
     judge_min_context_gain: float = 0.0
     judge_min_score: int = 4
+    on_wrong_answer: str = "repair"  # a checker knows the answer and the teacher's is wrong: repair | drop
     on_topic_min_overlap: float = 0.15
     agreement_samples: int = 2
     dedup_threshold: float = 0.8
@@ -171,6 +173,12 @@ class EvaluateSettings:
     n_resamples: int = 2000
     confidence: float = 0.95
     seed: int = 0
+    answer_length_factor: float = 1.5  # a leaf's answers may run to this many times its longest seed answer
+    skill_min_items: int = 10  # checker-made questions top a checkable skill leaf up to this many scored items
+    judge: str = "loglikelihood"  # free-form skill answers: loglikelihood | generated
+    judge_model: str = ""  # "" = the teacher (generate.teacher)
+    judge_min_share: float = 0.5  # loglikelihood: an answer's PMI with its question, as a share of the reference's
+    judge_max_new_tokens: int = 256  # generated: the verdict with its rationale
     gate: EvaluateGateSettings = field(default_factory=EvaluateGateSettings)
 
 

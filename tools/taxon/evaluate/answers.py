@@ -45,7 +45,7 @@ def _answerer(model_path: str, settings: dict):
         model_path,
         batch_size=int(settings["batch_size"]),
         seed=int(settings.get("seed", 0)),
-        gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.9)),
+        gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.3)),
         dtype=settings.get("dtype", "auto"),
     )
 
@@ -61,11 +61,12 @@ def run_model(
     scorings: list[Scoring],
     settings: dict,
     progress: Progress,
+    limits: list[int] | None = None,
 ) -> ModelOutputs:
     answerer = _answerer(model_path, settings)
-    max_tokens = int(settings["max_new_tokens"])
+    limits = limits or [int(settings["max_new_tokens"])] * len(conversations)
     try:
-        requests = [ChatRequest(tuple(c), max_tokens=max_tokens, temperature=0.0) for c in conversations]
+        requests = [ChatRequest(tuple(c), max_tokens=limit, temperature=0.0) for c, limit in zip(conversations, limits)]
         answers = [completion.text.strip() for completion in answerer.chat(requests, progress)] if requests else []
         means = (
             answerer.answer_loglikelihood([(list(s.messages), s.continuation) for s in scorings]) if scorings else []
@@ -86,7 +87,10 @@ def cached_outputs(
     scorings: list[Scoring],
     settings: dict,
     progress: Progress,
+    limits: list[int] | None = None,
 ) -> ModelOutputs:
+    """`limits`: each conversation's answer length (evaluate.max_new_tokens for all when None)."""
+    limits = limits or [int(settings["max_new_tokens"])] * len(conversations)
     key = hash_value(
         {
             "model": model_fingerprint(model_path),
@@ -94,7 +98,7 @@ def cached_outputs(
             "scorings": [[list(s.messages), s.continuation] for s in scorings],
             "backend": settings.get("backend", "transformers"),
             "dtype": settings.get("dtype", "auto"),
-            "max_new_tokens": int(settings["max_new_tokens"]),
+            "limits": limits,
         }
     )
     path = Path(cache_dir) / f"{key}.json"
@@ -102,7 +106,7 @@ def cached_outputs(
         cached = json.loads(path.read_text(encoding="utf-8"))
         progress(len(conversations) + len(scorings))
         return ModelOutputs(cached["answers"], cached["logprobs"], cached["tokens"])
-    outputs = run_model(model_path, conversations, scorings, settings, progress)
+    outputs = run_model(model_path, conversations, scorings, settings, progress, limits)
     atomic_write_json(
         path,
         {"model": model_path, "answers": outputs.answers, "logprobs": outputs.logprobs, "tokens": outputs.tokens},

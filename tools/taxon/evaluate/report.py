@@ -51,10 +51,17 @@ def describe_sets(data: dict) -> str:
         "reference (numbers with their units, names); MC = the right answer against distractors (altered "
         "numbers, the leaf's other answers), each option a whole answer (a blank's sentence with the option "
         "filled in), by summed log-likelihood, acc_norm per character as "
-        f"lm-evaluation-harness reports it; {cap_text}. Skill leaves: held-out questions, skill accuracy = "
-        "share of answers in the form the seed answers share (checked exactly) that also pass the task's "
-        "checks where it has them (equations, unit conversions, comparisons, parity, weekdays, the question's "
-        "numbers repeated), form accuracy and ROUGE-L (rouge-score, against the seeds' answers only) secondary. "
+        f"lm-evaluation-harness reports it; {cap_text}. Skill leaves: skill accuracy = share of right answers "
+        "among the held-out questions with a trusted reference (held-out seeds, samples a maintainer approved "
+        "or fixed, answers a checker computes from the question, and checker-made questions up to "
+        f"{settings.get('skill_min_items', 0)} per checkable leaf), each scored by the strictest method its "
+        "reference allows: the checker's value, the same number or label, the seeds' template with the "
+        "reference's content in its slots, word for word (title case), the reference's key facts, or a judge "
+        f"({settings.get('judge', 'loglikelihood')}) for free-form answers; a copy of the question, a seed's "
+        "answer word for word, or a broken check (equations, unit conversions, comparisons, parity, weekdays) "
+        "is wrong whatever else it says (every verdict with its reason in skills.jsonl); form accuracy (the "
+        "form the seed answers share, on every held-out question) and ROUGE-L (rouge-score, against the seeds' "
+        "answers only) are secondary. "
         f"General: {probe['n']} multiple-choice questions shipped with taxon and the loss on "
         f"{text['n']} paragraphs of held-out prose, to catch forgetting. Greedy answers of at most "
         f"{settings['max_new_tokens']} new tokens ({settings['backend']}); paired bootstrap "
@@ -96,13 +103,15 @@ def _examples(data: dict) -> list[str]:
     for set_id, entry in data["sets"].items():
         for example in entry.get("examples", []):
             reference = _cell(example["reference"])
-            if example.get("source") == "generated":  # only the answer's form is scored on these
-                reference = f"(the teacher's answer, not scored) {reference}"
-            lines.append(
-                f"| {set_id} | {_cell(example['question'])} | {reference} | "
-                f"{mark[example['base_right']]} {_cell(example['base'])} | "
-                f"{mark[example['candidate_right']]} {_cell(example['candidate'])} |"
-            )
+            if example.get("method"):
+                reference = f"({example['source']}, {example['method']}) {reference}"
+            why = example.get("why", {})
+            cells = [
+                f"{mark[example[f'{model}_right']]} {_cell(example[model])}"
+                + (f" ({_cell(why[model], 80)})" if model in why else "")
+                for model in ("base", "candidate")
+            ]
+            lines.append(f"| {set_id} | {_cell(example['question'])} | {reference} | {cells[0]} | {cells[1]} |")
     return lines + ["", "</details>"]
 
 

@@ -13,17 +13,26 @@ from pathlib import Path
 from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
+from taxon.core.store import atomic_write_jsonl
 from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outputs
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.choices import choice_accuracy
 from taxon.evaluate.gate import GateResult, check_gate
 from taxon.evaluate.harness import run_harness, write_harness_tasks
 from taxon.evaluate.heldout import heldout_overlap
+from taxon.evaluate.judge import (
+    JUDGE_MODES,
+    cases,
+    generated_prompts,
+    generated_verdicts,
+    likelihood_scorings,
+    likelihood_verdicts,
+)
 from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
 from taxon.evaluate.sets import KNOWLEDGE, PROBE, PROBE_ID, SKILL, TEXT, TEXT_ID, EvalSet, build_eval_sets
-from taxon.qna.checks import failed
-from taxon.qna.layout import read_bundle_leaves
+from taxon.evaluate.skills import Verdict, skill_verdict
+from taxon.qna.layout import SKILLS_NAME, read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
 from taxon.qna.text import fact_match
 
@@ -52,42 +61,59 @@ class EvalReport:
 
 
 @contextmanager
-def _progress(total: int, quiet: bool) -> Iterator[Progress]:
+def _progress(total: int, quiet: bool, name: str = "evaluate: answering and scoring") -> Iterator[Progress]:
     if quiet:
         yield lambda advance: None
         return
     with tracker() as answers:
-        yield answers.task("evaluate: answering and scoring", total=total).advance
+        yield answers.task(name, total=total).advance
 
 
 def _user(text: str) -> tuple[dict, ...]:
     return ({"role": "user", "content": text},)
 
 
-def _model_inputs(eval_sets: list[EvalSet]) -> tuple[list[list[dict]], list[Scoring]]:
-    """The conversations answered (knowledge and skill items) and the continuations scored
-    (every option of every multiple-choice item, every paragraph of the general text)."""
-    conversations, scorings = [], []
+def _model_inputs(eval_sets: list[EvalSet], max_new_tokens: int) -> tuple[list[list[dict]], list[int], list[Scoring]]:
+    """The conversations answered (knowledge and skill items) with each one's answer length, and
+    the continuations scored (every option of every multiple-choice item, every paragraph of the
+    general text)."""
+    conversations, limits, scorings = [], [], []
     for eval_set in eval_sets:
         for item in eval_set.items:
             if eval_set.kind in (KNOWLEDGE, SKILL):
                 conversations.append(list(_user(item.question)))
+                limits.append(item.max_tokens or max_new_tokens)
             if eval_set.kind in (KNOWLEDGE, PROBE):
                 scorings += [Scoring(_user(item.question), choice) for choice in item.choices]
             if eval_set.kind == TEXT:
                 scorings.append(Scoring(_user(item.question), item.reference))
-    return conversations, scorings
+    return conversations, limits, scorings
 
 
-def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict[str, dict[str, list[float]]], dict]:
-    """set id -> metric -> one score per item, and set id -> the model's answers, reading the
-    outputs in the order `_model_inputs` laid them out."""
+def answers_by_set(eval_sets: list[EvalSet], outputs: ModelOutputs) -> dict[str, list[str]]:
+    """set id -> the model's answers to its items, in the order `_model_inputs` laid them out."""
+    found, position = {}, 0
+    for eval_set in eval_sets:
+        if eval_set.kind in (KNOWLEDGE, SKILL):
+            found[eval_set.set_id] = outputs.answers[position : position + len(eval_set.items)]
+            position += len(eval_set.items)
+    return found
+
+
+def score_outputs(
+    eval_sets: list[EvalSet], outputs: ModelOutputs, judged: dict[tuple, Verdict] | None = None
+) -> tuple[dict[str, dict[str, list[float]]], dict, dict[str, list[Verdict | None]]]:
+    """set id -> metric -> scores (skill accuracy: one per scored item; the rest one per item),
+    set id -> the model's answers, and set id -> each skill item's verdict (None: not scored),
+    reading the outputs in the order `_model_inputs` laid them out; `judged`: the judge's
+    verdicts on free-form skill answers (`evaluate.judge`)."""
     next_answer, next_scoring = 0, 0
-    scores, answered = {}, {}
+    scores, answered, verdicts = {}, {}, {}
     for eval_set in eval_sets:
         per_metric: dict[str, list[float]] = {metric: [] for metric in METRICS[eval_set.kind]}
-        set_answers = []
-        for item in eval_set.items:
+        set_answers: list[str] = []
+        set_verdicts: list[Verdict | None] = []
+        for index, item in enumerate(eval_set.items):
             if eval_set.kind in (KNOWLEDGE, SKILL):
                 answer = outputs.answers[next_answer]
                 next_answer += 1
@@ -102,9 +128,11 @@ def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict
                 per_metric["fact_accuracy"].append(fact_match(answer, item.key_facts, item.question))
             elif eval_set.kind == SKILL:
                 in_form = eval_set.form is not None and eval_set.form.check(answer)
-                checked = eval_set.checks is None or failed(eval_set.checks.results(item.question, answer)) is None
-                per_metric["skill_accuracy"].append(float(in_form and checked))
                 per_metric["form_accuracy"].append(float(in_form))
+                verdict = skill_verdict(eval_set, index, answer, judged or {}) if item.method else None
+                if verdict is not None:
+                    per_metric["skill_accuracy"].append(float(verdict.right))
+                set_verdicts.append(verdict)
                 if item.source == "seed":  # a generated question's answer is the teacher's: no reference
                     per_metric["rouge_l"].append(rouge_l(answer, item.reference))
             elif eval_set.kind == TEXT:
@@ -112,7 +140,9 @@ def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict
                 next_scoring += 1
         scores[eval_set.set_id] = per_metric
         answered[eval_set.set_id] = set_answers
-    return scores, answered
+        if eval_set.kind == SKILL:
+            verdicts[eval_set.set_id] = set_verdicts
+    return scores, answered, verdicts
 
 
 def _mean(values: list[float]) -> float | None:
@@ -173,28 +203,93 @@ def compare(
     return entry, gate_intervals
 
 
-def examples(eval_set: EvalSet, answered: dict[str, dict], scores: dict, candidate: str, base: str) -> list[dict]:
-    """Three answers side by side, those where base and candidate differ first."""
-    metric = METRICS[eval_set.kind][0]
+def _right(eval_set: EvalSet, index: int, scores: dict, verdicts: dict, model: str) -> bool | None:
+    """Whether the model's answer to an item is right by the set's own figure (None: not scored)."""
+    if eval_set.kind == SKILL:
+        verdict = verdicts[model][eval_set.set_id][index]
+        return None if verdict is None else verdict.right
+    return bool(scores[model][eval_set.set_id][METRICS[eval_set.kind][0]][index])
+
+
+def examples(
+    eval_set: EvalSet, answered: dict[str, dict], scores: dict, verdicts: dict, candidate: str, base: str
+) -> list[dict]:
+    """Three scored answers side by side, those where base and candidate differ first."""
     rows = []
     for index, item in enumerate(eval_set.items):
-        right = {model: bool(scores[model][eval_set.set_id][metric][index]) for model in (candidate, base)}
-        rows.append(
-            (
-                right[candidate] == right[base],
-                index,
+        right = {model: _right(eval_set, index, scores, verdicts, model) for model in (candidate, base)}
+        if right[candidate] is None:
+            continue
+        row = {
+            "question": item.question,
+            "reference": item.reference,
+            "source": item.source,
+            "base": answered[base][eval_set.set_id][index],
+            "candidate": answered[candidate][eval_set.set_id][index],
+            "base_right": right[base],
+            "candidate_right": right[candidate],
+        }
+        if eval_set.kind == SKILL:
+            row["method"] = item.method
+            row["why"] = {
+                "base": verdicts[base][eval_set.set_id][index].why,
+                "candidate": verdicts[candidate][eval_set.set_id][index].why,
+            }
+        rows.append((right[candidate] == right[base], index, row))
+    return [row for _, _, row in sorted(rows, key=lambda row: row[:2])[:EXAMPLES_PER_LEAF]]
+
+
+def skill_records(eval_sets: list[EvalSet], answered: dict, verdicts: dict, models: list[str]) -> list[dict]:
+    """Every scored skill item with each model's answer and verdict: skills.jsonl, for a hand check."""
+    rows = []
+    for eval_set in (s for s in eval_sets if s.kind == SKILL):
+        for index, item in enumerate(eval_set.items):
+            if not item.method:
+                continue
+            rows.append(
                 {
+                    "leaf": eval_set.set_id,
+                    "id": item.id,
+                    "source": item.source,
+                    "method": item.method,
                     "question": item.question,
                     "reference": item.reference,
-                    "source": item.source,
-                    "base": answered[base][eval_set.set_id][index],
-                    "candidate": answered[candidate][eval_set.set_id][index],
-                    "base_right": right[base],
-                    "candidate_right": right[candidate],
-                },
+                    "answers": {
+                        model: {
+                            "answer": answered[model][eval_set.set_id][index],
+                            "right": verdicts[model][eval_set.set_id][index].right,
+                            "why": verdicts[model][eval_set.set_id][index].why,
+                        }
+                        for model in models
+                    },
+                }
             )
-        )
-    return [row for _, _, row in sorted(rows, key=lambda row: row[:2])[:EXAMPLES_PER_LEAF]]
+    return rows
+
+
+def run_judge(
+    eval_sets: list[EvalSet], answers: list[dict[str, list[str]]], config: dict, cache_dir: Path, quiet: bool
+) -> dict[tuple, Verdict]:
+    """The judge's verdicts on every free-form skill answer of every model (`evaluate.judge`)."""
+    settings = config["evaluate"]
+    mode = settings.get("judge", "loglikelihood")
+    if mode not in JUDGE_MODES:
+        raise UsageError(f"evaluate.judge must be one of {', '.join(JUDGE_MODES)}, not '{mode}'")
+    judged = cases(eval_sets, answers)
+    if not judged:
+        return {}
+    model = settings.get("judge_model") or config["generate"]["teacher"]
+    path = resolve_model(model, config)
+    if mode == "loglikelihood":
+        scorings = likelihood_scorings(judged)
+        with _progress(len(scorings), quiet, "evaluate: judging free-form answers") as advance:
+            outputs = cached_outputs(cache_dir, path, [], scorings, settings, advance)
+        return likelihood_verdicts(judged, outputs, float(settings.get("judge_min_share", 0.5)))
+    prompts = generated_prompts(judged)
+    limits = [int(settings.get("judge_max_new_tokens", 256))] * len(prompts)
+    with _progress(len(prompts), quiet, "evaluate: judging free-form answers") as advance:
+        outputs = cached_outputs(cache_dir, path, prompts, [], settings, advance, limits)
+    return generated_verdicts(judged, outputs)
 
 
 def evaluate(
@@ -212,14 +307,22 @@ def evaluate(
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
     out_dir = Path(out_dir)
     eval_sets = build_eval_sets(leaves, dataset_dir, config)
-    conversations, scorings = _model_inputs(eval_sets)
+    conversations, limits, scorings = _model_inputs(eval_sets, int(settings["max_new_tokens"]))
     models = list(dict.fromkeys([candidate, *baselines]))
     paths = {model: resolve_model(model, config) for model in models}
-    scores, answered = {}, {}
+    outputs = {}
     with _progress((len(conversations) + len(scorings)) * len(models), quiet) as advance:
         for model in models:
-            outputs = cached_outputs(out_dir / "answers", paths[model], conversations, scorings, settings, advance)
-            scores[model], answered[model] = score_outputs(eval_sets, outputs)
+            outputs[model] = cached_outputs(
+                out_dir / "answers", paths[model], conversations, scorings, settings, advance, limits
+            )
+    judged = run_judge(
+        eval_sets, [answers_by_set(eval_sets, outputs[m]) for m in models], config, out_dir / "answers", quiet
+    )
+    scores, answered, verdicts = {}, {}, {}
+    for model in models:
+        scores[model], answered[model], verdicts[model] = score_outputs(eval_sets, outputs[model], judged)
+    atomic_write_jsonl(out_dir / SKILLS_NAME, skill_records(eval_sets, answered, verdicts, models))
 
     known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
@@ -238,7 +341,7 @@ def evaluate(
             **entry,
             **({"overlap": overlap[eval_set.set_id]} if eval_set.set_id in overlap else {}),
             **(
-                {"examples": examples(eval_set, answered, scores, candidate, baselines[0])}
+                {"examples": examples(eval_set, answered, scores, verdicts, candidate, baselines[0])}
                 if eval_set.kind in (KNOWLEDGE, SKILL) and eval_set.items
                 else {}
             ),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.qna.layout import EVAL_QUESTIONS_NAME
-from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples
+from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples, user_prompt
+from taxon.qna.solvers import Solution, checker_questions, leaf_solver
 from taxon.qna.taxonomy import Leaf
 from taxon.qna.text import jaccard, words
 
@@ -77,12 +78,32 @@ def leaf_form(leaf: Leaf) -> frozenset[str]:
     return form_words(seed.question for seed in leaf.seeds) if leaf.kind != "knowledge" else frozenset()
 
 
+CHECKER_ITEMS = (
+    20  # questions a checker makes for a checkable skill leaf's evaluation (evaluate.skill_min_items takes some)
+)
+
+
+def checker_items(leaf: Leaf) -> list[tuple[str, Solution]]:
+    """Questions in the form of a checkable skill leaf's seed questions, their numbers and days
+    changed, with the answers a checker computes (`qna.solvers`): evaluation asks them, so
+    nothing trains on them. None for a leaf no checker serves."""
+    if leaf.kind == "knowledge":
+        return []
+    seeds = [(user_prompt(seed.question, seed.context), seed.answer) for seed in leaf.seeds]
+    solver = leaf_solver(seeds)
+    if solver is None:
+        return []
+    asked = [question for question, _ in seeds]
+    return checker_questions(asked, solver, CHECKER_ITEMS, set(asked))
+
+
 def leaf_held_out(leaf: Leaf, eval_share: float, extra_questions: tuple[str, ...] = ()) -> HeldOut:
-    """The leaf's held-out seed questions and any further held-out questions evaluation asks,
-    compared without the leaf's form words ("Is 37 odd or even?" and "Is 451 odd or even?"
-    share 4 of 6 words, none of them beyond the form)."""
+    """The leaf's held-out seed questions, its checker-made questions and any further held-out
+    questions evaluation asks, compared without the leaf's form words ("Is 37 odd or even?" and
+    "Is 451 odd or even?" share 4 of 6 words, none of them beyond the form)."""
     seeds = [leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, eval_share))]
-    return HeldOut(tuple(seeds) + tuple(extra_questions), HELD_OUT_MAX_JACCARD, leaf_form(leaf))
+    checker = [question for question, _ in checker_items(leaf)]
+    return HeldOut(tuple(seeds) + tuple(checker) + tuple(extra_questions), HELD_OUT_MAX_JACCARD, leaf_form(leaf))
 
 
 TRAIN, HELD_OUT, NEAR_HELD_OUT = "train", "held_out", "near_held_out"

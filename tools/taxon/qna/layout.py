@@ -46,6 +46,7 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 DELTAS_PNG = "deltas.png"
 HELDOUT_NAME = "heldout.jsonl"
+SKILLS_NAME = "skills.jsonl"  # every scored skill item: each model's answer, verdict and why (for a hand check)
 EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG)
 # report.json's metric names, as people read them (the report's tables and plot, the model card)
 METRIC_LABELS = {

@@ -9,6 +9,7 @@ inside the wheel: nothing is downloaded at run time), loaded on first use: valid
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +29,16 @@ def words(text: str) -> list[str]:
 def word_count(text: str | None) -> int:
     """Words as InstructLab counts them for its limits: runs of non-space characters."""
     return len(text.split()) if isinstance(text, str) else 0
+
+
+CHARS_PER_TOKEN = 3.5  # English under the BPE tokenizers of small chat models, on the cautious side
+
+
+def answer_token_limit(answers: list[str], factor: float, floor: int) -> int:
+    """The new tokens an answer of a leaf may take: `factor` times its longest seed answer (in
+    estimated tokens), and never fewer than `floor` (the configured max_new_tokens)."""
+    longest = max((len(answer) for answer in answers), default=0) / CHARS_PER_TOKEN
+    return max(floor, math.ceil(factor * longest))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -1,0 +1,197 @@
+"""Skill correctness: an answer is right when it carries the reference's content, not merely its
+form. Scored only where the reference is trusted (a held-out seed, a sample a maintainer
+approved or fixed, or a value a checker computed from the question: `qna.solvers`), each item by
+the strictest method its reference allows:
+
+- solver: the checker's value, and no other value of its kind ("39 + 39 = 78.", not "= 82.");
+- number / label: the same number, the same label;
+- template: the seeds' shared skeleton with the reference's content in its slots ("The plural
+  of city is cities.", not "... is city.");
+- exact: a rewrite of the question's own words (title case), word for word as the reference;
+- facts: a short answer holding the reference's key facts (`qna.text.key_facts`), none of the
+  question's text credited, no number or day the reference and question don't state;
+- judge: a free answer (a poem, a summary, a rewrite), judged against the reference by a judge
+  model: on the cpu profile a likelihood comparison (below), on the gpu profile a verdict a
+  strong model writes with its rationale.
+
+Whatever the method, an answer that copies the question (or its passage) back, or repeats a
+seed's answer word for word, is wrong; and so is one that breaks a check its task allows (a
+false equation). The likelihood judge compares how much the answer depends on its own question
+with how much the reference does: the answer's mean token log-probability after its question,
+less its mean after the leaf's other questions (pointwise mutual information, PMI), must reach
+`evaluate.judge_min_share` of the reference's own. A fluent answer to some other question, a
+seed's answer and a generic reply all score near zero; copies are ruled out before."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from taxon.evaluate.forms import NUM, AnswerForm, _tokens
+from taxon.qna.checks import LeafChecks, failed
+from taxon.qna.solvers import MONTHS, WEEKDAYS, Solution, numbers_in
+from taxon.qna.text import fact_match, key_facts, words
+
+if TYPE_CHECKING:  # sets.py builds its items with `scoring_method`
+    from taxon.evaluate.sets import EvalSet
+
+SOLVER, NUMBER, LABEL, TEMPLATE, EXACT, FACTS, JUDGE = (
+    "solver",
+    "number",
+    "label",
+    "template",
+    "exact",
+    "facts",
+    "judge",
+)
+FACTS_MAX_WORDS = 12  # a reference this short is held to its key facts; longer ones go to the judge
+COPY_SHARE = 0.8  # an answer this much made of the question's word pairs copies it
+
+
+@dataclass(frozen=True)
+class Verdict:
+    right: bool
+    why: str  # what decided it, for people: "slots: cities ≠ city", "judge: PMI 0.41 (reference 0.62)"
+
+
+def scoring_method(form: AnswerForm | None, reference: str, question: str, solution: Solution | None) -> str:
+    """How a trusted reference is scored (see the module docstring)."""
+    if solution is not None:
+        return SOLVER
+    if form is not None and form.kind in ("number", "label", "template"):
+        return {"number": NUMBER, "label": LABEL, "template": TEMPLATE}[form.kind]
+    if form is not None and form.kind == "title_case":
+        return EXACT
+    in_lines = form is not None and form.kind == "lines"  # a poem: words are its content, judged whole
+    if not in_lines and len(reference.split()) <= FACTS_MAX_WORDS and key_facts(reference, question):
+        return FACTS
+    return JUDGE
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    tokens = words(text)
+    return list(itertools.pairwise(tokens)) if len(tokens) > 1 else [(token, "") for token in tokens]
+
+
+def copy_share(answer: str, source: str) -> float:
+    """The share of the answer's word pairs found in the source."""
+    pairs = _pairs(answer)
+    if not pairs:
+        return 0.0
+    available = set(_pairs(source))
+    return sum(pair in available for pair in pairs) / len(pairs)
+
+
+def copies(answer: str, source: str, reference: str) -> bool:
+    """The answer is mostly the source's text, and a right answer (the reference) is not."""
+    return copy_share(answer, source) >= COPY_SHARE and copy_share(reference, source) < COPY_SHARE
+
+
+def normal(text: str) -> tuple[str, ...]:
+    return tuple(words(text))
+
+
+def _slots(tokens: list[str], raw: list[str], skeleton: tuple[str, ...]) -> list[str] | None:
+    """The text between the skeleton's tokens (and each number in a number slot), or None when
+    the tokens don't hold the skeleton in order."""
+    slots, current, position = [], [], 0
+    for token, original in zip(tokens, raw):
+        if position < len(skeleton) and token == skeleton[position]:
+            slots.append(" ".join(current))
+            current = []
+            if token == NUM:
+                slots.append(original.replace(",", ""))
+            position += 1
+        else:
+            current.append(token)
+    slots.append(" ".join(current))
+    return slots if position == len(skeleton) else None
+
+
+def template_slots(text: str, form: AnswerForm) -> list[str] | None:
+    raw = re.findall(r"-?\d+(?:[.,]\d+)*|\w+|[^\w\s]", text.strip(), re.UNICODE)
+    return _slots(_tokens(text.strip()), raw, tuple(form.detail))
+
+
+_CALENDAR = frozenset(WEEKDAYS) | frozenset(MONTHS)
+
+
+def _extra_values(answer: str, reference: str, question: str) -> list[str]:
+    """Numbers and calendar words the answer states that neither the reference nor the question does."""
+    stated = set(numbers_in(reference)) | set(numbers_in(question))
+    extra = [str(n) for n in numbers_in(answer) if n not in stated]
+    known = set(words(reference)) | set(words(question))
+    return extra + [word for word in words(answer) if word in _CALENDAR and word not in known]
+
+
+def score_against_reference(
+    method: str,
+    answer: str,
+    reference: str,
+    question: str,
+    form: AnswerForm | None,
+    solution: Solution | None,
+) -> Verdict:
+    """A non-judge method's verdict (the judge's comes from `judge.py`)."""
+    if method == SOLVER and solution is not None:
+        if solution.holds(answer):
+            return Verdict(True, f"checker: states {solution.value}")
+        return Verdict(False, f"checker: the answer is {solution.value}")
+    if method == NUMBER:
+        said, wanted = numbers_in(answer), numbers_in(reference)
+        return Verdict(said == wanted, f"number: {said[:3]} against {wanted}")
+    if method == LABEL:
+        said, wanted = normal(answer), normal(reference)
+        return Verdict(said == wanted, f"label: {' '.join(said) or '(none)'} against {' '.join(wanted)}")
+    if method == TEMPLATE and form is not None:
+        if not form.check(answer):
+            return Verdict(False, f"not in the form ({form.describe()})")
+        said, wanted = template_slots(answer, form), template_slots(reference, form)
+        if said is None or wanted is None or said != wanted:
+            diff = [f"{w or '∅'} ≠ {s or '∅'}" for s, w in zip(said or [], wanted or []) if s != w]
+            return Verdict(False, "slots: " + "; ".join(diff[:3]))
+        return Verdict(True, "slots: " + " | ".join(slot for slot in wanted if slot))
+    if method == EXACT:
+        said = re.findall(r"[^\W_]+", answer)
+        wanted = re.findall(r"[^\W_]+", reference)
+        return Verdict(said == wanted, "word for word" if said == wanted else "differs from the reference")
+    facts = key_facts(reference, question)
+    extra = _extra_values(answer, reference, question)
+    if extra:
+        return Verdict(False, f"facts: states {', '.join(extra[:3])}, which the reference does not")
+    right = bool(fact_match(answer, facts, question))
+    return Verdict(right, f"facts: {', '.join(f.split(':', 1)[1] for f in facts)}" + ("" if right else " missing"))
+
+
+def ruled_out(answer: str, reference: str, question: str, seed_answers: frozenset[tuple[str, ...]]) -> str | None:
+    """Why an answer is wrong whatever it says, or None: empty, a copy of the question, or a
+    seed's answer (other than the reference) word for word."""
+    if not words(answer):
+        return "empty"
+    if copies(answer, question, reference):
+        return "copies the question"
+    said = normal(answer)
+    if said in seed_answers and said != normal(reference):
+        return "a seed's answer, word for word"
+    return None
+
+
+def check_problem(checks: LeafChecks | None, question: str, answer: str) -> str | None:
+    """A check the task allows that the answer breaks ("check_equation"), or None."""
+    return failed(checks.results(question, answer)) if checks is not None else None
+
+
+def skill_verdict(eval_set: EvalSet, index: int, answer: str, judged: dict[tuple, Verdict]) -> Verdict:
+    """The verdict on one answer to a scored skill item (`item.method` set)."""
+    item = eval_set.items[index]
+    reason = ruled_out(answer, item.reference, item.question, eval_set.seed_answers)
+    if reason:
+        return Verdict(False, reason)
+    problem = check_problem(eval_set.checks, item.question, answer)
+    if problem:
+        return Verdict(False, f"breaks {problem.removeprefix('check_')}")
+    if item.method == JUDGE:
+        return judged.get((eval_set.set_id, index, answer)) or Verdict(False, "not judged")
+    return score_against_reference(item.method, answer, item.reference, item.question, eval_set.form, item.solution)

@@ -1,0 +1,381 @@
+"""Checkers that know the right answer: for the checkable tasks real taxonomies hold (sums and
+other arithmetic, in digits or in words; which of two numbers is larger or smaller; odd or
+even; unit conversions, metric and imperial; percentages; weekdays counted from another day or
+from a date), the answer computed from the question itself.
+
+A solver serves a leaf only when the leaf's own seeds show its task: it must solve at least
+MIN_SEEDS of their questions and agree with every seed answer it solves, so a leaf that asks
+"Which is heavier, a kilo of feathers or a pound of hammers?" is never held to a sum. For such
+a leaf, generation holds each teacher answer to the solved value (and repairs or drops a wrong
+one) and evaluation scores answers against it: a reference no teacher wrote."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from taxon.qna.text import NUMBER_WORDS, words
+
+MIN_SEEDS = 3
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_SMALL = {"one": 1, "a": 1, "an": 1, **NUMBER_WORDS}
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")
+
+
+def _value(text: str) -> Fraction:
+    return Fraction(text.replace(",", "").replace("−", "-"))
+
+
+def numbers_in(text: str) -> list[Fraction]:
+    """The numbers a text states, in digits or in words ("twenty-four", "a hundred")."""
+    found: list[tuple[int, Fraction]] = [(m.start(), _value(m.group(0))) for m in _NUMBER.finditer(text)]
+    for match in re.finditer(r"\b([a-z]+)(?:-([a-z]+))?\b", text.lower()):
+        tens, ones = match.group(1), match.group(2)
+        if tens in NUMBER_WORDS and tens != "hundred":
+            value = NUMBER_WORDS[tens] + (NUMBER_WORDS.get(ones, 0) if ones in NUMBER_WORDS or ones is None else 0)
+            if ones == "one":
+                value += 1
+            found.append((match.start(), Fraction(value)))
+        elif tens == "one" and ones is None:
+            found.append((match.start(), Fraction(1)))
+    return [value for _, value in sorted(found, key=lambda pair: pair[0])]
+
+
+def _format(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{float(value):.6g}"
+
+
+# --- units ----------------------------------------------------------------------------------------
+
+# name -> (dimension, factor to the dimension's base unit)
+UNIT_FACTORS: dict[str, tuple[str, Fraction]] = {}
+UNIT_SYMBOL: dict[str, str] = {}
+for _symbol, _dimension, _factor, _names in (
+    ("mm", "length", Fraction(1, 1000), "mm millimetre millimetres millimeter millimeters"),
+    ("cm", "length", Fraction(1, 100), "cm centimetre centimetres centimeter centimeters"),
+    ("m", "length", Fraction(1), "m metre metres meter meters"),
+    ("km", "length", Fraction(1000), "km kilometre kilometres kilometer kilometers"),
+    ("in", "length", Fraction(254, 10000), "in inch inches"),
+    ("ft", "length", Fraction(3048, 10000), "ft foot feet"),
+    ("yd", "length", Fraction(9144, 10000), "yd yard yards"),
+    ("mi", "length", Fraction(1609344, 1000), "mi mile miles"),
+    ("mg", "mass", Fraction(1, 1000), "mg milligram milligrams"),
+    ("g", "mass", Fraction(1), "g gram grams"),
+    ("kg", "mass", Fraction(1000), "kg kilogram kilograms kilo kilos"),
+    ("oz", "mass", Fraction(28349523125, 10**9), "oz ounce ounces"),
+    ("lb", "mass", Fraction(45359237, 10**5), "lb lbs pound pounds"),
+    ("ml", "volume", Fraction(1, 1000), "ml millilitre millilitres milliliter milliliters"),
+    ("l", "volume", Fraction(1), "l litre litres liter liters"),
+    ("gal", "volume", Fraction(3785411784, 10**9), "gal gallon gallons"),
+    ("s", "time", Fraction(1), "s sec secs second seconds"),
+    ("min", "time", Fraction(60), "min mins minute minutes"),
+    ("h", "time", Fraction(3600), "h hr hrs hour hours"),
+    ("day", "time", Fraction(86400), "day days"),
+    ("week", "time", Fraction(604800), "week weeks"),
+):
+    for _name in _names.split():
+        UNIT_FACTORS[_name] = (_dimension, _factor)
+        UNIT_SYMBOL[_name] = _symbol
+_UNIT_NAMES = "|".join(sorted(map(re.escape, UNIT_FACTORS), key=len, reverse=True))
+_AMOUNT = re.compile(rf"(-?\d+(?:,\d{{3}})*(?:\.\d+)?)\s*({_UNIT_NAMES})\b", re.IGNORECASE)
+_TARGET = re.compile(rf"\b(?:in|to|into|as|how many)\s+({_UNIT_NAMES})\b", re.IGNORECASE)
+
+
+def amounts(text: str) -> list[tuple[Fraction, str]]:
+    """(value, unit symbol) of each amount with a unit the text states."""
+    return [(_value(number), UNIT_SYMBOL[unit.lower()]) for number, unit in _AMOUNT.findall(text)]
+
+
+def _close(a: Fraction, b: Fraction) -> bool:
+    """Equal to the precision people write conversions with (three significant figures)."""
+    if a == b:
+        return True
+    scale = max(abs(a), abs(b))
+    return scale > 0 and abs(a - b) / scale < Fraction(5, 1000)
+
+
+# --- the solvers ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The right answer to a question: `kind` says how an answer is held to `value`."""
+
+    kind: str  # "number" | "weekday" | "parity" | "larger" | "amount"
+    value: str  # "42", "thursday", "odd", "41", "3000 m"
+    allowed: tuple[str, ...] = ()  # other values of its kind an answer may also state (the question's own)
+
+    def holds(self, answer: str) -> bool:
+        """Whether the answer states this value, and no other value of its kind than the question's."""
+        if self.kind == "weekday":
+            said = [word for word in words(answer) if word in WEEKDAYS]
+            return self.value in said and set(said) <= {self.value, *self.allowed}
+        if self.kind == "parity":
+            said = {word for word in words(answer) if word in ("odd", "even")}
+            return said == {self.value}
+        if self.kind == "amount":
+            number, unit = self.value.split(" ")
+            return any(u == unit and _close(v, Fraction(number)) for v, u in amounts(answer))
+        said_numbers = numbers_in(answer)
+        value = Fraction(self.value)
+        allowed = {Fraction(v) for v in self.allowed} | {value}
+        if self.kind == "larger":  # the right number, and no false "X is larger than Y"
+            return value in said_numbers and set(said_numbers) <= allowed and _comparisons_hold(answer)
+        return value in said_numbers and set(said_numbers) <= allowed
+
+    def repair(self, answer: str) -> str | None:
+        """The answer with its wrong result replaced by this value, or None when it can't say
+        where its result is. The result is the last value of the kind that the question does
+        not state."""
+        if self.kind == "weekday":
+            spots = [m for m in re.finditer(r"\b[A-Za-z]+day\b", answer) if m.group(0).lower() in WEEKDAYS]
+            spots = [m for m in spots if m.group(0).lower() not in self.allowed]
+            if not spots:
+                return None
+            last = spots[-1]
+            day = self.value.capitalize() if last.group(0)[0].isupper() else self.value
+            return answer[: last.start()] + day + answer[last.end() :]
+        if self.kind == "parity":
+            found = list(re.finditer(r"\b(odd|even)\b", answer, re.IGNORECASE))
+            if len(found) != 1:
+                return None
+            return answer[: found[0].start()] + self.value + answer[found[0].end() :]
+        if self.kind in ("number", "amount"):
+            number = self.value.split(" ")[0]
+            spots = [
+                m for m in _NUMBER.finditer(answer) if _value(m.group(0)) not in {Fraction(v) for v in self.allowed}
+            ]
+            if not spots:
+                return None
+            last = spots[-1]
+            return answer[: last.start()] + number + answer[last.end() :]
+        return None
+
+
+def _comparisons_hold(answer: str) -> bool:
+    for left, relation, right in re.findall(
+        r"(-?\d+(?:\.\d+)?)\s+is\s+(larger|greater|bigger|more|smaller|less|lower)\s+than\s+(-?\d+(?:\.\d+)?)",
+        answer,
+        re.IGNORECASE,
+    ):
+        bigger = relation.lower() in ("larger", "greater", "bigger", "more")
+        if (_value(left) > _value(right)) != bigger or _value(left) == _value(right):
+            return False
+    return True
+
+
+_OPERATIONS: tuple[tuple[str, Callable[[Fraction, Fraction], Fraction | None]], ...] = (
+    (r"\+|\bplus\b|\badd\b|\badded\b|\bsum\b|\btotal\b|\baltogether\b", lambda a, b: a + b),
+    (r"−|(?<=\d)\s*-\s*(?=\d)|\bminus\b|\bsubtract(?:ed)?\b|\btake away\b|\bdifference\b", lambda a, b: a - b),
+    (r"[×x*](?=\s*\d)|\btimes\b|\bmultipl(?:y|ied)\b|\bproduct\b", lambda a, b: a * b),
+    (r"[÷/]|\bdivided by\b|\bdivide\b", lambda a, b: a / b if b else None),
+)
+
+
+def solve_arithmetic(question: str) -> Solution | None:
+    """Two numbers and one operation: "What is 17 + 25?", "Add thirty and twelve."."""
+    if "%" in question or re.search(r"\bper ?cent\b", question, re.IGNORECASE) or amounts(question):
+        return None
+    found = numbers_in(question)
+    operations = [operate for pattern, operate in _OPERATIONS if re.search(pattern, question, re.IGNORECASE)]
+    if len(found) != 2 or len(operations) != 1:
+        return None
+    first, second = found
+    if re.search(r"\bsubtract\s", question, re.IGNORECASE) and re.search(r"\bfrom\b", question, re.IGNORECASE):
+        first, second = second, first  # "subtract 5 from 12"
+    result = operations[0](first, second)
+    if result is None:
+        return None
+    return Solution("number", _format(result), tuple(_format(n) for n in found))
+
+
+def solve_comparison(question: str) -> Solution | None:
+    """Which of two numbers is larger (or smaller)."""
+    found = numbers_in(question)
+    text = question.lower()
+    larger = re.search(r"\b(larger|largest|greater|greatest|bigger|biggest|more|higher)\b", text)
+    smaller = re.search(r"\b(smaller|smallest|less|least|lower|fewer)\b", text)
+    if len(found) != 2 or found[0] == found[1] or bool(larger) == bool(smaller) or amounts(question):
+        return None
+    value = max(found) if larger else min(found)
+    return Solution("larger", _format(value), tuple(_format(n) for n in found))
+
+
+def solve_parity(question: str) -> Solution | None:
+    found = numbers_in(question)
+    if len(found) != 1 or found[0].denominator != 1 or not re.search(r"\b(odd|even)\b", question, re.IGNORECASE):
+        return None
+    return Solution("parity", "even" if found[0].numerator % 2 == 0 else "odd")
+
+
+def solve_conversion(question: str) -> Solution | None:
+    """An amount and the unit to express it in: "Convert 3 km to metres", "How many feet is 2 miles?"."""
+    given = amounts(question)
+    target = _TARGET.search(question)
+    if len(given) != 1 or not target:
+        return None
+    value, unit = given[0]
+    goal = target.group(1).lower()
+    (dimension, factor), (goal_dimension, goal_factor) = UNIT_FACTORS[_unit_name(unit)], UNIT_FACTORS[goal]
+    if dimension != goal_dimension or UNIT_SYMBOL[goal] == unit:
+        return None
+    return Solution("amount", f"{_format(value * factor / goal_factor)} {UNIT_SYMBOL[goal]}", (_format(value),))
+
+
+def _unit_name(symbol: str) -> str:
+    return next(name for name, own in UNIT_SYMBOL.items() if own == symbol)
+
+
+def solve_percentage(question: str) -> Solution | None:
+    """ "What is 20% of 150?" and "What percentage of 80 is 20?"."""
+    text = question.lower().replace("per cent", "%").replace("percent", "%")
+    of = re.search(r"(-?\d+(?:\.\d+)?)\s*%\s+of\s+(-?\d+(?:,\d{3})*(?:\.\d+)?)", text)
+    if of:
+        part = _value(of.group(1)) * _value(of.group(2)) / 100
+        return Solution("number", _format(part), (of.group(1), of.group(2).replace(",", "")))
+    share = re.search(r"what (?:%|percentage) of (-?\d+(?:\.\d+)?) is (-?\d+(?:\.\d+)?)", text)
+    share = share or re.search(r"(-?\d+(?:\.\d+)?) is what (?:%|percentage) of (-?\d+(?:\.\d+)?)", text)
+    if share:
+        whole, part = (
+            (share.group(1), share.group(2))
+            if text.find("what") < text.find(share.group(1))
+            else (
+                share.group(2),
+                share.group(1),
+            )
+        )
+        if _value(whole) == 0:
+            return None
+        return Solution("number", _format(_value(part) * 100 / _value(whole)), (whole, part))
+    return None
+
+
+_DAY = "(" + "|".join(WEEKDAYS) + ")"
+
+
+def solve_weekday(question: str) -> Solution | None:
+    """A day counted from another ("two days after Friday", "the day before Monday", "if today is
+    Saturday, what day is tomorrow"), or the weekday of a date ("4 July 2021", "July 4, 2021")."""
+    text = question.lower()
+    days = re.findall(_DAY, text)
+    date = _date(text)
+    if date is not None and not days:
+        return Solution("weekday", WEEKDAYS[date.weekday()])
+    if len(days) != 1:
+        return None
+    start = WEEKDAYS.index(days[0])
+    step = None
+    span = re.search(r"\b(\w+)\s+(days?|weeks?)\s+(after|before|from|since|ago)\b", text)
+    if span and (span.group(1) in _SMALL or span.group(1).isdigit()):
+        count = _SMALL[span.group(1)] if span.group(1) in _SMALL else int(span.group(1))
+        count *= 7 if span.group(2).startswith("week") else 1
+        step = -count if span.group(3) in ("before", "ago") else count
+    elif re.search(rf"\b(?:the\s+)?day\s+(?:after|following)\s+{_DAY}", text) or re.search(rf"\bafter\s+{_DAY}", text):
+        step = 1
+    elif re.search(rf"\b(?:the\s+)?day\s+before\s+{_DAY}", text) or re.search(rf"\bbefore\s+{_DAY}", text):
+        step = -1
+    elif "today" in text and "tomorrow" in text:
+        step = 1
+    elif "today" in text and "yesterday" in text:
+        step = -1
+    if step is None:
+        return None
+    return Solution("weekday", WEEKDAYS[(start + step) % 7], (days[0],))
+
+
+def _date(text: str) -> datetime.date | None:
+    month = "(" + "|".join(MONTHS) + ")"
+    found = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{month}\s*,?\s+(\d{{4}})\b", text)
+    if found:
+        day, name, year = found.groups()
+    else:
+        found = re.search(rf"\b{month}\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(\d{{4}})\b", text)
+        if not found:
+            return None
+        name, day, year = found.groups()
+    try:
+        return datetime.date(int(year), MONTHS.index(name) + 1, int(day))
+    except ValueError:
+        return None
+
+
+SOLVERS: dict[str, Callable[[str], Solution | None]] = {
+    "arithmetic": solve_arithmetic,
+    "comparison": solve_comparison,
+    "parity": solve_parity,
+    "conversion": solve_conversion,
+    "percentage": solve_percentage,
+    "weekday": solve_weekday,
+}
+
+
+def leaf_solver(seeds: list[tuple[str, str]]) -> str | None:
+    """The solver whose task the leaf's (question, answer) seeds show, or None: it solves at
+    least MIN_SEEDS of them and every seed answer it solves states its value."""
+    for name, solve in SOLVERS.items():
+        solved = [(solve(question), answer) for question, answer in seeds]
+        solved = [(solution, answer) for solution, answer in solved if solution is not None]
+        if len(solved) >= MIN_SEEDS and all(solution.holds(answer) for solution, answer in solved):
+            return name
+    return None
+
+
+def solve(solver: str | None, question: str) -> Solution | None:
+    return SOLVERS[solver](question) if solver else None
+
+
+def _vary(question: str, draw: int) -> str:
+    """The question with each number (digits) and weekday changed, deterministically by `draw`:
+    a number keeps its count of digits and its decimals, a day moves on by a drawn step."""
+    digest = hashlib.sha256(f"{draw}\0{question}".encode()).digest()
+    pick = iter(digest)
+
+    def number(match: re.Match) -> str:
+        text = match.group(0)
+        whole, _, decimals = text.replace(",", "").lstrip("-").partition(".")
+        low = 10 ** (len(whole) - 1) if len(whole) > 1 else int(whole != "0")
+        value = low + (next(pick) * 256 + next(pick)) % (10 ** len(whole) - low)
+        fraction = "".join(str(next(pick) % 10) for _ in decimals)
+        return ("-" if text.startswith("-") else "") + str(value) + (f".{fraction}" if decimals else "")
+
+    def day(match: re.Match) -> str:
+        found = WEEKDAYS[(WEEKDAYS.index(match.group(0).lower()) + 1 + next(pick) % 6) % 7]
+        return found.capitalize() if match.group(0)[0].isupper() else found
+
+    varied = _NUMBER.sub(number, question)
+    return re.sub(r"\b(?:" + "|".join(WEEKDAYS) + r")\b", day, varied, flags=re.IGNORECASE)
+
+
+def checker_questions(questions: list[str], solver: str, count: int, avoid: set[str]) -> list[tuple[str, Solution]]:
+    """Up to `count` new questions in the form of the given ones (a leaf's seed questions), their
+    numbers and days changed, each with the answer the solver computes: items with a reference no
+    one wrote by hand. None repeats a question of `avoid`."""
+    found: dict[str, Solution] = {}
+    for draw in range(1, 1 + 8 * max(count, 1)):
+        if len(found) >= count or not questions:
+            break
+        varied = _vary(questions[(draw - 1) % len(questions)], draw)
+        solution = solve(solver, varied)
+        if solution is not None and varied not in avoid and varied not in found:
+            found[varied] = solution
+    return list(found.items())
