@@ -50,9 +50,7 @@ def numbers_in(text: str) -> list[Fraction]:
     for match in re.finditer(r"\b([a-z]+)(?:-([a-z]+))?\b", text.lower()):
         tens, ones = match.group(1), match.group(2)
         if tens in NUMBER_WORDS and tens != "hundred":
-            value = NUMBER_WORDS[tens] + (NUMBER_WORDS.get(ones, 0) if ones in NUMBER_WORDS or ones is None else 0)
-            if ones == "one":
-                value += 1
+            value = NUMBER_WORDS[tens] + (NUMBER_WORDS[ones] if ones in NUMBER_WORDS else int(ones == "one"))
             found.append((match.start(), Fraction(value)))
         elif tens == "one" and ones is None:
             found.append((match.start(), Fraction(1)))
@@ -131,8 +129,7 @@ class Solution:
             said = [word for word in words(answer) if word in WEEKDAYS]
             return self.value in said and set(said) <= {self.value, *self.allowed}
         if self.kind == "parity":
-            said = {word for word in words(answer) if word in ("odd", "even")}
-            return said == {self.value}
+            return {word for word in words(answer) if word in ("odd", "even")} == {self.value}
         if self.kind == "amount":
             number, unit = self.value.split(" ")
             return any(u == unit and _close(v, Fraction(number)) for v, u in amounts(answer))
@@ -251,19 +248,13 @@ def solve_percentage(question: str) -> Solution | None:
     text = question.lower().replace("per cent", "%").replace("percent", "%")
     of = re.search(r"(-?\d+(?:\.\d+)?)\s*%\s+of\s+(-?\d+(?:,\d{3})*(?:\.\d+)?)", text)
     if of:
-        part = _value(of.group(1)) * _value(of.group(2)) / 100
-        return Solution("number", _format(part), (of.group(1), of.group(2).replace(",", "")))
+        share_of = _value(of.group(1)) * _value(of.group(2)) / 100
+        return Solution("number", _format(share_of), (of.group(1), of.group(2).replace(",", "")))
     share = re.search(r"what (?:%|percentage) of (-?\d+(?:\.\d+)?) is (-?\d+(?:\.\d+)?)", text)
     share = share or re.search(r"(-?\d+(?:\.\d+)?) is what (?:%|percentage) of (-?\d+(?:\.\d+)?)", text)
     if share:
-        whole, part = (
-            (share.group(1), share.group(2))
-            if text.find("what") < text.find(share.group(1))
-            else (
-                share.group(2),
-                share.group(1),
-            )
-        )
+        first, second = share.group(1), share.group(2)
+        whole, part = (first, second) if text.find("what") < text.find(first) else (second, first)
         if _value(whole) == 0:
             return None
         return Solution("number", _format(_value(part) * 100 / _value(whole)), (whole, part))
@@ -333,8 +324,7 @@ def leaf_solver(seeds: list[tuple[str, str]]) -> str | None:
     """The solver whose task the leaf's (question, answer) seeds show, or None: it solves at
     least MIN_SEEDS of them and every seed answer it solves states its value."""
     for name, solve in SOLVERS.items():
-        solved = [(solve(question), answer) for question, answer in seeds]
-        solved = [(solution, answer) for solution, answer in solved if solution is not None]
+        solved = [(solution, answer) for question, answer in seeds if (solution := solve(question)) is not None]
         if len(solved) >= MIN_SEEDS and all(solution.holds(answer) for solution, answer in solved):
             return name
     return None
