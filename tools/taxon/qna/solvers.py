@@ -245,7 +245,7 @@ def _unit_name(symbol: str) -> str:
 
 def solve_percentage(question: str) -> Solution | None:
     """ "What is 20% of 150?" and "What percentage of 80 is 20?"."""
-    text = question.lower().replace("per cent", "%").replace("percent", "%")
+    text = re.sub(r"\bper ?cent\b", "%", question.lower())
     of = re.search(r"(-?\d+(?:\.\d+)?)\s*%\s+of\s+(-?\d+(?:,\d{3})*(?:\.\d+)?)", text)
     if of:
         share_of = _value(of.group(1)) * _value(of.group(2)) / 100
