@@ -31,6 +31,11 @@ def test_always_on_checks_catch_wrong_figures():
         "Two days after Friday is Sunday.",
         "If today is Wednesday, yesterday was Tuesday.",
         "One week after Monday is Monday.",
+        "3 miles × 5,280 feet/mile = 15,840 feet.",
+        "14 kilometers is approximately 8.69 miles.",
+        "20% of 150 is 30.",
+        "Seven plus five is twelve.",
+        "4 July 2021 was a Sunday.",
     ):
         assert failed(checks.results("", right)) is None, right
     wrong = {
@@ -44,6 +49,12 @@ def test_always_on_checks_catch_wrong_figures():
         "Four days after Sunday is Sunday.": "check_weekday",  # both seen from the demo's candidate
         "The day before Saturday is Sunday.": "check_weekday",
         "If today is Saturday, tomorrow is Monday.": "check_weekday",
+        # the real-leaf answers: imperial units, equations carrying units
+        "3 miles × 5,280 feet/mile = 99 feet": "check_equation",
+        "2 miles = 2 meters": "check_conversion",
+        "20% of 150 is 35.": "check_percentage",
+        "Seven plus five is eleven.": "check_word_arithmetic",
+        "4 July 2021 was a Monday.": "check_dated_weekday",
     }
     for answer, reason in wrong.items():
         assert failed(checks.results("", answer)) == reason, answer

@@ -20,37 +20,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
+from taxon.qna.solvers import MONTHS, UNIT_FACTORS, WEEKDAYS, close, numbers_in, solve_weekday
+
 MIN_SEEDS = 3
 FORM_MAX_WORDS = 8  # a fixed answer form is a short one: longer answers vary in form even when they share words
 _NUMBER = r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?"
 _NUMBER_RE = re.compile(_NUMBER)
 _TOKEN = re.compile(_NUMBER + r"|[A-Za-z]+(?:'[a-z]+)?|[^\sA-Za-z\d]")
 _EQUATION = re.compile(rf"({_NUMBER})\s*([-+*/x×÷−])\s*({_NUMBER})\s*=\s*({_NUMBER})")
-_UNITS = {
-    # symbol and names -> (dimension, factor to the base unit)
-    **{
-        name: ("length", Fraction(1, 1000)) for name in ("mm", "millimetre", "millimetres", "millimeter", "millimeters")
-    },
-    **{name: ("length", Fraction(1, 100)) for name in ("cm", "centimetre", "centimetres", "centimeter", "centimeters")},
-    **{name: ("length", Fraction(1)) for name in ("m", "metre", "metres", "meter", "meters")},
-    **{name: ("length", Fraction(1000)) for name in ("km", "kilometre", "kilometres", "kilometer", "kilometers")},
-    **{name: ("mass", Fraction(1, 1000)) for name in ("mg", "milligram", "milligrams")},
-    **{name: ("mass", Fraction(1)) for name in ("g", "gram", "grams")},
-    **{name: ("mass", Fraction(1000)) for name in ("kg", "kilogram", "kilograms")},
-    **{
-        name: ("volume", Fraction(1, 1000)) for name in ("ml", "millilitre", "millilitres", "milliliter", "milliliters")
-    },
-    **{name: ("volume", Fraction(1)) for name in ("l", "litre", "litres", "liter", "liters")},
-}
-_UNIT_NAMES = "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True))
+_UNIT_NAMES = "|".join(sorted(map(re.escape, UNIT_FACTORS), key=len, reverse=True))
 _CONVERSION = re.compile(
-    rf"({_NUMBER})\s*({_UNIT_NAMES})\b\.?\s*(?:=|is|equals|is equal to)\s*({_NUMBER})\s*({_UNIT_NAMES})\b"
+    rf"({_NUMBER})\s*({_UNIT_NAMES})\b\.?\s*(?:=|is|are|equals|is equal to|makes|is about|is approximately|≈)\s*({_NUMBER})\s*({_UNIT_NAMES})\b",
+    re.IGNORECASE,
+)
+# "3 miles × 5,280 feet/mile = 15,840 feet": an equation whose numbers carry units
+_UNIT_EQUATION = re.compile(
+    rf"({_NUMBER})\s*(?:{_UNIT_NAMES})?\s*([-+*/x×÷−])\s*({_NUMBER})\s*(?:(?:{_UNIT_NAMES})(?:\s*(?:/|per)\s*(?:{_UNIT_NAMES}))?)?\s*=\s*({_NUMBER})",
+    re.IGNORECASE,
+)
+_PERCENTAGE = re.compile(
+    rf"({_NUMBER})\s*(?:%|per ?cent)\s+of\s+({_NUMBER})\s*(?:is|=|equals|makes)\s*({_NUMBER})", re.IGNORECASE
+)
+_WORD_NUMBER = r"(?:\d+|[a-z]+(?:-[a-z]+)?)"
+_WORD_SUM = re.compile(
+    rf"\b({_WORD_NUMBER})\s+(plus|minus|times|multiplied by|divided by)\s+({_WORD_NUMBER})\s+(?:is|equals|makes|=)\s+({_WORD_NUMBER})\b",
+    re.IGNORECASE,
 )
 _COMPARISON = re.compile(
     rf"({_NUMBER})\s+is\s+(larger|greater|bigger|more|smaller|less|lower)\s+than\s+({_NUMBER})", re.IGNORECASE
 )
 _PARITY = re.compile(rf"({_NUMBER})\s+is\s+(?:an?\s+)?(odd|even)\b", re.IGNORECASE)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _COUNTS = {
     **{str(n): n for n in range(1, 100)},
     **dict(zip(("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"), range(1, 11))),
@@ -59,6 +58,12 @@ _COUNTS = {
 _DAY = "(" + "|".join(WEEKDAYS) + ")"
 _SPAN = r"(?:the\s+day|(\w+)\s+(days?|weeks?))"
 _RECKONING = re.compile(rf"\b{_SPAN}\s+(after|before)\s+{_DAY}\s+(?:is|was|will\s+be)\s+{_DAY}\b", re.IGNORECASE)
+_MONTH = "(?:" + "|".join(MONTHS) + ")"
+_DATED = re.compile(
+    rf"\b(\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s*,?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\s*,?\s+\d{{4}})"
+    rf"\s+(?:is|was|will be|falls on|fell on)\s+(?:a\s+)?{_DAY}\b",
+    re.IGNORECASE,
+)
 _TODAY = re.compile(rf"\btoday\s+is\s+{_DAY}\W+(tomorrow|yesterday)\s+(?:is|was|will\s+be)\s+{_DAY}\b", re.IGNORECASE)
 
 
@@ -71,7 +76,7 @@ def numbers(text: str) -> list[Fraction]:
 
 
 def check_equations(answer: str) -> bool | None:
-    found = _EQUATION.findall(answer)
+    found = _EQUATION.findall(answer) + _UNIT_EQUATION.findall(answer)
     if not found:
         return None
     for left, operator, right, result in found:
@@ -85,16 +90,60 @@ def check_equations(answer: str) -> bool | None:
 
 
 def check_conversions(answer: str) -> bool | None:
+    """Metric and imperial amounts said to be equal are (to three significant figures)."""
     found = _CONVERSION.findall(answer)
     if not found:
         return None
     for amount, unit, converted, target in found:
-        (dimension, factor), (target_dimension, target_factor) = _UNITS[unit.lower()], _UNITS[target.lower()]
-        if dimension != target_dimension or _value(amount) * factor != _value(converted) * target_factor:
+        (dimension, factor), (target_dimension, target_factor) = (
+            UNIT_FACTORS[unit.lower()],
+            UNIT_FACTORS[target.lower()],
+        )
+        if dimension != target_dimension or not close(_value(amount) * factor, _value(converted) * target_factor):
             return False
         if factor == target_factor:  # "3 km = 3 km." is true and converts nothing
             return False
     return True
+
+
+def check_percentages(answer: str) -> bool | None:
+    """ "20% of 150 is 30"."""
+    found = _PERCENTAGE.findall(answer)
+    if not found:
+        return None
+    return all(close(_value(share) * _value(whole) / 100, _value(part)) for share, whole, part in found)
+
+
+def _word_value(text: str) -> Fraction | None:
+    found = numbers_in(text)
+    return found[0] if len(found) == 1 else None
+
+
+def check_word_arithmetic(answer: str) -> bool | None:
+    """ "Seven plus five is twelve.": arithmetic in words (or digits) with a word for the operation."""
+    checked = []
+    for left, operation, right, result in _WORD_SUM.findall(answer):
+        a, b, c = _word_value(left), _word_value(right), _word_value(result)
+        if a is None or b is None or c is None:
+            continue
+        operation = operation.lower()
+        if operation == "divided by" and b == 0:
+            checked.append(False)
+            continue
+        value = {"plus": a + b, "minus": a - b, "times": a * b, "multiplied by": a * b}.get(operation)
+        checked.append((value if value is not None else a / b) == c)
+    return all(checked) if checked else None
+
+
+def check_dated_weekdays(answer: str) -> bool | None:
+    """ "4 July 2021 was a Sunday.": a date and the weekday said of it."""
+    found = [(date, day) for date, day in _DATED.findall(answer)]
+    checked = []
+    for date_text, day in found:
+        solution = solve_weekday(f"What day of the week was {date_text}?")
+        if solution is not None:
+            checked.append(solution.value == day.lower())
+    return all(checked) if checked else None
 
 
 def check_comparisons(answer: str) -> bool | None:
@@ -142,9 +191,12 @@ def check_weekdays(answer: str) -> bool | None:
 ALWAYS: dict[str, Callable[[str], bool | None]] = {
     "equation": check_equations,
     "conversion": check_conversions,
+    "percentage": check_percentages,
+    "word_arithmetic": check_word_arithmetic,
     "comparison": check_comparisons,
     "parity": check_parity,
     "weekday": check_weekdays,
+    "dated_weekday": check_dated_weekdays,
 }
 
 

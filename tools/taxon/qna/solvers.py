@@ -104,8 +104,8 @@ def amounts(text: str) -> list[tuple[Fraction, str]]:
     return [(_value(number), UNIT_SYMBOL[unit.lower()]) for number, unit in _AMOUNT.findall(text)]
 
 
-def _close(a: Fraction, b: Fraction) -> bool:
-    """Equal to the precision people write conversions with (three significant figures)."""
+def close(a: Fraction, b: Fraction) -> bool:
+    """Equal to the precision people write conversions with (half a percent)."""
     if a == b:
         return True
     scale = max(abs(a), abs(b))
@@ -132,7 +132,7 @@ class Solution:
             return {word for word in words(answer) if word in ("odd", "even")} == {self.value}
         if self.kind == "amount":
             number, unit = self.value.split(" ")
-            return any(u == unit and _close(v, Fraction(number)) for v, u in amounts(answer))
+            return any(u == unit and close(v, Fraction(number)) for v, u in amounts(answer))
         said_numbers = numbers_in(answer)
         value = Fraction(self.value)
         allowed = {Fraction(v) for v in self.allowed} | {value}
