@@ -76,7 +76,9 @@ def test_a_skill_answer_in_form_but_wrong_scores_on_form_only(repo_root, tmp_pat
         eval_set = skill_eval_set(leaf, tmp_path, 1.0, 0)  # every seed held out: references from the leaf
         assert len(eval_set.items) == len(leaf.seeds)
         right, _, _ = score_outputs([eval_set], ModelOutputs([item.reference for item in eval_set.items], [], []))
-        broken, _, _ = score_outputs([eval_set], ModelOutputs([wrong(item.reference) for item in eval_set.items], [], []))
+        broken, _, _ = score_outputs(
+            [eval_set], ModelOutputs([wrong(item.reference) for item in eval_set.items], [], [])
+        )
         assert _mean(right[leaf.leaf_id]["skill_accuracy"]) == 1.0, folder
         assert _mean(broken[leaf.leaf_id]["form_accuracy"]) == 1.0, folder
         assert _mean(broken[leaf.leaf_id]["skill_accuracy"]) == 0.0, folder

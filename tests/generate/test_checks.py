@@ -81,7 +81,7 @@ def test_salvage_and_agreement_helpers():
     assert same_answer("4 m = 400 cm.", "4 m = 400 cm") and not same_answer("4 m = 400 cm.", "4 m = 40 cm.")
 
 
-def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make_config):
+def _conversion_leaf(tmp_path):
     seeds = [
         {"question": "What is 4 m in centimetres? [units-right]", "answer": "4 m = 400 cm."},
         {"question": "How many centimetres is 4 m? [units-right]", "answer": "4 m = 400 cm."},
@@ -92,18 +92,42 @@ def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make
     path.parent.mkdir(parents=True)
     task = "Convert a length between units, in the form X unit = Y unit."
     path.write_text(yaml.safe_dump({"version": 3, "created_by": "t", "task_description": task, "seed_examples": seeds}))
+    return load_leaves(tmp_path / "taxonomy"), len(seeds), "compositional_skills/conversion/lengths"
+
+
+def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make_config):
+    """The seeds show conversions, so a checker knows each answer it can compute: a right one
+    is verified without sampling it again, a wrong one dropped; an answer no checker can
+    compute ("a few centimetres") is held to agreement among sampled answers."""
+    leaves, count, leaf = _conversion_leaf(tmp_path)
     teacher = ScriptedTeacher()
     out = tmp_path / "out"
-    generate_leaves(load_leaves(tmp_path / "taxonomy"), out, make_config(agreement_samples=2), teacher, quiet=True)
+    config = make_config(agreement_samples=2, on_wrong_answer="drop")
+    generate_leaves(leaves, out, config, teacher, quiet=True)
 
-    leaf = "compositional_skills/conversion/lengths"
     stats = json.loads((out / leaf / "stats.json").read_text())
-    assert stats["dropped"]["check_conversion"] == 3 and stats["dropped"]["disagreement"] == 3
+    assert stats["dropped"]["checker_wrong"] == 3 and stats["dropped"]["disagreement"] == 3
+    assert stats["kept_how"] == {"checker": 6}
     kept = read_jsonl(out / leaf / "samples.jsonl")
     assert kept and all(row["messages"][1]["content"] == "4 m = 400 cm." for row in kept)
     for row in kept:  # why each was kept, for the review page
         meta = row["metadata"]
-        assert meta["checks"] == {"conversion": True, "form": True, "question_numbers": True, "agreement": True}
-        assert meta["agreement"] == "3/3" and meta["judge_seed_median"] == -1.0 and meta["judge_score"] == -1.0
+        assert meta["checks"] == {"conversion": True, "form": True, "question_numbers": True}
+        assert meta["verified_by"] == "checker" and meta["agreement"] is None and meta["judge_score"] is None
     answers = [r for r in teacher.requests if r.messages[0]["role"] == "system"]
-    assert len(answers) == 3 * len(seeds) * 3  # every answer asked three times (a fixed-form leaf)
+    assert len(answers) == 3 * 3 + 3 * 3  # the checkable answers once, the flaky ones three times
+
+
+def test_a_wrong_answer_a_checker_knows_is_repaired_and_marked(tmp_path, make_config):
+    leaves, _, leaf = _conversion_leaf(tmp_path)
+    out = tmp_path / "out"
+    generate_leaves(leaves, out, make_config(agreement_samples=2), ScriptedTeacher(), quiet=True)
+    stats = json.loads((out / leaf / "stats.json").read_text())
+    # the three repaired answers read alike: one of them is a near-duplicate of another
+    assert stats["kept_how"] == {"checker": 6, "repaired": 2} and stats["dropped"] == {
+        "disagreement": 3,
+        "near_duplicate": 1,
+    }
+    repaired = [row for row in read_jsonl(out / leaf / "samples.jsonl") if "repaired_from" in row["metadata"]]
+    assert {row["messages"][1]["content"] for row in repaired} == {"90 cm = 0.9 m."}
+    assert {row["metadata"]["repaired_from"] for row in repaired} == {"90 cm = 90 m."}

@@ -85,8 +85,18 @@ def test_each_sample_shows_why_it_was_kept(tmp_path):
         "messages": [{"role": "user", "content": "Complete: ..."}, {"role": "assistant", "content": "A fact."}],
         "metadata": {"leaf": "compositional_skills/writing/haiku", "source": "document", "form": "sentence_continue"},
     }
+    repaired = {
+        "messages": [{"role": "user", "content": "Convert 9 m."}, {"role": "assistant", "content": "9 m = 900 cm."}],
+        "metadata": {
+            "leaf": "compositional_skills/writing/haiku",
+            "source": "generated",
+            "seed": 0,
+            "verified_by": "checker",
+            "repaired_from": "9 m = 90 cm.",
+        },
+    }
     with samples.open("a") as handle:
-        handle.write(json.dumps(judged) + "\n" + json.dumps(derived) + "\n")
+        handle.write(json.dumps(judged) + "\n" + json.dumps(derived) + "\n" + json.dumps(repaired) + "\n")
     html = render_review_page(gen_out, None, tmp_path / "page.html").read_text(encoding="utf-8")
     haiku = next(leaf for leaf in _embedded(html)["leaves"] if leaf["id"] == "compositional_skills/writing/haiku")
     why = {s["answer"]: s["why"] for s in haiku["samples"]}
@@ -97,4 +107,5 @@ def test_each_sample_shows_why_it_was_kept(tmp_path):
         "sampled answers agreeing 3/3",
     ]
     assert why["A fact."] == ["from the document (sentence_continue), no teacher"]
+    assert why["9 m = 900 cm."] == ["REPAIRED by a checker; the teacher said: 9 m = 90 cm."]
     assert "badge why" in html

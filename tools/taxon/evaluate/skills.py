@@ -24,7 +24,6 @@ seed's answer and a generic reply all score near zero; copies are ruled out befo
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING
 from taxon.evaluate.forms import NUM, AnswerForm, _tokens
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.solvers import MONTHS, WEEKDAYS, Solution, numbers_in
-from taxon.qna.text import fact_match, key_facts, words
+from taxon.qna.text import COPY_SHARE, copy_share, fact_match, key_facts, words
 
 if TYPE_CHECKING:  # sets.py builds its items with `scoring_method`
     from taxon.evaluate.sets import EvalSet
@@ -47,7 +46,6 @@ SOLVER, NUMBER, LABEL, TEMPLATE, EXACT, FACTS, JUDGE = (
     "judge",
 )
 FACTS_MAX_WORDS = 12  # a reference this short is held to its key facts; longer ones go to the judge
-COPY_SHARE = 0.8  # an answer this much made of the question's word pairs copies it
 
 
 @dataclass(frozen=True)
@@ -68,20 +66,6 @@ def scoring_method(form: AnswerForm | None, reference: str, question: str, solut
     if not in_lines and len(reference.split()) <= FACTS_MAX_WORDS and key_facts(reference, question):
         return FACTS
     return JUDGE
-
-
-def _pairs(text: str) -> list[tuple[str, str]]:
-    tokens = words(text)
-    return list(itertools.pairwise(tokens)) if len(tokens) > 1 else [(token, "") for token in tokens]
-
-
-def copy_share(answer: str, source: str) -> float:
-    """The share of the answer's word pairs found in the source."""
-    pairs = _pairs(answer)
-    if not pairs:
-        return 0.0
-    available = set(_pairs(source))
-    return sum(pair in available for pair in pairs) / len(pairs)
 
 
 def copies(answer: str, source: str, reference: str) -> bool:

@@ -27,6 +27,7 @@ from taxon.generate.steps import (
     drop_held_out,
     dropped_counts,
     judge_step,
+    kept_counts,
     remove_duplicates,
     sample_row,
 )
@@ -35,7 +36,10 @@ from taxon.qna.checks import LeafChecks
 from taxon.qna.facts import document_questions, leaf_names
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
 from taxon.qna.layout import DROPPED_NAME, EVAL_QUESTIONS_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.qna.samples import user_prompt
+from taxon.qna.solvers import leaf_solver
 from taxon.qna.taxonomy import Leaf
+from taxon.qna.text import COPY_SHARE, answer_token_limit, copy_share
 
 
 @dataclass
@@ -100,7 +104,24 @@ def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) ->
     training = tuple(training_seed_indexes(leaf, eval_share))
     examples = [(leaf.seeds[index].question, leaf.seeds[index].answer) for index in training]
     checks = LeafChecks.from_seeds(examples, knowledge=leaf.kind == "knowledge")
-    return LeafJob(leaf, settings, teacher, training, leaf_held_out(leaf, eval_share), checks)
+    asked = [
+        (user_prompt(leaf.seeds[index].question, leaf.seeds[index].context), leaf.seeds[index].answer)
+        for index in training
+    ]
+    copied = [copy_share(answer, question) for question, answer in asked]
+    return LeafJob(
+        leaf,
+        settings,
+        teacher,
+        training,
+        leaf_held_out(leaf, eval_share),
+        checks,
+        answer_tokens=answer_token_limit(
+            [seed.answer for seed in leaf.seeds], settings.answer_length_factor, settings.max_new_tokens
+        ),
+        solver=leaf_solver(asked) if leaf.kind != "knowledge" else None,
+        copying_is_the_task=bool(copied) and max(copied) >= COPY_SHARE,
+    )
 
 
 def generate_leaves(
@@ -233,6 +254,7 @@ def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, k
         "kind": leaf.kind,
         "generated": len(candidates),
         "kept": len(kept),
+        "kept_how": kept_counts(candidates),
         "dropped": dropped_counts(candidates),
         "teacher": job.teacher,
         "pipeline_version": PIPELINE_VERSION,

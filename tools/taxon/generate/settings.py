@@ -28,6 +28,10 @@ class Settings(GenerateSettings):
             raise UsageError(
                 f"generate.document_forms: unknown form {unknown[0]!r}", hint=f"known: {', '.join(DOCUMENT_FORMS)}"
             )
+        if settings.on_wrong_answer not in ("repair", "drop"):
+            raise UsageError(f"generate.on_wrong_answer must be repair or drop, not '{settings.on_wrong_answer}'")
+        if settings.answer_length_factor <= 0:
+            raise UsageError("generate.answer_length_factor must be above 0")
         if settings.agreement_samples < 0:
             raise UsageError("generate.agreement_samples must be 0 or more")
         if not 0.0 <= settings.knowledge_chunk_share <= 1.0:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from taxon.backends.base import ChatRequest
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
+    CHECKER_WRONG,
+    COPIES_INPUT,
+    COPIES_SEED,
     CUT_OFF,
     DISAGREEMENT,
     HELD_OUT,
@@ -24,7 +27,6 @@ from taxon.generate.filters import (
     parse_list,
     reply_problem,
     same_answer,
-    words,
 )
 from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
@@ -33,7 +35,9 @@ from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.heldout import HeldOut
 from taxon.qna.samples import make_sample, user_prompt
+from taxon.qna.solvers import solve
 from taxon.qna.taxonomy import Leaf
+from taxon.qna.text import COPY_SHARE, copy_share, words
 
 Steps = Generator[list, list, None]
 
@@ -46,6 +50,9 @@ class LeafJob:
     training_seeds: tuple[int, ...]  # the seeds the teacher may see; the others are held out
     held_out: HeldOut  # questions evaluation keeps: nothing this leaf makes may come close
     checks: LeafChecks  # what its answers are held to (see checks.py)
+    answer_tokens: int = 256  # an answer's length limit, from the leaf's longest seed answer
+    solver: str | None = None  # the checker that knows this leaf's answers (`qna.solvers`), if any
+    copying_is_the_task: bool = False  # the seed answers repeat their questions' words (title case)
 
 
 @dataclass
@@ -66,6 +73,8 @@ class Candidate:
     verdict: dict | None = None
     checks: dict[str, bool] | None = None  # name -> passed, for the checks that applied
     agreement: str | None = None  # "k/n": sampled answers agreeing with this one
+    verified_by: str | None = None  # "checker": a checker computed the answer and it agrees
+    repaired_from: str | None = None  # the teacher's wrong answer, when a checker repaired it
 
     @property
     def live(self) -> bool:
@@ -138,10 +147,48 @@ def task_text(leaf: Leaf) -> str:
     return " ".join(part for part in (leaf.task_description, leaf.document_outline) if part)
 
 
+def copy_problem(job: LeafJob, candidate: Candidate) -> str | None:
+    """COPIES_INPUT for an answer made of its question's (or passage's) text, where the seeds'
+    answers are not; COPIES_SEED for a seed's answer word for word, where the seeds' answers all
+    differ (a label set repeats on purpose)."""
+    if (
+        not job.copying_is_the_task
+        and copy_share(candidate.answer, user_prompt(candidate.question, candidate.context)) >= COPY_SHARE
+    ):
+        return COPIES_INPUT
+    seeds = [tuple(words(seed.answer)) for seed in job.leaf.seeds]
+    said = tuple(words(candidate.answer))
+    if len(said) >= 4 and len(set(seeds)) == len(seeds) and said in seeds:
+        return COPIES_SEED
+    return None
+
+
+def check_with_solver(job: LeafJob, candidate: Candidate) -> str | None:
+    """Hold the answer to the value a checker computes from the question, where one serves the
+    leaf: a right answer is marked verified; a wrong one is repaired (its result replaced, and
+    the teacher's answer kept beside it) when `on_wrong_answer` is "repair" and the repair
+    passes every check, else dropped. Returns the drop reason, or None."""
+    solution = solve(job.solver, user_prompt(candidate.question, candidate.context))
+    if solution is None:
+        return None
+    if solution.holds(candidate.answer):
+        candidate.verified_by = "checker"
+        return None
+    repaired = solution.repair(candidate.answer) if job.settings.on_wrong_answer == "repair" else None
+    if repaired is None or not solution.holds(repaired):
+        return CHECKER_WRONG
+    if failed(job.checks.results(candidate.question, repaired, candidate.context)):
+        return CHECKER_WRONG
+    candidate.repaired_from, candidate.answer, candidate.verified_by = candidate.answer, repaired, "checker"
+    return None
+
+
 def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     """Drop questions off topic or repeating a seed or each other, then ask the teacher to
-    answer the rest, with the seed they grew from as a worked example; hold each answer to
-    the leaf's checks, and where answers have one fixed form, to agreement with
+    answer the rest, with the seed they grew from as a worked example; drop an answer that
+    copies its input or a seed's answer; hold it to the value a checker computes where one
+    serves the leaf (repairing or dropping a wrong one), to the leaf's checks, and where
+    answers have one fixed form and no checker knows them, to agreement with
     `agreement_samples` more answers sampled to the same request."""
     settings, leaf = job.settings, job.leaf
     instructions = load_template("knowledge_questions" if leaf.kind == "knowledge" else "skill_questions").text
@@ -157,9 +204,18 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     template = load_template("answer_system")
     system = template.render(task=task_text(leaf))
     live = [c for c in candidates if c.live]
-    draws = 1 + (settings.agreement_samples if job.checks.checkable else 0)
+    # a checker that knows the answer makes sampling it again for agreement pointless
+    draws = [
+        1
+        + (
+            settings.agreement_samples
+            if job.checks.checkable and solve(job.solver, user_prompt(c.question, c.context)) is None
+            else 0
+        )
+        for c in live
+    ]
     units = []
-    for candidate in live:
+    for candidate, count in zip(live, draws):
         example = leaf.seeds[candidate.seed]
         messages = [
             {"role": "system", "content": system},
@@ -168,12 +224,13 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
             {"role": "user", "content": user_prompt(candidate.question, candidate.context)},
         ]
         units += [
-            chat_unit(job, "answer", [template], messages, settings.max_new_tokens, settings.temperature, draw)
-            for draw in range(draws)
+            chat_unit(job, "answer", [template], messages, job.answer_tokens, settings.temperature, draw)
+            for draw in range(count)
         ]
     completions = yield units
-    for number, candidate in enumerate(live):
-        completion, *others = completions[number * draws : (number + 1) * draws]
+    offsets = [sum(draws[:number]) for number in range(len(draws))]
+    for candidate, offset, count in zip(live, offsets, draws):
+        completion, *others = completions[offset : offset + count]
         candidate.answer = completion["text"].strip()
         problem = answer_problem(completion)
         if problem == CUT_OFF and leaf.kind == "knowledge":
@@ -182,6 +239,14 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
             problem = None if candidate.answer else CUT_OFF
         if problem:
             candidate.drop(problem, "answer")
+            continue
+        problem = copy_problem(job, candidate)
+        if problem:
+            candidate.drop(problem, "copy")
+            continue
+        problem = check_with_solver(job, candidate)
+        if problem:
+            candidate.drop(problem, "check")
             continue
         candidate.checks = job.checks.results(candidate.question, candidate.answer, candidate.context)
         problem = failed(candidate.checks)
@@ -206,7 +271,7 @@ def judge_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     if settings.judge == "none":
         return
     rating = load_template("judge_knowledge" if job.leaf.kind == "knowledge" else "judge_skill")
-    live = [c for c in candidates if c.live]
+    live = [c for c in candidates if c.live and c.verified_by is None]  # a checker's word is final
     seeds = [job.leaf.seeds[index] for index in job.training_seeds]
     judged = [(c.question, c.context, c.answer) for c in live] + [(s.question, s.context, s.answer) for s in seeds]
     units = []
@@ -280,7 +345,10 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
         "judge": verdict.get("mode"),
         "source": candidate.source,
         "form": candidate.form,
+        "verified_by": candidate.verified_by,
     }
+    if candidate.repaired_from is not None:
+        metadata["repaired_from"] = candidate.repaired_from
     if not candidate.live:
         metadata.update(reason=candidate.reason, step=candidate.step)
     context = candidate.context if candidate.show_context else None
@@ -289,3 +357,17 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
 
 def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
     return dict(sorted(Counter(c.reason for c in candidates if not c.live).items()))
+
+
+def kept_how(candidate: Candidate) -> str:
+    """What vouches for a kept sample: the document it restates, a checker (that agreed, or
+    repaired the answer), the judge, or the checks alone."""
+    if candidate.source == "document":
+        return "document"
+    if candidate.verified_by:
+        return "repaired" if candidate.repaired_from is not None else "checker"
+    return "judge" if candidate.verdict is not None else "checks"
+
+
+def kept_counts(candidates: list[Candidate]) -> dict[str, int]:
+    return dict(sorted(Counter(kept_how(c) for c in candidates if c.live).items()))

@@ -157,8 +157,14 @@ class Solution:
             if len(found) != 1:
                 return None
             return answer[: found[0].start()] + self.value + answer[found[0].end() :]
-        if self.kind in ("number", "amount"):
-            number = self.value.split(" ")[0]
+        if self.kind == "amount":  # the number said in the unit asked for
+            number, unit = self.value.split(" ")
+            spots = [m for m in _AMOUNT.finditer(answer) if UNIT_SYMBOL[m.group(2).lower()] == unit]
+            if not spots:
+                return None
+            return answer[: spots[-1].start(1)] + number + answer[spots[-1].end(1) :]
+        if self.kind == "number":
+            number = self.value
             spots = [
                 m for m in _NUMBER.finditer(answer) if _value(m.group(0)) not in {Fraction(v) for v in self.allowed}
             ]

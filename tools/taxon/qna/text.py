@@ -9,6 +9,7 @@ inside the wheel: nothing is downloaded at run time), loaded on first use: valid
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -24,6 +25,23 @@ def words(text: str) -> list[str]:
     """Lower-case word tokens: letters and digits, an inner apostrophe or decimal point kept
     ("don't", "2.5", "8,400"), hyphens and other punctuation splitting."""
     return _WORD.findall(text.lower().replace("’", "'"))
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    tokens = words(text)
+    return list(itertools.pairwise(tokens)) if len(tokens) > 1 else [(token, "") for token in tokens]
+
+
+COPY_SHARE = 0.8  # a text this much made of a source's word pairs copies it
+
+
+def copy_share(text: str, source: str) -> float:
+    """The share of the text's word pairs found in the source: 1.0 for a copy of it."""
+    pairs = _pairs(text)
+    if not pairs:
+        return 0.0
+    available = set(_pairs(source))
+    return sum(pair in available for pair in pairs) / len(pairs)
 
 
 def word_count(text: str | None) -> int:

@@ -128,6 +128,11 @@ def _why(metadata: dict) -> tuple[str, ...]:
     agreement = metadata.get("agreement")
     if isinstance(agreement, str):
         phrases.append(f"sampled answers agreeing {agreement}")
+    repaired = metadata.get("repaired_from")
+    if isinstance(repaired, str):
+        phrases.append(f"REPAIRED by a checker; the teacher said: {repaired}")
+    elif metadata.get("verified_by") == "checker":
+        phrases.append("a checker computed this answer")
     return tuple(phrases)
 
 
