@@ -21,7 +21,7 @@ import re
 from taxon.documents.sections import Section
 from taxon.generate.steps import Candidate, LeafJob
 from taxon.qna.facts import leaf_names, topic_of
-from taxon.qna.text import Fact, salient_words, sentence_facts, words
+from taxon.qna.text import Fact, salient_words, sentence_facts, tagged, words
 
 TOPIC_WORDS = 5  # salient words named in a sentence_topic question
 _NUMBER = re.compile(r"\d")
@@ -51,11 +51,77 @@ def topic_question(section: Section, sentence: str) -> str | None:
     return _about(section, sentence, "what is stated about")
 
 
+NEAR_WORDS = 6  # words around a fact that a sentence_fact question names
+
+
+def _asking(sentence: str, fact: Fact) -> str:
+    """How a reader asks for the fact: "in which year", "how many metres", "how many players",
+    "what percentage", "which name"."""
+    if fact.kind == "name":
+        return "which name"
+    if fact.is_year:
+        return "in which year"
+    if fact.unit == "%":
+        return "what percentage"
+    if fact.unit == "°C":
+        return "what temperature"
+    if fact.unit:
+        unit = words(sentence[fact.start : fact.end])[-1]
+        return f"how many {unit if unit.endswith('s') or len(unit) <= 2 else unit + 's'}"
+    following = re.match(r"\s+([A-Za-z]+)", sentence[fact.end :])
+    if following:
+        tags = {token.text.lower(): token.tag for token in tagged(sentence)}
+        if tags.get(following.group(1).lower(), "").startswith("NN"):
+            return f"how many {following.group(1).lower()}"
+    return "what number"
+
+
+def near_words(section: Section, sentence: str, fact: Fact, limit: int = NEAR_WORDS) -> list[str]:
+    """The sentence's salient words nearest the fact (none of the fact's or the title's), in
+    sentence order: what the fact is about, whichever side of it they stand."""
+    skip = set(words(section.title)) | set(words(sentence[fact.start : fact.end]))
+    before = salient_words(sentence[: fact.start], skip)
+    after = [word for word in salient_words(sentence[fact.end :], skip) if word not in before]
+    chosen_before, chosen_after = [], []
+    while len(chosen_before) + len(chosen_after) < limit and (before or after):
+        if before:
+            chosen_before.insert(0, before.pop())
+        if after and len(chosen_before) + len(chosen_after) < limit:
+            chosen_after.append(after.pop(0))
+    return chosen_before + chosen_after
+
+
 def fact_question(section: Section, sentence: str, fact: Fact) -> str | None:
-    """Ask for one fact by the sentence's other salient words."""
-    rest = f"{sentence[: fact.start]} {sentence[fact.end :]}"
-    asking = "which figure goes with" if fact.kind == "number" else "which name goes with"
-    return _about(section, rest, asking, frozenset(words(sentence[fact.start : fact.end])))
+    """Ask for one fact as a reader would ("how many metres", "in which year", "which name"),
+    by the sentence's salient words nearest it; None when fewer than two are left."""
+    asking = _asking(sentence, fact)
+    near = [word for word in near_words(section, sentence, fact, NEAR_WORDS + 1) if word not in asking.split()]
+    if len(near) < 2:
+        return None
+    heading = f"{section.heading}: " if section.heading else ""
+    return f"{section.title}, {heading}{asking} {' '.join(near[:NEAR_WORDS])}?"
+
+
+_CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+(?:and|but|while|whereas)\s+")
+
+
+def fact_clause(sentence: str, fact: Fact) -> str:
+    """The part of the sentence that states the fact, as a sentence of its own: its clause, after
+    the sentence's opening clause when it is a later one, so that the fact is restated apart
+    from most of what the sentence says beside it."""
+    starts = [0] + [match.end() for match in _CLAUSE_BREAK.finditer(sentence)]
+    ends = [match.start() for match in _CLAUSE_BREAK.finditer(sentence)] + [len(sentence)]
+    for start, end in zip(starts, ends):
+        if start <= fact.start < end:
+            clause = sentence[start:end].strip().rstrip(".")
+            if start > 0:  # the sentence's opening clause says what this one is about
+                opening = sentence[: ends[0]].strip()
+                first = next(iter(tagged(clause)), None)
+                follows = first and (first.tag.startswith(("VB", "MD", "CC")) or first.text.lower() in ("which", "who"))
+                joined = " " if follows else ": "
+                clause = f"{opening}{joined}{clause}"
+            return clause[:1].upper() + clause[1:] + "."
+    return sentence
 
 
 def continue_question(section: Section, sentence: str) -> str | None:
@@ -83,9 +149,12 @@ def document_candidates(job: LeafJob, sections: list[Section], forms: tuple[str,
                 if question:
                     candidates.append(_derived(form, question, sentence))
             if "sentence_fact" in forms:
-                for fact in sentence_facts(sentence, names, topic_words):
+                facts = sentence_facts(sentence, names, topic_words)
+                for fact in facts:
                     if question := fact_question(section, sentence, fact):
-                        candidates.append(_derived("sentence_fact", question, sentence))
+                        # a sentence of one fact is answered whole; of several, each by its own clause
+                        answer = sentence if len(facts) == 1 else fact_clause(sentence, fact)
+                        candidates.append(_derived("sentence_fact", question, answer))
     if "seed_bare" in forms:
         for index in job.training_seeds:
             seed = job.leaf.seeds[index]
