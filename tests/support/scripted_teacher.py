@@ -8,7 +8,8 @@ Markers in a seed question (they carry into the questions made from it):
   [units-right] [units-wrong]     -- "4 m = 400 cm." and "90 cm = 90 m." (a unit-conversion leaf's answers)
   [flaky]                         -- a right conversion whose figures change with the sampling seed
 An answer whose worked example is short (at most 8 words, a fixed form) imitates it, with the
-question's numbers in place of the example's.
+question's numbers in place of the example's (without numbers, its last word in place of the
+example's: a copy of a seed's answer would be dropped).
 """
 
 from __future__ import annotations
@@ -201,5 +202,9 @@ class ScriptedTeacher:
             return Completion("The same answer every time.", "stop")
         if example and len(example.split()) <= 8:  # a short fixed form: imitate it, with the question's numbers
             numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", prompt))
-            return Completion(re.sub(r"-?\d+(?:\.\d+)?", lambda m: next(numbers, m.group(0)), example), "stop")
+            imitated = re.sub(r"-?\d+(?:\.\d+)?", lambda m: next(numbers, m.group(0)), example)
+            if imitated == example and len(example.split()) > 1:  # no number to change: the question's last word
+                last = re.findall(r"[A-Za-z]+", prompt.rsplit("\n", 1)[-1])
+                imitated = re.sub(r"[A-Za-z]+(?=\W*$)", last[-1] if last else "it", example)
+            return Completion(imitated, "stop")
         return Completion("Answer: " + " ".join(_words_for(prompt, 8)) + ".", "stop")
