@@ -56,13 +56,14 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     assert "**Gate: passed**" in markdown and KNOWLEDGE_LEAF in markdown and "fact accuracy" in markdown
     assert "Answers side by side" in markdown and "Held-out hygiene" in markdown
     examples = [example for entry in data["sets"].values() for example in entry.get("examples", [])]
-    assert {example["source"] for example in examples} <= {"seed", "document", "generated"}
-    # a generated skill question's reference is the teacher's kept answer, and the page says so
-    examples[0]["source"] = "generated"
-    assert render_markdown(data).count("(the teacher's answer, not scored)") == 1
+    assert {example["source"] for example in examples} <= {"seed", "document", "checker", "maintainer"}
+    # a skill example says where its reference comes from and how it was scored, and why each verdict
+    skill_example = skill["examples"][0]
+    assert skill_example["method"] == "template" and set(skill_example["why"]) == {"base", "candidate"}
+    assert f"({skill_example['source']}, template)" in render_markdown(data)
     assert (out / "deltas.png").read_bytes().startswith(b"\x89PNG")
     assert len((out / "heldout.jsonl").read_text().splitlines()) == sum(
-        data["sets"][leaf.leaf_id]["n"] for leaf in leaves
+        data["sets"][leaf.leaf_id]["asked"] for leaf in leaves
     )
     assert (out / "lm_eval" / "taxon_knowledge_sports_quillball.yaml").is_file()
     # a rerun reads the cached answers and reports the same

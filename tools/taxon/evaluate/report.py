@@ -123,7 +123,9 @@ def _hygiene(data: dict) -> list[str]:
         overlap = entry.get("overlap")
         if overlap is not None:
             above = f"{overlap['above']} (> {overlap['threshold']})"
-            lines.append(f"| {set_id} | {entry['n']} | {_number(overlap['max_jaccard'])} | {above} |")
+            lines.append(
+                f"| {set_id} | {entry.get('asked', entry['n'])} | {_number(overlap['max_jaccard'])} | {above} |"
+            )
     return lines
 
 

@@ -76,7 +76,8 @@ class EvalSet:
         sources: dict[str, int] = {}
         for item in self.items:
             sources[item.source] = sources.get(item.source, 0) + 1
-        described = {"n": len(self.items), "available": self.available, "sources": sources}
+        # n: the items the set's own figure counts (a skill leaf's scored ones); asked: every item
+        described = {"n": len(self.items), "asked": len(self.items), "available": self.available, "sources": sources}
         if self.form is not None:
             described["form"] = self.form.describe()
         if self.kind == SKILL:
@@ -84,7 +85,7 @@ class EvalSet:
             for item in self.items:
                 if item.method:
                     methods[item.method] = methods.get(item.method, 0) + 1
-            described["scored"] = sum(methods.values())
+            described["n"] = sum(methods.values())
             described["methods"] = methods
         return described
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from taxon.evaluate.forms import NUM, AnswerForm, _tokens
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.solvers import MONTHS, WEEKDAYS, Solution, numbers_in
-from taxon.qna.text import COPY_SHARE, copy_share, fact_match, key_facts, words
+from taxon.qna.text import COPY_SHARE, content_terms, copy_share, fact_match, key_facts, stem, words
 
 if TYPE_CHECKING:  # sets.py builds its items with `scoring_method`
     from taxon.evaluate.sets import EvalSet
@@ -150,8 +150,9 @@ def score_against_reference(
 
 
 def ruled_out(answer: str, reference: str, question: str, seed_answers: frozenset[tuple[str, ...]]) -> str | None:
-    """Why an answer is wrong whatever it says, or None: empty, a copy of the question, or a
-    seed's answer (other than the reference) word for word."""
+    """Why an answer is wrong whatever it says, or None: empty, a copy of the question, a seed's
+    answer (other than the reference) word for word, or one that says no content word beyond the
+    question's own where the reference does ("three synonyms for attend: attend, attend, attend")."""
     if not words(answer):
         return "empty"
     if copies(answer, question, reference):
@@ -159,7 +160,15 @@ def ruled_out(answer: str, reference: str, question: str, seed_answers: frozense
     said = normal(answer)
     if said in seed_answers and said != normal(reference):
         return "a seed's answer, word for word"
+    if not _new_terms(answer, question) and _new_terms(reference, question):
+        return "adds nothing to the question's own words"
     return None
+
+
+def _new_terms(text: str, question: str) -> set[str]:
+    """The text's content words (by stem) that the question does not hold."""
+    asked = {stem(word) for word in words(question)}
+    return {stem(word) for word in content_terms(text)} - asked
 
 
 def check_problem(checks: LeafChecks | None, question: str, answer: str) -> str | None:
