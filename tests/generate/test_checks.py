@@ -2,6 +2,7 @@
 agreement among sampled answers, on a unit-conversion leaf with the scripted teacher."""
 
 import json
+import re
 
 import yaml
 
@@ -102,7 +103,7 @@ def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make
     leaves, count, leaf = _conversion_leaf(tmp_path)
     teacher = ScriptedTeacher()
     out = tmp_path / "out"
-    config = make_config(agreement_samples=2, on_wrong_answer="drop")
+    config = make_config(agreement_samples=2, on_wrong_answer="drop", checker_variants_per_seed=0)
     generate_leaves(leaves, out, config, teacher, quiet=True)
 
     stats = json.loads((out / leaf / "stats.json").read_text())
@@ -121,7 +122,9 @@ def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make
 def test_a_wrong_answer_a_checker_knows_is_repaired_and_marked(tmp_path, make_config):
     leaves, _, leaf = _conversion_leaf(tmp_path)
     out = tmp_path / "out"
-    generate_leaves(leaves, out, make_config(agreement_samples=2), ScriptedTeacher(), quiet=True)
+    generate_leaves(
+        leaves, out, make_config(agreement_samples=2, checker_variants_per_seed=0), ScriptedTeacher(), quiet=True
+    )
     stats = json.loads((out / leaf / "stats.json").read_text())
     # the three repaired answers read alike: one of them is a near-duplicate of another
     assert stats["kept_how"] == {"checker": 6, "repaired": 2} and stats["dropped"] == {
@@ -131,3 +134,25 @@ def test_a_wrong_answer_a_checker_knows_is_repaired_and_marked(tmp_path, make_co
     repaired = [row for row in read_jsonl(out / leaf / "samples.jsonl") if "repaired_from" in row["metadata"]]
     assert {row["messages"][1]["content"] for row in repaired} == {"90 cm = 0.9 m."}
     assert {row["metadata"]["repaired_from"] for row in repaired} == {"90 cm = 90 m."}
+
+
+def test_a_checkable_leaf_trains_on_its_seeds_with_new_figures_answered_by_its_checker(
+    tmp_path, make_config, repo_root
+):
+    leaf = "foundational_skills/reasoning/arithmetic/two_number_addition"
+    leaves = [found for found in load_leaves(repo_root / "taxonomy") if found.leaf_id == leaf]
+    out = tmp_path / "out"
+    generate_leaves(
+        leaves, out, make_config(eval_share=0.2, checker_variants_per_seed=2), ScriptedTeacher(), quiet=True
+    )
+    variants = [row for row in read_jsonl(out / leaf / "samples.jsonl") if row["metadata"]["source"] == "checker"]
+    dropped = [row for row in read_jsonl(out / leaf / "dropped.jsonl") if row["metadata"]["source"] == "checker"]
+    # up to two for each of the 8 training seeds; one phrased too like a question evaluation keeps is not trained
+    assert len(variants) >= 12 and len(variants) + len(dropped) <= 2 * 8
+    assert {row["metadata"]["reason"] for row in dropped} <= {"held_out"}
+    for row in variants:
+        question, answer = row["messages"][0]["content"], row["messages"][1]["content"]
+        first, second, total = (int(n) for n in re.findall(r"\d+", answer))
+        assert first + second == total and str(first) in question and str(second) in question
+        assert row["metadata"]["form"] == "checker_variant" and row["metadata"]["verified_by"] == "checker"
+    assert json.loads((out / leaf / "stats.json").read_text())["kept_how"]["checker"] >= len(variants)

@@ -76,7 +76,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, LeafOutco
             where=job.leaf.leaf_id,
             hint="add seed examples (or lower dataset.eval_share)",
         )
-    from_documents: list[Candidate] = []
+    from_documents: list[Candidate] = []  # made without the teacher: from the documents, or by a checker
     asked: tuple[str, ...] = ()
     if job.leaf.kind == "knowledge":
         from taxon.documents.sections import document_sections
@@ -92,6 +92,8 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, LeafOutco
         drop_held_out(job, from_documents, "derive")
         candidates = yield from knowledge.propose(job, chunks)
     else:
+        from_documents = skills.checker_variants(job)
+        drop_held_out(job, from_documents, "derive")
         candidates = yield from skills.propose(job)
     yield from answer_step(job, candidates)
     yield from judge_step(job, candidates)

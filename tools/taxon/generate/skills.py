@@ -6,6 +6,30 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit, task_text
+from taxon.qna.solvers import worked_variants
+
+VARIANT_DRAWS = 1000  # training's variants are drawn apart from evaluation's checker questions (draws 1, 2, ...)
+
+
+def checker_variants(job: LeafJob) -> list[Candidate]:
+    """For a leaf a checker serves: each training seed in its own words with new numbers or days,
+    answered by the checker in the seed's answer form (`qna.solvers.worked_variants`), no teacher
+    asked: `checker_variants_per_seed` of them a seed."""
+    count = job.settings.checker_variants_per_seed
+    if job.solver is None or count <= 0:
+        return []
+    found = []
+    for index in job.training_seeds:
+        seed = job.leaf.seeds[index]
+        if seed.context:  # a grounded seed's figures live in its passage: left to the teacher
+            continue
+        for question, answer in worked_variants(seed.question, seed.answer, job.solver, count, VARIANT_DRAWS):
+            candidate = Candidate(
+                index, None, question, None, "", answer=answer, source="checker", form="checker_variant"
+            )
+            candidate.verified_by = "checker"
+            found.append(candidate)
+    return found
 
 
 def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:

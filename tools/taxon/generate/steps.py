@@ -66,7 +66,9 @@ class Candidate:
     reference: str  # text whose topic the question must share
     show_context: bool = True  # whether the finished sample shows the context
     answer: str = ""
-    source: str = "generated"  # "generated" by the teacher, or "document" (derived without it)
+    source: str = (
+        "generated"  # "generated" by the teacher, "document" (derived without it) or "checker" (a checker's variant)
+    )
     form: str = "teacher"  # how it was made: "teacher" or one of settings.DOCUMENT_FORMS
     reason: str | None = None
     step: str | None = None  # the step that dropped it
@@ -323,7 +325,7 @@ def remove_duplicates(job: LeafJob, candidates: list[Candidate]) -> None:
     seeds = [f"{seed.question} {seed.answer}" for seed in job.leaf.seeds]
     duplicates = DuplicateFilter(job.settings.dedup_threshold, seeds)
     for candidate in (c for c in candidates if c.live and c.form != "seed_bare"):
-        problem = duplicates.check(f"{candidate.question} {candidate.answer}", near=candidate.source != "document")
+        problem = duplicates.check(f"{candidate.question} {candidate.answer}", near=candidate.source == "generated")
         if problem:
             candidate.drop(problem, "dedup")
 
@@ -362,8 +364,8 @@ def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
 def kept_how(candidate: Candidate) -> str:
     """What vouches for a kept sample: the document it restates, a checker (that agreed, or
     repaired the answer), the judge, or the checks alone."""
-    if candidate.source == "document":
-        return "document"
+    if candidate.source in ("document", "checker"):
+        return candidate.source
     if candidate.verified_by:
         return "repaired" if candidate.repaired_from is not None else "checker"
     return "judge" if candidate.verdict is not None else "checks"

@@ -71,7 +71,8 @@ def _card(name: str, splits: dict[str, int], settings: dict) -> str:
             f"The samples the model `{name}` was trained on (split `train`) and the questions held out from "
             f"training that its evaluation scored (split `held_out`); rows: {counts}. Each row is a chat "
             "(`messages`) with its leaf, kind, source (`seed`: the leaf's own example, `generated`: by the "
-            "teacher), the seed example and document chunk it grew from, and the judge's score.",
+            "teacher, `document`: restated from the leaf's document, `checker`: a seed with new figures answered "
+            "by a checker), the seed example and document chunk it grew from, and the judge's score.",
             "",
             f"`{DATASET_STATS}` holds each leaf's generation stats (generated, kept, dropped by reason, "
             "parameters), the random seeds of generation, training and evaluation, the held-out share and the "

@@ -4,7 +4,8 @@ and the deterministic split between training and held-out evaluation.
 A row is {"messages": [{"role", "content"}, ...], "metadata": {...}}. The metadata holds at
 least: leaf, kind, seed (index of the seed it grew from, or null), chunk (index or null),
 teacher, pipeline_version, judge_score (float or null), source ("seed", "generated" by the
-teacher, "document" derived from the documents without it, or "replay").
+teacher, "document" derived from the documents without it, "checker" made by a checker from a
+seed, or "replay").
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ def is_held_out(sample: dict, eval_share: float) -> bool:
     """Deterministic split by the user turn's text: the same question always lands on the
     same side, across runs and machines, so evaluation never sees a trained question.
     Only seeds and generated skill samples are references to score against: samples derived
-    from documents (restatements of the material), generated knowledge samples (knowledge is
-    scored on fact questions from the leaf itself) and replay rows always train."""
+    from documents (restatements of the material) or made by a checker (evaluation makes its
+    own), generated knowledge samples (knowledge is scored on fact questions from the leaf
+    itself) and replay rows always train."""
     metadata = sample.get("metadata") or {}
     source = metadata.get("source", "generated")
-    if source in ("document", "replay") or (source == "generated" and metadata.get("kind") == "knowledge"):
+    if source in ("document", "checker", "replay") or (source == "generated" and metadata.get("kind") == "knowledge"):
         return False
     return int(question_id(sample)[:16], 16) / 2**64 < eval_share
 

@@ -375,3 +375,41 @@ def checker_questions(questions: list[str], solver: str, count: int, avoid: set[
         if solution is not None and varied not in avoid and varied not in found:
             found[varied] = solution
     return list(found.items())
+
+
+def _day_pattern() -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+
+
+def restated_answer(question: str, answer: str, varied: str, solver: str) -> str | None:
+    """A seed's answer made the answer of a varied form of its question: the question's changed
+    numbers and days put in the answer's matching places, and the result set to the value the
+    solver computes (None when the result can't be placed)."""
+    solution = solve(solver, varied)
+    if solution is None:
+        return None
+    numbers = dict(zip(_NUMBER.findall(question), _NUMBER.findall(varied)))
+    days = {old.lower(): new for old, new in zip(_day_pattern().findall(question), _day_pattern().findall(varied))}
+
+    def day(match: re.Match) -> str:
+        new = days.get(match.group(0).lower(), match.group(0))
+        return new.capitalize() if match.group(0)[0].isupper() else new.lower()
+
+    rendered = _day_pattern().sub(day, _NUMBER.sub(lambda m: numbers.get(m.group(0), m.group(0)), answer))
+    if not solution.holds(rendered):
+        rendered = solution.repair(rendered) or ""
+    return rendered if rendered and solution.holds(rendered) else None
+
+
+def worked_variants(question: str, answer: str, solver: str, count: int, first_draw: int) -> list[tuple[str, str]]:
+    """Up to `count` (question, answer) pairs in a seed's own words, its numbers and days changed
+    and its answer worked out by the solver: training samples no teacher wrote."""
+    found: dict[str, str] = {}
+    for draw in range(first_draw, first_draw + 4 * max(count, 1)):
+        if len(found) >= count:
+            break
+        varied = _vary(question, draw)
+        restated = restated_answer(question, answer, varied, solver) if varied != question else None
+        if restated is not None and varied not in found:
+            found[varied] = restated
+    return list(found.items())

@@ -117,6 +117,8 @@ def _why(metadata: dict) -> tuple[str, ...]:
     form = metadata.get("form")
     if metadata.get("source") == "document" and isinstance(form, str):
         phrases.append(f"from the document ({form}), no teacher")
+    if metadata.get("source") == "checker":
+        phrases.append("a seed with new figures, answered by a checker, no teacher")
     score, median, gain = (_number(metadata.get(key)) for key in ("judge_score", "judge_seed_median", "judge_gain"))
     if score is not None and median is not None:
         phrases.append(f"likelihood {score:.2f} vs seeds' median {median:.2f} ({score - median:+.2f})")
@@ -131,7 +133,7 @@ def _why(metadata: dict) -> tuple[str, ...]:
     repaired = metadata.get("repaired_from")
     if isinstance(repaired, str):
         phrases.append(f"REPAIRED by a checker; the teacher said: {repaired}")
-    elif metadata.get("verified_by") == "checker":
+    elif metadata.get("verified_by") == "checker" and metadata.get("source") != "checker":
         phrases.append("a checker computed this answer")
     return tuple(phrases)
 
