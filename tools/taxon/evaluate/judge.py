@@ -78,7 +78,7 @@ def cases(eval_sets: list[EvalSet], answers_by_model: list[dict[str, list[str]]]
     return list(found.values())
 
 
-def _user(text: str) -> tuple[dict, ...]:
+def _user(text: str) -> tuple[dict[str, str], ...]:
     return ({"role": "user", "content": text},)
 
 
@@ -87,7 +87,7 @@ def likelihood_scorings(judged: list[JudgeCase]) -> list[Scoring]:
     return [Scoring(_user(q), case.answer) for case in judged for q in (case.question, *case.contrasts)]
 
 
-def generated_prompts(judged: list[JudgeCase]) -> list[list[dict]]:
+def generated_prompts(judged: list[JudgeCase]) -> list[list[dict[str, str]]]:
     return [
         list(_user(PROMPT.format(task=c.task, question=c.question, reference=c.reference, answer=c.answer)))
         for c in judged
@@ -99,7 +99,9 @@ def _pmi(outputs: ModelOutputs, offset: int, contrasts: int) -> float:
     return means[0] - sum(means[1:]) / contrasts if contrasts else 0.0
 
 
-def likelihood_verdicts(judged: list[JudgeCase], outputs: ModelOutputs, min_share: float) -> dict[tuple, Verdict]:
+def likelihood_verdicts(
+    judged: list[JudgeCase], outputs: ModelOutputs, min_share: float
+) -> dict[tuple[str, int, str], Verdict]:
     """(set id, index, answer) -> verdict, from the scorings `likelihood_scorings` laid out."""
     pmi: dict[tuple[str, int, str], float] = {}
     offset = 0
@@ -129,5 +131,5 @@ def parse_verdict(text: str) -> Verdict:
     return Verdict(found[-1].lower() == "right", f"judge: {reasons}")
 
 
-def generated_verdicts(judged: list[JudgeCase], outputs: ModelOutputs) -> dict[tuple, Verdict]:
+def generated_verdicts(judged: list[JudgeCase], outputs: ModelOutputs) -> dict[tuple[str, int, str], Verdict]:
     return {(c.set_id, c.index, c.answer): parse_verdict(text) for c, text in zip(judged, outputs.answers)}

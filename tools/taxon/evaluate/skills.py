@@ -80,7 +80,9 @@ def normal(text: str) -> tuple[str, ...]:
 def _slots(tokens: list[str], raw: list[str], skeleton: tuple[str, ...]) -> list[str] | None:
     """The text between the skeleton's tokens (and each number in a number slot), or None when
     the tokens don't hold the skeleton in order."""
-    slots, current, position = [], [], 0
+    slots: list[str] = []
+    current: list[str] = []
+    position = 0
     for token, original in zip(tokens, raw):
         if position < len(skeleton) and token == skeleton[position]:
             slots.append(" ".join(current))
@@ -124,11 +126,13 @@ def score_against_reference(
             return Verdict(True, f"checker: states {solution.value}")
         return Verdict(False, f"checker: the answer is {solution.value}")
     if method == NUMBER:
-        said, wanted = numbers_in(answer), numbers_in(reference)
-        return Verdict(said == wanted, f"number: {said[:3]} against {wanted}")
+        said_numbers, wanted_numbers = numbers_in(answer), numbers_in(reference)
+        return Verdict(said_numbers == wanted_numbers, f"number: {said_numbers[:3]} against {wanted_numbers}")
     if method == LABEL:
-        said, wanted = normal(answer), normal(reference)
-        return Verdict(said == wanted, f"label: {' '.join(said) or '(none)'} against {' '.join(wanted)}")
+        said_label, wanted_label = normal(answer), normal(reference)
+        return Verdict(
+            said_label == wanted_label, f"label: {' '.join(said_label) or '(none)'} against {' '.join(wanted_label)}"
+        )
     if method == TEMPLATE and form is not None:
         if not form.check(answer):
             return Verdict(False, f"not in the form ({form.describe()})")
@@ -176,7 +180,7 @@ def check_problem(checks: LeafChecks | None, question: str, answer: str) -> str 
     return failed(checks.results(question, answer)) if checks is not None else None
 
 
-def skill_verdict(eval_set: EvalSet, index: int, answer: str, judged: dict[tuple, Verdict]) -> Verdict:
+def skill_verdict(eval_set: EvalSet, index: int, answer: str, judged: dict[tuple[str, int, str], Verdict]) -> Verdict:
     """The verdict on one answer to a scored skill item (`item.method` set)."""
     item = eval_set.items[index]
     reason = ruled_out(answer, item.reference, item.question, eval_set.seed_answers)

@@ -101,7 +101,7 @@ def answers_by_set(eval_sets: list[EvalSet], outputs: ModelOutputs) -> dict[str,
 
 
 def score_outputs(
-    eval_sets: list[EvalSet], outputs: ModelOutputs, judged: dict[tuple, Verdict] | None = None
+    eval_sets: list[EvalSet], outputs: ModelOutputs, judged: dict[tuple[str, int, str], Verdict] | None = None
 ) -> tuple[dict[str, dict[str, list[float]]], dict, dict[str, list[Verdict | None]]]:
     """set id -> metric -> scores (skill accuracy: one per scored item; the rest one per item),
     set id -> the model's answers, and set id -> each skill item's verdict (None: not scored),
@@ -269,7 +269,7 @@ def skill_records(eval_sets: list[EvalSet], answered: dict, verdicts: dict, mode
 
 def run_judge(
     eval_sets: list[EvalSet], answers: list[dict[str, list[str]]], config: dict, cache_dir: Path, quiet: bool
-) -> dict[tuple, Verdict]:
+) -> dict[tuple[str, int, str], Verdict]:
     """The judge's verdicts on every free-form skill answer of every model (`evaluate.judge`)."""
     settings = config["evaluate"]
     mode = settings.get("judge", "loglikelihood")

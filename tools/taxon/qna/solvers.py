@@ -346,7 +346,7 @@ def _vary(question: str, draw: int) -> str:
     digest = hashlib.sha256(f"{draw}\0{question}".encode()).digest()
     pick = iter(digest)
 
-    def number(match: re.Match) -> str:
+    def number(match: re.Match[str]) -> str:
         text = match.group(0)
         whole, _, decimals = text.replace(",", "").lstrip("-").partition(".")
         low = 10 ** (len(whole) - 1) if len(whole) > 1 else int(whole != "0")
@@ -354,7 +354,7 @@ def _vary(question: str, draw: int) -> str:
         fraction = "".join(str(next(pick) % 10) for _ in decimals)
         return ("-" if text.startswith("-") else "") + str(value) + (f".{fraction}" if decimals else "")
 
-    def day(match: re.Match) -> str:
+    def day(match: re.Match[str]) -> str:
         found = WEEKDAYS[(WEEKDAYS.index(match.group(0).lower()) + 1 + next(pick) % 6) % 7]
         return found.capitalize() if match.group(0)[0].isupper() else found
 
@@ -391,9 +391,9 @@ def restated_answer(question: str, answer: str, varied: str, solver: str) -> str
     numbers = dict(zip(_NUMBER.findall(question), _NUMBER.findall(varied)))
     days = {old.lower(): new for old, new in zip(_day_pattern().findall(question), _day_pattern().findall(varied))}
 
-    def day(match: re.Match) -> str:
+    def day(match: re.Match[str]) -> str:
         new = days.get(match.group(0).lower(), match.group(0))
-        return new.capitalize() if match.group(0)[0].isupper() else new.lower()
+        return str(new.capitalize() if match.group(0)[0].isupper() else new.lower())
 
     rendered = _day_pattern().sub(day, _NUMBER.sub(lambda m: numbers.get(m.group(0), m.group(0)), answer))
     if not solution.holds(rendered):

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 from taxon.core.errors import TaxonError
 
@@ -409,7 +410,7 @@ class Token:
 
 
 @cache
-def _parser():
+def _parser() -> Any:
     try:
         import textblob.en
     except ImportError:
@@ -421,7 +422,7 @@ def _parser():
 
 
 @cache
-def _stemmer():
+def _stemmer() -> Any:
     from nltk.stem import PorterStemmer  # textblob's dependency; the stemmer needs no downloaded data
 
     return PorterStemmer()
@@ -470,7 +471,7 @@ _CONTENT_TAGS = ("NN", "JJ", "VB", "CD", "FW")
 
 def stem(word: str) -> str:
     """The Porter stem of a lower-cased word: "predators" and "predation" meet at "predat"."""
-    return _stemmer().stem(word.lower())
+    return str(_stemmer().stem(word.lower()))
 
 
 def content_terms(text: str) -> list[str]:
