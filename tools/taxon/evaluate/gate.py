@@ -1,5 +1,5 @@
 """The regression gate: a candidate is released only when every changed leaf improved its own
-figure against every baseline (a knowledge leaf its fact accuracy, a skill leaf its form
+figure against every baseline (a knowledge leaf its fact accuracy, a skill leaf its skill
 accuracy, the whole interval above zero), no held-out knowledge question has a near training
 question, and the general probe did not fall: its
 multiple-choice accuracy did not drop, nor its loss on the held-out text rise, beyond the
@@ -49,7 +49,10 @@ def changed_failures(changed: dict[str, tuple[str, dict[str, Interval | None]]],
     for leaf, (metric, by_baseline) in changed.items():
         for baseline, interval in by_baseline.items():
             if interval is None:
-                reasons.append(f"changed leaf {leaf} has no held-out questions, so it cannot show an improvement")
+                reasons.append(
+                    f"changed leaf {leaf} has no held-out question with a trusted reference, so it cannot show an "
+                    "improvement: add seed examples (some are held out), or approve held-out samples in review"
+                )
             elif interval.low <= 0 or interval.delta < min_delta:
                 reasons.append(
                     f"changed leaf {leaf} did not improve its {metric} against {baseline}: {_span(interval)}"
