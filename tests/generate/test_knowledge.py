@@ -92,7 +92,7 @@ def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_
         if row["metadata"]["form"] == "sentence_fact"
     }
     first = facts["She incubates them for 13 days."]
-    second = facts["She incubates them for 13 days and the chicks leave the nest 16 days after hatching."]
+    second = facts["The chicks leave the nest 16 days after hatching."]
     assert "how many days" in first and "13" not in first and "16" not in second
 
 

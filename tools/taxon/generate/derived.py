@@ -21,7 +21,7 @@ import re
 from taxon.documents.sections import Section
 from taxon.generate.steps import Candidate, LeafJob
 from taxon.qna.facts import leaf_names, topic_of
-from taxon.qna.text import Fact, salient_words, sentence_facts, tagged, words
+from taxon.qna.text import STOPWORDS, Fact, name_facts, number_facts, salient_words, sentence_facts, tagged, words
 
 TOPIC_WORDS = 5  # salient words named in a sentence_topic question
 _NUMBER = re.compile(r"\d")
@@ -105,21 +105,32 @@ def fact_question(section: Section, sentence: str, fact: Fact) -> str | None:
 _CLAUSE_BREAK = re.compile(r",\s+|;\s+|\s+(?:and|but|while|whereas)\s+")
 
 
+def _lead(opening: str) -> str:
+    """The opening clause up to its first figure or name, without trailing small words: what a
+    later clause is about ("A glimmerball court is a rectangle" of "... a rectangle 30 metres
+    long"), so that the clause is restated without the opening's own figures."""
+    found = number_facts(opening) + name_facts(opening)
+    cut = min((fact.start for fact in found), default=len(opening))
+    lead = opening[:cut].split()
+    while lead and lead[-1].lower().strip(",") in STOPWORDS:
+        lead.pop()
+    return " ".join(lead).rstrip(",") if len(lead) >= 2 else ""
+
+
 def fact_clause(sentence: str, fact: Fact) -> str:
     """The part of the sentence that states the fact, as a sentence of its own: its clause, after
-    the sentence's opening clause when it is a later one, so that the fact is restated apart
-    from most of what the sentence says beside it."""
+    the lead of the sentence's opening clause when it is a later one, so that the fact is
+    restated apart from the other figures of its sentence."""
     starts = [0] + [match.end() for match in _CLAUSE_BREAK.finditer(sentence)]
     ends = [match.start() for match in _CLAUSE_BREAK.finditer(sentence)] + [len(sentence)]
     for start, end in zip(starts, ends):
         if start <= fact.start < end:
             clause = sentence[start:end].strip().rstrip(".")
-            if start > 0:  # the sentence's opening clause says what this one is about
-                opening = sentence[: ends[0]].strip()
-                first = next(iter(tagged(clause)), None)
-                follows = first and (first.tag.startswith(("VB", "MD", "CC")) or first.text.lower() in ("which", "who"))
-                joined = " " if follows else ": "
-                clause = f"{opening}{joined}{clause}"
+            own_subject = re.match(r"(?:and|but)\s+(?=(?:the|a|an|it|its|they|their|she|he|his|her)\b)", clause)
+            if own_subject:  # "..., and the chicks leave the nest": a clause that names what it is about
+                clause = clause[own_subject.end() :]
+            lead = _lead(sentence[: ends[0]]) if start > 0 and not own_subject else ""
+            clause = f"{lead} {clause}" if lead else clause
             return clause[:1].upper() + clause[1:] + "."
     return sentence
 
