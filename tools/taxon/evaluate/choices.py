@@ -11,6 +11,7 @@ import hashlib
 import re
 
 from taxon.qna.facts import FactQuestion
+from taxon.qna.solvers import MONTHS, WEEKDAYS
 from taxon.qna.text import NUMBER_WORDS, is_year, number_facts
 
 N_CHOICES = 4
@@ -61,33 +62,7 @@ def _number_variants(text: str, key: str, pool: list[tuple[float, str | None]]) 
     return variants[: N_CHOICES - 1] if len(variants) <= N_CHOICES - 1 else _order(key, variants[:5])[: N_CHOICES - 1]
 
 
-CALENDAR = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "spring",
-        "summer",
-        "autumn",
-        "winter",
-    ]
-)
+CALENDAR = frozenset([*MONTHS, *WEEKDAYS, "spring", "summer", "autumn", "winter"])
 
 
 def _name_kind(name: str) -> tuple[bool, int]:
