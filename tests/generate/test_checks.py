@@ -67,6 +67,15 @@ def test_checks_learned_from_the_seeds():
     assert checks.checkable and checks.carries_numbers
     assert failed(checks.results("Convert 6 km to metres.", "6 km = 6000 m.")) is None
     assert failed(checks.results("Convert 6 km to metres.", "6 km is 6000 metres, as 1 km is 1000 m.")) == "check_form"
+    assert failed(checks.results("Convert 6 km to metres.", "6 km = 6000 m. " * 3)) == "check_form"
+    assert checks.max_words == 6 and not checks.lower_case  # 1.5 times the longest seed answer
+    poems = LeafChecks.from_seeds([("Poem: rain.", "rain at dawn\nfalls\nboats sleep")] * 3)
+    assert (
+        poems.lower_case
+        and failed(poems.results("Poem: rain.", "Rain at dawn\nfalls\nboats sleep")) == "check_lower_case"
+    )
+    rambling = "It is a poem about the rain at dawn and the boats that sleep in the harbour, a fine one."
+    assert failed(poems.results("Poem: rain.", rambling.lower())) == "check_length"
     assert failed(checks.results("Convert 6 km to metres.", "5 km = 5000 m.")) == "check_question_numbers"
     free = LeafChecks.from_seeds([("Write a poem.", "Waves fold under the grey morning light, again and again.")] * 3)
     assert not free.checkable and free.results("Write a poem.", "Anything at all, in any form it likes.") == {}
@@ -113,7 +122,7 @@ def test_wrong_and_unstable_answers_are_dropped_with_their_reason(tmp_path, make
     assert kept and all(row["messages"][1]["content"] == "4 m = 400 cm." for row in kept)
     for row in kept:  # why each was kept, for the review page
         meta = row["metadata"]
-        assert meta["checks"] == {"conversion": True, "form": True, "question_numbers": True}
+        assert meta["checks"] == {"conversion": True, "form": True, "question_numbers": True, "length": True}
         assert meta["verified_by"] == "checker" and meta["agreement"] is None and meta["judge_score"] is None
     answers = [r for r in teacher.requests if r.messages[0]["role"] == "system"]
     assert len(answers) == 3 * 3 + 3 * 3  # the checkable answers once, the flaky ones three times

@@ -107,5 +107,5 @@ def test_each_sample_shows_why_it_was_kept(tmp_path):
         "sampled answers agreeing 3/3",
     ]
     assert why["A fact."] == ["from the document (sentence_continue), no teacher"]
-    assert why["9 m = 900 cm."] == ["REPAIRED by a checker; the teacher said: 9 m = 90 cm."]
+    assert why["9 m = 900 cm."] == ["REPAIRED; the teacher said: 9 m = 90 cm."]
     assert "badge why" in html

@@ -15,7 +15,7 @@ held-out generated question is asked for its form only."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
@@ -181,8 +181,8 @@ def skill_eval_set(
                 max_tokens=limit,
             )
         )
-    # the checks generation holds answers to, learned from every seed; the answer form is `form`'s to check
-    checks = replace(LeafChecks.from_seeds([(seed.question, seed.answer) for seed in leaf.seeds]), form=None)
+    # the checks generation holds answers to, learned from every seed; the answer's form is `form`'s to check
+    checks = LeafChecks.from_seeds([(seed.question, seed.answer) for seed in leaf.seeds]).content_only
     return EvalSet(
         leaf.leaf_id,
         SKILL,

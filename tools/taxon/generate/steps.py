@@ -246,6 +246,8 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
         if problem:
             candidate.drop(problem, "copy")
             continue
+        if job.checks.lower_case and candidate.answer != candidate.answer.lower():  # the seeds' case, kept
+            candidate.repaired_from, candidate.answer = candidate.answer, candidate.answer.lower()
         problem = check_with_solver(job, candidate)
         if problem:
             candidate.drop(problem, "check")

@@ -15,14 +15,16 @@ Each check says True (holds), False (broken) or None (says nothing about this an
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from taxon.qna.solvers import MONTHS, UNIT_FACTORS, WEEKDAYS, close, numbers_in, solve_weekday
 
 MIN_SEEDS = 3
+LENGTH_MARGIN = 1.5  # a skill's answer may run to this many times its longest seed answer, in words
 FORM_MAX_WORDS = 8  # a fixed answer form is a short one: longer answers vary in form even when they share words
 _NUMBER = r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?"
 _NUMBER_RE = re.compile(_NUMBER)
@@ -226,6 +228,8 @@ class LeafChecks:
     form: tuple[str, ...] | None = None  # the shape every seed answer has, when they share one
     carries_numbers: bool = False  # every seed answer repeats its question's numbers
     grounded_numbers: bool = False  # knowledge: the answer's numbers come from its passage
+    max_words: int | None = None  # answers run to at most LENGTH_MARGIN times the longest seed answer
+    lower_case: bool = False  # every seed answer is in lower case, from its first letter (a haiku-like poem)
 
     @classmethod
     def from_seeds(cls, seeds: list[tuple[str, str]], knowledge: bool = False) -> LeafChecks:
@@ -236,10 +240,19 @@ class LeafChecks:
         shapes = {shape(answer) for _, answer in seeds} if short else set()
         carried = [_carries_numbers(question, answer) for question, answer in seeds]
         with_numbers = [result for result in carried if result is not None]
+        lengths = [len(answer.split()) for _, answer in seeds]
         return cls(
             form=next(iter(shapes)) if len(shapes) == 1 else None,
             carries_numbers=len(with_numbers) >= MIN_SEEDS and all(with_numbers),
+            max_words=math.ceil(LENGTH_MARGIN * max(lengths)),
+            lower_case=all(answer == answer.lower() and re.match(r"\s*[a-z]", answer) for _, answer in seeds),
         )
+
+    @property
+    def content_only(self) -> LeafChecks:
+        """The checks of what an answer says, without those of its form (shape, length, case):
+        evaluation's, where the form is a figure of its own."""
+        return replace(self, form=None, max_words=None, lower_case=False)
 
     @property
     def checkable(self) -> bool:
@@ -253,6 +266,10 @@ class LeafChecks:
             results["form"] = shape(answer) == self.form
         if self.carries_numbers:
             results["question_numbers"] = _carries_numbers(question, answer)
+        if self.max_words is not None:
+            results["length"] = len(answer.split()) <= self.max_words
+        if self.lower_case:
+            results["lower_case"] = answer == answer.lower()
         if self.grounded_numbers and source:
             said, available = numbers(answer), set(numbers(source))
             results["source_numbers"] = all(number in available for number in said) if said else None

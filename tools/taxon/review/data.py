@@ -132,7 +132,7 @@ def _why(metadata: dict) -> tuple[str, ...]:
         phrases.append(f"sampled answers agreeing {agreement}")
     repaired = metadata.get("repaired_from")
     if isinstance(repaired, str):
-        phrases.append(f"REPAIRED by a checker; the teacher said: {repaired}")
+        phrases.append(f"REPAIRED; the teacher said: {repaired}")
     elif metadata.get("verified_by") == "checker" and metadata.get("source") != "checker":
         phrases.append("a checker computed this answer")
     return tuple(phrases)
