@@ -1,7 +1,7 @@
 """Generation and skill correctness on real content: the current InstructLab leaves in
 ../shared/corpus/instructlab-taxonomy (16 files no one here wrote to fit our checkers).
 
-    python bench/real_skills.py [--corpus DIR] [--leaves SUBSTRING ...] [--profile cpu] [--out DIR]
+    python bench/real_skills.py [--quick] [--corpus DIR] [--leaves SUBSTRING ...] [--profile cpu] [--out DIR]
 
 The leaves are copied into a temporary taxonomy (the corpus itself is referenced by path, never
 copied into the repository). A knowledge leaf's document lives in an external repository this
@@ -35,6 +35,7 @@ from summary import emit
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus" / "instructlab-taxonomy"
 EXAMPLES = 3
+QUICK_LEAVES = ["synonyms", "temporal_reasoning", "chickadee"]
 
 
 def vendored_taxonomy(corpus: Path, root: Path, wanted: list[str]) -> Path:
@@ -71,7 +72,10 @@ def main() -> int:
     parser.add_argument("--leaves", nargs="*", default=[], help="only leaves whose path holds one of these")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--out", type=Path, default=None, help="keep the run here (default: a temporary folder)")
+    parser.add_argument("--quick", action="store_true", help="three leaves only")
     args = parser.parse_args()
+    if args.quick and not args.leaves:
+        args.leaves = QUICK_LEAVES
     if not args.corpus.is_dir():
         print(f"corpus not found: {args.corpus} (pass --corpus)", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@
 
 Runs bench/validate.py (against instructlab-schema in a temp venv), bench/teachers.py
 (throughput against the ideal C/L, batched against one sequence), bench/train.py (against a
-plain Hugging Face Trainer), bench/generate_incremental.py, and the demo (`taxon pipeline
+plain Hugging Face Trainer), bench/generate_incremental.py, bench/real_skills.py (generation and
+the base's skill correctness on the real InstructLab leaves), and the demo (`taxon pipeline
 --profile cpu` from empty generation and training caches), then writes a table of the
 headline figures with the machine and the date, followed by each bench's full output.
 Each bench's output is kept in bench/out/, so `--only NAME` reruns one and rebuilds the page.
@@ -29,7 +30,7 @@ from summary import emit, parse
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-BENCHES = ("validate", "teachers", "train", "generate_incremental")
+BENCHES = ("validate", "teachers", "train", "generate_incremental", "real_skills")
 OUTPUTS = BENCH / "out" / "results"  # <name>.json: {"output", "seconds", "code"} of its last run
 CURVE = BENCH / "out" / "knowledge_curve.jsonl"
 
