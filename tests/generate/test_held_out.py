@@ -98,3 +98,21 @@ def test_a_near_copy_of_a_held_out_generated_skill_question_is_not_trained(repo_
     split = TrainingSplit([poems], 0.2, rows=[held, near, other])
     assert [split.side(row) for row in (held, near, other)] == [HELD_OUT, NEAR_HELD_OUT, TRAIN]
     assert TrainingSplit([poems], 0.2).side(near) == TRAIN  # without the rows, only the seeds guard
+
+
+def test_checker_made_questions_are_told_apart_by_their_figures(repo_root):
+    """Evaluation's checker-made questions are the seeds' own words with new figures: a training
+    seed is never dropped for sharing their words, a question with their figures always is."""
+    from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, TRAIN, TrainingSplit, checker_items
+    from taxon.qna.samples import make_sample, seed_samples
+
+    leaf = load_leaf(repo_root / "taxonomy/foundational_skills/reasoning/arithmetic/two_number_addition/qna.yaml")
+    split = TrainingSplit([leaf], 0.2)
+    sides = [split.side(sample) for sample in seed_samples(leaf)]
+    assert NEAR_HELD_OUT not in sides and sides.count(HELD_OUT) < len(sides)
+    (question, solution), *_ = checker_items(leaf)
+    first, second = solution.allowed
+    asked_again = make_sample(f"Please add {first} and {second}.", "", None, {"leaf": leaf.leaf_id, "kind": leaf.kind})
+    assert split.side(asked_again) in (NEAR_HELD_OUT, HELD_OUT)
+    other = make_sample("Please add 1 and 2.", "", None, {"leaf": leaf.leaf_id, "kind": leaf.kind})
+    assert split.side(other) in (TRAIN, HELD_OUT)

@@ -184,7 +184,7 @@ def generation_key(job: LeafJob, config: dict) -> str:
             "pipeline": PIPELINE_VERSION,
             "code": _pipeline_code(),
             "parameters": job.settings.recorded(),
-            "held_out": job.held_out.questions,
+            "held_out": [*job.held_out.questions, *job.held_out.by_figures],
             "templates": template_identities(),
             "documents": config.get("documents") if job.leaf.kind == "knowledge" else None,
         }

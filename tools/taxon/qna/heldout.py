@@ -16,7 +16,7 @@ from pathlib import Path
 
 from taxon.qna.layout import EVAL_QUESTIONS_NAME
 from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples, user_prompt
-from taxon.qna.solvers import Solution, checker_questions, leaf_solver
+from taxon.qna.solvers import WEEKDAYS, Solution, checker_questions, leaf_solver
 from taxon.qna.taxonomy import Leaf
 from taxon.qna.text import jaccard, words
 
@@ -50,10 +50,15 @@ class HeldOut:
     questions: tuple[str, ...]
     max_jaccard: float = HELD_OUT_MAX_JACCARD
     form: frozenset[str] = frozenset()
+    # checker-made questions: the seeds' own words with new figures, so they are told apart by
+    # their figures alone (a training question with the same numbers and days is one of them)
+    by_figures: tuple[str, ...] = ()
     _sets: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
+    _figures: frozenset[frozenset[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_sets", tuple(self.tokens(q) for q in self.questions))
+        object.__setattr__(self, "_figures", frozenset(figures(q) for q in self.by_figures) - {frozenset()})
 
     def tokens(self, question: str) -> frozenset[str]:
         return frozenset(words(question)) - self.form
@@ -69,7 +74,12 @@ class HeldOut:
         return best, best_question
 
     def too_close(self, question: str) -> bool:
-        return self.closest(question)[0] >= self.max_jaccard
+        return self.closest(question)[0] >= self.max_jaccard or figures(question) in self._figures
+
+
+def figures(question: str) -> frozenset[str]:
+    """The numbers and weekdays a question states."""
+    return frozenset(word for word in words(question) if word[0].isdigit() or word in WEEKDAYS)
 
 
 def leaf_form(leaf: Leaf) -> frozenset[str]:
@@ -98,12 +108,13 @@ def checker_items(leaf: Leaf) -> list[tuple[str, Solution]]:
 
 
 def leaf_held_out(leaf: Leaf, eval_share: float, extra_questions: tuple[str, ...] = ()) -> HeldOut:
-    """The leaf's held-out seed questions, its checker-made questions and any further held-out
-    questions evaluation asks, compared without the leaf's form words ("Is 37 odd or even?" and
-    "Is 451 odd or even?" share 4 of 6 words, none of them beyond the form)."""
+    """The leaf's held-out seed questions and any further held-out questions evaluation asks,
+    compared without the leaf's form words ("Is 37 odd or even?" and "Is 451 odd or even?"
+    share 4 of 6 words, none of them beyond the form), and its checker-made questions, compared
+    by their figures."""
     seeds = [leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, eval_share))]
-    checker = [question for question, _ in checker_items(leaf)]
-    return HeldOut(tuple(seeds) + tuple(checker) + tuple(extra_questions), HELD_OUT_MAX_JACCARD, leaf_form(leaf))
+    checker = tuple(question for question, _ in checker_items(leaf))
+    return HeldOut(tuple(seeds) + tuple(extra_questions), HELD_OUT_MAX_JACCARD, leaf_form(leaf), checker)
 
 
 TRAIN, HELD_OUT, NEAR_HELD_OUT = "train", "held_out", "near_held_out"
