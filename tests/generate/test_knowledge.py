@@ -85,15 +85,14 @@ def test_most_knowledge_samples_ask_without_the_chunk(tmp_path, repo_root, make_
     assert all("\n\n" not in row["messages"][0]["content"] for row in derived)
     answers = {row["messages"][1]["content"] for row in derived}
     assert "The female lays a clutch of three eggs, which are pale blue with brown speckles." in answers
-    # a sentence of two facts answers a question for each, by the fact's own clause
-    facts = {
-        row["messages"][1]["content"]: row["messages"][0]["content"]
+    # a sentence of two facts answers a question for each, near-duplicates kept on purpose
+    two_facts = "She incubates them for 13 days, and the chicks leave the nest 16 days after hatching."
+    asked = [
+        row["messages"][0]["content"]
         for row in derived
-        if row["metadata"]["form"] == "sentence_fact"
-    }
-    first = facts["She incubates them for 13 days."]
-    second = facts["The chicks leave the nest 16 days after hatching."]
-    assert "how many days" in first and "13" not in first and "16" not in second
+        if row["metadata"]["form"] == "sentence_fact" and row["messages"][1]["content"] == two_facts
+    ]
+    assert len(asked) == 2 and "how many days" in asked[0] and "13" not in asked[0] and "16" not in asked[1]
 
 
 def test_unusable_documents_fail_their_leaf_only(tmp_path, repo_root, make_config):

@@ -9,7 +9,14 @@ from taxon.core.errors import UsageError
 from taxon.core.settings import GenerateSettings, check_config
 
 JUDGE_MODES = ("auto", "loglikelihood", "generated", "none")
-DOCUMENT_FORMS = ("section", "sentence_topic", "sentence_continue", "sentence_fact", "seed_bare")  # see derived.py
+DOCUMENT_FORMS = (
+    "section",
+    "sentence_topic",
+    "sentence_continue",
+    "sentence_fact",
+    "fact_clause",
+    "seed_bare",
+)  # derived.py
 TEACHER_KEYS = ("backend", "teacher")  # read by make_teacher
 
 
