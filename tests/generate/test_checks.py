@@ -68,7 +68,7 @@ def test_checks_learned_from_the_seeds():
     assert failed(checks.results("Convert 6 km to metres.", "6 km = 6000 m.")) is None
     assert failed(checks.results("Convert 6 km to metres.", "6 km is 6000 metres, as 1 km is 1000 m.")) == "check_form"
     assert failed(checks.results("Convert 6 km to metres.", "6 km = 6000 m. " * 3)) == "check_form"
-    assert checks.max_words == 6 and not checks.lower_case  # 1.5 times the longest seed answer
+    assert checks.max_words == 8 and not checks.lower_case  # 1.5 times the longest seed answer (5 words)
     poems = LeafChecks.from_seeds([("Poem: rain.", "rain at dawn\nfalls\nboats sleep")] * 3)
     assert (
         poems.lower_case
