@@ -69,7 +69,13 @@ def test_checks_learned_from_the_seeds():
     assert failed(checks.results("Convert 6 km to metres.", "6 km is 6000 metres, as 1 km is 1000 m.")) == "check_form"
     assert failed(checks.results("Convert 6 km to metres.", "6 km = 6000 m. " * 3)) == "check_form"
     assert checks.max_words == 8 and not checks.lower_case  # 1.5 times the longest seed answer (5 words)
-    poems = LeafChecks.from_seeds([("Poem: rain.", "rain at dawn\nfalls\nboats sleep")] * 3)
+    poems = LeafChecks.from_seeds(
+        [
+            ("Poem: rain.", "rain at dawn\nfalls on the harbour\nboats sleep"),
+            ("Poem: snow.", "first snow\non the empty playground\nno footprints yet"),
+            ("Poem: a cat.", "afternoon sun\na cat in its warm patch\nthe clock ticks on"),
+        ]
+    )
     assert (
         poems.lower_case
         and failed(poems.results("Poem: rain.", "Rain at dawn\nfalls\nboats sleep")) == "check_lower_case"
