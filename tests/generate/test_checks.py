@@ -84,7 +84,9 @@ def test_checks_learned_from_the_seeds():
     assert failed(poems.results("Poem: rain.", rambling.lower())) == "check_length"
     assert failed(checks.results("Convert 6 km to metres.", "5 km = 5000 m.")) == "check_question_numbers"
     free = LeafChecks.from_seeds([("Write a poem.", "Waves fold under the grey morning light, again and again.")] * 3)
-    assert not free.checkable and free.results("Write a poem.", "Anything at all, in any form it likes.") == {}
+    assert not free.checkable and free.results("Write a poem.", "Anything at all, in any form it likes.") == {
+        "length": True
+    }
     knowledge = LeafChecks.from_seeds([], knowledge=True)
     passage = "The court is 30 metres long and 18 metres wide."
     assert failed(knowledge.results("How long?", "It is 30 metres long.", passage)) is None
