@@ -225,3 +225,12 @@ def test_a_scored_verdict_says_why(repo_root, tmp_path):
     assert skill_verdict(eval_set, index, "Calculate 39 + 39.", {}).why == "copies the question"
     assert skill_verdict(eval_set, index, "17 + 25 = 42.", {}).why == "a seed's answer, word for word"
     assert skill_verdict(eval_set, index, "39 + 39 = 78.", {}).right
+
+
+def test_a_free_form_answer_is_right_only_in_its_form(repo_root, tmp_path):
+    """Seen on the demo: a one-line sentence passed the likelihood judge as a three-line poem."""
+    eval_set = skill_eval_set(_leaf(repo_root, POEMS), tmp_path, 1.0, 0, {})
+    index = next(i for i, item in enumerate(eval_set.items) if "night train" in item.question)
+    answer = "The night train passes a sleeping village, a beacon of hope in the night."
+    judged = {(eval_set.set_id, index, answer): Verdict(True, "judge: PMI 2.78 against the reference's 2.22")}
+    assert skill_verdict(eval_set, index, answer, judged) == Verdict(False, "not in the form (3 lines)")

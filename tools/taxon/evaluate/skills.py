@@ -189,6 +189,8 @@ def skill_verdict(eval_set: EvalSet, index: int, answer: str, judged: dict[tuple
     problem = check_problem(eval_set.checks, item.question, answer)
     if problem:
         return Verdict(False, f"breaks {problem.removeprefix('check_')}")
-    if item.method == JUDGE:
+    if item.method == JUDGE:  # a poem or a summary does its task only in its form: three lines, one sentence
+        if eval_set.form is not None and not eval_set.form.check(answer):
+            return Verdict(False, f"not in the form ({eval_set.form.describe()})")
         return judged.get((eval_set.set_id, index, answer)) or Verdict(False, "not judged")
     return score_against_reference(item.method, answer, item.reference, item.question, eval_set.form, item.solution)
