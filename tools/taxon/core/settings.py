@@ -84,8 +84,8 @@ class GenerateSettings:
     judge_below_seeds: float = 1.0
     judge_min_context_gain: float = 0.0
     judge_min_score: int = 4
-    on_wrong_answer: str = "repair"  # a checker knows the answer and the teacher's is wrong: repair | drop
-    checker_variants_per_seed: int = 2  # a checkable leaf: seeds with new numbers, answered by its checker
+    on_wrong_answer: str = "drop"  # a checker knows the answer and the teacher's is wrong: drop | repair
+    checker_variants_per_seed: int = 0  # a checkable leaf: seeds with new numbers, answered by its checker
     on_topic_min_overlap: float = 0.15
     agreement_samples: int = 2
     dedup_threshold: float = 0.8
