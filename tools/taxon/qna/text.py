@@ -207,7 +207,8 @@ def _sentence_starts(text: str) -> set[int]:
 
 def name_facts(text: str, known_names: frozenset[str] = frozenset()) -> list[Fact]:
     """Capitalised word runs. A single capitalised word opening a sentence counts only when it
-    is a known name (seen capitalised inside a sentence elsewhere in the leaf)."""
+    is a known name (seen capitalised inside a sentence elsewhere in the leaf) or a code with a
+    digit in it ("E3")."""
     starts = _sentence_starts(text)
     facts = []
     for match in _NAME.finditer(text):
@@ -220,8 +221,8 @@ def name_facts(text: str, known_names: frozenset[str] = frozenset()) -> list[Fac
                 continue
             start = match.start() + span.index(tokens[0])
             span = " ".join(tokens)
-        if start in starts and len(tokens) == 1 and span.lower() not in known_names:
-            continue
+        if start in starts and len(tokens) == 1 and span.lower() not in known_names and not re.search(r"\d", span):
+            continue  # "Today ..." is no name; a code opening a sentence ("E3 means ...") is one
         if span.lower() in NUMBER_WORDS:
             continue
         facts.append(Fact("name", " ".join(words(span)), start, start + len(span)))
