@@ -82,6 +82,10 @@ def test_checks_learned_from_the_seeds():
     )
     rambling = "It is a poem about the rain at dawn and the boats that sleep in the harbour, a fine one."
     assert failed(poems.results("Poem: rain.", rambling.lower())) == "check_length"
+    # every seed poem has three lines: the 135M teacher's two-line "poems" are not kept
+    two_lines = "the wind will carry the kites away,\nthe sky will never be the same."
+    assert poems.lines == 3 and failed(poems.results("Poem: kites.", two_lines)) == "check_lines"
+    assert failed(poems.results("Poem: kites.", "windy hill\n\nchildren with kites\nthe sky pulls back")) is None
     assert failed(checks.results("Convert 6 km to metres.", "5 km = 5000 m.")) == "check_question_numbers"
     free = LeafChecks.from_seeds([("Write a poem.", "Waves fold under the grey morning light, again and again.")] * 3)
     assert not free.checkable and free.results("Write a poem.", "Anything at all, in any form it likes.") == {
@@ -173,3 +177,22 @@ def test_a_checkable_leaf_trains_on_its_seeds_with_new_figures_answered_by_its_c
         assert first + second == total and str(first) in question and str(second) in question
         assert row["metadata"]["form"] == "checker_variant" and row["metadata"]["verified_by"] == "checker"
     assert json.loads((out / leaf / "stats.json").read_text())["kept_how"]["checker"] >= len(variants)
+
+
+def test_checker_variants_spread_their_answers_over_the_labels():
+    """A model trained on variants that are mostly "odd" (or mostly "the first number") learns to
+    say that to everything: the variants of each seed alternate between the answers."""
+    from collections import Counter
+
+    from taxon.qna.solvers import solve_comparison, worked_variants
+
+    parity = worked_variants("Is 37 odd or even?", "37 is odd.", "parity", 6, 1000)
+    assert Counter(answer.split()[-1] for _, answer in parity) == {"odd.": 3, "even.": 3}
+    larger = worked_variants("Which is larger, 41 or 14?", "41 is larger than 14.", "comparison", 6, 1000)
+    firsts = 0
+    for question, answer in larger:
+        first, second = (int(n) for n in re.findall(r"\d+", question))
+        assert answer == f"{max(first, second)} is larger than {min(first, second)}."
+        firsts += first > second
+    assert firsts == 3  # the seed's first-is-larger answer swapped for half of them
+    assert solve_comparison("Which is larger, 12 or 70?").repair("12 is larger than 70.") == "70 is larger than 12."

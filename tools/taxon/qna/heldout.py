@@ -18,7 +18,7 @@ from taxon.qna.layout import EVAL_QUESTIONS_NAME
 from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples, user_prompt
 from taxon.qna.solvers import WEEKDAYS, Solution, checker_questions, leaf_solver
 from taxon.qna.taxonomy import Leaf
-from taxon.qna.text import jaccard, words
+from taxon.qna.text import NUMBER_WORDS, jaccard, words
 
 HELD_OUT_MAX_JACCARD = 0.6  # a training question this close to a held-out one is a leak
 
@@ -77,9 +77,16 @@ class HeldOut:
         return self.closest(question)[0] >= self.max_jaccard or figures(question) in self._figures
 
 
+_RECKONING_WORDS = frozenset({"after", "before", "tomorrow", "yesterday", "ago", "since", "week", "weeks"})
+
+
 def figures(question: str) -> frozenset[str]:
-    """The numbers and weekdays a question states."""
-    return frozenset(word for word in words(question) if word[0].isdigit() or word in WEEKDAYS)
+    """What sets a checkable question apart from others of its form: the numbers it states (in
+    digits or words), its weekdays and which way it counts from them ("two days after Monday"
+    is not "the day before Monday")."""
+    wanted = WEEKDAYS + tuple(NUMBER_WORDS) + ("one",)
+    found = {word for word in words(question) if word[0].isdigit() or word in wanted}
+    return frozenset(found | (_RECKONING_WORDS & set(words(question))) if found else found)
 
 
 def leaf_form(leaf: Leaf) -> frozenset[str]:

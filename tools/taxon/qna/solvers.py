@@ -163,6 +163,19 @@ class Solution:
             if not spots:
                 return None
             return answer[: spots[-1].start(1)] + number + answer[spots[-1].end(1) :]
+        if self.kind == "larger":  # "X is larger than Y." with X and Y the wrong way round: swapped
+            spots = [m for m in _NUMBER.finditer(answer) if _value(m.group(0)) in {Fraction(v) for v in self.allowed}]
+            if len(spots) != 2 or _value(spots[0].group(0)) == _value(spots[1].group(0)):
+                return None
+            first, second = spots
+            swapped = (
+                answer[: first.start()]
+                + second.group(0)
+                + answer[first.end() : second.start()]
+                + first.group(0)
+                + answer[second.end() :]
+            )
+            return swapped if _comparisons_hold(swapped) else None
         if self.kind == "number":
             number = self.value
             spots = [
@@ -358,8 +371,21 @@ def _vary(question: str, draw: int) -> str:
         found = WEEKDAYS[(WEEKDAYS.index(match.group(0).lower()) + 1 + next(pick) % 6) % 7]
         return found.capitalize() if match.group(0)[0].isupper() else found
 
+    def counted(match: re.Match[str]) -> str:  # "two days" -> "five days": a count of two to ten stays plural
+        found = _COUNT_WORDS[(_COUNT_WORDS.index(match.group(0).lower()) + 1 + next(pick) % 8) % 9]
+        return found.capitalize() if match.group(0)[0].isupper() else found
+
     varied = _NUMBER.sub(number, question)
+    varied = _counts().sub(counted, varied)
     return re.sub(r"\b(?:" + "|".join(WEEKDAYS) + r")\b", day, varied, flags=re.IGNORECASE)
+
+
+_COUNT_WORDS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def _counts() -> re.Pattern[str]:
+    """A count in words before a plural noun ("two days", "Three days")."""
+    return re.compile(r"\b(?:" + "|".join(_COUNT_WORDS) + r")\b(?=\s+[a-z]+s\b)", re.IGNORECASE)
 
 
 def checker_questions(questions: list[str], solver: str, count: int, avoid: set[str]) -> list[tuple[str, Solution]]:
@@ -390,26 +416,51 @@ def restated_answer(question: str, answer: str, varied: str, solver: str) -> str
         return None
     numbers = dict(zip(_NUMBER.findall(question), _NUMBER.findall(varied)))
     days = {old.lower(): new for old, new in zip(_day_pattern().findall(question), _day_pattern().findall(varied))}
+    counts = {old.lower(): new for old, new in zip(_counts().findall(question), _counts().findall(varied))}
 
-    def day(match: re.Match[str]) -> str:
-        new = days.get(match.group(0).lower(), match.group(0))
-        return str(new.capitalize() if match.group(0)[0].isupper() else new.lower())
+    def renamed(names: dict[str, str]) -> Callable[[re.Match[str]], str]:
+        def rename(match: re.Match[str]) -> str:
+            new = names.get(match.group(0).lower(), match.group(0))
+            return str(new.capitalize() if match.group(0)[0].isupper() else new.lower())
 
-    rendered = _day_pattern().sub(day, _NUMBER.sub(lambda m: numbers.get(m.group(0), m.group(0)), answer))
+        return rename
+
+    rendered = _NUMBER.sub(lambda m: numbers.get(m.group(0), m.group(0)), answer)
+    rendered = _counts().sub(renamed(counts), _day_pattern().sub(renamed(days), rendered))
     if not solution.holds(rendered):
         rendered = solution.repair(rendered) or ""
     return rendered if rendered and solution.holds(rendered) else None
 
 
+def label(question: str, solution: Solution) -> str:
+    """What a model could answer every question of a kind with and be right half the time or
+    more: the parity, which of the two numbers is the larger, the weekday; "" for a result that
+    is a number of its own (a sum, a conversion)."""
+    if solution.kind in ("parity", "weekday"):
+        return solution.value
+    if solution.kind == "larger":
+        found = numbers_in(question)
+        return "first" if found and found[0] == Fraction(solution.value) else "second"
+    return ""
+
+
 def worked_variants(question: str, answer: str, solver: str, count: int, first_draw: int) -> list[tuple[str, str]]:
     """Up to `count` (question, answer) pairs in a seed's own words, its numbers and days changed
-    and its answer worked out by the solver: training samples no teacher wrote."""
-    found: dict[str, str] = {}
-    for draw in range(first_draw, first_draw + 4 * max(count, 1)):
-        if len(found) >= count:
-            break
+    and its answer worked out by the solver: training samples no teacher wrote. Their answers are
+    spread evenly over the labels (odd and even, the first or the second number larger) so
+    that no one answer is right for most of them."""
+    by_label: dict[str, dict[str, str]] = {}
+    for draw in range(first_draw, first_draw + 8 * max(count, 1)):
         varied = _vary(question, draw)
         restated = restated_answer(question, answer, varied, solver) if varied != question else None
-        if restated is not None and varied not in found:
-            found[varied] = restated
+        solution = solve(solver, varied)
+        if restated is not None and solution is not None:
+            by_label.setdefault(label(varied, solution), {}).setdefault(varied, restated)
+    found: dict[str, str] = {}
+    queues = [list(pairs.items()) for _, pairs in sorted(by_label.items())]
+    while len(found) < count and any(queues):
+        for queue in queues:
+            if queue and len(found) < count:
+                varied, restated = queue.pop(0)
+                found.setdefault(varied, restated)
     return list(found.items())
