@@ -213,6 +213,11 @@ def shape(answer: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def line_count(answer: str) -> int:
+    """The answer's non-empty lines."""
+    return sum(1 for line in answer.splitlines() if line.strip())
+
+
 def _carries_numbers(question: str, answer: str) -> bool | None:
     asked = numbers(question)
     if not asked:
@@ -230,6 +235,7 @@ class LeafChecks:
     grounded_numbers: bool = False  # knowledge: the answer's numbers come from its passage
     max_words: int | None = None  # answers run to at most LENGTH_MARGIN times the longest seed answer
     lower_case: bool = False  # every seed answer is in lower case, from its first letter (a haiku-like poem)
+    lines: int | None = None  # every seed answer has this many lines (more than one): a three-line poem
 
     @classmethod
     def from_seeds(cls, seeds: list[tuple[str, str]], knowledge: bool = False) -> LeafChecks:
@@ -241,18 +247,20 @@ class LeafChecks:
         carried = [_carries_numbers(question, answer) for question, answer in seeds]
         with_numbers = [result for result in carried if result is not None]
         lengths = [len(answer.split()) for _, answer in seeds]
+        line_counts = {line_count(answer) for _, answer in seeds}
         return cls(
             form=next(iter(shapes)) if len(shapes) == 1 else None,
             carries_numbers=len(with_numbers) >= MIN_SEEDS and all(with_numbers),
             max_words=math.ceil(LENGTH_MARGIN * max(lengths)),
             lower_case=all(answer == answer.lower() and re.match(r"\s*[a-z]", answer) for _, answer in seeds),
+            lines=line_counts.pop() if len(line_counts) == 1 and min(line_counts) > 1 else None,
         )
 
     @property
     def content_only(self) -> LeafChecks:
         """The checks of what an answer says, without those of its form (shape, length, case):
         evaluation's, where the form is a figure of its own."""
-        return replace(self, form=None, max_words=None, lower_case=False)
+        return replace(self, form=None, max_words=None, lower_case=False, lines=None)
 
     @property
     def checkable(self) -> bool:
@@ -270,6 +278,8 @@ class LeafChecks:
             results["length"] = len(answer.split()) <= self.max_words
         if self.lower_case:
             results["lower_case"] = answer == answer.lower()
+        if self.lines is not None:
+            results["lines"] = line_count(answer) == self.lines
         if self.grounded_numbers and source:
             said, available = numbers(answer), set(numbers(source))
             results["source_numbers"] = all(number in available for number in said) if said else None
