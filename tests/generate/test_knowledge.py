@@ -111,3 +111,26 @@ def test_unusable_documents_fail_their_leaf_only(tmp_path, repo_root, make_confi
     assert list(result.errors) == ["knowledge/science/fictional_species/marrowick_finch"]
     assert "documents" in result.errors["knowledge/science/fictional_species/marrowick_finch"]
     assert result.leaves["compositional_skills/birds"]["kept"] > 0
+
+
+def test_no_teacher_questions_leaves_the_documents_own_restatements(tmp_path, repo_root, make_config, tiny_model_dir):
+    """questions_per_chunk = 0: a small teacher's questions on a passage are left out (the cpu profile's
+    135M teacher wrote "The Marrowick finch lives up to 13 days after hatching, so it is around 13 feet
+    high"); the leaf trains on its document's sentences restated, the look-ups and its seeds."""
+    leaf = finch_leaf(tmp_path, repo_root)
+    config = make_config(
+        chunk_tokenizer=str(tiny_model_dir),
+        questions_per_chunk=0,
+        document_forms=["sentence_fact", "fact_echo", "subject_lookup", "seed_bare"],
+    )
+    teacher = ScriptedTeacher()
+    generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
+    rows = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
+    assert {row["metadata"]["source"] for row in rows} == {"document"}
+    assert not [r for r in teacher.requests if r.messages[-1]["content"].startswith("Here is a passage")]
+    forms = {row["metadata"]["form"] for row in rows}
+    assert forms == {"sentence_fact", "fact_echo", "subject_lookup", "seed_bare"}
+    pairs = {row["messages"][0]["content"]: row["messages"][1]["content"] for row in rows}
+    assert pairs["Which songbird was first described in 1881 by the naturalist Tobias Quenby?"].startswith(
+        "The Marrowick finch was first described in 1881"
+    )

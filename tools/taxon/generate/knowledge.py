@@ -62,7 +62,11 @@ def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
 
 
 def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:
+    """The teacher's questions on each chunk; none when `questions_per_chunk` is 0 (the leaf
+    then trains on what its documents and seeds say, restated without a teacher)."""
     leaf, settings = job.leaf, job.settings
+    if settings.questions_per_chunk == 0:
+        return []
     outline = leaf.document_outline or leaf.domain or leaf.leaf_id
     plan = []
     for chunk in chunks:

@@ -15,6 +15,8 @@ DOCUMENT_FORMS = (
     "sentence_continue",
     "sentence_fact",
     "fact_clause",
+    "fact_echo",
+    "subject_lookup",
     "seed_bare",
 )  # derived.py
 TEACHER_KEYS = ("backend", "teacher")  # read by make_teacher
@@ -39,13 +41,16 @@ class Settings(GenerateSettings):
             raise UsageError(f"generate.on_wrong_answer must be repair or drop, not '{settings.on_wrong_answer}'")
         if settings.answer_length_factor <= 0:
             raise UsageError("generate.answer_length_factor must be above 0")
+        if settings.questions_per_chunk < 0:
+            raise UsageError("generate.questions_per_chunk must be 0 or more")
+        if settings.checker_variants_per_seed < 0:
+            raise UsageError("generate.checker_variants_per_seed must be 0 or more")
         if settings.agreement_samples < 0:
             raise UsageError("generate.agreement_samples must be 0 or more")
         if not 0.0 <= settings.knowledge_chunk_share <= 1.0:
             raise UsageError("generate.knowledge_chunk_share must be between 0 and 1")
         for name in (
             "questions_per_seed",
-            "questions_per_chunk",
             "batch_size",
             "leaves_per_batch",
             "list_max_new_tokens",
