@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from taxon.core.characters import JOINERS, describe, invisible_runs
+from taxon.core.characters import hidden_runs
 from taxon.core.errors import TaxonError
-from taxon.core.findings import ERROR, WARNING, Finding
+from taxon.core.findings import ERROR, Finding
 from taxon.documents.git import FetchSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
 from taxon.documents.readers import reader_for
@@ -145,20 +145,24 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
     return documents, problems
 
 
-def _character_problems(name: str, text: str, limit: int = 5) -> list[Problem]:
-    """D014 at each of the first runs of invisible characters; D015 for a run of zero-width
-    joiners only."""
-    problems = []
-    for line, column, run in invisible_runs(text, limit):
-        where, count = f"{name}:{line}:{column}", f" ({len(run)} in a row)" if len(run) > 1 else ""
-        if set(run) <= set(JOINERS):
-            problems.append(
-                Problem(
-                    "D015", f"{where}: zero-width joiner {describe(run[0])}{count}: keep it only where needed", WARNING
-                )
-            )
-        else:
-            problems.append(Problem("D014", f"{where}: invisible character {describe(run[0])}{count}: remove it"))
+def _character_problems(name: str, text: str, limit: int = 20) -> list[Problem]:
+    """D014 at each run of characters a reviewer cannot see (taxon.core.characters), the
+    first `limit` of them, the last one shown counting the rest."""
+    problems: list[Problem] = []
+    more = hidden = 0
+    line, counted_to = 1, 0
+    for run in hidden_runs(text):
+        hidden += len(run.text)
+        if len(problems) == limit:
+            more += 1
+            continue
+        line += text.count("\n", counted_to, run.start)
+        counted_to = run.start
+        column = run.start - text.rfind("\n", 0, run.start)
+        problems.append(Problem("D014", f"{name}:{line}:{column}: invisible characters {run.summary()}: remove them"))
+    if more:
+        last = problems[-1]
+        problems[-1] = Problem("D014", f"{last.message}; {more} more runs after this one ({hidden} characters in all)")
     return problems
 
 

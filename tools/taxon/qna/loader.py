@@ -14,7 +14,8 @@ import codecs
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,7 +32,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from taxon.core.characters import INVISIBLE, JOINERS, describe
+from taxon.core.characters import HiddenRun, hidden_runs
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
@@ -44,9 +45,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 _CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff"
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_SUSPICIOUS = re.compile(f"[{_CONTROL}{_BIDI}]|{INVISIBLE.pattern}")
+_CONTROL_OR_BIDI = re.compile(f"[{_CONTROL}{_BIDI}]")
 _IS_BIDI = re.compile(f"[{_BIDI}]")
-_IS_CONTROL = re.compile(f"[{_CONTROL}]")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -167,22 +167,28 @@ def _decode(raw: bytes, parsed: Parsed) -> str:
         _stop(parsed, line, column, "Y003", f"byte 0x{raw[error.start]:02x} is not valid UTF-8: save the file as UTF-8")
 
 
-def _character_message(char: str) -> tuple[str, str]:
+def _control_message(char: str) -> tuple[str, str]:
     if _IS_BIDI.match(char):
         return "Y005", f"bidirectional control character U+{ord(char):04X}: remove it (text must read as stored)"
-    if _IS_CONTROL.match(char):
-        return "Y004", f"control character U+{ord(char):04X}: remove it"
-    if char in JOINERS:
-        return "Y016", f"zero-width joiner {describe(char)}: keep it only where the script or an emoji needs it"
-    return "Y015", f"invisible character {describe(char)}: remove it (reviewers cannot see it)"
+    return "Y004", f"control character U+{ord(char):04X}: remove it"
+
+
+def _hidden_message(run: HiddenRun) -> str:
+    return f"invisible characters {run.summary()}: remove them (reviewers cannot see them)"
+
+
+def _own_runs(text: str) -> Iterator[HiddenRun]:
+    """Runs of hidden characters that are not control or bidi characters only (Y004, Y005)."""
+    return (run for run in hidden_runs(text) if not all(_CONTROL_OR_BIDI.match(char) for char in run.text))
 
 
 def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
-    if not _SUSPICIOUS.search(text):
-        return
+    """Y004 / Y005 for each control or bidi character, Y015 for each run of characters a
+    reviewer cannot see (taxon.core.characters): the first `cap` of each at their line and
+    column, the last one shown counting the rest."""
     counts: dict[str, int] = {}
-    for match in _SUSPICIOUS.finditer(text):
-        code, message = _character_message(match.group())
+    for match in _CONTROL_OR_BIDI.finditer(text):
+        code, message = _control_message(match.group())
         counts[code] = counts.get(code, 0) + 1
         if counts[code] <= cap:
             parsed.findings.append(finding(parsed.path, *line_column(text, match.start()), code, message))
@@ -190,6 +196,35 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
             break  # enough said; a file full of them is not scanned to the end
     if "Y004" in counts:
         raise _Stop  # the YAML parser would refuse them anyway, with a less useful message
+    shown: list[Finding] = []
+    more = hidden = 0
+    for run in _own_runs(text):
+        if len(shown) < cap:
+            shown.append(finding(parsed.path, *line_column(text, run.start), "Y015", _hidden_message(run)))
+        else:
+            more += 1
+        hidden += len(run.text)
+    if more:
+        last = shown[-1]
+        shown[-1] = replace(
+            last, message=f"{last.message}; {more} more runs after this one ({hidden} characters in all)"
+        )
+    parsed.findings += shown
+
+
+def _check_escaped(value: str, event, parsed: Parsed) -> None:
+    """A double-quoted scalar can spell any character as an escape (\\u200b, \\U000E0041):
+    its value gets the same checks, reported at the scalar."""
+    control = _CONTROL_OR_BIDI.search(value)
+    if control:
+        code, message = _control_message(control.group())
+        parsed.findings.append(finding(parsed.path, *_place(event), code, f"escaped {message}"))
+    runs = list(_own_runs(value))
+    if runs:
+        count = f" ({len(runs)} runs)" if len(runs) > 1 else ""
+        parsed.findings.append(
+            finding(parsed.path, *_place(event), "Y015", f"escaped {_hidden_message(runs[0])}{count}")
+        )
 
 
 def _scalar_value(event: ScalarEvent) -> Any:
@@ -275,10 +310,8 @@ def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
         node_path, keep = _attach_point(parent)
         if kind is ScalarEvent:
             value = _scalar_value(event)
-            suspicious = _SUSPICIOUS.search(value) if event.style == '"' and isinstance(value, str) else None
-            if suspicious:
-                code, message = _character_message(suspicious.group())
-                parsed.findings.append(finding(parsed.path, *_place(event), code, message))
+            if event.style == '"' and isinstance(value, str):
+                _check_escaped(value, event, parsed)
         else:
             if len(stack) >= max_depth:
                 _stop(parsed, *_place(event), "Y009", f"nesting deeper than {max_depth} levels: flatten the data")
@@ -298,6 +331,8 @@ def _take_key(event, parent: _Frame, parsed: Parsed) -> None:
     if type(event) is not ScalarEvent:
         _stop(parsed, *_place(event), "Y014", "a list or mapping used as a key: keys must be plain text")
     key = event.value
+    if event.style == '"':
+        _check_escaped(key, event, parsed)
     if key in parent.container:
         first = parsed.key_positions.get(parent.path + (key,))
         where = f" (first at line {first[0]})" if first else ""
