@@ -243,6 +243,12 @@ RULES: dict[str, Rule] = {
             "a leaf's documents must not make more chunks than [documents] max_chunks_per_leaf",
             "checked by `taxon validate --check-documents` (estimated; generate counts exactly)",
         ),
+        Rule(
+            "D017",
+            ERROR,
+            "a document's file name must be UTF-8 without control or invisible characters",
+            "checked by `taxon validate --check-documents` (names reach git, hashes, JSON and logs)",
+        ),
     )
 }
 

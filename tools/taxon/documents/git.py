@@ -212,7 +212,9 @@ def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeE
             continue
         meta, path = record.split(b"\t", 1)
         mode, _kind, object_id, size = meta.decode().split()
-        entries.append(TreeEntry(mode, object_id, int(size) if size.isdigit() else 0, path.decode("utf-8", "replace")))
+        entries.append(
+            TreeEntry(mode, object_id, int(size) if size.isdigit() else 0, path.decode("utf-8", "surrogateescape"))
+        )
     return entries
 
 

@@ -12,11 +12,13 @@ from pathlib import Path
 from taxon.core.characters import hidden_runs
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
+from taxon.core.github import log_name
 from taxon.documents.git import FetchSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
 from taxon.documents.readers import reader_for
 from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
 from taxon.documents.sources import SourceFile, list_source, read_all
+from taxon.qna.layout import name_problem
 from taxon.qna.taxonomy import Leaf
 
 
@@ -179,7 +181,11 @@ def _select(files: list[SourceFile], patterns: list[str]) -> tuple[list[SourceFi
 
 
 def _reader_of(file: SourceFile, max_file_bytes: int) -> Callable[[str, bytes], str]:
-    """The reader for a file that may be read: not a link, within the size cap, a known type."""
+    """The reader for a file that may be read: a usable name, not a link, within the size
+    cap, a known type."""
+    unusable = name_problem(file.name)
+    if unusable:
+        raise DocumentProblem("D017", f"{log_name(file.name)}: {unusable}")
     if file.link is not None:
         raise DocumentProblem("D006", f"{file.name} is a {file.link}, which is never followed: commit the file itself")
     if file.size > max_file_bytes:

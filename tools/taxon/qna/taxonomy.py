@@ -88,7 +88,8 @@ class Leaf:
             dirnames[:] = [d for d in dirnames if not (Path(folder) / d / QNA_NAME).exists()]
             for name in filenames:
                 path = Path(folder) / name
-                files[path.relative_to(self.folder).as_posix()] = hash_file(path)
+                relative = path.relative_to(self.folder).as_posix()  # a name that is not UTF-8 keeps its bytes
+                files[relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")] = hash_file(path)
         return hash_value(files)
 
 

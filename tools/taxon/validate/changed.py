@@ -39,7 +39,7 @@ def validate_changed(repo: Path, base: str | None, taxonomy_dir: str, settings: 
         if taxonomy not in relative.parents or not os.path.lexists(root / path):
             continue
         if reason := misplaced(relative.relative_to(taxonomy), set()):
-            report.add([finding(_display(root / path), 1, 1, "T003", f"{reason}: remove it")])
+            report.add([finding(_display(root / path), 1, 1, "T003", reason)])
     for old, new in changes.renamed:
         file = report.file(_display(root / new))
         if file is not None:
