@@ -189,3 +189,25 @@ def test_text_and_safetensors_whose_first_bytes_look_like_a_pickle_header_are_no
     for text in ("# A model card\n", "In this model...\n", '{"a": 1}\n', "---\nlicense: mit\n---\n"):
         (tmp_path / "card.md").write_text(text)
         assert not is_pickle(tmp_path / "card.md"), text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"x\n::error title=Forged::the release is safe.json",
+        b"::add-mask::hf_token.json",
+        b"  ::set-output name=ok::yes.json",
+        b"##[warning]forged.json",
+        b"caf\xe9\r::stop-commands::t.json",
+    ],
+)
+def test_hostile_file_names_are_printed_escaped(bundle, capsys, name):
+    """A name in the bundle reaches the release job's log through `taxon verify`: it is
+    escaped (taxon.core.github.log_name), so no line of the output is a workflow command."""
+    with open(os.path.join(os.fsencode(bundle), name), "wb") as handle:
+        handle.write(b"{}")
+    assert main(["verify", str(bundle)]) == 1
+    captured = capsys.readouterr()
+    for line in (captured.out + captured.err).splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line, line
+    assert "not listed in SHA256SUMS" in captured.err

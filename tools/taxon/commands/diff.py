@@ -9,6 +9,7 @@ from pathlib import Path
 
 from taxon.core.config import find_config, load_config
 from taxon.core.errors import EXIT_OK, TaxonError
+from taxon.core.github import log_name
 from taxon.diff import LeafChanges, changed_leaves
 
 DEFAULT_TAXONOMY = "taxonomy"
@@ -42,12 +43,12 @@ def _taxonomy_dir(start: Path) -> str:
 
 
 def format_text(changes: LeafChanges) -> str:
-    lines = [f"base: {changes.base} (merge-base {changes.base_commit[:12]})"]
-    lines += [f"added     {path.as_posix()}" for path in changes.added]
-    lines += [f"modified  {path.as_posix()}" for path in changes.modified]
-    lines += [f"renamed   {old.as_posix()} -> {new.as_posix()}" for old, new in changes.renamed]
-    lines += [f"deleted   {path.as_posix()}" for path in changes.deleted]
+    lines = [f"base: {log_name(changes.base)} (merge-base {changes.base_commit[:12]})"]
+    lines += [f"added     {log_name(path.as_posix())}" for path in changes.added]
+    lines += [f"modified  {log_name(path.as_posix())}" for path in changes.modified]
+    lines += [f"renamed   {log_name(old.as_posix())} -> {log_name(new.as_posix())}" for old, new in changes.renamed]
+    lines += [f"deleted   {log_name(path.as_posix())}" for path in changes.deleted]
     if changes.is_empty():
         lines.append("no leaf changed")
-    lines += [f"other     {path.as_posix()}" for path in changes.other_paths]
+    lines += [f"other     {log_name(path.as_posix())}" for path in changes.other_paths]
     return "\n".join(lines)

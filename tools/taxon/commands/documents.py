@@ -14,6 +14,7 @@ from rich.table import Table
 from taxon.backends.tokenizers import chunk_tokenizer
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
+from taxon.core.github import log_safe
 from taxon.documents import chunk_documents, load_leaf_documents
 from taxon.documents.records import document_settings
 from taxon.qna.taxonomy import load_leaves
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             documents = load_leaf_documents(leaf, config)
         except TaxonError as error:
-            print(f"taxon documents: error: {error}", file=sys.stderr)
+            print(log_safe(f"taxon documents: error: {error}"), file=sys.stderr)
             failed = True
             continue
         console.print(f"[bold]{escape(leaf.leaf_id)}[/bold]  {escape(str(leaf.qna_path))}")

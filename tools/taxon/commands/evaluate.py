@@ -10,6 +10,7 @@ from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.core.errors import EXIT_FAILED, EXIT_OK
+from taxon.core.github import log_safe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
     if not report.passed:
         print("taxon evaluate: the gate failed:", file=sys.stderr)
         for reason in report.gate.reasons:
-            print(f"  - {reason}", file=sys.stderr)
+            print(log_safe(f"  - {reason}"), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

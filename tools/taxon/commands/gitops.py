@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from taxon.core.config import load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
-from taxon.core.github import annotation, log_safe
+from taxon.core.github import annotation, log_name, log_safe
 from taxon.gitops import actions, authorize, comment, export, gate, releases, restore
 from taxon.gitops import changes as pr_changes
 
@@ -74,6 +75,9 @@ def add_arguments(parser) -> None:
             report.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
 
 
+SHOWN_SKIPPED = 20  # annotations for files export-pr skipped; the rest are counted by reason
+
+
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -124,8 +128,12 @@ def _authorize(args) -> int:
 def _export(args) -> int:
     limits = export.ExportLimits.from_config(load_config(path=args.config))
     exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, limits)
-    for path, why in exported.skipped:
-        print(annotation("warning", f"not used: {why}", file=path, title="Skipped file"))
+    for path, why in exported.skipped[:SHOWN_SKIPPED]:
+        print(annotation("warning", f"not used: {why}", file=log_name(path), title="Skipped file"))
+    if len(exported.skipped) > SHOWN_SKIPPED:
+        reasons = Counter(why for _, why in exported.skipped[SHOWN_SKIPPED:])
+        counted = "; ".join(f"{count} {why}" for why, count in reasons.most_common())
+        print(annotation("warning", f"{sum(reasons.values())} more files not used ({counted})", title="Skipped files"))
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": str(len(exported.leaves))})
     if not exported.leaves:
         return _fail("this pull request adds or changes no taxonomy leaf", "No leaves")
@@ -200,7 +208,7 @@ def _fetch_release(args) -> int:
     if release is None:
         print("no release yet: the candidate is compared with the base model only")
     else:
-        print(f"latest release {release.tag} ({release.digest}) unpacked to {release.bundle}")
+        print(f"latest release {log_name(release.tag)} ({release.digest}) unpacked to {release.bundle}")
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.core.github import log_safe
 from taxon.qna.layout import REPORT_MD, RunLayout, default_run_dir
 
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     errors = Console(stderr=True)
     for outcome in result.outcomes:
         if outcome.error:
-            errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), outcome.error))
+            errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), log_safe(outcome.error)))
     _print_results(console, result)
     return result.exit_code
 

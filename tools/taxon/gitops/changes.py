@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository
-from taxon.core.github import dig
+from taxon.core.github import dig, log_name
 from taxon.core.markdown import code_span, table_code, table_text
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 from taxon.qna.taxonomy import leaf_id
@@ -95,7 +95,7 @@ def pull_request_changes(repo_root: Path, base: str, head: str) -> PullRequestCh
 
 
 def split_message(changes: PullRequestChanges, shown: int = 10) -> str:
-    listed = ", ".join(changes.other[:shown]) + (" ..." if len(changes.other) > shown else "")
+    listed = ", ".join(map(log_name, changes.other[:shown])) + (" ..." if len(changes.other) > shown else "")
     return (
         f"This pull request changes {len(changes.taxonomy)} leaf file(s) under taxonomy/ and "
         f"{len(changes.other)} other file(s) ({listed}). {SPLIT_HINT}"

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
+from taxon.core.github import log_name
 from taxon.core.store import hash_file
 from taxon.publish.dataset import dataset_problems
 from taxon.publish.manifest import bundle_files
@@ -79,6 +80,13 @@ def _parses_as_pickle(data: bytes, complete: bool) -> bool:
     return not complete
 
 
+def _about(name: str, problem: str) -> str:
+    """A problem with a file of the bundle: its name is anyone's (a bundle can come from
+    anywhere), so it is shown escaped (a newline and '::' would start a workflow command on
+    the release job's log)."""
+    return f"{log_name(name)}: {problem}"
+
+
 def walk_bundle(bundle: Path) -> tuple[list[str], list[str]]:
     """(regular files, everything else but folders) under the bundle, as posix paths, with
     no link followed."""
@@ -96,7 +104,8 @@ def walk_bundle(bundle: Path) -> tuple[list[str], list[str]]:
 
 def irregular_problems(other: list[str]) -> list[str]:
     return [
-        f"{relative}: links, FIFOs and devices are not allowed in a bundle (regular files only)" for relative in other
+        _about(relative, "links, FIFOs and devices are not allowed in a bundle (regular files only)")
+        for relative in other
     ]
 
 
@@ -107,15 +116,15 @@ def content_problems(bundle: Path, files: list[str]) -> list[str]:
         path = bundle / relative
         suffix = PurePosixPath(relative).suffix.lower()
         if suffix in CODE_SUFFIXES:
-            problems.append(f"{relative}: code files ({suffix}) are not allowed in a bundle")
+            problems.append(_about(relative, f"code files ({suffix}) are not allowed in a bundle"))
         elif suffix in PICKLE_SUFFIXES:
-            problems.append(f"{relative}: a pickle-format file type ({suffix}) is not allowed; use safetensors")
+            problems.append(_about(relative, f"a pickle-format file type ({suffix}) is not allowed; use safetensors"))
         elif is_pickle(path):
-            problems.append(f"{relative}: pickle content is not allowed; use safetensors")
+            problems.append(_about(relative, "pickle content is not allowed; use safetensors"))
         elif suffix == ".json":
             keys = sorted(_keys(_json_value(path)) & REMOTE_CODE_KEYS)
             if keys:
-                problems.append(f"{relative}: {', '.join(keys)} would load code with the model; remove it")
+                problems.append(_about(relative, f"{', '.join(keys)} would load code with the model; remove it"))
     return problems
 
 
@@ -157,11 +166,11 @@ def checksum_problems(bundle: Path, files: list[str]) -> list[str]:
             continue
         listed.add(relative)
         if relative not in present:
-            problems.append(f"{relative}: listed in {SUMS_NAME} but missing")
+            problems.append(_about(relative, f"listed in {SUMS_NAME} but missing"))
         elif hash_file(bundle / relative) != digest:
-            problems.append(f"{relative}: checksum mismatch (the file changed after publishing)")
+            problems.append(_about(relative, "checksum mismatch (the file changed after publishing)"))
     problems += [
-        f"{relative}: not listed in {SUMS_NAME}"
+        _about(relative, f"not listed in {SUMS_NAME}")
         for relative in files
         if relative != SUMS_NAME and relative not in listed
     ]
@@ -211,19 +220,19 @@ def manifest_problems(bundle: Path) -> list[str]:
         return [f"{MANIFEST_NAME} has no file list"]
     problems = []
     for relative in sorted(set(recorded) - set(actual)):
-        problems.append(f"{relative}: in {MANIFEST_NAME} but missing")
+        problems.append(_about(relative, f"in {MANIFEST_NAME} but missing"))
     for relative in sorted(set(actual) - set(recorded)):
-        problems.append(f"{relative}: not in {MANIFEST_NAME}")
+        problems.append(_about(relative, f"not in {MANIFEST_NAME}"))
     for relative in sorted(set(recorded) & set(actual)):
         entry = recorded[relative]
         if not isinstance(entry, dict) or entry.get("sha256") != actual[relative]["sha256"]:
-            problems.append(f"{relative}: sha256 differs from {MANIFEST_NAME}")
+            problems.append(_about(relative, f"sha256 differs from {MANIFEST_NAME}"))
     weights = [name for name in actual if name.endswith(".safetensors") and "/" not in name]
     if not weights:
         problems.append("no merged weights (*.safetensors) at the top of the bundle")
     if manifest.get("adapter"):
         problems += [
-            f"{manifest['adapter']}/{name}: the adapter file is missing"
+            _about(f"{manifest['adapter']}/{name}", "the adapter file is missing")
             for name in ADAPTER_FILES
             if f"{manifest['adapter']}/{name}" not in actual
         ]
@@ -239,7 +248,7 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
     except ValueError as error:
         return [f"{MANIFEST_NAME}: publish.max_shard_size: {error}"]
     return [
-        f"{name}: {size} bytes, over the shard limit {shard_limit}"
+        _about(name, f"{size} bytes, over the shard limit {shard_limit}")
         for name, size in weight_sizes.items()
         if size > limit
     ]
@@ -267,7 +276,9 @@ def model_problems(bundle: Path) -> list[str]:
         problems.append("the tokenizer has no chat template")
     shards = set(_json_object(bundle / "model.safetensors.index.json").get("weight_map", {}).values())
     problems += [
-        f"{shard}: named in the weight index but missing" for shard in sorted(shards) if not (bundle / shard).is_file()
+        _about(shard, "named in the weight index but missing")
+        for shard in sorted(shards)
+        if not (bundle / shard).is_file()
     ]
     return problems
 
@@ -277,9 +288,9 @@ def verify_bundle(bundle: Path, sums_digest: str | None = None) -> list[str]:
     (and, with `sums_digest`, the very bundle that digest was recorded for)."""
     bundle = Path(bundle)
     if not bundle.is_dir():
-        return [f"{bundle}: not a folder"]
+        return [_about(str(bundle), "not a folder")]
     if not (bundle / MANIFEST_NAME).is_file() and not (bundle / SUMS_NAME).is_file():
-        return [f"{bundle}: not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})"]
+        return [_about(str(bundle), f"not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})")]
     try:
         files, other = walk_bundle(bundle)
         if other:  # nothing more is opened: a link could lead out, a FIFO would block
@@ -289,4 +300,4 @@ def verify_bundle(bundle: Path, sums_digest: str | None = None) -> list[str]:
         checks = (manifest_problems, model_problems, card_problems, dataset_problems)
         return problems + [problem for check in checks for problem in check(bundle)]
     except OSError as error:
-        return [f"cannot read the bundle: {error}"]
+        return [f"cannot read the bundle: {log_name(str(error))}"]
