@@ -235,8 +235,9 @@ def test_a_public_host_is_pinned_to_its_checked_addresses_and_redirects_are_off(
 
 
 def test_a_commits_documents_are_read_by_one_git_process(tmp_path, documents_config, monkeypatch):
-    """Sizes come from `ls-tree -l` before any read; the chosen blobs come from one
-    `git cat-file --batch` (counted by a git wrapper earlier on PATH)."""
+    """Names come from the trees (`ls-tree` without sizes, no blob needed); the chosen blobs
+    are fetched by one `git fetch --stdin`, sized locally and read by one `git cat-file
+    --batch` (counted by a git wrapper earlier on PATH)."""
     files = {f"docs/part{n}.md": f"# Part {n}\n\nText {n}.\n" for n in range(12)}
     commit = make_repo(tmp_path / "source", files)
     leaf = make_leaf(tmp_path, external(tmp_path / "source", commit))
@@ -250,6 +251,73 @@ def test_a_commits_documents_are_read_by_one_git_process(tmp_path, documents_con
     documents = load_leaf_documents(leaf, documents_config)
     assert [d.name for d in documents] == sorted(files)
     calls = log.read_text().splitlines()
-    assert sum("cat-file --batch" in call for call in calls) == 1
+    assert sum(call.endswith("cat-file --batch") for call in calls) == 1
     assert not any("cat-file blob" in call for call in calls)
-    assert sum("ls-tree -r -l" in call for call in calls) == 1
+    assert sum("ls-tree -r -z" in call for call in calls) == 1 and not any("ls-tree -r -l" in c for c in calls)
+    assert sum(" fetch " in call and "--stdin" in call for call in calls) == 1
+
+
+# ------------------------------------------------------------------ only the selected blobs are fetched
+
+
+def _objects_bytes(git_dir) -> int:
+    return sum(path.stat().st_size for path in (git_dir / "objects").rglob("*") if path.is_file())
+
+
+def test_a_big_unrelated_blob_is_never_fetched(tmp_path, documents_config):
+    """The commit comes with its trees only; the one selected blob follows. A 50-byte
+    document beside an 8 MiB blob left 8 MiB in the cache before (--depth=1 fetches all)."""
+    repo = tmp_path / "source"
+    big = os.urandom(8 << 20)  # incompressible: it would show in the cache
+    commit = make_repo(repo, {"docs/birds.md": BIRDS, "assets/video.mp4": big, "docs/notes.txt": "x" * 5000})
+    big_id = git(repo, "rev-parse", f"{commit}:assets/video.mp4")
+    leaf = make_leaf(tmp_path, external(repo, commit))
+
+    assert [d.name for d in load_leaf_documents(leaf, documents_config)] == ["docs/birds.md"]
+
+    cached = fetch_commit(repo.as_uri(), commit, FetchSettings.from_config(documents_config))
+    assert _objects_bytes(cached) < 64 << 10
+    missing = subprocess.run(["git", "--git-dir", str(cached), "cat-file", "-e", big_id], capture_output=True)
+    assert missing.returncode != 0
+    assert (
+        subprocess.run(  # no remote is left for git to fetch a missing object from by itself
+            ["git", "--git-dir", str(cached), "config", "--get-regexp", "^remote"], capture_output=True
+        ).stdout
+        == b""
+    )
+
+
+def test_a_selected_blob_past_the_leaf_cap_stops_the_download(tmp_path, documents_config):
+    repo = tmp_path / "source"
+    commit = make_repo(repo, {"docs/birds.md": BIRDS, "docs/huge.md": os.urandom(6 << 20).hex()[: 6 << 20]})
+    documents_config["documents"].update(max_leaf_bytes=100_000, max_file_bytes=100_000)
+    leaf = make_leaf(tmp_path, external(repo, commit))
+
+    findings = check_leaf_documents(leaf, documents_config)
+
+    assert rules(findings) == ["D008"] and "while downloading" in findings[0].message
+    cached = fetch_commit(repo.as_uri(), commit, FetchSettings.from_config(documents_config))
+    assert not list((cached / "objects" / "pack").glob("tmp_*"))
+
+
+def test_a_server_that_ignores_the_filter_is_refused(tmp_path, documents_config):
+    repo = tmp_path / "source"
+    commit = make_repo(repo, {"docs/birds.md": BIRDS, "assets/big.bin": os.urandom(1 << 20)})
+    git(repo, "config", "uploadpack.allowFilter", "false")  # a server without partial fetches
+    leaf = make_leaf(tmp_path, external(repo, commit))
+
+    findings = check_leaf_documents(leaf, documents_config)
+
+    assert rules(findings) == ["D002"] and "ignores partial fetches" in findings[0].message
+    assert not (tmp_path / "cache" / "repos").exists() or not any((tmp_path / "cache" / "repos").iterdir())
+
+
+def test_a_missing_blob_is_never_fetched_behind_the_checks(tmp_path, documents_config):
+    """Once the commit is cached, the source may be gone: a document the patterns now select
+    (its blob never fetched) is an error, never a fetch by git on its own."""
+    repo = tmp_path / "source"
+    commit = make_repo(repo, {"docs/birds.md": BIRDS, "docs/more.txt": "more"})
+    assert check_leaf_documents(make_leaf(tmp_path / "a", external(repo, commit)), documents_config) == []
+    shutil.rmtree(repo)
+    wider = make_leaf(tmp_path / "b", external(repo, commit, patterns=("docs/*",)))
+    assert rules(check_leaf_documents(wider, documents_config)) == ["D002"]

@@ -8,7 +8,7 @@ import json
 import os
 
 import pytest
-from document_helpers import git, make_leaf
+from document_helpers import git, make_leaf, serve_partial_fetches
 
 from support.paths import REPO
 from support.scripted_openai import ScriptedServer
@@ -60,6 +60,7 @@ def test_a_fetched_commits_name_that_is_not_utf8_is_refused(tmp_path, documents_
     repo = tmp_path / "source"
     repo.mkdir()
     git(repo, "init", "--quiet")
+    serve_partial_fetches(repo)
     (repo / "docs").mkdir()
     _write_raw(repo / "docs", b"caf\xe9.md", BIRDS)
     _write_raw(repo / "docs", b"birds.md", BIRDS)

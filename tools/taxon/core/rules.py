@@ -249,6 +249,14 @@ RULES: dict[str, Rule] = {
             "a document's file name must be UTF-8 without control or invisible characters",
             "checked by `taxon validate --check-documents` (names reach git, hashes, JSON and logs)",
         ),
+        Rule(
+            "D018",
+            ERROR,
+            "a leaf's documents must stay within the volume caps of [documents]: patterns, files listed, depth, "
+            "files selected, PDF pages, characters per document and per leaf",
+            "each cap is checked before the work it bounds; the pattern count and an in-tree folder's listing "
+            "also by plain `taxon validate`",
+        ),
     )
 }
 

@@ -54,6 +54,13 @@ class DocumentsSettings:
     max_pr_files: int = 500  # taxon gitops export-pr: the most files and bytes
     max_pr_bytes: int = 50_000_000  # a pull request's changed leaves may hold
     max_chunks_per_leaf: int = 2_000  # each chunk costs teacher calls: cap a leaf's documents
+    max_patterns: int = 20  # a leaf's document patterns (each is matched against every file listed)
+    max_listed_files: int = 10_000  # files a leaf folder or fetched commit may list
+    max_depth: int = 24  # folders deep, in a leaf folder or fetched commit
+    max_selected_files: int = 500  # files a leaf's patterns may select (each is fetched and read)
+    max_pdf_pages: int = 2_000  # pages of one PDF
+    max_document_chars: int = 2_000_000  # text extracted from one document
+    max_leaf_chars: int = 10_000_000  # text extracted from a leaf's documents together
     fetch_timeout_s: float = 120.0
     allow_file_urls: bool = False
 

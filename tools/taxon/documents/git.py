@@ -3,8 +3,15 @@
 Only https (file:// too, when the test-only setting `allow_file_urls` is on). The runner's git
 config, hooks, submodules and LFS are all out of play; objects are fsck'd on fetch; the
 repository is bare and shallow (the one commit), and blobs are read by id without a checkout.
-Every git process runs with a scrubbed environment and a timeout. Fetched repositories are
-cached by (repo, commit), so a rerun touches no network.
+Every git process runs with a scrubbed environment and a timeout.
+
+Nothing is downloaded before it is chosen: the commit comes with its trees only (a partial
+fetch, `--filter=blob:none`; a server that ignores the filter is refused), so the listing
+caps and the patterns decide on names alone, and then only the blobs the patterns selected
+are fetched by id, the fetch stopped once it has written more than the leaf's byte cap.
+git's record of the remote is removed after the first fetch, so no later command fetches a
+missing object on its own. Fetched repositories are cached by (repo, commit), with the blobs
+fetched so far: a rerun touches no network.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from taxon.documents.records import DocumentProblem, document_settings
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 FSCK_MESSAGE_ID = re.compile(r"^error: object [0-9a-f]+: ([a-zA-Z]+):", re.M)  # e.g. hasDotgit
-PINNED_REF = "refs/taxon/pinned"  # a ref keeps the fetched commit safe from any gc
+PINNED_REF = "refs/taxon/pinned"
+PACK_SLACK_BYTES = (
+    1 << 20
+)  # a blob fetch may write this much past the leaf's byte cap: git's pack and index  # a ref keeps the fetched commit safe from any gc
 # On top of the runner's hardening (taxon.core.git): objects checked, no submodules.
 FETCH_CONFIG = {
     "fetch.fsckObjects": "true",
@@ -57,7 +67,6 @@ class FetchSettings:
 class TreeEntry:
     mode: str  # 100644 / 100755 file, 120000 symlink, 160000 submodule
     object_id: str
-    size: int  # 0 for a submodule
     path: str
 
     @property
@@ -161,6 +170,7 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
                     "fetch",
                     "--quiet",
                     "--depth=1",
+                    "--filter=blob:none",
                     "--no-tags",
                     "--no-recurse-submodules",
                     "--no-write-fetch-head",
@@ -172,9 +182,83 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
                 network=network,
             )
             _run_git(["cat-file", "-e", f"{commit}^{{commit}}"], settings, git_dir=building)
+            _forget_remote(building, settings)
         except GitFailed as failure:
             raise _explain_failed_fetch(repo, commit, failure, settings, building, network) from None
+        if _holds_blobs(building, settings):
+            raise DocumentProblem(
+                "D002",
+                f"document repository '{repo}' ignores partial fetches (git's --filter), so its commit would be "
+                "downloaded whole: host the documents where partial fetches work (GitHub, GitLab, Bitbucket)",
+            )
     return folder
+
+
+def _forget_remote(git_dir: Path, settings: FetchSettings) -> None:
+    """Remove the promisor remote a filtered fetch records, and check that none is left:
+    with one, git would fetch any missing object by itself, past every check here."""
+    names = _run_git(["config", "--name-only", "--get-regexp", r"^remote\."], settings, git_dir, allow_fail=True)
+    for section in {line.rsplit(".", 1)[0] for line in names.decode("utf-8", "replace").splitlines() if line}:
+        _run_git(["config", "--remove-section", section], settings, git_dir=git_dir)
+    if _run_git(["config", "--get-regexp", r"^(remote|extensions)\."], settings, git_dir, allow_fail=True):
+        raise GitFailed("the fetched repository still names a remote")
+
+
+def _holds_blobs(git_dir: Path, settings: FetchSettings) -> bool:
+    listing = _run_git(["cat-file", "--batch-all-objects", "--batch-check=%(objecttype)"], settings, git_dir)
+    return b"blob" in listing.split()
+
+
+def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: FetchSettings, max_bytes: int) -> None:
+    """Fetch these blobs of `repo` by id (only those missing), stopped as soon as the
+    repository has grown by more than `max_bytes`: DocumentProblem D008 then, D002 when the
+    server does not send them."""
+    missing = sorted(set(object_ids) - set(blob_sizes(git_dir, object_ids, settings)))
+    if not missing:
+        return
+    try:
+        run_git(
+            ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--stdin", repo],
+            git_dir=git_dir,
+            protocols=settings.protocols,
+            # no "have" lines: the server would leave out every blob reachable from our commit
+            config={**FETCH_CONFIG, **network_config(repo), "fetch.negotiationAlgorithm": "noop"},
+            input_bytes=batch_request(missing),
+            timeout_s=settings.timeout_s,
+            max_growth=(git_dir / "objects", max_bytes + PACK_SLACK_BYTES),
+        )
+    except GitFailed as failure:
+        _remove_partial_packs(git_dir)
+        if failure.over_cap:
+            raise DocumentProblem(
+                "D008",
+                f"the {len(missing)} selected documents of '{repo}' passed max_leaf_bytes ({max_bytes}) while "
+                "downloading: split the leaf or narrow its patterns",
+            ) from None
+        if failure.timed_out:
+            raise DocumentProblem(
+                "D002", f"document repository '{repo}' timed out after {settings.timeout_s:g} s"
+            ) from None
+        raise DocumentProblem("D002", f"the selected documents of '{repo}' cannot be fetched") from None
+
+
+def _remove_partial_packs(git_dir: Path) -> None:
+    """What a stopped fetch leaves behind: the pack it was receiving."""
+    for partial in (git_dir / "objects" / "pack").glob("tmp_*"):
+        partial.unlink(missing_ok=True)
+
+
+def blob_sizes(git_dir: Path, object_ids: list[str], settings: FetchSettings) -> dict[str, int]:
+    """The sizes of the blobs present here, by id, read locally (`cat-file --batch-check`)."""
+    if not object_ids:
+        return {}
+    output = _run_git(["cat-file", "--batch-check"], settings, git_dir, input_bytes=batch_request(object_ids))
+    sizes = {}
+    for line in output.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            sizes[parts[0]] = int(parts[2])
+    return sizes
 
 
 def _explain_failed_fetch(
@@ -205,16 +289,15 @@ def _explain_failed_fetch(
 
 
 def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeEntry]:
-    output = _run_git(["ls-tree", "-r", "-l", "-z", "--full-tree", commit], settings, git_dir=git_dir)
+    """The commit's entries from its trees alone (no blob is needed, none is fetched)."""
+    output = _run_git(["ls-tree", "-r", "-z", "--full-tree", commit], settings, git_dir=git_dir)
     entries = []
     for record in output.split(b"\0"):
         if not record:
             continue
         meta, path = record.split(b"\t", 1)
-        mode, _kind, object_id, size = meta.decode().split()
-        entries.append(
-            TreeEntry(mode, object_id, int(size) if size.isdigit() else 0, path.decode("utf-8", "surrogateescape"))
-        )
+        mode, _kind, object_id = meta.decode().split()
+        entries.append(TreeEntry(mode, object_id, path.decode("utf-8", "surrogateescape")))
     return entries
 
 
@@ -222,23 +305,29 @@ def read_blobs(git_dir: Path, object_ids: list[str], settings: FetchSettings) ->
     """The blobs by id, read by one `git cat-file --batch` process."""
     if not object_ids:
         return {}
-    return parse_batch(
-        run_git(
-            ["cat-file", "--batch"],
+    return parse_batch(_run_git(["cat-file", "--batch"], settings, git_dir, input_bytes=batch_request(object_ids)))
+
+
+def _run_git(
+    args: list[str],
+    settings: FetchSettings,
+    git_dir: Path,
+    network: dict[str, str] | None = None,
+    input_bytes: bytes | None = None,
+    allow_fail: bool = False,
+) -> bytes:
+    """git's output; with `allow_fail`, nothing when it exits non-zero (`config --get`
+    finding nothing)."""
+    try:
+        return run_git(
+            args,
             git_dir=git_dir,
             protocols=settings.protocols,
-            config=FETCH_CONFIG,
-            input_bytes=batch_request(object_ids),
+            config={**FETCH_CONFIG, **(network or {})},
+            input_bytes=input_bytes,
             timeout_s=settings.timeout_s,
         )
-    )
-
-
-def _run_git(args: list[str], settings: FetchSettings, git_dir: Path, network: dict[str, str] | None = None) -> bytes:
-    return run_git(
-        args,
-        git_dir=git_dir,
-        protocols=settings.protocols,
-        config={**FETCH_CONFIG, **(network or {})},
-        timeout_s=settings.timeout_s,
-    )
+    except GitFailed:
+        if allow_fail:
+            return b""
+        raise

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 from taxon.core.characters import hidden_runs
@@ -15,9 +14,9 @@ from taxon.core.findings import ERROR, Finding
 from taxon.core.github import log_name
 from taxon.documents.git import FetchSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
-from taxon.documents.readers import reader_for
+from taxon.documents.readers import Reader, TextLimits, reader_for
 from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
-from taxon.documents.sources import SourceFile, list_source, read_all
+from taxon.documents.sources import ListingCaps, SourceFile, list_source, read_all, with_sizes
 from taxon.qna.layout import name_problem
 from taxon.qna.taxonomy import Leaf
 
@@ -35,9 +34,25 @@ def load_leaf_documents(leaf: Leaf, config: dict) -> list[Document]:
     return documents
 
 
+def pattern_count_problem(count: int, cap: int) -> Problem | None:
+    """D018 for more patterns than [documents] max_patterns: checked before anything is listed
+    (plain `taxon validate` reports it; generate stops on it)."""
+    if count <= cap:
+        return None
+    return Problem(
+        "D018",
+        f"document lists {count} patterns, over max_patterns ({cap}): "
+        "name the files with fewer patterns, such as 'docs/**/*.md'",
+    )
+
+
 def check_leaf_documents(leaf: Leaf, config: dict) -> list[Finding]:
-    """Findings for `taxon validate --check-documents`, at the `document` key's line."""
+    """Findings for `taxon validate --check-documents`, at the `document` key's line (the
+    pattern count is plain validate's to report)."""
     _, problems = gather_documents(leaf, config)
+    patterns = leaf.document.patterns if leaf.document else []
+    counted = pattern_count_problem(len(patterns), document_settings(config)["max_patterns"])
+    problems = [problem for problem in problems if problem != counted]
     if not problems:
         return []
     lines = _qna_lines(leaf.qna_path)
@@ -53,16 +68,26 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
     if ref is None:
         return [], []
     section = document_settings(config)
+    too_many = pattern_count_problem(len(ref.patterns), section["max_patterns"])
+    if too_many:
+        return [], [too_many]
     problems = [problem for problem in map(_pattern_check, ref.patterns) if problem]
     refused = {problem.pattern for problem in problems}
     patterns = [pattern for pattern in ref.patterns if pattern not in refused]
     if not ref.patterns:
         problems.append(Problem("D004", "document lists no patterns: add patterns like '*.md'"))
+    caps = ListingCaps(section["max_listed_files"], section["max_depth"])
     try:
-        source, files = list_source(leaf.folder, ref, FetchSettings.from_config(config))
+        source, files = list_source(leaf.folder, ref, FetchSettings.from_config(config), caps)
+        selected, unmatched = _select(files, patterns)
+        if len(selected) > section["max_selected_files"]:
+            raise DocumentProblem(
+                "D018",
+                f"the patterns select {len(selected)} files in {_where(source)}, over max_selected_files "
+                f"({section['max_selected_files']}): narrow them or split the leaf",
+            )
     except DocumentProblem as error:
         return [], problems + [error.problem]
-    selected, unmatched = _select(files, patterns)
     problems += [
         Problem(
             "D004",
@@ -110,17 +135,34 @@ def _pattern_check(pattern: str) -> Problem | None:
 
 
 def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[list[Document], list[Problem]]:
-    """Every check that needs no bytes first (links, size, type, the leaf's total), then the
-    chosen files read together (one git process for a fetched commit)."""
+    """Every check that needs no bytes first (name, links, type), then the sizes (a fetched
+    commit's selected blobs are fetched for them, within max_leaf_bytes) against the caps,
+    then the chosen files read together (one git process for a fetched commit) and their
+    text extracted within the character caps."""
     problems: list[Problem] = []
-    chosen, total_bytes = [], 0
+    readable = []
     for file in files:
         try:
-            reader = _reader_of(file, section["max_file_bytes"])
+            readable.append((file, _reader_of(file)))
         except DocumentProblem as error:
             problems.append(error.problem)
+    try:
+        sized = with_sizes([file for file, _ in readable], section["max_leaf_bytes"])
+    except DocumentProblem as error:
+        return [], problems + [error.problem]
+    chosen, total_bytes = [], 0
+    for file, (_, reader) in zip(sized, readable, strict=True):
+        size = file.size or 0
+        if size > section["max_file_bytes"]:
+            problems.append(
+                Problem(
+                    "D007",
+                    f"{file.name} has {size} bytes, over max_file_bytes ({section['max_file_bytes']}): "
+                    "split it or narrow the pattern",
+                )
+            )
             continue
-        if total_bytes + file.size > section["max_leaf_bytes"]:
+        if total_bytes + size > section["max_leaf_bytes"]:
             problems.append(
                 Problem(
                     "D008",
@@ -130,18 +172,23 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
             )
             break
         chosen.append((file, reader))
-        total_bytes += file.size
+        total_bytes += size
     contents = read_all([file for file, _ in chosen])
     documents: list[Document] = []
+    leaf_chars = 0
     for file, reader in chosen:
+        limits = TextLimits.within(section, leaf_chars)
         try:
             data = contents[file.name]
             if isinstance(data, DocumentProblem):
                 raise data
-            text = reader(file.name, data)
+            text = reader(file.name, data, limits)
         except DocumentProblem as error:
             problems.append(error.problem)
+            if error.problem.rule == "D018" and limits.cap_name == "max_leaf_chars":
+                break  # the leaf's text budget is spent: the other files are not read
             continue
+        leaf_chars += len(text)
         problems += _character_problems(file.name, text)
         documents.append(Document(file.name, text, source, hashlib.sha256(data).hexdigest()))
     return documents, problems
@@ -180,20 +227,13 @@ def _select(files: list[SourceFile], patterns: list[str]) -> tuple[list[SourceFi
     return selected, [pattern for pattern in patterns if pattern not in used]
 
 
-def _reader_of(file: SourceFile, max_file_bytes: int) -> Callable[[str, bytes], str]:
-    """The reader for a file that may be read: a usable name, not a link, within the size
-    cap, a known type."""
+def _reader_of(file: SourceFile) -> Reader:
+    """The reader for a file that may be read by its name: usable, not a link, a known type."""
     unusable = name_problem(file.name)
     if unusable:
         raise DocumentProblem("D017", f"{log_name(file.name)}: {unusable}")
     if file.link is not None:
         raise DocumentProblem("D006", f"{file.name} is a {file.link}, which is never followed: commit the file itself")
-    if file.size > max_file_bytes:
-        raise DocumentProblem(
-            "D007",
-            f"{file.name} has {file.size} bytes, over max_file_bytes ({max_file_bytes}): "
-            "split it or narrow the pattern",
-        )
     return reader_for(file.name)
 
 

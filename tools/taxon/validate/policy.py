@@ -11,8 +11,11 @@ from typing import Any
 
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
+from taxon.core.settings import defaults
+from taxon.documents.leaf import pattern_count_problem
 from taxon.documents.patterns import compile_pattern, escape_problem, pattern_problem
-from taxon.documents.sources import in_tree_files
+from taxon.documents.records import DocumentProblem
+from taxon.documents.sources import ListingCaps, in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.qna.taxonomy import KINDS
@@ -318,6 +321,21 @@ def attribution_findings(display: str, folder: Path, allowed: list[str], max_byt
     ]
 
 
+_OVER_CAPS: list[str] = []  # a leaf folder past the listing caps: its patterns are not matched
+
+
+def _listed_names(parsed: Parsed, folder: Path, caps: dict, found: list[Finding]) -> list[str]:
+    """The names of a leaf folder's own files, for in-tree patterns; past the listing caps,
+    D018 (once, at the patterns) and _OVER_CAPS."""
+    try:
+        listing = in_tree_files(folder, ListingCaps(caps["max_listed_files"], caps["max_depth"]))
+    except DocumentProblem as over:
+        place = parsed.position(("document", "patterns"))
+        found.append(finding(parsed.path, *place, over.problem.rule, over.problem.message))
+        return _OVER_CAPS
+    return [file.name for file in listing if file.link is None]
+
+
 def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
     document = parsed.data.get("document")
     if not isinstance(document, dict):
@@ -343,8 +361,14 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
             )
         )
     in_tree = repo is None and commit is None
+    caps = defaults("documents")
+    patterns = patterns if isinstance(patterns, list) else []
+    too_many = pattern_count_problem(len(patterns), caps["max_patterns"])
+    if too_many:
+        found.append(finding(parsed.path, *parsed.position(("document", "patterns")), too_many.rule, too_many.message))
+        return found
     names: list[str] | None = None  # the leaf's own files, listed once, for in-tree patterns
-    for index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+    for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or not pattern.strip():
             continue
         place = parsed.position(("document", "patterns", index))
@@ -356,8 +380,8 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
             found.append(finding(parsed.path, *place, "P064", f"pattern '{pattern[:80]}' {refused}"))
         elif in_tree:
             if names is None:
-                names = [file.name for file in in_tree_files(folder) if file.link is None]
-            if any(compile_pattern(pattern).matches(name) for name in names):
+                names = _listed_names(parsed, folder, caps, found)
+            if names is _OVER_CAPS or any(compile_pattern(pattern).matches(name) for name in names):
                 continue
             found.append(
                 finding(
