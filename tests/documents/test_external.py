@@ -194,6 +194,21 @@ def test_binary_lfs_and_unsupported_files_are_refused(tmp_path, documents_config
         "https://[::ffff:127.0.0.1]/org/repo",
         "https://[::ffff:8.8.8.8]/org/repo",
         "https://0.0.0.0/org/repo",
+        # IPv6 forms embedding an internal IPv4 address (passed at 4aefe72)
+        "https://[64:ff9b::a00:5]/org/repo",  # NAT64, well-known prefix -> 10.0.0.5
+        "https://[64:ff9b::192.168.1.1]/org/repo",
+        "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",  # -> 169.254.169.254
+        "https://[64:ff9b:1::a00:5]/org/repo",  # NAT64, local-use prefix (RFC 8215)
+        "https://[64:ff9b:1:a:b::1]/org/repo",
+        "https://[2002:7f00:1::]/org/repo",  # 6to4 -> 127.0.0.1
+        "https://[2002:c0a8:101::1]/org/repo",  # 6to4 -> 192.168.1.1
+        "https://[::7f00:1]/org/repo",  # IPv4-compatible -> 127.0.0.1
+        "https://[::10.0.0.1]/org/repo",
+        "https://[::ffff:0:7f00:1]/org/repo",  # IPv4-translated (SIIT) -> 127.0.0.1
+        "https://[::ffff:0:a00:1]/org/repo",
+        "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/org/repo",  # Teredo, client 10.0.0.1
+        "https://[2a00:1450::5efe:a00:1]/org/repo",  # ISATAP -> 10.0.0.1
+        "https://[2a00:1450::200:5efe:c0a8:1]/org/repo",  # ISATAP, universal id -> 192.168.0.1
     ],
 )
 def test_hosts_on_the_runners_network_are_refused_before_git_runs(url, tmp_path, documents_config):
@@ -201,8 +216,20 @@ def test_hosts_on_the_runners_network_are_refused_before_git_runs(url, tmp_path,
     an open port from a closed one."""
     leaf = make_leaf(tmp_path, {"repo": url, "commit": "a" * 40, "patterns": ["*.md"]})
     [refused] = check_leaf_documents(leaf, documents_config)
-    assert refused.rule == "D001" and "loopback, private, link-local or IPv4-mapped" in refused.message
+    assert refused.rule == "D001" and "loopback, private, link-local or IPv4-mapped" in refused.message, refused
     assert not (tmp_path / "cache" / "repos").exists() or not any((tmp_path / "cache" / "repos").iterdir())
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["64:ff9b::808:808", "2002:808:808::1", "2a00:1450::5efe:808:808", "2a00:1450:4001:82b::200e"],
+)
+def test_ipv6_forms_embedding_a_public_ipv4_address_pass(address):
+    """NAT64, 6to4 and ISATAP of 8.8.8.8, a plain public address (Teredo's 2001::/32 is never
+    global: refused whatever it holds)."""
+    from taxon.documents.git import network_config
+
+    assert network_config(f"https://[{address}]/org/repo") == {"http.followRedirects": "false"}
 
 
 def test_a_public_host_is_pinned_to_its_checked_addresses_and_redirects_are_off(monkeypatch):
@@ -213,6 +240,7 @@ def test_a_public_host_is_pinned_to_its_checked_addresses_and_redirects_are_off(
     answers = {
         "docs.example.org": ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
         "evil.example": ["10.0.0.7"],
+        "nat64.example": ["93.184.215.14", "64:ff9b::a9fe:a9fe"],  # one answer leads inside
     }
 
     def resolver(host, port, *args, **kwargs):  # the system's DNS, answering as a zone would
@@ -226,8 +254,9 @@ def test_a_public_host_is_pinned_to_its_checked_addresses_and_redirects_are_off(
         "http.followRedirects": "false",
         "http.curloptResolve": "docs.example.org:443:[2606:2800:21f:cb07:6820:80da:af6b:8b2c],93.184.215.14",
     }
-    with pytest.raises(DocumentProblem, match="loopback, private"):
-        network_config("https://evil.example/org/repo")
+    for host in ("evil.example", "nat64.example"):
+        with pytest.raises(DocumentProblem, match="loopback, private"):
+            network_config(f"https://{host}/org/repo")
     monkeypatch.undo()
     config = network_config("https://93.184.215.14/org/repo")  # an IP literal: nothing to pin
     assert config == {"http.followRedirects": "false"}

@@ -107,17 +107,52 @@ def network_config(url: str) -> dict[str, str]:
         ) from None
     addresses = sorted({info[4][0] for info in found})
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        mapped = getattr(ip, "ipv4_mapped", None)
-        if mapped is not None or not ip.is_global or ip.is_multicast:
+        if not _is_public(ipaddress.ip_address(address.split("%")[0])):
             raise DocumentProblem(
                 "D001",
                 f"document repository '{_printable(url)}' is refused: its host is on a loopback, private, "
-                "link-local or IPv4-mapped address; use a public https URL",
+                "link-local or IPv4-mapped address (or one embedding such an IPv4 address); use a public https URL",
             )
     if not _is_ip_literal(parts.hostname):
         config["http.curloptResolve"] = f"{parts.hostname}:{port}:{','.join(_bracketed(a) for a in addresses)}"
     return config
+
+
+# IPv6 forms that carry an IPv4 address a gateway may translate to (RFC 6052, 7915, 4291)
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")  # the IPv4 address in the last 32 bits
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: where the IPv4 sits is the operator's choice
+SIIT_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # IPv4-translated
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated, still routed by some stacks
+ISATAP_IDS = (0x00005EFE, 0x02005EFE)  # interface identifier 0000:5efe or 0200:5efe, then the IPv4 address
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A global, non-multicast address whose embedded IPv4 addresses (an IPv6 form a NAT64,
+    6to4, Teredo, ISATAP or SIIT gateway translates) are global too. IPv4-mapped addresses
+    and the local-use NAT64 prefix are refused whatever they hold."""
+    if not ip.is_global or ip.is_multicast:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address):
+        return True
+    if ip.ipv4_mapped is not None or ip in NAT64_LOCAL_USE:
+        return False
+    return all(_is_public(embedded) for embedded in embedded_ipv4(ip))
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries for a translator or tunnel."""
+    value = int(ip)
+    low32 = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    found = []
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)  # the server and the (unobfuscated) client
+    if any(ip in network for network in (NAT64_WELL_KNOWN, SIIT_TRANSLATED, IPV4_COMPATIBLE)):
+        found.append(low32)
+    if (value >> 32) & 0xFFFFFFFF in ISATAP_IDS:
+        found.append(low32)
+    return found
 
 
 def _is_ip_literal(host: str) -> bool:
