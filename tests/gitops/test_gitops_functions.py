@@ -113,6 +113,50 @@ def test_parse_comment_command(body, expected):
 
 @pytest.mark.parametrize(
     "body",
+    [
+        # GitHub renders each of these as code or hides it: a line scan took them as commands
+        "```bash\n/taxon samples\n```",  # a fence with an info string
+        "~~~ yaml title\n/taxon samples\n~~~",
+        "<pre>\n/taxon samples\n</pre>",
+        "<pre>\n\n/taxon samples\n\n</pre>",  # a blank line does not end <pre>
+        "````\n```\n/taxon samples\n```\n````",  # a shorter fence inside a longer one
+        "````\n/taxon samples\n```` trailing text\n````",  # a closing fence takes no text: still open
+        "```\n/taxon samples",  # never closed: code to the end
+        "<details>\n\n/taxon samples\n\n</details>",  # collapsed
+        "<div hidden>\n\n/taxon samples\n\n</div>",
+        "<table><tr><td>\n\n/taxon samples\n\n</td></tr></table>",
+        "text <!--\n/taxon samples\n--> more",  # an inline comment over lines
+        "> quoted\n/taxon samples",  # a lazy continuation line of the quote
+        "> > /taxon samples",
+        "- /taxon samples",  # a list item
+        "1. /taxon samples",
+        "# /taxon samples",  # a heading
+        "/taxon samples\n---",  # a setext heading
+        "| a |\n|---|\n| /taxon samples |",  # a table cell
+        "`/taxon samples`",
+        "*/taxon samples*",
+        "[/taxon samples](https://example.org)",
+    ],
+)
+def test_commands_a_reader_does_not_see_as_one_do_not_count(body):
+    assert authorize.parse_comment_command(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "```\nnot this\n```\n\n/taxon samples",
+        "Thanks!  \n/taxon samples",  # after a hard break
+        "<details>\n\nlogs\n\n</details>\n\n/taxon samples",  # after a closed element
+        "&#47;taxon samples",  # renders as the command
+    ],
+)
+def test_a_command_in_a_paragraph_counts(body):
+    assert authorize.parse_comment_command(body) == authorize.CommentCommand("samples")
+
+
+@pytest.mark.parametrize(
+    "body",
     ["/taxon train", "/taxon", "/taxon samples main", "/taxon samples abc1234 more", "/taxon samples 0123abc"],
 )
 def test_bad_commands_are_usage_errors(body):
