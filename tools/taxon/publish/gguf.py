@@ -13,6 +13,7 @@ undoes exactly this).
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 from taxon.core.errors import MissingExtra, TaxonError
@@ -185,14 +186,45 @@ def modelfile_text(model_dir: Path) -> str:
         stops.add("<|im_end|>")
     lines = [f"FROM ./{GGUF_NAME}", ""]
     if chatml:
-        lines += [f'TEMPLATE """{CHATML_TEMPLATE}"""', ""]
+        lines += [f"TEMPLATE {_block(CHATML_TEMPLATE, 'TEMPLATE')}", ""]
         default_system = _default_system(tokenizer)
         if default_system:  # Ollama puts it first when a conversation has no system message
-            lines += [f'SYSTEM """{default_system}"""', ""]
+            lines += [f"SYSTEM {_block(default_system, 'SYSTEM (the chat template default system prompt)')}", ""]
     else:
         lines += ["# No TEMPLATE: Ollama reads the chat template stored in the GGUF file.", ""]
-    lines += [f'PARAMETER stop "{stop}"' for stop in sorted(stops)]
+    lines += [f"PARAMETER stop {_quoted(stop, 'a stop token (eos)')}" for stop in sorted(stops)]
     return "\n".join(lines) + "\n"
+
+
+# Ollama's Modelfile has no escapes: a """...""" value ends at the first """ a line ends with, a
+# "..." value at the first " a line ends with, and a character Go's strconv.IsPrint rejects
+# (controls, format characters, spaces other than U+0020) is dropped (its parser,
+# parser/parser.go). A field that cannot be written as itself is refused, never escaped into
+# something else: a model's tokenizer is not ours to trust.
+def _printable(value: str, allowed: str) -> bool:
+    return all(char in allowed or unicodedata.category(char)[0] in "LMNPS" for char in value)
+
+
+def _block(value: str, field: str) -> str:
+    """A multi-line value in triple quotes; TaxonError when it cannot be one."""
+    if '"""' in value or not _printable(value, " \n\t"):
+        raise _refused(field, value, 'holds """ or a character Ollama drops (a control or format character)')
+    return f'"""{value}"""'
+
+
+def _quoted(value: str, field: str) -> str:
+    """A one-line value in double quotes; TaxonError when it cannot be one."""
+    if not value or '"' in value or not _printable(value, " "):
+        raise _refused(field, value, "is empty or holds a quote, a line break or a character Ollama drops")
+    return f'"{value}"'
+
+
+def _refused(field: str, value: str, why: str) -> TaxonError:
+    return TaxonError(
+        f"the Ollama Modelfile's {field} {why} ({value[:60]!r}): the Modelfile has no escapes, so it would "
+        "add or change instructions; it is not written",
+        hint="fix the tokenizer's chat template or special tokens, or publish without --gguf",
+    )
 
 
 def _default_system(tokenizer) -> str | None:
