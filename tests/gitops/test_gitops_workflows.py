@@ -50,7 +50,11 @@ def test_the_loop_is_wired_as_documented():
     assert uploads == ["bundle-${{ github.sha }}", "generate-cache-${{ github.sha }}", "run-${{ github.sha }}"]
     release = workflows["release.yml"]
     assert release["jobs"]["huggingface"]["environment"] == "huggingface"
-    assert any("attest" in str(step.get("uses")) for step in release["jobs"]["release"]["steps"])
+    attest = next(step for step in release["jobs"]["release"]["steps"] if "attest" in str(step.get("uses")))
+    assert attest["with"]["subject-path"].splitlines() == [
+        "${{ steps.build.outputs.archive }}",
+        "${{ steps.build.outputs.sums }}",
+    ], "the digest taxon verify takes is attested with the archive's"
     assert not any(
         TRAINING_RUN.search(str(step.get("run", ""))) for job in release["jobs"].values() for step in job["steps"]
     ), "release.yml never trains: it promotes the gated build"

@@ -103,7 +103,11 @@ def _commit(repository: Repository, name: str) -> str | None:
     if name.startswith("-"):
         return None
     try:
-        return repository.git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").decode().strip()
+        return (
+            repository.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}")
+            .decode()
+            .strip()
+        )
     except GitFailed:
         return None
 
@@ -122,7 +126,7 @@ def _merge_base(repository: Repository, base: str | None) -> tuple[str, str]:
     if head is None:
         raise TaxonError("the repository has no commit yet", hint="commit once, then compare")
     try:
-        return base_name, repository.git("merge-base", base_commit, head).decode().strip()
+        return base_name, repository.git("merge-base", "--end-of-options", base_commit, head).decode().strip()
     except GitFailed:
         shallow = _git(repository, "rev-parse", "--is-shallow-repository").strip() == "true"
         raise TaxonError(f"'{base_name}' and HEAD share no history", hint=SHALLOW_HINT if shallow else BASE_HINT)
@@ -130,7 +134,9 @@ def _merge_base(repository: Repository, base: str | None) -> tuple[str, str]:
 
 def _qna_paths_at(repository: Repository, commit: str, taxonomy_dir: str) -> set[PurePosixPath]:
     """Every qna.yaml under the taxonomy folder in `commit` (one git call, not one per path)."""
-    output = _git(repository, "ls-tree", "-r", "--name-only", "-z", "--full-tree", commit, "--", taxonomy_dir)
+    output = _git(
+        repository, "ls-tree", "-r", "--name-only", "-z", "--full-tree", "--end-of-options", commit, "--", taxonomy_dir
+    )
     return {PurePosixPath(path) for path in output.split("\0") if path and PurePosixPath(path).name == QNA_NAME}
 
 
@@ -148,7 +154,17 @@ def _working_tree_changes(repository: Repository, base_sha: str) -> list[FileCha
             shutil.copyfile(index_path, scratch_index)
         env = {"GIT_INDEX_FILE": str(scratch_index)}
         _git(repository, "add", "--all", "--", ".", env=env)
-        output = _git(repository, "diff", "--cached", "--name-status", "-z", "--find-renames", base_sha, env=env)
+        output = _git(
+            repository,
+            "diff",
+            "--cached",
+            "--name-status",
+            "-z",
+            "--find-renames",
+            "--end-of-options",
+            base_sha,
+            env=env,
+        )
     return _parse_name_status(output)
 
 

@@ -225,10 +225,13 @@ def _find_build(args) -> int:
             "archive": str(build.archive),
             "bundle": str(build.bundle),
             "digest": build.digest,
+            "sums": str(build.sums),
+            "sums_digest": build.sums_digest,
             "run_url": str(build.run.get("html_url") or ""),
         },
     )
     print(f"{build.archive.name} ({build.digest}) from {build.run.get('html_url')}")
+    print(f"{build.sums.name} ({build.sums_digest}): check a download with taxon verify BUNDLE --sha256sums-digest")
     return EXIT_OK
 
 
@@ -252,7 +255,9 @@ def _train_summary(args) -> int:
 
 
 def _merged_since(tag: str | None) -> list[gate.MergedChange]:
-    span = [f"{tag}..HEAD"] if tag else ["--max-count=50", "HEAD"]
+    """The merges on main since the release `tag` (a name from the releases API: after
+    --end-of-options, and as refs/tags/ only), else the last 50."""
+    span = ["--end-of-options", f"refs/tags/{tag}..HEAD"] if tag else ["--max-count=50", "--end-of-options", "HEAD"]
     log = pr_changes.git_output(Path.cwd(), "log", "--first-parent", "--format=%H%x1f%s", *span).decode(
         errors="replace"
     )

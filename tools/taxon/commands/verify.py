@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sha256sums-digest",
         metavar="SHA256",
-        help="the sha256 of SHA256SUMS from outside the bundle (the release attestation or hub commit message)",
+        help="the sha256 of SHA256SUMS from outside the bundle, HEX or sha256:HEX: the digest of the release's "
+        "taxon-model-TAG.SHA256SUMS asset (attested by the release job), also named in its notes and hub commit",
     )
 
 

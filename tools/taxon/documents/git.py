@@ -209,6 +209,7 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
                     "--no-tags",
                     "--no-recurse-submodules",
                     "--no-write-fetch-head",
+                    "--end-of-options",
                     repo,
                     f"{commit}:{PINNED_REF}",
                 ],
@@ -216,7 +217,7 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
                 git_dir=building,
                 network=network,
             )
-            _run_git(["cat-file", "-e", f"{commit}^{{commit}}"], settings, git_dir=building)
+            _run_git(["cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"], settings, git_dir=building)
             _forget_remote(building, settings)
         except GitFailed as failure:
             raise _explain_failed_fetch(repo, commit, failure, settings, building, network) from None
@@ -253,7 +254,8 @@ def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: Fetch
         return
     try:
         run_git(
-            ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--stdin", repo],
+            ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--stdin"]
+            + ["--end-of-options", repo],
             git_dir=git_dir,
             protocols=settings.protocols,
             # no "have" lines: the server would leave out every blob reachable from our commit
@@ -309,7 +311,7 @@ def _explain_failed_fetch(
         )
     if not failure.timed_out:
         try:
-            _run_git(["ls-remote", "--heads", repo], settings, git_dir=git_dir, network=network)
+            _run_git(["ls-remote", "--heads", "--end-of-options", repo], settings, git_dir=git_dir, network=network)
         except GitFailed as probe:
             failure = probe
         else:
@@ -325,7 +327,7 @@ def _explain_failed_fetch(
 
 def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeEntry]:
     """The commit's entries from its trees alone (no blob is needed, none is fetched)."""
-    output = _run_git(["ls-tree", "-r", "-z", "--full-tree", commit], settings, git_dir=git_dir)
+    output = _run_git(["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit], settings, git_dir=git_dir)
     entries = []
     for record in output.split(b"\0"):
         if not record:

@@ -43,7 +43,9 @@ class PullRequestChanges:
 
 
 def git_output(repo_root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
-    """git's output for `args` on the repository whose root is `repo_root` (no discovery)."""
+    """git's output for `args` on the repository whose root is `repo_root` (no discovery).
+    A ref from outside (a base, a head, a tag) goes after `--end-of-options`: a name such as
+    `--output=FILE` is a revision to git then, never an option."""
     repository = find_repository(repo_root)
     if repository is None:
         raise TaxonError("not inside a git repository", where=str(repo_root), hint="run from a clone of the taxonomy")
@@ -59,7 +61,9 @@ def git_output(repo_root: Path, *args: str, input_bytes: bytes | None = None) ->
 def changed_paths(repo_root: Path, base: str, head: str = "HEAD") -> list[str]:
     """Files changed on `head` since its merge-base with `base`. Renames count as a delete and
     an add, so moving a file out of taxonomy/ shows on both sides."""
-    output = git_output(repo_root, "diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", "--")
+    output = git_output(
+        repo_root, "diff", "--name-only", "--no-renames", "-z", "--end-of-options", f"{base}...{head}", "--"
+    )
     return sorted(path for path in output.decode("utf-8", errors="surrogateescape").split("\0") if path)
 
 
@@ -72,7 +76,18 @@ def leaf_folders_at(repo_root: Path, *commits: str) -> set[PurePosixPath]:
     files are still contribution files."""
     folders: set[PurePosixPath] = set()
     for commit in commits:
-        output = git_output(repo_root, "ls-tree", "-r", "--name-only", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+        output = git_output(
+            repo_root,
+            "ls-tree",
+            "-r",
+            "--name-only",
+            "-z",
+            "--full-tree",
+            "--end-of-options",
+            commit,
+            "--",
+            TAXONOMY_DIR,
+        )
         names = output.decode("utf-8", errors="surrogateescape").split("\0")
         folders |= leaf_folders(PurePosixPath(name).relative_to(TAXONOMY_DIR) for name in names if name)
     return folders

@@ -33,7 +33,9 @@ class ExportedTaxonomy:
 
 
 def _tree_entries(repo_root: Path, commit: str) -> list[TreeEntry]:
-    output = git_output(repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+    output = git_output(
+        repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", "--end-of-options", commit, "--", TAXONOMY_DIR
+    )
     entries = []
     for record in output.decode("utf-8", errors="surrogateescape").split("\0"):
         if not record:

@@ -181,7 +181,7 @@ def sums_digest_problems(bundle: Path, expected: str | None) -> list[str]:
     """The bundle's SHA256SUMS against a digest from outside the bundle (the release's)."""
     if expected is None:
         return []
-    expected = expected.strip().lower()
+    expected = expected.strip().lower().removeprefix("sha256:")  # as GitHub shows an asset's digest
     if not re.fullmatch(r"[0-9a-f]{64}", expected):
         return [f"the expected {SUMS_NAME} digest is not 64 hex digits"]
     actual = sums_digest(bundle)
