@@ -23,6 +23,7 @@ from taxon.qna.layout import (
     MANIFEST_NAME,
     MODEL_DIR,
     REPORT_JSON,
+    REPORT_MD,
     SUMMARY_NAME,
     SUMS_NAME,
     TRAIN_RECORDS,
@@ -133,6 +134,55 @@ def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path |
         )
 
 
+def _portable_eval(eval_copy: Path, report: dict) -> dict:
+    """The bundle's evaluation records with no absolute path of the machine that made them (a
+    runner's work folder, a home directory): a model path under the working folder is named
+    relative to it, any other by its last two parts. report.json's keys and values and
+    report.md alike; returns the report as written."""
+    found: set[str] = set()
+    _absolute_paths(report, found)
+    names = {path: _portable_path(path) for path in found}
+    portable = _renamed(report, names)
+    atomic_write_json(eval_copy / REPORT_JSON, portable)
+    markdown = eval_copy / REPORT_MD
+    if markdown.is_file():
+        text = markdown.read_text(encoding="utf-8")
+        for path in sorted(names, key=len, reverse=True):
+            text = text.replace(path, names[path])
+        atomic_write_text(markdown, text)
+    return portable
+
+
+def _absolute_paths(value, found: set[str]) -> None:
+    if isinstance(value, str):
+        if os.path.isabs(value):
+            found.add(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _absolute_paths(key, found)
+            _absolute_paths(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _absolute_paths(item, found)
+
+
+def _portable_path(path: str) -> str:
+    try:
+        return Path(path).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return "/".join(Path(path).parts[-2:])
+
+
+def _renamed(value, names: dict[str, str]):
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, dict):
+        return {names.get(key, key): _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
 def build_bundle(
     train_dir: Path,
     eval_dir: Path | None,
@@ -162,8 +212,9 @@ def build_bundle(
             # peft's placeholder card would sit beside the bundle's own
             _copy_tree(adapter_dir, staging / "adapter", skip=lambda path: path.name == "README.md")
         _copy_named(train_dir, TRAIN_RECORDS, staging / "train")
-        if eval_dir:
+        if eval_dir and eval_report is not None:
             _copy_named(Path(eval_dir), EVAL_RECORDS, staging / "eval")
+            eval_report = _portable_eval(staging / "eval", eval_report)
         taxonomy = taxonomy_commit(leaves, config)
         name = bundle_name(settings, config, taxonomy["commit"])
         manifest = build_manifest(

@@ -151,6 +151,7 @@ def dataset_problems(bundle: Path) -> list[str]:
     }
     if not configs:
         problems.append(f"{DATASET_DIR}/README.md: no dataset card front matter with configs")
+    problems += _card_path_problems(configs if isinstance(configs, list) else [], folder)
     for split in SPLITS:
         path = folder / split_path(split)
         rows = _read_rows(path, problems)
@@ -171,6 +172,39 @@ def dataset_problems(bundle: Path) -> list[str]:
     if not isinstance(stats, dict) or set(stats.get("held_out_question_ids") or []) != held_out_ids:
         problems.append(f"{DATASET_DIR}/{DATASET_STATS}: the held-out question ids differ from the held_out rows")
     return problems
+
+
+def _card_path_problems(configs: list, folder: Path) -> list[str]:
+    """Every path the card's configs name (`data_files` in any of its shapes, `data_dir`) must
+    be a file or folder of the training set itself, written plainly: `datasets.load_dataset`
+    reads whatever the card names, an absolute path, `..`, a glob or another repository too."""
+    present = {path.relative_to(folder).as_posix() for path in folder.rglob("*")}
+    problems = []
+    for config in configs:
+        named = _card_paths(config.get("data_files")) if isinstance(config, dict) else []
+        if isinstance(config, dict) and "data_dir" in config:
+            named.append(config["data_dir"])
+        for path in named:
+            plain = isinstance(path, str) and _PLAIN_PATH.fullmatch(path) and ".." not in path.split("/")
+            if not plain or path not in present:
+                shown = str(path)[:80].encode("unicode_escape").decode()
+                problems.append(f"{DATASET_DIR}/README.md: the card names '{shown}', not a file of the training set")
+    return problems
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _card_paths(value) -> list:
+    """The paths of a `data_files` value: a string, a list of strings or {split, path}, a
+    mapping of split to path(s); anything else is returned as is, to be refused."""
+    if isinstance(value, list):
+        return [path for item in value for path in _card_paths(item)]
+    if isinstance(value, dict):
+        if "path" in value:
+            return _card_paths(value["path"])
+        return [path for item in value.values() for path in _card_paths(item)]
+    return [] if value is None else [value]
 
 
 def _read_rows(path: Path, problems: list[str]) -> list[dict] | None:

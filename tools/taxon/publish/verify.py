@@ -27,8 +27,15 @@ from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
 CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyd", ".so", ".dylib", ".dll"}
-# Config keys that make transformers or peft import code shipped with (or named by) a model.
+# Config keys that make transformers or a pipeline import code shipped with (or named by) a model.
 REMOTE_CODE_KEYS = {"auto_map", "trust_remote_code", "custom_pipelines"}
+# peft's adapter_config.json names the base model's class and the module to import it from
+# (AutoPeftModel imports it): only a module of transformers itself is accepted.
+_PEFT_AUTO_MAPPING = "auto_mapping"
+_TRANSFORMERS_MODULE = re.compile(r"transformers(\.[A-Za-z_][A-Za-z0-9_]*)+")
+# Config formats other loaders read (JSON5, YAML, TOML...): searched as text for those keys.
+CONFIG_TEXT_SUFFIXES = {".json5", ".jsonc", ".yaml", ".yml", ".toml", ".cfg", ".ini"}
+_REMOTE_CODE_WORD = re.compile(r"\b(" + "|".join(sorted(REMOTE_CODE_KEYS | {_PEFT_AUTO_MAPPING})) + r")\b")
 PICKLE_SCAN_BYTES = 1 << 20  # a stream of valid pickle opcodes this long is a pickle
 REQUIRED_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "README.md", MANIFEST_NAME)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -122,10 +129,44 @@ def content_problems(bundle: Path, files: list[str]) -> list[str]:
         elif is_pickle(path):
             problems.append(_about(relative, "pickle content is not allowed; use safetensors"))
         elif suffix == ".json":
-            keys = sorted(_keys(_json_value(path)) & REMOTE_CODE_KEYS)
+            value = _json_value(path)
+            keys = sorted(_keys(value) & REMOTE_CODE_KEYS)
+            if _PEFT_AUTO_MAPPING in _keys(value) and not _transformers_mapping(value):
+                keys.append(f"{_PEFT_AUTO_MAPPING} (a module outside transformers)")
+            if value is None:
+                problems.append(
+                    _about(relative, "is not JSON (UTF-8, 16 or 32): a lenient loader could read it otherwise")
+                )
+            elif keys:
+                problems.append(_about(relative, f"{', '.join(keys)} would load code with the model; remove it"))
+        elif suffix in CONFIG_TEXT_SUFFIXES:
+            keys = sorted(set(_REMOTE_CODE_WORD.findall(_any_text(path))))
             if keys:
                 problems.append(_about(relative, f"{', '.join(keys)} would load code with the model; remove it"))
     return problems
+
+
+def _transformers_mapping(value) -> bool:
+    """Is the only `auto_mapping` peft's own, at the top, empty or naming a class of a
+    transformers module?"""
+    if not isinstance(value, dict):
+        return False
+    mapping = value.get(_PEFT_AUTO_MAPPING)
+    if _PEFT_AUTO_MAPPING in _keys({key: item for key, item in value.items() if key != _PEFT_AUTO_MAPPING}):
+        return False
+    return mapping is None or (
+        isinstance(mapping, dict)
+        and set(mapping) <= {"base_model_class", "parent_library"}
+        and isinstance(mapping.get("parent_library"), str)
+        and bool(_TRANSFORMERS_MODULE.fullmatch(mapping["parent_library"]))
+        and str(mapping.get("base_model_class", "")).isidentifier()
+    )
+
+
+def _any_text(path: Path) -> str:
+    """A file's text in the Unicode encoding its bytes show (a BOM or JSON's null-byte rule)."""
+    data = path.read_bytes()
+    return data.decode(json.detect_encoding(data), errors="replace")
 
 
 def _keys(value) -> set[str]:
@@ -255,9 +296,10 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
 
 
 def _json_value(path: Path):
-    """A JSON file's value; None when it is absent or not JSON (its checksum tells which)."""
+    """A JSON file's value, in whichever encoding JSON allows (UTF-8 with or without a BOM,
+    UTF-16, UTF-32: a loader may accept any); None when it is absent or not JSON."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
 
