@@ -1,7 +1,12 @@
 """`taxon gitops SUBCOMMAND`: the steps of the GitHub workflows. Each reads the variables a
 runner sets (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_BASE_REF, GITHUB_OUTPUT,
 GITHUB_STEP_SUMMARY, GITHUB_REPOSITORY, GITHUB_REPOSITORY_ID) and calls one function of
-`taxon.gitops`."""
+`taxon.gitops`.
+
+TAXON_DRY_RUN=true (the workflows' `dry_run` input or the TAXON_DRY_RUN variable) writes nothing
+to GitHub: the comment and the gate issue go to the job summary only, and what train reads from
+GitHub's API (the last good run's cache, the latest release) is gone without, with a notice, when
+the API cannot answer (offline, under act)."""
 
 from __future__ import annotations
 
@@ -11,11 +16,16 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from taxon.backends.models import PACKAGED_PREFIX
 from taxon.core.config import load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
-from taxon.core.github import annotation, log_name, log_safe
+from taxon.core.github import annotation, dig, log_name, log_safe
+from taxon.diff import changed_leaves
 from taxon.gitops import actions, authorize, comment, export, gate, releases, restore
 from taxon.gitops import changes as pr_changes
+from taxon.qna.taxonomy import leaf_id
+
+DRY_RUN_NOTE = "dry run (TAXON_DRY_RUN=true): "
 
 
 def add_arguments(parser) -> None:
@@ -61,6 +71,21 @@ def add_arguments(parser) -> None:
     build.add_argument("--sha", required=True, help="the commit (the tag's)")
     build.add_argument("--ref", required=True, help="the tag being released")
     build.add_argument("--out", type=Path, required=True)
+
+    models = sub.add_parser("check-models", help="fail early when a GPU profile still names the demo's packaged models")
+    models.add_argument("--config", type=Path)
+    models.add_argument("--profile", required=True)
+    models.add_argument(
+        "--teacher-endpoint", action="store_true", help="the teacher is reached at $TAXON_TEACHER_URL: it must be set"
+    )
+
+    changed = sub.add_parser("changed-leaves", help="the leaves changed since the last trained commit, for the gate")
+    changed.add_argument("--since", default="", help="the last trained commit (restore-generate's from_sha)")
+    changed.add_argument("--before", default="", help="the push's previous head: used when no commit was trained")
+    changed.add_argument("--config", type=Path)
+
+    redact = sub.add_parser("redact", help="copy stdin to stdout with the values of secret variables hidden")
+    redact.add_argument("--env", action="append", default=[], metavar="NAME", help="a variable whose value to hide")
 
     for name, text in (
         ("train-summary", "the job summary: the candidate against the base model and the latest release"),
@@ -156,16 +181,40 @@ def _repo(args) -> str:
 
 
 def _repository_id() -> int:
+    """GITHUB_REPOSITORY_ID, else the event's repository.id (act and some runners leave the
+    variable unset; every event payload of a repository carries the id)."""
     value = _env("GITHUB_REPOSITORY_ID") or ""
-    if not value.isdigit():
-        raise UsageError("no repository id", hint="set GITHUB_REPOSITORY_ID (the runner does)")
-    return int(value)
+    if value.isdigit():
+        return int(value)
+    from_event = None
+    if _env("GITHUB_EVENT_PATH"):
+        from_event = dig(actions.load_event(_env("GITHUB_EVENT_PATH")), "repository", "id")
+    if isinstance(from_event, int) and not isinstance(from_event, bool):
+        return from_event
+    raise UsageError(
+        "no repository id: GITHUB_REPOSITORY_ID is unset and the event has no repository.id",
+        hint="set GITHUB_REPOSITORY_ID (a GitHub runner does; under act: --env GITHUB_REPOSITORY_ID=N)",
+    )
+
+
+def _dry_run() -> bool:
+    return (_env("TAXON_DRY_RUN") or "").lower() in ("1", "true", "yes")
+
+
+def _without_github(what: str, error: TaxonError, consequence: str) -> None:
+    """A dry run goes without what GitHub's API could not give it, and says so."""
+    message = f"{DRY_RUN_NOTE}{what} skipped, GitHub's API did not answer ({error.message}); {consequence}"
+    print(annotation("notice", message, title="Dry run"))
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"{what.capitalize()}: {message}.")
 
 
 def _comment(args) -> int:
-    repo = _repo(args)
     body = args.body_file.read_text(encoding="utf-8")
-    print(f"comment {comment.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
+    if _dry_run():
+        print(f"{DRY_RUN_NOTE}the comment on #{args.pr} was not posted; it is in the job summary")
+        actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}not posted on #{args.pr}:*")
+    else:
+        print(f"comment {comment.post_sticky_comment(_repo(args), args.pr, body)} on #{args.pr}", file=sys.stderr)
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
     return EXIT_OK
 
@@ -174,9 +223,16 @@ def _restore_generate(args) -> int:
     cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
     commits = pr_changes.git_output(Path.cwd(), "rev-list", "--first-parent", f"--max-count={args.max_commits}", "HEAD")
     work_dir = Path(_env("RUNNER_TEMP") or cache_root)
-    restored = restore.restore_generate_cache(
-        _repo(args), _repository_id(), commits.decode().split(), cache_root, work_dir
-    )
+    try:
+        restored = restore.restore_generate_cache(
+            _repo(args), _repository_id(), commits.decode().split(), cache_root, work_dir
+        )
+    except TaxonError as error:
+        if not _dry_run():
+            raise
+        _without_github("the generation cache", error, "every leaf is generated")
+        actions.write_outputs(_env("GITHUB_OUTPUT"), {"restored": "0", "from_sha": ""})
+        return EXIT_OK
     if restored.run is None:
         message = "no earlier good train run on main with a unit cache: every leaf is generated"
     else:
@@ -202,7 +258,13 @@ def _pack_generate(args) -> int:
 
 
 def _fetch_release(args) -> int:
-    release = releases.fetch_release_bundle(_repo(args), args.out)
+    try:
+        release = releases.fetch_release_bundle(_repo(args), args.out)
+    except TaxonError as error:
+        if not _dry_run():
+            raise
+        _without_github("the latest release", error, "the candidate is compared with the base model only")
+        release = None
     outputs = {"bundle": str(release.bundle) if release else "", "tag": release.tag if release else ""}
     actions.write_outputs(_env("GITHUB_OUTPUT"), outputs)
     if release is None:
@@ -276,8 +338,80 @@ def _gate_issue(args) -> int:
         return EXIT_OK
     tag = args.previous_tag or None
     body = gate.render_gate_issue(report, labels, commit, args.run_url, _merged_since(tag), tag)
-    print(f"gate issue {comment.post_gate_issue(_repo(args), gate.GATE_ISSUE_TITLE, body)}", file=sys.stderr)
+    if _dry_run():
+        print(f"{DRY_RUN_NOTE}the gate issue was not opened; it is in the job summary")
+        actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}this issue was not opened:*")
+    else:
+        print(f"gate issue {comment.post_gate_issue(_repo(args), gate.GATE_ISSUE_TITLE, body)}", file=sys.stderr)
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
+    return EXIT_OK
+
+
+def _check_models(args) -> int:
+    """A profile that runs on GPUs (vLLM, or several trainer processes) naming the demo's packaged
+    CPU model would train and publish a 135M demo: refused before anything is installed or
+    generated, with the settings to change."""
+    config = load_config(profile=args.profile, path=args.config)
+    named = {"models.base": config["models"]["base"], "generate.teacher": config["generate"]["teacher"]}
+    on_gpu = "vllm" in (config["generate"]["backend"], config["evaluate"]["backend"]) or str(
+        config["train"].get("nproc_per_node")
+    ) not in ("1", "")
+    demo = {key: value for key, value in named.items() if str(value).startswith(PACKAGED_PREFIX)}
+    if on_gpu and demo:
+        keys = ", ".join(f"{key} = {value!r}" for key, value in demo.items())
+        return _fail(
+            f"the {args.profile} profile runs on GPUs but still names the demo's packaged model ({keys}). "
+            f"Set your models in taxon.toml under [profiles.{args.profile}.models] base and "
+            f"[profiles.{args.profile}.generate] teacher (README: Setting up the GPU runner).",
+            "Set the GPU runner's models",
+        )
+    if args.teacher_endpoint and not _env("TAXON_TEACHER_URL"):
+        return _fail(
+            "no teacher endpoint: the secret TAXON_TEACHER_URL is empty in this job",
+            "Set the teacher's endpoint",
+        )
+    print(f"profile {args.profile}: base {named['models.base']}, teacher {named['generate.teacher']}")
+    return EXIT_OK
+
+
+def _changed_leaves(args) -> int:
+    """The leaves the gate requires to improve: those changed since the commit the last good
+    train run on main trained (so merges folded into one run all count), else since the push's
+    previous head; as a TOML list for `--set pipeline.changed_leaves=...`."""
+    zero = "0" * 40
+    since = args.since or (args.before if args.before and args.before != zero else "")
+    if not since:
+        leaves: list[str] = []
+        message = "no earlier trained commit and no previous head: no leaf is required to improve"
+    else:
+        taxonomy_dir = load_config(path=args.config)["taxonomy"]["root"]
+        changes = changed_leaves(Path.cwd(), base=since, taxonomy_dir=taxonomy_dir)
+        qna_files = [*changes.added, *changes.modified, *(new for _, new in changes.renamed)]
+        leaves = sorted({leaf_id(path) for path in qna_files})
+        message = f"{len(leaves)} leaves changed since {since[:12]}: " + (", ".join(leaves) or "none")
+    actions.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": json.dumps(leaves), "since": since})
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"Changed leaves (each must improve): {log_safe(message)}.")
+    print(log_safe(message))
+    return EXIT_OK
+
+
+def _redact(args) -> int:
+    """Secrets never reach a comment or an artifact: their values (and a URL's host) become ***."""
+    from urllib.parse import urlsplit
+
+    hidden = set()
+    for name in args.env:
+        value = _env(name)
+        if value:
+            hidden.add(value)
+            host = urlsplit(value).hostname if "://" in value else None
+            if host and host not in ("127.0.0.1", "localhost"):
+                hidden.add(host)
+    for line in sys.stdin:
+        for value in sorted(hidden, key=len, reverse=True):
+            line = line.replace(value, "***")
+        sys.stdout.write(line)
+        sys.stdout.flush()
     return EXIT_OK
 
 
@@ -293,6 +427,9 @@ STEPS = {
     "find-build": _find_build,
     "train-summary": _train_summary,
     "gate-issue": _gate_issue,
+    "check-models": _check_models,
+    "changed-leaves": _changed_leaves,
+    "redact": _redact,
 }
 
 

@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxon.core.markdown import code_span, table_text
+from taxon.core.markdown import code_span, table_code
 from taxon.gitops.comment import GATE_MARKER
 
 REGRESSED = "regressed"
 LEAF_KINDS = ("knowledge", "skill")
 GATE_ISSUE_TITLE = "taxon: the evaluation gate failed on main"
+SUBJECT_CHARS = 200
 _PR_NUMBER = re.compile(r"^Merge pull request #(\d+) |\(#(\d+)\)$")
 
 
@@ -59,7 +60,7 @@ def _table(labels: dict[str, str], rows: list[tuple[str, dict]]) -> list[str]:
     header = ["Set", "n", *(f"Δ vs {label} [95% CI]" for label in labels.values())]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for set_id, entry in rows:
-        cells = [table_text(set_id), str(entry["n"]), *(_interval(entry, baseline) for baseline in labels)]
+        cells = [table_code(set_id), str(entry["n"]), *(_interval(entry, baseline) for baseline in labels)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -95,7 +96,7 @@ def render_train_summary(report: dict, labels: dict[str, str]) -> str:
         "## taxon: train on main",
         "",
         "Gate: **passed**" if gate["passed"] else "Gate: **FAILED**",
-        *(f"- {table_text(reason)}" for reason in gate["reasons"]),
+        *(f"- {code_span(reason)}" for reason in gate["reasons"]),
         "",
         _comparisons_line(labels),
         "Candidate minus baseline on held-out questions, in the metric that decides each set's verdict.",
@@ -126,7 +127,7 @@ def render_gate_issue(
         "",
         "**Why**",
         "",
-        *(f"- {table_text(reason)}" for reason in report["gate"]["reasons"]),
+        *(f"- {code_span(reason)}" for reason in report["gate"]["reasons"]),
         "",
         f"**Regressed sets** ({len(regressed)}; candidate minus baseline, 95% interval)",
         "",
@@ -134,9 +135,11 @@ def render_gate_issue(
         "",
         f"**Merged since {since}** ({len(merged)})",
         "",
+        # merged titles and branch names are contributed text: code spans, as in the PR comment, so
+        # no link, image, HTML or @-mention of theirs renders or notifies anyone
         *(
             f"- {'#' + str(change.pull_request) if change.pull_request else code_span(change.sha[:12])} "
-            f"{table_text(change.subject)}"
+            f"{code_span(change.subject[:SUBJECT_CHARS])}"
             for change in merged
         ),
         "",
