@@ -57,6 +57,7 @@ class Runner:
     repository_id: int = 4242
     sha: str = ""
     ref_name: str = ""
+    ref_type: str = "branch"
     run_id: int = 1
     base_ref: str = ""
     head_ref: str = ""
@@ -84,6 +85,7 @@ class Runner:
                 "repository_id": self.repository_id,
                 "sha": self.sha,
                 "ref_name": self.ref_name,
+                "ref_type": self.ref_type,
                 "run_id": self.run_id,
                 "server_url": "https://github.com",
                 "event_name": self.event_name,
@@ -161,6 +163,7 @@ class Runner:
             "GITHUB_REPOSITORY_ID": str(self.repository_id),
             "GITHUB_SHA": self.sha,
             "GITHUB_REF_NAME": self.ref_name,
+            "GITHUB_REF_TYPE": self.ref_type,
             "GITHUB_RUN_ID": str(self.run_id),
             "GITHUB_BASE_REF": self.base_ref,
             "GITHUB_HEAD_REF": self.head_ref,

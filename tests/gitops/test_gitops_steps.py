@@ -11,6 +11,7 @@ from runner import Runner
 
 from support.taxonomy_repo import REPO, add_leaf, commit_all, git, make_repo
 from taxon.core.github import COMMENT_MARKER
+from taxon.review.comment import log_tail
 
 WORKFLOWS = REPO / ".github" / "workflows"
 PR_NUMBER = 7
@@ -298,3 +299,54 @@ def test_a_leaf_that_fell_short_is_still_reviewed_then_the_job_fails(samples_run
     posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
     body = json.loads(posted[0]["input"])["body"]
     assert "**Leaves that fell short**" in body and "`kept 5 of 8 samples (minimum 10)`" in body
+
+
+def test_samples_are_made_with_the_profile_train_uses():
+    """One profile: samples.yml generates with TAXON_PROFILE, the profile train.yml trains with,
+    whose minimum per leaf makes a leaf that falls short fail the job."""
+    from taxon.core.config import load_config
+
+    workflows = {name: yaml.safe_load((WORKFLOWS / name).read_text()) for name in ("samples.yml", "train.yml")}
+    assert workflows["samples.yml"]["env"]["TAXON_PROFILE"] == workflows["train.yml"]["env"]["TAXON_PROFILE"]
+    generate = next(s for s in workflows["samples.yml"]["jobs"]["samples"]["steps"] if s.get("id") == "generate")
+    assert '--profile "$TAXON_PROFILE"' in generate["run"] and "secrets.TAXON_TEACHER_URL" in str(generate["env"])
+    assert load_config("gpu")["generate"]["min_kept_per_leaf"] >= 1
+
+
+def test_a_teacher_that_fails_gets_a_comment_with_its_error_and_the_log_link(samples_runner):
+    """The real generate step against a teacher that is gone: no dataset, yet an artifact (the
+    log), a comment with the end of the log (the secret endpoint hidden) and the run's link, and
+    a failed job."""
+    runner = samples_runner
+    with open(runner.workspace / "taxon.toml", "a") as config:  # fail at once instead of retrying
+        config.write("\n[profiles.gpu.teacher]\nretries = 0\ntimeout_s = 5\n")
+    git(runner.workspace, "commit", "-qam", "no retries")
+    secret_url = "http://127.0.0.1:9/secret-teacher-path/v1"
+    runner.secrets = {"TAXON_TEACHER_URL": secret_url, "TAXON_TEACHER_API_KEY": "sk-secret-key-123"}
+    checked = runner.run_job(WORKFLOWS / "samples.yml", "authorize")
+    runner.needs = {"authorize": {"outputs": checked[-1].outputs}}
+    results = runner.run_job(WORKFLOWS / "samples.yml", "samples")
+    by_name = {r.name.split(" ")[0] + str(i): r.returncode for i, r in enumerate(results)}
+    assert results[-1].name.startswith("Fail when generation failed") and results[-1].returncode == 1, by_name
+    generate = next(r for r in results if r.name.startswith("Generate"))
+    assert generate.returncode != 0
+    log = (runner.temp / "samples" / "generate.log").read_text()
+    assert "error" in log and "secret-teacher-path" not in log and "sk-secret-key-123" not in log
+    posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
+    body = json.loads(posted[-1]["input"])["body"]
+    assert log_tail(log).splitlines()[-1] in body  # the error as taxon printed it
+    assert body.startswith(COMMENT_MARKER) and "generation failed" in body
+    assert "https://github.com/octo/taxonomy/actions/runs/1" in body and "secret-teacher-path" not in body
+    assert not (runner.temp / "samples" / "dataset").exists()
+
+
+def test_a_dry_run_posts_no_comment_and_says_so(samples_runner):
+    runner = samples_runner
+    runner.variables = {"TAXON_DRY_RUN": "true"}
+    runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
+    _fill_generate_output(runner)
+    results = _request_then_samples(runner)
+    assert [r.returncode for r in results] == [0] * len(results)
+    assert not [call for call in runner.gh_calls() if "--method" in call["args"]]
+    summary = runner.summary_file.read_text()
+    assert "dry run (TAXON_DRY_RUN=true): not posted on #7" in summary and "Generated samples for review" in summary

@@ -153,7 +153,9 @@ def resolve_pin(source: str, rev: str, unverified: bool = False, timeout_s: floa
         )
     tag = refs.get(f"refs/tags/{rev}^{{}}") or refs.get(f"refs/tags/{rev}")
     if tag is None:
-        tags = sorted(name.removeprefix("refs/tags/") for name in refs if name.startswith("refs/tags/") and "^" not in name)
+        tags = sorted(
+            name.removeprefix("refs/tags/") for name in refs if name.startswith("refs/tags/") and "^" not in name
+        )
         raise UsageError(
             f"{source} has no tag {rev!r}",
             hint=f"its tags: {', '.join(tags[-5:])}" if tags else "it has no tags: pin a full commit SHA",
@@ -228,7 +230,9 @@ def pin_workflow(text: str, source: str, rev: str) -> str:
         text = _replace_job(text, "test", tree)
     if "lint" in jobs:
         text = _replace_job(text, "lint", "")
-    return _CODE_JOBS_COMMENT.sub("# Other changes validate the whole tree and its documents (there is no test suite).", text)
+    return _CODE_JOBS_COMMENT.sub(
+        "# Other changes validate the whole tree and its documents (there is no test suite).", text
+    )
 
 
 def _templates():
