@@ -290,39 +290,42 @@ def run_samples(scratch: Path, teacher_up: bool) -> Case:
     }
     api_key = "act-offline-teacher-key-" + os.urandom(6).hex()
     port = SERVE_PORT if teacher_up else SERVE_PORT + 1  # nothing listens there
-    server = None
-    if teacher_up:
-        server = subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "taxon"), "serve", "packaged:smollm2", "--port", str(port), "--quiet"],
-            cwd=REPO,
-            env={**os.environ, "TAXON_SERVE_API_KEY": api_key},
-            stdout=open(OUT / "serve.log", "w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+    with open(OUT / f"{name}.serve.log", "w") as serve_log:
+        server = (
+            subprocess.Popen(
+                [str(REPO / ".venv" / "bin" / "taxon"), "serve", "packaged:smollm2", "--port", str(port), "--quiet"],
+                cwd=REPO,
+                env={**os.environ, "TAXON_SERVE_API_KEY": api_key},
+                stdout=serve_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            if teacher_up
+            else None
         )
-    try:
-        if server:
-            _wait_models(port, api_key)
-        text, artifacts = act(
-            case,
-            scratch,
-            "pull_request_target",
-            ".github/workflows/samples.yml",
-            event,
-            "-s",
-            f"TAXON_TEACHER_URL=http://127.0.0.1:{port}/v1",
-            "-s",
-            f"TAXON_TEACHER_API_KEY={api_key}",
-            "--var",
-            "TAXON_PROFILE=cpu",
-            "--env",
-            f"GITHUB_REPOSITORY_ID={REPOSITORY_ID}",
-            env={"ACT_OFFLINE_GH_ROUTES": str(routes)},
-        )
-    finally:
-        if server:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
+        try:
+            if server:
+                _wait_models(port, api_key)
+            text, artifacts = act(
+                case,
+                scratch,
+                "pull_request_target",
+                ".github/workflows/samples.yml",
+                event,
+                "-s",
+                f"TAXON_TEACHER_URL=http://127.0.0.1:{port}/v1",
+                "-s",
+                f"TAXON_TEACHER_API_KEY={api_key}",
+                "--var",
+                "TAXON_PROFILE=cpu",
+                "--env",
+                f"GITHUB_REPOSITORY_ID={REPOSITORY_ID}",
+                env={"ACT_OFFLINE_GH_ROUTES": str(routes)},
+            )
+        finally:
+            if server:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=60)
     calls = (artifacts / "gh-calls.log").read_text() if (artifacts / "gh-calls.log").exists() else ""
     case.checks["comment posted through the API stand-in"] = f"repos/{SLUG}/issues/{number}/comments" in calls and (
         '"POST"' in calls
