@@ -438,3 +438,113 @@ def test_missing_gh_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TaxonError, match="GitHub CLI"):
         gh.run_gh(["api", "user"])
+
+
+# ------------------------------------------------------------------ train: the gate issue, the models, the id
+
+
+HOSTILE_SUBJECTS = [
+    "Merge pull request #5 from mallory/[click](https://evil.example)",
+    "Add leaf ![pixel](https://evil.example/p.png) (#6)",
+    "Ping @octo/maintainers and @everyone (#7)",
+    "<img src=x onerror=alert(1)> <details open> (#8)",
+    "Merge pull request #9 from mallory/``tick`` [x](y)",
+    "Autolink https://evil.example and <https://evil.example> (#10)",
+]
+
+
+def _strip_code_spans(text: str) -> str:
+    import re
+
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", text)
+
+
+def test_the_gate_issue_shows_merged_titles_and_branch_names_as_code():
+    from taxon.gitops.gate import MergedChange, render_gate_issue
+
+    report = {
+        "gate": {"passed": False, "reasons": ["changed leaf @octo/team [x](https://evil.example) did not improve"]},
+        "sets": {},
+        "baselines": ["base"],
+    }
+    merged = [MergedChange(f"{index:040x}", subject) for index, subject in enumerate(HOSTILE_SUBJECTS)]
+    body = render_gate_issue(
+        report, {"base": "base model `base`"}, "a" * 40, "https://github.com/o/r/actions/runs/1", merged, None
+    )
+    section = body[body.index("**Merged since") :]
+    shown = _strip_code_spans(section)
+    for rendered in ("](", "@", "<", "https://evil"):
+        assert rendered not in shown, (rendered, shown)
+    assert "- #6 `Add leaf ![pixel](https://evil.example/p.png) (#6)`" in section
+    assert "@octo/team" not in _strip_code_spans(body[: body.index("**Merged since")])
+
+
+def _gpu_config(tmp_path: Path, base: str, teacher: str) -> Path:
+    from support.taxonomy_repo import REPO
+
+    text = (REPO / "taxon.toml").read_text()
+    text = text.replace('base = "ibm-granite/granite-3.3-2b-instruct"', f'base = "{base}"')
+    text = text.replace('teacher = "ibm-granite/granite-3.3-8b-instruct"', f'teacher = "{teacher}"')
+    path = tmp_path / "taxon.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("base", "teacher", "named"),
+    [
+        ("packaged:smollm2", "org/teacher", "models.base = 'packaged:smollm2'"),
+        ("org/base", "packaged:smollm2", "generate.teacher = 'packaged:smollm2'"),
+        ("packaged:other", "packaged:smollm2", "models.base = 'packaged:other', generate.teacher"),
+    ],
+)
+def test_a_gpu_profile_naming_the_demo_model_stops_the_workflow_early(tmp_path, capsys, base, teacher, named):
+    from taxon.cli import main
+
+    config = _gpu_config(tmp_path, base, teacher)
+    assert main(["gitops", "check-models", "--profile", "gpu", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("::error title=Set the GPU runner's models::") and named in out
+    assert "[profiles.gpu.models] base" in out and "Setting up the GPU runner" in out
+    assert main(["gitops", "check-models", "--profile", "cpu", "--config", str(config)]) == 0  # the demo's own
+
+
+def test_the_shipped_gpu_profile_names_real_models(capsys):
+    from taxon.cli import main
+
+    assert main(["gitops", "check-models", "--profile", "gpu"]) == 0
+    assert "packaged:" not in capsys.readouterr().out
+
+
+def test_the_repository_id_falls_back_to_the_event(tmp_path, monkeypatch):
+    from taxon.commands.gitops import _repository_id
+
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"id": 4242}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_REPOSITORY_ID", "77")
+    assert _repository_id() == 77
+    monkeypatch.delenv("GITHUB_REPOSITORY_ID")  # act sets none
+    assert _repository_id() == 4242
+    for payload in ({}, {"repository": {"id": "4242"}}, {"repository": {"id": True}}):
+        event.write_text(json.dumps(payload))
+        with pytest.raises(UsageError, match="no repository id"):
+            _repository_id()
+
+
+def test_redact_hides_secret_values_and_the_endpoint_host(monkeypatch, capsys):
+    import io
+
+    from taxon.cli import main
+
+    monkeypatch.setenv("TEACHER_URL", "https://teacher.internal.example:8443/v1")
+    monkeypatch.setenv("TEACHER_KEY", "sk-abc123")
+    monkeypatch.setattr(
+        "sys.stdin",
+        io.StringIO(
+            "error: https://teacher.internal.example:8443/v1 refused (key sk-abc123)\nhost teacher.internal.example\n"
+        ),
+    )
+    assert main(["gitops", "redact", "--env", "TEACHER_URL", "--env", "TEACHER_KEY", "--env", "UNSET"]) == 0
+    out = capsys.readouterr().out
+    assert out == "error: *** refused (key ***)\nhost ***\n"

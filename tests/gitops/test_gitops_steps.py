@@ -2,6 +2,7 @@
 git repositories: a main branch and pull-request branches."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,74 @@ def test_a_dry_run_posts_no_comment_and_says_so(samples_runner):
     assert not [call for call in runner.gh_calls() if "--method" in call["args"]]
     summary = runner.summary_file.read_text()
     assert "dry run (TAXON_DRY_RUN=true): not posted on #7" in summary and "Generated samples for review" in summary
+
+
+# ------------------------------------------------------------------ train and release, dry runs
+
+
+def _train_steps(names: tuple[str, ...]) -> list[dict]:
+    steps = yaml.safe_load((WORKFLOWS / "train.yml").read_text())["jobs"]["pipeline"]["steps"]
+    return [step for step in steps if str(step.get("name", "")).startswith(names)]
+
+
+def test_a_dry_run_of_train_goes_without_githubs_api_and_says_so(tmp_path):
+    """No gh, no GITHUB_REPOSITORY_ID (act sets none): the cache and the latest release are gone
+    without with a notice, the changed leaves come from the push's previous head, and the gate
+    issue goes to the job summary only."""
+    upstream = make_repo(tmp_path)
+    workspace = _clone(upstream, tmp_path)
+    before = git(workspace, "rev-parse", "HEAD")
+    add_leaf(workspace, "compositional_skills/grounded/new_dates")
+    head = commit_all(workspace, "a leaf (#3)")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    event = {"before": before, "after": head, "repository": {"id": 4242}}
+    runner = Runner(
+        workspace,
+        temp,
+        "push",
+        event,
+        sha=head,
+        ref_name="main",
+        variables={"TAXON_DRY_RUN": "true"},
+        extra_env={"GITHUB_REPOSITORY_ID": "", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+    )
+    runner.run_job(WORKFLOWS / "train.yml", "pipeline", skip=("",))  # no step: the workflow's env only
+    assert runner.workflow_env == {"TAXON_PROFILE": "gpu", "TAXON_DRY_RUN": "true"}
+    (venv_bin := temp / "venv" / "bin").mkdir(parents=True)
+    (venv_bin / "taxon").symlink_to(Path(sys.executable).parent / "taxon")
+    results = [runner.run_step(step) for step in _train_steps(("Restore", "The leaves changed", "Fetch"))]
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stdout + r.stderr for r in results]
+    restore, changed, fetch = results
+    assert restore.outputs == {"restored": "0", "from_sha": ""}
+    assert "::notice title=Dry run::dry run (TAXON_DRY_RUN=true): the generation cache skipped" in restore.stdout
+    assert json.loads(changed.outputs["leaves"]) == ["compositional_skills/grounded/new_dates"]
+    assert changed.outputs["since"] == before
+    assert fetch.outputs == {"bundle": "", "tag": ""} and "compared with the base model only" in fetch.stdout
+
+    report = temp / "report.json"
+    report.write_text(
+        json.dumps(
+            {"gate": {"passed": False, "reasons": ["changed leaf x did not improve"]}, "sets": {}, "baselines": ["b"]}
+        )
+    )
+    (issue_step,) = _train_steps(("Open or update",))
+    issue_step = {**issue_step, "run": issue_step["run"].replace("runs/train/evaluate/report.json", str(report))}
+    issue = runner.run_step(issue_step)
+    assert issue.returncode == 0 and "the gate issue was not opened" in issue.stdout
+    summary = runner.summary_file.read_text()
+    assert "this issue was not opened" in summary and "The evaluation gate failed on main" in summary
+
+
+def test_a_dry_run_of_release_attests_releases_and_uploads_nothing():
+    workflow = yaml.safe_load((WORKFLOWS / "release.yml").read_text())
+    assert workflow[True]["workflow_dispatch"]["inputs"]["dry_run"]["type"] == "boolean"
+    assert workflow["env"]["TAXON_DRY_RUN"] == "${{ inputs.dry_run || vars.TAXON_DRY_RUN == 'true' }}"
+    steps = {step.get("name") or step["uses"].split("@")[0]: step for step in workflow["jobs"]["release"]["steps"]}
+    assert steps["Attest build provenance"]["if"] == "env.TAXON_DRY_RUN != 'true'"
+    assert steps["Attach to the GitHub Release"]["if"] == "env.TAXON_DRY_RUN != 'true'"
+    assert "Dry run" in steps["Dry run, said"]["run"]
+    assert "vars.TAXON_DRY_RUN != 'true'" in workflow["jobs"]["huggingface"]["if"]
+    assert (
+        "find-build" in steps["Find the bundle the train run built and gated for this commit"]["run"]
+    )  # never skipped
