@@ -176,7 +176,8 @@ def act(
     command = [str(ACT), event_name, "-W", workflow, "-e", str(event_file), *flags]
     started = time.monotonic()
     with open(OUT / f"{case.name}.log", "a") as log_file:
-        log_file.write(f"$ {' '.join(command)}\n")
+        shown = [("***" if index and command[index - 1] == "-s" else part) for index, part in enumerate(command)]
+        log_file.write(f"$ {' '.join(shown)}\n")
         log_file.flush()
         try:
             subprocess.run(
@@ -380,7 +381,7 @@ def cpu_train_copy(scratch: Path) -> str:
     )
     lock = "run: '\"$RUNNER_TEMP/venv/bin/pip\" install --no-cache-dir -r requirements/gpu.txt'"
     assert core in text and lock in text, "train.yml's install steps changed: update bench/workflows.py"
-    text = text.replace(core, CPU_INSTALL).replace(lock, "run: echo 'CPU copy: the CPU set is installed above'")
+    text = text.replace(core, CPU_INSTALL).replace(lock, "run: echo CPU copy, the CPU set is installed above")
     copy = ".github/workflows/train-cpu-copy.yml"
     (scratch / copy).write_text(text)
     return copy

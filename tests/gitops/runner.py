@@ -188,8 +188,11 @@ class Runner:
         output_file.write_text("")
         env = self.environment(step.get("env") or {})
         env["GITHUB_OUTPUT"] = str(output_file)
+        # GitHub's shells: `bash -e {0}` when a step names none, `bash --noprofile --norc -eo
+        # pipefail {0}` for `shell: bash` (only then does a pipeline fail with its first command)
+        shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail"] if step.get("shell") == "bash" else ["bash", "-e"]
         result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            [*shell, "-c", step["run"]],
             cwd=self.workspace,
             env=env,
             capture_output=True,
