@@ -430,3 +430,19 @@ def test_every_install_of_this_repository_uses_the_pinned_constraints():
     assert train and all("requirements/gpu.txt" in line for line in train), train
     others = [line for lines in installs.values() for line in lines]
     assert others and all("-c requirements/constraints.txt" in line for line in others), others
+
+
+def test_a_step_that_pipes_fails_with_its_first_command():
+    """A run: with no shell: is `bash -e {0}` on GitHub: a pipeline's status is its last
+    command's (tee's), so a failing `taxon generate | ... | tee` would pass. Such steps say
+    `shell: bash` (`-eo pipefail`)."""
+    import re
+
+    piping = [
+        (name, step.get("name"))
+        for name, workflow in load_workflows(WORKFLOWS).items()
+        for job in workflow.jobs.values()
+        for step in job.get("steps", [])
+        if re.search(r"(?<!\|)\|(?!\|)", str(step.get("run", ""))) and step.get("shell") != "bash"
+    ]
+    assert piping == []
