@@ -47,6 +47,8 @@ CASES = ("pr-valid", "pr-invalid", "pr-code", "samples", "samples-down", "train"
 PRS = {1: "pr-valid", 2: "pr-invalid", 3: "pr-code"}
 VALID_LEAF = "compositional_skills/formatting/bullet_list"
 SERVE_PORT = 8765
+JOB_VENV = Path.home() / ".cache" / "taxon-venv"  # where pull-request.yml's code jobs keep their venv
+ACT_CACHE_SERVER = Path.home() / ".cache" / "actcache"  # act's stand-in for GitHub's cache service
 TRAIN_TIMEOUT_S = 3600
 
 
@@ -230,8 +232,13 @@ def run_pr(scratch: Path, number: int) -> Case:
     checkout(scratch, f"refs/pull/{number}/merge")
     flags = ("--env", f"GITHUB_REPOSITORY_ID={REPOSITORY_ID}")
     workflow = ".github/workflows/pull-request.yml"
-    if branch == "pr-code":  # one job at a time on 2 cores: lint, then the suite (its .venv from lint's cache)
+    if branch == "pr-code":  # one job at a time on 2 cores: lint, then the suite (its venv from lint's cache)
+        # both jobs keep their venv at ~/.cache/taxon-venv, as on a hosted runner: gone before each
+        # job, as on a fresh runner, so the test job's comes from the cache the lint job saved
+        shutil.rmtree(ACT_CACHE_SERVER, ignore_errors=True)
+        shutil.rmtree(JOB_VENV, ignore_errors=True)
         text, _ = act(case, scratch, "pull_request", workflow, pr_event(number, branch), "-j", "lint", *flags)
+        shutil.rmtree(JOB_VENV, ignore_errors=True)
         text += act(
             case, scratch, "pull_request", workflow, pr_event(number, branch), "-j", "test", *flags, timeout=3600
         )[0]
@@ -239,6 +246,8 @@ def run_pr(scratch: Path, number: int) -> Case:
         case.checks["the test job's .venv restored from the cache"] = "Cache restored from key: venv-" in text
         passed = [line for line in text.splitlines() if " passed" in line and ("skipped" in line or " in " in line)]
         case.notes += [line.split("|", 1)[-1].strip() for line in passed[-1:]]
+        shutil.rmtree(JOB_VENV, ignore_errors=True)  # ~6 GB
+        shutil.rmtree(ACT_CACHE_SERVER, ignore_errors=True)
     else:
         text, _ = act(case, scratch, "pull_request", workflow, pr_event(number, branch), *flags)
         errors = [line for line in text.splitlines() if "::error file=" in line]
