@@ -408,6 +408,9 @@ def test_a_dry_run_of_train_goes_without_githubs_api_and_says_so(tmp_path):
     assert issue.returncode == 0 and "the gate issue was not opened" in issue.stdout
     summary = runner.summary_file.read_text()
     assert "this issue was not opened" in summary and "The evaluation gate failed on main" in summary
+    report.write_text(json.dumps({"gate": {"passed": True, "reasons": []}, "sets": {}, "baselines": ["b"]}))
+    passed = runner.run_step(issue_step)  # a passing gate closes the open issue: not in a dry run (act found it)
+    assert passed.returncode == 0 and "an open gate issue was not looked for or closed" in passed.stdout
 
 
 def test_a_dry_run_of_release_attests_releases_and_uploads_nothing():

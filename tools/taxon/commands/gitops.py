@@ -332,6 +332,9 @@ def _gate_issue(args) -> int:
     if report is None:
         print("no evaluation ran: the gate issue is left as it is")
         return EXIT_OK
+    if report["gate"]["passed"] and _dry_run():
+        print(f"{DRY_RUN_NOTE}the gate passed; an open gate issue was not looked for or closed")
+        return EXIT_OK
     if report["gate"]["passed"]:
         closed = comment.close_gate_issue(_repo(args), f"The gate passed again at `{commit[:12]}`: {args.run_url}")
         print(f"the gate passed; closed the gate issue #{closed}" if closed else "the gate passed: no open gate issue")
