@@ -232,7 +232,7 @@ def test_the_tag_promotes_the_gated_bundle_without_training(loop):
     assert found["digest"] == digest and released.read_bytes() == built.read_bytes()
     sums = loop.release.workspace / found["sums"]
     assert found["sums_digest"] == "sha256:" + hashlib.sha256(sums.read_bytes()).hexdigest()
-    assert sums.read_bytes() == (loop.merge1.workspace / "runs" / "gpu" / "bundle" / "SHA256SUMS").read_bytes()
+    assert sums.read_bytes() == (loop.merge1.workspace / "runs" / "train" / "bundle" / "SHA256SUMS").read_bytes()
     assert found["run_url"].endswith("/actions/runs/1000")
     assert not (loop.release.workspace / "runs").exists()  # nothing trained, nothing generated
     create = next(call["args"] for call in loop.github.calls() if call["args"][:2] == ["release", "create"])

@@ -418,7 +418,7 @@ def test_a_dry_run_of_release_attests_releases_and_uploads_nothing():
     assert workflow[True]["workflow_dispatch"]["inputs"]["dry_run"]["type"] == "boolean"
     assert workflow["env"]["TAXON_DRY_RUN"] == "${{ inputs.dry_run || vars.TAXON_DRY_RUN == 'true' }}"
     steps = {step.get("name") or step["uses"].split("@")[0]: step for step in workflow["jobs"]["release"]["steps"]}
-    assert steps["Attest build provenance"]["if"] == "env.TAXON_DRY_RUN != 'true'"
+    assert steps["Attest build provenance (the archive and its SHA256SUMS)"]["if"] == "env.TAXON_DRY_RUN != 'true'"
     assert steps["Attach to the GitHub Release"]["if"] == "env.TAXON_DRY_RUN != 'true'"
     assert "Dry run" in steps["Dry run, said"]["run"]
     assert "vars.TAXON_DRY_RUN != 'true'" in workflow["jobs"]["huggingface"]["if"]
