@@ -35,16 +35,16 @@ def _write_raw(folder, name: bytes, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("what", sorted(NAMES))
-def test_in_tree_name_is_refused_at_validate_and_never_crashes_later(tmp_path, documents_config, capsys, what):
+def test_in_tree_name_is_refused_at_validate_and_never_crashes_later(tmp_path, document_settings, capsys, what):
     leaf = make_leaf(tmp_path, {"patterns": ["*.md"]}, {"birds.md": BIRDS})
     _write_raw(leaf.folder, NAMES[what], BIRDS)
 
     assert len(leaf.content_hash()) == 64  # the hash every stage keys on
-    findings = check_leaf_documents(leaf, documents_config)
+    findings = check_leaf_documents(leaf, document_settings)
     assert [f.rule for f in findings] == ["D017"], findings
     assert "\n" not in findings[0].message and "\udce9" not in findings[0].message
     with pytest.raises(TaxonError) as refused:
-        load_leaf_documents(leaf, documents_config)
+        load_leaf_documents(leaf, document_settings)
     assert "D017" in str(refused.value)
 
     taxonomy = str(tmp_path / "taxonomy")
@@ -56,7 +56,7 @@ def test_in_tree_name_is_refused_at_validate_and_never_crashes_later(tmp_path, d
             json.loads(out)
 
 
-def test_a_fetched_commits_name_that_is_not_utf8_is_refused(tmp_path, documents_config):
+def test_a_fetched_commits_name_that_is_not_utf8_is_refused(tmp_path, document_settings):
     repo = tmp_path / "source"
     repo.mkdir()
     git(repo, "init", "--quiet")
@@ -69,7 +69,7 @@ def test_a_fetched_commits_name_that_is_not_utf8_is_refused(tmp_path, documents_
     commit = git(repo, "rev-parse", "HEAD")
     leaf = make_leaf(tmp_path, {"repo": repo.as_uri(), "commit": commit, "patterns": ["docs/*.md"]})
 
-    findings = check_leaf_documents(leaf, documents_config)
+    findings = check_leaf_documents(leaf, document_settings)
 
     assert [(f.rule, f.message.split(":")[0]) for f in findings] == [("D017", "docs/caf\\xe9.md")]
 

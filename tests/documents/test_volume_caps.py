@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from document_helpers import make_leaf, make_repo_fast, shared_stream_pdf
@@ -36,19 +37,19 @@ def _d018(findings) -> list[str]:
     return [finding.message for finding in findings if finding.rule == "D018"]
 
 
-def test_the_review_repository_stops_at_each_cap_with_its_number(tmp_path, documents_config):
+def test_the_review_repository_stops_at_each_cap_with_its_number(tmp_path, document_settings):
     commit = _hostile_repo(tmp_path)
     many = make_leaf(tmp_path / "a", _external(tmp_path, commit, SLOW_PATTERNS))
     with pytest.raises(TaxonError, match=r"D018 document lists 49 patterns, over max_patterns \(20\)"):
-        load_leaf_documents(many, documents_config)  # generate's path: before anything is fetched
+        load_leaf_documents(many, document_settings)  # generate's path: before anything is fetched
     assert not (tmp_path / "cache").exists()
 
     listed = make_leaf(tmp_path / "b", _external(tmp_path, commit, SLOW_PATTERNS[:20]))
-    [message] = _d018(check_leaf_documents(listed, documents_config))
+    [message] = _d018(check_leaf_documents(listed, document_settings))
     assert f"commit {commit} lists 20001 files, over max_listed_files (10000)" in message
 
-    documents_config["documents"]["max_listed_files"] = 30_000
-    [message] = _d018(check_leaf_documents(listed, documents_config))
+    document_settings = replace(document_settings, max_listed_files=30_000)
+    [message] = _d018(check_leaf_documents(listed, document_settings))
     assert "files 401 levels deep, over max_depth (24)" in message
 
 
@@ -70,15 +71,15 @@ def test_validate_check_documents_finishes_in_a_bounded_process(tmp_path, repo_r
     assert result.returncode == 1 and any(f["rule"] == "D018" and "20001 files" in f["message"] for f in findings)
 
 
-def test_in_tree_folders_have_the_same_caps(tmp_path, documents_config):
+def test_in_tree_folders_have_the_same_caps(tmp_path, document_settings):
     deep = {f"{'/'.join(['d'] * 30)}/deep.md": "# Deep\n"}
     leaf = make_leaf(tmp_path / "a", {"patterns": ["*.md"]}, {"a.md": "# A\n", **deep})
-    [message] = _d018(check_leaf_documents(leaf, documents_config))
+    [message] = _d018(check_leaf_documents(leaf, document_settings))
     assert "levels deep, over max_depth (24)" in message
 
-    documents_config["documents"]["max_listed_files"] = 50
+    document_settings = replace(document_settings, max_listed_files=50)
     wide = make_leaf(tmp_path / "b", {"patterns": ["*.md"]}, {f"{n}.md": "# A\n" for n in range(60)})
-    [message] = _d018(check_leaf_documents(wide, documents_config))
+    [message] = _d018(check_leaf_documents(wide, document_settings))
     assert "the leaf folder lists more than 50 files, over max_listed_files (50)" in message
 
 
@@ -92,10 +93,10 @@ def test_plain_validate_refuses_too_many_patterns_and_an_oversized_folder(tmp_pa
         assert len(d018) == 1 and said in d018[0], findings
 
 
-def test_selected_files_are_capped_before_any_is_fetched(tmp_path, documents_config):
+def test_selected_files_are_capped_before_any_is_fetched(tmp_path, document_settings):
     commit = make_repo_fast(tmp_path / "source", {f"docs/{n}.md": b"# A\n" for n in range(600)})
     leaf = make_leaf(tmp_path, _external(tmp_path, commit, ["docs/*.md"]))
-    [message] = _d018(check_leaf_documents(leaf, documents_config))
+    [message] = _d018(check_leaf_documents(leaf, document_settings))
     assert "the patterns select 600 files" in message and "over max_selected_files (500)" in message
     cached = next((tmp_path / "cache" / "repos").iterdir())
     blobs = subprocess.run(
@@ -127,16 +128,16 @@ def test_a_pdf_stops_at_its_caps(pages, chars, declared, said):
     assert problem.rule == "D018" and said in problem.message, problem.message
 
 
-def test_the_leaf_character_cap_stops_reading_the_next_documents(tmp_path, documents_config):
+def test_the_leaf_character_cap_stops_reading_the_next_documents(tmp_path, document_settings):
     files = {f"part{n}.md": "x" * 900 + "\n" for n in range(5)}
-    documents_config["documents"].update(max_document_chars=1000, max_leaf_chars=2000)
+    document_settings = replace(document_settings, max_document_chars=1000, max_leaf_chars=2000)
     leaf = make_leaf(tmp_path, {"patterns": ["*.md"]}, files)
-    [message] = _d018(check_leaf_documents(leaf, documents_config))
+    [message] = _d018(check_leaf_documents(leaf, document_settings))
     assert message.startswith("part2.md yields 901 characters of text, over max_leaf_chars (198)")
-    documents_config["documents"].update(max_document_chars=500)
-    assert "over max_document_chars (500)" in _d018(check_leaf_documents(leaf, documents_config))[0]
+    document_settings = replace(document_settings, max_document_chars=500)
+    assert "over max_document_chars (500)" in _d018(check_leaf_documents(leaf, document_settings))[0]
     with pytest.raises(TaxonError, match="D018"):
-        load_leaf_documents(leaf, documents_config)
+        load_leaf_documents(leaf, document_settings)
 
 
 def test_too_many_patterns_is_said_once_with_check_documents(tmp_path, capsys, repo_root):

@@ -5,6 +5,7 @@ import pytest
 
 from support.runs import KNOWLEDGE_LEAF, make_config
 from taxon.core.errors import TaxonError
+from taxon.core.settings import DocumentsSettings
 from taxon.core.store import read_jsonl
 from taxon.evaluate.sets import (
     BUILTIN_PROBE,
@@ -48,7 +49,7 @@ def test_the_per_leaf_cap_keeps_seeds_first_and_records_what_was_available(eval_
 def test_a_knowledge_set_asks_its_held_out_seeds_without_context_then_the_documents_facts(eval_inputs):
     leaves, _ = eval_inputs
     leaf = next(leaf for leaf in leaves if leaf.leaf_id == KNOWLEDGE_LEAF)
-    eval_set = knowledge_eval_set(leaf, {}, 0.5, 0)
+    eval_set = knowledge_eval_set(leaf, DocumentsSettings(), 0.5, 0)
     seeds = [item for item in eval_set.items if item.source == "seed"]
     assert [item.question for item in seeds] == [
         leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, 0.5))

@@ -49,7 +49,7 @@ def test_held_out_seeds_reach_neither_teacher_nor_training(tmp_path, repo_root, 
     for index in held:
         assert leaf.seeds[index].question not in sent and leaf.seeds[index].answer not in sent
     kept = read_jsonl(tmp_path / "out" / leaf.leaf_id / "samples.jsonl")
-    facts = held_out_fact_questions([leaf], config, 0.3)[leaf.leaf_id]  # held-out seeds and document clozes
+    facts = held_out_fact_questions([leaf], config.documents, 0.3)[leaf.leaf_id]  # held-out seeds and document clozes
     assert len(facts) > 20 and any("fill in the blank" in question for question in facts)
     guard = leaf_held_out(leaf, 0.3, facts)
     bare = [question_of(row).rpartition("\n\n")[2] for row in kept]
@@ -58,7 +58,7 @@ def test_held_out_seeds_reach_neither_teacher_nor_training(tmp_path, repo_root, 
 
     from transformers import AutoTokenizer
 
-    config["train"]["max_sample_tokens"] = config["train"]["pack_tokens"] = 512
+    config = config.with_overrides({"train": {"max_sample_tokens": 512, "pack_tokens": 512}})
     training = build_training_set(tmp_path / "out", [leaf], None, AutoTokenizer.from_pretrained(tiny_model_dir), config)
     tokenizer_text = AutoTokenizer.from_pretrained(tiny_model_dir)
     trained = [tokenizer_text.decode(sample.input_ids) for sample in training.samples]

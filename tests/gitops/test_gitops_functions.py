@@ -1,5 +1,6 @@
 import json
 import os
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from support.taxonomy_repo import add_leaf, commit_all, git, make_repo
 from taxon.core import github
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import DocumentsSettings
 from taxon.gitops import actions, authorize, comment, export, gh
 from taxon.gitops import changes as pr_changes
 from taxon.gitops.changes import is_taxonomy_path
@@ -267,7 +269,7 @@ def test_a_pinned_head_binds_the_request():
 # ------------------------------------------------------------------ the pull request's taxonomy as data
 
 
-LIMITS = export.ExportLimits(max_file_bytes=200_000, max_files=500, max_bytes=50_000_000)
+LIMITS = DocumentsSettings(max_file_bytes=200_000, max_pr_files=500, max_pr_bytes=50_000_000)
 
 
 def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
@@ -317,7 +319,7 @@ def test_export_caps_files_and_bytes_before_reading_any_blob(tmp_path):
         (leaf / f"part{number}.md").write_text("x" * 1000 + "\n")
     head = commit_all(repo, "pr")
     out = tmp_path / "out"
-    for limits in (export.ExportLimits(200_000, 10, 10**9), export.ExportLimits(200_000, 500, 15_000)):
+    for limits in (replace(LIMITS, max_pr_files=10, max_pr_bytes=10**9), replace(LIMITS, max_pr_bytes=15_000)):
         with pytest.raises(TaxonError, match="over the caps of"):
             export.export_pr_taxonomy(repo, "origin/main", head, out, limits)
         assert not out.exists()

@@ -11,7 +11,6 @@ import yaml
 from support.runs import make_config
 from taxon.backends.models import PACKAGED, PREPARED_RECORD, declared_dtype
 from taxon.cli import main
-from taxon.core.config import deep_merge
 from taxon.core.errors import TaxonError
 from taxon.publish import publish, verify_bundle
 
@@ -44,7 +43,7 @@ def bf16_run(run_inputs, tmp_path_factory, tiny_model_dir):
 @pytest.fixture(scope="module")
 def gguf_bundle(bf16_run, tmp_path_factory):
     leaves, dataset, train, evaluation = bf16_run
-    config = deep_merge(make_config(), {"publish": {"gguf": True, "name": "acme-knowledge"}})
+    config = make_config().with_overrides({"publish": {"gguf": True, "name": "acme-knowledge"}})
     return publish(train, evaluation, dataset, leaves, config, str(tmp_path_factory.mktemp("out") / "bundle"))
 
 

@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from taxon.backends import local_teacher_name
 from taxon.backends.allocator import keep_freed_memory
 from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
+from taxon.backends.models import local_teacher_name
 from taxon.backends.stops import StopMatcher
 from taxon.core.errors import TaxonError, UsageError
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from taxon.backends import local_teacher_name
 from taxon.backends.base import ChatRequest, Completion, Messages
+from taxon.backends.models import local_teacher_name
 from taxon.core.errors import MissingExtra
 
 FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort") is an error

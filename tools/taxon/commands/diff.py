@@ -37,7 +37,7 @@ def _taxonomy_dir(start: Path) -> str:
     if path is None:
         return DEFAULT_TAXONOMY
     try:
-        return load_config(path=path).get("taxonomy", {}).get("root", DEFAULT_TAXONOMY)
+        return load_config(path=path).taxonomy.root
     except TaxonError:
         return DEFAULT_TAXONOMY
 

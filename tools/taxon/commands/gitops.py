@@ -151,7 +151,7 @@ def _authorize(args) -> int:
 
 
 def _export(args) -> int:
-    limits = export.ExportLimits.from_config(load_config(path=args.config))
+    limits = load_config(path=args.config).documents
     exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, limits)
     for path, why in exported.skipped[:SHOWN_SKIPPED]:
         print(annotation("warning", f"not used: {why}", file=log_name(path), title="Skipped file"))
@@ -220,7 +220,7 @@ def _comment(args) -> int:
 
 
 def _restore_generate(args) -> int:
-    cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
+    cache_root = Path(load_config(profile=args.profile, path=args.config).generate.cache_dir)
     commits = pr_changes.git_output(Path.cwd(), "rev-list", "--first-parent", f"--max-count={args.max_commits}", "HEAD")
     work_dir = Path(_env("RUNNER_TEMP") or cache_root)
     try:
@@ -250,7 +250,7 @@ def _restore_generate(args) -> int:
 
 
 def _pack_generate(args) -> int:
-    cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
+    cache_root = Path(load_config(profile=args.profile, path=args.config).generate.cache_dir)
     carried, left_out = restore.pack_used_units(cache_root, args.out)
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"units": str(carried)})
     print(f"carried {carried} units this run used to the next run; left out {left_out} it did not use")
@@ -355,10 +355,11 @@ def _check_models(args) -> int:
     CPU model would train and publish a 135M demo: refused before anything is installed or
     generated, with the settings to change."""
     config = load_config(profile=args.profile, path=args.config)
-    named = {"models.base": config["models"]["base"], "generate.teacher": config["generate"]["teacher"]}
-    on_gpu = "vllm" in (config["generate"]["backend"], config["evaluate"]["backend"]) or str(
-        config["train"].get("nproc_per_node")
-    ) not in ("1", "")
+    named = {"models.base": config.models.base, "generate.teacher": config.generate.teacher}
+    on_gpu = "vllm" in (config.generate.backend, config.evaluate.backend) or str(config.train.nproc_per_node) not in (
+        "1",
+        "",
+    )
     demo = {key: value for key, value in named.items() if str(value).startswith(PACKAGED_PREFIX)}
     if on_gpu and demo:
         keys = ", ".join(f"{key} = {value!r}" for key, value in demo.items())
@@ -387,7 +388,7 @@ def _changed_leaves(args) -> int:
         leaves: list[str] = []
         message = "no earlier trained commit and no previous head: no leaf is required to improve"
     else:
-        taxonomy_dir = load_config(path=args.config)["taxonomy"]["root"]
+        taxonomy_dir = load_config(path=args.config).taxonomy.root
         changes = changed_leaves(Path.cwd(), base=since, taxonomy_dir=taxonomy_dir)
         qna_files = [*changes.added, *changes.modified, *(new for _, new in changes.renamed)]
         leaves = sorted({leaf_id(path) for path in qna_files})

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from taxon.pipeline import run_pipeline
 
     config = config_from_args(args)
-    run_dir = args.run or default_run_dir(Path(config["config_path"]), config["profile"])
+    run_dir = args.run or default_run_dir(Path(config.config_path), config.profile)
     # A log file (CI, `make demo > log`) gets full-width lines, not a wrapped 80-column table.
     console = Console(width=None if sys.stdout.isatty() else 160)
 

@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    settings = config_from_args(args)["review"]
+    settings = config_from_args(args).review
     failed = args.generate_outcome != "success"
     failure_log = (_read_log(args.generate_log) if args.generate_log else "") if failed else None
     if failure_log is not None and not args.gen_out.is_dir():
@@ -52,8 +52,8 @@ def run(args) -> int:
             data,
             artifact_url=args.artifact_url,
             commit=args.commit,
-            samples_per_leaf=settings["samples_per_leaf"],
-            message_chars=settings["message_chars"],
+            samples_per_leaf=settings.samples_per_leaf,
+            message_chars=settings.message_chars,
             failure_log=failure_log,
             run_url=args.run_url,
         )

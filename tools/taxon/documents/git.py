@@ -25,8 +25,9 @@ from urllib.parse import SplitResult, urlsplit
 
 from taxon.core.git import GitFailed, batch_request, parse_batch, run_git
 from taxon.core.git import printable as _printable
+from taxon.core.settings import DocumentsSettings
 from taxon.core.store import atomic_dir, hash_value
-from taxon.documents.records import DocumentProblem, document_settings
+from taxon.documents.records import DocumentProblem
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 FSCK_MESSAGE_ID = re.compile(r"^error: object [0-9a-f]+: ([a-zA-Z]+):", re.M)  # e.g. hasDotgit
@@ -43,24 +44,9 @@ FETCH_CONFIG = {
 }
 
 
-@dataclass(frozen=True)
-class FetchSettings:
-    cache_dir: Path
-    timeout_s: float
-    allow_file_urls: bool = False  # test-only: lets tests serve repositories from tmp folders
-
-    @classmethod
-    def from_config(cls, config: dict) -> FetchSettings:
-        section = document_settings(config)
-        return cls(
-            cache_dir=Path(section["cache_dir"]),
-            timeout_s=float(section["fetch_timeout_s"]),
-            allow_file_urls=bool(section["allow_file_urls"]),
-        )
-
-    @property
-    def protocols(self) -> tuple[str, ...]:
-        return ("https", "file") if self.allow_file_urls else ("https",)
+def fetch_protocols(settings: DocumentsSettings) -> tuple[str, ...]:
+    """The transports a fetch may use: https, and file:// where tests allow it."""
+    return ("https", "file") if settings.allow_file_urls else ("https",)
 
 
 @dataclass(frozen=True)
@@ -74,12 +60,12 @@ class TreeEntry:
         return self.mode in ("100644", "100755")
 
 
-def check_repo_url(url: str, settings: FetchSettings) -> None:
+def check_repo_url(url: str, settings: DocumentsSettings) -> None:
     """Refuse anything but a plain https URL before git ever sees it."""
     url = str(url)
     parts = _split_url(url)
-    if parts is None or parts.scheme not in settings.protocols:
-        allowed = " or ".join(f"{scheme}://" for scheme in settings.protocols)
+    if parts is None or parts.scheme not in fetch_protocols(settings):
+        allowed = " or ".join(f"{scheme}://" for scheme in fetch_protocols(settings))
         raise DocumentProblem("D001", f"document repository '{_printable(url)}' is refused: use an {allowed} URL")
     if parts.scheme == "https" and (not parts.hostname or parts.username or parts.password):
         raise DocumentProblem(
@@ -189,11 +175,11 @@ def check_commit(commit: str | None) -> str:
     return commit.lower()
 
 
-def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path:
+def fetch_commit(repo: str, commit: str | None, settings: DocumentsSettings) -> Path:
     """A bare repository holding exactly `commit` of `repo`, fetched once and cached."""
     check_repo_url(repo, settings)
     commit = check_commit(commit)
-    folder = settings.cache_dir / "repos" / hash_value({"repo": repo, "commit": commit})[:32]
+    folder = Path(settings.cache_dir) / "repos" / hash_value({"repo": repo, "commit": commit})[:32]
     if (folder / PINNED_REF).is_file():
         return folder
     network = network_config(repo)  # only when fetching: a cached commit needs no lookup
@@ -230,7 +216,7 @@ def fetch_commit(repo: str, commit: str | None, settings: FetchSettings) -> Path
     return folder
 
 
-def _forget_remote(git_dir: Path, settings: FetchSettings) -> None:
+def _forget_remote(git_dir: Path, settings: DocumentsSettings) -> None:
     """Remove the promisor remote a filtered fetch records, and check that none is left:
     with one, git would fetch any missing object by itself, past every check here."""
     names = _run_git(["config", "--name-only", "--get-regexp", r"^remote\."], settings, git_dir, allow_fail=True)
@@ -240,12 +226,12 @@ def _forget_remote(git_dir: Path, settings: FetchSettings) -> None:
         raise GitFailed("the fetched repository still names a remote")
 
 
-def _holds_blobs(git_dir: Path, settings: FetchSettings) -> bool:
+def _holds_blobs(git_dir: Path, settings: DocumentsSettings) -> bool:
     listing = _run_git(["cat-file", "--batch-all-objects", "--batch-check=%(objecttype)"], settings, git_dir)
     return b"blob" in listing.split()
 
 
-def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: FetchSettings, max_bytes: int) -> None:
+def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: DocumentsSettings, max_bytes: int) -> None:
     """Fetch these blobs of `repo` by id (only those missing), stopped as soon as the
     repository has grown by more than `max_bytes`: DocumentProblem D008 then, D002 when the
     server does not send them."""
@@ -257,11 +243,11 @@ def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: Fetch
             ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--stdin"]
             + ["--end-of-options", repo],
             git_dir=git_dir,
-            protocols=settings.protocols,
+            protocols=fetch_protocols(settings),
             # no "have" lines: the server would leave out every blob reachable from our commit
             config={**FETCH_CONFIG, **network_config(repo), "fetch.negotiationAlgorithm": "noop"},
             input_bytes=batch_request(missing),
-            timeout_s=settings.timeout_s,
+            timeout_s=settings.fetch_timeout_s,
             max_growth=(git_dir / "objects", max_bytes + PACK_SLACK_BYTES),
         )
     except GitFailed as failure:
@@ -274,7 +260,7 @@ def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: Fetch
             ) from None
         if failure.timed_out:
             raise DocumentProblem(
-                "D002", f"document repository '{repo}' timed out after {settings.timeout_s:g} s"
+                "D002", f"document repository '{repo}' timed out after {settings.fetch_timeout_s:g} s"
             ) from None
         raise DocumentProblem("D002", f"the selected documents of '{repo}' cannot be fetched") from None
 
@@ -285,7 +271,7 @@ def _remove_partial_packs(git_dir: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def blob_sizes(git_dir: Path, object_ids: list[str], settings: FetchSettings) -> dict[str, int]:
+def blob_sizes(git_dir: Path, object_ids: list[str], settings: DocumentsSettings) -> dict[str, int]:
     """The sizes of the blobs present here, by id, read locally (`cat-file --batch-check`)."""
     if not object_ids:
         return {}
@@ -299,7 +285,7 @@ def blob_sizes(git_dir: Path, object_ids: list[str], settings: FetchSettings) ->
 
 
 def _explain_failed_fetch(
-    repo: str, commit: str, failure: GitFailed, settings: FetchSettings, git_dir: Path, network: dict[str, str]
+    repo: str, commit: str, failure: GitFailed, settings: DocumentsSettings, git_dir: Path, network: dict[str, str]
 ) -> DocumentProblem:
     """Tell malformed objects, a silent or unreachable repository and a missing commit apart
     (the last two with one cheap probe). The messages reach pull-request comments, so they
@@ -319,13 +305,13 @@ def _explain_failed_fetch(
                 "D003", f"commit {commit} is not in '{repo}': pin a commit that is pushed to the repository"
             )
     if failure.timed_out:
-        return DocumentProblem("D002", f"document repository '{repo}' timed out after {settings.timeout_s:g} s")
+        return DocumentProblem("D002", f"document repository '{repo}' timed out after {settings.fetch_timeout_s:g} s")
     return DocumentProblem(
         "D002", f"document repository '{repo}' cannot be fetched: check the URL and that it is public"
     )
 
 
-def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeEntry]:
+def list_tree(git_dir: Path, commit: str, settings: DocumentsSettings) -> list[TreeEntry]:
     """The commit's entries from its trees alone (no blob is needed, none is fetched)."""
     output = _run_git(["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", commit], settings, git_dir=git_dir)
     entries = []
@@ -338,7 +324,7 @@ def list_tree(git_dir: Path, commit: str, settings: FetchSettings) -> list[TreeE
     return entries
 
 
-def read_blobs(git_dir: Path, object_ids: list[str], settings: FetchSettings) -> dict[str, bytes]:
+def read_blobs(git_dir: Path, object_ids: list[str], settings: DocumentsSettings) -> dict[str, bytes]:
     """The blobs by id, read by one `git cat-file --batch` process."""
     if not object_ids:
         return {}
@@ -347,7 +333,7 @@ def read_blobs(git_dir: Path, object_ids: list[str], settings: FetchSettings) ->
 
 def _run_git(
     args: list[str],
-    settings: FetchSettings,
+    settings: DocumentsSettings,
     git_dir: Path,
     network: dict[str, str] | None = None,
     input_bytes: bytes | None = None,
@@ -359,10 +345,10 @@ def _run_git(
         return run_git(
             args,
             git_dir=git_dir,
-            protocols=settings.protocols,
+            protocols=fetch_protocols(settings),
             config={**FETCH_CONFIG, **(network or {})},
             input_bytes=input_bytes,
-            timeout_s=settings.timeout_s,
+            timeout_s=settings.fetch_timeout_s,
         )
     except GitFailed:
         if allow_fail:

@@ -12,18 +12,18 @@ from taxon.core.characters import hidden_runs
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.github import log_name
-from taxon.documents.git import FetchSettings
+from taxon.core.settings import DocumentsSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
 from taxon.documents.readers import Reader, TextLimits, reader_for
-from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
+from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem
 from taxon.documents.sources import ListingCaps, SourceFile, list_source, read_all, with_sizes
 from taxon.qna.layout import name_problem
 from taxon.qna.taxonomy import Leaf
 
 
-def load_leaf_documents(leaf: Leaf, config: dict) -> list[Document]:
+def load_leaf_documents(leaf: Leaf, settings: DocumentsSettings) -> list[Document]:
     """The leaf's documents, in name order; TaxonError listing every error when any."""
-    documents, problems = gather_documents(leaf, config)
+    documents, problems = gather_documents(leaf, settings)
     errors = [problem for problem in problems if problem.severity == ERROR]
     if errors:
         raise TaxonError(
@@ -46,12 +46,12 @@ def pattern_count_problem(count: int, cap: int) -> Problem | None:
     )
 
 
-def check_leaf_documents(leaf: Leaf, config: dict) -> list[Finding]:
+def check_leaf_documents(leaf: Leaf, settings: DocumentsSettings) -> list[Finding]:
     """Findings for `taxon validate --check-documents`, at the `document` key's line (the
     pattern count is plain validate's to report)."""
-    _, problems = gather_documents(leaf, config)
+    _, problems = gather_documents(leaf, settings)
     patterns = leaf.document.patterns if leaf.document else []
-    counted = pattern_count_problem(len(patterns), document_settings(config)["max_patterns"])
+    counted = pattern_count_problem(len(patterns), settings.max_patterns)
     problems = [problem for problem in problems if problem != counted]
     if not problems:
         return []
@@ -63,12 +63,11 @@ def check_leaf_documents(leaf: Leaf, config: dict) -> list[Finding]:
     return sorted(findings)
 
 
-def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Problem]]:
+def gather_documents(leaf: Leaf, settings: DocumentsSettings) -> tuple[list[Document], list[Problem]]:
     ref = leaf.document
     if ref is None:
         return [], []
-    section = document_settings(config)
-    too_many = pattern_count_problem(len(ref.patterns), section["max_patterns"])
+    too_many = pattern_count_problem(len(ref.patterns), settings.max_patterns)
     if too_many:
         return [], [too_many]
     problems = [problem for problem in map(_pattern_check, ref.patterns) if problem]
@@ -76,15 +75,15 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
     patterns = [pattern for pattern in ref.patterns if pattern not in refused]
     if not ref.patterns:
         problems.append(Problem("D004", "document lists no patterns: add patterns like '*.md'"))
-    caps = ListingCaps(section["max_listed_files"], section["max_depth"])
+    caps = ListingCaps(settings.max_listed_files, settings.max_depth)
     try:
-        source, files = list_source(leaf.folder, ref, FetchSettings.from_config(config), caps)
+        source, files = list_source(leaf.folder, ref, settings, caps)
         selected, unmatched = _select(files, patterns)
-        if len(selected) > section["max_selected_files"]:
+        if len(selected) > settings.max_selected_files:
             raise DocumentProblem(
                 "D018",
                 f"the patterns select {len(selected)} files in {_where(source)}, over max_selected_files "
-                f"({section['max_selected_files']}): narrow them or split the leaf",
+                f"({settings.max_selected_files}): narrow them or split the leaf",
             )
     except DocumentProblem as error:
         return [], problems + [error.problem]
@@ -96,26 +95,26 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
         )
         for pattern in unmatched
     ]
-    documents, read_problems = _read_files(selected, source, section)
-    return documents, problems + read_problems + _chunk_budget_problems(documents, section)
+    documents, read_problems = _read_files(selected, source, settings)
+    return documents, problems + read_problems + _chunk_budget_problems(documents, settings)
 
 
 CHARS_PER_TOKEN = 4  # a fair average for English text: the estimate validate can make without a tokenizer
 
 
-def _chunk_budget_problems(documents: list[Document], section: dict) -> list[Problem]:
+def _chunk_budget_problems(documents: list[Document], settings: DocumentsSettings) -> list[Problem]:
     """D016 when the documents would make more chunks than [documents] max_chunks_per_leaf,
     estimated from their length (generate counts them exactly with the teacher's tokenizer):
     each chunk costs teacher calls, and one large leaf could cost a run thousands."""
-    step = max(1, section["chunk_tokens"] - section["chunk_overlap"])
-    estimate = sum(-(-max(1, len(d.text) // CHARS_PER_TOKEN - section["chunk_overlap"]) // step) for d in documents)
-    if estimate <= section["max_chunks_per_leaf"]:
+    step = max(1, settings.chunk_tokens - settings.chunk_overlap)
+    estimate = sum(-(-max(1, len(d.text) // CHARS_PER_TOKEN - settings.chunk_overlap) // step) for d in documents)
+    if estimate <= settings.max_chunks_per_leaf:
         return []
     return [
         Problem(
             "D016",
             f"the documents would make about {estimate} chunks, over max_chunks_per_leaf "
-            f"({section['max_chunks_per_leaf']}): split the leaf or narrow its patterns",
+            f"({settings.max_chunks_per_leaf}): split the leaf or narrow its patterns",
         )
     ]
 
@@ -134,7 +133,9 @@ def _pattern_check(pattern: str) -> Problem | None:
     return Problem("D013", f"document pattern '{pattern}' {problem}: fix it", pattern=pattern) if problem else None
 
 
-def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[list[Document], list[Problem]]:
+def _read_files(
+    files: list[SourceFile], source: str, settings: DocumentsSettings
+) -> tuple[list[Document], list[Problem]]:
     """Every check that needs no bytes first (name, links, type), then the sizes (a fetched
     commit's selected blobs are fetched for them, within max_leaf_bytes) against the caps,
     then the chosen files read together (one git process for a fetched commit) and their
@@ -147,26 +148,26 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
         except DocumentProblem as error:
             problems.append(error.problem)
     try:
-        sized = with_sizes([file for file, _ in readable], section["max_leaf_bytes"])
+        sized = with_sizes([file for file, _ in readable], settings.max_leaf_bytes)
     except DocumentProblem as error:
         return [], problems + [error.problem]
     chosen, total_bytes = [], 0
     for file, (_, reader) in zip(sized, readable, strict=True):
         size = file.size or 0
-        if size > section["max_file_bytes"]:
+        if size > settings.max_file_bytes:
             problems.append(
                 Problem(
                     "D007",
-                    f"{file.name} has {size} bytes, over max_file_bytes ({section['max_file_bytes']}): "
+                    f"{file.name} has {size} bytes, over max_file_bytes ({settings.max_file_bytes}): "
                     "split it or narrow the pattern",
                 )
             )
             continue
-        if total_bytes + size > section["max_leaf_bytes"]:
+        if total_bytes + size > settings.max_leaf_bytes:
             problems.append(
                 Problem(
                     "D008",
-                    f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
+                    f"documents exceed max_leaf_bytes ({settings.max_leaf_bytes}) at {file.name}: "
                     "split the leaf or narrow its patterns",
                 )
             )
@@ -177,7 +178,7 @@ def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[li
     documents: list[Document] = []
     leaf_chars = 0
     for file, reader in chosen:
-        limits = TextLimits.within(section, leaf_chars)
+        limits = TextLimits.within(settings, leaf_chars)
         try:
             data = contents[file.name]
             if isinstance(data, DocumentProblem):

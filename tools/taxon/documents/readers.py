@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from taxon.core.findings import WARNING
-from taxon.core.settings import defaults
+from taxon.core.settings import DocumentsSettings
 from taxon.documents.records import DocumentProblem
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
@@ -25,12 +25,12 @@ class TextLimits:
     cap_name: str  # the setting that set max_chars, for the message
 
     @classmethod
-    def within(cls, section: dict, leaf_chars: int) -> TextLimits:
+    def within(cls, settings: DocumentsSettings, leaf_chars: int) -> TextLimits:
         """The caps of one document: its own, or what is left of the leaf's, the smaller."""
-        left = section["max_leaf_chars"] - leaf_chars
-        if left < section["max_document_chars"]:
-            return cls(section["max_pdf_pages"], max(0, left), "max_leaf_chars")
-        return cls(section["max_pdf_pages"], section["max_document_chars"], "max_document_chars")
+        left = settings.max_leaf_chars - leaf_chars
+        if left < settings.max_document_chars:
+            return cls(settings.max_pdf_pages, max(0, left), "max_leaf_chars")
+        return cls(settings.max_pdf_pages, settings.max_document_chars, "max_document_chars")
 
     def over(self, name: str, count: str) -> DocumentProblem:
         return DocumentProblem(
@@ -43,7 +43,7 @@ Reader = Callable[[str, bytes, TextLimits], str]
 
 
 def default_limits() -> TextLimits:
-    return TextLimits.within(defaults("documents"), 0)
+    return TextLimits.within(DocumentsSettings(), 0)
 
 
 def read_text(name: str, data: bytes, limits: TextLimits | None = None) -> str:

@@ -8,8 +8,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 from taxon.core.errors import TaxonError
+from taxon.core.settings import DocumentsSettings
 from taxon.documents.leaf import load_leaf_documents
 from taxon.documents.records import Document
 from taxon.qna.facts import fact_questions
@@ -100,25 +102,28 @@ def document_sections(document: Document) -> list[Section]:
     ]
 
 
-def leaf_sentences(leaf: Leaf, config: dict) -> list[str]:
+def leaf_sentences(leaf: Leaf, settings: DocumentsSettings) -> list[str]:
     """Every sentence of a knowledge leaf's documents, in order."""
     return [
         sentence
-        for document in load_leaf_documents(leaf, config)
+        for document in load_leaf_documents(leaf, settings)
         for section in document_sections(document)
         for sentence in section.sentences
     ]
 
 
-def training_split(leaves: list[Leaf], config: dict, rows: Iterable[dict] = ()) -> TrainingSplit:
+def training_split(
+    leaves: list[Leaf], documents: DocumentsSettings, eval_share: float, rows: Iterable[dict[str, Any]] = ()
+) -> TrainingSplit:
     """The split training, evaluation and the published dataset share: the held-out seeds,
     the fact questions evaluation asks of each knowledge leaf, and (from `rows`, the collected
     samples) each skill leaf's held-out generated questions."""
-    eval_share = config["dataset"]["eval_share"]
-    return TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, config, eval_share), rows)
+    return TrainingSplit(leaves, eval_share, held_out_fact_questions(leaves, documents, eval_share), rows)
 
 
-def held_out_fact_questions(leaves: list[Leaf], config: dict, eval_share: float) -> dict[str, tuple[str, ...]]:
+def held_out_fact_questions(
+    leaves: list[Leaf], documents: DocumentsSettings, eval_share: float
+) -> dict[str, tuple[str, ...]]:
     """leaf id -> the fact questions evaluation asks of each knowledge leaf (its held-out
     seeds and a cloze per document fact), for `qna.heldout.TrainingSplit(extra=...)`: nothing
     that trains may come close to them. A leaf whose documents cannot be read here has its
@@ -126,7 +131,7 @@ def held_out_fact_questions(leaves: list[Leaf], config: dict, eval_share: float)
     questions = {}
     for leaf in (leaf for leaf in leaves if leaf.kind == "knowledge"):
         try:
-            sentences = leaf_sentences(leaf, config)
+            sentences = leaf_sentences(leaf, documents)
         except TaxonError:
             sentences = []
         questions[leaf.leaf_id] = tuple(q.question for q in fact_questions(leaf, sentences, eval_share))

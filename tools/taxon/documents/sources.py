@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from taxon.core.git import GitFailed
 from taxon.core.github import log_name
-from taxon.documents import git
+from taxon.core.settings import DocumentsSettings
+from taxon.documents.git import blob_sizes, check_commit, fetch_blobs, fetch_commit, list_tree, read_blobs
 from taxon.documents.records import IN_TREE, DocumentProblem
 from taxon.qna.layout import QNA_NAME
 from taxon.qna.taxonomy import DocumentRef
@@ -30,21 +32,21 @@ class BlobBatch:
     """The blobs of one fetched commit, fetched and read together."""
 
     git_dir: Path
-    settings: git.FetchSettings
+    settings: DocumentsSettings
     repo: str
 
     def read(self, object_ids: list[str]) -> dict[str, bytes]:
         try:
-            return git.read_blobs(self.git_dir, object_ids, self.settings)
-        except git.GitFailed:
+            return read_blobs(self.git_dir, object_ids, self.settings)
+        except GitFailed:
             raise DocumentProblem("D002", "cannot read the blobs of the fetched repository") from None
 
     def fetch(self, object_ids: list[str], max_bytes: int) -> dict[str, int]:
         """Fetch what is missing of these blobs (within `max_bytes`); their sizes by id."""
         try:
-            git.fetch_blobs(self.git_dir, self.repo, object_ids, self.settings, max_bytes)
-            return git.blob_sizes(self.git_dir, object_ids, self.settings)
-        except git.GitFailed:
+            fetch_blobs(self.git_dir, self.repo, object_ids, self.settings, max_bytes)
+            return blob_sizes(self.git_dir, object_ids, self.settings)
+        except GitFailed:
             raise DocumentProblem("D002", "cannot read the blobs of the fetched repository") from None
 
 
@@ -110,14 +112,14 @@ def _by_batch(
 
 
 def list_source(
-    folder: Path, ref: DocumentRef, settings: git.FetchSettings, caps: ListingCaps
+    folder: Path, ref: DocumentRef, settings: DocumentsSettings, caps: ListingCaps
 ) -> tuple[str, list[SourceFile]]:
     """(source label, files) for a document reference; DocumentProblem when unreachable or
     over the listing caps (D018)."""
     if ref.repo is None:
         return IN_TREE, in_tree_files(folder, caps)
-    git_dir = git.fetch_commit(ref.repo, ref.commit, settings)
-    commit = git.check_commit(ref.commit)  # the normalised sha fetch_commit pinned
+    git_dir = fetch_commit(ref.repo, ref.commit, settings)
+    commit = check_commit(ref.commit)  # the normalised sha fetch_commit pinned
     return f"{ref.repo}@{commit}", repo_files(git_dir, commit, settings, ref.repo, caps)
 
 
@@ -188,12 +190,12 @@ def _read_no_follow(path: Path, name: str, size: int) -> bytes:
 
 
 def repo_files(
-    git_dir: Path, commit: str, settings: git.FetchSettings, repo: str, caps: ListingCaps
+    git_dir: Path, commit: str, settings: DocumentsSettings, repo: str, caps: ListingCaps
 ) -> list[SourceFile]:
     """The commit's files from its trees, names only (their blobs are fetched once selected)."""
     try:
-        entries = git.list_tree(git_dir, commit, settings)
-    except git.GitFailed:
+        entries = list_tree(git_dir, commit, settings)
+    except GitFailed:
         raise DocumentProblem("D002", f"cannot list the files of the fetched commit {commit}") from None
     if len(entries) > caps.max_files:
         raise _over_cap(str(len(entries)), caps, f"commit {commit}")

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from taxon.backends import LOCAL_BACKENDS, local_model
-from taxon.backends.base import ChatRequest
+from taxon.backends import local_model
+from taxon.backends.base import ChatRequest, Teacher
 from taxon.backends.models import model_fingerprint
-from taxon.core.errors import TaxonError
+from taxon.core.settings import EvaluateSettings
 from taxon.core.store import atomic_write_json, hash_value
 
 Conversation = list[dict]
@@ -36,17 +36,14 @@ class ModelOutputs:
     tokens: list[int]  # how many tokens each continuation has
 
 
-def _answerer(model_path: str, settings: dict):
-    backend = settings.get("backend", "transformers")
-    if backend not in LOCAL_BACKENDS:
-        raise TaxonError(f"unknown evaluate.backend '{backend}'", hint="use transformers or vllm")
+def _answerer(model_path: str, settings: EvaluateSettings) -> Teacher:
     return local_model(
-        backend,
+        settings.backend,
         model_path,
-        batch_size=int(settings["batch_size"]),
-        seed=int(settings.get("seed", 0)),
-        gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.9)),
-        dtype=settings.get("dtype", "auto"),
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+        dtype=settings.dtype,
     )
 
 
@@ -59,11 +56,11 @@ def run_model(
     model_path: str,
     conversations: list[Conversation],
     scorings: list[Scoring],
-    settings: dict,
+    settings: EvaluateSettings,
     progress: Progress,
 ) -> ModelOutputs:
     answerer = _answerer(model_path, settings)
-    max_tokens = int(settings["max_new_tokens"])
+    max_tokens = settings.max_new_tokens
     try:
         requests = [ChatRequest(tuple(c), max_tokens=max_tokens, temperature=0.0) for c in conversations]
         answers = [completion.text.strip() for completion in answerer.chat(requests, progress)] if requests else []
@@ -84,7 +81,7 @@ def cached_outputs(
     model_path: str,
     conversations: list[Conversation],
     scorings: list[Scoring],
-    settings: dict,
+    settings: EvaluateSettings,
     progress: Progress,
 ) -> ModelOutputs:
     key = hash_value(
@@ -92,9 +89,9 @@ def cached_outputs(
             "model": model_fingerprint(model_path),
             "conversations": conversations,
             "scorings": [[list(s.messages), s.continuation] for s in scorings],
-            "backend": settings.get("backend", "transformers"),
-            "dtype": settings.get("dtype", "auto"),
-            "max_new_tokens": int(settings["max_new_tokens"]),
+            "backend": settings.backend,
+            "dtype": settings.dtype,
+            "max_new_tokens": settings.max_new_tokens,
         }
     )
     path = Path(cache_dir) / f"{key}.json"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from taxon.core.settings import EvaluateGateSettings, plain
 from taxon.evaluate.bootstrap import Interval
 
 
@@ -71,22 +72,13 @@ def check_gate(
     text: dict[str, Interval | None],
     changed: dict[str, tuple[str, dict[str, Interval | None]]],
     overlap: dict[str, dict],
-    settings: dict,
+    settings: EvaluateGateSettings,
 ) -> GateResult:
     """probe, text: baseline -> interval of candidate minus baseline (probe accuracy, text loss);
     changed: leaf -> (its gate metric's name, baseline -> interval); overlap: knowledge leaf ->
     {"above": held-out questions with a training question above the threshold, "threshold"}."""
-    max_drop = float(settings.get("probe_max_drop", 0.05))
-    max_rise = float(settings.get("text_max_loss_rise", 0.1))
-    must_improve = bool(settings.get("changed_must_improve", True))
-    min_delta = float(settings.get("changed_min_delta", 0.0))
-    reasons = probe_failures(probe, max_drop) + text_failures(text, max_rise) + overlap_failures(overlap)
-    if must_improve:
-        reasons += changed_failures(changed, min_delta)
-    thresholds = {
-        "probe_max_drop": max_drop,
-        "text_max_loss_rise": max_rise,
-        "changed_must_improve": must_improve,
-        "changed_min_delta": min_delta,
-    }
-    return GateResult(not reasons, reasons, thresholds)
+    reasons = probe_failures(probe, settings.probe_max_drop) + text_failures(text, settings.text_max_loss_rise)
+    reasons += overlap_failures(overlap)
+    if settings.changed_must_improve:
+        reasons += changed_failures(changed, settings.changed_min_delta)
+    return GateResult(not reasons, reasons, plain(settings))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from taxon.core.settings import Config
 from taxon.core.store import atomic_write_jsonl
 from taxon.documents.sections import training_split
 from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
@@ -16,20 +17,20 @@ from taxon.qna.samples import bare_question, collect_samples
 from taxon.qna.taxonomy import Leaf
 
 
-def training_questions(dataset_dir: Path, leaves: list[Leaf], config: dict) -> list[str]:
+def training_questions(dataset_dir: Path, leaves: list[Leaf], config: Config) -> list[str]:
     """Each trained question, without a chunk shown before it."""
     rows = collect_samples(dataset_dir, leaves, None)
-    split = training_split(leaves, config, rows)
+    split = training_split(leaves, config.documents, config.dataset.eval_share, rows)
     return list(dict.fromkeys(bare_question(row).strip() for row in rows if split.side(row) == TRAIN))
 
 
 def heldout_overlap(
-    eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: dict, out_dir: Path
+    eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: Config, out_dir: Path
 ) -> dict[str, dict]:
     """leaf id -> {"threshold", "above", "max_jaccard", "items": [{id, question, closest, jaccard}]};
     the items also go to heldout.jsonl in the eval folder. Similarity as the split measures it
     (`qna.heldout.HeldOut`: a skill leaf's form words left out)."""
-    threshold = float(config["evaluate"].get("heldout_max_jaccard", 0.6))
+    threshold = config.evaluate.heldout_max_jaccard
     training = tuple(training_questions(dataset_dir, leaves, config))
     forms = {leaf.leaf_id: leaf_form(leaf) for leaf in leaves}
     report, rows = {}, []

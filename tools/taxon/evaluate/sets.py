@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from taxon.core.errors import TaxonError
+from taxon.core.settings import Config, DocumentsSettings
 from taxon.core.store import read_jsonl
 from taxon.documents.sections import leaf_sentences
 from taxon.evaluate.choices import fact_choices
@@ -75,9 +76,9 @@ def _capped(items: list[EvalItem], max_per_leaf: int) -> tuple[EvalItem, ...]:
     return tuple(items[:max_per_leaf] if max_per_leaf > 0 else items)
 
 
-def knowledge_eval_set(leaf: Leaf, config: dict, eval_share: float, max_per_leaf: int) -> EvalSet:
+def knowledge_eval_set(leaf: Leaf, documents: DocumentsSettings, eval_share: float, max_per_leaf: int) -> EvalSet:
     """The leaf's fact questions (held-out seeds first, then the document's), with choices."""
-    questions = fact_questions(leaf, leaf_sentences(leaf, config), eval_share)
+    questions = fact_questions(leaf, leaf_sentences(leaf, documents), eval_share)
     items = []
     for question in questions:
         choices, gold = fact_choices(question, questions)
@@ -146,17 +147,16 @@ def text_eval_set(text_file: str | Path | None = None) -> EvalSet:
     return EvalSet(TEXT_ID, TEXT, items, len(items))
 
 
-def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: dict) -> list[EvalSet]:
+def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: Config) -> list[EvalSet]:
     """One set per leaf (sorted by leaf id), then the probe and the general text."""
     if not Path(dataset_dir).is_dir():
         raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
-    settings = config["evaluate"]
-    eval_share = config["dataset"]["eval_share"]
-    cap = int(settings.get("max_per_leaf", 0))
+    settings, eval_share = config.evaluate, config.dataset.eval_share
+    cap = settings.max_per_leaf
     sets = [
-        knowledge_eval_set(leaf, config, eval_share, cap)
+        knowledge_eval_set(leaf, config.documents, eval_share, cap)
         if leaf.kind == "knowledge"
         else skill_eval_set(leaf, dataset_dir, eval_share, cap)
         for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
     ]
-    return sets + [probe_eval_set(settings.get("probe_file") or None), text_eval_set(settings.get("text_file") or None)]
+    return sets + [probe_eval_set(settings.probe_file or None), text_eval_set(settings.text_file or None)]

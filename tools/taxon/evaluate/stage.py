@@ -13,6 +13,7 @@ from pathlib import Path
 from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
+from taxon.core.settings import Config, EvaluateSettings, plain
 from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outputs
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.choices import choice_accuracy
@@ -125,52 +126,59 @@ def _verdict_direction(interval: Interval | None, metric: str) -> str:
     return direction(interval)
 
 
-def compare(
-    set_id: str,
-    metrics: tuple[str, ...],
-    scores: dict[str, dict[str, list[float]]],
-    candidate: str,
-    baselines: list[str],
-    known_leaves: dict[str, dict | None],
-    settings: dict,
-) -> tuple[dict, dict[str, Interval | None]]:
-    """The report entry of one set (scores: model -> metric -> list) and the first metric's
-    interval against each baseline."""
-    entry = {
-        "metric": metrics[0],
-        "scores": {model: {m: _mean(scores[model][m]) for m in metrics} for model in [candidate, *baselines]},
-        "comparisons": {},
-    }
-    gate_intervals = {}
-    for baseline in baselines:
-        intervals = {
-            metric: paired_bootstrap(
-                scores[candidate][metric],
-                scores[baseline][metric],
-                int(settings["n_resamples"]),
-                int(settings["seed"]),
-                float(settings["confidence"]),
-            )
-            for metric in metrics
+@dataclass(frozen=True)
+class _Comparing:
+    """What every comparison of a set shares: the models, the leaves each baseline was trained
+    on (a bundle's; None for a base model) and the bootstrap settings."""
+
+    candidate: str
+    baselines: list[str]
+    known_leaves: dict[str, dict | None]
+    settings: EvaluateSettings
+
+    def compare(
+        self, set_id: str, metrics: tuple[str, ...], scores: dict[str, dict[str, list[float]]]
+    ) -> tuple[dict, dict[str, Interval | None]]:
+        """The report entry of one set (scores: model -> metric -> list) and the first metric's
+        interval against each baseline."""
+        candidate, settings = self.candidate, self.settings
+        entry: dict = {
+            "metric": metrics[0],
+            "scores": {model: {m: _mean(scores[model][m]) for m in metrics} for model in [candidate, *self.baselines]},
+            "comparisons": {},
         }
-        gate_interval = intervals[metrics[0]]
-        leaves = known_leaves[baseline]
-        moved = _verdict_direction(gate_interval, metrics[0])
-        if gate_interval is None:
-            verdict = UNSCORED
-        elif leaves is not None and set_id not in (PROBE_ID, TEXT_ID, *TOTALS) and set_id not in leaves:
-            verdict = NEW
-        else:
-            verdict = moved
-        entry["comparisons"][baseline] = {
-            "verdict": verdict,
-            "direction": moved,
-            "intervals": {metric: interval.to_json() if interval else None for metric, interval in intervals.items()},
-        }
-        if leaves is not None and set_id in leaves:
-            entry["comparisons"][baseline]["baseline_leaf_hash"] = leaves[set_id]
-        gate_intervals[baseline] = gate_interval
-    return entry, gate_intervals
+        gate_intervals = {}
+        for baseline in self.baselines:
+            intervals = {
+                metric: paired_bootstrap(
+                    scores[candidate][metric],
+                    scores[baseline][metric],
+                    settings.n_resamples,
+                    settings.seed,
+                    settings.confidence,
+                )
+                for metric in metrics
+            }
+            gate_interval = intervals[metrics[0]]
+            leaves = self.known_leaves[baseline]
+            moved = _verdict_direction(gate_interval, metrics[0])
+            if gate_interval is None:
+                verdict = UNSCORED
+            elif leaves is not None and set_id not in (PROBE_ID, TEXT_ID, *TOTALS) and set_id not in leaves:
+                verdict = NEW
+            else:
+                verdict = moved
+            entry["comparisons"][baseline] = {
+                "verdict": verdict,
+                "direction": moved,
+                "intervals": {
+                    metric: interval.to_json() if interval else None for metric, interval in intervals.items()
+                },
+            }
+            if leaves is not None and set_id in leaves:
+                entry["comparisons"][baseline]["baseline_leaf_hash"] = leaves[set_id]
+            gate_intervals[baseline] = gate_interval
+        return entry, gate_intervals
 
 
 def examples(eval_set: EvalSet, answered: dict[str, dict], scores: dict, candidate: str, base: str) -> list[dict]:
@@ -203,34 +211,28 @@ def evaluate(
     dataset_dir: Path,
     leaves: list[Leaf],
     out_dir: Path,
-    config: dict,
+    config: Config,
     changed_leaves: list[str] | None = None,
     quiet: bool = False,
 ) -> EvalReport:
-    settings = config["evaluate"]
+    """Score `candidate` and each baseline (model folders, hub ids or packaged specs) on every
+    leaf's held-out questions and the general sets, compare, gate, and write the reports."""
+    settings = config.evaluate
     if not baselines:
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
     out_dir = Path(out_dir)
     eval_sets = build_eval_sets(leaves, dataset_dir, config)
-    conversations, scorings = _model_inputs(eval_sets)
     models = list(dict.fromkeys([candidate, *baselines]))
-    paths = {model: resolve_model(model, config) for model in models}
-    scores, answered = {}, {}
-    with _progress((len(conversations) + len(scorings)) * len(models), quiet) as advance:
-        for model in models:
-            outputs = cached_outputs(out_dir / "answers", paths[model], conversations, scorings, settings, advance)
-            scores[model], answered[model] = score_outputs(eval_sets, outputs)
-
+    paths = {model: resolve_model(model, config.models) for model in models}
+    scores, answered = _score_models(eval_sets, paths, out_dir, settings, quiet)
     known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
     overlap = heldout_overlap(eval_sets, dataset_dir, leaves, config, out_dir)
+    comparing = _Comparing(candidate, baselines, known_leaves, settings)
     sets_report, gate_intervals = {}, {}
     for eval_set in eval_sets:
-        metrics = METRICS[eval_set.kind]
         per_model = {model: scores[model][eval_set.set_id] for model in models}
-        entry, gate_intervals[eval_set.set_id] = compare(
-            eval_set.set_id, metrics, per_model, candidate, baselines, known_leaves, settings
-        )
+        entry, gate_intervals[eval_set.set_id] = comparing.compare(eval_set.set_id, METRICS[eval_set.kind], per_model)
         sets_report[eval_set.set_id] = {
             "kind": eval_set.kind,
             "changed": eval_set.set_id in changed,
@@ -243,31 +245,14 @@ def evaluate(
                 else {}
             ),
         }
-    totals = {}
-    for total_id, kind in TOTALS.items():
-        metrics = METRICS[kind]
-        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
-        per_model = {
-            model: {m: [v for set_id in kind_sets for v in scores[model][set_id][m]] for m in metrics}
-            for model in models
-        }
-        entry, _ = compare(total_id, metrics, per_model, candidate, baselines, known_leaves, settings)
-        totals[total_id] = {"n": len(per_model[candidate][metrics[0]]), **entry}
-
     harness = write_harness_tasks(eval_sets, out_dir / "lm_eval")
-    harness_results = (
-        run_harness(harness, out_dir / "lm_eval", {m: paths[m] for m in models}, settings)
-        if settings.get("lm_eval")
-        else None
-    )
-
     leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
         gate_intervals[TEXT_ID],
         {leaf: (METRICS[leaf_sets[leaf].kind][0], gate_intervals[leaf]) for leaf in changed if leaf in leaf_sets},
         {set_id: entry for set_id, entry in overlap.items() if leaf_sets[set_id].kind == KNOWLEDGE},
-        settings.get("gate", {}),
+        settings.gate,
     )
     data = {
         "format": REPORT_FORMAT,
@@ -275,15 +260,46 @@ def evaluate(
         "candidate_hash": model_fingerprint(paths[candidate]),
         "baselines": baselines,
         "settings": {
-            **{key: value for key, value in settings.items() if key != "gate"},
-            "eval_share": config["dataset"]["eval_share"],
+            **{key: value for key, value in plain(settings).items() if key != "gate"},
+            "eval_share": config.dataset.eval_share,
         },
         "changed_leaves": changed,
         "changed_leaves_not_in_taxonomy": [leaf for leaf in changed if leaf not in leaf_sets],
         "sets": sets_report,
-        "totals": totals,
-        "lm_eval": harness_results,
+        "totals": _totals(eval_sets, scores, comparing),
+        "lm_eval": run_harness(harness, out_dir / "lm_eval", paths, settings) if settings.lm_eval else None,
         "gate": gate.to_json(),
     }
     write_reports(out_dir, data)
     return EvalReport(out_dir, data, gate)
+
+
+def _score_models(
+    eval_sets: list[EvalSet], paths: dict[str, str], out_dir: Path, settings: EvaluateSettings, quiet: bool
+) -> tuple[dict[str, dict[str, dict[str, list[float]]]], dict[str, dict[str, list[str]]]]:
+    """model -> set id -> metric -> one score per item, and model -> set id -> its answers,
+    each model's outputs cached under `out_dir/answers`."""
+    conversations, scorings = _model_inputs(eval_sets)
+    scores, answered = {}, {}
+    with _progress((len(conversations) + len(scorings)) * len(paths), quiet) as advance:
+        for model, path in paths.items():
+            outputs = cached_outputs(out_dir / "answers", path, conversations, scorings, settings, advance)
+            scores[model], answered[model] = score_outputs(eval_sets, outputs)
+    return scores, answered
+
+
+def _totals(
+    eval_sets: list[EvalSet], scores: dict[str, dict[str, dict[str, list[float]]]], comparing: _Comparing
+) -> dict[str, dict]:
+    """The knowledge and skill totals: every item of the sets of that kind pooled."""
+    totals = {}
+    for total_id, kind in TOTALS.items():
+        metrics = METRICS[kind]
+        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
+        per_model = {
+            model: {m: [v for set_id in kind_sets for v in model_scores[set_id][m]] for m in metrics}
+            for model, model_scores in scores.items()
+        }
+        entry, _ = comparing.compare(total_id, metrics, per_model)
+        totals[total_id] = {"n": len(per_model[comparing.candidate][metrics[0]]), **entry}
+    return totals

@@ -10,16 +10,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
 from taxon.core.progress import Task, Tracker, tracker
+from taxon.core.settings import Config, GenerateSettings, plain
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
 from taxon.generate.filters import ERROR
 from taxon.generate.prompts import template_identities
-from taxon.generate.settings import Settings
 from taxon.generate.steps import (
     Candidate,
     LeafJob,
@@ -59,7 +60,7 @@ class LeavesFailed(TaxonError):
         self.result = result
 
 
-def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Candidate]]:
+def leaf_pipeline(job: LeafJob, config: Config) -> Generator[list, list, list[Candidate]]:
     if not job.training_seeds:
         raise TaxonError(
             f"all {len(job.leaf.seeds)} seed examples are held out for evaluation, none is left to generate from",
@@ -73,7 +74,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
         documents, chunks = knowledge.load_documents(job, config)
         sections = [section for document in documents for section in document_sections(document)]
         # evaluation also asks a cloze per document fact: keep away from those questions too
-        eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
+        eval_share = config.dataset.eval_share
         facts = fact_questions(job.leaf, [s for section in sections for s in section.sentences], eval_share)
         job = replace(job, held_out=leaf_held_out(job.leaf, eval_share, tuple(q.question for q in facts)))
         from_documents = derived.document_candidates(job, sections, job.settings.document_forms)
@@ -88,7 +89,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, list[Cand
     return candidates
 
 
-def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) -> LeafJob:
+def leaf_job(leaf: Leaf, settings: GenerateSettings, teacher: str, eval_share: float) -> LeafJob:
     training = tuple(training_seed_indexes(leaf, eval_share))
     examples = [(leaf.seeds[index].question, leaf.seeds[index].answer) for index in training]
     checks = LeafChecks.from_seeds(examples, knowledge=leaf.kind == "knowledge")
@@ -96,16 +97,16 @@ def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) ->
 
 
 def generate_leaves(
-    leaves: list[Leaf], out_dir: Path, config: dict, teacher: Teacher | None = None, quiet: bool = False
+    leaves: list[Leaf], out_dir: Path, config: Config, teacher: Teacher | None = None, quiet: bool = False
 ) -> GenerateResult:
     """Generate samples for every leaf into `<out_dir>/<leaf_id>/`; LeavesFailed (with the
     result) when a leaf ends with fewer than `generate.min_kept_per_leaf` samples."""
     from taxon.backends import make_teacher, teacher_name
 
-    settings = Settings.from_config(config)
-    name = teacher.name if teacher is not None else teacher_name(config)
+    settings = config.generate
+    name = teacher.name if teacher is not None else teacher_name(settings, config.models)
     out_dir = Path(out_dir)
-    eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
+    eval_share = config.dataset.eval_share
     jobs = [leaf_job(leaf, settings, name, eval_share) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
     result = GenerateResult(out_dir=out_dir)
     keys = {job.leaf.leaf_id: generation_key(job, config) for job in jobs}
@@ -116,7 +117,7 @@ def generate_leaves(
     with _leaf_progress(quiet) as progress:
         runner = UnitRunner(
             teacher,
-            UnitCache(settings.cache_path),
+            UnitCache(Path(settings.cache_dir)),
             settings.batch_size,
             settings.judge,
             on_done=progress.advance if progress else lambda leaf, n: None,
@@ -135,7 +136,7 @@ def generate_leaves(
         "leaves": result.leaves,
         "teacher": name,
         "pipeline_version": PIPELINE_VERSION,
-        "config": config.get("generate", {}),
+        "config": plain(settings),
     }
     _write_json(out_dir / SUMMARY_NAME, summary)
     if result.errors:
@@ -143,7 +144,16 @@ def generate_leaves(
     return result
 
 
-def generation_key(job: LeafJob, config: dict) -> str:
+def recorded_parameters(settings: GenerateSettings) -> dict[str, Any]:
+    """What goes into stats.json: every parameter but where the cache lives, the cap on
+    teacher calls and the teacher (recorded on its own), none of which changes an output."""
+    values: dict[str, Any] = plain(settings)
+    for name in ("cache_dir", "max_teacher_calls", "backend", "teacher"):
+        del values[name]
+    return values
+
+
+def generation_key(job: LeafJob, config: Config) -> str:
     """A hash of everything a leaf's output depends on. A leaf whose stats.json holds this
     key is finished and skipped whole: a rerun costs a hash per leaf, not a cache lookup per unit."""
     return hash_value(
@@ -152,10 +162,10 @@ def generation_key(job: LeafJob, config: dict) -> str:
             "teacher": job.teacher,
             "pipeline": PIPELINE_VERSION,
             "code": _pipeline_code(),
-            "parameters": job.settings.recorded(),
+            "parameters": recorded_parameters(job.settings),
             "held_out": job.held_out.questions,
             "templates": template_identities(),
-            "documents": config.get("documents") if job.leaf.kind == "knowledge" else None,
+            "documents": plain(config.documents) if job.leaf.kind == "knowledge" else None,
         }
     )
 
@@ -180,7 +190,9 @@ def _finished_stats(folder: Path, key: str) -> dict | None:
     return None if "error" in stats or ERROR in stats.get("dropped", {}) else stats
 
 
-def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
+def _drive(
+    group: list[LeafJob], runner: UnitRunner, config: Config, progress: _LeafProgress | None
+) -> Iterator[tuple[LeafJob, list[Candidate] | TaxonError]]:
     """Advance the pipelines of a group of leaves together, one batch of units per step for
     all of them. Yields (job, candidates or TaxonError) as each leaf finishes."""
     pipelines = {job.leaf.leaf_id: (job, leaf_pipeline(job, config)) for job in group}
@@ -227,7 +239,7 @@ def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Pat
         "dropped": dropped_counts(candidates),
         "teacher": job.teacher,
         "pipeline_version": PIPELINE_VERSION,
-        "parameters": settings.recorded(),
+        "parameters": recorded_parameters(settings),
         "leaf_hash": leaf.content_hash(),
         "generation_key": key,
     }

@@ -11,6 +11,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 
 from taxon.backends.base import ChatRequest
+from taxon.core.settings import GenerateSettings
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
     CUT_OFF,
@@ -28,7 +29,6 @@ from taxon.generate.filters import (
 )
 from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
-from taxon.generate.settings import Settings
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.heldout import HeldOut
@@ -41,7 +41,7 @@ Steps = Generator[list, list, None]
 @dataclass(frozen=True)
 class LeafJob:
     leaf: Leaf
-    settings: Settings
+    settings: GenerateSettings
     teacher: str  # the teacher's name, part of every key and of the sample metadata
     training_seeds: tuple[int, ...]  # the seeds the teacher may see; the others are held out
     held_out: HeldOut  # questions evaluation keeps: nothing this leaf makes may come close
@@ -60,7 +60,7 @@ class Candidate:
     show_context: bool = True  # whether the finished sample shows the context
     answer: str = ""
     source: str = "generated"  # "generated" by the teacher, or "document" (derived without it)
-    form: str = "teacher"  # how it was made: "teacher" or one of settings.DOCUMENT_FORMS
+    form: str = "teacher"  # how it was made: "teacher" or a core.settings.DocumentForm
     reason: str | None = None
     step: str | None = None  # the step that dropped it
     verdict: dict | None = None

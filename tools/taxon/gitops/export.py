@@ -7,8 +7,8 @@ from pathlib import Path, PurePosixPath
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import batch_request, parse_batch
+from taxon.core.settings import DocumentsSettings
 from taxon.core.store import atomic_write_bytes
-from taxon.documents.records import document_settings
 from taxon.gitops.changes import changed_paths, git_output, is_taxonomy_path
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR, name_problem
 
@@ -58,19 +58,9 @@ def safe_relative(path: str) -> bool:
     return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
-@dataclass(frozen=True)
-class ExportLimits:
-    max_file_bytes: int  # a larger file is skipped
-    max_files: int  # more files in the changed leaves fail the export
-    max_bytes: int  # so do more bytes in all
-
-    @classmethod
-    def from_config(cls, config: dict) -> ExportLimits:
-        section = document_settings(config)
-        return cls(section["max_file_bytes"], section["max_pr_files"], section["max_pr_bytes"])
-
-
-def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, limits: ExportLimits) -> ExportedTaxonomy:
+def export_pr_taxonomy(
+    repo_root: Path, base: str, head: str, out_dir: Path, limits: DocumentsSettings
+) -> ExportedTaxonomy:
     """Write the leaves a pull request adds or changes, as they are at `head`, under `out_dir`
     (keeping their taxonomy/... paths). Only regular files of those leaf folders are written,
     read as git blobs: symlinks, submodules, unusable names and files over `max_file_bytes`
@@ -101,10 +91,10 @@ def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, lim
             kept.append(entry)
     total = sum(entry.size or 0 for entry in kept)
     listed = len(kept) + len(exported.skipped)  # skipped entries count too: 150,000 links are no leaf
-    if listed > limits.max_files or total > limits.max_bytes:
+    if listed > limits.max_pr_files or total > limits.max_pr_bytes:
         raise TaxonError(
             f"the changed leaves hold {listed} files, {total} bytes: over the caps of "
-            f"{limits.max_files} files and {limits.max_bytes} bytes a pull request may export",
+            f"{limits.max_pr_files} files and {limits.max_pr_bytes} bytes a pull request may export",
             hint="split the contribution into smaller pull requests ([documents] max_pr_files, max_pr_bytes)",
         )
     blobs = parse_batch(git_output(repo_root, "cat-file", "--batch", input_bytes=batch_request([e.sha for e in kept])))

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
 from taxon.publish.dataset import write_dataset
@@ -60,19 +61,13 @@ def _is_weight_file(path: Path) -> bool:
     return path.suffix == ".safetensors" or path.name == WEIGHT_INDEX
 
 
-DTYPES = ("float32", "bfloat16", "float16")
-
-
-def publish_dtype(settings: dict, base_model: str | None) -> str:
+def publish_dtype(settings: PublishSettings, base_model: str | None) -> str:
     """publish.dtype: "base" (the base model's declared dtype, bf16 for SmolLM2) or a dtype named."""
     from taxon.backends.models import declared_dtype
 
-    wanted = settings.get("dtype", "base")
-    if wanted == "base":
+    if settings.dtype == "base":
         return declared_dtype(base_model) if base_model else "float32"
-    if wanted not in DTYPES:
-        raise UsageError(f"publish.dtype is {wanted!r}", hint=f"choose base or one of: {', '.join(DTYPES)}")
-    return wanted
+    return settings.dtype
 
 
 def _stored_dtype(model_dir: Path) -> str | None:
@@ -100,14 +95,14 @@ def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str, dtype:
     model.save_pretrained(bundle, max_shard_size=max_shard_size)
 
 
-def bundle_name(settings: dict, config: dict, commit: str | None) -> str:
+def bundle_name(settings: PublishSettings, config_path: str, commit: str | None) -> str:
     """publish.name, or the repository's name and version: the release tag in a tag's workflow
     run, else the taxonomy's short commit ("dev" outside a git checkout)."""
-    if settings.get("name"):
-        return str(settings["name"])
+    if settings.name:
+        return settings.name
     repository = os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2]
     if not repository:
-        repository = Path(config.get("config_path") or ".").resolve().parent.name
+        repository = Path(config_path or ".").resolve().parent.name
     if os.environ.get("GITHUB_REF_TYPE") == "tag" and os.environ.get("GITHUB_REF_NAME"):
         version = os.environ["GITHUB_REF_NAME"]
     else:
@@ -115,7 +110,9 @@ def bundle_name(settings: dict, config: dict, commit: str | None) -> str:
     return f"{repository}-{version}"
 
 
-def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path | None, model_dir: Path) -> None:
+def _check_evaluation(
+    eval_report: dict | None, settings: PublishSettings, eval_dir: Path | None, model_dir: Path
+) -> None:
     """The report must be of this very model, and (unless told otherwise) its gate passed."""
     from taxon.backends.models import model_fingerprint
 
@@ -125,7 +122,7 @@ def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path |
             where=str(eval_dir),
             hint=f"evaluate this run's model: taxon evaluate --candidate {model_dir} ...",
         )
-    if eval_report and settings.get("require_passed_gate", True) and not eval_report["gate"]["passed"]:
+    if eval_report and settings.require_passed_gate and not eval_report["gate"]["passed"]:
         reasons = "\n  ".join(eval_report["gate"]["reasons"])
         raise TaxonError(
             f"the evaluation gate failed, so the model is not published:\n  {reasons}",
@@ -188,10 +185,10 @@ def build_bundle(
     eval_dir: Path | None,
     dataset_dir: Path,
     leaves: list[Leaf],
-    config: dict,
+    config: Config,
     final: Path,
 ) -> Path:
-    settings = config["publish"]
+    settings = config.publish
     train_dir, dataset_dir = Path(train_dir), Path(dataset_dir)
     model_dir, adapter_dir = train_dir / MODEL_DIR, train_dir / ADAPTER_DIR
     if not (model_dir / "config.json").is_file():
@@ -207,7 +204,7 @@ def build_bundle(
 
     dtype = publish_dtype(settings, train_result.get("base_model"))
     with atomic_dir(Path(final)) as staging:
-        copy_merged_model(model_dir, staging, settings.get("max_shard_size", "2GB"), dtype)
+        copy_merged_model(model_dir, staging, settings.max_shard_size, dtype)
         if has_adapter:
             # peft's placeholder card would sit beside the bundle's own
             _copy_tree(adapter_dir, staging / "adapter", skip=lambda path: path.name == "README.md")
@@ -215,8 +212,8 @@ def build_bundle(
         if eval_dir and eval_report is not None:
             _copy_named(Path(eval_dir), EVAL_RECORDS, staging / "eval")
             eval_report = _portable_eval(staging / "eval", eval_report)
-        taxonomy = taxonomy_commit(leaves, config)
-        name = bundle_name(settings, config, taxonomy["commit"])
+        taxonomy = taxonomy_commit(leaves, config.taxonomy.root)
+        name = bundle_name(settings, config.config_path, taxonomy["commit"])
         manifest = build_manifest(
             name=name,
             taxonomy=taxonomy,
@@ -229,7 +226,7 @@ def build_bundle(
             has_adapter=has_adapter,
         )
         manifest["dtype"] = dtype
-        if settings.get("gguf", False):
+        if settings.gguf:
             write_gguf_and_modelfile(staging, staging, name)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
         eval_markdown_path = staging / "eval" / "report.md"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from taxon.core.settings import PublishSettings
 from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -46,25 +47,23 @@ def _model_index(name: str, eval_report: dict | None) -> list[dict]:
     return [{"name": name, "results": results}]
 
 
-def card_base_model(manifest: dict, settings: dict) -> str | None:
+def card_base_model(manifest: dict, settings: PublishSettings) -> str | None:
     """The trained base when it is a hub id; else (a local or packaged model) publish.base_model_id."""
     trained = manifest.get("base_model") or ""
     if _HUB_ID.match(trained) and not Path(trained).exists():
         return trained
-    return settings.get("base_model_id") or trained or None
+    return settings.base_model_id or trained or None
 
 
-def front_matter(manifest: dict, eval_report: dict | None, settings: dict) -> dict:
+def front_matter(manifest: dict, eval_report: dict | None, settings: PublishSettings) -> dict:
     return {
-        "license": settings.get("license", "apache-2.0"),
+        "license": settings.license,
         "base_model": card_base_model(manifest, settings),
         "base_model_relation": "finetune",
         "library_name": "transformers",
         "pipeline_tag": "text-generation",
-        "datasets": list(settings.get("datasets", [])),
-        "tags": list(
-            dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.get("tags", [])])
-        ),
+        "datasets": list(settings.datasets),
+        "tags": list(dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.tags])),
         "model-index": _model_index(manifest["name"], eval_report),
     }
 
@@ -80,7 +79,7 @@ def _leaf_table(manifest: dict) -> list[str]:
     return lines
 
 
-def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | None, settings: dict) -> str:
+def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | None, settings: PublishSettings) -> str:
     front = front_matter(manifest, eval_report, settings)
     train = manifest.get("train") or {}
     taxonomy = manifest["taxonomy"]

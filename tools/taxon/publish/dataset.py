@@ -13,8 +13,10 @@ from pathlib import Path
 
 import yaml
 
+from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
 from taxon.documents.sections import training_split
+from taxon.publish.manifest import stage_seeds
 from taxon.qna.heldout import NEAR_HELD_OUT
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
 from taxon.qna.samples import collect_samples, question_id
@@ -47,9 +49,9 @@ def dataset_row(sample: dict) -> dict:
     return row
 
 
-def _card(name: str, splits: dict[str, int], settings: dict) -> str:
+def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
     front = {
-        "license": settings.get("license", "apache-2.0"),
+        "license": settings.license,
         "pretty_name": f"{name} training set",
         "task_categories": ["text-generation"],
         "tags": ["taxon", "synthetic"],
@@ -86,35 +88,35 @@ def _card(name: str, splits: dict[str, int], settings: dict) -> str:
 
 
 def write_dataset(
-    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict, config: dict, name: str
+    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict, config: Config, name: str
 ) -> dict:
     """Write dataset/ into a bundle being built; returns its manifest entry."""
     folder = Path(bundle) / DATASET_DIR
-    eval_share = config["dataset"]["eval_share"]
+    eval_share = config.dataset.eval_share
     splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
     samples = collect_samples(generate_dir, leaves, None)
-    splitter = training_split(leaves, config, samples)
+    splitter = training_split(leaves, config.documents, eval_share, samples)
     for sample in samples:
         side = splitter.side(sample)
         if side != NEAR_HELD_OUT:  # training drops those too: the dataset is what was trained
             splits[side].append(dataset_row(sample))
     for split, rows in splits.items():
         atomic_write_jsonl(folder / split_path(split), rows)
-    replay = config.get("train", {}).get("replay")
+    replay = config.train.replay
     stats = {
         "leaves": {
             leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
             for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
         },
         "teacher": dataset_summary.get("teacher"),
-        "seeds": {stage: config.get(stage, {}).get("seed") for stage in ("generate", "train", "evaluate")},
+        "seeds": stage_seeds(config),
         "eval_share": eval_share,
         "rows": {split: len(rows) for split, rows in splits.items()},
         "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
         "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
     }
     atomic_write_json(folder / DATASET_STATS, stats)
-    atomic_write_text(folder / "README.md", _card(name, stats["rows"], config["publish"]))
+    atomic_write_text(folder / "README.md", _card(name, stats["rows"], config.publish))
     return {"folder": DATASET_DIR, "rows": stats["rows"]}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository, printable
+from taxon.core.settings import Config
 from taxon.core.store import hash_file, hash_tree
 from taxon.qna.layout import BUNDLE_FORMAT, MANIFEST_NAME, SUMS_NAME
 from taxon.qna.taxonomy import Leaf
@@ -27,12 +28,12 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def taxonomy_commit(leaves: list[Leaf], config: dict) -> dict:
+def taxonomy_commit(leaves: list[Leaf], taxonomy_root: str) -> dict:
     """HEAD of the clone holding the leaves (null outside one), and whether their files differ
     from it. In CI (GITHUB_SHA set) the commit is GITHUB_SHA, and a clone whose HEAD is
     another commit is an error: the bundle would claim a commit it was not built from."""
     folders = [str(leaf.folder.resolve()) for leaf in leaves]
-    folder = Path(os.path.commonpath(folders)) if folders else Path(config["taxonomy"]["root"])
+    folder = Path(os.path.commonpath(folders)) if folders else Path(taxonomy_root)
     repository = find_repository(folder) if folder.is_dir() else None
     if repository is None:
         return {"commit": None, "dirty": None}
@@ -76,11 +77,11 @@ def build_manifest(
     train_result: dict,
     dataset_summary: dict,
     eval_report: dict | None,
-    config: dict,
+    config: Config,
     has_adapter: bool,
 ) -> dict:
     """The manifest without its file list (added once every other file is written)."""
-    shared_config = {key: value for key, value in config.items() if key != "config_path"}
+    shared_config = {key: value for key, value in config.to_dict().items() if key != "config_path"}
     return {
         "format": BUNDLE_FORMAT,
         "name": name,
@@ -92,8 +93,8 @@ def build_manifest(
             "hash": hash_tree(dataset_dir),
             "leaves": {leaf: stats.get("kept") for leaf, stats in sorted(dataset_summary.get("leaves", {}).items())},
         },
-        "teacher": dataset_summary.get("teacher") or config.get("generate", {}).get("teacher"),
-        "seeds": {stage: config.get(stage, {}).get("seed") for stage in ("generate", "train", "evaluate")},
+        "teacher": dataset_summary.get("teacher") or config.generate.teacher,
+        "seeds": stage_seeds(config),
         "train": train_result,
         "eval": None
         if eval_report is None
@@ -104,6 +105,11 @@ def build_manifest(
         "config": shared_config,
         "libraries": library_versions(),
     }
+
+
+def stage_seeds(config: Config) -> dict[str, int]:
+    """The random seeds of generation, training and evaluation, as the bundle records them."""
+    return {"generate": config.generate.seed, "train": config.train.seed, "evaluate": config.evaluate.seed}
 
 
 def sha256sums_text(bundle: Path) -> str:

@@ -36,7 +36,7 @@ from taxon.core.characters import HiddenRun, hidden_runs
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
-from taxon.core.settings import defaults
+from taxon.core.settings import ValidateSettings
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = yaml.resolver.Resolver()
@@ -91,27 +91,26 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def read_qna(path: Path, settings: dict | None = None, display: str | None = None) -> Parsed:
+def read_qna(path: Path, settings: ValidateSettings = ValidateSettings(), display: str | None = None) -> Parsed:
     """Read one file safely: never raises for anything in the file, returns findings instead."""
-    settings = settings or defaults("validate")
     parsed = Parsed(display or str(path))
     try:
-        raw = _read_bytes(Path(path), parsed, settings["max_file_bytes"])
+        raw = _read_bytes(Path(path), parsed, settings.max_file_bytes)
         parsed.text = _decode(raw, parsed)
     except _Stop:
         return parsed
     return _parse(parsed, settings)
 
 
-def parse_text(text: str, display: str, settings: dict | None = None) -> Parsed:
+def parse_text(text: str, display: str, settings: ValidateSettings = ValidateSettings()) -> Parsed:
     """Safe loading of text already in memory (e.g. a migrated file before it is written)."""
-    return _parse(Parsed(display, text), settings or defaults("validate"))
+    return _parse(Parsed(display, text), settings)
 
 
-def _parse(parsed: Parsed, settings: dict) -> Parsed:
+def _parse(parsed: Parsed, settings: ValidateSettings) -> Parsed:
     try:
-        _check_characters(parsed.text or "", parsed, settings["max_findings_per_rule"])
-        _compose(parsed, settings["max_depth"])
+        _check_characters(parsed.text or "", parsed, settings.max_findings_per_rule)
+        _compose(parsed, settings.max_depth)
     except _Stop:
         parsed.data = None
     if parsed.data is None and not parsed.findings:
@@ -361,7 +360,7 @@ def _add(parent: _Frame, value: Any) -> None:
         parent.container.append(value)
 
 
-def load_qna(path: Path, settings: dict | None = None) -> dict:
+def load_qna(path: Path, settings: ValidateSettings = ValidateSettings()) -> dict:
     """Parsed qna.yaml as a dict, or TaxonError naming the first problem and its place."""
     parsed = read_qna(Path(path), settings)
     errors = [f for f in parsed.findings if f.severity == ERROR]

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from taxon.backends.transformers import common_prefix_length
-from taxon.core.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError
+from taxon.core.settings import Config
 from taxon.core.store import hash_value
 from taxon.documents.sections import training_split
 from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT
@@ -19,7 +20,6 @@ from taxon.qna.taxonomy import Leaf
 
 BUILTIN_REPLAY = Path(__file__).resolve().parents[1] / "data" / "general_chat.jsonl"  # written for taxon
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
-OVERLONG_POLICIES = ("trim", "drop")
 
 
 @dataclass(frozen=True)
@@ -118,25 +118,22 @@ def encode(tokenizer, messages: list[dict], max_tokens: int, overlong: str) -> t
 
 
 def build_training_set(
-    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer, config: dict
+    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer, config: Config
 ) -> TrainingSet:
-    train_config = config["train"]
-    overlong = train_config["overlong"]
-    if overlong not in OVERLONG_POLICIES:
-        raise UsageError(f"train.overlong must be one of {', '.join(OVERLONG_POLICIES)}, not '{overlong}'")
+    """The training samples: the generated ones and the leaves' seeds, with `replay_share` of
+    replay rows, minus what the held-out split keeps for evaluation; encoded by `tokenizer`."""
+    settings = config.train
     if getattr(tokenizer, "chat_template", None) is None:
         raise TaxonError("the base model's tokenizer has no chat template", hint="choose an instruct/chat base model")
     if not getattr(tokenizer, "is_fast", False):
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
-    max_tokens = int(train_config["max_sample_tokens"])
     rows = collect_samples(dataset_dir, leaves, None)
-    split = training_split(leaves, config, rows)
-    context_share = float(train_config["seed_context_share"])
+    split = training_split(leaves, config.documents, config.dataset.eval_share, rows)
     samples, used_messages, used_keys = [], [], set()
     held_out, trimmed, seeds_bare = 0, 0, 0
     dropped: Counter = Counter()
     by_source: Counter = Counter()
-    for row in rows + replay_mix(replay, float(train_config["replay_share"]), len(rows), int(train_config["seed"])):
+    for row in rows + replay_mix(replay, settings.replay_share, len(rows), settings.seed):
         side = split.side(row)
         if side == HELD_OUT:
             held_out += 1
@@ -144,7 +141,7 @@ def build_training_set(
         if side == NEAR_HELD_OUT:  # a reworded held-out question: evaluation would be fooled
             dropped[NEAR_HELD_OUT] += 1
             continue
-        bare = asked_bare(row, context_share)
+        bare = asked_bare(row, settings.seed_context_share)
         seeds_bare += bare is not row
         key = hash_value(bare["messages"])
         if key in used_keys:  # a seed asked bare is what generation's seed_bare form made already
@@ -152,7 +149,7 @@ def build_training_set(
             continue
         used_keys.add(key)
         row = bare
-        encoded, status = encode(tokenizer, row["messages"], max_tokens, overlong)
+        encoded, status = encode(tokenizer, row["messages"], settings.max_sample_tokens, settings.overlong)
         if encoded is None:
             dropped[status] += 1
             continue

@@ -11,7 +11,7 @@ from typing import Any
 
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
-from taxon.core.settings import defaults
+from taxon.core.settings import DocumentsSettings, ValidateSettings
 from taxon.documents.leaf import pattern_count_problem
 from taxon.documents.patterns import compile_pattern, escape_problem, pattern_problem
 from taxon.documents.records import DocumentProblem
@@ -141,14 +141,14 @@ def empty_findings(parsed: Parsed) -> list[Finding]:
     ]
 
 
-def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: dict) -> list[Finding]:
+def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
     found = []
     if kind == "knowledge":
         seen_contexts = set()
         for entry in entries:
             if entry.context_path and entry.context_path not in seen_contexts:
                 seen_contexts.add(entry.context_path)
-                count, limit = words(entry.context), settings["context_words"]
+                count, limit = words(entry.context), settings.context_words
                 if count > limit:
                     found.append(
                         finding(
@@ -158,7 +158,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                             f"this context has {count} words, over {limit}: shorten it or split it in two",
                         )
                     )
-            count, limit = words(entry.question) + words(entry.answer), settings["qa_words"]
+            count, limit = words(entry.question) + words(entry.answer), settings.qa_words
             if count > limit:
                 found.append(
                     finding(
@@ -171,7 +171,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
     else:
         contexts = {entry.context_path: entry.context for entry in entries if entry.context_path}
         total = sum(words(e.question) + words(e.answer) for e in entries) + sum(map(words, contexts.values()))
-        limit = settings["skill_words"]
+        limit = settings.skill_words
         if total > limit:
             found.append(
                 finding(
@@ -188,7 +188,7 @@ def _similarity(first: set[str], second: set[str]) -> float:
     return len(first & second) / len(first | second) if first and second else 0.0
 
 
-def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict) -> list[Finding]:
+def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
     """Exact repeats (P030), then near repeats (P031): seeds of the same context whose
     question-and-answer words nearly coincide."""
     found = []
@@ -211,12 +211,12 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
             )
             continue
         first_of[key] = entry
-        if len(entries) > settings["near_duplicate_max_seeds"]:
+        if len(entries) > settings.near_duplicate_max_seeds:
             continue  # pairwise comparison grows with the square; the schema caps seeds anyway
         bag = set(f"{entry.question} {entry.answer}".lower().split())
         same_context = kept.setdefault(entry.context_key, [])
         for other, other_bag in same_context:
-            if _similarity(bag, other_bag) >= settings["near_duplicate"]:
+            if _similarity(bag, other_bag) >= settings.near_duplicate:
                 line = parsed.position(other.path)[0]
                 found.append(
                     finding(
@@ -324,11 +324,11 @@ def attribution_findings(display: str, folder: Path, allowed: list[str], max_byt
 _OVER_CAPS: list[str] = []  # a leaf folder past the listing caps: its patterns are not matched
 
 
-def _listed_names(parsed: Parsed, folder: Path, caps: dict, found: list[Finding]) -> list[str]:
+def _listed_names(parsed: Parsed, folder: Path, caps: DocumentsSettings, found: list[Finding]) -> list[str]:
     """The names of a leaf folder's own files, for in-tree patterns; past the listing caps,
     D018 (once, at the patterns) and _OVER_CAPS."""
     try:
-        listing = in_tree_files(folder, ListingCaps(caps["max_listed_files"], caps["max_depth"]))
+        listing = in_tree_files(folder, ListingCaps(caps.max_listed_files, caps.max_depth))
     except DocumentProblem as over:
         place = parsed.position(("document", "patterns"))
         found.append(finding(parsed.path, *place, over.problem.rule, over.problem.message))
@@ -361,9 +361,9 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
             )
         )
     in_tree = repo is None and commit is None
-    caps = defaults("documents")
+    caps = DocumentsSettings()  # the schema's caps: the policy rules read no config
     patterns = patterns if isinstance(patterns, list) else []
-    too_many = pattern_count_problem(len(patterns), caps["max_patterns"])
+    too_many = pattern_count_problem(len(patterns), caps.max_patterns)
     if too_many:
         found.append(finding(parsed.path, *parsed.position(("document", "patterns")), too_many.rule, too_many.message))
         return found
