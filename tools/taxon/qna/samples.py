@@ -89,14 +89,6 @@ def is_held_out(sample: dict, eval_share: float) -> bool:
     return int(question_id(sample)[:16], 16) / 2**64 < eval_share
 
 
-def split_samples(samples: list[dict], eval_share: float) -> tuple[list[dict], list[dict]]:
-    train: list[dict] = []
-    held_out: list[dict] = []
-    for sample in samples:
-        (held_out if is_held_out(sample, eval_share) else train).append(sample)
-    return train, held_out
-
-
 def leaf_sample_dirs(generate_out: Path) -> list[Path]:
     """Every leaf folder under a generate output folder (those holding samples.jsonl)."""
     return sorted(path.parent for path in Path(generate_out).rglob(SAMPLES_NAME))
