@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     try:
-        return module.run(args)
+        code: int = module.run(args)
+        return code
     except TaxonError as error:
         print(log_safe(f"taxon {name}: error: {error}"), file=sys.stderr)
         return error.exit_code

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, Repository, find_repository
@@ -45,7 +47,7 @@ class LeafChanges:
     def is_empty(self) -> bool:
         return not (self.added or self.modified or self.renamed or self.deleted)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "base": self.base,
             "base_commit": self.base_commit,
@@ -89,7 +91,7 @@ def _open_repository(path: Path) -> Repository:
     return repository
 
 
-def _git(repository: Repository, *args: str, env: dict | None = None) -> str:
+def _git(repository: Repository, *args: str, env: dict[str, Any] | None = None) -> str:
     try:
         return repository.git(*args, env=env).decode("utf-8", errors="surrogateescape")
     except GitFailed as failure:
@@ -187,7 +189,9 @@ def _is_qna(path: PurePosixPath, taxonomy: PurePosixPath) -> bool:
     return path.name == QNA_NAME and taxonomy in path.parents
 
 
-def _owner_leaf(path: PurePosixPath, taxonomy: PurePosixPath, qna_exists) -> PurePosixPath | None:
+def _owner_leaf(
+    path: PurePosixPath, taxonomy: PurePosixPath, qna_exists: Callable[[PurePosixPath], bool]
+) -> PurePosixPath | None:
     """The qna.yaml of the nearest folder above `path` that is a leaf now or was one at base."""
     if taxonomy not in path.parents:
         return None
@@ -199,12 +203,18 @@ def _owner_leaf(path: PurePosixPath, taxonomy: PurePosixPath, qna_exists) -> Pur
     return None
 
 
-def _classify(changes: list[FileChange], taxonomy: PurePosixPath, qna_exists) -> dict[str, list]:
-    added, modified, deleted, renamed, loose = set(), set(), set(), [], []
+def _classify(
+    changes: list[FileChange], taxonomy: PurePosixPath, qna_exists: Callable[[PurePosixPath], bool]
+) -> dict[str, list[Any]]:
+    added: set[PurePosixPath] = set()
+    modified: set[PurePosixPath] = set()
+    deleted: set[PurePosixPath] = set()
+    renamed: list[tuple[PurePosixPath, PurePosixPath]] = []
+    loose: list[PurePosixPath] = []
     for change in changes:
         new = PurePosixPath(change.path)
         if change.status == "R":
-            old = PurePosixPath(change.old_path)
+            old = PurePosixPath(change.old_path or change.path)
             if _is_qna(old, taxonomy) and _is_qna(new, taxonomy):
                 renamed.append((old, new))
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typing
 
-from taxon.backends.base import ChatRequest, Completion, Messages, Teacher
+from taxon.backends.base import ChatRequest, Completion, LocalModel, Messages, Teacher
 from taxon.backends.models import local_teacher_name, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.settings import Config, GenerateSettings, InferenceDtype, LocalBackend, ModelsSettings, TeacherBackend
@@ -90,7 +90,7 @@ def local_model(
     seed: int = 0,
     gpu_memory_utilization: float = 0.9,  # vLLM's own default: one engine, the GPU to itself
     dtype: InferenceDtype = "auto",
-) -> Teacher:
+) -> LocalModel:
     """A model run in this process: the teacher of generate, the answerer of evaluate, the
     model behind serve and chat."""
     if backend == "transformers":

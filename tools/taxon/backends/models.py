@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import MissingExtra, TaxonError, UsageError
 from taxon.core.progress import status
@@ -195,14 +196,14 @@ def _quiet_transformers() -> Iterator[None]:
             logging.enable_progress_bar()
 
 
-def _logit_difference(reference, candidate, tokenizer) -> float:
+def _logit_difference(reference: Any, candidate: Any, tokenizer: Any) -> float:
     import torch
 
     inputs = tokenizer.apply_chat_template(
         [{"role": "user", "content": CHECK_PROMPT}], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
     with torch.no_grad():
-        return (reference(**inputs).logits - candidate(**inputs).logits).abs().max().item()
+        return float((reference(**inputs).logits - candidate(**inputs).logits).abs().max().item())
 
 
 def _installed_version(distribution: str) -> str:

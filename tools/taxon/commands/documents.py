@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,6 +18,7 @@ from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.core.github import log_safe
 from taxon.core.settings import DocumentsSettings
 from taxon.documents import chunk_documents, load_leaf_documents
+from taxon.documents.records import Document
 from taxon.qna.taxonomy import load_leaves
 
 PREVIEW_CHARS = 70
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _chunk_table(documents, tokenizer, settings: DocumentsSettings) -> Table:
+def _chunk_table(documents: list[Document], tokenizer: Any, settings: DocumentsSettings) -> Table:
     size, overlap = settings.chunk_tokens, settings.chunk_overlap
     table = Table(caption=f"chunks of at most {size} tokens, overlap {overlap}", caption_justify="left")
     for column in ("chunk", "document", "tokens", "starts with"):

@@ -3,6 +3,7 @@ comment for a generate output folder."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args
@@ -13,7 +14,7 @@ from taxon.review.data import load_review
 from taxon.review.page import render_page_html
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("gen_out", type=Path, help="the --out folder of taxon generate")
     parser.add_argument("--taxonomy", type=Path, help="taxonomy root the leaves come from (their seeds are shown)")
     parser.add_argument("--html", type=Path, help="write the review page here (default: review.html)")
@@ -31,7 +32,7 @@ def add_arguments(parser) -> None:
     add_config_arguments(parser)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     settings = config_from_args(args).review
     failed = args.generate_outcome != "success"
     failure_log = (_read_log(args.generate_log) if args.generate_log else "") if failed else None

@@ -13,7 +13,9 @@ from pathlib import Path
 from taxon.commands._options import overrides_from_sets
 from taxon.core.config import find_config, load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, UsageError
+from taxon.core.findings import Finding
 from taxon.core.settings import Config, build_config
+from taxon.qna.taxonomy import Leaf
 from taxon.validate.changed import validate_changed
 from taxon.validate.engine import LeafCheck, validate_paths
 from taxon.validate.report import FORMATS, render
@@ -62,7 +64,7 @@ def _config(args: argparse.Namespace) -> Config:
 def _document_check(config: Config) -> LeafCheck:
     from taxon.documents import check_leaf_documents
 
-    def check(leaf):
+    def check(leaf: Leaf) -> list[Finding]:
         return check_leaf_documents(leaf, config.documents) if leaf.kind == "knowledge" else []
 
     return check

@@ -4,6 +4,7 @@ workflow-command escaping, the samples label and the sticky comment's marker."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from taxon.core.characters import hidden_runs
 
@@ -65,7 +66,7 @@ def annotation(level: str, message: str, title: str | None = None, file: str | N
     return f"::{level}{joined}::{escape_data(message)}"
 
 
-def dig(mapping, *keys: str):
+def dig(mapping: Any, *keys: str) -> Any:
     """mapping[k1][k2]... of a JSON payload, None where a level is missing or not an object."""
     for key in keys:
         mapping = mapping.get(key) if isinstance(mapping, dict) else None

@@ -292,7 +292,8 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON values (lists for tuples): what a run records in
         `config.json` and what `build_config` reads back."""
-        return plain(self)
+        values: dict[str, Any] = plain(self)
+        return values
 
     def with_overrides(self, overrides: Mapping[str, Any], where: str = "--set") -> Config:
         """This config with `{table: {key: value}}` laid over it, checked as `--set` is."""

@@ -91,7 +91,7 @@ def network_config(url: str) -> dict[str, str]:
         raise DocumentProblem(
             "D002", f"document repository '{_printable(url)}' cannot be fetched: its host does not resolve"
         ) from None
-    addresses = sorted({info[4][0] for info in found})
+    addresses = sorted({str(info[4][0]) for info in found})
     for address in addresses:
         if not _is_public(ipaddress.ip_address(address.split("%")[0])):
             raise DocumentProblem(
@@ -99,7 +99,7 @@ def network_config(url: str) -> dict[str, str]:
                 f"document repository '{_printable(url)}' is refused: its host is on a loopback, private, "
                 "link-local or IPv4-mapped address (or one embedding such an IPv4 address); use a public https URL",
             )
-    if not _is_ip_literal(parts.hostname):
+    if not _is_ip_literal(parts.hostname or ""):
         config["http.curloptResolve"] = f"{parts.hostname}:{port}:{','.join(_bracketed(a) for a in addresses)}"
     return config
 

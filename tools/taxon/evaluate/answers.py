@@ -10,14 +10,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.backends import local_model
-from taxon.backends.base import ChatRequest, Teacher
+from taxon.backends.base import ChatRequest, LocalModel
 from taxon.backends.models import model_fingerprint
+from taxon.core.errors import TaxonError
 from taxon.core.settings import EvaluateSettings
 from taxon.core.store import atomic_write_json, hash_value
 
-Conversation = list[dict]
+Conversation = list[dict[str, Any]]
 Progress = Callable[[int], None]
 
 
@@ -25,7 +27,7 @@ Progress = Callable[[int], None]
 class Scoring:
     """A continuation to score after a conversation (rendered with the model's chat template)."""
 
-    messages: tuple[dict, ...]
+    messages: tuple[dict[str, Any], ...]
     continuation: str
 
 
@@ -36,7 +38,7 @@ class ModelOutputs:
     tokens: list[int]  # how many tokens each continuation has
 
 
-def _answerer(model_path: str, settings: EvaluateSettings) -> Teacher:
+def _answerer(model_path: str, settings: EvaluateSettings) -> LocalModel:
     return local_model(
         settings.backend,
         model_path,
@@ -47,7 +49,7 @@ def _answerer(model_path: str, settings: EvaluateSettings) -> Teacher:
     )
 
 
-def _continuation_tokens(tokenizer, text: str) -> int:
+def _continuation_tokens(tokenizer: Any, text: str) -> int:
     """Tokens of a continuation as both local backends count them (an empty one scores end of turn)."""
     return len(tokenizer(text, add_special_tokens=False)["input_ids"]) or 1
 
@@ -67,11 +69,13 @@ def run_model(
         means = (
             answerer.answer_loglikelihood([(list(s.messages), s.continuation) for s in scorings]) if scorings else []
         )
+        if means is None:
+            raise TaxonError(f"{answerer.name} cannot score answers by log-likelihood", where=model_path)
         progress(len(scorings))
         tokens = [_continuation_tokens(answerer.tokenizer, s.continuation) for s in scorings]
     finally:
-        if hasattr(answerer, "close"):
-            answerer.close()
+        if close := getattr(answerer, "close", None):
+            close()
     # the backends give the mean over the continuation's tokens; multiple choice compares sums
     return ModelOutputs(answers, [mean * count for mean, count in zip(means, tokens)], tokens)
 

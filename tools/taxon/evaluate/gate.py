@@ -8,6 +8,7 @@ threshold with the whole interval on the wrong side of zero."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from taxon.core.settings import EvaluateGateSettings, plain
 from taxon.evaluate.bootstrap import Interval
@@ -17,9 +18,9 @@ from taxon.evaluate.bootstrap import Interval
 class GateResult:
     passed: bool
     reasons: list[str] = field(default_factory=list)  # one line per failed check, for people
-    thresholds: dict = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -58,7 +59,7 @@ def changed_failures(changed: dict[str, tuple[str, dict[str, Interval | None]]],
     return reasons
 
 
-def overlap_failures(overlap: dict[str, dict]) -> list[str]:
+def overlap_failures(overlap: dict[str, dict[str, Any]]) -> list[str]:
     return [
         f"{entry['above']} held-out question(s) of {leaf} have a training question with token Jaccard above "
         f"{entry['threshold']}: the held-out figure is not held out (see heldout.jsonl)"
@@ -71,7 +72,7 @@ def check_gate(
     probe: dict[str, Interval | None],
     text: dict[str, Interval | None],
     changed: dict[str, tuple[str, dict[str, Interval | None]]],
-    overlap: dict[str, dict],
+    overlap: dict[str, dict[str, Any]],
     settings: EvaluateGateSettings,
 ) -> GateResult:
     """probe, text: baseline -> interval of candidate minus baseline (probe accuracy, text loss);

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,7 @@ def task_name(set_id: str) -> str:
     return TASK_PREFIX + re.sub(r"\W+", "_", set_id).strip("_")
 
 
-def task_config(name: str, data_file: Path) -> dict:
+def task_config(name: str, data_file: Path) -> dict[str, Any]:
     return {
         "task": name,
         "dataset_path": "json",
@@ -59,7 +60,9 @@ def write_harness_tasks(eval_sets: list[EvalSet], folder: Path) -> dict[str, str
     return tasks
 
 
-def run_harness(tasks: dict[str, str], folder: Path, model_paths: dict[str, str], settings: EvaluateSettings) -> dict:
+def run_harness(
+    tasks: dict[str, str], folder: Path, model_paths: dict[str, str], settings: EvaluateSettings
+) -> dict[str, Any]:
     """model -> set id -> {"acc", "acc_norm"} from `lm_eval.simple_evaluate` (model `hf`,
     the chat template applied as our own scoring does, float32 as the transformers backend)."""
     if not tasks:

@@ -6,6 +6,7 @@ rows its split (`qna.heldout.TrainingSplit`) puts on the training side."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from taxon.core.settings import Config
 from taxon.core.store import atomic_write_jsonl
@@ -26,7 +27,7 @@ def training_questions(dataset_dir: Path, leaves: list[Leaf], config: Config) ->
 
 def heldout_overlap(
     eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: Config, out_dir: Path
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """leaf id -> {"threshold", "above", "max_jaccard", "items": [{id, question, closest, jaccard}]};
     the items also go to heldout.jsonl in the eval folder. Similarity as the split measures it
     (`qna.heldout.HeldOut`: a skill leaf's form words left out)."""
@@ -38,7 +39,7 @@ def heldout_overlap(
         if eval_set.kind not in (KNOWLEDGE, SKILL):
             continue
         trained = HeldOut(training, threshold, forms.get(eval_set.set_id, frozenset()))
-        items = []
+        items: list[dict[str, Any]] = []
         for item in eval_set.items:
             best, closest = trained.closest(item.question)
             items.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.settings import Config, DocumentsSettings
@@ -52,7 +53,7 @@ class EvalSet:
     form: AnswerForm | None = None  # skills: the form answers are checked against
     checks: LeafChecks | None = None  # skills: what a right answer also passes, where the task is checkable
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         sources: dict[str, int] = {}
         for item in self.items:
             sources[item.source] = sources.get(item.source, 0) + 1
@@ -62,7 +63,7 @@ class EvalSet:
         return described
 
 
-def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict]:
+def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict[str, Any]]:
     path = Path(dataset_dir) / leaf.leaf_id / SAMPLES_NAME
     if not path.is_file():
         return []

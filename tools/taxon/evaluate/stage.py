@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
@@ -44,7 +45,7 @@ EXAMPLES_PER_LEAF = 3
 @dataclass
 class EvalReport:
     out_dir: Path
-    data: dict  # the content of report.json
+    data: dict[str, Any]  # the content of report.json
     gate: GateResult
 
     @property
@@ -61,11 +62,11 @@ def _progress(total: int, quiet: bool) -> Iterator[Progress]:
         yield answers.task("evaluate: answering and scoring", total=total).advance
 
 
-def _user(text: str) -> tuple[dict, ...]:
+def _user(text: str) -> tuple[dict[str, Any], ...]:
     return ({"role": "user", "content": text},)
 
 
-def _model_inputs(eval_sets: list[EvalSet]) -> tuple[list[list[dict]], list[Scoring]]:
+def _model_inputs(eval_sets: list[EvalSet]) -> tuple[list[list[dict[str, Any]]], list[Scoring]]:
     """The conversations answered (knowledge and skill items) and the continuations scored
     (every option of every multiple-choice item, every paragraph of the general text)."""
     conversations, scorings = [], []
@@ -80,7 +81,9 @@ def _model_inputs(eval_sets: list[EvalSet]) -> tuple[list[list[dict]], list[Scor
     return conversations, scorings
 
 
-def score_outputs(eval_sets: list[EvalSet], outputs: ModelOutputs) -> tuple[dict[str, dict[str, list[float]]], dict]:
+def score_outputs(
+    eval_sets: list[EvalSet], outputs: ModelOutputs
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, Any]]:
     """set id -> metric -> one score per item, and set id -> the model's answers, reading the
     outputs in the order `_model_inputs` laid them out."""
     next_answer, next_scoring = 0, 0
@@ -133,16 +136,16 @@ class _Comparing:
 
     candidate: str
     baselines: list[str]
-    known_leaves: dict[str, dict | None]
+    known_leaves: dict[str, dict[str, Any] | None]
     settings: EvaluateSettings
 
     def compare(
         self, set_id: str, metrics: tuple[str, ...], scores: dict[str, dict[str, list[float]]]
-    ) -> tuple[dict, dict[str, Interval | None]]:
+    ) -> tuple[dict[str, Any], dict[str, Interval | None]]:
         """The report entry of one set (scores: model -> metric -> list) and the first metric's
         interval against each baseline."""
         candidate, settings = self.candidate, self.settings
-        entry: dict = {
+        entry: dict[str, Any] = {
             "metric": metrics[0],
             "scores": {model: {m: _mean(scores[model][m]) for m in metrics} for model in [candidate, *self.baselines]},
             "comparisons": {},
@@ -181,7 +184,9 @@ class _Comparing:
         return entry, gate_intervals
 
 
-def examples(eval_set: EvalSet, answered: dict[str, dict], scores: dict, candidate: str, base: str) -> list[dict]:
+def examples(
+    eval_set: EvalSet, answered: dict[str, dict[str, Any]], scores: dict[str, Any], candidate: str, base: str
+) -> list[dict[str, Any]]:
     """Three answers side by side, those where base and candidate differ first."""
     metric = METRICS[eval_set.kind][0]
     rows = []
@@ -290,7 +295,7 @@ def _score_models(
 
 def _totals(
     eval_sets: list[EvalSet], scores: dict[str, dict[str, dict[str, list[float]]]], comparing: _Comparing
-) -> dict[str, dict]:
+) -> dict[str, dict[str, Any]]:
     """The knowledge and skill totals: every item of the sets of that kind pooled."""
     totals = {}
     for total_id, kind in TOTALS.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Generator
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.settings import Config
@@ -61,7 +62,7 @@ def load_documents(job: LeafJob, config: Config) -> tuple[list[Document], list[C
     return documents, chunks
 
 
-def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:
+def propose(job: LeafJob, chunks: list[Any]) -> Generator[list[Any], list[Any], list[Candidate]]:
     leaf, settings = job.leaf, job.settings
     outline = leaf.document_outline or leaf.domain or leaf.leaf_id
     plan = []

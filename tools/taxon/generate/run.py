@@ -42,7 +42,7 @@ from taxon.qna.taxonomy import Leaf
 @dataclass
 class GenerateResult:
     out_dir: Path
-    leaves: dict[str, dict] = field(default_factory=dict)  # leaf_id -> its stats.json
+    leaves: dict[str, dict[str, Any]] = field(default_factory=dict)  # leaf_id -> its stats.json
     calls: int = 0  # requests sent to the teacher in this run
     cached_units: int = 0  # units answered from the cache
     errors: dict[str, str] = field(default_factory=dict)  # leaf_id -> why it failed
@@ -60,7 +60,7 @@ class LeavesFailed(TaxonError):
         self.result = result
 
 
-def leaf_pipeline(job: LeafJob, config: Config) -> Generator[list, list, list[Candidate]]:
+def leaf_pipeline(job: LeafJob, config: Config) -> Generator[list[Any], list[Any], list[Candidate]]:
     if not job.training_seeds:
         raise TaxonError(
             f"all {len(job.leaf.seeds)} seed examples are held out for evaluation, none is left to generate from",
@@ -130,7 +130,7 @@ def generate_leaves(
                     finished[leaf_id] = _write_leaf(job, outcome, out_dir / leaf_id, keys[leaf_id])
         finally:
             result.calls, result.cached_units = runner.calls, runner.cached
-    result.leaves = {job.leaf.leaf_id: finished[job.leaf.leaf_id] for job in jobs}
+    result.leaves = {leaf_id: stats for leaf_id, stats in finished.items() if stats is not None}  # all, by now
     result.errors = {leaf_id: stats["error"] for leaf_id, stats in result.leaves.items() if "error" in stats}
     summary = {
         "leaves": result.leaves,
@@ -177,7 +177,7 @@ def _pipeline_code() -> str:
     return hash_tree(Path(__file__).parent, "*.py")
 
 
-def _finished_stats(folder: Path, key: str) -> dict | None:
+def _finished_stats(folder: Path, key: str) -> dict[str, Any] | None:
     """The stats of a leaf finished with this key, or None. A leaf that failed, or lost
     samples to failed requests, is never finished: the next run tries those again."""
     try:
@@ -196,12 +196,12 @@ def _drive(
     """Advance the pipelines of a group of leaves together, one batch of units per step for
     all of them. Yields (job, candidates or TaxonError) as each leaf finishes."""
     pipelines = {job.leaf.leaf_id: (job, leaf_pipeline(job, config)) for job in group}
-    waiting: dict[str, list] = {}
+    waiting: dict[str, list[Any]] = {}
 
-    def advance(leaf_id: str, sent):
+    def advance(leaf_id: str, sent: list[Any] | None) -> tuple[LeafJob, list[Candidate] | TaxonError] | None:
         job, pipeline = pipelines[leaf_id]
         try:
-            units = pipeline.send(sent)
+            units = next(pipeline) if sent is None else pipeline.send(sent)
         except StopIteration as stop:
             return job, stop.value
         except TaxonError as error:  # this leaf can't go on (e.g. its documents); the others can
@@ -225,13 +225,13 @@ def _drive(
                 yield done
 
 
-def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Path, key: str) -> dict:
+def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Path, key: str) -> dict[str, Any]:
     """The leaf's three files, stats.json last: its key marks the leaf finished."""
     leaf, settings = job.leaf, job.settings
     candidates = [] if isinstance(outcome, TaxonError) else outcome
     kept = [sample_row(job, c) for c in candidates if c.live]
     dropped = [sample_row(job, c) for c in candidates if not c.live]
-    stats = {
+    stats: dict[str, Any] = {
         "leaf": leaf.leaf_id,
         "kind": leaf.kind,
         "generated": len(candidates),
@@ -256,7 +256,7 @@ def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Pat
     return stats
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     """Atomic write, skipped when the file already holds these rows: a rerun of an unchanged
     leaf touches nothing."""
     try:
@@ -267,7 +267,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_jsonl(path, rows)
 
 
-def _write_json(path: Path, value: dict) -> None:
+def _write_json(path: Path, value: dict[str, Any]) -> None:
     try:
         if json.loads(path.read_text(encoding="utf-8")) == value:
             return

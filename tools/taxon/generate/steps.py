@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 from taxon.backends.base import ChatRequest
 from taxon.core.settings import GenerateSettings
@@ -25,17 +26,16 @@ from taxon.generate.filters import (
     parse_list,
     reply_problem,
     same_answer,
-    words,
 )
 from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
 from taxon.qna.checks import LeafChecks, failed
-from taxon.qna.heldout import HeldOut
+from taxon.qna.heldout import HeldOut, words
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.taxonomy import Leaf
 
-Steps = Generator[list, list, None]
+Steps = Generator[list[Any], list[Any], None]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Candidate:
     form: str = "teacher"  # how it was made: "teacher" or a core.settings.DocumentForm
     reason: str | None = None
     step: str | None = None  # the step that dropped it
-    verdict: dict | None = None
+    verdict: dict[str, Any] | None = None
     checks: dict[str, bool] | None = None  # name -> passed, for the checks that applied
     agreement: str | None = None  # "k/n": sampled answers agreeing with this one
 
@@ -79,7 +79,7 @@ def chat_unit(
     job: LeafJob,
     step: str,
     templates: list[Template],
-    messages: list[dict],
+    messages: list[dict[str, Any]],
     max_tokens: int,
     temperature: float,
     draw: int = 0,
@@ -111,7 +111,7 @@ def list_unit(job: LeafJob, template_name: str, **fields: object) -> ChatUnit:
 
 
 def list_items(
-    unit: ChatUnit, completion: dict, count: int, seed: int | None, chunk: int | None, step: str
+    unit: ChatUnit, completion: dict[str, Any], count: int, seed: int | None, chunk: int | None, step: str
 ) -> tuple[list[str], list[Candidate]]:
     """Up to `count` items of a list reply, and the rejects as dropped candidates. A cut-off
     reply loses its last item, which may be partial."""
@@ -160,6 +160,7 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     draws = 1 + (settings.agreement_samples if job.checks.checkable else 0)
     units = []
     for candidate in live:
+        assert candidate.seed is not None  # a teacher's question grows from a seed example
         example = leaf.seeds[candidate.seed]
         messages = [
             {"role": "system", "content": system},
@@ -263,7 +264,7 @@ def remove_duplicates(job: LeafJob, candidates: list[Candidate]) -> None:
             candidate.drop(problem, "dedup")
 
 
-def sample_row(job: LeafJob, candidate: Candidate) -> dict:
+def sample_row(job: LeafJob, candidate: Candidate) -> dict[str, Any]:
     verdict = candidate.verdict or {}
     metadata = {
         "leaf": job.leaf.leaf_id,
@@ -288,4 +289,4 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
 
 
 def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
-    return dict(sorted(Counter(c.reason for c in candidates if not c.live).items()))
+    return dict(sorted(Counter(c.reason for c in candidates if c.reason is not None).items()))

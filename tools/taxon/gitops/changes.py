@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository
@@ -38,7 +39,7 @@ class PullRequestChanges:
         ids = set()
         for path in self.taxonomy:
             pure = PurePosixPath(path)
-            ids.add(leaf_id(pure if pure.name == QNA_NAME else pure.parent / QNA_NAME))
+            ids.add(leaf_id(Path(pure if pure.name == QNA_NAME else pure.parent / QNA_NAME)))
         return sorted(ids)
 
 
@@ -139,7 +140,7 @@ def render_pr_summary(changes: PullRequestChanges) -> str:
     return "\n".join(lines)
 
 
-def render_validation_summary(sarif: dict, max_rows: int = 100) -> str:
+def render_validation_summary(sarif: dict[str, Any], max_rows: int = 100) -> str:
     """The job summary (markdown) of a validation run, from its SARIF report."""
     results = [r for run in sarif.get("runs") or [] for r in run.get("results") or [] if isinstance(r, dict)]
     levels = {level: sum(1 for r in results if r.get("level") == level) for level in ("error", "warning", "note")}

@@ -16,6 +16,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.github import dig
@@ -50,7 +51,7 @@ def how_to_build(sha: str, tag: str) -> str:
 
 @dataclass
 class Build:
-    run: dict  # the train run that built and gated the bundle
+    run: dict[str, Any]  # the train run that built and gated the bundle
     archive: Path  # the packed bundle, renamed for the release
     bundle: Path  # the bundle folder unpacked from exactly that archive
     digest: str  # "sha256:HEX" of the archive: the attestation's subject
@@ -120,7 +121,7 @@ class Release:
     digest: str
 
 
-def latest_release(repo: str, gh: GhRunner = run_gh) -> dict | None:
+def latest_release(repo: str, gh: GhRunner = run_gh) -> dict[str, Any] | None:
     """The newest published release (no draft, no pre-release), None before the first."""
     releases = gh_json(gh, f"repos/{repo}/releases?per_page=30") or []
     published = [r for r in releases if isinstance(r, dict) and not r.get("draft") and not r.get("prerelease")]

@@ -68,9 +68,10 @@ def _read_marker(run_dir: Path, name: str) -> dict[str, Any] | None:
 
     path = RunLayout(run_dir).markers_dir / f"{name}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        marker: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return marker
 
 
 def run_pipeline(
@@ -117,7 +118,7 @@ def _is_current(name: str, key: str, context: stages.Context) -> dict[str, Any] 
     return marker if current else None
 
 
-def _check_earlier_stages(names: list[str], context: stages.Context) -> None:
+def _check_earlier_stages(names: tuple[str, ...], context: stages.Context) -> None:
     """--from STAGE builds on the stages before it: each must have succeeded in this run folder
     on the inputs it has now, or the later stages would work from missing or stale outputs."""
     for name in names:

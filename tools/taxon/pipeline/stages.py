@@ -187,7 +187,8 @@ def _train_in_processes(context: Context, replay: Path | None) -> dict[str, Any]
             f"training exited with code {returncode}",
             hint="its output is above; rerun the pipeline to resume from the last checkpoint",
         )
-    return json.loads((context.layout.train_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
+    summary: dict[str, Any] = json.loads((context.layout.train_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
+    return summary
 
 
 def _dying_with_parent() -> Callable[[], object] | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.settings import Config, PublishSettings
@@ -35,14 +37,15 @@ from taxon.qna.taxonomy import Leaf
 WEIGHT_INDEX = "model.safetensors.index.json"
 
 
-def _read_json(path: Path, hint: str) -> dict:
+def _read_json(path: Path, hint: str) -> dict[str, Any]:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        value: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise TaxonError(f"cannot read: {error}", where=str(path), hint=hint)
+    return value
 
 
-def _copy_tree(source: Path, target: Path, skip=lambda path: False) -> None:
+def _copy_tree(source: Path, target: Path, skip: Callable[[Path], bool] = lambda path: False) -> None:
     for path in sorted(Path(source).rglob("*")):
         if path.is_file() and not skip(path):
             destination = target / path.relative_to(source)
@@ -111,7 +114,7 @@ def bundle_name(settings: PublishSettings, config_path: str, commit: str | None)
 
 
 def _check_evaluation(
-    eval_report: dict | None, settings: PublishSettings, eval_dir: Path | None, model_dir: Path
+    eval_report: dict[str, Any] | None, settings: PublishSettings, eval_dir: Path | None, model_dir: Path
 ) -> None:
     """The report must be of this very model, and (unless told otherwise) its gate passed."""
     from taxon.backends.models import model_fingerprint

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository, printable
@@ -19,7 +20,7 @@ LIBRARIES = ("taxon", "torch", "transformers", "peft", "safetensors", "huggingfa
 
 
 def library_versions() -> dict[str, str | None]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
@@ -28,7 +29,7 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def taxonomy_commit(leaves: list[Leaf], taxonomy_root: str) -> dict:
+def taxonomy_commit(leaves: list[Leaf], taxonomy_root: str) -> dict[str, Any]:
     """HEAD of the clone holding the leaves (null outside one), and whether their files differ
     from it. In CI (GITHUB_SHA set) the commit is GITHUB_SHA, and a clone whose HEAD is
     another commit is an error: the bundle would claim a commit it was not built from."""
@@ -52,14 +53,14 @@ def taxonomy_commit(leaves: list[Leaf], taxonomy_root: str) -> dict:
     return {"commit": head, "dirty": bool(status)}
 
 
-def leaf_entries(leaves: list[Leaf]) -> list[dict]:
+def leaf_entries(leaves: list[Leaf]) -> list[dict[str, Any]]:
     return [
         {"leaf_id": leaf.leaf_id, "kind": leaf.kind, "version": leaf.version, "content_hash": leaf.content_hash()}
         for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
     ]
 
 
-def bundle_files(bundle: Path) -> dict[str, dict]:
+def bundle_files(bundle: Path) -> dict[str, dict[str, Any]]:
     """Every file of the bundle but the manifest and the checksum list: path -> sha256, size."""
     return {
         path.relative_to(bundle).as_posix(): {"sha256": hash_file(path), "size": path.stat().st_size}
@@ -71,15 +72,15 @@ def bundle_files(bundle: Path) -> dict[str, dict]:
 def build_manifest(
     *,
     name: str,
-    taxonomy: dict,
+    taxonomy: dict[str, Any],
     leaves: list[Leaf],
     dataset_dir: Path,
-    train_result: dict,
-    dataset_summary: dict,
-    eval_report: dict | None,
+    train_result: dict[str, Any],
+    dataset_summary: dict[str, Any],
+    eval_report: dict[str, Any] | None,
     config: Config,
     has_adapter: bool,
-) -> dict:
+) -> dict[str, Any]:
     """The manifest without its file list (added once every other file is written)."""
     shared_config = {key: value for key, value in config.to_dict().items() if key != "config_path"}
     return {

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples
 from taxon.qna.taxonomy import Leaf
@@ -57,7 +58,7 @@ class HeldOut:
     form: frozenset[str] = frozenset()
     _sets: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "_sets", tuple(self.tokens(q) for q in self.questions))
 
     def tokens(self, question: str) -> frozenset[str]:
@@ -104,7 +105,7 @@ class TrainingSplit:
         leaves: list[Leaf],
         eval_share: float,
         extra: dict[str, tuple[str, ...]] | None = None,
-        rows: Iterable[dict] = (),
+        rows: Iterable[dict[str, Any]] = (),
     ):
         """`extra`: per leaf id, further questions evaluation asks (a knowledge leaf's fact
         questions from its document, `documents.sections.held_out_fact_questions`). `rows`: the
@@ -123,7 +124,7 @@ class TrainingSplit:
         knowledge = [self.guards[leaf.leaf_id] for leaf in leaves if leaf.kind == "knowledge"]
         self.everything = HeldOut(tuple(q for guard in knowledge for q in guard.questions))
 
-    def side(self, row: dict) -> str:
+    def side(self, row: dict[str, Any]) -> str:
         if is_held_out(row, self.eval_share):
             return HELD_OUT
         # the question itself, without a context shown before it; a row of no leaf (replay)

@@ -8,6 +8,7 @@ import json
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.characters import describe, hidden_runs
 
@@ -118,7 +119,7 @@ def default_run_dir(config_path: Path, profile: str) -> Path:
     return Path(config_path).parent / "runs" / profile
 
 
-def read_manifest(bundle: Path) -> dict | None:
+def read_manifest(bundle: Path) -> dict[str, Any] | None:
     """The manifest of a taxon bundle folder, or None when the folder is not one."""
     path = Path(bundle) / MANIFEST_NAME
     if not path.is_file():

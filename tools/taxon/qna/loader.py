@@ -23,6 +23,7 @@ import yaml
 from yaml.events import (
     AliasEvent,
     DocumentStartEvent,
+    Event,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -54,7 +55,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "UTF-16"),
 )
 
-NodePath = tuple  # a node's place in the data: keys and list indexes from the root
+NodePath = tuple[str | int, ...]  # a node's place in the data: keys and list indexes from the root
 
 
 @dataclass
@@ -243,10 +244,10 @@ def _scalar_value(event: ScalarEvent) -> Any:
 class _Frame:
     __slots__ = ("container", "keep", "key", "path")
 
-    def __init__(self, container, path: NodePath, keep: bool):
+    def __init__(self, container: Any, path: NodePath, keep: bool):
         self.container = container
         self.path = path
-        self.key = _NO_KEY  # a mapping frame's key waiting for its value
+        self.key: Any = _NO_KEY  # a mapping frame's key waiting for its value
         self.keep = keep  # False inside the value of a duplicate key: built, then dropped
 
 
@@ -273,11 +274,11 @@ def _compose(parsed: Parsed, max_depth: int) -> None:
         loader.dispose()
 
 
-def _place(event) -> tuple[int, int]:
+def _place(event: Event) -> tuple[int, int]:
     return event.start_mark.line + 1, event.start_mark.column + 1
 
 
-def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
+def _compose_events(loader: Any, parsed: Parsed, max_depth: int) -> None:
     stack: list[_Frame] = []
     root: Any = None
     documents = 0
@@ -326,7 +327,7 @@ def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
     parsed.data = root
 
 
-def _take_key(event, parent: _Frame, parsed: Parsed) -> None:
+def _take_key(event: Event, parent: _Frame, parsed: Parsed) -> None:
     if type(event) is not ScalarEvent:
         _stop(parsed, *_place(event), "Y014", "a list or mapping used as a key: keys must be plain text")
     key = event.value
@@ -360,7 +361,7 @@ def _add(parent: _Frame, value: Any) -> None:
         parent.container.append(value)
 
 
-def load_qna(path: Path, settings: ValidateSettings = ValidateSettings()) -> dict:
+def load_qna(path: Path, settings: ValidateSettings = ValidateSettings()) -> dict[str, Any]:
     """Parsed qna.yaml as a dict, or TaxonError naming the first problem and its place."""
     parsed = read_qna(Path(path), settings)
     errors = [f for f in parsed.findings if f.severity == ERROR]
@@ -371,4 +372,5 @@ def load_qna(path: Path, settings: ValidateSettings = ValidateSettings()) -> dic
             where=f"{path}:{first.line}:{first.column}",
             hint=f"run: taxon validate {path}",
         )
-    return parsed.data
+    data: dict[str, Any] = parsed.data
+    return data

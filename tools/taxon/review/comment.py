@@ -181,7 +181,8 @@ def render_comment(
     failed = [leaf for leaf in data.leaves[:rows_shown] if leaf.error]
     if failed:
         problems = "\n\n**Leaves that fell short** (the job fails until they are fixed):\n\n" + "\n".join(
-            f"- {code_span(clip(leaf.leaf_id, LEAF_ID_CHARS))}: {code_span(clip(leaf.error, 500))}" for leaf in failed
+            f"- {code_span(clip(leaf.leaf_id, LEAF_ID_CHARS))}: {code_span(clip(leaf.error or '', 500))}"
+            for leaf in failed
         )
         if comment_size(body) + comment_size(problems) <= budget:
             body += problems

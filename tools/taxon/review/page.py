@@ -26,7 +26,7 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
-def embed_json(value) -> str:
+def embed_json(value: object) -> str:
     """JSON safe inside a <script> element: no `</script>`, `<!--` or entity can appear."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     for raw, escaped in (

@@ -24,6 +24,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from taxon import __version__
@@ -235,7 +236,7 @@ def pin_workflow(text: str, source: str, rev: str) -> str:
     )
 
 
-def _templates():
+def _templates() -> Traversable:
     return resources.files("taxon.scaffold") / "templates"
 
 
@@ -245,7 +246,7 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def _tree(folder) -> list[tuple[str, str]]:
+def _tree(folder: Traversable) -> list[tuple[str, str]]:
     """(relative path, text) of every file under a template folder."""
     files = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):

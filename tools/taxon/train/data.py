@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.transformers import common_prefix_length
 from taxon.core.errors import TaxonError
@@ -41,7 +42,7 @@ class Encoded:
 class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
-    counts: dict = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+    counts: dict[str, Any] = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
 
     @property
     def prompt_prefix(self) -> int:
@@ -51,7 +52,7 @@ class TrainingSet:
         return min(common_prefix_length([sample.input_ids for sample in self.samples]), *first_targets)
 
 
-def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int) -> list[dict]:
+def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int) -> list[dict[str, Any]]:
     """General chat rows mixed in against forgetting: `share` of the taxonomy's row count,
     drawn without repeats from the replay file (default: the set shipped with taxon), in a
     seeded order."""
@@ -62,7 +63,7 @@ def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int)
     return rows[: round(share * taxonomy_rows)]
 
 
-def asked_bare(row: dict, context_share: float) -> dict:
+def asked_bare(row: dict[str, Any], context_share: float) -> dict[str, Any]:
     """A knowledge seed outside `context_share` (picked by its question's hash) as its bare
     question: asked without its context it trains remembering, not reading. Other rows as
     they are."""
@@ -75,11 +76,12 @@ def asked_bare(row: dict, context_share: float) -> dict:
     return make_sample(question, answer_of(row), None, metadata)
 
 
-def _render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+def _render(tokenizer: Any, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
+    text: str = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return text
 
 
-def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of its assistant turns (content and
     end-of-turn marker), found by rendering each prefix with the template itself."""
     text = _render(tokenizer, messages)
@@ -98,7 +100,9 @@ def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[in
     return text, spans
 
 
-def encode(tokenizer, messages: list[dict], max_tokens: int, overlong: str) -> tuple[Encoded | None, str]:
+def encode(
+    tokenizer: Any, messages: list[dict[str, Any]], max_tokens: int, overlong: str
+) -> tuple[Encoded | None, str]:
     """(sample, "ok" | "trimmed") or (None, reason it was dropped)."""
     if not any(m.get("role") == "assistant" for m in messages):
         return None, "no_assistant_turn"
@@ -118,7 +122,7 @@ def encode(tokenizer, messages: list[dict], max_tokens: int, overlong: str) -> t
 
 
 def build_training_set(
-    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer, config: Config
+    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer: Any, config: Config
 ) -> TrainingSet:
     """The training samples: the generated ones and the leaves' seeds, with `replay_share` of
     replay rows, minus what the held-out split keeps for evaluation; encoded by `tokenizer`."""
@@ -131,8 +135,8 @@ def build_training_set(
     split = training_split(leaves, config.documents, config.dataset.eval_share, rows)
     samples, used_messages, used_keys = [], [], set()
     held_out, trimmed, seeds_bare = 0, 0, 0
-    dropped: Counter = Counter()
-    by_source: Counter = Counter()
+    dropped: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
     for row in rows + replay_mix(replay, settings.replay_share, len(rows), settings.seed):
         side = split.side(row)
         if side == HELD_OUT:

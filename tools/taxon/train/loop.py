@@ -35,7 +35,7 @@ class Preempted(TaxonError):
 
 @dataclass
 class LoopResult:
-    log: list[dict] = field(default_factory=list)  # one row per optimizer step, from step 1
+    log: list[dict[str, Any]] = field(default_factory=list)  # one row per optimizer step, from step 1
     real_tokens: int = 0  # sample tokens run in this session, all ranks
     computed_tokens: int = 0  # sample tokens run in this session, with rows repeated to even out ranks
     elapsed_s: float = 0.0
@@ -46,12 +46,12 @@ class LoopResult:
 class StopFlag:
     """Set by SIGTERM (a preemption notice); the loop checks it between steps."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.raised = False
 
     @contextlib.contextmanager
-    def installed(self):
-        def handler(signum, frame):
+    def installed(self) -> Iterator[StopFlag]:
+        def handler(signum: int, frame: object) -> None:
             self.raised = True
 
         try:
@@ -76,7 +76,7 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
     return 1.0
 
 
-def make_optimizer(model, settings: TrainSettings, total_steps: int):
+def make_optimizer(model: Any, settings: TrainSettings, total_steps: int) -> tuple[Any, Any]:
     import torch
 
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -111,17 +111,25 @@ def resolved_autocast(setting: Autocast, device_type: str) -> Autocast:
     return "bf16" if native_cpu_bfloat16() else "none"
 
 
-def _autocast(autocast: Autocast, context: Context):
+def _autocast(autocast: Autocast, context: Context) -> contextlib.AbstractContextManager[Any]:
     import torch
 
     if autocast == "bf16":
-        return torch.autocast(context.device.type, dtype=torch.bfloat16)
+        autocast_bf16: contextlib.AbstractContextManager[Any] = torch.autocast(
+            context.device.type, dtype=torch.bfloat16
+        )
+        return autocast_bf16
     return contextlib.nullcontext()
 
 
 def row_loss(
-    model, row: tuple[int, ...], training_set: TrainingSet, autocast: Autocast, context: Context, shared_prefix: int = 0
-):
+    model: Any,
+    row: tuple[int, ...],
+    training_set: TrainingSet,
+    autocast: Autocast,
+    context: Context,
+    shared_prefix: int = 0,
+) -> tuple[Any, int]:
     """Summed cross-entropy over the row's trained tokens, and the row's sample tokens (each
     sample counted whole, its shared prefix included). Logits are computed only at the trained
     positions (logits_to_keep), which saves most of the vocabulary projection."""
@@ -144,7 +152,7 @@ def row_loss(
     return loss, sum(len(training_set.samples[i]) for i in row)
 
 
-def shared_prompt_prefix(model, training_set: TrainingSet, settings: TrainSettings) -> int:
+def shared_prompt_prefix(model: Any, training_set: TrainingSet, settings: TrainSettings) -> int:
     """The prompt prefix rows hold once (train.share_prompt_prefix) where the attention takes a
     mask: sdpa; flash attention keeps packed samples apart by their position ids alone."""
     if not settings.share_prompt_prefix or model.config._attn_implementation != "sdpa":
@@ -180,11 +188,11 @@ class Checkpointing:
     every: int  # optimizer steps between checkpoints; 0: only on SIGTERM
     keep: int
 
-    def save(self, step: int, trainee: Trainee, log: list[dict], context: Context) -> None:
+    def save(self, step: int, trainee: Trainee, log: list[dict[str, Any]], context: Context) -> None:
         state = {"run_key": self.run_key, "log": log}
         checkpoint.save(self.root, step, trainee.model, trainee.optimizer, trainee.scheduler, state, context, self.keep)
 
-    def restore(self, trainee: Trainee, context: Context) -> dict | None:
+    def restore(self, trainee: Trainee, context: Context) -> dict[str, Any] | None:
         """The saved state of the newest checkpoint of this run, loaded into `trainee`; None
         when not resuming or there is none."""
         found = checkpoint.latest(self.root, self.run_key) if self.resume else None
@@ -194,7 +202,7 @@ class Checkpointing:
 
 
 def run(
-    model,
+    model: Any,
     training_set: TrainingSet,
     plan: Plan,
     settings: TrainSettings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 from taxon.backends.allocator import keep_freed_memory
 from taxon.core.errors import TaxonError, UsageError
@@ -20,7 +21,7 @@ def attention_implementation(requested: str, device_type: str) -> str:
     return "sdpa"
 
 
-def load_tokenizer(base_model: str):
+def load_tokenizer(base_model: str) -> Any:
     from transformers import AutoTokenizer
 
     try:
@@ -36,7 +37,7 @@ def training_dtype(settings: TrainSettings) -> str:
     return "float32" if settings.method == "full" else settings.frozen_dtype
 
 
-def stored_dtype(base_model: str):
+def stored_dtype(base_model: str) -> Any:
     """The dtype the base model's weights are stored in (what the merged model is saved in)."""
     import torch
     from transformers import AutoConfig
@@ -47,7 +48,7 @@ def stored_dtype(base_model: str):
     return dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
-def load_model(base_model: str, dtype, attention: str):
+def load_model(base_model: str, dtype: Any, attention: str) -> Any:
     from transformers import AutoModelForCausalLM
 
     try:
@@ -58,7 +59,7 @@ def load_model(base_model: str, dtype, attention: str):
     return model
 
 
-def freeze_lowest(model, count: int) -> None:
+def freeze_lowest(model: Any, count: int) -> None:
     """The input embeddings (and an output head tied to them) and the lowest `count` decoder
     layers frozen: no gradient reaches below the first trainable layer."""
     layers = decoder_layers(model)
@@ -70,7 +71,7 @@ def freeze_lowest(model, count: int) -> None:
         module.requires_grad_(False)
 
 
-def make_trainable(model, settings: TrainSettings):
+def make_trainable(model: Any, settings: TrainSettings) -> Any:
     """LoRA adapters on the configured modules (the base frozen), or the whole model but its
     lowest train.frozen_layers layers."""
     frozen = settings.frozen_layers
@@ -95,7 +96,7 @@ def make_trainable(model, settings: TrainSettings):
         raise UsageError(f"cannot add LoRA adapters: {error}", hint="check train.lora_targets")
 
 
-def build(base_model: str, settings: TrainSettings, device_type: str, dtype=None):
+def build(base_model: str, settings: TrainSettings, device_type: str, dtype: Any = None) -> Any:
     """The trainable model, identical on every rank and every rerun (adapter init from the
     seed); the base weights in `dtype` when given, else in the training dtype."""
     import torch
@@ -110,7 +111,7 @@ def build(base_model: str, settings: TrainSettings, device_type: str, dtype=None
     return make_trainable(model, settings)
 
 
-def trained_weights(model) -> dict:
+def trained_weights(model: Any) -> dict[str, Any]:
     """Full (unsharded) CPU tensors of the trainable weights: a collective under FSDP, empty
     off rank 0. A tied weight is one parameter but two state-dict entries, and the helper's
     frozen filter lets the second through, so names are checked against the parameters."""

@@ -13,12 +13,18 @@ import shutil
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taxon.core.settings import Config, TrainSettings, plain
 from taxon.core.store import hash_value
 from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TRAIN_RESULT_NAME
 from taxon.qna.taxonomy import Leaf
+
+if TYPE_CHECKING:
+    from taxon.train.data import TrainingSet
+    from taxon.train.distributed import Context
+    from taxon.train.loop import LoopResult
+    from taxon.train.packing import Plan
 
 # Settings that change how a run goes, not what it computes: a checkpoint stays valid across them.
 RUNTIME_KEYS = ("threads", "resume", "checkpoint_every", "keep_checkpoints", "share_prompt_prefix")
@@ -34,10 +40,10 @@ class TrainResult:
     real_token_fraction: float
     final_loss: float
     dataset_hash: str
-    summary: dict  # the contents of result.json
+    summary: dict[str, Any]  # the contents of result.json
 
     @classmethod
-    def from_summary(cls, out_dir: Path, summary: dict) -> TrainResult:
+    def from_summary(cls, out_dir: Path, summary: dict[str, Any]) -> TrainResult:
         out_dir = Path(out_dir)
         return cls(
             out_dir=out_dir,
@@ -61,7 +67,7 @@ def _run_key(dataset_hash: str, base_model: str, settings: TrainSettings) -> str
     return hash_value({"dataset": dataset_hash, "base": base_model, "train": computing_settings(settings)})
 
 
-def _finished(out_dir: Path, run_key: str) -> dict | None:
+def _finished(out_dir: Path, run_key: str) -> dict[str, Any] | None:
     try:
         summary = json.loads((out_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -69,15 +75,15 @@ def _finished(out_dir: Path, run_key: str) -> dict | None:
     return summary if summary.get("run_key") == run_key and (out_dir / MODEL_DIR).is_dir() else None
 
 
-def _peak_memory_mb(context) -> float:
+def _peak_memory_mb(context: Context) -> float:
     import torch
 
     if context.device.type == "cuda":
-        return torch.cuda.max_memory_allocated(context.device) / 2**20
+        return float(torch.cuda.max_memory_allocated(context.device)) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _model_for_saving(model, base_model: str, settings: TrainSettings, context):
+def _model_for_saving(model: Any, base_model: str, settings: TrainSettings, context: Context) -> Any:
     """The trained model as a plain module on rank 0 (None elsewhere). LoRA: the adapter
     weights on a fresh base in its stored dtype, so the merge happens at full precision;
     full: the weights themselves, gathered in full (a collective) when sharded."""
@@ -157,7 +163,7 @@ def train(
         distributed.teardown(context)
 
 
-def _plan(training_set, settings: TrainSettings):
+def _plan(training_set: TrainingSet, settings: TrainSettings) -> Plan:
     from taxon.train.packing import plan_epochs
 
     plan = plan_epochs(
@@ -166,7 +172,15 @@ def _plan(training_set, settings: TrainSettings):
     return plan.first(settings.max_steps) if settings.max_steps > 0 else plan
 
 
-def _summary(base_model: str, run_key: str, training_set, plan, result, settings: TrainSettings, context) -> dict:
+def _summary(
+    base_model: str,
+    run_key: str,
+    training_set: TrainingSet,
+    plan: Plan,
+    result: LoopResult,
+    settings: TrainSettings,
+    context: Context,
+) -> dict[str, Any]:
     from taxon.train.packing import fill_fraction
 
     return {
@@ -193,7 +207,9 @@ def _summary(base_model: str, run_key: str, training_set, plan, result, settings
     }
 
 
-def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[dict], summary: dict) -> None:
+def _write_outputs(
+    out_dir: Path, model: Any, tokenizer: Any, base_model: str, log: list[dict[str, Any]], summary: dict[str, Any]
+) -> None:
     from taxon.train.model import stored_dtype
     from taxon.train.outputs import plot_loss, save_models, write_log, write_result, write_tensorboard
 
@@ -204,7 +220,7 @@ def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[d
     write_result(out_dir, summary)
 
 
-def _print_summary(summary: dict) -> None:
+def _print_summary(summary: dict[str, Any]) -> None:
     from rich.console import Console
 
     samples = summary["samples"]

@@ -9,7 +9,9 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import Any
 
 from taxon.core.findings import ERROR, WARNING, Finding
 from taxon.core.rules import finding
@@ -32,7 +34,7 @@ class FileReport:
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "findings": [f.to_json() for f in self.findings]}
 
 
@@ -56,10 +58,10 @@ class Report:
     def warnings(self) -> int:
         return sum(report.count(WARNING) for report in self.reports)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"files": len(self.files), "tree": len(self.tree), "errors": self.errors, "warnings": self.warnings}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "files": [report.to_json() for report in self.files],
             "tree": [report.to_json() for report in self.tree],
@@ -184,7 +186,9 @@ def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
     return schema_findings(parsed, kind, declared)
 
 
-def _policy_check(parsed: Parsed, folder: Path, kind: str, entries, settings: ValidateSettings) -> list[Finding]:
+def _policy_check(
+    parsed: Parsed, folder: Path, kind: str, entries: list[policy.SeedEntry], settings: ValidateSettings
+) -> list[Finding]:
     return [
         *policy.empty_findings(parsed),
         *policy.budget_findings(parsed, kind, entries, settings),
@@ -205,7 +209,7 @@ def _ordered(findings: list[Finding], cap: int) -> list[Finding]:
     if max(per_rule.values(), default=0) <= cap:
         return kept
     shown: list[Finding] = []
-    seen: Counter = Counter()
+    seen: Counter[str] = Counter()
     for f in kept:
         seen[f.rule] += 1
         if seen[f.rule] < cap or seen[f.rule] == cap == per_rule[f.rule]:
@@ -284,7 +288,7 @@ def _check_all(
 
 
 def _check_in_processes(
-    targets: list[Target], settings: ValidateSettings, latest: bool, workers: int, context
+    targets: list[Target], settings: ValidateSettings, latest: bool, workers: int, context: BaseContext
 ) -> list[Checked]:
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial

@@ -50,11 +50,11 @@ def normal_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _as_text(value) -> str:
+def _as_text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def seed_entries(data: dict) -> list[SeedEntry]:
+def seed_entries(data: dict[str, Any]) -> list[SeedEntry]:
     """Every question/answer pair of a file of any version, with its place. A seed's key is
     its question, within its context if it has one (grounded skills ask one question of many
     contexts)."""
@@ -68,7 +68,7 @@ def seed_entries(data: dict) -> list[SeedEntry]:
         context_key = normal_text(context) if context else ""
         context_path = base + ("context",) if context is not None else None
         pairs = example.get("questions_and_answers")
-        places: list[tuple[Any, tuple]]
+        places: list[tuple[Any, tuple[Any, ...]]]
         if isinstance(pairs, list):
             places = [(pair, base + ("questions_and_answers", n, "question")) for n, pair in enumerate(pairs)]
         else:
@@ -85,7 +85,7 @@ def seed_entries(data: dict) -> list[SeedEntry]:
     return entries
 
 
-def _match_findings(parsed: Parsed, regex: re.Pattern, code: str, message: str, cap: int) -> list[Finding]:
+def _match_findings(parsed: Parsed, regex: re.Pattern[str], code: str, message: str, cap: int) -> list[Finding]:
     """A finding per match, the first `cap` of them placed, the rest counted in the last one."""
     text = parsed.text or ""
     found: list[Finding] = []
@@ -120,7 +120,7 @@ def whitespace_findings(parsed: Parsed, cap: int) -> list[Finding]:
     return found
 
 
-def _strings(value, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
+def _strings(value: object, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
