@@ -18,7 +18,7 @@ from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, Repository, find_repository
-from taxon.qna.layout import QNA_NAME
+from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 
 DEFAULT_BASES = ("origin/main", "main")
 BASE_HINT = "run 'git fetch origin main', or name the base with --base REF"
@@ -66,7 +66,7 @@ class FileChange:
     old_path: str | None = None  # set for R only
 
 
-def changed_leaves(repo_root: Path, base: str | None = None, taxonomy_dir: str = "taxonomy") -> LeafChanges:
+def changed_leaves(repo_root: Path, base: str | None = None, taxonomy_dir: str = TAXONOMY_DIR) -> LeafChanges:
     """Leaves changed between the merge-base of `base` (default origin/main, else main) and
     HEAD, and the working tree. TaxonError when repo_root is not in a git repository or the
     base ref is unknown."""

@@ -11,8 +11,7 @@ from taxon.core.config import find_config, load_config
 from taxon.core.errors import EXIT_OK, TaxonError
 from taxon.core.github import log_name
 from taxon.diff import LeafChanges, changed_leaves
-
-DEFAULT_TAXONOMY = "taxonomy"
+from taxon.qna.layout import TAXONOMY_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,11 +34,11 @@ def _taxonomy_dir(start: Path) -> str:
     """[taxonomy] root from taxon.toml when there is one; a plain taxonomy fork has none."""
     path = find_config(start)
     if path is None:
-        return DEFAULT_TAXONOMY
+        return TAXONOMY_DIR
     try:
         return load_config(path=path).taxonomy.root
     except TaxonError:
-        return DEFAULT_TAXONOMY
+        return TAXONOMY_DIR
 
 
 def format_text(changes: LeafChanges) -> str:

@@ -22,6 +22,8 @@ from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
     ADAPTER_DIR,
+    BUNDLE_EVAL_DIR,
+    BUNDLE_TRAIN_DIR,
     EVAL_RECORDS,
     MANIFEST_NAME,
     MODEL_DIR,
@@ -210,11 +212,11 @@ def build_bundle(
         copy_merged_model(model_dir, staging, settings.max_shard_size, dtype)
         if has_adapter:
             # peft's placeholder card would sit beside the bundle's own
-            _copy_tree(adapter_dir, staging / "adapter", skip=lambda path: path.name == "README.md")
-        _copy_named(train_dir, TRAIN_RECORDS, staging / "train")
+            _copy_tree(adapter_dir, staging / ADAPTER_DIR, skip=lambda path: path.name == "README.md")
+        _copy_named(train_dir, TRAIN_RECORDS, staging / BUNDLE_TRAIN_DIR)
         if eval_dir and eval_report is not None:
-            _copy_named(Path(eval_dir), EVAL_RECORDS, staging / "eval")
-            eval_report = _portable_eval(staging / "eval", eval_report)
+            _copy_named(Path(eval_dir), EVAL_RECORDS, staging / BUNDLE_EVAL_DIR)
+            eval_report = _portable_eval(staging / BUNDLE_EVAL_DIR, eval_report)
         taxonomy = taxonomy_commit(leaves, config.taxonomy.root)
         name = bundle_name(settings, config.config_path, taxonomy["commit"])
         manifest = build_manifest(
@@ -232,7 +234,7 @@ def build_bundle(
         if settings.gguf:
             write_gguf_and_modelfile(staging, staging, name)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
-        eval_markdown_path = staging / "eval" / "report.md"
+        eval_markdown_path = staging / BUNDLE_EVAL_DIR / REPORT_MD
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None
         atomic_write_text(staging / "README.md", render_card(manifest, eval_report, eval_markdown, settings))
         manifest["files"] = bundle_files(staging)

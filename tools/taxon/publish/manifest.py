@@ -13,7 +13,7 @@ from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository, printable
 from taxon.core.settings import Config
 from taxon.core.store import hash_file, hash_tree
-from taxon.qna.layout import BUNDLE_FORMAT, MANIFEST_NAME, SUMS_NAME
+from taxon.qna.layout import ADAPTER_DIR, BUNDLE_EVAL_DIR, BUNDLE_FORMAT, MANIFEST_NAME, REPORT_JSON, SUMS_NAME
 from taxon.qna.taxonomy import Leaf
 
 LIBRARIES = ("taxon", "torch", "transformers", "peft", "safetensors", "huggingface_hub")
@@ -87,7 +87,7 @@ def build_manifest(
         "format": BUNDLE_FORMAT,
         "name": name,
         "base_model": train_result.get("base_model"),
-        "adapter": "adapter" if has_adapter else None,
+        "adapter": ADAPTER_DIR if has_adapter else None,
         "taxonomy": taxonomy,
         "leaves": leaf_entries(leaves),
         "dataset": {
@@ -100,7 +100,7 @@ def build_manifest(
         "eval": None
         if eval_report is None
         else {
-            "report": "eval/report.json",
+            "report": f"{BUNDLE_EVAL_DIR}/{REPORT_JSON}",
             "gate_passed": eval_report["gate"]["passed"],
         },
         "config": shared_config,

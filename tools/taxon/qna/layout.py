@@ -76,8 +76,11 @@ METRIC_LABELS = {
     "nll": "loss (nats/token)",
 }
 
-# a bundle: manifest.json, SHA256SUMS (covering the manifest too)
+# a bundle: the merged model's files, adapter/ (ADAPTER_DIR), the train and eval records under
+# train/ and eval/, manifest.json, SHA256SUMS (covering the manifest too)
 BUNDLE_FORMAT = "taxon-bundle/1"
+BUNDLE_TRAIN_DIR = "train"
+BUNDLE_EVAL_DIR = "eval"
 MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
 

@@ -33,6 +33,7 @@ from taxon.core.git import GitFailed, run_git
 from taxon.core.github import SAMPLES_LABEL
 from taxon.core.shipped import shipped_path
 from taxon.core.store import atomic_write_text
+from taxon.qna.layout import TAXONOMY_DIR
 
 DEFAULT_REV = f"v{__version__}"
 # `pip install -e .` or `-e '.[gpu]'`: this repository installing itself
@@ -268,7 +269,7 @@ def init_repository(target: Path, pin: Pin, repository_name: str | None = None) 
         raise UsageError(f"not a full commit SHA: {rev!r}", hint="resolve the revision first (resolve_pin)")
     templates = _templates()
     values = {"name": repository_name or target.resolve().name, "source": source, "rev": rev, "label": SAMPLES_LABEL}
-    files = {f"taxonomy/{path}": text for path, text in _tree(templates / "taxonomy")}
+    files = {f"{TAXONOMY_DIR}/{path}": text for path, text in _tree(templates / TAXONOMY_DIR)}
     files |= {
         f".github/workflows/{path}": pin_workflow(text, source, rev)
         for path, text in _tree(shipped_path(".github/workflows"))

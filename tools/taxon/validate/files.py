@@ -16,10 +16,10 @@ from pathlib import Path, PurePosixPath
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
 from taxon.documents.readers import READERS
-from taxon.qna.layout import ATTRIBUTION_NAME, name_problem
+from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME, name_problem
 from taxon.qna.taxonomy import kind_of
 
-QNA_NAMES = ("qna.yaml", "qna.yml")  # compared case-insensitively: P050 names the misspelling
+QNA_NAMES = (QNA_NAME, "qna.yml")  # compared case-insensitively: P050 names the misspelling
 ALLOWED = f"a leaf holds only qna.yaml, {ATTRIBUTION_NAME} and, for knowledge, documents ({', '.join(READERS)})"
 
 
