@@ -10,7 +10,6 @@ from __future__ import annotations
 import typing
 
 from taxon.backends.base import ChatRequest, Completion, LocalModel, Messages, Teacher
-from taxon.backends.models import local_teacher_name, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.settings import Config, GenerateSettings, InferenceDtype, LocalBackend, ModelsSettings, TeacherBackend
 
@@ -44,11 +43,15 @@ def teacher_name(generate: GenerateSettings, models: ModelsSettings) -> str:
     spec = _teacher_spec(generate)
     if generate.backend == "openai":
         return f"openai:{spec}"
+    from taxon.backends.models import local_teacher_name, resolve_model
+
     return local_teacher_name(generate.backend, spec, resolve_model(spec, models))
 
 
 def make_teacher(config: Config) -> Teacher:
     """The teacher of `generate.backend` over `generate.teacher`, with the [teacher] parameters."""
+    from taxon.backends.models import resolve_model
+
     generate, params = config.generate, config.teacher
     spec = _teacher_spec(generate)
     if generate.backend == "openai":
