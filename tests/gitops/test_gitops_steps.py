@@ -311,7 +311,7 @@ def test_samples_are_made_with_the_profile_train_uses():
     assert workflows["samples.yml"]["env"]["TAXON_PROFILE"] == workflows["train.yml"]["env"]["TAXON_PROFILE"]
     generate = next(s for s in workflows["samples.yml"]["jobs"]["samples"]["steps"] if s.get("id") == "generate")
     assert '--profile "$TAXON_PROFILE"' in generate["run"] and "secrets.TAXON_TEACHER_URL" in str(generate["env"])
-    assert load_config("gpu")["generate"]["min_kept_per_leaf"] >= 1
+    assert load_config("gpu").generate.min_kept_per_leaf >= 1
 
 
 def test_a_teacher_that_fails_gets_a_comment_with_its_error_and_the_log_link(samples_runner):

@@ -10,11 +10,13 @@ the API cannot answer (offline, under act)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.models import PACKAGED_PREFIX
 from taxon.core.config import load_config
@@ -28,7 +30,7 @@ from taxon.qna.taxonomy import leaf_id
 DRY_RUN_NOTE = "dry run (TAXON_DRY_RUN=true): "
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="step", required=True, metavar="STEP")
 
     classify = sub.add_parser("classify", help="contribution, code or mixed pull request (mixed fails)")
@@ -112,7 +114,7 @@ def _fail(message: str, title: str) -> int:
     return EXIT_FAILED
 
 
-def _classify(args) -> int:
+def _classify(args: argparse.Namespace) -> int:
     base = args.base or (f"origin/{_env('GITHUB_BASE_REF')}" if _env("GITHUB_BASE_REF") else None)
     if not base:
         raise UsageError("no base ref", hint="pass --base, or run on a pull_request event (GITHUB_BASE_REF)")
@@ -125,7 +127,7 @@ def _classify(args) -> int:
     return EXIT_OK
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
@@ -133,7 +135,7 @@ def _read_json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _authorize(args) -> int:
+def _authorize(args: argparse.Namespace) -> int:
     event_name = _env("GITHUB_EVENT_NAME") or ""
     event = actions.load_event(_env("GITHUB_EVENT_PATH"))
     try:
@@ -150,7 +152,7 @@ def _authorize(args) -> int:
     return EXIT_OK
 
 
-def _export(args) -> int:
+def _export(args: argparse.Namespace) -> int:
     limits = load_config(path=args.config).documents
     exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, limits)
     for path, why in exported.skipped[:SHOWN_SKIPPED]:
@@ -166,14 +168,14 @@ def _export(args) -> int:
     return EXIT_OK
 
 
-def _summary(args) -> int:
+def _summary(args: argparse.Namespace) -> int:
     markdown = pr_changes.render_validation_summary(_read_json(args.sarif))
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
     print(log_safe(markdown))
     return EXIT_OK
 
 
-def _repo(args) -> str:
+def _repo(args: argparse.Namespace) -> str:
     repo = getattr(args, "repo", None) or _env("GITHUB_REPOSITORY")
     if not repo:
         raise UsageError("no repository", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
@@ -208,7 +210,7 @@ def _without_github(what: str, error: TaxonError, consequence: str) -> None:
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"{what.capitalize()}: {message}.")
 
 
-def _comment(args) -> int:
+def _comment(args: argparse.Namespace) -> int:
     body = args.body_file.read_text(encoding="utf-8")
     if _dry_run():
         print(f"{DRY_RUN_NOTE}the comment on #{args.pr} was not posted; it is in the job summary")
@@ -219,7 +221,7 @@ def _comment(args) -> int:
     return EXIT_OK
 
 
-def _restore_generate(args) -> int:
+def _restore_generate(args: argparse.Namespace) -> int:
     cache_root = Path(load_config(profile=args.profile, path=args.config).generate.cache_dir)
     commits = pr_changes.git_output(Path.cwd(), "rev-list", "--first-parent", f"--max-count={args.max_commits}", "HEAD")
     work_dir = Path(_env("RUNNER_TEMP") or cache_root)
@@ -249,7 +251,7 @@ def _restore_generate(args) -> int:
     return EXIT_OK
 
 
-def _pack_generate(args) -> int:
+def _pack_generate(args: argparse.Namespace) -> int:
     cache_root = Path(load_config(profile=args.profile, path=args.config).generate.cache_dir)
     carried, left_out = restore.pack_used_units(cache_root, args.out)
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"units": str(carried)})
@@ -257,7 +259,7 @@ def _pack_generate(args) -> int:
     return EXIT_OK
 
 
-def _fetch_release(args) -> int:
+def _fetch_release(args: argparse.Namespace) -> int:
     try:
         release = releases.fetch_release_bundle(_repo(args), args.out)
     except TaxonError as error:
@@ -274,7 +276,7 @@ def _fetch_release(args) -> int:
     return EXIT_OK
 
 
-def _find_build(args) -> int:
+def _find_build(args: argparse.Namespace) -> int:
     try:
         build = releases.find_build(_repo(args), _repository_id(), args.sha, args.ref, args.out)
     except TaxonError as error:
@@ -297,14 +299,14 @@ def _find_build(args) -> int:
     return EXIT_OK
 
 
-def _report_labels(args) -> tuple[dict | None, dict]:
+def _report_labels(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     if not args.report.is_file():
         return None, {}
     report = _read_json(args.report)
     return report, gate.baseline_labels(report, args.previous_bundle or None, args.previous_tag or None)
 
 
-def _train_summary(args) -> int:
+def _train_summary(args: argparse.Namespace) -> int:
     report, labels = _report_labels(args)
     markdown = (
         gate.render_train_summary(report, labels)
@@ -326,7 +328,7 @@ def _merged_since(tag: str | None) -> list[gate.MergedChange]:
     return [gate.MergedChange(*line.split("\x1f", 1)) for line in log.splitlines() if "\x1f" in line]
 
 
-def _gate_issue(args) -> int:
+def _gate_issue(args: argparse.Namespace) -> int:
     report, labels = _report_labels(args)
     commit = pr_changes.git_output(Path.cwd(), "rev-parse", "HEAD").decode().strip()
     if report is None:
@@ -350,7 +352,7 @@ def _gate_issue(args) -> int:
     return EXIT_OK
 
 
-def _check_models(args) -> int:
+def _check_models(args: argparse.Namespace) -> int:
     """A profile that runs on GPUs (vLLM, or several trainer processes) naming the demo's packaged
     CPU model would train and publish a 135M demo: refused before anything is installed or
     generated, with the settings to change."""
@@ -378,7 +380,7 @@ def _check_models(args) -> int:
     return EXIT_OK
 
 
-def _changed_leaves(args) -> int:
+def _changed_leaves(args: argparse.Namespace) -> int:
     """The leaves the gate requires to improve: those changed since the commit the last good
     train run on main trained (so merges folded into one run all count), else since the push's
     previous head; as a TOML list for `--set pipeline.changed_leaves=...`."""
@@ -399,7 +401,7 @@ def _changed_leaves(args) -> int:
     return EXIT_OK
 
 
-def _redact(args) -> int:
+def _redact(args: argparse.Namespace) -> int:
     """Secrets never reach a comment or an artifact: their values (and a URL's host) become ***."""
     from urllib.parse import urlsplit
 
@@ -437,5 +439,5 @@ STEPS = {
 }
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     return STEPS[args.step](args)

@@ -133,7 +133,7 @@ _POLL_S = 0.05
 
 
 def _communicate(
-    process: subprocess.Popen, input_bytes: bytes | None, timeout_s: float, max_growth: tuple[Path, int] | None
+    process: subprocess.Popen[bytes], input_bytes: bytes | None, timeout_s: float, max_growth: tuple[Path, int] | None
 ) -> tuple[bytes, bytes]:
     """The process's output once it ends; GitFailed (and the process killed) past its time or
     once the watched folder grew past its cap (watched from a thread: communicate() cannot be
@@ -164,7 +164,7 @@ def _communicate(
     return stdout, stderr
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     process.kill()
     process.communicate()
 

@@ -9,6 +9,7 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 from taxon.core.findings import WARNING
 from taxon.core.settings import DocumentsSettings
@@ -85,7 +86,7 @@ def read_pdf(name: str, data: bytes, limits: TextLimits | None = None) -> str:
     return text
 
 
-def _check_pages(name: str, reader, limits: TextLimits) -> None:
+def _check_pages(name: str, reader: Any, limits: TextLimits) -> None:
     """D018 for more pages than the cap: the count the file declares first (read without
     walking the page tree), then the pages the tree really holds."""
     declared = reader.trailer["/Root"]["/Pages"].get("/Count", 0)
@@ -96,7 +97,7 @@ def _check_pages(name: str, reader, limits: TextLimits) -> None:
             )
 
 
-def _page_texts(name: str, reader, limits: TextLimits) -> list[str]:
+def _page_texts(name: str, reader: Any, limits: TextLimits) -> list[str]:
     """Each page's text, the page's content sized before its text is extracted (pages may
     share one stream: each page is work of its own) and the characters counted after."""
     texts: list[str] = []

@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from taxon.core.git import GitFailed
@@ -206,11 +207,15 @@ def repo_files(
     files = []
     for entry in entries:
         if entry.is_regular_file:
-            blob = (batch, entry.object_id)
-            files.append(SourceFile(entry.path, None, None, lambda blob=blob: blob[0].read([blob[1]])[blob[1]], blob))
+            read = partial(_read_one, batch, entry.object_id)
+            files.append(SourceFile(entry.path, None, None, read, (batch, entry.object_id)))
         else:
             files.append(_unreadable(entry.path, "symlink" if entry.mode == "120000" else "submodule"))
     return files
+
+
+def _read_one(batch: BlobBatch, object_id: str) -> bytes:
+    return batch.read([object_id])[object_id]
 
 
 def _unreadable(name: str, link: str) -> SourceFile:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -56,7 +58,7 @@ def parse_comment_command(body: str) -> CommentCommand | None:
     return None
 
 
-def _top_level_lines(body: str):
+def _top_level_lines(body: str) -> Iterator[str]:
     """The lines of the paragraphs at the comment's top level, outside any HTML element, as
     plain text (anything else in a line stands as _NOT_TEXT)."""
     open_elements = 0
@@ -78,8 +80,9 @@ def _element_depth(html: str) -> int:
     return depth
 
 
-def _plain_lines(children) -> list[str]:
-    lines, current = [], []
+def _plain_lines(children: Any) -> list[str]:
+    lines: list[str] = []
+    current: list[str] = []
     for child in children:
         if child.type in ("softbreak", "hardbreak"):
             lines.append("".join(current))
@@ -92,7 +95,7 @@ def _plain_lines(children) -> list[str]:
     return lines
 
 
-def has_write_access(permission: dict) -> bool:
+def has_write_access(permission: dict[str, Any]) -> bool:
     """From the collaborator-permission API (`gh api repos/R/collaborators/U/permission`)."""
     return permission.get("role_name") in WRITE_ROLES or permission.get("permission") in WRITE_ROLES
 
@@ -106,7 +109,11 @@ class SamplesRequest:
 
 
 def authorize_samples(
-    event_name: str, event: dict, permission: dict, pull: dict, pinned_head: str | None = None
+    event_name: str,
+    event: dict[str, Any],
+    permission: dict[str, Any],
+    pull: dict[str, Any],
+    pinned_head: str | None = None,
 ) -> SamplesRequest:
     """Decide whether this event is a maintainer's request for samples, and for which commit.
 

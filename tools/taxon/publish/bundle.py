@@ -136,7 +136,7 @@ def _check_evaluation(
         )
 
 
-def _portable_eval(eval_copy: Path, report: dict) -> dict:
+def _portable_eval(eval_copy: Path, report: dict[str, Any]) -> dict[str, Any]:
     """The bundle's evaluation records with no absolute path of the machine that made them (a
     runner's work folder, a home directory): a model path under the working folder is named
     relative to it, any other by its last two parts. report.json's keys and values and
@@ -144,7 +144,7 @@ def _portable_eval(eval_copy: Path, report: dict) -> dict:
     found: set[str] = set()
     _absolute_paths(report, found)
     names = {path: _portable_path(path) for path in found}
-    portable = _renamed(report, names)
+    portable: dict[str, Any] = _renamed(report, names)
     atomic_write_json(eval_copy / REPORT_JSON, portable)
     markdown = eval_copy / REPORT_MD
     if markdown.is_file():
@@ -155,7 +155,7 @@ def _portable_eval(eval_copy: Path, report: dict) -> dict:
     return portable
 
 
-def _absolute_paths(value, found: set[str]) -> None:
+def _absolute_paths(value: object, found: set[str]) -> None:
     if isinstance(value, str):
         if os.path.isabs(value):
             found.add(value)
@@ -175,7 +175,7 @@ def _portable_path(path: str) -> str:
         return "/".join(Path(path).parts[-2:])
 
 
-def _renamed(value, names: dict[str, str]):
+def _renamed(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, str):
         return names.get(value, value)
     if isinstance(value, dict):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -35,13 +37,13 @@ def split_path(split: str) -> str:
     return f"data/{split}.jsonl"
 
 
-def _typed(value, kind):
+def _typed(value: Any, kind: Callable[[Any], object]) -> object:
     return None if value is None else kind(value)
 
 
-def dataset_row(sample: dict) -> dict:
+def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     metadata = sample.get("metadata") or {}
-    row = {"question_id": question_id(sample)}
+    row: dict[str, Any] = {"question_id": question_id(sample)}
     row.update({name: _typed(metadata.get(name), str) for name in TEXT_FIELDS})
     row.update({name: _typed(metadata.get(name), int) for name in INTEGER_FIELDS})
     row.update({name: _typed(metadata.get(name), float) for name in FLOAT_FIELDS})
@@ -88,12 +90,12 @@ def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
 
 
 def write_dataset(
-    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict, config: Config, name: str
-) -> dict:
+    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict[str, Any], config: Config, name: str
+) -> dict[str, Any]:
     """Write dataset/ into a bundle being built; returns its manifest entry."""
     folder = Path(bundle) / DATASET_DIR
     eval_share = config.dataset.eval_share
-    splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    splits: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
     samples = collect_samples(generate_dir, leaves, None)
     splitter = training_split(leaves, config.documents, eval_share, samples)
     for sample in samples:
@@ -103,6 +105,7 @@ def write_dataset(
     for split, rows in splits.items():
         atomic_write_jsonl(folder / split_path(split), rows)
     replay = config.train.replay
+    counts = {split: len(rows) for split, rows in splits.items()}
     stats = {
         "leaves": {
             leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
@@ -111,16 +114,16 @@ def write_dataset(
         "teacher": dataset_summary.get("teacher"),
         "seeds": stage_seeds(config),
         "eval_share": eval_share,
-        "rows": {split: len(rows) for split, rows in splits.items()},
+        "rows": counts,
         "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
         "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
     }
     atomic_write_json(folder / DATASET_STATS, stats)
-    atomic_write_text(folder / "README.md", _card(name, stats["rows"], config.publish))
-    return {"folder": DATASET_DIR, "rows": stats["rows"]}
+    atomic_write_text(folder / "README.md", _card(name, counts, config.publish))
+    return {"folder": DATASET_DIR, "rows": counts}
 
 
-def _leaf_stats(path: Path) -> dict | None:
+def _leaf_stats(path: Path) -> dict[str, Any] | None:
     try:
         stats = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -176,7 +179,7 @@ def dataset_problems(bundle: Path) -> list[str]:
     return problems
 
 
-def _card_path_problems(configs: list, folder: Path) -> list[str]:
+def _card_path_problems(configs: list[Any], folder: Path) -> list[str]:
     """Every path the card's configs name (`data_files` in any of its shapes, `data_dir`) must
     be a file or folder of the training set itself, written plainly: `datasets.load_dataset`
     reads whatever the card names, an absolute path, `..`, a glob or another repository too."""
@@ -197,7 +200,7 @@ def _card_path_problems(configs: list, folder: Path) -> list[str]:
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 
 
-def _card_paths(value) -> list:
+def _card_paths(value: object) -> list[Any]:
     """The paths of a `data_files` value: a string, a list of strings or {split, path}, a
     mapping of split to path(s); anything else is returned as is, to be refused."""
     if isinstance(value, list):
@@ -209,7 +212,7 @@ def _card_paths(value) -> list:
     return [] if value is None else [value]
 
 
-def _read_rows(path: Path, problems: list[str]) -> list[dict] | None:
+def _read_rows(path: Path, problems: list[str]) -> list[dict[str, Any]] | None:
     relative = f"{DATASET_DIR}/{path.relative_to(path.parents[1]).as_posix()}"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

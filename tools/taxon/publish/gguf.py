@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import MissingExtra, TaxonError
 from taxon.core.store import atomic_write_text
@@ -56,14 +57,14 @@ def gguf_tensor_name(hf_name: str) -> str | None:
     return None
 
 
-def _permute(weight, heads: int):
+def _permute(weight: Any, heads: int) -> Any:
     """Hugging Face's rotary layout (halves) to llama.cpp's (interleaved pairs), per head."""
     return (
         weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
     )
 
 
-def _pre_tokenizer(tokenizer_json: dict) -> str:
+def _pre_tokenizer(tokenizer_json: dict[str, Any]) -> str:
     """llama.cpp's pre-tokenizer name: SmolLM's splits digits one by one before byte-level BPE."""
     pre = tokenizer_json.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", [pre])
@@ -255,7 +256,7 @@ def _refused(field: str, value: str, why: str) -> TaxonError:
     )
 
 
-def _default_system(tokenizer) -> str | None:
+def _default_system(tokenizer: Any) -> str | None:
     """The system message a ChatML template adds when a conversation has none (SmolLM2's does)."""
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
     opening = "<|im_start|>system\n"

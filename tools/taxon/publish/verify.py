@@ -16,6 +16,7 @@ import re
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
@@ -97,7 +98,8 @@ def _about(name: str, problem: str) -> str:
 def walk_bundle(bundle: Path) -> tuple[list[str], list[str]]:
     """(regular files, everything else but folders) under the bundle, as posix paths, with
     no link followed."""
-    regular, other = [], []
+    regular: list[str] = []
+    other: list[str] = []
     for folder, dirnames, filenames in os.walk(bundle):
         for name in sorted(dirnames):
             if os.path.islink(os.path.join(folder, name)):
@@ -146,7 +148,7 @@ def content_problems(bundle: Path, files: list[str]) -> list[str]:
     return problems
 
 
-def _transformers_mapping(value) -> bool:
+def _transformers_mapping(value: object) -> bool:
     """Is the only `auto_mapping` peft's own, at the top, empty or naming a class of a
     transformers module?"""
     if not isinstance(value, dict):
@@ -169,7 +171,7 @@ def _any_text(path: Path) -> str:
     return data.decode(json.detect_encoding(data), errors="replace")
 
 
-def _keys(value) -> set[str]:
+def _keys(value: object) -> set[str]:
     """Every mapping key anywhere in a JSON value."""
     found: set[str] = set()
     stack = [value]
@@ -280,7 +282,7 @@ def manifest_problems(bundle: Path) -> list[str]:
     return problems + shard_problems(manifest, {name: actual[name]["size"] for name in weights})
 
 
-def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
+def shard_problems(manifest: dict[str, Any], weight_sizes: dict[str, int]) -> list[str]:
     shard_limit = (manifest.get("config") or {}).get("publish", {}).get("max_shard_size")
     if not shard_limit:
         return []
@@ -295,7 +297,7 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
     ]
 
 
-def _json_value(path: Path):
+def _json_value(path: Path) -> Any:
     """A JSON file's value, in whichever encoding JSON allows (UTF-8 with or without a BOM,
     UTF-16, UTF-32: a loader may accept any); None when it is absent or not JSON."""
     try:
@@ -304,7 +306,7 @@ def _json_value(path: Path):
         return None
 
 
-def _json_object(path: Path) -> dict:
+def _json_object(path: Path) -> dict[str, Any]:
     value = _json_value(path)
     return value if isinstance(value, dict) else {}
 

@@ -212,7 +212,7 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
     parsed.findings += shown
 
 
-def _check_escaped(value: str, event, parsed: Parsed) -> None:
+def _check_escaped(value: str, event: Event, parsed: Parsed) -> None:
     """A double-quoted scalar can spell any character as an escape (\\u200b, \\U000E0041):
     its value gets the same checks, reported at the scalar."""
     control = _CONTROL_OR_BIDI.search(value)

@@ -278,7 +278,7 @@ def normal_license(name: str) -> str:
     return "-".join(_LICENSE_NOISE.sub(" ", name).split()).lower()
 
 
-def attribution_findings(display: str, folder: Path, allowed: list[str], max_bytes: int) -> list[Finding]:
+def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], max_bytes: int) -> list[Finding]:
     path = folder / ATTRIBUTION_NAME
     allowed_text = ", ".join(allowed)
     if not path.is_file() or path.is_symlink():
