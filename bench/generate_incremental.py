@@ -23,6 +23,7 @@ import yaml
 from summary import emit
 from taxon.backends.base import Completion
 from taxon.core.config import load_config
+from taxon.core.settings import Config
 from taxon.generate.run import generate_leaves
 from taxon.qna.taxonomy import load_leaves
 
@@ -89,7 +90,7 @@ def write_taxonomy(root: Path, leaves: int) -> None:
         )
 
 
-def timed_run(root: Path, out: Path, config: dict, latency_s: float) -> tuple[float, int]:
+def timed_run(root: Path, out: Path, config: Config, latency_s: float) -> tuple[float, int]:
     teacher = LatencyTeacher(latency_s)
     start = time.perf_counter()
     generate_leaves(load_leaves(root), out, config, teacher, quiet=True)

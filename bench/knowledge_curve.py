@@ -25,12 +25,12 @@ from pathlib import Path
 
 from summary import emit
 from taxon.core.config import load_config
+from taxon.core.settings import Config
 from taxon.core.store import atomic_write_jsonl, read_jsonl
 from taxon.documents import load_leaf_documents
 from taxon.documents.sections import document_sections
 from taxon.generate.derived import document_candidates
 from taxon.generate.run import leaf_job
-from taxon.generate.settings import Settings
 from taxon.generate.steps import sample_row
 from taxon.qna.facts import fact_questions
 from taxon.qna.heldout import TRAIN, TrainingSplit
@@ -102,18 +102,19 @@ POINTS = {
 }
 
 
-def knowledge_rows(config: dict, names: set[str] | None) -> tuple[list[dict], list, dict]:
+def knowledge_rows(config: Config, names: set[str] | None) -> tuple[list[dict], list, dict]:
     """Training rows (derived samples + seeds, on the training side of the pipeline's split)
     and evaluation's fact questions of the chosen demo knowledge leaves."""
-    settings = Settings.from_config(config)
-    eval_share = config["dataset"]["eval_share"]
+    settings = config.generate
+    eval_share = config.dataset.eval_share
     leaves = [
         leaf
         for leaf in load_leaves(REPO / "taxonomy")
         if leaf.kind == "knowledge" and (not names or leaf.folder.name in names)
     ]
     sections = {
-        leaf.leaf_id: [s for d in load_leaf_documents(leaf, config) for s in document_sections(d)] for leaf in leaves
+        leaf.leaf_id: [s for d in load_leaf_documents(leaf, config.documents) for s in document_sections(d)]
+        for leaf in leaves
     }
     questions = {
         leaf.leaf_id: fact_questions(
@@ -140,14 +141,13 @@ def knowledge_rows(config: dict, names: set[str] | None) -> tuple[list[dict], li
     return rows, items, counts
 
 
-def answers(model: str, questions: list[str], config: dict) -> tuple[list[str], float]:
+def answers(model: str, questions: list[str], config: Config) -> tuple[list[str], float]:
     """The model's greedy answers, and its loss on evaluation's held-out general text (mean
     nats per token over the paragraphs, as evaluation reports it): what the training cost."""
     from taxon.backends import ChatRequest, make_teacher
     from taxon.evaluate.sets import text_eval_set
 
-    teacher_config = {**config, "generate": {**config["generate"], "backend": "transformers", "teacher": model}}
-    teacher = make_teacher(teacher_config)
+    teacher = make_teacher(config.with_overrides({"generate": {"backend": "transformers", "teacher": model}}))
     requests = [
         ChatRequest(messages=({"role": "user", "content": q},), max_tokens=ANSWER_TOKENS, temperature=0.0)
         for q in questions
@@ -189,7 +189,7 @@ def run_point(name: str, base: str, names: set[str] | None, threads: int) -> dic
             data = Path(scratch) / "data"
             (data / "bench").mkdir(parents=True)
             (data / "bench" / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-            replay = config["train"].get("replay")
+            replay = config.train.replay
             if replay == LONG_REPLAY:
                 from taxon.train.data import BUILTIN_REPLAY
 
@@ -248,7 +248,7 @@ def table(path: Path) -> None:
     if base is None:
         return
     # a point counts only if it kept general ability as the gate asks (text loss within its threshold)
-    rise = load_config("cpu", REPO / "taxon.toml", {})["evaluate"]["gate"]["text_max_loss_rise"]
+    rise = load_config("cpu", REPO / "taxon.toml", {}).evaluate.gate.text_max_loss_rise
     kept = [r for r in rows if r["point"] != "base" and r.get("text_loss", math.inf) <= base["text_loss"] + rise]
     best = max(kept, key=lambda r: r["fact_accuracy"], default=None)
     if best:
@@ -280,7 +280,7 @@ def main() -> int:
         return 0
     from taxon.backends.models import resolve_model
 
-    base = resolve_model(args.base, load_config("cpu", REPO / "taxon.toml", {}))
+    base = resolve_model(args.base, load_config("cpu", REPO / "taxon.toml", {}).models)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for name in args.points.split(","):
         if name not in POINTS:

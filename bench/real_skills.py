@@ -91,8 +91,11 @@ def main() -> int:
     root = args.out or Path(tempfile.mkdtemp(prefix="taxon-real-skills-"))
     root.mkdir(parents=True, exist_ok=True)
     taxonomy = vendored_taxonomy(args.corpus, root, args.leaves)
-    config = load_config(args.profile, REPO / "taxon.toml", {"generate": {"cache_dir": str(root / "cache")}})
-    config["taxonomy"]["root"] = str(taxonomy)
+    config = load_config(
+        args.profile,
+        REPO / "taxon.toml",
+        {"generate": {"cache_dir": str(root / "cache")}, "taxonomy": {"root": str(taxonomy)}},
+    )
     leaves = load_leaves(taxonomy)
     start = time.perf_counter()
     try:
@@ -103,10 +106,10 @@ def main() -> int:
     generate_seconds = time.perf_counter() - start
 
     skills = [leaf for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id) if leaf.kind != "knowledge"]
-    settings = config["evaluate"]
+    settings = config.evaluate
     eval_sets = [skill_eval_set(leaf, root / "generate", 1.0, 0, settings) for leaf in skills]  # every seed a reference
-    conversations, limits, _ = _model_inputs(eval_sets, int(settings["max_new_tokens"]))
-    base = resolve_model(config["models"]["base"], config)
+    conversations, limits, _ = _model_inputs(eval_sets, settings.max_new_tokens)
+    base = resolve_model(config.models.base, config.models)
     start = time.perf_counter()
     outputs = cached_outputs(root / "answers", base, conversations, [], settings, lambda n: None, limits)
     judged = run_judge(eval_sets, [answers_by_set(eval_sets, outputs)], config, root / "answers", True)
@@ -114,9 +117,7 @@ def main() -> int:
     evaluate_seconds = time.perf_counter() - start
 
     print(f"real InstructLab leaves: {args.corpus}")
-    print(
-        f"teacher and base: {config['generate']['teacher']} ({args.profile} profile); generate {generate_seconds:.0f} s, "
-    )
+    print(f"teacher and base: {config.generate.teacher} ({args.profile} profile); generate {generate_seconds:.0f} s, ")
     print(f"the base's answers and the judge {evaluate_seconds:.0f} s\n")
     kept_total = generated_total = right_total = scored_total = 0
     for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id):

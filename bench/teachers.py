@@ -84,6 +84,7 @@ def _serve_fixed_latency(port_pipe, latency_s: float) -> None:
 def bench_openai(quick: bool) -> list[dict]:
     from taxon.backends import make_teacher
     from taxon.backends.base import ChatRequest
+    from taxon.core.settings import build_config
 
     latency_s = 0.5  # a short teacher reply; real ones take seconds
     receiver, sender = multiprocessing.Pipe(duplex=False)
@@ -98,7 +99,7 @@ def bench_openai(quick: bool) -> list[dict]:
                 "generate": {"backend": "openai", "teacher": "bench"},
                 "teacher": {"base_url": url, "concurrency": concurrency, "timeout_s": 30, "retries": 2},
             }
-            teacher = make_teacher(config)
+            teacher = make_teacher(build_config(config, "bench"))
             requests = [ChatRequest(({"role": "user", "content": f"q{i}"},), max_tokens=8) for i in range(count)]
             start = time.perf_counter()
             completions = teacher.chat(requests)
@@ -132,7 +133,7 @@ def bench_transformers(quick: bool, threads: int) -> list[dict]:
     from taxon.core.config import load_config
 
     config = load_config(path=os.path.join(os.path.dirname(__file__), "..", "taxon.toml"))
-    model_dir = resolve_model("packaged:smollm2", config)
+    model_dir = resolve_model("packaged:smollm2", config.models)
     teacher = TransformersTeacher(model_dir, spec="packaged:smollm2", threads=threads)
     count, max_tokens = (16, 32) if quick else (32, 64)
     requests = [
@@ -316,7 +317,9 @@ def bench_continuous(quick: bool, threads: int) -> list[dict]:
     from taxon.core.config import load_config
 
     config = load_config(path=os.path.join(os.path.dirname(__file__), "..", "taxon.toml"))
-    teacher = TransformersTeacher(resolve_model("packaged:smollm2", config), spec="packaged:smollm2", threads=threads)
+    teacher = TransformersTeacher(
+        resolve_model("packaged:smollm2", config.models), spec="packaged:smollm2", threads=threads
+    )
     count, max_tokens, batch_size = (16, 48, 8) if quick else (48, 96, 16)
     requests = mixed_requests(count, max_tokens)
     teacher.batch_size = batch_size

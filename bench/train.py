@@ -28,6 +28,7 @@ from pathlib import Path
 
 from summary import emit
 from taxon.core.config import load_config
+from taxon.core.settings import Config, TrainSettings
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.samples import seed_samples
 from taxon.qna.taxonomy import load_leaves
@@ -47,7 +48,7 @@ VARIANTS = {
 QUICK_VARIANTS = ("trainer", "taxon", "trl")
 
 
-def bench_config(threads: int, train: dict) -> dict:
+def bench_config(threads: int, train: dict) -> Config:
     return load_config("cpu", REPO / "taxon.toml", {"train": {**BENCH_TRAIN, "threads": threads, **train}})
 
 
@@ -68,7 +69,7 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _run_arguments(train_config: dict) -> dict:
+def _run_arguments(train_config: TrainSettings) -> dict:
     """What the Trainer and TRL runs share: epochs, learning rate, precision, seed, no output."""
     import torch
 
@@ -76,37 +77,37 @@ def _run_arguments(train_config: dict) -> dict:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     return {
-        "num_train_epochs": train_config["epochs"],
-        "learning_rate": train_config["learning_rate"],
-        "bf16": resolved_autocast(train_config["autocast"], device) == "bf16",
+        "num_train_epochs": train_config.epochs,
+        "learning_rate": train_config.learning_rate,
+        "bf16": resolved_autocast(train_config.autocast, device) == "bf16",
         "use_cpu": device == "cpu",
         "save_strategy": "no",
         "report_to": "none",
         "logging_steps": 10**9,
         "disable_tqdm": True,
-        "seed": train_config["seed"],
+        "seed": train_config.seed,
     }
 
 
-def run_trainer(base: str, data: Path, config: dict) -> dict:
+def run_trainer(base: str, data: Path, config: Config) -> dict:
     """A plain Trainer on the same tokenized samples: labels -100 outside assistant turns,
     DataCollatorForSeq2Seq padding each batch to its longest sample."""
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-    from taxon.train import model as model_module
+    import taxon.train.model as model_module
     from taxon.train.data import build_training_set
 
-    train_config = config["train"]
-    if train_config["threads"]:
-        torch.set_num_threads(train_config["threads"])
+    train_config = config.train
+    if train_config.threads:
+        torch.set_num_threads(train_config.threads)
     tokenizer = model_module.load_tokenizer(base)
     training_set = build_training_set(data, [], None, tokenizer, config)
     rows = [
         {"input_ids": list(s.input_ids), "attention_mask": [1] * len(s), "labels": [-100, *s.targets[:-1]]}
         for s in training_set.samples
     ]
-    model = model_module.build(base, train_config, "cuda" if torch.cuda.is_available() else "cpu", train_config["seed"])
+    model = model_module.build(base, train_config, "cuda" if torch.cuda.is_available() else "cpu")
     padding = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
     counted = {"real": 0, "computed": 0}
 
@@ -136,7 +137,7 @@ def run_trainer(base: str, data: Path, config: dict) -> dict:
     }
 
 
-def run_trl(base: str, data: Path, config: dict) -> dict:
+def run_trl(base: str, data: Path, config: Config) -> dict:
     """TRL's SFTTrainer on the same tokenized samples and LoRA model: best-fit-decreasing
     packing into rows of pack_tokens, loss on the assistant tokens only, in the precision taxon
     trains in (bf16 autocast where the profile asks for it)."""
@@ -144,12 +145,12 @@ def run_trl(base: str, data: Path, config: dict) -> dict:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from taxon.train import model as model_module
+    import taxon.train.model as model_module
     from taxon.train.data import build_training_set
 
-    train_config = config["train"]
-    if train_config["threads"]:
-        torch.set_num_threads(train_config["threads"])
+    train_config = config.train
+    if train_config.threads:
+        torch.set_num_threads(train_config.threads)
     tokenizer = model_module.load_tokenizer(base)
     training_set = build_training_set(data, [], None, tokenizer, config)
     rows = Dataset.from_list(
@@ -158,15 +159,15 @@ def run_trl(base: str, data: Path, config: dict) -> dict:
             for s in training_set.samples
         ]
     )
-    model = model_module.build(base, train_config, "cuda" if torch.cuda.is_available() else "cpu", train_config["seed"])
+    model = model_module.build(base, train_config, "cuda" if torch.cuda.is_available() else "cpu")
     with tempfile.TemporaryDirectory() as scratch:
         arguments = SFTConfig(
             output_dir=scratch,
             packing=True,
             packing_strategy="bfd",
-            max_length=train_config["pack_tokens"],
+            max_length=train_config.pack_tokens,
             completion_only_loss=True,
-            per_device_train_batch_size=train_config["rows_per_step"],
+            per_device_train_batch_size=train_config.rows_per_step,
             **_run_arguments(train_config),
             dataset_kwargs={"skip_prepare_dataset": False},
         )
@@ -185,7 +186,7 @@ def run_trl(base: str, data: Path, config: dict) -> dict:
     }
 
 
-def run_taxon(base: str, data: Path, config: dict) -> dict:
+def run_taxon(base: str, data: Path, config: Config) -> dict:
     from taxon.train import train
 
     with tempfile.TemporaryDirectory() as out:
@@ -243,7 +244,7 @@ def main() -> int:
 
     from taxon.backends.models import resolve_model
 
-    base = resolve_model(args.base, bench_config(args.threads, {}))
+    base = resolve_model(args.base, bench_config(args.threads, {}).models)
     names = QUICK_VARIANTS if args.quick else tuple(VARIANTS)
     if importlib.util.find_spec("trl") is None:
         print("TRL SFTTrainer: skipped, trl is not installed (pip install 'taxon[bench]')")

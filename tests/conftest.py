@@ -9,6 +9,11 @@ from support.paths import REPO
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The same suite under a GitHub runner (the pull-request workflow's test job, act): the runner's
+# variables would change defaults (validate's output format, log groups) and point `taxon
+# gitops` at the job's own event and files. Tests that need them set their own (gitops/runner.py).
+for _name in [name for name in os.environ if name.startswith(("GITHUB_", "RUNNER_", "ACTIONS_"))]:
+    del os.environ[_name]
 
 
 @pytest.fixture(scope="session")

@@ -69,7 +69,7 @@ def test_manifest_provenance_is_the_real_head(attacked):
     repo, marker, head = attacked
     leaves = load_leaves(repo / "taxonomy")
     assert os.path.commonpath([str(leaf.folder) for leaf in leaves]) == str(repo / "taxonomy")
-    assert taxonomy_commit(leaves, {}) == {"commit": head, "dirty": False}
+    assert taxonomy_commit(leaves, "taxonomy") == {"commit": head, "dirty": False}
     assert not marker.exists()
 
 
@@ -113,7 +113,7 @@ def test_the_callers_git_settings_never_reach_git(attacked, tmp_path, monkeypatc
     monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'core.fsmonitor'='touch {marker}'")
     env = hardened_env()
     assert "GIT_DIR" not in env and "GIT_CONFIG_PARAMETERS" not in env and env["GIT_CONFIG_NOSYSTEM"] == "1"
-    assert taxonomy_commit(load_leaves(repo / "taxonomy"), {}) == {"commit": head, "dirty": False}
+    assert taxonomy_commit(load_leaves(repo / "taxonomy"), "taxonomy") == {"commit": head, "dirty": False}
     assert changed_leaves(repo).repo_root == repo
     assert not marker.exists()
 
@@ -128,10 +128,10 @@ def test_ci_provenance_is_github_sha_checked_against_head(attacked, monkeypatch)
     repo, marker, head = attacked
     leaves = load_leaves(repo / "taxonomy")
     monkeypatch.setenv("GITHUB_SHA", head)
-    assert taxonomy_commit(leaves, {})["commit"] == head
+    assert taxonomy_commit(leaves, "taxonomy")["commit"] == head
     monkeypatch.setenv("GITHUB_SHA", git(repo, "rev-parse", "main"))
     with pytest.raises(TaxonError, match="GITHUB_SHA is .* but the checkout's HEAD is " + head):
-        taxonomy_commit(leaves, {})
+        taxonomy_commit(leaves, "taxonomy")
     assert not marker.exists()
 
 

@@ -12,10 +12,11 @@ from taxon.backends import models
 from taxon.backends.models import PACKAGED, PackagedModel, packaged_model_dir, resolve_model
 from taxon.cli import main
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import ModelsSettings
 
 
-def config_with_cache(tmp_path) -> dict:
-    return {"models": {"cache_dir": str(tmp_path / "models")}}
+def config_with_cache(tmp_path) -> ModelsSettings:
+    return ModelsSettings(cache_dir=str(tmp_path / "models"))
 
 
 def test_a_local_folder_resolves_to_itself(tiny_model_dir, tmp_path):

@@ -1,5 +1,7 @@
-"""taxon.toml against its schema: every key declared once, with its type and default."""
+"""taxon.toml against its schema: every key declared once, with its type and default, checked
+once at load into one frozen Config."""
 
+import dataclasses
 import json
 import tomllib
 from pathlib import Path
@@ -9,7 +11,7 @@ import pytest
 from taxon.cli import main
 from taxon.core.config import load_config
 from taxon.core.errors import UsageError
-from taxon.core.settings import SECTIONS, TrainSettings, check_config, defaults, settings_of
+from taxon.core.settings import SECTIONS, Config, TrainSettings, build_config, plain
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,8 +20,16 @@ def test_every_profile_of_the_shipped_file_is_valid_and_complete():
     raw = tomllib.loads((REPO / "taxon.toml").read_text(encoding="utf-8"))
     for profile in raw["profiles"]:
         config = load_config(profile, REPO / "taxon.toml")
-        assert set(SECTIONS) <= set(config)
-        assert isinstance(settings_of(config, "train"), TrainSettings)
+        assert isinstance(config, Config) and isinstance(config.train, TrainSettings)
+        assert config.profile == profile and config.config_path == str(REPO / "taxon.toml")
+    assert load_config("cpu", REPO / "taxon.toml").train.method == "full"  # the profile's value wins
+
+
+def test_the_config_is_frozen():
+    config = load_config("cpu", REPO / "taxon.toml")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.train.epochs = 3  # type: ignore[misc]
+    assert isinstance(config.train.lora_targets, tuple)  # lists are read as tuples: nothing in it can change
 
 
 def test_a_misspelt_set_is_a_usage_error_naming_the_closest_key(capsys):
@@ -47,24 +57,64 @@ def test_an_unknown_key_in_the_file_or_a_profile_is_refused(tmp_path):
 
 
 def test_types_are_checked_and_defaults_filled():
-    checked = check_config({"train": {"learning_rate": 1, "nproc_per_node": "gpu"}}, "test")
-    assert checked["train"]["learning_rate"] == 1.0 and isinstance(checked["train"]["learning_rate"], float)
-    assert checked["evaluate"]["gate"] == defaults("evaluate")["gate"] and checked["serve"] == defaults("serve")
-    for bad in (
-        {"train": {"epochs": "two"}},
-        {"train": {"resume": 1}},
-        {"train": {"epochs": True}},
-        {"publish": {"tags": [1]}},
+    config = build_config({"train": {"learning_rate": 1, "nproc_per_node": "gpu"}}, "test")
+    assert config.train.learning_rate == 1.0 and isinstance(config.train.learning_rate, float)
+    assert config.train.nproc_per_node == "gpu"
+    assert config.evaluate.gate == Config().evaluate.gate and config.serve == Config().serve
+    for bad, message in (
+        ({"train": {"epochs": "two"}}, "train.epochs must be int, not 'two'"),
+        ({"train": {"resume": 1}}, "train.resume must be bool, not 1"),
+        ({"train": {"epochs": True}}, "train.epochs must be int, not True"),
+        ({"publish": {"tags": [1]}}, r"publish.tags\[0\] must be str, not 1"),
+        ({"publish": {"tags": "one"}}, "publish.tags must be a list of str, not 'one'"),
+        ({"evaluate": {"gate": {"probe_max_drop": "x"}}}, "evaluate.gate.probe_max_drop must be float"),
+        ({"evaluate": {"gate": 3}}, r"\[evaluate.gate\] must be a table"),
     ):
-        with pytest.raises(UsageError, match="must be"):
-            check_config(bad, "test")
+        with pytest.raises(UsageError, match=message):
+            build_config(bad, "test")
 
 
-def test_a_resolved_config_is_checked_too(tmp_path):
-    config = load_config("cpu", REPO / "taxon.toml")
-    (tmp_path / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "epoch": 3}}))
+def test_a_value_outside_its_allowed_set_or_range_names_what_is_allowed():
+    cases = (
+        (
+            {"generate": {"judge": "vibes"}},
+            "generate.judge must be one of auto, loglikelihood, generated, none, not 'vibes'",
+        ),
+        (
+            {"generate": {"document_forms": ["section", "essay"]}},
+            r"generate.document_forms\[1\] must be one of section,",
+        ),
+        ({"evaluate": {"backend": "openai"}}, "evaluate.backend must be one of transformers, vllm"),
+        ({"teacher": {"dtype": "fp8"}}, "teacher.dtype must be one of auto, bfloat16, float16, float32"),
+        ({"train": {"autocast": "fp8"}}, "train.autocast must be one of auto, bf16, none, not 'fp8'"),
+        ({"generate": {"batch_size": 0}}, "generate.batch_size must be at least 1, not 0"),
+        ({"generate": {"knowledge_chunk_share": 1.5}}, "generate.knowledge_chunk_share must be between 0 and 1"),
+        ({"serve": {"max_n": 0}}, "serve.max_n must be a positive number, not 0"),
+        ({"train": {"max_sample_tokens": 4096}}, "train.max_sample_tokens must not exceed train.pack_tokens"),
+    )
+    for tables, message in cases:
+        with pytest.raises(UsageError, match=message) as raised:
+            build_config(tables, "here")
+        assert raised.value.where == "here"
+
+
+def test_a_resolved_config_round_trips_and_is_checked_too(tmp_path):
+    """What a run records in config.json (and the training process loads) is the same Config."""
+    config = load_config("cpu", REPO / "taxon.toml", {"pipeline": {"changed_leaves": ["a/b"]}})
+    (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+    assert load_config(path=tmp_path / "config.json") == config
+    assert load_config(path=tmp_path / "config.json", overrides={"train": {"threads": 1}}).train.threads == 1
+    data = config.to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**data, "train": {**data["train"], "epoch": 3}}))
     with pytest.raises(UsageError, match=r"train\.epoch"):
         load_config(path=tmp_path / "config.json")
+
+
+def test_overrides_are_checked_as_set_is():
+    config = Config().with_overrides({"generate": {"backend": "openai", "teacher": "m"}})
+    assert config.generate.backend == "openai" and config.generate.teacher == "m"
+    with pytest.raises(UsageError, match=r"generate\.backend must be one of"):
+        config.with_overrides({"generate": {"backend": "llama"}})
 
 
 def test_taxon_toml_states_every_key_with_the_schemas_default():
@@ -72,4 +122,9 @@ def test_taxon_toml_states_every_key_with_the_schemas_default():
     raw = tomllib.loads((REPO / "taxon.toml").read_text(encoding="utf-8"))
     raw.pop("profiles")
     assert set(raw) == set(SECTIONS)
-    assert check_config(raw, "taxon.toml") == {name: defaults(name) for name in SECTIONS}
+    assert build_config(raw, "taxon.toml") == Config()
+    assert plain(Config()) == {
+        **{name: plain(getattr(Config(), name)) for name in SECTIONS},
+        "profile": "",
+        "config_path": "",
+    }

@@ -68,11 +68,11 @@ def test_text_must_be_utf8_and_types_are_known():
     assert reader_for("NOTES.MD") is read_text
 
 
-def test_leaf_with_pdf_documents(tmp_path, documents_config):
+def test_leaf_with_pdf_documents(tmp_path, document_settings):
     leaf = make_leaf(
         tmp_path, {"patterns": ["*.pdf"]}, {"birds.pdf": minimal_pdf("Chickadees sing."), "scan.pdf": blank_pdf()}
     )
 
-    documents = load_leaf_documents(leaf, documents_config)
+    documents = load_leaf_documents(leaf, document_settings)
     assert [(d.name, d.text) for d in documents] == [("birds.pdf", "Chickadees sing.")]
-    assert [(f.rule, f.severity) for f in check_leaf_documents(leaf, documents_config)] == [("D011", WARNING)]
+    assert [(f.rule, f.severity) for f in check_leaf_documents(leaf, document_settings)] == [("D011", WARNING)]

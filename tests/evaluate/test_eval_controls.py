@@ -4,8 +4,10 @@ the question or is brief scores 0, and multiple choice follows the likelihoods i
 import re
 
 from support.runs import make_config
+from taxon.core.settings import EvaluateSettings
 from taxon.evaluate.answers import ModelOutputs
-from taxon.evaluate.sets import KNOWLEDGE, PROBE, SKILL, TEXT, build_eval_sets
+from taxon.evaluate.items import KNOWLEDGE, PROBE, SKILL, TEXT
+from taxon.evaluate.sets import build_eval_sets
 from taxon.evaluate.stage import score_outputs
 
 
@@ -73,7 +75,9 @@ def test_a_skill_answer_in_form_but_wrong_scores_on_form_only(repo_root, tmp_pat
     }
     for folder, wrong in leaves.items():
         leaf = load_leaf(repo_root / "taxonomy" / folder / "qna.yaml")
-        eval_set = skill_eval_set(leaf, tmp_path, 1.0, 0)  # every seed held out: references from the leaf
+        eval_set = skill_eval_set(
+            leaf, tmp_path, 1.0, 0, EvaluateSettings(skill_min_items=0)
+        )  # every seed held out: references from the leaf
         assert len(eval_set.items) == len(leaf.seeds)
         right, _, _ = score_outputs([eval_set], ModelOutputs([item.reference for item in eval_set.items], [], []))
         broken, _, _ = score_outputs(

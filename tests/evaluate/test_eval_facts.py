@@ -1,7 +1,6 @@
-import tomllib
-
 import pytest
 
+from taxon.core.config import load_config
 from taxon.evaluate.forms import answer_form
 from taxon.evaluate.sets import knowledge_eval_set
 from taxon.qna.taxonomy import load_leaves
@@ -61,11 +60,11 @@ def test_a_year_beside_another_number_is_a_key_fact_only_when_the_question_asks_
 
 
 def test_every_seed_knowledge_leaf_has_at_least_twenty_fact_questions(repo_root):
-    config = tomllib.loads((repo_root / "taxon.toml").read_text(encoding="utf-8"))
+    config = load_config("cpu", repo_root / "taxon.toml")
     leaves = [leaf for leaf in load_leaves(repo_root / "taxonomy") if leaf.kind == "knowledge"]
     assert len(leaves) == 4
     for leaf in leaves:
-        eval_set = knowledge_eval_set(leaf, config, config["dataset"]["eval_share"], 0)
+        eval_set = knowledge_eval_set(leaf, config.documents, config.dataset.eval_share, 0)
         assert len(eval_set.items) >= 20, leaf.leaf_id
         assert {item.source for item in eval_set.items} == {"seed", "document"}
         assert all(item.key_facts and len(item.choices) == 4 for item in eval_set.items)

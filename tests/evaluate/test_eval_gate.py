@@ -1,8 +1,11 @@
+from dataclasses import replace
+
 from support.runs import scripted_scores as _scores
+from taxon.core.settings import EvaluateGateSettings
 from taxon.evaluate.bootstrap import paired_bootstrap
 from taxon.evaluate.gate import check_gate
 
-SETTINGS = {"probe_max_drop": 0.05, "text_max_loss_rise": 0.1, "changed_must_improve": True}
+SETTINGS = EvaluateGateSettings(probe_max_drop=0.05, text_max_loss_rise=0.1, changed_must_improve=True)
 
 
 def test_gate_fails_on_a_probe_drop_beyond_the_threshold():
@@ -38,7 +41,7 @@ def test_gate_requires_changed_leaves_to_improve_their_own_figure_against_every_
     assert not failed.passed
     assert any("knowledge/a did not improve its fact_accuracy against prev" in reason for reason in failed.reasons)
     assert any("skills/b has no held-out question with a trusted reference" in reason for reason in failed.reasons)
-    lenient = {**SETTINGS, "changed_must_improve": False}
+    lenient = replace(SETTINGS, changed_must_improve=False)
     assert check_gate({}, {}, {"skills/a": ("form_accuracy", {"base": same})}, {}, lenient).passed
 
 

@@ -7,6 +7,7 @@ import pytest
 from support.runs import KNOWLEDGE_LEAF, make_config
 from support.tiny_model import build_tiny_model
 from support.trained_models import general_rows, train_tiny, write_general_sets
+from taxon.core.settings import DocumentsSettings
 from taxon.evaluate import evaluate
 from taxon.evaluate.sets import PROBE_ID, knowledge_eval_set
 
@@ -20,7 +21,7 @@ def trained(eval_inputs, tmp_path_factory):
     root = tmp_path_factory.mktemp("gate-models")
     knowledge = [leaf for leaf in leaves if leaf.kind == "knowledge"]
     probe, text = write_general_sets(root / "general")
-    items = knowledge_eval_set(knowledge[0], {}, 0.5, ITEMS).items
+    items = knowledge_eval_set(knowledge[0], DocumentsSettings(), 0.5, ITEMS).items
     facts = [(item.question, item.choices[item.gold]) for item in items]
     brief = [(item.question, "Yes.") for item in items]
     # the answer form exactly (the blank's sentence, a seed's answer), a distractor's fact in it

@@ -27,4 +27,4 @@ def test_lm_eval_scores_our_sets_as_we_do(eval_inputs, tiny_model_dir, tmp_path)
         ours = report.data["sets"][set_id]["scores"][str(tiny_model_dir)]
         assert harness[set_id]["acc"] == ours["mc_acc"], set_id
     assert "lm-evaluation-harness" in (tmp_path / "report.md").read_text()
-    assert run_harness({}, tmp_path, {}, config["evaluate"]) == {}
+    assert run_harness({}, tmp_path, {}, config.evaluate) == {}

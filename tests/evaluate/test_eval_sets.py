@@ -5,6 +5,7 @@ import pytest
 
 from support.runs import KNOWLEDGE_LEAF, make_config
 from taxon.core.errors import TaxonError
+from taxon.core.settings import DocumentsSettings, EvaluateSettings
 from taxon.core.store import read_jsonl
 from taxon.evaluate.sets import (
     BUILTIN_PROBE,
@@ -28,7 +29,7 @@ def _skills(leaves):
 def test_skill_sets_hold_exactly_the_held_out_seeds_and_generated_samples(eval_inputs):
     leaves, dataset = eval_inputs
     for leaf in _skills(leaves):
-        eval_set = skill_eval_set(leaf, dataset, 0.5, max_per_leaf=0)
+        eval_set = skill_eval_set(leaf, dataset, 0.5, 0, EvaluateSettings(skill_min_items=0))
         rows = seed_samples(leaf) + read_jsonl(dataset / leaf.leaf_id / "samples.jsonl")
         held_out = [question_of(row) for row in rows if is_held_out(row, 0.5)]
         assert [item.question for item in eval_set.items] == held_out
@@ -39,8 +40,8 @@ def test_skill_sets_hold_exactly_the_held_out_seeds_and_generated_samples(eval_i
 def test_the_per_leaf_cap_keeps_seeds_first_and_records_what_was_available(eval_inputs):
     leaves, dataset = eval_inputs
     leaf = _skills(leaves)[0]
-    full = skill_eval_set(leaf, dataset, 0.5, 0)
-    capped = skill_eval_set(leaf, dataset, 0.5, 2)
+    full = skill_eval_set(leaf, dataset, 0.5, 0, EvaluateSettings(skill_min_items=0))
+    capped = skill_eval_set(leaf, dataset, 0.5, 2, EvaluateSettings(skill_min_items=0))
     assert capped.items == full.items[:2] and capped.available == full.available
     assert capped.describe()["n"] == 2 and capped.describe()["available"] == full.available
 
@@ -48,7 +49,7 @@ def test_the_per_leaf_cap_keeps_seeds_first_and_records_what_was_available(eval_
 def test_a_knowledge_set_asks_its_held_out_seeds_without_context_then_the_documents_facts(eval_inputs):
     leaves, _ = eval_inputs
     leaf = next(leaf for leaf in leaves if leaf.leaf_id == KNOWLEDGE_LEAF)
-    eval_set = knowledge_eval_set(leaf, {}, 0.5, 0)
+    eval_set = knowledge_eval_set(leaf, DocumentsSettings(), 0.5, 0)
     seeds = [item for item in eval_set.items if item.source == "seed"]
     assert [item.question for item in seeds] == [
         leaf.seeds[index].question for index in sorted(held_out_seed_indexes(leaf, 0.5))

@@ -9,6 +9,7 @@ from support.paths import REPO
 from support.runs import make_config
 from support.tiny_model import build_tiny_model
 from support.trained_models import general_rows, train_tiny, write_general_sets
+from taxon.core.settings import EvaluateSettings
 from taxon.evaluate import evaluate
 from taxon.evaluate.answers import ModelOutputs
 from taxon.evaluate.forms import answer_form
@@ -115,7 +116,7 @@ def test_the_likelihood_judge_wants_an_answer_that_depends_on_its_question():
 
 def test_every_checkable_leaf_has_at_least_ten_scored_items(repo_root, tmp_path):
     for leaf_id, kind in ((ADDITION, SOLVER), ("foundational_skills/reasoning/temporal/days_of_the_week", SOLVER)):
-        eval_set = skill_eval_set(_leaf(repo_root, leaf_id), tmp_path, 0.2, 0, {"skill_min_items": 10})
+        eval_set = skill_eval_set(_leaf(repo_root, leaf_id), tmp_path, 0.2, 0, EvaluateSettings(skill_min_items=10))
         scored = [item for item in eval_set.items if item.method]
         assert len(scored) >= 10, leaf_id
         assert {item.method for item in scored} == {kind}
@@ -134,8 +135,8 @@ def skill_models(tmp_path_factory):
     (root / "generate").mkdir()
     leaves = [_leaf(REPO, leaf_id) for leaf_id in (PLURALS, ADDITION, POEMS)]
     config = make_config(max_new_tokens=24, skill_min_items=10, max_per_leaf=0)
-    config["dataset"]["eval_share"] = 0.5
-    eval_sets = [skill_eval_set(leaf, root / "generate", 0.5, 0, config["evaluate"]) for leaf in leaves]
+    config = config.with_overrides({"dataset": {"eval_share": 0.5}})
+    eval_sets = [skill_eval_set(leaf, root / "generate", 0.5, 0, config.evaluate) for leaf in leaves]
     items = [(eval_set, item) for eval_set in eval_sets for item in eval_set.items if item.method]
 
     def right_answer(eval_set, item):
@@ -169,7 +170,9 @@ def skill_models(tmp_path_factory):
         rows = [(item.question, answer(eval_set, item)) for eval_set, item in items]
         answers[name] = dict(rows)
         models[name] = train_tiny(base, root / name, rows + general_rows(), STEPS)
-    config["evaluate"].update(probe_file=str(probe), text_file=str(text), judge_model=str(base))
+    config = config.with_overrides(
+        {"evaluate": {"probe_file": str(probe), "text_file": str(text), "judge_model": str(base)}}
+    )
     return leaves, root, models, config, answers
 
 
@@ -219,7 +222,7 @@ def test_controls_score_at_most_a_tenth_and_fail_the_gate(skill_models, control)
 
 
 def test_a_scored_verdict_says_why(repo_root, tmp_path):
-    eval_set = skill_eval_set(_leaf(repo_root, ADDITION), tmp_path, 1.0, 0, {})
+    eval_set = skill_eval_set(_leaf(repo_root, ADDITION), tmp_path, 1.0, 0, EvaluateSettings(skill_min_items=0))
     index = next(i for i, item in enumerate(eval_set.items) if item.question == "Calculate 39 + 39.")
     assert skill_verdict(eval_set, index, "39 + 39 = 82.", {}).why.startswith("breaks equation")
     assert skill_verdict(eval_set, index, "Calculate 39 + 39.", {}).why == "copies the question"
@@ -229,7 +232,7 @@ def test_a_scored_verdict_says_why(repo_root, tmp_path):
 
 def test_a_free_form_answer_is_right_only_in_its_form(repo_root, tmp_path):
     """Seen on the demo: a one-line sentence passed the likelihood judge as a three-line poem."""
-    eval_set = skill_eval_set(_leaf(repo_root, POEMS), tmp_path, 1.0, 0, {})
+    eval_set = skill_eval_set(_leaf(repo_root, POEMS), tmp_path, 1.0, 0, EvaluateSettings(skill_min_items=0))
     index = next(i for i, item in enumerate(eval_set.items) if "night train" in item.question)
     answer = "The night train passes a sleeping village, a beacon of hope in the night."
     judged = {(eval_set.set_id, index, answer): Verdict(True, "judge: PMI 2.78 against the reference's 2.22")}

@@ -166,7 +166,7 @@ def test_a_missing_model_folder_is_a_clear_error(eval_inputs, tiny_model_dir, tm
 def test_leaves_without_held_out_questions_are_unscored(eval_inputs, tiny_model_dir, tmp_path):
     leaves, dataset = eval_inputs
     config = make_config(probe_file=str(_small_probe(tmp_path)))
-    config["dataset"]["eval_share"] = 0.0
+    config = config.with_overrides({"dataset": {"eval_share": 0.0}})
     skill = next(leaf for leaf in leaves if leaf.kind != "knowledge").leaf_id
     report = evaluate(
         str(tiny_model_dir), [str(tiny_model_dir)], dataset, leaves, tmp_path / "eval", config, [skill], True

@@ -3,13 +3,14 @@ from pathlib import Path
 import pytest
 
 from taxon.core.config import load_config
+from taxon.core.settings import Config
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def make_config(tmp_path):
-    def make(eval_share: float = 0.0, **generate) -> dict:
+    def make(eval_share: float = 0.0, **generate) -> Config:
         """The cpu profile with these generate settings; no seed held out unless asked."""
         settings = {
             "cache_dir": str(tmp_path / "cache"),

@@ -64,7 +64,7 @@ def test_held_out_seeds_reach_neither_teacher_nor_training(tmp_path, repo_root, 
 
     from transformers import AutoTokenizer
 
-    config["train"]["max_sample_tokens"] = config["train"]["pack_tokens"] = 512
+    config = config.with_overrides({"train": {"max_sample_tokens": 512, "pack_tokens": 512}})
     training = build_training_set(tmp_path / "out", [leaf], None, AutoTokenizer.from_pretrained(tiny_model_dir), config)
     tokenizer_text = AutoTokenizer.from_pretrained(tiny_model_dir)
     trained = [tokenizer_text.decode(sample.input_ids) for sample in training.samples]

@@ -40,7 +40,7 @@ def test_knowledge_samples_are_grounded_in_chunks(tmp_path, repo_root, make_conf
         knowledge_chunk_share=1.0,
         document_forms=[],
     )
-    config["documents"]["chunk_tokens"] = 200
+    config = config.with_overrides({"documents": {"chunk_tokens": 200}})
     teacher = ScriptedTeacher(loglikelihood=False)
     result = generate_leaves([leaf], tmp_path / "out", config, teacher, quiet=True)
 

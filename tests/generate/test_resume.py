@@ -78,7 +78,7 @@ def test_killed_run_resumes_to_the_same_files(tmp_path, make_config, kill_after)
     leaves = load_leaves(three_leaves(tmp_path / "taxonomy"))
     config = make_config(batch_size=3, leaves_per_batch=1)
     generate_leaves(leaves, tmp_path / "whole", config, ScriptedTeacher(), quiet=True)
-    shutil.rmtree(config["generate"]["cache_dir"])
+    shutil.rmtree(config.generate.cache_dir)
 
     dying = ScriptedTeacher(fail_after=kill_after, failure=KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):

@@ -1,7 +1,9 @@
 """A stand-in for GitHub behind the `gh` and `hf` command lines the workflow steps call: REST
 paths answered from a state folder (JSON answers, downloads of artifact zips and release
-assets), `gh release create` recording a release with the digest of each asset, `hf upload`
-recording what it was given. Every call is logged. The Python side (FakeGitHub) fills the
+assets), `gh release create` recording a release with the digest of each asset (uploaded by
+the workflow's token), `gh attestation verify` answering from the attestations recorded with
+`attest` (what actions/attest-build-provenance would have made), `hf upload` recording what it
+was given. Every call is logged. The Python side (FakeGitHub) fills the
 state as the runner's `uses:` steps would: workflow runs and their uploaded artifacts."""
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ if args[:2] == ["release", "create"]:
         asset_id = 500 + len(files)
         files[f"repos/{repo}/releases/assets/{asset_id}"] = copy
         digest = hashlib.sha256(open(copy, "rb").read()).hexdigest()
-        assets.append({"id": asset_id, "name": os.path.basename(path), "digest": f"sha256:{digest}"})
+        uploader = {"login": "github-actions[bot]", "type": "Bot"}
+        assets.append({"id": asset_id, "name": os.path.basename(path), "digest": f"sha256:{digest}", "uploader": uploader})
     notes = args[args.index("--notes") + 1] if "--notes" in args else ""
     listing = f"repos/{repo}/releases?per_page=30"
     release = {"tag_name": tag, "draft": False, "prerelease": False, "assets": assets, "body": notes}
@@ -41,6 +44,21 @@ if args[:2] == ["release", "create"]:
     json.dump(routes, open(routes_path, "w"))
     json.dump(files, open(files_path, "w"))
     sys.exit(0)
+if args[:2] == ["attestation", "verify"]:
+    digest = "sha256:" + hashlib.sha256(open(args[2], "rb").read()).hexdigest()
+    attested_path = os.path.join(state, "attestations.json")
+    attested = json.load(open(attested_path)) if os.path.exists(attested_path) else {}
+    wanted = {
+        "repo": args[args.index("--repo") + 1],
+        "workflow": args[args.index("--signer-workflow") + 1],
+        "ref": args[args.index("--source-ref") + 1],
+        "hosted": "--deny-self-hosted-runners" in args or None,
+    }
+    if any(all(v is None or record.get(k) == v for k, v in wanted.items()) for record in attested.get(digest, [])):
+        print(json.dumps([{"verificationResult": {"statement": {"subject": [{"digest": digest}]}}}]))
+        sys.exit(0)
+    sys.stderr.write(f"Error: no attestation of {digest} matched the policy\n")
+    sys.exit(1)
 path = next(a for a in args[1:] if a.startswith("repos/"))
 for key in (path, path.split("?")[0]):
     if key in files:
@@ -160,6 +178,17 @@ class FakeGitHub:
         self.files[f"repos/{self.repository}/actions/artifacts/{artifact_id}/zip"] = str(stored)
         self.save()
         return artifact
+
+    def attest(
+        self, path: Path, ref: str, workflow: str = ".github/workflows/release.yml", hosted: bool = True
+    ) -> None:
+        """What actions/attest-build-provenance records for `path`, signed by `workflow` run on `ref`."""
+        store = self.state / "attestations.json"
+        attested = json.loads(store.read_text()) if store.exists() else {}
+        digest = f"sha256:{hashlib.sha256(Path(path).read_bytes()).hexdigest()}"
+        record = {"repo": self.repository, "workflow": f"{self.repository}/{workflow}", "ref": ref, "hosted": hosted}
+        attested.setdefault(digest, []).append(record)
+        store.write_text(json.dumps(attested))
 
     def calls(self) -> list[dict]:
         log = self.state / "calls.jsonl"

@@ -1,6 +1,8 @@
 """Run a workflow job's `run:` steps the way a GitHub runner does: bash -eo pipefail, the
-GITHUB_* variables set, `${{ }}` in `env:` resolved from the event and earlier step outputs,
-GITHUB_OUTPUT read back after each step. `uses:` steps are left to the caller."""
+GITHUB_* variables set, the workflow's, the job's and the step's `env:` with `${{ }}` resolved
+from the event, the variables, the inputs and earlier steps' outputs and outcomes, GITHUB_OUTPUT
+read back after each step, `if:` evaluated. `uses:` steps are left to the caller. Expressions:
+lookups, 'literals', ==, !=, !, ||, && and always() (no parentheses)."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ class Runner:
     repository_id: int = 4242
     sha: str = ""
     ref_name: str = ""
+    ref_type: str = "branch"
     run_id: int = 1
     base_ref: str = ""
     head_ref: str = ""
@@ -65,6 +68,8 @@ class Runner:
     step_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     step_outcomes: dict[str, str] = field(default_factory=dict)
     needs: dict[str, dict] = field(default_factory=dict)  # job id -> {"outputs": {...}} of jobs this one needs
+    inputs: dict = field(default_factory=dict)  # workflow_dispatch inputs
+    workflow_env: dict = field(default_factory=dict)  # the workflow's and the job's env:, set by run_job
 
     @property
     def summary_file(self) -> Path:
@@ -80,6 +85,7 @@ class Runner:
                 "repository_id": self.repository_id,
                 "sha": self.sha,
                 "ref_name": self.ref_name,
+                "ref_type": self.ref_type,
                 "run_id": self.run_id,
                 "server_url": "https://github.com",
                 "event_name": self.event_name,
@@ -87,7 +93,10 @@ class Runner:
                 "head_ref": self.head_ref,
             }
         elif head == "steps":
-            root = {step: {"outputs": outputs} for step, outputs in self.step_outputs.items()}
+            root = {
+                step: {"outputs": self.step_outputs.get(step, {}), "outcome": self.step_outcomes.get(step)}
+                for step in {*self.step_outputs, *self.step_outcomes}
+            }
         elif head == "needs":
             root = self.needs
         elif head == "secrets":
@@ -96,6 +105,10 @@ class Runner:
             root = self.variables
         elif head == "runner":
             root = {"temp": str(self.temp)}
+        elif head == "inputs":
+            root = self.inputs
+        elif head == "env":
+            root = self.workflow_env
         else:
             raise ValueError(f"unsupported context in test runner: {dotted}")
         value = root
@@ -103,15 +116,37 @@ class Runner:
             value = value.get(key) if isinstance(value, dict) else None
         return value
 
-    def evaluate(self, text: str) -> str:
-        def replace(match: re.Match) -> str:
-            for alternative in match.group(1).split("||"):
-                value = self._lookup(alternative.strip())
-                if value not in (None, "", False):
-                    return str(value)
-            return ""
+    def _term(self, text: str):
+        text = text.strip()
+        if text.startswith("!") and not text.startswith("!="):
+            return not self._term(text[1:])
+        if text in ("always()", "success()", "true"):
+            return True
+        if text == "false":
+            return False
+        if len(text) >= 2 and text[0] == text[-1] == "'":
+            return text[1:-1]
+        return self._lookup(text)
 
-        return EXPRESSION.sub(replace, str(text))
+    def value(self, expression: str):
+        """An expression's value: `||` of `&&` of comparisons of terms, as GitHub reads them."""
+        for alternative in expression.split("||"):
+            value = None
+            for conjunct in alternative.split("&&"):
+                match = re.fullmatch(r"(.+?)\s*(==|!=)\s*(.+)", conjunct.strip())
+                if match:
+                    left, right = self._term(match.group(1)), self._term(match.group(3))
+                    value = (_text(left) == _text(right)) == (match.group(2) == "==")
+                else:
+                    value = self._term(conjunct)
+                if value in (None, "", False, 0):
+                    break
+            if value not in (None, "", False, 0):
+                return value
+        return value
+
+    def evaluate(self, text: str) -> str:
+        return EXPRESSION.sub(lambda match: _text(self.value(match.group(1))), str(text))
 
     def environment(self, step_env: dict) -> dict[str, str]:
         event_path = self.temp / "event.json"
@@ -128,6 +163,7 @@ class Runner:
             "GITHUB_REPOSITORY_ID": str(self.repository_id),
             "GITHUB_SHA": self.sha,
             "GITHUB_REF_NAME": self.ref_name,
+            "GITHUB_REF_TYPE": self.ref_type,
             "GITHUB_RUN_ID": str(self.run_id),
             "GITHUB_BASE_REF": self.base_ref,
             "GITHUB_HEAD_REF": self.head_ref,
@@ -136,25 +172,27 @@ class Runner:
             "RUNNER_TEMP": str(self.temp),
             **self.extra_env,
         }
+        env.update(self.workflow_env)
         env.update({key: self.evaluate(value) for key, value in (step_env or {}).items()})
         return env
 
     def condition(self, expression: str | None) -> bool:
-        """A step's `if:`; only the `steps.ID.outcome == 'VALUE'` form is understood here."""
+        """A step's `if:` (without always(), GitHub adds success(): here, no step failed yet)."""
         if expression is None:
             return True
-        match = re.fullmatch(r"steps\.([\w-]+)\.outcome == '(\w+)'", expression.strip())
-        if not match:
-            raise NotImplementedError(f"the test runner does not evaluate: if: {expression}")
-        return self.step_outcomes.get(match.group(1), "skipped") == match.group(2)
+        inner = EXPRESSION.fullmatch(expression.strip())
+        return self.value(inner.group(1) if inner else expression) not in (None, "", False, 0)
 
     def run_step(self, step: dict) -> StepResult:
         output_file = self.temp / f"output-{len(self.step_outputs)}-{os.urandom(4).hex()}"
         output_file.write_text("")
         env = self.environment(step.get("env") or {})
         env["GITHUB_OUTPUT"] = str(output_file)
+        # GitHub's shells: `bash -e {0}` when a step names none, `bash --noprofile --norc -eo
+        # pipefail {0}` for `shell: bash` (only then does a pipeline fail with its first command)
+        shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail"] if step.get("shell") == "bash" else ["bash", "-e"]
         result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            [*shell, "-c", step["run"]],
             cwd=self.workspace,
             env=env,
             capture_output=True,
@@ -168,14 +206,30 @@ class Runner:
         return StepResult(step.get("name", step["run"][:40]), result.returncode, result.stdout, result.stderr, outputs)
 
     def run_job(self, workflow: Path, job_id: str, skip: tuple[str, ...] = ("Install",)) -> list[StepResult]:
-        """Each `run:` step of the job in order, stopping at the first failure as a runner
-        does; steps whose name starts with one of `skip` are left out."""
-        job = yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"][job_id]
-        results = []
+        """Each `run:` step of the job in order; after a failure (not continue-on-error) only
+        the steps whose `if:` holds always(), as a runner does; steps whose name starts with one
+        of `skip` are left out."""
+        data = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+        job = data["jobs"][job_id]
+        self.workflow_env = {}
+        for level in (data.get("env") or {}, job.get("env") or {}):
+            self.workflow_env.update({key: self.evaluate(value) for key, value in level.items()})
+        results: list[StepResult] = []
+        failed = False
         for step in job["steps"]:
-            if "run" not in step or str(step.get("name", "")).startswith(skip) or not self.condition(step.get("if")):
+            if "run" not in step or str(step.get("name", "")).startswith(skip):
+                continue
+            if failed and "always()" not in str(step.get("if", "")):
+                continue
+            if not self.condition(step.get("if")):
                 continue
             results.append(self.run_step(step))
-            if results[-1].returncode != 0 and not step.get("continue-on-error"):
-                break
+            failed = failed or (results[-1].returncode != 0 and not step.get("continue-on-error"))
         return results
+
+
+def _text(value) -> str:
+    """An expression's value as GitHub writes it into a string."""
+    if value is True or value is False:
+        return str(value).lower()
+    return "" if value is None else str(value)

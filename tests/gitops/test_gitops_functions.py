@@ -1,5 +1,6 @@
 import json
 import os
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from support.taxonomy_repo import add_leaf, commit_all, git, make_repo
 from taxon.core import github
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import DocumentsSettings
 from taxon.gitops import actions, authorize, comment, export, gh
 from taxon.gitops import changes as pr_changes
 from taxon.gitops.changes import is_taxonomy_path
@@ -109,6 +111,50 @@ def test_outputs_use_a_delimiter_a_value_cannot_forge(tmp_path):
 )
 def test_parse_comment_command(body, expected):
     assert authorize.parse_comment_command(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # GitHub renders each of these as code or hides it: a line scan took them as commands
+        "```bash\n/taxon samples\n```",  # a fence with an info string
+        "~~~ yaml title\n/taxon samples\n~~~",
+        "<pre>\n/taxon samples\n</pre>",
+        "<pre>\n\n/taxon samples\n\n</pre>",  # a blank line does not end <pre>
+        "````\n```\n/taxon samples\n```\n````",  # a shorter fence inside a longer one
+        "````\n/taxon samples\n```` trailing text\n````",  # a closing fence takes no text: still open
+        "```\n/taxon samples",  # never closed: code to the end
+        "<details>\n\n/taxon samples\n\n</details>",  # collapsed
+        "<div hidden>\n\n/taxon samples\n\n</div>",
+        "<table><tr><td>\n\n/taxon samples\n\n</td></tr></table>",
+        "text <!--\n/taxon samples\n--> more",  # an inline comment over lines
+        "> quoted\n/taxon samples",  # a lazy continuation line of the quote
+        "> > /taxon samples",
+        "- /taxon samples",  # a list item
+        "1. /taxon samples",
+        "# /taxon samples",  # a heading
+        "/taxon samples\n---",  # a setext heading
+        "| a |\n|---|\n| /taxon samples |",  # a table cell
+        "`/taxon samples`",
+        "*/taxon samples*",
+        "[/taxon samples](https://example.org)",
+    ],
+)
+def test_commands_a_reader_does_not_see_as_one_do_not_count(body):
+    assert authorize.parse_comment_command(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "```\nnot this\n```\n\n/taxon samples",
+        "Thanks!  \n/taxon samples",  # after a hard break
+        "<details>\n\nlogs\n\n</details>\n\n/taxon samples",  # after a closed element
+        "&#47;taxon samples",  # renders as the command
+    ],
+)
+def test_a_command_in_a_paragraph_counts(body):
+    assert authorize.parse_comment_command(body) == authorize.CommentCommand("samples")
 
 
 @pytest.mark.parametrize(
@@ -223,7 +269,7 @@ def test_a_pinned_head_binds_the_request():
 # ------------------------------------------------------------------ the pull request's taxonomy as data
 
 
-LIMITS = export.ExportLimits(max_file_bytes=200_000, max_files=500, max_bytes=50_000_000)
+LIMITS = DocumentsSettings(max_file_bytes=200_000, max_pr_files=500, max_pr_bytes=50_000_000)
 
 
 def test_export_takes_only_changed_leaves_as_regular_files(tmp_path):
@@ -273,7 +319,7 @@ def test_export_caps_files_and_bytes_before_reading_any_blob(tmp_path):
         (leaf / f"part{number}.md").write_text("x" * 1000 + "\n")
     head = commit_all(repo, "pr")
     out = tmp_path / "out"
-    for limits in (export.ExportLimits(200_000, 10, 10**9), export.ExportLimits(200_000, 500, 15_000)):
+    for limits in (replace(LIMITS, max_pr_files=10, max_pr_bytes=10**9), replace(LIMITS, max_pr_bytes=15_000)):
         with pytest.raises(TaxonError, match="over the caps of"):
             export.export_pr_taxonomy(repo, "origin/main", head, out, limits)
         assert not out.exists()
@@ -394,3 +440,113 @@ def test_missing_gh_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TaxonError, match="GitHub CLI"):
         gh.run_gh(["api", "user"])
+
+
+# ------------------------------------------------------------------ train: the gate issue, the models, the id
+
+
+HOSTILE_SUBJECTS = [
+    "Merge pull request #5 from mallory/[click](https://evil.example)",
+    "Add leaf ![pixel](https://evil.example/p.png) (#6)",
+    "Ping @octo/maintainers and @everyone (#7)",
+    "<img src=x onerror=alert(1)> <details open> (#8)",
+    "Merge pull request #9 from mallory/``tick`` [x](y)",
+    "Autolink https://evil.example and <https://evil.example> (#10)",
+]
+
+
+def _strip_code_spans(text: str) -> str:
+    import re
+
+    return re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", text)
+
+
+def test_the_gate_issue_shows_merged_titles_and_branch_names_as_code():
+    from taxon.gitops.gate import MergedChange, render_gate_issue
+
+    report = {
+        "gate": {"passed": False, "reasons": ["changed leaf @octo/team [x](https://evil.example) did not improve"]},
+        "sets": {},
+        "baselines": ["base"],
+    }
+    merged = [MergedChange(f"{index:040x}", subject) for index, subject in enumerate(HOSTILE_SUBJECTS)]
+    body = render_gate_issue(
+        report, {"base": "base model `base`"}, "a" * 40, "https://github.com/o/r/actions/runs/1", merged, None
+    )
+    section = body[body.index("**Merged since") :]
+    shown = _strip_code_spans(section)
+    for rendered in ("](", "@", "<", "https://evil"):
+        assert rendered not in shown, (rendered, shown)
+    assert "- #6 `Add leaf ![pixel](https://evil.example/p.png) (#6)`" in section
+    assert "@octo/team" not in _strip_code_spans(body[: body.index("**Merged since")])
+
+
+def _gpu_config(tmp_path: Path, base: str, teacher: str) -> Path:
+    from support.taxonomy_repo import REPO
+
+    text = (REPO / "taxon.toml").read_text()
+    text = text.replace('base = "ibm-granite/granite-3.3-2b-instruct"', f'base = "{base}"')
+    text = text.replace('teacher = "ibm-granite/granite-3.3-8b-instruct"', f'teacher = "{teacher}"')
+    path = tmp_path / "taxon.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("base", "teacher", "named"),
+    [
+        ("packaged:smollm2", "org/teacher", "models.base = 'packaged:smollm2'"),
+        ("org/base", "packaged:smollm2", "generate.teacher = 'packaged:smollm2'"),
+        ("packaged:other", "packaged:smollm2", "models.base = 'packaged:other', generate.teacher"),
+    ],
+)
+def test_a_gpu_profile_naming_the_demo_model_stops_the_workflow_early(tmp_path, capsys, base, teacher, named):
+    from taxon.cli import main
+
+    config = _gpu_config(tmp_path, base, teacher)
+    assert main(["gitops", "check-models", "--profile", "gpu", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("::error title=Set the GPU runner's models::") and named in out
+    assert "[profiles.gpu.models] base" in out and "Setting up the GPU runner" in out
+    assert main(["gitops", "check-models", "--profile", "cpu", "--config", str(config)]) == 0  # the demo's own
+
+
+def test_the_shipped_gpu_profile_names_real_models(capsys):
+    from taxon.cli import main
+
+    assert main(["gitops", "check-models", "--profile", "gpu"]) == 0
+    assert "packaged:" not in capsys.readouterr().out
+
+
+def test_the_repository_id_falls_back_to_the_event(tmp_path, monkeypatch):
+    from taxon.commands.gitops import _repository_id
+
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"repository": {"id": 4242}}))
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    monkeypatch.setenv("GITHUB_REPOSITORY_ID", "77")
+    assert _repository_id() == 77
+    monkeypatch.delenv("GITHUB_REPOSITORY_ID")  # act sets none
+    assert _repository_id() == 4242
+    for payload in ({}, {"repository": {"id": "4242"}}, {"repository": {"id": True}}):
+        event.write_text(json.dumps(payload))
+        with pytest.raises(UsageError, match="no repository id"):
+            _repository_id()
+
+
+def test_redact_hides_secret_values_and_the_endpoint_host(monkeypatch, capsys):
+    import io
+
+    from taxon.cli import main
+
+    monkeypatch.setenv("TEACHER_URL", "https://teacher.internal.example:8443/v1")
+    monkeypatch.setenv("TEACHER_KEY", "sk-abc123")
+    monkeypatch.setattr(
+        "sys.stdin",
+        io.StringIO(
+            "error: https://teacher.internal.example:8443/v1 refused (key sk-abc123)\nhost teacher.internal.example\n"
+        ),
+    )
+    assert main(["gitops", "redact", "--env", "TEACHER_URL", "--env", "TEACHER_KEY", "--env", "UNSET"]) == 0
+    out = capsys.readouterr().out
+    assert out == "error: *** refused (key ***)\nhost ***\n"

@@ -2,6 +2,7 @@
 git repositories: a main branch and pull-request branches."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from runner import Runner
 
 from support.taxonomy_repo import REPO, add_leaf, commit_all, git, make_repo
 from taxon.core.github import COMMENT_MARKER
+from taxon.review.comment import log_tail
 
 WORKFLOWS = REPO / ".github" / "workflows"
 PR_NUMBER = 7
@@ -158,6 +160,7 @@ def samples_runner(tmp_path):
         repository=repository,
         extra_path=[github.bin],
         extra_env=github.env,
+        secrets={"TAXON_TEACHER_URL": "http://127.0.0.1:9/v1"},
     )
     runner.head = head
     runner.gh_calls = github.calls
@@ -192,7 +195,7 @@ def _fill_generate_output(runner: Runner, fell_short: bool = False) -> None:
         stats_file = dataset / "knowledge/science/birds/stats.json"
         stats = json.loads(stats_file.read_text())
         stats_file.write_text(json.dumps({**stats, "error": "kept 5 of 8 samples (minimum 10)"}))
-        runner.step_outcomes["generate"] = "failure"
+    runner.step_outcomes["generate"] = "failure" if fell_short else "success"
 
 
 def test_label_runs_the_trusted_job_on_data_only(samples_runner):
@@ -201,7 +204,8 @@ def test_label_runs_the_trusted_job_on_data_only(samples_runner):
     _fill_generate_output(runner)
     results = _request_then_samples(runner)
     assert [r.returncode for r in results] == [0] * len(results), [(r.name, r.stdout, r.stderr) for r in results]
-    assert [r.name.split(" ")[0] for r in results] == ["Check", "Fetch", "Take", "Validate", "Render", "Create"]
+    names = [r.name.split(" ")[0] for r in results]
+    assert names == ["Check", "Fetch", "Take", "Validate", "Check", "Render", "Create"]
     request = _outputs_of(results, "Check")
     assert request == {"pr": str(PR_NUMBER), "head_sha": runner.head, "base_ref": "main"}
 
@@ -291,8 +295,133 @@ def test_a_leaf_that_fell_short_is_still_reviewed_then_the_job_fails(samples_run
     runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
     _fill_generate_output(runner, fell_short=True)
     results = _request_then_samples(runner)
-    assert [r.returncode for r in results] == [0, 0, 0, 0, 0, 0, 1]
-    assert "::error title=Generation fell short::" in results[-1].stdout
+    assert [r.returncode for r in results] == [0, 0, 0, 0, 0, 0, 0, 1]
+    assert "::error title=Generation failed or fell short::" in results[-1].stdout
     posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
     body = json.loads(posted[0]["input"])["body"]
     assert "**Leaves that fell short**" in body and "`kept 5 of 8 samples (minimum 10)`" in body
+
+
+def test_samples_are_made_with_the_profile_train_uses():
+    """One profile: samples.yml generates with TAXON_PROFILE, the profile train.yml trains with,
+    whose minimum per leaf makes a leaf that falls short fail the job."""
+    from taxon.core.config import load_config
+
+    workflows = {name: yaml.safe_load((WORKFLOWS / name).read_text()) for name in ("samples.yml", "train.yml")}
+    assert workflows["samples.yml"]["env"]["TAXON_PROFILE"] == workflows["train.yml"]["env"]["TAXON_PROFILE"]
+    generate = next(s for s in workflows["samples.yml"]["jobs"]["samples"]["steps"] if s.get("id") == "generate")
+    assert '--profile "$TAXON_PROFILE"' in generate["run"] and "secrets.TAXON_TEACHER_URL" in str(generate["env"])
+    assert load_config("gpu").generate.min_kept_per_leaf >= 1
+
+
+def test_a_teacher_that_fails_gets_a_comment_with_its_error_and_the_log_link(samples_runner):
+    """The real generate step against a teacher that is gone: no dataset, yet an artifact (the
+    log), a comment with the end of the log (the secret endpoint hidden) and the run's link, and
+    a failed job."""
+    runner = samples_runner
+    with open(runner.workspace / "taxon.toml", "a") as config:  # fail at once instead of retrying
+        config.write("\n[profiles.gpu.teacher]\nretries = 0\ntimeout_s = 5\n")
+    git(runner.workspace, "commit", "-qam", "no retries")
+    secret_url = "http://127.0.0.1:9/secret-teacher-path/v1"
+    runner.secrets = {"TAXON_TEACHER_URL": secret_url, "TAXON_TEACHER_API_KEY": "sk-secret-key-123"}
+    checked = runner.run_job(WORKFLOWS / "samples.yml", "authorize")
+    runner.needs = {"authorize": {"outputs": checked[-1].outputs}}
+    results = runner.run_job(WORKFLOWS / "samples.yml", "samples")
+    by_name = {r.name.split(" ")[0] + str(i): r.returncode for i, r in enumerate(results)}
+    assert results[-1].name.startswith("Fail when generation failed") and results[-1].returncode == 1, by_name
+    generate = next(r for r in results if r.name.startswith("Generate"))
+    assert generate.returncode != 0
+    log = (runner.temp / "samples" / "generate.log").read_text()
+    assert "error" in log and "secret-teacher-path" not in log and "sk-secret-key-123" not in log
+    posted = [call for call in runner.gh_calls() if "--method" in call["args"]]
+    body = json.loads(posted[-1]["input"])["body"]
+    assert log_tail(log).splitlines()[-1] in body  # the error as taxon printed it
+    assert body.startswith(COMMENT_MARKER) and "generation failed" in body
+    assert "https://github.com/octo/taxonomy/actions/runs/1" in body and "secret-teacher-path" not in body
+    assert not (runner.temp / "samples" / "dataset").exists()
+
+
+def test_a_dry_run_posts_no_comment_and_says_so(samples_runner):
+    runner = samples_runner
+    runner.variables = {"TAXON_DRY_RUN": "true"}
+    runner.step_outputs["upload"] = {"artifact-url": "https://github.com/octo/taxonomy/actions/runs/1/artifacts/9"}
+    _fill_generate_output(runner)
+    results = _request_then_samples(runner)
+    assert [r.returncode for r in results] == [0] * len(results)
+    assert not [call for call in runner.gh_calls() if "--method" in call["args"]]
+    summary = runner.summary_file.read_text()
+    assert "dry run (TAXON_DRY_RUN=true): not posted on #7" in summary and "Generated samples for review" in summary
+
+
+# ------------------------------------------------------------------ train and release, dry runs
+
+
+def _train_steps(names: tuple[str, ...]) -> list[dict]:
+    steps = yaml.safe_load((WORKFLOWS / "train.yml").read_text())["jobs"]["pipeline"]["steps"]
+    return [step for step in steps if str(step.get("name", "")).startswith(names)]
+
+
+def test_a_dry_run_of_train_goes_without_githubs_api_and_says_so(tmp_path):
+    """No gh, no GITHUB_REPOSITORY_ID (act sets none): the cache and the latest release are gone
+    without with a notice, the changed leaves come from the push's previous head, and the gate
+    issue goes to the job summary only."""
+    upstream = make_repo(tmp_path)
+    workspace = _clone(upstream, tmp_path)
+    before = git(workspace, "rev-parse", "HEAD")
+    add_leaf(workspace, "compositional_skills/grounded/new_dates")
+    head = commit_all(workspace, "a leaf (#3)")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    event = {"before": before, "after": head, "repository": {"id": 4242}}
+    runner = Runner(
+        workspace,
+        temp,
+        "push",
+        event,
+        sha=head,
+        ref_name="main",
+        variables={"TAXON_DRY_RUN": "true"},
+        extra_env={"GITHUB_REPOSITORY_ID": "", "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+    )
+    runner.run_job(WORKFLOWS / "train.yml", "pipeline", skip=("",))  # no step: the workflow's env only
+    assert runner.workflow_env == {"TAXON_PROFILE": "gpu", "TAXON_DRY_RUN": "true"}
+    (venv_bin := temp / "venv" / "bin").mkdir(parents=True)
+    (venv_bin / "taxon").symlink_to(Path(sys.executable).parent / "taxon")
+    results = [runner.run_step(step) for step in _train_steps(("Restore", "The leaves changed", "Fetch"))]
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stdout + r.stderr for r in results]
+    restore, changed, fetch = results
+    assert restore.outputs == {"restored": "0", "from_sha": ""}
+    assert "::notice title=Dry run::dry run (TAXON_DRY_RUN=true): the generation cache skipped" in restore.stdout
+    assert json.loads(changed.outputs["leaves"]) == ["compositional_skills/grounded/new_dates"]
+    assert changed.outputs["since"] == before
+    assert fetch.outputs == {"bundle": "", "tag": ""} and "compared with the base model only" in fetch.stdout
+
+    report = temp / "report.json"
+    report.write_text(
+        json.dumps(
+            {"gate": {"passed": False, "reasons": ["changed leaf x did not improve"]}, "sets": {}, "baselines": ["b"]}
+        )
+    )
+    (issue_step,) = _train_steps(("Open or update",))
+    issue_step = {**issue_step, "run": issue_step["run"].replace("runs/train/evaluate/report.json", str(report))}
+    issue = runner.run_step(issue_step)
+    assert issue.returncode == 0 and "the gate issue was not opened" in issue.stdout
+    summary = runner.summary_file.read_text()
+    assert "this issue was not opened" in summary and "The evaluation gate failed on main" in summary
+    report.write_text(json.dumps({"gate": {"passed": True, "reasons": []}, "sets": {}, "baselines": ["b"]}))
+    passed = runner.run_step(issue_step)  # a passing gate closes the open issue: not in a dry run (act found it)
+    assert passed.returncode == 0 and "an open gate issue was not looked for or closed" in passed.stdout
+
+
+def test_a_dry_run_of_release_attests_releases_and_uploads_nothing():
+    workflow = yaml.safe_load((WORKFLOWS / "release.yml").read_text())
+    assert workflow[True]["workflow_dispatch"]["inputs"]["dry_run"]["type"] == "boolean"
+    assert workflow["env"]["TAXON_DRY_RUN"] == "${{ inputs.dry_run || vars.TAXON_DRY_RUN == 'true' }}"
+    steps = {step.get("name") or step["uses"].split("@")[0]: step for step in workflow["jobs"]["release"]["steps"]}
+    assert steps["Attest build provenance (the archive and its SHA256SUMS)"]["if"] == "env.TAXON_DRY_RUN != 'true'"
+    assert steps["Attach to the GitHub Release"]["if"] == "env.TAXON_DRY_RUN != 'true'"
+    assert "Dry run" in steps["Dry run, said"]["run"]
+    assert "vars.TAXON_DRY_RUN != 'true'" in workflow["jobs"]["huggingface"]["if"]
+    assert (
+        "find-build" in steps["Find the bundle the train run built and gated for this commit"]["run"]
+    )  # never skipped

@@ -34,7 +34,10 @@ def test_the_loop_is_wired_as_documented():
     assert train["concurrency"] == {"group": "train-main", "cancel-in-progress": False}
     assert train["jobs"]["pipeline"]["runs-on"] == ["self-hosted", "gpu"]
     assert train[True]["push"]["paths"] == ["taxonomy/**"]
-    assert 'taxon" pipeline --profile gpu' in str(train["jobs"]["pipeline"]["steps"])
+    assert 'taxon" pipeline --profile "$TAXON_PROFILE"' in str(train["jobs"]["pipeline"]["steps"])
+    # one profile for what samples and training generate: the same variable, the same default
+    assert train["env"]["TAXON_PROFILE"] == workflows["samples.yml"]["env"]["TAXON_PROFILE"]
+    assert train["env"]["TAXON_PROFILE"] == "${{ vars.TAXON_PROFILE || 'gpu' }}"
     samples = workflows["samples.yml"]
     assert samples["jobs"]["samples"]["environment"] == "sample-generation"
     assert "synchronize" in samples[True]["pull_request_target"]["types"]
@@ -46,11 +49,20 @@ def test_the_loop_is_wired_as_documented():
         next(r for r in runs if 'taxon" pipeline' in r)
     )
     assert any("pipeline.previous_bundle=$PREVIOUS" in run for run in runs)
+    assert any("pipeline.changed_leaves=${CHANGED:-[]}" in run for run in runs)
+    # the models are checked before the GPU lock is installed
+    assert runs.index(next(r for r in runs if "gitops check-models" in r)) < runs.index(
+        next(r for r in runs if "-r requirements/gpu.txt" in r)
+    )
     uploads = [step["with"]["name"] for step in steps if "upload-artifact" in str(step.get("uses"))]
     assert uploads == ["bundle-${{ github.sha }}", "generate-cache-${{ github.sha }}", "run-${{ github.sha }}"]
     release = workflows["release.yml"]
     assert release["jobs"]["huggingface"]["environment"] == "huggingface"
-    assert any("attest" in str(step.get("uses")) for step in release["jobs"]["release"]["steps"])
+    attest = next(step for step in release["jobs"]["release"]["steps"] if "attest" in str(step.get("uses")))
+    assert attest["with"]["subject-path"].splitlines() == [
+        "${{ steps.build.outputs.archive }}",
+        "${{ steps.build.outputs.sums }}",
+    ], "the digest taxon verify takes is attested with the archive's"
     assert not any(
         TRAINING_RUN.search(str(step.get("run", ""))) for job in release["jobs"].values() for step in job["steps"]
     ), "release.yml never trains: it promotes the gated build"
@@ -405,10 +417,32 @@ def test_actionlint_when_installed():
 
 
 def test_every_install_of_this_repository_uses_the_pinned_constraints():
-    installs = [
-        line.strip()
+    """The GPU runner's install pins to its lock (requirements/gpu.txt), every other to constraints.txt."""
+    installs = {
+        workflow.name: [
+            line.strip()
+            for line in workflow.read_text(encoding="utf-8").splitlines()
+            if "pip" in line and " install " in line and (" -e " in line or " -r " in line)
+        ]
         for workflow in sorted(WORKFLOWS.glob("*.yml"))
-        for line in workflow.read_text(encoding="utf-8").splitlines()
-        if "pip" in line and " install " in line and " -e " in line
+    }
+    train = installs.pop("train.yml")
+    assert train and all("requirements/gpu.txt" in line for line in train), train
+    others = [line for lines in installs.values() for line in lines]
+    assert others and all("-c requirements/constraints.txt" in line for line in others), others
+
+
+def test_a_step_that_pipes_fails_with_its_first_command():
+    """A run: with no shell: is `bash -e {0}` on GitHub: a pipeline's status is its last
+    command's (tee's), so a failing `taxon generate | ... | tee` would pass. Such steps say
+    `shell: bash` (`-eo pipefail`)."""
+    import re
+
+    piping = [
+        (name, step.get("name"))
+        for name, workflow in load_workflows(WORKFLOWS).items()
+        for job in workflow.jobs.values()
+        for step in job.get("steps", [])
+        if re.search(r"(?<!\|)\|(?!\|)", str(step.get("run", ""))) and step.get("shell") != "bash"
     ]
-    assert installs and all("-c requirements/constraints.txt" in line for line in installs), installs
+    assert piping == []

@@ -133,8 +133,7 @@ def test_large_weights_are_resharded_under_the_limit(run_inputs, tmp_path):
     from transformers import AutoModelForCausalLM
 
     leaves, dataset, train, evaluation = run_inputs
-    config = make_config()
-    config["publish"]["max_shard_size"] = "60KB"
+    config = make_config().with_overrides({"publish": {"max_shard_size": "60KB"}})
     bundle = publish(train, evaluation, dataset, leaves, config, str(tmp_path / "bundle"))
     shards = sorted(bundle.glob("*.safetensors"))
     assert len(shards) > 1 and all(shard.stat().st_size <= 60_000 for shard in shards)

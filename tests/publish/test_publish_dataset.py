@@ -28,7 +28,7 @@ def test_datasets_loads_the_training_set_and_the_held_out_questions(bundle, run_
         str(bundle / "dataset"), cache_dir=str(bundle.parent / "hf-cache")
     )  # not ~/.cache: paths repeat across runs
     samples = collect_samples(generated, leaves, None)
-    eval_share = make_config()["dataset"]["eval_share"]
+    eval_share = make_config().dataset.eval_share
     sides = TrainingSplit(leaves, eval_share, rows=samples)
     expected = {side: [s for s in samples if sides.side(s) == side] for side in ("train", "held_out")}
     assert len(samples) > len(expected["train"]) + len(expected["held_out"])  # rewordings of held-out questions

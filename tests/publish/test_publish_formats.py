@@ -11,7 +11,7 @@ import yaml
 from support.runs import make_config
 from taxon.backends.models import PACKAGED, PREPARED_RECORD, declared_dtype
 from taxon.cli import main
-from taxon.core.config import deep_merge
+from taxon.core.errors import TaxonError
 from taxon.publish import publish, verify_bundle
 
 PROMPTS = ["What is the capital of France?", "bird", "Rewrite the sentence politely."]
@@ -43,7 +43,7 @@ def bf16_run(run_inputs, tmp_path_factory, tiny_model_dir):
 @pytest.fixture(scope="module")
 def gguf_bundle(bf16_run, tmp_path_factory):
     leaves, dataset, train, evaluation = bf16_run
-    config = deep_merge(make_config(), {"publish": {"gguf": True, "name": "acme-knowledge"}})
+    config = make_config().with_overrides({"publish": {"gguf": True, "name": "acme-knowledge"}})
     return publish(train, evaluation, dataset, leaves, config, str(tmp_path_factory.mktemp("out") / "bundle"))
 
 
@@ -149,3 +149,80 @@ def test_a_template_with_a_default_system_message_gives_the_modelfile_one(tmp_pa
     tokenizer.save_pretrained(tmp_path)
     assert '\nSYSTEM """You are the Lanternwick guide."""\n' in modelfile_text(tmp_path)
     assert "SYSTEM" not in modelfile_text(tiny_model_dir)
+
+
+# ------------------------------------------------------------------ Modelfile fields are never instructions
+
+INJECTED = '"""\nADAPTER ./evil.gguf\nFROM ./other.gguf\nSYSTEM """'
+
+
+def _tokenizer_with_system(tiny_model_dir, folder, system: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = (
+        "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\n"
+        + system.replace("'", "\\'")
+        + "<|im_end|>\\n' }}"
+        "{% endif %}" + tokenizer.chat_template
+    )
+    tokenizer.save_pretrained(folder)
+    return tokenizer
+
+
+@pytest.mark.parametrize(
+    "system",
+    [f"Be kind.{INJECTED}", "Be kind.\x1b[2K", 'Be kind."""', "Be kind.\u2028Obey.", "Be\u200bkind.\x85"],
+    ids=["triple quote and new commands", "an escape", "a closing triple quote", "a line separator", "dropped"],
+)
+def test_a_system_prompt_that_would_add_commands_is_refused(tmp_path, tiny_model_dir, system):
+    from taxon.publish.gguf import modelfile_text
+
+    _tokenizer_with_system(tiny_model_dir, tmp_path, system)
+    with pytest.raises(TaxonError, match="SYSTEM"):
+        modelfile_text(tmp_path)
+
+
+def test_a_system_prompt_with_plain_quotes_is_written_as_itself(tmp_path, tiny_model_dir):
+    from taxon.publish.gguf import modelfile_text
+
+    _tokenizer_with_system(tiny_model_dir, tmp_path, 'Answer "yes" or "no".')
+    assert '\nSYSTEM """Answer "yes" or "no"."""\n' in modelfile_text(tmp_path)
+
+
+def test_a_template_that_would_add_commands_is_refused(tiny_model_dir, monkeypatch):
+    from taxon.publish import gguf
+
+    monkeypatch.setattr(gguf, "CHATML_TEMPLATE", gguf.CHATML_TEMPLATE + INJECTED)
+    with pytest.raises(TaxonError, match="TEMPLATE"):
+        gguf.modelfile_text(tiny_model_dir)
+
+
+@pytest.mark.parametrize("token", ['end"\nADAPTER ./evil.gguf', 'end"', "end\nFROM ./other.gguf", "end\x00"], ids=repr)
+def test_an_eos_token_that_would_add_commands_is_refused(tmp_path, tiny_model_dir, token):
+    from transformers import AutoTokenizer
+
+    from taxon.publish.gguf import modelfile_text
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.add_special_tokens({"eos_token": token})
+    tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(TaxonError, match="stop token"):
+        modelfile_text(tmp_path)
+
+
+def test_a_generation_config_eos_that_would_add_commands_is_refused(tmp_path, tiny_model_dir):
+    """The eos ids of generation_config.json become stop tokens too."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from taxon.publish.gguf import modelfile_text
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.add_tokens(['stop"\nPARAMETER num_ctx 1'], special_tokens=True)
+    tokenizer.save_pretrained(tmp_path)
+    hostile_id = tokenizer.convert_tokens_to_ids('stop"\nPARAMETER num_ctx 1')
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": [tokenizer.eos_token_id, hostile_id]}))
+    with pytest.raises(TaxonError, match="stop token"):
+        modelfile_text(tmp_path)

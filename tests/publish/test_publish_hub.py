@@ -15,9 +15,7 @@ def test_hub_destinations_are_parsed():
 
 
 def _hub_config(tmp_path):
-    config = make_config()
-    config["publish"]["hub_staging_dir"] = str(tmp_path / "staging")
-    return config
+    return make_config().with_overrides({"publish": {"hub_staging_dir": str(tmp_path / "staging")}})
 
 
 def test_without_a_token_the_bundle_is_built_and_verified_then_a_clear_error(run_inputs, tmp_path, monkeypatch):

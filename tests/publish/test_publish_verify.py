@@ -1,4 +1,5 @@
 import hashlib
+import json
 import os
 import shutil
 import zipfile
@@ -189,3 +190,126 @@ def test_text_and_safetensors_whose_first_bytes_look_like_a_pickle_header_are_no
     for text in ("# A model card\n", "In this model...\n", '{"a": 1}\n', "---\nlicense: mit\n---\n"):
         (tmp_path / "card.md").write_text(text)
         assert not is_pickle(tmp_path / "card.md"), text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"x\n::error title=Forged::the release is safe.json",
+        b"::add-mask::hf_token.json",
+        b"  ::set-output name=ok::yes.json",
+        b"##[warning]forged.json",
+        b"caf\xe9\r::stop-commands::t.json",
+    ],
+)
+def test_hostile_file_names_are_printed_escaped(bundle, capsys, name):
+    """A name in the bundle reaches the release job's log through `taxon verify`: it is
+    escaped (taxon.core.github.log_name), so no line of the output is a workflow command."""
+    with open(os.path.join(os.fsencode(bundle), name), "wb") as handle:
+        handle.write(b"{}")
+    assert main(["verify", str(bundle)]) == 1
+    captured = capsys.readouterr()
+    for line in (captured.out + captured.err).splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line, line
+    assert "not listed in SHA256SUMS" in captured.err
+
+
+AUTO_MAP = {"auto_map": {"AutoModelForCausalLM": "modeling_evil.Evil"}}
+EVIL_PEFT = {"peft_type": "LORA", "auto_mapping": {"base_model_class": "system", "parent_library": "os"}}
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("config.json", lambda text: b"\xef\xbb\xbf" + text.encode()),  # a UTF-8 byte-order mark
+        ("config.json", lambda text: text.encode("utf-16")),
+        ("config.json", lambda text: text.encode("utf-32-le")),
+        ("config.json", lambda text: text.replace("auto_map", "auto\\u005fmap").encode()),  # an escaped key
+        ("processor_config.json", lambda text: text.encode("utf-16-be")),
+        ("adapter/adapter_config.json", lambda text: json.dumps(EVIL_PEFT).encode()),  # peft's, naming os
+        ("model_config.yaml", lambda text: b"auto_map:\n  AutoModel: modeling_evil.Evil\n"),
+        ("config.json5", lambda text: b"{auto_map: {AutoModel: 'modeling_evil.Evil'},}"),
+    ],
+    ids=["bom", "utf-16", "utf-32", "escaped key", "another config", "peft auto_mapping", "yaml", "json5"],
+)
+def test_remote_code_keys_are_found_in_any_config_and_encoding(bundle, name, data):
+    config = json.loads((bundle / "config.json").read_text())
+    (bundle / name).parent.mkdir(exist_ok=True)
+    (bundle / name).write_bytes(data(json.dumps({**config, **AUTO_MAP})))
+    _reseal(bundle)
+    problems = [p for p in verify_bundle(bundle) if p.startswith(f"{name}:")]
+    assert problems and "would load code with the model" in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [None, {"base_model_class": "LlamaForCausalLM", "parent_library": "transformers.models.llama.modeling_llama"}],
+)
+def test_peft_s_own_auto_mapping_passes(bundle, mapping):
+    (bundle / "adapter").mkdir(exist_ok=True)
+    (bundle / "adapter" / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "auto_mapping": mapping}))
+    _reseal(bundle)
+    assert verify_bundle(bundle) == []
+
+
+def test_a_json_file_no_strict_loader_reads_is_refused(bundle):
+    (bundle / "config.json").write_text('{"model_type": "llama", /* a comment */ "auto_map": {}}')
+    _reseal(bundle)
+    assert any(p.startswith("config.json: is not JSON") for p in verify_bundle(bundle))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../../../../etc/hostname",
+        "/etc/hostname",
+        "data/../../config.json",
+        "../README.md",
+        "hf://datasets/someone/else/train.jsonl",
+        "https://evil.example/train.jsonl",
+        "data/*.jsonl",
+        "data/missing.jsonl",
+    ],
+)
+def test_the_dataset_card_names_only_files_of_the_training_set(bundle, path):
+    card = bundle / "dataset" / "README.md"
+    text = card.read_text()
+    assert "path: data/train.jsonl" in text
+    card.write_text(
+        text.replace("path: data/train.jsonl", f"path: data/train.jsonl\n  - split: extra\n    path: '{path}'", 1)
+    )
+    _reseal(bundle)
+    assert any("the card names" in p and "not a file of the training set" in p for p in verify_bundle(bundle))
+
+
+def test_a_data_dir_outside_the_training_set_is_refused(bundle):
+    card = bundle / "dataset" / "README.md"
+    card.write_text(card.read_text().replace("config_name: default", "config_name: default\n  data_dir: ../..", 1))
+    _reseal(bundle)
+    assert any("'../..', not a file of the training set" in p for p in verify_bundle(bundle))
+
+
+def test_the_evaluation_report_names_no_absolute_path(bundle):
+    """The evaluation ran on models at absolute paths (a runner's work folder): the bundle's
+    copies name them relative to the working folder, or by their last two parts."""
+    import json
+
+    report = json.loads((bundle / "eval" / "report.json").read_text())
+    strings: list[str] = []
+
+    def collect(value):
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                strings.append(key)
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    collect(report)
+    assert report["candidate"] and not [s for s in strings if os.path.isabs(s)]
+    assert report["candidate"] in report["sets"]["general/text"]["scores"]
+    for text_file in ("eval/report.md", "README.md"):
+        assert "/tmp/" not in (bundle / text_file).read_text(), text_file

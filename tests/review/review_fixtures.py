@@ -120,3 +120,13 @@ def write_gen_out(gen_out: Path, generated_per_leaf: int = 4, extra_leaves: int 
         summary["leaves"][leaf] = stats
     (gen_out / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     return gen_out
+
+
+def render_review_page(gen_out: Path, taxonomy_root: Path | None, out_html: Path) -> Path:
+    """The review page of a generate output folder, written as `taxon review --html` writes it."""
+    from taxon.core.store import atomic_write_text
+    from taxon.review.data import load_review
+    from taxon.review.page import render_page_html
+
+    atomic_write_text(out_html, render_page_html(load_review(gen_out, taxonomy_root)))
+    return Path(out_html)

@@ -3,9 +3,7 @@
 from pathlib import Path
 
 import pytest
-from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, write_gen_out, write_taxonomy
-
-from taxon.review.page import render_review_page
+from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, render_review_page, write_gen_out, write_taxonomy
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

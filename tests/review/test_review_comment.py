@@ -72,3 +72,15 @@ def test_size_counts_utf16_units():
 def test_message_is_clipped(review):
     markdown = render_comment(review, samples_per_leaf=10, message_chars=10)
     assert "more characters]" in markdown
+
+
+def test_a_failure_comment_shows_the_logs_end_literally_and_links_the_run():
+    from taxon.review.comment import render_failure_comment
+
+    log = "".join(f"progress {i}\n" for i in range(100)) + "taxon generate: error: ```\n@octo/team [x](https://evil)\n"
+    body = render_failure_comment(log, "https://github.com/o/r/actions/runs/5", "a" * 40)
+    assert body.startswith(COMMENT_MARKER) and "generation failed" in body and f"`{'a' * 40}`" in body
+    assert "[the workflow run's log](https://github.com/o/r/actions/runs/5)" in body
+    assert "progress 71\n" not in body and "progress 72\n" in body  # the last 30 lines
+    assert "````text\nprogress 72" in body  # a fence longer than the log's backtick run: shown literally
+    assert "](javascript" not in render_failure_comment(log, "javascript:alert(1)")

@@ -1,10 +1,10 @@
 import json
 import re
 
-from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, write_gen_out, write_taxonomy
+from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, render_review_page, write_gen_out, write_taxonomy
 
 from taxon.cli import main
-from taxon.review.page import embed_json, render_review_page
+from taxon.review.page import embed_json
 
 
 def _embedded(html: str) -> dict:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from taxon.core.settings import Config, build_config
 from taxon.qna.layout import SAMPLES_NAME, STATS_NAME
 from taxon.qna.samples import make_sample
 from taxon.qna.taxonomy import leaf_from_data
@@ -32,7 +33,7 @@ WORDS = [
 ]
 
 
-def make_config(**evaluate_overrides) -> dict:
+def make_config(**evaluate_overrides) -> Config:
     evaluate = {
         "backend": "transformers",
         "max_per_leaf": 0,
@@ -53,7 +54,7 @@ def make_config(**evaluate_overrides) -> dict:
         },
     }
     evaluate.update(evaluate_overrides)
-    return {
+    tables = {
         "taxonomy": {"root": "taxonomy"},
         "dataset": {"eval_share": 0.5},
         "generate": {"teacher": "scripted", "seed": 42},
@@ -70,6 +71,7 @@ def make_config(**evaluate_overrides) -> dict:
             "hub_private": False,
         },
     }
+    return build_config(tables, "tests/support/runs.py")
 
 
 KNOWLEDGE_LEAF = "knowledge/sports/quillball"

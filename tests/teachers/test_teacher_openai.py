@@ -7,11 +7,14 @@ from teachers_scripted import Reply, completion_body
 from taxon.backends import make_teacher
 from taxon.backends.base import ChatRequest
 from taxon.core.errors import TaxonError
+from taxon.core.settings import build_config
 
 
 def openai_teacher(url, model="scripted", **params):
     settings = {"base_url": url, "retries": 2, "backoff_s": 0.001, "timeout_s": 5, "concurrency": 4, **params}
-    return make_teacher({"generate": {"backend": "openai", "teacher": model}, "teacher": settings})
+    return make_teacher(
+        build_config({"generate": {"backend": "openai", "teacher": model}, "teacher": settings}, "test")
+    )
 
 
 def ask(text, **options):

@@ -6,6 +6,7 @@ import pytest
 from taxon.backends import make_teacher
 from taxon.backends.base import ChatRequest
 from taxon.core.errors import UsageError
+from taxon.core.settings import build_config
 
 QUESTIONS = [
     "What is the capital of France?",
@@ -194,6 +195,6 @@ def test_factory_builds_a_named_transformers_teacher(sharp_model_dir):
         "generate": {"backend": "transformers", "teacher": str(sharp_model_dir)},
         "teacher": {"batch_size": 2, "threads": 1},
     }
-    teacher = make_teacher(config)
+    teacher = make_teacher(build_config(config, "test"))
     assert teacher.batch_size == 2
     assert teacher.name.startswith(f"transformers:{sharp_model_dir}@") and len(teacher.name.rsplit("@", 1)[1]) == 12

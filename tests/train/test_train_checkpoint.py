@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import torch
 from safetensors.torch import load_file
@@ -13,7 +14,7 @@ CPU = Context(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
 
 
 def trained_a_step(tiny_model_dir, train_config):
-    model = build(str(tiny_model_dir), train_config, "cpu", seed=1)
+    model = build(str(tiny_model_dir), replace(train_config, seed=1), "cpu")
     optimizer, scheduler = make_optimizer(model, train_config, total_steps=10)
     model(input_ids=torch.tensor([[5, 6, 7, 8]])).logits.float().pow(2).mean().backward()
     optimizer.step()
@@ -22,7 +23,7 @@ def trained_a_step(tiny_model_dir, train_config):
 
 
 def test_a_checkpoint_restores_weights_optimizer_scheduler_and_rng_without_pickle(tmp_path, tiny_model_dir):
-    train_config = small_config()["train"]
+    train_config = small_config().train
     model, optimizer, scheduler = trained_a_step(tiny_model_dir, train_config)
     torch.manual_seed(123)
     folder = checkpoint.save(tmp_path, 1, model, optimizer, scheduler, {"run_key": "k", "log": []}, CPU, keep=2)
@@ -31,7 +32,7 @@ def test_a_checkpoint_restores_weights_optimizer_scheduler_and_rng_without_pickl
     assert saved and all("lora_" in name for name in saved)  # not the frozen base, nor its tied head
     expected_random = torch.rand(3)
 
-    fresh = build(str(tiny_model_dir), train_config, "cpu", seed=2)
+    fresh = build(str(tiny_model_dir), replace(train_config, seed=2), "cpu")
     fresh_optimizer, fresh_scheduler = make_optimizer(fresh, train_config, total_steps=10)
     state = checkpoint.load(folder, fresh, fresh_optimizer, fresh_scheduler, CPU)
     assert state["step"] == 1 and state["run_key"] == "k"

@@ -52,7 +52,7 @@ def test_training_set_holds_generated_seeds_and_replay_but_not_held_out(tmp_path
     config = small_config(max_sample_tokens=60, pack_tokens=60, replay_share=1.0)  # every replay row
     rows = collect_samples(generated_dir, leaves, replay)
     assert len(rows) == 80 + sum(len(seed_samples(leaf)) for leaf in leaves) + len(replay_rows)
-    held_out = [row for row in rows if is_held_out(row, config["dataset"]["eval_share"])]
+    held_out = [row for row in rows if is_held_out(row, config.dataset.eval_share)]
     assert 0 < len(held_out) < len(rows)
 
     training_set = build_training_set(generated_dir, leaves, replay, tokenizer, config)
@@ -109,7 +109,7 @@ def test_replay_is_mixed_in_by_share(tmp_path, tokenizer, leaves, generated_dir)
 def test_knowledge_seeds_outside_the_context_share_train_as_their_bare_question(tmp_path, tokenizer, leaves):
     knowledge = next(leaf for leaf in leaves if leaf.kind == "knowledge")
     seeds = seed_samples(knowledge)
-    eval_share = small_config()["dataset"]["eval_share"]
+    eval_share = small_config().dataset.eval_share
     trained = [seed for seed in seeds if not is_held_out(seed, eval_share)]
     assert trained and all(seed["messages"][0]["content"] != bare_question(seed) for seed in seeds)
 

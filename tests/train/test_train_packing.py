@@ -76,7 +76,7 @@ def test_a_packed_row_gives_exactly_the_losses_of_its_samples_run_alone(tiny):
         torch.testing.assert_close(packed, alone, rtol=1e-5, atol=1e-5)
         # the training loop's loss: logits only where a target is, summed
         context = Context(rank=0, world=1, local_rank=0, device=torch.device("cpu"))
-        loss, tokens = row_loss(model, row, TrainingSet(samples, "hash"), {"autocast": "none"}, context)
+        loss, tokens = row_loss(model, row, TrainingSet(samples, "hash"), "none", context)
         torch.testing.assert_close(loss, alone.sum(), rtol=1e-5, atol=1e-4)
         assert tokens == sum(len(samples[i]) for i in row)
         # the trap this avoids: with a cache the position ids are not read as sample boundaries
@@ -105,6 +105,6 @@ def test_a_row_holding_the_shared_prompt_prefix_once_gives_each_sample_its_loss_
         held_once = F.cross_entropy(logits, torch.tensor(targets), ignore_index=IGNORE, reduction="none")
         alone = torch.cat([per_token_losses(model, *row_arrays((i,), samples))[shared:] for i in row])
         torch.testing.assert_close(held_once[shared:], alone, rtol=1e-5, atol=1e-5)
-        loss, tokens = row_loss(model, row, training_set, {"autocast": "none"}, context, shared)
+        loss, tokens = row_loss(model, row, training_set, "none", context, shared)
         torch.testing.assert_close(loss, alone.sum(), rtol=1e-5, atol=1e-4)
     assert tokens == sum(len(samples[i]) for i in row)  # counted as the samples' own tokens

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from taxon.core.config import load_config
+from taxon.core.settings import Config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,7 +56,7 @@ SMALL = {
 }
 
 
-def small_config(**train) -> dict:
+def small_config(**train) -> Config:
     return load_config("cpu", REPO / "taxon.toml", {"train": {**SMALL, **train}})
 
 

@@ -11,8 +11,10 @@ import yaml
 
 from support.leaves import CORPUS, CORPUS_2024, need
 from taxon.core.errors import TaxonError
+from taxon.core.settings import ValidateSettings
 from taxon.qna.loader import load_qna, parse_text, read_qna
-from taxon.validate.settings import DEFAULTS
+
+DEFAULTS = ValidateSettings()
 
 BILLION_LAUGHS = """\
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
@@ -90,12 +92,12 @@ def test_deep_nesting_stops_at_the_configured_depth(depth):
     found = only(parsed, "Y009")
     assert found.line == 1 and parsed.data is None
     if depth == 50:
-        assert found.column == 3 + DEFAULTS["max_depth"]
+        assert found.column == 3 + DEFAULTS.max_depth
 
 
 def test_deep_block_nesting_stops_at_the_configured_depth():
     block = "".join(f"{'  ' * level}k{level}:\n" for level in range(12)) + "  " * 12 + "leaf: 1\n"
-    assert only(parse_text(block, "qna.yaml"), "Y009").line == DEFAULTS["max_depth"] + 1
+    assert only(parse_text(block, "qna.yaml"), "Y009").line == DEFAULTS.max_depth + 1
 
 
 def test_a_30_mb_file_is_refused_unread(tmp_path):
@@ -104,7 +106,7 @@ def test_a_30_mb_file_is_refused_unread(tmp_path):
         handle.truncate(30 * 1024 * 1024)
     parsed = read_qna(path)
     assert rules_of(parsed) == ["Y002"] and parsed.findings[0].line == 1
-    smaller = read_qna(write(tmp_path, "a: " + "x" * 200 + "\n", "small.yaml"), {**DEFAULTS, "max_file_bytes": 100})
+    smaller = read_qna(write(tmp_path, "a: " + "x" * 200 + "\n", "small.yaml"), ValidateSettings(max_file_bytes=100))
     assert rules_of(smaller) == ["Y002"]
 
 

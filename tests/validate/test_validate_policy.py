@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 
 from support.leaves import knowledge_text, skill_text
+from taxon.core.settings import ValidateSettings, plain
 from taxon.validate.engine import validate_paths
-from taxon.validate.settings import DEFAULTS
+
+DEFAULTS = ValidateSettings()
 
 
 def findings_of(path, **options):
@@ -39,7 +41,7 @@ def test_whitespace_hygiene(make_leaf):
 def test_trailing_whitespace_findings_are_capped_per_file(make_leaf):
     text = skill_text().replace("\n", "  \n")
     found = findings_of(
-        make_leaf("compositional_skills/a/many", text), settings={**DEFAULTS, "max_findings_per_rule": 5}
+        make_leaf("compositional_skills/a/many", text), settings=ValidateSettings(max_findings_per_rule=5)
     )
     assert rules(found) == ["P002"] * 5
     assert "(and 9 more lines like this)" in found[-1].message
@@ -180,7 +182,7 @@ def test_a_large_tree_checked_in_processes_reports_the_same(make_leaf, tmp_path)
         make_leaf(f"compositional_skills/many/leaf_{number}", skill_text().replace("Describe", f"Describe {number}"))
     make_leaf("compositional_skills/many/broken", "a: [\n")
     serial = validate_paths([tmp_path / "taxonomy"])
-    parallel = validate_paths([tmp_path / "taxonomy"], settings={**DEFAULTS, "parallel_from": 2, "workers": 2})
+    parallel = validate_paths([tmp_path / "taxonomy"], settings=ValidateSettings(parallel_from=2, workers=2))
     assert parallel.to_json() == serial.to_json() and serial.errors == 1
 
 
@@ -189,13 +191,13 @@ def test_taxon_toml_states_every_default():
 
     from support.paths import REPO
 
-    assert tomllib.loads((REPO / "taxon.toml").read_text())["validate"] == DEFAULTS
+    assert tomllib.loads((REPO / "taxon.toml").read_text())["validate"] == plain(DEFAULTS)
 
 
 def test_findings_of_one_rule_are_capped_per_file_with_a_count(make_leaf):
     text = skill_text() + "".join(f"extra_{n}: ''\n" for n in range(30))
     found = findings_of(make_leaf("compositional_skills/a/flood", text))
     empties = [f for f in found if f.rule == "P020"]
-    assert len(empties) == DEFAULTS["max_findings_per_rule"]
+    assert len(empties) == DEFAULTS.max_findings_per_rule
     assert empties[-1].message.endswith("(and 10 more findings of P020 in this file)")
-    assert len([f for f in found if f.rule == "S002"]) == DEFAULTS["max_findings_per_rule"]
+    assert len([f for f in found if f.rule == "S002"]) == DEFAULTS.max_findings_per_rule

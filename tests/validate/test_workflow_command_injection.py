@@ -66,3 +66,46 @@ def test_error_messages_and_the_summary_step_are_neutralised(tmp_path):
     result = _taxon("gitops", "summary", "--sarif", str(tmp_path / "report.sarif"), cwd=tmp_path)
     assert result.returncode == 0
     _assert_no_injected_command(result.stdout + result.stderr)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _repo_with_hostile_pr(tmp_path: Path, hostile: str, links: int) -> tuple[Path, str]:
+    repo = tmp_path / "repo"
+    leaf = repo / "taxonomy" / "knowledge" / "zoo" / "animals"
+    leaf.mkdir(parents=True)
+    _git(repo.parent, "init", "-q", "-b", "main", str(repo))
+    for key, value in (("user.name", "t"), ("user.email", "t@example.org")):
+        _git(repo, "config", key, value)
+    (leaf / "qna.yaml").write_text(knowledge_text())
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "main")
+    _git(repo, "checkout", "-qb", "pr")
+    (leaf / f"{hostile}.md").write_text("# A\n")
+    other = repo / "taxonomy" / "knowledge" / f"x{hostile}" / "leaf"
+    other.mkdir(parents=True)
+    (other / "qna.yaml").write_text(knowledge_text())
+    for number in range(links):
+        os.symlink("/etc/passwd", leaf / f"link{number}.md")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "pr")
+    return repo, _git(repo, "rev-parse", "HEAD")
+
+
+def test_diff_and_export_print_names_escaped_and_count_what_they_skip(tmp_path):
+    hostile = "a\n::add-mask::secret\r::error::forged"
+    repo, head = _repo_with_hostile_pr(tmp_path, hostile, links=300)
+    result = _taxon("diff", "--base", "main", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    _assert_no_injected_command(result.stdout + result.stderr)
+    assert "add-mask" in result.stdout
+    out = tmp_path / "out"
+    config = ["--config", str(Path(__file__).resolve().parents[2] / "taxon.toml")]
+    result = _taxon("gitops", "export-pr", "--base", "main", "--head", head, "--out", str(out), *config, cwd=repo)
+    assert result.returncode == 0, result.stderr
+    _assert_no_injected_command(result.stdout + result.stderr)
+    lines = result.stdout.splitlines()
+    assert len(lines) < 30, "300 skipped links are counted, not listed one by one"
+    assert any("more files not used" in line and "not a regular file" in line for line in lines)

@@ -54,6 +54,9 @@ def _top_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    for stream in (sys.stdout, sys.stderr):  # a name that is not UTF-8 is printed escaped, never a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     top = _top_parser()
     if not argv or argv[0].startswith("-"):
         top.parse_args(argv)
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     try:
-        return module.run(args)
+        code: int = module.run(args)
+        return code
     except TaxonError as error:
         print(log_safe(f"taxon {name}: error: {error}"), file=sys.stderr)
         return error.exit_code

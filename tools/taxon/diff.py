@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, Repository, find_repository
-from taxon.qna.layout import QNA_NAME
+from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 
 DEFAULT_BASES = ("origin/main", "main")
 BASE_HINT = "run 'git fetch origin main', or name the base with --base REF"
@@ -45,7 +47,7 @@ class LeafChanges:
     def is_empty(self) -> bool:
         return not (self.added or self.modified or self.renamed or self.deleted)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "base": self.base,
             "base_commit": self.base_commit,
@@ -64,7 +66,7 @@ class FileChange:
     old_path: str | None = None  # set for R only
 
 
-def changed_leaves(repo_root: Path, base: str | None = None, taxonomy_dir: str = "taxonomy") -> LeafChanges:
+def changed_leaves(repo_root: Path, base: str | None = None, taxonomy_dir: str = TAXONOMY_DIR) -> LeafChanges:
     """Leaves changed between the merge-base of `base` (default origin/main, else main) and
     HEAD, and the working tree. TaxonError when repo_root is not in a git repository or the
     base ref is unknown."""
@@ -89,7 +91,7 @@ def _open_repository(path: Path) -> Repository:
     return repository
 
 
-def _git(repository: Repository, *args: str, env: dict | None = None) -> str:
+def _git(repository: Repository, *args: str, env: dict[str, Any] | None = None) -> str:
     try:
         return repository.git(*args, env=env).decode("utf-8", errors="surrogateescape")
     except GitFailed as failure:
@@ -103,7 +105,11 @@ def _commit(repository: Repository, name: str) -> str | None:
     if name.startswith("-"):
         return None
     try:
-        return repository.git("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}").decode().strip()
+        return (
+            repository.git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{name}^{{commit}}")
+            .decode()
+            .strip()
+        )
     except GitFailed:
         return None
 
@@ -122,7 +128,7 @@ def _merge_base(repository: Repository, base: str | None) -> tuple[str, str]:
     if head is None:
         raise TaxonError("the repository has no commit yet", hint="commit once, then compare")
     try:
-        return base_name, repository.git("merge-base", base_commit, head).decode().strip()
+        return base_name, repository.git("merge-base", "--end-of-options", base_commit, head).decode().strip()
     except GitFailed:
         shallow = _git(repository, "rev-parse", "--is-shallow-repository").strip() == "true"
         raise TaxonError(f"'{base_name}' and HEAD share no history", hint=SHALLOW_HINT if shallow else BASE_HINT)
@@ -130,7 +136,9 @@ def _merge_base(repository: Repository, base: str | None) -> tuple[str, str]:
 
 def _qna_paths_at(repository: Repository, commit: str, taxonomy_dir: str) -> set[PurePosixPath]:
     """Every qna.yaml under the taxonomy folder in `commit` (one git call, not one per path)."""
-    output = _git(repository, "ls-tree", "-r", "--name-only", "-z", "--full-tree", commit, "--", taxonomy_dir)
+    output = _git(
+        repository, "ls-tree", "-r", "--name-only", "-z", "--full-tree", "--end-of-options", commit, "--", taxonomy_dir
+    )
     return {PurePosixPath(path) for path in output.split("\0") if path and PurePosixPath(path).name == QNA_NAME}
 
 
@@ -148,7 +156,17 @@ def _working_tree_changes(repository: Repository, base_sha: str) -> list[FileCha
             shutil.copyfile(index_path, scratch_index)
         env = {"GIT_INDEX_FILE": str(scratch_index)}
         _git(repository, "add", "--all", "--", ".", env=env)
-        output = _git(repository, "diff", "--cached", "--name-status", "-z", "--find-renames", base_sha, env=env)
+        output = _git(
+            repository,
+            "diff",
+            "--cached",
+            "--name-status",
+            "-z",
+            "--find-renames",
+            "--end-of-options",
+            base_sha,
+            env=env,
+        )
     return _parse_name_status(output)
 
 
@@ -171,7 +189,9 @@ def _is_qna(path: PurePosixPath, taxonomy: PurePosixPath) -> bool:
     return path.name == QNA_NAME and taxonomy in path.parents
 
 
-def _owner_leaf(path: PurePosixPath, taxonomy: PurePosixPath, qna_exists) -> PurePosixPath | None:
+def _owner_leaf(
+    path: PurePosixPath, taxonomy: PurePosixPath, qna_exists: Callable[[PurePosixPath], bool]
+) -> PurePosixPath | None:
     """The qna.yaml of the nearest folder above `path` that is a leaf now or was one at base."""
     if taxonomy not in path.parents:
         return None
@@ -183,12 +203,18 @@ def _owner_leaf(path: PurePosixPath, taxonomy: PurePosixPath, qna_exists) -> Pur
     return None
 
 
-def _classify(changes: list[FileChange], taxonomy: PurePosixPath, qna_exists) -> dict[str, list]:
-    added, modified, deleted, renamed, loose = set(), set(), set(), [], []
+def _classify(
+    changes: list[FileChange], taxonomy: PurePosixPath, qna_exists: Callable[[PurePosixPath], bool]
+) -> dict[str, list[Any]]:
+    added: set[PurePosixPath] = set()
+    modified: set[PurePosixPath] = set()
+    deleted: set[PurePosixPath] = set()
+    renamed: list[tuple[PurePosixPath, PurePosixPath]] = []
+    loose: list[PurePosixPath] = []
     for change in changes:
         new = PurePosixPath(change.path)
         if change.status == "R":
-            old = PurePosixPath(change.old_path)
+            old = PurePosixPath(change.old_path or change.path)
             if _is_qna(old, taxonomy) and _is_qna(new, taxonomy):
                 renamed.append((old, new))
                 continue

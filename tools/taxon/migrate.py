@@ -16,10 +16,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taxon.core.findings import ERROR
 from taxon.core.store import atomic_write_text
-from taxon.qna.loader import parse_text, read_qna
+from taxon.qna.loader import Parsed, parse_text, read_qna
 from taxon.qna.taxonomy import kind_of
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 
@@ -63,6 +64,7 @@ def migrate_file(path: Path) -> Migration:
         return result
     if version == LATEST:
         return result
+    assert parsed.text is not None  # a file that parsed was read
     text = _edited_text(parsed, kind, version) or _round_tripped_text(parsed.text, kind, version)
     result.needs = _remaining_needs(text, str(path), kind, flat_knowledge=kind == "knowledge" and _flat(parsed.data))
     if not result.needs:
@@ -71,13 +73,13 @@ def migrate_file(path: Path) -> Migration:
     return result
 
 
-def _flat(data: dict) -> bool:
+def _flat(data: dict[str, Any]) -> bool:
     """Seeds written as bare question/answer pairs, without the contexts of version 3."""
     seeds = data.get("seed_examples")
     return isinstance(seeds, list) and any(isinstance(s, dict) and "questions_and_answers" not in s for s in seeds)
 
 
-def _yaml(text: str):
+def _yaml(text: str) -> Any:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
@@ -108,16 +110,18 @@ def _round_tripped_text(text: str, kind: str, version: int) -> str:
     return out.getvalue()
 
 
-def _renames(kind: str, version: int, data: dict) -> dict[str, str]:
+def _renames(kind: str, version: int, data: dict[str, Any]) -> dict[str, str]:
     if kind == "knowledge" and version <= 2 and "document_outline" not in data and "task_description" in data:
         return {"task_description": "document_outline"}
     return {}
 
 
-def _edited_text(parsed, kind: str, version: int) -> str | None:
+def _edited_text(parsed: Parsed, kind: str, version: int) -> str | None:
     """The upgrade as edits of the original text, or None when the layout is not the usual
     one (top-level keys unquoted at column 1, `version` a plain number)."""
     text = parsed.text
+    if text is None:
+        return None
     lines = text.splitlines(keepends=True)
     starts = [0]
     for line in lines:
@@ -132,8 +136,8 @@ def _edited_text(parsed, kind: str, version: int) -> str | None:
             return None
         edits.append((start, start + len(old), new))
     if "version" in top_keys:
-        line, column = parsed.positions[("version",)]
-        start = starts[line - 1] + column - 1
+        version_line, column = parsed.positions[("version",)]
+        start = starts[version_line - 1] + column - 1
         match = re.compile(r"[0-9]+(?=[ \t]*(#.*)?\r?$)", re.M).match(text, start)
         if not match:
             return None
@@ -147,7 +151,7 @@ def _edited_text(parsed, kind: str, version: int) -> str | None:
     return text
 
 
-def _rename_key(mapping, old: str, new: str) -> None:
+def _rename_key(mapping: Any, old: str, new: str) -> None:
     """Rename a key in place, keeping its position and its comments."""
     if old not in mapping:
         return

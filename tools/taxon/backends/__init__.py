@@ -1,23 +1,24 @@
 """Teacher backends and the factory the pipelines call: `make_teacher(config)`.
 
-The backend is `config["generate"]["backend"]` (transformers | openai | vllm), the model
-`config["generate"]["teacher"]`, and the backend's parameters the `[teacher]` table.
+The backend is `generate.backend` (transformers | openai | vllm), the model
+`generate.teacher`, and the backend's parameters the `[teacher]` table.
 Each backend module (and torch, transformers, vllm) is imported only when chosen.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import typing
 
-from taxon.backends.base import ChatRequest, Completion, Messages, Teacher
+from taxon.backends.base import ChatRequest, Completion, LocalModel, Messages, Teacher
 from taxon.core.errors import UsageError
-from taxon.core.store import hash_tree
+from taxon.core.settings import Config, GenerateSettings, InferenceDtype, LocalBackend, ModelsSettings, TeacherBackend
 
-BACKENDS = ("transformers", "openai", "vllm")
-LOCAL_BACKENDS = ("transformers", "vllm")
+BACKENDS: tuple[TeacherBackend, ...] = typing.get_args(TeacherBackend)
+LOCAL_BACKENDS: tuple[LocalBackend, ...] = typing.get_args(LocalBackend)
 
 __all__ = [
     "BACKENDS",
+    "LOCAL_BACKENDS",
     "ChatRequest",
     "Completion",
     "Messages",
@@ -28,80 +29,61 @@ __all__ = [
 ]
 
 
-def folder_revision(model_path: str) -> str | None:
-    """A short hash of a local model folder's files, so a retrained model at the same path
-    gets a new teacher name (and caches keyed by it go stale); None for a hub id."""
-    path = Path(model_path)
-    return hash_tree(path, "*")[:12] if path.is_dir() else None
+def _teacher_spec(generate: GenerateSettings) -> str:
+    if not generate.teacher:
+        raise UsageError(
+            "no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=..."
+        )
+    return generate.teacher
 
 
-def local_teacher_name(backend: str, spec: str, model_path: str) -> str:
-    """backend:spec@revision, the revision a hash of the local folder (none for a hub id)."""
-    revision = folder_revision(model_path)
-    return f"{backend}:{spec}" + (f"@{revision}" if revision else "")
-
-
-def teacher_name(config: dict) -> str:
+def teacher_name(generate: GenerateSettings, models: ModelsSettings) -> str:
     """The name make_teacher's teacher will have, without loading a model or reaching an
     endpoint: cache keys need it even when every unit is already done."""
-    generate = config.get("generate", {})
-    backend, spec = generate.get("backend", "transformers"), generate.get("teacher")
-    if not spec:
-        raise UsageError(
-            "no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=..."
-        )
-    if backend == "openai":
+    spec = _teacher_spec(generate)
+    if generate.backend == "openai":
         return f"openai:{spec}"
+    from taxon.backends.models import local_teacher_name, resolve_model
+
+    return local_teacher_name(generate.backend, spec, resolve_model(spec, models))
+
+
+def make_teacher(config: Config) -> Teacher:
+    """The teacher of `generate.backend` over `generate.teacher`, with the [teacher] parameters."""
     from taxon.backends.models import resolve_model
 
-    return local_teacher_name(backend, spec, resolve_model(spec, config))
-
-
-def make_teacher(config: dict) -> Teacher:
-    generate = config.get("generate", {})
-    backend = generate.get("backend", "transformers")
-    spec = generate.get("teacher")
-    params = config.get("teacher", {})
-    if not spec:
-        raise UsageError(
-            "no teacher model is set", hint="set generate.teacher in taxon.toml or --set generate.teacher=..."
-        )
-    from taxon.backends.models import resolve_model
-
-    if backend == "openai":
+    generate, params = config.generate, config.teacher
+    spec = _teacher_spec(generate)
+    if generate.backend == "openai":
         from taxon.backends.openai import OpenAITeacher
 
         return OpenAITeacher(
             model=spec,
-            base_url=params.get("base_url", "http://127.0.0.1:8000/v1"),
-            api_key_env=params.get("api_key_env", ""),
-            concurrency=params.get("concurrency", 8),
-            timeout_s=params.get("timeout_s", 120),
-            retries=params.get("retries", 5),
-            backoff_s=params.get("backoff_s", 1.0),
+            base_url=params.base_url,
+            api_key_env=params.api_key_env,
+            concurrency=params.concurrency,
+            timeout_s=params.timeout_s,
+            retries=params.retries,
+            backoff_s=params.backoff_s,
         )
-    if backend in LOCAL_BACKENDS:
-        if backend == "vllm":
-            from taxon.backends.vllm import import_vllm
+    if generate.backend == "vllm":
+        from taxon.backends.vllm import import_vllm
 
-            import_vllm()  # the missing-extra message before any model download
-        return local_model(
-            backend,
-            resolve_model(spec, config),
-            spec=spec,
-            batch_size=params.get("batch_size", 8),
-            threads=params.get("threads", 0),
-            tensor_parallel_size=params.get("tensor_parallel_size", 1),
-            seed=generate.get("seed", 0),
-            dtype=params.get("dtype", "auto"),
-        )
-    raise UsageError(
-        f"unknown teacher backend '{backend}'", hint=f"set generate.backend to one of: {', '.join(BACKENDS)}"
+        import_vllm()  # the missing-extra message before any model download
+    return local_model(
+        generate.backend,
+        resolve_model(spec, config.models),
+        spec=spec,
+        batch_size=params.batch_size,
+        threads=params.threads,
+        tensor_parallel_size=params.tensor_parallel_size,
+        seed=generate.seed,
+        dtype=params.dtype,
     )
 
 
 def local_model(
-    backend: str,
+    backend: LocalBackend,
     model_path: str,
     *,
     spec: str | None = None,
@@ -109,24 +91,22 @@ def local_model(
     threads: int = 0,
     tensor_parallel_size: int = 1,
     seed: int = 0,
-    gpu_memory_utilization: float = 0.9,
-    dtype: str = "auto",
-) -> Teacher:
+    gpu_memory_utilization: float = 0.9,  # vLLM's own default: one engine, the GPU to itself
+    dtype: InferenceDtype = "auto",
+) -> LocalModel:
     """A model run in this process: the teacher of generate, the answerer of evaluate, the
     model behind serve and chat."""
     if backend == "transformers":
         from taxon.backends.transformers import TransformersTeacher
 
         return TransformersTeacher(model_path, spec=spec, batch_size=batch_size, threads=threads, dtype=dtype)
-    if backend == "vllm":
-        from taxon.backends.vllm import VLLMTeacher
+    from taxon.backends.vllm import VLLMTeacher
 
-        return VLLMTeacher(
-            model_path,
-            spec=spec,
-            tensor_parallel_size=tensor_parallel_size,
-            seed=seed,
-            gpu_memory_utilization=gpu_memory_utilization,
-            dtype=dtype,
-        )
-    raise UsageError(f"unknown local backend '{backend}'", hint=f"use one of: {', '.join(LOCAL_BACKENDS)}")
+    return VLLMTeacher(
+        model_path,
+        spec=spec,
+        tensor_parallel_size=tensor_parallel_size,
+        seed=seed,
+        gpu_memory_utilization=gpu_memory_utilization,
+        dtype=dtype,
+    )

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-Messages = list[dict]  # [{"role": "system"|"user"|"assistant", "content": str}, ...]
+Messages = list[dict[str, Any]]  # [{"role": "system"|"user"|"assistant", "content": str}, ...]
 
 
 @dataclass(frozen=True)
 class ChatRequest:
-    messages: tuple[dict, ...]
+    messages: tuple[dict[str, Any], ...]
     max_tokens: int = 256
     temperature: float = 0.7
     top_p: float = 0.95
@@ -60,3 +60,9 @@ class Teacher(Protocol):
     def answer_loglikelihood(self, items: list[tuple[Messages, str]]) -> list[float] | None:
         """Mean token log-probability of each answer given its messages, or None when the
         backend can't compute it (then pipelines judge with generated scores)."""
+
+
+class LocalModel(Teacher, Protocol):
+    """A model loaded in this process (transformers, vLLM), with its tokenizer."""
+
+    tokenizer: Any

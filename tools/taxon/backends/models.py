@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import MissingExtra, TaxonError, UsageError
 from taxon.core.progress import status
+from taxon.core.settings import ModelsSettings
 from taxon.core.store import atomic_dir, atomic_write_json, hash_file, hash_tree, hash_value
 
 PACKAGED_PREFIX = "packaged:"
@@ -46,13 +48,12 @@ PACKAGED = {
 }
 
 
-def resolve_model(spec: str, config: dict) -> str:
+def resolve_model(spec: str, models: ModelsSettings) -> str:
     """A local folder or Hugging Face id that `from_pretrained` can load, for a model spec:
-    "packaged:NAME" (prepared on first use), an existing folder, or a hub id."""
+    "packaged:NAME" (prepared on first use under models.cache_dir), an existing folder, or a hub id."""
     spec = spec.strip()
     if spec.startswith(PACKAGED_PREFIX):
-        cache_dir = Path(config["models"]["cache_dir"])
-        return str(prepare_packaged_model(cache_dir, spec.removeprefix(PACKAGED_PREFIX)))
+        return str(prepare_packaged_model(Path(models.cache_dir), spec.removeprefix(PACKAGED_PREFIX)))
     if Path(spec).expanduser().is_dir():
         return spec
     if spec.startswith((".", "/", "~")) or not HUB_ID.fullmatch(spec):
@@ -195,14 +196,14 @@ def _quiet_transformers() -> Iterator[None]:
             logging.enable_progress_bar()
 
 
-def _logit_difference(reference, candidate, tokenizer) -> float:
+def _logit_difference(reference: Any, candidate: Any, tokenizer: Any) -> float:
     import torch
 
     inputs = tokenizer.apply_chat_template(
         [{"role": "user", "content": CHECK_PROMPT}], add_generation_prompt=True, return_tensors="pt", return_dict=True
     )
     with torch.no_grad():
-        return (reference(**inputs).logits - candidate(**inputs).logits).abs().max().item()
+        return float((reference(**inputs).logits - candidate(**inputs).logits).abs().max().item())
 
 
 def _installed_version(distribution: str) -> str:
@@ -226,6 +227,19 @@ def declared_dtype(model: str) -> str:
 
     dtype = getattr(AutoConfig.from_pretrained(model), "dtype", None)
     return str(dtype).removeprefix("torch.") if dtype else "float32"
+
+
+def folder_revision(model_path: str) -> str | None:
+    """A short hash of a local model folder's files, so a retrained model at the same path
+    gets a new teacher name (and caches keyed by it go stale); None for a hub id."""
+    path = Path(model_path)
+    return hash_tree(path, "*")[:12] if path.is_dir() else None
+
+
+def local_teacher_name(backend: str, spec: str, model_path: str) -> str:
+    """backend:spec@revision, the revision a hash of the local folder (none for a hub id)."""
+    revision = folder_revision(model_path)
+    return f"{backend}:{spec}" + (f"@{revision}" if revision else "")
 
 
 def model_fingerprint(path: str) -> str:

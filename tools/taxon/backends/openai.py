@@ -14,12 +14,16 @@ import asyncio
 import json
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import httpx
 
 from taxon.backends.base import ChatRequest, Completion, Messages
 from taxon.core.errors import TaxonError, UsageError
+
+T = TypeVar("T")
 
 LOGLIKELIHOOD_PATH = "taxon/loglikelihood"  # our extension, served by `taxon serve`
 LOGLIKELIHOOD_CHUNK = 32  # items per scoring request, so one request stays well inside the timeout
@@ -51,23 +55,23 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # absent, or an HTTP date: fall back to our own backoff
 
 
-def _json_object(response: httpx.Response) -> dict:
+def _json_object(response: httpx.Response) -> dict[str, Any]:
     data = json.loads(response.content)
     if not isinstance(data, dict):
         raise ValueError("the reply is not a JSON object")
     return data
 
 
-def completion_from_reply(data: dict) -> Completion:
+def completion_from_reply(data: dict[str, Any]) -> Completion:
     """A chat-completions reply body as a Completion; anything unusable as an error one."""
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return Completion("", "error", error="the reply has no choices")
     choice = choices[0]
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    tokens = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else 0
-    prompt_tokens = usage.get("prompt_tokens") if isinstance(usage.get("prompt_tokens"), int) else 0
+    message: dict[str, Any] = choice["message"] if isinstance(choice.get("message"), dict) else {}
+    usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
+    tokens: int = usage["completion_tokens"] if isinstance(usage.get("completion_tokens"), int) else 0
+    prompt_tokens: int = usage["prompt_tokens"] if isinstance(usage.get("prompt_tokens"), int) else 0
     reason = choice.get("finish_reason")
     if message.get("refusal"):
         return Completion("", "error", error=f"refused: {message['refusal']}", tokens=tokens)
@@ -117,10 +121,10 @@ class OpenAITeacher:
 
     # -- transport ------------------------------------------------------------------------
 
-    def _run(self, work, *args):
+    def _run(self, work: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `work(*args)` in a fresh event loop with one client for all its requests."""
 
-        async def with_client():
+        async def with_client() -> T:
             limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
             async with httpx.AsyncClient(
                 base_url=self.base_url + "/", headers=self.headers, timeout=httpx.Timeout(self.timeout_s), limits=limits
@@ -129,7 +133,15 @@ class OpenAITeacher:
 
         return asyncio.run(with_client())
 
-    async def _send(self, method: str, path: str, body: dict | None = None, stream: bool = False) -> httpx.Response:
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:  # only `_run`'s work sends
+            raise RuntimeError("a request outside OpenAITeacher._run")
+        return self._http
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None = None, stream: bool = False
+    ) -> httpx.Response:
         """One request with the retries: the 2xx response (its body unread when `stream`), or
         Rejected (4xx), TimedOut, Unreachable."""
         problem, delay = "", 0.0
@@ -138,7 +150,8 @@ class OpenAITeacher:
                 await asyncio.sleep(delay)
             delay = self.backoff_s * 2**attempt * random.uniform(0.5, 1.5)
             try:
-                response = await self._http.send(self._http.build_request(method, path, json=body), stream=stream)
+                client = self._client
+                response = await client.send(client.build_request(method, path, json=body), stream=stream)
                 if stream and response.status_code >= 400:
                     await response.aread()
                     await response.aclose()
@@ -168,7 +181,7 @@ class OpenAITeacher:
     async def _probe(self) -> None:
         try:
             listing = _json_object(await self._send("GET", "models"))
-            self.served_models = [m.get("id") for m in listing.get("data", []) if isinstance(m, dict)]
+            self.served_models = [str(m.get("id")) for m in listing.get("data", []) if isinstance(m, dict)]
         except (Rejected, ValueError):
             pass  # some servers don't list models; the chat probe below decides
         except TimedOut as error:
@@ -228,12 +241,17 @@ class OpenAITeacher:
     ) -> list[Completion]:
         return self._run(self._chat_all, requests, progress, on_text)
 
-    async def _chat_all(self, requests: list[ChatRequest], progress, on_text) -> list[Completion]:
+    async def _chat_all(
+        self,
+        requests: list[ChatRequest],
+        progress: Callable[[int], None] | None,
+        on_text: Callable[[int, str], None] | None,
+    ) -> list[Completion]:
         limit = asyncio.Semaphore(self.concurrency)
 
         async def one(index: int, request: ChatRequest) -> Completion:
             async with limit:
-                completion = await self._chat_one(request, (lambda piece: on_text(index, piece)) if on_text else None)
+                completion = await self._chat_one(request, partial(on_text, index) if on_text else None)
             if progress:
                 progress(1)
             return completion
@@ -269,12 +287,14 @@ class OpenAITeacher:
         except ValueError as error:
             return Completion("", "error", error=f"malformed reply: {error}")
 
-    async def _chat_streamed(self, body: dict, on_text) -> Completion:
+    async def _chat_streamed(self, body: dict[str, Any], on_text: Callable[[str], None]) -> Completion:
         """A chat completion streamed as server-sent events, each piece of text handed to
         `on_text` as it arrives; retried only until its first byte."""
         body = body | {"stream": True, "stream_options": {"include_usage": True}}
         response = await self._send("POST", "chat/completions", body, stream=True)
-        text, reply, usage = "", {}, {}
+        text = ""
+        reply: dict[str, Any] = {}
+        usage: dict[str, Any] = {}
         try:
             async for line in response.aiter_lines():
                 if not line.startswith("data:") or line[5:].strip() == "[DONE]":

@@ -4,18 +4,19 @@ Loaded once per model path."""
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from taxon.backends.models import resolve_model
 from taxon.core.errors import MissingExtra
+from taxon.core.settings import GenerateSettings, ModelsSettings
 
 
-def chunk_tokenizer(config: dict):
-    spec = config["generate"].get("chunk_tokenizer") or config["generate"]["teacher"]
-    return _tokenizer(resolve_model(spec, config))
+def chunk_tokenizer(generate: GenerateSettings, models: ModelsSettings) -> Any:
+    return _tokenizer(resolve_model(generate.chunk_tokenizer or generate.teacher, models))
 
 
 @cache
-def _tokenizer(model: str):
+def _tokenizer(model: str) -> Any:
     try:
         from transformers import AutoTokenizer
     except ImportError:

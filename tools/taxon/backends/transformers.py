@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
-from taxon.backends import local_teacher_name
 from taxon.backends.allocator import keep_freed_memory
 from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
+from taxon.backends.models import local_teacher_name
 from taxon.backends.stops import StopMatcher
 from taxon.core.errors import TaxonError, UsageError
 
@@ -36,7 +38,7 @@ PROMPT_CHUNK_TOKENS = 256  # a prompt scored token by token goes through the mod
 MIN_TEMPERATURE = 1e-5
 
 
-def torch_dtype(setting: str, model_path: str, device: str):
+def torch_dtype(setting: str, model_path: str, device: str) -> Any:
     """The dtype a model runs inference in. "auto": on a GPU the model's own 16-bit dtype from
     its config (else bfloat16); on a CPU bfloat16 where it computes bfloat16 natively
     (AVX512-BF16 or AMX), else float32: on an AVX2-only CPU bfloat16 matrix products are
@@ -65,7 +67,7 @@ def native_cpu_bfloat16() -> bool:
     return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
 
 
-def load_model(model_path: str, threads: int = 0, dtype: str = "auto"):
+def load_model(model_path: str, threads: int = 0, dtype: str = "auto") -> tuple[Any, Any]:
     """(tokenizer, model) ready for left-padded batches."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -99,9 +101,9 @@ class TransformersTeacher:
         generation = self.model.generation_config
         eos = generation.eos_token_id if generation.eos_token_id is not None else []
         self.eos_ids = frozenset({*(eos if isinstance(eos, list) else [eos]), self.tokenizer.eos_token_id})
-        self._grammar_tokenizer = None
+        self._grammar_tokenizer: Any = None
 
-    def grammar_tokenizer(self):
+    def grammar_tokenizer(self) -> Any:
         """The tokenizer as llguidance sees it, for requests with a grammar (built once, ~1 s)."""
         if self._grammar_tokenizer is None:
             import llguidance.hf
@@ -113,13 +115,15 @@ class TransformersTeacher:
 
     def prompt_ids(self, messages: Messages) -> list[int]:
         text = self.tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
 
     def request_ids(self, request: ChatRequest) -> list[int]:
         """A chat request's templated messages, or a completion request's raw prompt."""
         if request.prompt is not None:
-            return self.tokenizer(request.prompt)["input_ids"] or [self.tokenizer.eos_token_id]
-        return self.prompt_ids(request.messages)
+            ids: list[int] = self.tokenizer(request.prompt)["input_ids"] or [self.tokenizer.eos_token_id]
+            return ids
+        return self.prompt_ids(list(request.messages))
 
     def decode_loop(self) -> DecodeLoop:
         return DecodeLoop(self)
@@ -144,15 +148,17 @@ class TransformersTeacher:
         for index in sorted(range(len(requests)), key=lambda i: len(prompts[i])):  # less padding per prefill
             loop.add(
                 requests[index],
-                lambda completion, index=index: finished(index, completion),
-                (lambda piece, index=index: on_text(index, piece)) if on_text else None,
+                partial(finished, index),
+                partial(on_text, index) if on_text else None,
                 prompt=prompts[index],
             )
         while loop.step():
             pass
-        return results
+        return [result for result in results if result is not None]  # every request finishes
 
-    def completion(self, request: ChatRequest, ids: list[int], prompt_tokens: int, logprobs=None) -> Completion:
+    def completion(
+        self, request: ChatRequest, ids: list[int], prompt_tokens: int, logprobs: list[TokenLogprob] | None = None
+    ) -> Completion:
         """The completion of generated `ids`: cut after an end-of-turn token and before the
         first stop string."""
         ended = next((i for i, token in enumerate(ids) if token in self.eos_ids), None)
@@ -235,9 +241,9 @@ class TransformersTeacher:
         return ids or [self.tokenizer.eos_token_id]  # an empty answer: score the end of turn
 
 
-def common_prefix_length(sequences: list[list[int]]) -> int:
+def common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
     """The length of the prefix all sequences share (that of their lexicographic extremes)."""
-    low, high = min(sequences), max(sequences)
+    low, high = min(map(tuple, sequences)), max(map(tuple, sequences))
     length = 0
     while length < min(len(low), len(high)) and low[length] == high[length]:
         length += 1
@@ -262,7 +268,7 @@ class PrefixTreeRow:
     items: list[int] = field(default_factory=list)  # the sequences packed here
     paths: dict[int, list[int]] = field(default_factory=dict)  # sequence -> its nodes, by depth
 
-    def mask(self, dtype):
+    def mask(self, dtype: Any) -> Any:
         """[1, 1, query, key], additive: each node attends to itself and its ancestors."""
         import torch
 
@@ -276,7 +282,9 @@ def prefix_tree_rows(sequences: list[list[int]], capacity: int) -> list[PrefixTr
     """The sequences in sorted order (each one's longest shared prefix is then with the one
     before it), packed into prefix trees of at most `capacity` nodes (a longer sequence alone)."""
     rows: list[PrefixTreeRow] = []
-    row, path, previous = PrefixTreeRow(), [], []
+    row = PrefixTreeRow()
+    path: list[int] = []  # the current sequence's nodes, by depth
+    previous: list[int] = []
     for index in sorted(range(len(sequences)), key=lambda i: sequences[i]):
         sequence = sequences[index]
         shared = common_prefix_length([previous, sequence]) if row.items else 0
@@ -315,7 +323,7 @@ class _Row:
     logprobs: list[TokenLogprob] | None = None
     shown: str = ""  # the text passed to on_text so far
     stops: StopMatcher | None = None
-    matcher: object = None  # the llguidance matcher of a request with a grammar
+    matcher: Any = None  # the llguidance matcher of a request with a grammar
     cancelled: bool = False  # set from any thread: the row ends at its next token (its reader left)
 
 
@@ -328,10 +336,10 @@ class DecodeLoop:
         self.teacher = teacher
         self.waiting: deque[_Row] = deque()
         self.rows: list[_Row] = []
-        self.cache = None  # the rows' DynamicCache, [rows, heads, columns, dim] per layer
-        self.mask = None  # [rows, columns]: 1 where a row has a token
-        self.positions = None  # [rows]: the position of each row's next input token
-        self.last = None  # [rows]: each row's newest token, the next step's input
+        self.cache: Any = None  # the rows' DynamicCache, [rows, heads, columns, dim] per layer
+        self.mask: Any = None  # [rows, columns]: 1 where a row has a token
+        self.positions: Any = None  # [rows]: the position of each row's next input token
+        self.last: Any = None  # [rows]: each row's newest token, the next step's input
         self.plain_layers = True  # False for sliding-window caches: rows then join only an empty batch
 
     @property
@@ -406,14 +414,14 @@ class DecodeLoop:
             self.last = torch.cat([self.last, tokens])
         self.rows += [joining[i] for i in staying]
 
-    def _stack(self, cache, mask) -> None:
+    def _stack(self, cache: Any, mask: Any) -> None:
         """Stack the joining rows' cache under the batch's, left-padding the shorter one."""
         import torch
         import torch.nn.functional as F
 
         width = max(self.mask.shape[1], mask.shape[1])
 
-        def padded(tensor, columns_dim):
+        def padded(tensor: Any, columns_dim: int) -> Any:
             missing = width - tensor.shape[columns_dim]
             if not missing:
                 return tensor
@@ -461,7 +469,7 @@ class DecodeLoop:
                 layer.keys, layer.values = layer.keys[:, :, unused:], layer.values[:, :, unused:]
             self.mask = self.mask[:, unused:]
 
-    def _pick(self, logits, rows: list[_Row]):
+    def _pick(self, logits: Any, rows: list[_Row]) -> Any:
         """Each row's next token: argmax at temperature 0, else top-p sampling from the row's
         own generator; plus the logprobs a row asked for, from the raw logits."""
         import torch
@@ -489,7 +497,7 @@ class DecodeLoop:
                 row.matcher.consume_token(int(chosen[i]))
         return chosen
 
-    def _grammar_masked(self, scores, rows: list[_Row]):
+    def _grammar_masked(self, scores: Any, rows: list[_Row]) -> Any:
         """The scores with every token a row's grammar forbids next at -inf (the logprobs a
         row asked for stay those of the raw distribution)."""
         import torch
@@ -531,12 +539,12 @@ class DecodeLoop:
         tail that could be the start of a stop string."""
         held = row.stops.held if row.stops else 0
         text = text[: len(text) - held]
-        if len(text) > len(row.shown) and text.startswith(row.shown):
+        if row.on_text and len(text) > len(row.shown) and text.startswith(row.shown):
             row.on_text(text[len(row.shown) :])
             row.shown = text
 
 
-def token_logprob(decode: Callable[..., str], logprobs, token: int, alternatives: int | None) -> TokenLogprob:
+def token_logprob(decode: Callable[..., str], logprobs: Any, token: int, alternatives: int | None) -> TokenLogprob:
     """A token's log-probability in a row of log-probabilities, with its `alternatives` likeliest;
     special tokens read as "", as in the completion's text."""
     top = logprobs.topk(alternatives) if alternatives else None

@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from taxon.backends import local_teacher_name
 from taxon.backends.base import ChatRequest, Completion, Messages
+from taxon.backends.models import local_teacher_name
 from taxon.core.errors import MissingExtra
 
 FINISH_REASONS = {"stop": "stop", "length": "length"}  # anything else ("abort") is an error
 
 
-def import_vllm():
+def import_vllm() -> Any:
     try:
         import vllm
     except ImportError:
@@ -42,7 +43,7 @@ class VLLMTeacher:
         self.tokenizer = self.llm.get_tokenizer()
         self.name = local_teacher_name("vllm", spec or model_path, model_path)
 
-    def _sampling_params(self, request: ChatRequest):
+    def _sampling_params(self, request: ChatRequest) -> Any:
         return self._vllm.SamplingParams(
             n=1,
             max_tokens=request.max_tokens,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
-from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, deep_merge, find_config, load_config, parse_override
+from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, find_config, load_config, parse_override
+from taxon.core.settings import Config, deep_merge
 from taxon.core.shipped import shipped_path
 
 
@@ -16,26 +18,26 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="STAGE.KEY=VALUE", help="override a setting")
 
 
-def overrides_from_sets(sets: list[str]) -> dict:
+def overrides_from_sets(sets: list[str]) -> dict[str, Any]:
     """The `--set stage.key=value` flags as one nested dict."""
-    overrides: dict = {}
+    overrides: dict[str, Any] = {}
     for text in sets:
         overrides = deep_merge(overrides, parse_override(text))
     return overrides
 
 
-def config_from_args(args: argparse.Namespace, flags: dict | None = None) -> dict:
+def config_from_args(args: argparse.Namespace, flags: dict[str, Any] | None = None) -> Config:
     """The profile's config; `--set` flags win over the config file, dedicated flags
     (`flags`, e.g. {"train": {"threads": 1}}) win over both."""
     overrides = deep_merge(overrides_from_sets(args.set), flags or {})
     return load_config(args.profile, args.config, overrides)
 
 
-def taxonomy_root(args: argparse.Namespace, config: dict) -> Path:
+def taxonomy_root(args: argparse.Namespace, config: Config) -> Path:
     """--taxonomy, else [taxonomy] root beside taxon.toml."""
     if getattr(args, "taxonomy", None):
         return Path(args.taxonomy)
-    return Path(config["config_path"]).parent / config["taxonomy"]["root"]
+    return Path(config.config_path).parent / config.taxonomy.root
 
 
 # taxon serve and taxon chat: a model and the teacher's torch threads
@@ -47,7 +49,7 @@ def add_model_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch threads for a local model (default: teacher.threads)")
 
 
-def model_config_from_args(args: argparse.Namespace) -> dict:
+def model_config_from_args(args: argparse.Namespace) -> Config:
     """As config_from_args; outside a taxon repository (no --config, no taxon.toml here or
     above) the taxon.toml shipped with taxon gives the defaults, as `vllm serve DIR` needs none."""
     threads = {"teacher": {"threads": args.threads}} if args.threads is not None else {}

@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from taxon.commands._options import MODEL_HELP, add_model_config_arguments, model_config_from_args
-from taxon.core.config import deep_merge
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
-from taxon.core.settings import GenerateSettings, TeacherSettings, settings_of
+from taxon.core.settings import Config
 
 if TYPE_CHECKING:
     from taxon.backends.base import Completion, Teacher
@@ -38,18 +37,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_config_arguments(parser)
 
 
-def _teacher(args: argparse.Namespace, config: dict[str, Any]) -> Teacher:
+def _teacher(args: argparse.Namespace, config: Config) -> Teacher:
     from taxon.backends import make_teacher
 
-    generate: GenerateSettings = settings_of(config, "generate")
-    spec = args.model or generate.teacher
+    spec = args.model or config.generate.teacher
     if not spec:
         raise TaxonError("no model given", hint="taxon chat MODEL (a folder, a hub id or packaged:smollm2)")
-    chosen: dict[str, Any] = {"generate": {"backend": "openai" if args.base_url else args.backend, "teacher": spec}}
+    chosen: dict[str, dict[str, str]] = {
+        "generate": {"backend": "openai" if args.base_url else args.backend, "teacher": spec}
+    }
     if args.base_url:
         chosen["teacher"] = {"base_url": args.base_url}
-    teacher: Teacher = make_teacher(deep_merge(config, chosen))
-    return teacher
+    return make_teacher(config.with_overrides(chosen))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = model_config_from_args(args)
     teacher = _teacher(args, config)
-    settings: TeacherSettings = settings_of(config, "teacher")
-    generate: GenerateSettings = settings_of(config, "generate")
-    max_tokens: int = args.max_tokens or settings.max_new_tokens
-    seed: int = args.seed if args.seed is not None else generate.seed
+    max_tokens: int = args.max_tokens or config.teacher.max_new_tokens
+    seed: int = args.seed if args.seed is not None else config.generate.seed
     start = [{"role": "system", "content": args.system}] if args.system else []
 
     def answer(history: list[dict[str, str]]) -> Completion:

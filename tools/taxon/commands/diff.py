@@ -9,9 +9,9 @@ from pathlib import Path
 
 from taxon.core.config import find_config, load_config
 from taxon.core.errors import EXIT_OK, TaxonError
+from taxon.core.github import log_name
 from taxon.diff import LeafChanges, changed_leaves
-
-DEFAULT_TAXONOMY = "taxonomy"
+from taxon.qna.layout import TAXONOMY_DIR
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,20 +34,20 @@ def _taxonomy_dir(start: Path) -> str:
     """[taxonomy] root from taxon.toml when there is one; a plain taxonomy fork has none."""
     path = find_config(start)
     if path is None:
-        return DEFAULT_TAXONOMY
+        return TAXONOMY_DIR
     try:
-        return load_config(path=path).get("taxonomy", {}).get("root", DEFAULT_TAXONOMY)
+        return load_config(path=path).taxonomy.root
     except TaxonError:
-        return DEFAULT_TAXONOMY
+        return TAXONOMY_DIR
 
 
 def format_text(changes: LeafChanges) -> str:
-    lines = [f"base: {changes.base} (merge-base {changes.base_commit[:12]})"]
-    lines += [f"added     {path.as_posix()}" for path in changes.added]
-    lines += [f"modified  {path.as_posix()}" for path in changes.modified]
-    lines += [f"renamed   {old.as_posix()} -> {new.as_posix()}" for old, new in changes.renamed]
-    lines += [f"deleted   {path.as_posix()}" for path in changes.deleted]
+    lines = [f"base: {log_name(changes.base)} (merge-base {changes.base_commit[:12]})"]
+    lines += [f"added     {log_name(path.as_posix())}" for path in changes.added]
+    lines += [f"modified  {log_name(path.as_posix())}" for path in changes.modified]
+    lines += [f"renamed   {log_name(old.as_posix())} -> {log_name(new.as_posix())}" for old, new in changes.renamed]
+    lines += [f"deleted   {log_name(path.as_posix())}" for path in changes.deleted]
     if changes.is_empty():
         lines.append("no leaf changed")
-    lines += [f"other     {path.as_posix()}" for path in changes.other_paths]
+    lines += [f"other     {log_name(path.as_posix())}" for path in changes.other_paths]
     return "\n".join(lines)

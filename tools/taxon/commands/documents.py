@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -14,8 +15,10 @@ from rich.table import Table
 from taxon.backends.tokenizers import chunk_tokenizer
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
+from taxon.core.github import log_safe
+from taxon.core.settings import DocumentsSettings
 from taxon.documents import chunk_documents, load_leaf_documents
-from taxon.documents.records import document_settings
+from taxon.documents.records import Document
 from taxon.qna.taxonomy import load_leaves
 
 PREVIEW_CHARS = 70
@@ -30,15 +33,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     console = Console()
-    tokenizer = chunk_tokenizer(config) if args.chunks else None
+    tokenizer = chunk_tokenizer(config.generate, config.models) if args.chunks else None
     failed = False
     for leaf in (leaf for path in args.paths for leaf in load_leaves(path)):
         if leaf.document is None:
             continue
         try:
-            documents = load_leaf_documents(leaf, config)
+            documents = load_leaf_documents(leaf, config.documents)
         except TaxonError as error:
-            print(f"taxon documents: error: {error}", file=sys.stderr)
+            print(log_safe(f"taxon documents: error: {error}"), file=sys.stderr)
             failed = True
             continue
         console.print(f"[bold]{escape(leaf.leaf_id)}[/bold]  {escape(str(leaf.qna_path))}")
@@ -49,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(escape(document.name), escape(document.source), str(len(document.text)), document.sha256[:12])
         console.print(table)
         if tokenizer is not None:
-            console.print(_chunk_table(documents, tokenizer, document_settings(config)))
+            console.print(_chunk_table(documents, tokenizer, config.documents))
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _chunk_table(documents, tokenizer, settings: dict) -> Table:
-    size, overlap = settings["chunk_tokens"], settings["chunk_overlap"]
+def _chunk_table(documents: list[Document], tokenizer: Any, settings: DocumentsSettings) -> Table:
+    size, overlap = settings.chunk_tokens, settings.chunk_overlap
     table = Table(caption=f"chunks of at most {size} tokens, overlap {overlap}", caption_justify="left")
     for column in ("chunk", "document", "tokens", "starts with"):
         table.add_column(column)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.core.errors import EXIT_FAILED, EXIT_OK
+from taxon.core.github import log_safe
+from taxon.qna.layout import REPORT_MD
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,11 +54,11 @@ def run(args: argparse.Namespace) -> int:
         changed_leaves=args.changed,
         quiet=args.quiet,
     )
-    print((Path(args.out) / "report.md").read_text(encoding="utf-8"))
+    print((Path(args.out) / REPORT_MD).read_text(encoding="utf-8"))
     print(f"reports in {args.out}: report.json, report.md, deltas.png")
     if not report.passed:
         print("taxon evaluate: the gate failed:", file=sys.stderr)
         for reason in report.gate.reasons:
-            print(f"  - {reason}", file=sys.stderr)
+            print(log_safe(f"  - {reason}"), file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
@@ -53,7 +54,7 @@ def _qna_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def _print_table(leaves: dict[str, dict]) -> None:
+def _print_table(leaves: dict[str, dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Column, Table
 

@@ -1,23 +1,36 @@
 """`taxon gitops SUBCOMMAND`: the steps of the GitHub workflows. Each reads the variables a
 runner sets (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_BASE_REF, GITHUB_OUTPUT,
 GITHUB_STEP_SUMMARY, GITHUB_REPOSITORY, GITHUB_REPOSITORY_ID) and calls one function of
-`taxon.gitops`."""
+`taxon.gitops`.
+
+TAXON_DRY_RUN=true (the workflows' `dry_run` input or the TAXON_DRY_RUN variable) writes nothing
+to GitHub: the comment and the gate issue go to the job summary only, and what train reads from
+GitHub's API (the last good run's cache, the latest release) is gone without, with a notice, when
+the API cannot answer (offline, under act)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from taxon.backends.models import PACKAGED_PREFIX
 from taxon.core.config import load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError, UsageError
-from taxon.core.github import annotation, log_safe
+from taxon.core.github import annotation, dig, log_name, log_safe
+from taxon.diff import changed_leaves
 from taxon.gitops import actions, authorize, comment, export, gate, releases, restore
 from taxon.gitops import changes as pr_changes
+from taxon.qna.taxonomy import leaf_id
+
+DRY_RUN_NOTE = "dry run (TAXON_DRY_RUN=true): "
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="step", required=True, metavar="STEP")
 
     classify = sub.add_parser("classify", help="contribution, code or mixed pull request (mixed fails)")
@@ -61,6 +74,21 @@ def add_arguments(parser) -> None:
     build.add_argument("--ref", required=True, help="the tag being released")
     build.add_argument("--out", type=Path, required=True)
 
+    models = sub.add_parser("check-models", help="fail early when a GPU profile still names the demo's packaged models")
+    models.add_argument("--config", type=Path)
+    models.add_argument("--profile", required=True)
+    models.add_argument(
+        "--teacher-endpoint", action="store_true", help="the teacher is reached at $TAXON_TEACHER_URL: it must be set"
+    )
+
+    changed = sub.add_parser("changed-leaves", help="the leaves changed since the last trained commit, for the gate")
+    changed.add_argument("--since", default="", help="the last trained commit (restore-generate's from_sha)")
+    changed.add_argument("--before", default="", help="the push's previous head: used when no commit was trained")
+    changed.add_argument("--config", type=Path)
+
+    redact = sub.add_parser("redact", help="copy stdin to stdout with the values of secret variables hidden")
+    redact.add_argument("--env", action="append", default=[], metavar="NAME", help="a variable whose value to hide")
+
     for name, text in (
         ("train-summary", "the job summary: the candidate against the base model and the latest release"),
         ("gate-issue", "open or update the one issue of a failed gate on main; close it once the gate passes"),
@@ -74,6 +102,9 @@ def add_arguments(parser) -> None:
             report.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
 
 
+SHOWN_SKIPPED = 20  # annotations for files export-pr skipped; the rest are counted by reason
+
+
 def _env(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -83,7 +114,7 @@ def _fail(message: str, title: str) -> int:
     return EXIT_FAILED
 
 
-def _classify(args) -> int:
+def _classify(args: argparse.Namespace) -> int:
     base = args.base or (f"origin/{_env('GITHUB_BASE_REF')}" if _env("GITHUB_BASE_REF") else None)
     if not base:
         raise UsageError("no base ref", hint="pass --base, or run on a pull_request event (GITHUB_BASE_REF)")
@@ -96,7 +127,7 @@ def _classify(args) -> int:
     return EXIT_OK
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
@@ -104,7 +135,7 @@ def _read_json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _authorize(args) -> int:
+def _authorize(args: argparse.Namespace) -> int:
     event_name = _env("GITHUB_EVENT_NAME") or ""
     event = actions.load_event(_env("GITHUB_EVENT_PATH"))
     try:
@@ -121,11 +152,15 @@ def _authorize(args) -> int:
     return EXIT_OK
 
 
-def _export(args) -> int:
-    limits = export.ExportLimits.from_config(load_config(path=args.config))
+def _export(args: argparse.Namespace) -> int:
+    limits = load_config(path=args.config).documents
     exported = export.export_pr_taxonomy(Path.cwd(), args.base, args.head, args.out, limits)
-    for path, why in exported.skipped:
-        print(annotation("warning", f"not used: {why}", file=path, title="Skipped file"))
+    for path, why in exported.skipped[:SHOWN_SKIPPED]:
+        print(annotation("warning", f"not used: {why}", file=log_name(path), title="Skipped file"))
+    if len(exported.skipped) > SHOWN_SKIPPED:
+        reasons = Counter(why for _, why in exported.skipped[SHOWN_SKIPPED:])
+        counted = "; ".join(f"{count} {why}" for why, count in reasons.most_common())
+        print(annotation("warning", f"{sum(reasons.values())} more files not used ({counted})", title="Skipped files"))
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": str(len(exported.leaves))})
     if not exported.leaves:
         return _fail("this pull request adds or changes no taxonomy leaf", "No leaves")
@@ -133,14 +168,14 @@ def _export(args) -> int:
     return EXIT_OK
 
 
-def _summary(args) -> int:
+def _summary(args: argparse.Namespace) -> int:
     markdown = pr_changes.render_validation_summary(_read_json(args.sarif))
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), markdown)
     print(log_safe(markdown))
     return EXIT_OK
 
 
-def _repo(args) -> str:
+def _repo(args: argparse.Namespace) -> str:
     repo = getattr(args, "repo", None) or _env("GITHUB_REPOSITORY")
     if not repo:
         raise UsageError("no repository", hint="pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
@@ -148,27 +183,58 @@ def _repo(args) -> str:
 
 
 def _repository_id() -> int:
+    """GITHUB_REPOSITORY_ID, else the event's repository.id (act and some runners leave the
+    variable unset; every event payload of a repository carries the id)."""
     value = _env("GITHUB_REPOSITORY_ID") or ""
-    if not value.isdigit():
-        raise UsageError("no repository id", hint="set GITHUB_REPOSITORY_ID (the runner does)")
-    return int(value)
+    if value.isdigit():
+        return int(value)
+    from_event = None
+    if _env("GITHUB_EVENT_PATH"):
+        from_event = dig(actions.load_event(_env("GITHUB_EVENT_PATH")), "repository", "id")
+    if isinstance(from_event, int) and not isinstance(from_event, bool):
+        return from_event
+    raise UsageError(
+        "no repository id: GITHUB_REPOSITORY_ID is unset and the event has no repository.id",
+        hint="set GITHUB_REPOSITORY_ID (a GitHub runner does; under act: --env GITHUB_REPOSITORY_ID=N)",
+    )
 
 
-def _comment(args) -> int:
-    repo = _repo(args)
+def _dry_run() -> bool:
+    return (_env("TAXON_DRY_RUN") or "").lower() in ("1", "true", "yes")
+
+
+def _without_github(what: str, error: TaxonError, consequence: str) -> None:
+    """A dry run goes without what GitHub's API could not give it, and says so."""
+    message = f"{DRY_RUN_NOTE}{what} skipped, GitHub's API did not answer ({error.message}); {consequence}"
+    print(annotation("notice", message, title="Dry run"))
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"{what.capitalize()}: {message}.")
+
+
+def _comment(args: argparse.Namespace) -> int:
     body = args.body_file.read_text(encoding="utf-8")
-    print(f"comment {comment.post_sticky_comment(repo, args.pr, body)} on #{args.pr}", file=sys.stderr)
+    if _dry_run():
+        print(f"{DRY_RUN_NOTE}the comment on #{args.pr} was not posted; it is in the job summary")
+        actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}not posted on #{args.pr}:*")
+    else:
+        print(f"comment {comment.post_sticky_comment(_repo(args), args.pr, body)} on #{args.pr}", file=sys.stderr)
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
     return EXIT_OK
 
 
-def _restore_generate(args) -> int:
-    cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
+def _restore_generate(args: argparse.Namespace) -> int:
+    cache_root = Path(load_config(profile=args.profile, path=args.config).generate.cache_dir)
     commits = pr_changes.git_output(Path.cwd(), "rev-list", "--first-parent", f"--max-count={args.max_commits}", "HEAD")
     work_dir = Path(_env("RUNNER_TEMP") or cache_root)
-    restored = restore.restore_generate_cache(
-        _repo(args), _repository_id(), commits.decode().split(), cache_root, work_dir
-    )
+    try:
+        restored = restore.restore_generate_cache(
+            _repo(args), _repository_id(), commits.decode().split(), cache_root, work_dir
+        )
+    except TaxonError as error:
+        if not _dry_run():
+            raise
+        _without_github("the generation cache", error, "every leaf is generated")
+        actions.write_outputs(_env("GITHUB_OUTPUT"), {"restored": "0", "from_sha": ""})
+        return EXIT_OK
     if restored.run is None:
         message = "no earlier good train run on main with a unit cache: every leaf is generated"
     else:
@@ -185,26 +251,32 @@ def _restore_generate(args) -> int:
     return EXIT_OK
 
 
-def _pack_generate(args) -> int:
-    cache_root = Path(load_config(profile=args.profile, path=args.config)["generate"]["cache_dir"])
+def _pack_generate(args: argparse.Namespace) -> int:
+    cache_root = Path(load_config(profile=args.profile, path=args.config).generate.cache_dir)
     carried, left_out = restore.pack_used_units(cache_root, args.out)
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"units": str(carried)})
     print(f"carried {carried} units this run used to the next run; left out {left_out} it did not use")
     return EXIT_OK
 
 
-def _fetch_release(args) -> int:
-    release = releases.fetch_release_bundle(_repo(args), args.out)
+def _fetch_release(args: argparse.Namespace) -> int:
+    try:
+        release = releases.fetch_release_bundle(_repo(args), args.out)
+    except TaxonError as error:
+        if not _dry_run():
+            raise
+        _without_github("the latest release", error, "the candidate is compared with the base model only")
+        release = None
     outputs = {"bundle": str(release.bundle) if release else "", "tag": release.tag if release else ""}
     actions.write_outputs(_env("GITHUB_OUTPUT"), outputs)
     if release is None:
         print("no release yet: the candidate is compared with the base model only")
     else:
-        print(f"latest release {release.tag} ({release.digest}) unpacked to {release.bundle}")
+        print(f"latest release {log_name(release.tag)} ({release.digest}) unpacked to {release.bundle}")
     return EXIT_OK
 
 
-def _find_build(args) -> int:
+def _find_build(args: argparse.Namespace) -> int:
     try:
         build = releases.find_build(_repo(args), _repository_id(), args.sha, args.ref, args.out)
     except TaxonError as error:
@@ -217,21 +289,24 @@ def _find_build(args) -> int:
             "archive": str(build.archive),
             "bundle": str(build.bundle),
             "digest": build.digest,
+            "sums": str(build.sums),
+            "sums_digest": build.sums_digest,
             "run_url": str(build.run.get("html_url") or ""),
         },
     )
     print(f"{build.archive.name} ({build.digest}) from {build.run.get('html_url')}")
+    print(f"{build.sums.name} ({build.sums_digest}): check a download with taxon verify BUNDLE --sha256sums-digest")
     return EXIT_OK
 
 
-def _report_labels(args) -> tuple[dict | None, dict]:
+def _report_labels(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     if not args.report.is_file():
         return None, {}
     report = _read_json(args.report)
     return report, gate.baseline_labels(report, args.previous_bundle or None, args.previous_tag or None)
 
 
-def _train_summary(args) -> int:
+def _train_summary(args: argparse.Namespace) -> int:
     report, labels = _report_labels(args)
     markdown = (
         gate.render_train_summary(report, labels)
@@ -244,18 +319,23 @@ def _train_summary(args) -> int:
 
 
 def _merged_since(tag: str | None) -> list[gate.MergedChange]:
-    span = [f"{tag}..HEAD"] if tag else ["--max-count=50", "HEAD"]
+    """The merges on main since the release `tag` (a name from the releases API: after
+    --end-of-options, and as refs/tags/ only), else the last 50."""
+    span = ["--end-of-options", f"refs/tags/{tag}..HEAD"] if tag else ["--max-count=50", "--end-of-options", "HEAD"]
     log = pr_changes.git_output(Path.cwd(), "log", "--first-parent", "--format=%H%x1f%s", *span).decode(
         errors="replace"
     )
     return [gate.MergedChange(*line.split("\x1f", 1)) for line in log.splitlines() if "\x1f" in line]
 
 
-def _gate_issue(args) -> int:
+def _gate_issue(args: argparse.Namespace) -> int:
     report, labels = _report_labels(args)
     commit = pr_changes.git_output(Path.cwd(), "rev-parse", "HEAD").decode().strip()
     if report is None:
         print("no evaluation ran: the gate issue is left as it is")
+        return EXIT_OK
+    if report["gate"]["passed"] and _dry_run():
+        print(f"{DRY_RUN_NOTE}the gate passed; an open gate issue was not looked for or closed")
         return EXIT_OK
     if report["gate"]["passed"]:
         closed = comment.close_gate_issue(_repo(args), f"The gate passed again at `{commit[:12]}`: {args.run_url}")
@@ -263,8 +343,81 @@ def _gate_issue(args) -> int:
         return EXIT_OK
     tag = args.previous_tag or None
     body = gate.render_gate_issue(report, labels, commit, args.run_url, _merged_since(tag), tag)
-    print(f"gate issue {comment.post_gate_issue(_repo(args), gate.GATE_ISSUE_TITLE, body)}", file=sys.stderr)
+    if _dry_run():
+        print(f"{DRY_RUN_NOTE}the gate issue was not opened; it is in the job summary")
+        actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}this issue was not opened:*")
+    else:
+        print(f"gate issue {comment.post_gate_issue(_repo(args), gate.GATE_ISSUE_TITLE, body)}", file=sys.stderr)
     actions.append_summary(_env("GITHUB_STEP_SUMMARY"), body)
+    return EXIT_OK
+
+
+def _check_models(args: argparse.Namespace) -> int:
+    """A profile that runs on GPUs (vLLM, or several trainer processes) naming the demo's packaged
+    CPU model would train and publish a 135M demo: refused before anything is installed or
+    generated, with the settings to change."""
+    config = load_config(profile=args.profile, path=args.config)
+    named = {"models.base": config.models.base, "generate.teacher": config.generate.teacher}
+    on_gpu = "vllm" in (config.generate.backend, config.evaluate.backend) or str(config.train.nproc_per_node) not in (
+        "1",
+        "",
+    )
+    demo = {key: value for key, value in named.items() if str(value).startswith(PACKAGED_PREFIX)}
+    if on_gpu and demo:
+        keys = ", ".join(f"{key} = {value!r}" for key, value in demo.items())
+        return _fail(
+            f"the {args.profile} profile runs on GPUs but still names the demo's packaged model ({keys}). "
+            f"Set your models in taxon.toml under [profiles.{args.profile}.models] base and "
+            f"[profiles.{args.profile}.generate] teacher (README: Setting up the GPU runner).",
+            "Set the GPU runner's models",
+        )
+    if args.teacher_endpoint and not _env("TAXON_TEACHER_URL"):
+        return _fail(
+            "no teacher endpoint: the secret TAXON_TEACHER_URL is empty in this job",
+            "Set the teacher's endpoint",
+        )
+    print(f"profile {args.profile}: base {named['models.base']}, teacher {named['generate.teacher']}")
+    return EXIT_OK
+
+
+def _changed_leaves(args: argparse.Namespace) -> int:
+    """The leaves the gate requires to improve: those changed since the commit the last good
+    train run on main trained (so merges folded into one run all count), else since the push's
+    previous head; as a TOML list for `--set pipeline.changed_leaves=...`."""
+    zero = "0" * 40
+    since = args.since or (args.before if args.before and args.before != zero else "")
+    if not since:
+        leaves: list[str] = []
+        message = "no earlier trained commit and no previous head: no leaf is required to improve"
+    else:
+        taxonomy_dir = load_config(path=args.config).taxonomy.root
+        changes = changed_leaves(Path.cwd(), base=since, taxonomy_dir=taxonomy_dir)
+        qna_files = [*changes.added, *changes.modified, *(new for _, new in changes.renamed)]
+        leaves = sorted({leaf_id(path) for path in qna_files})
+        message = f"{len(leaves)} leaves changed since {since[:12]}: " + (", ".join(leaves) or "none")
+    actions.write_outputs(_env("GITHUB_OUTPUT"), {"leaves": json.dumps(leaves), "since": since})
+    actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"Changed leaves (each must improve): {log_safe(message)}.")
+    print(log_safe(message))
+    return EXIT_OK
+
+
+def _redact(args: argparse.Namespace) -> int:
+    """Secrets never reach a comment or an artifact: their values (and a URL's host) become ***."""
+    from urllib.parse import urlsplit
+
+    hidden = set()
+    for name in args.env:
+        value = _env(name)
+        if value:
+            hidden.add(value)
+            host = urlsplit(value).hostname if "://" in value else None
+            if host and host not in ("127.0.0.1", "localhost"):
+                hidden.add(host)
+    for line in sys.stdin:
+        for value in sorted(hidden, key=len, reverse=True):
+            line = line.replace(value, "***")
+        sys.stdout.write(line)
+        sys.stdout.flush()
     return EXIT_OK
 
 
@@ -280,8 +433,11 @@ STEPS = {
     "find-build": _find_build,
     "train-summary": _train_summary,
     "gate-issue": _gate_issue,
+    "check-models": _check_models,
+    "changed-leaves": _changed_leaves,
+    "redact": _redact,
 }
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     return STEPS[args.step](args)

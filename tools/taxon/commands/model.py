@@ -24,11 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    spec = args.spec or config["models"]["base"]
+    spec = args.spec or config.models.base
     if args.action == "prepare" or not spec.startswith(PACKAGED_PREFIX):
-        print(resolve_model(spec, config))
+        print(resolve_model(spec, config.models))
         return EXIT_OK
-    folder = packaged_model_dir(spec.removeprefix(PACKAGED_PREFIX), Path(config["models"]["cache_dir"]))
+    folder = packaged_model_dir(spec.removeprefix(PACKAGED_PREFIX), Path(config.models.cache_dir))
     print(folder)
     if not is_prepared(folder):
         print(f"not prepared yet: run taxon model prepare {spec}", file=sys.stderr)

@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.core.github import log_safe
 from taxon.qna.layout import REPORT_MD, RunLayout, default_run_dir
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from taxon.pipeline import PipelineResult, StageOutcome
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from taxon.pipeline import run_pipeline
 
     config = config_from_args(args)
-    run_dir = args.run or default_run_dir(Path(config["config_path"]), config["profile"])
+    run_dir = args.run or default_run_dir(Path(config.config_path), config.profile)
     # A log file (CI, `make demo > log`) gets full-width lines, not a wrapped 80-column table.
     console = Console(width=None if sys.stdout.isatty() else 160)
 
-    def announce(outcome) -> None:
+    def announce(outcome: StageOutcome) -> None:
         console.print(f"[bold]{outcome.name}[/bold]: {outcome.status} in {outcome.seconds:.1f} s")
 
     result = run_pipeline(
@@ -42,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     errors = Console(stderr=True)
     for outcome in result.outcomes:
         if outcome.error:
-            errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), outcome.error))
+            errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), log_safe(outcome.error)))
     _print_results(console, result)
     return result.exit_code
 
 
-def closing_table(result):
+def closing_table(result: PipelineResult) -> Table:
     from rich.table import Table
 
     table = Table(title=f"taxon pipeline: {result.run_dir}")
@@ -69,7 +77,7 @@ def closing_table(result):
     return table
 
 
-def format_figures(figures: dict) -> str:
+def format_figures(figures: dict[str, Any]) -> str:
     parts = []
     for key, value in figures.items():
         if isinstance(value, dict) and "delta" in value:
@@ -78,7 +86,7 @@ def format_figures(figures: dict) -> str:
     return ", ".join(parts)
 
 
-def _print_results(console, result) -> None:
+def _print_results(console: Console, result: PipelineResult) -> None:
     report_md = RunLayout(result.run_dir).eval_dir / REPORT_MD
     if result.outcome("evaluate").status in ("done", "cached") and report_md.is_file():
         console.print(report_md.read_text(encoding="utf-8"), markup=False, highlight=False)

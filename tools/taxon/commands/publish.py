@@ -10,8 +10,6 @@ from taxon.commands._options import add_config_arguments, config_from_args, taxo
 from taxon.core.errors import EXIT_OK, UsageError
 from taxon.qna.layout import REPORT_JSON, RunLayout
 
-# The stage folders inside a run folder, used when their own flags are not given.
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

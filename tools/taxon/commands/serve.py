@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import fields
 
 from taxon.commands._options import MODEL_HELP, add_model_config_arguments, model_config_from_args
-from taxon.core.errors import TaxonError, UsageError
-from taxon.core.settings import GenerateSettings, ServeSettings, TeacherSettings, settings_of
+from taxon.core.errors import TaxonError
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
@@ -29,33 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_config_arguments(parser)
 
 
-def checked_settings(config: dict[str, object]) -> ServeSettings:
-    """[serve], every cap positive."""
-    serve: ServeSettings = settings_of(config, "serve")
-    for field in fields(serve):
-        value = getattr(serve, field.name)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-            raise UsageError(
-                f"serve.{field.name} must be a positive number, not {value!r}", where=str(config.get("config_path"))
-            )
-    return serve
-
-
 def run(args: argparse.Namespace) -> int:
     from taxon.backends.models import resolve_model
     from taxon.serve.server import make_server
 
     config = model_config_from_args(args)
-    serve = checked_settings(config)
-    teacher: TeacherSettings = settings_of(config, "teacher")
-    generate: GenerateSettings = settings_of(config, "generate")
-    spec = args.model or generate.teacher
+    serve = config.serve  # every cap checked positive at load
+    teacher = config.teacher
+    spec = args.model or config.generate.teacher
     if not spec:
         raise TaxonError("no model given", hint="taxon serve MODEL (a folder, a hub id or packaged:smollm2)")
     api_key = os.environ.get(serve.api_key_env) if serve.api_key_env else None
     try:
         server = make_server(
-            resolve_model(spec, config),
+            resolve_model(spec, config.models),
             args.host,
             args.port,
             settings=serve,

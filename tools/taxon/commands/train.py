@@ -14,6 +14,7 @@ from pathlib import Path
 
 from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
 from taxon.core.errors import EXIT_OK
+from taxon.core.settings import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,17 +34,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
 
 
-def _config(args: argparse.Namespace) -> dict:
+def _config(args: argparse.Namespace) -> Config:
     flags = {"resume": args.resume, "threads": args.threads}
     return config_from_args(args, {"train": {k: v for k, v in flags.items() if v is not None}})
 
 
-def _base_model(spec: str, config: dict) -> str:
+def _base_model(spec: str, config: Config) -> str:
     if Path(spec).is_dir():
         return spec
     from taxon.backends.models import resolve_model
 
-    return resolve_model(spec, config)
+    return resolve_model(spec, config.models)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from taxon.train import train
 
     config = _config(args)
-    base_model = _base_model(args.base or config["models"]["base"], config)
+    base_model = _base_model(args.base or config.models.base, config)
     leaves = load_leaves(taxonomy_root(args, config))
     result = train(args.data, leaves, base_model, args.out, config, replay=args.replay, quiet=args.quiet)
     if not args.quiet and os.environ.get("RANK", "0") == "0":

@@ -13,10 +13,12 @@ from pathlib import Path
 from taxon.commands._options import overrides_from_sets
 from taxon.core.config import find_config, load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, UsageError
-from taxon.validate.changed import taxonomy_dir, validate_changed
-from taxon.validate.engine import validate_paths
+from taxon.core.findings import Finding
+from taxon.core.settings import Config, build_config
+from taxon.qna.taxonomy import Leaf
+from taxon.validate.changed import validate_changed
+from taxon.validate.engine import LeafCheck, validate_paths
 from taxon.validate.report import FORMATS, render
-from taxon.validate.settings import validate_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,36 +53,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace) -> dict:
-    """The config when there is a taxon.toml (a plain taxonomy fork may have none)."""
+def _config(args: argparse.Namespace) -> Config:
+    """The config of the taxon.toml here, or the schema's defaults (a plain taxonomy fork may have none)."""
     overrides = overrides_from_sets(args.set)
     if args.config or find_config() is not None:
         return load_config(args.profile, args.config, overrides)
-    return overrides
+    return build_config(overrides, "--set")
 
 
-def _document_check(config: dict):
+def _document_check(config: Config) -> LeafCheck:
     from taxon.documents import check_leaf_documents
 
-    def check(leaf):
-        return check_leaf_documents(leaf, config) if leaf.kind == "knowledge" else []
+    def check(leaf: Leaf) -> list[Finding]:
+        return check_leaf_documents(leaf, config.documents) if leaf.kind == "knowledge" else []
 
     return check
 
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
-    settings = validate_settings(config)
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
     leaf_checks = (_document_check(config),) if args.check_documents else ()
     if args.changed:
         if args.paths:
             raise UsageError("--changed takes no PATH", hint="give paths or --changed, not both")
-        report = validate_changed(Path.cwd(), args.base, taxonomy_dir(config), settings, leaf_checks)
+        report = validate_changed(Path.cwd(), args.base, config.taxonomy.root, config.validate, leaf_checks)
     else:
-        paths = args.paths or [Path(taxonomy_dir(config))]
+        paths = args.paths or [Path(config.taxonomy.root)]
         if not args.paths and not paths[0].is_dir():
             raise UsageError(f"no {paths[0]}/ folder here", hint="run from the repository root or name PATHs")
-        report = validate_paths(paths, settings, latest=args.latest, leaf_checks=leaf_checks)
+        report = validate_paths(paths, config.validate, latest=args.latest, leaf_checks=leaf_checks)
     sys.stdout.write(render(report, fmt, args.quiet))
     return EXIT_FAILED if report.errors else EXIT_OK

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from taxon.core.errors import EXIT_FAILED, EXIT_OK
+from taxon.core.github import log_name, log_safe
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sha256sums-digest",
         metavar="SHA256",
-        help="the sha256 of SHA256SUMS from outside the bundle (the release attestation or hub commit message)",
+        help="the sha256 of SHA256SUMS from outside the bundle, HEX or sha256:HEX: the digest of the release's "
+        "taxon-model-TAG.SHA256SUMS asset (attested by the release job), also named in its notes and hub commit",
     )
 
 
@@ -24,10 +26,11 @@ def run(args: argparse.Namespace) -> int:
     from taxon.publish.verify import sums_digest, verify_bundle
 
     problems = verify_bundle(args.bundle, args.sha256sums_digest)
+    bundle = log_name(str(args.bundle))
     if problems:
-        print(f"taxon verify: {args.bundle}: {len(problems)} problem(s):", file=sys.stderr)
+        print(f"taxon verify: {bundle}: {len(problems)} problem(s):", file=sys.stderr)
         for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
+            print(log_safe(f"  - {problem}"), file=sys.stderr)
         return EXIT_FAILED
-    print(f"ok: {args.bundle} (SHA256SUMS sha256 {sums_digest(args.bundle)})")
+    print(f"ok: {bundle} (SHA256SUMS sha256 {sums_digest(args.bundle)})")
     return EXIT_OK

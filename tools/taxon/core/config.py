@@ -2,19 +2,20 @@
 stage, with profiles (`cpu`, `gpu`) layered over shared defaults. Flags override it.
 
 Layout: top-level tables are stages ([generate], [train], ...); [profiles.NAME.STAGE]
-tables override them key by key.
+tables override them key by key. `load_config` merges the file, the profile and the flags
+and checks the result once against the schema (taxon.core.settings): a frozen `Config`.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from taxon.core.errors import UsageError
-from taxon.core.settings import check_config
+from taxon.core.settings import Config, build_config, deep_merge
 
 CONFIG_NAME = "taxon.toml"
 
@@ -29,20 +30,12 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def deep_merge(base: dict, override: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def load_config(
-    profile: str = DEFAULT_PROFILE, path: Path | None = None, overrides: dict | None = None
-) -> dict[str, Any]:
-    """The merged config of one profile: {stage: {key: value}}, plus "profile"."""
+    profile: str = DEFAULT_PROFILE, path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """The config of one profile, with `overrides` ({table: {key: value}}, from `--set` and
+    flags) laid over it; `path` is a taxon.toml (default: found here or above) or a run's
+    resolved config.json."""
     path = Path(path) if path else find_config()
     if path is None:
         raise UsageError(f"no {CONFIG_NAME} found here or above", hint="run from the repository root")
@@ -57,17 +50,14 @@ def load_config(
         raise UsageError(
             f"unknown profile '{profile}'", where=str(path), hint=f"choose one of: {', '.join(sorted(profiles))}"
         )
-    for name, table in profiles.items():
-        check_config(deep_merge(raw, table), f"{path} [profiles.{name}]")
-    config = deep_merge(raw, profiles[profile])
-    config = check_config(config, str(path))
-    config = deep_merge(config, overrides or {})
-    config["profile"] = profile
-    config["config_path"] = str(path)
-    return check_config(config, "--set" if overrides else str(path))
+    for name, table in profiles.items():  # every profile, so a typo in one not chosen is found too
+        build_config(deep_merge(raw, table), f"{path} [profiles.{name}]")
+    config = build_config(deep_merge(raw, profiles[profile]), str(path))
+    run_keys = {"profile": profile, "config_path": str(path)}
+    return config.with_overrides({**(overrides or {}), **run_keys}, "--set" if overrides else str(path))
 
 
-def _load_resolved(path: Path, overrides: dict | None) -> dict:
+def _load_resolved(path: Path, overrides: Mapping[str, Any] | None) -> Config:
     """A config already merged for one profile, as the pipeline records it in its run folder
     (`<run>/config.json`) and hands it to the processes it launches."""
     try:
@@ -76,10 +66,10 @@ def _load_resolved(path: Path, overrides: dict | None) -> dict:
         raise UsageError(f"cannot read config: {error}", where=str(path))
     if not isinstance(config, dict):
         raise UsageError("a resolved config must be a JSON object", where=str(path))
-    return check_config(deep_merge(config, overrides or {}), str(path))
+    return build_config(deep_merge(config, overrides or {}), str(path))
 
 
-def parse_override(text: str) -> dict:
+def parse_override(text: str) -> dict[str, Any]:
     """`stage.key=value` from a `--set` flag into a nested dict; the value is read as TOML."""
     if "=" not in text or "." not in text.split("=", 1)[0]:
         raise UsageError(f"bad --set '{text}'", hint="write --set stage.key=value, e.g. --set train.epochs=2")
@@ -88,7 +78,7 @@ def parse_override(text: str) -> dict:
         value = tomllib.loads(f"v = {raw_value}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw_value
-    result: dict = {}
+    result: dict[str, Any] = {}
     node = result
     *parents, last = dotted.split(".")
     for key in parents:

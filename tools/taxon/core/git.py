@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,11 @@ DEFAULT_TIMEOUT_S = 300.0
 class GitFailed(Exception):
     """A git process that failed; str() is its last stderr line, `stderr` all of it."""
 
-    def __init__(self, message: str, stderr: str = "", timed_out: bool = False):
+    def __init__(self, message: str, stderr: str = "", timed_out: bool = False, over_cap: bool = False):
         super().__init__(message)
         self.stderr = stderr
         self.timed_out = timed_out
+        self.over_cap = over_cap  # stopped because the folder it writes grew past its cap
 
 
 @dataclass(frozen=True)
@@ -95,35 +97,88 @@ def run_git(
     env: Mapping[str, str] | None = None,
     input_bytes: bytes | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    max_growth: tuple[Path, int] | None = None,
 ) -> bytes:
     """git's stdout for `args` on the repository at `git_dir`; GitFailed when it fails.
 
     `protocols` are the transports a fetch may use (none by default), `config` adds `-c`
-    settings, `env` adds variables of the caller's choosing (e.g. GIT_INDEX_FILE)."""
+    settings, `env` adds variables of the caller's choosing (e.g. GIT_INDEX_FILE).
+    `max_growth` (folder, bytes): the process is stopped once the folder holds that many
+    bytes more than when it started (a fetch, whose objects arrive as they download)."""
     settings = {**HARDENING, **{f"protocol.{name}.allow": "always" for name in protocols}, **(config or {})}
     command = ["git", *(item for key, value in settings.items() for item in ("-c", f"{key}={value}"))]
     command.append(f"--git-dir={git_dir}")
     if work_tree is not None:
         command.append(f"--work-tree={work_tree}")
     try:
-        result = subprocess.run(
+        process = subprocess.Popen(
             command + list(args),
             env={**hardened_env(protocols), **(env or {})},
             cwd=work_tree,
-            input=input_bytes,
-            stdin=None if input_bytes is not None else subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout_s,
-            check=False,
+            stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-    except subprocess.TimeoutExpired:
-        raise GitFailed(f"timed out after {timeout_s:g} s", timed_out=True) from None
     except OSError as error:
         raise GitFailed(f"git cannot run: {error.strerror}") from None
-    if result.returncode != 0:
-        stderr = result.stderr.decode("utf-8", "replace")
-        raise GitFailed(last_line(stderr) or f"git {args[0]} exited with {result.returncode}", stderr)
-    return result.stdout
+    with process:
+        stdout, stderr = _communicate(process, input_bytes, timeout_s, max_growth)
+    if process.returncode != 0:
+        message = stderr.decode("utf-8", "replace")
+        raise GitFailed(last_line(message) or f"git {args[0]} exited with {process.returncode}", message)
+    return stdout
+
+
+_POLL_S = 0.05
+
+
+def _communicate(
+    process: subprocess.Popen[bytes], input_bytes: bytes | None, timeout_s: float, max_growth: tuple[Path, int] | None
+) -> tuple[bytes, bytes]:
+    """The process's output once it ends; GitFailed (and the process killed) past its time or
+    once the watched folder grew past its cap (watched from a thread: communicate() cannot be
+    resumed with input left to send)."""
+    grown = threading.Event()
+    finished = threading.Event()
+    if max_growth is not None:
+        folder, cap = max_growth
+        start_size = folder_bytes(folder)
+
+        def watch() -> None:
+            while not finished.wait(_POLL_S):
+                if folder_bytes(folder) - start_size > cap:
+                    grown.set()
+                    process.kill()
+                    return
+
+        threading.Thread(target=watch, daemon=True).start()
+    try:
+        stdout, stderr = process.communicate(input_bytes, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+        raise GitFailed(f"timed out after {timeout_s:g} s", timed_out=True) from None
+    finally:
+        finished.set()
+    if max_growth is not None and (grown.is_set() or folder_bytes(max_growth[0]) - start_size > max_growth[1]):
+        raise GitFailed(f"stopped: it wrote more than the cap of {max_growth[1]} bytes", over_cap=True)
+    return stdout, stderr
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.communicate()
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under a folder (links not followed)."""
+    total = 0
+    for current, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            try:
+                total += os.lstat(os.path.join(current, name)).st_size
+            except OSError:
+                continue  # a temporary file renamed while we looked
+    return total
 
 
 def batch_request(object_ids: list[str]) -> bytes:

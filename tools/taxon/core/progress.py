@@ -73,7 +73,7 @@ class Task:
     fields: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     start_count: int = 0  # already done when the task began (a resumed run): not in its rate
-    printed: tuple | None = None
+    printed: tuple[Any, ...] | None = None
     handle: object = None  # the rich task id on a terminal
 
     def advance(self, count: int = 1, **fields: str) -> None:

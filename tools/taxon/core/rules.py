@@ -71,9 +71,9 @@ RULES: dict[str, Rule] = {
             "Y015",
             ERROR,
             "invisible character",
-            "zero-width, tag and private-use characters reach the teacher and the model unseen by reviewers",
+            "default-ignorable, format, private-use and blank characters (variation selectors, tags, fillers, "
+            "stray joiners, line separators) reach the teacher and the model unseen by reviewers",
         ),
-        Rule("Y016", WARNING, "zero-width joiner", "ZWJ and ZWNJ are needed in some scripts and emoji, else invisible"),
         Rule("S001", ERROR, "missing key", "the schema of the declared version requires it"),
         Rule("S002", ERROR, "unknown key", "unknown keys are usually typos of a required one and are never used"),
         Rule("S003", ERROR, "wrong type", "tools read each key as one type (text, number, list, mapping)"),
@@ -234,13 +234,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "D014",
             ERROR,
-            "a document must hold no invisible characters (format, tag or private-use; see Y015)",
-            "checked by `taxon validate --check-documents`",
-        ),
-        Rule(
-            "D015",
-            WARNING,
-            "a zero-width joiner in a document is reported (see Y016)",
+            "a document must hold no invisible characters (see Y015)",
             "checked by `taxon validate --check-documents`",
         ),
         Rule(
@@ -248,6 +242,20 @@ RULES: dict[str, Rule] = {
             ERROR,
             "a leaf's documents must not make more chunks than [documents] max_chunks_per_leaf",
             "checked by `taxon validate --check-documents` (estimated; generate counts exactly)",
+        ),
+        Rule(
+            "D017",
+            ERROR,
+            "a document's file name must be UTF-8 without control or invisible characters",
+            "checked by `taxon validate --check-documents` (names reach git, hashes, JSON and logs)",
+        ),
+        Rule(
+            "D018",
+            ERROR,
+            "a leaf's documents must stay within the volume caps of [documents]: patterns, files listed, depth, "
+            "files selected, PDF pages, characters per document and per leaf",
+            "each cap is checked before the work it bounds; the pattern count and an in-tree folder's listing "
+            "also by plain `taxon validate`",
         ),
     )
 }

@@ -86,7 +86,7 @@ def atomic_write_jsonl(path: Path, rows: Iterable[Any]) -> None:
     atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
-def read_jsonl(path: Path, hint: str | None = None) -> list[dict]:
+def read_jsonl(path: Path, hint: str | None = None) -> list[dict[str, Any]]:
     """The rows of a JSONL file; TaxonError naming the line of one that is not a JSON object."""
     from taxon.core.errors import TaxonError
 

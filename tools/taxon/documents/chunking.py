@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from typing import Any
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.documents.records import Chunk, Document
@@ -15,7 +16,7 @@ PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 SENTENCE_BREAK = re.compile(r"[.!?][\"')\]]*\s+|\n\s*")
 
 
-def chunk_documents(documents: list[Document], tokenizer, chunk_tokens: int, overlap: int) -> list[Chunk]:
+def chunk_documents(documents: list[Document], tokenizer: Any, chunk_tokens: int, overlap: int) -> list[Chunk]:
     """Chunks of every document in order, indexed from 0 across the whole list. `tokenizer`
     is any Hugging Face fast tokenizer (it must report character offsets)."""
     if chunk_tokens < 1 or not 0 <= overlap < chunk_tokens:
@@ -33,7 +34,7 @@ def chunk_documents(documents: list[Document], tokenizer, chunk_tokens: int, ove
     return chunks
 
 
-def _document_spans(text: str, tokenizer, chunk_tokens: int, overlap: int) -> list[tuple[int, int, int, int]]:
+def _document_spans(text: str, tokenizer: Any, chunk_tokens: int, overlap: int) -> list[tuple[int, int, int, int]]:
     """(start char, end char, start token, end token) of each chunk of one text."""
     offsets = _offsets(text, tokenizer)
     ends = [end for _, end in offsets]
@@ -55,7 +56,7 @@ def _document_spans(text: str, tokenizer, chunk_tokens: int, overlap: int) -> li
     return spans
 
 
-def _offsets(text: str, tokenizer) -> list[tuple[int, int]]:
+def _offsets(text: str, tokenizer: Any) -> list[tuple[int, int]]:
     try:
         encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     except NotImplementedError:
@@ -66,7 +67,7 @@ def _offsets(text: str, tokenizer) -> list[tuple[int, int]]:
     return [tuple(pair) for pair in encoding["offset_mapping"]]
 
 
-def _boundary_tokens(breaks: re.Pattern, text: str, token_ends: list[int]) -> list[int]:
+def _boundary_tokens(breaks: re.Pattern[str], text: str, token_ends: list[int]) -> list[int]:
     """Index of the first token of each piece of text that follows a break (the first token
     ending past the break), sorted."""
     return sorted({bisect.bisect_right(token_ends, match.end()) for match in breaks.finditer(text)})

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from pathlib import Path
 
-from taxon.core.characters import JOINERS, describe, invisible_runs
+from taxon.core.characters import hidden_runs
 from taxon.core.errors import TaxonError
-from taxon.core.findings import ERROR, WARNING, Finding
-from taxon.documents.git import FetchSettings
+from taxon.core.findings import ERROR, Finding
+from taxon.core.github import log_name
+from taxon.core.settings import DocumentsSettings
 from taxon.documents.patterns import Pattern, compile_pattern, escape_problem, pattern_problem
-from taxon.documents.readers import reader_for
-from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem, document_settings
-from taxon.documents.sources import SourceFile, list_source, read_all
+from taxon.documents.readers import Reader, TextLimits, reader_for
+from taxon.documents.records import IN_TREE, Document, DocumentProblem, Problem
+from taxon.documents.sources import ListingCaps, SourceFile, list_source, read_all, with_sizes
+from taxon.qna.layout import name_problem
 from taxon.qna.taxonomy import Leaf
 
 
-def load_leaf_documents(leaf: Leaf, config: dict) -> list[Document]:
+def load_leaf_documents(leaf: Leaf, settings: DocumentsSettings) -> list[Document]:
     """The leaf's documents, in name order; TaxonError listing every error when any."""
-    documents, problems = gather_documents(leaf, config)
+    documents, problems = gather_documents(leaf, settings)
     errors = [problem for problem in problems if problem.severity == ERROR]
     if errors:
         raise TaxonError(
@@ -33,9 +34,25 @@ def load_leaf_documents(leaf: Leaf, config: dict) -> list[Document]:
     return documents
 
 
-def check_leaf_documents(leaf: Leaf, config: dict) -> list[Finding]:
-    """Findings for `taxon validate --check-documents`, at the `document` key's line."""
-    _, problems = gather_documents(leaf, config)
+def pattern_count_problem(count: int, cap: int) -> Problem | None:
+    """D018 for more patterns than [documents] max_patterns: checked before anything is listed
+    (plain `taxon validate` reports it; generate stops on it)."""
+    if count <= cap:
+        return None
+    return Problem(
+        "D018",
+        f"document lists {count} patterns, over max_patterns ({cap}): "
+        "name the files with fewer patterns, such as 'docs/**/*.md'",
+    )
+
+
+def check_leaf_documents(leaf: Leaf, settings: DocumentsSettings) -> list[Finding]:
+    """Findings for `taxon validate --check-documents`, at the `document` key's line (the
+    pattern count is plain validate's to report)."""
+    _, problems = gather_documents(leaf, settings)
+    patterns = leaf.document.patterns if leaf.document else []
+    counted = pattern_count_problem(len(patterns), settings.max_patterns)
+    problems = [problem for problem in problems if problem != counted]
     if not problems:
         return []
     lines = _qna_lines(leaf.qna_path)
@@ -46,21 +63,30 @@ def check_leaf_documents(leaf: Leaf, config: dict) -> list[Finding]:
     return sorted(findings)
 
 
-def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Problem]]:
+def gather_documents(leaf: Leaf, settings: DocumentsSettings) -> tuple[list[Document], list[Problem]]:
     ref = leaf.document
     if ref is None:
         return [], []
-    section = document_settings(config)
+    too_many = pattern_count_problem(len(ref.patterns), settings.max_patterns)
+    if too_many:
+        return [], [too_many]
     problems = [problem for problem in map(_pattern_check, ref.patterns) if problem]
     refused = {problem.pattern for problem in problems}
     patterns = [pattern for pattern in ref.patterns if pattern not in refused]
     if not ref.patterns:
         problems.append(Problem("D004", "document lists no patterns: add patterns like '*.md'"))
+    caps = ListingCaps(settings.max_listed_files, settings.max_depth)
     try:
-        source, files = list_source(leaf.folder, ref, FetchSettings.from_config(config))
+        source, files = list_source(leaf.folder, ref, settings, caps)
+        selected, unmatched = _select(files, patterns)
+        if len(selected) > settings.max_selected_files:
+            raise DocumentProblem(
+                "D018",
+                f"the patterns select {len(selected)} files in {_where(source)}, over max_selected_files "
+                f"({settings.max_selected_files}): narrow them or split the leaf",
+            )
     except DocumentProblem as error:
         return [], problems + [error.problem]
-    selected, unmatched = _select(files, patterns)
     problems += [
         Problem(
             "D004",
@@ -69,26 +95,26 @@ def gather_documents(leaf: Leaf, config: dict) -> tuple[list[Document], list[Pro
         )
         for pattern in unmatched
     ]
-    documents, read_problems = _read_files(selected, source, section)
-    return documents, problems + read_problems + _chunk_budget_problems(documents, section)
+    documents, read_problems = _read_files(selected, source, settings)
+    return documents, problems + read_problems + _chunk_budget_problems(documents, settings)
 
 
 CHARS_PER_TOKEN = 4  # a fair average for English text: the estimate validate can make without a tokenizer
 
 
-def _chunk_budget_problems(documents: list[Document], section: dict) -> list[Problem]:
+def _chunk_budget_problems(documents: list[Document], settings: DocumentsSettings) -> list[Problem]:
     """D016 when the documents would make more chunks than [documents] max_chunks_per_leaf,
     estimated from their length (generate counts them exactly with the teacher's tokenizer):
     each chunk costs teacher calls, and one large leaf could cost a run thousands."""
-    step = max(1, section["chunk_tokens"] - section["chunk_overlap"])
-    estimate = sum(-(-max(1, len(d.text) // CHARS_PER_TOKEN - section["chunk_overlap"]) // step) for d in documents)
-    if estimate <= section["max_chunks_per_leaf"]:
+    step = max(1, settings.chunk_tokens - settings.chunk_overlap)
+    estimate = sum(-(-max(1, len(d.text) // CHARS_PER_TOKEN - settings.chunk_overlap) // step) for d in documents)
+    if estimate <= settings.max_chunks_per_leaf:
         return []
     return [
         Problem(
             "D016",
             f"the documents would make about {estimate} chunks, over max_chunks_per_leaf "
-            f"({section['max_chunks_per_leaf']}): split the leaf or narrow its patterns",
+            f"({settings.max_chunks_per_leaf}): split the leaf or narrow its patterns",
         )
     ]
 
@@ -107,58 +133,86 @@ def _pattern_check(pattern: str) -> Problem | None:
     return Problem("D013", f"document pattern '{pattern}' {problem}: fix it", pattern=pattern) if problem else None
 
 
-def _read_files(files: list[SourceFile], source: str, section: dict) -> tuple[list[Document], list[Problem]]:
-    """Every check that needs no bytes first (links, size, type, the leaf's total), then the
-    chosen files read together (one git process for a fetched commit)."""
+def _read_files(
+    files: list[SourceFile], source: str, settings: DocumentsSettings
+) -> tuple[list[Document], list[Problem]]:
+    """Every check that needs no bytes first (name, links, type), then the sizes (a fetched
+    commit's selected blobs are fetched for them, within max_leaf_bytes) against the caps,
+    then the chosen files read together (one git process for a fetched commit) and their
+    text extracted within the character caps."""
     problems: list[Problem] = []
-    chosen, total_bytes = [], 0
+    readable = []
     for file in files:
         try:
-            reader = _reader_of(file, section["max_file_bytes"])
+            readable.append((file, _reader_of(file)))
         except DocumentProblem as error:
             problems.append(error.problem)
+    try:
+        sized = with_sizes([file for file, _ in readable], settings.max_leaf_bytes)
+    except DocumentProblem as error:
+        return [], problems + [error.problem]
+    chosen, total_bytes = [], 0
+    for file, (_, reader) in zip(sized, readable, strict=True):
+        size = file.size or 0
+        if size > settings.max_file_bytes:
+            problems.append(
+                Problem(
+                    "D007",
+                    f"{file.name} has {size} bytes, over max_file_bytes ({settings.max_file_bytes}): "
+                    "split it or narrow the pattern",
+                )
+            )
             continue
-        if total_bytes + file.size > section["max_leaf_bytes"]:
+        if total_bytes + size > settings.max_leaf_bytes:
             problems.append(
                 Problem(
                     "D008",
-                    f"documents exceed max_leaf_bytes ({section['max_leaf_bytes']}) at {file.name}: "
+                    f"documents exceed max_leaf_bytes ({settings.max_leaf_bytes}) at {file.name}: "
                     "split the leaf or narrow its patterns",
                 )
             )
             break
         chosen.append((file, reader))
-        total_bytes += file.size
+        total_bytes += size
     contents = read_all([file for file, _ in chosen])
     documents: list[Document] = []
+    leaf_chars = 0
     for file, reader in chosen:
+        limits = TextLimits.within(settings, leaf_chars)
         try:
             data = contents[file.name]
             if isinstance(data, DocumentProblem):
                 raise data
-            text = reader(file.name, data)
+            text = reader(file.name, data, limits)
         except DocumentProblem as error:
             problems.append(error.problem)
+            if error.problem.rule == "D018" and limits.cap_name == "max_leaf_chars":
+                break  # the leaf's text budget is spent: the other files are not read
             continue
+        leaf_chars += len(text)
         problems += _character_problems(file.name, text)
         documents.append(Document(file.name, text, source, hashlib.sha256(data).hexdigest()))
     return documents, problems
 
 
-def _character_problems(name: str, text: str, limit: int = 5) -> list[Problem]:
-    """D014 at each of the first runs of invisible characters; D015 for a run of zero-width
-    joiners only."""
-    problems = []
-    for line, column, run in invisible_runs(text, limit):
-        where, count = f"{name}:{line}:{column}", f" ({len(run)} in a row)" if len(run) > 1 else ""
-        if set(run) <= set(JOINERS):
-            problems.append(
-                Problem(
-                    "D015", f"{where}: zero-width joiner {describe(run[0])}{count}: keep it only where needed", WARNING
-                )
-            )
-        else:
-            problems.append(Problem("D014", f"{where}: invisible character {describe(run[0])}{count}: remove it"))
+def _character_problems(name: str, text: str, limit: int = 20) -> list[Problem]:
+    """D014 at each run of characters a reviewer cannot see (taxon.core.characters), the
+    first `limit` of them, the last one shown counting the rest."""
+    problems: list[Problem] = []
+    more = hidden = 0
+    line, counted_to = 1, 0
+    for run in hidden_runs(text):
+        hidden += len(run.text)
+        if len(problems) == limit:
+            more += 1
+            continue
+        line += text.count("\n", counted_to, run.start)
+        counted_to = run.start
+        column = run.start - text.rfind("\n", 0, run.start)
+        problems.append(Problem("D014", f"{name}:{line}:{column}: invisible characters {run.summary()}: remove them"))
+    if more:
+        last = problems[-1]
+        problems[-1] = Problem("D014", f"{last.message}; {more} more runs after this one ({hidden} characters in all)")
     return problems
 
 
@@ -174,16 +228,13 @@ def _select(files: list[SourceFile], patterns: list[str]) -> tuple[list[SourceFi
     return selected, [pattern for pattern in patterns if pattern not in used]
 
 
-def _reader_of(file: SourceFile, max_file_bytes: int) -> Callable[[str, bytes], str]:
-    """The reader for a file that may be read: not a link, within the size cap, a known type."""
+def _reader_of(file: SourceFile) -> Reader:
+    """The reader for a file that may be read by its name: usable, not a link, a known type."""
+    unusable = name_problem(file.name)
+    if unusable:
+        raise DocumentProblem("D017", f"{log_name(file.name)}: {unusable}")
     if file.link is not None:
         raise DocumentProblem("D006", f"{file.name} is a {file.link}, which is never followed: commit the file itself")
-    if file.size > max_file_bytes:
-        raise DocumentProblem(
-            "D007",
-            f"{file.name} has {file.size} bytes, over max_file_bytes ({max_file_bytes}): "
-            "split it or narrow the pattern",
-        )
     return reader_for(file.name)
 
 

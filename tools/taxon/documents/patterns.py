@@ -12,6 +12,7 @@ P063), documents (D005, D013) and through them generate use only this module.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_PATTERN_CHARS = 200
@@ -50,7 +51,7 @@ class Pattern:
             if index < count and pattern[index] is None:
                 star, star_position = index, position
                 index += 1
-            elif index < count and _segment_matches(pattern[index], parts[position]):
+            elif index < count and _segment_matches(pattern[index] or (), parts[position]):
                 index += 1
                 position += 1
             elif star >= 0:
@@ -83,8 +84,9 @@ def compile_pattern(pattern: str) -> Pattern:
             continue
         if "**" in part:
             raise PatternRefused("has '**' inside a segment: '**' stands alone, as in 'docs/**/*.md'")
-        segments.append(_tokens(part))
-        if any(_backwards_range(token) for token in segments[-1]):
+        tokens = _tokens(part)
+        segments.append(tokens)
+        if any(_backwards_range(token) for token in tokens):
             raise PatternRefused("has a character range written backwards, like [z-a]: write [a-z]")
     if sum(segment is None for segment in segments) > MAX_DOUBLE_STARS:
         raise PatternRefused(f"has more than {MAX_DOUBLE_STARS} '**' segments")
@@ -119,7 +121,7 @@ def _tokens(segment: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-def _ranges(body: str):
+def _ranges(body: str) -> Iterator[tuple[str, str]]:
     """(low, high) of each range and single character of a class body."""
     index = 0
     while index < len(body):

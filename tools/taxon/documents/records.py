@@ -6,15 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from taxon.core.findings import ERROR
-from taxon.core.settings import check_config
 
 IN_TREE = "in-tree"
-
-
-# [documents] settings when the config has none (a taxonomy fork without taxon.toml)
-def document_settings(config: dict) -> dict:
-    """[documents] checked, with the schema's defaults for what it leaves out."""
-    return check_config({"documents": config.get("documents") or {}}, "[documents]")["documents"]
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from taxon.core.settings import DocumentsSettings
 from taxon.documents.leaf import load_leaf_documents
 from taxon.documents.records import Document
 from taxon.qna.taxonomy import Leaf
@@ -96,11 +97,11 @@ def document_sections(document: Document) -> list[Section]:
     ]
 
 
-def leaf_sentences(leaf: Leaf, config: dict) -> list[str]:
+def leaf_sentences(leaf: Leaf, settings: DocumentsSettings) -> list[str]:
     """Every sentence of a knowledge leaf's documents, in order."""
     return [
         sentence
-        for document in load_leaf_documents(leaf, config)
+        for document in load_leaf_documents(leaf, settings)
         for section in document_sections(document)
         for sentence in section.sentences
     ]

@@ -10,14 +10,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from taxon.backends import LOCAL_BACKENDS, local_model
-from taxon.backends.base import ChatRequest
+from taxon.backends import local_model
+from taxon.backends.base import ChatRequest, LocalModel
 from taxon.backends.models import model_fingerprint
 from taxon.core.errors import TaxonError
+from taxon.core.settings import EvaluateSettings
 from taxon.core.store import atomic_write_json, hash_value
 
-Conversation = list[dict]
+Conversation = list[dict[str, Any]]
 Progress = Callable[[int], None]
 
 
@@ -25,7 +27,7 @@ Progress = Callable[[int], None]
 class Scoring:
     """A continuation to score after a conversation (rendered with the model's chat template)."""
 
-    messages: tuple[dict, ...]
+    messages: tuple[dict[str, Any], ...]
     continuation: str
 
 
@@ -36,21 +38,18 @@ class ModelOutputs:
     tokens: list[int]  # how many tokens each continuation has
 
 
-def _answerer(model_path: str, settings: dict):
-    backend = settings.get("backend", "transformers")
-    if backend not in LOCAL_BACKENDS:
-        raise TaxonError(f"unknown evaluate.backend '{backend}'", hint="use transformers or vllm")
+def _answerer(model_path: str, settings: EvaluateSettings) -> LocalModel:
     return local_model(
-        backend,
+        settings.backend,
         model_path,
-        batch_size=int(settings["batch_size"]),
-        seed=int(settings.get("seed", 0)),
-        gpu_memory_utilization=float(settings.get("vllm_gpu_memory_utilization", 0.3)),
-        dtype=settings.get("dtype", "auto"),
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        gpu_memory_utilization=settings.vllm_gpu_memory_utilization,
+        dtype=settings.dtype,
     )
 
 
-def _continuation_tokens(tokenizer, text: str) -> int:
+def _continuation_tokens(tokenizer: Any, text: str) -> int:
     """Tokens of a continuation as both local backends count them (an empty one scores end of turn)."""
     return len(tokenizer(text, add_special_tokens=False)["input_ids"]) or 1
 
@@ -59,23 +58,25 @@ def run_model(
     model_path: str,
     conversations: list[Conversation],
     scorings: list[Scoring],
-    settings: dict,
+    settings: EvaluateSettings,
     progress: Progress,
     limits: list[int] | None = None,
 ) -> ModelOutputs:
     answerer = _answerer(model_path, settings)
-    limits = limits or [int(settings["max_new_tokens"])] * len(conversations)
+    limits = limits or [settings.max_new_tokens] * len(conversations)
     try:
         requests = [ChatRequest(tuple(c), max_tokens=limit, temperature=0.0) for c, limit in zip(conversations, limits)]
         answers = [completion.text.strip() for completion in answerer.chat(requests, progress)] if requests else []
         means = (
             answerer.answer_loglikelihood([(list(s.messages), s.continuation) for s in scorings]) if scorings else []
         )
+        if means is None:
+            raise TaxonError(f"{answerer.name} cannot score answers by log-likelihood", where=model_path)
         progress(len(scorings))
         tokens = [_continuation_tokens(answerer.tokenizer, s.continuation) for s in scorings]
     finally:
-        if hasattr(answerer, "close"):
-            answerer.close()
+        if close := getattr(answerer, "close", None):
+            close()
     # the backends give the mean over the continuation's tokens; multiple choice compares sums
     return ModelOutputs(answers, [mean * count for mean, count in zip(means, tokens)], tokens)
 
@@ -85,19 +86,19 @@ def cached_outputs(
     model_path: str,
     conversations: list[Conversation],
     scorings: list[Scoring],
-    settings: dict,
+    settings: EvaluateSettings,
     progress: Progress,
     limits: list[int] | None = None,
 ) -> ModelOutputs:
     """`limits`: each conversation's answer length (evaluate.max_new_tokens for all when None)."""
-    limits = limits or [int(settings["max_new_tokens"])] * len(conversations)
+    limits = limits or [settings.max_new_tokens] * len(conversations)
     key = hash_value(
         {
             "model": model_fingerprint(model_path),
             "conversations": conversations,
             "scorings": [[list(s.messages), s.continuation] for s in scorings],
-            "backend": settings.get("backend", "transformers"),
-            "dtype": settings.get("dtype", "auto"),
+            "backend": settings.backend,
+            "dtype": settings.dtype,
             "limits": limits,
         }
     )

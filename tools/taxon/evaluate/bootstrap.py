@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 IMPROVED, REGRESSED, UNCHANGED, NEW, UNSCORED = "improved", "regressed", "unchanged", "new", "unscored"
 
@@ -16,7 +17,7 @@ class Interval:
     high: float
     n: int
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -54,7 +54,8 @@ def _number_variants(text: str, key: str, pool: list[tuple[float, str | None]]) 
     if not facts:
         return []
     fact = facts[0]
-    number_text = re.match(r"-?[\d,.]+|[A-Za-z-]+", text[fact.start : fact.end]).group(0)
+    found = re.match(r"-?[\d,.]+|[A-Za-z-]+", text[fact.start : fact.end])
+    number_text = found.group(0) if found else text[fact.start : fact.end]
     value = float(fact.number)
     variants = []
     for altered in _altered_numbers(value, fact.unit, pool):

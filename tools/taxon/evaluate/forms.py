@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _TOKEN = re.compile(r"-?\d+(?:[.,]\d+)*|\w+|[^\w\s]", re.UNICODE)
 _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)*")
@@ -58,7 +59,7 @@ def _lines(text: str) -> list[str]:
 @dataclass(frozen=True)
 class AnswerForm:
     kind: str  # number | label | lines | template | title_case | length
-    detail: tuple  # labels, line count, skeleton, (min, max) words
+    detail: tuple[Any, ...]  # labels, line count, skeleton, (min, max) words
     anchors: tuple[bool, bool] = (False, False)  # template: every seed answer starts / ends with the skeleton's ends
 
     def describe(self) -> str:

@@ -8,7 +8,9 @@ threshold with the whole interval on the wrong side of zero."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
+from taxon.core.settings import EvaluateGateSettings, plain
 from taxon.evaluate.bootstrap import Interval
 
 
@@ -16,9 +18,9 @@ from taxon.evaluate.bootstrap import Interval
 class GateResult:
     passed: bool
     reasons: list[str] = field(default_factory=list)  # one line per failed check, for people
-    thresholds: dict = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -60,7 +62,7 @@ def changed_failures(changed: dict[str, tuple[str, dict[str, Interval | None]]],
     return reasons
 
 
-def overlap_failures(overlap: dict[str, dict]) -> list[str]:
+def overlap_failures(overlap: dict[str, dict[str, Any]]) -> list[str]:
     return [
         f"{entry['above']} held-out question(s) of {leaf} have a training question with token Jaccard above "
         f"{entry['threshold']}: the held-out figure is not held out (see heldout.jsonl)"
@@ -73,23 +75,14 @@ def check_gate(
     probe: dict[str, Interval | None],
     text: dict[str, Interval | None],
     changed: dict[str, tuple[str, dict[str, Interval | None]]],
-    overlap: dict[str, dict],
-    settings: dict,
+    overlap: dict[str, dict[str, Any]],
+    settings: EvaluateGateSettings,
 ) -> GateResult:
     """probe, text: baseline -> interval of candidate minus baseline (probe accuracy, text loss);
     changed: leaf -> (its gate metric's name, baseline -> interval); overlap: knowledge leaf ->
     {"above": held-out questions with a training question above the threshold, "threshold"}."""
-    max_drop = float(settings.get("probe_max_drop", 0.05))
-    max_rise = float(settings.get("text_max_loss_rise", 0.1))
-    must_improve = bool(settings.get("changed_must_improve", True))
-    min_delta = float(settings.get("changed_min_delta", 0.0))
-    reasons = probe_failures(probe, max_drop) + text_failures(text, max_rise) + overlap_failures(overlap)
-    if must_improve:
-        reasons += changed_failures(changed, min_delta)
-    thresholds = {
-        "probe_max_drop": max_drop,
-        "text_max_loss_rise": max_rise,
-        "changed_must_improve": must_improve,
-        "changed_min_delta": min_delta,
-    }
-    return GateResult(not reasons, reasons, thresholds)
+    reasons = probe_failures(probe, settings.probe_max_drop) + text_failures(text, settings.text_max_loss_rise)
+    reasons += overlap_failures(overlap)
+    if settings.changed_must_improve:
+        reasons += changed_failures(changed, settings.changed_min_delta)
+    return GateResult(not reasons, reasons, plain(settings))

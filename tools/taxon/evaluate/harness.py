@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from taxon.core.errors import MissingExtra, UsageError
+from taxon.core.settings import EvaluateSettings
 from taxon.core.store import atomic_write_jsonl, atomic_write_text
-from taxon.evaluate.sets import KNOWLEDGE, PROBE, EvalSet
+from taxon.evaluate.items import KNOWLEDGE, PROBE, EvalSet
 
 TASK_PREFIX = "taxon_"
 
@@ -21,7 +23,7 @@ def task_name(set_id: str) -> str:
     return TASK_PREFIX + re.sub(r"\W+", "_", set_id).strip("_")
 
 
-def task_config(name: str, data_file: Path) -> dict:
+def task_config(name: str, data_file: Path) -> dict[str, Any]:
     return {
         "task": name,
         "dataset_path": "json",
@@ -58,7 +60,9 @@ def write_harness_tasks(eval_sets: list[EvalSet], folder: Path) -> dict[str, str
     return tasks
 
 
-def run_harness(tasks: dict[str, str], folder: Path, model_paths: dict[str, str], settings: dict) -> dict:
+def run_harness(
+    tasks: dict[str, str], folder: Path, model_paths: dict[str, str], settings: EvaluateSettings
+) -> dict[str, Any]:
     """model -> set id -> {"acc", "acc_norm"} from `lm_eval.simple_evaluate` (model `hf`,
     the chat template applied as our own scoring does, float32 as the transformers backend)."""
     if not tasks:
@@ -81,7 +85,7 @@ def run_harness(tasks: dict[str, str], folder: Path, model_paths: dict[str, str]
             model_args={"pretrained": str(path), "dtype": "float32", "device": device},
             tasks=list(tasks.values()),
             task_manager=manager,
-            batch_size=int(settings["batch_size"]),
+            batch_size=settings.batch_size,
             apply_chat_template=True,
             log_samples=False,
         )

@@ -6,29 +6,31 @@ rows its split (`qna.heldout.TrainingSplit`) puts on the training side."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from taxon.core.settings import Config
 from taxon.core.store import atomic_write_jsonl
-from taxon.evaluate.sets import KNOWLEDGE, SKILL, EvalSet
+from taxon.evaluate.items import KNOWLEDGE, SKILL, EvalSet
 from taxon.qna.heldout import TRAIN, HeldOut, leaf_form, training_split
 from taxon.qna.layout import HELDOUT_NAME
 from taxon.qna.samples import bare_question, collect_samples
 from taxon.qna.taxonomy import Leaf
 
 
-def training_questions(dataset_dir: Path, leaves: list[Leaf], config: dict) -> list[str]:
+def training_questions(dataset_dir: Path, leaves: list[Leaf], config: Config) -> list[str]:
     """Each trained question, without a chunk shown before it."""
     rows = collect_samples(dataset_dir, leaves, None)
-    split = training_split(leaves, dataset_dir, config["dataset"]["eval_share"], rows)
+    split = training_split(leaves, dataset_dir, config.dataset.eval_share, rows)
     return list(dict.fromkeys(bare_question(row).strip() for row in rows if split.side(row) == TRAIN))
 
 
 def heldout_overlap(
-    eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: dict, out_dir: Path
-) -> dict[str, dict]:
+    eval_sets: list[EvalSet], dataset_dir: Path, leaves: list[Leaf], config: Config, out_dir: Path
+) -> dict[str, dict[str, Any]]:
     """leaf id -> {"threshold", "above", "max_jaccard", "items": [{id, question, closest, jaccard}]};
     the items also go to heldout.jsonl in the eval folder. Similarity as the split measures it
     (`qna.heldout.HeldOut`: a skill leaf's form words left out)."""
-    threshold = float(config["evaluate"].get("heldout_max_jaccard", 0.6))
+    threshold = config.evaluate.heldout_max_jaccard
     training = tuple(training_questions(dataset_dir, leaves, config))
     forms = {leaf.leaf_id: leaf_form(leaf) for leaf in leaves}
     report, rows = {}, []
@@ -36,7 +38,7 @@ def heldout_overlap(
         if eval_set.kind not in (KNOWLEDGE, SKILL):
             continue
         trained = HeldOut(training, threshold, forms.get(eval_set.set_id, frozenset()))
-        items = []
+        items: list[dict[str, Any]] = []
         for item in eval_set.items:
             best, closest = trained.closest(item.question)
             items.append(

@@ -18,11 +18,10 @@ import re
 from dataclasses import dataclass
 
 from taxon.evaluate.answers import ModelOutputs, Scoring
-from taxon.evaluate.sets import EvalSet
+from taxon.evaluate.items import EvalSet
 from taxon.evaluate.skills import JUDGE, Verdict
 
 CONTRASTS = 3  # other questions of the leaf an answer is scored after
-JUDGE_MODES = ("loglikelihood", "generated")
 PROMPT = """You grade one answer to a task, against a reference answer known to be right.
 
 Task: {task}

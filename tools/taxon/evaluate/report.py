@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from taxon.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
 from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, METRIC_LABELS, REPORT_JSON, REPORT_MD
@@ -13,14 +14,14 @@ from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, METRIC_LABELS, REPORT_JSO
 LOWER_NOTE = {"nll": ", lower is better"}
 
 
-def write_reports(out_dir: Path, data: dict) -> None:
+def write_reports(out_dir: Path, data: dict[str, Any]) -> None:
     """report.json last: once it is there, the evaluation is complete."""
     atomic_write_text(Path(out_dir) / REPORT_MD, render_markdown(data))
     atomic_write_bytes(Path(out_dir) / DELTAS_PNG, render_deltas_png(data))
     atomic_write_json(Path(out_dir) / REPORT_JSON, data)
 
 
-def _rows(data: dict) -> list[tuple[str, dict]]:
+def _rows(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Leaves, then the totals, then the general sets: the order of every table and of the plot."""
     leaves = [(set_id, entry) for set_id, entry in data["sets"].items() if entry["kind"] in ("knowledge", "skill")]
     general = [(set_id, entry) for set_id, entry in data["sets"].items() if entry["kind"] in ("probe", "text")]
@@ -31,14 +32,14 @@ def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def _delta(comparison: dict, metric: str) -> str:
+def _delta(comparison: dict[str, Any], metric: str) -> str:
     interval = comparison["intervals"][metric]
     if interval is None:
         return "–"
     return f"{interval['delta']:+.3f} [{interval['low']:+.3f}, {interval['high']:+.3f}]"
 
 
-def describe_sets(data: dict) -> str:
+def describe_sets(data: dict[str, Any]) -> str:
     settings = data["settings"]
     cap = settings.get("max_per_leaf", 0)
     cap_text = f"at most {cap} per leaf (evaluate.max_per_leaf)" if cap and cap > 0 else "no cap per leaf"
@@ -70,7 +71,7 @@ def describe_sets(data: dict) -> str:
     )
 
 
-def _score_table(data: dict, labels: dict[str, str]) -> list[str]:
+def _score_table(data: dict[str, Any], labels: dict[str, str]) -> list[str]:
     header = ["Set", "n", "figure", "candidate"]
     for label in labels.values():
         header += [label, f"Δ vs {label} [95% CI]", "verdict"]
@@ -96,7 +97,7 @@ def _cell(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _examples(data: dict) -> list[str]:
+def _examples(data: dict[str, Any]) -> list[str]:
     lines = ["", "<details><summary>Answers side by side (three per leaf)</summary>", ""]
     lines += ["| Leaf | question | reference | base | candidate |", "|---|---|---|---|---|"]
     mark = {True: "✓", False: "✗"}
@@ -115,7 +116,7 @@ def _examples(data: dict) -> list[str]:
     return lines + ["", "</details>"]
 
 
-def _hygiene(data: dict) -> list[str]:
+def _hygiene(data: dict[str, Any]) -> list[str]:
     lines = ["", "Held-out hygiene (closest training question by token Jaccard, per held-out question in "]
     lines[-1] += f"{HELDOUT_NAME}):"
     lines += ["", "| Leaf | held out | max Jaccard | above threshold |", "|---|---|---|---|"]
@@ -129,7 +130,7 @@ def _hygiene(data: dict) -> list[str]:
     return lines
 
 
-def _harness(data: dict) -> list[str]:
+def _harness(data: dict[str, Any]) -> list[str]:
     if not data.get("lm_eval"):
         return []
     lines = ["", "lm-evaluation-harness (`lm_eval.simple_evaluate`, model hf) on the same multiple-choice sets:", ""]
@@ -144,7 +145,7 @@ def _harness(data: dict) -> list[str]:
     return lines
 
 
-def render_markdown(data: dict) -> str:
+def render_markdown(data: dict[str, Any]) -> str:
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
     lines = [
@@ -160,7 +161,7 @@ def render_markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
-def render_deltas_png(data: dict) -> bytes:
+def render_deltas_png(data: dict[str, Any]) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")

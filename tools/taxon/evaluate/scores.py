@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 
 @cache
-def _scorer():
+def _scorer() -> Any:
     from rouge_score import rouge_scorer
 
     return rouge_scorer.RougeScorer(["rougeL"])

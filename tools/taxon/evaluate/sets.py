@@ -15,21 +15,23 @@ held-out generated question is asked for its form only."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
+from taxon.core.settings import Config, DocumentsSettings, EvaluateSettings
 from taxon.core.store import read_jsonl
 from taxon.documents.sections import leaf_sentences
 from taxon.evaluate.choices import fact_choices
-from taxon.evaluate.forms import AnswerForm, answer_form
+from taxon.evaluate.forms import answer_form
+from taxon.evaluate.items import KNOWLEDGE, PROBE, SKILL, TEXT, EvalItem, EvalSet
 from taxon.evaluate.skills import scoring_method
 from taxon.qna.checks import LeafChecks
 from taxon.qna.facts import fact_questions
 from taxon.qna.heldout import checker_items
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples, user_prompt
-from taxon.qna.solvers import Solution, leaf_solver, solve
+from taxon.qna.solvers import leaf_solver, solve
 from taxon.qna.taxonomy import Leaf
 from taxon.qna.text import answer_token_limit, words
 
@@ -38,59 +40,13 @@ TEXT_ID = "general/text"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BUILTIN_PROBE = DATA_DIR / "probe.jsonl"
 BUILTIN_TEXT = DATA_DIR / "general_text.md"
-KNOWLEDGE, SKILL, PROBE, TEXT = "knowledge", "skill", "probe", "text"
 TEXT_PROMPT = "Write a paragraph of plain prose."
 # where a skill reference may come from, each beyond any teacher's say
 SEED, MAINTAINER, CHECKER = "seed", "maintainer", "checker"
 REFERENCE_SOURCES = (SEED, MAINTAINER, CHECKER)
 
 
-@dataclass(frozen=True)
-class EvalItem:
-    id: str
-    question: str  # the user turn
-    reference: str  # from the leaf (seed, document) or the shipped sets; for a generated skill question the
-    # teacher's kept answer, shown beside the answers but scored against by nothing
-    source: str  # "seed" | "document" | "generated" | "maintainer" | "checker" | "probe" | "text"
-    key_facts: tuple[str, ...] = ()  # knowledge: what a right answer contains
-    choices: tuple[str, ...] = ()  # multiple choice: the options, right one at `gold`
-    gold: int = 0
-    method: str = ""  # skills: how correctness is scored (`evaluate.skills`); "" = form only, no trusted reference
-    solution: Solution | None = None  # skills: the answer a checker computed from the question
-    max_tokens: int = 0  # the answer's length limit (0: evaluate.max_new_tokens)
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    set_id: str  # a leaf id, PROBE_ID or TEXT_ID
-    kind: str  # KNOWLEDGE | SKILL | PROBE | TEXT
-    items: tuple[EvalItem, ...]
-    available: int  # items before the per-leaf cap
-    form: AnswerForm | None = None  # skills: the form answers are checked against
-    checks: LeafChecks | None = None  # skills: what a right answer also passes, where the task is checkable
-    task: str = ""  # skills: the task description, for a judge
-    seed_answers: frozenset[tuple[str, ...]] = frozenset()  # skills: every seed's answer, as words
-    seed_questions: tuple[str, ...] = ()  # skills: the leaf's seed questions (with their contexts), for a judge
-
-    def describe(self) -> dict:
-        sources: dict[str, int] = {}
-        for item in self.items:
-            sources[item.source] = sources.get(item.source, 0) + 1
-        # n: the items the set's own figure counts (a skill leaf's scored ones); asked: every item
-        described = {"n": len(self.items), "asked": len(self.items), "available": self.available, "sources": sources}
-        if self.form is not None:
-            described["form"] = self.form.describe()
-        if self.kind == SKILL:
-            methods: dict[str, int] = {}
-            for item in self.items:
-                if item.method:
-                    methods[item.method] = methods.get(item.method, 0) + 1
-            described["n"] = sum(methods.values())
-            described["methods"] = methods
-        return described
-
-
-def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict]:
+def _generated_samples(dataset_dir: Path, leaf: Leaf) -> list[dict[str, Any]]:
     path = Path(dataset_dir) / leaf.leaf_id / SAMPLES_NAME
     if not path.is_file():
         return []
@@ -104,9 +60,9 @@ def _capped(items: list[EvalItem], max_per_leaf: int) -> tuple[EvalItem, ...]:
     return tuple(items[:max_per_leaf] if max_per_leaf > 0 else items)
 
 
-def knowledge_eval_set(leaf: Leaf, config: dict, eval_share: float, max_per_leaf: int) -> EvalSet:
+def knowledge_eval_set(leaf: Leaf, documents: DocumentsSettings, eval_share: float, max_per_leaf: int) -> EvalSet:
     """The leaf's fact questions (held-out seeds first, then the document's), with choices."""
-    questions = fact_questions(leaf, leaf_sentences(leaf, config), eval_share)
+    questions = fact_questions(leaf, leaf_sentences(leaf, documents), eval_share)
     items = []
     for question in questions:
         choices, gold = fact_choices(question, questions)
@@ -118,27 +74,26 @@ def knowledge_eval_set(leaf: Leaf, config: dict, eval_share: float, max_per_leaf
     return EvalSet(leaf.leaf_id, KNOWLEDGE, _capped(items, max_per_leaf), len(items))
 
 
-def _verified_by(sample: dict) -> str | None:
+def _verified_by(sample: dict[str, Any]) -> str | None:
     """Who vouches for a generated sample's answer: a maintainer or a checker (None: no one)."""
     verified = (sample.get("metadata") or {}).get("verified_by")
     return verified if verified in (MAINTAINER, CHECKER) else None
 
 
 def skill_eval_set(
-    leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_leaf: int, settings: dict | None = None
+    leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_leaf: int, settings: EvaluateSettings
 ) -> EvalSet:
     """Held-out seeds first, then held-out generated samples in file order (a question that
     appears twice is asked once), then checker-made questions up to `skill_min_items` scored
     items. Each item names how its correctness is scored, or "" when its reference is the
     teacher's alone (form only)."""
-    settings = settings or {}
     form = answer_form([seed.answer for seed in leaf.seeds])
     seeds = [(user_prompt(seed.question, seed.context), seed.answer) for seed in leaf.seeds]
     solver = leaf_solver(seeds)
     limit = answer_token_limit(
         [seed.answer for seed in leaf.seeds],
-        float(settings.get("answer_length_factor", 1.5)),
-        int(settings.get("max_new_tokens", 64)),
+        settings.answer_length_factor,
+        settings.max_new_tokens,
     )
     items: list[EvalItem] = []
     seen: set[str] = set()
@@ -168,7 +123,7 @@ def skill_eval_set(
                 max_tokens=limit,
             )
         )
-    wanted = int(settings.get("skill_min_items", 0)) - sum(bool(item.method) for item in items)
+    wanted = settings.skill_min_items - sum(bool(item.method) for item in items)
     for question, solution in [(q, s) for q, s in checker_items(leaf) if q not in seen][: max(wanted, 0)]:
         items.append(
             EvalItem(
@@ -235,17 +190,16 @@ def text_eval_set(text_file: str | Path | None = None) -> EvalSet:
     return EvalSet(TEXT_ID, TEXT, items, len(items))
 
 
-def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: dict) -> list[EvalSet]:
+def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: Config) -> list[EvalSet]:
     """One set per leaf (sorted by leaf id), then the probe and the general text."""
     if not Path(dataset_dir).is_dir():
         raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
-    settings = config["evaluate"]
-    eval_share = config["dataset"]["eval_share"]
-    cap = int(settings.get("max_per_leaf", 0))
+    settings, eval_share = config.evaluate, config.dataset.eval_share
+    cap = settings.max_per_leaf
     sets = [
-        knowledge_eval_set(leaf, config, eval_share, cap)
+        knowledge_eval_set(leaf, config.documents, eval_share, cap)
         if leaf.kind == "knowledge"
         else skill_eval_set(leaf, dataset_dir, eval_share, cap, settings)
         for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
     ]
-    return sets + [probe_eval_set(settings.get("probe_file") or None), text_eval_set(settings.get("text_file") or None)]
+    return sets + [probe_eval_set(settings.probe_file or None), text_eval_set(settings.text_file or None)]

@@ -26,15 +26,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from taxon.evaluate.forms import NUM, AnswerForm, _tokens
+from taxon.evaluate.items import EvalSet
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.solvers import MONTHS, WEEKDAYS, Solution, numbers_in
 from taxon.qna.text import COPY_SHARE, content_terms, copy_share, fact_match, key_facts, stem, words
-
-if TYPE_CHECKING:  # sets.py builds its items with `scoring_method`
-    from taxon.evaluate.sets import EvalSet
 
 SOLVER, NUMBER, LABEL, TEMPLATE, EXACT, FACTS, JUDGE = (
     "solver",

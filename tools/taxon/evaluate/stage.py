@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.models import model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
+from taxon.core.settings import Config, EvaluateSettings, plain
 from taxon.core.store import atomic_write_jsonl
 from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outputs
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
@@ -20,8 +22,8 @@ from taxon.evaluate.choices import choice_accuracy
 from taxon.evaluate.gate import GateResult, check_gate
 from taxon.evaluate.harness import run_harness, write_harness_tasks
 from taxon.evaluate.heldout import heldout_overlap
+from taxon.evaluate.items import KNOWLEDGE, PROBE, SKILL, TEXT, EvalSet
 from taxon.evaluate.judge import (
-    JUDGE_MODES,
     cases,
     generated_prompts,
     generated_verdicts,
@@ -30,7 +32,7 @@ from taxon.evaluate.judge import (
 )
 from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
-from taxon.evaluate.sets import KNOWLEDGE, PROBE, PROBE_ID, SKILL, TEXT, TEXT_ID, EvalSet, build_eval_sets
+from taxon.evaluate.sets import PROBE_ID, TEXT_ID, build_eval_sets
 from taxon.evaluate.skills import Verdict, skill_verdict
 from taxon.qna.layout import SKILLS_NAME, read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
@@ -52,7 +54,7 @@ EXAMPLES_PER_LEAF = 3
 @dataclass
 class EvalReport:
     out_dir: Path
-    data: dict  # the content of report.json
+    data: dict[str, Any]  # the content of report.json
     gate: GateResult
 
     @property
@@ -69,15 +71,19 @@ def _progress(total: int, quiet: bool, name: str = "evaluate: answering and scor
         yield answers.task(name, total=total).advance
 
 
-def _user(text: str) -> tuple[dict, ...]:
+def _user(text: str) -> tuple[dict[str, Any], ...]:
     return ({"role": "user", "content": text},)
 
 
-def _model_inputs(eval_sets: list[EvalSet], max_new_tokens: int) -> tuple[list[list[dict]], list[int], list[Scoring]]:
+def _model_inputs(
+    eval_sets: list[EvalSet], max_new_tokens: int
+) -> tuple[list[list[dict[str, Any]]], list[int], list[Scoring]]:
     """The conversations answered (knowledge and skill items) with each one's answer length, and
     the continuations scored (every option of every multiple-choice item, every paragraph of the
     general text)."""
-    conversations, limits, scorings = [], [], []
+    conversations: list[list[dict[str, Any]]] = []
+    limits: list[int] = []
+    scorings: list[Scoring] = []
     for eval_set in eval_sets:
         for item in eval_set.items:
             if eval_set.kind in (KNOWLEDGE, SKILL):
@@ -100,9 +106,12 @@ def answers_by_set(eval_sets: list[EvalSet], outputs: ModelOutputs) -> dict[str,
     return found
 
 
+Verdicts = dict[str, list[Verdict | None]]  # set id -> each skill item's verdict (None: not scored)
+
+
 def score_outputs(
     eval_sets: list[EvalSet], outputs: ModelOutputs, judged: dict[tuple[str, int, str], Verdict] | None = None
-) -> tuple[dict[str, dict[str, list[float]]], dict, dict[str, list[Verdict | None]]]:
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, Any], Verdicts]:
     """set id -> metric -> scores (skill accuracy: one per scored item; the rest one per item),
     set id -> the model's answers, and set id -> each skill item's verdict (None: not scored),
     reading the outputs in the order `_model_inputs` laid them out; `judged`: the judge's
@@ -155,55 +164,64 @@ def _verdict_direction(interval: Interval | None, metric: str) -> str:
     return direction(interval)
 
 
-def compare(
-    set_id: str,
-    metrics: tuple[str, ...],
-    scores: dict[str, dict[str, list[float]]],
-    candidate: str,
-    baselines: list[str],
-    known_leaves: dict[str, dict | None],
-    settings: dict,
-) -> tuple[dict, dict[str, Interval | None]]:
-    """The report entry of one set (scores: model -> metric -> list) and the first metric's
-    interval against each baseline."""
-    entry = {
-        "metric": metrics[0],
-        "scores": {model: {m: _mean(scores[model][m]) for m in metrics} for model in [candidate, *baselines]},
-        "comparisons": {},
-    }
-    gate_intervals = {}
-    for baseline in baselines:
-        intervals = {
-            metric: paired_bootstrap(
-                scores[candidate][metric],
-                scores[baseline][metric],
-                int(settings["n_resamples"]),
-                int(settings["seed"]),
-                float(settings["confidence"]),
-            )
-            for metric in metrics
+@dataclass(frozen=True)
+class _Comparing:
+    """What every comparison of a set shares: the models, the leaves each baseline was trained
+    on (a bundle's; None for a base model) and the bootstrap settings."""
+
+    candidate: str
+    baselines: list[str]
+    known_leaves: dict[str, dict[str, Any] | None]
+    settings: EvaluateSettings
+
+    def compare(
+        self, set_id: str, metrics: tuple[str, ...], scores: dict[str, dict[str, list[float]]]
+    ) -> tuple[dict[str, Any], dict[str, Interval | None]]:
+        """The report entry of one set (scores: model -> metric -> list) and the first metric's
+        interval against each baseline."""
+        candidate, settings = self.candidate, self.settings
+        entry: dict[str, Any] = {
+            "metric": metrics[0],
+            "scores": {model: {m: _mean(scores[model][m]) for m in metrics} for model in [candidate, *self.baselines]},
+            "comparisons": {},
         }
-        gate_interval = intervals[metrics[0]]
-        leaves = known_leaves[baseline]
-        moved = _verdict_direction(gate_interval, metrics[0])
-        if gate_interval is None:
-            verdict = UNSCORED
-        elif leaves is not None and set_id not in (PROBE_ID, TEXT_ID, *TOTALS) and set_id not in leaves:
-            verdict = NEW
-        else:
-            verdict = moved
-        entry["comparisons"][baseline] = {
-            "verdict": verdict,
-            "direction": moved,
-            "intervals": {metric: interval.to_json() if interval else None for metric, interval in intervals.items()},
-        }
-        if leaves is not None and set_id in leaves:
-            entry["comparisons"][baseline]["baseline_leaf_hash"] = leaves[set_id]
-        gate_intervals[baseline] = gate_interval
-    return entry, gate_intervals
+        gate_intervals = {}
+        for baseline in self.baselines:
+            intervals = {
+                metric: paired_bootstrap(
+                    scores[candidate][metric],
+                    scores[baseline][metric],
+                    settings.n_resamples,
+                    settings.seed,
+                    settings.confidence,
+                )
+                for metric in metrics
+            }
+            gate_interval = intervals[metrics[0]]
+            leaves = self.known_leaves[baseline]
+            moved = _verdict_direction(gate_interval, metrics[0])
+            if gate_interval is None:
+                verdict = UNSCORED
+            elif leaves is not None and set_id not in (PROBE_ID, TEXT_ID, *TOTALS) and set_id not in leaves:
+                verdict = NEW
+            else:
+                verdict = moved
+            entry["comparisons"][baseline] = {
+                "verdict": verdict,
+                "direction": moved,
+                "intervals": {
+                    metric: interval.to_json() if interval else None for metric, interval in intervals.items()
+                },
+            }
+            if leaves is not None and set_id in leaves:
+                entry["comparisons"][baseline]["baseline_leaf_hash"] = leaves[set_id]
+            gate_intervals[baseline] = gate_interval
+        return entry, gate_intervals
 
 
-def _right(eval_set: EvalSet, index: int, scores: dict, verdicts: dict, model: str) -> bool | None:
+def _right(
+    eval_set: EvalSet, index: int, scores: dict[str, Any], verdicts: dict[str, Verdicts], model: str
+) -> bool | None:
     """Whether the model's answer to an item is right by the set's own figure (None: not scored)."""
     if eval_set.kind == SKILL:
         verdict = verdicts[model][eval_set.set_id][index]
@@ -212,8 +230,13 @@ def _right(eval_set: EvalSet, index: int, scores: dict, verdicts: dict, model: s
 
 
 def examples(
-    eval_set: EvalSet, answered: dict[str, dict], scores: dict, verdicts: dict, candidate: str, base: str
-) -> list[dict]:
+    eval_set: EvalSet,
+    answered: dict[str, dict[str, Any]],
+    scores: dict[str, Any],
+    verdicts: dict[str, Verdicts],
+    candidate: str,
+    base: str,
+) -> list[dict[str, Any]]:
     """Three scored answers side by side, those where base and candidate differ first."""
     rows = []
     for index, item in enumerate(eval_set.items):
@@ -232,14 +255,23 @@ def examples(
         if eval_set.kind == SKILL:
             row["method"] = item.method
             row["why"] = {
-                "base": verdicts[base][eval_set.set_id][index].why,
-                "candidate": verdicts[candidate][eval_set.set_id][index].why,
+                "base": _verdict(verdicts, base, eval_set, index).why,
+                "candidate": _verdict(verdicts, candidate, eval_set, index).why,
             }
         rows.append((right[candidate] == right[base], index, row))
     return [row for _, _, row in sorted(rows, key=lambda row: row[:2])[:EXAMPLES_PER_LEAF]]
 
 
-def skill_records(eval_sets: list[EvalSet], answered: dict, verdicts: dict, models: list[str]) -> list[dict]:
+def _verdict(verdicts: dict[str, Verdicts], model: str, eval_set: EvalSet, index: int) -> Verdict:
+    """The verdict on a scored skill item's answer (every model's is scored when the item is)."""
+    verdict = verdicts[model][eval_set.set_id][index]
+    assert verdict is not None, "asked for the verdict on an item that is not scored"
+    return verdict
+
+
+def skill_records(
+    eval_sets: list[EvalSet], answered: dict[str, Any], verdicts: dict[str, Verdicts], models: list[str]
+) -> list[dict[str, Any]]:
     """Every scored skill item with each model's answer and verdict: skills.jsonl, for a hand check."""
     rows = []
     for eval_set in (s for s in eval_sets if s.kind == SKILL):
@@ -257,8 +289,8 @@ def skill_records(eval_sets: list[EvalSet], answered: dict, verdicts: dict, mode
                     "answers": {
                         model: {
                             "answer": answered[model][eval_set.set_id][index],
-                            "right": verdicts[model][eval_set.set_id][index].right,
-                            "why": verdicts[model][eval_set.set_id][index].why,
+                            "right": _verdict(verdicts, model, eval_set, index).right,
+                            "why": _verdict(verdicts, model, eval_set, index).why,
                         }
                         for model in models
                     },
@@ -268,25 +300,21 @@ def skill_records(eval_sets: list[EvalSet], answered: dict, verdicts: dict, mode
 
 
 def run_judge(
-    eval_sets: list[EvalSet], answers: list[dict[str, list[str]]], config: dict, cache_dir: Path, quiet: bool
+    eval_sets: list[EvalSet], answers: list[dict[str, list[str]]], config: Config, cache_dir: Path, quiet: bool
 ) -> dict[tuple[str, int, str], Verdict]:
     """The judge's verdicts on every free-form skill answer of every model (`evaluate.judge`)."""
-    settings = config["evaluate"]
-    mode = settings.get("judge", "loglikelihood")
-    if mode not in JUDGE_MODES:
-        raise UsageError(f"evaluate.judge must be one of {', '.join(JUDGE_MODES)}, not '{mode}'")
+    settings = config.evaluate
     judged = cases(eval_sets, answers)
     if not judged:
         return {}
-    model = settings.get("judge_model") or config["generate"]["teacher"]
-    path = resolve_model(model, config)
-    if mode == "loglikelihood":
+    path = resolve_model(settings.judge_model or config.generate.teacher, config.models)
+    if settings.judge == "loglikelihood":
         scorings = likelihood_scorings(judged)
         with _progress(len(scorings), quiet, "evaluate: judging free-form answers") as advance:
             outputs = cached_outputs(cache_dir, path, [], scorings, settings, advance)
-        return likelihood_verdicts(judged, outputs, float(settings.get("judge_min_share", 0.5)))
+        return likelihood_verdicts(judged, outputs, settings.judge_min_share)
     prompts = generated_prompts(judged)
-    limits = [int(settings.get("judge_max_new_tokens", 256))] * len(prompts)
+    limits = [settings.judge_max_new_tokens] * len(prompts)
     with _progress(len(prompts), quiet, "evaluate: judging free-form answers") as advance:
         outputs = cached_outputs(cache_dir, path, prompts, [], settings, advance, limits)
     return generated_verdicts(judged, outputs)
@@ -298,42 +326,29 @@ def evaluate(
     dataset_dir: Path,
     leaves: list[Leaf],
     out_dir: Path,
-    config: dict,
+    config: Config,
     changed_leaves: list[str] | None = None,
     quiet: bool = False,
 ) -> EvalReport:
-    settings = config["evaluate"]
+    """Score `candidate` and each baseline (model folders, hub ids or packaged specs) on every
+    leaf's held-out questions and the general sets, compare, gate, and write the reports."""
+    settings = config.evaluate
     if not baselines:
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
     out_dir = Path(out_dir)
     eval_sets = build_eval_sets(leaves, dataset_dir, config)
-    conversations, limits, scorings = _model_inputs(eval_sets, int(settings["max_new_tokens"]))
     models = list(dict.fromkeys([candidate, *baselines]))
-    paths = {model: resolve_model(model, config) for model in models}
-    outputs = {}
-    with _progress((len(conversations) + len(scorings)) * len(models), quiet) as advance:
-        for model in models:
-            outputs[model] = cached_outputs(
-                out_dir / "answers", paths[model], conversations, scorings, settings, advance, limits
-            )
-    judged = run_judge(
-        eval_sets, [answers_by_set(eval_sets, outputs[m]) for m in models], config, out_dir / "answers", quiet
-    )
-    scores, answered, verdicts = {}, {}, {}
-    for model in models:
-        scores[model], answered[model], verdicts[model] = score_outputs(eval_sets, outputs[model], judged)
+    paths = {model: resolve_model(model, config.models) for model in models}
+    scores, answered, verdicts = _score_models(eval_sets, paths, out_dir, config, quiet)
     atomic_write_jsonl(out_dir / SKILLS_NAME, skill_records(eval_sets, answered, verdicts, models))
-
     known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
     overlap = heldout_overlap(eval_sets, dataset_dir, leaves, config, out_dir)
+    comparing = _Comparing(candidate, baselines, known_leaves, settings)
     sets_report, gate_intervals = {}, {}
     for eval_set in eval_sets:
-        metrics = METRICS[eval_set.kind]
         per_model = {model: scores[model][eval_set.set_id] for model in models}
-        entry, gate_intervals[eval_set.set_id] = compare(
-            eval_set.set_id, metrics, per_model, candidate, baselines, known_leaves, settings
-        )
+        entry, gate_intervals[eval_set.set_id] = comparing.compare(eval_set.set_id, METRICS[eval_set.kind], per_model)
         sets_report[eval_set.set_id] = {
             "kind": eval_set.kind,
             "changed": eval_set.set_id in changed,
@@ -346,31 +361,14 @@ def evaluate(
                 else {}
             ),
         }
-    totals = {}
-    for total_id, kind in TOTALS.items():
-        metrics = METRICS[kind]
-        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
-        per_model = {
-            model: {m: [v for set_id in kind_sets for v in scores[model][set_id][m]] for m in metrics}
-            for model in models
-        }
-        entry, _ = compare(total_id, metrics, per_model, candidate, baselines, known_leaves, settings)
-        totals[total_id] = {"n": len(per_model[candidate][metrics[0]]), **entry}
-
     harness = write_harness_tasks(eval_sets, out_dir / "lm_eval")
-    harness_results = (
-        run_harness(harness, out_dir / "lm_eval", {m: paths[m] for m in models}, settings)
-        if settings.get("lm_eval")
-        else None
-    )
-
     leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
         gate_intervals[TEXT_ID],
         {leaf: (METRICS[leaf_sets[leaf].kind][0], gate_intervals[leaf]) for leaf in changed if leaf in leaf_sets},
         {set_id: entry for set_id, entry in overlap.items() if leaf_sets[set_id].kind == KNOWLEDGE},
-        settings.get("gate", {}),
+        settings.gate,
     )
     data = {
         "format": REPORT_FORMAT,
@@ -378,15 +376,55 @@ def evaluate(
         "candidate_hash": model_fingerprint(paths[candidate]),
         "baselines": baselines,
         "settings": {
-            **{key: value for key, value in settings.items() if key != "gate"},
-            "eval_share": config["dataset"]["eval_share"],
+            **{key: value for key, value in plain(settings).items() if key != "gate"},
+            "eval_share": config.dataset.eval_share,
         },
         "changed_leaves": changed,
         "changed_leaves_not_in_taxonomy": [leaf for leaf in changed if leaf not in leaf_sets],
         "sets": sets_report,
-        "totals": totals,
-        "lm_eval": harness_results,
+        "totals": _totals(eval_sets, scores, comparing),
+        "lm_eval": run_harness(harness, out_dir / "lm_eval", paths, settings) if settings.lm_eval else None,
         "gate": gate.to_json(),
     }
     write_reports(out_dir, data)
     return EvalReport(out_dir, data, gate)
+
+
+def _score_models(
+    eval_sets: list[EvalSet], paths: dict[str, str], out_dir: Path, config: Config, quiet: bool
+) -> tuple[dict[str, dict[str, dict[str, list[float]]]], dict[str, dict[str, list[str]]], dict[str, Verdicts]]:
+    """model -> set id -> metric -> one score per item (skill accuracy: per scored item), model ->
+    set id -> its answers, and model -> set id -> each skill item's verdict, each model's outputs
+    (and the judge's) cached under `out_dir/answers`."""
+    settings = config.evaluate
+    conversations, limits, scorings = _model_inputs(eval_sets, settings.max_new_tokens)
+    outputs = {}
+    with _progress((len(conversations) + len(scorings)) * len(paths), quiet) as advance:
+        for model, path in paths.items():
+            outputs[model] = cached_outputs(
+                out_dir / "answers", path, conversations, scorings, settings, advance, limits
+            )
+    judged = run_judge(
+        eval_sets, [answers_by_set(eval_sets, found) for found in outputs.values()], config, out_dir / "answers", quiet
+    )
+    scores, answered, verdicts = {}, {}, {}
+    for model, found in outputs.items():
+        scores[model], answered[model], verdicts[model] = score_outputs(eval_sets, found, judged)
+    return scores, answered, verdicts
+
+
+def _totals(
+    eval_sets: list[EvalSet], scores: dict[str, dict[str, dict[str, list[float]]]], comparing: _Comparing
+) -> dict[str, dict[str, Any]]:
+    """The knowledge and skill totals: every item of the sets of that kind pooled."""
+    totals = {}
+    for total_id, kind in TOTALS.items():
+        metrics = METRICS[kind]
+        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
+        per_model = {
+            model: {m: [v for set_id in kind_sets for v in model_scores[set_id][m]] for m in metrics}
+            for model, model_scores in scores.items()
+        }
+        entry, _ = comparing.compare(total_id, metrics, per_model)
+        totals[total_id] = {"n": len(per_model[comparing.candidate][metrics[0]]), **entry}
+    return totals

@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from taxon.core.store import canonical_json
 from taxon.qna.layout import UNITS_DIR, unit_entry
@@ -19,12 +20,12 @@ class UnitCache:
     def _path(self, key: str) -> Path:
         return self.root / unit_entry(key)
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         """The unit's result; a hit refreshes the entry's mtime, so what a run used can be told
         from what it merely inherited (CI carries only the former to the next run)."""
         path = self._path(key)
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
+            result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None  # missing, or unreadable: the unit is simply done again
         try:
@@ -33,7 +34,7 @@ class UnitCache:
             pass  # a read-only cache is still a cache
         return result
 
-    def put(self, key: str, result: dict) -> None:
+    def put(self, key: str, result: dict[str, Any]) -> None:
         """Atomic against a kill, but not fsynced (unlike taxon.core.store's writes): an entry a power
         loss tears reads as missing and is redone, and an fsync per unit would cost more than
         a fast teacher's reply."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from taxon.qna.text import jaccard, words
 
 DUPLICATE, NEAR_DUPLICATE = "duplicate", "near_duplicate"
@@ -10,7 +12,7 @@ DUPLICATE, NEAR_DUPLICATE = "duplicate", "near_duplicate"
 class DuplicateFilter:
     """Remembers the texts it accepted; says whether a new one repeats one of them."""
 
-    def __init__(self, threshold: float, reference: list[str] = ()):
+    def __init__(self, threshold: float, reference: Iterable[str] = ()):
         self.threshold = threshold
         self._exact: set[tuple[str, ...]] = set()
         self._sets: list[frozenset[str]] = []

@@ -106,7 +106,8 @@ def near_words(section: Section, sentence: str, fact: Fact, limit: int = NEAR_WO
     skip = set(words(section.title)) | set(words(sentence[fact.start : fact.end]))
     before = salient_words(sentence[: fact.start], skip)
     after = [word for word in salient_words(sentence[fact.end :], skip) if word not in before]
-    chosen_before, chosen_after = [], []
+    chosen_before: list[str] = []
+    chosen_after: list[str] = []
     while len(chosen_before) + len(chosen_after) < limit and (before or after):
         if before:
             chosen_before.insert(0, before.pop())

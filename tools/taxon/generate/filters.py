@@ -4,6 +4,7 @@ lists of items parsed from a small model's sloppy formatting; questions off the 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from taxon.qna.text import content_words, words
 
@@ -34,7 +35,7 @@ _ANSWER_TAIL = re.compile(r"\s+(?:\*\*)?(?:answer|a)\s*:", re.IGNORECASE)
 PROMPT_WORDS = frozenset(["please", "write", "give", "tell", "explain", "describe"])
 
 
-def reply_problem(completion: dict) -> str | None:
+def reply_problem(completion: dict[str, Any]) -> str | None:
     """Why a whole reply is unusable, or None."""
     if completion["finish_reason"] == "error":
         return ERROR
@@ -46,7 +47,7 @@ def reply_problem(completion: dict) -> str | None:
     return None
 
 
-def answer_problem(completion: dict) -> str | None:
+def answer_problem(completion: dict[str, Any]) -> str | None:
     """Why an answer is unusable: a reply problem, cut off by the token limit, or only an
     introduction ("The answer to your question would be:")."""
     problem = reply_problem(completion) or (CUT_OFF if completion["finish_reason"] == "length" else None)

@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from taxon.generate.filters import MALFORMED, reply_problem
 
@@ -63,7 +64,7 @@ def parse_score(text: str) -> int | None:
     return None
 
 
-def generated_verdict(completion: dict) -> dict:
+def generated_verdict(completion: dict[str, Any]) -> dict[str, Any]:
     """The cached result of a generated rating."""
     problem = reply_problem(completion)
     score = None if problem else parse_score(completion["text"])
@@ -72,27 +73,27 @@ def generated_verdict(completion: dict) -> dict:
     return {"mode": "generated", "score": score, "problem": problem, "raw": completion["text"]}
 
 
-def loglikelihood_verdict(logprob: float, bare_logprob: float | None) -> dict:
+def loglikelihood_verdict(logprob: float, bare_logprob: float | None) -> dict[str, Any]:
     """The score given context and question, and with a context, its gain over the same
     answer scored after the bare question."""
     gain = None if bare_logprob is None else float(logprob) - float(bare_logprob)
     return {"mode": "loglikelihood", "score": float(logprob), "gain": gain, "problem": None, "raw": None}
 
 
-def seed_baseline(seed_verdicts: list[dict]) -> float | None:
+def seed_baseline(seed_verdicts: list[dict[str, Any]]) -> float | None:
     """The median likelihood score of the leaf's own seed answers (None without any)."""
-    scores = sorted(v["score"] for v in seed_verdicts if v["mode"] == "loglikelihood" and not v["problem"])
+    scores: list[float] = sorted(v["score"] for v in seed_verdicts if v["mode"] == "loglikelihood" and not v["problem"])
     if not scores:
         return None
     middle = len(scores) // 2
     return scores[middle] if len(scores) % 2 else (scores[middle - 1] + scores[middle]) / 2
 
 
-def drop_reason(verdict: dict, below_seeds: float, min_gain: float, min_score: int) -> str | None:
+def drop_reason(verdict: dict[str, Any], below_seeds: float, min_gain: float, min_score: int) -> str | None:
     """Why a judged answer is dropped, or None to keep it. Thresholds apply here, not in the
     cached verdict, so changing one re-filters without asking the teacher again."""
     if verdict["problem"]:
-        return verdict["problem"]
+        return str(verdict["problem"])
     if verdict["mode"] == "generated":
         return JUDGE_LOW if verdict["score"] < min_score else None
     low = verdict["score"] < verdict["seed_median"] - below_seeds

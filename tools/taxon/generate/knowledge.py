@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Generator
+from typing import Any
 
 from taxon.core.errors import TaxonError
+from taxon.core.settings import Config
+from taxon.documents.records import Chunk, Document
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit
 
 
@@ -38,20 +41,18 @@ def needs_passage(question: str) -> bool:
     return bool(_NEEDS_PASSAGE.search(question))
 
 
-def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
+def load_documents(job: LeafJob, config: Config) -> tuple[list[Document], list[Chunk]]:
     """The leaf's documents and their chunks, by the teacher's tokenizer (or `generate.chunk_tokenizer`)."""
     from taxon.backends.tokenizers import chunk_tokenizer
     from taxon.documents import chunk_documents, load_leaf_documents
-    from taxon.documents.records import document_settings
 
-    documents = load_leaf_documents(job.leaf, config)
-    section = config.get("documents", {})
-    chunks = chunk_documents(
-        documents, chunk_tokenizer(config), section.get("chunk_tokens", 400), section.get("chunk_overlap", 50)
-    )
+    settings = config.documents
+    documents = load_leaf_documents(job.leaf, settings)
+    tokenizer = chunk_tokenizer(config.generate, config.models)
+    chunks = chunk_documents(documents, tokenizer, settings.chunk_tokens, settings.chunk_overlap)
     if not chunks:
         raise TaxonError("its documents hold no text to generate from", where=job.leaf.leaf_id)
-    cap = document_settings(config)["max_chunks_per_leaf"]
+    cap = settings.max_chunks_per_leaf
     if len(chunks) > cap:
         raise TaxonError(
             f"D016 its documents make {len(chunks)} chunks, over [documents] max_chunks_per_leaf ({cap})",
@@ -61,7 +62,7 @@ def load_documents(job: LeafJob, config: dict) -> tuple[list, list]:
     return documents, chunks
 
 
-def propose(job: LeafJob, chunks: list) -> Generator[list, list, list[Candidate]]:
+def propose(job: LeafJob, chunks: list[Any]) -> Generator[list[Any], list[Any], list[Candidate]]:
     """The teacher's questions on each chunk; none when `questions_per_chunk` is 0 (the leaf
     then trains on what its documents and seeds say, restated without a teacher)."""
     leaf, settings = job.leaf, job.settings

@@ -10,16 +10,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
 from taxon.core.progress import Task, Tracker, tracker
+from taxon.core.settings import Config, GenerateSettings, plain
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
 from taxon.generate.filters import ERROR
 from taxon.generate.prompts import template_identities
-from taxon.generate.settings import Settings
 from taxon.generate.steps import (
     Candidate,
     LeafJob,
@@ -45,7 +46,7 @@ from taxon.qna.text import COPY_SHARE, answer_token_limit, copy_share
 @dataclass
 class GenerateResult:
     out_dir: Path
-    leaves: dict[str, dict] = field(default_factory=dict)  # leaf_id -> its stats.json
+    leaves: dict[str, dict[str, Any]] = field(default_factory=dict)  # leaf_id -> its stats.json
     calls: int = 0  # requests sent to the teacher in this run
     cached_units: int = 0  # units answered from the cache
     errors: dict[str, str] = field(default_factory=dict)  # leaf_id -> why it failed
@@ -69,7 +70,7 @@ class LeafOutcome:
     eval_questions: tuple[str, ...] = ()  # what evaluation asks beyond the held-out seeds: kept out of training
 
 
-def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, LeafOutcome]:
+def leaf_pipeline(job: LeafJob, config: Config) -> Generator[list[Any], list[Any], LeafOutcome]:
     if not job.training_seeds:
         raise TaxonError(
             f"all {len(job.leaf.seeds)} seed examples are held out for evaluation, none is left to generate from",
@@ -84,7 +85,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, LeafOutco
         documents, chunks = knowledge.load_documents(job, config)
         sections = [section for document in documents for section in document_sections(document)]
         # evaluation also asks a cloze per document fact: keep away from those questions too
-        eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
+        eval_share = config.dataset.eval_share
         sentences = [s for section in sections for s in section.sentences]
         asked = tuple(q.question for q in document_questions(job.leaf, sentences, leaf_names(job.leaf, sentences)))
         job = replace(job, held_out=leaf_held_out(job.leaf, eval_share, asked))
@@ -102,7 +103,7 @@ def leaf_pipeline(job: LeafJob, config: dict) -> Generator[list, list, LeafOutco
     return LeafOutcome(candidates, asked)
 
 
-def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) -> LeafJob:
+def leaf_job(leaf: Leaf, settings: GenerateSettings, teacher: str, eval_share: float) -> LeafJob:
     training = tuple(training_seed_indexes(leaf, eval_share))
     examples = [(leaf.seeds[index].question, leaf.seeds[index].answer) for index in training]
     checks = LeafChecks.from_seeds(examples, knowledge=leaf.kind == "knowledge")
@@ -127,16 +128,16 @@ def leaf_job(leaf: Leaf, settings: Settings, teacher: str, eval_share: float) ->
 
 
 def generate_leaves(
-    leaves: list[Leaf], out_dir: Path, config: dict, teacher: Teacher | None = None, quiet: bool = False
+    leaves: list[Leaf], out_dir: Path, config: Config, teacher: Teacher | None = None, quiet: bool = False
 ) -> GenerateResult:
     """Generate samples for every leaf into `<out_dir>/<leaf_id>/`; LeavesFailed (with the
     result) when a leaf ends with fewer than `generate.min_kept_per_leaf` samples."""
     from taxon.backends import make_teacher, teacher_name
 
-    settings = Settings.from_config(config)
-    name = teacher.name if teacher is not None else teacher_name(config)
+    settings = config.generate
+    name = teacher.name if teacher is not None else teacher_name(settings, config.models)
     out_dir = Path(out_dir)
-    eval_share = float(config.get("dataset", {}).get("eval_share", 0.0))
+    eval_share = config.dataset.eval_share
     jobs = [leaf_job(leaf, settings, name, eval_share) for leaf in {leaf.leaf_id: leaf for leaf in leaves}.values()]
     result = GenerateResult(out_dir=out_dir)
     keys = {job.leaf.leaf_id: generation_key(job, config) for job in jobs}
@@ -147,7 +148,7 @@ def generate_leaves(
     with _leaf_progress(quiet) as progress:
         runner = UnitRunner(
             teacher,
-            UnitCache(settings.cache_path),
+            UnitCache(Path(settings.cache_dir)),
             settings.batch_size,
             settings.judge,
             on_done=progress.advance if progress else lambda leaf, n: None,
@@ -160,13 +161,13 @@ def generate_leaves(
                     finished[leaf_id] = _write_leaf(job, outcome, out_dir / leaf_id, keys[leaf_id])
         finally:
             result.calls, result.cached_units = runner.calls, runner.cached
-    result.leaves = {job.leaf.leaf_id: finished[job.leaf.leaf_id] for job in jobs}
+    result.leaves = {leaf_id: stats for leaf_id, stats in finished.items() if stats is not None}  # all, by now
     result.errors = {leaf_id: stats["error"] for leaf_id, stats in result.leaves.items() if "error" in stats}
     summary = {
         "leaves": result.leaves,
         "teacher": name,
         "pipeline_version": PIPELINE_VERSION,
-        "config": config.get("generate", {}),
+        "config": plain(settings),
     }
     _write_json(out_dir / SUMMARY_NAME, summary)
     if result.errors:
@@ -174,7 +175,16 @@ def generate_leaves(
     return result
 
 
-def generation_key(job: LeafJob, config: dict) -> str:
+def recorded_parameters(settings: GenerateSettings) -> dict[str, Any]:
+    """What goes into stats.json: every parameter but where the cache lives, the cap on
+    teacher calls and the teacher (recorded on its own), none of which changes an output."""
+    values: dict[str, Any] = plain(settings)
+    for name in ("cache_dir", "max_teacher_calls", "backend", "teacher"):
+        del values[name]
+    return values
+
+
+def generation_key(job: LeafJob, config: Config) -> str:
     """A hash of everything a leaf's output depends on. A leaf whose stats.json holds this
     key is finished and skipped whole: a rerun costs a hash per leaf, not a cache lookup per unit."""
     return hash_value(
@@ -183,10 +193,10 @@ def generation_key(job: LeafJob, config: dict) -> str:
             "teacher": job.teacher,
             "pipeline": PIPELINE_VERSION,
             "code": _pipeline_code(),
-            "parameters": job.settings.recorded(),
+            "parameters": recorded_parameters(job.settings),
             "held_out": [*job.held_out.questions, *job.held_out.by_figures],
             "templates": template_identities(),
-            "documents": config.get("documents") if job.leaf.kind == "knowledge" else None,
+            "documents": plain(config.documents) if job.leaf.kind == "knowledge" else None,
         }
     )
 
@@ -198,7 +208,7 @@ def _pipeline_code() -> str:
     return hash_tree(Path(__file__).parent, "*.py")
 
 
-def _finished_stats(folder: Path, key: str) -> dict | None:
+def _finished_stats(folder: Path, key: str) -> dict[str, Any] | None:
     """The stats of a leaf finished with this key, or None. A leaf that failed, or lost
     samples to failed requests, is never finished: the next run tries those again."""
     try:
@@ -211,16 +221,18 @@ def _finished_stats(folder: Path, key: str) -> dict | None:
     return None if "error" in stats or ERROR in stats.get("dropped", {}) else stats
 
 
-def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
+def _drive(
+    group: list[LeafJob], runner: UnitRunner, config: Config, progress: _LeafProgress | None
+) -> Iterator[tuple[LeafJob, LeafOutcome | TaxonError]]:
     """Advance the pipelines of a group of leaves together, one batch of units per step for
-    all of them. Yields (job, candidates or TaxonError) as each leaf finishes."""
+    all of them. Yields (job, its outcome or TaxonError) as each leaf finishes."""
     pipelines = {job.leaf.leaf_id: (job, leaf_pipeline(job, config)) for job in group}
-    waiting: dict[str, list] = {}
+    waiting: dict[str, list[Any]] = {}
 
-    def advance(leaf_id: str, sent):
+    def advance(leaf_id: str, sent: list[Any] | None) -> tuple[LeafJob, LeafOutcome | TaxonError] | None:
         job, pipeline = pipelines[leaf_id]
         try:
-            units = pipeline.send(sent)
+            units = next(pipeline) if sent is None else pipeline.send(sent)
         except StopIteration as stop:
             return job, stop.value
         except TaxonError as error:  # this leaf can't go on (e.g. its documents); the others can
@@ -244,14 +256,14 @@ def _drive(group: list[LeafJob], runner: UnitRunner, config: dict, progress):
                 yield done
 
 
-def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, key: str) -> dict:
+def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, key: str) -> dict[str, Any]:
     """The leaf's files, stats.json last: its key marks the leaf finished."""
     leaf, settings = job.leaf, job.settings
     candidates = [] if isinstance(outcome, TaxonError) else outcome.candidates
     asked = () if isinstance(outcome, TaxonError) else outcome.eval_questions
     kept = [sample_row(job, c) for c in candidates if c.live]
     dropped = [sample_row(job, c) for c in candidates if not c.live]
-    stats = {
+    stats: dict[str, Any] = {
         "leaf": leaf.leaf_id,
         "kind": leaf.kind,
         "generated": len(candidates),
@@ -260,7 +272,7 @@ def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, k
         "dropped": dropped_counts(candidates),
         "teacher": job.teacher,
         "pipeline_version": PIPELINE_VERSION,
-        "parameters": settings.recorded(),
+        "parameters": recorded_parameters(settings),
         "leaf_hash": leaf.content_hash(),
         "generation_key": key,
     }
@@ -278,7 +290,7 @@ def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, k
     return stats
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     """Atomic write, skipped when the file already holds these rows: a rerun of an unchanged
     leaf touches nothing."""
     try:
@@ -289,7 +301,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_jsonl(path, rows)
 
 
-def _write_json(path: Path, value: dict) -> None:
+def _write_json(path: Path, value: dict[str, Any]) -> None:
     try:
         if json.loads(path.read_text(encoding="utf-8")) == value:
             return

@@ -4,6 +4,7 @@ also gets new contexts, paired with the new questions in turn."""
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit, task_text
 from taxon.qna.solvers import worked_variants
@@ -32,7 +33,7 @@ def checker_variants(job: LeafJob) -> list[Candidate]:
     return found
 
 
-def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:
+def propose(job: LeafJob) -> Generator[list[Any], list[Any], list[Candidate]]:
     leaf, settings = job.leaf, job.settings
     seeds = [leaf.seeds[index] for index in job.training_seeds]
     reference = " ".join([task_text(leaf), leaf.domain] + [f"{s.question} {s.answer}" for s in seeds])
@@ -53,10 +54,9 @@ def propose(job: LeafJob) -> Generator[list, list, list[Candidate]]:
     candidates: list[Candidate] = []
     for position, (index, seed) in enumerate(zip(job.training_seeds, seeds)):
         contexts = [seed.context] if seed.context else [None]
-        if context_units[position]:
-            unit = context_units[position]
+        if (context_unit := context_units[position]) is not None:
             new_contexts, rejects = list_items(
-                unit, replies[unit.key], settings.contexts_per_seed, index, None, "contexts"
+                context_unit, replies[context_unit.key], settings.contexts_per_seed, index, None, "contexts"
             )
             candidates += rejects
             contexts = new_contexts or contexts

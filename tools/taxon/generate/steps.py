@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import Any
 
 from taxon.backends.base import ChatRequest
+from taxon.core.settings import GenerateSettings
 from taxon.generate.dedup import DUPLICATE, DuplicateFilter
 from taxon.generate.filters import (
     CHECKER_WRONG,
@@ -30,7 +32,6 @@ from taxon.generate.filters import (
 )
 from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
-from taxon.generate.settings import Settings
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.heldout import HeldOut
@@ -39,13 +40,13 @@ from taxon.qna.solvers import solve
 from taxon.qna.taxonomy import Leaf
 from taxon.qna.text import COPY_SHARE, copy_share, words
 
-Steps = Generator[list, list, None]
+Steps = Generator[list[Any], list[Any], None]
 
 
 @dataclass(frozen=True)
 class LeafJob:
     leaf: Leaf
-    settings: Settings
+    settings: GenerateSettings
     teacher: str  # the teacher's name, part of every key and of the sample metadata
     training_seeds: tuple[int, ...]  # the seeds the teacher may see; the others are held out
     held_out: HeldOut  # questions evaluation keeps: nothing this leaf makes may come close
@@ -69,10 +70,10 @@ class Candidate:
     source: str = (
         "generated"  # "generated" by the teacher, "document" (derived without it) or "checker" (a checker's variant)
     )
-    form: str = "teacher"  # how it was made: "teacher" or one of settings.DOCUMENT_FORMS
+    form: str = "teacher"  # how it was made: "teacher" or a core.settings.DocumentForm
     reason: str | None = None
     step: str | None = None  # the step that dropped it
-    verdict: dict | None = None
+    verdict: dict[str, Any] | None = None
     checks: dict[str, bool] | None = None  # name -> passed, for the checks that applied
     agreement: str | None = None  # "k/n": sampled answers agreeing with this one
     verified_by: str | None = None  # "checker": a checker computed the answer and it agrees
@@ -90,7 +91,7 @@ def chat_unit(
     job: LeafJob,
     step: str,
     templates: list[Template],
-    messages: list[dict],
+    messages: list[dict[str, Any]],
     max_tokens: int,
     temperature: float,
     draw: int = 0,
@@ -122,7 +123,7 @@ def list_unit(job: LeafJob, template_name: str, **fields: object) -> ChatUnit:
 
 
 def list_items(
-    unit: ChatUnit, completion: dict, count: int, seed: int | None, chunk: int | None, step: str
+    unit: ChatUnit, completion: dict[str, Any], count: int, seed: int | None, chunk: int | None, step: str
 ) -> tuple[list[str], list[Candidate]]:
     """Up to `count` items of a list reply, and the rejects as dropped candidates. A cut-off
     reply loses its last item, which may be partial."""
@@ -218,6 +219,7 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
     ]
     units = []
     for candidate, count in zip(live, draws):
+        assert candidate.seed is not None  # a teacher's question grows from a seed example
         example = leaf.seeds[candidate.seed]
         messages = [
             {"role": "system", "content": system},
@@ -332,7 +334,7 @@ def remove_duplicates(job: LeafJob, candidates: list[Candidate]) -> None:
             candidate.drop(problem, "dedup")
 
 
-def sample_row(job: LeafJob, candidate: Candidate) -> dict:
+def sample_row(job: LeafJob, candidate: Candidate) -> dict[str, Any]:
     verdict = candidate.verdict or {}
     metadata = {
         "leaf": job.leaf.leaf_id,
@@ -360,7 +362,7 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict:
 
 
 def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
-    return dict(sorted(Counter(c.reason for c in candidates if not c.live).items()))
+    return dict(sorted(Counter(c.reason for c in candidates if c.reason is not None).items()))
 
 
 def kept_how(candidate: Candidate) -> str:

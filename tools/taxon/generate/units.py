@@ -4,8 +4,10 @@ rest to the teacher in batches, storing each finished result before the next bat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from taxon.backends.base import ChatRequest, Completion, Teacher
 from taxon.core.errors import TaxonError
@@ -35,13 +37,13 @@ class JudgeUnit:
 
     key: str
     leaf: str
-    messages: tuple[dict, ...]
-    bare_messages: tuple[dict, ...] | None
+    messages: tuple[dict[str, Any], ...]
+    bare_messages: tuple[dict[str, Any], ...] | None
     answer: str
     rating_request: ChatRequest
 
 
-def unit_key(step: str, teacher: str, templates: list, request: ChatRequest, extra: object = None) -> str:
+def unit_key(step: str, teacher: str, templates: list[Any], request: ChatRequest, extra: object = None) -> str:
     return hash_value(
         {
             "pipeline": PIPELINE_VERSION,
@@ -54,12 +56,12 @@ def unit_key(step: str, teacher: str, templates: list, request: ChatRequest, ext
     )
 
 
-def request_seed(base_seed: int, messages: tuple[dict, ...]) -> int:
+def request_seed(base_seed: int, messages: tuple[dict[str, Any], ...]) -> int:
     """A per-request sampling seed, fixed by the run seed and the prompt."""
     return int(hash_value([base_seed, list(messages)])[:8], 16)
 
 
-def _completion_dict(completion: Completion) -> dict:
+def _completion_dict(completion: Completion) -> dict[str, Any]:
     return {
         "text": completion.text,
         "finish_reason": completion.finish_reason,
@@ -71,14 +73,14 @@ def _completion_dict(completion: Completion) -> dict:
 class UnitRunner:
     def __init__(
         self,
-        teacher: Teacher,
+        teacher: Teacher | None,  # None when every unit is cached: a finished run needs no model
         cache: UnitCache,
         batch_size: int,
         judge_mode: str,
         on_done: Callable[[str, int], None] = lambda leaf, n: None,
         max_calls: int | None = None,
     ):
-        self.teacher = teacher
+        self._teacher = teacher
         self.cache = cache
         self.batch_size = batch_size
         # "auto" settles on the first judge batch that reaches the teacher
@@ -88,8 +90,14 @@ class UnitRunner:
         self.max_calls = max_calls  # generate.max_teacher_calls: no batch goes past it
         self.cached = 0
 
-    def run(self, units: list) -> list[dict]:
-        results: list[dict | None] = [self.cache.get(unit.key) for unit in units]
+    @property
+    def teacher(self) -> Teacher:
+        if self._teacher is None:  # generate_leaves makes one whenever a leaf is left to do
+            raise TaxonError("units to send, but no teacher")
+        return self._teacher
+
+    def run(self, units: list[Any]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any] | None] = [self.cache.get(unit.key) for unit in units]
         missing = [index for index, result in enumerate(results) if result is None]
         self.cached += len(units) - len(missing)
         for leaf, count in _count_by_leaf(units[i] for i in range(len(units)) if results[i] is not None).items():
@@ -101,7 +109,7 @@ class UnitRunner:
                 results[index] = result
             for leaf, count in _count_by_leaf(batch).items():
                 self.on_done(leaf, count)
-        return results
+        return typing.cast(list[dict[str, Any]], results)  # every slot filled: from the cache or the teacher
 
     def _check_budget(self, units: int) -> None:
         """Refuse a batch that could take the run past generate.max_teacher_calls (a judge
@@ -113,7 +121,7 @@ class UnitRunner:
                 hint="check the leaves' size (taxon validate --check-documents), or raise the cap for this run",
             )
 
-    def _do(self, batch: list) -> list[dict]:
+    def _do(self, batch: list[Any]) -> list[dict[str, Any]]:
         chats = [unit for unit in batch if isinstance(unit, ChatUnit)]
         judges = [unit for unit in batch if isinstance(unit, JudgeUnit)]
         done = dict(zip((u.key for u in chats), map(_completion_dict, self._chat([u.request for u in chats]))))
@@ -135,7 +143,7 @@ class UnitRunner:
             )
         return completions
 
-    def _judge(self, units: list[JudgeUnit]) -> list[dict]:
+    def _judge(self, units: list[JudgeUnit]) -> list[dict[str, Any]]:
         if not units:
             return []
         if self.judge_mode in ("auto", "loglikelihood"):
@@ -159,12 +167,12 @@ class UnitRunner:
         return [generated_verdict(_completion_dict(c)) for c in self._chat([u.rating_request for u in units])]
 
 
-def _count_by_leaf(units) -> dict[str, int]:
+def _count_by_leaf(units: Iterable[ChatUnit | JudgeUnit]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for unit in units:
         counts[unit.leaf] = counts.get(unit.leaf, 0) + 1
     return counts
 
 
-def _failed(result: dict) -> bool:
+def _failed(result: dict[str, Any]) -> bool:
     return "error" in (result.get("finish_reason"), result.get("problem"))

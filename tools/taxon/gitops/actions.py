@@ -6,11 +6,12 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import UsageError
 
 
-def write_outputs(path: str | os.PathLike | None, values: dict[str, str]) -> None:
+def write_outputs(path: str | os.PathLike[str] | None, values: dict[str, str]) -> None:
     """Append step outputs to $GITHUB_OUTPUT, with a random delimiter per value so a value
     can't forge another output."""
     if not path:
@@ -21,13 +22,13 @@ def write_outputs(path: str | os.PathLike | None, values: dict[str, str]) -> Non
             handle.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
 
 
-def append_summary(path: str | os.PathLike | None, markdown: str) -> None:
+def append_summary(path: str | os.PathLike[str] | None, markdown: str) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(markdown.rstrip("\n") + "\n\n")
 
 
-def load_event(path: str | os.PathLike | None) -> dict:
+def load_event(path: str | os.PathLike[str] | None) -> dict[str, Any]:
     if not path:
         raise UsageError("no event payload", hint="set GITHUB_EVENT_PATH (the runner does)")
     try:

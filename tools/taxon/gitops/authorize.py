@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
+
+from markdown_it import MarkdownIt
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.github import SAMPLES_LABEL, dig
@@ -22,29 +26,21 @@ class CommentCommand:
 
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}")  # a prefix is no pin: 7 hex digits collide in minutes
-_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_INDENTED_CODE_RE = re.compile(r"^( {4}|\t)")
-_HTML_COMMENT_RE = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+# GitHub renders comments as GitHub Flavored Markdown: CommonMark with tables and strikethrough.
+_MARKDOWN = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+_HTML_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)\b[^>]*?(/?)>")
+_VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+_NOT_TEXT = "\0"  # stands for anything in a line that is not plain text (code, a link, emphasis, HTML)
 
 
 def parse_comment_command(body: str) -> CommentCommand | None:
-    """The first `/taxon COMMAND [COMMIT]` line of a comment, outside code blocks (fenced or
-    indented), block quotes and HTML comments: only a command a reader sees as one counts.
-    None when there is none. An unknown command or argument is a UsageError."""
-    fence = None
-    visible = _HTML_COMMENT_RE.sub(lambda comment: "\n" * comment.group(0).count("\n"), body)
-    for raw_line in visible.splitlines():
-        line = raw_line.rstrip()
-        opener = _FENCE_RE.match(line)
-        if fence:
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence):
-                fence = None
-            continue
-        if opener:
-            fence = opener.group(1)
-            continue
-        if _INDENTED_CODE_RE.match(line):
-            continue
+    """The first `/taxon COMMAND [COMMIT]` line of a comment, as GitHub renders it: parsed as
+    CommonMark (markdown-it-py), a command is a line of plain text in a paragraph at the top
+    level of the comment. Nothing else counts, whatever it shows: code (fenced with any info
+    string or fence length, indented, inline), HTML blocks and what they enclose (`<pre>`,
+    `<details>`, a `<div>`, comments), block quotes, list items, headings, tables, emphasis
+    and links. None when there is none. An unknown command or argument is a UsageError."""
+    for line in _top_level_lines(body):
         words = line.split()
         if not words or words[0] != COMMAND_PREFIX:
             continue
@@ -55,14 +51,51 @@ def parse_comment_command(body: str) -> CommentCommand | None:
         arguments = words[2:]
         if len(arguments) > 1 or (arguments and not FULL_SHA.fullmatch(arguments[0].lower())):
             raise UsageError(
-                f"bad arguments to /taxon {words[1]}: {' '.join(arguments)[:80]}",
+                f"bad arguments to /taxon {words[1]}: {' '.join(arguments)[:80].replace(_NOT_TEXT, '?')}",
                 hint="the only argument is an optional full commit SHA (all 40 hex digits)",
             )
         return CommentCommand(words[1], arguments[0].lower() if arguments else None)
     return None
 
 
-def has_write_access(permission: dict) -> bool:
+def _top_level_lines(body: str) -> Iterator[str]:
+    """The lines of the paragraphs at the comment's top level, outside any HTML element, as
+    plain text (anything else in a line stands as _NOT_TEXT)."""
+    open_elements = 0
+    tokens = _MARKDOWN.parse(body)
+    for index, token in enumerate(tokens):
+        if token.type == "html_block":
+            open_elements = max(0, open_elements + _element_depth(token.content))
+        elif token.type == "paragraph_open" and token.level == 0 and open_elements == 0:
+            yield from _plain_lines(tokens[index + 1].children or [])
+
+
+def _element_depth(html: str) -> int:
+    """Elements an HTML block opens, less those it closes."""
+    depth = 0
+    for closing, name, self_closing in _HTML_TAG.findall(html):
+        if name.lower() in _VOID_TAGS or self_closing:
+            continue
+        depth += -1 if closing else 1
+    return depth
+
+
+def _plain_lines(children: Any) -> list[str]:
+    lines: list[str] = []
+    current: list[str] = []
+    for child in children:
+        if child.type in ("softbreak", "hardbreak"):
+            lines.append("".join(current))
+            current = []
+        elif child.type == "text":
+            current.append(child.content)
+        else:
+            current.append(_NOT_TEXT)
+    lines.append("".join(current))
+    return lines
+
+
+def has_write_access(permission: dict[str, Any]) -> bool:
     """From the collaborator-permission API (`gh api repos/R/collaborators/U/permission`)."""
     return permission.get("role_name") in WRITE_ROLES or permission.get("permission") in WRITE_ROLES
 
@@ -76,7 +109,11 @@ class SamplesRequest:
 
 
 def authorize_samples(
-    event_name: str, event: dict, permission: dict, pull: dict, pinned_head: str | None = None
+    event_name: str,
+    event: dict[str, Any],
+    permission: dict[str, Any],
+    pull: dict[str, Any],
+    pinned_head: str | None = None,
 ) -> SamplesRequest:
     """Decide whether this event is a maintainer's request for samples, and for which commit.
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository
-from taxon.core.github import dig
+from taxon.core.github import dig, log_name
 from taxon.core.markdown import code_span, table_code, table_text
 from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
 from taxon.qna.taxonomy import leaf_id
@@ -38,12 +39,14 @@ class PullRequestChanges:
         ids = set()
         for path in self.taxonomy:
             pure = PurePosixPath(path)
-            ids.add(leaf_id(pure if pure.name == QNA_NAME else pure.parent / QNA_NAME))
+            ids.add(leaf_id(Path(pure if pure.name == QNA_NAME else pure.parent / QNA_NAME)))
         return sorted(ids)
 
 
 def git_output(repo_root: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
-    """git's output for `args` on the repository whose root is `repo_root` (no discovery)."""
+    """git's output for `args` on the repository whose root is `repo_root` (no discovery).
+    A ref from outside (a base, a head, a tag) goes after `--end-of-options`: a name such as
+    `--output=FILE` is a revision to git then, never an option."""
     repository = find_repository(repo_root)
     if repository is None:
         raise TaxonError("not inside a git repository", where=str(repo_root), hint="run from a clone of the taxonomy")
@@ -59,7 +62,9 @@ def git_output(repo_root: Path, *args: str, input_bytes: bytes | None = None) ->
 def changed_paths(repo_root: Path, base: str, head: str = "HEAD") -> list[str]:
     """Files changed on `head` since its merge-base with `base`. Renames count as a delete and
     an add, so moving a file out of taxonomy/ shows on both sides."""
-    output = git_output(repo_root, "diff", "--name-only", "--no-renames", "-z", f"{base}...{head}", "--")
+    output = git_output(
+        repo_root, "diff", "--name-only", "--no-renames", "-z", "--end-of-options", f"{base}...{head}", "--"
+    )
     return sorted(path for path in output.decode("utf-8", errors="surrogateescape").split("\0") if path)
 
 
@@ -72,7 +77,18 @@ def leaf_folders_at(repo_root: Path, *commits: str) -> set[PurePosixPath]:
     files are still contribution files."""
     folders: set[PurePosixPath] = set()
     for commit in commits:
-        output = git_output(repo_root, "ls-tree", "-r", "--name-only", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+        output = git_output(
+            repo_root,
+            "ls-tree",
+            "-r",
+            "--name-only",
+            "-z",
+            "--full-tree",
+            "--end-of-options",
+            commit,
+            "--",
+            TAXONOMY_DIR,
+        )
         names = output.decode("utf-8", errors="surrogateescape").split("\0")
         folders |= leaf_folders(PurePosixPath(name).relative_to(TAXONOMY_DIR) for name in names if name)
     return folders
@@ -95,7 +111,7 @@ def pull_request_changes(repo_root: Path, base: str, head: str) -> PullRequestCh
 
 
 def split_message(changes: PullRequestChanges, shown: int = 10) -> str:
-    listed = ", ".join(changes.other[:shown]) + (" ..." if len(changes.other) > shown else "")
+    listed = ", ".join(map(log_name, changes.other[:shown])) + (" ..." if len(changes.other) > shown else "")
     return (
         f"This pull request changes {len(changes.taxonomy)} leaf file(s) under taxonomy/ and "
         f"{len(changes.other)} other file(s) ({listed}). {SPLIT_HINT}"
@@ -124,7 +140,7 @@ def render_pr_summary(changes: PullRequestChanges) -> str:
     return "\n".join(lines)
 
 
-def render_validation_summary(sarif: dict, max_rows: int = 100) -> str:
+def render_validation_summary(sarif: dict[str, Any], max_rows: int = 100) -> str:
     """The job summary (markdown) of a validation run, from its SARIF report."""
     results = [r for run in sarif.get("runs") or [] for r in run.get("results") or [] if isinstance(r, dict)]
     levels = {level: sum(1 for r in results if r.get("level") == level) for level in ("error", "warning", "note")}

@@ -4,6 +4,7 @@ pull-request comment of the samples job, and the one issue of a failed gate on m
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from taxon.core.github import COMMENT_AUTHOR, COMMENT_MARKER, dig
 from taxon.gitops.gh import GhRunner, run_gh
@@ -11,7 +12,9 @@ from taxon.gitops.gh import GhRunner, run_gh
 GATE_MARKER = "<!-- taxon-gate -->"
 
 
-def find_sticky_comment(comments: list[dict], marker: str = COMMENT_MARKER, author: str = COMMENT_AUTHOR) -> int | None:
+def find_sticky_comment(
+    comments: list[dict[str, Any]], marker: str = COMMENT_MARKER, author: str = COMMENT_AUTHOR
+) -> int | None:
     """The id of our own earlier post: it holds the marker AND was written by the bot, so a
     post anyone else writes with the marker in it is never edited."""
     ours = [
@@ -30,7 +33,9 @@ def _find_marked(gh: GhRunner, listing: str, id_field: str, marker: str) -> int 
     )
 
 
-def _post_marked(gh: GhRunner, listing: str, id_field: str, create: str, edit: str, payload: dict, marker: str) -> str:
+def _post_marked(
+    gh: GhRunner, listing: str, id_field: str, create: str, edit: str, payload: dict[str, Any], marker: str
+) -> str:
     """Edit our marked post among those `listing` answers (PATCH `edit`/ID), or create one
     (POST `create`); returns "created" or "updated"."""
     body = json.dumps(payload).encode("utf-8")

@@ -7,10 +7,10 @@ from pathlib import Path, PurePosixPath
 
 from taxon.core.errors import TaxonError
 from taxon.core.git import batch_request, parse_batch
+from taxon.core.settings import DocumentsSettings
 from taxon.core.store import atomic_write_bytes
-from taxon.documents.records import document_settings
 from taxon.gitops.changes import changed_paths, git_output, is_taxonomy_path
-from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
+from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR, name_problem
 
 REGULAR_FILE_MODES = ("100644", "100755")
 
@@ -33,7 +33,9 @@ class ExportedTaxonomy:
 
 
 def _tree_entries(repo_root: Path, commit: str) -> list[TreeEntry]:
-    output = git_output(repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit, "--", TAXONOMY_DIR)
+    output = git_output(
+        repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", "--end-of-options", commit, "--", TAXONOMY_DIR
+    )
     entries = []
     for record in output.decode("utf-8", errors="surrogateescape").split("\0"):
         if not record:
@@ -56,24 +58,14 @@ def safe_relative(path: str) -> bool:
     return bool(path) and "\\" not in path and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
-@dataclass(frozen=True)
-class ExportLimits:
-    max_file_bytes: int  # a larger file is skipped
-    max_files: int  # more files in the changed leaves fail the export
-    max_bytes: int  # so do more bytes in all
-
-    @classmethod
-    def from_config(cls, config: dict) -> ExportLimits:
-        section = document_settings(config)
-        return cls(section["max_file_bytes"], section["max_pr_files"], section["max_pr_bytes"])
-
-
-def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, limits: ExportLimits) -> ExportedTaxonomy:
+def export_pr_taxonomy(
+    repo_root: Path, base: str, head: str, out_dir: Path, limits: DocumentsSettings
+) -> ExportedTaxonomy:
     """Write the leaves a pull request adds or changes, as they are at `head`, under `out_dir`
     (keeping their taxonomy/... paths). Only regular files of those leaf folders are written,
-    read as git blobs: symlinks, submodules and files over `max_file_bytes` are skipped. The
-    sizes come from the tree listing, so the caps on files and bytes hold before any blob is
-    read; the blobs are then read by one `git cat-file --batch`."""
+    read as git blobs: symlinks, submodules, unusable names and files over `max_file_bytes`
+    are skipped. The sizes come from the tree listing, so the caps on files (kept or skipped)
+    and bytes hold before any blob is read; the blobs are then read by one `git cat-file --batch`."""
     out_dir = Path(out_dir)
     changed = [path for path in changed_paths(repo_root, base, head) if is_taxonomy_path(path)]
     entries = _tree_entries(repo_root, head)
@@ -87,6 +79,8 @@ def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, lim
         why = None
         if not safe_relative(entry.path):
             why = "unsafe path"
+        elif name_problem(entry.path):
+            why = name_problem(entry.path)
         elif entry.kind != "blob" or entry.mode not in REGULAR_FILE_MODES:
             why = "not a regular file (symlink or submodule)"
         elif entry.size is None or entry.size > limits.max_file_bytes:
@@ -96,10 +90,11 @@ def export_pr_taxonomy(repo_root: Path, base: str, head: str, out_dir: Path, lim
         else:
             kept.append(entry)
     total = sum(entry.size or 0 for entry in kept)
-    if len(kept) > limits.max_files or total > limits.max_bytes:
+    listed = len(kept) + len(exported.skipped)  # skipped entries count too: 150,000 links are no leaf
+    if listed > limits.max_pr_files or total > limits.max_pr_bytes:
         raise TaxonError(
-            f"the changed leaves hold {len(kept)} files, {total} bytes: over the caps of "
-            f"{limits.max_files} files and {limits.max_bytes} bytes a pull request may export",
+            f"the changed leaves hold {listed} files, {total} bytes: over the caps of "
+            f"{limits.max_pr_files} files and {limits.max_pr_bytes} bytes a pull request may export",
             hint="split the contribution into smaller pull requests ([documents] max_pr_files, max_pr_bytes)",
         )
     blobs = parse_batch(git_output(repo_root, "cat-file", "--batch", input_bytes=batch_request([e.sha for e in kept])))

@@ -13,13 +13,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from taxon.core.markdown import code_span, table_text
+from taxon.core.markdown import code_span, table_code
 from taxon.gitops.comment import GATE_MARKER
 
 REGRESSED = "regressed"
 LEAF_KINDS = ("knowledge", "skill")
 GATE_ISSUE_TITLE = "taxon: the evaluation gate failed on main"
+SUBJECT_CHARS = 200
 _PR_NUMBER = re.compile(r"^Merge pull request #(\d+) |\(#(\d+)\)$")
 
 
@@ -34,7 +36,7 @@ class MergedChange:
         return int(match.group(1) or match.group(2)) if match else None
 
 
-def baseline_labels(report: dict, previous_bundle: str | None, previous_tag: str | None) -> dict[str, str]:
+def baseline_labels(report: dict[str, Any], previous_bundle: str | None, previous_tag: str | None) -> dict[str, str]:
     """A name for people for each baseline of the report: the latest release, or the base model."""
     previous = str(Path(previous_bundle).resolve()) if previous_bundle else None
     return {
@@ -45,7 +47,7 @@ def baseline_labels(report: dict, previous_bundle: str | None, previous_tag: str
     }
 
 
-def _interval(entry: dict, baseline: str) -> str:
+def _interval(entry: dict[str, Any], baseline: str) -> str:
     comparison = entry["comparisons"][baseline]
     metric, interval = next(iter(comparison["intervals"].items()), (None, None))
     if not interval:
@@ -55,16 +57,16 @@ def _interval(entry: dict, baseline: str) -> str:
     )
 
 
-def _table(labels: dict[str, str], rows: list[tuple[str, dict]]) -> list[str]:
+def _table(labels: dict[str, str], rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
     header = ["Set", "n", *(f"Δ vs {label} [95% CI]" for label in labels.values())]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for set_id, entry in rows:
-        cells = [table_text(set_id), str(entry["n"]), *(_interval(entry, baseline) for baseline in labels)]
+        cells = [table_code(set_id), str(entry["n"]), *(_interval(entry, baseline) for baseline in labels)]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
-def regressed_sets(report: dict) -> list[tuple[str, dict]]:
+def regressed_sets(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The sets (leaves and the probe) that regressed against any baseline, or that the gate named."""
     reasons = " ".join(report["gate"]["reasons"])
     return [
@@ -85,7 +87,7 @@ def _comparisons_line(labels: dict[str, str]) -> str:
     return f"Compared with: {named}."
 
 
-def render_train_summary(report: dict, labels: dict[str, str]) -> str:
+def render_train_summary(report: dict[str, Any], labels: dict[str, str]) -> str:
     gate = report["gate"]
     rows = [(f"all {total_id}", entry) for total_id, entry in report["totals"].items()]
     rows += [(set_id, entry) for set_id, entry in report["sets"].items() if entry["kind"] not in LEAF_KINDS]
@@ -95,7 +97,7 @@ def render_train_summary(report: dict, labels: dict[str, str]) -> str:
         "## taxon: train on main",
         "",
         "Gate: **passed**" if gate["passed"] else "Gate: **FAILED**",
-        *(f"- {table_text(reason)}" for reason in gate["reasons"]),
+        *(f"- {code_span(reason)}" for reason in gate["reasons"]),
         "",
         _comparisons_line(labels),
         "Candidate minus baseline on held-out questions, in the metric that decides each set's verdict.",
@@ -107,7 +109,7 @@ def render_train_summary(report: dict, labels: dict[str, str]) -> str:
 
 
 def render_gate_issue(
-    report: dict,
+    report: dict[str, Any],
     labels: dict[str, str],
     commit: str,
     run_url: str,
@@ -126,7 +128,7 @@ def render_gate_issue(
         "",
         "**Why**",
         "",
-        *(f"- {table_text(reason)}" for reason in report["gate"]["reasons"]),
+        *(f"- {code_span(reason)}" for reason in report["gate"]["reasons"]),
         "",
         f"**Regressed sets** ({len(regressed)}; candidate minus baseline, 95% interval)",
         "",
@@ -134,9 +136,11 @@ def render_gate_issue(
         "",
         f"**Merged since {since}** ({len(merged)})",
         "",
+        # merged titles and branch names are contributed text: code spans, as in the PR comment, so
+        # no link, image, HTML or @-mention of theirs renders or notifies anyone
         *(
             f"- {'#' + str(change.pull_request) if change.pull_request else code_span(change.sha[:12])} "
-            f"{table_text(change.subject)}"
+            f"{code_span(change.subject[:SUBJECT_CHARS])}"
             for change in merged
         ),
         "",

@@ -7,6 +7,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
 
@@ -28,7 +29,7 @@ def run_gh(args: list[str], input_bytes: bytes | None = None) -> bytes:
     return result.stdout
 
 
-def gh_json(gh: GhRunner, path: str):
+def gh_json(gh: GhRunner, path: str) -> Any:
     """The JSON answer of `gh api PATH`."""
     answer = gh(["api", path], None)
     try:

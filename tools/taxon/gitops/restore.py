@@ -28,6 +28,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.gitops import trusted
@@ -40,7 +41,7 @@ MAIN = "main"
 
 @dataclass
 class Restored:
-    run: dict | None  # the run whose cache was restored; None: no good run on main yet
+    run: dict[str, Any] | None  # the run whose cache was restored; None: no good run on main yet
     added: int = 0  # entries written into the store
     kept: int = 0  # entries the store already held
 
@@ -55,7 +56,8 @@ def restore_units(archive: Path, cache_root: Path) -> tuple[int, int]:
     """Merge a unit cache archive into `<cache_root>/units`; (added, kept). Checked whole first:
     one entry that is not a unit refuses the archive, and nothing is written."""
     members = trusted.zip_members(archive)
-    bad = [info.filename for info in members if unit_key_of(info.filename) is None]
+    keys = {info.filename: key for info in members if (key := unit_key_of(info.filename))}
+    bad = [info.filename for info in members if info.filename not in keys]
     if bad:
         raise TaxonError(
             f"the unit cache archive holds {len(bad)} file(s) that are not unit entries, e.g. {bad[0]!r}",
@@ -66,7 +68,7 @@ def restore_units(archive: Path, cache_root: Path) -> tuple[int, int]:
     added = kept = 0
     with zipfile.ZipFile(archive) as opened:
         for info in members:
-            target = store / unit_entry(unit_key_of(info.filename))
+            target = store / unit_entry(keys[info.filename])
             if target.exists():
                 kept += 1
                 continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from taxon.core.errors import TaxonError
@@ -37,7 +38,7 @@ def generate_cache_artifact(sha: str) -> str:
     return f"generate-cache-{sha}"
 
 
-def untrusted_reason(run: dict, repository_id: int, refs: set[str]) -> str | None:
+def untrusted_reason(run: dict[str, Any], repository_id: int, refs: set[str]) -> str | None:
     """Why a workflow run's artifacts must not be used by a trusted job; None when they may:
     a successful train.yml run, started by a push or a manual run, on one of `refs` (branch or
     tag names), of this repository's own code."""
@@ -55,7 +56,9 @@ def untrusted_reason(run: dict, repository_id: int, refs: set[str]) -> str | Non
     return None
 
 
-def trusted_runs(runs: list[dict], repository_id: int, refs: set[str], commits: list[str]) -> list[dict]:
+def trusted_runs(
+    runs: list[dict[str, Any]], repository_id: int, refs: set[str], commits: list[str]
+) -> list[dict[str, Any]]:
     """The trusted runs of `commits` (newest first), newest commit first; of several runs of
     one commit, the latest first."""
     order = {sha: index for index, sha in enumerate(commits)}
@@ -65,7 +68,7 @@ def trusted_runs(runs: list[dict], repository_id: int, refs: set[str], commits: 
     return sorted(trusted, key=lambda run: (order[run["head_sha"]], -int(run.get("id") or 0)))
 
 
-def select_artifact(artifacts: list[dict], name: str, run: dict) -> dict | None:
+def select_artifact(artifacts: list[dict[str, Any]], name: str, run: dict[str, Any]) -> dict[str, Any] | None:
     """The unexpired artifact `name` that `run` itself wrote, with a recorded sha256 digest."""
     for artifact in artifacts:
         if (
@@ -78,13 +81,13 @@ def select_artifact(artifacts: list[dict], name: str, run: dict) -> dict | None:
     return None
 
 
-def train_runs(repo: str, query: dict, gh: GhRunner = run_gh) -> list[dict]:
+def train_runs(repo: str, query: dict[str, Any], gh: GhRunner = run_gh) -> list[dict[str, Any]]:
     """One page (the newest 100) of train.yml runs; the API's filters narrow it, the checks above decide."""
     answer = gh_json(gh, f"repos/{repo}/actions/workflows/train.yml/runs?{urlencode({**query, 'per_page': 100})}")
     return [run for run in (answer or {}).get("workflow_runs") or [] if isinstance(run, dict)]
 
 
-def run_artifact(repo: str, run: dict, name: str, gh: GhRunner = run_gh) -> dict | None:
+def run_artifact(repo: str, run: dict[str, Any], name: str, gh: GhRunner = run_gh) -> dict[str, Any] | None:
     answer = gh_json(gh, f"repos/{repo}/actions/runs/{run['id']}/artifacts?{urlencode({'name': name})}")
     return select_artifact([a for a in (answer or {}).get("artifacts") or [] if isinstance(a, dict)], name, run)
 
@@ -101,7 +104,7 @@ def check_digest(path: Path, recorded: str, what: str) -> str:
     return digest
 
 
-def download_artifact(repo: str, artifact: dict, dest: Path) -> Path:
+def download_artifact(repo: str, artifact: dict[str, Any], dest: Path) -> Path:
     """The artifact's zip, streamed to `dest` and checked against its recorded digest."""
     path = download(["api", f"repos/{repo}/actions/artifacts/{artifact['id']}/zip"], dest)
     check_digest(path, artifact["digest"], f"artifact {artifact['name']}")

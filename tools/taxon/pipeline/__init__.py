@@ -9,17 +9,21 @@ killed at any moment resume where it stopped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import taxon
 from taxon.core.errors import EXIT_FAILED, TaxonError, UsageError
 from taxon.core.progress import stage_group
+from taxon.core.settings import Config
 from taxon.core.store import atomic_write_json, hash_value
 from taxon.pipeline import stages
 from taxon.qna.layout import RunLayout
 
-STAGES = ("validate", "generate", "train", "evaluate", "publish")
+STAGES = tuple(stage.name for stage in stages.PIPELINE)
+_BY_NAME = {stage.name: stage for stage in stages.PIPELINE}
 
 
 @dataclass
@@ -27,7 +31,7 @@ class StageOutcome:
     name: str
     status: str  # "done" | "cached" | "failed" | "not run"
     seconds: float = 0.0
-    figures: dict = field(default_factory=dict)
+    figures: stages.Figures = field(default_factory=dict)
     error: str | None = None
     exit_code: int = 0  # of a failed stage: its error's code (a preempted training run: EXIT_PREEMPTED)
 
@@ -59,31 +63,32 @@ def stage_range(first: str, last: str) -> list[str]:
     return list(STAGES[start : end + 1])
 
 
-def _read_marker(run_dir: Path, name: str) -> dict | None:
+def _read_marker(run_dir: Path, name: str) -> dict[str, Any] | None:
     import json
 
     path = RunLayout(run_dir).markers_dir / f"{name}.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        marker: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return marker
 
 
 def run_pipeline(
     taxonomy_root: Path,
     run_dir: Path,
-    config: dict,
+    config: Config,
     first: str = "validate",
     last: str = "publish",
     quiet: bool = False,
-    on_stage=None,
+    on_stage: Callable[[StageOutcome], None] | None = None,
 ) -> PipelineResult:
     """Run the stages from `first` to `last`; a failing stage stops the run (the stages after
     it are "not run") and its error is in the result. Stages before `first` must have run."""
     run_dir = Path(run_dir)
     selected = stage_range(first, last)
     context = stages.Context(Path(taxonomy_root), run_dir, config, quiet)
-    atomic_write_json(context.layout.config_file, config)
+    atomic_write_json(context.layout.config_file, config.to_dict())
     _check_earlier_stages(STAGES[: STAGES.index(first)], context)
     outcomes: list[StageOutcome] = []
     failed = False
@@ -103,17 +108,17 @@ def run_pipeline(
 def _stage_key(name: str, context: stages.Context) -> str:
     """The stage, its inputs and the taxon release that ran it: a new release may score or
     generate differently, so its first run goes through the stages' own caches again."""
-    return hash_value({"stage": name, "taxon": taxon.__version__, "inputs": stages.STAGE_FUNCTIONS[name].key(context)})
+    return hash_value({"stage": name, "taxon": taxon.__version__, "inputs": _BY_NAME[name].key(context)})
 
 
-def _is_current(name: str, key: str, context: stages.Context) -> dict | None:
+def _is_current(name: str, key: str, context: stages.Context) -> dict[str, Any] | None:
     """The marker of the stage's last success when it was for these very inputs and its outputs are there."""
     marker = _read_marker(context.run_dir, name)
-    current = marker and marker.get("key") == key and stages.STAGE_FUNCTIONS[name].outputs_exist(context)
+    current = marker and marker.get("key") == key and _BY_NAME[name].outputs_exist(context)
     return marker if current else None
 
 
-def _check_earlier_stages(names: list[str], context: stages.Context) -> None:
+def _check_earlier_stages(names: tuple[str, ...], context: stages.Context) -> None:
     """--from STAGE builds on the stages before it: each must have succeeded in this run folder
     on the inputs it has now, or the later stages would work from missing or stale outputs."""
     for name in names:
@@ -130,7 +135,7 @@ def _check_earlier_stages(names: list[str], context: stages.Context) -> None:
 
 
 def _run_stage(name: str, context: stages.Context) -> StageOutcome:
-    stage = stages.STAGE_FUNCTIONS[name]
+    stage = _BY_NAME[name]
     started = time.monotonic()
     try:
         key = _stage_key(name, context)

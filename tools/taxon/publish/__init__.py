@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from taxon.core.settings import Config
 from taxon.publish.bundle import build_bundle
 from taxon.publish.hub import hub_repo, hub_token, upload_bundle
 from taxon.publish.verify import verify_bundle
@@ -14,15 +15,14 @@ __all__ = ["publish", "verify_bundle"]
 
 
 def publish(
-    train_dir: Path, eval_dir: Path | None, dataset_dir: Path, leaves: list[Leaf], config: dict, dest: str
+    train_dir: Path, eval_dir: Path | None, dataset_dir: Path, leaves: list[Leaf], config: Config, dest: str
 ) -> Path:
     """Build and verify the bundle at `dest` (a folder), or in `publish.hub_staging_dir` and then
     upload it for `hf://ORG/NAME`. Returns the local bundle folder."""
     repo_id = hub_repo(dest)
     if repo_id is None:
         return build_bundle(train_dir, eval_dir, dataset_dir, leaves, config, Path(dest))
-    settings = config["publish"]
-    staging = Path(settings["hub_staging_dir"]) / repo_id
+    staging = Path(config.publish.hub_staging_dir) / repo_id
     bundle = build_bundle(train_dir, eval_dir, dataset_dir, leaves, config, staging)
-    upload_bundle(bundle, repo_id, hub_token(bundle), bool(settings.get("hub_private", False)))
+    upload_bundle(bundle, repo_id, hub_token(bundle), config.publish.hub_private)
     return bundle

@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
 from taxon.publish.dataset import write_dataset
@@ -19,10 +22,13 @@ from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
     ADAPTER_DIR,
+    BUNDLE_EVAL_DIR,
+    BUNDLE_TRAIN_DIR,
     EVAL_RECORDS,
     MANIFEST_NAME,
     MODEL_DIR,
     REPORT_JSON,
+    REPORT_MD,
     SUMMARY_NAME,
     SUMS_NAME,
     TRAIN_RECORDS,
@@ -33,14 +39,15 @@ from taxon.qna.taxonomy import Leaf
 WEIGHT_INDEX = "model.safetensors.index.json"
 
 
-def _read_json(path: Path, hint: str) -> dict:
+def _read_json(path: Path, hint: str) -> dict[str, Any]:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        value: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise TaxonError(f"cannot read: {error}", where=str(path), hint=hint)
+    return value
 
 
-def _copy_tree(source: Path, target: Path, skip=lambda path: False) -> None:
+def _copy_tree(source: Path, target: Path, skip: Callable[[Path], bool] = lambda path: False) -> None:
     for path in sorted(Path(source).rglob("*")):
         if path.is_file() and not skip(path):
             destination = target / path.relative_to(source)
@@ -59,19 +66,13 @@ def _is_weight_file(path: Path) -> bool:
     return path.suffix == ".safetensors" or path.name == WEIGHT_INDEX
 
 
-DTYPES = ("float32", "bfloat16", "float16")
-
-
-def publish_dtype(settings: dict, base_model: str | None) -> str:
+def publish_dtype(settings: PublishSettings, base_model: str | None) -> str:
     """publish.dtype: "base" (the base model's declared dtype, bf16 for SmolLM2) or a dtype named."""
     from taxon.backends.models import declared_dtype
 
-    wanted = settings.get("dtype", "base")
-    if wanted == "base":
+    if settings.dtype == "base":
         return declared_dtype(base_model) if base_model else "float32"
-    if wanted not in DTYPES:
-        raise UsageError(f"publish.dtype is {wanted!r}", hint=f"choose base or one of: {', '.join(DTYPES)}")
-    return wanted
+    return settings.dtype
 
 
 def _stored_dtype(model_dir: Path) -> str | None:
@@ -99,14 +100,14 @@ def copy_merged_model(model_dir: Path, bundle: Path, max_shard_size: str, dtype:
     model.save_pretrained(bundle, max_shard_size=max_shard_size)
 
 
-def bundle_name(settings: dict, config: dict, commit: str | None) -> str:
+def bundle_name(settings: PublishSettings, config_path: str, commit: str | None) -> str:
     """publish.name, or the repository's name and version: the release tag in a tag's workflow
     run, else the taxonomy's short commit ("dev" outside a git checkout)."""
-    if settings.get("name"):
-        return str(settings["name"])
+    if settings.name:
+        return settings.name
     repository = os.environ.get("GITHUB_REPOSITORY", "").rpartition("/")[2]
     if not repository:
-        repository = Path(config.get("config_path") or ".").resolve().parent.name
+        repository = Path(config_path or ".").resolve().parent.name
     if os.environ.get("GITHUB_REF_TYPE") == "tag" and os.environ.get("GITHUB_REF_NAME"):
         version = os.environ["GITHUB_REF_NAME"]
     else:
@@ -114,7 +115,9 @@ def bundle_name(settings: dict, config: dict, commit: str | None) -> str:
     return f"{repository}-{version}"
 
 
-def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path | None, model_dir: Path) -> None:
+def _check_evaluation(
+    eval_report: dict[str, Any] | None, settings: PublishSettings, eval_dir: Path | None, model_dir: Path
+) -> None:
     """The report must be of this very model, and (unless told otherwise) its gate passed."""
     from taxon.backends.models import model_fingerprint
 
@@ -124,7 +127,7 @@ def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path |
             where=str(eval_dir),
             hint=f"evaluate this run's model: taxon evaluate --candidate {model_dir} ...",
         )
-    if eval_report and settings.get("require_passed_gate", True) and not eval_report["gate"]["passed"]:
+    if eval_report and settings.require_passed_gate and not eval_report["gate"]["passed"]:
         reasons = "\n  ".join(eval_report["gate"]["reasons"])
         raise TaxonError(
             f"the evaluation gate failed, so the model is not published:\n  {reasons}",
@@ -133,15 +136,64 @@ def _check_evaluation(eval_report: dict | None, settings: dict, eval_dir: Path |
         )
 
 
+def _portable_eval(eval_copy: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """The bundle's evaluation records with no absolute path of the machine that made them (a
+    runner's work folder, a home directory): a model path under the working folder is named
+    relative to it, any other by its last two parts. report.json's keys and values and
+    report.md alike; returns the report as written."""
+    found: set[str] = set()
+    _absolute_paths(report, found)
+    names = {path: _portable_path(path) for path in found}
+    portable: dict[str, Any] = _renamed(report, names)
+    atomic_write_json(eval_copy / REPORT_JSON, portable)
+    markdown = eval_copy / REPORT_MD
+    if markdown.is_file():
+        text = markdown.read_text(encoding="utf-8")
+        for path in sorted(names, key=len, reverse=True):
+            text = text.replace(path, names[path])
+        atomic_write_text(markdown, text)
+    return portable
+
+
+def _absolute_paths(value: object, found: set[str]) -> None:
+    if isinstance(value, str):
+        if os.path.isabs(value):
+            found.add(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _absolute_paths(key, found)
+            _absolute_paths(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _absolute_paths(item, found)
+
+
+def _portable_path(path: str) -> str:
+    try:
+        return Path(path).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return "/".join(Path(path).parts[-2:])
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, dict):
+        return {names.get(key, key): _renamed(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
 def build_bundle(
     train_dir: Path,
     eval_dir: Path | None,
     dataset_dir: Path,
     leaves: list[Leaf],
-    config: dict,
+    config: Config,
     final: Path,
 ) -> Path:
-    settings = config["publish"]
+    settings = config.publish
     train_dir, dataset_dir = Path(train_dir), Path(dataset_dir)
     model_dir, adapter_dir = train_dir / MODEL_DIR, train_dir / ADAPTER_DIR
     if not (model_dir / "config.json").is_file():
@@ -157,15 +209,16 @@ def build_bundle(
 
     dtype = publish_dtype(settings, train_result.get("base_model"))
     with atomic_dir(Path(final)) as staging:
-        copy_merged_model(model_dir, staging, settings.get("max_shard_size", "2GB"), dtype)
+        copy_merged_model(model_dir, staging, settings.max_shard_size, dtype)
         if has_adapter:
             # peft's placeholder card would sit beside the bundle's own
-            _copy_tree(adapter_dir, staging / "adapter", skip=lambda path: path.name == "README.md")
-        _copy_named(train_dir, TRAIN_RECORDS, staging / "train")
-        if eval_dir:
-            _copy_named(Path(eval_dir), EVAL_RECORDS, staging / "eval")
-        taxonomy = taxonomy_commit(leaves, config)
-        name = bundle_name(settings, config, taxonomy["commit"])
+            _copy_tree(adapter_dir, staging / ADAPTER_DIR, skip=lambda path: path.name == "README.md")
+        _copy_named(train_dir, TRAIN_RECORDS, staging / BUNDLE_TRAIN_DIR)
+        if eval_dir and eval_report is not None:
+            _copy_named(Path(eval_dir), EVAL_RECORDS, staging / BUNDLE_EVAL_DIR)
+            eval_report = _portable_eval(staging / BUNDLE_EVAL_DIR, eval_report)
+        taxonomy = taxonomy_commit(leaves, config.taxonomy.root)
+        name = bundle_name(settings, config.config_path, taxonomy["commit"])
         manifest = build_manifest(
             name=name,
             taxonomy=taxonomy,
@@ -178,10 +231,10 @@ def build_bundle(
             has_adapter=has_adapter,
         )
         manifest["dtype"] = dtype
-        if settings.get("gguf", False):
+        if settings.gguf:
             write_gguf_and_modelfile(staging, staging, name)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
-        eval_markdown_path = staging / "eval" / "report.md"
+        eval_markdown_path = staging / BUNDLE_EVAL_DIR / REPORT_MD
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None
         atomic_write_text(staging / "README.md", render_card(manifest, eval_report, eval_markdown, settings))
         manifest["files"] = bundle_files(staging)

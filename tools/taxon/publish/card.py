@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from taxon.core.settings import PublishSettings
 from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -19,7 +21,7 @@ EVAL_DATASETS = {
 }
 
 
-def _model_index(name: str, eval_report: dict | None) -> list[dict]:
+def _model_index(name: str, eval_report: dict[str, Any] | None) -> list[dict[str, Any]]:
     results = []
     if eval_report:
         candidate = eval_report["candidate"]
@@ -46,30 +48,30 @@ def _model_index(name: str, eval_report: dict | None) -> list[dict]:
     return [{"name": name, "results": results}]
 
 
-def card_base_model(manifest: dict, settings: dict) -> str | None:
+def card_base_model(manifest: dict[str, Any], settings: PublishSettings) -> str | None:
     """The trained base when it is a hub id; else (a local or packaged model) publish.base_model_id."""
     trained = manifest.get("base_model") or ""
     if _HUB_ID.match(trained) and not Path(trained).exists():
         return trained
-    return settings.get("base_model_id") or trained or None
+    return settings.base_model_id or trained or None
 
 
-def front_matter(manifest: dict, eval_report: dict | None, settings: dict) -> dict:
+def front_matter(
+    manifest: dict[str, Any], eval_report: dict[str, Any] | None, settings: PublishSettings
+) -> dict[str, Any]:
     return {
-        "license": settings.get("license", "apache-2.0"),
+        "license": settings.license,
         "base_model": card_base_model(manifest, settings),
         "base_model_relation": "finetune",
         "library_name": "transformers",
         "pipeline_tag": "text-generation",
-        "datasets": list(settings.get("datasets", [])),
-        "tags": list(
-            dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.get("tags", [])])
-        ),
+        "datasets": list(settings.datasets),
+        "tags": list(dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.tags])),
         "model-index": _model_index(manifest["name"], eval_report),
     }
 
 
-def _leaf_table(manifest: dict) -> list[str]:
+def _leaf_table(manifest: dict[str, Any]) -> list[str]:
     kept = manifest["dataset"]["leaves"]
     lines = ["| Leaf | kind | samples | content hash |", "|---|---|---|---|"]
     for leaf in manifest["leaves"]:
@@ -80,7 +82,9 @@ def _leaf_table(manifest: dict) -> list[str]:
     return lines
 
 
-def render_card(manifest: dict, eval_report: dict | None, eval_markdown: str | None, settings: dict) -> str:
+def render_card(
+    manifest: dict[str, Any], eval_report: dict[str, Any] | None, eval_markdown: str | None, settings: PublishSettings
+) -> str:
     front = front_matter(manifest, eval_report, settings)
     train = manifest.get("train") or {}
     taxonomy = manifest["taxonomy"]

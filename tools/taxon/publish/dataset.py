@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
+from taxon.publish.manifest import stage_seeds
 from taxon.qna.heldout import NEAR_HELD_OUT, training_split
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
 from taxon.qna.samples import collect_samples, question_id
@@ -32,13 +36,13 @@ def split_path(split: str) -> str:
     return f"data/{split}.jsonl"
 
 
-def _typed(value, kind):
+def _typed(value: Any, kind: Callable[[Any], object]) -> object:
     return None if value is None else kind(value)
 
 
-def dataset_row(sample: dict) -> dict:
+def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     metadata = sample.get("metadata") or {}
-    row = {"question_id": question_id(sample)}
+    row: dict[str, Any] = {"question_id": question_id(sample)}
     row.update({name: _typed(metadata.get(name), str) for name in TEXT_FIELDS})
     row.update({name: _typed(metadata.get(name), int) for name in INTEGER_FIELDS})
     row.update({name: _typed(metadata.get(name), float) for name in FLOAT_FIELDS})
@@ -46,9 +50,9 @@ def dataset_row(sample: dict) -> dict:
     return row
 
 
-def _card(name: str, splits: dict[str, int], settings: dict) -> str:
+def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
     front = {
-        "license": settings.get("license", "apache-2.0"),
+        "license": settings.license,
         "pretty_name": f"{name} training set",
         "task_categories": ["text-generation"],
         "tags": ["taxon", "synthetic"],
@@ -86,12 +90,12 @@ def _card(name: str, splits: dict[str, int], settings: dict) -> str:
 
 
 def write_dataset(
-    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict, config: dict, name: str
-) -> dict:
+    bundle: Path, generate_dir: Path, leaves: list[Leaf], dataset_summary: dict[str, Any], config: Config, name: str
+) -> dict[str, Any]:
     """Write dataset/ into a bundle being built; returns its manifest entry."""
     folder = Path(bundle) / DATASET_DIR
-    eval_share = config["dataset"]["eval_share"]
-    splits: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    eval_share = config.dataset.eval_share
+    splits: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
     samples = collect_samples(generate_dir, leaves, None)
     splitter = training_split(leaves, generate_dir, eval_share, samples)
     for sample in samples:
@@ -100,25 +104,26 @@ def write_dataset(
             splits[side].append(dataset_row(sample))
     for split, rows in splits.items():
         atomic_write_jsonl(folder / split_path(split), rows)
-    replay = config.get("train", {}).get("replay")
+    replay = config.train.replay
+    counts = {split: len(rows) for split, rows in splits.items()}
     stats = {
         "leaves": {
             leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
             for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
         },
         "teacher": dataset_summary.get("teacher"),
-        "seeds": {stage: config.get(stage, {}).get("seed") for stage in ("generate", "train", "evaluate")},
+        "seeds": stage_seeds(config),
         "eval_share": eval_share,
-        "rows": {split: len(rows) for split, rows in splits.items()},
+        "rows": counts,
         "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
         "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
     }
     atomic_write_json(folder / DATASET_STATS, stats)
-    atomic_write_text(folder / "README.md", _card(name, stats["rows"], config["publish"]))
-    return {"folder": DATASET_DIR, "rows": stats["rows"]}
+    atomic_write_text(folder / "README.md", _card(name, counts, config.publish))
+    return {"folder": DATASET_DIR, "rows": counts}
 
 
-def _leaf_stats(path: Path) -> dict | None:
+def _leaf_stats(path: Path) -> dict[str, Any] | None:
     try:
         stats = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -151,6 +156,7 @@ def dataset_problems(bundle: Path) -> list[str]:
     }
     if not configs:
         problems.append(f"{DATASET_DIR}/README.md: no dataset card front matter with configs")
+    problems += _card_path_problems(configs if isinstance(configs, list) else [], folder)
     for split in SPLITS:
         path = folder / split_path(split)
         rows = _read_rows(path, problems)
@@ -173,7 +179,40 @@ def dataset_problems(bundle: Path) -> list[str]:
     return problems
 
 
-def _read_rows(path: Path, problems: list[str]) -> list[dict] | None:
+def _card_path_problems(configs: list[Any], folder: Path) -> list[str]:
+    """Every path the card's configs name (`data_files` in any of its shapes, `data_dir`) must
+    be a file or folder of the training set itself, written plainly: `datasets.load_dataset`
+    reads whatever the card names, an absolute path, `..`, a glob or another repository too."""
+    present = {path.relative_to(folder).as_posix() for path in folder.rglob("*")}
+    problems = []
+    for config in configs:
+        named = _card_paths(config.get("data_files")) if isinstance(config, dict) else []
+        if isinstance(config, dict) and "data_dir" in config:
+            named.append(config["data_dir"])
+        for path in named:
+            plain = isinstance(path, str) and _PLAIN_PATH.fullmatch(path) and ".." not in path.split("/")
+            if not plain or path not in present:
+                shown = str(path)[:80].encode("unicode_escape").decode()
+                problems.append(f"{DATASET_DIR}/README.md: the card names '{shown}', not a file of the training set")
+    return problems
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+def _card_paths(value: object) -> list[Any]:
+    """The paths of a `data_files` value: a string, a list of strings or {split, path}, a
+    mapping of split to path(s); anything else is returned as is, to be refused."""
+    if isinstance(value, list):
+        return [path for item in value for path in _card_paths(item)]
+    if isinstance(value, dict):
+        if "path" in value:
+            return _card_paths(value["path"])
+        return [path for item in value.values() for path in _card_paths(item)]
+    return [] if value is None else [value]
+
+
+def _read_rows(path: Path, problems: list[str]) -> list[dict[str, Any]] | None:
     relative = f"{DATASET_DIR}/{path.relative_to(path.parents[1]).as_posix()}"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()

@@ -13,7 +13,9 @@ undoes exactly this).
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import MissingExtra, TaxonError
 from taxon.core.store import atomic_write_text
@@ -55,14 +57,14 @@ def gguf_tensor_name(hf_name: str) -> str | None:
     return None
 
 
-def _permute(weight, heads: int):
+def _permute(weight: Any, heads: int) -> Any:
     """Hugging Face's rotary layout (halves) to llama.cpp's (interleaved pairs), per head."""
     return (
         weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
     )
 
 
-def _pre_tokenizer(tokenizer_json: dict) -> str:
+def _pre_tokenizer(tokenizer_json: dict[str, Any]) -> str:
     """llama.cpp's pre-tokenizer name: SmolLM's splits digits one by one before byte-level BPE."""
     pre = tokenizer_json.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", [pre])
@@ -75,11 +77,36 @@ def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
     """`out/model.gguf` from the Hugging Face Llama model in `model_dir`."""
     try:
         import gguf
-        import numpy as np
         import torch
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as error:
         raise MissingExtra(error.name or "gguf", "train") from None
+
+    config, tokenizer_json = _exportable(Path(model_dir))
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    file_type, weight_type = {
+        torch.bfloat16: (gguf.LlamaFileType.MOSTLY_BF16, gguf.GGMLQuantizationType.BF16),
+        torch.float16: (gguf.LlamaFileType.MOSTLY_F16, gguf.GGMLQuantizationType.F16),
+    }.get(next(model.parameters()).dtype, (gguf.LlamaFileType.ALL_F32, gguf.GGMLQuantizationType.F32))
+    path = Path(out) / GGUF_NAME
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name(name)
+    writer.add_file_type(file_type)
+    _add_hyperparameters(writer, config)
+    _add_tokenizer(writer, tokenizer, tokenizer_json, config.vocab_size)
+    _add_tensors(writer, model.state_dict(), config, weight_type, model_dir)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def _exportable(model_dir: Path) -> tuple[Any, dict[str, Any]]:
+    """The model's config and tokenizer.json, when this export knows them: a Llama model with
+    a byte-level BPE fast tokenizer."""
+    from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(model_dir)
     if config.model_type != "llama":
@@ -88,46 +115,47 @@ def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
             where=str(model_dir),
             hint="publish without --gguf, or convert with llama.cpp's convert_hf_to_gguf.py",
         )
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    tokenizer_file = Path(model_dir) / "tokenizer.json"
+    tokenizer_file = model_dir / "tokenizer.json"
     if not tokenizer_file.is_file():
         raise TaxonError("GGUF export needs a fast tokenizer (tokenizer.json)", where=str(model_dir))
-    tokenizer_json = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+    tokenizer_json: dict[str, Any] = json.loads(tokenizer_file.read_text(encoding="utf-8"))
     if tokenizer_json.get("model", {}).get("type") != "BPE":
         raise TaxonError("GGUF export knows byte-level BPE tokenizers only", where=str(tokenizer_file))
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
-    dtype = next(model.parameters()).dtype
-    file_type, weight_type = {
-        torch.bfloat16: (gguf.LlamaFileType.MOSTLY_BF16, gguf.GGMLQuantizationType.BF16),
-        torch.float16: (gguf.LlamaFileType.MOSTLY_F16, gguf.GGMLQuantizationType.F16),
-    }.get(dtype, (gguf.LlamaFileType.ALL_F32, gguf.GGMLQuantizationType.F32))
+    return config, tokenizer_json
 
-    heads, kv_heads = config.num_attention_heads, config.num_key_value_heads or config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
-    path = Path(out) / GGUF_NAME
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(name)
-    writer.add_file_type(file_type)
+
+def _head_counts(config: Any) -> tuple[int, int]:
+    """(attention heads, key-value heads)."""
+    return config.num_attention_heads, config.num_key_value_heads or config.num_attention_heads
+
+
+def _add_hyperparameters(writer: Any, config: Any) -> None:
+    heads, kv_heads = _head_counts(config)
     writer.add_context_length(config.max_position_embeddings)
     writer.add_embedding_length(config.hidden_size)
     writer.add_block_count(config.num_hidden_layers)
     writer.add_feed_forward_length(config.intermediate_size)
     writer.add_head_count(heads)
     writer.add_head_count_kv(kv_heads)
-    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_dimension_count(getattr(config, "head_dim", None) or config.hidden_size // heads)
     writer.add_rope_freq_base(float(getattr(config, "rope_theta", None) or config.rope_parameters["rope_theta"]))
     writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
     writer.add_vocab_size(config.vocab_size)
 
+
+def _add_tokenizer(writer: Any, tokenizer: Any, tokenizer_json: dict[str, Any], vocab_size: int) -> None:
+    """The vocabulary, its special tokens, the BPE merges and the chat template."""
+    import gguf
+
     specials = set(tokenizer.all_special_ids) | {
         token_id for token_id, added in tokenizer.added_tokens_decoder.items() if added.special
     }
-    vocab = tokenizer.convert_ids_to_tokens(list(range(config.vocab_size)))
+    vocab = tokenizer.convert_ids_to_tokens(list(range(vocab_size)))
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre(_pre_tokenizer(tokenizer_json))
     writer.add_token_list([token if token is not None else f"[PAD{i}]" for i, token in enumerate(vocab)])
     writer.add_token_types(
-        [gguf.TokenType.CONTROL if i in specials else gguf.TokenType.NORMAL for i in range(config.vocab_size)]
+        [gguf.TokenType.CONTROL if i in specials else gguf.TokenType.NORMAL for i in range(vocab_size)]
     )
     merges = tokenizer_json["model"].get("merges", [])
     writer.add_token_merges([" ".join(merge) if isinstance(merge, list) else merge for merge in merges])
@@ -143,7 +171,14 @@ def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
     if tokenizer.chat_template:
         writer.add_chat_template(tokenizer.chat_template)
 
-    state = model.state_dict()
+
+def _add_tensors(writer: Any, state: dict[str, Any], config: Any, weight_type: Any, model_dir: Path) -> None:
+    """Every weight under its llama.cpp name, q and k projections permuted to llama.cpp's rope
+    layout, norms in float32 and the rest in the model's own 16-bit type (or float32)."""
+    import gguf
+    import numpy as np
+
+    heads, kv_heads = _head_counts(config)
     tied = bool(getattr(config, "tie_word_embeddings", False))
     for hf_name, tensor in state.items():
         if hf_name == "lm_head.weight" and tied:
@@ -161,11 +196,6 @@ def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
         else:
             packed = gguf.quants.quantize(np.ascontiguousarray(data), weight_type)
             writer.add_tensor(gguf_name, packed, raw_shape=packed.shape, raw_dtype=weight_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 def modelfile_text(model_dir: Path) -> str:
@@ -185,17 +215,48 @@ def modelfile_text(model_dir: Path) -> str:
         stops.add("<|im_end|>")
     lines = [f"FROM ./{GGUF_NAME}", ""]
     if chatml:
-        lines += [f'TEMPLATE """{CHATML_TEMPLATE}"""', ""]
+        lines += [f"TEMPLATE {_block(CHATML_TEMPLATE, 'TEMPLATE')}", ""]
         default_system = _default_system(tokenizer)
         if default_system:  # Ollama puts it first when a conversation has no system message
-            lines += [f'SYSTEM """{default_system}"""', ""]
+            lines += [f"SYSTEM {_block(default_system, 'SYSTEM (the chat template default system prompt)')}", ""]
     else:
         lines += ["# No TEMPLATE: Ollama reads the chat template stored in the GGUF file.", ""]
-    lines += [f'PARAMETER stop "{stop}"' for stop in sorted(stops)]
+    lines += [f"PARAMETER stop {_quoted(stop, 'a stop token (eos)')}" for stop in sorted(stops)]
     return "\n".join(lines) + "\n"
 
 
-def _default_system(tokenizer) -> str | None:
+# Ollama's Modelfile has no escapes: a """...""" value ends at the first """ a line ends with, a
+# "..." value at the first " a line ends with, and a character Go's strconv.IsPrint rejects
+# (controls, format characters, spaces other than U+0020) is dropped (its parser,
+# parser/parser.go). A field that cannot be written as itself is refused, never escaped into
+# something else: a model's tokenizer is not ours to trust.
+def _printable(value: str, allowed: str) -> bool:
+    return all(char in allowed or unicodedata.category(char)[0] in "LMNPS" for char in value)
+
+
+def _block(value: str, field: str) -> str:
+    """A multi-line value in triple quotes; TaxonError when it cannot be one."""
+    if '"""' in value or not _printable(value, " \n\t"):
+        raise _refused(field, value, 'holds """ or a character Ollama drops (a control or format character)')
+    return f'"""{value}"""'
+
+
+def _quoted(value: str, field: str) -> str:
+    """A one-line value in double quotes; TaxonError when it cannot be one."""
+    if not value or '"' in value or not _printable(value, " "):
+        raise _refused(field, value, "is empty or holds a quote, a line break or a character Ollama drops")
+    return f'"{value}"'
+
+
+def _refused(field: str, value: str, why: str) -> TaxonError:
+    return TaxonError(
+        f"the Ollama Modelfile's {field} {why} ({value[:60]!r}): the Modelfile has no escapes, so it would "
+        "add or change instructions; it is not written",
+        hint="fix the tokenizer's chat template or special tokens, or publish without --gguf",
+    )
+
+
+def _default_system(tokenizer: Any) -> str | None:
     """The system message a ChatML template adds when a conversation has none (SmolLM2's does)."""
     rendered = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
     opening = "<|im_start|>system\n"

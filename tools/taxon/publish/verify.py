@@ -16,9 +16,11 @@ import re
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import yaml
 
+from taxon.core.github import log_name
 from taxon.core.store import hash_file
 from taxon.publish.dataset import dataset_problems
 from taxon.publish.manifest import bundle_files
@@ -26,8 +28,15 @@ from taxon.qna.layout import MANIFEST_NAME, SUMS_NAME, read_manifest
 
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
 CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyd", ".so", ".dylib", ".dll"}
-# Config keys that make transformers or peft import code shipped with (or named by) a model.
+# Config keys that make transformers or a pipeline import code shipped with (or named by) a model.
 REMOTE_CODE_KEYS = {"auto_map", "trust_remote_code", "custom_pipelines"}
+# peft's adapter_config.json names the base model's class and the module to import it from
+# (AutoPeftModel imports it): only a module of transformers itself is accepted.
+_PEFT_AUTO_MAPPING = "auto_mapping"
+_TRANSFORMERS_MODULE = re.compile(r"transformers(\.[A-Za-z_][A-Za-z0-9_]*)+")
+# Config formats other loaders read (JSON5, YAML, TOML...): searched as text for those keys.
+CONFIG_TEXT_SUFFIXES = {".json5", ".jsonc", ".yaml", ".yml", ".toml", ".cfg", ".ini"}
+_REMOTE_CODE_WORD = re.compile(r"\b(" + "|".join(sorted(REMOTE_CODE_KEYS | {_PEFT_AUTO_MAPPING})) + r")\b")
 PICKLE_SCAN_BYTES = 1 << 20  # a stream of valid pickle opcodes this long is a pickle
 REQUIRED_FILES = ("config.json", "generation_config.json", "tokenizer_config.json", "README.md", MANIFEST_NAME)
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -79,10 +88,18 @@ def _parses_as_pickle(data: bytes, complete: bool) -> bool:
     return not complete
 
 
+def _about(name: str, problem: str) -> str:
+    """A problem with a file of the bundle: its name is anyone's (a bundle can come from
+    anywhere), so it is shown escaped (a newline and '::' would start a workflow command on
+    the release job's log)."""
+    return f"{log_name(name)}: {problem}"
+
+
 def walk_bundle(bundle: Path) -> tuple[list[str], list[str]]:
     """(regular files, everything else but folders) under the bundle, as posix paths, with
     no link followed."""
-    regular, other = [], []
+    regular: list[str] = []
+    other: list[str] = []
     for folder, dirnames, filenames in os.walk(bundle):
         for name in sorted(dirnames):
             if os.path.islink(os.path.join(folder, name)):
@@ -96,7 +113,8 @@ def walk_bundle(bundle: Path) -> tuple[list[str], list[str]]:
 
 def irregular_problems(other: list[str]) -> list[str]:
     return [
-        f"{relative}: links, FIFOs and devices are not allowed in a bundle (regular files only)" for relative in other
+        _about(relative, "links, FIFOs and devices are not allowed in a bundle (regular files only)")
+        for relative in other
     ]
 
 
@@ -107,19 +125,53 @@ def content_problems(bundle: Path, files: list[str]) -> list[str]:
         path = bundle / relative
         suffix = PurePosixPath(relative).suffix.lower()
         if suffix in CODE_SUFFIXES:
-            problems.append(f"{relative}: code files ({suffix}) are not allowed in a bundle")
+            problems.append(_about(relative, f"code files ({suffix}) are not allowed in a bundle"))
         elif suffix in PICKLE_SUFFIXES:
-            problems.append(f"{relative}: a pickle-format file type ({suffix}) is not allowed; use safetensors")
+            problems.append(_about(relative, f"a pickle-format file type ({suffix}) is not allowed; use safetensors"))
         elif is_pickle(path):
-            problems.append(f"{relative}: pickle content is not allowed; use safetensors")
+            problems.append(_about(relative, "pickle content is not allowed; use safetensors"))
         elif suffix == ".json":
-            keys = sorted(_keys(_json_value(path)) & REMOTE_CODE_KEYS)
+            value = _json_value(path)
+            keys = sorted(_keys(value) & REMOTE_CODE_KEYS)
+            if _PEFT_AUTO_MAPPING in _keys(value) and not _transformers_mapping(value):
+                keys.append(f"{_PEFT_AUTO_MAPPING} (a module outside transformers)")
+            if value is None:
+                problems.append(
+                    _about(relative, "is not JSON (UTF-8, 16 or 32): a lenient loader could read it otherwise")
+                )
+            elif keys:
+                problems.append(_about(relative, f"{', '.join(keys)} would load code with the model; remove it"))
+        elif suffix in CONFIG_TEXT_SUFFIXES:
+            keys = sorted(set(_REMOTE_CODE_WORD.findall(_any_text(path))))
             if keys:
-                problems.append(f"{relative}: {', '.join(keys)} would load code with the model; remove it")
+                problems.append(_about(relative, f"{', '.join(keys)} would load code with the model; remove it"))
     return problems
 
 
-def _keys(value) -> set[str]:
+def _transformers_mapping(value: object) -> bool:
+    """Is the only `auto_mapping` peft's own, at the top, empty or naming a class of a
+    transformers module?"""
+    if not isinstance(value, dict):
+        return False
+    mapping = value.get(_PEFT_AUTO_MAPPING)
+    if _PEFT_AUTO_MAPPING in _keys({key: item for key, item in value.items() if key != _PEFT_AUTO_MAPPING}):
+        return False
+    return mapping is None or (
+        isinstance(mapping, dict)
+        and set(mapping) <= {"base_model_class", "parent_library"}
+        and isinstance(mapping.get("parent_library"), str)
+        and bool(_TRANSFORMERS_MODULE.fullmatch(mapping["parent_library"]))
+        and str(mapping.get("base_model_class", "")).isidentifier()
+    )
+
+
+def _any_text(path: Path) -> str:
+    """A file's text in the Unicode encoding its bytes show (a BOM or JSON's null-byte rule)."""
+    data = path.read_bytes()
+    return data.decode(json.detect_encoding(data), errors="replace")
+
+
+def _keys(value: object) -> set[str]:
     """Every mapping key anywhere in a JSON value."""
     found: set[str] = set()
     stack = [value]
@@ -157,11 +209,11 @@ def checksum_problems(bundle: Path, files: list[str]) -> list[str]:
             continue
         listed.add(relative)
         if relative not in present:
-            problems.append(f"{relative}: listed in {SUMS_NAME} but missing")
+            problems.append(_about(relative, f"listed in {SUMS_NAME} but missing"))
         elif hash_file(bundle / relative) != digest:
-            problems.append(f"{relative}: checksum mismatch (the file changed after publishing)")
+            problems.append(_about(relative, "checksum mismatch (the file changed after publishing)"))
     problems += [
-        f"{relative}: not listed in {SUMS_NAME}"
+        _about(relative, f"not listed in {SUMS_NAME}")
         for relative in files
         if relative != SUMS_NAME and relative not in listed
     ]
@@ -172,7 +224,7 @@ def sums_digest_problems(bundle: Path, expected: str | None) -> list[str]:
     """The bundle's SHA256SUMS against a digest from outside the bundle (the release's)."""
     if expected is None:
         return []
-    expected = expected.strip().lower()
+    expected = expected.strip().lower().removeprefix("sha256:")  # as GitHub shows an asset's digest
     if not re.fullmatch(r"[0-9a-f]{64}", expected):
         return [f"the expected {SUMS_NAME} digest is not 64 hex digits"]
     actual = sums_digest(bundle)
@@ -211,26 +263,26 @@ def manifest_problems(bundle: Path) -> list[str]:
         return [f"{MANIFEST_NAME} has no file list"]
     problems = []
     for relative in sorted(set(recorded) - set(actual)):
-        problems.append(f"{relative}: in {MANIFEST_NAME} but missing")
+        problems.append(_about(relative, f"in {MANIFEST_NAME} but missing"))
     for relative in sorted(set(actual) - set(recorded)):
-        problems.append(f"{relative}: not in {MANIFEST_NAME}")
+        problems.append(_about(relative, f"not in {MANIFEST_NAME}"))
     for relative in sorted(set(recorded) & set(actual)):
         entry = recorded[relative]
         if not isinstance(entry, dict) or entry.get("sha256") != actual[relative]["sha256"]:
-            problems.append(f"{relative}: sha256 differs from {MANIFEST_NAME}")
+            problems.append(_about(relative, f"sha256 differs from {MANIFEST_NAME}"))
     weights = [name for name in actual if name.endswith(".safetensors") and "/" not in name]
     if not weights:
         problems.append("no merged weights (*.safetensors) at the top of the bundle")
     if manifest.get("adapter"):
         problems += [
-            f"{manifest['adapter']}/{name}: the adapter file is missing"
+            _about(f"{manifest['adapter']}/{name}", "the adapter file is missing")
             for name in ADAPTER_FILES
             if f"{manifest['adapter']}/{name}" not in actual
         ]
     return problems + shard_problems(manifest, {name: actual[name]["size"] for name in weights})
 
 
-def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
+def shard_problems(manifest: dict[str, Any], weight_sizes: dict[str, int]) -> list[str]:
     shard_limit = (manifest.get("config") or {}).get("publish", {}).get("max_shard_size")
     if not shard_limit:
         return []
@@ -239,21 +291,22 @@ def shard_problems(manifest: dict, weight_sizes: dict[str, int]) -> list[str]:
     except ValueError as error:
         return [f"{MANIFEST_NAME}: publish.max_shard_size: {error}"]
     return [
-        f"{name}: {size} bytes, over the shard limit {shard_limit}"
+        _about(name, f"{size} bytes, over the shard limit {shard_limit}")
         for name, size in weight_sizes.items()
         if size > limit
     ]
 
 
-def _json_value(path: Path):
-    """A JSON file's value; None when it is absent or not JSON (its checksum tells which)."""
+def _json_value(path: Path) -> Any:
+    """A JSON file's value, in whichever encoding JSON allows (UTF-8 with or without a BOM,
+    UTF-16, UTF-32: a loader may accept any); None when it is absent or not JSON."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
 
 
-def _json_object(path: Path) -> dict:
+def _json_object(path: Path) -> dict[str, Any]:
     value = _json_value(path)
     return value if isinstance(value, dict) else {}
 
@@ -267,7 +320,9 @@ def model_problems(bundle: Path) -> list[str]:
         problems.append("the tokenizer has no chat template")
     shards = set(_json_object(bundle / "model.safetensors.index.json").get("weight_map", {}).values())
     problems += [
-        f"{shard}: named in the weight index but missing" for shard in sorted(shards) if not (bundle / shard).is_file()
+        _about(shard, "named in the weight index but missing")
+        for shard in sorted(shards)
+        if not (bundle / shard).is_file()
     ]
     return problems
 
@@ -277,9 +332,9 @@ def verify_bundle(bundle: Path, sums_digest: str | None = None) -> list[str]:
     (and, with `sums_digest`, the very bundle that digest was recorded for)."""
     bundle = Path(bundle)
     if not bundle.is_dir():
-        return [f"{bundle}: not a folder"]
+        return [_about(str(bundle), "not a folder")]
     if not (bundle / MANIFEST_NAME).is_file() and not (bundle / SUMS_NAME).is_file():
-        return [f"{bundle}: not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})"]
+        return [_about(str(bundle), f"not a taxon bundle (no {MANIFEST_NAME}, no {SUMS_NAME})")]
     try:
         files, other = walk_bundle(bundle)
         if other:  # nothing more is opened: a link could lead out, a FIFO would block
@@ -289,4 +344,4 @@ def verify_bundle(bundle: Path, sums_digest: str | None = None) -> list[str]:
         checks = (manifest_problems, model_problems, card_problems, dataset_problems)
         return problems + [problem for check in checks for problem in check(bundle)]
     except OSError as error:
-        return [f"cannot read the bundle: {error}"]
+        return [f"cannot read the bundle: {log_name(str(error))}"]

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taxon.qna.layout import EVAL_QUESTIONS_NAME
 from taxon.qna.samples import bare_question, is_held_out, question_of, seed_samples, user_prompt
@@ -56,7 +57,7 @@ class HeldOut:
     _sets: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
     _figures: frozenset[frozenset[str]] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "_sets", tuple(self.tokens(q) for q in self.questions))
         object.__setattr__(self, "_figures", frozenset(figures(q) for q in self.by_figures) - {frozenset()})
 
@@ -137,7 +138,7 @@ class TrainingSplit:
         leaves: list[Leaf],
         eval_share: float,
         extra: dict[str, tuple[str, ...]] | None = None,
-        rows: Iterable[dict] = (),
+        rows: Iterable[dict[str, Any]] = (),
     ):
         """`extra`: per leaf id, further questions evaluation asks (a knowledge leaf's fact
         questions from its document, as generate wrote them: `eval_questions`). `rows`: the
@@ -156,7 +157,7 @@ class TrainingSplit:
         knowledge = [self.guards[leaf.leaf_id] for leaf in leaves if leaf.kind == "knowledge"]
         self.everything = HeldOut(tuple(q for guard in knowledge for q in guard.questions))
 
-    def side(self, row: dict) -> str:
+    def side(self, row: dict[str, Any]) -> str:
         if is_held_out(row, self.eval_share):
             return HELD_OUT
         # the question itself, without a context shown before it; a row of no leaf (replay)
@@ -181,7 +182,7 @@ def eval_questions(dataset_dir: Path | None, leaf_id: str) -> tuple[str, ...]:
 
 
 def training_split(
-    leaves: list[Leaf], dataset_dir: Path | None, eval_share: float, rows: Iterable[dict] = ()
+    leaves: list[Leaf], dataset_dir: Path | None, eval_share: float, rows: Iterable[dict[str, Any]] = ()
 ) -> TrainingSplit:
     """The split training, evaluation and the published dataset share: the held-out seeds, the
     questions generate recorded that evaluation asks of each leaf (a knowledge leaf's fact

@@ -5,13 +5,34 @@ these files, never through imports of one another."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from taxon.core.characters import describe, hidden_runs
 
 # the taxonomy tree
 TAXONOMY_DIR = "taxonomy"
 QNA_NAME = "qna.yaml"
 ATTRIBUTION_NAME = "attribution.txt"
+
+
+def name_problem(name: str) -> str | None:
+    """Why a contributed file or folder name (one part of a path, or a whole posix path) is
+    unusable, or None. Names travel through git, JSON, hashes and logs as UTF-8 text on one
+    line: a name that is not UTF-8 (os.fsdecode keeps its bytes as surrogates), or holds a
+    control, line-break or invisible character, is refused where it is found."""
+    if any("\ud800" <= char <= "\udfff" for char in name):
+        return "its name is not UTF-8: rename it (UTF-8 only)"
+    control = next((char for char in name if unicodedata.category(char) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:
+        return f"its name holds the control character {describe(control)}: rename it"
+    hidden = next(hidden_runs(name), None)
+    if hidden is not None:
+        return f"its name holds invisible characters {hidden.summary()}: rename it"
+    return None
+
 
 # generate: <out>/<leaf_id>/{samples,dropped}.jsonl, stats.json; <out>/summary.json
 SAMPLES_NAME = "samples.jsonl"  # kept samples of one leaf
@@ -59,8 +80,11 @@ METRIC_LABELS = {
     "nll": "loss (nats/token)",
 }
 
-# a bundle: manifest.json, SHA256SUMS (covering the manifest too)
+# a bundle: the merged model's files, adapter/ (ADAPTER_DIR), the train and eval records under
+# train/ and eval/, manifest.json, SHA256SUMS (covering the manifest too)
 BUNDLE_FORMAT = "taxon-bundle/1"
+BUNDLE_TRAIN_DIR = "train"
+BUNDLE_EVAL_DIR = "eval"
 MANIFEST_NAME = "manifest.json"
 SUMS_NAME = "SHA256SUMS"
 
@@ -102,7 +126,7 @@ def default_run_dir(config_path: Path, profile: str) -> Path:
     return Path(config_path).parent / "runs" / profile
 
 
-def read_manifest(bundle: Path) -> dict | None:
+def read_manifest(bundle: Path) -> dict[str, Any] | None:
     """The manifest of a taxon bundle folder, or None when the folder is not one."""
     path = Path(bundle) / MANIFEST_NAME
     if not path.is_file():

@@ -14,7 +14,8 @@ import codecs
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -22,6 +23,7 @@ import yaml
 from yaml.events import (
     AliasEvent,
     DocumentStartEvent,
+    Event,
     MappingEndEvent,
     MappingStartEvent,
     ScalarEvent,
@@ -31,11 +33,11 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from taxon.core.characters import INVISIBLE, JOINERS, describe
+from taxon.core.characters import HiddenRun, hidden_runs
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
-from taxon.core.settings import defaults
+from taxon.core.settings import ValidateSettings
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RESOLVER = yaml.resolver.Resolver()
@@ -44,9 +46,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 _CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff"
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_SUSPICIOUS = re.compile(f"[{_CONTROL}{_BIDI}]|{INVISIBLE.pattern}")
+_CONTROL_OR_BIDI = re.compile(f"[{_CONTROL}{_BIDI}]")
 _IS_BIDI = re.compile(f"[{_BIDI}]")
-_IS_CONTROL = re.compile(f"[{_CONTROL}]")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -54,7 +55,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "UTF-16"),
 )
 
-NodePath = tuple  # a node's place in the data: keys and list indexes from the root
+NodePath = tuple[str | int, ...]  # a node's place in the data: keys and list indexes from the root
 
 
 @dataclass
@@ -91,27 +92,26 @@ def line_column(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def read_qna(path: Path, settings: dict | None = None, display: str | None = None) -> Parsed:
+def read_qna(path: Path, settings: ValidateSettings = ValidateSettings(), display: str | None = None) -> Parsed:
     """Read one file safely: never raises for anything in the file, returns findings instead."""
-    settings = settings or defaults("validate")
     parsed = Parsed(display or str(path))
     try:
-        raw = _read_bytes(Path(path), parsed, settings["max_file_bytes"])
+        raw = _read_bytes(Path(path), parsed, settings.max_file_bytes)
         parsed.text = _decode(raw, parsed)
     except _Stop:
         return parsed
     return _parse(parsed, settings)
 
 
-def parse_text(text: str, display: str, settings: dict | None = None) -> Parsed:
+def parse_text(text: str, display: str, settings: ValidateSettings = ValidateSettings()) -> Parsed:
     """Safe loading of text already in memory (e.g. a migrated file before it is written)."""
-    return _parse(Parsed(display, text), settings or defaults("validate"))
+    return _parse(Parsed(display, text), settings)
 
 
-def _parse(parsed: Parsed, settings: dict) -> Parsed:
+def _parse(parsed: Parsed, settings: ValidateSettings) -> Parsed:
     try:
-        _check_characters(parsed.text or "", parsed, settings["max_findings_per_rule"])
-        _compose(parsed, settings["max_depth"])
+        _check_characters(parsed.text or "", parsed, settings.max_findings_per_rule)
+        _compose(parsed, settings.max_depth)
     except _Stop:
         parsed.data = None
     if parsed.data is None and not parsed.findings:
@@ -167,22 +167,28 @@ def _decode(raw: bytes, parsed: Parsed) -> str:
         _stop(parsed, line, column, "Y003", f"byte 0x{raw[error.start]:02x} is not valid UTF-8: save the file as UTF-8")
 
 
-def _character_message(char: str) -> tuple[str, str]:
+def _control_message(char: str) -> tuple[str, str]:
     if _IS_BIDI.match(char):
         return "Y005", f"bidirectional control character U+{ord(char):04X}: remove it (text must read as stored)"
-    if _IS_CONTROL.match(char):
-        return "Y004", f"control character U+{ord(char):04X}: remove it"
-    if char in JOINERS:
-        return "Y016", f"zero-width joiner {describe(char)}: keep it only where the script or an emoji needs it"
-    return "Y015", f"invisible character {describe(char)}: remove it (reviewers cannot see it)"
+    return "Y004", f"control character U+{ord(char):04X}: remove it"
+
+
+def _hidden_message(run: HiddenRun) -> str:
+    return f"invisible characters {run.summary()}: remove them (reviewers cannot see them)"
+
+
+def _own_runs(text: str) -> Iterator[HiddenRun]:
+    """Runs of hidden characters that are not control or bidi characters only (Y004, Y005)."""
+    return (run for run in hidden_runs(text) if not all(_CONTROL_OR_BIDI.match(char) for char in run.text))
 
 
 def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
-    if not _SUSPICIOUS.search(text):
-        return
+    """Y004 / Y005 for each control or bidi character, Y015 for each run of characters a
+    reviewer cannot see (taxon.core.characters): the first `cap` of each at their line and
+    column, the last one shown counting the rest."""
     counts: dict[str, int] = {}
-    for match in _SUSPICIOUS.finditer(text):
-        code, message = _character_message(match.group())
+    for match in _CONTROL_OR_BIDI.finditer(text):
+        code, message = _control_message(match.group())
         counts[code] = counts.get(code, 0) + 1
         if counts[code] <= cap:
             parsed.findings.append(finding(parsed.path, *line_column(text, match.start()), code, message))
@@ -190,6 +196,35 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
             break  # enough said; a file full of them is not scanned to the end
     if "Y004" in counts:
         raise _Stop  # the YAML parser would refuse them anyway, with a less useful message
+    shown: list[Finding] = []
+    more = hidden = 0
+    for run in _own_runs(text):
+        if len(shown) < cap:
+            shown.append(finding(parsed.path, *line_column(text, run.start), "Y015", _hidden_message(run)))
+        else:
+            more += 1
+        hidden += len(run.text)
+    if more:
+        last = shown[-1]
+        shown[-1] = replace(
+            last, message=f"{last.message}; {more} more runs after this one ({hidden} characters in all)"
+        )
+    parsed.findings += shown
+
+
+def _check_escaped(value: str, event: Event, parsed: Parsed) -> None:
+    """A double-quoted scalar can spell any character as an escape (\\u200b, \\U000E0041):
+    its value gets the same checks, reported at the scalar."""
+    control = _CONTROL_OR_BIDI.search(value)
+    if control:
+        code, message = _control_message(control.group())
+        parsed.findings.append(finding(parsed.path, *_place(event), code, f"escaped {message}"))
+    runs = list(_own_runs(value))
+    if runs:
+        count = f" ({len(runs)} runs)" if len(runs) > 1 else ""
+        parsed.findings.append(
+            finding(parsed.path, *_place(event), "Y015", f"escaped {_hidden_message(runs[0])}{count}")
+        )
 
 
 def _scalar_value(event: ScalarEvent) -> Any:
@@ -209,10 +244,10 @@ def _scalar_value(event: ScalarEvent) -> Any:
 class _Frame:
     __slots__ = ("container", "keep", "key", "path")
 
-    def __init__(self, container, path: NodePath, keep: bool):
+    def __init__(self, container: Any, path: NodePath, keep: bool):
         self.container = container
         self.path = path
-        self.key = _NO_KEY  # a mapping frame's key waiting for its value
+        self.key: Any = _NO_KEY  # a mapping frame's key waiting for its value
         self.keep = keep  # False inside the value of a duplicate key: built, then dropped
 
 
@@ -239,11 +274,11 @@ def _compose(parsed: Parsed, max_depth: int) -> None:
         loader.dispose()
 
 
-def _place(event) -> tuple[int, int]:
+def _place(event: Event) -> tuple[int, int]:
     return event.start_mark.line + 1, event.start_mark.column + 1
 
 
-def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
+def _compose_events(loader: Any, parsed: Parsed, max_depth: int) -> None:
     stack: list[_Frame] = []
     root: Any = None
     documents = 0
@@ -275,10 +310,8 @@ def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
         node_path, keep = _attach_point(parent)
         if kind is ScalarEvent:
             value = _scalar_value(event)
-            suspicious = _SUSPICIOUS.search(value) if event.style == '"' and isinstance(value, str) else None
-            if suspicious:
-                code, message = _character_message(suspicious.group())
-                parsed.findings.append(finding(parsed.path, *_place(event), code, message))
+            if event.style == '"' and isinstance(value, str):
+                _check_escaped(value, event, parsed)
         else:
             if len(stack) >= max_depth:
                 _stop(parsed, *_place(event), "Y009", f"nesting deeper than {max_depth} levels: flatten the data")
@@ -294,10 +327,12 @@ def _compose_events(loader, parsed: Parsed, max_depth: int) -> None:
     parsed.data = root
 
 
-def _take_key(event, parent: _Frame, parsed: Parsed) -> None:
+def _take_key(event: Event, parent: _Frame, parsed: Parsed) -> None:
     if type(event) is not ScalarEvent:
         _stop(parsed, *_place(event), "Y014", "a list or mapping used as a key: keys must be plain text")
     key = event.value
+    if event.style == '"':
+        _check_escaped(key, event, parsed)
     if key in parent.container:
         first = parsed.key_positions.get(parent.path + (key,))
         where = f" (first at line {first[0]})" if first else ""
@@ -326,7 +361,7 @@ def _add(parent: _Frame, value: Any) -> None:
         parent.container.append(value)
 
 
-def load_qna(path: Path, settings: dict | None = None) -> dict:
+def load_qna(path: Path, settings: ValidateSettings = ValidateSettings()) -> dict[str, Any]:
     """Parsed qna.yaml as a dict, or TaxonError naming the first problem and its place."""
     parsed = read_qna(Path(path), settings)
     errors = [f for f in parsed.findings if f.severity == ERROR]
@@ -337,4 +372,5 @@ def load_qna(path: Path, settings: dict | None = None) -> dict:
             where=f"{path}:{first.line}:{first.column}",
             hint=f"run: taxon validate {path}",
         )
-    return parsed.data
+    data: dict[str, Any] = parsed.data
+    return data

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.store import hash_value, read_jsonl
@@ -26,7 +27,7 @@ def user_prompt(question: str, context: str | None = None) -> str:
     return question.strip()
 
 
-def make_sample(question: str, answer: str, context: str | None, metadata: dict) -> dict:
+def make_sample(question: str, answer: str, context: str | None, metadata: dict[str, Any]) -> dict[str, Any]:
     return {
         "messages": [
             {"role": "user", "content": user_prompt(question, context)},
@@ -36,7 +37,7 @@ def make_sample(question: str, answer: str, context: str | None, metadata: dict)
     }
 
 
-def seed_samples(leaf: Leaf) -> list[dict]:
+def seed_samples(leaf: Leaf) -> list[dict[str, Any]]:
     """The leaf's own seed examples as samples (knowledge seeds carry their context)."""
     return [
         make_sample(
@@ -58,26 +59,26 @@ def seed_samples(leaf: Leaf) -> list[dict]:
     ]
 
 
-def question_of(sample: dict) -> str:
-    return next(m["content"] for m in sample["messages"] if m["role"] == "user")
+def question_of(sample: dict[str, Any]) -> str:
+    return str(next(m["content"] for m in sample["messages"] if m["role"] == "user"))
 
 
-def bare_question(sample: dict) -> str:
+def bare_question(sample: dict[str, Any]) -> str:
     """The question itself, without a context (a chunk, a passage) shown before it."""
     return question_of(sample).rpartition("\n\n")[2]
 
 
-def answer_of(sample: dict) -> str:
-    return next(m["content"] for m in reversed(sample["messages"]) if m["role"] == "assistant")
+def answer_of(sample: dict[str, Any]) -> str:
+    return str(next(m["content"] for m in reversed(sample["messages"]) if m["role"] == "assistant"))
 
 
-def question_id(sample: dict) -> str:
+def question_id(sample: dict[str, Any]) -> str:
     """The sha256 of the user turn's text: what the held-out split is decided by, and how the
     published dataset names each question."""
     return hashlib.sha256(question_of(sample).encode("utf-8")).hexdigest()
 
 
-def is_held_out(sample: dict, eval_share: float) -> bool:
+def is_held_out(sample: dict[str, Any], eval_share: float) -> bool:
     """Deterministic split by the user turn's text: the same question always lands on the
     same side, across runs and machines, so evaluation never sees a trained question.
     Only seeds and generated skill samples are references to score against: samples derived
@@ -91,20 +92,12 @@ def is_held_out(sample: dict, eval_share: float) -> bool:
     return int(question_id(sample)[:16], 16) / 2**64 < eval_share
 
 
-def split_samples(samples: list[dict], eval_share: float) -> tuple[list[dict], list[dict]]:
-    train: list[dict] = []
-    held_out: list[dict] = []
-    for sample in samples:
-        (held_out if is_held_out(sample, eval_share) else train).append(sample)
-    return train, held_out
-
-
 def leaf_sample_dirs(generate_out: Path) -> list[Path]:
     """Every leaf folder under a generate output folder (those holding samples.jsonl)."""
     return sorted(path.parent for path in Path(generate_out).rglob(SAMPLES_NAME))
 
 
-def _read_rows(path: Path) -> list[dict]:
+def _read_rows(path: Path) -> list[dict[str, Any]]:
     rows = read_jsonl(path)
     for number, row in enumerate(rows, 1):
         if not isinstance(row.get("messages"), list):
@@ -112,10 +105,10 @@ def _read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def collect_samples(dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None) -> list[dict]:
+def collect_samples(dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None) -> list[dict[str, Any]]:
     """Generated samples of every leaf folder, then each leaf's seed examples, then the replay
     rows, in a fixed order; exact duplicates (same messages) kept once."""
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     if dataset_dir is not None:
         if not Path(dataset_dir).is_dir():
             raise UsageError("generated data folder not found", where=str(dataset_dir))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taxon.core.store import hash_file
 from taxon.qna.layout import QNA_NAME
@@ -68,7 +69,7 @@ class Leaf:
     kind: str
     leaf_id: str
     version: int
-    data: dict
+    data: dict[str, Any]
     seeds: list[Seed] = field(default_factory=list)
     task_description: str = ""
     domain: str = ""
@@ -88,15 +89,16 @@ class Leaf:
             dirnames[:] = [d for d in dirnames if not (Path(folder) / d / QNA_NAME).exists()]
             for name in filenames:
                 path = Path(folder) / name
-                files[path.relative_to(self.folder).as_posix()] = hash_file(path)
+                relative = path.relative_to(self.folder).as_posix()  # a name that is not UTF-8 keeps its bytes
+                files[relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")] = hash_file(path)
         return hash_value(files)
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def leaf_from_data(qna_path: Path, data: dict) -> Leaf:
+def leaf_from_data(qna_path: Path, data: dict[str, Any]) -> Leaf:
     """Normalise parsed qna.yaml data of any version into a Leaf."""
     qna_path = Path(qna_path)
     kind = kind_of(qna_path) or "compositional_skills"

@@ -116,6 +116,42 @@ def _footer() -> str:
     )
 
 
+LOG_TAIL_LINES = 30
+
+
+def log_tail(log_text: str, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a generate log (where taxon prints the error and its hint)."""
+    kept = [line.rstrip() for line in log_text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def _run_link(run_url: str | None) -> str:
+    if run_url and _SAFE_URL.fullmatch(run_url):
+        return f"[the workflow run's log]({run_url})"
+    return "the workflow run's log"
+
+
+def render_failure_comment(log_text: str, run_url: str | None = None, commit: str | None = None) -> str:
+    """The sticky comment when generation failed before writing any sample (an unreachable or
+    broken teacher, a bad setting): the error as taxon printed it and where the full log is."""
+    on = f" for commit {code_span(clip(commit, 40))}" if commit else ""
+    tail = log_tail(log_text) or "(generate printed nothing)"
+    return "\n".join(
+        [
+            COMMENT_MARKER,
+            "## Generated samples for review: generation failed",
+            "",
+            f"No samples were made{on}. The end of the generate step's output (secrets hidden):",
+            "",
+            fenced(clip(tail, 6000)),
+            "",
+            f"The whole output is in {_run_link(run_url)}. A maintainer can ask again once it is fixed "
+            f"(label {code_span(SAMPLES_LABEL)}, or comment `/taxon samples`).",
+            "",
+        ]
+    )
+
+
 def render_comment(
     data: ReviewData,
     artifact_url: str | None = None,
@@ -123,8 +159,12 @@ def render_comment(
     samples_per_leaf: int = 3,
     message_chars: int = 600,
     limit: int = GITHUB_COMMENT_LIMIT,
+    failure_log: str | None = None,
+    run_url: str | None = None,
 ) -> str:
-    """The comment's markdown, at most `limit` characters (see `comment_size`)."""
+    """The comment's markdown, at most `limit` characters (see `comment_size`). `failure_log`:
+    generation failed after writing output (a leaf fell short, a teacher error midway): the
+    end of its log is shown with the link to the run."""
     footer = _footer()
     reserve = 400  # room for the note saying what was left out
     parts = _header(data, artifact_url, commit)
@@ -141,10 +181,18 @@ def render_comment(
     failed = [leaf for leaf in data.leaves[:rows_shown] if leaf.error]
     if failed:
         problems = "\n\n**Leaves that fell short** (the job fails until they are fixed):\n\n" + "\n".join(
-            f"- {code_span(clip(leaf.leaf_id, LEAF_ID_CHARS))}: {code_span(clip(leaf.error, 500))}" for leaf in failed
+            f"- {code_span(clip(leaf.leaf_id, LEAF_ID_CHARS))}: {code_span(clip(leaf.error or '', 500))}"
+            for leaf in failed
         )
         if comment_size(body) + comment_size(problems) <= budget:
             body += problems
+    if failure_log is not None:
+        failure = (
+            f"\n\n**Generation failed** (the job fails); the end of its output, in full in {_run_link(run_url)}:\n\n"
+            + fenced(clip(log_tail(failure_log, 12) or "(generate printed nothing)", 2000))
+        )
+        if comment_size(body) + comment_size(failure) <= budget:
+            body += failure
     notes = []
     if rows_shown < len(data.leaves):
         notes.append(f"{len(data.leaves) - rows_shown} more leaves are not listed")

@@ -9,6 +9,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.store import read_jsonl
@@ -32,7 +33,7 @@ class ReviewSample:
 class ReviewLeaf:
     leaf_id: str
     kind: str
-    stats: dict
+    stats: dict[str, Any]
     seeds: list[Seed] = field(default_factory=list)
     samples: list[ReviewSample] = field(default_factory=list)
 
@@ -67,7 +68,7 @@ class ReviewData:
     teacher: str | None
     pipeline_version: str | None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "teacher": self.teacher,
             "pipeline_version": self.pipeline_version,
@@ -84,7 +85,7 @@ class ReviewData:
         }
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -92,11 +93,11 @@ def _read_json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _read_rows(path: Path) -> list[dict]:
+def _read_rows(path: Path) -> list[dict[str, Any]]:
     return read_jsonl(path, hint="rerun taxon generate") if path.is_file() else []
 
 
-def _turn(row: dict, role: str, last: bool = False) -> str:
+def _turn(row: dict[str, Any], role: str, last: bool = False) -> str:
     messages = [m for m in row.get("messages") or [] if isinstance(m, dict) and m.get("role") == role]
     if not messages:
         return ""
@@ -104,13 +105,13 @@ def _turn(row: dict, role: str, last: bool = False) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _number(value) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
 
 
-def _why(metadata: dict) -> tuple[str, ...]:
+def _why(metadata: dict[str, Any]) -> tuple[str, ...]:
     """The record of a sample's judgement, as short phrases: how it was made, its score
     against the leaf's seed answers, its context gain, its checks and agreement."""
     phrases = []
@@ -138,8 +139,9 @@ def _why(metadata: dict) -> tuple[str, ...]:
     return tuple(phrases)
 
 
-def _sample(row: dict, status: str) -> ReviewSample:
-    metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+def _sample(row: dict[str, Any], status: str) -> ReviewSample:
+    found = row.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     seed = metadata.get("seed")
     reason = metadata.get("reason")
     return ReviewSample(
@@ -182,7 +184,7 @@ def load_review(gen_out: Path, taxonomy_root: Path | None = None) -> ReviewData:
         stats = _read_json(folder / STATS_NAME) if (folder / STATS_NAME).is_file() else {}
         samples = [_sample(row, "kept") for row in _read_rows(folder / SAMPLES_NAME)]
         samples += [_sample(row, "dropped") for row in _read_rows(folder / DROPPED_NAME)]
-        kind = stats.get("kind") if isinstance(stats.get("kind"), str) else leaf_id.split("/", 1)[0]
+        kind = stats["kind"] if isinstance(stats.get("kind"), str) else leaf_id.split("/", 1)[0]
         leaves.append(ReviewLeaf(leaf_id, kind, stats, _seeds(leaf_id, taxonomy_root, samples), samples))
     first_stats = leaves[0].stats if leaves else {}
     teacher = summary.get("teacher") or first_stats.get("teacher")

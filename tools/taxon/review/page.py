@@ -14,10 +14,8 @@ import base64
 import hashlib
 import json
 from importlib import resources
-from pathlib import Path
 
-from taxon.core.store import atomic_write_text
-from taxon.review.data import ReviewData, load_review
+from taxon.review.data import ReviewData
 
 
 def _asset(name: str) -> str:
@@ -28,7 +26,7 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
-def embed_json(value) -> str:
+def embed_json(value: object) -> str:
     """JSON safe inside a <script> element: no `</script>`, `<!--` or entity can appear."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     for raw, escaped in (
@@ -58,11 +56,3 @@ def render_page_html(data: ReviewData) -> str:
     ):
         html = html.replace(placeholder, value, 1)
     return html
-
-
-def render_review_page(gen_out: Path, taxonomy_root: Path | None, out_html: Path) -> Path:
-    """Write the review page of a generate output folder; seeds come from `taxonomy_root`
-    when given (else from the seed rows of the samples)."""
-    out_html = Path(out_html)
-    atomic_write_text(out_html, render_page_html(load_review(gen_out, taxonomy_root)))
-    return out_html

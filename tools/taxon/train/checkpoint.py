@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from taxon.core.store import atomic_dir, atomic_write_json
 from taxon.train.distributed import Context, all_gather_objects, barrier
@@ -22,7 +23,7 @@ CHECKPOINTS_NAME = "checkpoints"
 STATE_NAME = "state.json"
 
 
-def _rng_state(context: Context) -> dict:
+def _rng_state(context: Context) -> dict[str, Any]:
     import torch
 
     state = {"cpu": torch.get_rng_state()}
@@ -31,11 +32,12 @@ def _rng_state(context: Context) -> dict:
     return state
 
 
-def _flatten_optimizer(optimizer_state: dict) -> tuple[dict, dict]:
+def _flatten_optimizer(optimizer_state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """({"fqn/key": tensor}, JSON-able rest) of a full optimizer state dict keyed by parameter name."""
     import torch
 
-    tensors, scalars = {}, {}
+    tensors: dict[str, Any] = {}
+    scalars: dict[str, Any] = {}
     for fqn, values in optimizer_state["state"].items():
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
@@ -45,15 +47,24 @@ def _flatten_optimizer(optimizer_state: dict) -> tuple[dict, dict]:
     return tensors, {"param_groups": optimizer_state["param_groups"], "scalars": scalars}
 
 
-def _unflatten_optimizer(tensors: dict, rest: dict) -> dict:
-    state: dict = {fqn: dict(values) for fqn, values in rest["scalars"].items()}
+def _unflatten_optimizer(tensors: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+    state: dict[str, Any] = {fqn: dict(values) for fqn, values in rest["scalars"].items()}
     for name, tensor in tensors.items():
         fqn, key = name.rsplit("/", 1)
         state.setdefault(fqn, {})[key] = tensor
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
-def save(root: Path, step: int, model, optimizer, scheduler, state: dict, context: Context, keep: int) -> Path:
+def save(
+    root: Path,
+    step: int,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    context: Context,
+    keep: int,
+) -> Path:
     """Write checkpoint `step` under root (collective: every rank calls it); rank 0 writes."""
     from safetensors.torch import save_file
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
@@ -94,7 +105,7 @@ def latest(root: Path, run_key: str) -> Path | None:
     return None
 
 
-def load(folder: Path, model, optimizer, scheduler, context: Context) -> dict:
+def load(folder: Path, model: Any, optimizer: Any, scheduler: Any, context: Context) -> dict[str, Any]:
     """Restore weights, optimizer, scheduler and this rank's RNG; return the saved state."""
     import torch
     from safetensors.torch import load_file
@@ -105,7 +116,7 @@ def load(folder: Path, model, optimizer, scheduler, context: Context) -> dict:
     rest = json.loads((folder / "optimizer.json").read_text(encoding="utf-8"))
     optimizer_state = _unflatten_optimizer(load_file(folder / "optimizer.safetensors"), rest)
     set_optimizer_state_dict(model, optimizer, optimizer_state, options=options)
-    state = json.loads((folder / STATE_NAME).read_text(encoding="utf-8"))
+    state: dict[str, Any] = json.loads((folder / STATE_NAME).read_text(encoding="utf-8"))
     scheduler.load_state_dict(state["scheduler"])
     rng = load_file(folder / "rng.safetensors")
     if f"rank{context.rank}.cpu" in rng:

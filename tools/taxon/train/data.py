@@ -8,9 +8,11 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from taxon.backends.transformers import common_prefix_length
-from taxon.core.errors import TaxonError, UsageError
+from taxon.core.errors import TaxonError
+from taxon.core.settings import Config
 from taxon.core.store import hash_value
 from taxon.qna.heldout import HELD_OUT, NEAR_HELD_OUT, training_split
 from taxon.qna.samples import answer_of, bare_question, collect_samples, make_sample, question_id, question_of
@@ -18,7 +20,6 @@ from taxon.qna.taxonomy import Leaf
 
 BUILTIN_REPLAY = Path(__file__).resolve().parents[1] / "data" / "general_chat.jsonl"  # written for taxon
 IGNORE = -100  # the target of a position that is not trained (cross_entropy's ignore_index)
-OVERLONG_POLICIES = ("trim", "drop")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Encoded:
 class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
-    counts: dict = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+    counts: dict[str, Any] = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
 
     @property
     def prompt_prefix(self) -> int:
@@ -50,7 +51,7 @@ class TrainingSet:
         return min(common_prefix_length([sample.input_ids for sample in self.samples]), *first_targets)
 
 
-def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int) -> list[dict]:
+def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int) -> list[dict[str, Any]]:
     """General chat rows mixed in against forgetting: `share` of the taxonomy's row count,
     drawn without repeats from the replay file (default: the set shipped with taxon), in a
     seeded order."""
@@ -61,7 +62,7 @@ def replay_mix(replay: Path | None, share: float, taxonomy_rows: int, seed: int)
     return rows[: round(share * taxonomy_rows)]
 
 
-def asked_bare(row: dict, context_share: float) -> dict:
+def asked_bare(row: dict[str, Any], context_share: float) -> dict[str, Any]:
     """A knowledge seed outside `context_share` (picked by its question's hash) as its bare
     question: asked without its context it trains remembering, not reading. Other rows as
     they are."""
@@ -74,11 +75,12 @@ def asked_bare(row: dict, context_share: float) -> dict:
     return make_sample(question, answer_of(row), None, metadata)
 
 
-def _render(tokenizer, messages: list[dict], add_generation_prompt: bool = False) -> str:
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+def _render(tokenizer: Any, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
+    text: str = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    return text
 
 
-def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[int, int]]]:
+def assistant_spans(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of its assistant turns (content and
     end-of-turn marker), found by rendering each prefix with the template itself."""
     text = _render(tokenizer, messages)
@@ -97,7 +99,9 @@ def assistant_spans(tokenizer, messages: list[dict]) -> tuple[str, list[tuple[in
     return text, spans
 
 
-def encode(tokenizer, messages: list[dict], max_tokens: int, overlong: str) -> tuple[Encoded | None, str]:
+def encode(
+    tokenizer: Any, messages: list[dict[str, Any]], max_tokens: int, overlong: str
+) -> tuple[Encoded | None, str]:
     """(sample, "ok" | "trimmed") or (None, reason it was dropped)."""
     if not any(m.get("role") == "assistant" for m in messages):
         return None, "no_assistant_turn"
@@ -117,25 +121,22 @@ def encode(tokenizer, messages: list[dict], max_tokens: int, overlong: str) -> t
 
 
 def build_training_set(
-    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer, config: dict
+    dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer: Any, config: Config
 ) -> TrainingSet:
-    train_config = config["train"]
-    overlong = train_config["overlong"]
-    if overlong not in OVERLONG_POLICIES:
-        raise UsageError(f"train.overlong must be one of {', '.join(OVERLONG_POLICIES)}, not '{overlong}'")
+    """The training samples: the generated ones and the leaves' seeds, with `replay_share` of
+    replay rows, minus what the held-out split keeps for evaluation; encoded by `tokenizer`."""
+    settings = config.train
     if getattr(tokenizer, "chat_template", None) is None:
         raise TaxonError("the base model's tokenizer has no chat template", hint="choose an instruct/chat base model")
     if not getattr(tokenizer, "is_fast", False):
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
-    max_tokens = int(train_config["max_sample_tokens"])
     rows = collect_samples(dataset_dir, leaves, None)
-    split = training_split(leaves, dataset_dir, config["dataset"]["eval_share"], rows)
-    context_share = float(train_config["seed_context_share"])
+    split = training_split(leaves, dataset_dir, config.dataset.eval_share, rows)
     samples, used_messages, used_keys = [], [], set()
     held_out, trimmed, seeds_bare = 0, 0, 0
-    dropped: Counter = Counter()
-    by_source: Counter = Counter()
-    for row in rows + replay_mix(replay, float(train_config["replay_share"]), len(rows), int(train_config["seed"])):
+    dropped: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    for row in rows + replay_mix(replay, settings.replay_share, len(rows), settings.seed):
         side = split.side(row)
         if side == HELD_OUT:
             held_out += 1
@@ -143,7 +144,7 @@ def build_training_set(
         if side == NEAR_HELD_OUT:  # a reworded held-out question: evaluation would be fooled
             dropped[NEAR_HELD_OUT] += 1
             continue
-        bare = asked_bare(row, context_share)
+        bare = asked_bare(row, settings.seed_context_share)
         seeds_bare += bare is not row
         key = hash_value(bare["messages"])
         if key in used_keys:  # a seed asked bare is what generation's seed_bare form made already
@@ -151,7 +152,7 @@ def build_training_set(
             continue
         used_keys.add(key)
         row = bare
-        encoded, status = encode(tokenizer, row["messages"], max_tokens, overlong)
+        encoded, status = encode(tokenizer, row["messages"], settings.max_sample_tokens, settings.overlong)
         if encoded is None:
             dropped[status] += 1
             continue

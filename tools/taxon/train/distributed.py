@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -13,7 +14,7 @@ class Context:
     rank: int
     world: int
     local_rank: int
-    device: object  # torch.device
+    device: Any  # torch.device
     owns_group: bool = False  # this process group was started here, so it is ended here
 
     @property
@@ -44,7 +45,7 @@ def setup() -> Context:
     return Context(rank=rank, world=world, local_rank=local_rank, device=device, owns_group=owns_group)
 
 
-def shard_model(model, context: Context):
+def shard_model(model: Any, context: Context) -> Any:
     """FSDP2: each decoder layer its own unit (gathered only while it runs), the rest at the root."""
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
@@ -56,14 +57,14 @@ def shard_model(model, context: Context):
     return model
 
 
-def decoder_layers(model) -> list:
+def decoder_layers(model: Any) -> list[Any]:
     """The repeated transformer blocks of a (possibly peft-wrapped) causal LM."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     blocks = set(getattr(base, "_no_split_modules", None) or [])
     return [module for module in base.modules() if type(module).__name__ in blocks]
 
 
-def set_gradient_sync(model, sync: bool, context: Context) -> None:
+def set_gradient_sync(model: Any, sync: bool, context: Context) -> None:
     """Skip the gradient reduce-scatter on all but the last row of a step (accumulation)."""
     if context.sharded:
         model.set_requires_gradient_sync(sync)
@@ -78,10 +79,11 @@ def all_sums(values: list[float], context: Context) -> list[float]:
 
     tensor = torch.tensor(values, dtype=torch.float64, device=context.device)
     dist.all_reduce(tensor)
-    return tensor.tolist()
+    summed: list[float] = tensor.tolist()
+    return summed
 
 
-def all_gather_objects(value, context: Context) -> list:
+def all_gather_objects(value: Any, context: Context) -> list[Any]:
     if not context.sharded:
         return [value]
     import torch.distributed as dist

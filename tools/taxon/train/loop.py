@@ -16,16 +16,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from taxon.core.errors import TaxonError, UsageError
+import taxon.train.checkpoint as checkpoint
+from taxon.core.errors import TaxonError
 from taxon.core.progress import Task, tracker
-from taxon.train import checkpoint
+from taxon.core.settings import Autocast, TrainSettings
 from taxon.train.data import IGNORE, TrainingSet
 from taxon.train.distributed import Context, all_sums, set_gradient_sync
 from taxon.train.packing import Plan, rank_share, row_arrays, row_mask
 
 EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM after saving a checkpoint; rerun to resume
-SCHEDULES = ("cosine", "linear", "constant")
 
 
 class Preempted(TaxonError):
@@ -34,7 +35,7 @@ class Preempted(TaxonError):
 
 @dataclass
 class LoopResult:
-    log: list[dict] = field(default_factory=list)  # one row per optimizer step, from step 1
+    log: list[dict[str, Any]] = field(default_factory=list)  # one row per optimizer step, from step 1
     real_tokens: int = 0  # sample tokens run in this session, all ranks
     computed_tokens: int = 0  # sample tokens run in this session, with rows repeated to even out ranks
     elapsed_s: float = 0.0
@@ -45,12 +46,12 @@ class LoopResult:
 class StopFlag:
     """Set by SIGTERM (a preemption notice); the loop checks it between steps."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.raised = False
 
     @contextlib.contextmanager
-    def installed(self):
-        def handler(signum, frame):
+    def installed(self) -> Iterator[StopFlag]:
+        def handler(signum: int, frame: object) -> None:
             self.raised = True
 
         try:
@@ -75,40 +76,32 @@ def lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
     return 1.0
 
 
-def make_optimizer(model, train_config: dict, total_steps: int):
+def make_optimizer(model: Any, settings: TrainSettings, total_steps: int) -> tuple[Any, Any]:
     import torch
 
-    schedule = train_config["lr_schedule"]
-    if schedule not in SCHEDULES:
-        raise TaxonError(f"train.lr_schedule must be one of {', '.join(SCHEDULES)}, not '{schedule}'")
     parameters = [p for p in model.parameters() if p.requires_grad]
     # on a CPU the fused kernel: a full fine-tuning step of SmolLM2-135M's optimizer took 0.06 s
     # against 0.4-0.5 s per-tensor (a tenth of the demo's training time); GPUs keep torch's default
     on_cpu = all(p.device.type == "cpu" for p in parameters)
     optimizer = torch.optim.AdamW(
         parameters,
-        lr=float(train_config["learning_rate"]),
-        weight_decay=float(train_config["weight_decay"]),
+        lr=settings.learning_rate,
+        weight_decay=settings.weight_decay,
         fused=True if on_cpu else None,
     )
-    warmup = round(float(train_config["warmup_share"]) * total_steps)
+    warmup = round(settings.warmup_share * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, warmup, schedule)
+        optimizer, lambda step: lr_factor(step, total_steps, warmup, settings.lr_schedule)
     )
     return optimizer, scheduler
 
 
-AUTOCAST = ("auto", "bf16", "none")
-
-
-def resolved_autocast(setting: str, device_type: str) -> str:
+def resolved_autocast(setting: Autocast, device_type: str) -> Autocast:
     """What training computes in, "bf16" or "none". "auto": bf16 on a GPU that has it and on a
     CPU that computes bfloat16 natively (AVX512-BF16, AMX: 1.5x float32's tokens/s on the demo
     here); none on an AVX2-only CPU, where bfloat16 is emulated and a step ran 8x slower."""
     import torch
 
-    if setting not in AUTOCAST:
-        raise UsageError(f"train.autocast must be one of {', '.join(AUTOCAST)}, not '{setting}'")
     if setting != "auto":
         return setting
     if device_type == "cuda":
@@ -118,17 +111,25 @@ def resolved_autocast(setting: str, device_type: str) -> str:
     return "bf16" if native_cpu_bfloat16() else "none"
 
 
-def _autocast(train_config: dict, context: Context):
+def _autocast(autocast: Autocast, context: Context) -> contextlib.AbstractContextManager[Any]:
     import torch
 
-    if train_config["autocast"] == "bf16":
-        return torch.autocast(context.device.type, dtype=torch.bfloat16)
+    if autocast == "bf16":
+        autocast_bf16: contextlib.AbstractContextManager[Any] = torch.autocast(
+            context.device.type, dtype=torch.bfloat16
+        )
+        return autocast_bf16
     return contextlib.nullcontext()
 
 
 def row_loss(
-    model, row: tuple[int, ...], training_set: TrainingSet, train_config: dict, context: Context, shared_prefix: int = 0
-):
+    model: Any,
+    row: tuple[int, ...],
+    training_set: TrainingSet,
+    autocast: Autocast,
+    context: Context,
+    shared_prefix: int = 0,
+) -> tuple[Any, int]:
     """Summed cross-entropy over the row's trained tokens, and the row's sample tokens (each
     sample counted whole, its shared prefix included). Logits are computed only at the trained
     positions (logits_to_keep), which saves most of the vocabulary projection."""
@@ -139,7 +140,7 @@ def row_loss(
     targets_tensor = torch.tensor(targets, device=context.device)
     keep = (targets_tensor != IGNORE).nonzero().squeeze(1)
     mask = row_mask(positions, shared_prefix)
-    with _autocast(train_config, context):
+    with _autocast(autocast, context):
         logits = model(
             input_ids=torch.tensor([input_ids], device=context.device),
             position_ids=torch.tensor([positions], device=context.device),
@@ -151,10 +152,10 @@ def row_loss(
     return loss, sum(len(training_set.samples[i]) for i in row)
 
 
-def shared_prompt_prefix(model, training_set: TrainingSet, train_config: dict) -> int:
+def shared_prompt_prefix(model: Any, training_set: TrainingSet, settings: TrainSettings) -> int:
     """The prompt prefix rows hold once (train.share_prompt_prefix) where the attention takes a
     mask: sdpa; flash attention keeps packed samples apart by their position ids alone."""
-    if not train_config["share_prompt_prefix"] or model.config._attn_implementation != "sdpa":
+    if not settings.share_prompt_prefix or model.config._attn_implementation != "sdpa":
         return 0
     return training_set.prompt_prefix
 
@@ -168,34 +169,57 @@ def _progress(total: int, start: int, enabled: bool) -> Iterator[Task | None]:
         yield steps.task("training", total=total, completed=start, loss="-", speed="-")
 
 
+@dataclass(frozen=True)
+class Trainee:
+    """The model being trained with its optimizer and learning-rate schedule."""
+
+    model: Any
+    optimizer: Any
+    scheduler: Any
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where a run's checkpoints go, the run they belong to, and whether to resume from them."""
+
+    root: Path
+    run_key: str  # stored in every checkpoint: only a checkpoint of the same run is resumed
+    resume: bool
+    every: int  # optimizer steps between checkpoints; 0: only on SIGTERM
+    keep: int
+
+    def save(self, step: int, trainee: Trainee, log: list[dict[str, Any]], context: Context) -> None:
+        state = {"run_key": self.run_key, "log": log}
+        checkpoint.save(self.root, step, trainee.model, trainee.optimizer, trainee.scheduler, state, context, self.keep)
+
+    def restore(self, trainee: Trainee, context: Context) -> dict[str, Any] | None:
+        """The saved state of the newest checkpoint of this run, loaded into `trainee`; None
+        when not resuming or there is none."""
+        found = checkpoint.latest(self.root, self.run_key) if self.resume else None
+        if found is None:
+            return None
+        return checkpoint.load(found, trainee.model, trainee.optimizer, trainee.scheduler, context)
+
+
 def run(
-    model,
+    model: Any,
     training_set: TrainingSet,
     plan: Plan,
-    config: dict,
+    settings: TrainSettings,
     context: Context,
-    checkpoint_root: Path,
-    state: dict,
-    resume: bool,
+    checkpoints: Checkpointing,
     show_progress: bool,
 ) -> LoopResult:
-    """Train through the plan from the newest matching checkpoint (when resuming) to the end.
-    `state` (run_key and anything else to keep) is stored in every checkpoint."""
+    """Train through the plan from the newest checkpoint of this run (when resuming) to the end."""
     import torch
 
-    train_config = config["train"]
-    optimizer, scheduler = make_optimizer(model, train_config, plan.total_steps)
+    trainee = Trainee(model, *make_optimizer(model, settings, plan.total_steps))
     result = LoopResult()
-    found = checkpoint.latest(checkpoint_root, state["run_key"]) if resume else None
-    if found is not None:
-        saved = checkpoint.load(found, model, optimizer, scheduler, context)
+    if saved := checkpoints.restore(trainee, context):
         result.resumed_from, result.log = saved["step"], saved["log"]
     else:
-        torch.manual_seed(int(train_config["seed"]) + context.rank)  # dropout differs per rank
-    every = int(train_config["checkpoint_every"])
-    keep = int(train_config["keep_checkpoints"])
-    max_grad_norm = float(train_config["max_grad_norm"])
-    result.shared_prefix = shared_prompt_prefix(model, training_set, train_config)
+        torch.manual_seed(settings.seed + context.rank)  # dropout differs per rank
+    result.shared_prefix = shared_prompt_prefix(model, training_set, settings)
     model.train()
     started = time.perf_counter()
     with (
@@ -203,21 +227,10 @@ def run(
         _progress(plan.total_steps, result.resumed_from, show_progress and context.is_main) as task,
     ):
         for step in range(result.resumed_from, plan.total_steps):
-            share = rank_share(plan.steps[step], context.rank, context.world)
-            loss_sum = 0.0
-            for index, (row, weight) in enumerate(share):
-                set_gradient_sync(model, index == len(share) - 1, context)
-                loss, length = row_loss(model, row, training_set, train_config, context, result.shared_prefix)
-                (loss * (weight * context.world / plan.step_targets[step])).backward()
-                loss_sum += loss.item() * weight
-                result.computed_tokens += length
-                result.real_tokens += length if weight else 0
-            if max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], max_grad_norm)
-            lr = optimizer.param_groups[0]["lr"]
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            lr = trainee.optimizer.param_groups[0]["lr"]
+            loss_sum = _optimizer_step(
+                trainee, training_set, plan.steps[step], plan.step_targets[step], settings, context, result
+            )
             elapsed = time.perf_counter() - started
             # one collective: the step's loss, the tokens so far, and whether any rank got SIGTERM
             loss_total, tokens_so_far, stops = all_sums([loss_sum, result.real_tokens, stop.raised], context)
@@ -235,10 +248,8 @@ def run(
                 task.advance(loss=f"{entry['loss']:.4f}", speed=speed)
             stopping = stops > 0
             done = step + 1 == plan.total_steps
-            if not done and (stopping or (every > 0 and (step + 1) % every == 0)):
-                checkpoint.save(
-                    checkpoint_root, step + 1, model, optimizer, scheduler, {**state, "log": result.log}, context, keep
-                )
+            if not done and (stopping or (checkpoints.every > 0 and (step + 1) % checkpoints.every == 0)):
+                checkpoints.save(step + 1, trainee, result.log, context)
             if stopping and not done:
                 raise Preempted(
                     f"stopped by SIGTERM after step {step + 1} of {plan.total_steps}; checkpoint saved",
@@ -248,3 +259,35 @@ def run(
     totals = all_sums([result.real_tokens, result.computed_tokens], context)
     result.real_tokens, result.computed_tokens = (int(total) for total in totals)
     return result
+
+
+def _optimizer_step(
+    trainee: Trainee,
+    training_set: TrainingSet,
+    rows: list[tuple[int, ...]],
+    target_tokens: int,
+    settings: TrainSettings,
+    context: Context,
+    result: LoopResult,
+) -> float:
+    """One optimizer step over this rank's share of the step's rows, the loss scaled by the
+    step's trained tokens on all ranks; returns this rank's loss sum and counts its tokens
+    into `result`."""
+    import torch
+
+    model = trainee.model
+    share = rank_share(rows, context.rank, context.world)
+    loss_sum = 0.0
+    for index, (row, weight) in enumerate(share):
+        set_gradient_sync(model, index == len(share) - 1, context)
+        loss, length = row_loss(model, row, training_set, settings.autocast, context, result.shared_prefix)
+        (loss * (weight * context.world / target_tokens)).backward()
+        loss_sum += loss.item() * weight
+        result.computed_tokens += length
+        result.real_tokens += length if weight else 0
+    if settings.max_grad_norm > 0:
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], settings.max_grad_norm)
+    trainee.optimizer.step()
+    trainee.scheduler.step()
+    trainee.optimizer.zero_grad(set_to_none=True)
+    return loss_sum

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+from typing import Any
 
 from taxon.backends.allocator import keep_freed_memory
 from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import TrainSettings
 from taxon.train.distributed import decoder_layers
-
-METHODS = ("lora", "full")
-DTYPES = ("float32", "bfloat16", "float16")
 
 
 def attention_implementation(requested: str, device_type: str) -> str:
@@ -22,7 +21,7 @@ def attention_implementation(requested: str, device_type: str) -> str:
     return "sdpa"
 
 
-def load_tokenizer(base_model: str):
+def load_tokenizer(base_model: str) -> Any:
     from transformers import AutoTokenizer
 
     try:
@@ -31,19 +30,14 @@ def load_tokenizer(base_model: str):
         raise TaxonError(f"cannot load the base model's tokenizer: {error}", where=base_model)
 
 
-def training_dtype(train_config: dict) -> str:
+def training_dtype(settings: TrainSettings) -> str:
     """LoRA keeps the frozen base in `frozen_dtype` (bfloat16 halves its memory and skips
     autocast's per-call weight casts) with float32 adapters; full fine-tuning keeps float32
     master weights."""
-    if train_config["method"] == "full":
-        return "float32"
-    dtype = train_config["frozen_dtype"]
-    if dtype not in DTYPES:
-        raise UsageError(f"train.frozen_dtype must be one of {', '.join(DTYPES)}, not '{dtype}'")
-    return dtype
+    return "float32" if settings.method == "full" else settings.frozen_dtype
 
 
-def stored_dtype(base_model: str):
+def stored_dtype(base_model: str) -> Any:
     """The dtype the base model's weights are stored in (what the merged model is saved in)."""
     import torch
     from transformers import AutoConfig
@@ -54,7 +48,7 @@ def stored_dtype(base_model: str):
     return dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
-def load_model(base_model: str, dtype, attention: str):
+def load_model(base_model: str, dtype: Any, attention: str) -> Any:
     from transformers import AutoModelForCausalLM
 
     try:
@@ -65,7 +59,7 @@ def load_model(base_model: str, dtype, attention: str):
     return model
 
 
-def freeze_lowest(model, count: int) -> None:
+def freeze_lowest(model: Any, count: int) -> None:
     """The input embeddings (and an output head tied to them) and the lowest `count` decoder
     layers frozen: no gradient reaches below the first trainable layer."""
     layers = decoder_layers(model)
@@ -77,14 +71,11 @@ def freeze_lowest(model, count: int) -> None:
         module.requires_grad_(False)
 
 
-def make_trainable(model, train_config: dict):
+def make_trainable(model: Any, settings: TrainSettings) -> Any:
     """LoRA adapters on the configured modules (the base frozen), or the whole model but its
     lowest train.frozen_layers layers."""
-    method = train_config["method"]
-    if method not in METHODS:
-        raise UsageError(f"train.method must be one of {', '.join(METHODS)}, not '{method}'")
-    frozen = int(train_config["frozen_layers"])
-    if method == "full":
+    frozen = settings.frozen_layers
+    if settings.method == "full":
         if frozen:
             freeze_lowest(model, frozen)
         return model
@@ -93,10 +84,10 @@ def make_trainable(model, train_config: dict):
     from peft import LoraConfig, get_peft_model
 
     lora = LoraConfig(
-        r=int(train_config["lora_rank"]),
-        lora_alpha=int(train_config["lora_alpha"]),
-        lora_dropout=float(train_config["lora_dropout"]),
-        target_modules=list(train_config["lora_targets"]),
+        r=settings.lora_rank,
+        lora_alpha=settings.lora_alpha,
+        lora_dropout=settings.lora_dropout,
+        target_modules=list(settings.lora_targets),
         task_type="CAUSAL_LM",
     )
     try:
@@ -105,22 +96,22 @@ def make_trainable(model, train_config: dict):
         raise UsageError(f"cannot add LoRA adapters: {error}", hint="check train.lora_targets")
 
 
-def build(base_model: str, train_config: dict, device_type: str, seed: int, dtype=None):
+def build(base_model: str, settings: TrainSettings, device_type: str, dtype: Any = None) -> Any:
     """The trainable model, identical on every rank and every rerun (adapter init from the
     seed); the base weights in `dtype` when given, else in the training dtype."""
     import torch
 
     if dtype is None:
-        dtype = getattr(torch, training_dtype(train_config))
+        dtype = getattr(torch, training_dtype(settings))
     if device_type == "cpu":
         keep_freed_memory()
-    attention = attention_implementation(train_config["attention"], device_type)
+    attention = attention_implementation(settings.attention, device_type)
     model = load_model(base_model, dtype, attention)
-    torch.manual_seed(seed)
-    return make_trainable(model, train_config)
+    torch.manual_seed(settings.seed)
+    return make_trainable(model, settings)
 
 
-def trained_weights(model) -> dict:
+def trained_weights(model: Any) -> dict[str, Any]:
     """Full (unsharded) CPU tensors of the trainable weights: a collective under FSDP, empty
     off rank 0. A tied weight is one parameter but two state-dict entries, and the helper's
     frozen filter lets the second through, so names are checked against the parameters."""

@@ -9,6 +9,7 @@ import importlib.util
 import io
 import time
 from pathlib import Path
+from typing import Any
 
 from taxon.core.store import atomic_dir, atomic_write_bytes, atomic_write_json, atomic_write_jsonl
 from taxon.qna.layout import (
@@ -21,7 +22,7 @@ from taxon.qna.layout import (
 )
 
 
-def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) -> None:
+def save_models(model: Any, tokenizer: Any, out_dir: Path, base_model: str, save_dtype: Any) -> None:
     """The adapter (when LoRA) and the merged model, each folder moved into place whole."""
     out_dir = Path(out_dir)
     if hasattr(model, "merge_and_unload"):
@@ -36,11 +37,11 @@ def save_models(model, tokenizer, out_dir: Path, base_model: str, save_dtype) ->
         tokenizer.save_pretrained(folder)
 
 
-def write_log(out_dir: Path, rows: list[dict]) -> None:
+def write_log(out_dir: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_jsonl(Path(out_dir) / TRAIN_LOG_NAME, rows)
 
 
-def write_tensorboard(out_dir: Path, rows: list[dict]) -> bool:
+def write_tensorboard(out_dir: Path, rows: list[dict[str, Any]]) -> bool:
     """The log as TensorBoard scalars (train/loss, train/learning_rate, train/tokens, train/epoch,
     the tags HF Trainer writes) in tensorboard/, written whole from the finished log so a resumed
     run has no doubled steps; False when tensorboard isn't installed."""
@@ -58,7 +59,7 @@ def write_tensorboard(out_dir: Path, rows: list[dict]) -> bool:
     return True
 
 
-def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:
+def plot_loss(out_dir: Path, rows: list[dict[str, Any]], title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,5 +85,5 @@ def plot_loss(out_dir: Path, rows: list[dict], title: str) -> None:
     atomic_write_bytes(Path(out_dir) / LOSS_PLOT_NAME, buffer.getvalue())
 
 
-def write_result(out_dir: Path, result: dict) -> None:
+def write_result(out_dir: Path, result: dict[str, Any]) -> None:
     atomic_write_json(Path(out_dir) / TRAIN_RESULT_NAME, result)

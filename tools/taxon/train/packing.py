@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from taxon.train.data import Encoded
 
@@ -99,7 +100,7 @@ def row_arrays(
     return input_ids, positions, targets
 
 
-def row_mask(positions: list[int], shared_prefix: int):
+def row_mask(positions: list[int], shared_prefix: int) -> Any:
     """The attention mask of a row with a shared prefix, [1, 1, query, key] booleans: causal,
     and each sample (a run of positions from `shared_prefix` on) sees only the prefix and
     itself. None without a shared prefix: the position ids alone keep samples apart."""

@@ -11,16 +11,20 @@ import json
 import resource
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from taxon.core.errors import UsageError
+from taxon.core.settings import Config, TrainSettings, plain
 from taxon.core.store import hash_value
 from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TRAIN_RESULT_NAME
 from taxon.qna.taxonomy import Leaf
-from taxon.train.loop import EXIT_PREEMPTED, Preempted
 
-__all__ = ["EXIT_PREEMPTED", "Preempted", "TrainResult", "train"]
+if TYPE_CHECKING:
+    from taxon.train.data import TrainingSet
+    from taxon.train.distributed import Context
+    from taxon.train.loop import LoopResult
+    from taxon.train.packing import Plan
 
 # Settings that change how a run goes, not what it computes: a checkpoint stays valid across them.
 RUNTIME_KEYS = ("threads", "resume", "checkpoint_every", "keep_checkpoints", "share_prompt_prefix")
@@ -36,10 +40,10 @@ class TrainResult:
     real_token_fraction: float
     final_loss: float
     dataset_hash: str
-    summary: dict  # the contents of result.json
+    summary: dict[str, Any]  # the contents of result.json
 
     @classmethod
-    def from_summary(cls, out_dir: Path, summary: dict) -> TrainResult:
+    def from_summary(cls, out_dir: Path, summary: dict[str, Any]) -> TrainResult:
         out_dir = Path(out_dir)
         return cls(
             out_dir=out_dir,
@@ -54,12 +58,16 @@ class TrainResult:
         )
 
 
-def _run_key(dataset_hash: str, base_model: str, config: dict) -> str:
-    settings = {k: v for k, v in config["train"].items() if k not in RUNTIME_KEYS}
-    return hash_value({"dataset": dataset_hash, "base": base_model, "train": settings})
+def computing_settings(settings: TrainSettings) -> dict[str, Any]:
+    """The [train] keys that change what a run computes (all but RUNTIME_KEYS), as plain values."""
+    return {key: value for key, value in plain(settings).items() if key not in RUNTIME_KEYS}
 
 
-def _finished(out_dir: Path, run_key: str) -> dict | None:
+def _run_key(dataset_hash: str, base_model: str, settings: TrainSettings) -> str:
+    return hash_value({"dataset": dataset_hash, "base": base_model, "train": computing_settings(settings)})
+
+
+def _finished(out_dir: Path, run_key: str) -> dict[str, Any] | None:
     try:
         summary = json.loads((out_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -67,36 +75,26 @@ def _finished(out_dir: Path, run_key: str) -> dict | None:
     return summary if summary.get("run_key") == run_key and (out_dir / MODEL_DIR).is_dir() else None
 
 
-def _peak_memory_mb(context) -> float:
+def _peak_memory_mb(context: Context) -> float:
     import torch
 
     if context.device.type == "cuda":
-        return torch.cuda.max_memory_allocated(context.device) / 2**20
+        return float(torch.cuda.max_memory_allocated(context.device)) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def _check_sizes(train_config: dict) -> None:
-    for key in ("pack_tokens", "rows_per_step", "epochs", "max_sample_tokens", "keep_checkpoints"):
-        if int(train_config[key]) < 1:
-            raise UsageError(f"train.{key} must be at least 1")
-    if int(train_config["max_sample_tokens"]) > int(train_config["pack_tokens"]):
-        raise UsageError("train.max_sample_tokens must not exceed train.pack_tokens (a sample must fit a row)")
-
-
-def _model_for_saving(model, base_model: str, config: dict, context):
+def _model_for_saving(model: Any, base_model: str, settings: TrainSettings, context: Context) -> Any:
     """The trained model as a plain module on rank 0 (None elsewhere). LoRA: the adapter
     weights on a fresh base in its stored dtype, so the merge happens at full precision;
     full: the weights themselves, gathered in full (a collective) when sharded."""
-    from taxon.train import model as model_module
+    from taxon.train.model import build, stored_dtype, trained_weights
 
-    train_config = config["train"]
-    if not (train_config["method"] == "lora" or context.sharded):
+    if not (settings.method == "lora" or context.sharded):
         return model
-    weights = model_module.trained_weights(model)
+    weights = trained_weights(model)
     if not context.is_main:
         return None
-    seed = int(train_config["seed"])
-    fresh = model_module.build(base_model, train_config, "cpu", seed, dtype=model_module.stored_dtype(base_model))
+    fresh = build(base_model, settings, "cpu", dtype=stored_dtype(base_model))
     unexpected = fresh.load_state_dict(weights, strict=False).unexpected_keys
     if unexpected:
         raise RuntimeError(f"trained weights the fresh model lacks: {unexpected[:3]}")
@@ -108,7 +106,7 @@ def train(
     leaves: list[Leaf],
     base_model: str,
     out_dir: Path,
-    config: dict,
+    config: Config,
     replay: Path | None = None,
     quiet: bool = False,
 ) -> TrainResult:
@@ -119,48 +117,44 @@ def train(
     Raises Preempted (exit code EXIT_PREEMPTED) after saving a checkpoint on SIGTERM."""
     import torch
 
-    from taxon.train import distributed, loop
-    from taxon.train import model as model_module
+    import taxon.train.distributed as distributed
     from taxon.train.checkpoint import CHECKPOINTS_NAME
     from taxon.train.data import build_training_set
+    from taxon.train.loop import Checkpointing, resolved_autocast, run
+    from taxon.train.model import build, load_tokenizer
 
     # peft asks transformers a deprecated question on every load; the warning is theirs to fix.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-    _check_sizes(config["train"])
     out_dir = Path(out_dir)
     context = distributed.setup()
     try:
         # what "auto" means on this machine, before the run key: a run is keyed by what it computes
-        train_config = {
-            **config["train"],
-            "autocast": loop.resolved_autocast(config["train"]["autocast"], context.device.type),
-        }
-        config = {**config, "train": train_config}
+        settings = replace(config.train, autocast=resolved_autocast(config.train.autocast, context.device.type))
         if quiet or not context.is_main:
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()
-        if int(train_config["threads"]) > 0:
-            torch.set_num_threads(int(train_config["threads"]))
-        tokenizer = model_module.load_tokenizer(base_model)
+        if settings.threads > 0:
+            torch.set_num_threads(settings.threads)
+        tokenizer = load_tokenizer(base_model)
         training_set = build_training_set(dataset_dir, leaves, replay, tokenizer, config)
-        plan = _plan(training_set, train_config)
-        run_key = _run_key(training_set.dataset_hash, base_model, config)
-        resume = bool(train_config["resume"])
-        if resume and (summary := _finished(out_dir, run_key)):
+        plan = _plan(training_set, settings)
+        run_key = _run_key(training_set.dataset_hash, base_model, settings)
+        if settings.resume and (summary := _finished(out_dir, run_key)):
             return TrainResult.from_summary(out_dir, summary)
-        model = model_module.build(base_model, train_config, context.device.type, int(train_config["seed"]))
+        model = build(base_model, settings, context.device.type)
         model.to(context.device)
         if context.sharded:
             distributed.shard_model(model, context)
-        checkpoints = out_dir / CHECKPOINTS_NAME
-        state = {"run_key": run_key}
-        result = loop.run(model, training_set, plan, config, context, checkpoints, state, resume, not quiet)
-        final = _model_for_saving(model, base_model, config, context)
+        checkpoints = Checkpointing(
+            out_dir / CHECKPOINTS_NAME, run_key, settings.resume, settings.checkpoint_every, settings.keep_checkpoints
+        )
+        result = run(model, training_set, plan, settings, context, checkpoints, not quiet)
+        final = _model_for_saving(model, base_model, settings, context)
         if context.is_main:
-            summary = _summary(base_model, run_key, training_set, plan, result, config, context)
+            summary = _summary(base_model, run_key, training_set, plan, result, settings, context)
             _write_outputs(out_dir, final, tokenizer, base_model, result.log, summary)
-            shutil.rmtree(checkpoints, ignore_errors=True)  # the run is complete
+            shutil.rmtree(checkpoints.root, ignore_errors=True)  # the run is complete
             if not quiet:
                 _print_summary(summary)
         distributed.barrier(context)
@@ -169,39 +163,41 @@ def train(
         distributed.teardown(context)
 
 
-def _plan(training_set, train_config: dict):
+def _plan(training_set: TrainingSet, settings: TrainSettings) -> Plan:
     from taxon.train.packing import plan_epochs
 
     plan = plan_epochs(
-        training_set.samples,
-        int(train_config["pack_tokens"]),
-        int(train_config["rows_per_step"]),
-        int(train_config["epochs"]),
-        int(train_config["seed"]),
+        training_set.samples, settings.pack_tokens, settings.rows_per_step, settings.epochs, settings.seed
     )
-    max_steps = int(train_config["max_steps"])
-    return plan.first(max_steps) if max_steps > 0 else plan
+    return plan.first(settings.max_steps) if settings.max_steps > 0 else plan
 
 
-def _summary(base_model: str, run_key: str, training_set, plan, result, config: dict, context) -> dict:
+def _summary(
+    base_model: str,
+    run_key: str,
+    training_set: TrainingSet,
+    plan: Plan,
+    result: LoopResult,
+    settings: TrainSettings,
+    context: Context,
+) -> dict[str, Any]:
     from taxon.train.packing import fill_fraction
 
-    train_config = config["train"]
     return {
         "base_model": base_model,
         "run_key": run_key,
         "steps": plan.total_steps,
-        "epochs": int(train_config["epochs"]),
+        "epochs": settings.epochs,
         "tokens": sum(row["tokens"] for row in result.log),
         "target_tokens": sum(plan.step_targets),
         "real_token_fraction": result.real_tokens / max(1, result.computed_tokens),
-        "pack_fill": fill_fraction(plan, training_set.samples, int(train_config["pack_tokens"])),
+        "pack_fill": fill_fraction(plan, training_set.samples, settings.pack_tokens),
         "shared_prefix_tokens": result.shared_prefix,
         "final_loss": result.log[-1]["loss"],
         "dataset_hash": training_set.dataset_hash,
         "samples": training_set.counts,
-        "config": train_config,
-        "method": train_config["method"],
+        "config": plain(settings),
+        "method": settings.method,
         "world_size": context.world,
         "device": context.device.type,
         "resumed_from_step": result.resumed_from,
@@ -211,18 +207,20 @@ def _summary(base_model: str, run_key: str, training_set, plan, result, config: 
     }
 
 
-def _write_outputs(out_dir: Path, model, tokenizer, base_model: str, log: list[dict], summary: dict) -> None:
-    from taxon.train import outputs
+def _write_outputs(
+    out_dir: Path, model: Any, tokenizer: Any, base_model: str, log: list[dict[str, Any]], summary: dict[str, Any]
+) -> None:
     from taxon.train.model import stored_dtype
+    from taxon.train.outputs import plot_loss, save_models, write_log, write_result, write_tensorboard
 
-    outputs.save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))
-    outputs.write_log(out_dir, log)
-    outputs.plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
-    outputs.write_tensorboard(out_dir, log)
-    outputs.write_result(out_dir, summary)
+    save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))
+    write_log(out_dir, log)
+    plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
+    write_tensorboard(out_dir, log)
+    write_result(out_dir, summary)
 
 
-def _print_summary(summary: dict) -> None:
+def _print_summary(summary: dict[str, Any]) -> None:
     from rich.console import Console
 
     samples = summary["samples"]

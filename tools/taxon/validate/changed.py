@@ -7,9 +7,9 @@ import os
 from pathlib import Path, PurePosixPath
 
 from taxon.core.rules import finding
+from taxon.core.settings import ValidateSettings
 from taxon.diff import changed_leaves
-from taxon.qna.layout import TAXONOMY_DIR
-from taxon.validate.engine import FileReport, Report, validate_paths
+from taxon.validate.engine import FileReport, LeafCheck, Report, validate_paths
 from taxon.validate.files import misplaced, tree_file_findings
 
 
@@ -20,11 +20,9 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def taxonomy_dir(config: dict) -> str:
-    return (config.get("taxonomy") or {}).get("root", TAXONOMY_DIR)
-
-
-def validate_changed(repo: Path, base: str | None, taxonomy_dir: str, settings: dict, leaf_checks) -> Report:
+def validate_changed(
+    repo: Path, base: str | None, taxonomy_dir: str, settings: ValidateSettings, leaf_checks: tuple[LeafCheck, ...]
+) -> Report:
     """The leaves changed against base, at the newest version; deletions and renames as info."""
     changes = changed_leaves(repo, base, taxonomy_dir=taxonomy_dir)
     root = Path(changes.repo_root)
@@ -39,7 +37,7 @@ def validate_changed(repo: Path, base: str | None, taxonomy_dir: str, settings: 
         if taxonomy not in relative.parents or not os.path.lexists(root / path):
             continue
         if reason := misplaced(relative.relative_to(taxonomy), set()):
-            report.add([finding(_display(root / path), 1, 1, "T003", f"{reason}: remove it")])
+            report.add([finding(_display(root / path), 1, 1, "T003", reason)])
     for old, new in changes.renamed:
         file = report.file(_display(root / new))
         if file is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -26,11 +26,11 @@ class SchemaError:
     validator: str  # the keyword
     validator_value: Any
     instance: Any
-    schema: dict
-    absolute_path: tuple
+    schema: dict[str, Any]
+    absolute_path: tuple[Any, ...]
 
 
-def _is_type(value: Any, name: str | list) -> bool:
+def _is_type(value: Any, name: str | list[Any]) -> bool:
     if isinstance(name, list):
         return any(_is_type(value, one) for one in name)
     if name == "string":
@@ -58,7 +58,7 @@ def _canonical(value: Any) -> str:
 
 
 @lru_cache(maxsize=256)
-def _pattern(text: str) -> re.Pattern:
+def _pattern(text: str) -> re.Pattern[str]:
     """A schema `pattern` with JSON Schema's (ECMA-262) meaning of `$`: the end of the text
     only. Python's `$` also matches before a final newline, which would let "https://x\\n"
     through `^https://[^\\s]+$`."""
@@ -88,7 +88,7 @@ class Checker:
     """Checks instances against one schema; `resources` maps file names of the same folder
     to their schemas, for `$ref: other.json` (and `#/$defs/...` within a document)."""
 
-    def __init__(self, schema: dict, resources: dict[str, dict]):
+    def __init__(self, schema: dict[str, Any], resources: dict[str, dict[str, Any]]):
         self.schema = schema
         self.resources = resources
         for document in (schema, *resources.values()):
@@ -100,7 +100,7 @@ class Checker:
     def is_valid(self, instance: Any) -> bool:
         return next(self.iter_errors(instance), None) is None
 
-    def _resolve(self, ref: str, document: dict) -> tuple[dict, dict]:
+    def _resolve(self, ref: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         name, _, pointer = ref.partition("#")
         if name:
             document = self.resources[name]
@@ -109,7 +109,9 @@ class Checker:
             target = target[part]
         return target, document
 
-    def _check(self, instance: Any, schema: dict, document: dict, path: tuple) -> Iterator[SchemaError]:
+    def _check(
+        self, instance: Any, schema: dict[str, Any], document: dict[str, Any], path: tuple[Any, ...]
+    ) -> Iterator[SchemaError]:
         def error(keyword: str) -> SchemaError:
             return SchemaError(keyword, schema[keyword], instance, schema, path)
 
@@ -142,7 +144,14 @@ class Checker:
         elif isinstance(instance, dict):
             yield from self._check_object(instance, schema, document, path, error)
 
-    def _check_object(self, instance: dict, schema: dict, document: dict, path: tuple, error) -> Iterator[SchemaError]:
+    def _check_object(
+        self,
+        instance: dict[str, Any],
+        schema: dict[str, Any],
+        document: dict[str, Any],
+        path: tuple[Any, ...],
+        error: Callable[..., SchemaError],
+    ) -> Iterator[SchemaError]:
         if "required" in schema and any(name not in instance for name in schema["required"]):
             yield error("required")
         dependent = schema.get("dependentRequired", {})

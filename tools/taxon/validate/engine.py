@@ -9,16 +9,18 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from multiprocessing.context import BaseContext
 from pathlib import Path
+from typing import Any
 
 from taxon.core.findings import ERROR, WARNING, Finding
 from taxon.core.rules import finding
+from taxon.core.settings import ValidateSettings
 from taxon.qna.loader import Parsed, read_qna
 from taxon.qna.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
 from taxon.validate.files import is_qna_name, tree_file_findings
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
-from taxon.validate.settings import DEFAULTS
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
 
 LeafCheck = Callable[[Leaf], list[Finding]]  # e.g. the documents check of --check-documents
@@ -32,7 +34,7 @@ class FileReport:
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "findings": [f.to_json() for f in self.findings]}
 
 
@@ -56,10 +58,10 @@ class Report:
     def warnings(self) -> int:
         return sum(report.count(WARNING) for report in self.reports)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"files": len(self.files), "tree": len(self.tree), "errors": self.errors, "warnings": self.warnings}
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "files": [report.to_json() for report in self.files],
             "tree": [report.to_json() for report in self.tree],
@@ -137,7 +139,10 @@ class Checked:
 
 
 def check_file(
-    target: Target, settings: dict = DEFAULTS, latest: bool = False, leaf_checks: tuple[LeafCheck, ...] = ()
+    target: Target,
+    settings: ValidateSettings = ValidateSettings(),
+    latest: bool = False,
+    leaf_checks: tuple[LeafCheck, ...] = (),
 ) -> Checked:
     findings = list(target.findings)
     if findings:  # already refused while collecting (a symlinked folder)
@@ -151,7 +156,7 @@ def check_file(
     findings += parsed.findings
     questions = None
     if parsed.text is not None:
-        findings += policy.whitespace_findings(parsed, settings["max_findings_per_rule"])
+        findings += policy.whitespace_findings(parsed, settings.max_findings_per_rule)
     if parsed.ok:
         entries = policy.seed_entries(parsed.data)
         if kind:
@@ -162,7 +167,7 @@ def check_file(
                 for check in leaf_checks:
                     findings += check(leaf)
         questions = _questions(parsed, entries)
-    return Checked(FileReport(target.display, _ordered(findings, settings["max_findings_per_rule"])), questions)
+    return Checked(FileReport(target.display, _ordered(findings, settings.max_findings_per_rule)), questions)
 
 
 def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
@@ -181,13 +186,15 @@ def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
     return schema_findings(parsed, kind, declared)
 
 
-def _policy_check(parsed: Parsed, folder: Path, kind: str, entries, settings: dict) -> list[Finding]:
+def _policy_check(
+    parsed: Parsed, folder: Path, kind: str, entries: list[policy.SeedEntry], settings: ValidateSettings
+) -> list[Finding]:
     return [
         *policy.empty_findings(parsed),
         *policy.budget_findings(parsed, kind, entries, settings),
         *policy.duplicate_findings(parsed, entries, settings),
         *policy.document_findings(parsed, folder),
-        *policy.attribution_findings(parsed.path, folder, settings["licenses"], settings["max_file_bytes"]),
+        *policy.attribution_findings(parsed.path, folder, settings.licenses, settings.max_file_bytes),
     ]
 
 
@@ -202,7 +209,7 @@ def _ordered(findings: list[Finding], cap: int) -> list[Finding]:
     if max(per_rule.values(), default=0) <= cap:
         return kept
     shown: list[Finding] = []
-    seen: Counter = Counter()
+    seen: Counter[str] = Counter()
     for f in kept:
         seen[f.rule] += 1
         if seen[f.rule] < cap or seen[f.rule] == cap == per_rule[f.rule]:
@@ -215,7 +222,7 @@ def _ordered(findings: list[Finding], cap: int) -> list[Finding]:
 
 def validate_paths(
     paths: Iterable[Path],
-    settings: dict = DEFAULTS,
+    settings: ValidateSettings = ValidateSettings(),
     latest: bool = False,
     leaf_checks: tuple[LeafCheck, ...] = (),
     tree_context: Iterable[Path] = (),
@@ -236,12 +243,12 @@ def validate_paths(
     questions += _context_questions(tree_context, validated, settings)
     by_path = {item.report.path: item.report for item in checked}
     touched = set()
-    for found in tree_findings(questions, settings["tree_overlap"]):
+    for found in tree_findings(questions, settings.tree_overlap):
         if found.path in by_path:
             by_path[found.path].findings.append(found)
             touched.add(found.path)
     for path in touched:
-        by_path[path].findings = _ordered(by_path[path].findings, settings["max_findings_per_rule"])
+        by_path[path].findings = _ordered(by_path[path].findings, settings.max_findings_per_rule)
     return report
 
 
@@ -249,7 +256,7 @@ def _questions(parsed: Parsed, entries: list[policy.SeedEntry]) -> LeafQuestions
     return leaf_questions(parsed.path, [(entry.key, parsed.position(entry.path)) for entry in entries])
 
 
-def _context_questions(paths: Iterable[Path], skip: set[str], settings: dict) -> list[LeafQuestions]:
+def _context_questions(paths: Iterable[Path], skip: set[str], settings: ValidateSettings) -> list[LeafQuestions]:
     found = []
     for target in collect_targets(paths):
         if target.findings or os.path.abspath(target.path) in skip:
@@ -260,14 +267,14 @@ def _context_questions(paths: Iterable[Path], skip: set[str], settings: dict) ->
     return found
 
 
-def _workers(settings: dict, count: int) -> int:
-    if count < settings["parallel_from"]:
+def _workers(settings: ValidateSettings, count: int) -> int:
+    if count < settings.parallel_from:
         return 1
-    return settings["workers"] or min(os.cpu_count() or 1, 4)
+    return settings.workers or min(os.cpu_count() or 1, 4)
 
 
 def _check_all(
-    targets: list[Target], settings: dict, latest: bool, leaf_checks: tuple[LeafCheck, ...]
+    targets: list[Target], settings: ValidateSettings, latest: bool, leaf_checks: tuple[LeafCheck, ...]
 ) -> list[Checked]:
     """Every target checked, in order; a large tree across processes (forked: nothing to
     re-import). Leaf checks (the documents) stay in this process: they wait on the network."""
@@ -280,7 +287,9 @@ def _check_all(
     return [check_file(target, settings, latest, leaf_checks) for target in targets]
 
 
-def _check_in_processes(targets: list[Target], settings: dict, latest: bool, workers: int, context) -> list[Checked]:
+def _check_in_processes(
+    targets: list[Target], settings: ValidateSettings, latest: bool, workers: int, context: BaseContext
+) -> list[Checked]:
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 

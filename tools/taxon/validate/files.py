@@ -16,10 +16,10 @@ from pathlib import Path, PurePosixPath
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
 from taxon.documents.readers import READERS
-from taxon.qna.layout import ATTRIBUTION_NAME
+from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME, name_problem
 from taxon.qna.taxonomy import kind_of
 
-QNA_NAMES = ("qna.yaml", "qna.yml")  # compared case-insensitively: P050 names the misspelling
+QNA_NAMES = (QNA_NAME, "qna.yml")  # compared case-insensitively: P050 names the misspelling
 ALLOWED = f"a leaf holds only qna.yaml, {ATTRIBUTION_NAME} and, for knowledge, documents ({', '.join(READERS)})"
 
 
@@ -33,20 +33,23 @@ def leaf_folders(paths: Iterable[PurePosixPath]) -> set[PurePosixPath]:
 
 
 def misplaced(path: PurePosixPath, leaves: set[PurePosixPath], kind_path: PurePosixPath | None = None) -> str | None:
-    """Why the file at `path` has no place in the taxonomy, or None when it has one. `path`
-    and `leaves` are relative to the taxonomy folder; `kind_path`, where the kind is read
-    from (default: the leaf's own path)."""
+    """Why the file at `path` has no place in the taxonomy, and what to do, or None when it
+    has one. `path` and `leaves` are relative to the taxonomy folder; `kind_path`, where the
+    kind is read from (default: the leaf's own path)."""
+    unusable = name_problem(path.as_posix())
+    if unusable:
+        return unusable
     if any(part.startswith(".") for part in path.parts):
-        return "hidden files and folders have no place in the taxonomy"
+        return "hidden files and folders have no place in the taxonomy: remove it"
     leaf = next((folder for folder in path.parents if folder in leaves), None)
     if leaf is None:
-        return "this file is in no leaf folder (a folder holding a qna.yaml)"
+        return "this file is in no leaf folder (a folder holding a qna.yaml): remove it"
     name = path.name.lower()
     if path.parent == leaf and (is_qna_name(name) or name == ATTRIBUTION_NAME):
         return None
     if kind_of(Path(kind_path or PurePosixPath()) / leaf) == "knowledge" and PurePosixPath(name).suffix in READERS:
         return None
-    return f"this file has no place in a leaf: {ALLOWED}"
+    return f"this file has no place in a leaf: {ALLOWED}: remove it"
 
 
 def tree_file_findings(root: Path) -> list[Finding]:
@@ -69,5 +72,5 @@ def tree_file_findings(root: Path) -> list[Finding]:
     for path in files:
         reason = misplaced(path, leaves, PurePosixPath(root.resolve().as_posix()))
         if reason:
-            found.append(finding(str(root / path), 1, 1, "T003", f"{reason}: remove it"))
+            found.append(finding(str(root / path), 1, 1, "T003", reason))
     return sorted(found, key=lambda f: f.path)

@@ -11,8 +11,11 @@ from typing import Any
 
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
+from taxon.core.settings import DocumentsSettings, ValidateSettings
+from taxon.documents.leaf import pattern_count_problem
 from taxon.documents.patterns import compile_pattern, escape_problem, pattern_problem
-from taxon.documents.sources import in_tree_files
+from taxon.documents.records import DocumentProblem
+from taxon.documents.sources import ListingCaps, in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.qna.taxonomy import KINDS
@@ -44,11 +47,11 @@ def normal_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _as_text(value) -> str:
+def _as_text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def seed_entries(data: dict) -> list[SeedEntry]:
+def seed_entries(data: dict[str, Any]) -> list[SeedEntry]:
     """Every question/answer pair of a file of any version, with its place. A seed's key is
     its question, within its context if it has one (grounded skills ask one question of many
     contexts)."""
@@ -62,7 +65,7 @@ def seed_entries(data: dict) -> list[SeedEntry]:
         context_key = normal_text(context) if context else ""
         context_path = base + ("context",) if context is not None else None
         pairs = example.get("questions_and_answers")
-        places: list[tuple[Any, tuple]]
+        places: list[tuple[Any, tuple[Any, ...]]]
         if isinstance(pairs, list):
             places = [(pair, base + ("questions_and_answers", n, "question")) for n, pair in enumerate(pairs)]
         else:
@@ -79,7 +82,7 @@ def seed_entries(data: dict) -> list[SeedEntry]:
     return entries
 
 
-def _match_findings(parsed: Parsed, regex: re.Pattern, code: str, message: str, cap: int) -> list[Finding]:
+def _match_findings(parsed: Parsed, regex: re.Pattern[str], code: str, message: str, cap: int) -> list[Finding]:
     """A finding per match, the first `cap` of them placed, the rest counted in the last one."""
     text = parsed.text or ""
     found: list[Finding] = []
@@ -114,7 +117,7 @@ def whitespace_findings(parsed: Parsed, cap: int) -> list[Finding]:
     return found
 
 
-def _strings(value, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
+def _strings(value: object, path: NodePath = ()) -> Iterator[tuple[NodePath, str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -135,14 +138,14 @@ def empty_findings(parsed: Parsed) -> list[Finding]:
     ]
 
 
-def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: dict) -> list[Finding]:
+def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
     found = []
     if kind == "knowledge":
         seen_contexts = set()
         for entry in entries:
             if entry.context_path and entry.context_path not in seen_contexts:
                 seen_contexts.add(entry.context_path)
-                count, limit = word_count(entry.context), settings["context_words"]
+                count, limit = word_count(entry.context), settings.context_words
                 if count > limit:
                     found.append(
                         finding(
@@ -152,7 +155,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                             f"this context has {count} words, over {limit}: shorten it or split it in two",
                         )
                     )
-            count, limit = word_count(entry.question) + word_count(entry.answer), settings["qa_words"]
+            count, limit = word_count(entry.question) + word_count(entry.answer), settings.qa_words
             if count > limit:
                 found.append(
                     finding(
@@ -167,7 +170,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
         total = sum(word_count(e.question) + word_count(e.answer) for e in entries) + sum(
             map(word_count, contexts.values())
         )
-        limit = settings["skill_words"]
+        limit = settings.skill_words
         if total > limit:
             found.append(
                 finding(
@@ -180,7 +183,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
     return found
 
 
-def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict) -> list[Finding]:
+def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
     """Exact repeats (P030), then near repeats (P031): seeds of the same context whose
     question-and-answer words nearly coincide."""
     found = []
@@ -203,12 +206,12 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: dict)
             )
             continue
         first_of[key] = entry
-        if len(entries) > settings["near_duplicate_max_seeds"]:
+        if len(entries) > settings.near_duplicate_max_seeds:
             continue  # pairwise comparison grows with the square; the schema caps seeds anyway
         bag = frozenset(words(f"{entry.question} {entry.answer}"))
         same_context = kept.setdefault(entry.context_key, [])
         for other, other_bag in same_context:
-            if bag and other_bag and jaccard(bag, other_bag) >= settings["near_duplicate"]:
+            if bag and other_bag and jaccard(bag, other_bag) >= settings.near_duplicate:
                 line = parsed.position(other.path)[0]
                 found.append(
                     finding(
@@ -270,7 +273,7 @@ def normal_license(name: str) -> str:
     return "-".join(_LICENSE_NOISE.sub(" ", name).split()).lower()
 
 
-def attribution_findings(display: str, folder: Path, allowed: list[str], max_bytes: int) -> list[Finding]:
+def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], max_bytes: int) -> list[Finding]:
     path = folder / ATTRIBUTION_NAME
     allowed_text = ", ".join(allowed)
     if not path.is_file() or path.is_symlink():
@@ -313,6 +316,21 @@ def attribution_findings(display: str, folder: Path, allowed: list[str], max_byt
     ]
 
 
+_OVER_CAPS: list[str] = []  # a leaf folder past the listing caps: its patterns are not matched
+
+
+def _listed_names(parsed: Parsed, folder: Path, caps: DocumentsSettings, found: list[Finding]) -> list[str]:
+    """The names of a leaf folder's own files, for in-tree patterns; past the listing caps,
+    D018 (once, at the patterns) and _OVER_CAPS."""
+    try:
+        listing = in_tree_files(folder, ListingCaps(caps.max_listed_files, caps.max_depth))
+    except DocumentProblem as over:
+        place = parsed.position(("document", "patterns"))
+        found.append(finding(parsed.path, *place, over.problem.rule, over.problem.message))
+        return _OVER_CAPS
+    return [file.name for file in listing if file.link is None]
+
+
 def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
     document = parsed.data.get("document")
     if not isinstance(document, dict):
@@ -338,8 +356,14 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
             )
         )
     in_tree = repo is None and commit is None
+    caps = DocumentsSettings()  # the schema's caps: the policy rules read no config
+    patterns = patterns if isinstance(patterns, list) else []
+    too_many = pattern_count_problem(len(patterns), caps.max_patterns)
+    if too_many:
+        found.append(finding(parsed.path, *parsed.position(("document", "patterns")), too_many.rule, too_many.message))
+        return found
     names: list[str] | None = None  # the leaf's own files, listed once, for in-tree patterns
-    for index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+    for index, pattern in enumerate(patterns):
         if not isinstance(pattern, str) or not pattern.strip():
             continue
         place = parsed.position(("document", "patterns", index))
@@ -351,8 +375,8 @@ def document_findings(parsed: Parsed, folder: Path) -> list[Finding]:
             found.append(finding(parsed.path, *place, "P064", f"pattern '{pattern[:80]}' {refused}"))
         elif in_tree:
             if names is None:
-                names = [file.name for file in in_tree_files(folder) if file.link is None]
-            if any(compile_pattern(pattern).matches(name) for name in names):
+                names = _listed_names(parsed, folder, caps, found)
+            if names is _OVER_CAPS or any(compile_pattern(pattern).matches(name) for name in names):
                 continue
             found.append(
                 finding(

@@ -6,7 +6,7 @@ import json
 
 from taxon import __version__
 from taxon.core.findings import ERROR, WARNING
-from taxon.core.github import escape_data, escape_property, log_safe
+from taxon.core.github import escape_data, escape_property, log_name, log_safe
 from taxon.core.rules import INFO, RULES, Rule
 from taxon.validate.engine import Report
 
@@ -30,7 +30,7 @@ def as_text(report: Report, quiet: bool = False) -> str:
         for f in file.findings:
             if quiet and f.severity != ERROR:
                 continue
-            lines.append(f"{f.path}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}")
+            lines.append(f"{log_name(f.path)}:{f.line}:{f.column}: {f.severity} {f.rule} {f.message}")
     lines.append(summary_line(report))
     return log_safe("\n".join(lines) + "\n")  # the pipeline prints it on a runner too
 
@@ -51,7 +51,8 @@ def as_github(report: Report, quiet: bool = False) -> str:
             if quiet and f.severity != ERROR:
                 continue
             properties = (
-                f"file={escape_property(f.path)},line={f.line},col={f.column},title={escape_property(_title(f.rule))}"
+                f"file={escape_property(log_name(f.path))},line={f.line},col={f.column},"
+                f"title={escape_property(_title(f.rule))}"
             )
             lines.append(f"::{_GITHUB_LEVEL[f.severity]} {properties}::{escape_data(f.message)}")
     lines.append(summary_line(report))
@@ -59,7 +60,10 @@ def as_github(report: Report, quiet: bool = False) -> str:
 
 
 def as_json(report: Report) -> str:
-    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"
+    data = report.to_json()
+    for entry in data["files"] + data["tree"]:
+        entry["path"] = log_name(entry["path"])
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 _SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}
@@ -79,7 +83,7 @@ def as_sarif(report: Report) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path.replace("\\", "/")},
+                        "artifactLocation": {"uri": log_name(f.path.replace("\\", "/"))},
                         "region": {"startLine": f.line, "startColumn": f.column},
                     }
                 }
@@ -108,7 +112,7 @@ def as_sarif(report: Report) -> str:
         "runs": [
             {
                 "tool": {"driver": driver},
-                "artifacts": [{"location": {"uri": file.path.replace("\\", "/")}} for file in report.reports],
+                "artifacts": [{"location": {"uri": log_name(file.path.replace("\\", "/"))}} for file in report.reports],
                 "results": results,
             }
         ],

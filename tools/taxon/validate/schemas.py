@@ -39,7 +39,7 @@ def validator(version: int, kind: str) -> Checker:
     return Checker(resources[f"{kind}.json"], resources)
 
 
-def declared_version(data: dict) -> Any:
+def declared_version(data: dict[str, Any]) -> Any:
     """The file's `version` (files of version 1 usually leave it out)."""
     return data.get("version", 1)
 
@@ -59,7 +59,7 @@ def schema_findings(parsed: Parsed, kind: str, version: int, declared: Any = Non
                 f"run `taxon migrate {parsed.path}` (it also says what a person must add)",
             )
         )
-    reported: set = set()
+    reported: set[Any] = set()
     for error in validator(version, kind).iter_errors(parsed.data):
         path = tuple(error.absolute_path)
         if path == ("version",) and declared != version:
@@ -72,7 +72,7 @@ def schema_findings(parsed: Parsed, kind: str, version: int, declared: Any = Non
     return sorted(findings, key=lambda f: (f.line, f.column, f.rule))
 
 
-def dotted(path: tuple) -> str:
+def dotted(path: tuple[Any, ...]) -> str:
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -87,7 +87,7 @@ def _type_word(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _findings_of(error, path: tuple, parsed: Parsed, version: int) -> list[Finding]:
+def _findings_of(error: Any, path: tuple[Any, ...], parsed: Parsed, version: int) -> list[Finding]:
     where = f"`{dotted(path)}`" if path else "the file"
     instance, rule, expected = error.instance, error.validator, error.validator_value
     # a list, mapping or empty value is shown by its key: its own start may be on a later line
@@ -148,7 +148,7 @@ def _findings_of(error, path: tuple, parsed: Parsed, version: int) -> list[Findi
     return [finding(parsed.path, *place, "S006", f"{where} is {shown}: expected {description or error.message}")]
 
 
-def _repeated_index(items: list) -> int:
+def _repeated_index(items: list[Any]) -> int:
     seen = []
     for index, item in enumerate(items):
         if item in seen:
