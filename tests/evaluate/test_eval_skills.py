@@ -27,7 +27,7 @@ from taxon.evaluate.skills import (
     scoring_method,
     skill_verdict,
 )
-from taxon.qna.solvers import solve_arithmetic, solve_conversion, solve_weekday
+from taxon.qna.solvers import solve_arithmetic, solve_comparison, solve_conversion, solve_weekday
 from taxon.qna.taxonomy import load_leaf
 
 PLURALS = "compositional_skills/linguistics/plural_nouns"
@@ -69,6 +69,24 @@ def test_checkers_know_the_answer_in_digits_words_and_units():
     assert not solve_weekday("What day is four days after Sunday?").holds("Thursday or Friday.")
     assert solve_weekday("What day of the week was 4 July 2021?").value == "sunday"
     assert solve_arithmetic("What is 39 + 39?").repair("39 + 39 = 82.") == "39 + 39 = 78."
+
+
+def test_the_hand_checks_disagreements_are_scored_as_a_reader_would(repo_root):
+    """Three verdicts a hand check of the demo's report disagreed with: a right date outside the
+    seeds' sentence, a right comparison that does not restate the other number, and a ramble that
+    names both numbers without saying which is larger."""
+    dates = answer_form([seed.answer for seed in _leaf(repo_root, DATES).seeds])
+    reference, question = "The autumn bread tasting is on 2 November.", "What is the date of the autumn bread tasting?"
+    assert score_against_reference(
+        TEMPLATE, "The date of the autumn bread tasting is 2 November.", reference, question, dates, None
+    ).right
+    other = "The date of the autumn bread tasting is 12 October."
+    assert not score_against_reference(TEMPLATE, other, reference, question, dates, None).right
+    larger = solve_comparison("Pick the bigger number: 82 or 39.")
+    assert larger.holds("The bigger number is 82.") and larger.holds("82 is larger than 39.")
+    assert not larger.holds("The number of items is 82. The size of the item is 39.")
+    assert not solve_comparison("Is 253 or 490 the larger number?").holds("253 is indeed a larger number than 490.")
+    assert not solve_comparison("Which is bigger: 6,000 or 6,100?").holds("6,000 is larger than 6,100.")
 
 
 def test_free_and_short_answers_are_held_to_the_reference():

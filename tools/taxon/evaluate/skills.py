@@ -6,7 +6,8 @@ the strictest method its reference allows:
 - solver: the checker's value, and no other value of its kind ("39 + 39 = 78.", not "= 82.");
 - number / label: the same number, the same label;
 - template: the seeds' shared skeleton with the reference's content in its slots ("The plural
-  of city is cities.", not "... is city.");
+  of city is cities.", not "... is city."); an answer in other words is held to the
+  reference's key facts, as below (the form is a figure of its own);
 - exact: a rewrite of the question's own words (title case), word for word as the reference;
 - facts: a short answer holding the reference's key facts (`qna.text.key_facts`), none of the
   question's text credited, no number or day the reference and question don't state;
@@ -130,9 +131,7 @@ def score_against_reference(
         return Verdict(
             said_label == wanted_label, f"label: {' '.join(said_label) or '(none)'} against {' '.join(wanted_label)}"
         )
-    if method == TEMPLATE and form is not None:
-        if not form.check(answer):
-            return Verdict(False, f"not in the form ({form.describe()})")
+    if method == TEMPLATE and form is not None and form.check(answer):
         said, wanted = template_slots(answer, form), template_slots(reference, form)
         if said is None or wanted is None or said != wanted:
             diff = [f"{w or '∅'} ≠ {s or '∅'}" for s, w in zip(said or [], wanted or []) if s != w]
@@ -142,12 +141,16 @@ def score_against_reference(
         said = re.findall(r"[^\W_]+", answer)
         wanted = re.findall(r"[^\W_]+", reference)
         return Verdict(said == wanted, "word for word" if said == wanted else "differs from the reference")
+    # facts, or a template's answer in other words ("The date of the tasting is 2 November."):
+    # right when it holds the reference's key facts and states no value the reference does not
+    said_as = "facts" if method != TEMPLATE else "not in the seeds' form; facts"
     facts = key_facts(reference, question)
     extra = _extra_values(answer, reference, question)
     if extra:
-        return Verdict(False, f"facts: states {', '.join(extra[:3])}, which the reference does not")
-    right = bool(fact_match(answer, facts, question))
-    return Verdict(right, f"facts: {', '.join(f.split(':', 1)[1] for f in facts)}" + ("" if right else " missing"))
+        return Verdict(False, f"{said_as}: states {', '.join(extra[:3])}, which the reference does not")
+    right = bool(facts) and bool(fact_match(answer, facts, question))
+    shown = ", ".join(f.split(":", 1)[1] for f in facts) or "(none)"
+    return Verdict(right, f"{said_as}: {shown}" + ("" if right else " missing"))
 
 
 def ruled_out(answer: str, reference: str, question: str, seed_answers: frozenset[tuple[str, ...]]) -> str | None:

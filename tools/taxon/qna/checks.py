@@ -258,9 +258,9 @@ class LeafChecks:
 
     @property
     def content_only(self) -> LeafChecks:
-        """The checks of what an answer says, without those of its form (shape, length, case):
-        evaluation's, where the form is a figure of its own."""
-        return replace(self, form=None, max_words=None, lower_case=False, lines=None)
+        """The checks of what an answer says, without those of its form (shape, length, case, the
+        question's numbers restated): evaluation's, where the form is a figure of its own."""
+        return replace(self, form=None, carries_numbers=False, max_words=None, lower_case=False, lines=None)
 
     @property
     def checkable(self) -> bool:

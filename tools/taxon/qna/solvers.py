@@ -136,8 +136,10 @@ class Solution:
         said_numbers = numbers_in(answer)
         value = Fraction(self.value)
         allowed = {Fraction(v) for v in self.allowed} | {value}
-        if self.kind == "larger":  # the right number, and no false "X is larger than Y"
-            return value in said_numbers and set(said_numbers) <= allowed and _comparisons_hold(answer)
+        if self.kind == "larger":  # the right number alone, or both with a true "X is larger than Y"
+            if value not in said_numbers or not set(said_numbers) <= allowed or not _comparisons_hold(answer):
+                return False
+            return set(said_numbers) == {value} or bool(_COMPARISON.search(answer))
         return value in said_numbers and set(said_numbers) <= allowed
 
     def repair(self, answer: str) -> str | None:
@@ -188,12 +190,16 @@ class Solution:
         return None
 
 
+# "X is larger than Y", "X is indeed a larger number than the number Y"
+_COMPARISON = re.compile(
+    r"(-?\d+(?:,\d{3})*(?:\.\d+)?)\s+is\s+(?:\w+\s+){0,3}?(larger|greater|bigger|more|smaller|less|lower)"
+    r"(?:\s+number)?\s+than\s+(?:the\s+number\s+)?(-?\d+(?:,\d{3})*(?:\.\d+)?)",
+    re.IGNORECASE,
+)
+
+
 def _comparisons_hold(answer: str) -> bool:
-    for left, relation, right in re.findall(
-        r"(-?\d+(?:\.\d+)?)\s+is\s+(larger|greater|bigger|more|smaller|less|lower)\s+than\s+(-?\d+(?:\.\d+)?)",
-        answer,
-        re.IGNORECASE,
-    ):
+    for left, relation, right in _COMPARISON.findall(answer):
         bigger = relation.lower() in ("larger", "greater", "bigger", "more")
         if (_value(left) > _value(right)) != bigger or _value(left) == _value(right):
             return False
