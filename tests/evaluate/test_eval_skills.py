@@ -19,6 +19,7 @@ from taxon.evaluate.skills import (
     EXACT,
     FACTS,
     JUDGE,
+    LABEL,
     SOLVER,
     TEMPLATE,
     Verdict,
@@ -72,9 +73,9 @@ def test_checkers_know_the_answer_in_digits_words_and_units():
 
 
 def test_the_hand_checks_disagreements_are_scored_as_a_reader_would(repo_root):
-    """Three verdicts a hand check of the demo's report disagreed with: a right date outside the
-    seeds' sentence, a right comparison that does not restate the other number, and a ramble that
-    names both numbers without saying which is larger."""
+    """Verdicts hand checks of the demo's report disagreed with: a right date or plural outside the
+    seeds' sentence, a right label in a sentence, a right comparison that does not restate the
+    other number, and rambles that name the numbers without saying which is larger."""
     dates = answer_form([seed.answer for seed in _leaf(repo_root, DATES).seeds])
     reference, question = "The autumn bread tasting is on 2 November.", "What is the date of the autumn bread tasting?"
     assert score_against_reference(
@@ -82,9 +83,22 @@ def test_the_hand_checks_disagreements_are_scored_as_a_reader_would(repo_root):
     ).right
     other = "The date of the autumn bread tasting is 12 October."
     assert not score_against_reference(TEMPLATE, other, reference, question, dates, None).right
+    plurals = answer_form([seed.answer for seed in _leaf(repo_root, PLURALS).seeds])
+    plural = ("The plural form of city is cities.", "The plural of city is cities.", "What is the plural of city?")
+    assert score_against_reference(TEMPLATE, *plural, plurals, None).right
+    labels = answer_form(["Positive.", "Negative.", "Neutral."])
+    question = "Label the sentiment: I waited two hours and nobody came."
+    said = "The sentiment of this sentence is negative. Nobody came."
+    assert score_against_reference(LABEL, said, "Negative.", question, labels, None).right
+    hedged = "It is negative, or maybe neutral."
+    assert not score_against_reference(LABEL, hedged, "Negative.", question, labels, None).right
     larger = solve_comparison("Pick the bigger number: 82 or 39.")
     assert larger.holds("The bigger number is 82.") and larger.holds("82 is larger than 39.")
     assert not larger.holds("The number of items is 82. The size of the item is 39.")
+    assert not solve_comparison("Which is greater, 0.5 or 0.25?").holds("The numerator of 0.5 is 0.5, which")
+    week = solve_weekday("What day is seven days after Wednesday?")
+    assert week.holds("Seven days after Wednesday is Wednesday.") and week.holds("Wednesday")
+    assert not week.holds("The day seven days after Wednesday is a classic example of a logical fallacy.")
     assert not solve_comparison("Is 253 or 490 the larger number?").holds("253 is indeed a larger number than 490.")
     assert not solve_comparison("Which is bigger: 6,000 or 6,100?").holds("6,000 is larger than 6,100.")
 

@@ -128,12 +128,22 @@ def score_against_reference(
         return Verdict(said_numbers == wanted_numbers, f"number: {said_numbers[:3]} against {wanted_numbers}")
     if method == LABEL:
         said_label, wanted_label = normal(answer), normal(reference)
+        if said_label != wanted_label and form is not None and form.kind == "label":
+            # in a sentence ("The sentiment of this sentence is negative."): the label, and no other
+            stated = {str(label) for label in form.detail} & set(said_label)
+            if stated == set(wanted_label):
+                return Verdict(True, f"label: states {' '.join(wanted_label)} in a sentence, no other label")
         return Verdict(
             said_label == wanted_label, f"label: {' '.join(said_label) or '(none)'} against {' '.join(wanted_label)}"
         )
-    if method == TEMPLATE and form is not None and form.check(answer):
+    if method == TEMPLATE and form is not None and not form.check(answer):
+        return _slots_in_other_words(answer, reference, question, form)
+    if method == TEMPLATE and form is not None:
         said, wanted = template_slots(answer, form), template_slots(reference, form)
         if said is None or wanted is None or said != wanted:
+            in_other_words = _slots_in_other_words(answer, reference, question, form)  # "The plural form of ..."
+            if in_other_words.right:
+                return in_other_words
             diff = [f"{w or '∅'} ≠ {s or '∅'}" for s, w in zip(said or [], wanted or []) if s != w]
             return Verdict(False, "slots: " + "; ".join(diff[:3]))
         return Verdict(True, "slots: " + " | ".join(slot for slot in wanted if slot))
@@ -141,16 +151,27 @@ def score_against_reference(
         said = re.findall(r"[^\W_]+", answer)
         wanted = re.findall(r"[^\W_]+", reference)
         return Verdict(said == wanted, "word for word" if said == wanted else "differs from the reference")
-    # facts, or a template's answer in other words ("The date of the tasting is 2 November."):
-    # right when it holds the reference's key facts and states no value the reference does not
-    said_as = "facts" if method != TEMPLATE else "not in the seeds' form; facts"
     facts = key_facts(reference, question)
     extra = _extra_values(answer, reference, question)
     if extra:
-        return Verdict(False, f"{said_as}: states {', '.join(extra[:3])}, which the reference does not")
-    right = bool(facts) and bool(fact_match(answer, facts, question))
-    shown = ", ".join(f.split(":", 1)[1] for f in facts) or "(none)"
-    return Verdict(right, f"{said_as}: {shown}" + ("" if right else " missing"))
+        return Verdict(False, f"facts: states {', '.join(extra[:3])}, which the reference does not")
+    right = bool(fact_match(answer, facts, question))
+    return Verdict(right, f"facts: {', '.join(f.split(':', 1)[1] for f in facts)}" + ("" if right else " missing"))
+
+
+def _slots_in_other_words(answer: str, reference: str, question: str, form: AnswerForm) -> Verdict:
+    """A template leaf's answer in other words than the seeds' skeleton ("The date of the autumn
+    bread tasting is 2 November.", "The plural form of city is cities."): right when it holds the
+    words of every slot of the reference and states no number or calendar word the reference and
+    question do not."""
+    wanted = [slot for slot in template_slots(reference, form) or [] if normal(slot)]
+    extra = _extra_values(answer, reference, question)
+    said = set(normal(answer))
+    missing = [slot for slot in wanted if not set(normal(slot)) <= said]
+    if not wanted or extra or missing:
+        why = f"states {', '.join(extra[:3])}" if extra else f"lacks {', '.join(missing[:3]) or 'the slots'}"
+        return Verdict(False, f"not in the seeds' form; {why}")
+    return Verdict(True, "in other words than the seeds'; carries " + " | ".join(wanted))
 
 
 def ruled_out(answer: str, reference: str, question: str, seed_answers: frozenset[tuple[str, ...]]) -> str | None:

@@ -127,6 +127,8 @@ class Solution:
         """Whether the answer states this value, and no other value of its kind than the question's."""
         if self.kind == "weekday":
             said = [word for word in words(answer) if word in WEEKDAYS]
+            if self.value in self.allowed and said.count(self.value) < 2 and said != words(answer):
+                return False  # the question's own day, said once: the question restated, not answered
             return self.value in said and set(said) <= {self.value, *self.allowed}
         if self.kind == "parity":
             return {word for word in words(answer) if word in ("odd", "even")} == {self.value}
@@ -139,7 +141,7 @@ class Solution:
         if self.kind == "larger":  # the right number alone, or both with a true "X is larger than Y"
             if value not in said_numbers or not set(said_numbers) <= allowed or not _comparisons_hold(answer):
                 return False
-            return set(said_numbers) == {value} or bool(_COMPARISON.search(answer))
+            return bool(_COMPARISON.search(answer)) or _names_larger(answer, value)
         return value in said_numbers and set(said_numbers) <= allowed
 
     def repair(self, answer: str) -> str | None:
@@ -196,6 +198,22 @@ _COMPARISON = re.compile(
     r"(?:\s+number)?\s+than\s+(?:the\s+number\s+)?(-?\d+(?:,\d{3})*(?:\.\d+)?)",
     re.IGNORECASE,
 )
+
+
+def _names_larger(answer: str, value: Fraction) -> bool:
+    """The answer names the value as the larger: the number alone, "X is the larger", "the
+    bigger number is X" (a ramble that only mentions X does not)."""
+    if re.fullmatch(r"\s*(?:the answer is\s+)?-?[\d,.]+\.?\s*", answer, re.IGNORECASE):
+        return True
+    for match in re.finditer(r"-?\d+(?:,\d{3})*(?:\.\d+)?", answer):
+        if _value(match.group(0)) != value:
+            continue
+        before, after = answer[: match.start()][-40:], answer[match.end() :][:40]
+        if re.search(r"(?:larger|greater|bigger|higher)(?:\s+(?:number|one|value))?\s+is\s*$", before, re.I):
+            return True
+        if re.match(r"\s+is\s+(?:the\s+)?(?:larger|greater|bigger|higher)\b", after, re.I):
+            return True
+    return False
 
 
 def _comparisons_hold(answer: str) -> bool:
