@@ -16,6 +16,7 @@ def make_config(tmp_path):
             "cache_dir": str(tmp_path / "cache"),
             "questions_per_seed": 3,
             "contexts_per_seed": 2,
+            "questions_per_chunk": 3,  # the cpu profile asks none: these tests drive the teacher's path
             "min_kept_per_leaf": 1,
             **generate,
         }

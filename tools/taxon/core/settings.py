@@ -134,7 +134,7 @@ class GenerateSettings:
     questions_per_chunk: Annotated[int, AtLeast(0)] = 3  # 0: no teacher questions on passages
     seeds_per_chunk: int = 2
     knowledge_chunk_share: Share = 0.2
-    document_forms: tuple[DocumentForm, ...] = ("section", "sentence_continue", "sentence_fact", "seed_bare")
+    document_forms: tuple[DocumentForm, ...] = ("section", "sentence_fact", "fact_echo", "subject_lookup", "seed_bare")
     chunk_tokenizer: str = ""
     max_new_tokens: Count = 256
     answer_length_factor: PositiveFloat = 1.5  # a leaf's answers may run to this many times its longest seed answer
@@ -147,10 +147,8 @@ class GenerateSettings:
     judge_below_seeds: float = 1.0
     judge_min_context_gain: float = 0.0
     judge_min_score: int = 4
-    on_wrong_answer: WrongAnswer = "drop"  # a checker knows the answer and the teacher's is wrong
-    checker_variants_per_seed: Annotated[int, AtLeast(0)] = (
-        0  # a checkable leaf: seeds with new numbers, answered by its checker
-    )
+    on_wrong_answer: WrongAnswer = "repair"  # a checker knows the answer and the teacher's is wrong
+    checker_variants_per_seed: Annotated[int, AtLeast(0)] = 2  # a checkable leaf's seeds with new numbers
     on_topic_min_overlap: float = 0.15
     agreement_samples: Annotated[int, AtLeast(0)] = 2
     dedup_threshold: float = 0.8
