@@ -15,9 +15,11 @@ from taxon.core.config import find_config, load_config
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 from taxon.core.findings import Finding
 from taxon.core.settings import Config, build_config
-from taxon.qna.taxonomy import Leaf
+from taxon.qna.decisions import decision_files, decisions_root
+from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id
 from taxon.validate.changed import validate_changed
-from taxon.validate.engine import LeafCheck, validate_paths
+from taxon.validate.decisions import check_decisions, decisions_root_of, generated_ids
+from taxon.validate.engine import LeafCheck, Report, validate_paths
 from taxon.validate.report import FORMATS, render
 
 
@@ -40,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", metavar="REF", help="base ref for --changed (default: origin/main, else main)")
     parser.add_argument(
         "--check-documents", action="store_true", help="also fetch and check each knowledge leaf's documents"
+    )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        metavar="GEN_OUT",
+        help="a generate output: warn on decisions for samples it no longer holds (R004)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors and the summary only")
     parser.add_argument("--profile", default="cpu", help="config profile (default: cpu)")
@@ -74,14 +82,29 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
     leaf_checks = (_document_check(config),) if args.check_documents else ()
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(
+            "no such generate output", where=str(args.samples), hint="pass the --out folder of taxon generate"
+        )
+    generated = generated_ids(args.samples) if args.samples else None
+    settings, taxonomy = config.validate, Path(config.taxonomy.root)
     if args.changed:
         if args.paths:
             raise UsageError("--changed takes no PATH", hint="give paths or --changed, not both")
-        report = validate_changed(Path.cwd(), args.base, config.taxonomy.root, config.validate, leaf_checks)
+        report = validate_changed(Path.cwd(), args.base, config.taxonomy.root, settings, leaf_checks, generated)
     else:
-        paths = args.paths or [Path(config.taxonomy.root)]
+        paths = args.paths or [taxonomy]
         if not args.paths and not paths[0].is_dir():
             raise UsageError(f"no {paths[0]}/ folder here", hint="run from the repository root or name PATHs")
-        report = validate_paths(paths, config.validate, latest=args.latest, leaf_checks=leaf_checks)
+        decided = [path for path in paths if decisions_root_of(path) is not None]
+        leaves = [path for path in paths if path not in decided]
+        report = validate_paths(leaves, settings, latest=args.latest, leaf_checks=leaf_checks) if leaves else Report()
+        if not args.paths and decisions_root(taxonomy).is_dir():
+            decided.append(decisions_root(taxonomy))
+        known = {leaf_id(path) for path in iter_qna_files(taxonomy)} if taxonomy.is_dir() else None
+        for path in decided:
+            root = decisions_root_of(path)
+            files = decision_files(path) if path.is_dir() and not path.is_symlink() else [path]
+            report.decisions += check_decisions(files, root, settings, known, generated)
     sys.stdout.write(render(report, fmt, args.quiet))
     return EXIT_FAILED if report.errors else EXIT_OK

@@ -247,6 +247,7 @@ class PublishSettings:
 class ReviewSettings:
     samples_per_leaf: int = 3
     message_chars: int = 600
+    require_decisions: Share = 0.0  # share of a changed leaf's teacher-written samples decided before training
 
 
 @dataclass(frozen=True)

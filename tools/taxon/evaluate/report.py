@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from taxon.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from taxon.qna.decisions import FILTERS, precision_recall
 from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, METRIC_LABELS, REPORT_JSON, REPORT_MD
 
 LOWER_NOTE = {"nll": ", lower is better"}
@@ -99,6 +100,8 @@ def _examples(data: dict[str, Any]) -> list[str]:
             reference = _cell(example["reference"])
             if example.get("source") == "generated":  # only the answer's form is scored on these
                 reference = f"(the teacher's answer, not scored) {reference}"
+            elif example.get("source") == "maintainer":
+                reference = f"(a maintainer's fix) {reference}"
             lines.append(
                 f"| {set_id} | {_cell(example['question'])} | {reference} | "
                 f"{mark[example['base_right']]} {_cell(example['base'])} | "
@@ -134,6 +137,42 @@ def _harness(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _agreement_cells(cells: dict[str, int]) -> str:
+    precision, recall, n = precision_recall(cells)
+    return f"{_ratio(precision)} / {_ratio(recall)} ({n})" if n else "–"
+
+
+def _curation(data: dict[str, Any]) -> list[str]:
+    """The automatic filters against the maintainers: precision and recall of the filters'
+    'kept' against the maintainers' 'keep' (a drop or a fix says the answer was not right)."""
+    curation = data.get("curation") or {}
+    totals = curation.get("decisions") or {}
+    if not totals.get("reviewed"):
+        return ["", "No maintainer has decided on a generated sample yet: the filters' agreement is not measured."]
+    lines = [
+        "",
+        "The automatic filters against the maintainers' decisions (precision / recall of the filters' "
+        "'kept' against 'keep', a drop or a fix counting as 'not right'; samples decided in brackets):",
+        "",
+        "| Leaf | decided | keep / drop / fix | all filters | judge | checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    entries = [*(curation.get("leaves") or {}).items(), ("**all leaves**", curation)]
+    for leaf_id, entry in entries:
+        counts, table = entry.get("decisions") or {}, entry.get("agreement") or {}
+        if not counts.get("reviewed"):
+            continue
+        filters = " | ".join(_agreement_cells(table.get(name) or {}) for name in FILTERS)
+        lines.append(
+            f"| {leaf_id} | {counts['reviewed']} | {counts['keep']} / {counts['drop']} / {counts['fix']} | {filters} |"
+        )
+    return lines
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
@@ -145,7 +184,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", "Baselines: " + "; ".join(f"{label} = `{baseline}`" for baseline, label in labels.items()), ""]
     lines += _score_table(data, labels)
-    lines += _examples(data) + _hygiene(data) + _harness(data)
+    lines += _examples(data) + _hygiene(data) + _harness(data) + _curation(data)
     lines += ["", describe_sets(data), ""]
     return "\n".join(lines)
 

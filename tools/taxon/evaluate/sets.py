@@ -18,6 +18,7 @@ from taxon.documents.sections import leaf_sentences
 from taxon.evaluate.choices import fact_choices
 from taxon.evaluate.forms import AnswerForm, answer_form
 from taxon.qna.checks import LeafChecks
+from taxon.qna.decisions import FIX
 from taxon.qna.facts import fact_questions
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples
@@ -29,6 +30,8 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 BUILTIN_PROBE = DATA_DIR / "probe.jsonl"
 BUILTIN_TEXT = DATA_DIR / "general_text.md"
 KNOWLEDGE, SKILL, PROBE, TEXT = "knowledge", "skill", "probe", "text"
+MAINTAINER = "maintainer"  # the source of a held-out sample a maintainer fixed: its answer is theirs
+TRUSTED_REFERENCES = ("seed", MAINTAINER)  # answers written by people, not the teacher
 TEXT_PROMPT = "Write a paragraph of plain prose."
 
 
@@ -38,7 +41,7 @@ class EvalItem:
     question: str  # the user turn
     reference: str  # from the leaf (seed, document) or the shipped sets; for a generated skill question the
     # teacher's kept answer, shown beside the answers but scored against by nothing
-    source: str  # "seed" | "document" | "generated" | "probe" | "text"
+    source: str  # "seed" | "document" | "generated" | "maintainer" | "probe" | "text"
     key_facts: tuple[str, ...] = ()  # knowledge: what a right answer contains
     choices: tuple[str, ...] = ()  # multiple choice: the options, right one at `gold`
     gold: int = 0
@@ -102,6 +105,8 @@ def skill_eval_set(leaf: Leaf, dataset_dir: Path, eval_share: float, max_per_lea
             continue
         seen.add(question)
         source = sample["metadata"].get("source", "generated")
+        if sample["metadata"].get("decision") == FIX:  # a maintainer's answer: a trusted reference
+            source = MAINTAINER
         items.append(EvalItem(f"{source}-{len(items)}", question, answer_of(sample), source))
     form = answer_form([seed.answer for seed in leaf.seeds])
     # the checks generation holds answers to, learned from every seed; the answer form is `form`'s to check

@@ -23,8 +23,19 @@ from taxon.evaluate.harness import run_harness, write_harness_tasks
 from taxon.evaluate.heldout import heldout_overlap
 from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
-from taxon.evaluate.sets import KNOWLEDGE, PROBE, PROBE_ID, SKILL, TEXT, TEXT_ID, EvalSet, build_eval_sets
+from taxon.evaluate.sets import (
+    KNOWLEDGE,
+    PROBE,
+    PROBE_ID,
+    SKILL,
+    TEXT,
+    TEXT_ID,
+    TRUSTED_REFERENCES,
+    EvalSet,
+    build_eval_sets,
+)
 from taxon.qna.checks import failed
+from taxon.qna.decisions import curation_summary
 from taxon.qna.facts import fact_match
 from taxon.qna.layout import read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
@@ -109,7 +120,7 @@ def score_outputs(
                 checked = eval_set.checks is None or failed(eval_set.checks.results(item.question, answer)) is None
                 per_metric["skill_accuracy"].append(float(in_form and checked))
                 per_metric["form_accuracy"].append(float(in_form))
-                if item.source == "seed":  # a generated question's answer is the teacher's: no reference
+                if item.source in TRUSTED_REFERENCES:  # a generated question's answer is the teacher's: no reference
                     per_metric["rouge_l"].append(rouge_l(answer, item.reference))
             elif eval_set.kind == TEXT:
                 per_metric["nll"].append(-outputs.logprobs[next_scoring] / outputs.tokens[next_scoring])
@@ -274,6 +285,8 @@ def evaluate(
         "totals": _totals(eval_sets, scores, comparing),
         "lm_eval": run_harness(harness, out_dir / "lm_eval", paths, settings) if settings.lm_eval else None,
         "gate": gate.to_json(),
+        # the maintainers' decisions on the generated samples, and the filters' agreement with them
+        "curation": curation_summary(dataset_dir, [leaf.leaf_id for leaf in leaves]),
     }
     write_reports(out_dir, data)
     return EvalReport(out_dir, data, gate)

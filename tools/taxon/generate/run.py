@@ -5,6 +5,7 @@ ends with too few samples (after the other leaves are finished)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,20 +20,27 @@ from taxon.core.settings import Config, GenerateSettings, plain
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
-from taxon.generate.filters import ERROR
+from taxon.generate.filters import ERROR, HELD_OUT
 from taxon.generate.prompts import template_identities
 from taxon.generate.steps import (
     Candidate,
     LeafJob,
     answer_step,
     drop_held_out,
-    dropped_counts,
     judge_step,
     remove_duplicates,
     sample_row,
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
 from taxon.qna.checks import LeafChecks
+from taxon.qna.decisions import (
+    agreement,
+    apply_decisions,
+    decision_counts,
+    decisions_root,
+    load_leaf_decisions,
+    taxonomy_root_of,
+)
 from taxon.qna.facts import fact_questions
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
 from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
@@ -93,7 +101,8 @@ def leaf_job(leaf: Leaf, settings: GenerateSettings, teacher: str, eval_share: f
     training = tuple(training_seed_indexes(leaf, eval_share))
     examples = [(leaf.seeds[index].question, leaf.seeds[index].answer) for index in training]
     checks = LeafChecks.from_seeds(examples, knowledge=leaf.kind == "knowledge")
-    return LeafJob(leaf, settings, teacher, training, leaf_held_out(leaf, eval_share), checks)
+    decisions = load_leaf_decisions(decisions_root(taxonomy_root_of(leaf.folder, leaf.leaf_id)), leaf.leaf_id)
+    return LeafJob(leaf, settings, teacher, training, leaf_held_out(leaf, eval_share), checks, decisions)
 
 
 def generate_leaves(
@@ -166,6 +175,8 @@ def generation_key(job: LeafJob, config: Config) -> str:
             "held_out": job.held_out.questions,
             "templates": template_identities(),
             "documents": plain(config.documents) if job.leaf.kind == "knowledge" else None,
+            # a new decision re-derives the leaf from the unit cache: no teacher call
+            "decisions": sorted((decision.to_json() for decision in job.decisions.values()), key=str),
         }
     )
 
@@ -229,14 +240,23 @@ def _write_leaf(job: LeafJob, outcome: list[Candidate] | TaxonError, folder: Pat
     """The leaf's three files, stats.json last: its key marks the leaf finished."""
     leaf, settings = job.leaf, job.settings
     candidates = [] if isinstance(outcome, TaxonError) else outcome
-    kept = [sample_row(job, c) for c in candidates if c.live]
-    dropped = [sample_row(job, c) for c in candidates if not c.live]
+    # the maintainers' decisions over the filters' verdicts; no decision keeps a question too
+    # close to one evaluation asks
+    decided = apply_decisions(
+        [sample_row(job, c) for c in candidates if c.live],
+        [sample_row(job, c) for c in candidates if not c.live],
+        job.decisions if not isinstance(outcome, TaxonError) else {},
+        protected=(HELD_OUT,),
+    )
+    kept, dropped = decided.kept, decided.dropped
     stats: dict[str, Any] = {
         "leaf": leaf.leaf_id,
         "kind": leaf.kind,
         "generated": len(candidates),
         "kept": len(kept),
-        "dropped": dropped_counts(candidates),
+        "dropped": dict(sorted(Counter(str(row["metadata"].get("reason")) for row in dropped).items())),
+        "decisions": decision_counts(kept, dropped, decided.orphaned, decided.blocked),
+        "agreement": agreement(kept + dropped),
         "teacher": job.teacher,
         "pipeline_version": PIPELINE_VERSION,
         "parameters": recorded_parameters(settings),

@@ -6,9 +6,8 @@ results, so a scheduler can batch the units of many leaves together (see run.py)
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from taxon.backends.base import ChatRequest
@@ -31,6 +30,7 @@ from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
 from taxon.qna.checks import LeafChecks, failed
+from taxon.qna.decisions import Decision
 from taxon.qna.heldout import HeldOut, words
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.taxonomy import Leaf
@@ -46,6 +46,7 @@ class LeafJob:
     training_seeds: tuple[int, ...]  # the seeds the teacher may see; the others are held out
     held_out: HeldOut  # questions evaluation keeps: nothing this leaf makes may come close
     checks: LeafChecks  # what its answers are held to (see checks.py)
+    decisions: dict[str, Decision] = field(default_factory=dict)  # maintainers' decisions by sample id
 
 
 @dataclass
@@ -286,7 +287,3 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict[str, Any]:
         metadata.update(reason=candidate.reason, step=candidate.step)
     context = candidate.context if candidate.show_context else None
     return make_sample(candidate.question, candidate.answer, context, metadata)
-
-
-def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
-    return dict(sorted(Counter(c.reason for c in candidates if c.reason is not None).items()))

@@ -14,7 +14,18 @@ from typing import Any
 from taxon.core.errors import TaxonError
 from taxon.core.settings import Config, plain
 from taxon.core.store import hash_file, hash_tree
-from taxon.qna.layout import MODEL_DIR, REPORT_JSON, REPORT_MD, SUMMARY_NAME, SUMS_NAME, TRAIN_RESULT_NAME, RunLayout
+from taxon.qna.decisions import decisions_digest, decisions_root, decisions_still_needed
+from taxon.qna.layout import (
+    MODEL_DIR,
+    REPORT_JSON,
+    REPORT_MD,
+    STATS_NAME,
+    SUMMARY_NAME,
+    SUMS_NAME,
+    TRAIN_RESULT_NAME,
+    RunLayout,
+    read_bundle_leaves,
+)
 from taxon.qna.taxonomy import Leaf, load_leaves
 
 Figures = dict[str, Any]
@@ -43,6 +54,11 @@ class Context:
 
     def leaf_hashes(self) -> dict[str, str]:
         return {leaf.leaf_id: leaf.content_hash() for leaf in self.leaves}
+
+    def decisions(self) -> str:
+        """The maintainers' decisions (decisions/ beside the taxonomy): part of the generate
+        and train keys, so a new decision trains again without asking the teacher anything."""
+        return decisions_digest(decisions_root(self.taxonomy_root))
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,7 @@ def generate_key(context: Context) -> dict[str, Any]:
     teacher = {k: v for k, v in plain(config.teacher).items() if k not in TEACHER_TRANSPORT_KEYS}
     return {
         "leaves": context.leaf_hashes(),
+        "decisions": context.decisions(),
         "teacher": teacher,
         "generate": plain(config.generate),
         "documents": plain(config.documents),
@@ -126,6 +143,8 @@ def train_key(context: Context) -> dict[str, Any]:
     return {
         "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
         "leaves": context.leaf_hashes(),
+        "decisions": context.decisions(),
+        "require_decisions": _review_policy_key(context),
         "train": computing_settings(config.train),
         "dataset": plain(config.dataset),
         "base": config.models.base,
@@ -140,6 +159,7 @@ def train_outputs_exist(context: Context) -> bool:
 def run_train(context: Context) -> Figures:
     from taxon.train import TrainResult
 
+    check_review_policy(context)
     replay = Path(context.config.train.replay) if context.config.train.replay else None
     result = TrainResult.from_summary(context.layout.train_dir, _train_in_processes(context, replay))
     return {
@@ -148,6 +168,51 @@ def run_train(context: Context) -> Figures:
         "real_tokens": f"{result.real_token_fraction:.1%}",
         "final_loss": round(result.final_loss, 4),
     }
+
+
+def review_policy_leaves(context: Context) -> list[Leaf]:
+    """The leaves [review] require_decisions holds to: pipeline.changed_leaves when set, else
+    those new or changed since the previous release's bundle, else (no release yet) all."""
+    named = _changed_leaves(context)
+    if named:
+        return [leaf for leaf in context.leaves if leaf.leaf_id in named]
+    previous = _previous_bundle(context)
+    released = read_bundle_leaves(Path(previous)) if previous else None
+    if released is None:
+        return list(context.leaves)
+    return [leaf for leaf in context.leaves if released.get(leaf.leaf_id) != leaf.content_hash()]
+
+
+def _review_policy_key(context: Context) -> list[Any] | None:
+    share = context.config.review.require_decisions
+    return [share, sorted(leaf.leaf_id for leaf in review_policy_leaves(context))] if share > 0 else None
+
+
+def check_review_policy(context: Context) -> None:
+    """[review] require_decisions: the share of each changed leaf's teacher-written samples (those
+    the filters kept) that must carry a maintainer's decision before it trains."""
+    share = context.config.review.require_decisions
+    if share == 0:
+        return
+    short = []
+    for leaf in review_policy_leaves(context):
+        try:
+            stats = json.loads((context.layout.generate_dir / leaf.leaf_id / STATS_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        counts = stats.get("decisions") or {}
+        needed = decisions_still_needed(counts, share)
+        if needed:
+            short.append(
+                f"{leaf.leaf_id}: {counts.get('teacher_reviewed', 0)} of {counts.get('teacher_written', 0)} "
+                f"teacher-written samples decided, {needed} more needed"
+            )
+    if short:
+        raise TaxonError(
+            f"[review] require_decisions = {share:g}: {len(short)} changed leaf(s) lack decisions: " + "; ".join(short),
+            hint="decide on their samples (the review page, a /taxon keep|drop|fix comment or taxon review decide), "
+            "or lower review.require_decisions",
+        )
 
 
 def _train_in_processes(context: Context, replay: Path | None) -> dict[str, Any]:

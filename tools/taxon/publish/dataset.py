@@ -19,6 +19,7 @@ from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
 from taxon.documents.sections import training_split
 from taxon.publish.manifest import stage_seeds
+from taxon.qna.decisions import add_counts, row_sample_id
 from taxon.qna.heldout import NEAR_HELD_OUT
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
 from taxon.qna.samples import collect_samples, question_id
@@ -28,7 +29,7 @@ DATASET_DIR = "dataset"
 DATASET_STATS = "stats.json"
 SPLITS = ("train", "held_out")
 # Every row has these columns, each of one type (or null), so the JSON reader infers one schema.
-TEXT_FIELDS = ("leaf", "kind", "source", "teacher", "judge", "pipeline_version")
+TEXT_FIELDS = ("leaf", "kind", "source", "teacher", "judge", "pipeline_version", "decision", "decided_by")
 INTEGER_FIELDS = ("seed", "chunk")
 FLOAT_FIELDS = ("judge_score", "judge_gain")
 
@@ -43,7 +44,7 @@ def _typed(value: Any, kind: Callable[[Any], object]) -> object:
 
 def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     metadata = sample.get("metadata") or {}
-    row: dict[str, Any] = {"question_id": question_id(sample)}
+    row: dict[str, Any] = {"question_id": question_id(sample), "sample_id": row_sample_id(sample)}
     row.update({name: _typed(metadata.get(name), str) for name in TEXT_FIELDS})
     row.update({name: _typed(metadata.get(name), int) for name in INTEGER_FIELDS})
     row.update({name: _typed(metadata.get(name), float) for name in FLOAT_FIELDS})
@@ -51,7 +52,17 @@ def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
+def _review_line(counts: dict[str, int]) -> str:
+    return (
+        f"Maintainers decided on {counts['reviewed']} generated samples: kept {counts['keep']}, dropped "
+        f"{counts['drop']}, fixed {counts['fix']} (trained with the maintainer's answer); {counts['unreviewed']} "
+        "samples trained without a decision (the automatic filters' verdict). `decision` and `decided_by` say "
+        "which rows a maintainer decided on; `sample_id` names a sample as the review page and "
+        "`decisions/<leaf>/<sample_id>.yaml` do."
+    )
+
+
+def _card(name: str, splits: dict[str, int], settings: PublishSettings, decisions: dict[str, int]) -> str:
     front = {
         "license": settings.license,
         "pretty_name": f"{name} training set",
@@ -82,6 +93,8 @@ def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
             "parameters), the random seeds of generation, training and evaluation, the held-out share and the "
             "held-out question ids (`question_id` is the sha256 of the user turn, which decides the split). "
             "Rows of a replay file (`train.replay`) are not redistributed; its sha256 is recorded there.",
+            "",
+            _review_line(decisions),
             "",
             'Load it with `datasets.load_dataset("path/to/this/folder")`.',
             "",
@@ -118,8 +131,11 @@ def write_dataset(
         "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
         "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
     }
+    stats["decisions"] = add_counts(
+        entry.get("decisions") or {} for entry in stats["leaves"].values() if isinstance(entry, dict)
+    )
     atomic_write_json(folder / DATASET_STATS, stats)
-    atomic_write_text(folder / "README.md", _card(name, counts, config.publish))
+    atomic_write_text(folder / "README.md", _card(name, counts, config.publish, stats["decisions"]))
     return {"folder": DATASET_DIR, "rows": counts}
 
 
@@ -128,7 +144,8 @@ def _leaf_stats(path: Path) -> dict[str, Any] | None:
         stats = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return {key: stats.get(key) for key in ("generated", "kept", "dropped", "parameters", "leaf_hash") if key in stats}
+    keys = ("generated", "kept", "dropped", "decisions", "agreement", "parameters", "leaf_hash")
+    return {key: stats.get(key) for key in keys if key in stats}
 
 
 def dataset_problems(bundle: Path) -> list[str]:

@@ -17,6 +17,11 @@ TAXONOMY_DIR = "taxonomy"
 QNA_NAME = "qna.yaml"
 ATTRIBUTION_NAME = "attribution.txt"
 
+# maintainers' decisions on generated samples, beside the taxonomy folder:
+# decisions/<leaf_id>/<sample id>.yaml, one file per decision (taxon.qna.decisions)
+DECISIONS_DIR = "decisions"
+DECISION_SUFFIX = ".yaml"
+
 
 def name_problem(name: str) -> str | None:
     """Why a contributed file or folder name (one part of a path, or a whole posix path) is

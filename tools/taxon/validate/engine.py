@@ -41,14 +41,16 @@ class FileReport:
 @dataclass
 class Report:
     """`files`: one report per qna.yaml validated. `tree`: the other files found under the
-    taxonomy, which belong to no leaf (T003): kept apart so that `files` counts leaves."""
+    taxonomy, which belong to no leaf (T003): kept apart so that `files` counts leaves.
+    `decisions`: one report per maintainer's decision file (taxon.validate.decisions)."""
 
     files: list[FileReport] = field(default_factory=list)
     tree: list[FileReport] = field(default_factory=list)
+    decisions: list[FileReport] = field(default_factory=list)  # maintainers' decision files (R rules)
 
     @property
     def reports(self) -> list[FileReport]:
-        return self.files + self.tree
+        return self.files + self.tree + self.decisions
 
     @property
     def errors(self) -> int:
@@ -59,12 +61,19 @@ class Report:
         return sum(report.count(WARNING) for report in self.reports)
 
     def summary(self) -> dict[str, Any]:
-        return {"files": len(self.files), "tree": len(self.tree), "errors": self.errors, "warnings": self.warnings}
+        return {
+            "files": len(self.files),
+            "tree": len(self.tree),
+            "decisions": len(self.decisions),
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
             "files": [report.to_json() for report in self.files],
             "tree": [report.to_json() for report in self.tree],
+            "decisions": [report.to_json() for report in self.decisions],
             "summary": self.summary(),
         }
 

@@ -18,6 +18,7 @@ def summary_line(report: Report) -> str:
     summary = report.summary()
     verdict = "failed" if summary["errors"] else "passed"
     outside = f", {summary['tree']} files outside any leaf" if summary["tree"] else ""
+    outside += f", {summary['decisions']} decision files" if summary["decisions"] else ""
     return (
         f"{summary['files']} files checked{outside}, {summary['errors']} errors, "
         f"{summary['warnings']} warnings: {verdict}"
