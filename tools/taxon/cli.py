@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("generate", "generate synthetic training samples from the seed examples"),
     "serve": ("serve", "serve a local model over an OpenAI-compatible API (chat, completions, streaming)"),
     "review": ("review", "render the review page and the pull-request comment for generated samples"),
+    "review decide": ("decide", "keep, drop or fix one generated sample: a decision file to commit"),
     "train": ("train", "fine-tune a base model on the generated samples (LoRA or full)"),
     "evaluate": ("evaluate", "score a candidate model against baselines, with a regression gate"),
     "publish": ("publish", "build a verified model bundle from a run"),
@@ -44,7 +45,7 @@ def _top_parser() -> argparse.ArgumentParser:
         description="Validate a taxonomy, generate samples, train, evaluate and publish models.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands:\n"
-        + "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
+        + "\n".join(f"  {name:<15} {help_}" for name, (_, help_) in COMMANDS.items())
         + "\n\nRun 'taxon COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"taxon {__version__}")
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         top.print_help()
         return EXIT_USAGE
     name, rest = argv[0], argv[1:]
+    if rest and f"{name} {rest[0]}" in COMMANDS:  # a command of two words: `taxon review decide`
+        name, rest = f"{name} {rest[0]}", rest[1:]
     if name not in COMMANDS:
         top.print_usage(sys.stderr)
         print(f"taxon: error: unknown command '{name}' (see 'taxon --help')", file=sys.stderr)

@@ -31,10 +31,10 @@ from taxon.core.characters import INVISIBLE
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
-from taxon.core.store import hash_value
-from taxon.qna.layout import DECISION_SUFFIX, DECISIONS_DIR, STATS_NAME
+from taxon.core.store import hash_value, read_jsonl
+from taxon.qna.layout import DECISION_SUFFIX, DECISIONS_DIR, DROPPED_NAME, SAMPLES_NAME, STATS_NAME
 from taxon.qna.loader import Parsed, read_qna
-from taxon.qna.samples import answer_of, question_of
+from taxon.qna.samples import answer_of, leaf_sample_dirs, question_of
 
 KEEP, DROP, FIX = "keep", "drop", "fix"
 ACTIONS = (KEEP, DROP, FIX)
@@ -139,14 +139,30 @@ def decisions_digest(root: Path, leaf_id: str | None = None) -> str:
 # ------------------------------------------------------------------ the file
 
 
+# Characters a decision file never copies as they are: controls other than newlines and tabs,
+# YAML's own line breaks, lone surrogates, and every character a reader can't see.
+_HIDDEN_CLASS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff" + INVISIBLE.pattern[1:-1]
+_HIDDEN = re.compile(f"[{_HIDDEN_CLASS}]")
+
+
+def hidden_ranges() -> list[tuple[int, int]]:
+    """The hidden characters as (first, last) code points: the review page writes decision
+    files the same way, from this list."""
+    ranges, index = [], 0
+    while index < len(_HIDDEN_CLASS):
+        first = last = ord(_HIDDEN_CLASS[index])
+        if index + 2 < len(_HIDDEN_CLASS) and _HIDDEN_CLASS[index + 1] == "-":
+            last = ord(_HIDDEN_CLASS[index + 2])
+            index += 2
+        ranges.append((first, last))
+        index += 1
+    return ranges
+
+
 def _visible(text: str) -> str:
-    """Text with characters a reader can't see, and controls other than newlines and tabs,
-    written out as <U+XXXX>: a decision copies the sample for the reader of the diff."""
-
-    def shown(match: re.Match) -> str:
-        return f"<U+{ord(match.group()):04X}>"
-
-    return re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]", shown, INVISIBLE.sub(shown, text))
+    """Text with its hidden characters written out as <U+XXXX>: a decision copies the sample
+    for the reader of the diff."""
+    return _HIDDEN.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
 
 
 def _scalar(value: str) -> str:
@@ -324,6 +340,8 @@ def write_decision(root: Path, decision: Decision) -> Path:
         raise TaxonError(
             f"the decision is not valid: {errors[0].message} [{errors[0].rule}]", hint="no file was written"
         )
+    if _HIDDEN.search(decision.fixed_answer or "") or _HIDDEN.search(decision.reason or ""):
+        raise TaxonError("the answer or reason holds characters a reader can't see", hint="no file was written")
     path = decision_path(root, decision.leaf, decision.sample)
     atomic_write_text(path, text)
     return path
@@ -516,3 +534,41 @@ def curation_summary(generate_dir: Path, leaf_ids: Iterable[str]) -> dict[str, A
         "decisions": add_counts(entry["decisions"] for entry in leaves.values()),
         "agreement": add_agreements(entry["agreement"] for entry in leaves.values()),
     }
+
+
+# ------------------------------------------------------------------ deciding
+
+
+def find_samples(generate_dir: Path, wanted: Iterable[str], leaf_id: str | None = None) -> dict[str, dict]:
+    """sample id -> its row (kept or dropped) in a generate output, for the ids wanted that
+    it holds, in one leaf or in all. Ids are computed from the rows, never read from them."""
+    wanted = set(wanted)
+    folders = [Path(generate_dir) / leaf_id] if leaf_id else leaf_sample_dirs(Path(generate_dir))
+    found: dict[str, dict] = {}
+    for folder in folders:
+        for name in (SAMPLES_NAME, DROPPED_NAME):
+            if not (folder / name).is_file():
+                continue
+            for row in read_jsonl(folder / name, hint="rerun taxon generate"):
+                if isinstance(row.get("messages"), list) and (identity := row_sample_id(row)) in wanted:
+                    found.setdefault(identity, row)
+    return found
+
+
+def decision_for(
+    row: dict, action: str, by: str, fixed_answer: str | None = None, reason: str | None = None
+) -> Decision:
+    """A maintainer's decision on a generated row, now."""
+    metadata = row.get("metadata") or {}
+    generated = metadata.get("original_answer") if metadata.get("decision") == FIX else None
+    return Decision(
+        sample=row_sample_id(row),
+        leaf=str(metadata.get("leaf")),
+        action=action,
+        by=by,
+        at=now(),
+        question=question_of(row),
+        answer=generated if isinstance(generated, str) else answer_of(row),
+        fixed_answer=fixed_answer if action == FIX else None,
+        reason=reason or None,
+    )
