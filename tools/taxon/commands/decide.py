@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"'{args.sample[:40]}' is not a sample id", hint="12 lowercase hex digits, as the review page shows"
         )
-    generated = args.samples or default_run_dir(Path(config["config_path"]), config["profile"]) / "generate"
+    generated = args.samples or default_run_dir(Path(config.config_path), config.profile) / "generate"
     if not (generated / args.leaf).is_dir():
         raise UsageError(
             f"no samples of {args.leaf} in {generated}",
