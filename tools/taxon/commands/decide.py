@@ -87,4 +87,7 @@ def run(args: argparse.Namespace) -> int:
     path = write_decision(root, decision)
     print(f"{'replaced' if replaced else 'wrote'} {path}: {action} {args.sample} by {decision.by}")
     print(f"commit it: git add {path} && git commit -m 'decisions: {action} {args.sample}'")
+    text = (args.fix if action == FIX else args.reason) or ""
+    if "\n" not in text:  # a maintainer's decision counts on another's pull request through a comment
+        print(f"on a contributor's pull request, comment instead: /taxon {action} {args.sample} {text}".rstrip())
     return EXIT_OK

@@ -185,9 +185,8 @@ def _decide(args: argparse.Namespace) -> int:
             _env("GITHUB_EVENT_NAME") or "", event, _read_json(args.permission), pull, _repository_id()
         )
         with tempfile.TemporaryDirectory() as scratch:
-            dataset = decide_steps.fetch_samples(
-                repo, _repository_id(), request.pr_number, request.head_sha, Path(scratch)
-            )
+            heads = decide_steps.samples_heads(Path.cwd(), request.head_sha, _decisions_dir(args.config))
+            dataset = decide_steps.fetch_samples(repo, _repository_id(), request.pr_number, heads, Path(scratch))
             decisions = decide_steps.decisions_from(request.commands, dataset, request.requested_by)
         message = (
             f"decisions: {', '.join(f'{d.action} {d.sample}' for d in decisions[:8])}"

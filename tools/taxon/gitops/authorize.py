@@ -17,14 +17,14 @@ from markdown_it import MarkdownIt
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.github import SAMPLES_LABEL, dig
-from taxon.qna.decisions import FIX, MAX_REASON, MAX_TEXT, SAMPLE_ID
+from taxon.qna.decisions import FIX, MAX_DECISIONS_PER_COMMENT, MAX_REASON, MAX_TEXT, SAMPLE_ID
 
 # Roles that may ask for samples: the collaborator-permission API's `role_name`, and its
 # legacy `permission` field, where "maintain" reads as "write".
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 COMMAND_PREFIX = "/taxon"
 DECISION_COMMANDS = ("keep", "drop", "fix")
-MAX_DECISIONS = 50  # sample ids one comment may decide on: more is refused whole
+MAX_DECISIONS = MAX_DECISIONS_PER_COMMENT
 
 
 @dataclass(frozen=True)

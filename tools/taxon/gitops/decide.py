@@ -18,6 +18,7 @@ authenticates comments); a removed decision only in a maintainer's own pull requ
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -130,12 +131,42 @@ def _samples_run_problem(run: dict, repository_id: int) -> str | None:
     return None
 
 
+def samples_heads(repo_root: Path, head: str, decisions_dir: str, limit: int = 50) -> list[str]:
+    """The head, then each commit before it (first parents) as long as the commits between
+    changed only decisions: their samples are the head's, since a decision changes no leaf."""
+    repository = _repository(repo_root)
+    heads = [head]
+    try:
+        commits = repository.git("rev-list", "--first-parent", f"--max-count={limit}", head).decode().split()
+        for commit, parent in itertools.pairwise(commits):
+            changed = repository.git("diff", "--name-only", "-z", parent, commit).decode(errors="replace")
+            if any(path and not path.startswith(f"{decisions_dir}/") for path in changed.split("\0")):
+                break
+            heads.append(parent)
+    except GitFailed:
+        pass  # the head alone
+    return heads
+
+
 def fetch_samples(
-    repo: str, repository_id: int, pr_number: int, head_sha: str, dest: Path, gh: GhRunner = run_gh
+    repo: str, repository_id: int, pr_number: int, heads: list[str], dest: Path, gh: GhRunner = run_gh
 ) -> Path:
-    """The dataset the samples job generated for this head, unpacked under `dest`: the newest
-    artifact of that name written by a run of main's samples.yml, its digest checked."""
-    name = samples_artifact(pr_number, head_sha)
+    """The dataset the samples job generated for the newest of `heads` that has one, unpacked
+    under `dest`: the newest artifact of that name written by a run of main's samples.yml, its
+    digest checked."""
+    refused: list[str] = []
+    for head_sha in heads:
+        dataset = _fetch_samples_of(repo, repository_id, samples_artifact(pr_number, head_sha), dest, gh, refused)
+        if dataset is not None:
+            return dataset
+    raise TaxonError(
+        f"no samples were generated for the pull request's head {heads[0][:12]}"
+        + (f" (artifacts not used: {'; '.join(refused)})" if refused else ""),
+        hint="ask for them first (label generate-samples, or comment /taxon samples), then decide on their ids",
+    )
+
+
+def _fetch_samples_of(repo: str, repository_id: int, name: str, dest: Path, gh: GhRunner, refused: list[str]):
     answer = gh_json(gh, f"repos/{repo}/actions/artifacts?{urlencode({'name': name, 'per_page': 100})}") or {}
     candidates = [
         artifact
@@ -145,7 +176,6 @@ def fetch_samples(
         and not artifact.get("expired")
         and str(artifact.get("digest") or "").startswith("sha256:")
     ]
-    refused = []
     for artifact in sorted(candidates, key=lambda a: -int(dig(a, "workflow_run", "id") or 0)):
         run = gh_json(gh, f"repos/{repo}/actions/runs/{int(dig(artifact, 'workflow_run', 'id') or 0)}") or {}
         problem = _samples_run_problem(run, repository_id)
@@ -158,11 +188,7 @@ def fetch_samples(
         with zipfile.ZipFile(archive) as opened:
             opened.extractall(dest / "samples", members=members)
         return dest / "samples" / "dataset"
-    raise TaxonError(
-        f"no samples were generated for the pull request's head {head_sha[:12]}"
-        + (f" (artifacts not used: {'; '.join(refused)})" if refused else ""),
-        hint="ask for them first (label generate-samples, or comment /taxon samples), then decide on their ids",
-    )
+    return None
 
 
 def decisions_from(commands: Iterable[CommentCommand], dataset: Path, by: str) -> list[Decision]:

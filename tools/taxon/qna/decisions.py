@@ -46,6 +46,7 @@ LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z")
 MAX_TEXT = 20_000  # characters of a question, an answer or a fixed answer
 MAX_REASON = 1_000
+MAX_DECISIONS_PER_COMMENT = 50  # sample ids one `/taxon` comment may decide on: more is refused whole
 # a decision's reason in generation's terms: a sample a maintainer dropped
 DROPPED_BY_MAINTAINER = "dropped_by_maintainer"
 # the file's keys, in the order they are written; `reason` is optional, `fixed_answer` is a fix's

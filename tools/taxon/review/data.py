@@ -19,6 +19,7 @@ from taxon.qna.decisions import (
     FORMAT_VERSION,
     HEADER,
     LOGIN,
+    MAX_DECISIONS_PER_COMMENT,
     SAMPLE_ID,
     decision_path,
     decisions_root,
@@ -109,6 +110,7 @@ class ReviewData:
                 "version": FORMAT_VERSION,
                 "hidden": hidden_ranges(),
                 "login": LOGIN.pattern,
+                "per_comment": MAX_DECISIONS_PER_COMMENT,
             },
             "leaves": [
                 {

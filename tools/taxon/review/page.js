@@ -224,6 +224,29 @@
     return patch;
   }
 
+  // The same decisions as `/taxon` comment lines, at most `perComment` ids a comment; a fix
+  // whose answer spans lines, or a fix's reason, has no comment form.
+  function commentsOf(perComment) {
+    const chunks = [];
+    let lines = [];
+    const left = [];
+    for (const [id, decision] of [...pending.entries()].sort()) {
+      if (!byId.has(id)) continue;
+      const text = decision.action === "fix" ? decision.fixed_answer : decision.reason;
+      if (decision.action === "fix" && /[\r\n]/.test(text)) {
+        left.push(id);
+        continue;
+      }
+      lines.push(("/taxon " + decision.action + " " + id + " " + (text || "").replace(/[\r\n]+/g, " ")).trim());
+      if (lines.length === perComment) {
+        chunks.push(lines.join("\n"));
+        lines = [];
+      }
+    }
+    if (lines.length) chunks.push(lines.join("\n"));
+    return { text: chunks.join("\n\n----- post the lines below as another comment -----\n\n"), left };
+  }
+
   function exportDecisions() {
     const login = $("reviewer").value.trim();
     if (!new RegExp("^(?:" + format.login + ")$").test(login)) {
@@ -238,6 +261,11 @@
       "git add " + format.dir + "\n" +
       "git commit -m \"decisions: " + pending.size + " by " + login + "\"\n" +
       "git push";
+    const comments = commentsOf(format.per_comment || 50);
+    $("export-comment").value = comments.text;
+    $("export-comment-note").textContent = comments.left.length
+      ? "Fixes whose answer spans lines have no comment form; take them with the patch: " + comments.left.join(", ")
+      : "";
     $("export-panel").hidden = false;
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([patch], { type: "text/x-diff" }));
