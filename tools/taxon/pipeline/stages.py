@@ -26,7 +26,7 @@ from taxon.qna.layout import (
     RunLayout,
     read_bundle_leaves,
 )
-from taxon.qna.taxonomy import Leaf, load_leaves
+from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id, load_leaves
 
 Figures = dict[str, Any]
 
@@ -78,6 +78,7 @@ def validate_key(context: Context) -> dict[str, Any]:
 
     return {
         "taxonomy": hash_tree(context.taxonomy_root),
+        "decisions": context.decisions(),
         "schemas": hash_tree(schema_dir()),
         "validate": plain(context.config.validate),
     }
@@ -88,16 +89,22 @@ def validate_outputs_exist(context: Context) -> bool:
 
 
 def run_validate(context: Context) -> Figures:
+    from taxon.validate.decisions import validate_decisions_folder
     from taxon.validate.engine import validate_paths
     from taxon.validate.report import as_text
 
-    report = validate_paths([context.taxonomy_root], context.config.validate, latest=True)
+    settings = context.config.validate
+    report = validate_paths([context.taxonomy_root], settings, latest=True)
+    decisions = decisions_root(context.taxonomy_root)
+    if decisions.is_dir():  # the maintainers' decisions, for the leaves there are
+        known = {leaf_id(path) for path in iter_qna_files(context.taxonomy_root)}
+        report.decisions = validate_decisions_folder(decisions, settings, known, None)
     if report.errors:
         raise TaxonError(
             f"the taxonomy has {report.errors} error(s):\n{as_text(report, quiet=True)}",
             hint=f"fix them, or see: taxon validate --latest {context.taxonomy_root}",
         )
-    return {"files": len(report.files), "warnings": report.warnings}
+    return {"files": len(report.files), "decisions": len(report.decisions), "warnings": report.warnings}
 
 
 # How the teacher is reached, not what it answers: a new port or timeout must not make a finished
