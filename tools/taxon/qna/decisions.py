@@ -255,7 +255,8 @@ def parse_decision(parsed: Parsed, leaf_id: str | None, file_id: str | None) -> 
             findings.append(finding(parsed.path, 1, 1, "R001", decision_problems(parsed.data)[0][1]))
         return None, findings
     for node, message in decision_problems(parsed.data):
-        findings.append(finding(parsed.path, *parsed.position(node), "R001", message))
+        unknown = len(node) == 1 and node[0] not in FIELDS  # point at the key, not its value
+        findings.append(finding(parsed.path, *parsed.position(node, key=unknown), "R001", message))
     data = parsed.data
     if file_id is not None and isinstance(data.get("id"), str) and data["id"] != file_id:
         findings.append(
