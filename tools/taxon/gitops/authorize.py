@@ -24,7 +24,6 @@ from taxon.qna.decisions import FIX, MAX_DECISIONS_PER_COMMENT, MAX_REASON, MAX_
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 COMMAND_PREFIX = "/taxon"
 DECISION_COMMANDS = ("keep", "drop", "fix")
-MAX_DECISIONS = MAX_DECISIONS_PER_COMMENT
 
 
 @dataclass(frozen=True)
@@ -118,9 +117,9 @@ def _decision_arguments(name: str, arguments: str) -> CommentCommand:
         if words[0]:
             ids.append(words[0])
         words.pop(0)
-        if len(ids) > MAX_DECISIONS:
+        if len(ids) > MAX_DECISIONS_PER_COMMENT:
             raise UsageError(
-                f"/taxon {name} names over {MAX_DECISIONS} sample ids: one comment decides on at most {MAX_DECISIONS}",
+                f"/taxon {name} names over {MAX_DECISIONS_PER_COMMENT} sample ids: one comment decides on at most {MAX_DECISIONS_PER_COMMENT}",
                 hint="split the decisions over several comments, or decide on the review page",
             )
     text = " ".join(words).strip()
@@ -147,7 +146,6 @@ COMMANDS: dict[str, Callable[[str, str], CommentCommand]] = {
     "samples": _samples_arguments,
     **dict.fromkeys(DECISION_COMMANDS, _decision_arguments),
 }
-COMMENT_COMMANDS = tuple(COMMANDS)
 
 
 def parse_command_line(line: str) -> CommentCommand:
@@ -164,12 +162,12 @@ def parse_command_line(line: str) -> CommentCommand:
 
 def parse_comment_commands(body: str) -> list[CommentCommand]:
     """Every command of a comment, in order; the first bad one is a UsageError. At most
-    MAX_DECISIONS sample ids in all."""
+    MAX_DECISIONS_PER_COMMENT sample ids in all."""
     commands = [parse_command_line(line) for line in command_lines(body)]
     decided = sum(len(command.ids) for command in commands)
-    if decided > MAX_DECISIONS:
+    if decided > MAX_DECISIONS_PER_COMMENT:
         raise UsageError(
-            f"the comment decides on {decided} samples: one comment decides on at most {MAX_DECISIONS}",
+            f"the comment decides on {decided} samples: one comment decides on at most {MAX_DECISIONS_PER_COMMENT}",
             hint="split the decisions over several comments, or decide on the review page",
         )
     return commands

@@ -76,10 +76,6 @@ class DecisionRequest:
     requested_by: str
     commands: tuple[CommentCommand, ...]
 
-    @property
-    def ids(self) -> list[str]:
-        return [sample for command in self.commands for sample in command.ids]
-
 
 def authorize_decisions(
     event_name: str, event: dict, permission: dict, pull: dict, repository_id: int

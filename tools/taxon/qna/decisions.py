@@ -124,14 +124,13 @@ def decision_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def decisions_digest(root: Path, leaf_id: str | None = None) -> str:
-    """A hash of the decision files of one leaf (or of all), by name and content: what the
-    generate and train keys hold, so a new decision re-derives the leaf from the unit cache and
-    trains again, without asking the teacher anything."""
-    folder = Path(root) / leaf_id if leaf_id else Path(root)
+def decisions_digest(root: Path) -> str:
+    """A hash of every decision file under a decisions folder, by name and content: what the
+    pipeline's generate and train keys hold, so a new decision re-derives its leaf from the unit
+    cache and trains again, without asking the teacher anything."""
     files = {}
-    if folder.is_dir():
-        for path in decision_files(folder) if leaf_id is None else sorted(folder.iterdir()):
+    if Path(root).is_dir():
+        for path in decision_files(root):
             if path.is_file() and path.suffix == DECISION_SUFFIX:
                 files[path.relative_to(root).as_posix()] = path.read_bytes().decode("utf-8", "replace")
     return hash_value(files)
