@@ -221,3 +221,41 @@ def test_decisions_made_by_clicking_export_a_patch_git_applies(tmp_path, driver)
     )
     assert result.returncode == 0, result.stdout
     assert "4 decision files, 0 errors" in result.stdout
+
+
+def test_a_sample_decided_before_is_decided_again_by_a_patch_that_replaces_its_file(tmp_path, driver):
+    import json
+    import subprocess
+
+    from selenium.webdriver.common.by import By
+
+    from taxon.qna.decisions import decision_for, load_leaf_decisions, write_decision
+    from taxon.review.data import load_review
+
+    repo = tmp_path / "repo"
+    gen_out, taxonomy = write_gen_out(tmp_path / "gen"), write_taxonomy(repo / "taxonomy")
+    leaf = "compositional_skills/writing/haiku"
+    samples = gen_out / leaf / "samples.jsonl"
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    old = decision_for(rows[1], "keep", "bob", reason="fine")
+    write_decision(repo / "decisions", old)
+    rows[1]["metadata"].update(decision="keep", decided_by="bob", decided_at=old.at)  # as generation applied it
+    samples.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+
+    page = render_review_page(gen_out, taxonomy, tmp_path / "review.html")
+    sample = next(
+        s for leaf_data in load_review(gen_out, taxonomy).leaves for s in leaf_data.samples if s.id == old.sample
+    )
+    assert sample.decision_file and sample.decision["by"] == "bob"
+    driver.get(page.as_uri())
+    assert "decided: keep by bob" in _card(driver, old.sample).text
+    _card(driver, old.sample).find_element(By.CSS_SELECTOR, "button.drop").click()
+    driver.find_element(By.ID, "reviewer").send_keys("alice")
+    driver.find_element(By.ID, "export").click()
+    patch = driver.find_element(By.ID, "export-text").get_attribute("value")
+    assert "new file mode" not in patch and f"--- a/decisions/{leaf}/{old.sample}.yaml" in patch
+    (repo / "p.patch").write_text(patch)
+    subprocess.run(["git", "apply", "p.patch"], cwd=repo, check=True)
+    redecided = load_leaf_decisions(repo / "decisions", leaf)[old.sample]
+    assert (redecided.action, redecided.by, redecided.reason) == ("drop", "alice", None)
