@@ -1,6 +1,7 @@
 """The review page in headless Chromium (Debian's chromium and chromium-driver, `make browser`)."""
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -188,7 +189,13 @@ def test_decisions_made_by_clicking_export_a_patch_git_applies(tmp_path, driver)
     assert patch == driver.find_element(By.ID, "export-text").get_attribute("value")
     assert "git apply taxon-decisions.patch" in driver.find_element(By.ID, "export-commands").text
 
-    driver.refresh()  # the decisions are kept by the browser
+    # the decisions are kept by the browser: a reload shows them (Chromium stores them a moment
+    # after the page writes them, so a loaded machine may need a second reload)
+    for _ in range(10):
+        driver.refresh()
+        if driver.find_element(By.ID, "export").text == "Export decisions (4)":
+            break
+        time.sleep(0.5)
     assert driver.find_element(By.ID, "export").text == "Export decisions (4)"
     errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
     assert errors == []
