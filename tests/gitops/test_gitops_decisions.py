@@ -195,12 +195,20 @@ def test_a_maintainers_comment_is_committed_to_the_branch(pr):
 def test_shell_metacharacters_are_text(pr):
     sample = row_sample_id(_rows(pr["dataset"])[0])
     answer = "$(touch pwned) `touch pwned2`; rm -rf / && echo \"$HOME\" | cat > x || ${IFS} 'q' \\ <b>"
-    results, runner = _decide(pr, f"/taxon fix {sample} {answer}")
+    # as a maintainer writes it in markdown: the backticks and the tag escaped, so GitHub shows them
+    written = answer.replace("`", "\\`").replace("<b>", "\\<b>")
+    results, runner = _decide(pr, f"/taxon fix {sample} {written}")
     assert [r.returncode for r in results] == [0, 0], [(r.name, r.stdout, r.stderr) for r in results]
     shown = git(pr["upstream"], "show", f"contribution:decisions/{LEAF}/{sample}.yaml")
     assert yaml.safe_load(shown)["fixed_answer"] == answer
     for folder in (runner.workspace, runner.temp, pr["upstream"], Path.cwd()):
         assert not list(folder.rglob("pwned*")) and not (folder / "x").exists()
+
+
+def test_markdown_in_a_fix_is_refused_not_guessed(pr):
+    sample = row_sample_id(_rows(pr["dataset"])[0])
+    results, _ = _decide(pr, f"/taxon fix {sample} The plural is `geese` <b>now</b>")
+    _refused(pr, results, "holds markdown (code, a link, emphasis, HTML)")
 
 
 def _refused(pr: dict, results: list, message: str) -> str:

@@ -20,14 +20,18 @@ import json
 import math
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from taxon.core.characters import INVISIBLE
+import regex
+
+from taxon.core.characters import has_hidden
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
@@ -139,23 +143,26 @@ def decisions_digest(root: Path) -> str:
 # ------------------------------------------------------------------ the file
 
 
-# Characters a decision file never copies as they are: controls other than newlines and tabs,
-# YAML's own line breaks, lone surrogates, and every character a reader can't see.
-_HIDDEN_CLASS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff" + INVISIBLE.pattern[1:-1]
-_HIDDEN = re.compile(f"[{_HIDDEN_CLASS}]")
+# Characters a decision file never copies as they are, wherever they stand (a superset of what
+# the safe loader refuses, taxon.core.characters, which allows some in context): controls other
+# than newlines and tabs, YAML's own line breaks, lone surrogates, and every character that may
+# render as nothing.
+_HIDDEN = regex.compile(
+    r"(?![\t\n])[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Co}\p{Zl}\p{Zp}\p{Cc}\p{Cs}\u2800\U0001D159]"
+)
 
 
+@cache
 def hidden_ranges() -> list[tuple[int, int]]:
     """The hidden characters as (first, last) code points: the review page writes decision
-    files the same way, from this list."""
-    ranges, index = [], 0
-    while index < len(_HIDDEN_CLASS):
-        first = last = ord(_HIDDEN_CLASS[index])
-        if index + 2 < len(_HIDDEN_CLASS) and _HIDDEN_CLASS[index + 1] == "-":
-            last = ord(_HIDDEN_CLASS[index + 2])
-            index += 2
-        ranges.append((first, last))
-        index += 1
+    files the same way, from this list (computed once, in half a second)."""
+    ranges: list[tuple[int, int]] = []
+    for point in range(sys.maxunicode + 1):
+        if _HIDDEN.match(chr(point)):
+            if ranges and ranges[-1][1] == point - 1:
+                ranges[-1] = (ranges[-1][0], point)
+            else:
+                ranges.append((point, point))
     return ranges
 
 
@@ -341,7 +348,7 @@ def write_decision(root: Path, decision: Decision) -> Path:
         raise TaxonError(
             f"the decision is not valid: {errors[0].message} [{errors[0].rule}]", hint="no file was written"
         )
-    if _HIDDEN.search(decision.fixed_answer or "") or _HIDDEN.search(decision.reason or ""):
+    if has_hidden(decision.fixed_answer or "") or has_hidden(decision.reason or ""):
         raise TaxonError("the answer or reason holds characters a reader can't see", hint="no file was written")
     path = decision_path(root, decision.leaf, decision.sample)
     atomic_write_text(path, text)
