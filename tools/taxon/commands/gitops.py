@@ -196,7 +196,10 @@ def _decide(args: argparse.Namespace) -> int:
         commit = decide_steps.commit_decisions(
             Path.cwd(), request.head_sha, decisions, _decisions_dir(args.config), message
         )
-        decide_steps.push(Path.cwd(), commit, request.head_ref, decide_steps.env_token())
+        if _dry_run():
+            print(f"{DRY_RUN_NOTE}{commit[:12]} was not pushed to {request.head_ref}")
+        else:
+            decide_steps.push(Path.cwd(), commit, request.head_ref, decide_steps.env_token())
     except TaxonError as refusal:
         number = dig(event, "issue", "number")
         shown = refusal.message + (f" ({refusal.hint})" if refusal.hint else "")
@@ -204,15 +207,29 @@ def _decide(args: argparse.Namespace) -> int:
             placeholder = request or decide_steps.DecisionRequest(
                 number, "", "", dig(event, "sender", "login") or "", ()
             )
-            decide_steps.post_reply(repo, number, decide_steps.render_reply(placeholder, None, None, shown))
+            reply = decide_steps.render_reply(placeholder, None, None, shown)
+            _to_github(f"the reply on #{number}", reply, lambda: decide_steps.post_reply(repo, number, reply))
         return _fail(shown, "Decisions not applied")
     base = f"origin/{dig(pull, 'base', 'ref') or 'main'}"
     vouching = _vouch(repo, request.pr_number, base, commit, dig(pull, "user", "login") or "", args.config)
-    decide_steps.post_status(repo, commit, vouching)
-    decide_steps.post_reply(repo, request.pr_number, decide_steps.render_reply(request, decisions, commit, None))
+    _to_github(f"the status of {commit[:12]}", None, lambda: decide_steps.post_status(repo, commit, vouching))
+    reply = decide_steps.render_reply(request, decisions, commit, None)
+    _to_github(
+        f"the reply on #{request.pr_number}", reply, lambda: decide_steps.post_reply(repo, request.pr_number, reply)
+    )
     actions.write_outputs(_env("GITHUB_OUTPUT"), {"commit": commit, "decisions": str(len(decisions))})
     print(f"{len(decisions)} decisions by {request.requested_by} committed to {request.head_ref} as {commit[:12]}")
     return EXIT_OK
+
+
+def _to_github(what: str, body: str | None, post) -> None:
+    """Post to GitHub, or in a dry run say what was not posted (and put `body` in the summary)."""
+    if not _dry_run():
+        post()
+        return
+    print(f"{DRY_RUN_NOTE}{what} was not posted" + ("; it is in the job summary" if body else ""))
+    if body:
+        actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}{what}, not posted:*\n\n{body}")
 
 
 def _vouch(repo: str, pr_number: int, base: str, head: str, author: str, config_path: Path | None):
@@ -226,7 +243,7 @@ def _check_decisions(args: argparse.Namespace) -> int:
     pull = gh_json(run_gh, f"repos/{repo}/pulls/{args.pr}") or {}
     vouching = _vouch(repo, args.pr, args.base, args.head, dig(pull, "user", "login") or "", args.config)
     if args.status:
-        decide_steps.post_status(repo, args.head, vouching)
+        _to_github(f"the status of {args.head[:12]}", None, lambda: decide_steps.post_status(repo, args.head, vouching))
     for path, why in vouching.vouched:
         print(f"{path}: a maintainer's decision ({why})")
     for path, why in vouching.refused:
