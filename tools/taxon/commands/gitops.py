@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -222,7 +223,7 @@ def _decide(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _to_github(what: str, body: str | None, post) -> None:
+def _to_github(what: str, body: str | None, post: Callable[[], object]) -> None:
     """Post to GitHub, or in a dry run say what was not posted (and put `body` in the summary)."""
     if not _dry_run():
         post()
@@ -232,7 +233,9 @@ def _to_github(what: str, body: str | None, post) -> None:
         actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}{what}, not posted:*\n\n{body}")
 
 
-def _vouch(repo: str, pr_number: int, base: str, head: str, author: str, config_path: Path | None):
+def _vouch(
+    repo: str, pr_number: int, base: str, head: str, author: str, config_path: Path | None
+) -> decide_steps.Vouching:
     changed = decide_steps.changed_decisions(Path.cwd(), base, head, _decisions_dir(config_path))
     comments = decide_steps.list_comments(repo, pr_number)
     return decide_steps.vouch(changed, author, comments, decide_steps.write_access(repo))

@@ -96,14 +96,14 @@ def run(args: argparse.Namespace) -> int:
         paths = args.paths or [taxonomy]
         if not args.paths and not paths[0].is_dir():
             raise UsageError(f"no {paths[0]}/ folder here", hint="run from the repository root or name PATHs")
-        decided = [path for path in paths if decisions_root_of(path) is not None]
+        # path -> the decisions folder it is in (or is)
+        decided = {path: root for path in paths if (root := decisions_root_of(path)) is not None}
         leaves = [path for path in paths if path not in decided]
         report = validate_paths(leaves, settings, latest=args.latest, leaf_checks=leaf_checks) if leaves else Report()
         if not args.paths and decisions_root(taxonomy).is_dir():
-            decided.append(decisions_root(taxonomy))
+            decided[decisions_root(taxonomy)] = decisions_root(taxonomy)
         known = {leaf_id(path) for path in iter_qna_files(taxonomy)} if taxonomy.is_dir() else None
-        for path in decided:
-            root = decisions_root_of(path)
+        for path, root in decided.items():
             files = decision_files(path) if path.is_dir() and not path.is_symlink() else [path]
             report.decisions += check_decisions(files, root, settings, known, generated)
     sys.stdout.write(render(report, fmt, args.quiet))

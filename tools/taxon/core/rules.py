@@ -2,7 +2,9 @@
 
 Codes never change meaning once published: Y = reading the file safely, S = schema,
 P = policy for one leaf, T = tree-wide, R = maintainers' decisions on generated samples,
-C = changes against a base ref; D = the documents (`--check-documents`, rules owned by `taxon.documents`). The table in CONTRIBUTING.md is generated from RULES (`taxon rules --write CONTRIBUTING.md`).
+C = changes against a base ref; D = the documents of knowledge leaves (`--check-documents`,
+rules owned by `taxon.documents`). The table in CONTRIBUTING.md is generated from RULES
+(`taxon rules --write CONTRIBUTING.md`).
 """
 
 from __future__ import annotations

@@ -27,10 +27,11 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlencode
 
 from taxon.core.errors import TaxonError, UsageError
-from taxon.core.git import GitFailed, find_repository, run_git
+from taxon.core.git import GitFailed, Repository, find_repository, run_git
 from taxon.core.github import dig
 from taxon.core.markdown import code_span, table_code
 from taxon.gitops.authorize import (
@@ -78,7 +79,7 @@ class DecisionRequest:
 
 
 def authorize_decisions(
-    event_name: str, event: dict, permission: dict, pull: dict, repository_id: int
+    event_name: str, event: dict[str, Any], permission: dict[str, Any], pull: dict[str, Any], repository_id: int
 ) -> DecisionRequest:
     """Whether this event is a maintainer's decision comment on an open pull request whose
     branch is in this repository; TaxonError (or UsageError for a bad command) saying why not."""
@@ -117,7 +118,7 @@ def authorize_decisions(
 # ------------------------------------------------------------------ the samples decided on
 
 
-def _samples_run_problem(run: dict, repository_id: int) -> str | None:
+def _samples_run_problem(run: dict[str, Any], repository_id: int) -> str | None:
     if run.get("path") != SAMPLES_WORKFLOW:
         return f"a run of {run.get('path')!r}, not of {SAMPLES_WORKFLOW}"
     if run.get("event") not in SAMPLES_EVENTS:
@@ -162,7 +163,9 @@ def fetch_samples(
     )
 
 
-def _fetch_samples_of(repo: str, repository_id: int, name: str, dest: Path, gh: GhRunner, refused: list[str]):
+def _fetch_samples_of(
+    repo: str, repository_id: int, name: str, dest: Path, gh: GhRunner, refused: list[str]
+) -> Path | None:
     answer = gh_json(gh, f"repos/{repo}/actions/artifacts?{urlencode({'name': name, 'per_page': 100})}") or {}
     candidates = [
         artifact
@@ -210,7 +213,7 @@ def decisions_from(commands: Iterable[CommentCommand], dataset: Path, by: str) -
 # ------------------------------------------------------------------ the commit and the push
 
 
-def _repository(repo_root: Path):
+def _repository(repo_root: Path) -> Repository:
     repository = find_repository(repo_root)
     if repository is None:
         raise TaxonError("not inside a git repository", where=str(repo_root))
@@ -357,7 +360,7 @@ class Vouching:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (path, why not)
 
 
-def _commands_by(comments: list[dict]) -> dict[str, set[tuple[str, str, str | None]]]:
+def _commands_by(comments: list[dict[str, Any]]) -> dict[str, set[tuple[str, str, str | None]]]:
     """login -> the (action, sample id, fix answer) its comments command."""
     found: dict[str, set[tuple[str, str, str | None]]] = {}
     for comment in comments:
@@ -377,7 +380,7 @@ def _commands_by(comments: list[dict]) -> dict[str, set[tuple[str, str, str | No
 
 
 def vouch(
-    changed: list[ChangedDecision], author: str, comments: list[dict], can_write: Callable[[str], bool]
+    changed: list[ChangedDecision], author: str, comments: list[dict[str, Any]], can_write: Callable[[str], bool]
 ) -> Vouching:
     """A changed decision counts when its `by` has write access and is the pull request's
     author, or commanded exactly this decision in a comment here; a removed decision only in a
@@ -418,7 +421,7 @@ def vouch(
     return result
 
 
-def list_comments(repo: str, pr_number: int, gh: GhRunner = run_gh) -> list[dict]:
+def list_comments(repo: str, pr_number: int, gh: GhRunner = run_gh) -> list[dict[str, Any]]:
     jq = ".[] | {body, user: {login: .user.login}}"
     answer = gh(["api", "--paginate", f"repos/{repo}/issues/{pr_number}/comments", "--jq", jq], None)
     return [json.loads(line) for line in answer.decode("utf-8").splitlines() if line.strip()]

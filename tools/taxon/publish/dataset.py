@@ -119,23 +119,23 @@ def write_dataset(
         atomic_write_jsonl(folder / split_path(split), rows)
     replay = config.train.replay
     counts = {split: len(rows) for split, rows in splits.items()}
+    leaf_stats = {
+        leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
+        for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
+    }
+    decisions = add_counts(entry.get("decisions") or {} for entry in leaf_stats.values() if entry is not None)
     stats = {
-        "leaves": {
-            leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
-            for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
-        },
+        "leaves": leaf_stats,
         "teacher": dataset_summary.get("teacher"),
         "seeds": stage_seeds(config),
         "eval_share": eval_share,
         "rows": counts,
         "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
         "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
+        "decisions": decisions,
     }
-    stats["decisions"] = add_counts(
-        entry.get("decisions") or {} for entry in stats["leaves"].values() if isinstance(entry, dict)
-    )
     atomic_write_json(folder / DATASET_STATS, stats)
-    atomic_write_text(folder / "README.md", _card(name, counts, config.publish, stats["decisions"]))
+    atomic_write_text(folder / "README.md", _card(name, counts, config.publish, decisions))
     return {"folder": DATASET_DIR, "rows": counts}
 
 

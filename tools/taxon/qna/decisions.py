@@ -35,6 +35,7 @@ from taxon.core.characters import has_hidden
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
+from taxon.core.settings import ValidateSettings
 from taxon.core.store import hash_value, read_jsonl
 from taxon.qna.layout import DECISION_SUFFIX, DECISIONS_DIR, DROPPED_NAME, SAMPLES_NAME, STATS_NAME
 from taxon.qna.loader import Parsed, read_qna
@@ -89,7 +90,7 @@ def sample_id(leaf_id: str, question: str, answer: str) -> str:
     return hash_value([leaf_id, question, answer])[:SAMPLE_ID_LENGTH]
 
 
-def row_sample_id(row: dict) -> str:
+def row_sample_id(row: dict[str, Any]) -> str:
     """The id of a samples.jsonl row, always computed from its content (a fixed row by the
     answer it was generated with), never taken from its metadata."""
     metadata = row.get("metadata") or {}
@@ -169,7 +170,7 @@ def hidden_ranges() -> list[tuple[int, int]]:
 def _visible(text: str) -> str:
     """Text with its hidden characters written out as <U+XXXX>: a decision copies the sample
     for the reader of the diff."""
-    return _HIDDEN.sub(lambda match: f"<U+{ord(match.group()):04X}>", text)
+    return str(_HIDDEN.sub(lambda match: f"<U+{ord(match.group()):04X}>", text))
 
 
 def _scalar(value: str) -> str:
@@ -196,12 +197,12 @@ def render_decision(decision: Decision) -> str:
     return "".join(lines)
 
 
-def decision_problems(data: Any) -> list[tuple[tuple, str]]:
+def decision_problems(data: Any) -> list[tuple[tuple[Any, ...], str]]:
     """What is wrong with a decision file's data, as (node path, message): every key known and
     of its type, the id 12 hex digits, the login GitHub's, the time UTC, a fix with its answer."""
     if not isinstance(data, dict):
         return [((), "a decision file is a mapping of keys (version, id, leaf, decision, by, at, ...)")]
-    problems: list[tuple[tuple, str]] = []
+    problems: list[tuple[tuple[Any, ...], str]] = []
     for key in data:
         if key not in FIELDS:
             problems.append(((key,), f"unknown field '{key}': a decision has only {', '.join(FIELDS)}"))
@@ -238,7 +239,7 @@ def decision_problems(data: Any) -> list[tuple[tuple, str]]:
     return problems
 
 
-def _from_data(data: dict) -> Decision:
+def _from_data(data: dict[str, Any]) -> Decision:
     return Decision(
         sample=data["id"],
         leaf=data["leaf"],
@@ -303,7 +304,7 @@ def place_of(path: Path, root: Path) -> tuple[str | None, str | None, str | None
 
 
 def read_decision(
-    path: Path, root: Path, display: str | None = None, settings: dict | None = None
+    path: Path, root: Path, display: str | None = None, settings: ValidateSettings = ValidateSettings()
 ) -> tuple[Decision | None, list[Finding]]:
     shown = display or str(path)
     leaf_id, file_id, problem = place_of(path, root)
@@ -362,14 +363,17 @@ def write_decision(root: Path, decision: Decision) -> Path:
 class Applied:
     """A leaf's rows after its decisions, and what the decisions did."""
 
-    kept: list[dict]
-    dropped: list[dict]
+    kept: list[dict[str, Any]]
+    dropped: list[dict[str, Any]]
     orphaned: list[str] = field(default_factory=list)  # decided ids this generation did not make
     blocked: list[str] = field(default_factory=list)  # keep or fix refused: too close to a held-out question
 
 
 def apply_decisions(
-    kept: list[dict], dropped: list[dict], decisions: dict[str, Decision], protected: Iterable[str] = ()
+    kept: list[dict[str, Any]],
+    dropped: list[dict[str, Any]],
+    decisions: dict[str, Decision],
+    protected: Iterable[str] = (),
 ) -> Applied:
     """Each decided row where its decision puts it: a drop in the dropped rows whatever the
     filters said, a keep in the kept rows whatever they said, a fix kept with the maintainer's
@@ -377,8 +381,8 @@ def apply_decisions(
     it), so their agreement with the maintainers can be measured. A row dropped for one of
     the `protected` reasons (a question too close to one evaluation keeps) is never kept."""
     protected = set(protected)
-    out_kept: list[dict] = []
-    out_dropped: list[dict] = []
+    out_kept: list[dict[str, Any]] = []
+    out_dropped: list[dict[str, Any]] = []
     blocked: list[str] = []
     seen: set[str] = set()
     for row, was_kept in [(row, True) for row in kept] + [(row, False) for row in dropped]:
@@ -420,11 +424,11 @@ def apply_decisions(
 # ------------------------------------------------------------------ counting them
 
 
-def is_teacher_written(row: dict) -> bool:
-    return (row.get("metadata") or {}).get("source", "generated") == "generated"
+def is_teacher_written(row: dict[str, Any]) -> bool:
+    return bool((row.get("metadata") or {}).get("source", "generated") == "generated")
 
 
-def filters_kept(row: dict) -> bool:
+def filters_kept(row: dict[str, Any]) -> bool:
     """What the automatic filters said of a row, before any decision."""
     metadata = row.get("metadata") or {}
     reason = metadata["filter_reason"] if "filter_reason" in metadata else metadata.get("reason")
@@ -432,13 +436,13 @@ def filters_kept(row: dict) -> bool:
 
 
 def decision_counts(
-    kept: list[dict], dropped: list[dict], orphaned: Iterable[str] = (), blocked: Iterable[str] = ()
+    kept: list[dict[str, Any]], dropped: list[dict[str, Any]], orphaned: Iterable[str] = (), blocked: Iterable[str] = ()
 ) -> dict[str, Any]:
     """A leaf's reviewed, kept, dropped, fixed and unreviewed samples; `unreviewed` counts
     the samples that train without a decision. For the train policy: the teacher-written
     samples the filters kept, and how many of them carry a decision."""
     rows = kept + dropped
-    actions: Counter = Counter((row.get("metadata") or {}).get("decision") for row in rows)
+    actions: Counter[Any] = Counter((row.get("metadata") or {}).get("decision") for row in rows)
     teacher = [row for row in rows if is_teacher_written(row) and filters_kept(row)]
     return {
         "reviewed": sum(actions[action] for action in ACTIONS),
@@ -456,7 +460,7 @@ def decision_counts(
 COUNTED = ("reviewed", "keep", "drop", "fix", "unreviewed", "teacher_written", "teacher_reviewed")
 
 
-def add_counts(counts: Iterable[dict]) -> dict[str, int]:
+def add_counts(counts: Iterable[dict[str, Any]]) -> dict[str, int]:
     """The totals of several leaves' decision counts."""
     total = dict.fromkeys(COUNTED, 0)
     for entry in counts:
@@ -471,7 +475,7 @@ def add_counts(counts: Iterable[dict]) -> dict[str, int]:
 FILTERS = ("filters", "judge", "checks")
 
 
-def _verdicts(row: dict) -> dict[str, bool]:
+def _verdicts(row: dict[str, Any]) -> dict[str, bool]:
     """Each filter's verdict on a row (True: keep), where it gave one."""
     metadata = row.get("metadata") or {}
     step = metadata["filter_step"] if "filter_step" in metadata else metadata.get("step")
@@ -484,7 +488,7 @@ def _verdicts(row: dict) -> dict[str, bool]:
     return verdicts
 
 
-def agreement(rows: Iterable[dict]) -> dict[str, dict[str, int]]:
+def agreement(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Per filter, its verdicts on the decided samples against the maintainers': a maintainer
     keeps a sample with `keep`; a drop or a fix (the answer as generated was not right) says
     it should not have been kept. tp: both keep; fp: the filter kept what a maintainer did not;
@@ -500,7 +504,7 @@ def agreement(rows: Iterable[dict]) -> dict[str, dict[str, int]]:
     return table
 
 
-def add_agreements(tables: Iterable[dict]) -> dict[str, dict[str, int]]:
+def add_agreements(tables: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
     total = {name: {"tp": 0, "fp": 0, "fn": 0, "tn": 0} for name in FILTERS}
     for table in tables:
         for name in FILTERS:
@@ -519,7 +523,7 @@ def precision_recall(cells: dict[str, int]) -> tuple[float | None, float | None,
     return precision, recall, tp + fp + fn + tn
 
 
-def decisions_still_needed(counts: dict, share: float) -> int:
+def decisions_still_needed(counts: dict[str, Any], share: float) -> int:
     """How many more of a leaf's teacher-written samples (those the filters kept) need a
     decision for `share` of them to carry one ([review] require_decisions)."""
     written, reviewed = int(counts.get("teacher_written") or 0), int(counts.get("teacher_reviewed") or 0)
@@ -529,7 +533,7 @@ def decisions_still_needed(counts: dict, share: float) -> int:
 def curation_summary(generate_dir: Path, leaf_ids: Iterable[str]) -> dict[str, Any]:
     """From a generate output's stats.json files: each leaf's decision counts and its filters'
     agreement with the maintainers, and the totals over all leaves."""
-    leaves: dict[str, dict] = {}
+    leaves: dict[str, dict[str, Any]] = {}
     for leaf_id in sorted(leaf_ids):
         try:
             stats = json.loads((Path(generate_dir) / leaf_id / STATS_NAME).read_text(encoding="utf-8"))
@@ -547,12 +551,12 @@ def curation_summary(generate_dir: Path, leaf_ids: Iterable[str]) -> dict[str, A
 # ------------------------------------------------------------------ deciding
 
 
-def find_samples(generate_dir: Path, wanted: Iterable[str], leaf_id: str | None = None) -> dict[str, dict]:
+def find_samples(generate_dir: Path, wanted: Iterable[str], leaf_id: str | None = None) -> dict[str, dict[str, Any]]:
     """sample id -> its row (kept or dropped) in a generate output, for the ids wanted that
     it holds, in one leaf or in all. Ids are computed from the rows, never read from them."""
     wanted = set(wanted)
     folders = [Path(generate_dir) / leaf_id] if leaf_id else leaf_sample_dirs(Path(generate_dir))
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     for folder in folders:
         for name in (SAMPLES_NAME, DROPPED_NAME):
             if not (folder / name).is_file():
@@ -564,7 +568,7 @@ def find_samples(generate_dir: Path, wanted: Iterable[str], leaf_id: str | None 
 
 
 def decision_for(
-    row: dict, action: str, by: str, fixed_answer: str | None = None, reason: str | None = None
+    row: dict[str, Any], action: str, by: str, fixed_answer: str | None = None, reason: str | None = None
 ) -> Decision:
     """A maintainer's decision on a generated row, now."""
     metadata = row.get("metadata") or {}

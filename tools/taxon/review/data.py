@@ -43,7 +43,9 @@ class ReviewSample:
     id: str = ""  # the sample id decisions name
     made_by: str = "teacher"  # "teacher" | "document" (derived without the teacher) | "seed"
     generated_answer: str = ""  # the answer as generated (what a decision file records)
-    decision: dict | None = None  # {"action", "by", "at", "reason", "fixed_answer"} of a maintainer's decision
+    decision: dict[str, Any] | None = (
+        None  # {"action", "by", "at", "reason", "fixed_answer"} of a maintainer's decision
+    )
     decision_file: str | None = None  # that decision's file text, when the taxonomy's decisions are at hand
 
     @property

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from taxon.core.errors import TaxonError
 from taxon.core.rules import finding
+from taxon.core.settings import ValidateSettings
 from taxon.core.store import read_jsonl
 from taxon.qna.decisions import decision_files, read_decision, row_sample_id
 from taxon.qna.layout import DECISIONS_DIR, DROPPED_NAME, SAMPLES_NAME
@@ -52,7 +53,7 @@ def generated_ids(generate_dir: Path) -> dict[str, set[str]]:
 def check_decisions(
     files: Iterable[Path],
     root: Path,
-    settings: dict,
+    settings: ValidateSettings,
     leaf_ids: set[str] | None = None,
     generated: dict[str, set[str]] | None = None,
 ) -> list[FileReport]:
@@ -87,6 +88,6 @@ def check_decisions(
 
 
 def validate_decisions_folder(
-    root: Path, settings: dict, leaf_ids: set[str] | None, generated: dict[str, set[str]] | None
+    root: Path, settings: ValidateSettings, leaf_ids: set[str] | None, generated: dict[str, set[str]] | None
 ) -> list[FileReport]:
     return check_decisions(decision_files(root), root, settings, leaf_ids, generated)
