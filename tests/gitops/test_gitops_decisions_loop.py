@@ -42,6 +42,7 @@ PR = 7
 CONTRIBUTED = "compositional_skills/linguistics/plural_nouns"
 ON_MAIN = [leaf for leaf in LEAVES if leaf != CONTRIBUTED]
 UNRELATED = "foundational_skills/reasoning/arithmetic/odd_or_even"
+TRAIN_RUN = Path("runs") / "train"  # train.yml's pipeline --run
 CONNECTION_CHECK = PROBE_MESSAGES[-1]["content"]
 FIXED = "The plural of goose is geese, and the plural of mouse is mice."
 
@@ -401,7 +402,7 @@ def scenario(tmp_path_factory, tiny_model_dir) -> Scenario:
 
 
 def _train_rows(workspace: Path) -> dict[str, dict]:
-    path = workspace / "runs" / "gpu" / "bundle" / "dataset" / "data" / "train.jsonl"
+    path = workspace / TRAIN_RUN / "bundle" / "dataset" / "data" / "train.jsonl"
     return {row["sample_id"]: row for row in map(json.loads, path.read_text().splitlines())}
 
 
@@ -446,15 +447,15 @@ def test_the_training_data_holds_the_fix_and_not_the_drops(scenario):
     fixed = rows[chosen["page_fix"]]
     assert fixed["messages"][-1]["content"] == FIXED and fixed["decision"] == "fix" and fixed["decided_by"] == "alice"
     assert rows[chosen["cli_keep"]]["decision"] == "keep" and rows[chosen["cli_keep_2"]]["decided_by"] == "bob"
-    card = (scenario.first / "runs/gpu/bundle/dataset/README.md").read_text()
+    card = (scenario.first / TRAIN_RUN / "bundle/dataset/README.md").read_text()
     assert "Maintainers decided on 5 generated samples: kept 2, dropped 2, fixed 1" in card
-    stats = json.loads((scenario.first / "runs/gpu/generate" / CONTRIBUTED / "stats.json").read_text())
+    stats = json.loads((scenario.first / TRAIN_RUN / "generate" / CONTRIBUTED / "stats.json").read_text())
     assert stats["decisions"]["orphaned"] == [] and stats["decisions"]["reviewed"] == 5
-    report = json.loads((scenario.first / "runs/gpu/evaluate/report.json").read_text())
+    report = json.loads((scenario.first / TRAIN_RUN / "evaluate/report.json").read_text())
     assert report["curation"]["decisions"]["reviewed"] == 5
     assert (
         "The automatic filters against the maintainers' decisions"
-        in (scenario.first / "runs/gpu/evaluate/report.md").read_text()
+        in (scenario.first / TRAIN_RUN / "evaluate/report.md").read_text()
     )
 
 
