@@ -89,6 +89,7 @@ def test_a_value_outside_its_allowed_set_or_range_names_what_is_allowed():
         ({"train": {"autocast": "fp8"}}, "train.autocast must be one of auto, bf16, none, not 'fp8'"),
         ({"generate": {"batch_size": 0}}, "generate.batch_size must be at least 1, not 0"),
         ({"generate": {"knowledge_chunk_share": 1.5}}, "generate.knowledge_chunk_share must be between 0 and 1"),
+        ({"review": {"require_decisions": -0.5}}, "review.require_decisions must be between 0 and 1, not -0.5"),
         ({"serve": {"max_n": 0}}, "serve.max_n must be a positive number, not 0"),
         ({"train": {"max_sample_tokens": 4096}}, "train.max_sample_tokens must not exceed train.pack_tokens"),
     )
