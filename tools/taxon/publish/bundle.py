@@ -16,6 +16,7 @@ from taxon.core.errors import TaxonError, UsageError
 from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
+from taxon.publish.compat import make_compatible
 from taxon.publish.dataset import write_dataset
 from taxon.publish.gguf import write_gguf_and_modelfile
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text, taxonomy_commit
@@ -210,6 +211,7 @@ def build_bundle(
     dtype = publish_dtype(settings, train_result.get("base_model"))
     with atomic_dir(Path(final)) as staging:
         copy_merged_model(model_dir, staging, settings.max_shard_size, dtype)
+        make_compatible(staging)
         if has_adapter:
             # peft's placeholder card would sit beside the bundle's own
             _copy_tree(adapter_dir, staging / ADAPTER_DIR, skip=lambda path: path.name == "README.md")
