@@ -40,10 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taxon.evaluate import evaluate
+    from taxon.publish.gguf import gguf_files_to_evaluate
     from taxon.qna.taxonomy import load_leaves
 
     config = config_from_args(args)
     leaves = load_leaves(taxonomy_root(args, config))
+    # the GGUF files publish would ship (publish.gguf, publish.quantize), each scored beside the candidate
+    gguf_files = gguf_files_to_evaluate(Path(args.candidate), Path(args.out) / "gguf", config.publish)
     report = evaluate(
         args.candidate,
         args.baseline,
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         config,
         changed_leaves=args.changed,
         quiet=args.quiet,
+        gguf_files=gguf_files,
     )
     print((Path(args.out) / REPORT_MD).read_text(encoding="utf-8"))
     print(f"reports in {args.out}: report.json, report.md, deltas.png")

@@ -33,6 +33,7 @@ TrainMethod = Literal["lora", "full"]
 LrSchedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["trim", "drop"]
 Autocast = Literal["auto", "bf16", "none"]
+GgufQuantization = Literal["q8_0", "q5_1", "q5_0", "q4_1", "q4_0"]  # the gguf package's quantisers
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,8 @@ class PublishSettings:
     name: str = ""
     dtype: Literal["base", "float32", "bfloat16", "float16"] = "base"
     gguf: bool = False
+    quantize: tuple[GgufQuantization, ...] = ()  # GGUF files beside model.gguf, model.<type>.gguf each
+    min_fact_retention: Share = 0.0  # the gate: each GGUF file keeps this share of the candidate's known facts
     max_shard_size: str = "2GB"
     license: str = "apache-2.0"
     base_model_id: str = "HuggingFaceTB/SmolLM2-135M-Instruct"

@@ -173,6 +173,39 @@ def _curation(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _gguf(data: dict[str, Any]) -> list[str]:
+    files = data.get("gguf") or {}
+    if not files:
+        return []
+    knowledge = data["totals"]["knowledge"]["scores"][data["candidate"]]
+    probe = (data["sets"].get("general/probe") or {}).get("scores", {}).get(data["candidate"], {})
+    lines = [
+        "",
+        "The published GGUF files, each loaded back (transformers, dequantised) and asked the knowledge fact "
+        "questions and the general probe; facts kept = fact questions right in both the file and the candidate, "
+        "of those right in the candidate:",
+        "",
+        "| File | weights | size | fact accuracy | Δ vs candidate [95% CI] | facts kept | knowledge MC acc | probe MC acc |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| candidate (safetensors) | | | {_number(knowledge.get('fact_accuracy'))} | | | "
+        f"{_number(knowledge.get('mc_acc'))} | {_number(probe.get('mc_acc'))} |",
+    ]
+    for name, entry in files.items():
+        interval = entry["fact_accuracy_vs_candidate"]
+        delta = f"{interval['delta']:+.3f} [{interval['low']:+.3f}, {interval['high']:+.3f}]" if interval else "–"
+        retention = entry["fact_retention"]
+        kept = f"{entry['facts_kept']}/{entry['facts_known_by_candidate']}" + (
+            f" ({retention:.0%})" if retention is not None else ""
+        )
+        scores = entry["scores"]
+        lines.append(
+            f"| `{name}` | {entry['weights']} | {entry['size_bytes'] / 2**20:,.0f} MiB | "
+            f"{_number(scores['knowledge']['fact_accuracy'])} | {delta} | {kept} | "
+            f"{_number(scores['knowledge']['mc_acc'])} | {_number(scores.get('general/probe', {}).get('mc_acc'))} |"
+        )
+    return lines
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
@@ -184,7 +217,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", "Baselines: " + "; ".join(f"{label} = `{baseline}`" for baseline, label in labels.items()), ""]
     lines += _score_table(data, labels)
-    lines += _examples(data) + _hygiene(data) + _harness(data) + _curation(data)
+    lines += _gguf(data) + _examples(data) + _hygiene(data) + _harness(data) + _curation(data)
     lines += ["", describe_sets(data), ""]
     return "\n".join(lines)
 

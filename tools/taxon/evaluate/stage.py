@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from taxon.backends.models import model_fingerprint, resolve_model
+from taxon.backends.models import gguf_summary, model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
 from taxon.core.settings import Config, EvaluateSettings, plain
@@ -51,6 +51,8 @@ METRICS = {
 LOWER_IS_BETTER = {"nll"}
 TOTALS = {"knowledge": KNOWLEDGE, "skills": SKILL}
 EXAMPLES_PER_LEAF = 3
+# what each published GGUF file is asked: the facts the quantisation may lose, and the general probe
+FILE_KINDS = (KNOWLEDGE, PROBE)
 
 
 @dataclass
@@ -221,6 +223,50 @@ def examples(
     return [row for _, _, row in sorted(rows, key=lambda row: row[:2])[:EXAMPLES_PER_LEAF]]
 
 
+def score_files(
+    files: list[Path],
+    eval_sets: list[EvalSet],
+    candidate_scores: dict[str, dict[str, list[float]]],
+    out_dir: Path,
+    settings: EvaluateSettings,
+    advance: Progress,
+) -> dict[str, dict[str, Any]]:
+    """Each GGUF file loaded back (transformers dequantises it; its own tokenizer and chat
+    template) and asked the knowledge fact questions and the general probe: file name -> its
+    weights (type, digest, size), figures, and the share of the facts the candidate knew that
+    the file still knows, with the paired interval of its fact accuracy minus the candidate's."""
+    file_sets = [eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS]
+    conversations, scorings = _model_inputs(file_sets)
+    knowledge = [eval_set.set_id for eval_set in file_sets if eval_set.kind == KNOWLEDGE]
+    # a GGUF file through transformers on every profile: vLLM's GGUF loading is experimental
+    file_settings = replace(settings, backend="transformers")
+    entries = {}
+    for path in files:
+        outputs = cached_outputs(out_dir / "answers", str(path), conversations, scorings, file_settings, advance)
+        scores, _ = score_outputs(file_sets, outputs)
+        facts = [value for set_id in knowledge for value in scores[set_id]["fact_accuracy"]]
+        known = [value for set_id in knowledge for value in candidate_scores[set_id]["fact_accuracy"]]
+        kept = sum(1 for mine, theirs in zip(facts, known) if mine and theirs)
+        figures = {
+            "knowledge": {m: _mean([v for s in knowledge for v in scores[s][m]]) for m in METRICS[KNOWLEDGE]},
+            **{s.set_id: {m: _mean(scores[s.set_id][m]) for m in METRICS[PROBE]} for s in file_sets if s.kind == PROBE},
+        }
+        interval = paired_bootstrap(
+            facts, known, settings.n_resamples, settings.seed, settings.confidence
+        )
+        entries[path.name] = {
+            **gguf_summary(path),
+            "size_bytes": path.stat().st_size,
+            "n": {"knowledge": len(facts), **{s.set_id: len(s.items) for s in file_sets if s.kind == PROBE}},
+            "scores": figures,
+            "facts_known_by_candidate": int(sum(known)),
+            "facts_kept": kept,
+            "fact_retention": kept / sum(known) if sum(known) else None,
+            "fact_accuracy_vs_candidate": interval.to_json() if interval else None,
+        }
+    return entries
+
+
 def evaluate(
     candidate: str,
     baselines: list[str],
@@ -230,9 +276,12 @@ def evaluate(
     config: Config,
     changed_leaves: list[str] | None = None,
     quiet: bool = False,
+    gguf_files: list[Path] | None = None,
 ) -> EvalReport:
     """Score `candidate` and each baseline (model folders, hub ids or packaged specs) on every
-    leaf's held-out questions and the general sets, compare, gate, and write the reports."""
+    leaf's held-out questions and the general sets, compare, gate, and write the reports.
+    `gguf_files`: the candidate as the GGUF files publish will ship (publish.quantize), each
+    scored on the knowledge facts and the general probe beside it."""
     settings = config.evaluate
     if not baselines:
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
@@ -240,7 +289,9 @@ def evaluate(
     eval_sets = build_eval_sets(leaves, dataset_dir, config)
     models = list(dict.fromkeys([candidate, *baselines]))
     paths = {model: resolve_model(model, config.models) for model in models}
-    scores, answered = _score_models(eval_sets, paths, out_dir, settings, quiet)
+    scores, answered, files = _score_models(
+        eval_sets, paths, candidate, [Path(path) for path in gguf_files or []], out_dir, settings, quiet
+    )
     known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
     overlap = heldout_overlap(eval_sets, dataset_dir, leaves, config, out_dir)
@@ -269,6 +320,8 @@ def evaluate(
         {leaf: (METRICS[leaf_sets[leaf].kind][0], gate_intervals[leaf]) for leaf in changed if leaf in leaf_sets},
         {set_id: entry for set_id, entry in overlap.items() if leaf_sets[set_id].kind == KNOWLEDGE},
         settings.gate,
+        {name: entry["fact_retention"] for name, entry in files.items()},
+        config.publish.min_fact_retention,
     )
     data = {
         "format": REPORT_FORMAT,
@@ -284,6 +337,7 @@ def evaluate(
         "sets": sets_report,
         "totals": _totals(eval_sets, scores, comparing),
         "lm_eval": run_harness(harness, out_dir / "lm_eval", paths, settings) if settings.lm_eval else None,
+        "gguf": files,
         "gate": gate.to_json(),
         # the maintainers' decisions on the generated samples, and the filters' agreement with them
         "curation": curation_summary(dataset_dir, [leaf.leaf_id for leaf in leaves]),
@@ -293,17 +347,26 @@ def evaluate(
 
 
 def _score_models(
-    eval_sets: list[EvalSet], paths: dict[str, str], out_dir: Path, settings: EvaluateSettings, quiet: bool
-) -> tuple[dict[str, dict[str, dict[str, list[float]]]], dict[str, dict[str, list[str]]]]:
-    """model -> set id -> metric -> one score per item, and model -> set id -> its answers,
-    each model's outputs cached under `out_dir/answers`."""
+    eval_sets: list[EvalSet],
+    paths: dict[str, str],
+    candidate: str,
+    gguf_files: list[Path],
+    out_dir: Path,
+    settings: EvaluateSettings,
+    quiet: bool,
+) -> tuple[dict[str, dict[str, dict[str, list[float]]]], dict[str, dict[str, list[str]]], dict[str, dict[str, Any]]]:
+    """model -> set id -> metric -> one score per item, model -> set id -> its answers, and the
+    GGUF files' entries (score_files), each model's outputs cached under `out_dir/answers`."""
     conversations, scorings = _model_inputs(eval_sets)
+    file_inputs = _model_inputs([eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS])
+    total = (len(conversations) + len(scorings)) * len(paths) + sum(map(len, file_inputs)) * len(gguf_files)
     scores, answered = {}, {}
-    with _progress((len(conversations) + len(scorings)) * len(paths), quiet) as advance:
+    with _progress(total, quiet) as advance:
         for model, path in paths.items():
             outputs = cached_outputs(out_dir / "answers", path, conversations, scorings, settings, advance)
             scores[model], answered[model] = score_outputs(eval_sets, outputs)
-    return scores, answered
+        files = score_files(gguf_files, eval_sets, scores[candidate], out_dir, settings, advance)
+    return scores, answered, files
 
 
 def _totals(

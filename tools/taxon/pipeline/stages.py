@@ -301,6 +301,7 @@ def evaluate_key(context: Context) -> dict[str, Any]:
     probe = settings.probe_file or BUILTIN_PROBE
     text = settings.text_file or BUILTIN_TEXT
     previous = _previous_bundle(context)
+    publish = context.config.publish
     return {
         "train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
         "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
@@ -312,6 +313,7 @@ def evaluate_key(context: Context) -> dict[str, Any]:
         "gate_required": _gate_required(context),
         "evaluate": plain(settings),
         "dataset": plain(context.config.dataset),
+        "gguf": {"gguf": publish.gguf, "quantize": list(publish.quantize), "min_fact_retention": publish.min_fact_retention},
     }
 
 
@@ -321,10 +323,13 @@ def evaluate_outputs_exist(context: Context) -> bool:
 
 def run_evaluate(context: Context) -> Figures:
     from taxon.evaluate import evaluate
+    from taxon.publish.gguf import gguf_files_to_evaluate
 
     previous = _previous_bundle(context)
+    model_dir = context.layout.train_dir / MODEL_DIR
+    gguf_files = gguf_files_to_evaluate(model_dir, context.layout.eval_dir / "gguf", context.config.publish)
     report = evaluate(
-        str(context.layout.train_dir / MODEL_DIR),
+        str(model_dir),
         [context.base_model, *([previous] if previous else [])],
         context.layout.generate_dir,
         context.leaves,
@@ -332,6 +337,7 @@ def run_evaluate(context: Context) -> Figures:
         context.config,
         changed_leaves=_changed_leaves(context),
         quiet=context.quiet,
+        gguf_files=gguf_files,
     )
     if not report.passed and _gate_required(context):
         raise TaxonError(

@@ -18,7 +18,7 @@ from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
 from taxon.publish.compat import make_compatible
 from taxon.publish.dataset import write_dataset
-from taxon.publish.gguf import write_gguf_and_modelfile
+from taxon.publish.gguf import GGUF_NAME, wanted_quantizations, write_gguf_and_modelfile
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text, taxonomy_commit
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
@@ -186,6 +186,29 @@ def _renamed(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
+def evaluated_gguf(files: dict[str, Path], eval_report: dict | None, eval_dir: Path | None) -> dict[str, dict]:
+    """file name -> its weights and whether these very weights were evaluated (the report's entry
+    for the file has their digest). A quantised file must have been, when there is a report: its
+    figures are the only word on what the quantisation lost; model.gguf in the weights' own
+    dtype may go unevaluated (the card says so)."""
+    from taxon.backends.models import gguf_summary
+
+    evaluated = (eval_report or {}).get("gguf") or {}
+    entries = {}
+    for name, path in files.items():
+        summary = gguf_summary(path)
+        matches = evaluated.get(name, {}).get("weights_sha256") == summary["weights_sha256"]
+        if eval_report and not matches and name != GGUF_NAME:
+            problem = "differs from the file evaluated" if name in evaluated else "was not evaluated"
+            raise TaxonError(
+                f"{name} {problem}, so the card could not say what it still knows",
+                where=str(eval_dir),
+                hint="evaluate with the same publish.quantize (the pipeline does), or publish without it",
+            )
+        entries[name] = {**summary, "size_bytes": path.stat().st_size, "evaluated": matches}
+    return entries
+
+
 def build_bundle(
     train_dir: Path,
     eval_dir: Path | None,
@@ -233,8 +256,10 @@ def build_bundle(
             has_adapter=has_adapter,
         )
         manifest["dtype"] = dtype
-        if settings.gguf:
-            write_gguf_and_modelfile(staging, staging, name)
+        quantize = wanted_quantizations(settings)
+        if quantize is not None:
+            gguf_files = write_gguf_and_modelfile(staging, staging, name, quantize)
+            manifest["gguf"] = evaluated_gguf(gguf_files, eval_report, eval_dir)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
         eval_markdown_path = staging / BUNDLE_EVAL_DIR / REPORT_MD
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None

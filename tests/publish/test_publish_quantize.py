@@ -1,0 +1,131 @@
+"""publish.quantize: quantised GGUF files beside model.gguf (the `gguf` package's quantisers),
+each loaded back by transformers and asked the knowledge facts and the general probe, on a tiny
+model trained in the test to know the facts; the gate's publish.min_fact_retention; a bundle
+ships only files whose very weights were evaluated."""
+
+import json
+
+import pytest
+
+from support.runs import make_config
+from support.tiny_model import build_tiny_model
+from support.trained_models import general_rows, train_tiny, write_general_sets
+from taxon.core.config import deep_merge
+from taxon.core.errors import TaxonError
+from taxon.evaluate import evaluate
+from taxon.evaluate.sets import knowledge_eval_set
+from taxon.publish import publish, verify_bundle
+from taxon.publish.gguf import gguf_files_to_evaluate
+
+STEPS = 80
+ITEMS = 12
+QUANTIZE = ["q8_0", "q4_0"]
+
+
+@pytest.fixture(scope="module")
+def learned(tmp_path_factory):
+    """(leaves, dataset, base, learned, config, root): a tiny model that learned the knowledge
+    leaf's facts from a base that knows the general probe."""
+    from support.runs import make_dataset, make_taxonomy
+
+    root = tmp_path_factory.mktemp("quantize")
+    leaves = make_taxonomy(root / "taxonomy", knowledge=True)
+    dataset = make_dataset(root / "generate", leaves)
+    knowledge = [leaf for leaf in leaves if leaf.kind == "knowledge"]
+    probe, text = write_general_sets(root / "general")
+    items = knowledge_eval_set(knowledge[0], {}, 0.5, ITEMS).items
+    facts = [(item.question, item.choices[item.gold]) for item in items]
+    start = build_tiny_model(root / "random", hidden=64)
+    base = train_tiny(start, root / "base", general_rows(), STEPS)
+    model = train_tiny(base, root / "learned", facts + general_rows(), STEPS)
+    config = make_config(probe_file=str(probe), text_file=str(text), max_new_tokens=40, max_per_leaf=ITEMS)
+    config = deep_merge(config, {"publish": {"quantize": QUANTIZE, "min_fact_retention": 0.0}})
+    return leaves, dataset, base, model, config, root
+
+
+@pytest.fixture(scope="module")
+def report(learned):
+    leaves, dataset, base, model, config, root = learned
+    files = gguf_files_to_evaluate(model, root / "eval" / "gguf", config["publish"])
+    assert [path.name for path in files] == ["model.gguf", "model.q8_0.gguf", "model.q4_0.gguf"]
+    return evaluate(str(model), [str(base)], dataset, leaves, root / "eval", config, quiet=True, gguf_files=files)
+
+
+def test_each_gguf_file_is_scored_on_the_facts_and_the_probe(report, learned):
+    _, _, _, model, _, _ = learned
+    files = report.data["gguf"]
+    candidate_facts = report.data["totals"]["knowledge"]["scores"][str(model)]["fact_accuracy"]
+    assert candidate_facts >= 0.5
+    assert [files[name]["weights"] for name in files] == ["F32", "Q8_0", "Q4_0"]
+    assert (
+        files["model.q4_0.gguf"]["size_bytes"]
+        < files["model.q8_0.gguf"]["size_bytes"]
+        < files["model.gguf"]["size_bytes"]
+    )
+    # model.gguf is the candidate's own weights: the same answers, every fact kept
+    exact = files["model.gguf"]
+    assert exact["scores"]["knowledge"]["fact_accuracy"] == candidate_facts and exact["fact_retention"] == 1.0
+    assert files["model.q8_0.gguf"]["fact_retention"] >= 0.9
+    for entry in files.values():
+        assert entry["facts_known_by_candidate"] == round(candidate_facts * entry["n"]["knowledge"])
+        assert entry["scores"]["general/probe"]["mc_acc"] is not None
+    markdown = (report.out_dir / "report.md").read_text()
+    assert "| `model.q4_0.gguf` | Q4_0 |" in markdown and "facts kept" in markdown
+
+
+def test_a_file_of_another_model_keeps_none_of_the_facts(learned, report):
+    """The control: the base model's GGUF in place of the candidate's knows none of its facts,
+    so the retention figure measures the file, not the questions."""
+    leaves, dataset, base, model, config, root = learned
+    other = gguf_files_to_evaluate(base, root / "base-gguf", {"gguf": True})
+    control = evaluate(
+        str(model), [str(base)], dataset, leaves, root / "eval-control", config, quiet=True, gguf_files=other
+    )
+    assert control.data["gguf"]["model.gguf"]["fact_retention"] <= 0.2
+
+
+def test_the_gate_holds_each_file_to_publish_min_fact_retention(learned, report):
+    leaves, dataset, base, model, config, root = learned
+    strict = deep_merge(config, {"publish": {"min_fact_retention": 1.01}})
+    files = [root / "eval" / "gguf" / name for name in report.data["gguf"]]
+    gated = evaluate(
+        str(model), [str(base)], dataset, leaves, root / "eval-gated", strict, quiet=True, gguf_files=files
+    )
+    assert not gated.passed
+    assert [reason.split(" keeps ")[0] for reason in gated.gate.reasons] == list(report.data["gguf"])
+    assert gated.data["gate"]["thresholds"]["min_fact_retention"] == 1.01
+
+
+def test_the_bundle_ships_the_evaluated_files_with_their_figures(learned, report, tmp_path):
+    import gguf
+
+    leaves, dataset, base, model, config, root = learned
+    train = _train_run(model, base, tmp_path)
+    bundle = publish(train, report.out_dir, dataset, leaves, config, str(tmp_path / "bundle"))
+    assert verify_bundle(bundle) == []
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert {name: entry["evaluated"] for name, entry in manifest["gguf"].items()} == dict.fromkeys(
+        ["model.gguf", "model.q8_0.gguf", "model.q4_0.gguf"], True
+    )
+    reader = gguf.GGUFReader(bundle / "model.q4_0.gguf")
+    assert reader.fields["general.name"].contents() == manifest["name"]  # its own name, the evaluated weights
+    assert "| `model.q8_0.gguf` | Q8_0 |" in (bundle / "README.md").read_text()
+
+
+def test_a_quantisation_the_evaluation_did_not_score_is_refused(learned, report, tmp_path):
+    leaves, dataset, base, model, config, root = learned
+    train = _train_run(model, base, tmp_path)
+    more = deep_merge(config, {"publish": {"quantize": [*QUANTIZE, "q5_0"]}})
+    with pytest.raises(TaxonError, match=r"model.q5_0.gguf was not evaluated"):
+        publish(train, report.out_dir, dataset, leaves, more, str(tmp_path / "bundle"))
+    assert not (tmp_path / "bundle").exists()
+
+
+def _train_run(model, base, folder):
+    import shutil
+
+    train = folder / "train"
+    shutil.copytree(model, train / "model")
+    result = {"base_model": str(base), "steps": 80, "tokens": 1, "real_token_fraction": 1.0, "final_loss": 1.0}
+    (train / "result.json").write_text(json.dumps({**result, "dataset_hash": "0" * 64, "config": {"method": "full"}}))
+    return train
