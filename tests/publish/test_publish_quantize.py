@@ -6,6 +6,7 @@ ships only files whose very weights were evaluated."""
 import json
 
 import pytest
+import yaml
 
 from support.runs import make_config
 from support.tiny_model import build_tiny_model
@@ -109,7 +110,16 @@ def test_the_bundle_ships_the_evaluated_files_with_their_figures(learned, report
     )
     reader = gguf.GGUFReader(bundle / "model.q4_0.gguf")
     assert reader.fields["general.name"].contents() == manifest["name"]  # its own name, the evaluated weights
-    assert "| `model.q8_0.gguf` | Q8_0 |" in (bundle / "README.md").read_text()
+    card = (bundle / "README.md").read_text()
+    assert "| `model.q8_0.gguf` | Q8_0 |" in card  # the evaluation's table
+    assert "| `model.q4_0.gguf` | Q4_0 | 0 MiB | 100% |" in card  # what each file keeps, beside how to run it
+    assert "llama-cli -m model.q4_0.gguf" in card and "ollama create NAME -f Modelfile" in card
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert "gguf" in front["tags"] and front["language"] == ["en"]
+    # no folder of the machine that made it: the candidate is this model, the base its hub id
+    assert str(tmp_path) not in card and str(root) not in card and "/tmp/" not in card
+    assert f"### Evaluation of `this model ({manifest['name']})`" in card
+    assert "B1 = `HuggingFaceTB/SmolLM2-135M-Instruct`" in card
 
 
 def test_a_quantisation_the_evaluation_did_not_score_is_refused(learned, report, tmp_path):

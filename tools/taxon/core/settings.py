@@ -238,12 +238,14 @@ class PublishSettings:
     min_fact_retention: Share = 0.0  # the gate: each GGUF file keeps this share of the candidate's known facts
     max_shard_size: str = "2GB"
     license: str = "apache-2.0"
+    language: tuple[str, ...] = ("en",)  # the cards' language (ISO 639-1 codes)
     base_model_id: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     datasets: tuple[str, ...] = ()
     tags: tuple[str, ...] = ("instructlab", "synthetic-data")
     require_passed_gate: bool = True
     hub_staging_dir: str = ".taxon-cache/bundles"
     hub_private: bool = False
+    hub_dataset: bool = True  # hf://ORG/NAME also uploads dataset/ as ORG/NAME-dataset, linked from the card
 
 
 @dataclass(frozen=True)

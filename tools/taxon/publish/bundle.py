@@ -205,7 +205,13 @@ def evaluated_gguf(files: dict[str, Path], eval_report: dict | None, eval_dir: P
                 where=str(eval_dir),
                 hint="evaluate with the same publish.quantize (the pipeline does), or publish without it",
             )
-        entries[name] = {**summary, "size_bytes": path.stat().st_size, "evaluated": matches}
+        retention = evaluated[name].get("fact_retention") if matches else None
+        entries[name] = {
+            **summary,
+            "size_bytes": path.stat().st_size,
+            "evaluated": matches,
+            "fact_retention": retention,
+        }
     return entries
 
 
@@ -216,7 +222,9 @@ def build_bundle(
     leaves: list[Leaf],
     config: Config,
     final: Path,
+    hub: dict[str, str] | None = None,
 ) -> Path:
+    """`hub`: the repositories it goes to ({"hub_model": ORG/NAME, "hub_id": the dataset's}), for the cards."""
     settings = config.publish
     train_dir, dataset_dir = Path(train_dir), Path(dataset_dir)
     model_dir, adapter_dir = train_dir / MODEL_DIR, train_dir / ADAPTER_DIR
@@ -261,6 +269,7 @@ def build_bundle(
             gguf_files = write_gguf_and_modelfile(staging, staging, name, quantize)
             manifest["gguf"] = evaluated_gguf(gguf_files, eval_report, eval_dir)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
+        manifest["dataset"].update(hub or {})
         eval_markdown_path = staging / BUNDLE_EVAL_DIR / REPORT_MD
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None
         atomic_write_text(staging / "README.md", render_card(manifest, eval_report, eval_markdown, settings))

@@ -52,6 +52,14 @@ def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def size_category(rows: int) -> str:
+    """The Hub's size_categories bucket for a row count."""
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < limit:
+            return label
+    return "n>1M"
+
+
 def _review_line(counts: dict[str, int]) -> str:
     return (
         f"Maintainers decided on {counts['reviewed']} generated samples: kept {counts['keep']}, dropped "
@@ -65,6 +73,8 @@ def _review_line(counts: dict[str, int]) -> str:
 def _card(name: str, splits: dict[str, int], settings: PublishSettings, decisions: dict[str, int]) -> str:
     front = {
         "license": settings.license,
+        "language": list(settings.language),
+        "size_categories": [size_category(sum(splits.values()))],
         "pretty_name": f"{name} training set",
         "task_categories": ["text-generation"],
         "tags": ["taxon", "synthetic"],
