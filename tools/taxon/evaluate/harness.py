@@ -17,17 +17,20 @@ from taxon.core.store import atomic_write_jsonl, atomic_write_text
 from taxon.evaluate.sets import KNOWLEDGE, PROBE, EvalSet
 
 TASK_PREFIX = "taxon_"
+KNOWLEDGE_GROUP = "taxon_knowledge"  # every knowledge leaf's task, weighted by size: the report's knowledge total
 
 
 def task_name(set_id: str) -> str:
     return TASK_PREFIX + re.sub(r"\W+", "_", set_id).strip("_")
 
 
-def task_config(name: str, data_file: Path) -> dict[str, Any]:
+def task_config(name: str, data_file: str) -> dict[str, Any]:
+    """A task over a JSONL file: `data_file` absolute here, relative to the bundle in a bundle
+    (lm-eval hands it to `datasets`, which reads a relative path from the working folder)."""
     return {
         "task": name,
         "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(data_file.resolve())}},
+        "dataset_kwargs": {"data_files": {"test": data_file}},
         "test_split": "test",
         "output_type": "multiple_choice",
         "doc_to_text": "{{question}}",
@@ -55,9 +58,27 @@ def write_harness_tasks(eval_sets: list[EvalSet], folder: Path) -> dict[str, str
             for item in eval_set.items
         ]
         atomic_write_jsonl(data_file, rows)
-        atomic_write_text(Path(folder) / f"{name}.yaml", yaml.safe_dump(task_config(name, data_file), sort_keys=False))
+        config = task_config(name, str(data_file.resolve()))
+        atomic_write_text(Path(folder) / f"{name}.yaml", yaml.safe_dump(config, sort_keys=False))
         tasks[eval_set.set_id] = name
+    knowledge = [tasks[s.set_id] for s in eval_sets if s.kind == KNOWLEDGE and s.set_id in tasks]
+    if knowledge:
+        atomic_write_text(
+            Path(folder) / f"{KNOWLEDGE_GROUP}.yaml", yaml.safe_dump(group_config(knowledge), sort_keys=False)
+        )
     return tasks
+
+
+def group_config(tasks: list[str]) -> dict[str, Any]:
+    """The knowledge leaves' tasks as one group whose acc is the report's knowledge total."""
+    return {
+        "group": KNOWLEDGE_GROUP,
+        "task": tasks,
+        "aggregate_metric_list": [
+            {"metric": metric, "aggregation": "mean", "weight_by_size": True} for metric in ("acc", "acc_norm")
+        ],
+        "metadata": {"version": 1.0},
+    }
 
 
 def run_harness(

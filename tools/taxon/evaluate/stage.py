@@ -15,6 +15,7 @@ from taxon.backends.models import gguf_summary, model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
 from taxon.core.settings import Config, EvaluateSettings, plain
+from taxon.core.store import atomic_write_jsonl
 from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outputs
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.choices import choice_accuracy
@@ -37,7 +38,7 @@ from taxon.evaluate.sets import (
 from taxon.qna.checks import failed
 from taxon.qna.decisions import curation_summary
 from taxon.qna.facts import fact_match
-from taxon.qna.layout import read_bundle_leaves
+from taxon.qna.layout import HARNESS_DIR, QUESTIONS_NAME, read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
 
 REPORT_FORMAT = "taxon-eval/2"
@@ -267,6 +268,35 @@ def score_files(
     return entries
 
 
+def question_rows(eval_sets: list[EvalSet]) -> list[dict]:
+    """Every scored item of every set, as asked and as scored (questions.jsonl): what the
+    report's figures count, shipped with the bundle."""
+    rows = []
+    for eval_set in eval_sets:
+        for item in eval_set.items:
+            row = {"set": eval_set.set_id, "kind": eval_set.kind, "id": item.id, "source": item.source}
+            row |= {"question": item.question, "reference": item.reference}
+            if item.key_facts:
+                row["key_facts"] = list(item.key_facts)
+            if item.choices:
+                row |= {"choices": list(item.choices), "gold": item.gold}
+            rows.append(row)
+    return rows
+
+
+def computed_dtype(settings: EvaluateSettings, model_path: str) -> str:
+    """The dtype the candidate's figures were computed in ("auto" resolved on this machine):
+    what reproduces them."""
+    if settings.backend != "transformers":
+        return settings.dtype
+    import torch
+
+    from taxon.backends.transformers import torch_dtype
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return str(torch_dtype(settings.dtype, model_path, device)).removeprefix("torch.")
+
+
 def evaluate(
     candidate: str,
     baselines: list[str],
@@ -312,7 +342,8 @@ def evaluate(
                 else {}
             ),
         }
-    harness = write_harness_tasks(eval_sets, out_dir / "lm_eval")
+    atomic_write_jsonl(out_dir / QUESTIONS_NAME, question_rows(eval_sets))
+    harness = write_harness_tasks(eval_sets, out_dir / HARNESS_DIR)
     leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
@@ -327,6 +358,7 @@ def evaluate(
         "format": REPORT_FORMAT,
         "candidate": candidate,
         "candidate_hash": model_fingerprint(paths[candidate]),
+        "dtype": computed_dtype(settings, paths[candidate]),
         "baselines": baselines,
         "settings": {
             **{key: value for key, value in plain(settings).items() if key != "gate"},
@@ -336,7 +368,7 @@ def evaluate(
         "changed_leaves_not_in_taxonomy": [leaf for leaf in changed if leaf not in leaf_sets],
         "sets": sets_report,
         "totals": _totals(eval_sets, scores, comparing),
-        "lm_eval": run_harness(harness, out_dir / "lm_eval", paths, settings) if settings.lm_eval else None,
+        "lm_eval": run_harness(harness, out_dir / HARNESS_DIR, paths, settings) if settings.lm_eval else None,
         "gguf": files,
         "gate": gate.to_json(),
         # the maintainers' decisions on the generated samples, and the filters' agreement with them

@@ -20,6 +20,7 @@ from taxon.publish.compat import make_compatible
 from taxon.publish.dataset import write_dataset
 from taxon.publish.gguf import GGUF_NAME, wanted_quantizations, write_gguf_and_modelfile
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text, taxonomy_commit
+from taxon.publish.reproduce import copy_harness_tasks, lm_eval_command
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
     ADAPTER_DIR,
@@ -247,6 +248,7 @@ def build_bundle(
             # peft's placeholder card would sit beside the bundle's own
             _copy_tree(adapter_dir, staging / ADAPTER_DIR, skip=lambda path: path.name == "README.md")
         _copy_named(train_dir, TRAIN_RECORDS, staging / BUNDLE_TRAIN_DIR)
+        harness_tasks = copy_harness_tasks(Path(eval_dir), staging) if eval_dir and eval_report is not None else []
         if eval_dir and eval_report is not None:
             _copy_named(Path(eval_dir), EVAL_RECORDS, staging / BUNDLE_EVAL_DIR)
             eval_report = _portable_eval(staging / BUNDLE_EVAL_DIR, eval_report)
@@ -264,6 +266,9 @@ def build_bundle(
             has_adapter=has_adapter,
         )
         manifest["dtype"] = dtype
+        if eval_report and harness_tasks:
+            computed = eval_report.get("dtype", "float32")
+            manifest["lm_eval"] = {"tasks": harness_tasks, "command": lm_eval_command(harness_tasks, computed)}
         quantize = wanted_quantizations(settings)
         if quantize is not None:
             gguf_files = write_gguf_and_modelfile(staging, staging, name, quantize)

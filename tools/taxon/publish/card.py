@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from taxon.core.settings import PublishSettings
+from taxon.publish.reproduce import LM_EVAL_INSTALL
 from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -87,6 +88,22 @@ def _portable_evaluation(markdown: str, manifest: dict[str, Any], eval_report: d
     for path in sorted(names, key=len, reverse=True):
         markdown = markdown.replace(f"`{path}`", f"`{names[path]}`")
     return markdown
+
+
+def _reproduce(manifest: dict[str, Any]) -> list[str]:
+    if not manifest.get("lm_eval"):
+        return []
+    return [
+        "Every scored question, as asked and with what it was scored against, is in `eval/questions.jsonl`; "
+        "the closest training question of each held-out one in `eval/heldout.jsonl`. The multiple-choice "
+        "figures (acc, acc_norm; the knowledge total as the group `taxon_knowledge`) come back from this "
+        f"folder with lm-evaluation-harness (`{LM_EVAL_INSTALL}`):",
+        "",
+        "```",
+        manifest["lm_eval"]["command"],
+        "```",
+        "",
+    ]
 
 
 def _usage(manifest: dict[str, Any]) -> list[str]:
@@ -184,6 +201,7 @@ def render_card(
         if eval_markdown
         else "This bundle was published without an evaluation.",
         "",
+        *_reproduce(manifest),
         "## Files and checks",
         "",
         f"`manifest.json` lists every file with its sha256, the config, the seeds and the library versions; "

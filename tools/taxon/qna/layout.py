@@ -64,12 +64,15 @@ LOSS_PLOT_NAME = "loss.png"
 TENSORBOARD_DIR = "tensorboard"  # the log as TensorBoard events, when tensorboard is installed
 TRAIN_RECORDS = (TRAIN_RESULT_NAME, TRAIN_LOG_NAME, LOSS_PLOT_NAME)
 
-# evaluate: <out>/report.json, report.md, deltas.png, heldout.jsonl (closest training question per held-out item)
+# evaluate: <out>/report.json, report.md, deltas.png, heldout.jsonl (closest training question per held-out item),
+# questions.jsonl (every scored item), lm_eval/ (the multiple-choice sets as lm-evaluation-harness tasks)
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 DELTAS_PNG = "deltas.png"
 HELDOUT_NAME = "heldout.jsonl"
-EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG)
+QUESTIONS_NAME = "questions.jsonl"
+HARNESS_DIR = "lm_eval"
+EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG, HELDOUT_NAME, QUESTIONS_NAME)
 # report.json's metric names, as people read them (the report's tables and plot, the model card)
 METRIC_LABELS = {
     "fact_accuracy": "fact accuracy",
