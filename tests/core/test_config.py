@@ -129,3 +129,34 @@ def test_taxon_toml_states_every_key_with_the_schemas_default():
         "profile": "",
         "config_path": "",
     }
+
+
+def test_config_show_names_where_each_value_came_from(tmp_path, capsys):
+    """taxon config show: the schema's default, taxon.toml, the profile or --set, the last that
+    set it; the text it prints reads back as TOML with the same values."""
+    import json
+    import tomllib
+
+    from taxon.cli import main
+    from taxon.core.config import config_sources, load_config
+
+    path = tmp_path / "taxon.toml"
+    path.write_text("[train]\nepochs = 3\nseed = 1\n\n[profiles.fast.train]\nlearning_rate = 0.1\nseed = 2\n")
+    config, rows = config_sources("fast", path, {"train": {"seed": 7}})
+    assert config == load_config("fast", path, {"train": {"seed": 7}})  # the same loader, not a second
+    sources = {key: (value, source) for key, value, source in rows}
+    assert sources["train.epochs"] == (3, "taxon.toml")
+    assert sources["train.learning_rate"] == (0.1, "profile fast")
+    assert sources["train.seed"] == (7, "--set")
+    assert sources["train.rows_per_step"] == (8, "default")
+    assert sources["evaluate.gate.probe_max_drop"] == (0.05, "default")
+
+    assert main(["config", "show", "--profile", "fast", "--config", str(path), "--set", "train.seed=7"]) == 0
+    text = capsys.readouterr().out
+    assert "learning_rate = 0.1" in text and "# profile fast" in text
+    assert (
+        tomllib.loads(text)["train"]["seed"] == 7 and tomllib.loads(text)["evaluate"]["gate"]["probe_max_drop"] == 0.05
+    )
+    assert main(["config", "show", "--profile", "fast", "--config", str(path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"key": "train.seed", "value": 2, "source": "profile fast"} in rows

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("verify", "check a published bundle: checksums, no pickle, manifest"),
     "pipeline": ("pipeline", "run validate, generate, train, evaluate and publish in a run folder"),
     "chat": ("chat", "talk to a model in the terminal"),
+    "config": ("config", "show the resolved config of a profile, each value with where it came from"),
     "gitops": ("gitops", "helpers the GitHub workflows call (changed files, comments, commands)"),
 }
 
