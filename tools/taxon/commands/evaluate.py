@@ -34,6 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LEAF",
         help="leaf ids this change touched: the gate requires each to improve",
     )
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="your own questions with their answers (JSONL or YAML rows of question and answer; repeatable): "
+        "scored as the knowledge facts are, reported apart from the taxonomy's figures",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(parser)
 
@@ -57,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         changed_leaves=args.changed,
         quiet=args.quiet,
         gguf_files=gguf_files,
+        questions=args.questions,
     )
     print((Path(args.out) / REPORT_MD).read_text(encoding="utf-8"))
     print(f"reports in {args.out}: report.json, report.md, deltas.png")

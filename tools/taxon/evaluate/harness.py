@@ -14,7 +14,7 @@ import yaml
 from taxon.core.errors import MissingExtra, UsageError
 from taxon.core.settings import EvaluateSettings
 from taxon.core.store import atomic_write_jsonl, atomic_write_text
-from taxon.evaluate.sets import KNOWLEDGE, PROBE, EvalSet
+from taxon.evaluate.sets import KNOWLEDGE, PROBE, EvalSet, is_user_set
 
 TASK_PREFIX = "taxon_"
 KNOWLEDGE_GROUP = "taxon_knowledge"  # every knowledge leaf's task, weighted by size: the report's knowledge total
@@ -61,7 +61,9 @@ def write_harness_tasks(eval_sets: list[EvalSet], folder: Path) -> dict[str, str
         config = task_config(name, str(data_file.resolve()))
         atomic_write_text(Path(folder) / f"{name}.yaml", yaml.safe_dump(config, sort_keys=False))
         tasks[eval_set.set_id] = name
-    knowledge = [tasks[s.set_id] for s in eval_sets if s.kind == KNOWLEDGE and s.set_id in tasks]
+    knowledge = [
+        tasks[s.set_id] for s in eval_sets if s.kind == KNOWLEDGE and s.set_id in tasks and not is_user_set(s.set_id)
+    ]
     if knowledge:
         atomic_write_text(
             Path(folder) / f"{KNOWLEDGE_GROUP}.yaml", yaml.safe_dump(group_config(knowledge), sort_keys=False)

@@ -34,6 +34,7 @@ from taxon.evaluate.sets import (
     TRUSTED_REFERENCES,
     EvalSet,
     build_eval_sets,
+    is_user_set,
 )
 from taxon.qna.checks import failed
 from taxon.qna.decisions import curation_summary
@@ -238,7 +239,7 @@ def score_files(
     the file still knows, with the paired interval of its fact accuracy minus the candidate's."""
     file_sets = [eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS]
     conversations, scorings = _model_inputs(file_sets)
-    knowledge = [eval_set.set_id for eval_set in file_sets if eval_set.kind == KNOWLEDGE]
+    knowledge = [s.set_id for s in file_sets if s.kind == KNOWLEDGE and not is_user_set(s.set_id)]
     # a GGUF file through transformers on every profile: vLLM's GGUF loading is experimental
     file_settings = replace(settings, backend="transformers")
     entries = {}
@@ -307,16 +308,19 @@ def evaluate(
     changed_leaves: list[str] | None = None,
     quiet: bool = False,
     gguf_files: list[Path] | None = None,
+    questions: list[Path] | None = None,
 ) -> EvalReport:
     """Score `candidate` and each baseline (model folders, hub ids or packaged specs) on every
     leaf's held-out questions and the general sets, compare, gate, and write the reports.
     `gguf_files`: the candidate as the GGUF files publish will ship (publish.quantize), each
-    scored on the knowledge facts and the general probe beside it."""
+    scored on the knowledge facts and the general probe beside it. `questions`: a user's own
+    question files (`taxon evaluate --questions`), each a set scored as the knowledge facts are,
+    reported apart from the taxonomy's totals and gate."""
     settings = config.evaluate
     if not baselines:
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
     out_dir = Path(out_dir)
-    eval_sets = build_eval_sets(leaves, dataset_dir, config)
+    eval_sets = build_eval_sets(leaves, dataset_dir, config, questions)
     models = list(dict.fromkeys([candidate, *baselines]))
     paths = {model: resolve_model(model, config.models) for model in models}
     scores, answered, files = _score_models(
@@ -344,12 +348,16 @@ def evaluate(
         }
     atomic_write_jsonl(out_dir / QUESTIONS_NAME, question_rows(eval_sets))
     harness = write_harness_tasks(eval_sets, out_dir / HARNESS_DIR)
-    leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL)}
+    leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL) and not is_user_set(s.set_id)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
         gate_intervals[TEXT_ID],
         {leaf: (METRICS[leaf_sets[leaf].kind][0], gate_intervals[leaf]) for leaf in changed if leaf in leaf_sets},
-        {set_id: entry for set_id, entry in overlap.items() if leaf_sets[set_id].kind == KNOWLEDGE},
+        {
+            set_id: entry
+            for set_id, entry in overlap.items()
+            if set_id in leaf_sets and leaf_sets[set_id].kind == KNOWLEDGE
+        },
         settings.gate,
         {name: entry["fact_retention"] for name, entry in files.items()},
         config.publish.min_fact_retention,
@@ -404,11 +412,12 @@ def _score_models(
 def _totals(
     eval_sets: list[EvalSet], scores: dict[str, dict[str, dict[str, list[float]]]], comparing: _Comparing
 ) -> dict[str, dict[str, Any]]:
-    """The knowledge and skill totals: every item of the sets of that kind pooled."""
+    """The knowledge and skill totals: every item of the taxonomy's sets of that kind pooled (a
+    user's question files apart)."""
     totals = {}
     for total_id, kind in TOTALS.items():
         metrics = METRICS[kind]
-        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
+        kind_sets = [s.set_id for s in eval_sets if s.kind == kind and not is_user_set(s.set_id)]
         per_model = {
             model: {m: [v for set_id in kind_sets for v in model_scores[set_id][m]] for m in metrics}
             for model, model_scores in scores.items()
