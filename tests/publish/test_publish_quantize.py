@@ -139,3 +139,18 @@ def _train_run(model, base, folder):
     result = {"base_model": str(base), "steps": 80, "tokens": 1, "real_token_fraction": 1.0, "final_loss": 1.0}
     (train / "result.json").write_text(json.dumps({**result, "dataset_hash": "0" * 64, "config": {"method": "full"}}))
     return train
+
+
+def test_a_gguf_file_is_a_model_wherever_taxon_takes_one(learned, report):
+    """taxon serve, chat and evaluate load a GGUF file as they load a folder: model.gguf (the
+    candidate's own weights) answers as the candidate does."""
+    from taxon.backends import local_model
+    from taxon.backends.base import ChatRequest
+    from taxon.backends.models import resolve_model
+
+    _, _, _, model, _, root = learned
+    path = str(root / "eval" / "gguf" / "model.gguf")
+    assert resolve_model(path, {}) == path
+    request = ChatRequest(({"role": "user", "content": "What is 7 plus 5?"},), max_tokens=12, temperature=0.0)
+    answers = [local_model("transformers", str(m), dtype="float32").chat([request])[0].text for m in (path, model)]
+    assert answers[0] == answers[1] and answers[0]
