@@ -219,6 +219,14 @@ class EvaluateSettings:
     text_file: str = ""
     heldout_max_jaccard: float = 0.6
     lm_eval: bool = False
+    benchmarks: tuple[str, ...] = ()  # lm-eval registry tasks (mmlu, arc_easy ...); () = none
+    benchmark_include_path: str = ""  # a folder of more lm-eval task files for evaluate.benchmarks
+    benchmark_limit: Annotated[int, AtLeast(0)] = 0  # items per benchmark task (lm-eval's --limit); 0 = all
+    judge_model: str = ""  # a model at judge_base_url that rates chat answers 1-10; "" = no judged chat set
+    judge_base_url: str = "http://127.0.0.1:8000/v1"
+    judge_api_key_env: str = ""
+    chat_file: str = ""  # the judged chat prompts; "" = taxon/data/chat_prompts.jsonl
+    chat_max_new_tokens: Count = 512
     max_new_tokens: int = 64
     batch_size: int = 16
     dtype: InferenceDtype = "auto"

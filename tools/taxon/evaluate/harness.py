@@ -83,6 +83,47 @@ def group_config(tasks: list[str]) -> dict[str, Any]:
     }
 
 
+def _simple_evaluate(
+    path: str,
+    tasks: list[str],
+    manager: Any,
+    settings: EvaluateSettings,
+    dtype: str,
+    chat_template: bool,
+    limit: int | None,
+) -> Any:
+    """lm_eval.simple_evaluate on one local model folder: model `hf` (vLLM's own with
+    evaluate.backend = vllm)."""
+    import lm_eval
+    import torch
+
+    if not Path(path).is_dir():
+        raise UsageError(f"lm-eval runs on local model folders, not '{path}'", hint="evaluate a model folder")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    vllm = settings.backend == "vllm"
+    model_args = {"pretrained": str(path), "dtype": dtype}
+    if not vllm:
+        model_args["device"] = device
+    return lm_eval.simple_evaluate(
+        model="vllm" if vllm else "hf",
+        model_args=model_args,
+        tasks=tasks,
+        task_manager=manager,
+        batch_size=settings.batch_size if not vllm else "auto",
+        apply_chat_template=chat_template,
+        limit=limit,
+        log_samples=False,
+    )
+
+
+def _task_manager(include_path: str | None) -> Any:
+    try:
+        from lm_eval.tasks import TaskManager
+    except ImportError:
+        raise MissingExtra("lm_eval", "train") from None
+    return TaskManager(include_path=include_path)
+
+
 def run_harness(
     tasks: dict[str, str], folder: Path, model_paths: dict[str, str], settings: EvaluateSettings
 ) -> dict[str, Any]:
@@ -90,27 +131,11 @@ def run_harness(
     the chat template applied as our own scoring does, float32 as the transformers backend)."""
     if not tasks:
         return {}
-    try:
-        import lm_eval
-        from lm_eval.tasks import TaskManager
-    except ImportError:
-        raise MissingExtra("lm_eval", "train") from None
-    import torch
-
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    manager = _task_manager(str(Path(folder).resolve()))
     results = {}
-    manager = TaskManager(include_path=str(Path(folder).resolve()))
     for model, path in model_paths.items():
-        if not Path(path).is_dir():
-            raise UsageError(f"lm-eval runs on local model folders, not '{path}'", hint="set evaluate.lm_eval = false")
-        output = lm_eval.simple_evaluate(
-            model="hf",
-            model_args={"pretrained": str(path), "dtype": "float32", "device": device},
-            tasks=list(tasks.values()),
-            task_manager=manager,
-            batch_size=settings.batch_size,
-            apply_chat_template=True,
-            log_samples=False,
+        output = _simple_evaluate(
+            path, list(tasks.values()), manager, settings, "float32", chat_template=True, limit=None
         )
         results[model] = {
             set_id: {
@@ -120,3 +145,35 @@ def run_harness(
             for set_id, name in tasks.items()
         }
     return results
+
+
+def run_benchmarks(model_paths: dict[str, str], settings: EvaluateSettings, dtype: str) -> dict[str, Any]:
+    """evaluate.benchmarks: tasks of lm-evaluation-harness's own registry (mmlu, arc_easy,
+    hellaswag ..., their data fetched from the Hugging Face Hub by the harness; more task
+    folders with evaluate.benchmark_include_path), scored as the harness scores them (its
+    prompts and few-shot settings, no chat template) on each model: model -> task -> metric ->
+    value, with the tasks and the per-task limit."""
+    tasks = list(settings.benchmarks)
+    manager = _task_manager(settings.benchmark_include_path or None)
+    unknown = [task for task in tasks if task not in manager.all_tasks]
+    if unknown:
+        raise UsageError(
+            f"evaluate.benchmarks names tasks lm-evaluation-harness does not have: {', '.join(unknown)}",
+            hint="see `lm_eval --tasks list`; a folder of your own task files goes in evaluate.benchmark_include_path",
+        )
+    limit = settings.benchmark_limit or None
+    results = {}
+    for model, path in model_paths.items():
+        output = _simple_evaluate(path, tasks, manager, settings, dtype, chat_template=False, limit=limit)
+        results[model] = {
+            task: {
+                metric.removesuffix(",none"): value
+                for metric, value in figures.items()
+                if isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and "stderr" not in metric
+                and metric != "alias"
+            }
+            for task, figures in output["results"].items()
+        }
+    return {"tasks": tasks, "limit": limit, "results": results}

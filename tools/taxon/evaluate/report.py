@@ -206,6 +206,43 @@ def _gguf(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _benchmarks(data: dict[str, Any]) -> list[str]:
+    entry = data.get("benchmarks")
+    if not entry:
+        return []
+    candidate, base = data["candidate"], data["baselines"][0]
+    limit = f", at most {entry['limit']} items a task" if entry.get("limit") else ""
+    lines = ["", f"lm-evaluation-harness benchmarks (its own tasks and prompts{limit}):", ""]
+    lines += ["| Task | metric | candidate | B1 | Δ |", "|---|---|---|---|---|"]
+    for task, figures in entry["results"].get(candidate, {}).items():
+        for metric, value in figures.items():
+            theirs = entry["results"].get(base, {}).get(task, {}).get(metric)
+            delta = f"{value - theirs:+.3f}" if theirs is not None else "–"
+            lines.append(f"| {task} | {metric} | {_number(value)} | {_number(theirs)} | {delta} |")
+    return lines
+
+
+def _chat(data: dict[str, Any]) -> list[str]:
+    entry = data.get("chat")
+    if not entry:
+        return []
+    candidate, base = data["candidate"], data["baselines"][0]
+    interval = entry["comparisons"].get(base)
+    delta = f"{interval['delta']:+.2f} [{interval['low']:+.2f}, {interval['high']:+.2f}]" if interval else "–"
+    lines = [
+        "",
+        f"Judged chat set ({entry['n']} prompts of `{entry['file']}`, each answer rated 1-10 by `{entry['judge']}`; "
+        f"unrated replies: candidate {entry['unrated'][candidate]}, B1 {entry['unrated'][base]}):",
+        "",
+        "| Category | candidate | B1 |",
+        "|---|---|---|",
+    ]
+    for category, scores in entry["by_category"].items():
+        lines.append(f"| {category} | {_number(scores.get(candidate))} | {_number(scores.get(base))} |")
+    lines.append(f"| **all** | {_number(entry['scores'][candidate])} | {_number(entry['scores'][base])} (Δ {delta}) |")
+    return lines
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
@@ -217,7 +254,8 @@ def render_markdown(data: dict[str, Any]) -> str:
     lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", "Baselines: " + "; ".join(f"{label} = `{baseline}`" for baseline, label in labels.items()), ""]
     lines += _score_table(data, labels)
-    lines += _gguf(data) + _examples(data) + _hygiene(data) + _harness(data) + _curation(data)
+    lines += _gguf(data) + _chat(data) + _benchmarks(data) + _examples(data) + _hygiene(data) + _harness(data)
+    lines += _curation(data)
     lines += ["", describe_sets(data), ""]
     return "\n".join(lines)
 

@@ -20,8 +20,9 @@ from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outpu
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.choices import choice_accuracy
 from taxon.evaluate.gate import GateResult, check_gate
-from taxon.evaluate.harness import run_harness, write_harness_tasks
+from taxon.evaluate.harness import run_benchmarks, run_harness, write_harness_tasks
 from taxon.evaluate.heldout import heldout_overlap
+from taxon.evaluate.judged import judged_chat, read_chat_prompts
 from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
 from taxon.evaluate.sets import (
@@ -326,6 +327,7 @@ def evaluate(
     scores, answered, files = _score_models(
         eval_sets, paths, candidate, [Path(path) for path in gguf_files or []], out_dir, settings, quiet
     )
+    chat = _judged_chat({model: paths[model] for model in (candidate, baselines[0])}, out_dir, config, quiet)
     known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
     overlap = heldout_overlap(eval_sets, dataset_dir, leaves, config, out_dir)
@@ -348,6 +350,12 @@ def evaluate(
         }
     atomic_write_jsonl(out_dir / QUESTIONS_NAME, question_rows(eval_sets))
     harness = write_harness_tasks(eval_sets, out_dir / HARNESS_DIR)
+    dtype = computed_dtype(settings, paths[candidate])
+    benchmarks = (
+        run_benchmarks({model: paths[model] for model in (candidate, baselines[0])}, settings, dtype)
+        if settings.benchmarks
+        else None
+    )
     leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL) and not is_user_set(s.set_id)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
@@ -366,7 +374,7 @@ def evaluate(
         "format": REPORT_FORMAT,
         "candidate": candidate,
         "candidate_hash": model_fingerprint(paths[candidate]),
-        "dtype": computed_dtype(settings, paths[candidate]),
+        "dtype": dtype,
         "baselines": baselines,
         "settings": {
             **{key: value for key, value in plain(settings).items() if key != "gate"},
@@ -378,6 +386,8 @@ def evaluate(
         "totals": _totals(eval_sets, scores, comparing),
         "lm_eval": run_harness(harness, out_dir / HARNESS_DIR, paths, settings) if settings.lm_eval else None,
         "gguf": files,
+        "benchmarks": benchmarks,
+        "chat": chat,
         "gate": gate.to_json(),
         # the maintainers' decisions on the generated samples, and the filters' agreement with them
         "curation": curation_summary(dataset_dir, [leaf.leaf_id for leaf in leaves]),
@@ -407,6 +417,16 @@ def _score_models(
             scores[model], answered[model] = score_outputs(eval_sets, outputs)
         files = score_files(gguf_files, eval_sets, scores[candidate], out_dir, settings, advance)
     return scores, answered, files
+
+
+def _judged_chat(models: dict[str, str], out_dir: Path, config: Config, quiet: bool) -> dict[str, Any] | None:
+    """The judge-scored chat set of the candidate and the first baseline, when evaluate.judge_model is set."""
+    settings = config.evaluate
+    if not settings.judge_model:
+        return None
+    prompts = read_chat_prompts(Path(settings.chat_file) if settings.chat_file else None)
+    with _progress(len(prompts) * len(models), quiet) as advance:
+        return judged_chat(models, out_dir, settings, config.teacher, advance)
 
 
 def _totals(
