@@ -137,3 +137,30 @@ def test_an_unreachable_judge_is_a_clear_error_that_keeps_the_answers(eval_input
     error = capsys.readouterr().err
     assert code == 1 and "the judge gone could not be asked" in error and "Traceback" not in error
     assert "evaluate.judge_base_url" in error and list((out / "answers").glob("*.json"))
+
+
+def test_taxon_serve_can_be_the_judge(eval_inputs, models):
+    """A local `taxon serve` (the tiny base as the judge model) answers every grading request;
+    a judge that never writes a rating leaves every answer unrated, with no score made up."""
+    from support.served import serving
+    from taxon.backends.transformers import TransformersTeacher
+
+    leaves, dataset = eval_inputs
+    base, forgot, chat, config, root = models
+    with serving(TransformersTeacher(str(base), dtype="float32"), name="tiny-judge") as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        settings = {**config["evaluate"], "judge_model": "tiny-judge", "judge_base_url": url}
+        settings |= {"chat_file": str(chat), "chat_max_new_tokens": 8}
+        report = evaluate(
+            str(forgot),
+            [str(base)],
+            dataset,
+            leaves,
+            root / "eval-served",
+            {**config, "evaluate": settings},
+            quiet=True,
+        )
+    entry = report.data["chat"]
+    rated = sum(rating is not None for item in entry["items"] for rating in item["ratings"].values())
+    assert sum(entry["unrated"].values()) == 2 * len(PROBE) - rated
+    assert all(item["reasons"][str(base)] is not None for item in entry["items"])
