@@ -41,7 +41,7 @@ def taxonomy_root(args: argparse.Namespace, config: Config) -> Path:
 
 
 # taxon serve and taxon chat: a model and the teacher's torch threads
-MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
+MODEL_HELP = "model folder, GGUF file, hub id or 'packaged:smollm2' (default: generate.teacher)"
 
 
 def add_model_config_arguments(parser: argparse.ArgumentParser) -> None:
