@@ -154,3 +154,24 @@ def test_a_gguf_file_is_a_model_wherever_taxon_takes_one(learned, report):
     request = ChatRequest(({"role": "user", "content": "What is 7 plus 5?"},), max_tokens=12, temperature=0.0)
     answers = [local_model("transformers", str(m), dtype="float32").chat([request])[0].text for m in (path, model)]
     assert answers[0] == answers[1] and answers[0]
+
+
+def test_files_are_evaluated_in_the_dtype_the_bundle_is_published_in(learned, tmp_path):
+    """The demo's case: a float32 model trained from a bfloat16 base is published in bfloat16,
+    so the GGUF files evaluation loads back are made from the bfloat16 weights too, and publish
+    finds each file it writes evaluated."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    leaves, dataset, base, model, config, root = learned
+    bf16_base = tmp_path / "bf16-base"
+    AutoModelForCausalLM.from_pretrained(base).to(torch.bfloat16).save_pretrained(bf16_base)
+    train = _train_run(model, bf16_base, tmp_path)
+    files = gguf_files_to_evaluate(train / "model", tmp_path / "eval" / "gguf", config["publish"])
+    report = evaluate(
+        str(train / "model"), [str(base)], dataset, leaves, tmp_path / "eval", config, quiet=True, gguf_files=files
+    )
+    assert report.data["gguf"]["model.gguf"]["weights"] == "BF16"
+    bundle = publish(train, tmp_path / "eval", dataset, leaves, config, str(tmp_path / "bundle"))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["dtype"] == "bfloat16" and all(entry["evaluated"] for entry in manifest["gguf"].values())

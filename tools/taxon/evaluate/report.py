@@ -177,13 +177,13 @@ def _gguf(data: dict[str, Any]) -> list[str]:
     files = data.get("gguf") or {}
     if not files:
         return []
-    knowledge = data["totals"]["knowledge"]["scores"][data["candidate"]]
-    probe = (data["sets"].get("general/probe") or {}).get("scores", {}).get(data["candidate"], {})
+    candidate = data.get("gguf_candidate") or {}
+    knowledge, probe = candidate.get("knowledge", {}), candidate.get("general/probe", {})
     lines = [
         "",
         "The published GGUF files, each loaded back (transformers, dequantised) and asked the knowledge fact "
-        "questions and the general probe; facts kept = fact questions right in both the file and the candidate, "
-        "of those right in the candidate:",
+        "questions and the general probe beside the candidate asked the same in the same batches; facts kept = "
+        "fact questions right in both the file and the candidate, of those right in the candidate:",
         "",
         "| File | weights | size | fact accuracy | Δ vs candidate [95% CI] | facts kept | knowledge MC acc | probe MC acc |",
         "|---|---|---|---|---|---|---|---|",

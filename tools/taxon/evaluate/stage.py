@@ -229,34 +229,41 @@ def examples(
 def score_files(
     files: list[Path],
     eval_sets: list[EvalSet],
-    candidate_scores: dict[str, dict[str, list[float]]],
+    candidate_path: str,
     out_dir: Path,
     settings: EvaluateSettings,
     advance: Progress,
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
     """Each GGUF file loaded back (transformers dequantises it; its own tokenizer and chat
-    template) and asked the knowledge fact questions and the general probe: file name -> its
-    weights (type, digest, size), figures, and the share of the facts the candidate knew that
-    the file still knows, with the paired interval of its fact accuracy minus the candidate's."""
+    template) and asked the knowledge fact questions and the general probe, beside the candidate
+    asked the same in the same batches (in bfloat16 greedy answers move with what else is in a
+    batch: the demo's candidate alone against within all sets differed on 7 of 192): file name ->
+    its weights (type, digest, size), figures, the share of the facts the candidate knows that
+    the file still knows and the paired interval of its fact accuracy minus the candidate's; and
+    the candidate's figures in that layout."""
+    if not files:
+        return {}, None
     file_sets = [eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS]
     conversations, scorings = _model_inputs(file_sets)
     knowledge = [s.set_id for s in file_sets if s.kind == KNOWLEDGE and not is_user_set(s.set_id)]
-    # a GGUF file through transformers on every profile: vLLM's GGUF loading is experimental
+    # through transformers on every profile: vLLM's GGUF loading is experimental
     file_settings = replace(settings, backend="transformers")
-    entries = {}
-    for path in files:
-        outputs = cached_outputs(out_dir / "answers", str(path), conversations, scorings, file_settings, advance)
+
+    def figures_of(model_path: str) -> tuple[list[float], dict[str, Any]]:
+        outputs = cached_outputs(out_dir / "answers", model_path, conversations, scorings, file_settings, advance)
         scores, _ = score_outputs(file_sets, outputs)
-        facts = [value for set_id in knowledge for value in scores[set_id]["fact_accuracy"]]
-        known = [value for set_id in knowledge for value in candidate_scores[set_id]["fact_accuracy"]]
-        kept = sum(1 for mine, theirs in zip(facts, known) if mine and theirs)
         figures = {
             "knowledge": {m: _mean([v for s in knowledge for v in scores[s][m]]) for m in METRICS[KNOWLEDGE]},
             **{s.set_id: {m: _mean(scores[s.set_id][m]) for m in METRICS[PROBE]} for s in file_sets if s.kind == PROBE},
         }
-        interval = paired_bootstrap(
-            facts, known, settings.n_resamples, settings.seed, settings.confidence
-        )
+        return [value for set_id in knowledge for value in scores[set_id]["fact_accuracy"]], figures
+
+    known, candidate_figures = figures_of(candidate_path)
+    entries = {}
+    for path in files:
+        facts, figures = figures_of(str(path))
+        kept = sum(1 for mine, theirs in zip(facts, known) if mine and theirs)
+        interval = paired_bootstrap(facts, known, settings.n_resamples, settings.seed, settings.confidence)
         entries[path.name] = {
             **gguf_summary(path),
             "size_bytes": path.stat().st_size,
@@ -267,7 +274,7 @@ def score_files(
             "fact_retention": kept / sum(known) if sum(known) else None,
             "fact_accuracy_vs_candidate": interval.to_json() if interval else None,
         }
-    return entries
+    return entries, candidate_figures
 
 
 def question_rows(eval_sets: list[EvalSet]) -> list[dict]:
@@ -324,7 +331,7 @@ def evaluate(
     eval_sets = build_eval_sets(leaves, dataset_dir, config, questions)
     models = list(dict.fromkeys([candidate, *baselines]))
     paths = {model: resolve_model(model, config.models) for model in models}
-    scores, answered, files = _score_models(
+    scores, answered, files, files_candidate = _score_models(
         eval_sets, paths, candidate, [Path(path) for path in gguf_files or []], out_dir, settings, quiet
     )
     chat = _judged_chat({model: paths[model] for model in (candidate, baselines[0])}, out_dir, config, quiet)
@@ -386,6 +393,7 @@ def evaluate(
         "totals": _totals(eval_sets, scores, comparing),
         "lm_eval": run_harness(harness, out_dir / HARNESS_DIR, paths, settings) if settings.lm_eval else None,
         "gguf": files,
+        "gguf_candidate": files_candidate,  # the candidate's figures asked as the files were
         "benchmarks": benchmarks,
         "chat": chat,
         "gate": gate.to_json(),
@@ -396,6 +404,9 @@ def evaluate(
     return EvalReport(out_dir, data, gate)
 
 
+Scores = dict[str, dict[str, dict[str, list[float]]]]  # model -> set id -> metric -> one score per item
+
+
 def _score_models(
     eval_sets: list[EvalSet],
     paths: dict[str, str],
@@ -404,19 +415,21 @@ def _score_models(
     out_dir: Path,
     settings: EvaluateSettings,
     quiet: bool,
-) -> tuple[dict[str, dict[str, dict[str, list[float]]]], dict[str, dict[str, list[str]]], dict[str, dict[str, Any]]]:
-    """model -> set id -> metric -> one score per item, model -> set id -> its answers, and the
-    GGUF files' entries (score_files), each model's outputs cached under `out_dir/answers`."""
+) -> tuple[Scores, dict[str, dict[str, list[str]]], dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """The scores, model -> set id -> its answers, and the GGUF files' entries with the
+    candidate's figures asked as they were (score_files), each model's outputs cached under
+    `out_dir/answers`."""
     conversations, scorings = _model_inputs(eval_sets)
     file_inputs = _model_inputs([eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS])
-    total = (len(conversations) + len(scorings)) * len(paths) + sum(map(len, file_inputs)) * len(gguf_files)
+    file_runs = len(gguf_files) + 1 if gguf_files else 0  # each file, and the candidate in the files' layout
+    total = (len(conversations) + len(scorings)) * len(paths) + sum(map(len, file_inputs)) * file_runs
     scores, answered = {}, {}
     with _progress(total, quiet) as advance:
         for model, path in paths.items():
             outputs = cached_outputs(out_dir / "answers", path, conversations, scorings, settings, advance)
             scores[model], answered[model] = score_outputs(eval_sets, outputs)
-        files = score_files(gguf_files, eval_sets, scores[candidate], out_dir, settings, advance)
-    return scores, answered, files
+        files, files_candidate = score_files(gguf_files, eval_sets, paths[candidate], out_dir, settings, advance)
+    return scores, answered, files, files_candidate
 
 
 def _judged_chat(models: dict[str, str], out_dir: Path, config: Config, quiet: bool) -> dict[str, Any] | None:
@@ -430,7 +443,7 @@ def _judged_chat(models: dict[str, str], out_dir: Path, config: Config, quiet: b
 
 
 def _totals(
-    eval_sets: list[EvalSet], scores: dict[str, dict[str, dict[str, list[float]]]], comparing: _Comparing
+    eval_sets: list[EvalSet], scores: Scores, comparing: _Comparing
 ) -> dict[str, dict[str, Any]]:
     """The knowledge and skill totals: every item of the taxonomy's sets of that kind pooled (a
     user's question files apart)."""

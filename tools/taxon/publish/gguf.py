@@ -21,6 +21,7 @@ from typing import Any
 from taxon.core.errors import MissingExtra, TaxonError, UsageError
 from taxon.core.settings import GgufQuantization, PublishSettings
 from taxon.core.store import atomic_write_text
+from taxon.qna.layout import TRAIN_RESULT_NAME
 
 GGUF_NAME = "model.gguf"
 MODELFILE_NAME = "Modelfile"
@@ -79,8 +80,9 @@ def _pre_tokenizer(tokenizer_json: dict[str, Any]) -> str:
     return "gpt-2"
 
 
-def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
-    """`out/model.gguf` from the Hugging Face Llama model in `model_dir`."""
+def write_gguf(model_dir: Path, out: Path, name: str, dtype: str = "auto") -> Path:
+    """`out/model.gguf` from the Hugging Face Llama model in `model_dir`, its weights in `dtype`
+    ("auto": as stored)."""
     try:
         import gguf
         import torch
@@ -90,7 +92,7 @@ def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
 
     config, tokenizer_json = _exportable(Path(model_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     file_type, weight_type = {
         torch.bfloat16: (gguf.LlamaFileType.MOSTLY_BF16, gguf.GGMLQuantizationType.BF16),
         torch.float16: (gguf.LlamaFileType.MOSTLY_F16, gguf.GGMLQuantizationType.F16),
@@ -257,10 +259,12 @@ def quantize_gguf(source: Path, out: Path, quant_type: str) -> Path:
     return path
 
 
-def write_gguf_files(model_dir: Path, out: Path, name: str, quantize: list[str]) -> dict[str, Path]:
-    """model.gguf in the model's own dtype and one model.<type>.gguf per quantisation, by type
-    ("" for model.gguf)."""
-    files = {"": write_gguf(model_dir, out, name)}
+def write_gguf_files(
+    model_dir: Path, out: Path, name: str, quantize: list[str], dtype: str = "auto"
+) -> dict[str, Path]:
+    """model.gguf in `dtype` (as stored: "auto") and one model.<type>.gguf per quantisation, by
+    type ("" for model.gguf)."""
+    files = {"": write_gguf(model_dir, out, name, dtype)}
     for quant_type in dict.fromkeys(quantize):
         files[quant_type] = quantize_gguf(files[""], out, quant_type)
     return files
@@ -341,17 +345,29 @@ def wanted_quantizations(settings: PublishSettings) -> list[str] | None:
 
 def gguf_files_to_evaluate(model_dir: Path, folder: Path, settings: PublishSettings) -> list[Path]:
     """The GGUF files publish will ship for this model (publish.gguf, publish.quantize), written
-    into `folder` for evaluation to load back; [] when publish writes none."""
+    into `folder` for evaluation to load back; [] when publish writes none. Their weights are in
+    the dtype publish gives the bundle (publish.dtype; "base": the dtype of the base named by the
+    training run's result.json beside the model), so the quantised files are the very ones
+    publish writes: a demo model trained in float32 is published, and quantised, from bfloat16."""
+    from taxon.backends.models import declared_dtype
+    from taxon.publish.bundle import publish_dtype
+
     quantize = wanted_quantizations(settings)
     if quantize is None:
         return []
-    if not (Path(model_dir) / "config.json").is_file():
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
         raise UsageError(
             f"publish.quantize needs the candidate as a local model folder, not '{model_dir}'",
             hint="evaluate the training run's model/ folder, or set publish.quantize = []",
         )
+    try:
+        base = json.loads((model_dir.parent / TRAIN_RESULT_NAME).read_text(encoding="utf-8")).get("base_model")
+    except (OSError, ValueError):
+        base = None
+    dtype = publish_dtype(settings, base) if base or settings.dtype != "base" else declared_dtype(str(model_dir))
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return list(write_gguf_files(model_dir, Path(folder), "candidate", quantize).values())
+    return list(write_gguf_files(model_dir, Path(folder), "candidate", quantize, dtype).values())
 
 
 def write_gguf_and_modelfile(model_dir: Path, out: Path, name: str, quantize: list[str]) -> dict[str, Path]:
