@@ -160,3 +160,7 @@ def test_config_show_names_where_each_value_came_from(tmp_path, capsys):
     assert main(["config", "show", "--profile", "fast", "--config", str(path), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert {"key": "train.seed", "value": 2, "source": "profile fast"} in rows
+    resolved = tmp_path / "config.json"  # a run's resolved config: every value came from it
+    resolved.write_text(json.dumps({"train": {"epochs": 4}}))
+    sources = {key: (value, source) for key, value, source in config_sources("fast", resolved)[1]}
+    assert sources["train.epochs"] == (4, str(resolved)) and sources["train.seed"] == (42, "default")
