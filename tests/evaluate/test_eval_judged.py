@@ -4,6 +4,7 @@ rates by the right answers it knows) and lm-evaluation-harness tasks from its re
 
 import json
 import threading
+from dataclasses import replace
 from http.server import ThreadingHTTPServer
 
 import pytest
@@ -73,11 +74,9 @@ def test_the_judged_chat_set_rates_each_models_answers(eval_inputs, models):
     leaves, dataset = eval_inputs
     base, forgot, chat, config, root = models
     judge = KnowingJudge()
-    settings = {**config["evaluate"], "judge_model": "knowing-judge", "judge_base_url": judge.base_url}
-    settings |= {"chat_file": str(chat), "chat_max_new_tokens": 12}
-    report = evaluate(
-        str(forgot), [str(base)], dataset, leaves, root / "eval", {**config, "evaluate": settings}, quiet=True
-    )
+    judged = {"judge_model": "knowing-judge", "judge_base_url": judge.base_url}
+    config = config.with_overrides({"evaluate": {**judged, "chat_file": str(chat), "chat_max_new_tokens": 12}})
+    report = evaluate(str(forgot), [str(base)], dataset, leaves, root / "eval", config, quiet=True)
     entry = report.data["chat"]
     assert entry["judge"] == "knowing-judge" and entry["n"] == len(PROBE)
     assert entry["unrated"] == {str(forgot): 1, str(base): 1}  # never counted as a score
@@ -87,9 +86,7 @@ def test_the_judged_chat_set_rates_each_models_answers(eval_inputs, models):
     assert item["ratings"][str(base)] in (2.0, 9.0) and "Rating: [[" in item["reasons"][str(base)]
     assert "Judged chat set" in (root / "eval" / "report.md").read_text()
     asked = len(judge.requests)
-    again = evaluate(
-        str(forgot), [str(base)], dataset, leaves, root / "eval", {**config, "evaluate": settings}, quiet=True
-    )
+    again = evaluate(str(forgot), [str(base)], dataset, leaves, root / "eval", config, quiet=True)
     assert len(judge.requests) == asked and again.data["chat"] == entry  # verdicts cached like answers
 
 
@@ -114,12 +111,12 @@ def test_benchmarks_are_lm_eval_registry_tasks_on_both_models(models, tmp_path):
         "doc_to_text: 'Question: {{question}}\\nAnswer:'\ndoc_to_choice: choices\ndoc_to_target: gold\n"
         "metric_list:\n  - metric: acc\nmetadata:\n  version: 1.0\n"
     )
-    settings = {**config["evaluate"], "benchmarks": ["my_probe"], "benchmark_include_path": str(tasks)}
+    settings = replace(config.evaluate, benchmarks=("my_probe",), benchmark_include_path=str(tasks))
     result = run_benchmarks({"base": str(base), "forgot": str(forgot)}, settings, "float32")
     assert result["tasks"] == ["my_probe"] and result["limit"] is None
     assert result["results"]["base"]["my_probe"]["acc"] > result["results"]["forgot"]["my_probe"]["acc"]
     with pytest.raises(UsageError, match="arc_easyy"):
-        run_benchmarks({"base": str(base)}, {**settings, "benchmarks": ["arc_easyy"]}, "float32")
+        run_benchmarks({"base": str(base)}, replace(settings, benchmarks=("arc_easyy",)), "float32")
 
 
 def test_an_unreachable_judge_is_a_clear_error_that_keeps_the_answers(eval_inputs, models, capsys, repo_root):
@@ -149,15 +146,15 @@ def test_taxon_serve_can_be_the_judge(eval_inputs, models):
     base, forgot, chat, config, root = models
     with serving(TransformersTeacher(str(base), dtype="float32"), name="tiny-judge") as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-        settings = {**config["evaluate"], "judge_model": "tiny-judge", "judge_base_url": url}
-        settings |= {"chat_file": str(chat), "chat_max_new_tokens": 8}
+        judged = {"judge_model": "tiny-judge", "judge_base_url": url, "chat_file": str(chat), "chat_max_new_tokens": 8}
+        config = config.with_overrides({"evaluate": judged})
         report = evaluate(
             str(forgot),
             [str(base)],
             dataset,
             leaves,
             root / "eval-served",
-            {**config, "evaluate": settings},
+            config,
             quiet=True,
         )
     entry = report.data["chat"]

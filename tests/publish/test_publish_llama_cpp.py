@@ -12,7 +12,6 @@ import pytest
 from support.llama_cpp import convert
 from support.runs import make_config, make_dataset, make_taxonomy
 from taxon.backends.models import prepare_packaged_model
-from taxon.core.config import deep_merge
 from taxon.publish import publish
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +28,7 @@ def smollm_bundle(tmp_path_factory):
     result = {"base_model": str(base), "steps": 1, "tokens": 1, "real_token_fraction": 1.0, "final_loss": 1.0}
     (train / "result.json").write_text(json.dumps({**result, "dataset_hash": "0" * 64, "config": {"method": "full"}}))
     leaves = make_taxonomy(root / "taxonomy")
-    config = deep_merge(make_config(), {"publish": {"gguf": True, "name": "smollm-check"}})
+    config = make_config().with_overrides({"publish": {"gguf": True, "name": "smollm-check"}})
     return publish(train, None, make_dataset(root / "generate", leaves), leaves, config, str(root / "bundle"))
 
 

@@ -11,12 +11,12 @@ import yaml
 from support.runs import make_config
 from support.tiny_model import build_tiny_model
 from support.trained_models import general_rows, train_tiny, write_general_sets
-from taxon.core.config import deep_merge
 from taxon.core.errors import TaxonError
+from taxon.core.settings import PublishSettings
 from taxon.evaluate import evaluate
 from taxon.evaluate.sets import knowledge_eval_set
 from taxon.publish import publish, verify_bundle
-from taxon.publish.gguf import gguf_files_to_evaluate
+from taxon.publish.bundle import gguf_files_to_evaluate
 
 STEPS = 80
 ITEMS = 12
@@ -40,14 +40,14 @@ def learned(tmp_path_factory):
     base = train_tiny(start, root / "base", general_rows(), STEPS)
     model = train_tiny(base, root / "learned", facts + general_rows(), STEPS)
     config = make_config(probe_file=str(probe), text_file=str(text), max_new_tokens=40, max_per_leaf=ITEMS)
-    config = deep_merge(config, {"publish": {"quantize": QUANTIZE, "min_fact_retention": 0.0}})
+    config = config.with_overrides({"publish": {"quantize": QUANTIZE, "min_fact_retention": 0.0}})
     return leaves, dataset, base, model, config, root
 
 
 @pytest.fixture(scope="module")
 def report(learned):
     leaves, dataset, base, model, config, root = learned
-    files = gguf_files_to_evaluate(model, root / "eval" / "gguf", config["publish"])
+    files = gguf_files_to_evaluate(model, root / "eval" / "gguf", config.publish)
     assert [path.name for path in files] == ["model.gguf", "model.q8_0.gguf", "model.q4_0.gguf"]
     return evaluate(str(model), [str(base)], dataset, leaves, root / "eval", config, quiet=True, gguf_files=files)
 
@@ -78,7 +78,7 @@ def test_a_file_of_another_model_keeps_none_of_the_facts(learned, report):
     """The control: the base model's GGUF in place of the candidate's knows none of its facts,
     so the retention figure measures the file, not the questions."""
     leaves, dataset, base, model, config, root = learned
-    other = gguf_files_to_evaluate(base, root / "base-gguf", {"gguf": True})
+    other = gguf_files_to_evaluate(base, root / "base-gguf", PublishSettings(gguf=True))
     control = evaluate(
         str(model), [str(base)], dataset, leaves, root / "eval-control", config, quiet=True, gguf_files=other
     )
@@ -87,7 +87,7 @@ def test_a_file_of_another_model_keeps_none_of_the_facts(learned, report):
 
 def test_the_gate_holds_each_file_to_publish_min_fact_retention(learned, report):
     leaves, dataset, base, model, config, root = learned
-    strict = deep_merge(config, {"publish": {"min_fact_retention": 1.01}})
+    strict = config.with_overrides({"publish": {"min_fact_retention": 1.01}})
     files = [root / "eval" / "gguf" / name for name in report.data["gguf"]]
     gated = evaluate(
         str(model), [str(base)], dataset, leaves, root / "eval-gated", strict, quiet=True, gguf_files=files
@@ -125,7 +125,7 @@ def test_the_bundle_ships_the_evaluated_files_with_their_figures(learned, report
 def test_a_quantisation_the_evaluation_did_not_score_is_refused(learned, report, tmp_path):
     leaves, dataset, base, model, config, root = learned
     train = _train_run(model, base, tmp_path)
-    more = deep_merge(config, {"publish": {"quantize": [*QUANTIZE, "q5_0"]}})
+    more = config.with_overrides({"publish": {"quantize": [*QUANTIZE, "q5_0"]}})
     with pytest.raises(TaxonError, match=r"model.q5_0.gguf was not evaluated"):
         publish(train, report.out_dir, dataset, leaves, more, str(tmp_path / "bundle"))
     assert not (tmp_path / "bundle").exists()
@@ -167,7 +167,7 @@ def test_files_are_evaluated_in_the_dtype_the_bundle_is_published_in(learned, tm
     bf16_base = tmp_path / "bf16-base"
     AutoModelForCausalLM.from_pretrained(base).to(torch.bfloat16).save_pretrained(bf16_base)
     train = _train_run(model, bf16_base, tmp_path)
-    files = gguf_files_to_evaluate(train / "model", tmp_path / "eval" / "gguf", config["publish"])
+    files = gguf_files_to_evaluate(train / "model", tmp_path / "eval" / "gguf", config.publish)
     report = evaluate(
         str(train / "model"), [str(base)], dataset, leaves, tmp_path / "eval", config, quiet=True, gguf_files=files
     )

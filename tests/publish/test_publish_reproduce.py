@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 from support.runs import make_config, make_dataset, make_taxonomy, make_train_run
-from taxon.core.config import deep_merge
 from taxon.evaluate import evaluate
 from taxon.publish import publish
 
@@ -27,7 +26,7 @@ def bundle(tmp_path_factory, tiny_model_dir):
     leaves = make_taxonomy(root / "taxonomy", knowledge=True)
     dataset = make_dataset(root / "generate", leaves)
     train = make_train_run(root / "train", tiny_model_dir)
-    config = deep_merge(make_config(dtype="float32"), {"publish": {"require_passed_gate": False}})
+    config = make_config(dtype="float32").with_overrides({"publish": {"require_passed_gate": False}})
     report = evaluate(
         str(train / "model"), [str(tiny_model_dir)], dataset, leaves, root / "evaluate", config, quiet=True
     )

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from taxon.evaluate import evaluate
-    from taxon.publish.gguf import gguf_files_to_evaluate
+    from taxon.publish.bundle import gguf_files_to_evaluate
     from taxon.qna.taxonomy import load_leaves
 
     config = config_from_args(args)

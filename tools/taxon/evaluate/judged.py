@@ -97,12 +97,12 @@ def _verdicts(
             replies[index] = json.loads(paths[index].read_text(encoding="utf-8"))["reply"]
     missing = [index for index in range(len(conversations)) if index not in replies]
     if missing:
-        requests = [ChatRequest(conversations[i], max_tokens=512, temperature=0.0) for i in missing]
+        requests = [ChatRequest(tuple(conversations[i]), max_tokens=512, temperature=0.0) for i in missing]
         try:
             completions = _judge(settings, transport).chat(requests)
         except TaxonError as error:
             raise TaxonError(
-                f"the judge {settings['judge_model']} could not be asked: {error.message.replace('teacher', 'judge')}",
+                f"the judge {settings.judge_model} could not be asked: {error.message.replace('teacher', 'judge')}",
                 hint="check evaluate.judge_base_url and evaluate.judge_model (or turn the judged chat set off: "
                 'evaluate.judge_model = ""); the answers and verdicts so far are kept',
             ) from error
@@ -137,7 +137,9 @@ def judged_chat(
     comparisons = {}
     for other in others:
         both = [
-            (mine, theirs) for mine, theirs in zip(ratings[candidate], ratings[other]) if None not in (mine, theirs)
+            (mine, theirs)
+            for mine, theirs in zip(ratings[candidate], ratings[other])
+            if mine is not None and theirs is not None
         ]
         interval = paired_bootstrap(
             [mine for mine, _ in both],

@@ -277,13 +277,13 @@ def score_files(
     return entries, candidate_figures
 
 
-def question_rows(eval_sets: list[EvalSet]) -> list[dict]:
+def question_rows(eval_sets: list[EvalSet]) -> list[dict[str, Any]]:
     """Every scored item of every set, as asked and as scored (questions.jsonl): what the
     report's figures count, shipped with the bundle."""
     rows = []
     for eval_set in eval_sets:
         for item in eval_set.items:
-            row = {"set": eval_set.set_id, "kind": eval_set.kind, "id": item.id, "source": item.source}
+            row: dict[str, Any] = {"set": eval_set.set_id, "kind": eval_set.kind, "id": item.id, "source": item.source}
             row |= {"question": item.question, "reference": item.reference}
             if item.key_facts:
                 row["key_facts"] = list(item.key_facts)
@@ -422,7 +422,7 @@ def _score_models(
     conversations, scorings = _model_inputs(eval_sets)
     file_inputs = _model_inputs([eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS])
     file_runs = len(gguf_files) + 1 if gguf_files else 0  # each file, and the candidate in the files' layout
-    total = (len(conversations) + len(scorings)) * len(paths) + sum(map(len, file_inputs)) * file_runs
+    total = (len(conversations) + len(scorings)) * len(paths) + (len(file_inputs[0]) + len(file_inputs[1])) * file_runs
     scores, answered = {}, {}
     with _progress(total, quiet) as advance:
         for model, path in paths.items():
@@ -442,9 +442,7 @@ def _judged_chat(models: dict[str, str], out_dir: Path, config: Config, quiet: b
         return judged_chat(models, out_dir, settings, config.teacher, advance)
 
 
-def _totals(
-    eval_sets: list[EvalSet], scores: Scores, comparing: _Comparing
-) -> dict[str, dict[str, Any]]:
+def _totals(eval_sets: list[EvalSet], scores: Scores, comparing: _Comparing) -> dict[str, dict[str, Any]]:
     """The knowledge and skill totals: every item of the taxonomy's sets of that kind pooled (a
     user's question files apart)."""
     totals = {}

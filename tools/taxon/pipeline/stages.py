@@ -313,7 +313,11 @@ def evaluate_key(context: Context) -> dict[str, Any]:
         "gate_required": _gate_required(context),
         "evaluate": plain(settings),
         "dataset": plain(context.config.dataset),
-        "gguf": {"gguf": publish.gguf, "quantize": list(publish.quantize), "min_fact_retention": publish.min_fact_retention},
+        "gguf": {
+            "gguf": publish.gguf,
+            "quantize": list(publish.quantize),
+            "min_fact_retention": publish.min_fact_retention,
+        },
     }
 
 
@@ -323,7 +327,7 @@ def evaluate_outputs_exist(context: Context) -> bool:
 
 def run_evaluate(context: Context) -> Figures:
     from taxon.evaluate import evaluate
-    from taxon.publish.gguf import gguf_files_to_evaluate
+    from taxon.publish.bundle import gguf_files_to_evaluate
 
     previous = _previous_bundle(context)
     model_dir = context.layout.train_dir / MODEL_DIR

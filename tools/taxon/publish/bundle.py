@@ -18,7 +18,7 @@ from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
 from taxon.publish.compat import make_compatible
 from taxon.publish.dataset import write_dataset
-from taxon.publish.gguf import GGUF_NAME, wanted_quantizations, write_gguf_and_modelfile
+from taxon.publish.gguf import GGUF_NAME, wanted_quantizations, write_gguf_and_modelfile, write_gguf_files
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text, taxonomy_commit
 from taxon.publish.reproduce import copy_harness_tasks, lm_eval_command
 from taxon.publish.verify import parse_size, verify_bundle
@@ -75,6 +75,32 @@ def publish_dtype(settings: PublishSettings, base_model: str | None) -> str:
     if settings.dtype == "base":
         return declared_dtype(base_model) if base_model else "float32"
     return settings.dtype
+
+
+def gguf_files_to_evaluate(model_dir: Path, folder: Path, settings: PublishSettings) -> list[Path]:
+    """The GGUF files publish will ship for this model (publish.gguf, publish.quantize), written
+    into `folder` for evaluation to load back; [] when publish writes none. Their weights are in
+    the dtype publish gives the bundle (publish.dtype; "base": the dtype of the base named by the
+    training run's result.json beside the model), so the quantised files are the very ones
+    publish writes: a demo model trained in float32 is published, and quantised, from bfloat16."""
+    from taxon.backends.models import declared_dtype
+
+    quantize = wanted_quantizations(settings)
+    if quantize is None:
+        return []
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise UsageError(
+            f"publish.quantize needs the candidate as a local model folder, not '{model_dir}'",
+            hint="evaluate the training run's model/ folder, or set publish.quantize = []",
+        )
+    try:
+        base = json.loads((model_dir.parent / TRAIN_RESULT_NAME).read_text(encoding="utf-8")).get("base_model")
+    except (OSError, ValueError):
+        base = None
+    dtype = publish_dtype(settings, base) if base or settings.dtype != "base" else declared_dtype(str(model_dir))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return list(write_gguf_files(model_dir, Path(folder), "candidate", quantize, dtype).values())
 
 
 def _stored_dtype(model_dir: Path) -> str | None:
@@ -187,7 +213,9 @@ def _renamed(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-def evaluated_gguf(files: dict[str, Path], eval_report: dict | None, eval_dir: Path | None) -> dict[str, dict]:
+def evaluated_gguf(
+    files: dict[str, Path], eval_report: dict[str, Any] | None, eval_dir: Path | None
+) -> dict[str, dict[str, Any]]:
     """file name -> its weights and whether these very weights were evaluated (the report's entry
     for the file has their digest). A quantised file must have been, when there is a report: its
     figures are the only word on what the quantisation lost; model.gguf in the weights' own

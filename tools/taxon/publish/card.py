@@ -75,7 +75,9 @@ def front_matter(
     }
 
 
-def _portable_evaluation(markdown: str, manifest: dict[str, Any], eval_report: dict[str, Any] | None, base_id: str | None) -> str:
+def _portable_evaluation(
+    markdown: str, manifest: dict[str, Any], eval_report: dict[str, Any] | None, base_id: str | None
+) -> str:
     """The evaluation's tables with the models named for a reader: the candidate as this model,
     the trained base by its hub id, not the folders of the machine that ran it."""
     names = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from taxon.core.store import atomic_write_json
 
@@ -20,11 +21,11 @@ from taxon.core.store import atomic_write_json
 TOKENIZER_CLASS_ALIASES = {"TokenizersBackend": "PreTrainedTokenizerFast"}
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def compatible_config(config: dict) -> dict:
+def compatible_config(config: dict[str, Any]) -> dict[str, Any]:
     """config.json with the keys transformers 4.x (and vLLM's older readers) take."""
     config = dict(config)
     rope = config.get("rope_parameters")
@@ -38,7 +39,7 @@ def compatible_config(config: dict) -> dict:
     return config
 
 
-def compatible_tokenizer_config(tokenizer_config: dict) -> dict:
+def compatible_tokenizer_config(tokenizer_config: dict[str, Any]) -> dict[str, Any]:
     tokenizer_config = dict(tokenizer_config)
     name = tokenizer_config.get("tokenizer_class")
     if name in TOKENIZER_CLASS_ALIASES:

@@ -18,10 +18,9 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from taxon.core.errors import MissingExtra, TaxonError, UsageError
+from taxon.core.errors import MissingExtra, TaxonError
 from taxon.core.settings import GgufQuantization, PublishSettings
 from taxon.core.store import atomic_write_text
-from taxon.qna.layout import TRAIN_RESULT_NAME
 
 GGUF_NAME = "model.gguf"
 MODELFILE_NAME = "Modelfile"
@@ -339,35 +338,8 @@ def _default_system(tokenizer: Any) -> str | None:
 
 def wanted_quantizations(settings: PublishSettings) -> list[str] | None:
     """The GGUF files publish writes: None for none, else the quantisations beside model.gguf."""
-    quantize = list(settings.quantize)
+    quantize: list[str] = list(settings.quantize)
     return quantize if settings.gguf or quantize else None
-
-
-def gguf_files_to_evaluate(model_dir: Path, folder: Path, settings: PublishSettings) -> list[Path]:
-    """The GGUF files publish will ship for this model (publish.gguf, publish.quantize), written
-    into `folder` for evaluation to load back; [] when publish writes none. Their weights are in
-    the dtype publish gives the bundle (publish.dtype; "base": the dtype of the base named by the
-    training run's result.json beside the model), so the quantised files are the very ones
-    publish writes: a demo model trained in float32 is published, and quantised, from bfloat16."""
-    from taxon.backends.models import declared_dtype
-    from taxon.publish.bundle import publish_dtype
-
-    quantize = wanted_quantizations(settings)
-    if quantize is None:
-        return []
-    model_dir = Path(model_dir)
-    if not (model_dir / "config.json").is_file():
-        raise UsageError(
-            f"publish.quantize needs the candidate as a local model folder, not '{model_dir}'",
-            hint="evaluate the training run's model/ folder, or set publish.quantize = []",
-        )
-    try:
-        base = json.loads((model_dir.parent / TRAIN_RESULT_NAME).read_text(encoding="utf-8")).get("base_model")
-    except (OSError, ValueError):
-        base = None
-    dtype = publish_dtype(settings, base) if base or settings.dtype != "base" else declared_dtype(str(model_dir))
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    return list(write_gguf_files(model_dir, Path(folder), "candidate", quantize, dtype).values())
 
 
 def write_gguf_and_modelfile(model_dir: Path, out: Path, name: str, quantize: list[str]) -> dict[str, Path]:

@@ -23,7 +23,8 @@ def copy_harness_tasks(eval_dir: Path, bundle: Path) -> list[str]:
     source, target = Path(eval_dir) / HARNESS_DIR, Path(bundle) / BUNDLE_HARNESS_DIR
     if not source.is_dir():
         return []
-    tasks, grouped = [], set()
+    tasks: list[str] = []
+    grouped: set[str] = set()
     for path in sorted(source.glob("*.yaml")):
         config = yaml.safe_load(path.read_text(encoding="utf-8"))
         if "group" in config:
