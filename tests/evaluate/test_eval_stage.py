@@ -60,6 +60,10 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     # a generated skill question's reference is the teacher's kept answer, and the page says so
     examples[0]["source"] = "generated"
     assert render_markdown(data).count("(the teacher's answer, not scored)") == 1
+    # the precision of the figures, and what bfloat16 means for greedy answers
+    assert f"Computed in {data['dtype']}" in markdown
+    assert "may change with the other questions in its batch" in render_markdown({**data, "dtype": "bfloat16"})
+    assert "in its batch" not in render_markdown({**data, "dtype": "float32"})
     assert (out / "deltas.png").read_bytes().startswith(b"\x89PNG")
     assert len((out / "heldout.jsonl").read_text().splitlines()) == sum(
         data["sets"][leaf.leaf_id]["n"] for leaf in leaves

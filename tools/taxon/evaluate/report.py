@@ -243,6 +243,21 @@ def _chat(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _precision(data: dict[str, Any]) -> list[str]:
+    """The dtype the figures were computed in, and what a 16-bit one means for greedy answers."""
+    dtype = data.get("dtype")
+    if not dtype or dtype == "auto":  # vLLM's own choice, not known here
+        return []
+    if dtype not in ("bfloat16", "float16"):
+        return [f"Computed in {dtype}.", ""]
+    return [
+        f"Computed in {dtype}: a greedy answer may change with the other questions in its batch, so every model "
+        "is asked the same questions in the same batches (`--set evaluate.dtype=float32` for answers that do not "
+        "depend on the batch).",
+        "",
+    ]
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
@@ -253,6 +268,7 @@ def render_markdown(data: dict[str, Any]) -> str:
     ]
     lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", "Baselines: " + "; ".join(f"{label} = `{baseline}`" for baseline, label in labels.items()), ""]
+    lines += _precision(data)
     lines += _score_table(data, labels)
     lines += _gguf(data) + _chat(data) + _benchmarks(data) + _examples(data) + _hygiene(data) + _harness(data)
     lines += _curation(data)
