@@ -11,8 +11,8 @@ import yaml
 from support.runs import make_config
 from support.tiny_model import build_tiny_model
 from support.trained_models import general_rows, train_tiny, write_general_sets
-from taxon.core.errors import TaxonError
-from taxon.core.settings import PublishSettings
+from taxon.core.errors import TaxonError, UsageError
+from taxon.core.settings import DocumentsSettings, PublishSettings
 from taxon.evaluate import evaluate
 from taxon.evaluate.sets import knowledge_eval_set
 from taxon.publish import publish, verify_bundle
@@ -34,7 +34,7 @@ def learned(tmp_path_factory):
     dataset = make_dataset(root / "generate", leaves)
     knowledge = [leaf for leaf in leaves if leaf.kind == "knowledge"]
     probe, text = write_general_sets(root / "general")
-    items = knowledge_eval_set(knowledge[0], {}, 0.5, ITEMS).items
+    items = knowledge_eval_set(knowledge[0], DocumentsSettings(), 0.5, ITEMS).items
     facts = [(item.question, item.choices[item.gold]) for item in items]
     start = build_tiny_model(root / "random", hidden=64)
     base = train_tiny(start, root / "base", general_rows(), STEPS)
@@ -86,15 +86,22 @@ def test_a_file_of_another_model_keeps_none_of_the_facts(learned, report):
 
 
 def test_the_gate_holds_each_file_to_publish_min_fact_retention(learned, report):
+    """The candidate's own files keep its facts and pass a retention of one half; the base
+    model's file, the control, keeps next to none and fails it, named in the gate's reasons."""
     leaves, dataset, base, model, config, root = learned
-    strict = config.with_overrides({"publish": {"min_fact_retention": 1.01}})
-    files = [root / "eval" / "gguf" / name for name in report.data["gguf"]]
+    strict = config.with_overrides({"publish": {"min_fact_retention": 0.5}})
+    own = [root / "eval" / "gguf" / name for name in report.data["gguf"]]
+    kept = evaluate(str(model), [str(base)], dataset, leaves, root / "eval-kept", strict, quiet=True, gguf_files=own)
+    assert not [reason for reason in kept.gate.reasons if " keeps " in reason]
+    other = gguf_files_to_evaluate(base, root / "base-gguf-gated", PublishSettings(gguf=True))
     gated = evaluate(
-        str(model), [str(base)], dataset, leaves, root / "eval-gated", strict, quiet=True, gguf_files=files
+        str(model), [str(base)], dataset, leaves, root / "eval-gated", strict, quiet=True, gguf_files=other
     )
     assert not gated.passed
-    assert [reason.split(" keeps ")[0] for reason in gated.gate.reasons] == list(report.data["gguf"])
-    assert gated.data["gate"]["thresholds"]["min_fact_retention"] == 1.01
+    assert [reason.split(" keeps ")[0] for reason in gated.gate.reasons if " keeps " in reason] == ["model.gguf"]
+    assert gated.data["gate"]["thresholds"]["min_fact_retention"] == 0.5
+    with pytest.raises(UsageError, match=r"publish.min_fact_retention must be between 0 and 1"):
+        config.with_overrides({"publish": {"min_fact_retention": 1.01}})
 
 
 def test_the_bundle_ships_the_evaluated_files_with_their_figures(learned, report, tmp_path):
