@@ -164,3 +164,16 @@ def test_config_show_names_where_each_value_came_from(tmp_path, capsys):
     resolved.write_text(json.dumps({"train": {"epochs": 4}}))
     sources = {key: (value, source) for key, value, source in config_sources("fast", resolved)[1]}
     assert sources["train.epochs"] == (4, str(resolved)) and sources["train.seed"] == (42, "default")
+
+
+def test_config_show_into_a_reader_that_went_away_is_no_traceback():
+    """`taxon config show | head`: the pipe closes before the config is written; taxon stops quietly."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "taxon", "config", "show"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child.stdout.close()  # the reader is gone before the first line
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0 and "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from taxon import __version__
-from taxon.core.errors import EXIT_USAGE, TaxonError
+from taxon.core.errors import EXIT_OK, EXIT_USAGE, TaxonError
 from taxon.core.github import log_safe
 from taxon.core.progress import silence_third_party_bars
 
@@ -86,3 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"taxon {name}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`taxon config show | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush finds no pipe
+        return EXIT_OK
