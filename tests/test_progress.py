@@ -2,7 +2,7 @@
 
 import io
 
-from taxon.core.progress import silence_third_party_bars, stage_group, status, tracker
+from taxon.core.progress import console, silence_third_party_bars, stage_group, status, tracker
 
 
 class Terminal(io.StringIO):
@@ -74,3 +74,20 @@ def test_third_party_bars_are_silenced_unless_the_user_says_otherwise(monkeypatc
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
     silence_third_party_bars()
     assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "0"
+
+
+def test_a_console_never_breaks_a_line_of_text_in_two(monkeypatch, capsys):
+    """A finding is one line in a CI log or a file, however long, and on a terminal too (the
+    terminal wraps it for the eye; copied, it is still one line). Tables fit LOG_WIDTH off a terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    finding = "taxonomy/compositional_skills/a/b/qna.yaml:1:1: error P040 " + "word " * 60
+    monkeypatch.delenv("COLUMNS", raising=False)
+    console(stderr=True).print(Text.assemble(("taxon pipeline: validate failed: ", "red"), f"{finding}\n{finding}"))
+    lines = [line.rstrip() for line in capsys.readouterr().err.splitlines()]
+    assert lines == [f"taxon pipeline: validate failed: {finding}".rstrip(), finding.rstrip()]
+    table = Table("leaf", "figures")
+    table.add_row("compositional_skills/" + "x" * 60, "y" * 60)
+    console().print(table)
+    assert max(map(len, capsys.readouterr().out.splitlines())) <= 160

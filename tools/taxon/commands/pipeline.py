@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.text import Text
 
+    from taxon.core.progress import console as make_console
     from taxon.pipeline import run_pipeline
 
     config = config_from_args(args)
     run_dir = args.run or default_run_dir(Path(config.config_path), config.profile)
-    # A log file (CI, `make demo > log`) gets full-width lines, not a wrapped 80-column table.
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = make_console()
 
     def announce(outcome: StageOutcome) -> None:
         console.print(f"[bold]{outcome.name}[/bold]: {outcome.status} in {outcome.seconds:.1f} s")
@@ -47,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         taxonomy_root(args, config), run_dir, config, args.first, args.last, quiet=args.quiet, on_stage=announce
     )
     console.print(closing_table(result))
-    errors = Console(stderr=True)
+    errors = make_console(stderr=True)  # a failed validation's findings: one line each, also in a log
     for outcome in result.outcomes:
         if outcome.error:
             errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), log_safe(outcome.error)))

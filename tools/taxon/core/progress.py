@@ -183,6 +183,21 @@ def tracker(quiet: bool = False, out: TextIO | None = None, interval_s: float = 
         yield progress
 
 
+LOG_WIDTH = 160  # columns of a table printed to a CI log or a file (rich assumes 80 there)
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich Console for a command's results (stdout) or errors (stderr). It never breaks a
+    line of text (a finding, an error's list) in two, so each stays one line in a log and
+    greppable; off a terminal, tables get LOG_WIDTH columns instead of rich's 80."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(file=stream, soft_wrap=True)
+    return Console(file=stream, width=LOG_WIDTH, soft_wrap=True)
+
+
 @contextmanager
 def status(message: str, out: TextIO | None = None) -> Iterator[None]:
     """A one-off wait (a model converted once): a spinner on a terminal, a line before and after elsewhere."""

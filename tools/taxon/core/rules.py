@@ -100,7 +100,13 @@ RULES: dict[str, Rule] = {
             "a context must fit the teacher's prompt with room for the answer",
         ),
         Rule("P011", ERROR, "question and answer too long", "a seed pair must fit the teacher's prompt"),
-        Rule("P012", ERROR, "skill seeds too long in all", "all seeds of a skill go into one prompt together"),
+        Rule(
+            "P012",
+            ERROR,
+            "skill seeds too long in all",
+            "a reviewer reads every seed, and each generated sample is checked against all of them together "
+            "(a context several seeds share counts once)",
+        ),
         Rule("P020", ERROR, "empty value", "an empty or whitespace-only text teaches nothing"),
         Rule("P030", ERROR, "repeated question", "the same question twice in one leaf adds nothing"),
         Rule("P031", WARNING, "near-duplicate seed", "near copies add little variety to generation"),

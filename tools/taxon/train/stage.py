@@ -234,10 +234,10 @@ def _write_outputs(
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
+    from taxon.core.progress import console
 
     samples = summary["samples"]
-    Console(stderr=True).print(
+    console(stderr=True).print(
         f"trained {summary['steps']} steps on {samples['used']} samples "
         f"({samples['trimmed']} trimmed, {sum(samples['dropped'].values())} dropped, {samples['held_out']} held out): "
         f"final loss {summary['final_loss']:.4f}, real tokens {summary['real_token_fraction']:.1%} "

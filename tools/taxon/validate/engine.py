@@ -170,7 +170,8 @@ def check_file(
         entries = policy.seed_entries(parsed.data)
         if kind:
             findings += _schema_check(parsed, kind, latest)
-            findings += _policy_check(parsed, Path(os.path.dirname(absolute)), kind, entries, settings)
+            version = _checked_version(parsed, latest)
+            findings += _policy_check(parsed, Path(os.path.dirname(absolute)), kind, version, entries, settings)
             if leaf_checks:
                 leaf = leaf_from_data(target.path, parsed.data)
                 for check in leaf_checks:
@@ -195,11 +196,17 @@ def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
     return schema_findings(parsed, kind, declared)
 
 
+def _checked_version(parsed: Parsed, latest: bool) -> int:
+    """The schema version the file is held to: its own, else (--latest, or none that exists) the newest."""
+    declared = declared_version(parsed.data)
+    return declared if not latest and type(declared) is int and declared in VERSIONS else LATEST
+
+
 def _policy_check(
-    parsed: Parsed, folder: Path, kind: str, entries: list[policy.SeedEntry], settings: ValidateSettings
+    parsed: Parsed, folder: Path, kind: str, version: int, entries: list[policy.SeedEntry], settings: ValidateSettings
 ) -> list[Finding]:
     return [
-        *policy.empty_findings(parsed),
+        *policy.empty_findings(parsed, kind, version),
         *policy.budget_findings(parsed, kind, entries, settings),
         *policy.duplicate_findings(parsed, entries, settings),
         *policy.document_findings(parsed, folder),

@@ -19,7 +19,7 @@ from taxon.documents.sources import ListingCaps, in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.qna.taxonomy import KINDS
-from taxon.validate.schemas import dotted
+from taxon.validate.schemas import dotted, key_rule
 
 _TAB = re.compile(r"\t")
 _TRAILING = re.compile(r"(?<![ \t])[ \t]+(?=\r?$)", re.M)  # linear: starts only where a run starts
@@ -131,14 +131,21 @@ def _strings(value: object, path: NodePath = ()) -> Iterator[tuple[NodePath, str
             yield from _strings(item, path + (index,))
 
 
-def empty_findings(parsed: Parsed) -> list[Finding]:
-    return [
-        finding(
-            parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: write the text or remove the key"
-        )
-        for path, text in _strings(parsed.data)
-        if not text.strip()
-    ]
+def empty_findings(parsed: Parsed, kind: str, version: int) -> list[Finding]:
+    """P020 for each empty text; a key the schema requires is never to be removed, so its
+    finding says what the schema wants written there instead."""
+    found = []
+    for path, text in _strings(parsed.data):
+        if text.strip():
+            continue
+        required, description = key_rule(kind, version, path)
+        if required:
+            wanted = description or "the text"
+            change = f"write {wanted} (version {version} requires the key)"
+        else:
+            change = "write the text or remove the key"
+        found.append(finding(parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: {change}"))
+    return found
 
 
 def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
@@ -169,7 +176,8 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                     )
                 )
     else:
-        contexts = {entry.context_path: entry.context for entry in entries if entry.context_path}
+        # a context several seeds share (InstructLab's grounded skills repeat one per seed) counts once
+        contexts = {entry.context_key: entry.context for entry in entries if entry.context_key}
         total = sum(words(e.question) + words(e.answer) for e in entries) + sum(map(words, contexts.values()))
         limit = settings.skill_words
         if total > limit:
@@ -305,7 +313,8 @@ def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], m
                 1,
                 1,
                 "P041",
-                f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>' ({allowed_text})",
+                f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>', one of "
+                f"[validate] licenses ({allowed_text})",
             )
         ]
     return [
@@ -314,7 +323,8 @@ def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], m
             1,
             1,
             "P041",
-            f"{ATTRIBUTION_NAME} names the license '{name}', which is not allowed: use content under one of {allowed_text}",
+            f"{ATTRIBUTION_NAME} names the license '{name}', which is not in [validate] licenses of taxon.toml "
+            f"({allowed_text}): use content under one of them, or add the license there if the project accepts it",
         )
         for name in dict.fromkeys(named)
         if normal_license(name) not in allowed_by_normal
