@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, find_config, load_config, parse_override
-from taxon.core.settings import Config, deep_merge
+from taxon.core.settings import Config, build_config, deep_merge
 from taxon.core.shipped import shipped_path
 
 
@@ -31,6 +31,14 @@ def config_from_args(args: argparse.Namespace, flags: dict[str, Any] | None = No
     (`flags`, e.g. {"train": {"threads": 1}}) win over both."""
     overrides = deep_merge(overrides_from_sets(args.set), flags or {})
     return load_config(args.profile, args.config, overrides)
+
+
+def config_or_defaults(args: argparse.Namespace) -> Config:
+    """The config of the taxon.toml here, or the schema's defaults (a plain taxonomy fork may have none)."""
+    overrides = overrides_from_sets(args.set)
+    if args.config or find_config() is not None:
+        return load_config(args.profile, args.config, overrides)
+    return build_config(overrides, "--set")
 
 
 def taxonomy_root(args: argparse.Namespace, config: Config) -> Path:

@@ -15,8 +15,8 @@ from taxon.backends.tokenizers import chunk_tokenizer
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.core.github import log_safe
-from taxon.core.settings import DocumentsSettings
 from taxon.core.progress import console as make_console
+from taxon.core.settings import DocumentsSettings
 from taxon.documents import chunk_documents, load_leaf_documents
 from taxon.documents.records import Document
 from taxon.qna.taxonomy import load_leaves

@@ -10,11 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-from taxon.commands._options import overrides_from_sets
-from taxon.core.config import find_config, load_config
+from taxon.commands._options import config_or_defaults
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 from taxon.core.findings import Finding
-from taxon.core.settings import Config, build_config
+from taxon.core.settings import Config
 from taxon.qna.decisions import decision_files, decisions_root
 from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id
 from taxon.validate.changed import validate_changed
@@ -61,14 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace) -> Config:
-    """The config of the taxon.toml here, or the schema's defaults (a plain taxonomy fork may have none)."""
-    overrides = overrides_from_sets(args.set)
-    if args.config or find_config() is not None:
-        return load_config(args.profile, args.config, overrides)
-    return build_config(overrides, "--set")
-
-
 def _document_check(config: Config) -> LeafCheck:
     from taxon.documents import check_leaf_documents
 
@@ -79,7 +70,7 @@ def _document_check(config: Config) -> LeafCheck:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_or_defaults(args)
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
     leaf_checks = (_document_check(config),) if args.check_documents else ()
     if args.samples is not None and not args.samples.is_dir():

@@ -84,6 +84,9 @@ class ValidateSettings:
     parallel_from: int = 300
     workers: int = 0
     licenses: tuple[str, ...] = ("CC0-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CDLA-Permissive-2.0", "Apache-2.0", "MIT")
+    require_attribution: bool = True  # P040; false: only an attribution.txt that is there is checked (P041)
+    repository_license: str = ""  # content written for the repository itself: the default attribution's license
+    repository_license_folders: tuple[str, ...] = ("foundational_skills",)
 
 
 @dataclass(frozen=True)

@@ -157,12 +157,25 @@ def check_file(
     if findings:  # already refused while collecting (a symlinked folder)
         return Checked(FileReport(target.display, findings))
     absolute = os.path.abspath(target.path)
-    parts = absolute.split(os.sep)
-    kind, _ = policy.kind_and_folders(parts)
     if os.path.lexists(target.path):  # a missing file gets one finding, not its name's too
-        findings += policy.name_findings(target.display, parts)
+        findings += policy.name_findings(target.display, absolute.split(os.sep))
     parsed = read_qna(target.path, settings, target.display)
-    findings += parsed.findings
+    found, questions = check_parsed(parsed, target.path, settings, latest, leaf_checks)
+    return Checked(FileReport(target.display, _ordered(findings + found, settings.max_findings_per_rule)), questions)
+
+
+def check_parsed(
+    parsed: Parsed,
+    path: Path,
+    settings: ValidateSettings = ValidateSettings(),
+    latest: bool = False,
+    leaf_checks: tuple[LeafCheck, ...] = (),
+) -> tuple[list[Finding], LeafQuestions | None]:
+    """The findings of a file already read (from disk, or text in memory such as a migrated
+    file before it is written) that sits at `path`, and what tree-wide rules need from it."""
+    absolute = Path(os.path.abspath(path))
+    kind, _ = policy.kind_and_folders(str(absolute).split(os.sep))
+    findings = list(parsed.findings)
     questions = None
     if parsed.text is not None:
         findings += policy.whitespace_findings(parsed, settings.max_findings_per_rule)
@@ -171,13 +184,13 @@ def check_file(
         if kind:
             findings += _schema_check(parsed, kind, latest)
             version = _checked_version(parsed, latest)
-            findings += _policy_check(parsed, Path(os.path.dirname(absolute)), kind, version, entries, settings)
+            findings += _policy_check(parsed, absolute.parent, kind, version, entries, settings)
             if leaf_checks:
-                leaf = leaf_from_data(target.path, parsed.data)
+                leaf = leaf_from_data(Path(path), parsed.data)
                 for check in leaf_checks:
                     findings += check(leaf)
         questions = _questions(parsed, entries)
-    return Checked(FileReport(target.display, _ordered(findings, settings.max_findings_per_rule)), questions)
+    return findings, questions
 
 
 def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
@@ -210,7 +223,7 @@ def _policy_check(
         *policy.budget_findings(parsed, kind, entries, settings),
         *policy.duplicate_findings(parsed, entries, settings),
         *policy.document_findings(parsed, folder),
-        *policy.attribution_findings(parsed.path, folder, settings.licenses, settings.max_file_bytes),
+        *policy.attribution_findings(parsed.path, folder, settings),
     ]
 
 

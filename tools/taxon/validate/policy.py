@@ -18,7 +18,7 @@ from taxon.documents.records import DocumentProblem
 from taxon.documents.sources import ListingCaps, in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
-from taxon.qna.taxonomy import KINDS
+from taxon.qna.taxonomy import KINDS, leaf_id
 from taxon.validate.schemas import dotted, key_rule
 
 _TAB = re.compile(r"\t")
@@ -286,10 +286,28 @@ def normal_license(name: str) -> str:
     return "-".join(_LICENSE_NOISE.sub(" ", name).split()).lower()
 
 
-def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], max_bytes: int) -> list[Finding]:
+def covered_by_repository_license(leaf_id: str, settings: ValidateSettings) -> bool:
+    """Whether [validate] repository_license covers a leaf (content written for the
+    repository itself, under one of repository_license_folders): its default attribution."""
+    folders = [folder.strip("/") for folder in settings.repository_license_folders]
+    return bool(settings.repository_license) and any(
+        leaf_id == folder or leaf_id.startswith(f"{folder}/") for folder in folders
+    )
+
+
+def attribution_findings(display: str, folder: Path, settings: ValidateSettings) -> list[Finding]:
     path = folder / ATTRIBUTION_NAME
+    allowed = settings.licenses
     allowed_text = ", ".join(allowed)
     if not path.is_file() or path.is_symlink():
+        if not settings.require_attribution:
+            return []
+        default = ""
+        if covered_by_repository_license(leaf_id(folder / QNA_NAME), settings):
+            default = (
+                f", or accept the default ([validate] repository_license, {settings.repository_license}): "
+                "taxon migrate --accept-defaults writes it"
+            )
         return [
             finding(
                 display,
@@ -297,11 +315,11 @@ def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], m
                 1,
                 "P040",
                 f"add {ATTRIBUTION_NAME} beside the qna.yaml: title, link, 'License of the work: <SPDX id>' "
-                f"({allowed_text}), creator names",
+                f"({allowed_text}), creator names{default}",
             )
         ]
     with open(path, "rb") as handle:
-        text = handle.read(max_bytes).decode("utf-8", errors="replace")
+        text = handle.read(settings.max_file_bytes).decode("utf-8", errors="replace")
     allowed_by_normal = {normal_license(name): name for name in allowed}
     named = [name.strip() for name in _LICENSE_LINE.findall(text)]
     if not named:
