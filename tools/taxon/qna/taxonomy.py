@@ -98,11 +98,21 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _folded(value: object) -> str:
+    from taxon.qna.markdown import fold_lines
+
+    return fold_lines(_text(value))
+
+
 def leaf_from_data(qna_path: Path, data: dict[str, Any]) -> Leaf:
     """Normalise parsed qna.yaml data of any version into a Leaf."""
     qna_path = Path(qna_path)
     kind = kind_of(qna_path) or "compositional_skills"
     version = data.get("version", 1)
+    # A knowledge seed's question and answer are prose: the lines a YAML block wrapped them in
+    # are no line breaks of theirs. A skill's may be (a poem, a list, CSV), and a context is an
+    # excerpt of its document, so those stay as written.
+    text = _folded if kind == "knowledge" else _text
     seeds: list[Seed] = []
     for example in data.get("seed_examples") or []:
         if not isinstance(example, dict):
@@ -112,9 +122,9 @@ def leaf_from_data(qna_path: Path, data: dict[str, Any]) -> Leaf:
         if isinstance(pairs, list):
             for pair in pairs:
                 if isinstance(pair, dict):
-                    seeds.append(Seed(_text(pair.get("question")), _text(pair.get("answer")), context))
+                    seeds.append(Seed(text(pair.get("question")), text(pair.get("answer")), context))
         else:
-            seeds.append(Seed(_text(example.get("question")), _text(example.get("answer")), context))
+            seeds.append(Seed(text(example.get("question")), text(example.get("answer")), context))
     document = None
     raw_document = data.get("document")
     if isinstance(raw_document, dict):
