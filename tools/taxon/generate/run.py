@@ -15,7 +15,7 @@ from typing import Any
 
 from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
-from taxon.core.progress import Task, Tracker, tracker
+from taxon.core.progress import HEARTBEAT_S, Task, Tracker, tracker
 from taxon.core.settings import Config, GenerateSettings, plain
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
 from taxon.generate import derived, knowledge, skills
@@ -123,13 +123,13 @@ def generate_leaves(
     to_do = [job for job in jobs if finished[job.leaf.leaf_id] is None]
     if to_do and teacher is None:
         teacher = make_teacher(config)  # only now: a finished run needs no model and no endpoint
-    with _leaf_progress(quiet) as progress:
+    with _units_progress(quiet, len(to_do)) as progress:
         runner = UnitRunner(
             teacher,
             UnitCache(Path(settings.cache_dir)),
             settings.batch_size,
             settings.judge,
-            on_done=progress.advance if progress else lambda leaf, n: None,
+            on_done=progress.advance if progress else lambda n: None,
             max_calls=settings.max_teacher_calls,
         )
         try:
@@ -137,6 +137,8 @@ def generate_leaves(
                 for job, outcome in _drive(to_do[start : start + settings.leaves_per_batch], runner, config, progress):
                     leaf_id = job.leaf.leaf_id
                     finished[leaf_id] = _write_leaf(job, outcome, out_dir / leaf_id, keys[leaf_id])
+                    if progress:
+                        progress.leaf_done()
         finally:
             result.calls, result.cached_units = runner.calls, runner.cached
     result.leaves = {leaf_id: stats for leaf_id, stats in finished.items() if stats is not None}  # all, by now
@@ -202,7 +204,7 @@ def _finished_stats(folder: Path, key: str) -> dict[str, Any] | None:
 
 
 def _drive(
-    group: list[LeafJob], runner: UnitRunner, config: Config, progress: _LeafProgress | None
+    group: list[LeafJob], runner: UnitRunner, config: Config, progress: _UnitsProgress | None
 ) -> Iterator[tuple[LeafJob, list[Candidate] | TaxonError]]:
     """Advance the pipelines of a group of leaves together, one batch of units per step for
     all of them. Yields (job, candidates or TaxonError) as each leaf finishes."""
@@ -218,7 +220,7 @@ def _drive(
         except TaxonError as error:  # this leaf can't go on (e.g. its documents); the others can
             return job, error
         if progress:
-            progress.add(leaf_id, len(units))
+            progress.add(len(units))
         waiting[leaf_id] = units
         return None
 
@@ -296,26 +298,34 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     atomic_write_json(path, value)
 
 
-class _LeafProgress:
-    """One progress task per leaf, its total growing as its steps ask for units."""
+class _UnitsProgress:
+    """One task for the whole run: units of work done of those asked for so far (each leaf's
+    steps ask for more as they go), moved as the teacher answers each request, with the
+    leaves finished beside it. Per-leaf tasks showed nothing until a batch of many leaves
+    ended, then each leaf at 100 % once per step."""
 
-    def __init__(self, leaves: Tracker):
-        self.leaves = leaves
-        self.tasks: dict[str, Task] = {}
+    def __init__(self, shown: Tracker, leaves: int):
+        self.leaves, self.finished = leaves, 0
+        self.task: Task = shown.task("generate: units", open_ended=True, leaves=f"0/{leaves} done")
 
-    def add(self, leaf_id: str, count: int) -> None:
-        if leaf_id not in self.tasks:
-            self.tasks[leaf_id] = self.leaves.task(leaf_id)
-        self.tasks[leaf_id].grow(count)
+    def add(self, count: int) -> None:
+        self.task.grow(count)
 
-    def advance(self, leaf_id: str, count: int) -> None:
-        self.tasks[leaf_id].advance(count)
+    def advance(self, count: int) -> None:
+        self.task.advance(count)
+
+    def leaf_done(self) -> None:
+        self.finished += 1
+        if self.finished == self.leaves:
+            self.task.end_known()
+        self.task.advance(0, leaves=f"{self.finished}/{self.leaves} done")
 
 
 @contextmanager
-def _leaf_progress(quiet: bool) -> Iterator[_LeafProgress | None]:
-    if quiet:
+def _units_progress(quiet: bool, leaves: int) -> Iterator[_UnitsProgress | None]:
+    if quiet or not leaves:
         yield None
         return
-    with tracker() as leaves:
-        yield _LeafProgress(leaves)
+    # off a terminal a line every 30 s: a log of a long run stays readable, and never silent
+    with tracker(interval_s=HEARTBEAT_S) as shown:
+        yield _UnitsProgress(shown, leaves)
