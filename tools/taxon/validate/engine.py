@@ -19,7 +19,7 @@ from taxon.core.settings import ValidateSettings
 from taxon.qna.loader import Parsed, read_qna
 from taxon.qna.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
-from taxon.validate.files import is_qna_name, tree_file_findings
+from taxon.validate.files import Listing, is_qna_name, tree_file_findings, walk
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
 
@@ -100,42 +100,38 @@ class Target:
     findings: tuple[Finding, ...] = ()
 
 
-def collect_targets(paths: Iterable[Path]) -> list[Target]:
+def collect_targets(paths: Iterable[Path], walks: dict[Path, list[Listing]] | None = None) -> list[Target]:
     """The files to validate: each path itself, or every qna.yaml-like file in a folder
-    (symlinked folders are not followed but reported). Each file once, in order."""
+    (symlinked folders are not followed but reported). Each file once, in order. `walks`:
+    the folders' walks, when the caller has them already."""
     targets: dict[str, Target] = {}
     for path in paths:
         path = Path(path)
-        found = _walk(path) if path.is_dir() and not path.is_symlink() else [Target(path, str(path))]
+        if path.is_dir() and not path.is_symlink():
+            found = _targets_in(path, (walks or {}).get(path) or walk(path))
+        else:
+            found = [Target(path, str(path))]
         for target in found:
             targets.setdefault(os.path.abspath(target.path), target)
     return list(targets.values())
 
 
-def _walk(root: Path) -> list[Target]:
+def _targets_in(root: Path, listings: list[Listing]) -> list[Target]:
+    """The qna.yaml-like files of a walked folder, and its symlinked folders (Y011); hidden
+    folders are no part of the taxonomy (T003 says so) and are not looked into."""
     found = []
-    for folder, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in list(dirnames):
-            if name.startswith("."):
-                dirnames.remove(name)
-            elif os.path.islink(os.path.join(folder, name)):
-                dirnames.remove(name)
-                link = Path(folder) / name
-                found.append(
-                    Target(
-                        link,
-                        str(link),
-                        (
-                            finding(
-                                str(link), 1, 1, "Y011", "this folder is a symbolic link: replace it with a real folder"
-                            ),
-                        ),
-                    )
-                )
-        for name in sorted(filenames):
+    for listing in listings:
+        if any(part.startswith(".") for part in listing.relative.split("/")):
+            continue
+        folder = root / listing.relative if listing.relative else root
+        for name, link in listing.folders:
+            if link and not name.startswith("."):
+                path = folder / name
+                message = "this folder is a symbolic link: replace it with a real folder"
+                found.append(Target(path, str(path), (finding(str(path), 1, 1, "Y011", message),)))
+        for name, _ in listing.files:
             if is_qna_name(name):
-                found.append(Target(Path(folder) / name, str(Path(folder) / name)))
+                found.append(Target(folder / name, str(folder / name)))
     return sorted(found, key=lambda target: target.display)
 
 
@@ -261,12 +257,12 @@ def validate_paths(
     validated); findings are reported for the validated files only. In every folder given,
     each file with no place in a leaf gets a report of its own (T003)."""
     paths = [Path(path) for path in paths]
-    targets = collect_targets(paths)
+    walks = {path: walk(path) for path in paths if path.is_dir() and not path.is_symlink()}
+    targets = collect_targets(paths, walks)
     checked = _check_all(targets, settings, latest, leaf_checks)
     report = Report([item.report for item in checked])
-    for given in paths:
-        if given.is_dir() and not given.is_symlink():
-            report.add(tree_file_findings(given))
+    for given, listings in walks.items():
+        report.add(tree_file_findings(given, listings))
     validated = {os.path.abspath(target.path) for target in targets}
     questions = [item.questions for item in checked if item.questions and item.questions.questions]
     questions += _context_questions(tree_context, validated, settings)

@@ -61,10 +61,19 @@ def as_github(report: Report, quiet: bool = False) -> str:
 
 
 def as_json(report: Report) -> str:
+    """The report as JSON, one file's findings a line. json.dumps with an indent runs the
+    pure-Python encoder (0.5 s for a tree's 25,000 findings); each line is the C encoder's."""
     data = report.to_json()
     for entry in data["files"] + data["tree"]:
         entry["path"] = log_name(entry["path"])
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def lines(reports: list[dict]) -> str:
+        return ",\n".join(f"    {json.dumps(item, ensure_ascii=False)}" for item in reports)
+
+    return (
+        f'{{\n  "files": [\n{lines(data["files"])}\n  ],\n  "tree": [\n{lines(data["tree"])}\n  ],\n'
+        f'  "summary": {json.dumps(data["summary"])}\n}}\n'
+    )
 
 
 _SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}
