@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, find_config, load_config, parse_override
 from taxon.core.settings import Config, build_config, deep_merge
 from taxon.core.shipped import shipped_path
+
+if TYPE_CHECKING:
+    from taxon.qna.taxonomy import Leaf
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +49,14 @@ def taxonomy_root(args: argparse.Namespace, config: Config) -> Path:
     if getattr(args, "taxonomy", None):
         return Path(args.taxonomy)
     return Path(config.config_path).parent / config.taxonomy.root
+
+
+def chosen_leaves(args: argparse.Namespace, config: Config) -> list[Leaf]:
+    """The leaves of the taxonomy root that [pipeline] leaves chooses (all when it is empty):
+    train, evaluate and publish, as the pipeline launches them with its resolved config."""
+    from taxon.qna.taxonomy import load_leaves
+
+    return load_leaves(taxonomy_root(args, config), config.pipeline.leaves)
 
 
 # taxon serve and taxon chat: a model and the teacher's torch threads

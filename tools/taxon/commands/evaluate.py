@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.commands._options import add_config_arguments, chosen_leaves, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK
 from taxon.core.github import log_safe
 from taxon.qna.layout import REPORT_MD
@@ -50,10 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from taxon.evaluate import evaluate
     from taxon.publish.bundle import gguf_files_to_evaluate
-    from taxon.qna.taxonomy import load_leaves
 
     config = config_from_args(args)
-    leaves = load_leaves(taxonomy_root(args, config))
+    leaves = chosen_leaves(args, config)
     # the GGUF files publish would ship (publish.gguf, publish.quantize), each scored beside the candidate
     gguf_files = gguf_files_to_evaluate(Path(args.candidate), Path(args.out) / "gguf", config.publish)
     report = evaluate(

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.commands._options import add_config_arguments, chosen_leaves, config_from_args
 from taxon.core.errors import EXIT_OK
 from taxon.core.settings import Config
 
@@ -53,12 +53,11 @@ def _base_model(spec: str, config: Config) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.qna.taxonomy import load_leaves
     from taxon.train import train
 
     config = _config(args)
     base_model = _base_model(args.base or config.models.base, config)
-    leaves = load_leaves(taxonomy_root(args, config))
+    leaves = chosen_leaves(args, config)
     result = train(
         args.data,
         leaves,

@@ -281,6 +281,7 @@ class ServeSettings:
 
 @dataclass(frozen=True)
 class PipelineSettings:
+    leaves: tuple[str, ...] = ()  # leaf ids, globs or folders the run is over; () = all
     changed_leaves: tuple[str, ...] = ()
     previous_bundle: str = ""
 

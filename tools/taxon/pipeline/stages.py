@@ -13,7 +13,7 @@ from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.settings import Config, plain
-from taxon.core.store import hash_file, hash_tree
+from taxon.core.store import atomic_write_json, hash_file, hash_tree
 from taxon.qna.decisions import decisions_digest, decisions_root, decisions_still_needed
 from taxon.qna.layout import (
     MODEL_DIR,
@@ -26,7 +26,7 @@ from taxon.qna.layout import (
     RunLayout,
     read_bundle_leaves,
 )
-from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id, load_leaves
+from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id, load_leaves, select_qna_files
 
 Figures = dict[str, Any]
 
@@ -42,9 +42,14 @@ class Context:
     def layout(self) -> RunLayout:
         return RunLayout(self.run_dir)
 
+    @property
+    def leaf_patterns(self) -> list[str]:
+        """[pipeline] leaves (`--leaves`): the leaves the run is over; [] = all."""
+        return list(self.config.pipeline.leaves)
+
     @cached_property
     def leaves(self) -> list[Leaf]:
-        return load_leaves(self.taxonomy_root)
+        return load_leaves(self.taxonomy_root, self.leaf_patterns)
 
     @cached_property
     def base_model(self) -> str:
@@ -76,8 +81,15 @@ def _file_hash(path: Path) -> str | None:
 def validate_key(context: Context) -> dict[str, Any]:
     from taxon.validate.schemas import schema_dir
 
+    taxonomy: object
+    if context.leaf_patterns:  # the chosen leaves' folders: a change elsewhere is no concern of this run
+        chosen, _ = select_qna_files(context.taxonomy_root, context.leaf_patterns)
+        taxonomy = {leaf_id(path): hash_tree(path.parent) for path in chosen}
+    else:
+        taxonomy = hash_tree(context.taxonomy_root)
     return {
-        "taxonomy": hash_tree(context.taxonomy_root),
+        "taxonomy": taxonomy,
+        "leaves": context.leaf_patterns,
         "decisions": context.decisions(),
         "schemas": hash_tree(schema_dir()),
         "validate": plain(context.config.validate),
@@ -93,18 +105,29 @@ def run_validate(context: Context) -> Figures:
     from taxon.validate.engine import validate_paths
     from taxon.validate.report import as_text
 
-    settings = context.config.validate
-    report = validate_paths([context.taxonomy_root], settings, latest=True)
-    decisions = decisions_root(context.taxonomy_root)
+    root, patterns, settings = context.taxonomy_root, context.leaf_patterns, context.config.validate
+    chosen, left_out = select_qna_files(root, patterns)
+    atomic_write_json(
+        context.layout.leaves_file,
+        {"patterns": patterns, "leaves": [leaf_id(p) for p in chosen], "left_out": [leaf_id(p) for p in left_out]},
+    )
+    if patterns:  # those leaves alone, the others still in view for the tree-wide warnings
+        report = validate_paths(chosen, settings, latest=True, tree_context=[root])
+    else:
+        report = validate_paths([root], settings, latest=True)
+    decisions = decisions_root(root)
     if decisions.is_dir():  # the maintainers' decisions, for the leaves there are
-        known = {leaf_id(path) for path in iter_qna_files(context.taxonomy_root)}
+        known = {leaf_id(path) for path in iter_qna_files(root)}
         report.decisions = validate_decisions_folder(decisions, settings, known, None)
     if report.errors:
+        subset = f" in the {len(chosen)} leaves chosen by [pipeline] leaves" if patterns else ""
         raise TaxonError(
-            f"the taxonomy has {report.errors} error(s):\n{as_text(report, quiet=True)}",
-            hint=f"fix them, or see: taxon validate --latest {context.taxonomy_root}",
+            f"the taxonomy has {report.errors} error(s){subset}:\n{as_text(report, quiet=True)}",
+            hint=f"fix them, or see: taxon validate --latest {root}"
+            + ("; or run on the leaves that are ready: taxon pipeline --leaves PATTERN..." if not patterns else ""),
         )
-    return {"files": len(report.files), "decisions": len(report.decisions), "warnings": report.warnings}
+    figures: Figures = {"files": len(report.files), "decisions": len(report.decisions), "warnings": report.warnings}
+    return figures | ({"left_out": len(left_out)} if patterns else {})
 
 
 # How the teacher is reached, not what it answers: a new port or timeout must not make a finished

@@ -121,6 +121,11 @@ class RunLayout:
         return self.run_dir / "config.json"
 
     @property
+    def leaves_file(self) -> Path:
+        """The leaves this run is over and those [pipeline] leaves left out, by id."""
+        return self.run_dir / "leaves.json"
+
+    @property
     def markers_dir(self) -> Path:
         """<run>/stages/<stage>.json: the key and figures of each stage's last success."""
         return self.run_dir / "stages"

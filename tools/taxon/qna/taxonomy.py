@@ -7,7 +7,9 @@ Reading a file goes through the validator's safe loader; stages after validation
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,5 +157,33 @@ def load_leaf(qna_path: Path) -> Leaf:
     return leaf_from_data(Path(qna_path), load_qna(Path(qna_path)))
 
 
-def load_leaves(root: Path) -> list[Leaf]:
-    return [load_leaf(path) for path in iter_qna_files(root)]
+def leaf_matches(leaf: str, pattern: str) -> bool:
+    """A leaf id chosen by a pattern: a shell-style glob on the id (`*` also crosses folders)
+    or a folder naming every leaf under it ('compositional_skills/linguistics')."""
+    pattern = pattern.strip().strip("/")
+    return fnmatch.fnmatchcase(leaf, pattern) or leaf.startswith(f"{pattern}/")
+
+
+def select_qna_files(root: Path, patterns: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
+    """(chosen, left out): the qna.yaml files under root whose leaf ids match any of the
+    patterns (all of them when there are none). UsageError for a pattern that chooses no
+    leaf: a typo would quietly run on less than meant."""
+    from taxon.core.errors import UsageError
+
+    files = iter_qna_files(root)
+    if not patterns:
+        return files, []
+    ids = {path: leaf_id(path) for path in files}
+    unmatched = [p for p in patterns if not any(leaf_matches(leaf, p) for leaf in ids.values())]
+    if unmatched:
+        raise UsageError(
+            f"no leaf under {root} matches {', '.join(repr(p) for p in unmatched)}",
+            hint="patterns are leaf ids, globs on them ('compositional_skills/*/synonyms') or folders",
+        )
+    chosen = [path for path in files if any(leaf_matches(ids[path], p) for p in patterns)]
+    return chosen, [path for path in files if path not in set(chosen)]
+
+
+def load_leaves(root: Path, patterns: Sequence[str] = ()) -> list[Leaf]:
+    """The leaves under root, or those the patterns choose (see `select_qna_files`)."""
+    return [load_leaf(path) for path in select_qna_files(root, patterns)[0]]
