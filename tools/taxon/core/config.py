@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,18 @@ def _merged(path: Path, layers: list[Layer], profile: str) -> Config:
     if path.suffix == ".json":  # a run's resolved config carries its own profile and file
         return config.with_overrides(sets.tables, SET_SOURCE) if sets.tables else config
     run_keys = {"profile": profile, "config_path": str(path)}
-    return config.with_overrides({**sets.tables, **run_keys}, SET_SOURCE if sets.tables else str(path))
+    config = config.with_overrides({**sets.tables, **run_keys}, SET_SOURCE if sets.tables else str(path))
+    return _anchored(config, path.resolve().parent)
+
+
+def _anchored(config: Config, folder: Path) -> Config:
+    """The folders [documents] mirrors names relative to taxon.toml, made absolute: a command
+    run from another folder, or a stage reading the run's config.json, finds them too."""
+    mirrors = {
+        key: target if "://" in target or Path(target).expanduser().is_absolute() else str(folder / target)
+        for key, target in config.documents.mirrors.items()
+    }
+    return replace(config, documents=replace(config.documents, mirrors=mirrors))
 
 
 def config_sources(

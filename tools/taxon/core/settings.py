@@ -114,6 +114,9 @@ class DocumentsSettings:
     max_leaf_chars: int = 10_000_000  # text extracted from a leaf's documents together
     fetch_timeout_s: float = 120.0
     allow_file_urls: bool = False  # test-only: lets tests serve repositories from tmp folders
+    # document repository URL (or prefix ending in /) -> git URL or folder (taxon.documents.mirrors);
+    # left out of == and hash (the settings stay hashable): where a pinned commit comes from changes nothing
+    mirrors: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -410,6 +413,10 @@ def _check_type(value: Any, hint: Any, dotted: str, where: str) -> Any:
     kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     for kind in kinds:
         origin = typing.get_origin(kind) or kind
+        if origin is dict:
+            if isinstance(value, Mapping) and all(isinstance(item, str) for pair in value.items() for item in pair):
+                return dict(value)
+            continue
         if origin is tuple:
             if isinstance(value, (list, tuple)):
                 (item_hint, _) = typing.get_args(kind)
@@ -428,6 +435,8 @@ def _check_type(value: Any, hint: Any, dotted: str, where: str) -> Any:
 
 
 def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is dict:
+        return "a table of str to str"
     if typing.get_origin(kind) is tuple:
         item = typing.get_args(kind)[0]
         allowed = typing.get_args(item) if typing.get_origin(item) is Literal else ()

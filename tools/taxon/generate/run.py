@@ -18,6 +18,7 @@ from taxon.core.errors import TaxonError
 from taxon.core.progress import HEARTBEAT_S, Task, Tracker, tracker
 from taxon.core.settings import Config, GenerateSettings, plain
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
+from taxon.documents.records import content_settings
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
 from taxon.generate.filters import ERROR, HELD_OUT
@@ -176,7 +177,7 @@ def generation_key(job: LeafJob, config: Config) -> str:
             "parameters": recorded_parameters(job.settings),
             "held_out": job.held_out.questions,
             "templates": template_identities(),
-            "documents": plain(config.documents) if job.leaf.kind == "knowledge" else None,
+            "documents": content_settings(config.documents) if job.leaf.kind == "knowledge" else None,
             # a new decision re-derives the leaf from the unit cache: no teacher call
             "decisions": sorted((decision.to_json() for decision in job.decisions.values()), key=str),
         }

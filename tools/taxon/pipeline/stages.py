@@ -14,6 +14,7 @@ from typing import Any
 from taxon.core.errors import TaxonError
 from taxon.core.settings import Config, plain
 from taxon.core.store import atomic_write_json, hash_file, hash_tree
+from taxon.documents.records import content_settings
 from taxon.qna.decisions import decisions_digest, decisions_root, decisions_still_needed
 from taxon.qna.layout import (
     MODEL_DIR,
@@ -143,7 +144,7 @@ def generate_key(context: Context) -> dict[str, Any]:
         "decisions": context.decisions(),
         "teacher": teacher,
         "generate": plain(config.generate),
-        "documents": plain(config.documents),
+        "documents": content_settings(config.documents),  # a new mirror fetches the same commits
     }
 
 
