@@ -25,7 +25,7 @@ from taxon.qna.layout import ATTRIBUTION_NAME
 from taxon.qna.loader import Parsed, parse_text, read_qna
 from taxon.qna.taxonomy import kind_of, leaf_id
 from taxon.validate.engine import check_parsed
-from taxon.validate.policy import covered_by_repository_license
+from taxon.validate.policy import covered_by_repository_license, name_findings
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 
 FLAT_KNOWLEDGE_NEEDS = (
@@ -140,6 +140,7 @@ def migrate_file(
             checked = _upgraded_view(parsed, kind, version)
     _attribution_default(result, kind, checked.data, settings, accept_defaults)
     found, _ = check_parsed(checked, path, settings, latest=True)
+    found += name_findings(str(path), os.path.abspath(path).split(os.sep))  # a folder to rename (P051)
     result.needs = _needs(found, checked, flat)
     return result
 
