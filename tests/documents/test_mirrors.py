@@ -85,3 +85,14 @@ def test_an_unreachable_repository_names_the_two_ways_out(tmp_path, offline_conf
 def test_mirrors_must_map_text_to_text(repo_root):
     with pytest.raises(UsageError, match=r"documents\.mirrors must be a table of str to str"):
         load_config(path=repo_root / "taxon.toml", overrides={"documents": {"mirrors": {"https://a/b": 3}}})
+
+
+def test_a_host_of_the_organisations_own_network_is_reached_through_a_mirror_only(tmp_path, offline_config):
+    """A repository on a private address is refused as a leaf's URL (a contribution must not
+    point the runner into its network); the maintainer's mirror map is how it is reached."""
+    commit = make_repo(tmp_path / "internal", {"docs/birds.md": BIRDS})
+    internal = "https://10.1.2.3/docs/bird-docs"
+    leaf = make_leaf(tmp_path, document(commit, repo=internal))
+    [refused] = check_leaf_documents(leaf, offline_config({}))
+    assert refused.rule == "D001" and "reached through [documents] mirrors" in refused.message
+    assert check_leaf_documents(leaf, offline_config({internal: str(tmp_path / "internal")})) == []
