@@ -26,7 +26,7 @@ from taxon.qna.loader import Parsed, parse_text, read_qna
 from taxon.qna.taxonomy import kind_of, leaf_id
 from taxon.validate.engine import check_parsed
 from taxon.validate.policy import covered_by_repository_license, name_findings
-from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
+from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_at, schema_findings
 
 FLAT_KNOWLEDGE_NEEDS = (
     "knowledge files of version 1-2 have no contexts, which only a person can choose: rewrite seed_examples as "
@@ -141,7 +141,7 @@ def migrate_file(
     _attribution_default(result, kind, checked.data, settings, accept_defaults)
     found, _ = check_parsed(checked, path, settings, latest=True)
     found += name_findings(str(path), os.path.abspath(path).split(os.sep))  # a folder to rename (P051)
-    result.needs = _needs(found, checked, flat)
+    result.needs = _needs(found, checked, flat, schema_at(kind, LATEST, ("seed_examples",))[0].get("minItems", 0))
     return result
 
 
@@ -169,7 +169,7 @@ def _fix(f: Finding, prefix: bool = False) -> Need:
     return Need(FIX, f"{where}{f.message}", f.line, f.column, f.rule)
 
 
-def _needs(found: list[Finding], parsed, flat: bool) -> list[Need]:
+def _needs(found: list[Finding], parsed, flat: bool, minimum_seeds: int) -> list[Need]:
     """The errors of the upgraded file as needs, in place order; the count of seeds to add
     from the schema's minimum. Outdated-version findings are migrate's own business."""
     seeds_at = parsed.position(("seed_examples",), key=True)
@@ -180,8 +180,7 @@ def _needs(found: list[Finding], parsed, flat: bool) -> list[Need]:
         if f.rule == "S004" and (f.line, f.column) == seeds_at:
             if flat:
                 continue
-            have = len(parsed.data.get("seed_examples") or [])
-            count = _minimum_seeds(f.message) - have
+            count = minimum_seeds - len(parsed.data.get("seed_examples") or [])
             needs.append(Need(SEEDS, f.message, f.line, f.column, f.rule, max(count, 0)))
         elif flat and "seed_examples" in f.message:
             continue  # the contexts a person writes replace these seeds whole
@@ -192,14 +191,6 @@ def _needs(found: list[Finding], parsed, flat: bool) -> list[Need]:
         else:
             needs.append(_fix(f))
     return needs
-
-
-_AT_LEAST = re.compile(r"at least (\d+) needed")
-
-
-def _minimum_seeds(message: str) -> int:
-    match = _AT_LEAST.search(message)
-    return int(match.group(1)) if match else 0
 
 
 def default_attribution(leaf: str, created_by: str, license_id: str) -> str:

@@ -39,9 +39,9 @@ def validator(version: int, kind: str) -> Checker:
     return Checker(resources[f"{kind}.json"], resources)
 
 
-def key_rule(kind: str, version: int, path: tuple[str | int, ...]) -> tuple[bool, str]:
-    """Whether the schema of `kind` at `version` requires the key at `path` (keys and list
-    indexes from the root), and its description there ("" where the schema has none)."""
+def schema_at(kind: str, version: int, path: tuple[str | int, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schema of the node at `path` (keys and list indexes from the root) for `kind` at
+    `version`, and that of its parent ({} for the root); {} for a node the schema doesn't know."""
     checker = validator(version, kind)
     schema, document = checker.schema, checker.schema
     parent: dict[str, Any] = {}
@@ -53,6 +53,12 @@ def key_rule(kind: str, version: int, path: tuple[str | int, ...]) -> tuple[bool
         schema = following if isinstance(part, int) else following.get(part, {})
     while "$ref" in schema:
         schema, document = checker.resolve(schema["$ref"], document)
+    return schema, parent
+
+
+def key_rule(kind: str, version: int, path: tuple[str | int, ...]) -> tuple[bool, str]:
+    """Whether the schema requires the key at `path`, and its description ("" where none)."""
+    schema, parent = schema_at(kind, version, path)
     required = bool(path) and isinstance(path[-1], str) and path[-1] in parent.get("required", ())
     description: str = schema.get("description", "")
     return required, description
