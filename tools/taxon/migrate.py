@@ -7,6 +7,12 @@ upgrade; files whose top level isn't a plain block mapping are round-tripped wit
 ruamel.yaml instead (comments and key order kept, long text refolded). What only a person can supply (the contexts a version 1
 knowledge file never had, more seed examples, a full commit SHA) is reported instead, and
 such a file is left untouched: a file is written only when it passes the version 4 schema.
+
+Each file's report lists everything `taxon validate --latest` would still say of it, at once
+and at the lines of the file on disk (`Need`s by the report's columns: seeds, contexts,
+attribution, license, other fixes), and the defaults taxon.toml allows (an attribution.txt
+naming [validate] repository_license), written when accepted. `report_markdown` makes one
+table of a tree; `report_json` the same as data.
 """
 
 from __future__ import annotations
