@@ -28,7 +28,7 @@ from taxon.core.findings import ERROR, Finding
 from taxon.core.settings import ValidateSettings
 from taxon.core.store import atomic_write_text
 from taxon.qna.layout import ATTRIBUTION_NAME
-from taxon.qna.loader import Parsed, parse_text, read_qna
+from taxon.qna.loader import NodePath, Parsed, parse_text, read_qna
 from taxon.qna.taxonomy import kind_of, leaf_id
 from taxon.validate.engine import check_parsed
 from taxon.validate.policy import covered_by_repository_license, name_findings
@@ -57,7 +57,7 @@ class Need:
     def __str__(self) -> str:
         return self.message
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -100,7 +100,7 @@ class Migration:
         lines += [f"  default to accept (taxon migrate --accept-defaults): {offer}" for offer in self.offered]
         return "\n".join(lines)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path),
             "from_version": self.from_version,
@@ -136,6 +136,7 @@ def migrate_file(
     flat = kind == "knowledge" and version < LATEST and _flat(parsed.data)
     checked = parsed  # what the needs are read from, placed as the file on disk is
     if version != LATEST:
+        assert parsed.text is not None  # a file that parsed was read
         text = _edited_text(parsed, kind, version) or _round_tripped_text(parsed.text, kind, version)
         upgraded = parse_text(text, str(path), settings)
         if upgraded.ok and not flat and not schema_findings(upgraded, kind, LATEST):
@@ -156,7 +157,7 @@ def _upgraded_view(parsed: Parsed, kind: str, version: int) -> Parsed:
     left unwritten point at its lines, not at those of an upgrade nobody sees."""
     renames = _renames(kind, version, parsed.data)
 
-    def moved(path: tuple) -> tuple:
+    def moved(path: NodePath) -> NodePath:
         return (renames[path[0]], *path[1:]) if path and path[0] in renames else path
 
     data = {"version": LATEST} | {
@@ -175,7 +176,7 @@ def _fix(f: Finding, prefix: bool = False) -> Need:
     return Need(FIX, f"{where}{f.message}", f.line, f.column, f.rule)
 
 
-def _needs(found: list[Finding], parsed, flat: bool, minimum_seeds: int) -> list[Need]:
+def _needs(found: list[Finding], parsed: Parsed, flat: bool, minimum_seeds: int) -> list[Need]:
     """The errors of the upgraded file as needs, in place order; the count of seeds to add
     from the schema's minimum. Outdated-version findings are migrate's own business."""
     seeds_at = parsed.position(("seed_examples",), key=True)
@@ -217,7 +218,8 @@ def _attribution_default(result: Migration, kind: str, data: Any, settings: Vali
         return
     if not settings.require_attribution or not covered_by_repository_license(leaf, settings):
         return
-    created_by = data.get("created_by") if isinstance(data, dict) and isinstance(data.get("created_by"), str) else ""
+    created_by = data.get("created_by") if isinstance(data, dict) else None
+    created_by = created_by if isinstance(created_by, str) else ""
     what = f"{ATTRIBUTION_NAME} naming {settings.repository_license} ([validate] repository_license)"
     if accept:
         atomic_write_text(folder / ATTRIBUTION_NAME, default_attribution(leaf, created_by, settings.repository_license))
@@ -226,7 +228,7 @@ def _attribution_default(result: Migration, kind: str, data: Any, settings: Vali
         result.offered.append(what)
 
 
-def _flat(data: dict) -> bool:
+def _flat(data: dict[str, Any]) -> bool:
     """Seeds written as bare question/answer pairs, without the contexts of version 3."""
     seeds = data.get("seed_examples")
     return isinstance(seeds, list) and any(isinstance(s, dict) and "questions_and_answers" not in s for s in seeds)
@@ -329,7 +331,7 @@ REPORT_COLUMNS = ("file", "migrate did", "seeds to add", "attribution", "license
 
 def report_rows(results: list[Migration]) -> list[tuple[str, ...]]:
     """One row per file, the cells of REPORT_COLUMNS."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for result in results:
         by_what: dict[str, list[Need]] = {}
         for need in result.needs:

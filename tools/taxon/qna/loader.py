@@ -280,7 +280,7 @@ _ESCAPED_WHY = {
 
 
 @lru_cache(maxsize=64)
-def _escapes_of(chars: frozenset[str]) -> re.Pattern:
+def _escapes_of(chars: frozenset[str]) -> re.Pattern[str]:
     """The escapes that spell these characters, and escaped backslashes (which end no escape):
     a table pasted from a PDF holds thousands of escapes, and only these are of interest."""
     named = [name for name, char in _NAMED_ESCAPES.items() if char in chars]

@@ -15,6 +15,7 @@ from functools import cache
 from itertools import pairwise
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 _WRAPPED_WORD = re.compile(r"(?<=[a-z])-$")  # "olive-" at a line's end, "brown" on the next: one word
 _HARD_BREAK = re.compile(r"(?:  |\\)$")  # Markdown's own hard break: kept
@@ -45,7 +46,7 @@ def blocks(text: str) -> list[Block]:
     return found
 
 
-def _plain(children: list) -> str:
+def _plain(children: list[Token]) -> str:
     pieces: list[str] = []
     for token in children:
         if token.type in ("text", "code_inline"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from taxon import __version__
 from taxon.core.findings import ERROR, WARNING
@@ -67,7 +68,7 @@ def as_json(report: Report) -> str:
     for entry in data["files"] + data["tree"]:
         entry["path"] = log_name(entry["path"])
 
-    def lines(reports: list[dict]) -> str:
+    def lines(reports: list[dict[str, Any]]) -> str:
         return ",\n".join(f"    {json.dumps(item, ensure_ascii=False)}" for item in reports)
 
     return (
