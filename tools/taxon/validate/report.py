@@ -71,10 +71,8 @@ def as_json(report: Report) -> str:
     def lines(reports: list[dict[str, Any]]) -> str:
         return ",\n".join(f"    {json.dumps(item, ensure_ascii=False)}" for item in reports)
 
-    return (
-        f'{{\n  "files": [\n{lines(data["files"])}\n  ],\n  "tree": [\n{lines(data["tree"])}\n  ],\n'
-        f'  "summary": {json.dumps(data["summary"])}\n}}\n'
-    )
+    sections = [f'  "{name}": [\n{lines(reports)}\n  ]' for name, reports in data.items() if name != "summary"]
+    return "{\n" + ",\n".join([*sections, f'  "summary": {json.dumps(data["summary"])}']) + "\n}\n"
 
 
 _SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}
