@@ -1,4 +1,4 @@
-"""The four GitHub workflows run for real under nektos/act, offline (../shared/act-offline):
+"""The GitHub workflows run for real under nektos/act, offline (../shared/act-offline):
 
     python bench/workflows.py [CASE ...]      (make workflows; every case by default)
 
@@ -12,7 +12,11 @@ with the teacher gone: the comment carries the error and the log's link, the job
 instead of the GPU lock, on the cpu profile, as a dry run without GitHub's API and with no
 GITHUB_REPOSITORY_ID), release (a tag on the trained commit, dry run: find-build through the gh
 stand-in from train's bundle artifact, digest check, verify; attestation, GitHub Release and
-Hugging Face skipped, as a dry run says).
+Hugging Face skipped, as a dry run says), decisions-check (decisions.yml's check on the valid pull
+request: no decision changed, the taxon/decisions status posted through the gh stand-in), decide (a
+maintainer's `/taxon drop ID` and `/taxon fix ID ANSWER` comment, dry run: the ids looked up in a
+samples artifact served by the gh stand-in, digest checked, the decision commit built and shown in
+the summary, not pushed: the offline remote is reached only through the runner's git config).
 
 Each case runs in a scratch clone of this checkout's HEAD (commit first) under bench/out/workflows/,
 against a local stand-in for github.com (github-remote.sh). Skipped, with a message and exit 0,
@@ -43,7 +47,17 @@ SLUG = "octo/taxon"
 REPOSITORY_ID = 4242
 HOME = Path(os.environ.get("ACT_OFFLINE_HOME", Path.home() / ".cache" / "act-offline"))
 ACT = HOME / "act-offline"
-CASES = ("pr-valid", "pr-invalid", "pr-code", "samples", "samples-down", "train", "release")
+CASES = (
+    "pr-valid",
+    "pr-invalid",
+    "pr-code",
+    "samples",
+    "samples-down",
+    "decisions-check",
+    "decide",
+    "train",
+    "release",
+)
 PRS = {1: "pr-valid", 2: "pr-invalid", 3: "pr-code"}
 VALID_LEAF = "compositional_skills/formatting/bullet_list"
 SERVE_PORT = 8765
@@ -503,6 +517,134 @@ def run_release(scratch: Path, shared: Path) -> Case:
     return case
 
 
+# ---------------------------------------------------------------- decisions.yml
+
+
+def _decision_routes(number: int, sender: str) -> dict:
+    head = remote_sha(f"refs/pull/{number}/head")
+    return {
+        f"repos/{SLUG}/collaborators/{sender}/permission": {"role_name": "write", "user": {"login": sender}},
+        f"repos/{SLUG}/pulls/{number}": {
+            "number": number,
+            "state": "open",
+            "user": {"login": "contributor"},
+            "head": {"sha": head, "ref": PRS[number], "repo": {"id": REPOSITORY_ID}},
+            "base": {"ref": "main"},
+        },
+        f"repos/{SLUG}/collaborators/contributor/permission": {"role_name": "read", "user": {"login": "contributor"}},
+        f"repos/{SLUG}/issues/{number}/comments": [],
+        f"repos/{SLUG}/statuses/{head}": {},
+    }
+
+
+def run_decisions_check(scratch: Path) -> Case:
+    case = Case("decisions-check", {"every changed decision is a maintainer's": "succeeded"})
+    checkout(scratch, "main")
+    number = 1
+    routes = OUT / f"{case.name}.routes.json"
+    routes.write_text(json.dumps(_decision_routes(number, "maintainer")))
+    event = {**pr_event(number, PRS[number]), "action": "synchronize"}
+    text, artifacts = act(
+        case,
+        scratch,
+        "pull_request_target",
+        ".github/workflows/decisions.yml",
+        event,
+        "--env",
+        f"GITHUB_REPOSITORY_ID={REPOSITORY_ID}",
+        env={"ACT_OFFLINE_GH_ROUTES": str(routes)},
+    )
+    calls = (artifacts / "gh-calls.log").read_text() if (artifacts / "gh-calls.log").exists() else ""
+    case.checks["status taxon/decisions posted"] = "/statuses/" in calls
+    case.checks["summary: 0 refused"] = "Decisions: 0 changed by maintainers, 0 refused." in text
+    return case
+
+
+def _samples_artifact(number: int) -> tuple[Path, str, list[str]]:
+    """A samples job's artifact for the valid pull request's head, by hand: (zip, digest, ids)."""
+    import hashlib
+
+    sys.path.insert(0, str(REPO / "tools"))
+    from taxon.qna.decisions import sample_id
+
+    rows = [
+        (f"Turn this into a bullet list: apples, pears and plums {n}.", f"- apples\n- pears\n- plums {n}")
+        for n in range(2)
+    ]
+    archive = OUT / "decide-samples.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        lines = [
+            json.dumps(
+                {
+                    "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}],
+                    "metadata": {"leaf": VALID_LEAF, "kind": "compositional_skills", "source": "generated"},
+                }
+            )
+            for q, a in rows
+        ]
+        zipped.writestr(f"dataset/{VALID_LEAF}/samples.jsonl", "\n".join(lines) + "\n")
+        zipped.writestr("review.html", "<!DOCTYPE html>")
+    digest = "sha256:" + hashlib.sha256(archive.read_bytes()).hexdigest()
+    return archive, digest, [sample_id(VALID_LEAF, q, a) for q, a in rows]
+
+
+def run_decide(scratch: Path) -> Case:
+    case = Case("decide", {"commit a maintainer's decisions": "succeeded"})
+    checkout(scratch, "main")
+    number, sender, run_id, artifact_id = 1, "maintainer", 5151, 6161
+    archive, digest, ids = _samples_artifact(number)
+    head = remote_sha(f"refs/pull/{number}/head")
+    routes = _decision_routes(number, sender)
+    routes.update(
+        {
+            f"repos/{SLUG}/actions/artifacts": {
+                "artifacts": [
+                    {
+                        "id": artifact_id,
+                        "name": f"samples-pr{number}-{head}",
+                        "expired": False,
+                        "digest": digest,
+                        "workflow_run": {"id": run_id},
+                    }
+                ]
+            },
+            f"repos/{SLUG}/actions/runs/{run_id}": {
+                "id": run_id,
+                "path": ".github/workflows/samples.yml",
+                "event": "issue_comment",
+                "repository": {"id": REPOSITORY_ID},
+                "head_repository": {"id": REPOSITORY_ID},
+            },
+            f"repos/{SLUG}/actions/artifacts/{artifact_id}/zip": f"@{archive}",
+        }
+    )
+    routes_file = OUT / f"{case.name}.routes.json"
+    routes_file.write_text(json.dumps(routes))
+    body = f"Looked at them.\n\n/taxon drop {ids[0]} a repeat\n/taxon fix {ids[1]} - apples\n"
+    event = {
+        "action": "created",
+        "issue": {"number": number, "pull_request": {"url": f"https://api.github.com/repos/{SLUG}/pulls/{number}"}},
+        "comment": {"body": body, "author_association": "MEMBER"},
+        "sender": {"login": sender},
+        "repository": {"full_name": SLUG, "id": REPOSITORY_ID, "default_branch": "main"},
+    }
+    text, _ = act(
+        case,
+        scratch,
+        "issue_comment",
+        ".github/workflows/decisions.yml",
+        event,
+        "--env",
+        f"GITHUB_REPOSITORY_ID={REPOSITORY_ID}",
+        "--env",
+        "TAXON_DRY_RUN=true",
+        env={"ACT_OFFLINE_GH_ROUTES": str(routes_file)},
+    )
+    case.checks["2 decisions, not pushed (dry run)"] = "was not pushed to pr-valid" in text
+    case.checks["the reply in the summary"] = "**2 decisions by `maintainer` committed**" in text
+    return case
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -539,6 +681,10 @@ def main(argv: list[str]) -> int:
             case = run_pr(scratch, {branch: n for n, branch in PRS.items()}[name])
         elif name in ("samples", "samples-down"):
             case = run_samples(scratch, teacher_up=name == "samples")
+        elif name == "decisions-check":
+            case = run_decisions_check(scratch)
+        elif name == "decide":
+            case = run_decide(scratch)
         elif name == "train":
             case = run_train(scratch)
         else:

@@ -2,7 +2,7 @@
 
 import io
 
-from taxon.core.progress import silence_third_party_bars, stage_group, status, tracker
+from taxon.core.progress import console, silence_third_party_bars, stage_group, status, tracker
 
 
 class Terminal(io.StringIO):
@@ -74,3 +74,45 @@ def test_third_party_bars_are_silenced_unless_the_user_says_otherwise(monkeypatc
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "0")
     silence_third_party_bars()
     assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "0"
+
+
+def test_a_console_never_breaks_a_line_of_text_in_two(monkeypatch, capsys):
+    """A finding is one line in a CI log or a file, however long, and on a terminal too (the
+    terminal wraps it for the eye; copied, it is still one line). Tables fit LOG_WIDTH off a terminal."""
+    from rich.table import Table
+    from rich.text import Text
+
+    finding = "taxonomy/compositional_skills/a/b/qna.yaml:1:1: error P040 " + "word " * 60
+    monkeypatch.delenv("COLUMNS", raising=False)
+    console(stderr=True).print(Text.assemble(("taxon pipeline: validate failed: ", "red"), f"{finding}\n{finding}"))
+    lines = [line.rstrip() for line in capsys.readouterr().err.splitlines()]
+    assert lines == [f"taxon pipeline: validate failed: {finding}".rstrip(), finding.rstrip()]
+    table = Table("leaf", "figures")
+    table.add_row("compositional_skills/" + "x" * 60, "y" * 60)
+    console().print(table)
+    assert max(map(len, capsys.readouterr().out.splitlines())) <= 160
+
+
+def test_off_a_terminal_a_running_task_is_never_silent_and_a_growing_total_is_no_end(monkeypatch):
+    """A teacher batch can run for minutes: its task's line comes again every heartbeat_s
+    while nothing finishes. A total that still grows (units asked for step by step) shows
+    no percent, and catching up with it is no end: one line at 100 %, when it is known."""
+    import time
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    out = io.StringIO()
+    with tracker(out=out, interval_s=3600, heartbeat_s=0.05) as shown:
+        units = shown.task("generate: units", open_ended=True, leaves="0/2 done")
+        units.grow(4)
+        units.advance(1)
+        time.sleep(0.4)  # a long batch: heartbeats
+        units.advance(3)  # caught up with the total asked so far: not the end
+        units.grow(2)
+        units.advance(2)
+        units.end_known()
+        units.advance(0, leaves="2/2 done")
+    lines = [line.split(", elapsed")[0] for line in out.getvalue().splitlines()]
+    assert lines[0] == "generate: units: 1/4 so far, leaves 0/2 done"
+    assert lines.count("generate: units: 1/4 so far, leaves 0/2 done") >= 3, lines
+    assert lines[-1] == "generate: units: 6/6 (100%), leaves 2/2 done"
+    assert [line for line in lines if "%" in line] == [lines[-1]]

@@ -89,6 +89,7 @@ def test_a_value_outside_its_allowed_set_or_range_names_what_is_allowed():
         ({"train": {"autocast": "fp8"}}, "train.autocast must be one of auto, bf16, none, not 'fp8'"),
         ({"generate": {"batch_size": 0}}, "generate.batch_size must be at least 1, not 0"),
         ({"generate": {"knowledge_chunk_share": 1.5}}, "generate.knowledge_chunk_share must be between 0 and 1"),
+        ({"review": {"require_decisions": -0.5}}, "review.require_decisions must be between 0 and 1, not -0.5"),
         ({"serve": {"max_n": 0}}, "serve.max_n must be a positive number, not 0"),
         ({"train": {"max_sample_tokens": 4096}}, "train.max_sample_tokens must not exceed train.pack_tokens"),
     )
@@ -128,3 +129,51 @@ def test_taxon_toml_states_every_key_with_the_schemas_default():
         "profile": "",
         "config_path": "",
     }
+
+
+def test_config_show_names_where_each_value_came_from(tmp_path, capsys):
+    """taxon config show: the schema's default, taxon.toml, the profile or --set, the last that
+    set it; the text it prints reads back as TOML with the same values."""
+    import json
+    import tomllib
+
+    from taxon.cli import main
+    from taxon.core.config import config_sources, load_config
+
+    path = tmp_path / "taxon.toml"
+    path.write_text("[train]\nepochs = 3\nseed = 1\n\n[profiles.fast.train]\nlearning_rate = 0.1\nseed = 2\n")
+    config, rows = config_sources("fast", path, {"train": {"seed": 7}})
+    assert config == load_config("fast", path, {"train": {"seed": 7}})  # the same loader, not a second
+    sources = {key: (value, source) for key, value, source in rows}
+    assert sources["train.epochs"] == (3, "taxon.toml")
+    assert sources["train.learning_rate"] == (0.1, "profile fast")
+    assert sources["train.seed"] == (7, "--set")
+    assert sources["train.rows_per_step"] == (8, "default")
+    assert sources["evaluate.gate.probe_max_drop"] == (0.05, "default")
+
+    assert main(["config", "show", "--profile", "fast", "--config", str(path), "--set", "train.seed=7"]) == 0
+    text = capsys.readouterr().out
+    assert "learning_rate = 0.1" in text and "# profile fast" in text
+    assert (
+        tomllib.loads(text)["train"]["seed"] == 7 and tomllib.loads(text)["evaluate"]["gate"]["probe_max_drop"] == 0.05
+    )
+    assert main(["config", "show", "--profile", "fast", "--config", str(path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"key": "train.seed", "value": 2, "source": "profile fast"} in rows
+    resolved = tmp_path / "config.json"  # a run's resolved config: every value came from it
+    resolved.write_text(json.dumps({"train": {"epochs": 4}}))
+    sources = {key: (value, source) for key, value, source in config_sources("fast", resolved)[1]}
+    assert sources["train.epochs"] == (4, str(resolved)) and sources["train.seed"] == (42, "default")
+
+
+def test_config_show_into_a_reader_that_went_away_is_no_traceback():
+    """`taxon config show | head`: the pipe closes before the config is written; taxon stops quietly."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "taxon", "config", "show"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    child.stdout.close()  # the reader is gone before the first line
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0 and "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -203,7 +203,7 @@ def skill_models(tmp_path_factory):
         answers[name] = dict(rows)
         models[name] = train_tiny(base, root / name, rows + general_rows(), STEPS)
     config = config.with_overrides(
-        {"evaluate": {"probe_file": str(probe), "text_file": str(text), "judge_model": str(base)}}
+        {"evaluate": {"probe_file": str(probe), "text_file": str(text), "skill_judge_model": str(base)}}
     )
     return leaves, root, models, config, answers
 

@@ -61,6 +61,10 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     skill_example = skill["examples"][0]
     assert skill_example["method"] == "template" and set(skill_example["why"]) == {"base", "candidate"}
     assert f"({skill_example['source']}, template)" in render_markdown(data)
+    # the precision of the figures, and what bfloat16 means for greedy answers
+    assert f"Computed in {data['dtype']}" in markdown
+    assert "may change with the other questions in its batch" in render_markdown({**data, "dtype": "bfloat16"})
+    assert "in its batch" not in render_markdown({**data, "dtype": "float32"})
     assert (out / "deltas.png").read_bytes().startswith(b"\x89PNG")
     assert len((out / "heldout.jsonl").read_text().splitlines()) == sum(
         data["sets"][leaf.leaf_id]["asked"] for leaf in leaves

@@ -78,3 +78,35 @@ def test_judge_none_keeps_answers_unscored(tmp_path, make_config):
         load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(judge="none"), teacher, quiet=True
     )
     assert result.leaves["compositional_skills/birds"]["kept"] == 12 and teacher.scored == 0
+
+
+class ReportingTeacher(ScriptedTeacher):
+    """Reports each request as it finishes, as the real backends do."""
+
+    def chat(self, requests, progress=None):
+        completions = super().chat(requests)
+        for _ in completions:
+            progress(1)
+        return completions
+
+
+def test_progress_counts_units_as_the_teacher_answers_them(tmp_path, make_config, monkeypatch, capsys):
+    """One task for the run, moved by each finished request (log-likelihood scores, which a
+    teacher answers as a batch, are counted when the batch ends), with the leaves finished:
+    off a terminal its last line is the only one at 100 %, not each leaf's once per step."""
+    from taxon.generate import units
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    write_skill(tmp_path / "taxonomy", "birds", BIRD_QUESTIONS)
+    write_skill(tmp_path / "taxonomy", "wrens", [q.replace("finch", "wren") for q in BIRD_QUESTIONS])
+    counts: list[int] = []
+    original = units.UnitRunner._answered
+    monkeypatch.setattr(units.UnitRunner, "_answered", lambda self, n: (counts.append(n), original(self, n)))
+    teacher = ReportingTeacher()
+    result = generate_leaves(load_leaves(tmp_path / "taxonomy"), tmp_path / "out", make_config(), teacher)
+    assert counts and set(counts) == {1} and len(counts) == len(teacher.requests)
+    lines = capsys.readouterr().err.splitlines()
+    total = len(teacher.requests) + teacher.scored
+    assert [line for line in lines if "%" in line] == [lines[-1]]
+    assert lines[-1].startswith(f"generate: units: {total}/{total} (100%), leaves 2/2 done, elapsed ")
+    assert result.calls == total

@@ -17,7 +17,13 @@ SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065 # 
 
 
 def test_repository_workflows_follow_every_rule():
-    assert sorted(load_workflows(WORKFLOWS)) == ["pull-request.yml", "release.yml", "samples.yml", "train.yml"]
+    assert sorted(load_workflows(WORKFLOWS)) == [
+        "decisions.yml",
+        "pull-request.yml",
+        "release.yml",
+        "samples.yml",
+        "train.yml",
+    ]
     assert violations(WORKFLOWS) == []
 
 

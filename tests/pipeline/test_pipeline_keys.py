@@ -112,3 +112,64 @@ def test_a_failed_gate_publishes_when_the_gate_is_not_required(copy_reference, m
 
     code, out, err = run_in_process(repo, monkeypatch, capsys, *GATE_FAILS)  # required again: it stops
     assert code == 1 and stage_statuses(out)["evaluate"] == "failed", out + err
+
+
+def _decide_on_plural_nouns(repo, action: str, fixed: str | None = None, count: int = 1) -> list[str]:
+    """Decisions on the first `count` kept teacher-written samples of the plural nouns leaf."""
+    from taxon.qna.decisions import decision_for, write_decision
+
+    leaf = "compositional_skills/linguistics/plural_nouns"
+    rows = [json.loads(line) for line in (repo / "runs/cpu/generate" / leaf / "samples.jsonl").read_text().splitlines()]
+    chosen = [row for row in rows if row["metadata"]["source"] == "generated" and not row["metadata"].get("decision")]
+    decided = []
+    for row in chosen[:count]:
+        decision = decision_for(row, action, "alice", fixed)
+        write_decision(repo / "decisions", decision)
+        decided.append(decision.sample)
+    return decided
+
+
+def test_a_new_decision_retrains_without_asking_the_teacher(copy_reference, teacher, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train"), unit_cache=True)
+    from taxon.backends.openai import PROBE_MESSAGES
+
+    (dropped,) = _decide_on_plural_nouns(repo, "drop")
+    asked = len(teacher.prompts)
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "train")
+    assert code == 0, out + err
+    assert [stage_statuses(out)[name] for name in ("validate", "generate", "train")] == ["done"] * 3
+    # re-derived from the unit cache: the teacher was only asked whether it is there
+    assert teacher.prompts[asked:] == [PROBE_MESSAGES[-1]["content"]]
+    leaf = repo / "runs/cpu/generate/compositional_skills/linguistics/plural_nouns"
+    assert dropped not in (leaf / "samples.jsonl").read_text() and dropped in (leaf / "dropped.jsonl").read_text()
+    assert json.loads((leaf / "stats.json").read_text())["decisions"]["drop"] == 1
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "train")
+    assert [stage_statuses(out)[name] for name in ("validate", "generate", "train")] == ["cached"] * 3
+
+
+def test_require_decisions_stops_training_and_says_how_many_are_left(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate", "generate", "train"), unit_cache=True)
+    leaf = "compositional_skills/linguistics/plural_nouns"
+    written = json.loads((repo / "runs/cpu/generate" / leaf / "stats.json").read_text())["decisions"]["teacher_written"]
+    assert written >= 2
+    flags = ("--to", "train", "--set", "review.require_decisions=1.0", "--set", f'pipeline.changed_leaves=["{leaf}"]')
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *flags)
+    assert code == 1 and stage_statuses(out)["train"] == "failed"
+    assert "[review] require_decisions = 1: 1 changed leaf(s) lack decisions: " in err
+    assert f"{leaf}: 0 of {written} teacher-written samples decided, {written} more needed" in err
+    assert "taxon review decide" in err
+
+    _decide_on_plural_nouns(repo, "keep", count=written)
+    code, out, err = run_in_process(repo, monkeypatch, capsys, *flags)
+    assert code == 0, out + err
+    assert stage_statuses(out)["train"] == "done"
+
+
+def test_a_broken_decision_fails_validation_with_its_place(copy_reference, monkeypatch, capsys):
+    repo = copy_reference(("validate",))
+    folder = repo / "decisions/compositional_skills/linguistics/plural_nouns"
+    folder.mkdir(parents=True)
+    (folder / "0123456789ab.yaml").write_text('version: 1\nid: "0123456789ab"\nsurprise: "!"\n')
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "validate")
+    assert code == 1 and stage_statuses(out)["validate"] == "failed"
+    assert "0123456789ab.yaml:3:1: error R001 unknown field 'surprise'" in err

@@ -148,6 +148,49 @@ def test_an_invalid_taxonomy_stops_the_run_at_validate(copy_reference, teacher, 
     assert teacher.chat_requests == before and not (run_dir(repo) / "generate").exists()
 
 
+BROKEN_LEAF = "compositional_skills/imported/escaped"  # an old InstructLab file: version 1, 3 seeds, an escape
+BROKEN_TEXT = "created_by: someone\ntask_description: ''\nseed_examples:\n" + "".join(
+    f'  - question: "Question {n} \\uF020?"\n    answer: Answer {n}.\n' for n in range(3)
+)
+
+
+def test_leaves_runs_on_the_leaves_that_are_ready_and_names_the_others(copy_reference, reference, monkeypatch, capsys):
+    """An imported tree with a leaf that fails validation: the whole-tree run stops at
+    validate (saying how to run on the ready leaves, each finding one line); --leaves runs
+    the two skill leaves, validates those alone and names the leaves it left out."""
+    repo = copy_reference(unit_cache=True)
+    broken = repo / "taxonomy" / BROKEN_LEAF / "qna.yaml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(BROKEN_TEXT)
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate")
+    assert code == 1 and stage_statuses(out)["validate"] == "failed"
+    findings = [line for line in err.splitlines() if line.startswith(str(broken))]
+    assert {line.split()[2] for line in findings} >= {"P040", "S004", "S008", "P020", "Y015"}, err
+    assert all(len(line) > 160 or line.endswith(")") for line in findings)  # whole lines, not wrapped
+    assert "or run on the leaves that are ready: taxon pipeline --leaves PATTERN" in err
+    chosen = ("compositional_skills/linguistics", "foundational_skills/reasoning/arithmetic/odd_*")
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate", "--leaves", *chosen)
+    assert code == 0, out + err
+    assert stage_statuses(out) == {"validate": "done", "generate": "done", **dict.fromkeys(STAGES[2:], "not run")}
+    leaves = json.loads((run_dir(repo) / "leaves.json").read_text())
+    assert leaves == {
+        "patterns": list(chosen),
+        "leaves": [
+            "compositional_skills/linguistics/plural_nouns",
+            "foundational_skills/reasoning/arithmetic/odd_or_even",
+        ],
+        "left_out": [BROKEN_LEAF, "knowledge/science/fictional_species/marrowick_finch"],
+    }
+    assert f"leaves: 2 of 4 chosen by {' '.join(chosen)}; left out (not validated, generated, trained on" in out
+    assert f"{BROKEN_LEAF}, knowledge/science/fictional_species/marrowick_finch (" in out
+    assert sorted(path.parent.name for path in (run_dir(repo) / "generate").glob("*/*/*/stats.json")) == [
+        "plural_nouns"
+    ]
+    assert "left_out=2" in out
+    code, out, err = run_in_process(repo, monkeypatch, capsys, "--to", "generate", "--leaves", "knowledge/nothing_here")
+    assert code == 2 and "no leaf under" in err and "'knowledge/nothing_here'" in err
+
+
 def test_the_published_bundle_is_readable_as_the_umask_allows(reference):
     old = os.umask(0o022)
     os.umask(old)

@@ -48,9 +48,17 @@ def test_with_a_token_the_bundle_folder_is_uploaded(run_inputs, tmp_path, monkey
     bundle = publish(train, evaluation, dataset, leaves, _hub_config(tmp_path), "hf://org/name")
     assert calls == [
         ("token", "hf_test"),
+        ("create_repo", "org/name-dataset", {"repo_type": "dataset", "private": False, "exist_ok": True}),
+        ("upload_folder", "org/name-dataset", str(bundle / "dataset")),
         ("create_repo", "org/name", {"repo_type": "model", "private": False, "exist_ok": True}),
         ("upload_folder", "org/name", str(bundle)),
     ]
+    # the model card, read by huggingface_hub's own card parser, links the dataset and names the repository
+    card = huggingface_hub.ModelCard((bundle / "README.md").read_text())
+    assert card.data.datasets == ["org/name-dataset"] and card.data.language == ["en"]
+    assert 'from_pretrained("org/name")' in card.text
+    dataset_card = huggingface_hub.DatasetCard((bundle / "dataset" / "README.md").read_text())
+    assert dataset_card.data.size_categories == ["n<1K"] and dataset_card.data.language == ["en"]
 
 
 def test_a_hub_failure_is_a_clear_error(run_inputs, tmp_path, monkeypatch):

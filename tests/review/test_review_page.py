@@ -56,7 +56,7 @@ def test_review_command_writes_page_and_comment(tmp_path, capsys, monkeypatch, r
         ]
     )
     assert code == 0
-    assert "1 of 5 kept samples" in (tmp_path / "c.md").read_text()
+    assert "1 of the 5 undecided, picked by id" in (tmp_path / "c.md").read_text()
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
 
 

@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,12 +118,17 @@ def toml_text(table: dict, prefix: str = "") -> str:
         if isinstance(value, dict):
             subtables.append((key, value))
         else:
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
     header = prefix and (lines or not subtables)  # an empty table still exists ([profiles.cpu])
     text = (f"[{prefix}]\n" if header else "") + "".join(line + "\n" for line in lines)
     for key, value in subtables:
         text += "\n" + toml_text(value, f"{prefix}.{key}" if prefix else key)
     return text
+
+
+def _toml_key(key: str) -> str:
+    """A bare key where TOML allows one, else quoted (a URL in [documents.mirrors])."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _toml_value(value) -> str:

@@ -21,7 +21,15 @@ CORPUS = [
 ] * 20
 
 
-def build_tiny_model(folder: Path, vocab_size: int = 512, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
+def build_tiny_model(
+    folder: Path,
+    vocab_size: int = 512,
+    hidden: int = 32,
+    layers: int = 2,
+    seed: int = 0,
+    rope_theta: float = 10000.0,
+    max_positions: int = 1024,
+) -> Path:
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -53,7 +61,8 @@ def build_tiny_model(folder: Path, vocab_size: int = 512, hidden: int = 32, laye
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=1024,
+        max_position_embeddings=max_positions,
+        rope_parameters={"rope_type": "default", "rope_theta": rope_theta},
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,

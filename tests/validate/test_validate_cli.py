@@ -34,7 +34,7 @@ def test_json_contract_lists_every_file_once_also_unreadable_ones(capsys, make_l
     code, out = run_cli(capsys, "validate", "--format", "json", str(tmp_path / "taxonomy"), str(skill_leaf))
     result = json.loads(out)
     assert code == 1
-    assert set(result) == {"files", "tree", "summary"} and result["tree"] == []
+    assert set(result) == {"files", "tree", "decisions", "summary"} and result["tree"] == result["decisions"] == []
     assert [entry["path"] for entry in result["files"]] == sorted(str(p) for p in (broken, binary, skill_leaf))
     for entry in result["files"]:
         assert set(entry) == {"path", "findings"}
@@ -43,7 +43,7 @@ def test_json_contract_lists_every_file_once_also_unreadable_ones(capsys, make_l
             assert found["line"] >= 1 and found["column"] >= 1 and found["message"]
     rules = {entry["path"]: [f["rule"] for f in entry["findings"]] for entry in result["files"]}
     assert rules[str(broken)] == ["Y001"] and rules[str(binary)] == ["Y003"] and rules[str(skill_leaf)] == []
-    assert result["summary"] == {"files": 3, "tree": 0, "errors": 2, "warnings": 0}
+    assert result["summary"] == {"files": 3, "tree": 0, "decisions": 0, "errors": 2, "warnings": 0}
 
 
 def test_exit_codes(capsys, skill_leaf, tmp_path, monkeypatch):
@@ -189,7 +189,7 @@ def test_changed_validates_changed_leaves_at_the_newest_version(capsys, make_lea
     )
     assert [f["rule"] for f in copycat_findings] == ["T002"]
     assert os.path.relpath(kept, tmp_path) in copycat_findings[0]["message"]
-    assert result["summary"] == {"files": 3, "tree": 0, "errors": 1, "warnings": 1}
+    assert result["summary"] == {"files": 3, "tree": 0, "decisions": 0, "errors": 1, "warnings": 1}
 
 
 def test_check_documents_adds_the_document_findings(capsys, knowledge_leaf, tmp_path):

@@ -191,3 +191,21 @@ def test_values_that_only_look_like_dates_or_numbers_stay_text():
     assert parsed.findings == []
     assert parsed.data["a"] == "2024-13-45" and parsed.data["b"] == "9" * 5000 and parsed.data["d"] == 31
     assert str(parsed.data["c"]) == "2024-01-02"  # a real date: the schema then asks for text
+
+
+def test_escaped_invisible_characters_are_placed_at_their_escapes_and_each_named():
+    """A double-quoted scalar spelling private-use characters as escapes (as 15 extraction
+    skills of the 2024 corpus do, PDF font bullets): one finding, at the first escape (not
+    the string's start), naming every code point with the lines of its escapes."""
+    text = (
+        'created_by: me\nanswer: "a table\\n| x \\uF0C9 |\\n\\\n  | y \\uF020 \\uF0C9 |\\n\\\n'
+        '  \\\\uF0C8 is text, \\uF0C8 is not"\nnext: "clean \\u00e9"\n'
+    )
+    parsed = parse_text(text, "qna.yaml")
+    assert parsed.ok and rules_of(parsed) == ["Y015"]
+    found = parsed.findings[0]
+    assert (found.line, found.column) == (2, 23) and text.splitlines()[1][22:].startswith("\\uF0C9")
+    assert found.message == (
+        "escaped invisible characters U+F0C9 private use x2 (lines 2, 3), U+F020 private use (line 3), "
+        "U+F0C8 private use (line 4): remove the escapes (reviewers cannot see them)"
+    )

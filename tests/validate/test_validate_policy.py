@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from support.leaves import knowledge_text, skill_text
 from taxon.core.settings import ValidateSettings, plain
@@ -65,6 +66,66 @@ def test_empty_and_whitespace_only_values(make_leaf):
     text = skill_text().replace("answer: The otter is an animal called otter with 5 letters.", 'answer: "   "')
     found = findings_of(make_leaf("compositional_skills/a/empty", text))
     assert rules(found) == ["P020"] and (found[0].line, found[0].column) == (6, 13)
+    assert found[0].message == (
+        "`seed_examples[0].answer` is empty: write the answer the model should give (version 4 requires the key)"
+    )
+
+
+def test_an_empty_required_key_is_never_to_be_removed(make_leaf):
+    """Every schema version requires task_description: P020 says what to write there (52
+    files of the 2024 corpus leave it empty), and offers removal only for optional keys."""
+    for version in (1, 2, 3, 4):
+        text = skill_text(version=version if version > 1 else None).replace(
+            "task_description: Describe an animal in one sentence.", "task_description: ''"
+        )
+        found = findings_of(make_leaf(f"compositional_skills/a/v{version}", text))
+        assert rules(found) == ["P020"], version
+        assert "remove" not in found[0].message
+        assert f"write one or two sentences on what the skill teaches (version {version} requires" in found[0].message
+    optional = skill_text().replace("    answer: The otter", "    context: ''\n    answer: The otter")
+    found = findings_of(make_leaf("compositional_skills/a/optional", optional))
+    assert [f.message for f in found] == ["`seed_examples[0].context` is empty: write the text or remove the key"]
+
+
+def test_a_context_several_seeds_share_counts_once_in_the_skill_budget(make_leaf):
+    """InstructLab's grounded skills repeat one long context in each seed: 5 x 600 words
+    counted once is 600 + the pairs, under 2300; five different ones are over."""
+    passage = " ".join(f"word{n}" for n in range(600))
+
+    def grounded(contexts: list[str]) -> str:
+        seeds = "".join(
+            f"  - context: {context}\n    question: What is point {n} of the passage?\n"
+            f"    answer: Point {n} is word{n}.\n"
+            for n, context in enumerate(contexts)
+        )
+        return f"created_by: tester\nversion: 4\ntask_description: Read a passage.\nseed_examples:\n{seeds}"
+
+    assert findings_of(make_leaf("compositional_skills/grounded/shared", grounded([passage] * 5))) == []
+    different = [f"{passage} variant{n}" for n in range(5)]
+    found = findings_of(make_leaf("compositional_skills/grounded/different", grounded(different)))
+    assert rules(found) == ["P012"] and "3060 words" in found[0].message
+
+
+def test_real_files_get_corrected_messages(tmp_path):
+    """On the 147 files of the 2024 corpus: the 22 grounded extraction skills pass the skill
+    budget but one (whose answers alone are long), P020 never says to remove a required key,
+    and the escaped private-use characters are named, each one, where they are written."""
+    from support.leaves import CORPUS_2024, need
+
+    report = validate_paths([need(CORPUS_2024)])
+    found = [f for file in report.files for f in file.findings]
+    budget = [f.path for f in found if f.rule == "P012"]
+    assert [path.split("2024-08/")[1] for path in budget] == [
+        "compositional_skills/extraction/technical_paper/equations/markdown/qna.yaml"
+    ]
+    empties = [f for f in found if f.rule == "P020"]
+    assert len(empties) == 52 and not [f for f in empties if "remove" in f.message]
+    escaped = [f for f in found if f.rule == "Y015"]
+    assert len(escaped) == 15
+    for f in escaped:
+        assert all(code in f.message for code in ("U+F020", "U+F0C9", "U+F0C8")), f.message
+        line = Path(f.path).read_text(encoding="utf-8").splitlines()[f.line - 1]
+        assert line[f.column - 1 :].startswith(("\\uF020", "\\uF0C9", "\\uF0C8")), (f, line)
 
 
 def test_exact_and_near_duplicate_seeds(make_leaf):
@@ -110,9 +171,11 @@ def test_attribution_and_license(make_leaf):
     non_commercial = "Title of work: synonyms\nLicense of the work: CC BY-NC-SA 4.0\n"
     found = findings_of(make_leaf("compositional_skills/a/nc", skill_text(), attribution=non_commercial))
     assert rules(found) == ["P041"] and "CC BY-NC-SA 4.0" in found[0].message
+    assert "not in [validate] licenses of taxon.toml (CC0-1.0, " in found[0].message
     silent = "Title of work: something\nCreator names: someone\n"
     found = findings_of(make_leaf("compositional_skills/a/silent", skill_text(), attribution=silent))
     assert rules(found) == ["P041"] and "names no license" in found[0].message
+    assert "[validate] licenses" in found[0].message
 
 
 def test_file_names_other_than_qna_yaml_are_found_and_flagged(make_leaf, tmp_path):

@@ -87,6 +87,7 @@ def test_version_3_skill_needs_five_unique_seeds():
     )
     found = check(repeated, "compositional_skills", 3)
     assert rules(found) == ["S007"] and found[0].line == 15
+    assert found[0].message == "`seed_examples[5]` repeats `seed_examples[0]` (line 5) exactly: remove the copy"
 
 
 def test_version_1_skill_without_version_key_needs_one_seed():

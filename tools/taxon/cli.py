@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from taxon import __version__
-from taxon.core.errors import EXIT_USAGE, TaxonError
+from taxon.core.errors import EXIT_OK, EXIT_USAGE, TaxonError
 from taxon.core.github import log_safe
 from taxon.core.progress import silence_third_party_bars
 
@@ -28,12 +29,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("generate", "generate synthetic training samples from the seed examples"),
     "serve": ("serve", "serve a local model over an OpenAI-compatible API (chat, completions, streaming)"),
     "review": ("review", "render the review page and the pull-request comment for generated samples"),
+    "review decide": ("decide", "keep, drop or fix one generated sample: a decision file to commit"),
     "train": ("train", "fine-tune a base model on the generated samples (LoRA or full)"),
     "evaluate": ("evaluate", "score a candidate model against baselines, with a regression gate"),
     "publish": ("publish", "build a verified model bundle from a run"),
     "verify": ("verify", "check a published bundle: checksums, no pickle, manifest"),
     "pipeline": ("pipeline", "run validate, generate, train, evaluate and publish in a run folder"),
     "chat": ("chat", "talk to a model in the terminal"),
+    "config": ("config", "show the resolved config of a profile, each value with where it came from"),
     "gitops": ("gitops", "helpers the GitHub workflows call (changed files, comments, commands)"),
 }
 
@@ -44,7 +47,7 @@ def _top_parser() -> argparse.ArgumentParser:
         description="Validate a taxonomy, generate samples, train, evaluate and publish models.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="commands:\n"
-        + "\n".join(f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items())
+        + "\n".join(f"  {name:<15} {help_}" for name, (_, help_) in COMMANDS.items())
         + "\n\nRun 'taxon COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"taxon {__version__}")
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         top.print_help()
         return EXIT_USAGE
     name, rest = argv[0], argv[1:]
+    if rest and f"{name} {rest[0]}" in COMMANDS:  # a command of two words: `taxon review decide`
+        name, rest = f"{name} {rest[0]}", rest[1:]
     if name not in COMMANDS:
         top.print_usage(sys.stderr)
         print(f"taxon: error: unknown command '{name}' (see 'taxon --help')", file=sys.stderr)
@@ -82,3 +87,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"taxon {name}: interrupted; finished work is kept, rerun to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`taxon config show | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush finds no pipe
+        return EXIT_OK

@@ -50,11 +50,12 @@ PACKAGED = {
 
 def resolve_model(spec: str, models: ModelsSettings) -> str:
     """A local folder or Hugging Face id that `from_pretrained` can load, for a model spec:
-    "packaged:NAME" (prepared on first use under models.cache_dir), an existing folder, or a hub id."""
+    "packaged:NAME" (prepared on first use under models.cache_dir), an existing folder, a GGUF
+    file, or a hub id."""
     spec = spec.strip()
     if spec.startswith(PACKAGED_PREFIX):
         return str(prepare_packaged_model(Path(models.cache_dir), spec.removeprefix(PACKAGED_PREFIX)))
-    if Path(spec).expanduser().is_dir():
+    if Path(spec).expanduser().is_dir() or is_gguf_file(spec):
         return spec
     if spec.startswith((".", "/", "~")) or not HUB_ID.fullmatch(spec):
         raise UsageError(
@@ -144,7 +145,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     except ImportError as error:
         raise MissingExtra(error.name or "transformers", "train") from None
 
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model refuses save_pretrained: rebuild a plain one from its config.
@@ -156,12 +157,12 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     plain.load_state_dict(quantized.state_dict(), strict=True, assign=True)
     plain.tie_weights()
     plain.generation_config = quantized.generation_config
-    with _quiet_transformers():
+    with quiet_transformers():
         plain.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     del plain
 
-    with _quiet_transformers():
+    with quiet_transformers():
         difference = _logit_difference(quantized, AutoModelForCausalLM.from_pretrained(out), tokenizer)
     if not difference <= LOGIT_TOLERANCE:
         raise TaxonError(
@@ -181,7 +182,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """No tqdm bars under our status line: transformers' own, and the GGUF reader's plain tqdm,
     which no setting reaches (it writes to the sys.stderr of the moment)."""
     from transformers.utils import logging
@@ -243,5 +244,33 @@ def local_teacher_name(backend: str, spec: str, model_path: str) -> str:
 
 
 def model_fingerprint(path: str) -> str:
-    """The hash of a local model folder's top-level files (weights, config, tokenizer), or the hub id."""
+    """The hash of a local model folder's top-level files (weights, config, tokenizer), of a
+    GGUF file, or the hub id."""
+    if is_gguf_file(path):
+        return _digest(Path(path))
     return hash_tree(Path(path), "*") if Path(path).is_dir() else path
+
+
+def is_gguf_file(path: str) -> bool:
+    """A single-file model (llama.cpp's GGUF), which transformers loads dequantised."""
+    return path.endswith(".gguf") and Path(path).expanduser().is_file()
+
+
+def gguf_summary(path: Path) -> dict[str, str]:
+    """A GGUF file's weight type (llama.cpp's file type: BF16, Q8_0, Q4_0 ...) and the sha256
+    over its tensors (name, type, shape, bytes), not its metadata: the same quantised weights
+    under another `general.name` have the same digest."""
+    import hashlib
+
+    try:
+        from gguf import GGUFReader, LlamaFileType
+    except ImportError:
+        raise MissingExtra("gguf", "train") from None
+    reader = GGUFReader(str(path))
+    digest = hashlib.sha256()
+    for tensor in reader.tensors:
+        digest.update(f"{tensor.name}:{tensor.tensor_type.name}:{list(tensor.shape)}\n".encode())
+        digest.update(tensor.data.tobytes())
+    file_type = reader.fields.get("general.file_type")
+    name = LlamaFileType(int(file_type.contents())).name if file_type else "unknown"
+    return {"weights": name.removeprefix("MOSTLY_").removeprefix("ALL_"), "weights_sha256": digest.hexdigest()}

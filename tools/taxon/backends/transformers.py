@@ -16,16 +16,18 @@ The model runs in bfloat16 where the hardware computes it natively, else float32
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from taxon.backends.allocator import keep_freed_memory
 from taxon.backends.base import ChatRequest, Completion, Messages, TokenLogprob
-from taxon.backends.models import local_teacher_name
+from taxon.backends.models import is_gguf_file, local_teacher_name, quiet_transformers
 from taxon.backends.stops import StopMatcher
 from taxon.core.errors import TaxonError, UsageError
 
@@ -51,6 +53,8 @@ def torch_dtype(setting: str, model_path: str, device: str) -> Any:
         return getattr(torch, setting)
     if device != "cuda":
         return torch.bfloat16 if native_cpu_bfloat16() else torch.float32
+    if is_gguf_file(model_path):
+        return torch.bfloat16
     from transformers import AutoConfig
 
     try:
@@ -78,9 +82,13 @@ def load_model(model_path: str, threads: int = 0, dtype: str = "auto") -> tuple[
     if device == "cpu":
         keep_freed_memory()
     chosen = torch_dtype(dtype, model_path, device)
+    folder, gguf = model_path, {}
+    if is_gguf_file(model_path):  # its weights dequantised; its tokenizer and chat template as the file has them
+        folder, gguf = str(Path(model_path).parent), {"gguf_file": Path(model_path).name}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=chosen).to(device).eval()
+        with quiet_transformers() if gguf else contextlib.nullcontext():
+            tokenizer = AutoTokenizer.from_pretrained(folder, **gguf)
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=chosen, **gguf).to(device).eval()
     except (OSError, ValueError) as error:
         raise TaxonError(f"cannot load the model: {error}", where=model_path, hint="check the model folder or id")
     if not tokenizer.chat_template:

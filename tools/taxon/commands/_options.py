@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taxon.core.config import CONFIG_NAME, DEFAULT_PROFILE, find_config, load_config, parse_override
-from taxon.core.settings import Config, deep_merge
+from taxon.core.settings import Config, build_config, deep_merge
 from taxon.core.shipped import shipped_path
+
+if TYPE_CHECKING:
+    from taxon.qna.taxonomy import Leaf
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,14 @@ def config_from_args(args: argparse.Namespace, flags: dict[str, Any] | None = No
     return load_config(args.profile, args.config, overrides)
 
 
+def config_or_defaults(args: argparse.Namespace) -> Config:
+    """The config of the taxon.toml here, or the schema's defaults (a plain taxonomy fork may have none)."""
+    overrides = overrides_from_sets(args.set)
+    if args.config or find_config() is not None:
+        return load_config(args.profile, args.config, overrides)
+    return build_config(overrides, "--set")
+
+
 def taxonomy_root(args: argparse.Namespace, config: Config) -> Path:
     """--taxonomy, else [taxonomy] root beside taxon.toml."""
     if getattr(args, "taxonomy", None):
@@ -40,8 +51,16 @@ def taxonomy_root(args: argparse.Namespace, config: Config) -> Path:
     return Path(config.config_path).parent / config.taxonomy.root
 
 
+def chosen_leaves(args: argparse.Namespace, config: Config) -> list[Leaf]:
+    """The leaves of the taxonomy root that [pipeline] leaves chooses (all when it is empty):
+    train, evaluate and publish, as the pipeline launches them with its resolved config."""
+    from taxon.qna.taxonomy import load_leaves
+
+    return load_leaves(taxonomy_root(args, config), config.pipeline.leaves)
+
+
 # taxon serve and taxon chat: a model and the teacher's torch threads
-MODEL_HELP = "model folder, hub id or 'packaged:smollm2' (default: generate.teacher)"
+MODEL_HELP = "model folder, GGUF file, hub id or 'packaged:smollm2' (default: generate.teacher)"
 
 
 def add_model_config_arguments(parser: argparse.ArgumentParser) -> None:

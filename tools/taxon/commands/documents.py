@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,6 +15,7 @@ from taxon.backends.tokenizers import chunk_tokenizer
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, TaxonError
 from taxon.core.github import log_safe
+from taxon.core.progress import console as make_console
 from taxon.core.settings import DocumentsSettings
 from taxon.documents import chunk_documents, load_leaf_documents
 from taxon.documents.records import Document
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    console = Console()
+    console = make_console()
     tokenizer = chunk_tokenizer(config.generate, config.models) if args.chunks else None
     failed = False
     for leaf in (leaf for path in args.paths for leaf in load_leaves(path)):

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.commands._options import add_config_arguments, chosen_leaves, config_from_args
 from taxon.core.errors import EXIT_FAILED, EXIT_OK
 from taxon.core.github import log_safe
 from taxon.qna.layout import REPORT_MD
@@ -34,16 +34,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LEAF",
         help="leaf ids this change touched: the gate requires each to improve",
     )
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="your own questions with their answers (JSONL or YAML rows of question and answer; repeatable): "
+        "scored as the knowledge facts are, reported apart from the taxonomy's figures",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from taxon.evaluate import evaluate
-    from taxon.qna.taxonomy import load_leaves
+    from taxon.publish.bundle import gguf_files_to_evaluate
 
     config = config_from_args(args)
-    leaves = load_leaves(taxonomy_root(args, config))
+    leaves = chosen_leaves(args, config)
+    # the GGUF files publish would ship (publish.gguf, publish.quantize), each scored beside the candidate
+    gguf_files = gguf_files_to_evaluate(Path(args.candidate), Path(args.out) / "gguf", config.publish)
     report = evaluate(
         args.candidate,
         args.baseline,
@@ -53,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         config,
         changed_leaves=args.changed,
         quiet=args.quiet,
+        gguf_files=gguf_files,
+        questions=args.questions,
     )
     print((Path(args.out) / REPORT_MD).read_text(encoding="utf-8"))
     print(f"reports in {args.out}: report.json, report.md, deltas.png")

@@ -55,13 +55,12 @@ def _qna_files(paths: list[Path]) -> list[Path]:
 
 
 def _print_table(leaves: dict[str, dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Column, Table
+
+    from taxon.core.progress import console
 
     table = Table(Column("leaf", no_wrap=True), "generated", "kept", Column("dropped", min_width=20), "error")
     for leaf_id, stats in leaves.items():
         dropped = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items())
         table.add_row(leaf_id, str(stats["generated"]), str(stats["kept"]), dropped, stats.get("error", ""))
-    console = Console()
-    console.width = max(console.width, 120)  # CI logs report 80 columns, too few for leaf ids
-    console.print(table)
+    console().print(table)

@@ -14,8 +14,10 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections import Counter
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from taxon.backends.models import PACKAGED_PREFIX
@@ -25,6 +27,9 @@ from taxon.core.github import annotation, dig, log_name, log_safe
 from taxon.diff import changed_leaves
 from taxon.gitops import actions, authorize, comment, export, gate, releases, restore
 from taxon.gitops import changes as pr_changes
+from taxon.gitops import decide as decide_steps
+from taxon.gitops.gh import gh_json, run_gh
+from taxon.qna.layout import DECISIONS_DIR
 from taxon.qna.taxonomy import leaf_id
 
 DRY_RUN_NOTE = "dry run (TAXON_DRY_RUN=true): "
@@ -41,6 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     authorize.add_argument("--permission", type=Path, required=True, help="the sender's collaborator permission JSON")
     authorize.add_argument("--pull", type=Path, required=True, help="the pull request JSON")
     authorize.add_argument("--pinned-head", help="the head found when the request was made: refuse any other")
+
+    decide = sub.add_parser("decide", help="commit a maintainer's /taxon keep|drop|fix comment to the PR branch")
+    decide.add_argument("--permission", type=Path, required=True, help="the commenter's collaborator permission JSON")
+    decide.add_argument("--pull", type=Path, required=True, help="the pull request JSON")
+    decide.add_argument("--config", type=Path)
+
+    check = sub.add_parser("check-decisions", help="every decision a pull request changes is a maintainer's")
+    check.add_argument("--pr", type=int, required=True)
+    check.add_argument("--base", required=True, help="the base ref (origin/main)")
+    check.add_argument("--head", required=True, help="the pull request's head commit")
+    check.add_argument(
+        "--status", action="store_true", help=f"also set the commit status {decide_steps.STATUS_CONTEXT}"
+    )
+    check.add_argument("--config", type=Path)
 
     export = sub.add_parser("export-pr", help="write a pull request's changed leaves as data")
     export.add_argument("--base", required=True)
@@ -150,6 +169,93 @@ def _authorize(args: argparse.Namespace) -> int:
     )
     print(f"samples requested by {request.requested_by} for #{request.pr_number} at {request.head_sha}")
     return EXIT_OK
+
+
+def _decisions_dir(config_path: Path | None) -> str:
+    """decisions/ beside the configured taxonomy folder, from the repository root."""
+    root = load_config(path=config_path).taxonomy.root
+    return (PurePosixPath(root).parent / DECISIONS_DIR).as_posix()
+
+
+def _decide(args: argparse.Namespace) -> int:
+    event = actions.load_event(_env("GITHUB_EVENT_PATH"))
+    repo, pull = _repo(args), _read_json(args.pull)
+    request = None
+    try:
+        request = decide_steps.authorize_decisions(
+            _env("GITHUB_EVENT_NAME") or "", event, _read_json(args.permission), pull, _repository_id()
+        )
+        with tempfile.TemporaryDirectory() as scratch:
+            heads = decide_steps.samples_heads(Path.cwd(), request.head_sha, _decisions_dir(args.config))
+            dataset = decide_steps.fetch_samples(repo, _repository_id(), request.pr_number, heads, Path(scratch))
+            decisions = decide_steps.decisions_from(request.commands, dataset, request.requested_by)
+        message = (
+            f"decisions: {', '.join(f'{d.action} {d.sample}' for d in decisions[:8])}"
+            f"{' ...' if len(decisions) > 8 else ''}\n\nCommanded by {request.requested_by} in a comment on "
+            f"pull request #{request.pr_number}."
+        )
+        commit = decide_steps.commit_decisions(
+            Path.cwd(), request.head_sha, decisions, _decisions_dir(args.config), message
+        )
+        if _dry_run():
+            print(f"{DRY_RUN_NOTE}{commit[:12]} was not pushed to {request.head_ref}")
+        else:
+            decide_steps.push(Path.cwd(), commit, request.head_ref, decide_steps.env_token())
+    except TaxonError as refusal:
+        number = dig(event, "issue", "number")
+        shown = refusal.message + (f" ({refusal.hint})" if refusal.hint else "")
+        if isinstance(number, int) and dig(event, "comment", "body"):
+            placeholder = request or decide_steps.DecisionRequest(
+                number, "", "", dig(event, "sender", "login") or "", ()
+            )
+            reply = decide_steps.render_reply(placeholder, None, None, shown)
+            _to_github(f"the reply on #{number}", reply, lambda: decide_steps.post_reply(repo, number, reply))
+        return _fail(shown, "Decisions not applied")
+    base = f"origin/{dig(pull, 'base', 'ref') or 'main'}"
+    vouching = _vouch(repo, request.pr_number, base, commit, dig(pull, "user", "login") or "", args.config)
+    _to_github(f"the status of {commit[:12]}", None, lambda: decide_steps.post_status(repo, commit, vouching))
+    reply = decide_steps.render_reply(request, decisions, commit, None)
+    _to_github(
+        f"the reply on #{request.pr_number}", reply, lambda: decide_steps.post_reply(repo, request.pr_number, reply)
+    )
+    actions.write_outputs(_env("GITHUB_OUTPUT"), {"commit": commit, "decisions": str(len(decisions))})
+    print(f"{len(decisions)} decisions by {request.requested_by} committed to {request.head_ref} as {commit[:12]}")
+    return EXIT_OK
+
+
+def _to_github(what: str, body: str | None, post: Callable[[], object]) -> None:
+    """Post to GitHub, or in a dry run say what was not posted (and put `body` in the summary)."""
+    if not _dry_run():
+        post()
+        return
+    print(f"{DRY_RUN_NOTE}{what} was not posted" + ("; it is in the job summary" if body else ""))
+    if body:
+        actions.append_summary(_env("GITHUB_STEP_SUMMARY"), f"*{DRY_RUN_NOTE}{what}, not posted:*\n\n{body}")
+
+
+def _vouch(
+    repo: str, pr_number: int, base: str, head: str, author: str, config_path: Path | None
+) -> decide_steps.Vouching:
+    changed = decide_steps.changed_decisions(Path.cwd(), base, head, _decisions_dir(config_path))
+    comments = decide_steps.list_comments(repo, pr_number)
+    return decide_steps.vouch(changed, author, comments, decide_steps.write_access(repo))
+
+
+def _check_decisions(args: argparse.Namespace) -> int:
+    repo = _repo(args)
+    pull = gh_json(run_gh, f"repos/{repo}/pulls/{args.pr}") or {}
+    vouching = _vouch(repo, args.pr, args.base, args.head, dig(pull, "user", "login") or "", args.config)
+    if args.status:
+        _to_github(f"the status of {args.head[:12]}", None, lambda: decide_steps.post_status(repo, args.head, vouching))
+    for path, why in vouching.vouched:
+        print(f"{path}: a maintainer's decision ({why})")
+    for path, why in vouching.refused:
+        print(annotation("error", f"R005 {why}", file=path, title="Decision not made by a maintainer"))
+    actions.append_summary(
+        _env("GITHUB_STEP_SUMMARY"),
+        f"Decisions: {len(vouching.vouched)} changed by maintainers, {len(vouching.refused)} refused.",
+    )
+    return EXIT_FAILED if vouching.refused else EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -424,6 +530,8 @@ def _redact(args: argparse.Namespace) -> int:
 STEPS = {
     "classify": _classify,
     "authorize": _authorize,
+    "decide": _decide,
+    "check-decisions": _check_decisions,
     "export-pr": _export,
     "summary": _summary,
     "comment": _comment,

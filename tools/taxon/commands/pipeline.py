@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,20 +24,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="first", default=STAGES[0], choices=STAGES, help="first stage to run")
     parser.add_argument("--to", dest="last", default=STAGES[-1], choices=STAGES, help="last stage to run")
     parser.add_argument("--taxonomy", type=Path, help="taxonomy folder (default: taxonomy.root)")
+    parser.add_argument(
+        "--leaves",
+        nargs="+",
+        metavar="PATTERN",
+        help="run over these leaves only: leaf ids, globs on them or folders (default: [pipeline] leaves, else all)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars (CI)")
     add_config_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.text import Text
 
+    from taxon.core.progress import console as make_console
     from taxon.pipeline import run_pipeline
 
-    config = config_from_args(args)
+    config = config_from_args(args, {"pipeline": {"leaves": args.leaves}} if args.leaves else None)
     run_dir = args.run or default_run_dir(Path(config.config_path), config.profile)
-    # A log file (CI, `make demo > log`) gets full-width lines, not a wrapped 80-column table.
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = make_console()
 
     def announce(outcome: StageOutcome) -> None:
         console.print(f"[bold]{outcome.name}[/bold]: {outcome.status} in {outcome.seconds:.1f} s")
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         taxonomy_root(args, config), run_dir, config, args.first, args.last, quiet=args.quiet, on_stage=announce
     )
     console.print(closing_table(result))
-    errors = Console(stderr=True)
+    errors = make_console(stderr=True)  # a failed validation's findings: one line each, also in a log
     for outcome in result.outcomes:
         if outcome.error:
             errors.print(Text.assemble((f"taxon pipeline: {outcome.name} failed: ", "red"), log_safe(outcome.error)))
@@ -87,9 +91,35 @@ def format_figures(figures: dict[str, Any]) -> str:
 
 
 def _print_results(console: Console, result: PipelineResult) -> None:
+    _print_left_out(console, RunLayout(result.run_dir).leaves_file)
     report_md = RunLayout(result.run_dir).eval_dir / REPORT_MD
     if result.outcome("evaluate").status in ("done", "cached") and report_md.is_file():
         console.print(report_md.read_text(encoding="utf-8"), markup=False, highlight=False)
     if result.outcome("publish").status in ("done", "cached"):
         bundle = RunLayout(result.run_dir).bundle_dir
         console.print(f"bundle: {bundle}  (check it: taxon verify {bundle}; talk to it: taxon chat {bundle})")
+
+
+SHOWN_LEFT_OUT = 10  # leaves named on the terminal; the file lists them all
+
+
+def _print_left_out(console: Console, leaves_file: Path) -> None:
+    """The leaves [pipeline] leaves (--leaves) left out of the run, so a partial run says so."""
+    import json
+
+    try:
+        leaves = json.loads(leaves_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not leaves.get("patterns"):
+        return
+    chosen, left_out = leaves["leaves"], leaves["left_out"]
+    named = ", ".join(left_out[:SHOWN_LEFT_OUT]) + (
+        f" and {len(left_out) - SHOWN_LEFT_OUT} more" if len(left_out) > SHOWN_LEFT_OUT else ""
+    )
+    console.print(
+        f"leaves: {len(chosen)} of {len(chosen) + len(left_out)} chosen by {' '.join(leaves['patterns'])}; "
+        f"left out (not validated, generated, trained on or evaluated): {named or 'none'} ({leaves_file})",
+        markup=False,
+        highlight=False,
+    )

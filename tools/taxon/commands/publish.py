@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.commands._options import add_config_arguments, chosen_leaves, config_from_args
 from taxon.core.errors import EXIT_OK, UsageError
 from taxon.qna.layout import REPORT_JSON, RunLayout
 
@@ -44,11 +44,10 @@ def _folders(args: argparse.Namespace) -> tuple[Path, Path | None, Path]:
 def run(args: argparse.Namespace) -> int:
     from taxon.publish import publish
     from taxon.publish.hub import hub_repo
-    from taxon.qna.taxonomy import load_leaves
 
     config = config_from_args(args, {"publish": {"gguf": True}} if args.gguf else {})
     train, evaluation, data = _folders(args)
-    leaves = load_leaves(taxonomy_root(args, config))
+    leaves = chosen_leaves(args, config)
     bundle = publish(train, evaluation, data, leaves, config, args.to)
     repo_id = hub_repo(args.to)
     print(f"bundle verified: {bundle}" + ("" if evaluation else " (published without an evaluation)"))

@@ -4,11 +4,12 @@ comment for a generate output folder."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from taxon.commands._options import add_config_arguments, config_from_args
 from taxon.core.errors import EXIT_OK
 from taxon.core.store import atomic_write_text
+from taxon.qna.layout import DECISIONS_DIR
 from taxon.review.comment import render_comment, render_failure_comment
 from taxon.review.data import load_review
 from taxon.review.page import render_page_html
@@ -33,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = config_from_args(args).review
+    config = config_from_args(args)
+    settings = config.review
     failed = args.generate_outcome != "success"
     failure_log = (_read_log(args.generate_log) if args.generate_log else "") if failed else None
     if failure_log is not None and not args.gen_out.is_dir():
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"no review page: generation failed before writing {args.gen_out}")
         return EXIT_OK
     data = load_review(args.gen_out, args.taxonomy)
+    data.decisions_dir = (PurePosixPath(config.taxonomy.root).parent / DECISIONS_DIR).as_posix()
     html_path = args.html or (None if args.comment else Path("review.html"))
     if html_path:
         atomic_write_text(html_path, render_page_html(data))
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             message_chars=settings.message_chars,
             failure_log=failure_log,
             run_url=args.run_url,
+            require_decisions=settings.require_decisions,
         )
         atomic_write_text(args.comment, markdown)
         print(f"comment: {args.comment} ({len(markdown)} characters)")

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from taxon.commands._options import add_config_arguments, config_from_args, taxonomy_root
+from taxon.commands._options import add_config_arguments, chosen_leaves, config_from_args
 from taxon.core.errors import EXIT_OK
 from taxon.core.settings import Config
 
@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: train.threads; 0: torch's choice)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write a finished run's TensorBoard events anew from its log (a run writes them live as it trains)",
+    )
     add_config_arguments(parser)
 
 
@@ -48,13 +53,21 @@ def _base_model(spec: str, config: Config) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from taxon.qna.taxonomy import load_leaves
     from taxon.train import train
 
     config = _config(args)
     base_model = _base_model(args.base or config.models.base, config)
-    leaves = load_leaves(taxonomy_root(args, config))
-    result = train(args.data, leaves, base_model, args.out, config, replay=args.replay, quiet=args.quiet)
+    leaves = chosen_leaves(args, config)
+    result = train(
+        args.data,
+        leaves,
+        base_model,
+        args.out,
+        config,
+        replay=args.replay,
+        quiet=args.quiet,
+        tensorboard=args.tensorboard,
+    )
     if not args.quiet and os.environ.get("RANK", "0") == "0":
         print(f"model: {result.model_dir}", file=sys.stderr)
     return EXIT_OK

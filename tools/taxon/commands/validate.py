@@ -10,14 +10,15 @@ import os
 import sys
 from pathlib import Path
 
-from taxon.commands._options import overrides_from_sets
-from taxon.core.config import find_config, load_config
+from taxon.commands._options import config_or_defaults
 from taxon.core.errors import EXIT_FAILED, EXIT_OK, UsageError
 from taxon.core.findings import Finding
-from taxon.core.settings import Config, build_config
-from taxon.qna.taxonomy import Leaf
+from taxon.core.settings import Config
+from taxon.qna.decisions import decision_files, decisions_root
+from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id
 from taxon.validate.changed import validate_changed
-from taxon.validate.engine import LeafCheck, validate_paths
+from taxon.validate.decisions import check_decisions, decisions_root_of, generated_ids
+from taxon.validate.engine import LeafCheck, Report, validate_paths
 from taxon.validate.report import FORMATS, render
 
 
@@ -41,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check-documents", action="store_true", help="also fetch and check each knowledge leaf's documents"
     )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        metavar="GEN_OUT",
+        help="a generate output: warn on decisions for samples it no longer holds (R004)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors and the summary only")
     parser.add_argument("--profile", default="cpu", help="config profile (default: cpu)")
     parser.add_argument("--config", type=Path, help="path of taxon.toml (default: found from here upwards)")
@@ -53,14 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace) -> Config:
-    """The config of the taxon.toml here, or the schema's defaults (a plain taxonomy fork may have none)."""
-    overrides = overrides_from_sets(args.set)
-    if args.config or find_config() is not None:
-        return load_config(args.profile, args.config, overrides)
-    return build_config(overrides, "--set")
-
-
 def _document_check(config: Config) -> LeafCheck:
     from taxon.documents import check_leaf_documents
 
@@ -71,17 +70,32 @@ def _document_check(config: Config) -> LeafCheck:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_or_defaults(args)
     fmt = args.format or ("github" if os.environ.get("GITHUB_ACTIONS") else "text")
     leaf_checks = (_document_check(config),) if args.check_documents else ()
+    if args.samples is not None and not args.samples.is_dir():
+        raise UsageError(
+            "no such generate output", where=str(args.samples), hint="pass the --out folder of taxon generate"
+        )
+    generated = generated_ids(args.samples) if args.samples else None
+    settings, taxonomy = config.validate, Path(config.taxonomy.root)
     if args.changed:
         if args.paths:
             raise UsageError("--changed takes no PATH", hint="give paths or --changed, not both")
-        report = validate_changed(Path.cwd(), args.base, config.taxonomy.root, config.validate, leaf_checks)
+        report = validate_changed(Path.cwd(), args.base, config.taxonomy.root, settings, leaf_checks, generated)
     else:
-        paths = args.paths or [Path(config.taxonomy.root)]
+        paths = args.paths or [taxonomy]
         if not args.paths and not paths[0].is_dir():
             raise UsageError(f"no {paths[0]}/ folder here", hint="run from the repository root or name PATHs")
-        report = validate_paths(paths, config.validate, latest=args.latest, leaf_checks=leaf_checks)
+        # path -> the decisions folder it is in (or is)
+        decided = {path: root for path in paths if (root := decisions_root_of(path)) is not None}
+        leaves = [path for path in paths if path not in decided]
+        report = validate_paths(leaves, settings, latest=args.latest, leaf_checks=leaf_checks) if leaves else Report()
+        if not args.paths and decisions_root(taxonomy).is_dir():
+            decided[decisions_root(taxonomy)] = decisions_root(taxonomy)
+        known = {leaf_id(path) for path in iter_qna_files(taxonomy)} if taxonomy.is_dir() else None
+        for path, root in decided.items():
+            files = decision_files(path) if path.is_dir() and not path.is_symlink() else [path]
+            report.decisions += check_decisions(files, root, settings, known, generated)
     sys.stdout.write(render(report, fmt, args.quiet))
     return EXIT_FAILED if report.errors else EXIT_OK

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from taxon.core.errors import UsageError
-from taxon.core.settings import Config, build_config, deep_merge
+from taxon.core.settings import SECTIONS, Config, build_config, deep_merge
 
 CONFIG_NAME = "taxon.toml"
 
@@ -30,17 +31,29 @@ def find_config(start: Path | None = None) -> Path | None:
     return None
 
 
-def load_config(
+DEFAULT_SOURCE = "default"
+SET_SOURCE = "--set"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Tables load_config lays over the schema's defaults, and where they come from."""
+
+    source: str  # taxon.toml, "profile NAME", --set, or the path of a run's resolved config.json
+    tables: Mapping[str, Any]
+
+
+def config_layers(
     profile: str = DEFAULT_PROFILE, path: Path | None = None, overrides: Mapping[str, Any] | None = None
-) -> Config:
-    """The config of one profile, with `overrides` ({table: {key: value}}, from `--set` and
-    flags) laid over it; `path` is a taxon.toml (default: found here or above) or a run's
-    resolved config.json."""
+) -> tuple[Path, list[Layer]]:
+    """The config file found (or given) and what load_config merges, lowest first: taxon.toml's
+    tables, the profile's, then `overrides`; for a run's resolved config.json, its tables then
+    `overrides`."""
     path = Path(path) if path else find_config()
     if path is None:
         raise UsageError(f"no {CONFIG_NAME} found here or above", hint="run from the repository root")
     if path.suffix == ".json":
-        return _load_resolved(path, overrides)
+        return path, [Layer(str(path), _read_resolved(path)), Layer(SET_SOURCE, overrides or {})]
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -52,12 +65,74 @@ def load_config(
         )
     for name, table in profiles.items():  # every profile, so a typo in one not chosen is found too
         build_config(deep_merge(raw, table), f"{path} [profiles.{name}]")
-    config = build_config(deep_merge(raw, profiles[profile]), str(path))
+    return path, [
+        Layer(CONFIG_NAME, raw),
+        Layer(f"profile {profile}", profiles[profile]),
+        Layer(SET_SOURCE, overrides or {}),
+    ]
+
+
+def load_config(
+    profile: str = DEFAULT_PROFILE, path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """The config of one profile, with `overrides` ({table: {key: value}}, from `--set` and
+    flags) laid over it; `path` is a taxon.toml (default: found here or above) or a run's
+    resolved config.json."""
+    return _merged(*config_layers(profile, path, overrides), profile)
+
+
+def _merged(path: Path, layers: list[Layer], profile: str) -> Config:
+    """The layers merged and checked once: the file's (and its profile's) problems named with
+    the file, the overrides' with --set."""
+    *from_file, sets = layers
+    merged: dict[str, Any] = {}
+    for layer in from_file:
+        merged = deep_merge(merged, layer.tables)
+    config = build_config(merged, str(path))
+    if path.suffix == ".json":  # a run's resolved config carries its own profile and file
+        return config.with_overrides(sets.tables, SET_SOURCE) if sets.tables else config
     run_keys = {"profile": profile, "config_path": str(path)}
-    return config.with_overrides({**(overrides or {}), **run_keys}, "--set" if overrides else str(path))
+    config = config.with_overrides({**sets.tables, **run_keys}, SET_SOURCE if sets.tables else str(path))
+    return _anchored(config, path.resolve().parent)
 
 
-def _load_resolved(path: Path, overrides: Mapping[str, Any] | None) -> Config:
+def _anchored(config: Config, folder: Path) -> Config:
+    """The folders [documents] mirrors names relative to taxon.toml, made absolute: a command
+    run from another folder, or a stage reading the run's config.json, finds them too."""
+    mirrors = {
+        key: target if "://" in target or Path(target).expanduser().is_absolute() else str(folder / target)
+        for key, target in config.documents.mirrors.items()
+    }
+    return replace(config, documents=replace(config.documents, mirrors=mirrors))
+
+
+def config_sources(
+    profile: str = DEFAULT_PROFILE, path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> tuple[Config, list[tuple[str, Any, str]]]:
+    """The config load_config gives, and each of its settings as (dotted key, value, where it
+    came from): the last layer that set it (config_layers), else the schema's default."""
+    path, layers = config_layers(profile, path, overrides)
+    config = _merged(path, layers, profile)
+    set_by = [(layer.source, _dotted(layer.tables)) for layer in reversed(layers)]
+    rows = []
+    for key, value in _dotted({name: table for name, table in config.to_dict().items() if name in SECTIONS}).items():
+        source = next((name for name, keys in set_by if key in keys), DEFAULT_SOURCE)
+        rows.append((key, value, source))
+    return config, rows
+
+
+def _dotted(tables: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"epochs": 2}} -> {"train.epochs": 2}, nested tables flattened."""
+    flat: dict[str, Any] = {}
+    for key, value in tables.items():
+        if isinstance(value, Mapping):
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _read_resolved(path: Path) -> dict[str, Any]:
     """A config already merged for one profile, as the pipeline records it in its run folder
     (`<run>/config.json`) and hands it to the processes it launches."""
     try:
@@ -66,7 +141,7 @@ def _load_resolved(path: Path, overrides: Mapping[str, Any] | None) -> Config:
         raise UsageError(f"cannot read config: {error}", where=str(path))
     if not isinstance(config, dict):
         raise UsageError("a resolved config must be a JSON object", where=str(path))
-    return build_config(deep_merge(config, overrides or {}), str(path))
+    return config
 
 
 def parse_override(text: str) -> dict[str, Any]:

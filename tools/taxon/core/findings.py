@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 ERROR = "error"
@@ -19,6 +19,12 @@ class Finding:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["path"]
-        return data
+        """The finding without its path (its file's report holds it). Written out, not
+        dataclasses.asdict, which deep-copies every field: a tree's 25,000 findings took 0.5 s."""
+        return {
+            "line": self.line,
+            "column": self.column,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+        }

@@ -1,9 +1,10 @@
 """Every validation rule: a stable code, a severity and a one-line rationale.
 
 Codes never change meaning once published: Y = reading the file safely, S = schema,
-P = policy for one leaf, T = tree-wide, C = changes against a base ref; D = the documents
-of knowledge leaves (`--check-documents`, rules owned by `taxon.documents`). The table in
-CONTRIBUTING.md is generated from RULES (`taxon rules --write CONTRIBUTING.md`).
+P = policy for one leaf, T = tree-wide, R = maintainers' decisions on generated samples,
+C = changes against a base ref; D = the documents of knowledge leaves (`--check-documents`,
+rules owned by `taxon.documents`). The table in CONTRIBUTING.md is generated from RULES
+(`taxon rules --write CONTRIBUTING.md`).
 """
 
 from __future__ import annotations
@@ -99,7 +100,13 @@ RULES: dict[str, Rule] = {
             "a context must fit the teacher's prompt with room for the answer",
         ),
         Rule("P011", ERROR, "question and answer too long", "a seed pair must fit the teacher's prompt"),
-        Rule("P012", ERROR, "skill seeds too long in all", "all seeds of a skill go into one prompt together"),
+        Rule(
+            "P012",
+            ERROR,
+            "skill seeds too long in all",
+            "a reviewer reads every seed, and each generated sample is checked against all of them together "
+            "(a context several seeds share counts once)",
+        ),
         Rule("P020", ERROR, "empty value", "an empty or whitespace-only text teaches nothing"),
         Rule("P030", ERROR, "repeated question", "the same question twice in one leaf adds nothing"),
         Rule("P031", WARNING, "near-duplicate seed", "near copies add little variety to generation"),
@@ -153,6 +160,38 @@ RULES: dict[str, Rule] = {
             "file with no place in the taxonomy",
             "only leaf folders with qna.yaml, attribution.txt and knowledge documents: other files (a git "
             "repository's HEAD or config, scripts, dotfiles) are never reviewed as data and can trap tools",
+        ),
+        Rule(
+            "R001",
+            ERROR,
+            "decision file not valid",
+            "a maintainer's decision is read by every run: its fields are known, typed and complete",
+        ),
+        Rule(
+            "R002",
+            ERROR,
+            "decision file misplaced",
+            "decisions/<leaf id>/<sample id>.yaml: one file per decision, so decisions on different samples "
+            "never conflict in git",
+        ),
+        Rule(
+            "R003",
+            WARNING,
+            "decision for a leaf that no longer exists",
+            "a renamed or deleted leaf's samples have new ids: its decisions no longer apply",
+        ),
+        Rule(
+            "R004",
+            WARNING,
+            "decision for a sample no longer generated",
+            "the sample's content changed (a new seed, teacher or filter): decide on the new one",
+        ),
+        Rule(
+            "R005",
+            ERROR,
+            "decision not made by a maintainer",
+            "only a maintainer's own pull request or /taxon comment adds, changes or removes a decision "
+            "(taxon gitops check-decisions)",
         ),
         Rule("C001", INFO, "leaf deleted", "deleted leaves are reported so a removal is never silent"),
         Rule("C002", INFO, "leaf renamed", "a rename keeps the content but changes the leaf id"),

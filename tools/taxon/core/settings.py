@@ -43,7 +43,8 @@ LrSchedule = Literal["cosine", "linear", "constant"]
 Overlong = Literal["trim", "drop"]
 Autocast = Literal["auto", "bf16", "none"]
 WrongAnswer = Literal["drop", "repair"]  # generate.on_wrong_answer
-SkillJudge = Literal["loglikelihood", "generated"]  # evaluate.judge
+SkillJudge = Literal["loglikelihood", "generated"]  # evaluate.skill_judge
+GgufQuantization = Literal["q8_0", "q5_1", "q5_0", "q4_1", "q4_0"]  # the gguf package's quantisers
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ class ValidateSettings:
     parallel_from: int = 300
     workers: int = 0
     licenses: tuple[str, ...] = ("CC0-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CDLA-Permissive-2.0", "Apache-2.0", "MIT")
+    require_attribution: bool = True  # P040; false: only an attribution.txt that is there is checked (P041)
+    repository_license: str = ""  # content written for the repository itself: the default attribution's license
+    repository_license_folders: tuple[str, ...] = ("foundational_skills",)
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class DocumentsSettings:
     max_leaf_chars: int = 10_000_000  # text extracted from a leaf's documents together
     fetch_timeout_s: float = 120.0
     allow_file_urls: bool = False  # test-only: lets tests serve repositories from tmp folders
+    # document repository URL (or prefix ending in /) -> git URL or folder (taxon.documents.mirrors);
+    # left out of == and hash (the settings stay hashable): where a pinned commit comes from changes nothing
+    mirrors: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,14 @@ class EvaluateSettings:
     text_file: str = ""
     heldout_max_jaccard: float = 0.6
     lm_eval: bool = False
+    benchmarks: tuple[str, ...] = ()  # lm-eval registry tasks (mmlu, arc_easy ...); () = none
+    benchmark_include_path: str = ""  # a folder of more lm-eval task files for evaluate.benchmarks
+    benchmark_limit: Annotated[int, AtLeast(0)] = 0  # items per benchmark task (lm-eval's --limit); 0 = all
+    judge_model: str = ""  # a model at judge_base_url that rates chat answers 1-10; "" = no judged chat set
+    judge_base_url: str = "http://127.0.0.1:8000/v1"
+    judge_api_key_env: str = ""
+    chat_file: str = ""  # the judged chat prompts; "" = taxon/data/chat_prompts.jsonl
+    chat_max_new_tokens: Count = 512
     max_new_tokens: int = 64
     batch_size: int = 16
     dtype: InferenceDtype = "auto"
@@ -241,10 +256,12 @@ class EvaluateSettings:
     seed: int = 0
     answer_length_factor: PositiveFloat = 1.5  # a leaf's answers may run to this many times its longest seed answer
     skill_min_items: int = 10  # checker-made questions top a checkable skill leaf up to this many scored items
-    judge: SkillJudge = "loglikelihood"  # how free-form skill answers are judged
-    judge_model: str = ""  # "" = the teacher (generate.teacher)
-    judge_min_share: float = 0.5  # loglikelihood: an answer's PMI with its question, as a share of the reference's
-    judge_max_new_tokens: int = 256  # generated: the verdict with its rationale
+    skill_judge: SkillJudge = "loglikelihood"  # how free-form skill answers are judged
+    skill_judge_model: str = ""  # "" = the teacher (generate.teacher)
+    skill_judge_min_share: float = (
+        0.5  # loglikelihood: an answer's PMI with its question, as a share of the reference's
+    )
+    skill_judge_max_new_tokens: int = 256  # generated: the verdict with its rationale
     gate: EvaluateGateSettings = field(default_factory=EvaluateGateSettings)
 
 
@@ -253,20 +270,25 @@ class PublishSettings:
     name: str = ""
     dtype: Literal["base", "float32", "bfloat16", "float16"] = "base"
     gguf: bool = False
+    quantize: tuple[GgufQuantization, ...] = ()  # GGUF files beside model.gguf, model.<type>.gguf each
+    min_fact_retention: Share = 0.0  # the gate: each GGUF file keeps this share of the candidate's known facts
     max_shard_size: str = "2GB"
     license: str = "apache-2.0"
+    language: tuple[str, ...] = ("en",)  # the cards' language (ISO 639-1 codes)
     base_model_id: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     datasets: tuple[str, ...] = ()
     tags: tuple[str, ...] = ("instructlab", "synthetic-data")
     require_passed_gate: bool = True
     hub_staging_dir: str = ".taxon-cache/bundles"
     hub_private: bool = False
+    hub_dataset: bool = True  # hf://ORG/NAME also uploads dataset/ as ORG/NAME-dataset, linked from the card
 
 
 @dataclass(frozen=True)
 class ReviewSettings:
     samples_per_leaf: int = 3
     message_chars: int = 600
+    require_decisions: Share = 0.0  # share of a changed leaf's teacher-written samples decided before training
 
 
 @dataclass(frozen=True)
@@ -284,6 +306,7 @@ class ServeSettings:
 
 @dataclass(frozen=True)
 class PipelineSettings:
+    leaves: tuple[str, ...] = ()  # leaf ids, globs or folders the run is over; () = all
     changed_leaves: tuple[str, ...] = ()
     previous_bundle: str = ""
 
@@ -412,6 +435,10 @@ def _check_type(value: Any, hint: Any, dotted: str, where: str) -> Any:
     kinds = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     for kind in kinds:
         origin = typing.get_origin(kind) or kind
+        if origin is dict:
+            if isinstance(value, Mapping) and all(isinstance(item, str) for pair in value.items() for item in pair):
+                return dict(value)
+            continue
         if origin is tuple:
             if isinstance(value, (list, tuple)):
                 (item_hint, _) = typing.get_args(kind)
@@ -430,6 +457,8 @@ def _check_type(value: Any, hint: Any, dotted: str, where: str) -> Any:
 
 
 def _type_name(kind: Any) -> str:
+    if typing.get_origin(kind) is dict:
+        return "a table of str to str"
     if typing.get_origin(kind) is tuple:
         item = typing.get_args(kind)[0]
         allowed = typing.get_args(item) if typing.get_origin(item) is Literal else ()

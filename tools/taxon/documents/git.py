@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
@@ -29,6 +29,11 @@ from taxon.core.settings import DocumentsSettings
 from taxon.core.store import atomic_dir, hash_value
 from taxon.documents.records import DocumentProblem
 
+# What a maintainer can do about a repository this network cannot reach (D002)
+WAYS_OUT = (
+    "map it to a copy you can reach in [documents] mirrors of taxon.toml (an internal git URL or a folder "
+    "holding a clone), or vendor the document: commit it beside the qna.yaml and drop `repo` and `commit`"
+)
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 FSCK_MESSAGE_ID = re.compile(r"^error: object [0-9a-f]+: ([a-zA-Z]+):", re.M)  # e.g. hasDotgit
 PINNED_REF = "refs/taxon/pinned"
@@ -89,7 +94,7 @@ def network_config(url: str) -> dict[str, str]:
         found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):
         raise DocumentProblem(
-            "D002", f"document repository '{_printable(url)}' cannot be fetched: its host does not resolve"
+            "D002", f"document repository '{_printable(url)}' cannot be fetched: its host does not resolve; {WAYS_OUT}"
         ) from None
     addresses = sorted({str(info[4][0]) for info in found})
     for address in addresses:
@@ -97,7 +102,9 @@ def network_config(url: str) -> dict[str, str]:
             raise DocumentProblem(
                 "D001",
                 f"document repository '{_printable(url)}' is refused: its host is on a loopback, private, "
-                "link-local or IPv4-mapped address (or one embedding such an IPv4 address); use a public https URL",
+                "link-local or IPv4-mapped address (or one embedding such an IPv4 address); use a public https URL "
+                "(a host of your own network is reached through [documents] mirrors of taxon.toml, which the "
+                "maintainer sets)",
             )
     if not _is_ip_literal(parts.hostname or ""):
         config["http.curloptResolve"] = f"{parts.hostname}:{port}:{','.join(_bracketed(a) for a in addresses)}"
@@ -175,14 +182,27 @@ def check_commit(commit: str | None) -> str:
     return commit.lower()
 
 
-def fetch_commit(repo: str, commit: str | None, settings: DocumentsSettings) -> Path:
-    """A bare repository holding exactly `commit` of `repo`, fetched once and cached."""
+def _remote(
+    repo: str, settings: DocumentsSettings, mirror: str | None
+) -> tuple[str, dict[str, str], DocumentsSettings]:
+    """Where a fetch goes: `repo` with its addresses checked and pinned, or the mirror
+    [documents] mirrors gave for it, which is the maintainer's own copy (a private host or a
+    folder is why it is there)."""
+    if mirror:
+        return mirror, {"http.followRedirects": "false"}, replace(settings, allow_file_urls=True)
+    return repo, network_config(repo), settings
+
+
+def fetch_commit(repo: str, commit: str | None, settings: DocumentsSettings, mirror: str | None = None) -> Path:
+    """A bare repository holding exactly `commit` of `repo`, fetched once and cached; from
+    `mirror` instead when [documents] mirrors gave one. The cache is keyed by the repository
+    and the commit: where the commit came from changes nothing."""
     check_repo_url(repo, settings)
     commit = check_commit(commit)
     folder = Path(settings.cache_dir) / "repos" / hash_value({"repo": repo, "commit": commit})[:32]
     if (folder / PINNED_REF).is_file():
         return folder
-    network = network_config(repo)  # only when fetching: a cached commit needs no lookup
+    source, network, settings = _remote(repo, settings, mirror)  # only when fetching: no lookup for the cache
     with atomic_dir(folder) as building:
         try:
             _run_git(["init", "--quiet", "--bare", "--template="], settings, git_dir=building)
@@ -196,7 +216,7 @@ def fetch_commit(repo: str, commit: str | None, settings: DocumentsSettings) -> 
                     "--no-recurse-submodules",
                     "--no-write-fetch-head",
                     "--end-of-options",
-                    repo,
+                    source,
                     f"{commit}:{PINNED_REF}",
                 ],
                 settings,
@@ -206,8 +226,8 @@ def fetch_commit(repo: str, commit: str | None, settings: DocumentsSettings) -> 
             _run_git(["cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"], settings, git_dir=building)
             _forget_remote(building, settings)
         except GitFailed as failure:
-            raise _explain_failed_fetch(repo, commit, failure, settings, building, network) from None
-        if _holds_blobs(building, settings):
+            raise _explain_failed_fetch(repo, commit, failure, settings, building, network, mirror) from None
+        if not mirror and _holds_blobs(building, settings):  # a mirror of one's own may send the commit whole
             raise DocumentProblem(
                 "D002",
                 f"document repository '{repo}' ignores partial fetches (git's --filter), so its commit would be "
@@ -231,21 +251,29 @@ def _holds_blobs(git_dir: Path, settings: DocumentsSettings) -> bool:
     return b"blob" in listing.split()
 
 
-def fetch_blobs(git_dir: Path, repo: str, object_ids: list[str], settings: DocumentsSettings, max_bytes: int) -> None:
-    """Fetch these blobs of `repo` by id (only those missing), stopped as soon as the
-    repository has grown by more than `max_bytes`: DocumentProblem D008 then, D002 when the
-    server does not send them."""
+def fetch_blobs(
+    git_dir: Path,
+    repo: str,
+    object_ids: list[str],
+    settings: DocumentsSettings,
+    max_bytes: int,
+    mirror: str | None = None,
+) -> None:
+    """Fetch these blobs of `repo` (from `mirror` when there is one) by id (only those
+    missing), stopped as soon as the repository has grown by more than `max_bytes`:
+    DocumentProblem D008 then, D002 when the server does not send them."""
     missing = sorted(set(object_ids) - set(blob_sizes(git_dir, object_ids, settings)))
     if not missing:
         return
+    source, network, settings = _remote(repo, settings, mirror)
     try:
         run_git(
             ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--stdin"]
-            + ["--end-of-options", repo],
+            + ["--end-of-options", source],
             git_dir=git_dir,
             protocols=fetch_protocols(settings),
             # no "have" lines: the server would leave out every blob reachable from our commit
-            config={**FETCH_CONFIG, **network_config(repo), "fetch.negotiationAlgorithm": "noop"},
+            config={**FETCH_CONFIG, **network, "fetch.negotiationAlgorithm": "noop"},
             input_bytes=batch_request(missing),
             timeout_s=settings.fetch_timeout_s,
             max_growth=(git_dir / "objects", max_bytes + PACK_SLACK_BYTES),
@@ -285,29 +313,46 @@ def blob_sizes(git_dir: Path, object_ids: list[str], settings: DocumentsSettings
 
 
 def _explain_failed_fetch(
-    repo: str, commit: str, failure: GitFailed, settings: DocumentsSettings, git_dir: Path, network: dict[str, str]
+    repo: str,
+    commit: str,
+    failure: GitFailed,
+    settings: DocumentsSettings,
+    git_dir: Path,
+    network: dict[str, str],
+    mirror: str | None = None,
 ) -> DocumentProblem:
     """Tell malformed objects, a silent or unreachable repository and a missing commit apart
     (the last two with one cheap probe). The messages reach pull-request comments, so they
     name fixed categories and never repeat what the remote or the network said."""
+    source = f"'{_printable(mirror)}' ([documents] mirrors of '{repo}')" if mirror else f"'{repo}'"
     if "fsck error" in failure.stderr:
         checks = sorted(set(FSCK_MESSAGE_ID.findall(failure.stderr))) or ["unknown"]
         return DocumentProblem(
-            "D012", f"commit {commit} of '{repo}' fails git's object checks ({', '.join(checks)}): it is not used"
+            "D012", f"commit {commit} of {source} fails git's object checks ({', '.join(checks)}): it is not used"
         )
     if not failure.timed_out:
         try:
-            _run_git(["ls-remote", "--heads", "--end-of-options", repo], settings, git_dir=git_dir, network=network)
+            _run_git(
+                ["ls-remote", "--heads", "--end-of-options", mirror or repo], settings, git_dir=git_dir, network=network
+            )
         except GitFailed as probe:
             failure = probe
         else:
+            where = "the mirror: update it from the repository" if mirror else "the repository"
             return DocumentProblem(
-                "D003", f"commit {commit} is not in '{repo}': pin a commit that is pushed to the repository"
+                "D003", f"commit {commit} is not in {source}: pin a commit that is pushed to {where}"
             )
     if failure.timed_out:
-        return DocumentProblem("D002", f"document repository '{repo}' timed out after {settings.fetch_timeout_s:g} s")
+        ways_out = "" if mirror else f"; if this network cannot reach it, {WAYS_OUT}"
+        return DocumentProblem(
+            "D002", f"document repository {source} timed out after {settings.fetch_timeout_s:g} s{ways_out}"
+        )
+    if mirror:
+        return DocumentProblem(
+            "D002", f"document repository {source} cannot be fetched: check that the mirror is a git repository"
+        )
     return DocumentProblem(
-        "D002", f"document repository '{repo}' cannot be fetched: check the URL and that it is public"
+        "D002", f"document repository {source} cannot be fetched: check the URL and that it is public, or {WAYS_OUT}"
     )
 
 

@@ -4,10 +4,20 @@ each with a stable rule code (D001...) shared by `taxon validate --check-documen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from taxon.core.findings import ERROR
+from taxon.core.settings import DocumentsSettings, plain
 
 IN_TREE = "in-tree"
+# [documents] settings that say where a document is fetched from, not what it holds (a pinned
+# commit is the same wherever it came from): no key of generated data depends on them
+SOURCE_ONLY_KEYS = ("mirrors",)
+
+
+def content_settings(settings: DocumentsSettings) -> dict[str, Any]:
+    """[documents] as it decides what the documents of a leaf are and how they are cut."""
+    return {key: value for key, value in plain(settings).items() if key not in SOURCE_ONLY_KEYS}
 
 
 @dataclass(frozen=True)

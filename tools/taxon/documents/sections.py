@@ -1,6 +1,6 @@
 """A document's text as sections of sentences: the units knowledge is restated in (one training
 sample per section and per sentence) and fact questions are drawn from. Markdown headings
-start sections; markup is stripped; same text, same sections."""
+start sections; markup is stripped by a Markdown parser; same text, same sections."""
 
 from __future__ import annotations
 
@@ -11,12 +11,9 @@ from pathlib import PurePosixPath
 from taxon.core.settings import DocumentsSettings
 from taxon.documents.leaf import load_leaf_documents
 from taxon.documents.records import Document
+from taxon.qna.markdown import blocks as markdown_blocks
 from taxon.qna.taxonomy import Leaf
 
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 # a sentence ends at . ! ? (and closing quotes) before a capital, digit or quote; not after
 # a common abbreviation or a single initial
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -36,14 +33,6 @@ class Section:
         return " ".join(self.sentences)
 
 
-def plain(text: str) -> str:
-    """Inline markdown removed: links to their text, emphasis and code marks dropped."""
-    text = _LINK.sub(r"\1", text)
-    for _ in range(2):  # nested emphasis
-        text = _EMPHASIS.sub(r"\2", text)
-    return re.sub(r"\s+", " ", text).strip()
-
-
 def split_sentences(text: str) -> list[str]:
     pieces, start = [], 0
     for match in _SENTENCE_END.finditer(text):
@@ -59,37 +48,27 @@ def split_sentences(text: str) -> list[str]:
 
 def document_sections(document: Document) -> list[Section]:
     """The sections of a document, each with its sentences (short fragments of fewer than
-    MIN_SENTENCE_WORDS words, such as table cells or captions, left out)."""
+    MIN_SENTENCE_WORDS words, such as captions, left out). The text is read as Markdown by
+    a parser (taxon.qna.markdown): links become their text, whatever their URL holds
+    (Wikipedia's `[family](family_(biology) "wikilink")`), and tables and code are left out."""
     title, heading = "", ""
     sections: list[Section] = []
     paragraphs: list[str] = []
-    current: list[str] = []
-
-    def end_paragraph() -> None:
-        if current:
-            # a word broken over two lines ("olive-" / "brown") joins without a space
-            paragraphs.append(plain(re.sub(r"(?<=[a-z])-\n(?=[a-z])", "-", "\n".join(current))))
-            current.clear()
 
     def end_section() -> None:
-        end_paragraph()
         sentences = [s for p in paragraphs for s in split_sentences(p) if len(s.split()) >= MIN_SENTENCE_WORDS]
         if sentences:
             sections.append(Section(document.name, title, heading, tuple(sentences)))
         paragraphs.clear()
 
-    for line in document.text.replace("\r\n", "\n").split("\n"):
-        match = _HEADING.match(line)
-        if match:
+    for block in markdown_blocks(document.text):
+        if block.level:
             end_section()
-            text = plain(match.group(2))
-            if len(match.group(1)) == 1 and not title:
-                title = text
-            heading = text
-        elif not line.strip() or line.lstrip().startswith(("|", "```", "<")):
-            end_paragraph()
+            if block.level == 1 and not title:
+                title = block.text
+            heading = block.text
         else:
-            current.append(_LIST_MARK.sub("", line))
+            paragraphs.append(block.text)
     end_section()
     name = PurePosixPath(document.name).stem.replace("_", " ").replace("-", " ")
     return [

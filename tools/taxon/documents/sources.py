@@ -17,6 +17,7 @@ from taxon.core.git import GitFailed
 from taxon.core.github import log_name
 from taxon.core.settings import DocumentsSettings
 from taxon.documents.git import blob_sizes, check_commit, fetch_blobs, fetch_commit, list_tree, read_blobs
+from taxon.documents.mirrors import mirror_for
 from taxon.documents.records import IN_TREE, DocumentProblem
 from taxon.qna.layout import QNA_NAME
 from taxon.qna.taxonomy import DocumentRef
@@ -35,6 +36,7 @@ class BlobBatch:
     git_dir: Path
     settings: DocumentsSettings
     repo: str
+    mirror: str | None = None  # where the blobs come from instead ([documents] mirrors)
 
     def read(self, object_ids: list[str]) -> dict[str, bytes]:
         try:
@@ -45,7 +47,7 @@ class BlobBatch:
     def fetch(self, object_ids: list[str], max_bytes: int) -> dict[str, int]:
         """Fetch what is missing of these blobs (within `max_bytes`); their sizes by id."""
         try:
-            fetch_blobs(self.git_dir, self.repo, object_ids, self.settings, max_bytes)
+            fetch_blobs(self.git_dir, self.repo, object_ids, self.settings, max_bytes, self.mirror)
             return blob_sizes(self.git_dir, object_ids, self.settings)
         except GitFailed:
             raise DocumentProblem("D002", "cannot read the blobs of the fetched repository") from None
@@ -119,9 +121,11 @@ def list_source(
     over the listing caps (D018)."""
     if ref.repo is None:
         return IN_TREE, in_tree_files(folder, caps)
-    git_dir = fetch_commit(ref.repo, ref.commit, settings)
+    # resolved before the fetch: the maintainer's mirror of the repository, if any
+    mirror = mirror_for(ref.repo, settings.mirrors)
+    git_dir = fetch_commit(ref.repo, ref.commit, settings, mirror)
     commit = check_commit(ref.commit)  # the normalised sha fetch_commit pinned
-    return f"{ref.repo}@{commit}", repo_files(git_dir, commit, settings, ref.repo, caps)
+    return f"{ref.repo}@{commit}", repo_files(git_dir, commit, settings, ref.repo, caps, mirror)
 
 
 def _over_cap(count: str, caps: ListingCaps, where: str) -> DocumentProblem:
@@ -191,7 +195,7 @@ def _read_no_follow(path: Path, name: str, size: int) -> bytes:
 
 
 def repo_files(
-    git_dir: Path, commit: str, settings: DocumentsSettings, repo: str, caps: ListingCaps
+    git_dir: Path, commit: str, settings: DocumentsSettings, repo: str, caps: ListingCaps, mirror: str | None = None
 ) -> list[SourceFile]:
     """The commit's files from its trees, names only (their blobs are fetched once selected)."""
     try:
@@ -203,7 +207,7 @@ def repo_files(
     deep = next((entry.path for entry in entries if entry.path.count("/") + 1 > caps.max_depth), None)
     if deep is not None:
         raise _too_deep(deep, caps)
-    batch = BlobBatch(git_dir, settings, repo)
+    batch = BlobBatch(git_dir, settings, repo, mirror)
     files = []
     for entry in entries:
         if entry.is_regular_file:

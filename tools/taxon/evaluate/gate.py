@@ -1,9 +1,9 @@
 """The regression gate: a candidate is released only when every changed leaf improved its own
 figure against every baseline (a knowledge leaf its fact accuracy, a skill leaf its skill
 accuracy, the whole interval above zero), no held-out knowledge question has a near training
-question, and the general probe did not fall: its
-multiple-choice accuracy did not drop, nor its loss on the held-out text rise, beyond the
-threshold with the whole interval on the wrong side of zero."""
+question, the general probe did not fall (its multiple-choice accuracy did not drop, nor its
+loss on the held-out text rise, beyond the threshold with the whole interval on the wrong side
+of zero), and each published GGUF file keeps its share of the facts the candidate knows."""
 
 from __future__ import annotations
 
@@ -71,18 +71,31 @@ def overlap_failures(overlap: dict[str, dict[str, Any]]) -> list[str]:
     ]
 
 
+def retention_failures(retention: dict[str, float | None], min_retention: float) -> list[str]:
+    return [
+        f"{name} keeps {kept:.0%} of the facts the candidate knows (publish.min_fact_retention {min_retention:.0%})"
+        for name, kept in retention.items()
+        if kept is not None and kept < min_retention
+    ]
+
+
 def check_gate(
     probe: dict[str, Interval | None],
     text: dict[str, Interval | None],
     changed: dict[str, tuple[str, dict[str, Interval | None]]],
     overlap: dict[str, dict[str, Any]],
     settings: EvaluateGateSettings,
+    retention: dict[str, float | None] | None = None,
+    min_retention: float = 0.0,
 ) -> GateResult:
     """probe, text: baseline -> interval of candidate minus baseline (probe accuracy, text loss);
     changed: leaf -> (its gate metric's name, baseline -> interval); overlap: knowledge leaf ->
-    {"above": held-out questions with a training question above the threshold, "threshold"}."""
+    {"above": held-out questions with a training question above the threshold, "threshold"};
+    retention: GGUF file -> share of the candidate's known facts it keeps, gated at
+    `min_retention` (publish.min_fact_retention)."""
     reasons = probe_failures(probe, settings.probe_max_drop) + text_failures(text, settings.text_max_loss_rise)
     reasons += overlap_failures(overlap)
     if settings.changed_must_improve:
         reasons += changed_failures(changed, settings.changed_min_delta)
-    return GateResult(not reasons, reasons, plain(settings))
+    reasons += retention_failures(retention or {}, min_retention)
+    return GateResult(not reasons, reasons, {**plain(settings), "min_fact_retention": min_retention})

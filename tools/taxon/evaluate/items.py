@@ -19,7 +19,7 @@ class EvalItem:
     question: str  # the user turn
     reference: str  # from the leaf (seed, document) or the shipped sets; for a generated skill question the
     # teacher's kept answer, shown beside the answers but scored against by nothing
-    source: str  # "seed" | "document" | "generated" | "maintainer" | "checker" | "probe" | "text"
+    source: str  # "seed" | "document" | "generated" | "maintainer" | "checker" | "user" | "probe" | "text"
     key_facts: tuple[str, ...] = ()  # knowledge: what a right answer contains
     choices: tuple[str, ...] = ()  # multiple choice: the options, right one at `gold`
     gold: int = 0

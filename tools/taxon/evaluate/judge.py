@@ -4,10 +4,10 @@ the task, one model for every answer of every model compared, so no candidate ju
 - "loglikelihood" (the cpu profile; the judge a 135M model can be): for an answer `a` to a
   question `q`, PMI(a) = mean log p(a | q) - mean over the leaf's other questions q' of
   mean log p(a | q'): how much the answer depends on its own question, per token. The answer is
-  right when PMI(a) >= judge_min_share x PMI(reference) (and above zero): a fluent answer to
+  right when PMI(a) >= skill_judge_min_share x PMI(reference) (and above zero): a fluent answer to
   another question, a seed's answer or a generic reply depends on no question in particular
   and scores near zero or below. Copies of the question are ruled out before (`skills.ruled_out`).
-- "generated" (the gpu profile, with a strong instruct model as `evaluate.judge_model`): the
+- "generated" (the gpu profile, with a strong instruct model as `evaluate.skill_judge_model`): the
   judge reads the task, the question, the reference and the answer and writes its reasons, then
   `Verdict: right` or `Verdict: wrong`, as MT-Bench's reference-guided grading does; the
   reasons go into the report beside the verdict."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from taxon.core.store import atomic_write_bytes, atomic_write_json, atomic_write_text
+from taxon.qna.decisions import FILTERS, precision_recall
 from taxon.qna.layout import DELTAS_PNG, HELDOUT_NAME, METRIC_LABELS, REPORT_JSON, REPORT_MD
 
 LOWER_NOTE = {"nll": ", lower is better"}
@@ -106,6 +107,8 @@ def _examples(data: dict[str, Any]) -> list[str]:
             reference = _cell(example["reference"])
             if example.get("method"):
                 reference = f"({example['source']}, {example['method']}) {reference}"
+            elif example.get("source") == "generated":  # only the answer's form is scored on these
+                reference = f"(the teacher's answer, not scored) {reference}"
             why = example.get("why", {})
             cells = [
                 f"{mark[example[f'{model}_right']]} {_cell(example[model])}"
@@ -145,6 +148,127 @@ def _harness(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _agreement_cells(cells: dict[str, int]) -> str:
+    precision, recall, n = precision_recall(cells)
+    return f"{_ratio(precision)} / {_ratio(recall)} ({n})" if n else "–"
+
+
+def _curation(data: dict[str, Any]) -> list[str]:
+    """The automatic filters against the maintainers: precision and recall of the filters'
+    'kept' against the maintainers' 'keep' (a drop or a fix says the answer was not right)."""
+    curation = data.get("curation") or {}
+    totals = curation.get("decisions") or {}
+    if not totals.get("reviewed"):
+        return ["", "No maintainer has decided on a generated sample yet: the filters' agreement is not measured."]
+    lines = [
+        "",
+        "The automatic filters against the maintainers' decisions (precision / recall of the filters' "
+        "'kept' against 'keep', a drop or a fix counting as 'not right'; samples decided in brackets):",
+        "",
+        "| Leaf | decided | keep / drop / fix | all filters | judge | checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    entries = [*(curation.get("leaves") or {}).items(), ("**all leaves**", curation)]
+    for leaf_id, entry in entries:
+        counts, table = entry.get("decisions") or {}, entry.get("agreement") or {}
+        if not counts.get("reviewed"):
+            continue
+        filters = " | ".join(_agreement_cells(table.get(name) or {}) for name in FILTERS)
+        lines.append(
+            f"| {leaf_id} | {counts['reviewed']} | {counts['keep']} / {counts['drop']} / {counts['fix']} | {filters} |"
+        )
+    return lines
+
+
+def _gguf(data: dict[str, Any]) -> list[str]:
+    files = data.get("gguf") or {}
+    if not files:
+        return []
+    candidate = data.get("gguf_candidate") or {}
+    knowledge, probe = candidate.get("knowledge", {}), candidate.get("general/probe", {})
+    lines = [
+        "",
+        "The published GGUF files, each loaded back (transformers, dequantised) and asked the knowledge fact "
+        "questions and the general probe beside the candidate asked the same in the same batches; facts kept = "
+        "fact questions right in both the file and the candidate, of those right in the candidate:",
+        "",
+        "| File | weights | size | fact accuracy | Δ vs candidate [95% CI] | facts kept | knowledge MC acc | probe MC acc |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| candidate (safetensors) | | | {_number(knowledge.get('fact_accuracy'))} | | | "
+        f"{_number(knowledge.get('mc_acc'))} | {_number(probe.get('mc_acc'))} |",
+    ]
+    for name, entry in files.items():
+        interval = entry["fact_accuracy_vs_candidate"]
+        delta = f"{interval['delta']:+.3f} [{interval['low']:+.3f}, {interval['high']:+.3f}]" if interval else "–"
+        retention = entry["fact_retention"]
+        kept = f"{entry['facts_kept']}/{entry['facts_known_by_candidate']}" + (
+            f" ({retention:.0%})" if retention is not None else ""
+        )
+        scores = entry["scores"]
+        lines.append(
+            f"| `{name}` | {entry['weights']} | {entry['size_bytes'] / 2**20:,.0f} MiB | "
+            f"{_number(scores['knowledge']['fact_accuracy'])} | {delta} | {kept} | "
+            f"{_number(scores['knowledge']['mc_acc'])} | {_number(scores.get('general/probe', {}).get('mc_acc'))} |"
+        )
+    return lines
+
+
+def _benchmarks(data: dict[str, Any]) -> list[str]:
+    entry = data.get("benchmarks")
+    if not entry:
+        return []
+    candidate, base = data["candidate"], data["baselines"][0]
+    limit = f", at most {entry['limit']} items a task" if entry.get("limit") else ""
+    lines = ["", f"lm-evaluation-harness benchmarks (its own tasks and prompts{limit}):", ""]
+    lines += ["| Task | metric | candidate | B1 | Δ |", "|---|---|---|---|---|"]
+    for task, figures in entry["results"].get(candidate, {}).items():
+        for metric, value in figures.items():
+            theirs = entry["results"].get(base, {}).get(task, {}).get(metric)
+            delta = f"{value - theirs:+.3f}" if theirs is not None else "–"
+            lines.append(f"| {task} | {metric} | {_number(value)} | {_number(theirs)} | {delta} |")
+    return lines
+
+
+def _chat(data: dict[str, Any]) -> list[str]:
+    entry = data.get("chat")
+    if not entry:
+        return []
+    candidate, base = data["candidate"], data["baselines"][0]
+    interval = entry["comparisons"].get(base)
+    delta = f"{interval['delta']:+.2f} [{interval['low']:+.2f}, {interval['high']:+.2f}]" if interval else "–"
+    lines = [
+        "",
+        f"Judged chat set ({entry['n']} prompts of `{entry['file']}`, each answer rated 1-10 by `{entry['judge']}`; "
+        f"unrated replies: candidate {entry['unrated'][candidate]}, B1 {entry['unrated'][base]}):",
+        "",
+        "| Category | candidate | B1 |",
+        "|---|---|---|",
+    ]
+    for category, scores in entry["by_category"].items():
+        lines.append(f"| {category} | {_number(scores.get(candidate))} | {_number(scores.get(base))} |")
+    lines.append(f"| **all** | {_number(entry['scores'][candidate])} | {_number(entry['scores'][base])} (Δ {delta}) |")
+    return lines
+
+
+def _precision(data: dict[str, Any]) -> list[str]:
+    """The dtype the figures were computed in, and what a 16-bit one means for greedy answers."""
+    dtype = data.get("dtype")
+    if not dtype or dtype == "auto":  # vLLM's own choice, not known here
+        return []
+    if dtype not in ("bfloat16", "float16"):
+        return [f"Computed in {dtype}.", ""]
+    return [
+        f"Computed in {dtype}: a greedy answer may change with the other questions in its batch, so every model "
+        "is asked the same questions in the same batches (`--set evaluate.dtype=float32` for answers that do not "
+        "depend on the batch).",
+        "",
+    ]
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     labels = {baseline: f"B{index}" for index, baseline in enumerate(data["baselines"], 1)}
     gate = data["gate"]
@@ -155,8 +279,10 @@ def render_markdown(data: dict[str, Any]) -> str:
     ]
     lines += [f"- {reason}" for reason in gate["reasons"]]
     lines += ["", "Baselines: " + "; ".join(f"{label} = `{baseline}`" for baseline, label in labels.items()), ""]
+    lines += _precision(data)
     lines += _score_table(data, labels)
-    lines += _examples(data) + _hygiene(data) + _harness(data)
+    lines += _gguf(data) + _chat(data) + _benchmarks(data) + _examples(data) + _hygiene(data) + _harness(data)
+    lines += _curation(data)
     lines += ["", describe_sets(data), ""]
     return "\n".join(lines)
 

@@ -27,13 +27,14 @@ from taxon.evaluate.forms import answer_form
 from taxon.evaluate.items import KNOWLEDGE, PROBE, SKILL, TEXT, EvalItem, EvalSet
 from taxon.evaluate.skills import scoring_method
 from taxon.qna.checks import LeafChecks
-from taxon.qna.facts import fact_questions
+from taxon.qna.decisions import FIX
+from taxon.qna.facts import FactQuestion, fact_questions
 from taxon.qna.heldout import checker_items
 from taxon.qna.layout import SAMPLES_NAME
 from taxon.qna.samples import answer_of, is_held_out, question_of, seed_samples, user_prompt
 from taxon.qna.solvers import leaf_solver, solve
 from taxon.qna.taxonomy import Leaf
-from taxon.qna.text import answer_token_limit, words
+from taxon.qna.text import answer_token_limit, key_facts, words
 
 PROBE_ID = "general/probe"
 TEXT_ID = "general/text"
@@ -76,7 +77,10 @@ def knowledge_eval_set(leaf: Leaf, documents: DocumentsSettings, eval_share: flo
 
 def _verified_by(sample: dict[str, Any]) -> str | None:
     """Who vouches for a generated sample's answer: a maintainer or a checker (None: no one)."""
-    verified = (sample.get("metadata") or {}).get("verified_by")
+    metadata = sample.get("metadata") or {}
+    if metadata.get("decision") == FIX:  # a maintainer's own answer (qna.decisions)
+        return MAINTAINER
+    verified = metadata.get("verified_by")
     return verified if verified in (MAINTAINER, CHECKER) else None
 
 
@@ -190,8 +194,51 @@ def text_eval_set(text_file: str | Path | None = None) -> EvalSet:
     return EvalSet(TEXT_ID, TEXT, items, len(items))
 
 
-def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: Config) -> list[EvalSet]:
-    """One set per leaf (sorted by leaf id), then the probe and the general text."""
+QUESTIONS_PREFIX = "questions/"  # a user's own question file's set id: questions/<file stem>
+
+
+def is_user_set(set_id: str) -> bool:
+    """A set from `taxon evaluate --questions`: scored as the knowledge facts are, apart from the
+    taxonomy's totals and gate."""
+    return set_id.startswith(QUESTIONS_PREFIX)
+
+
+def questions_eval_set(path: Path) -> EvalSet:
+    """A user's own questions with their answers (JSONL or YAML rows: {"question", "answer"},
+    an "id" optional), scored as the knowledge facts are: the answer's key facts (numbers with
+    their units, names) must be in the model's, and multiple choice against altered facts and
+    the file's other answers."""
+    import yaml
+
+    path = Path(path)
+    hint = 'rows look like {"question": "How tall is the tower?", "answer": "The tower is 48 metres tall."}'
+    try:
+        text = path.read_text(encoding="utf-8")
+        rows = read_jsonl(path, hint=hint) if path.suffix == ".jsonl" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise TaxonError(f"cannot read the questions: {error}", where=str(path), hint=hint)
+    if not isinstance(rows, list) or not rows:
+        raise TaxonError("the questions file holds no list of questions", where=str(path), hint=hint)
+    questions = []
+    for number, row in enumerate(rows, 1):
+        if not (isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("answer"), str)):
+            raise TaxonError(f"row {number} needs a question and an answer, both text", where=str(path), hint=hint)
+        question, answer = row["question"].strip(), row["answer"].strip()
+        facts = key_facts(answer, question)
+        questions.append(FactQuestion(str(row.get("id", number)), question, answer, answer, facts, "user"))
+    items = []
+    for question in questions:
+        choices, gold = fact_choices(question, questions)
+        items.append(
+            EvalItem(question.id, question.question, question.reference, "user", question.key_facts, choices, gold)
+        )
+    return EvalSet(f"{QUESTIONS_PREFIX}{path.stem}", KNOWLEDGE, tuple(items), len(items))
+
+
+def build_eval_sets(
+    leaves: list[Leaf], dataset_dir: Path, config: Config, questions: list[Path] | None = None
+) -> list[EvalSet]:
+    """One set per leaf (sorted by leaf id), a user's question files, then the probe and the general text."""
     if not Path(dataset_dir).is_dir():
         raise TaxonError("no generate output here", where=str(dataset_dir), hint="run: taxon generate")
     settings, eval_share = config.evaluate, config.dataset.eval_share
@@ -202,4 +249,5 @@ def build_eval_sets(leaves: list[Leaf], dataset_dir: Path, config: Config) -> li
         else skill_eval_set(leaf, dataset_dir, eval_share, cap, settings)
         for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
     ]
+    sets += [questions_eval_set(path) for path in questions or []]
     return sets + [probe_eval_set(settings.probe_file or None), text_eval_set(settings.text_file or None)]

@@ -20,7 +20,7 @@ seed's answer word for word, is wrong; and so is one that breaks a check its tas
 false equation). The likelihood judge compares how much the answer depends on its own question
 with how much the reference does: the answer's mean token log-probability after its question,
 less its mean after the leaf's other questions (pointwise mutual information, PMI), must reach
-`evaluate.judge_min_share` of the reference's own. A fluent answer to some other question, a
+`evaluate.skill_judge_min_share` of the reference's own. A fluent answer to some other question, a
 seed's answer and a generic reply all score near zero; copies are ruled out before."""
 
 from __future__ import annotations

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from taxon.backends.models import model_fingerprint, resolve_model
+from taxon.backends.models import gguf_summary, model_fingerprint, resolve_model
 from taxon.core.errors import UsageError
 from taxon.core.progress import tracker
 from taxon.core.settings import Config, EvaluateSettings, plain
@@ -20,7 +20,7 @@ from taxon.evaluate.answers import ModelOutputs, Progress, Scoring, cached_outpu
 from taxon.evaluate.bootstrap import NEW, UNSCORED, Interval, direction, paired_bootstrap
 from taxon.evaluate.choices import choice_accuracy
 from taxon.evaluate.gate import GateResult, check_gate
-from taxon.evaluate.harness import run_harness, write_harness_tasks
+from taxon.evaluate.harness import run_benchmarks, run_harness, write_harness_tasks
 from taxon.evaluate.heldout import heldout_overlap
 from taxon.evaluate.items import KNOWLEDGE, PROBE, SKILL, TEXT, EvalSet
 from taxon.evaluate.judge import (
@@ -30,11 +30,13 @@ from taxon.evaluate.judge import (
     likelihood_scorings,
     likelihood_verdicts,
 )
+from taxon.evaluate.judged import judged_chat, read_chat_prompts
 from taxon.evaluate.report import write_reports
 from taxon.evaluate.scores import rouge_l
-from taxon.evaluate.sets import PROBE_ID, TEXT_ID, build_eval_sets
+from taxon.evaluate.sets import MAINTAINER, PROBE_ID, SEED, TEXT_ID, build_eval_sets, is_user_set
 from taxon.evaluate.skills import Verdict, skill_verdict
-from taxon.qna.layout import SKILLS_NAME, read_bundle_leaves
+from taxon.qna.decisions import curation_summary
+from taxon.qna.layout import HARNESS_DIR, QUESTIONS_NAME, SKILLS_NAME, read_bundle_leaves
 from taxon.qna.taxonomy import Leaf
 from taxon.qna.text import fact_match
 
@@ -49,6 +51,8 @@ METRICS = {
 LOWER_IS_BETTER = {"nll"}
 TOTALS = {"knowledge": KNOWLEDGE, "skills": SKILL}
 EXAMPLES_PER_LEAF = 3
+# what each published GGUF file is asked: the facts the quantisation may lose, and the general probe
+FILE_KINDS = (KNOWLEDGE, PROBE)
 
 
 @dataclass
@@ -115,7 +119,7 @@ def score_outputs(
     """set id -> metric -> scores (skill accuracy: one per scored item; the rest one per item),
     set id -> the model's answers, and set id -> each skill item's verdict (None: not scored),
     reading the outputs in the order `_model_inputs` laid them out; `judged`: the judge's
-    verdicts on free-form skill answers (`evaluate.judge`)."""
+    verdicts on free-form skill answers (`evaluate.skill_judge`)."""
     next_answer, next_scoring = 0, 0
     scores, answered, verdicts = {}, {}, {}
     for eval_set in eval_sets:
@@ -142,7 +146,7 @@ def score_outputs(
                 if verdict is not None:
                     per_metric["skill_accuracy"].append(float(verdict.right))
                 set_verdicts.append(verdict)
-                if item.source == "seed":  # a generated question's answer is the teacher's: no reference
+                if item.source in (SEED, MAINTAINER):  # a generated question's answer is the teacher's: no reference
                     per_metric["rouge_l"].append(rouge_l(answer, item.reference))
             elif eval_set.kind == TEXT:
                 per_metric["nll"].append(-outputs.logprobs[next_scoring] / outputs.tokens[next_scoring])
@@ -302,22 +306,104 @@ def skill_records(
 def run_judge(
     eval_sets: list[EvalSet], answers: list[dict[str, list[str]]], config: Config, cache_dir: Path, quiet: bool
 ) -> dict[tuple[str, int, str], Verdict]:
-    """The judge's verdicts on every free-form skill answer of every model (`evaluate.judge`)."""
+    """The judge's verdicts on every free-form skill answer of every model (`evaluate.skill_judge`)."""
     settings = config.evaluate
     judged = cases(eval_sets, answers)
     if not judged:
         return {}
-    path = resolve_model(settings.judge_model or config.generate.teacher, config.models)
-    if settings.judge == "loglikelihood":
+    path = resolve_model(settings.skill_judge_model or config.generate.teacher, config.models)
+    if settings.skill_judge == "loglikelihood":
         scorings = likelihood_scorings(judged)
         with _progress(len(scorings), quiet, "evaluate: judging free-form answers") as advance:
             outputs = cached_outputs(cache_dir, path, [], scorings, settings, advance)
-        return likelihood_verdicts(judged, outputs, settings.judge_min_share)
+        return likelihood_verdicts(judged, outputs, settings.skill_judge_min_share)
     prompts = generated_prompts(judged)
-    limits = [settings.judge_max_new_tokens] * len(prompts)
+    limits = [settings.skill_judge_max_new_tokens] * len(prompts)
     with _progress(len(prompts), quiet, "evaluate: judging free-form answers") as advance:
         outputs = cached_outputs(cache_dir, path, prompts, [], settings, advance, limits)
     return generated_verdicts(judged, outputs)
+
+
+def score_files(
+    files: list[Path],
+    eval_sets: list[EvalSet],
+    candidate_path: str,
+    out_dir: Path,
+    settings: EvaluateSettings,
+    advance: Progress,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """Each GGUF file loaded back (transformers dequantises it; its own tokenizer and chat
+    template) and asked the knowledge fact questions and the general probe, beside the candidate
+    asked the same in the same batches (in bfloat16 greedy answers move with what else is in a
+    batch: the demo's candidate alone against within all sets differed on 7 of 192): file name ->
+    its weights (type, digest, size), figures, the share of the facts the candidate knows that
+    the file still knows and the paired interval of its fact accuracy minus the candidate's; and
+    the candidate's figures in that layout."""
+    if not files:
+        return {}, None
+    file_sets = [eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS]
+    conversations, limits, scorings = _model_inputs(file_sets, settings.max_new_tokens)
+    knowledge = [s.set_id for s in file_sets if s.kind == KNOWLEDGE and not is_user_set(s.set_id)]
+    # through transformers on every profile: vLLM's GGUF loading is experimental
+    file_settings = replace(settings, backend="transformers")
+
+    def figures_of(model_path: str) -> tuple[list[float], dict[str, Any]]:
+        outputs = cached_outputs(
+            out_dir / "answers", model_path, conversations, scorings, file_settings, advance, limits
+        )
+        scores, _, _ = score_outputs(file_sets, outputs)
+        figures = {
+            "knowledge": {m: _mean([v for s in knowledge for v in scores[s][m]]) for m in METRICS[KNOWLEDGE]},
+            **{s.set_id: {m: _mean(scores[s.set_id][m]) for m in METRICS[PROBE]} for s in file_sets if s.kind == PROBE},
+        }
+        return [value for set_id in knowledge for value in scores[set_id]["fact_accuracy"]], figures
+
+    known, candidate_figures = figures_of(candidate_path)
+    entries = {}
+    for path in files:
+        facts, figures = figures_of(str(path))
+        kept = sum(1 for mine, theirs in zip(facts, known) if mine and theirs)
+        interval = paired_bootstrap(facts, known, settings.n_resamples, settings.seed, settings.confidence)
+        entries[path.name] = {
+            **gguf_summary(path),
+            "size_bytes": path.stat().st_size,
+            "n": {"knowledge": len(facts), **{s.set_id: len(s.items) for s in file_sets if s.kind == PROBE}},
+            "scores": figures,
+            "facts_known_by_candidate": int(sum(known)),
+            "facts_kept": kept,
+            "fact_retention": kept / sum(known) if sum(known) else None,
+            "fact_accuracy_vs_candidate": interval.to_json() if interval else None,
+        }
+    return entries, candidate_figures
+
+
+def question_rows(eval_sets: list[EvalSet]) -> list[dict[str, Any]]:
+    """Every scored item of every set, as asked and as scored (questions.jsonl): what the
+    report's figures count, shipped with the bundle."""
+    rows = []
+    for eval_set in eval_sets:
+        for item in eval_set.items:
+            row: dict[str, Any] = {"set": eval_set.set_id, "kind": eval_set.kind, "id": item.id, "source": item.source}
+            row |= {"question": item.question, "reference": item.reference}
+            if item.key_facts:
+                row["key_facts"] = list(item.key_facts)
+            if item.choices:
+                row |= {"choices": list(item.choices), "gold": item.gold}
+            rows.append(row)
+    return rows
+
+
+def computed_dtype(settings: EvaluateSettings, model_path: str) -> str:
+    """The dtype the candidate's figures were computed in ("auto" resolved on this machine):
+    what reproduces them."""
+    if settings.backend != "transformers":
+        return settings.dtype
+    import torch
+
+    from taxon.backends.transformers import torch_dtype
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return str(torch_dtype(settings.dtype, model_path, device)).removeprefix("torch.")
 
 
 def evaluate(
@@ -329,18 +415,27 @@ def evaluate(
     config: Config,
     changed_leaves: list[str] | None = None,
     quiet: bool = False,
+    gguf_files: list[Path] | None = None,
+    questions: list[Path] | None = None,
 ) -> EvalReport:
     """Score `candidate` and each baseline (model folders, hub ids or packaged specs) on every
-    leaf's held-out questions and the general sets, compare, gate, and write the reports."""
+    leaf's held-out questions and the general sets, compare, gate, and write the reports.
+    `gguf_files`: the candidate as the GGUF files publish will ship (publish.quantize), each
+    scored on the knowledge facts and the general probe beside it. `questions`: a user's own
+    question files (`taxon evaluate --questions`), each a set scored as the knowledge facts are,
+    reported apart from the taxonomy's totals and gate."""
     settings = config.evaluate
     if not baselines:
         raise UsageError("evaluate needs at least one baseline", hint="pass --baseline BASE_MODEL")
     out_dir = Path(out_dir)
-    eval_sets = build_eval_sets(leaves, dataset_dir, config)
+    eval_sets = build_eval_sets(leaves, dataset_dir, config, questions)
     models = list(dict.fromkeys([candidate, *baselines]))
     paths = {model: resolve_model(model, config.models) for model in models}
-    scores, answered, verdicts = _score_models(eval_sets, paths, out_dir, config, quiet)
+    scores, answered, verdicts, files, files_candidate = _score_models(
+        eval_sets, paths, candidate, [Path(path) for path in gguf_files or []], out_dir, config, quiet
+    )
     atomic_write_jsonl(out_dir / SKILLS_NAME, skill_records(eval_sets, answered, verdicts, models))
+    chat = _judged_chat({model: paths[model] for model in (candidate, baselines[0])}, out_dir, config, quiet)
     known_leaves = {baseline: read_bundle_leaves(Path(baseline)) for baseline in baselines}
     changed = sorted(set(changed_leaves or []))
     overlap = heldout_overlap(eval_sets, dataset_dir, leaves, config, out_dir)
@@ -361,19 +456,33 @@ def evaluate(
                 else {}
             ),
         }
-    harness = write_harness_tasks(eval_sets, out_dir / "lm_eval")
-    leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL)}
+    atomic_write_jsonl(out_dir / QUESTIONS_NAME, question_rows(eval_sets))
+    harness = write_harness_tasks(eval_sets, out_dir / HARNESS_DIR)
+    dtype = computed_dtype(settings, paths[candidate])
+    benchmarks = (
+        run_benchmarks({model: paths[model] for model in (candidate, baselines[0])}, settings, dtype)
+        if settings.benchmarks
+        else None
+    )
+    leaf_sets = {s.set_id: s for s in eval_sets if s.kind in (KNOWLEDGE, SKILL) and not is_user_set(s.set_id)}
     gate = check_gate(
         gate_intervals[PROBE_ID],
         gate_intervals[TEXT_ID],
         {leaf: (METRICS[leaf_sets[leaf].kind][0], gate_intervals[leaf]) for leaf in changed if leaf in leaf_sets},
-        {set_id: entry for set_id, entry in overlap.items() if leaf_sets[set_id].kind == KNOWLEDGE},
+        {
+            set_id: entry
+            for set_id, entry in overlap.items()
+            if set_id in leaf_sets and leaf_sets[set_id].kind == KNOWLEDGE
+        },
         settings.gate,
+        {name: entry["fact_retention"] for name, entry in files.items()},
+        config.publish.min_fact_retention,
     )
     data = {
         "format": REPORT_FORMAT,
         "candidate": candidate,
         "candidate_hash": model_fingerprint(paths[candidate]),
+        "dtype": dtype,
         "baselines": baselines,
         "settings": {
             **{key: value for key, value in plain(settings).items() if key != "gate"},
@@ -383,44 +492,79 @@ def evaluate(
         "changed_leaves_not_in_taxonomy": [leaf for leaf in changed if leaf not in leaf_sets],
         "sets": sets_report,
         "totals": _totals(eval_sets, scores, comparing),
-        "lm_eval": run_harness(harness, out_dir / "lm_eval", paths, settings) if settings.lm_eval else None,
+        "lm_eval": run_harness(harness, out_dir / HARNESS_DIR, paths, settings) if settings.lm_eval else None,
+        "gguf": files,
+        "gguf_candidate": files_candidate,  # the candidate's figures asked as the files were
+        "benchmarks": benchmarks,
+        "chat": chat,
         "gate": gate.to_json(),
+        # the maintainers' decisions on the generated samples, and the filters' agreement with them
+        "curation": curation_summary(dataset_dir, [leaf.leaf_id for leaf in leaves]),
     }
     write_reports(out_dir, data)
     return EvalReport(out_dir, data, gate)
 
 
+Scores = dict[str, dict[str, dict[str, list[float]]]]  # model -> set id -> metric -> one score per item
+
+
 def _score_models(
-    eval_sets: list[EvalSet], paths: dict[str, str], out_dir: Path, config: Config, quiet: bool
-) -> tuple[dict[str, dict[str, dict[str, list[float]]]], dict[str, dict[str, list[str]]], dict[str, Verdicts]]:
-    """model -> set id -> metric -> one score per item (skill accuracy: per scored item), model ->
-    set id -> its answers, and model -> set id -> each skill item's verdict, each model's outputs
-    (and the judge's) cached under `out_dir/answers`."""
+    eval_sets: list[EvalSet],
+    paths: dict[str, str],
+    candidate: str,
+    gguf_files: list[Path],
+    out_dir: Path,
+    config: Config,
+    quiet: bool,
+) -> tuple[
+    Scores, dict[str, dict[str, list[str]]], dict[str, Verdicts], dict[str, dict[str, Any]], dict[str, Any] | None
+]:
+    """The scores (skill accuracy: per scored item), model -> set id -> its answers, model -> set
+    id -> each skill item's verdict, and the GGUF files' entries with the candidate's figures
+    asked as they were (score_files); each model's outputs (and the judge's) cached under
+    `out_dir/answers`."""
     settings = config.evaluate
     conversations, limits, scorings = _model_inputs(eval_sets, settings.max_new_tokens)
+    file_conversations, _, file_scorings = _model_inputs(
+        [eval_set for eval_set in eval_sets if eval_set.kind in FILE_KINDS], settings.max_new_tokens
+    )
+    file_runs = len(gguf_files) + 1 if gguf_files else 0  # each file, and the candidate in the files' layout
+    total = (len(conversations) + len(scorings)) * len(paths) + (
+        len(file_conversations) + len(file_scorings)
+    ) * file_runs
     outputs = {}
-    with _progress((len(conversations) + len(scorings)) * len(paths), quiet) as advance:
+    with _progress(total, quiet) as advance:
         for model, path in paths.items():
             outputs[model] = cached_outputs(
                 out_dir / "answers", path, conversations, scorings, settings, advance, limits
             )
+        files, files_candidate = score_files(gguf_files, eval_sets, paths[candidate], out_dir, settings, advance)
     judged = run_judge(
         eval_sets, [answers_by_set(eval_sets, found) for found in outputs.values()], config, out_dir / "answers", quiet
     )
     scores, answered, verdicts = {}, {}, {}
     for model, found in outputs.items():
         scores[model], answered[model], verdicts[model] = score_outputs(eval_sets, found, judged)
-    return scores, answered, verdicts
+    return scores, answered, verdicts, files, files_candidate
 
 
-def _totals(
-    eval_sets: list[EvalSet], scores: dict[str, dict[str, dict[str, list[float]]]], comparing: _Comparing
-) -> dict[str, dict[str, Any]]:
-    """The knowledge and skill totals: every item of the sets of that kind pooled."""
+def _judged_chat(models: dict[str, str], out_dir: Path, config: Config, quiet: bool) -> dict[str, Any] | None:
+    """The judge-scored chat set of the candidate and the first baseline, when evaluate.judge_model is set."""
+    settings = config.evaluate
+    if not settings.judge_model:
+        return None
+    prompts = read_chat_prompts(Path(settings.chat_file) if settings.chat_file else None)
+    with _progress(len(prompts) * len(models), quiet) as advance:
+        return judged_chat(models, out_dir, settings, config.teacher, advance)
+
+
+def _totals(eval_sets: list[EvalSet], scores: Scores, comparing: _Comparing) -> dict[str, dict[str, Any]]:
+    """The knowledge and skill totals: every item of the taxonomy's sets of that kind pooled (a
+    user's question files apart)."""
     totals = {}
     for total_id, kind in TOTALS.items():
         metrics = METRICS[kind]
-        kind_sets = [s.set_id for s in eval_sets if s.kind == kind]
+        kind_sets = [s.set_id for s in eval_sets if s.kind == kind and not is_user_set(s.set_id)]
         per_model = {
             model: {m: [v for set_id in kind_sets for v in model_scores[set_id][m]] for m in metrics}
             for model, model_scores in scores.items()

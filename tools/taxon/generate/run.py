@@ -5,6 +5,7 @@ ends with too few samples (after the other leaves are finished)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -14,19 +15,19 @@ from typing import Any
 
 from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
-from taxon.core.progress import Task, Tracker, tracker
+from taxon.core.progress import HEARTBEAT_S, Task, Tracker, tracker
 from taxon.core.settings import Config, GenerateSettings, plain
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
+from taxon.documents.records import content_settings
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
-from taxon.generate.filters import ERROR
+from taxon.generate.filters import ERROR, HELD_OUT
 from taxon.generate.prompts import template_identities
 from taxon.generate.steps import (
     Candidate,
     LeafJob,
     answer_step,
     drop_held_out,
-    dropped_counts,
     judge_step,
     kept_counts,
     remove_duplicates,
@@ -34,6 +35,14 @@ from taxon.generate.steps import (
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
 from taxon.qna.checks import LeafChecks
+from taxon.qna.decisions import (
+    agreement,
+    apply_decisions,
+    decision_counts,
+    decisions_root,
+    load_leaf_decisions,
+    taxonomy_root_of,
+)
 from taxon.qna.facts import document_questions, leaf_names
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
 from taxon.qna.layout import DROPPED_NAME, EVAL_QUESTIONS_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
@@ -107,6 +116,7 @@ def leaf_job(leaf: Leaf, settings: GenerateSettings, teacher: str, eval_share: f
     training = tuple(training_seed_indexes(leaf, eval_share))
     examples = [(leaf.seeds[index].question, leaf.seeds[index].answer) for index in training]
     checks = LeafChecks.from_seeds(examples, knowledge=leaf.kind == "knowledge")
+    decisions = load_leaf_decisions(decisions_root(taxonomy_root_of(leaf.folder, leaf.leaf_id)), leaf.leaf_id)
     asked = [
         (user_prompt(leaf.seeds[index].question, leaf.seeds[index].context), leaf.seeds[index].answer)
         for index in training
@@ -124,6 +134,7 @@ def leaf_job(leaf: Leaf, settings: GenerateSettings, teacher: str, eval_share: f
         ),
         solver=leaf_solver(asked) if leaf.kind != "knowledge" else None,
         copying_is_the_task=bool(copied) and max(copied) >= COPY_SHARE,
+        decisions=decisions,
     )
 
 
@@ -145,13 +156,13 @@ def generate_leaves(
     to_do = [job for job in jobs if finished[job.leaf.leaf_id] is None]
     if to_do and teacher is None:
         teacher = make_teacher(config)  # only now: a finished run needs no model and no endpoint
-    with _leaf_progress(quiet) as progress:
+    with _units_progress(quiet, len(to_do)) as progress:
         runner = UnitRunner(
             teacher,
             UnitCache(Path(settings.cache_dir)),
             settings.batch_size,
             settings.judge,
-            on_done=progress.advance if progress else lambda leaf, n: None,
+            on_done=progress.advance if progress else lambda n: None,
             max_calls=settings.max_teacher_calls,
         )
         try:
@@ -159,6 +170,8 @@ def generate_leaves(
                 for job, outcome in _drive(to_do[start : start + settings.leaves_per_batch], runner, config, progress):
                     leaf_id = job.leaf.leaf_id
                     finished[leaf_id] = _write_leaf(job, outcome, out_dir / leaf_id, keys[leaf_id])
+                    if progress:
+                        progress.leaf_done()
         finally:
             result.calls, result.cached_units = runner.calls, runner.cached
     result.leaves = {leaf_id: stats for leaf_id, stats in finished.items() if stats is not None}  # all, by now
@@ -196,7 +209,9 @@ def generation_key(job: LeafJob, config: Config) -> str:
             "parameters": recorded_parameters(job.settings),
             "held_out": [*job.held_out.questions, *job.held_out.by_figures],
             "templates": template_identities(),
-            "documents": plain(config.documents) if job.leaf.kind == "knowledge" else None,
+            "documents": content_settings(config.documents) if job.leaf.kind == "knowledge" else None,
+            # a new decision re-derives the leaf from the unit cache: no teacher call
+            "decisions": sorted((decision.to_json() for decision in job.decisions.values()), key=str),
         }
     )
 
@@ -222,7 +237,7 @@ def _finished_stats(folder: Path, key: str) -> dict[str, Any] | None:
 
 
 def _drive(
-    group: list[LeafJob], runner: UnitRunner, config: Config, progress: _LeafProgress | None
+    group: list[LeafJob], runner: UnitRunner, config: Config, progress: _UnitsProgress | None
 ) -> Iterator[tuple[LeafJob, LeafOutcome | TaxonError]]:
     """Advance the pipelines of a group of leaves together, one batch of units per step for
     all of them. Yields (job, its outcome or TaxonError) as each leaf finishes."""
@@ -238,7 +253,7 @@ def _drive(
         except TaxonError as error:  # this leaf can't go on (e.g. its documents); the others can
             return job, error
         if progress:
-            progress.add(leaf_id, len(units))
+            progress.add(len(units))
         waiting[leaf_id] = units
         return None
 
@@ -261,15 +276,24 @@ def _write_leaf(job: LeafJob, outcome: LeafOutcome | TaxonError, folder: Path, k
     leaf, settings = job.leaf, job.settings
     candidates = [] if isinstance(outcome, TaxonError) else outcome.candidates
     asked = () if isinstance(outcome, TaxonError) else outcome.eval_questions
-    kept = [sample_row(job, c) for c in candidates if c.live]
-    dropped = [sample_row(job, c) for c in candidates if not c.live]
+    # the maintainers' decisions over the filters' verdicts; no decision keeps a question too
+    # close to one evaluation asks
+    decided = apply_decisions(
+        [sample_row(job, c) for c in candidates if c.live],
+        [sample_row(job, c) for c in candidates if not c.live],
+        job.decisions if not isinstance(outcome, TaxonError) else {},
+        protected=(HELD_OUT,),
+    )
+    kept, dropped = decided.kept, decided.dropped
     stats: dict[str, Any] = {
         "leaf": leaf.leaf_id,
         "kind": leaf.kind,
         "generated": len(candidates),
         "kept": len(kept),
         "kept_how": kept_counts(candidates),
-        "dropped": dropped_counts(candidates),
+        "dropped": dict(sorted(Counter(str(row["metadata"].get("reason")) for row in dropped).items())),
+        "decisions": decision_counts(kept, dropped, decided.orphaned, decided.blocked),
+        "agreement": agreement(kept + dropped),
         "teacher": job.teacher,
         "pipeline_version": PIPELINE_VERSION,
         "parameters": recorded_parameters(settings),
@@ -310,26 +334,34 @@ def _write_json(path: Path, value: dict[str, Any]) -> None:
     atomic_write_json(path, value)
 
 
-class _LeafProgress:
-    """One progress task per leaf, its total growing as its steps ask for units."""
+class _UnitsProgress:
+    """One task for the whole run: units of work done of those asked for so far (each leaf's
+    steps ask for more as they go), moved as the teacher answers each request, with the
+    leaves finished beside it. Per-leaf tasks showed nothing until a batch of many leaves
+    ended, then each leaf at 100 % once per step."""
 
-    def __init__(self, leaves: Tracker):
-        self.leaves = leaves
-        self.tasks: dict[str, Task] = {}
+    def __init__(self, shown: Tracker, leaves: int):
+        self.leaves, self.finished = leaves, 0
+        self.task: Task = shown.task("generate: units", open_ended=True, leaves=f"0/{leaves} done")
 
-    def add(self, leaf_id: str, count: int) -> None:
-        if leaf_id not in self.tasks:
-            self.tasks[leaf_id] = self.leaves.task(leaf_id)
-        self.tasks[leaf_id].grow(count)
+    def add(self, count: int) -> None:
+        self.task.grow(count)
 
-    def advance(self, leaf_id: str, count: int) -> None:
-        self.tasks[leaf_id].advance(count)
+    def advance(self, count: int) -> None:
+        self.task.advance(count)
+
+    def leaf_done(self) -> None:
+        self.finished += 1
+        if self.finished == self.leaves:
+            self.task.end_known()
+        self.task.advance(0, leaves=f"{self.finished}/{self.leaves} done")
 
 
 @contextmanager
-def _leaf_progress(quiet: bool) -> Iterator[_LeafProgress | None]:
-    if quiet:
+def _units_progress(quiet: bool, leaves: int) -> Iterator[_UnitsProgress | None]:
+    if quiet or not leaves:
         yield None
         return
-    with tracker() as leaves:
-        yield _LeafProgress(leaves)
+    # off a terminal a line every 30 s: a log of a long run stays readable, and never silent
+    with tracker(interval_s=HEARTBEAT_S) as shown:
+        yield _UnitsProgress(shown, leaves)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from taxon.backends.base import ChatRequest
@@ -34,6 +34,7 @@ from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
 from taxon.qna.checks import LeafChecks, failed
+from taxon.qna.decisions import Decision
 from taxon.qna.heldout import HeldOut
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.solvers import solve
@@ -54,6 +55,7 @@ class LeafJob:
     answer_tokens: int = 256  # an answer's length limit, from the leaf's longest seed answer
     solver: str | None = None  # the checker that knows this leaf's answers (`qna.solvers`), if any
     copying_is_the_task: bool = False  # the seed answers repeat their questions' words (title case)
+    decisions: dict[str, Decision] = field(default_factory=dict)  # maintainers' decisions by sample id
 
 
 @dataclass
@@ -359,10 +361,6 @@ def sample_row(job: LeafJob, candidate: Candidate) -> dict[str, Any]:
         metadata.update(reason=candidate.reason, step=candidate.step)
     context = candidate.context if candidate.show_context else None
     return make_sample(candidate.question, candidate.answer, context, metadata)
-
-
-def dropped_counts(candidates: list[Candidate]) -> dict[str, int]:
-    return dict(sorted(Counter(c.reason for c in candidates if c.reason is not None).items()))
 
 
 def kept_how(candidate: Candidate) -> str:

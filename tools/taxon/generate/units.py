@@ -5,7 +5,7 @@ rest to the teacher in batches, storing each finished result before the next bat
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -77,7 +77,7 @@ class UnitRunner:
         cache: UnitCache,
         batch_size: int,
         judge_mode: str,
-        on_done: Callable[[str, int], None] = lambda leaf, n: None,
+        on_done: Callable[[int], None] = lambda n: None,
         max_calls: int | None = None,
     ):
         self._teacher = teacher
@@ -85,10 +85,11 @@ class UnitRunner:
         self.batch_size = batch_size
         # "auto" settles on the first judge batch that reaches the teacher
         self.judge_mode = judge_mode
-        self.on_done = on_done
+        self.on_done = on_done  # called with a count as units finish: requests as the teacher answers them
         self.calls = 0  # requests sent to the teacher: completions plus likelihood items
         self.max_calls = max_calls  # generate.max_teacher_calls: no batch goes past it
         self.cached = 0
+        self.reported = 0  # units of the current batch the teacher reported finished
 
     @property
     def teacher(self) -> Teacher:
@@ -100,16 +101,22 @@ class UnitRunner:
         results: list[dict[str, Any] | None] = [self.cache.get(unit.key) for unit in units]
         missing = [index for index, result in enumerate(results) if result is None]
         self.cached += len(units) - len(missing)
-        for leaf, count in _count_by_leaf(units[i] for i in range(len(units)) if results[i] is not None).items():
-            self.on_done(leaf, count)
+        if len(units) > len(missing):
+            self.on_done(len(units) - len(missing))
         for start in range(0, len(missing), self.batch_size):
             batch = [units[i] for i in missing[start : start + self.batch_size]]
             self._check_budget(len(batch))
+            self.reported = 0
             for index, result in zip(missing[start : start + self.batch_size], self._do(batch)):
                 results[index] = result
-            for leaf, count in _count_by_leaf(batch).items():
-                self.on_done(leaf, count)
+            if len(batch) > self.reported:  # units the teacher did not report one by one (scores)
+                self.on_done(len(batch) - self.reported)
         return typing.cast(list[dict[str, Any]], results)  # every slot filled: from the cache or the teacher
+
+    def _answered(self, count: int) -> None:
+        """The teacher's report of requests finished within a batch (from its thread, maybe)."""
+        self.reported += count
+        self.on_done(count)
 
     def _check_budget(self, units: int) -> None:
         """Refuse a batch that could take the run past generate.max_teacher_calls (a judge
@@ -136,7 +143,7 @@ class UnitRunner:
         if not requests:
             return []
         self.calls += len(requests)
-        completions = self.teacher.chat(requests)
+        completions = self.teacher.chat(requests, progress=self._answered)
         if len(completions) != len(requests):
             raise TaxonError(
                 f"teacher {self.teacher.name} returned {len(completions)} completions for {len(requests)} requests"
@@ -165,13 +172,6 @@ class UnitRunner:
                 )
             self.judge_mode = "generated"
         return [generated_verdict(_completion_dict(c)) for c in self._chat([u.rating_request for u in units])]
-
-
-def _count_by_leaf(units: Iterable[ChatUnit | JudgeUnit]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for unit in units:
-        counts[unit.leaf] = counts.get(unit.leaf, 0) + 1
-    return counts
 
 
 def _failed(result: dict[str, Any]) -> bool:

@@ -1,9 +1,15 @@
-"""Who may ask for samples, and for which commit: a label or a `/taxon samples` comment."""
+"""Who may ask for samples or decide on them, and for which commit: a label, or `/taxon`
+commands in a pull request's comments.
+
+A comment is read in three separate steps: which of its lines are commands a reader sees
+(`command_lines`: block detection, as GitHub renders the comment), which command each names
+(`COMMANDS`: the table), and that command's arguments (each command's own parser). Nothing of a comment is ever run: the
+arguments are matched against fixed forms (a full commit sha, sample ids) or kept as text."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,18 +17,21 @@ from markdown_it import MarkdownIt
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.core.github import SAMPLES_LABEL, dig
+from taxon.qna.decisions import FIX, MAX_DECISIONS_PER_COMMENT, MAX_REASON, MAX_TEXT, SAMPLE_ID
 
 # Roles that may ask for samples: the collaborator-permission API's `role_name`, and its
 # legacy `permission` field, where "maintain" reads as "write".
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 COMMAND_PREFIX = "/taxon"
-COMMENT_COMMANDS = ("samples",)
+DECISION_COMMANDS = ("keep", "drop", "fix")
 
 
 @dataclass(frozen=True)
 class CommentCommand:
     name: str
-    commit: str | None = None  # the full sha the maintainer reviewed; None: the head at comment time
+    commit: str | None = None  # samples: the full sha the maintainer reviewed; None: the head at comment time
+    ids: tuple[str, ...] = ()  # keep, drop, fix: the samples decided on
+    text: str | None = None  # fix: the answer to train instead; keep, drop: the reason, if any
 
 
 FULL_SHA = re.compile(r"[0-9a-f]{40}")  # a prefix is no pin: 7 hex digits collide in minutes
@@ -33,29 +42,19 @@ _VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "inpu
 _NOT_TEXT = "\0"  # stands for anything in a line that is not plain text (code, a link, emphasis, HTML)
 
 
-def parse_comment_command(body: str) -> CommentCommand | None:
-    """The first `/taxon COMMAND [COMMIT]` line of a comment, as GitHub renders it: parsed as
+def command_lines(body: str) -> list[str]:
+    """The lines of a comment that are `/taxon` commands as GitHub renders it: parsed as
     CommonMark (markdown-it-py), a command is a line of plain text in a paragraph at the top
     level of the comment. Nothing else counts, whatever it shows: code (fenced with any info
     string or fence length, indented, inline), HTML blocks and what they enclose (`<pre>`,
     `<details>`, a `<div>`, comments), block quotes, list items, headings, tables, emphasis
-    and links. None when there is none. An unknown command or argument is a UsageError."""
+    and links. Anything that is not plain text inside a command's line stands as _NOT_TEXT."""
+    found = []
     for line in _top_level_lines(body):
-        words = line.split()
-        if not words or words[0] != COMMAND_PREFIX:
-            continue
-        if len(words) < 2 or words[1] not in COMMENT_COMMANDS:
-            raise UsageError(
-                f"unknown command: {line.strip()[:80]}", hint="write '/taxon samples' or '/taxon samples COMMIT'"
-            )
-        arguments = words[2:]
-        if len(arguments) > 1 or (arguments and not FULL_SHA.fullmatch(arguments[0].lower())):
-            raise UsageError(
-                f"bad arguments to /taxon {words[1]}: {' '.join(arguments)[:80].replace(_NOT_TEXT, '?')}",
-                hint="the only argument is an optional full commit SHA (all 40 hex digits)",
-            )
-        return CommentCommand(words[1], arguments[0].lower() if arguments else None)
-    return None
+        words = line.split(maxsplit=1)
+        if words and words[0] == COMMAND_PREFIX:
+            found.append(line.strip())
+    return found
 
 
 def _top_level_lines(body: str) -> Iterator[str]:
@@ -95,6 +94,91 @@ def _plain_lines(children: Any) -> list[str]:
     return lines
 
 
+def _shown(text: str, limit: int = 80) -> str:
+    """Words of a comment in a message: at most `limit` characters, markdown shown as '?'."""
+    return text[:limit].replace(_NOT_TEXT, "?")
+
+
+def _samples_arguments(name: str, arguments: str) -> CommentCommand:
+    words = arguments.split()
+    if len(words) > 1 or (words and not FULL_SHA.fullmatch(words[0].lower())):
+        raise UsageError(
+            f"bad arguments to /taxon {name}: {_shown(arguments)}",
+            hint="the only argument is an optional full commit SHA (all 40 hex digits)",
+        )
+    return CommentCommand(name, words[0].lower() if words else None)
+
+
+def _decision_arguments(name: str, arguments: str) -> CommentCommand:
+    """`keep|drop ID [ID ...] [reason]`, `fix ID ANSWER`: ids first, then free text."""
+    words = arguments.split(" ")
+    ids = []
+    while words and (SAMPLE_ID.fullmatch(words[0]) or not words[0]):
+        if words[0]:
+            ids.append(words[0])
+        words.pop(0)
+        if len(ids) > MAX_DECISIONS_PER_COMMENT:
+            raise UsageError(
+                f"/taxon {name} names over {MAX_DECISIONS_PER_COMMENT} sample ids: one comment decides on at most {MAX_DECISIONS_PER_COMMENT}",
+                hint="split the decisions over several comments, or decide on the review page",
+            )
+    text = " ".join(words).strip()
+    if not ids:
+        raise UsageError(
+            f"/taxon {name} needs a sample id (12 hex digits), not {_shown(arguments, 40)!r}",
+            hint="the ids are in the pull request's samples comment and on the review page",
+        )
+    if name == FIX and (len(ids) != 1 or not text):
+        raise UsageError("/taxon fix takes one sample id and the answer to train instead: /taxon fix ID ANSWER")
+    if _NOT_TEXT in text:
+        raise UsageError(
+            f"the text of /taxon {name} holds markdown (code, a link, emphasis, HTML): {_shown(text)}",
+            hint="write it as plain text (escape with \\ what markdown would read), or decide on the review page",
+        )
+    limit = MAX_TEXT if name == FIX else MAX_REASON
+    if len(text) > limit:
+        raise UsageError(f"the text of /taxon {name} is over {limit} characters")
+    return CommentCommand(name, ids=tuple(ids), text=text or None)
+
+
+# command -> its argument parser (the command's name, the rest of its line)
+COMMANDS: dict[str, Callable[[str, str], CommentCommand]] = {
+    "samples": _samples_arguments,
+    **dict.fromkeys(DECISION_COMMANDS, _decision_arguments),
+}
+
+
+def parse_command_line(line: str) -> CommentCommand:
+    """One `/taxon COMMAND ARGUMENTS` line; an unknown command or bad arguments: UsageError."""
+    _, _, rest = line.partition(COMMAND_PREFIX)
+    name, _, arguments = rest.strip().partition(" ")
+    if name not in COMMANDS:
+        raise UsageError(
+            f"unknown command: {_shown(line)}",
+            hint="write '/taxon samples [COMMIT]', or '/taxon keep|drop ID' or '/taxon fix ID ANSWER'",
+        )
+    return COMMANDS[name](name, arguments.strip())
+
+
+def parse_comment_commands(body: str) -> list[CommentCommand]:
+    """Every command of a comment, in order; the first bad one is a UsageError. At most
+    MAX_DECISIONS_PER_COMMENT sample ids in all."""
+    commands = [parse_command_line(line) for line in command_lines(body)]
+    decided = sum(len(command.ids) for command in commands)
+    if decided > MAX_DECISIONS_PER_COMMENT:
+        raise UsageError(
+            f"the comment decides on {decided} samples: one comment decides on at most {MAX_DECISIONS_PER_COMMENT}",
+            hint="split the decisions over several comments, or decide on the review page",
+        )
+    return commands
+
+
+def parse_comment_command(body: str) -> CommentCommand | None:
+    """The first command of a comment, or None when it has none."""
+    lines = command_lines(body)
+    return parse_command_line(lines[0]) if lines else None
+
+
 def has_write_access(permission: dict[str, Any]) -> bool:
     """From the collaborator-permission API (`gh api repos/R/collaborators/U/permission`)."""
     return permission.get("role_name") in WRITE_ROLES or permission.get("permission") in WRITE_ROLES
@@ -132,8 +216,10 @@ def authorize_samples(
     elif event_name == "issue_comment":
         if event.get("action") != "created" or not isinstance(dig(event, "issue", "pull_request"), dict):
             raise TaxonError("not a new comment on a pull request")
-        command = parse_comment_command(dig(event, "comment", "body") or "")
-        if command is None or command.name != "samples":
+        command = next(
+            (c for c in parse_comment_commands(dig(event, "comment", "body") or "") if c.name == "samples"), None
+        )
+        if command is None:
             raise TaxonError("the comment holds no '/taxon samples' command")
         number = dig(event, "issue", "number")
         wanted = command.commit

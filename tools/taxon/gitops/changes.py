@@ -10,7 +10,7 @@ from taxon.core.errors import TaxonError
 from taxon.core.git import GitFailed, find_repository
 from taxon.core.github import dig, log_name
 from taxon.core.markdown import code_span, table_code, table_text
-from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR
+from taxon.qna.layout import DECISION_SUFFIX, DECISIONS_DIR, QNA_NAME, TAXONOMY_DIR
 from taxon.qna.taxonomy import leaf_id
 from taxon.validate.files import leaf_folders, misplaced
 
@@ -27,7 +27,7 @@ class PullRequestChanges:
 
     @property
     def kind(self) -> str:
-        """ "contribution" (only taxonomy/), "code" (no taxonomy/), "mixed", or "empty"."""
+        """ "contribution" (only taxonomy/ and decisions/), "code" (neither), "mixed", or "empty"."""
         if self.taxonomy and self.other:
             return "mixed"
         if self.taxonomy:
@@ -94,11 +94,20 @@ def leaf_folders_at(repo_root: Path, *commits: str) -> set[PurePosixPath]:
     return folders
 
 
+def is_decision_path(path: str) -> bool:
+    """A maintainer's decision file: decisions/<leaf id>/<sample id>.yaml (checked whole by
+    taxon validate and taxon gitops check-decisions)."""
+    parts = PurePosixPath(path).parts
+    return len(parts) >= 3 and parts[0] == DECISIONS_DIR and parts[-1].endswith(DECISION_SUFFIX)
+
+
 def classify_changes(paths: list[str], leaves: set[PurePosixPath]) -> PullRequestChanges:
-    """Contribution files are those with a place in a leaf (see taxon.validate.files); any
-    other file, under taxonomy/ or not, is code."""
+    """Contribution files are those with a place in a leaf (see taxon.validate.files) and the
+    maintainers' decision files; any other file, under taxonomy/ or not, is code."""
 
     def contributed(path: str) -> bool:
+        if is_decision_path(path):
+            return True
         return is_taxonomy_path(path) and misplaced(PurePosixPath(path).relative_to(TAXONOMY_DIR), leaves) is None
 
     taxonomy = tuple(sorted(p for p in paths if contributed(p)))

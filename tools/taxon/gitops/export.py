@@ -10,7 +10,7 @@ from taxon.core.git import batch_request, parse_batch
 from taxon.core.settings import DocumentsSettings
 from taxon.core.store import atomic_write_bytes
 from taxon.gitops.changes import changed_paths, git_output, is_taxonomy_path
-from taxon.qna.layout import QNA_NAME, TAXONOMY_DIR, name_problem
+from taxon.qna.layout import DECISIONS_DIR, QNA_NAME, TAXONOMY_DIR, name_problem
 
 REGULAR_FILE_MODES = ("100644", "100755")
 
@@ -32,10 +32,8 @@ class ExportedTaxonomy:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
 
 
-def _tree_entries(repo_root: Path, commit: str) -> list[TreeEntry]:
-    output = git_output(
-        repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", "--end-of-options", commit, "--", TAXONOMY_DIR
-    )
+def _tree_entries(repo_root: Path, commit: str, folder: str = TAXONOMY_DIR) -> list[TreeEntry]:
+    output = git_output(repo_root, "ls-tree", "-r", "-l", "-z", "--full-tree", "--end-of-options", commit, "--", folder)
     entries = []
     for record in output.decode("utf-8", errors="surrogateescape").split("\0"):
         if not record:
@@ -62,7 +60,8 @@ def export_pr_taxonomy(
     repo_root: Path, base: str, head: str, out_dir: Path, limits: DocumentsSettings
 ) -> ExportedTaxonomy:
     """Write the leaves a pull request adds or changes, as they are at `head`, under `out_dir`
-    (keeping their taxonomy/... paths). Only regular files of those leaf folders are written,
+    (keeping their taxonomy/... paths), with the maintainers' decisions on their samples
+    (decisions/..., which generation applies). Only regular files of those leaf folders are written,
     read as git blobs: symlinks, submodules, unusable names and files over `max_file_bytes`
     are skipped. The sizes come from the tree listing, so the caps on files (kept or skipped)
     and bytes hold before any blob is read; the blobs are then read by one `git cat-file --batch`."""
@@ -73,8 +72,11 @@ def export_pr_taxonomy(
     wanted = sorted({leaf for leaf in (_nearest_leaf(path, leaf_folders) for path in changed) if leaf})
     exported = ExportedTaxonomy(out_dir, leaves=wanted)
     kept: list[TreeEntry] = []
-    for entry in entries:
-        if _nearest_leaf(entry.path, leaf_folders) not in wanted:
+    # the maintainers' decisions on those leaves' samples: decisions/<leaf id>/<id>.yaml
+    decided = {f"{DECISIONS_DIR}/{PurePosixPath(leaf).relative_to(TAXONOMY_DIR)}" for leaf in wanted}
+    for entry in entries + _tree_entries(repo_root, head, DECISIONS_DIR):
+        in_decisions = PurePosixPath(entry.path).parent.as_posix() in decided
+        if not in_decisions and _nearest_leaf(entry.path, leaf_folders) not in wanted:
             continue
         why = None
         if not safe_relative(entry.path):

@@ -13,9 +13,21 @@ from typing import Any
 
 from taxon.core.errors import TaxonError
 from taxon.core.settings import Config, plain
-from taxon.core.store import hash_file, hash_tree
-from taxon.qna.layout import MODEL_DIR, REPORT_JSON, REPORT_MD, SUMMARY_NAME, SUMS_NAME, TRAIN_RESULT_NAME, RunLayout
-from taxon.qna.taxonomy import Leaf, load_leaves
+from taxon.core.store import atomic_write_json, hash_file, hash_tree
+from taxon.documents.records import content_settings
+from taxon.qna.decisions import decisions_digest, decisions_root, decisions_still_needed
+from taxon.qna.layout import (
+    MODEL_DIR,
+    REPORT_JSON,
+    REPORT_MD,
+    STATS_NAME,
+    SUMMARY_NAME,
+    SUMS_NAME,
+    TRAIN_RESULT_NAME,
+    RunLayout,
+    read_bundle_leaves,
+)
+from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id, load_leaves, select_qna_files
 
 Figures = dict[str, Any]
 
@@ -31,9 +43,14 @@ class Context:
     def layout(self) -> RunLayout:
         return RunLayout(self.run_dir)
 
+    @property
+    def leaf_patterns(self) -> list[str]:
+        """[pipeline] leaves (`--leaves`): the leaves the run is over; [] = all."""
+        return list(self.config.pipeline.leaves)
+
     @cached_property
     def leaves(self) -> list[Leaf]:
-        return load_leaves(self.taxonomy_root)
+        return load_leaves(self.taxonomy_root, self.leaf_patterns)
 
     @cached_property
     def base_model(self) -> str:
@@ -43,6 +60,11 @@ class Context:
 
     def leaf_hashes(self) -> dict[str, str]:
         return {leaf.leaf_id: leaf.content_hash() for leaf in self.leaves}
+
+    def decisions(self) -> str:
+        """The maintainers' decisions (decisions/ beside the taxonomy): part of the generate
+        and train keys, so a new decision trains again without asking the teacher anything."""
+        return decisions_digest(decisions_root(self.taxonomy_root))
 
 
 @dataclass(frozen=True)
@@ -60,8 +82,16 @@ def _file_hash(path: Path) -> str | None:
 def validate_key(context: Context) -> dict[str, Any]:
     from taxon.validate.schemas import schema_dir
 
+    taxonomy: object
+    if context.leaf_patterns:  # the chosen leaves' folders: a change elsewhere is no concern of this run
+        chosen, _ = select_qna_files(context.taxonomy_root, context.leaf_patterns)
+        taxonomy = {leaf_id(path): hash_tree(path.parent) for path in chosen}
+    else:
+        taxonomy = hash_tree(context.taxonomy_root)
     return {
-        "taxonomy": hash_tree(context.taxonomy_root),
+        "taxonomy": taxonomy,
+        "leaves": context.leaf_patterns,
+        "decisions": context.decisions(),
         "schemas": hash_tree(schema_dir()),
         "validate": plain(context.config.validate),
     }
@@ -72,16 +102,33 @@ def validate_outputs_exist(context: Context) -> bool:
 
 
 def run_validate(context: Context) -> Figures:
+    from taxon.validate.decisions import validate_decisions_folder
     from taxon.validate.engine import validate_paths
     from taxon.validate.report import as_text
 
-    report = validate_paths([context.taxonomy_root], context.config.validate, latest=True)
+    root, patterns, settings = context.taxonomy_root, context.leaf_patterns, context.config.validate
+    chosen, left_out = select_qna_files(root, patterns)
+    atomic_write_json(
+        context.layout.leaves_file,
+        {"patterns": patterns, "leaves": [leaf_id(p) for p in chosen], "left_out": [leaf_id(p) for p in left_out]},
+    )
+    if patterns:  # those leaves alone, the others still in view for the tree-wide warnings
+        report = validate_paths(chosen, settings, latest=True, tree_context=[root])
+    else:
+        report = validate_paths([root], settings, latest=True)
+    decisions = decisions_root(root)
+    if decisions.is_dir():  # the maintainers' decisions, for the leaves there are
+        known = {leaf_id(path) for path in iter_qna_files(root)}
+        report.decisions = validate_decisions_folder(decisions, settings, known, None)
     if report.errors:
+        subset = f" in the {len(chosen)} leaves chosen by [pipeline] leaves" if patterns else ""
         raise TaxonError(
-            f"the taxonomy has {report.errors} error(s):\n{as_text(report, quiet=True)}",
-            hint=f"fix them, or see: taxon validate --latest {context.taxonomy_root}",
+            f"the taxonomy has {report.errors} error(s){subset}:\n{as_text(report, quiet=True)}",
+            hint=f"fix them, or see: taxon validate --latest {root}"
+            + ("; or run on the leaves that are ready: taxon pipeline --leaves PATTERN..." if not patterns else ""),
         )
-    return {"files": len(report.files), "warnings": report.warnings}
+    figures: Figures = {"files": len(report.files), "decisions": len(report.decisions), "warnings": report.warnings}
+    return figures | ({"left_out": len(left_out)} if patterns else {})
 
 
 # How the teacher is reached, not what it answers: a new port or timeout must not make a finished
@@ -94,9 +141,10 @@ def generate_key(context: Context) -> dict[str, Any]:
     teacher = {k: v for k, v in plain(config.teacher).items() if k not in TEACHER_TRANSPORT_KEYS}
     return {
         "leaves": context.leaf_hashes(),
+        "decisions": context.decisions(),
         "teacher": teacher,
         "generate": plain(config.generate),
-        "documents": plain(config.documents),
+        "documents": content_settings(config.documents),  # a new mirror fetches the same commits
     }
 
 
@@ -126,6 +174,8 @@ def train_key(context: Context) -> dict[str, Any]:
     return {
         "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
         "leaves": context.leaf_hashes(),
+        "decisions": context.decisions(),
+        "require_decisions": _review_policy_key(context),
         "train": computing_settings(config.train),
         "dataset": plain(config.dataset),
         "base": config.models.base,
@@ -140,6 +190,7 @@ def train_outputs_exist(context: Context) -> bool:
 def run_train(context: Context) -> Figures:
     from taxon.train import TrainResult
 
+    check_review_policy(context)
     replay = Path(context.config.train.replay) if context.config.train.replay else None
     result = TrainResult.from_summary(context.layout.train_dir, _train_in_processes(context, replay))
     return {
@@ -148,6 +199,51 @@ def run_train(context: Context) -> Figures:
         "real_tokens": f"{result.real_token_fraction:.1%}",
         "final_loss": round(result.final_loss, 4),
     }
+
+
+def review_policy_leaves(context: Context) -> list[Leaf]:
+    """The leaves [review] require_decisions holds to: pipeline.changed_leaves when set, else
+    those new or changed since the previous release's bundle, else (no release yet) all."""
+    named = _changed_leaves(context)
+    if named:
+        return [leaf for leaf in context.leaves if leaf.leaf_id in named]
+    previous = _previous_bundle(context)
+    released = read_bundle_leaves(Path(previous)) if previous else None
+    if released is None:
+        return list(context.leaves)
+    return [leaf for leaf in context.leaves if released.get(leaf.leaf_id) != leaf.content_hash()]
+
+
+def _review_policy_key(context: Context) -> list[Any] | None:
+    share = context.config.review.require_decisions
+    return [share, sorted(leaf.leaf_id for leaf in review_policy_leaves(context))] if share > 0 else None
+
+
+def check_review_policy(context: Context) -> None:
+    """[review] require_decisions: the share of each changed leaf's teacher-written samples (those
+    the filters kept) that must carry a maintainer's decision before it trains."""
+    share = context.config.review.require_decisions
+    if share == 0:
+        return
+    short = []
+    for leaf in review_policy_leaves(context):
+        try:
+            stats = json.loads((context.layout.generate_dir / leaf.leaf_id / STATS_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        counts = stats.get("decisions") or {}
+        needed = decisions_still_needed(counts, share)
+        if needed:
+            short.append(
+                f"{leaf.leaf_id}: {counts.get('teacher_reviewed', 0)} of {counts.get('teacher_written', 0)} "
+                f"teacher-written samples decided, {needed} more needed"
+            )
+    if short:
+        raise TaxonError(
+            f"[review] require_decisions = {share:g}: {len(short)} changed leaf(s) lack decisions: " + "; ".join(short),
+            hint="decide on their samples (the review page, a /taxon keep|drop|fix comment or taxon review decide), "
+            "or lower review.require_decisions",
+        )
 
 
 def _train_in_processes(context: Context, replay: Path | None) -> dict[str, Any]:
@@ -229,6 +325,7 @@ def evaluate_key(context: Context) -> dict[str, Any]:
     probe = settings.probe_file or BUILTIN_PROBE
     text = settings.text_file or BUILTIN_TEXT
     previous = _previous_bundle(context)
+    publish = context.config.publish
     return {
         "train": _file_hash(context.layout.train_dir / TRAIN_RESULT_NAME),
         "samples": hash_tree(context.layout.generate_dir, "**/samples.jsonl"),
@@ -240,6 +337,11 @@ def evaluate_key(context: Context) -> dict[str, Any]:
         "gate_required": _gate_required(context),
         "evaluate": plain(settings),
         "dataset": plain(context.config.dataset),
+        "gguf": {
+            "gguf": publish.gguf,
+            "quantize": list(publish.quantize),
+            "min_fact_retention": publish.min_fact_retention,
+        },
     }
 
 
@@ -249,10 +351,13 @@ def evaluate_outputs_exist(context: Context) -> bool:
 
 def run_evaluate(context: Context) -> Figures:
     from taxon.evaluate import evaluate
+    from taxon.publish.bundle import gguf_files_to_evaluate
 
     previous = _previous_bundle(context)
+    model_dir = context.layout.train_dir / MODEL_DIR
+    gguf_files = gguf_files_to_evaluate(model_dir, context.layout.eval_dir / "gguf", context.config.publish)
     report = evaluate(
-        str(context.layout.train_dir / MODEL_DIR),
+        str(model_dir),
         [context.base_model, *([previous] if previous else [])],
         context.layout.generate_dir,
         context.leaves,
@@ -260,6 +365,7 @@ def run_evaluate(context: Context) -> Figures:
         context.config,
         changed_leaves=_changed_leaves(context),
         quiet=context.quiet,
+        gguf_files=gguf_files,
     )
     if not report.passed and _gate_required(context):
         raise TaxonError(

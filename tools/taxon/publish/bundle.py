@@ -16,9 +16,11 @@ from taxon.core.errors import TaxonError, UsageError
 from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_dir, atomic_write_json, atomic_write_text
 from taxon.publish.card import render_card
+from taxon.publish.compat import make_compatible
 from taxon.publish.dataset import write_dataset
-from taxon.publish.gguf import write_gguf_and_modelfile
+from taxon.publish.gguf import GGUF_NAME, wanted_quantizations, write_gguf_and_modelfile, write_gguf_files
 from taxon.publish.manifest import build_manifest, bundle_files, sha256sums_text, taxonomy_commit
+from taxon.publish.reproduce import copy_harness_tasks, lm_eval_command
 from taxon.publish.verify import parse_size, verify_bundle
 from taxon.qna.layout import (
     ADAPTER_DIR,
@@ -73,6 +75,32 @@ def publish_dtype(settings: PublishSettings, base_model: str | None) -> str:
     if settings.dtype == "base":
         return declared_dtype(base_model) if base_model else "float32"
     return settings.dtype
+
+
+def gguf_files_to_evaluate(model_dir: Path, folder: Path, settings: PublishSettings) -> list[Path]:
+    """The GGUF files publish will ship for this model (publish.gguf, publish.quantize), written
+    into `folder` for evaluation to load back; [] when publish writes none. Their weights are in
+    the dtype publish gives the bundle (publish.dtype; "base": the dtype of the base named by the
+    training run's result.json beside the model), so the quantised files are the very ones
+    publish writes: a demo model trained in float32 is published, and quantised, from bfloat16."""
+    from taxon.backends.models import declared_dtype
+
+    quantize = wanted_quantizations(settings)
+    if quantize is None:
+        return []
+    model_dir = Path(model_dir)
+    if not (model_dir / "config.json").is_file():
+        raise UsageError(
+            f"publish.quantize needs the candidate as a local model folder, not '{model_dir}'",
+            hint="evaluate the training run's model/ folder, or set publish.quantize = []",
+        )
+    try:
+        base = json.loads((model_dir.parent / TRAIN_RESULT_NAME).read_text(encoding="utf-8")).get("base_model")
+    except (OSError, ValueError):
+        base = None
+    dtype = publish_dtype(settings, base) if base or settings.dtype != "base" else declared_dtype(str(model_dir))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return list(write_gguf_files(model_dir, Path(folder), "candidate", quantize, dtype).values())
 
 
 def _stored_dtype(model_dir: Path) -> str | None:
@@ -185,6 +213,37 @@ def _renamed(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
+def evaluated_gguf(
+    files: dict[str, Path], eval_report: dict[str, Any] | None, eval_dir: Path | None
+) -> dict[str, dict[str, Any]]:
+    """file name -> its weights and whether these very weights were evaluated (the report's entry
+    for the file has their digest). A quantised file must have been, when there is a report: its
+    figures are the only word on what the quantisation lost; model.gguf in the weights' own
+    dtype may go unevaluated (the card says so)."""
+    from taxon.backends.models import gguf_summary
+
+    evaluated = (eval_report or {}).get("gguf") or {}
+    entries = {}
+    for name, path in files.items():
+        summary = gguf_summary(path)
+        matches = evaluated.get(name, {}).get("weights_sha256") == summary["weights_sha256"]
+        if eval_report and not matches and name != GGUF_NAME:
+            problem = "differs from the file evaluated" if name in evaluated else "was not evaluated"
+            raise TaxonError(
+                f"{name} {problem}, so the card could not say what it still knows",
+                where=str(eval_dir),
+                hint="evaluate with the same publish.quantize (the pipeline does), or publish without it",
+            )
+        retention = evaluated[name].get("fact_retention") if matches else None
+        entries[name] = {
+            **summary,
+            "size_bytes": path.stat().st_size,
+            "evaluated": matches,
+            "fact_retention": retention,
+        }
+    return entries
+
+
 def build_bundle(
     train_dir: Path,
     eval_dir: Path | None,
@@ -192,7 +251,9 @@ def build_bundle(
     leaves: list[Leaf],
     config: Config,
     final: Path,
+    hub: dict[str, str] | None = None,
 ) -> Path:
+    """`hub`: the repositories it goes to ({"hub_model": ORG/NAME, "hub_id": the dataset's}), for the cards."""
     settings = config.publish
     train_dir, dataset_dir = Path(train_dir), Path(dataset_dir)
     model_dir, adapter_dir = train_dir / MODEL_DIR, train_dir / ADAPTER_DIR
@@ -210,10 +271,12 @@ def build_bundle(
     dtype = publish_dtype(settings, train_result.get("base_model"))
     with atomic_dir(Path(final)) as staging:
         copy_merged_model(model_dir, staging, settings.max_shard_size, dtype)
+        make_compatible(staging)
         if has_adapter:
             # peft's placeholder card would sit beside the bundle's own
             _copy_tree(adapter_dir, staging / ADAPTER_DIR, skip=lambda path: path.name == "README.md")
         _copy_named(train_dir, TRAIN_RECORDS, staging / BUNDLE_TRAIN_DIR)
+        harness_tasks = copy_harness_tasks(Path(eval_dir), staging) if eval_dir and eval_report is not None else []
         if eval_dir and eval_report is not None:
             _copy_named(Path(eval_dir), EVAL_RECORDS, staging / BUNDLE_EVAL_DIR)
             eval_report = _portable_eval(staging / BUNDLE_EVAL_DIR, eval_report)
@@ -231,9 +294,15 @@ def build_bundle(
             has_adapter=has_adapter,
         )
         manifest["dtype"] = dtype
-        if settings.gguf:
-            write_gguf_and_modelfile(staging, staging, name)
+        if eval_report and harness_tasks:
+            computed = eval_report.get("dtype", "float32")
+            manifest["lm_eval"] = {"tasks": harness_tasks, "command": lm_eval_command(harness_tasks, computed)}
+        quantize = wanted_quantizations(settings)
+        if quantize is not None:
+            gguf_files = write_gguf_and_modelfile(staging, staging, name, quantize)
+            manifest["gguf"] = evaluated_gguf(gguf_files, eval_report, eval_dir)
         manifest["dataset"].update(write_dataset(staging, dataset_dir, leaves, dataset_summary, config, name))
+        manifest["dataset"].update(hub or {})
         eval_markdown_path = staging / BUNDLE_EVAL_DIR / REPORT_MD
         eval_markdown = eval_markdown_path.read_text(encoding="utf-8") if eval_markdown_path.is_file() else None
         atomic_write_text(staging / "README.md", render_card(manifest, eval_report, eval_markdown, settings))

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from taxon.core.settings import PublishSettings
+from taxon.publish.reproduce import LM_EVAL_INSTALL
 from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -59,16 +60,86 @@ def card_base_model(manifest: dict[str, Any], settings: PublishSettings) -> str 
 def front_matter(
     manifest: dict[str, Any], eval_report: dict[str, Any] | None, settings: PublishSettings
 ) -> dict[str, Any]:
+    hub_dataset = manifest["dataset"].get("hub_id")
+    extra_tags = [*(["lora"] if manifest.get("adapter") else []), *(["gguf"] if manifest.get("gguf") else [])]
     return {
         "license": settings.license,
+        "language": list(settings.language),
         "base_model": card_base_model(manifest, settings),
         "base_model_relation": "finetune",
         "library_name": "transformers",
         "pipeline_tag": "text-generation",
-        "datasets": list(settings.datasets),
-        "tags": list(dict.fromkeys(["taxon", *(["lora"] if manifest.get("adapter") else []), *settings.tags])),
+        "datasets": list(dict.fromkeys([*settings.datasets, *([hub_dataset] if hub_dataset else [])])),
+        "tags": list(dict.fromkeys(["taxon", *extra_tags, *settings.tags])),
         "model-index": _model_index(manifest["name"], eval_report),
     }
+
+
+def _portable_evaluation(
+    markdown: str, manifest: dict[str, Any], eval_report: dict[str, Any] | None, base_id: str | None
+) -> str:
+    """The evaluation's tables with the models named for a reader: the candidate as this model,
+    the trained base by its hub id, not the folders of the machine that ran it."""
+    names = {}
+    if eval_report:
+        names[eval_report["candidate"]] = f"this model ({manifest['name']})"
+        trained_base = manifest.get("base_model")
+        for baseline in eval_report.get("baselines", []):
+            if base_id and trained_base and Path(baseline).name == Path(trained_base).name:
+                names[baseline] = base_id
+    for path in sorted(names, key=len, reverse=True):
+        markdown = markdown.replace(f"`{path}`", f"`{names[path]}`")
+    return markdown
+
+
+def _reproduce(manifest: dict[str, Any]) -> list[str]:
+    if not manifest.get("lm_eval"):
+        return []
+    return [
+        "Every scored question, as asked and with what it was scored against, is in `eval/questions.jsonl`; "
+        "the closest training question of each held-out one in `eval/heldout.jsonl`. The multiple-choice "
+        "figures (acc, acc_norm; the knowledge total as the group `taxon_knowledge`) come back from this "
+        f"folder with lm-evaluation-harness (`{LM_EVAL_INSTALL}`):",
+        "",
+        "```",
+        manifest["lm_eval"]["command"],
+        "```",
+        "",
+    ]
+
+
+def _usage(manifest: dict[str, Any]) -> list[str]:
+    """How to run the model: transformers, vLLM and taxon serve on the folder; llama.cpp and
+    Ollama on each GGUF file, with what each file keeps of the facts."""
+    where = manifest["dataset"].get("hub_model") or "path/to/this/folder"
+    lines = [
+        "## Running it",
+        "",
+        f'transformers (4.46 and later, 5.x): `AutoModelForCausalLM.from_pretrained("{where}")`; '
+        f"vLLM: `vllm serve {where}`; taxon: `taxon serve {where}` (an OpenAI-compatible server).",
+    ]
+    files = manifest.get("gguf") or {}
+    if files:
+        lines += [
+            "",
+            "GGUF files for llama.cpp and Ollama (facts kept: of the knowledge fact questions this model answers "
+            "right, the share the file still answers right, loaded back and asked in the evaluation):",
+            "",
+            "| File | weights | size | facts kept |",
+            "|---|---|---|---|",
+        ]
+        for name, entry in files.items():
+            kept = entry.get("fact_retention")
+            figure = f"{kept:.0%}" if kept is not None else ("–" if entry.get("evaluated") else "not evaluated")
+            lines.append(f"| `{name}` | {entry['weights']} | {entry['size_bytes'] / 2**20:,.0f} MiB | {figure} |")
+        smallest = min(files, key=lambda name: files[name]["size_bytes"])
+        lines += [
+            "",
+            f"llama.cpp: `llama-cli -m {smallest} -cnv` or `llama-server -m {smallest}` (any file above). "
+            "Ollama: `ollama create NAME -f Modelfile && ollama run NAME` (the Modelfile names `model.gguf`; "
+            "change its FROM line to run another file).",
+        ]
+    return [*lines, ""]
 
 
 def _leaf_table(manifest: dict[str, Any]) -> list[str]:
@@ -120,12 +191,19 @@ def render_card(
         f"Steps: {train.get('steps', '–')}; tokens: {train.get('tokens', '–')}; final loss: {train.get('final_loss', '–')}; "
         "seeds: " + ", ".join(f"{stage} {seed}" for stage, seed in manifest["seeds"].items()) + ".",
         "",
+        *_usage(manifest),
         "## Evaluation",
         "",
-        re.sub(r"^## ", "### ", eval_markdown.strip(), flags=re.MULTILINE)
+        _portable_evaluation(
+            re.sub(r"^## ", "### ", eval_markdown.strip(), flags=re.MULTILINE),
+            manifest,
+            eval_report,
+            front["base_model"],
+        )
         if eval_markdown
         else "This bundle was published without an evaluation.",
         "",
+        *_reproduce(manifest),
         "## Files and checks",
         "",
         f"`manifest.json` lists every file with its sha256, the config, the seeds and the library versions; "

@@ -18,6 +18,7 @@ import yaml
 from taxon.core.settings import Config, PublishSettings
 from taxon.core.store import atomic_write_json, atomic_write_jsonl, atomic_write_text, hash_file
 from taxon.publish.manifest import stage_seeds
+from taxon.qna.decisions import add_counts, row_sample_id
 from taxon.qna.heldout import NEAR_HELD_OUT, training_split
 from taxon.qna.layout import MANIFEST_NAME, STATS_NAME, read_manifest
 from taxon.qna.samples import collect_samples, question_id
@@ -27,7 +28,7 @@ DATASET_DIR = "dataset"
 DATASET_STATS = "stats.json"
 SPLITS = ("train", "held_out")
 # Every row has these columns, each of one type (or null), so the JSON reader infers one schema.
-TEXT_FIELDS = ("leaf", "kind", "source", "teacher", "judge", "pipeline_version")
+TEXT_FIELDS = ("leaf", "kind", "source", "teacher", "judge", "pipeline_version", "decision", "decided_by")
 INTEGER_FIELDS = ("seed", "chunk")
 FLOAT_FIELDS = ("judge_score", "judge_gain")
 
@@ -42,7 +43,7 @@ def _typed(value: Any, kind: Callable[[Any], object]) -> object:
 
 def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     metadata = sample.get("metadata") or {}
-    row: dict[str, Any] = {"question_id": question_id(sample)}
+    row: dict[str, Any] = {"question_id": question_id(sample), "sample_id": row_sample_id(sample)}
     row.update({name: _typed(metadata.get(name), str) for name in TEXT_FIELDS})
     row.update({name: _typed(metadata.get(name), int) for name in INTEGER_FIELDS})
     row.update({name: _typed(metadata.get(name), float) for name in FLOAT_FIELDS})
@@ -50,9 +51,29 @@ def dataset_row(sample: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
+def size_category(rows: int) -> str:
+    """The Hub's size_categories bucket for a row count."""
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < limit:
+            return label
+    return "n>1M"
+
+
+def _review_line(counts: dict[str, int]) -> str:
+    return (
+        f"Maintainers decided on {counts['reviewed']} generated samples: kept {counts['keep']}, dropped "
+        f"{counts['drop']}, fixed {counts['fix']} (trained with the maintainer's answer); {counts['unreviewed']} "
+        "samples trained without a decision (the automatic filters' verdict). `decision` and `decided_by` say "
+        "which rows a maintainer decided on; `sample_id` names a sample as the review page and "
+        "`decisions/<leaf>/<sample_id>.yaml` do."
+    )
+
+
+def _card(name: str, splits: dict[str, int], settings: PublishSettings, decisions: dict[str, int]) -> str:
     front = {
         "license": settings.license,
+        "language": list(settings.language),
+        "size_categories": [size_category(sum(splits.values()))],
         "pretty_name": f"{name} training set",
         "task_categories": ["text-generation"],
         "tags": ["taxon", "synthetic"],
@@ -83,6 +104,8 @@ def _card(name: str, splits: dict[str, int], settings: PublishSettings) -> str:
             "held-out question ids (`question_id` is the sha256 of the user turn, which decides the split). "
             "Rows of a replay file (`train.replay`) are not redistributed; its sha256 is recorded there.",
             "",
+            _review_line(decisions),
+            "",
             'Load it with `datasets.load_dataset("path/to/this/folder")`.',
             "",
         ]
@@ -106,20 +129,23 @@ def write_dataset(
         atomic_write_jsonl(folder / split_path(split), rows)
     replay = config.train.replay
     counts = {split: len(rows) for split, rows in splits.items()}
+    leaf_stats = {
+        leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
+        for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
+    }
+    decisions = add_counts(entry.get("decisions") or {} for entry in leaf_stats.values() if entry is not None)
     stats = {
-        "leaves": {
-            leaf.leaf_id: _leaf_stats(Path(generate_dir) / leaf.leaf_id / STATS_NAME)
-            for leaf in sorted(leaves, key=lambda leaf: leaf.leaf_id)
-        },
+        "leaves": leaf_stats,
         "teacher": dataset_summary.get("teacher"),
         "seeds": stage_seeds(config),
         "eval_share": eval_share,
         "rows": counts,
         "held_out_question_ids": sorted({row["question_id"] for row in splits["held_out"]}),
         "replay_sha256": hash_file(Path(replay)) if replay and Path(replay).is_file() else None,
+        "decisions": decisions,
     }
     atomic_write_json(folder / DATASET_STATS, stats)
-    atomic_write_text(folder / "README.md", _card(name, counts, config.publish))
+    atomic_write_text(folder / "README.md", _card(name, counts, config.publish, decisions))
     return {"folder": DATASET_DIR, "rows": counts}
 
 
@@ -128,7 +154,8 @@ def _leaf_stats(path: Path) -> dict[str, Any] | None:
         stats = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return {key: stats.get(key) for key in ("generated", "kept", "dropped", "parameters", "leaf_hash") if key in stats}
+    keys = ("generated", "kept", "dropped", "decisions", "agreement", "parameters", "leaf_hash")
+    return {key: stats.get(key) for key in keys if key in stats}
 
 
 def dataset_problems(bundle: Path) -> list[str]:

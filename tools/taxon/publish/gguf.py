@@ -13,15 +13,21 @@ undoes exactly this).
 from __future__ import annotations
 
 import json
+import typing
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 from taxon.core.errors import MissingExtra, TaxonError
+from taxon.core.settings import GgufQuantization, PublishSettings
 from taxon.core.store import atomic_write_text
 
 GGUF_NAME = "model.gguf"
 MODELFILE_NAME = "Modelfile"
+# publish.quantize's types: llama.cpp's block formats that the `gguf` package quantises itself
+# (numpy ports of ggml's reference quantisers). The K-quants (Q4_K_M ...) need llama.cpp's own
+# llama-quantize, which no registry package here ships as a maintained binary.
+QUANT_TYPES: tuple[str, ...] = typing.get_args(GgufQuantization)
 
 _LAYER_TENSORS = {
     "input_layernorm": "attn_norm",
@@ -73,8 +79,9 @@ def _pre_tokenizer(tokenizer_json: dict[str, Any]) -> str:
     return "gpt-2"
 
 
-def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
-    """`out/model.gguf` from the Hugging Face Llama model in `model_dir`."""
+def write_gguf(model_dir: Path, out: Path, name: str, dtype: str = "auto") -> Path:
+    """`out/model.gguf` from the Hugging Face Llama model in `model_dir`, its weights in `dtype`
+    ("auto": as stored)."""
     try:
         import gguf
         import torch
@@ -84,7 +91,7 @@ def write_gguf(model_dir: Path, out: Path, name: str) -> Path:
 
     config, tokenizer_json = _exportable(Path(model_dir))
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
     file_type, weight_type = {
         torch.bfloat16: (gguf.LlamaFileType.MOSTLY_BF16, gguf.GGMLQuantizationType.BF16),
         torch.float16: (gguf.LlamaFileType.MOSTLY_F16, gguf.GGMLQuantizationType.F16),
@@ -198,6 +205,70 @@ def _add_tensors(writer: Any, state: dict[str, Any], config: Any, weight_type: A
             writer.add_tensor(gguf_name, packed, raw_shape=packed.shape, raw_dtype=weight_type)
 
 
+def quantized_name(quant_type: str) -> str:
+    return f"model.{quant_type}.gguf"
+
+
+def quantize_gguf(source: Path, out: Path, quant_type: str) -> Path:
+    """`source` (a 16- or 32-bit GGUF written by write_gguf) with its matrices in `quant_type`,
+    every key and the tokenizer kept. Norms stay float32, as llama.cpp keeps them; the output
+    matrix (the embedding when tied) is q8_0 in the 4- and 5-bit files, where llama-quantize
+    would choose q6_K, which the `gguf` package cannot write."""
+    try:
+        import gguf
+        import numpy as np
+    except ImportError as error:
+        raise MissingExtra(error.name or "gguf", "train") from None
+    if quant_type not in QUANT_TYPES:
+        raise TaxonError(
+            f"unknown GGUF quantisation '{quant_type}'",
+            hint=f"publish.quantize takes: {', '.join(QUANT_TYPES)}",
+        )
+    weight_type = gguf.GGMLQuantizationType[quant_type.upper()]
+    output_type = weight_type if quant_type == "q8_0" else gguf.GGMLQuantizationType.Q8_0
+    reader = gguf.GGUFReader(str(source))
+    path = Path(out) / quantized_name(quant_type)
+    writer = gguf.GGUFWriter(str(path), reader.fields["general.architecture"].contents())
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        if field.name == "general.file_type":
+            writer.add_file_type(gguf.LlamaFileType[f"MOSTLY_{quant_type.upper()}"])
+            continue
+        value_type = field.types[0]
+        sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), value_type, sub_type=sub_type)
+    block = gguf.GGML_QUANT_SIZES[weight_type][0]
+    has_output = any(tensor.name == "output.weight" for tensor in reader.tensors)
+    for tensor in reader.tensors:
+        shape = tuple(int(size) for size in reversed(tensor.shape))
+        data = gguf.quants.dequantize(tensor.data, tensor.tensor_type).reshape(shape).astype(np.float32)
+        if data.ndim == 1 or shape[-1] % block:
+            writer.add_tensor(tensor.name, data)
+            continue
+        is_output = tensor.name == "output.weight" or (not has_output and tensor.name == "token_embd.weight")
+        packed = gguf.quants.quantize(data, output_type if is_output else weight_type)
+        writer.add_tensor(
+            tensor.name, packed, raw_shape=packed.shape, raw_dtype=output_type if is_output else weight_type
+        )
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def write_gguf_files(
+    model_dir: Path, out: Path, name: str, quantize: list[str], dtype: str = "auto"
+) -> dict[str, Path]:
+    """model.gguf in `dtype` (as stored: "auto") and one model.<type>.gguf per quantisation, by
+    type ("" for model.gguf)."""
+    files = {"": write_gguf(model_dir, out, name, dtype)}
+    for quant_type in dict.fromkeys(quantize):
+        files[quant_type] = quantize_gguf(files[""], out, quant_type)
+    return files
+
+
 def modelfile_text(model_dir: Path) -> str:
     """An Ollama Modelfile for model.gguf: its chat template and stop tokens."""
     from transformers import AutoTokenizer, GenerationConfig
@@ -265,6 +336,14 @@ def _default_system(tokenizer: Any) -> str | None:
     return rendered[len(opening) : rendered.index("<|im_end|>")] or None
 
 
-def write_gguf_and_modelfile(model_dir: Path, out: Path, name: str) -> None:
-    write_gguf(model_dir, out, name)
+def wanted_quantizations(settings: PublishSettings) -> list[str] | None:
+    """The GGUF files publish writes: None for none, else the quantisations beside model.gguf."""
+    quantize: list[str] = list(settings.quantize)
+    return quantize if settings.gguf or quantize else None
+
+
+def write_gguf_and_modelfile(model_dir: Path, out: Path, name: str, quantize: list[str]) -> dict[str, Path]:
+    """model.gguf, a model.<type>.gguf per quantisation and the Modelfile; file name -> path."""
+    files = write_gguf_files(model_dir, out, name, quantize)
     atomic_write_text(Path(out) / MODELFILE_NAME, modelfile_text(model_dir))
+    return {path.name: path for path in files.values()}

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from taxon.core.errors import TaxonError, UsageError
+from taxon.publish.dataset import DATASET_DIR
 from taxon.publish.verify import sums_digest
 
 HUB_PREFIX = "hf://"
@@ -35,12 +36,21 @@ def hub_token(bundle: Path) -> str:
     return token
 
 
-def upload_bundle(bundle: Path, repo_id: str, token: str, private: bool) -> None:
-    """Create the model repository when needed and upload the bundle folder as one commit."""
+def upload_bundle(bundle: Path, repo_id: str, token: str, private: bool, dataset_id: str | None = None) -> None:
+    """Create the model repository when needed and upload the bundle folder as one commit; with
+    `dataset_id`, its dataset/ folder to that dataset repository too (the card links it)."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     try:
+        if dataset_id:
+            api.create_repo(dataset_id, repo_type="dataset", private=private, exist_ok=True)
+            api.upload_folder(
+                folder_path=str(bundle / DATASET_DIR),
+                repo_id=dataset_id,
+                repo_type="dataset",
+                commit_message=f"taxon: the training set of {repo_id}",
+            )
         api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
         api.upload_folder(
             folder_path=str(bundle),

@@ -17,6 +17,11 @@ TAXONOMY_DIR = "taxonomy"
 QNA_NAME = "qna.yaml"
 ATTRIBUTION_NAME = "attribution.txt"
 
+# maintainers' decisions on generated samples, beside the taxonomy folder:
+# decisions/<leaf_id>/<sample id>.yaml, one file per decision (taxon.qna.decisions)
+DECISIONS_DIR = "decisions"
+DECISION_SUFFIX = ".yaml"
+
 
 def name_problem(name: str) -> str | None:
     """Why a contributed file or folder name (one part of a path, or a whole posix path) is
@@ -62,13 +67,16 @@ LOSS_PLOT_NAME = "loss.png"
 TENSORBOARD_DIR = "tensorboard"  # the log as TensorBoard events, when tensorboard is installed
 TRAIN_RECORDS = (TRAIN_RESULT_NAME, TRAIN_LOG_NAME, LOSS_PLOT_NAME)
 
-# evaluate: <out>/report.json, report.md, deltas.png, heldout.jsonl (closest training question per held-out item)
+# evaluate: <out>/report.json, report.md, deltas.png, heldout.jsonl (closest training question per held-out item),
+# questions.jsonl (every scored item), lm_eval/ (the multiple-choice sets as lm-evaluation-harness tasks)
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 DELTAS_PNG = "deltas.png"
 HELDOUT_NAME = "heldout.jsonl"
 SKILLS_NAME = "skills.jsonl"  # every scored skill item: each model's answer, verdict and why (for a hand check)
-EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG)
+QUESTIONS_NAME = "questions.jsonl"
+HARNESS_DIR = "lm_eval"
+EVAL_RECORDS = (REPORT_JSON, REPORT_MD, DELTAS_PNG, HELDOUT_NAME, QUESTIONS_NAME, SKILLS_NAME)
 # report.json's metric names, as people read them (the report's tables and plot, the model card)
 METRIC_LABELS = {
     "fact_accuracy": "fact accuracy",
@@ -115,6 +123,11 @@ class RunLayout:
     def config_file(self) -> Path:
         """The resolved config of this run, for the record and for launched processes."""
         return self.run_dir / "config.json"
+
+    @property
+    def leaves_file(self) -> Path:
+        """The leaves this run is over and those [pipeline] leaves left out, by id."""
+        return self.run_dir / "leaves.json"
 
     @property
     def markers_dir(self) -> Path:

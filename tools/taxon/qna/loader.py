@@ -16,6 +16,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,7 +34,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from taxon.core.characters import HiddenRun, hidden_runs
+from taxon.core.characters import HiddenRun, describe, hidden_runs
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
@@ -48,6 +49,16 @@ _CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff"
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROL_OR_BIDI = re.compile(f"[{_CONTROL}{_BIDI}]")
 _IS_BIDI = re.compile(f"[{_BIDI}]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _plain_ascii(text: str) -> bool:
+    """ASCII without control characters: nothing in it is a control, bidi or hidden character
+    (every one of those is outside ASCII), so the scans for them can be skipped. 1,954 of the
+    2,000 files of bench/validate.py's tree are such text (12 M characters)."""
+    return text.isascii() and _ASCII_CONTROL.search(text) is None
+
+
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
     (codecs.BOM_UTF32_BE, "UTF-32"),
@@ -186,6 +197,8 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
     """Y004 / Y005 for each control or bidi character, Y015 for each run of characters a
     reviewer cannot see (taxon.core.characters): the first `cap` of each at their line and
     column, the last one shown counting the rest."""
+    if _plain_ascii(text):
+        return
     counts: dict[str, int] = {}
     for match in _CONTROL_OR_BIDI.finditer(text):
         code, message = _control_message(match.group())
@@ -214,17 +227,74 @@ def _check_characters(text: str, parsed: Parsed, cap: int) -> None:
 
 def _check_escaped(value: str, event: Event, parsed: Parsed) -> None:
     """A double-quoted scalar can spell any character as an escape (\\u200b, \\U000E0041):
-    its value gets the same checks, reported at the scalar."""
-    control = _CONTROL_OR_BIDI.search(value)
-    if control:
-        code, message = _control_message(control.group())
-        parsed.findings.append(finding(parsed.path, *_place(event), code, f"escaped {message}"))
-    runs = list(_own_runs(value))
-    if runs:
-        count = f" ({len(runs)} runs)" if len(runs) > 1 else ""
-        parsed.findings.append(
-            finding(parsed.path, *_place(event), "Y015", f"escaped {_hidden_message(runs[0])}{count}")
+    its value gets the same checks. One finding per rule, at the first escape of such a
+    character (not at the scalar's start, which may be lines earlier), naming every code
+    point with the lines of its escapes; those written as themselves are reported where they
+    stand by `_check_characters`."""
+    if _plain_ascii(value):
+        return
+    bad = {match.group() for match in _CONTROL_OR_BIDI.finditer(value)}
+    bad |= {char for run in _own_runs(value) for char in run.text}
+    if not bad:
+        return
+    text = parsed.text or ""
+    places: dict[str, list[int]] = {}  # character -> offsets of its escapes in the text
+    for match in _escapes_of(frozenset(bad)).finditer(text, event.start_mark.index + 1, event.end_mark.index):
+        escape = match.group()
+        if escape == "\\\\":
+            continue  # an escaped backslash: what follows it is text
+        char = chr(int(escape[2:], 16)) if escape[1] in "xuU" else _NAMED_ESCAPES[escape[1]]
+        places.setdefault(char, []).append(match.start())
+    by_rule: dict[str, list[str]] = {}
+    for char in sorted(places, key=lambda c: places[c][0]):
+        rule = _control_message(char)[0] if _CONTROL_OR_BIDI.match(char) else "Y015"
+        by_rule.setdefault(rule, []).append(char)
+    for rule, chars in by_rule.items():
+        named = []
+        for char in chars:
+            lines = sorted({line_column(text, offset)[0] for offset in places[char]})
+            shown = ", ".join(map(str, lines[:_SHOWN_LINES])) + (
+                f" and {len(lines) - _SHOWN_LINES} more" if len(lines) > _SHOWN_LINES else ""
+            )
+            count = f" x{len(places[char])}" if len(places[char]) > 1 else ""
+            named.append(f"{describe(char)}{count} (line{'s' if len(lines) > 1 else ''} {shown})")
+        first = min(places[char][0] for char in chars)
+        message = f"escaped {_ESCAPED_WHAT[rule]} {', '.join(named)}: remove the escapes ({_ESCAPED_WHY[rule]})"
+        parsed.findings.append(finding(parsed.path, *line_column(text, first), rule, message))
+
+
+# YAML's named escapes in a double-quoted scalar (besides \\xHH, \\uHHHH and \\UHHHHHHHH)
+_NAMED_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "v": "\v", "f": "\f", "r": "\r", "e": "\x1b"}
+_NAMED_ESCAPES |= {"N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}
+_SHOWN_LINES = 5  # lines named per code point in one finding, then a count
+_ESCAPED_WHAT = {
+    "Y004": "control characters",
+    "Y005": "bidirectional control characters",
+    "Y015": "invisible characters",
+}
+_ESCAPED_WHY = {
+    "Y004": "tools and reviewers mishandle them",
+    "Y005": "text must read as stored",
+    "Y015": "reviewers cannot see them",
+}
+
+
+@lru_cache(maxsize=64)
+def _escapes_of(chars: frozenset[str]) -> re.Pattern[str]:
+    """The escapes that spell these characters, and escaped backslashes (which end no escape):
+    a table pasted from a PDF holds thousands of escapes, and only these are of interest."""
+    named = [name for name, char in _NAMED_ESCAPES.items() if char in chars]
+    codes = {ord(char) for char in chars}
+    return re.compile(
+        r"\\\\|\\(?:"
+        + "|".join(
+            [f"x(?i:{c:02x})" for c in codes if c < 0x100]
+            + [f"u(?i:{c:04x})" for c in codes if c < 0x10000]
+            + [f"U(?i:{c:08x})" for c in codes]
+            + ([f"[{''.join(map(re.escape, named))}]"] if named else [])
         )
+        + ")"
+    )
 
 
 def _scalar_value(event: ScalarEvent) -> Any:

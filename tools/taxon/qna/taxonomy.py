@@ -7,7 +7,9 @@ Reading a file goes through the validator's safe loader; stages after validation
 
 from __future__ import annotations
 
+import fnmatch
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,11 +100,21 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def _folded(value: object) -> str:
+    from taxon.qna.markdown import fold_lines
+
+    return fold_lines(_text(value))
+
+
 def leaf_from_data(qna_path: Path, data: dict[str, Any]) -> Leaf:
     """Normalise parsed qna.yaml data of any version into a Leaf."""
     qna_path = Path(qna_path)
     kind = kind_of(qna_path) or "compositional_skills"
     version = data.get("version", 1)
+    # A knowledge seed's question and answer are prose: the lines a YAML block wrapped them in
+    # are no line breaks of theirs. A skill's may be (a poem, a list, CSV), and a context is an
+    # excerpt of its document, so those stay as written.
+    text = _folded if kind == "knowledge" else _text
     seeds: list[Seed] = []
     for example in data.get("seed_examples") or []:
         if not isinstance(example, dict):
@@ -112,9 +124,9 @@ def leaf_from_data(qna_path: Path, data: dict[str, Any]) -> Leaf:
         if isinstance(pairs, list):
             for pair in pairs:
                 if isinstance(pair, dict):
-                    seeds.append(Seed(_text(pair.get("question")), _text(pair.get("answer")), context))
+                    seeds.append(Seed(text(pair.get("question")), text(pair.get("answer")), context))
         else:
-            seeds.append(Seed(_text(example.get("question")), _text(example.get("answer")), context))
+            seeds.append(Seed(text(example.get("question")), text(example.get("answer")), context))
     document = None
     raw_document = data.get("document")
     if isinstance(raw_document, dict):
@@ -145,5 +157,33 @@ def load_leaf(qna_path: Path) -> Leaf:
     return leaf_from_data(Path(qna_path), load_qna(Path(qna_path)))
 
 
-def load_leaves(root: Path) -> list[Leaf]:
-    return [load_leaf(path) for path in iter_qna_files(root)]
+def leaf_matches(leaf: str, pattern: str) -> bool:
+    """A leaf id chosen by a pattern: a shell-style glob on the id (`*` also crosses folders)
+    or a folder naming every leaf under it ('compositional_skills/linguistics')."""
+    pattern = pattern.strip().strip("/")
+    return fnmatch.fnmatchcase(leaf, pattern) or leaf.startswith(f"{pattern}/")
+
+
+def select_qna_files(root: Path, patterns: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
+    """(chosen, left out): the qna.yaml files under root whose leaf ids match any of the
+    patterns (all of them when there are none). UsageError for a pattern that chooses no
+    leaf: a typo would quietly run on less than meant."""
+    from taxon.core.errors import UsageError
+
+    files = iter_qna_files(root)
+    if not patterns:
+        return files, []
+    ids = {path: leaf_id(path) for path in files}
+    unmatched = [p for p in patterns if not any(leaf_matches(leaf, p) for leaf in ids.values())]
+    if unmatched:
+        raise UsageError(
+            f"no leaf under {root} matches {', '.join(repr(p) for p in unmatched)}",
+            hint="patterns are leaf ids, globs on them ('compositional_skills/*/synonyms') or folders",
+        )
+    chosen = [path for path in files if any(leaf_matches(ids[path], p) for p in patterns)]
+    return chosen, [path for path in files if path not in set(chosen)]
+
+
+def load_leaves(root: Path, patterns: Sequence[str] = ()) -> list[Leaf]:
+    """The leaves under root, or those the patterns choose (see `select_qna_files`)."""
+    return [load_leaf(path) for path in select_qna_files(root, patterns)[0]]

@@ -12,6 +12,7 @@ import re
 
 from taxon.core.github import COMMENT_MARKER, SAMPLES_LABEL
 from taxon.core.markdown import code_span, table_code
+from taxon.qna.decisions import decisions_still_needed
 from taxon.review.data import ReviewData, ReviewLeaf, ReviewSample
 
 GITHUB_COMMENT_LIMIT = 65_536
@@ -52,18 +53,28 @@ def _count(leaf: ReviewLeaf, key: str, fallback: int) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else fallback
 
 
+def _decided(leaf: ReviewLeaf) -> int:
+    return sum(1 for sample in leaf.samples if sample.decision is not None)
+
+
 def _table_row(leaf: ReviewLeaf) -> str:
     kept = _count(leaf, "kept", len(leaf.kept))
     dropped = sum(leaf.dropped_reasons().values())
     generated = _count(leaf, "generated", kept + dropped)
-    return f"| {_cell(leaf.leaf_id)} | {_cell(leaf.kind)} | {generated} | {kept} | {dropped} | {_reasons_cell(leaf)} |"
+    return (
+        f"| {_cell(leaf.leaf_id)} | {_cell(leaf.kind)} | {generated} | {kept} | {dropped} | {_reasons_cell(leaf)} "
+        f"| {_decided(leaf)} | {len(leaf.undecided)} |"
+    )
 
 
 def _sample_block(sample: ReviewSample, message_chars: int) -> str:
     score = f" · judge score {sample.score:g}" if sample.score is not None else ""
     return "\n".join(
         [
-            f"**Question**{score}",
+            f"**{code_span(sample.id)}**{score}: {code_span(f'/taxon keep {sample.id}')} · "
+            f"{code_span(f'/taxon drop {sample.id}')} · {code_span(f'/taxon fix {sample.id} ANSWER')}",
+            "",
+            "**Question**",
             fenced(clip(sample.question, message_chars)),
             "**Answer**",
             fenced(clip(sample.answer, message_chars)),
@@ -71,19 +82,34 @@ def _sample_block(sample: ReviewSample, message_chars: int) -> str:
     )
 
 
-def _leaf_section(leaf: ReviewLeaf, samples_per_leaf: int, message_chars: int) -> str:
-    shown = leaf.kept[:samples_per_leaf]
-    lines = [
-        f"#### {_cell(leaf.leaf_id)}",
-        "",
-        f"<details><summary>{len(shown)} of {len(leaf.kept)} kept samples</summary>",
-        "",
-    ]
-    for sample in shown:
-        lines += [_sample_block(sample, message_chars), ""]
-    if not shown:
-        lines += ["No sample was kept for this leaf.", ""]
-    lines += ["</details>", "", ""]
+def _policy_line(leaf: ReviewLeaf, require_decisions: float) -> str:
+    counts = leaf.stats.get("decisions")
+    if require_decisions <= 0 or not isinstance(counts, dict):
+        return ""
+    needed = decisions_still_needed(counts, require_decisions)
+    share = f"{require_decisions:.0%} of its teacher-written samples decided (`[review] require_decisions`)"
+    return f"Main trains this leaf with {share}: {needed} more to go." if needed else f"It has {share}: ready to train."
+
+
+def _leaf_section(leaf: ReviewLeaf, samples_per_leaf: int, message_chars: int, require_decisions: float) -> str:
+    """A stable sample (by id, which is a hash: no order of the generator's) of the teacher-written
+    samples still undecided, with the count left: the document's restatements are not the risk."""
+    undecided = leaf.undecided
+    shown = sorted(undecided, key=lambda sample: sample.id)[:samples_per_leaf]
+    lines = [f"#### {_cell(leaf.leaf_id)}", ""]
+    if undecided:
+        lines.append(f"**{len(undecided)} teacher-written samples still to decide** ({_decided(leaf)} decided).")
+    else:
+        lines.append(f"Every teacher-written sample the filters kept has a decision ({_decided(leaf)} decided).")
+    if policy := _policy_line(leaf, require_decisions):
+        lines.append(policy)
+    lines.append("")
+    if shown:
+        lines += [f"<details><summary>{len(shown)} of the {len(undecided)} undecided, picked by id</summary>", ""]
+        for sample in shown:
+            lines += [_sample_block(sample, message_chars), ""]
+        lines += ["</details>", ""]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -111,7 +137,10 @@ def _footer() -> str:
     return (
         "\n---\n"
         "Open `review.html` from the artifact for every sample, its judge score and the dropped ones "
-        f"with their reasons. A new push removes the {code_span(SAMPLES_LABEL)} label: "
+        "with their reasons; decide there (keep, drop, fix) and export the decisions as a patch. Or comment "
+        "`/taxon keep ID`, `/taxon drop ID`, `/taxon fix ID ANSWER` (one a line, maintainers only): the "
+        "decision is committed to this branch as `decisions/<leaf>/<ID>.yaml`. "
+        f"A new push removes the {code_span(SAMPLES_LABEL)} label: "
         "review the new commits, then ask again (label, or comment `/taxon samples`)."
     )
 
@@ -161,6 +190,7 @@ def render_comment(
     limit: int = GITHUB_COMMENT_LIMIT,
     failure_log: str | None = None,
     run_url: str | None = None,
+    require_decisions: float = 0.0,
 ) -> str:
     """The comment's markdown, at most `limit` characters (see `comment_size`). `failure_log`:
     generation failed after writing output (a leaf fell short, a teacher error midway): the
@@ -168,7 +198,10 @@ def render_comment(
     footer = _footer()
     reserve = 400  # room for the note saying what was left out
     parts = _header(data, artifact_url, commit)
-    table = ["| Leaf | Kind | Generated | Kept | Dropped | Why dropped |", "|---|---|---:|---:|---:|---|"]
+    table = [
+        "| Leaf | Kind | Generated | Kept | Dropped | Why dropped | Decided | To decide |",
+        "|---|---|---:|---:|---:|---|---:|---:|",
+    ]
     budget = limit - comment_size(footer) - reserve
     body = "\n".join(parts + table)
     rows_shown = 0
@@ -198,10 +231,10 @@ def render_comment(
         notes.append(f"{len(data.leaves) - rows_shown} more leaves are not listed")
     if not data.leaves:
         body += "\n\nThe pull request's leaves produced no output."
-    body += "\n\n### A few samples per leaf\n\n"
+    body += "\n\n### Samples to decide on\n\n"
     sections_shown = 0
     for leaf in data.leaves[:rows_shown]:
-        section = _leaf_section(leaf, samples_per_leaf, message_chars)
+        section = _leaf_section(leaf, samples_per_leaf, message_chars, require_decisions)
         if comment_size(body) + comment_size(section) > budget:
             break
         body += section

@@ -12,8 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from taxon.core.errors import TaxonError
-from taxon.core.store import read_jsonl
-from taxon.qna.layout import DROPPED_NAME, QNA_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.core.store import hash_value, read_jsonl
+from taxon.qna.decisions import (
+    ACTIONS,
+    FIX,
+    FORMAT_VERSION,
+    HEADER,
+    LOGIN,
+    MAX_DECISIONS_PER_COMMENT,
+    SAMPLE_ID,
+    decision_path,
+    decisions_root,
+    hidden_ranges,
+    row_sample_id,
+)
+from taxon.qna.layout import DECISIONS_DIR, DROPPED_NAME, QNA_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
 from taxon.qna.taxonomy import Seed, load_leaf
 
 
@@ -21,12 +34,24 @@ from taxon.qna.taxonomy import Seed, load_leaf
 class ReviewSample:
     status: str  # "kept" | "dropped"
     source: str  # "seed" | "generated"
-    question: str
-    answer: str
+    question: str  # the user turn (with any context it shows)
+    answer: str  # the answer it trains on (a fix's: the maintainer's)
     score: float | None
     reason: str | None
     seed: int | None
     why: tuple[str, ...] = ()  # the scores and checks it passed (or failed), one phrase each
+    id: str = ""  # the sample id decisions name
+    made_by: str = "teacher"  # "teacher" | "document" (derived without the teacher) | "seed"
+    generated_answer: str = ""  # the answer as generated (what a decision file records)
+    decision: dict[str, Any] | None = (
+        None  # {"action", "by", "at", "reason", "fixed_answer"} of a maintainer's decision
+    )
+    decision_file: str | None = None  # that decision's file text, when the taxonomy's decisions are at hand
+
+    @property
+    def undecided_teacher_sample(self) -> bool:
+        """Written by the teacher, kept by the filters, and no maintainer has decided on it yet."""
+        return self.made_by == "teacher" and self.status == "kept" and self.decision is None
 
 
 @dataclass
@@ -48,6 +73,11 @@ class ReviewLeaf:
         return [s for s in self.samples if s.status == "kept" and s.source == "generated"]
 
     @property
+    def undecided(self) -> list[ReviewSample]:
+        """The teacher-written samples the filters kept that no maintainer has decided on."""
+        return [s for s in self.samples if s.undecided_teacher_sample]
+
+    @property
     def dropped(self) -> list[ReviewSample]:
         return [s for s in self.samples if s.status == "dropped"]
 
@@ -67,11 +97,23 @@ class ReviewData:
     leaves: list[ReviewLeaf]
     teacher: str | None
     pipeline_version: str | None
+    decisions_dir: str = DECISIONS_DIR  # where decision files go, from the repository root
 
     def to_json(self) -> dict[str, Any]:
         return {
             "teacher": self.teacher,
             "pipeline_version": self.pipeline_version,
+            # names the page's decisions in the browser's storage: the same samples, the same key
+            "key": hash_value(sorted(sample.id for leaf in self.leaves for sample in leaf.samples))[:16],
+            # how the page writes decision files: as taxon.qna.decisions.render_decision does
+            "decision_format": {
+                "dir": self.decisions_dir,
+                "header": HEADER,
+                "version": FORMAT_VERSION,
+                "hidden": hidden_ranges(),
+                "login": LOGIN.pattern,
+                "per_comment": MAX_DECISIONS_PER_COMMENT,
+            },
             "leaves": [
                 {
                     "id": leaf.leaf_id,
@@ -139,20 +181,50 @@ def _why(metadata: dict[str, Any]) -> tuple[str, ...]:
     return tuple(phrases)
 
 
-def _sample(row: dict[str, Any], status: str) -> ReviewSample:
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _decision(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    action = metadata.get("decision")
+    if action not in ACTIONS:
+        return None
+    fields = ("decided_by", "decided_at", "decision_reason")
+    by, at, reason = (_text(metadata.get(key)) for key in fields)
+    return {"action": action, "by": by, "at": at, "reason": reason}
+
+
+def _sample(row: dict[str, Any], status: str, leaf_id: str, decisions: Path | None) -> ReviewSample:
     found = row.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     seed = metadata.get("seed")
     reason = metadata.get("reason")
+    source = metadata.get("source")
+    answer = _turn(row, "assistant", last=True)
+    decision = _decision(metadata)
+    original = _text(metadata.get("original_answer")) if decision and decision["action"] == FIX else None
+    identity = row_sample_id({**row, "metadata": {**metadata, "leaf": leaf_id}}) if row.get("messages") else ""
+    if decision is not None:
+        decision["fixed_answer"] = answer if decision["action"] == FIX else None
+    file_text = None
+    if decision is not None and decisions is not None and SAMPLE_ID.fullmatch(identity):
+        path = decision_path(decisions, leaf_id, identity)
+        if path.is_file() and not path.is_symlink():
+            file_text = path.read_text(encoding="utf-8", errors="replace")
     return ReviewSample(
         status=status,
-        source="seed" if metadata.get("source") == "seed" else "generated",
+        source="seed" if source == "seed" else "generated",
         question=_turn(row, "user"),
-        answer=_turn(row, "assistant", last=True),
+        answer=answer,
         score=_number(metadata.get("judge_score")),
         reason=str(reason) if reason is not None else ("unknown" if status == "dropped" else None),
         seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         why=_why(metadata),
+        id=identity,
+        made_by={"seed": "seed", "document": "document"}.get(str(source), "teacher"),
+        generated_answer=original if original is not None else answer,
+        decision=decision,
+        decision_file=file_text,
     )
 
 
@@ -179,11 +251,12 @@ def load_review(gen_out: Path, taxonomy_root: Path | None = None) -> ReviewData:
         raise TaxonError("no such folder", where=str(gen_out), hint="pass the --out folder of taxon generate")
     summary = _read_json(gen_out / SUMMARY_NAME) if (gen_out / SUMMARY_NAME).is_file() else {}
     leaves = []
+    decisions = decisions_root(taxonomy_root) if taxonomy_root is not None else None
     for folder in leaf_folders(gen_out):
         leaf_id = folder.relative_to(gen_out).as_posix()
         stats = _read_json(folder / STATS_NAME) if (folder / STATS_NAME).is_file() else {}
-        samples = [_sample(row, "kept") for row in _read_rows(folder / SAMPLES_NAME)]
-        samples += [_sample(row, "dropped") for row in _read_rows(folder / DROPPED_NAME)]
+        samples = [_sample(row, "kept", leaf_id, decisions) for row in _read_rows(folder / SAMPLES_NAME)]
+        samples += [_sample(row, "dropped", leaf_id, decisions) for row in _read_rows(folder / DROPPED_NAME)]
         kind = stats["kind"] if isinstance(stats.get("kind"), str) else leaf_id.split("/", 1)[0]
         leaves.append(ReviewLeaf(leaf_id, kind, stats, _seeds(leaf_id, taxonomy_root, samples), samples))
     first_stats = leaves[0].stats if leaves else {}

@@ -42,6 +42,7 @@ class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
     counts: dict[str, Any] = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+    held_out: list[Encoded] = field(default_factory=list)  # the held-out rows, for the eval loss (never trained)
 
     @property
     def prompt_prefix(self) -> int:
@@ -133,6 +134,7 @@ def build_training_set(
     rows = collect_samples(dataset_dir, leaves, None)
     split = training_split(leaves, dataset_dir, config.dataset.eval_share, rows)
     samples, used_messages, used_keys = [], [], set()
+    held_out_samples: list[Encoded] = []
     held_out, trimmed, seeds_bare = 0, 0, 0
     dropped: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
@@ -140,6 +142,9 @@ def build_training_set(
         side = split.side(row)
         if side == HELD_OUT:
             held_out += 1
+            encoded, _ = encode(tokenizer, row["messages"], settings.max_sample_tokens, settings.overlong)
+            if encoded is not None and encoded.target_count:
+                held_out_samples.append(encoded)
             continue
         if side == NEAR_HELD_OUT:  # a reworded held-out question: evaluation would be fooled
             dropped[NEAR_HELD_OUT] += 1
@@ -172,4 +177,4 @@ def build_training_set(
         "seeds_asked_bare": seeds_bare,
         "by_source": dict(sorted(by_source.items())),
     }
-    return TrainingSet(samples, hash_value(used_messages), counts)
+    return TrainingSet(samples, hash_value(used_messages), counts, held_out_samples)

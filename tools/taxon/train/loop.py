@@ -22,7 +22,7 @@ import taxon.train.checkpoint as checkpoint
 from taxon.core.errors import TaxonError
 from taxon.core.progress import Task, tracker
 from taxon.core.settings import Autocast, TrainSettings
-from taxon.train.data import IGNORE, TrainingSet
+from taxon.train.data import IGNORE, Encoded, TrainingSet
 from taxon.train.distributed import Context, all_sums, set_gradient_sync
 from taxon.train.packing import Plan, rank_share, row_arrays, row_mask
 
@@ -152,6 +152,29 @@ def row_loss(
     return loss, sum(len(training_set.samples[i]) for i in row)
 
 
+def held_out_loss(model: Any, samples: list[Encoded], autocast: Autocast, context: Context) -> float | None:
+    """Cross-entropy per answer token over the held-out rows (TensorBoard's eval/loss), in eval
+    mode: dropout off, no random draw, so training goes on exactly as without it."""
+    import torch
+
+    if not samples:
+        return None
+    held_out = TrainingSet(samples, "", {})
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for index in range(len(samples)):
+            loss, _ = row_loss(model, (index,), held_out, autocast, context)
+            total += loss.item()
+    model.train()
+    return total / sum(sample.target_count for sample in samples)
+
+
+def _grad_norm(total: Any) -> float:
+    """clip_grad_norm_'s total norm as a number (a DTensor's under FSDP)."""
+    return float(total.full_tensor() if hasattr(total, "full_tensor") else total)
+
+
 def shared_prompt_prefix(model: Any, training_set: TrainingSet, settings: TrainSettings) -> int:
     """The prompt prefix rows hold once (train.share_prompt_prefix) where the attention takes a
     mask: sdpa; flash attention keeps packed samples apart by their position ids alone."""
@@ -209,9 +232,14 @@ def run(
     context: Context,
     checkpoints: Checkpointing,
     show_progress: bool,
+    tensorboard_dir: Path | None = None,
 ) -> LoopResult:
-    """Train through the plan from the newest checkpoint of this run (when resuming) to the end."""
+    """Train through the plan from the newest checkpoint of this run (when resuming) to the end.
+    Each step's log row goes to TensorBoard as it is made (`tensorboard_dir`, on the main
+    process); the eval loss on the held-out rows is measured at the end of each epoch."""
     import torch
+
+    from taxon.train.outputs import TensorBoardLog
 
     trainee = Trainee(model, *make_optimizer(model, settings, plan.total_steps))
     result = LoopResult()
@@ -222,13 +250,15 @@ def run(
     result.shared_prefix = shared_prompt_prefix(model, training_set, settings)
     model.train()
     started = time.perf_counter()
+    board = TensorBoardLog(tensorboard_dir if context.is_main else None, result.log)
     with (
         StopFlag().installed() as stop,
         _progress(plan.total_steps, result.resumed_from, show_progress and context.is_main) as task,
+        contextlib.closing(board),
     ):
         for step in range(result.resumed_from, plan.total_steps):
             lr = trainee.optimizer.param_groups[0]["lr"]
-            loss_sum = _optimizer_step(
+            loss_sum, grad_norm = _optimizer_step(
                 trainee, training_set, plan.steps[step], plan.step_targets[step], settings, context, result
             )
             elapsed = time.perf_counter() - started
@@ -240,14 +270,18 @@ def run(
                 "loss": loss_total / plan.step_targets[step],
                 "lr": lr,
                 "tokens": sum(len(training_set.samples[i]) for row in plan.steps[step] for i in row),
+                "grad_norm": grad_norm,
                 "elapsed_s": round(elapsed, 3),
             }
+            done = step + 1 == plan.total_steps
+            if done or plan.step_epochs[step + 1] != plan.step_epochs[step]:
+                entry["eval_loss"] = held_out_loss(model, training_set.held_out, settings.autocast, context)
             result.log.append(entry)
+            board.add(entry)
             if task:
                 speed = f"{tokens_so_far / elapsed:,.0f} tok/s" if elapsed else "-"
                 task.advance(loss=f"{entry['loss']:.4f}", speed=speed)
             stopping = stops > 0
-            done = step + 1 == plan.total_steps
             if not done and (stopping or (checkpoints.every > 0 and (step + 1) % checkpoints.every == 0)):
                 checkpoints.save(step + 1, trainee, result.log, context)
             if stopping and not done:
@@ -269,10 +303,10 @@ def _optimizer_step(
     settings: TrainSettings,
     context: Context,
     result: LoopResult,
-) -> float:
+) -> tuple[float, float]:
     """One optimizer step over this rank's share of the step's rows, the loss scaled by the
-    step's trained tokens on all ranks; returns this rank's loss sum and counts its tokens
-    into `result`."""
+    step's trained tokens on all ranks; returns this rank's loss sum and the gradient norm
+    before clipping (HF Trainer's grad_norm), and counts its tokens into `result`."""
     import torch
 
     model = trainee.model
@@ -285,9 +319,10 @@ def _optimizer_step(
         loss_sum += loss.item() * weight
         result.computed_tokens += length
         result.real_tokens += length if weight else 0
-    if settings.max_grad_norm > 0:
-        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], settings.max_grad_norm)
+    # an infinite limit scales by 1.0: the norm measured, no clipping
+    limit = settings.max_grad_norm if settings.max_grad_norm > 0 else math.inf
+    total_norm = torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], limit)
     trainee.optimizer.step()
     trainee.scheduler.step()
     trainee.optimizer.zero_grad(set_to_none=True)
-    return loss_sum
+    return loss_sum, _grad_norm(total_norm)

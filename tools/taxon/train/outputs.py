@@ -1,12 +1,13 @@
 """What a training run leaves behind, in Hugging Face layout and without pickle:
 adapter/ (LoRA runs), model/ (merged, with tokenizer and chat template), train_log.jsonl,
-loss.png, tensorboard/ (when the `tensorboard` extra is installed) and result.json (written
-last: its presence means the run is complete)."""
+loss.png, tensorboard/ (when the `tensorboard` extra is installed: written live, step by step)
+and result.json (written last: its presence means the run is complete)."""
 
 from __future__ import annotations
 
 import importlib.util
 import io
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -41,21 +42,60 @@ def write_log(out_dir: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_jsonl(Path(out_dir) / TRAIN_LOG_NAME, rows)
 
 
-def write_tensorboard(out_dir: Path, rows: list[dict[str, Any]]) -> bool:
-    """The log as TensorBoard scalars (train/loss, train/learning_rate, train/tokens, train/epoch,
-    the tags HF Trainer writes) in tensorboard/, written whole from the finished log so a resumed
-    run has no doubled steps; False when tensorboard isn't installed."""
-    if importlib.util.find_spec("tensorboard") is None:
-        return False
-    from torch.utils.tensorboard import SummaryWriter
+# log row key -> TensorBoard tag, as HF Trainer names them
+TENSORBOARD_TAGS = {
+    "loss": "train/loss",
+    "lr": "train/learning_rate",
+    "grad_norm": "train/grad_norm",
+    "tokens": "train/tokens",
+    "epoch": "train/epoch",
+    "eval_loss": "eval/loss",
+}
 
-    started = time.time() - (rows[-1]["elapsed_s"] if rows else 0.0)
-    with atomic_dir(Path(out_dir) / TENSORBOARD_DIR) as folder:
-        writer = SummaryWriter(log_dir=str(folder))
+
+def tensorboard_installed() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+class TensorBoardLog:
+    """The training log as TensorBoard events, written a step at a time while training runs
+    (flushed each step, so `tensorboard --logdir` follows it live). It starts afresh: a resumed
+    run's folder is rewritten from the checkpoint's log, so no step is there twice. Does nothing
+    when tensorboard isn't installed."""
+
+    def __init__(self, folder: Path | None, rows: list[dict[str, Any]]) -> None:
+        self.writer: Any = None
+        if folder is None or not tensorboard_installed():
+            return
+        from torch.utils.tensorboard import SummaryWriter
+
+        shutil.rmtree(folder, ignore_errors=True)
+        self.writer = SummaryWriter(log_dir=str(folder))
+        started = time.time() - (rows[-1]["elapsed_s"] if rows else 0.0)  # earlier steps: times counted back
         for row in rows:
-            for tag, key in (("loss", "loss"), ("learning_rate", "lr"), ("tokens", "tokens"), ("epoch", "epoch")):
-                writer.add_scalar(f"train/{tag}", row[key], row["step"], walltime=started + row["elapsed_s"])
-        writer.close()
+            self.add(row, walltime=started + row["elapsed_s"])
+
+    def add(self, row: dict[str, Any], walltime: float | None = None) -> None:
+        if self.writer is None:
+            return
+        for key, tag in TENSORBOARD_TAGS.items():
+            if row.get(key) is not None:
+                self.writer.add_scalar(tag, row[key], row["step"], walltime=walltime)
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def write_tensorboard(out_dir: Path, rows: list[dict[str, Any]]) -> bool:
+    """The whole log as TensorBoard events in tensorboard/ (a finished run's, on request:
+    `taxon train --tensorboard`); False when tensorboard isn't installed."""
+    if not tensorboard_installed():
+        return False
+    with atomic_dir(Path(out_dir) / TENSORBOARD_DIR) as folder:
+        log = TensorBoardLog(folder, rows)
+        log.close()
     return True
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from taxon.core.settings import Config, TrainSettings, plain
 from taxon.core.store import hash_value
-from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TRAIN_RESULT_NAME
+from taxon.qna.layout import ADAPTER_DIR, MODEL_DIR, TENSORBOARD_DIR, TRAIN_LOG_NAME, TRAIN_RESULT_NAME
 from taxon.qna.taxonomy import Leaf
 
 if TYPE_CHECKING:
@@ -109,12 +109,15 @@ def train(
     config: Config,
     replay: Path | None = None,
     quiet: bool = False,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Fine-tune `base_model` (a local folder or Hugging Face id) on the generated samples under
     dataset_dir, the leaves' seed examples and the replay rows, minus held-out rows.
     Resumes from the newest checkpoint of the same run under out_dir unless train.resume is
     false; a run that already finished returns its result without training again.
-    Raises Preempted (exit code EXIT_PREEMPTED) after saving a checkpoint on SIGTERM."""
+    Raises Preempted (exit code EXIT_PREEMPTED) after saving a checkpoint on SIGTERM.
+    `tensorboard`: a finished run's TensorBoard events are written anew from its log (a run
+    writes them live as it trains)."""
     import torch
 
     import taxon.train.distributed as distributed
@@ -141,6 +144,8 @@ def train(
         plan = _plan(training_set, settings)
         run_key = _run_key(training_set.dataset_hash, base_model, settings)
         if settings.resume and (summary := _finished(out_dir, run_key)):
+            if tensorboard and context.is_main:
+                _rewrite_tensorboard(out_dir)
             return TrainResult.from_summary(out_dir, summary)
         model = build(base_model, settings, context.device.type)
         model.to(context.device)
@@ -149,7 +154,7 @@ def train(
         checkpoints = Checkpointing(
             out_dir / CHECKPOINTS_NAME, run_key, settings.resume, settings.checkpoint_every, settings.keep_checkpoints
         )
-        result = run(model, training_set, plan, settings, context, checkpoints, not quiet)
+        result = run(model, training_set, plan, settings, context, checkpoints, not quiet, out_dir / TENSORBOARD_DIR)
         final = _model_for_saving(model, base_model, settings, context)
         if context.is_main:
             summary = _summary(base_model, run_key, training_set, plan, result, settings, context)
@@ -161,6 +166,15 @@ def train(
         return TrainResult.from_summary(out_dir, json.loads((out_dir / TRAIN_RESULT_NAME).read_text(encoding="utf-8")))
     finally:
         distributed.teardown(context)
+
+
+def _rewrite_tensorboard(out_dir: Path) -> None:
+    from taxon.core.errors import MissingExtra
+    from taxon.core.store import read_jsonl
+    from taxon.train.outputs import write_tensorboard
+
+    if not write_tensorboard(out_dir, read_jsonl(out_dir / TRAIN_LOG_NAME)):
+        raise MissingExtra("tensorboard", "tensorboard")
 
 
 def _plan(training_set: TrainingSet, settings: TrainSettings) -> Plan:
@@ -211,20 +225,19 @@ def _write_outputs(
     out_dir: Path, model: Any, tokenizer: Any, base_model: str, log: list[dict[str, Any]], summary: dict[str, Any]
 ) -> None:
     from taxon.train.model import stored_dtype
-    from taxon.train.outputs import plot_loss, save_models, write_log, write_result, write_tensorboard
+    from taxon.train.outputs import plot_loss, save_models, write_log, write_result
 
     save_models(model, tokenizer, out_dir, base_model, stored_dtype(base_model))
     write_log(out_dir, log)
     plot_loss(out_dir, log, f"{summary['method']} on {Path(base_model).name}")
-    write_tensorboard(out_dir, log)
     write_result(out_dir, summary)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
+    from taxon.core.progress import console
 
     samples = summary["samples"]
-    Console(stderr=True).print(
+    console(stderr=True).print(
         f"trained {summary['steps']} steps on {samples['used']} samples "
         f"({samples['trimmed']} trimmed, {sum(samples['dropped'].values())} dropped, {samples['held_out']} held out): "
         f"final loss {summary['final_loss']:.4f}, real tokens {summary['real_token_fraction']:.1%} "

@@ -9,6 +9,9 @@ from pathlib import Path, PurePosixPath
 from taxon.core.rules import finding
 from taxon.core.settings import ValidateSettings
 from taxon.diff import changed_leaves
+from taxon.qna.layout import DECISIONS_DIR
+from taxon.qna.taxonomy import iter_qna_files, leaf_id
+from taxon.validate.decisions import check_decisions
 from taxon.validate.engine import FileReport, LeafCheck, Report, validate_paths
 from taxon.validate.files import misplaced, tree_file_findings
 
@@ -21,9 +24,15 @@ def _display(path: Path) -> str:
 
 
 def validate_changed(
-    repo: Path, base: str | None, taxonomy_dir: str, settings: ValidateSettings, leaf_checks: tuple[LeafCheck, ...]
+    repo: Path,
+    base: str | None,
+    taxonomy_dir: str,
+    settings: ValidateSettings,
+    leaf_checks: tuple[LeafCheck, ...],
+    generated: dict[str, set[str]] | None = None,
 ) -> Report:
-    """The leaves changed against base, at the newest version; deletions and renames as info."""
+    """The leaves changed against base, at the newest version; deletions and renames as info;
+    the decision files changed (decisions/ beside the taxonomy folder) with their rules."""
     changes = changed_leaves(repo, base, taxonomy_dir=taxonomy_dir)
     root = Path(changes.repo_root)
     paths = [Path(_display(root / path)) for path in changes.to_validate()]
@@ -38,6 +47,16 @@ def validate_changed(
             continue
         if reason := misplaced(relative.relative_to(taxonomy), set()):
             report.add([finding(_display(root / path), 1, 1, "T003", reason)])
+    decisions = PurePosixPath(taxonomy_dir).parent / DECISIONS_DIR
+    changed_decisions = [
+        root / path
+        for path in changes.other_paths
+        if decisions in PurePosixPath(path.as_posix()).parents and os.path.lexists(root / path)
+    ]
+    if changed_decisions:
+        known = {leaf_id(path) for path in iter_qna_files(root / taxonomy_dir)}
+        files = [Path(_display(path)) for path in changed_decisions]
+        report.decisions += check_decisions(files, Path(_display(root / decisions)), settings, known, generated)
     for old, new in changes.renamed:
         file = report.file(_display(root / new))
         if file is not None:

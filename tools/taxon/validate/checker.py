@@ -100,7 +100,7 @@ class Checker:
     def is_valid(self, instance: Any) -> bool:
         return next(self.iter_errors(instance), None) is None
 
-    def _resolve(self, ref: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def resolve(self, ref: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         name, _, pointer = ref.partition("#")
         if name:
             document = self.resources[name]
@@ -116,7 +116,7 @@ class Checker:
             return SchemaError(keyword, schema[keyword], instance, schema, path)
 
         if "$ref" in schema:
-            target, target_document = self._resolve(schema["$ref"], document)
+            target, target_document = self.resolve(schema["$ref"], document)
             yield from self._check(instance, target, target_document, path)
         if "type" in schema and not _is_type(instance, schema["type"]):
             yield error("type")

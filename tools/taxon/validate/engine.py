@@ -19,7 +19,7 @@ from taxon.core.settings import ValidateSettings
 from taxon.qna.loader import Parsed, read_qna
 from taxon.qna.taxonomy import Leaf, leaf_from_data
 from taxon.validate import policy
-from taxon.validate.files import is_qna_name, tree_file_findings
+from taxon.validate.files import Listing, is_qna_name, tree_file_findings, walk
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
 
@@ -41,14 +41,16 @@ class FileReport:
 @dataclass
 class Report:
     """`files`: one report per qna.yaml validated. `tree`: the other files found under the
-    taxonomy, which belong to no leaf (T003): kept apart so that `files` counts leaves."""
+    taxonomy, which belong to no leaf (T003): kept apart so that `files` counts leaves.
+    `decisions`: one report per maintainer's decision file (taxon.validate.decisions)."""
 
     files: list[FileReport] = field(default_factory=list)
     tree: list[FileReport] = field(default_factory=list)
+    decisions: list[FileReport] = field(default_factory=list)  # maintainers' decision files (R rules)
 
     @property
     def reports(self) -> list[FileReport]:
-        return self.files + self.tree
+        return self.files + self.tree + self.decisions
 
     @property
     def errors(self) -> int:
@@ -59,12 +61,19 @@ class Report:
         return sum(report.count(WARNING) for report in self.reports)
 
     def summary(self) -> dict[str, Any]:
-        return {"files": len(self.files), "tree": len(self.tree), "errors": self.errors, "warnings": self.warnings}
+        return {
+            "files": len(self.files),
+            "tree": len(self.tree),
+            "decisions": len(self.decisions),
+            "errors": self.errors,
+            "warnings": self.warnings,
+        }
 
     def to_json(self) -> dict[str, Any]:
         return {
             "files": [report.to_json() for report in self.files],
             "tree": [report.to_json() for report in self.tree],
+            "decisions": [report.to_json() for report in self.decisions],
             "summary": self.summary(),
         }
 
@@ -91,42 +100,38 @@ class Target:
     findings: tuple[Finding, ...] = ()
 
 
-def collect_targets(paths: Iterable[Path]) -> list[Target]:
+def collect_targets(paths: Iterable[Path], walks: dict[Path, list[Listing]] | None = None) -> list[Target]:
     """The files to validate: each path itself, or every qna.yaml-like file in a folder
-    (symlinked folders are not followed but reported). Each file once, in order."""
+    (symlinked folders are not followed but reported). Each file once, in order. `walks`:
+    the folders' walks, when the caller has them already."""
     targets: dict[str, Target] = {}
     for path in paths:
         path = Path(path)
-        found = _walk(path) if path.is_dir() and not path.is_symlink() else [Target(path, str(path))]
+        if path.is_dir() and not path.is_symlink():
+            found = _targets_in(path, (walks or {}).get(path) or walk(path))
+        else:
+            found = [Target(path, str(path))]
         for target in found:
             targets.setdefault(os.path.abspath(target.path), target)
     return list(targets.values())
 
 
-def _walk(root: Path) -> list[Target]:
+def _targets_in(root: Path, listings: list[Listing]) -> list[Target]:
+    """The qna.yaml-like files of a walked folder, and its symlinked folders (Y011); hidden
+    folders are no part of the taxonomy (T003 says so) and are not looked into."""
     found = []
-    for folder, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in list(dirnames):
-            if name.startswith("."):
-                dirnames.remove(name)
-            elif os.path.islink(os.path.join(folder, name)):
-                dirnames.remove(name)
-                link = Path(folder) / name
-                found.append(
-                    Target(
-                        link,
-                        str(link),
-                        (
-                            finding(
-                                str(link), 1, 1, "Y011", "this folder is a symbolic link: replace it with a real folder"
-                            ),
-                        ),
-                    )
-                )
-        for name in sorted(filenames):
+    for listing in listings:
+        if any(part.startswith(".") for part in listing.relative.split("/")):
+            continue
+        folder = root / listing.relative if listing.relative else root
+        for name, link in listing.folders:
+            if link and not name.startswith("."):
+                path = folder / name
+                message = "this folder is a symbolic link: replace it with a real folder"
+                found.append(Target(path, str(path), (finding(str(path), 1, 1, "Y011", message),)))
+        for name, _ in listing.files:
             if is_qna_name(name):
-                found.append(Target(Path(folder) / name, str(Path(folder) / name)))
+                found.append(Target(folder / name, str(folder / name)))
     return sorted(found, key=lambda target: target.display)
 
 
@@ -148,12 +153,25 @@ def check_file(
     if findings:  # already refused while collecting (a symlinked folder)
         return Checked(FileReport(target.display, findings))
     absolute = os.path.abspath(target.path)
-    parts = absolute.split(os.sep)
-    kind, _ = policy.kind_and_folders(parts)
     if os.path.lexists(target.path):  # a missing file gets one finding, not its name's too
-        findings += policy.name_findings(target.display, parts)
+        findings += policy.name_findings(target.display, absolute.split(os.sep))
     parsed = read_qna(target.path, settings, target.display)
-    findings += parsed.findings
+    found, questions = check_parsed(parsed, target.path, settings, latest, leaf_checks)
+    return Checked(FileReport(target.display, _ordered(findings + found, settings.max_findings_per_rule)), questions)
+
+
+def check_parsed(
+    parsed: Parsed,
+    path: Path,
+    settings: ValidateSettings = ValidateSettings(),
+    latest: bool = False,
+    leaf_checks: tuple[LeafCheck, ...] = (),
+) -> tuple[list[Finding], LeafQuestions | None]:
+    """The findings of a file already read (from disk, or text in memory such as a migrated
+    file before it is written) that sits at `path`, and what tree-wide rules need from it."""
+    absolute = Path(os.path.abspath(path))
+    kind, _ = policy.kind_and_folders(str(absolute).split(os.sep))
+    findings = list(parsed.findings)
     questions = None
     if parsed.text is not None:
         findings += policy.whitespace_findings(parsed, settings.max_findings_per_rule)
@@ -161,13 +179,14 @@ def check_file(
         entries = policy.seed_entries(parsed.data)
         if kind:
             findings += _schema_check(parsed, kind, latest)
-            findings += _policy_check(parsed, Path(os.path.dirname(absolute)), kind, entries, settings)
+            version = _checked_version(parsed, latest)
+            findings += _policy_check(parsed, absolute.parent, kind, version, entries, settings)
             if leaf_checks:
-                leaf = leaf_from_data(target.path, parsed.data)
+                leaf = leaf_from_data(Path(path), parsed.data)
                 for check in leaf_checks:
                     findings += check(leaf)
         questions = _questions(parsed, entries)
-    return Checked(FileReport(target.display, _ordered(findings, settings.max_findings_per_rule)), questions)
+    return findings, questions
 
 
 def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
@@ -186,15 +205,21 @@ def _schema_check(parsed: Parsed, kind: str, latest: bool) -> list[Finding]:
     return schema_findings(parsed, kind, declared)
 
 
+def _checked_version(parsed: Parsed, latest: bool) -> int:
+    """The schema version the file is held to: its own, else (--latest, or none that exists) the newest."""
+    declared = declared_version(parsed.data)
+    return declared if not latest and type(declared) is int and declared in VERSIONS else LATEST
+
+
 def _policy_check(
-    parsed: Parsed, folder: Path, kind: str, entries: list[policy.SeedEntry], settings: ValidateSettings
+    parsed: Parsed, folder: Path, kind: str, version: int, entries: list[policy.SeedEntry], settings: ValidateSettings
 ) -> list[Finding]:
     return [
-        *policy.empty_findings(parsed),
+        *policy.empty_findings(parsed, kind, version),
         *policy.budget_findings(parsed, kind, entries, settings),
         *policy.duplicate_findings(parsed, entries, settings),
         *policy.document_findings(parsed, folder),
-        *policy.attribution_findings(parsed.path, folder, settings.licenses, settings.max_file_bytes),
+        *policy.attribution_findings(parsed.path, folder, settings),
     ]
 
 
@@ -232,12 +257,12 @@ def validate_paths(
     validated); findings are reported for the validated files only. In every folder given,
     each file with no place in a leaf gets a report of its own (T003)."""
     paths = [Path(path) for path in paths]
-    targets = collect_targets(paths)
+    walks = {path: walk(path) for path in paths if path.is_dir() and not path.is_symlink()}
+    targets = collect_targets(paths, walks)
     checked = _check_all(targets, settings, latest, leaf_checks)
     report = Report([item.report for item in checked])
-    for given in paths:
-        if given.is_dir() and not given.is_symlink():
-            report.add(tree_file_findings(given))
+    for given, listings in walks.items():
+        report.add(tree_file_findings(given, listings))
     validated = {os.path.abspath(target.path) for target in targets}
     questions = [item.questions for item in checked if item.questions and item.questions.questions]
     questions += _context_questions(tree_context, validated, settings)

@@ -18,9 +18,9 @@ from taxon.documents.records import DocumentProblem
 from taxon.documents.sources import ListingCaps, in_tree_files
 from taxon.qna.layout import ATTRIBUTION_NAME, QNA_NAME
 from taxon.qna.loader import NodePath, Parsed, line_column
-from taxon.qna.taxonomy import KINDS
+from taxon.qna.taxonomy import KINDS, leaf_id
 from taxon.qna.text import jaccard, word_count, words
-from taxon.validate.schemas import dotted
+from taxon.validate.schemas import dotted, key_rule
 
 _TAB = re.compile(r"\t")
 _TRAILING = re.compile(r"(?<![ \t])[ \t]+(?=\r?$)", re.M)  # linear: starts only where a run starts
@@ -128,14 +128,21 @@ def _strings(value: object, path: NodePath = ()) -> Iterator[tuple[NodePath, str
             yield from _strings(item, path + (index,))
 
 
-def empty_findings(parsed: Parsed) -> list[Finding]:
-    return [
-        finding(
-            parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: write the text or remove the key"
-        )
-        for path, text in _strings(parsed.data)
-        if not text.strip()
-    ]
+def empty_findings(parsed: Parsed, kind: str, version: int) -> list[Finding]:
+    """P020 for each empty text; a key the schema requires is never to be removed, so its
+    finding says what the schema wants written there instead."""
+    found = []
+    for path, text in _strings(parsed.data):
+        if text.strip():
+            continue
+        required, description = key_rule(kind, version, path)
+        if required:
+            wanted = description or "the text"
+            change = f"write {wanted} (version {version} requires the key)"
+        else:
+            change = "write the text or remove the key"
+        found.append(finding(parsed.path, *parsed.position(path), "P020", f"`{dotted(path)}` is empty: {change}"))
+    return found
 
 
 def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
@@ -166,7 +173,8 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                     )
                 )
     else:
-        contexts = {entry.context_path: entry.context for entry in entries if entry.context_path}
+        # a context several seeds share (InstructLab's grounded skills repeat one per seed) counts once
+        contexts = {entry.context_key: entry.context for entry in entries if entry.context_key}
         total = sum(word_count(e.question) + word_count(e.answer) for e in entries) + sum(
             map(word_count, contexts.values())
         )
@@ -273,10 +281,28 @@ def normal_license(name: str) -> str:
     return "-".join(_LICENSE_NOISE.sub(" ", name).split()).lower()
 
 
-def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], max_bytes: int) -> list[Finding]:
+def covered_by_repository_license(leaf_id: str, settings: ValidateSettings) -> bool:
+    """Whether [validate] repository_license covers a leaf (content written for the
+    repository itself, under one of repository_license_folders): its default attribution."""
+    folders = [folder.strip("/") for folder in settings.repository_license_folders]
+    return bool(settings.repository_license) and any(
+        leaf_id == folder or leaf_id.startswith(f"{folder}/") for folder in folders
+    )
+
+
+def attribution_findings(display: str, folder: Path, settings: ValidateSettings) -> list[Finding]:
     path = folder / ATTRIBUTION_NAME
+    allowed = settings.licenses
     allowed_text = ", ".join(allowed)
     if not path.is_file() or path.is_symlink():
+        if not settings.require_attribution:
+            return []
+        default = ""
+        if covered_by_repository_license(leaf_id(folder / QNA_NAME), settings):
+            default = (
+                f", or accept the default ([validate] repository_license, {settings.repository_license}): "
+                "taxon migrate --accept-defaults writes it"
+            )
         return [
             finding(
                 display,
@@ -284,11 +310,11 @@ def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], m
                 1,
                 "P040",
                 f"add {ATTRIBUTION_NAME} beside the qna.yaml: title, link, 'License of the work: <SPDX id>' "
-                f"({allowed_text}), creator names",
+                f"({allowed_text}), creator names{default}",
             )
         ]
     with open(path, "rb") as handle:
-        text = handle.read(max_bytes).decode("utf-8", errors="replace")
+        text = handle.read(settings.max_file_bytes).decode("utf-8", errors="replace")
     allowed_by_normal = {normal_license(name): name for name in allowed}
     named = [name.strip() for name in _LICENSE_LINE.findall(text)]
     if not named:
@@ -300,7 +326,8 @@ def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], m
                 1,
                 1,
                 "P041",
-                f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>' ({allowed_text})",
+                f"{ATTRIBUTION_NAME} names no license: add a line 'License of the work: <SPDX id>', one of "
+                f"[validate] licenses ({allowed_text})",
             )
         ]
     return [
@@ -309,7 +336,8 @@ def attribution_findings(display: str, folder: Path, allowed: tuple[str, ...], m
             1,
             1,
             "P041",
-            f"{ATTRIBUTION_NAME} names the license '{name}', which is not allowed: use content under one of {allowed_text}",
+            f"{ATTRIBUTION_NAME} names the license '{name}', which is not in [validate] licenses of taxon.toml "
+            f"({allowed_text}): use content under one of them, or add the license there if the project accepts it",
         )
         for name in dict.fromkeys(named)
         if normal_license(name) not in allowed_by_normal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from taxon import __version__
 from taxon.core.findings import ERROR, WARNING
@@ -18,6 +19,7 @@ def summary_line(report: Report) -> str:
     summary = report.summary()
     verdict = "failed" if summary["errors"] else "passed"
     outside = f", {summary['tree']} files outside any leaf" if summary["tree"] else ""
+    outside += f", {summary['decisions']} decision files" if summary["decisions"] else ""
     return (
         f"{summary['files']} files checked{outside}, {summary['errors']} errors, "
         f"{summary['warnings']} warnings: {verdict}"
@@ -60,10 +62,17 @@ def as_github(report: Report, quiet: bool = False) -> str:
 
 
 def as_json(report: Report) -> str:
+    """The report as JSON, one file's findings a line. json.dumps with an indent runs the
+    pure-Python encoder (0.5 s for a tree's 25,000 findings); each line is the C encoder's."""
     data = report.to_json()
     for entry in data["files"] + data["tree"]:
         entry["path"] = log_name(entry["path"])
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+    def lines(reports: list[dict[str, Any]]) -> str:
+        return ",\n".join(f"    {json.dumps(item, ensure_ascii=False)}" for item in reports)
+
+    sections = [f'  "{name}": [\n{lines(reports)}\n  ]' for name, reports in data.items() if name != "summary"]
+    return "{\n" + ",\n".join([*sections, f'  "summary": {json.dumps(data["summary"])}']) + "\n}\n"
 
 
 _SARIF_LEVEL = {ERROR: "error", WARNING: "warning", INFO: "note"}

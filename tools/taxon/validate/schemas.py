@@ -39,6 +39,31 @@ def validator(version: int, kind: str) -> Checker:
     return Checker(resources[f"{kind}.json"], resources)
 
 
+def schema_at(kind: str, version: int, path: tuple[str | int, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The schema of the node at `path` (keys and list indexes from the root) for `kind` at
+    `version`, and that of its parent ({} for the root); {} for a node the schema doesn't know."""
+    checker = validator(version, kind)
+    schema, document = checker.schema, checker.schema
+    parent: dict[str, Any] = {}
+    for part in path:
+        while "$ref" in schema:
+            schema, document = checker.resolve(schema["$ref"], document)
+        parent = schema
+        following = schema.get("items" if isinstance(part, int) else "properties", {})
+        schema = following if isinstance(part, int) else following.get(part, {})
+    while "$ref" in schema:
+        schema, document = checker.resolve(schema["$ref"], document)
+    return schema, parent
+
+
+def key_rule(kind: str, version: int, path: tuple[str | int, ...]) -> tuple[bool, str]:
+    """Whether the schema requires the key at `path`, and its description ("" where none)."""
+    schema, parent = schema_at(kind, version, path)
+    required = bool(path) and isinstance(path[-1], str) and path[-1] in parent.get("required", ())
+    description: str = schema.get("description", "")
+    return required, description
+
+
 def declared_version(data: dict[str, Any]) -> Any:
     """The file's `version` (files of version 1 usually leave it out)."""
     return data.get("version", 1)
@@ -132,14 +157,19 @@ def _findings_of(error: Any, path: tuple[Any, ...], parsed: Parsed, version: int
             )
         ]
     if rule == "uniqueItems":
-        return [
-            finding(
-                parsed.path,
-                *parsed.position(path + (_repeated_index(instance),)),
-                "S007",
-                f"{where} repeats this item exactly: remove the copy",
+        found = []
+        for first, copy in _repeats(instance):
+            line = parsed.position(path + (first,))[0]
+            found.append(
+                finding(
+                    parsed.path,
+                    *parsed.position(path + (copy,)),
+                    "S007",
+                    f"`{dotted(path + (copy,))}` repeats `{dotted(path + (first,))}` (line {line}) exactly: "
+                    "remove the copy",
+                )
             )
-        ]
+        return found
     if path == ("version",):
         return [
             finding(parsed.path, *place, "S008", f"`version: {instance!r}` does not match this schema: {description}")
@@ -148,10 +178,14 @@ def _findings_of(error: Any, path: tuple[Any, ...], parsed: Parsed, version: int
     return [finding(parsed.path, *place, "S006", f"{where} is {shown}: expected {description or error.message}")]
 
 
-def _repeated_index(items: list[Any]) -> int:
-    seen = []
+def _repeats(items: list[Any]) -> list[tuple[int, int]]:
+    """(index of the first, index of the copy) for every item that repeats an earlier one."""
+    first_of: dict[str, int] = {}
+    pairs = []
     for index, item in enumerate(items):
-        if item in seen:
-            return index
-        seen.append(item)
-    return 0
+        key = json.dumps(item, sort_keys=True, default=str)
+        if key in first_of:
+            pairs.append((first_of[key], index))
+        else:
+            first_of[key] = index
+    return pairs
