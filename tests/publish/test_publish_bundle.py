@@ -23,6 +23,7 @@ EXPECTED_FILES = {
     "eval/deltas.png",
     "eval/heldout.jsonl",
     "eval/questions.jsonl",
+    "eval/skills.jsonl",
     "eval/lm_eval/taxon_general_probe.yaml",
     "eval/lm_eval/taxon_general_probe.jsonl",
     "train/result.json",

@@ -257,7 +257,7 @@ class EvaluateSettings:
     answer_length_factor: PositiveFloat = 1.5  # a leaf's answers may run to this many times its longest seed answer
     skill_min_items: int = 10  # checker-made questions top a checkable skill leaf up to this many scored items
     skill_judge: SkillJudge = "loglikelihood"  # how free-form skill answers are judged
-    skill_judge_model: str = ""  # "" = the teacher (generate.teacher)
+    skill_judge_model: str = ""  # "" = the teacher (generate.teacher), the base when it is served over HTTP
     skill_judge_min_share: float = (
         0.5  # loglikelihood: an answer's PMI with its question, as a share of the reference's
     )

@@ -311,7 +311,9 @@ def run_judge(
     judged = cases(eval_sets, answers)
     if not judged:
         return {}
-    path = resolve_model(settings.skill_judge_model or config.generate.teacher, config.models)
+    # the teacher when it runs here; one served over HTTP gives no log-likelihoods, so the base judges
+    local_teacher = config.generate.teacher if config.generate.backend != "openai" else config.models.base
+    path = resolve_model(settings.skill_judge_model or local_teacher, config.models)
     if settings.skill_judge == "loglikelihood":
         scorings = likelihood_scorings(judged)
         with _progress(len(scorings), quiet, "evaluate: judging free-form answers") as advance:
@@ -385,6 +387,8 @@ def question_rows(eval_sets: list[EvalSet]) -> list[dict[str, Any]]:
         for item in eval_set.items:
             row: dict[str, Any] = {"set": eval_set.set_id, "kind": eval_set.kind, "id": item.id, "source": item.source}
             row |= {"question": item.question, "reference": item.reference}
+            if item.method:  # a skill item with a trusted reference: how its answers are scored
+                row["method"] = item.method
             if item.key_facts:
                 row["key_facts"] = list(item.key_facts)
             if item.choices:
