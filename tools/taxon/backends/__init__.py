@@ -11,7 +11,15 @@ import typing
 
 from taxon.backends.base import ChatRequest, Completion, LocalModel, Messages, Teacher
 from taxon.core.errors import UsageError
-from taxon.core.settings import Config, GenerateSettings, InferenceDtype, LocalBackend, ModelsSettings, TeacherBackend
+from taxon.core.settings import (
+    Config,
+    GenerateSettings,
+    InferenceDtype,
+    LocalBackend,
+    ModelsSettings,
+    TeacherBackend,
+    TeacherSettings,
+)
 
 BACKENDS: tuple[TeacherBackend, ...] = typing.get_args(TeacherBackend)
 LOCAL_BACKENDS: tuple[LocalBackend, ...] = typing.get_args(LocalBackend)
@@ -23,6 +31,7 @@ __all__ = [
     "Completion",
     "Messages",
     "Teacher",
+    "http_teacher",
     "local_model",
     "make_teacher",
     "teacher_name",
@@ -55,17 +64,7 @@ def make_teacher(config: Config) -> Teacher:
     generate, params = config.generate, config.teacher
     spec = _teacher_spec(generate)
     if generate.backend == "openai":
-        from taxon.backends.openai import OpenAITeacher
-
-        return OpenAITeacher(
-            model=spec,
-            base_url=params.base_url,
-            api_key_env=params.api_key_env,
-            concurrency=params.concurrency,
-            timeout_s=params.timeout_s,
-            retries=params.retries,
-            backoff_s=params.backoff_s,
-        )
+        return http_teacher(spec, params.base_url, params.api_key_env, params)
     if generate.backend == "vllm":
         from taxon.backends.vllm import import_vllm
 
@@ -79,6 +78,22 @@ def make_teacher(config: Config) -> Teacher:
         tensor_parallel_size=params.tensor_parallel_size,
         seed=generate.seed,
         dtype=params.dtype,
+    )
+
+
+def http_teacher(model: str, base_url: str, api_key_env: str, transport: TeacherSettings) -> Teacher:
+    """A model behind an OpenAI-compatible endpoint, reached as the [teacher] table says
+    (concurrency, timeouts, retries): the teacher, or evaluation's chat judge."""
+    from taxon.backends.openai import OpenAITeacher
+
+    return OpenAITeacher(
+        model=model,
+        base_url=base_url,
+        api_key_env=api_key_env,
+        concurrency=transport.concurrency,
+        timeout_s=transport.timeout_s,
+        retries=transport.retries,
+        backoff_s=transport.backoff_s,
     )
 
 

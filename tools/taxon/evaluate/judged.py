@@ -71,17 +71,9 @@ def parse_rating(text: str) -> float | None:
 
 def _judge(settings: EvaluateSettings, transport: TeacherSettings) -> Teacher:
     """The judge's endpoint, reached as the [teacher] table reaches one (concurrency, retries, timeouts)."""
-    from taxon.backends.openai import OpenAITeacher
+    from taxon.backends import http_teacher
 
-    return OpenAITeacher(
-        model=settings.judge_model,
-        base_url=settings.judge_base_url,
-        api_key_env=settings.judge_api_key_env,
-        concurrency=transport.concurrency,
-        timeout_s=transport.timeout_s,
-        retries=transport.retries,
-        backoff_s=transport.backoff_s,
-    )
+    return http_teacher(settings.judge_model, settings.judge_base_url, settings.judge_api_key_env, transport)
 
 
 def _verdicts(
