@@ -3,6 +3,7 @@ agreement among sampled answers, on a unit-conversion leaf with the scripted tea
 
 import json
 import re
+from fractions import Fraction
 
 import yaml
 
@@ -167,20 +168,47 @@ def test_a_checkable_leaf_trains_on_its_seeds_with_new_figures_answered_by_its_c
     leaf = "foundational_skills/reasoning/arithmetic/two_number_addition"
     leaves = [found for found in load_leaves(repo_root / "taxonomy") if found.leaf_id == leaf]
     out = tmp_path / "out"
-    generate_leaves(
-        leaves, out, make_config(eval_share=0.2, checker_variants_per_seed=2), ScriptedTeacher(), quiet=True
-    )
+    config = make_config(eval_share=0.2, checker_variants_per_seed=4, checker_variants_reshaped_share=0.5)
+    generate_leaves(leaves, out, config, ScriptedTeacher(), quiet=True)
     variants = [row for row in read_jsonl(out / leaf / "samples.jsonl") if row["metadata"]["source"] == "checker"]
     dropped = [row for row in read_jsonl(out / leaf / "dropped.jsonl") if row["metadata"]["source"] == "checker"]
-    # up to two for each of the 8 training seeds; one phrased too like a question evaluation keeps is not trained
-    assert len(variants) >= 12 and len(variants) + len(dropped) <= 2 * 8
+    # up to four for each of the 8 training seeds; one phrased too like a question evaluation keeps is not trained
+    assert len(variants) >= 24 and len(variants) + len(dropped) <= 4 * 8
     assert {row["metadata"]["reason"] for row in dropped} <= {"held_out"}
+    reshaped = 0
     for row in variants:
         question, answer = row["messages"][0]["content"], row["messages"][1]["content"]
-        first, second, total = (int(n) for n in re.findall(r"\d+", answer))
-        assert first + second == total and str(first) in question and str(second) in question
+        said = re.findall(r"-?\d+(?:\.\d+)?", answer)
+        first, second, total = map(Fraction, said)
+        assert first + second == total and said[0] in question and said[1] in question, answer
+        assert re.fullmatch(r"-?\d+(\.\d+)? \+ -?\d+(\.\d+)? = -?\d+(\.\d+)?\.", answer)  # no float noise
         assert row["metadata"]["form"] == "checker_variant" and row["metadata"]["verified_by"] == "checker"
+        reshaped += first < 0 or second < 0 or first.denominator > 1 or second.denominator > 1
+    assert reshaped >= len(variants) // 4  # the seeds' numbers are all whole and positive
     assert json.loads((out / leaf / "stats.json").read_text())["kept_how"]["checker"] >= len(variants)
+
+
+def test_a_checker_variant_that_fails_the_leafs_checks_is_dropped_with_its_reason(
+    tmp_path, make_config, repo_root, monkeypatch
+):
+    """The variants are held to the leaf's checks as a teacher's answers are: one whose
+    equation does not add up (as "76 + 76 = 169." for "Calculate 93 + 76." once did) is not trained."""
+    from taxon.generate import skills
+
+    leaf = "foundational_skills/reasoning/arithmetic/two_number_addition"
+    leaves = [found for found in load_leaves(repo_root / "taxonomy") if found.leaf_id == leaf]
+    monkeypatch.setattr(
+        skills,
+        "worked_variants",
+        lambda *args: [("Calculate 93 + 76.", "76 + 76 = 169."), ("Add 5 and 6.", "5 + 6 = 11.")],
+    )
+    out = tmp_path / "out"
+    generate_leaves(leaves, out, make_config(checker_variants_per_seed=2), ScriptedTeacher(), quiet=True)
+    kept = {row["messages"][1]["content"] for row in read_jsonl(out / leaf / "samples.jsonl")}
+    dropped = [row for row in read_jsonl(out / leaf / "dropped.jsonl") if row["metadata"]["source"] == "checker"]
+    assert "5 + 6 = 11." in kept and "76 + 76 = 169." not in kept
+    wrong = [row for row in dropped if row["messages"][1]["content"] == "76 + 76 = 169."]
+    assert wrong and {row["metadata"]["reason"] for row in wrong} == {"check_equation"}
 
 
 def test_checker_variants_spread_their_answers_over_the_labels():

@@ -156,6 +156,7 @@ class GenerateSettings:
     judge_min_score: int = 4
     on_wrong_answer: WrongAnswer = "repair"  # a checker knows the answer and the teacher's is wrong
     checker_variants_per_seed: Annotated[int, AtLeast(0)] = 2  # a checkable leaf's seeds with new numbers
+    checker_variants_reshaped_share: Share = 0.5  # of those, numbers in other shapes than the seed's
     on_topic_min_overlap: float = 0.15
     agreement_samples: Annotated[int, AtLeast(0)] = 2
     dedup_threshold: float = 0.8

@@ -10,6 +10,7 @@ from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cache
+from inspect import getfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from taxon.backends.base import Teacher
 from taxon.core.errors import TaxonError
 from taxon.core.progress import HEARTBEAT_S, Task, Tracker, tracker
 from taxon.core.settings import Config, GenerateSettings, plain
-from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_tree, hash_value, read_jsonl
+from taxon.core.store import atomic_write_json, atomic_write_jsonl, hash_file, hash_tree, hash_value, read_jsonl
 from taxon.documents.records import content_settings
 from taxon.generate import derived, knowledge, skills
 from taxon.generate.cache import UnitCache
@@ -34,6 +35,8 @@ from taxon.generate.steps import (
     sample_row,
 )
 from taxon.generate.units import PIPELINE_VERSION, UnitRunner
+from taxon.qna import checks as qna_checks
+from taxon.qna import solvers as qna_solvers
 from taxon.qna.checks import LeafChecks
 from taxon.qna.decisions import (
     agreement,
@@ -218,9 +221,11 @@ def generation_key(job: LeafJob, config: Config) -> str:
 
 @cache
 def _pipeline_code() -> str:
-    """The pipelines' own source: a change to how replies are filtered re-derives every leaf
-    (from the unit cache, which holds raw teacher replies and stays valid)."""
-    return hash_tree(Path(__file__).parent, "*.py")
+    """The pipelines' own source and the checks and checkers they hold answers to (which also
+    write the checker variants): a change to how replies are filtered or variants are made
+    re-derives every leaf (from the unit cache, which holds raw teacher replies and stays valid)."""
+    held_to = [Path(getfile(module)) for module in (qna_checks, qna_solvers)]
+    return hash_value([hash_tree(Path(__file__).parent, "*.py"), *map(hash_file, held_to)])
 
 
 def _finished_stats(folder: Path, key: str) -> dict[str, Any] | None:

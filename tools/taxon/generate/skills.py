@@ -7,6 +7,7 @@ from collections.abc import Generator
 from typing import Any
 
 from taxon.generate.steps import Candidate, LeafJob, list_items, list_unit, task_text
+from taxon.qna.checks import failed
 from taxon.qna.solvers import worked_variants
 
 VARIANT_DRAWS = 1000  # training's variants are drawn apart from evaluation's checker questions (draws 1, 2, ...)
@@ -15,20 +16,33 @@ VARIANT_DRAWS = 1000  # training's variants are drawn apart from evaluation's ch
 def checker_variants(job: LeafJob) -> list[Candidate]:
     """For a leaf a checker serves: each training seed in its own words with new numbers or days,
     answered by the checker in the seed's answer form (`qna.solvers.worked_variants`), no teacher
-    asked: `checker_variants_per_seed` of them a seed."""
-    count = job.settings.checker_variants_per_seed
-    if job.solver is None or count <= 0:
+    asked: `checker_variants_per_seed` of them a seed, `checker_variants_reshaped_share` of
+    those with a number in another shape than the seed's. Each is held to the leaf's checks as
+    a teacher's answer is (an equation that must add up, the seeds' form, the question's
+    numbers restated); one that fails is dropped with its reason."""
+    settings = job.settings
+    if job.solver is None or settings.checker_variants_per_seed <= 0:
         return []
     found = []
     for index in job.training_seeds:
         seed = job.leaf.seeds[index]
         if seed.context:  # a grounded seed's figures live in its passage: left to the teacher
             continue
-        for question, answer in worked_variants(seed.question, seed.answer, job.solver, count, VARIANT_DRAWS):
+        for question, answer in worked_variants(
+            seed.question,
+            seed.answer,
+            job.solver,
+            settings.checker_variants_per_seed,
+            VARIANT_DRAWS,
+            settings.checker_variants_reshaped_share,
+        ):
             candidate = Candidate(
                 index, None, question, None, "", answer=answer, source="checker", form="checker_variant"
             )
             candidate.verified_by = "checker"
+            candidate.checks = job.checks.results(question, answer)
+            if reason := failed(candidate.checks):
+                candidate.drop(reason, "derive")
             found.append(candidate)
     return found
 

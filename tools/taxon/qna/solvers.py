@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import random
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from taxon.qna.text import NUMBER_WORDS, words
@@ -38,6 +41,8 @@ MONTHS = (
 )
 _SMALL = {"one": 1, "a": 1, "an": 1, **NUMBER_WORDS}
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\d])")
+MAX_DECIMALS = 6  # a result with more decimals (or none that end: 1/3) is written to SIGNIFICANT digits
+SIGNIFICANT = 6
 
 
 def _value(text: str) -> Fraction:
@@ -58,9 +63,31 @@ def numbers_in(text: str) -> list[Fraction]:
 
 
 def _format(value: Fraction) -> str:
+    """A number as people write it, with no float noise or exponent: whole ("4200", not
+    "4200.0"), its decimals exact when it has at most MAX_DECIMALS of them ("12345.67"), else
+    to SIGNIFICANT digits ("0.333333", "28.3495")."""
     if value.denominator == 1:
         return str(value.numerator)
-    return f"{float(value):.6g}"
+    places = _decimal_places(value.denominator)
+    if places is None or places > MAX_DECIMALS:
+        exponent = Decimal(value.numerator / value.denominator).adjusted()  # of its first significant digit
+        places = max(0, SIGNIFICANT - 1 - exponent)
+        value = Fraction(round(value * 10**places), 10**places)
+        if value.denominator == 1:
+            return str(value.numerator)
+    digits = f"{abs(value.numerator) * 10**places // value.denominator:0{places + 1}d}"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[:-places]}.{digits[-places:]}".rstrip("0").rstrip(".")
+
+
+def _decimal_places(denominator: int) -> int | None:
+    """How many decimals a fraction with this (reduced) denominator ends after; None if never."""
+    twos = fives = 0
+    while denominator % 2 == 0:
+        denominator, twos = denominator // 2, twos + 1
+    while denominator % 5 == 0:
+        denominator, fives = denominator // 5, fives + 1
+    return max(twos, fives) if denominator == 1 else None
 
 
 # --- units ----------------------------------------------------------------------------------------
@@ -377,11 +404,20 @@ def solve(solver: str | None, question: str) -> Solution | None:
     return SOLVERS[solver](question) if solver else None
 
 
-def _vary(question: str, draw: int) -> str:
-    """The question with each number (digits) and weekday changed, deterministically by `draw`:
-    a number keeps its count of digits and its decimals, a day moves on by a drawn step."""
-    digest = hashlib.sha256(f"{draw}\0{question}".encode()).digest()
-    pick = iter(digest)
+def _drawn_bytes(key: str) -> Iterator[int]:
+    """Bytes drawn from `key`: its sha256, then the sha256 of that, and on (a question with many
+    numbers never runs out)."""
+    digest = hashlib.sha256(key.encode()).digest()
+    while True:
+        yield from digest
+        digest = hashlib.sha256(digest).digest()
+
+
+def _vary(question: str, draw: int, salt: str = "") -> str:
+    """The question with each number (digits) and weekday changed, deterministically by `draw`
+    (and `salt`, which draws apart): a number keeps its count of digits and its decimals, a day
+    moves on by a drawn step."""
+    pick = _drawn_bytes(f"{salt}{draw}\0{question}")
 
     def number(match: re.Match[str]) -> str:
         text = match.group(0)
@@ -412,6 +448,110 @@ def _counts() -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(_COUNT_WORDS) + r")\b(?=\s+[a-z]+s\b)", re.IGNORECASE)
 
 
+# The shapes other than the seed's that a number of each solver's questions may take in
+# training's variants (`worked_variants`): "point" a whole number given one or two decimals, or a
+# decimal made whole; "digits" one digit more or fewer; "negative" its sign turned; "close" a
+# pair made of the same digits (6010 and 6100; 0.1 and 0.09; 45 and 452). No negative amount,
+# no fraction of a day, no other shape for a weekday's count or a date.
+SHAPES: dict[str, tuple[str, ...]] = {
+    "arithmetic": ("point", "digits", "negative"),
+    "comparison": ("point", "digits", "negative", "close"),
+    "parity": ("digits", "negative"),
+    "conversion": ("point", "digits"),
+    "percentage": ("point", "digits"),
+    "weekday": (),
+}
+
+
+def _reshaped(question: str, draw: int, shapes: tuple[str, ...]) -> str:
+    """A variant of the question (as `_vary` makes) with one of its numbers in another shape
+    of `shapes`, deterministically by `draw`; the question as `_vary` makes it when no shape
+    applies."""
+    varied = _vary(question, draw, salt="shape\0")
+    rng = random.Random(f"shape\0{draw}\0{question}")
+    found = [_without_trailing_zero(match.group(0).replace(",", ""), rng) for match in _NUMBER.finditer(varied)]
+    usable = [shape for shape in shapes if shape != "close" or len(found) == 2]
+    shape = rng.choice(usable) if usable and found else None
+    if shape == "close":
+        found = _close_pair(found[0], rng)
+    elif shape is not None:
+        target = rng.randrange(len(found))
+        found[target] = _SHAPERS[shape](found[target], rng)
+        if shape == "negative" and rng.random() < 0.5:  # both negative, as "-3 or -8"
+            found = [_SHAPERS["negative"](text, rng) if index != target else text for index, text in enumerate(found)]
+    numbers = iter(found)
+    return _NUMBER.sub(lambda match: next(numbers), varied)
+
+
+def _digits(count: int, rng: random.Random) -> str:
+    """A whole number of `count` digits (no leading zero)."""
+    return str(rng.randrange(10 ** (count - 1) if count > 1 else 1, 10**count))
+
+
+def _decimals(count: int, rng: random.Random) -> str:
+    """`count` decimals, the last one not 0 (2.50 is 2.5)."""
+    return "".join(str(rng.randrange(10)) for _ in range(count - 1)) + str(rng.randrange(1, 10))
+
+
+def _point(text: str, rng: random.Random) -> str:
+    """A whole number given one or two decimals, a decimal made whole (not 0)."""
+    sign, whole, decimals = _parts(text)
+    if decimals:
+        return sign + (whole if whole != "0" else _digits(1, rng))
+    return f"{sign}{whole}.{_decimals(rng.choice((1, 2)), rng)}"
+
+
+def _more_or_fewer_digits(text: str, rng: random.Random) -> str:
+    sign, whole, decimals = _parts(text)
+    count = len(whole) + (1 if len(whole) == 1 or rng.random() < 0.5 else -1)
+    return sign + _digits(count, rng) + (f".{decimals}" if decimals else "")
+
+
+def _negated(text: str, rng: random.Random) -> str:
+    sign, whole, decimals = _parts(text)
+    if Fraction(f"{whole}.{decimals or 0}") == 0:
+        return _more_or_fewer_digits(text, rng)  # -0 is no negative
+    return ("" if sign else "-") + whole + (f".{decimals}" if decimals else "")
+
+
+def _without_trailing_zero(text: str, rng: random.Random) -> str:
+    """A decimal's last digit drawn again when it is 0 (3.0 and 2.50 are written 3 and 2.5)."""
+    return text[:-1] + str(rng.randrange(1, 10)) if "." in text and text.endswith("0") else text
+
+
+def _parts(text: str) -> tuple[str, str, str]:
+    """(sign, whole digits, decimals) of a number written without commas."""
+    whole, _, decimals = text.lstrip("-").partition(".")
+    return ("-" if text.startswith("-") else ""), whole, decimals
+
+
+_SHAPERS: dict[str, Callable[[str, random.Random], str]] = {
+    "point": _point,
+    "digits": _more_or_fewer_digits,
+    "negative": _negated,
+}
+
+
+def _close_pair(first: str, rng: random.Random) -> list[str]:
+    """Two numbers that share their digits, the kind a reader compares digit by digit and gets
+    wrong: the same digits with two of them swapped (6010, 6100), one decimal against two
+    (0.1, 0.09; 2.9, 2.19), or one digit more (45, 452). In a drawn order; never equal."""
+    sign, whole, decimals = _parts(first)
+    swappable = [i for i in range(len(whole) - 1) if whole[i] != whole[i + 1] and (i or whole[i + 1] != "0")]
+    ways = ["decimals"] + (["swap"] if swappable else []) + (["longer"] if whole != "0" else [])
+    way = rng.choice(ways)
+    if way == "swap":
+        i = rng.choice(swappable)
+        swapped = whole[:i] + whole[i + 1] + whole[i] + whole[i + 2 :]
+        pair = [first, sign + swapped + (f".{decimals}" if decimals else "")]
+    elif way == "decimals":
+        pair = [f"{sign}{whole}.{_decimals(1, rng)}", f"{sign}{whole}.{rng.randrange(10)}{_decimals(1, rng)}"]
+    else:
+        pair = [sign + whole, sign + whole + str(rng.randrange(10))]
+    rng.shuffle(pair)
+    return pair
+
+
 def checker_questions(questions: list[str], solver: str, count: int, avoid: set[str]) -> list[tuple[str, Solution]]:
     """Up to `count` new questions in the form of the given ones (a leaf's seed questions), their
     numbers and days changed, each with the answer the solver computes: items with a reference no
@@ -438,7 +578,18 @@ def restated_answer(question: str, answer: str, varied: str, solver: str) -> str
     solution = solve(solver, varied)
     if solution is None:
         return None
-    numbers = dict(zip(_NUMBER.findall(question), _NUMBER.findall(varied)))
+    numbers: dict[str, list[str]] = {}  # "39 + 39": each 39 of the answer, in turn, the varied one in its place
+    for old, new in zip(_NUMBER.findall(question), _NUMBER.findall(varied)):
+        numbers.setdefault(old, []).append(new)
+    said: Counter[str] = Counter()
+
+    def renumbered(match: re.Match[str]) -> str:
+        text = match.group(0)
+        if text not in numbers:
+            return text
+        said[text] += 1
+        return numbers[text][min(said[text], len(numbers[text])) - 1]
+
     days = {old.lower(): new for old, new in zip(_day_pattern().findall(question), _day_pattern().findall(varied))}
     counts = {old.lower(): new for old, new in zip(_counts().findall(question), _counts().findall(varied))}
 
@@ -449,7 +600,7 @@ def restated_answer(question: str, answer: str, varied: str, solver: str) -> str
 
         return rename
 
-    rendered = _NUMBER.sub(lambda m: numbers.get(m.group(0), m.group(0)), answer)
+    rendered = _NUMBER.sub(renumbered, answer)
     rendered = _counts().sub(renamed(counts), _day_pattern().sub(renamed(days), rendered))
     if not solution.holds(rendered):
         rendered = solution.repair(rendered) or ""
@@ -468,23 +619,52 @@ def label(question: str, solution: Solution) -> str:
     return ""
 
 
-def worked_variants(question: str, answer: str, solver: str, count: int, first_draw: int) -> list[tuple[str, str]]:
+def worked_variants(
+    question: str, answer: str, solver: str, count: int, first_draw: int, reshaped_share: float = 0.0
+) -> list[tuple[str, str]]:
     """Up to `count` (question, answer) pairs in a seed's own words, its numbers and days changed
-    and its answer worked out by the solver: training samples no teacher wrote. Their answers are
-    spread evenly over the labels (odd and even, the first or the second number larger) so
-    that no one answer is right for most of them."""
-    by_label: dict[str, dict[str, str]] = {}
-    for draw in range(first_draw, first_draw + 8 * max(count, 1)):
-        varied = _vary(question, draw)
-        restated = restated_answer(question, answer, varied, solver) if varied != question else None
+    and its answer worked out by the solver: training samples no teacher wrote. `reshaped_share`
+    of them have a number in another shape than the seed's (`SHAPES`: decimals, more or fewer
+    digits, a negative, a close pair), so that a leaf whose seeds are all whole numbers of two
+    digits is not trained on those alone. Their answers are spread evenly over the labels (odd
+    and even, the first or the second number larger), the reshaped ones continuing the labels'
+    turn where the others stop, so that no one answer is right for most of them."""
+    reshaped = round(count * reshaped_share) if SHAPES[solver] else 0
+    draws = range(first_draw, first_draw + 8 * max(count, 1))
+    plain = _by_label(question, answer, solver, [_vary(question, draw) for draw in draws])
+    shaped = _by_label(question, answer, solver, [_reshaped(question, draw, SHAPES[solver]) for draw in draws])
+    labels = sorted(set(plain) | set(shaped))
+    if not labels:
+        return []
+    start = int(hashlib.sha256(question.encode()).hexdigest()[:8], 16) % len(labels)  # which label comes first
+    turns = [labels[(start + turn) % len(labels)] for turn in range(count)]
+    found: dict[str, str] = {}
+    for pool, wanted in ((plain, turns[: count - reshaped]), (shaped, turns[count - reshaped :])):
+        for label_turn in wanted:
+            queue = pool.get(label_turn) or next((rest for rest in pool.values() if rest), [])
+            while queue and queue[0][0] in found:
+                queue.pop(0)
+            if queue:
+                varied, restated = queue.pop(0)
+                found[varied] = restated
+    for queue in [*plain.values(), *shaped.values()]:  # a pool short of a label: filled from the rest
+        while len(found) < count and queue:
+            varied, restated = queue.pop(0)
+            found.setdefault(varied, restated)
+    return list(found.items())
+
+
+def _by_label(question: str, answer: str, solver: str, variants: list[str]) -> dict[str, list[tuple[str, str]]]:
+    """The variants the solver answers and the seed's answer can be restated for, by label, in
+    draw order, each once."""
+    by_label: dict[str, list[tuple[str, str]]] = {}
+    seen = {question}
+    for varied in variants:
+        if varied in seen:
+            continue
+        seen.add(varied)
+        restated = restated_answer(question, answer, varied, solver)
         solution = solve(solver, varied)
         if restated is not None and solution is not None:
-            by_label.setdefault(label(varied, solution), {}).setdefault(varied, restated)
-    found: dict[str, str] = {}
-    queues = [list(pairs.items()) for _, pairs in sorted(by_label.items())]
-    while len(found) < count and any(queues):
-        for queue in queues:
-            if queue and len(found) < count:
-                varied, restated = queue.pop(0)
-                found.setdefault(varied, restated)
-    return list(found.items())
+            by_label.setdefault(label(varied, solution), []).append((varied, restated))
+    return by_label
