@@ -1,4 +1,5 @@
 import json
+from collections import Counter
 
 import pytest
 from train_setup import small_config
@@ -6,7 +7,15 @@ from transformers import AutoTokenizer
 
 from taxon.core.errors import TaxonError, UsageError
 from taxon.qna.samples import bare_question, is_held_out, make_sample, seed_samples
-from taxon.train.data import BUILTIN_REPLAY, IGNORE, build_training_set, collect_samples, encode, replay_mix
+from taxon.train.data import (
+    BUILTIN_REPLAY,
+    IGNORE,
+    build_training_set,
+    collect_samples,
+    encode,
+    repeat_to_floor,
+    replay_mix,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +123,9 @@ def test_knowledge_seeds_outside_the_context_share_train_as_their_bare_question(
     assert trained and all(seed["messages"][0]["content"] != bare_question(seed) for seed in seeds)
 
     def trained_texts(share: float, dataset=None) -> tuple[dict, list[str]]:
-        config = small_config(seed_context_share=share, replay_share=0.0, max_sample_tokens=512, pack_tokens=512)
+        config = small_config(
+            seed_context_share=share, replay_share=0.0, min_rows_per_leaf=0, max_sample_tokens=512, pack_tokens=512
+        )
         training_set = build_training_set(dataset, [knowledge], None, tokenizer, config)
         return training_set.counts, [tokenizer.decode(sample.input_ids) for sample in training_set.samples]
 
@@ -141,3 +152,47 @@ def test_knowledge_seeds_outside_the_context_share_train_as_their_bare_question(
     (folder / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in bare_rows), encoding="utf-8")
     counts, _ = trained_texts(0.0, tmp_path / "gen")
     assert counts["used"] == len(trained) and counts["dropped"] == {"duplicate": len(trained)}
+
+
+def test_a_leaf_under_the_floor_has_its_rows_repeated_in_turn(tokenizer, leaves, generated_dir):
+    def built(**train):
+        config = small_config(max_sample_tokens=96, pack_tokens=96, **train)
+        return build_training_set(generated_dir, leaves, None, tokenizer, config)
+
+    off = built(min_rows_per_leaf=0, replay_share=0.0)
+    assert off.counts["repeated"] == 0 and off.counts["repeated_by_leaf"] == {}
+    floor = 200  # above each leaf's rows: every leaf is filled up to it
+    floored = built(min_rows_per_leaf=floor, replay_share=0.0)
+    counts = floored.counts
+    assert counts["used"] == floor * len(leaves) == off.counts["used"] + counts["repeated"]
+    assert counts["by_source"] == off.counts["by_source"]  # each row counted once there
+    assert set(counts["repeated_by_leaf"]) == {leaf.leaf_id for leaf in leaves}
+    assert sum(counts["repeated_by_leaf"].values()) == counts["repeated"]
+    # only trained rows come back (never a held-out one), each as often as the others of its leaf, give or take one
+    assert set(floored.samples) == set(off.samples) and floored.samples[: len(off.samples)] == off.samples
+    expected = []
+    for repeated in counts["repeated_by_leaf"].values():
+        rows = (
+            floor - repeated
+        )  # the leaf's own rows, each trained floor // rows times, the first floor % rows once more
+        expected += [floor // rows + 1] * (floor % rows) + [floor // rows] * (rows - floor % rows)
+    assert sorted(Counter(floored.samples).values()) == sorted(expected)
+    assert floored.dataset_hash != off.dataset_hash
+    assert built(min_rows_per_leaf=floor, replay_share=0.0).dataset_hash == floored.dataset_hash
+    # a leaf already at the floor is left as it is
+    fewest = min(floor - repeated for repeated in counts["repeated_by_leaf"].values())
+    assert built(min_rows_per_leaf=fewest).counts["repeated"] == 0
+    assert built(min_rows_per_leaf=fewest + 1).counts["repeated"] == 1
+
+
+def test_replay_counts_the_repeated_rows_among_the_taxonomy_rows(tokenizer, leaves, generated_dir):
+    taxonomy_rows = len(collect_samples(generated_dir, leaves, None))
+    config = small_config(max_sample_tokens=96, pack_tokens=96, replay_share=0.1, min_rows_per_leaf=100)
+    counts = build_training_set(generated_dir, leaves, None, tokenizer, config).counts
+    assert counts["repeated"] > 0
+    assert counts["by_source"]["replay"] == round(0.1 * (taxonomy_rows + counts["repeated"]))
+
+
+def test_rows_are_repeated_in_turn():
+    assert repeat_to_floor({"a": [0, 1, 2], "b": [3, 4, 5, 6, 7], "c": []}, 7) == {"a": [0, 1, 2, 0], "b": [3, 4]}
+    assert repeat_to_floor({"a": [0, 1, 2]}, 0) == {} == repeat_to_floor({"a": [0, 1, 2]}, 3)

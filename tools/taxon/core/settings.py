@@ -213,6 +213,7 @@ class TrainSettings:
     replay: str = ""
     replay_share: float = 0.1
     seed_context_share: float = 0.2
+    min_rows_per_leaf: Annotated[int, AtLeast(0)] = 0  # a leaf's rows repeated in turn up to this many
 
     def __post_init__(self) -> None:
         if self.max_sample_tokens > self.pack_tokens:

@@ -1,5 +1,5 @@
-"""The training set: every generated sample, the seed examples and an optional replay set,
-minus the held-out rows evaluation uses; rendered with the base model's chat template and
+"""The training set: every generated sample and the seed examples, minus the held-out rows
+evaluation uses, a leaf with few rows repeated up to a floor, and an optional replay set; rendered with the base model's chat template and
 tokenized with a next-token target at every position (-100 outside assistant turns)."""
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class Encoded:
 class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
-    counts: dict[str, Any] = field(default_factory=dict)  # used, trimmed, dropped {reason: n}, held_out, by_source
+    counts: dict[str, Any] = field(default_factory=dict)  # used (repeats too), trimmed, dropped {reason: n}, held_out,
+    # by_source (each row once), repeated (rows trained again to reach min_rows_per_leaf) and repeated_by_leaf
     held_out: list[Encoded] = field(default_factory=list)  # the held-out rows, for the eval loss (never trained)
 
     @property
@@ -124,8 +125,9 @@ def encode(
 def build_training_set(
     dataset_dir: Path | None, leaves: list[Leaf], replay: Path | None, tokenizer: Any, config: Config
 ) -> TrainingSet:
-    """The training samples: the generated ones and the leaves' seeds, with `replay_share` of
-    replay rows, minus what the held-out split keeps for evaluation; encoded by `tokenizer`."""
+    """The training samples: the generated ones and the leaves' seeds, minus what the held-out
+    split keeps for evaluation, each leaf's rows repeated in turn up to `min_rows_per_leaf`,
+    then `replay_share` of replay rows; encoded by `tokenizer`."""
     settings = config.train
     if getattr(tokenizer, "chat_template", None) is None:
         raise TaxonError("the base model's tokenizer has no chat template", hint="choose an instruct/chat base model")
@@ -133,38 +135,56 @@ def build_training_set(
         raise TaxonError("the base model needs a fast tokenizer (character offsets find the assistant turns)")
     rows = collect_samples(dataset_dir, leaves, None)
     split = training_split(leaves, dataset_dir, config.dataset.eval_share, rows)
-    samples, used_messages, used_keys = [], [], set()
+    samples: list[Encoded] = []
+    used_messages: list[Any] = []
+    used_keys: set[str] = set()
     held_out_samples: list[Encoded] = []
     held_out, trimmed, seeds_bare = 0, 0, 0
     dropped: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
-    for row in rows + replay_mix(replay, settings.replay_share, len(rows), settings.seed):
+    by_leaf: dict[str, list[int]] = {}  # leaf -> the positions of its rows in samples
+
+    def take(row: dict[str, Any]) -> None:
+        nonlocal held_out, trimmed, seeds_bare
         side = split.side(row)
         if side == HELD_OUT:
             held_out += 1
             encoded, _ = encode(tokenizer, row["messages"], settings.max_sample_tokens, settings.overlong)
             if encoded is not None and encoded.target_count:
                 held_out_samples.append(encoded)
-            continue
+            return
         if side == NEAR_HELD_OUT:  # a reworded held-out question: evaluation would be fooled
             dropped[NEAR_HELD_OUT] += 1
-            continue
+            return
         bare = asked_bare(row, settings.seed_context_share)
         seeds_bare += bare is not row
         key = hash_value(bare["messages"])
         if key in used_keys:  # a seed asked bare is what generation's seed_bare form made already
             dropped["duplicate"] += 1
-            continue
+            return
         used_keys.add(key)
-        row = bare
-        encoded, status = encode(tokenizer, row["messages"], settings.max_sample_tokens, settings.overlong)
+        encoded, status = encode(tokenizer, bare["messages"], settings.max_sample_tokens, settings.overlong)
         if encoded is None:
             dropped[status] += 1
-            continue
+            return
         trimmed += status == "trimmed"
+        metadata = bare.get("metadata") or {}
+        if metadata.get("leaf") and metadata.get("source") != "replay":
+            by_leaf.setdefault(str(metadata["leaf"]), []).append(len(samples))
         samples.append(encoded)
-        used_messages.append(row["messages"])
-        by_source[(row.get("metadata") or {}).get("source") or "generated"] += 1
+        used_messages.append(bare["messages"])
+        by_source[metadata.get("source") or "generated"] += 1
+
+    for row in rows:
+        take(row)
+    repeated = repeat_to_floor(by_leaf, settings.min_rows_per_leaf)
+    for position in (position for positions in repeated.values() for position in positions):
+        samples.append(samples[position])
+        used_messages.append(used_messages[position])
+    repeats = {leaf: len(positions) for leaf, positions in repeated.items()}
+    # replay keeps its share of what is trained: a repeated row is taxonomy text trained once more
+    for row in replay_mix(replay, settings.replay_share, len(rows) + sum(repeats.values()), settings.seed):
+        take(row)
     if not samples:
         raise TaxonError(
             "no training samples left", hint=f"held out: {held_out}, dropped: {dict(dropped) or 0}; check --data"
@@ -176,5 +196,17 @@ def build_training_set(
         "held_out": held_out,
         "seeds_asked_bare": seeds_bare,
         "by_source": dict(sorted(by_source.items())),
+        "repeated": sum(repeats.values()),
+        "repeated_by_leaf": dict(sorted(repeats.items())),
     }
     return TrainingSet(samples, hash_value(used_messages), counts, held_out_samples)
+
+
+def repeat_to_floor(by_leaf: dict[str, list[int]], floor: int) -> dict[str, list[int]]:
+    """leaf -> the positions to train once more, for each leaf with fewer rows than `floor`:
+    its rows in turn (first, second, ..., first again) until it has `floor`."""
+    return {
+        leaf: [positions[turn % len(positions)] for turn in range(floor - len(positions))]
+        for leaf, positions in by_leaf.items()
+        if 0 < len(positions) < floor
+    }
