@@ -113,6 +113,12 @@ def has_hidden(text: str) -> bool:
     return next(hidden_runs(text), None) is not None
 
 
+def may_hide(chars: str) -> bool:
+    """Whether any of these characters can be hidden, depending on where it stands: when none
+    can, no run of `hidden_runs` of any text holds one of them."""
+    return _CANDIDATES.search(chars) is not None
+
+
 def _hidden(text: str, index: int) -> bool:
     char = text[index]
     before = text[index - 1] if index else ""

@@ -34,7 +34,7 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from taxon.core.characters import HiddenRun, describe, hidden_runs
+from taxon.core.characters import HiddenRun, describe, hidden_runs, may_hide
 from taxon.core.errors import TaxonError
 from taxon.core.findings import ERROR, Finding
 from taxon.core.rules import finding
@@ -233,18 +233,20 @@ def _check_escaped(value: str, event: Event, parsed: Parsed) -> None:
     stand by `_check_characters`."""
     if _plain_ascii(value):
         return
+    text = parsed.text or ""
+    escaped = "".join(map(_unescape, set(_ANY_ESCAPE.findall(text, event.start_mark.index + 1, event.end_mark.index))))
+    if not (_CONTROL_OR_BIDI.search(escaped) or may_hide(escaped)):
+        return  # no escape spells such a character (a text pasted from a PDF: thousands of \\u2019)
     bad = {match.group() for match in _CONTROL_OR_BIDI.finditer(value)}
     bad |= {char for run in _own_runs(value) for char in run.text}
     if not bad:
         return
-    text = parsed.text or ""
     places: dict[str, list[int]] = {}  # character -> offsets of its escapes in the text
     for match in _escapes_of(frozenset(bad)).finditer(text, event.start_mark.index + 1, event.end_mark.index):
         escape = match.group()
         if escape == "\\\\":
             continue  # an escaped backslash: what follows it is text
-        char = chr(int(escape[2:], 16)) if escape[1] in "xuU" else _NAMED_ESCAPES[escape[1]]
-        places.setdefault(char, []).append(match.start())
+        places.setdefault(_unescape(escape), []).append(match.start())
     by_rule: dict[str, list[str]] = {}
     for char in sorted(places, key=lambda c: places[c][0]):
         rule = _control_message(char)[0] if _CONTROL_OR_BIDI.match(char) else "Y015"
@@ -277,6 +279,17 @@ _ESCAPED_WHY = {
     "Y005": "text must read as stored",
     "Y015": "reviewers cannot see them",
 }
+
+
+# every escape that spells a character by its code or name, and escaped backslashes (which end no escape)
+_ANY_ESCAPE = re.compile(r"\\\\|\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[0abtvfreN_LP])")
+
+
+def _unescape(escape: str) -> str:
+    """The character an escape of `_ANY_ESCAPE` spells ("" for an escaped backslash)."""
+    if escape == "\\\\":
+        return ""
+    return chr(int(escape[2:], 16)) if escape[1] in "xuU" else _NAMED_ESCAPES[escape[1]]
 
 
 @lru_cache(maxsize=64)
