@@ -110,6 +110,22 @@ def test_a_30_mb_file_is_refused_unread(tmp_path):
     assert rules_of(smaller) == ["Y002"]
 
 
+def test_a_file_grown_after_its_size_was_read_is_read_to_the_cap(tmp_path, monkeypatch):
+    """The read asks for the size the file had (not for the whole cap): one that grew since
+    is read on, whole when it is still within the cap, refused when it went past it."""
+    lstat, fstat = os.lstat, os.fstat
+
+    def measured_small(real):
+        return lambda target: os.stat_result((*real(target)[:6], 4, *real(target)[7:]))  # st_size 4
+
+    monkeypatch.setattr(os, "lstat", measured_small(lstat))
+    monkeypatch.setattr(os, "fstat", measured_small(fstat))
+    grown = read_qna(write(tmp_path, "a: " + "x" * 50 + "\n"), ValidateSettings(max_file_bytes=100))
+    assert grown.findings == [] and grown.data == {"a": "x" * 50}
+    over = read_qna(write(tmp_path, "a: " + "x" * 200 + "\n"), ValidateSettings(max_file_bytes=100))
+    assert rules_of(over) == ["Y002"] and "over the cap of 100 bytes" in over.findings[0].message
+
+
 def test_invalid_utf8_names_the_line_and_column(tmp_path):
     parsed = read_qna(write(tmp_path, b"created_by: x\nanswer: caf\xe9\n"))
     found = only(parsed, "Y003")
