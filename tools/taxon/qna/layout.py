@@ -28,6 +28,8 @@ def name_problem(name: str) -> str | None:
     unusable, or None. Names travel through git, JSON, hashes and logs as UTF-8 text on one
     line: a name that is not UTF-8 (os.fsdecode keeps its bytes as surrogates), or holds a
     control, line-break or invisible character, is refused where it is found."""
+    if name.isascii() and name.isprintable():
+        return None  # none of those is printable ASCII: the common case, without a walk over its characters
     if any("\ud800" <= char <= "\udfff" for char in name):
         return "its name is not UTF-8: rename it (UTF-8 only)"
     control = next((char for char in name if unicodedata.category(char) in ("Cc", "Zl", "Zp")), None)
