@@ -41,7 +41,7 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
         if len(numbers) < 2:
             continue
         for this in numbers:
-            others = [n for n in numbers if n != this and tuple(sorted((this, n))) not in close_pairs]
+            others = [n for n in numbers if n != this and ((this, n) if this < n else (n, this)) not in close_pairs]
             if not others:
                 continue
             more = f" (and {len(others) - 1} more leaves)" if len(others) > 1 else ""
