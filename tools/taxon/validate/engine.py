@@ -121,17 +121,18 @@ def _targets_in(root: Path, listings: list[Listing]) -> list[Target]:
     folders are no part of the taxonomy (T003 says so) and are not looked into."""
     found = []
     for listing in listings:
-        if any(part.startswith(".") for part in listing.relative.split("/")):
-            continue
+        links = [name for name, link in listing.folders if link and not name.startswith(".")]
+        leaves = [name for name, _ in listing.files if is_qna_name(name)]
+        if not (links or leaves) or any(part.startswith(".") for part in listing.relative.split("/")):
+            continue  # most folders of a tree hold neither: no path is made for them
         folder = root / listing.relative if listing.relative else root
-        for name, link in listing.folders:
-            if link and not name.startswith("."):
-                path = folder / name
-                message = "this folder is a symbolic link: replace it with a real folder"
-                found.append(Target(path, str(path), (finding(str(path), 1, 1, "Y011", message),)))
-        for name, _ in listing.files:
-            if is_qna_name(name):
-                found.append(Target(folder / name, str(folder / name)))
+        for name in links:
+            path = folder / name
+            message = "this folder is a symbolic link: replace it with a real folder"
+            found.append(Target(path, str(path), (finding(str(path), 1, 1, "Y011", message),)))
+        for name in leaves:
+            path = folder / name
+            found.append(Target(path, str(path)))
     return sorted(found, key=lambda target: target.display)
 
 

@@ -99,6 +99,8 @@ def tree_file_findings(root: Path, listings: list[Listing] | None = None) -> lis
     irregular: list[PurePosixPath] = []
     plain: set[PurePosixPath] = set()  # a leaf's own qna.yaml and attribution.txt: their place is known
     for listing in listings if listings is not None else walk(root):
+        if not listing.files:
+            continue
         relative = PurePosixPath(listing.relative)
         # a leaf folder whose path is a usable name and not hidden: its own two files need no closer look
         is_leaf = any(is_qna_name(name) for name, _ in listing.files)
