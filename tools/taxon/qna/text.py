@@ -61,7 +61,10 @@ def answer_token_limit(answers: list[str], factor: float, floor: int) -> int:
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
+    if not (a or b):
+        return 1.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)  # the union's size, without building it
 
 
 _STOPWORDS = """a an the and or but nor of in on at to for from by with without into onto about after before
