@@ -202,7 +202,8 @@ def main() -> None:
         peer_text = f"{theirs[0]:8.1f} ({theirs[1]}e/{theirs[2]}w)" if theirs else "n/a"
         print(f"{path.relative_to(CORPUS)!s:<72} {mine[0]:8.2f} {peer_text:>20}   ours: {mine[1]}e/{mine[2]}w")
     total = sum(value[0] for value in ours.values())
-    peer_total = f"{sum(value[0] for value in peer.values()):.0f} ms" if peer else "n/a (not installable here)"
+    skipped = "skipped (--no-peer)" if args.no_peer else "n/a (not installable here)"
+    peer_total = f"{sum(value[0] for value in peer.values()):.0f} ms" if peer else skipped
     print(f"{'total':<72} {total:8.1f}   peer: {peer_total}")
     emit(
         f"validate the {len(files)} InstructLab files, in-process",
