@@ -41,6 +41,9 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the stand-ins' payloads, as the tests'
+from support.github_payloads import collaborator, comment_event, pull_request, workflow_run
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "bench" / "out" / "workflows"
 SLUG = "octo/taxon"
@@ -467,19 +470,7 @@ def run_release(scratch: Path, shared: Path) -> Case:
     run_id, artifact_id = 777, 888
     routes = {
         f"repos/{SLUG}/actions/workflows/train.yml/runs": {
-            "workflow_runs": [
-                {
-                    "id": run_id,
-                    "path": ".github/workflows/train.yml",
-                    "event": "push",
-                    "head_branch": "main",
-                    "head_sha": sha,
-                    "conclusion": "success",
-                    "repository": {"id": REPOSITORY_ID},
-                    "head_repository": {"id": REPOSITORY_ID},
-                    "html_url": f"https://github.com/{SLUG}/actions/runs/{run_id}",
-                }
-            ]
+            "workflow_runs": [workflow_run(run_id, sha, SLUG, REPOSITORY_ID)]
         },
         f"repos/{SLUG}/actions/runs/{run_id}/artifacts": {
             "artifacts": [
@@ -523,15 +514,9 @@ def run_release(scratch: Path, shared: Path) -> Case:
 def _decision_routes(number: int, sender: str) -> dict:
     head = remote_sha(f"refs/pull/{number}/head")
     return {
-        f"repos/{SLUG}/collaborators/{sender}/permission": {"role_name": "write", "user": {"login": sender}},
-        f"repos/{SLUG}/pulls/{number}": {
-            "number": number,
-            "state": "open",
-            "user": {"login": "contributor"},
-            "head": {"sha": head, "ref": PRS[number], "repo": {"id": REPOSITORY_ID}},
-            "base": {"ref": "main"},
-        },
-        f"repos/{SLUG}/collaborators/contributor/permission": {"role_name": "read", "user": {"login": "contributor"}},
+        f"repos/{SLUG}/collaborators/{sender}/permission": collaborator(sender),
+        f"repos/{SLUG}/pulls/{number}": pull_request(number, head, PRS[number], REPOSITORY_ID),
+        f"repos/{SLUG}/collaborators/contributor/permission": collaborator("contributor", write=False),
         f"repos/{SLUG}/issues/{number}/comments": [],
         f"repos/{SLUG}/statuses/{head}": {},
     }
@@ -608,26 +593,16 @@ def run_decide(scratch: Path) -> Case:
                     }
                 ]
             },
-            f"repos/{SLUG}/actions/runs/{run_id}": {
-                "id": run_id,
-                "path": ".github/workflows/samples.yml",
-                "event": "issue_comment",
-                "repository": {"id": REPOSITORY_ID},
-                "head_repository": {"id": REPOSITORY_ID},
-            },
+            f"repos/{SLUG}/actions/runs/{run_id}": workflow_run(
+                run_id, head, SLUG, REPOSITORY_ID, path=".github/workflows/samples.yml", event="issue_comment"
+            ),
             f"repos/{SLUG}/actions/artifacts/{artifact_id}/zip": f"@{archive}",
         }
     )
     routes_file = OUT / f"{case.name}.routes.json"
     routes_file.write_text(json.dumps(routes))
     body = f"Looked at them.\n\n/taxon drop {ids[0]} a repeat\n/taxon fix {ids[1]} - apples\n"
-    event = {
-        "action": "created",
-        "issue": {"number": number, "pull_request": {"url": f"https://api.github.com/repos/{SLUG}/pulls/{number}"}},
-        "comment": {"body": body, "author_association": "MEMBER"},
-        "sender": {"login": sender},
-        "repository": {"full_name": SLUG, "id": REPOSITORY_ID, "default_branch": "main"},
-    }
+    event = comment_event(number, body, sender, SLUG, REPOSITORY_ID)
     text, _ = act(
         case,
         scratch,

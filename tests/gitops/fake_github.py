@@ -13,6 +13,8 @@ import json
 import zipfile
 from pathlib import Path
 
+from support.github_payloads import workflow_run
+
 GH_SCRIPT = r"""#!/usr/bin/env python3
 import hashlib, json, os, shutil, sys
 state = os.environ["FAKE_GH_STATE"]
@@ -142,18 +144,9 @@ class FakeGitHub:
         """A finished train.yml run of this repository (fields override: conclusion, head_repository, path)."""
         self.load()
         run_id = 1000 + len(self.runs)
-        run = {
-            "id": run_id,
-            "path": ".github/workflows/train.yml",
-            "event": event,
-            "head_branch": head_branch,
-            "head_sha": sha,
-            "conclusion": "success",
-            "repository": {"id": self.repository_id},
-            "head_repository": {"id": self.repository_id},
-            "html_url": f"https://github.com/{self.repository}/actions/runs/{run_id}",
-            **fields,
-        }
+        run = workflow_run(
+            run_id, sha, self.repository, self.repository_id, event=event, head_branch=head_branch, **fields
+        )
         self.runs.insert(0, run)  # the API lists the newest first
         self.routes[f"repos/{self.repository}/actions/runs/{run_id}/artifacts"] = {"artifacts": []}
         self.save()

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from support.github_payloads import workflow_run
 from taxon.core.errors import TaxonError
 from taxon.gitops import gate, trusted
 from taxon.gitops.restore import unit_key_of
@@ -16,17 +17,7 @@ SHA_NEW, SHA_OLD, SHA_OLDER = "c" * 40, "b" * 40, "a" * 40
 
 
 def _run(run_id=1, sha=SHA_NEW, **fields):
-    return {
-        "id": run_id,
-        "path": ".github/workflows/train.yml",
-        "event": "push",
-        "head_branch": "main",
-        "head_sha": sha,
-        "conclusion": "success",
-        "repository": {"id": REPO_ID},
-        "head_repository": {"id": REPO_ID},
-        **fields,
-    }
+    return workflow_run(run_id, sha, "octo/taxonomy", REPO_ID, **fields)
 
 
 @pytest.mark.parametrize(
