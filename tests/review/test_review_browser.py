@@ -7,16 +7,9 @@ from pathlib import Path
 import pytest
 from review_fixtures import HOSTILE_ANSWER, HOSTILE_QUESTION, render_review_page, write_gen_out, write_taxonomy
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
+from support.browser import NEEDS_CHROMIUM, console_problems, sample_card, start_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="Debian chromium and chromium-driver are not installed (run `make browser`)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 
 # 2 leaves: (1 seed row + 4 generated) kept and 2 dropped each, plus 1 hostile kept and 1 dropped in birds.
 TOTAL_ROWS = 2 * (5 + 2) + 2
@@ -24,26 +17,7 @@ TOTAL_ROWS = 2 * (5 + 2) + 2
 
 @pytest.fixture
 def driver(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    browser = start_chromium(tmp_path / "chromium-profile")
     yield browser
     browser.quit()
 
@@ -98,8 +72,7 @@ def test_page_renders_filters_work_and_logs_no_errors(tmp_path, driver):
     driver.save_screenshot(str(screenshot))
     assert screenshot.stat().st_size > 10_000
 
-    errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
-    assert errors == []
+    assert console_problems(driver) == []
 
 
 def _select(driver, element_id: str, value: str) -> None:
@@ -107,16 +80,6 @@ def _select(driver, element_id: str, value: str) -> None:
     from selenium.webdriver.support.ui import Select
 
     Select(driver.find_element(By.ID, element_id)).select_by_value(value)
-
-
-def _card(driver, sample_id: str):
-    from selenium.webdriver.common.by import By
-
-    return next(
-        card
-        for card in driver.find_elements(By.CSS_SELECTOR, ".sample")
-        if sample_id in card.find_element(By.CSS_SELECTOR, ".sample-meta").text
-    )
 
 
 def _downloaded(folder: Path, name: str, timeout: float = 10.0) -> str:
@@ -163,18 +126,18 @@ def test_decisions_made_by_clicking_export_a_patch_git_applies(tmp_path, driver)
     undecided = _visible_rows(driver)
     assert undecided == TOTAL_ROWS - 2
 
-    _card(driver, keep.id).find_element(By.CSS_SELECTOR, "button.keep").click()
-    card = _card(driver, drop.id)
+    sample_card(driver, keep.id).find_element(By.CSS_SELECTOR, "button.keep").click()
+    card = sample_card(driver, drop.id)
     card.find_element(By.CSS_SELECTOR, ".reason-input").send_keys("off the subject")
     card.find_element(By.CSS_SELECTOR, "button.drop").click()
-    card = _card(driver, fix.id)
+    card = sample_card(driver, fix.id)
     card.find_element(By.CSS_SELECTOR, "button.fix").click()
     editor = card.find_element(By.CSS_SELECTOR, "textarea.fix-text")
     assert editor.get_attribute("value") == fix.answer
     editor.clear()
     editor.send_keys('Wet leaves fall down\nthe "gutter" sings $(low) `songs`\npuddles hold the sky')
     card.find_element(By.CSS_SELECTOR, "button.fix-save").click()
-    _card(driver, low.id).find_element(By.CSS_SELECTOR, "button.keep").click()
+    sample_card(driver, low.id).find_element(By.CSS_SELECTOR, "button.keep").click()
     assert _visible_rows(driver) == undecided - 4  # decided samples leave the undecided filter
     _select(driver, "decision-filter", "fix")
     assert _visible_rows(driver) == 1
@@ -197,8 +160,7 @@ def test_decisions_made_by_clicking_export_a_patch_git_applies(tmp_path, driver)
             break
         time.sleep(0.5)
     assert driver.find_element(By.ID, "export").text == "Export decisions (4)"
-    errors = [entry for entry in driver.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")]
-    assert errors == []
+    assert console_problems(driver) == []
 
     repo = tmp_path / "repo"
     (repo / "taxon-decisions.patch").write_text(patch, encoding="utf-8")
@@ -256,8 +218,8 @@ def test_a_sample_decided_before_is_decided_again_by_a_patch_that_replaces_its_f
     )
     assert sample.decision_file and sample.decision["by"] == "bob"
     driver.get(page.as_uri())
-    assert "decided: keep by bob" in _card(driver, old.sample).text
-    _card(driver, old.sample).find_element(By.CSS_SELECTOR, "button.drop").click()
+    assert "decided: keep by bob" in sample_card(driver, old.sample).text
+    sample_card(driver, old.sample).find_element(By.CSS_SELECTOR, "button.drop").click()
     driver.find_element(By.ID, "reviewer").send_keys("alice")
     driver.find_element(By.ID, "export").click()
     patch = driver.find_element(By.ID, "export-text").get_attribute("value")
