@@ -140,6 +140,20 @@ class FakeGitHub:
         (self.state / "routes.json").write_text(json.dumps(self.routes))
         (self.state / "files.json").write_text(json.dumps(self.files))
 
+    def update_routes(self, changes: dict) -> None:
+        """Answer these REST paths from now on (beside what the fake `gh` recorded)."""
+        self.load()
+        self.routes.update(changes)
+        self.save()
+
+    def add_comment(self, number: int, login: str, body: str) -> None:
+        """A comment on pull request `number`, as GitHub lists it."""
+        self.load()
+        self.routes[f"repos/{self.repository}/issues/{number}/comments"].append(
+            {"body": body, "user": {"login": login}}
+        )
+        self.save()
+
     def add_run(self, sha: str, event: str = "push", head_branch: str = "main", **fields) -> dict:
         """A finished train.yml run of this repository (fields override: conclusion, head_repository, path)."""
         self.load()

@@ -13,8 +13,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+from support.git import git
+
+if TYPE_CHECKING:
+    from fake_github import FakeGitHub
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
@@ -226,6 +232,44 @@ class Runner:
             results.append(self.run_step(step))
             failed = failed or (results[-1].returncode != 0 and not step.get("continue-on-error"))
         return results
+
+
+def job_runner(
+    root: Path,
+    upstream: Path,
+    name: str,
+    github: FakeGitHub,
+    event_name: str,
+    event: dict,
+    taxon: Path | None = None,
+    extra_env: dict | None = None,
+    **fields,
+) -> Runner:
+    """A job in a fresh folder root/name against the GitHub stand-in: its workspace a clone of
+    `upstream` at the `sha` field (its default branch without one), as actions/checkout leaves
+    it, and its runner temp, whose venv/bin/taxon is `taxon` where given (what the workflows'
+    install step makes). `fields` are the Runner's other fields (sha, ref_name, secrets, ...)."""
+    workspace = root / name / "workspace"
+    workspace.parent.mkdir()
+    git(root, "clone", "-q", str(upstream), str(workspace))
+    if fields.get("sha"):
+        git(workspace, "checkout", "-q", fields["sha"])
+    temp = root / name / "temp"
+    temp.mkdir()
+    if taxon is not None:
+        (temp / "venv" / "bin").mkdir(parents=True)
+        (temp / "venv" / "bin" / "taxon").symlink_to(taxon)
+    return Runner(
+        workspace,
+        temp,
+        event_name,
+        event,
+        repository=github.repository,
+        repository_id=github.repository_id,
+        extra_path=[github.bin],
+        extra_env={**github.env, **(extra_env or {})},
+        **fields,
+    )
 
 
 def _text(value) -> str:

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 from fake_github import FakeGitHub
-from runner import Runner
+from runner import Runner, job_runner
 
 from review.review_fixtures import write_gen_out
+from support.github_payloads import collaborator, comment_event, pull_request
 from support.taxonomy_repo import add_leaf, commit_all, git, make_repo
-from taxon.qna.decisions import Decision, load_leaf_decisions, now, row_sample_id, write_decision
+from taxon.qna.decisions import decision_for, load_leaf_decisions, row_sample_id, write_decision
 from taxon.qna.samples import answer_of, question_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -46,39 +47,21 @@ def pr(tmp_path):
     run = github.add_run(head, event="issue_comment", path=".github/workflows/samples.yml", head_branch="main")
     artifact = github.upload_artifact(run, f"samples-pr{PR}-{head}", samples)
     repo = github.repository
-    github.load()
-    github.routes.update(
+    github.update_routes(
         {
             f"repos/{repo}/actions/artifacts": {"artifacts": [artifact]},
             f"repos/{repo}/actions/runs/{run['id']}": run,
-            f"repos/{repo}/collaborators/maintainer/permission": {
-                "permission": "write",
-                "role_name": "maintain",
-                "user": {"login": "maintainer"},
-            },
-            f"repos/{repo}/collaborators/contributor/permission": {
-                "permission": "read",
-                "role_name": "read",
-                "user": {"login": "contributor"},
-            },
+            f"repos/{repo}/collaborators/maintainer/permission": collaborator("maintainer"),
+            f"repos/{repo}/collaborators/contributor/permission": collaborator("contributor", write=False),
             f"repos/{repo}/pulls/{PR}": _pull(head, github.repository_id),
             f"repos/{repo}/issues/{PR}/comments": [],
         }
     )
-    github.save()
     return {"upstream": upstream, "github": github, "head": head, "dataset": dataset, "root": tmp_path, "run": run}
 
 
 def _pull(head: str, repository_id: int, **changes) -> dict:
-    pull = {
-        "number": PR,
-        "state": "open",
-        "user": {"login": "contributor"},
-        "head": {"sha": head, "ref": "contribution", "repo": {"id": repository_id}},
-        "base": {"ref": "main"},
-    }
-    pull.update(changes)
-    return pull
+    return pull_request(PR, head, "contribution", repository_id, **changes)
 
 
 def _rows(dataset: Path) -> list[dict]:
@@ -89,45 +72,20 @@ def _rows(dataset: Path) -> list[dict]:
 
 
 def _runner(pr: dict, name: str, event_name: str, event: dict) -> Runner:
-    workspace = pr["root"] / name / "workspace"
-    workspace.parent.mkdir()
-    git(pr["root"], "clone", "-q", str(pr["upstream"]), str(workspace))
-    temp = pr["root"] / name / "temp"
-    temp.mkdir()
-    github = pr["github"]
-    return Runner(
-        workspace,
-        temp,
-        event_name,
-        event,
-        repository=github.repository,
-        repository_id=github.repository_id,
-        extra_path=[github.bin],
-        extra_env={**github.env, "GH_TOKEN": "fake-token"},
+    return job_runner(
+        pr["root"], pr["upstream"], name, pr["github"], event_name, event, extra_env={"GH_TOKEN": "fake-token"}
     )
 
 
-def _comment_event(body: str, sender: str = "maintainer") -> dict:
-    return {
-        "action": "created",
-        "issue": {"number": PR, "pull_request": {"url": "..."}},
-        "comment": {"body": body, "author_association": "MEMBER"},
-        "sender": {"login": sender},
-        "repository": {"default_branch": "main"},
-    }
-
-
-def _add_comment(pr: dict, login: str, body: str) -> None:
+def _comment_event(pr: dict, body: str, sender: str = "maintainer") -> dict:
     github = pr["github"]
-    github.load()
-    github.routes[f"repos/{github.repository}/issues/{PR}/comments"].append({"body": body, "user": {"login": login}})
-    github.save()
+    return comment_event(PR, body, sender, github.repository, github.repository_id)
 
 
 def _decide(pr: dict, body: str, sender: str = "maintainer", name: str = "decide") -> tuple[list, Runner]:
     """The comment, as GitHub records it, then the decide job's steps."""
-    _add_comment(pr, sender, body)
-    runner = _runner(pr, name, "issue_comment", _comment_event(body, sender))
+    pr["github"].add_comment(PR, sender, body)
+    runner = _runner(pr, name, "issue_comment", _comment_event(pr, body, sender))
     return runner.run_job(WORKFLOW, "decide"), runner
 
 
@@ -241,9 +199,7 @@ def test_a_commenter_without_write_access_is_refused(pr):
 
 def test_a_fork_branch_is_refused_with_what_to_do(pr):
     github = pr["github"]
-    github.load()
-    github.routes[f"repos/{github.repository}/pulls/{PR}"] = _pull(pr["head"], 999)
-    github.save()
+    github.update_routes({f"repos/{github.repository}/pulls/{PR}": _pull(pr["head"], 999)})
     sample = row_sample_id(_rows(pr["dataset"])[0])
     results, _ = _decide(pr, f"/taxon keep {sample}")
     body = _refused(pr, results, "in a fork")
@@ -252,10 +208,8 @@ def test_a_fork_branch_is_refused_with_what_to_do(pr):
 
 def test_samples_from_a_run_of_another_workflow_are_not_used(pr):
     github = pr["github"]
-    github.load()
     run_path = f"repos/{github.repository}/actions/runs/{pr['run']['id']}"
-    github.routes[run_path] = {**github.routes[run_path], "path": ".github/workflows/pull-request.yml"}
-    github.save()
+    github.update_routes({run_path: {**pr["run"], "path": ".github/workflows/pull-request.yml"}})
     sample = row_sample_id(_rows(pr["dataset"])[0])
     results, _ = _decide(pr, f"/taxon keep {sample}")
     _refused(pr, results, "no samples were generated for the pull request")
@@ -280,11 +234,10 @@ def test_a_decision_in_a_contributors_pull_request_is_refused(pr):
     git(pr["upstream"], "checkout", "-q", "contribution")
     root = pr["upstream"] / "decisions"
     for row, by in ((rows[0], "contributor"), (rows[1], "maintainer")):
-        decision = Decision(row_sample_id(row), LEAF, "keep", by, now(), question_of(row), answer_of(row))
-        write_decision(root, decision)
+        write_decision(root, decision_for(row, "keep", by))
     head = commit_all(pr["upstream"], "keep my samples")
     git(pr["upstream"], "checkout", "-q", "main")
-    _add_comment(pr, "maintainer", f"/taxon drop {row_sample_id(rows[1])}")  # not the keep the file claims
+    pr["github"].add_comment(PR, "maintainer", f"/taxon drop {row_sample_id(rows[1])}")  # not the keep the file claims
 
     results = _check(pr, head)
     assert results[-1].returncode == 1
@@ -297,9 +250,7 @@ def test_a_decision_in_a_contributors_pull_request_is_refused(pr):
 
 
 def test_removing_a_maintainers_decision_needs_a_maintainers_pull_request(pr):
-    row = _rows(pr["dataset"])[0]
-    decision = Decision(row_sample_id(row), LEAF, "drop", "maintainer", now(), question_of(row), answer_of(row))
-    write_decision(pr["upstream"] / "decisions", decision)
+    write_decision(pr["upstream"] / "decisions", decision_for(_rows(pr["dataset"])[0], "drop", "maintainer"))
     commit_all(pr["upstream"], "a decision on main")
     git(pr["upstream"], "update-ref", "refs/remotes/origin/main", "main")
     git(pr["upstream"], "checkout", "-q", "-b", "undo")
@@ -311,11 +262,9 @@ def test_removing_a_maintainers_decision_needs_a_maintainers_pull_request(pr):
     assert "removes a maintainer's decision; contributor is no maintainer" in results[-1].stdout
 
     github = pr["github"]
-    github.load()
-    github.routes[f"repos/{github.repository}/pulls/{PR}"] = _pull(
-        head, github.repository_id, user={"login": "maintainer"}
+    github.update_routes(
+        {f"repos/{github.repository}/pulls/{PR}": _pull(head, github.repository_id, user={"login": "maintainer"})}
     )
-    github.save()
     assert _check(pr, head, "check-again")[-1].returncode == 0
 
 
@@ -328,8 +277,8 @@ def test_an_unknown_command_gets_a_reply_and_changes_nothing(pr):
 def test_a_dry_run_commits_nothing_and_posts_nothing(pr):
     sample = row_sample_id(_rows(pr["dataset"])[0])
     body = f"/taxon drop {sample}"
-    _add_comment(pr, "maintainer", body)
-    runner = _runner(pr, "dry", "issue_comment", _comment_event(body))
+    pr["github"].add_comment(PR, "maintainer", body)
+    runner = _runner(pr, "dry", "issue_comment", _comment_event(pr, body))
     runner.extra_env["TAXON_DRY_RUN"] = "true"
     results = runner.run_job(WORKFLOW, "decide")
     assert [r.returncode for r in results] == [0, 0], [(r.name, r.stdout, r.stderr) for r in results]

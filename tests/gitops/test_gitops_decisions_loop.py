@@ -26,9 +26,12 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
-from runner import Runner
+from runner import Runner, job_runner
 
-from support.pipeline_runs import LEAVES, PROBE, TAXON, PipelineServer, cli_env, pipeline_config, toml_text
+from support.browser import NEEDS_CHROMIUM, console_problems, sample_card, start_chromium
+from support.git import run_git
+from support.github_payloads import collaborator, comment_event, pull_request
+from support.pipeline_runs import LEAVES, TAXON, PipelineServer, cli_env, make_upstream
 from support.taxonomy_repo import commit_all, git
 from taxon.backends.openai import PROBE_MESSAGES
 from taxon.core.github import COMMENT_MARKER
@@ -37,22 +40,15 @@ from taxon.qna.samples import is_held_out
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 PR = 7
 CONTRIBUTED = "compositional_skills/linguistics/plural_nouns"
-ON_MAIN = [leaf for leaf in LEAVES if leaf != CONTRIBUTED]
+ON_MAIN = tuple(leaf for leaf in LEAVES if leaf != CONTRIBUTED)
 UNRELATED = "foundational_skills/reasoning/arithmetic/odd_or_even"
 TRAIN_RUN = Path("runs") / "train"  # train.yml's pipeline --run
 CONNECTION_CHECK = PROBE_MESSAGES[-1]["content"]
 FIXED = "The plural of goose is geese, and the plural of mouse is mice."
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason="Debian chromium and chromium-driver are not installed (run `make browser`)",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @dataclass
@@ -71,39 +67,9 @@ class Scenario:
     second_prompts: list[str]
 
 
-def _make_upstream(root: Path, base_url: str, model_dir: Path) -> Path:
-    upstream = root / "upstream"
-    upstream.mkdir()
-    git(upstream, "init", "-q", "-b", "main")
-    for leaf in ON_MAIN:
-        shutil.copytree(REPO / "taxonomy" / leaf, upstream / "taxonomy" / leaf)
-    (upstream / "probe.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROBE))
-    config = pipeline_config(base_url, model_dir)
-    config["generate"]["questions_per_seed"] = 2  # enough teacher-written samples to decide on
-    config["profiles"] = {"cpu": {}, "gpu": {}}
-    (upstream / "taxon.toml").write_text(toml_text(config))
-    (upstream / ".gitignore").write_text("runs/\n.taxon-cache/\ndist/\n")
-    return upstream
-
-
 def _runner(root: Path, upstream: Path, github: FakeGitHub, name: str, event_name: str, event: dict, **kw) -> Runner:
-    workspace = root / name / "workspace"
-    workspace.parent.mkdir()
-    git(root, "clone", "-q", str(upstream), str(workspace))
-    temp = root / name / "temp"
-    (temp / "venv" / "bin").mkdir(parents=True)
-    (temp / "venv" / "bin" / "taxon").symlink_to(TAXON)
-    return Runner(
-        workspace,
-        temp,
-        event_name,
-        event,
-        repository=github.repository,
-        repository_id=github.repository_id,
-        extra_path=[github.bin],
-        extra_env={**github.env, "GH_TOKEN": "fake-token", "COLUMNS": "200"},
-        **kw,
-    )
+    extra_env = {"GH_TOKEN": "fake-token", "COLUMNS": "200"}
+    return job_runner(root, upstream, name, github, event_name, event, taxon=TAXON, extra_env=extra_env, **kw)
 
 
 def _ok(results: list) -> list:
@@ -112,46 +78,15 @@ def _ok(results: list) -> list:
     return results
 
 
-def _routes(github: FakeGitHub, changes: dict) -> None:
-    github.load()
-    github.routes.update(changes)
-    github.save()
-
-
-def _comment(github: FakeGitHub, login: str, body: str) -> None:
-    github.load()
-    github.routes[f"repos/{github.repository}/issues/{PR}/comments"].append({"body": body, "user": {"login": login}})
-    github.save()
-
-
-def _pull(github: FakeGitHub, head: str, author: str = "contributor", ref: str = "contribution") -> dict:
-    return {
-        "number": PR,
-        "state": "open",
-        "user": {"login": author},
-        "head": {"sha": head, "ref": ref, "repo": {"id": github.repository_id}},
-        "base": {"ref": "main"},
-    }
+def _pull(github: FakeGitHub, head: str) -> dict:
+    return pull_request(PR, head, "contribution", github.repository_id)
 
 
 def _browse(page: Path, profile: Path, downloads: Path, decide) -> tuple[str, str]:
     """Open the review page in Chromium, let `decide(driver)` click, export as alice: (patch, comment)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--window-size=1400,1000",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = start_chromium(profile)
     try:
         driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
         driver.get(page.as_uri())
@@ -160,7 +95,7 @@ def _browse(page: Path, profile: Path, downloads: Path, decide) -> tuple[str, st
         driver.find_element(By.ID, "export").click()
         comment = driver.find_element(By.ID, "export-comment").get_attribute("value")
         patch = driver.find_element(By.ID, "export-text").get_attribute("value")
-        assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
+        assert console_problems(driver) == []
         return patch, comment
     finally:
         driver.quit()
@@ -169,11 +104,7 @@ def _browse(page: Path, profile: Path, downloads: Path, decide) -> tuple[str, st
 def _click(driver, sample: str, button: str, reason: str = "", fixed: str | None = None) -> None:
     from selenium.webdriver.common.by import By
 
-    card = next(
-        card
-        for card in driver.find_elements(By.CSS_SELECTOR, ".sample")
-        if sample in card.find_element(By.CSS_SELECTOR, ".sample-meta").text
-    )
+    card = sample_card(driver, sample)
     if reason:
         card.find_element(By.CSS_SELECTOR, ".reason-input").send_keys(reason)
     card.find_element(By.CSS_SELECTOR, f"button.{button}").click()
@@ -190,7 +121,6 @@ def _train(root: Path, upstream: Path, name: str, sha: str, github: FakeGitHub, 
     runner = _runner(
         root, upstream, github, name, "push", {"repository": {"id": github.repository_id}}, sha=sha, ref_name="main"
     )
-    git(runner.workspace, "checkout", "-q", sha)
     _ok(runner.run_job(WORKFLOWS / "train.yml", "pipeline"))
     run = github.add_run(sha)
     github.upload_artifact(run, f"bundle-{sha}", runner.workspace / "dist" / "taxon-model.tar.gz")
@@ -200,20 +130,14 @@ def _train(root: Path, upstream: Path, name: str, sha: str, github: FakeGitHub, 
 
 
 def _decide_job(root: Path, upstream: Path, github: FakeGitHub, name: str, login: str, body: str) -> list:
-    _comment(github, login, body)
-    event = {
-        "action": "created",
-        "issue": {"number": PR, "pull_request": {}},
-        "comment": {"body": body, "author_association": "MEMBER"},
-        "sender": {"login": login},
-        "repository": {"default_branch": "main"},
-    }
+    github.add_comment(PR, login, body)
+    event = comment_event(PR, body, login, github.repository, github.repository_id)
     results = _ok(
         _runner(root, upstream, github, name, "issue_comment", event).run_job(WORKFLOWS / "decisions.yml", "decide")
     )
     head = git(upstream, "rev-parse", "contribution")
     git(upstream, "update-ref", f"refs/pull/{PR}/head", head)
-    _routes(github, {f"repos/{github.repository}/pulls/{PR}": _pull(github, head)})
+    github.update_routes({f"repos/{github.repository}/pulls/{PR}": _pull(github, head)})
     return results
 
 
@@ -258,7 +182,8 @@ def _cli_branch(root: Path, upstream: Path, login: str, leaf: str, sample: str, 
 def scenario(tmp_path_factory, tiny_model_dir) -> Scenario:
     root = tmp_path_factory.mktemp("decisions-loop")
     with PipelineServer() as teacher:
-        upstream = _make_upstream(root, teacher.base_url, tiny_model_dir)
+        # enough teacher-written samples to decide on
+        upstream = make_upstream(root / "upstream", teacher.base_url, tiny_model_dir, ON_MAIN, questions_per_seed=2)
         commit_all(upstream, "Two leaves (#1)")
         git(upstream, "checkout", "-q", "-b", "contribution")
         shutil.copytree(REPO / "taxonomy" / CONTRIBUTED, upstream / "taxonomy" / CONTRIBUTED)
@@ -268,18 +193,10 @@ def scenario(tmp_path_factory, tiny_model_dir) -> Scenario:
 
         github = FakeGitHub(root / "github")
         repo = github.repository
-        maintainer = {"permission": "write", "role_name": "maintain"}
-        _routes(
-            github,
+        github.update_routes(
             {
-                **{
-                    f"repos/{repo}/collaborators/{login}/permission": {**maintainer, "user": {"login": login}}
-                    for login in ("alice", "bob")
-                },
-                f"repos/{repo}/collaborators/contributor/permission": {
-                    "permission": "read",
-                    "user": {"login": "contributor"},
-                },
+                **{f"repos/{repo}/collaborators/{login}/permission": collaborator(login) for login in ("alice", "bob")},
+                f"repos/{repo}/collaborators/contributor/permission": collaborator("contributor", write=False),
                 f"repos/{repo}/pulls/{PR}": _pull(github, head),
                 f"repos/{repo}/issues/{PR}/comments": [],
             },
@@ -309,8 +226,7 @@ def scenario(tmp_path_factory, tiny_model_dir) -> Scenario:
         _ok(samples.run_job(WORKFLOWS / "samples.yml", "samples"))
         run = github.add_run(head, event="pull_request_target", path=".github/workflows/samples.yml")
         artifact = github.upload_artifact(run, f"samples-pr{PR}-{head}", samples.temp / "samples")
-        _routes(
-            github,
+        github.update_routes(
             {
                 f"repos/{repo}/actions/artifacts": {"artifacts": [artifact]},
                 f"repos/{repo}/actions/runs/{run['id']}": run,
@@ -355,19 +271,7 @@ def scenario(tmp_path_factory, tiny_model_dir) -> Scenario:
             branch, output = _cli_branch(root, upstream, login, CONTRIBUTED, chosen[role], dataset)
             cli_outputs.append(output)
         for login in ("alice", "bob"):
-            merged = subprocess.run(
-                ["git", "merge", "--no-ff", "-m", f"Merge {login}'s decisions", f"{login}-decides"],
-                cwd=upstream,
-                capture_output=True,
-                text=True,
-                env={
-                    **cli_env(),
-                    "GIT_AUTHOR_NAME": "t",
-                    "GIT_AUTHOR_EMAIL": "t@x",
-                    "GIT_COMMITTER_NAME": "t",
-                    "GIT_COMMITTER_EMAIL": "t@x",
-                },
-            )
+            merged = run_git(upstream, "merge", "--no-ff", "-m", f"Merge {login}'s decisions", f"{login}-decides")
             merges.append(f"{merged.returncode}: {merged.stdout}{merged.stderr}")
         sha1 = git(upstream, "rev-parse", "main")
 

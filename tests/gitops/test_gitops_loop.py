@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
-from runner import Runner
+from runner import Runner, job_runner
 
-from support.pipeline_runs import LEAVES, PROBE, TAXON, PipelineServer, pipeline_config, sample_files, toml_text
+from support.pipeline_runs import TAXON, PipelineServer, make_upstream, sample_files
 from support.taxonomy_repo import commit_all, git
 from taxon.backends.openai import PROBE_MESSAGES
 from taxon.core.store import hash_tree
@@ -39,21 +39,6 @@ CHANGED_LEAF = "compositional_skills/linguistics/plural_nouns"
 CONNECTION_CHECK = PROBE_MESSAGES[-1]["content"]  # the openai backend asks it once, whatever the run generates
 OLD_SEED = "  - question: What is the plural of mouse?\n    answer: The plural of mouse is mice.\n"
 NEW_SEED = "  - question: Give the plural of wolf.\n    answer: The plural of wolf is wolves.\n"
-
-
-def _make_upstream(root: Path, base_url: str, model_dir: Path) -> Path:
-    """main with three leaves, the probe and a taxon.toml whose gpu profile is the tiny CPU setup."""
-    upstream = root / "upstream"
-    upstream.mkdir()
-    git(upstream, "init", "-q", "-b", "main")
-    for leaf in LEAVES:
-        shutil.copytree(REPO / "taxonomy" / leaf, upstream / "taxonomy" / leaf)
-    (upstream / "probe.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROBE))
-    config = pipeline_config(base_url, model_dir)
-    config["profiles"] = {"cpu": {}, "gpu": {}}
-    (upstream / "taxon.toml").write_text(toml_text(config))
-    (upstream / ".gitignore").write_text("runs/\n.taxon-cache/\ndist/\n")
-    return upstream
 
 
 @dataclass
@@ -71,26 +56,19 @@ class JobRun:
 
 
 def _runner(root: Path, upstream: Path, github: FakeGitHub, name: str, sha: str, ref_name: str) -> Runner:
-    """A fresh workspace (as actions/checkout leaves it: a clone at the commit) and runner temp."""
-    workspace = root / name / "workspace"
-    workspace.parent.mkdir()
-    git(root, "clone", "-q", str(upstream), str(workspace))
-    git(workspace, "checkout", "-q", sha)
-    temp = root / name / "temp"
-    (temp / "venv" / "bin").mkdir(parents=True)
-    (temp / "venv" / "bin" / "taxon").symlink_to(TAXON)
-    return Runner(
-        workspace,
-        temp,
+    """A push job at `sha` on main or a tag, in a fresh workspace."""
+    return job_runner(
+        root,
+        upstream,
+        name,
+        github,
         "push",
         {"repository": {"id": github.repository_id}},
-        repository=github.repository,
-        repository_id=github.repository_id,
+        taxon=TAXON,
+        extra_env={"COLUMNS": "200"},
         sha=sha,
         ref_name=ref_name,
         ref_type="branch" if ref_name == "main" else "tag",
-        extra_path=[github.bin],
-        extra_env={**github.env, "COLUMNS": "200"},
     )
 
 
@@ -139,7 +117,7 @@ class Loop:
 def loop(tmp_path_factory, tiny_model_dir) -> Loop:
     root = tmp_path_factory.mktemp("loop")
     with PipelineServer() as teacher:
-        upstream = _make_upstream(root, teacher.base_url, tiny_model_dir)
+        upstream = make_upstream(root / "upstream", teacher.base_url, tiny_model_dir)
         sha1 = commit_all(upstream, "Add three leaves (#1)")
         github = FakeGitHub(root / "github")
         merge1 = _train(root, upstream, github, teacher, "merge1", sha1)

@@ -17,10 +17,15 @@ GIT_ENV = {
 }
 
 
+def run_git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """`git -C repo ARGS`, whatever it exits with (a merge that may conflict)."""
+    command = ["git", "-C", str(repo), "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+
+
 def git(repo: Path, *args: str) -> str:
     """`git -C repo ARGS`, its stdout stripped; a failure raises with git's stderr."""
-    command = ["git", "-C", str(repo), "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args]
-    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **GIT_ENV})
+    result = run_git(repo, *args)
     if result.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
     return result.stdout.strip()

@@ -19,6 +19,7 @@ import tomllib
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+from support.git import git
 from support.scripted_openai import ScriptedServer
 from taxon.publish import verify_bundle
 
@@ -204,13 +205,32 @@ def pipeline_config(base_url: str, model_dir: Path) -> dict:
     return config
 
 
-def make_repo(folder: Path, base_url: str, model_dir: Path) -> Path:
-    """A repository folder: taxonomy/ with the three leaves, probe.jsonl and taxon.toml."""
+def make_repo(
+    folder: Path, base_url: str, model_dir: Path, leaves: tuple[str, ...] = LEAVES, config: dict | None = None
+) -> Path:
+    """A repository folder: taxonomy/ with the leaves, probe.jsonl and taxon.toml (`config`,
+    else pipeline_config's)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for leaf in LEAVES:
+    for leaf in leaves:
         shutil.copytree(REPO / "taxonomy" / leaf, folder / "taxonomy" / leaf)
     (folder / "probe.jsonl").write_text("".join(json.dumps(row) + "\n" for row in PROBE), encoding="utf-8")
-    (folder / "taxon.toml").write_text(toml_text(pipeline_config(base_url, model_dir)), encoding="utf-8")
+    config = config or pipeline_config(base_url, model_dir)
+    (folder / "taxon.toml").write_text(toml_text(config), encoding="utf-8")
+    return folder
+
+
+def make_upstream(
+    folder: Path, base_url: str, model_dir: Path, leaves: tuple[str, ...] = LEAVES, **generate: object
+) -> Path:
+    """The repository the workflows' jobs clone: make_repo's folder in a git repository on main
+    (nothing committed yet), whose gpu profile is the tiny CPU setup too (`generate`: more
+    [generate] settings), with a .gitignore of what the jobs write."""
+    config = pipeline_config(base_url, model_dir)
+    config["generate"].update(generate)
+    config["profiles"] = {"cpu": {}, "gpu": {}}
+    make_repo(folder, base_url, model_dir, leaves, config)
+    git(folder, "init", "-q", "-b", "main")
+    (folder / ".gitignore").write_text("runs/\n.taxon-cache/\ndist/\n")
     return folder
 
 
