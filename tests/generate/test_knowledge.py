@@ -134,3 +134,20 @@ def test_no_teacher_questions_leaves_the_documents_own_restatements(tmp_path, re
     assert pairs["Which songbird was first described in 1881 by the naturalist Tobias Quenby?"].startswith(
         "The Marrowick finch was first described in 1881"
     )
+
+
+def test_a_sentence_to_complete_stops_before_a_fact():
+    from taxon.documents.sections import Section
+    from taxon.generate.derived import continue_question
+    from taxon.qna.text import sentence_facts
+
+    section = Section("town.md", "Brindlemoor", "Landmarks", ())
+    church = "Saint Aldric's Church, on the hill above the square, has a window showing the river in twelve panels."
+    asked = continue_question(section, church, sentence_facts(church, frozenset(), set()))
+    # the name opens the sentence: the number is the fact to recall
+    assert asked == (
+        'Complete this statement from the document on Brindlemoor: "Saint Aldric\'s Church, on the hill above '
+        'the square, has a window showing the river in ..."'
+    )
+    plain = "The square is busy on market days and quiet in the evenings."
+    assert continue_question(section, plain, sentence_facts(plain, frozenset(), set())) is None

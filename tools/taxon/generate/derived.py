@@ -4,8 +4,9 @@ document in the prompt: the model has to hold what it is taught, not read it.
 A fact sticks when it is seen in several forms, so each is restated more than one way:
 - "section": a question naming the section, answered by the section's sentences;
 - "sentence_topic": a question naming a sentence's salient words, answered by the sentence;
-- "sentence_continue": the start of a sentence to complete (cut before its first number,
-  where it has one, so the figure is what the model must recall), answered by the sentence;
+- "sentence_continue": the start of a sentence to complete, cut before a fact (a number, a
+  name: the first with three words before it; a sentence without one is not asked), so the
+  fact is what the model must recall, answered by the sentence;
 - "sentence_fact": for each fact of a sentence (a number, a name), a question asking for it
   as a reader would ("how many metres", "in which year") by the sentence's words nearest it,
   answered by the sentence: every fact is recalled from a question, not copied from one
@@ -48,7 +49,6 @@ from taxon.qna.text import (
 )
 
 TOPIC_WORDS = 5  # salient words named in a sentence_topic question
-_NUMBER = re.compile(r"\d")
 
 
 def _derived(form: str, question: str, answer: str, seed: int | None = None) -> Candidate:
@@ -334,15 +334,15 @@ def lookup(subject: Subject, sentence: str, linked: bool) -> tuple[str, str] | N
     return _question(window), answer
 
 
-def continue_question(section: Section, sentence: str) -> str | None:
-    """The opening of the sentence to complete: up to its first number, else its first 40 % of
-    words; at least 3 words given and 3 left to recall."""
-    tokens = sentence.split()
-    first_number = next((i for i, token in enumerate(tokens) if _NUMBER.search(token)), None)
-    cut = first_number if first_number is not None and first_number >= 3 else max(3, int(len(tokens) * 0.4))
-    if len(tokens) - cut < 3:
-        return None
-    return f'Complete this statement from the document on {section.title}: "{" ".join(tokens[:cut])} ..."'
+def continue_question(section: Section, sentence: str, facts: list[Fact]) -> str | None:
+    """The opening of the sentence to complete, cut before its first fact (a number, a name)
+    with at least 3 words before it, so the fact is what the model must recall; None for a
+    sentence without one."""
+    for fact in facts:
+        opening = sentence[: fact.start].split()
+        if len(opening) >= 3:
+            return f'Complete this statement from the document on {section.title}: "{" ".join(opening)} ..."'
+    return None
 
 
 def document_candidates(job: LeafJob, sections: list[Section], forms: tuple[str, ...]) -> list[Candidate]:
@@ -363,16 +363,16 @@ def document_candidates(job: LeafJob, sections: list[Section], forms: tuple[str,
             )
             if "subject_lookup" in forms and subject is not None and (pair := lookup(subject, sentence, linked)):
                 candidates.append(_derived("subject_lookup", *pair))
+            facts = sentence_facts(sentence, names, topic_words)
             if "fact_echo" in forms:
-                for fact in sentence_facts(sentence, names, topic_words):
+                for fact in facts:
                     if echoed := echo_question(subject, sentence, fact, linked):
                         candidates.append(_derived("fact_echo", echoed, sentence))
-            for form, make in (("sentence_topic", topic_question), ("sentence_continue", continue_question)):
-                question = make(section, sentence) if form in forms else None
-                if question:
-                    candidates.append(_derived(form, question, sentence))
+            if "sentence_topic" in forms and (question := topic_question(section, sentence)):
+                candidates.append(_derived("sentence_topic", question, sentence))
+            if "sentence_continue" in forms and (question := continue_question(section, sentence, facts)):
+                candidates.append(_derived("sentence_continue", question, sentence))
             if "sentence_fact" in forms:
-                facts = sentence_facts(sentence, names, topic_words)
                 for fact in facts:
                     if question := fact_question(section, sentence, fact):
                         candidates.append(_derived("sentence_fact", question, sentence))
