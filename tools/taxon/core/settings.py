@@ -141,14 +141,7 @@ class GenerateSettings:
     questions_per_chunk: Annotated[int, AtLeast(0)] = 3  # 0: no teacher questions on passages
     seeds_per_chunk: int = 2
     knowledge_chunk_share: Share = 0.2
-    document_forms: tuple[DocumentForm, ...] = (
-        "section",
-        "sentence_fact",
-        "fact_echo",
-        "subject_lookup",
-        "seed_bare",
-        "sentence_continue",
-    )
+    document_forms: tuple[DocumentForm, ...] = ("section", "sentence_fact", "fact_echo", "subject_lookup", "seed_bare")
     chunk_tokenizer: str = ""
     max_new_tokens: Count = 256
     answer_length_factor: PositiveFloat = 1.5  # a leaf's answers may run to this many times its longest seed answer
