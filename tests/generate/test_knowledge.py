@@ -146,7 +146,7 @@ def test_a_sentence_to_complete_stops_before_a_fact():
     asked = continue_question(section, church, sentence_facts(church, frozenset(), set()))
     # the name opens the sentence: the number is the fact to recall
     assert asked == (
-        'Complete this statement from the document on Brindlemoor: "Saint Aldric\'s Church, on the hill above '
+        "Complete this statement from the document on Brindlemoor: \"Saint Aldric's Church, on the hill above "
         'the square, has a window showing the river in ..."'
     )
     plain = "The square is busy on market days and quiet in the evenings."
