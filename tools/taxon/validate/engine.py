@@ -5,9 +5,11 @@ one that could not be read."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -258,24 +260,39 @@ def validate_paths(
     validated); findings are reported for the validated files only. In every folder given,
     each file with no place in a leaf gets a report of its own (T003)."""
     paths = [Path(path) for path in paths]
-    walks = {path: walk(path) for path in paths if path.is_dir() and not path.is_symlink()}
-    targets = collect_targets(paths, walks)
-    checked = _check_all(targets, settings, latest, leaf_checks)
-    report = Report([item.report for item in checked])
-    for given, listings in walks.items():
-        report.add(tree_file_findings(given, listings))
-    validated = {os.path.abspath(target.path) for target in targets}
-    questions = [item.questions for item in checked if item.questions and item.questions.questions]
-    questions += _context_questions(tree_context, validated, settings)
-    by_path = {item.report.path: item.report for item in checked}
-    touched = set()
-    for found in tree_findings(questions, settings.tree_overlap):
-        if found.path in by_path:
-            by_path[found.path].findings.append(found)
-            touched.add(found.path)
-    for path in touched:
-        by_path[path].findings = _ordered(by_path[path].findings, settings.max_findings_per_rule)
-    return report
+    with _collector_paused():
+        walks = {path: walk(path) for path in paths if path.is_dir() and not path.is_symlink()}
+        targets = collect_targets(paths, walks)
+        checked = _check_all(targets, settings, latest, leaf_checks)
+        report = Report([item.report for item in checked])
+        for given, listings in walks.items():
+            report.add(tree_file_findings(given, listings))
+        validated = {os.path.abspath(target.path) for target in targets}
+        questions = [item.questions for item in checked if item.questions and item.questions.questions]
+        questions += _context_questions(tree_context, validated, settings)
+        by_path = {item.report.path: item.report for item in checked}
+        touched = set()
+        for found in tree_findings(questions, settings.tree_overlap):
+            if found.path in by_path:
+                by_path[found.path].findings.append(found)
+                touched.add(found.path)
+        for path in touched:
+            by_path[path].findings = _ordered(by_path[path].findings, settings.max_findings_per_rule)
+        return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off: a tree's checks allocate objects by the hundred thousand
+    and free them by reference count, so its passes (in the forked workers too) find nothing
+    to collect (the bench tree: about 30 ms of 0.9 s, the peak memory the same)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _questions(parsed: Parsed, entries: list[policy.SeedEntry]) -> LeafQuestions:
