@@ -1,6 +1,7 @@
 """The training set: every generated sample and the seed examples, minus the held-out rows
-evaluation uses, a leaf with few rows repeated up to a floor, and an optional replay set; rendered with the base model's chat template and
-tokenized with a next-token target at every position (-100 outside assistant turns)."""
+evaluation uses, a leaf with few rows repeated up to a floor, and an optional replay set;
+rendered with the base model's chat template and tokenized with a next-token target at every
+position (-100 outside assistant turns)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ class Encoded:
 class TrainingSet:
     samples: list[Encoded]
     dataset_hash: str  # over the messages of the samples used, in order
-    counts: dict[str, Any] = field(default_factory=dict)  # used (repeats too), trimmed, dropped {reason: n}, held_out,
-    # by_source (each row once), repeated (rows trained again to reach min_rows_per_leaf) and repeated_by_leaf
+    # used (repeats too), trimmed, dropped {reason: n}, held_out, by_source (each row once),
+    # repeated (rows trained again to reach min_rows_per_leaf) and repeated_by_leaf
+    counts: dict[str, Any] = field(default_factory=dict)
     held_out: list[Encoded] = field(default_factory=list)  # the held-out rows, for the eval loss (never trained)
 
     @property
