@@ -19,11 +19,10 @@ from taxon.qna.decisions import (
     SAMPLE_ID,
     decision_for,
     decision_path,
-    decisions_root,
     find_samples,
     write_decision,
 )
-from taxon.qna.layout import default_run_dir
+from taxon.qna.layout import decisions_root, default_run_dir
 
 REVIEWER_ENV = "TAXON_REVIEWER"
 

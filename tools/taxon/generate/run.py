@@ -42,13 +42,12 @@ from taxon.qna.decisions import (
     agreement,
     apply_decisions,
     decision_counts,
-    decisions_root,
     load_leaf_decisions,
     taxonomy_root_of,
 )
 from taxon.qna.facts import document_questions, leaf_names
 from taxon.qna.heldout import leaf_held_out, training_seed_indexes
-from taxon.qna.layout import DROPPED_NAME, EVAL_QUESTIONS_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.qna.layout import DROPPED_NAME, EVAL_QUESTIONS_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME, decisions_root
 from taxon.qna.samples import user_prompt
 from taxon.qna.solvers import leaf_solver
 from taxon.qna.taxonomy import Leaf

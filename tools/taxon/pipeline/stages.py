@@ -15,7 +15,7 @@ from taxon.core.errors import TaxonError
 from taxon.core.settings import Config, plain
 from taxon.core.store import atomic_write_json, hash_file, hash_tree
 from taxon.documents.records import content_settings
-from taxon.qna.decisions import decisions_digest, decisions_root, decisions_still_needed
+from taxon.qna.decisions import decisions_digest, decisions_still_needed
 from taxon.qna.layout import (
     MODEL_DIR,
     REPORT_JSON,
@@ -25,6 +25,7 @@ from taxon.qna.layout import (
     SUMS_NAME,
     TRAIN_RESULT_NAME,
     RunLayout,
+    decisions_root,
     read_bundle_leaves,
 )
 from taxon.qna.taxonomy import Leaf, iter_qna_files, leaf_id, load_leaves, select_qna_files

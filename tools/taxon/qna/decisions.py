@@ -111,11 +111,6 @@ def taxonomy_root_of(leaf_folder: Path, leaf_id: str) -> Path:
     return folder.parents[len(leaf_id.split("/")) - 1]
 
 
-def decisions_root(taxonomy_root: Path) -> Path:
-    """`decisions/` beside the taxonomy folder (`taxonomy/` -> `decisions/`)."""
-    return Path(taxonomy_root).resolve().parent / DECISIONS_DIR
-
-
 def decision_path(root: Path, leaf_id: str, sample: str) -> Path:
     return Path(root) / leaf_id / f"{sample}{DECISION_SUFFIX}"
 

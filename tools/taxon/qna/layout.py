@@ -5,6 +5,7 @@ these files, never through imports of one another."""
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,20 @@ ATTRIBUTION_NAME = "attribution.txt"
 # decisions/<leaf_id>/<sample id>.yaml, one file per decision (taxon.qna.decisions)
 DECISIONS_DIR = "decisions"
 DECISION_SUFFIX = ".yaml"
+
+
+def decisions_root(taxonomy_root: Path) -> Path:
+    """`decisions/` beside the taxonomy folder (`taxonomy/` -> `decisions/`)."""
+    return Path(taxonomy_root).resolve().parent / DECISIONS_DIR
+
+
+def decisions_root_of(path: Path) -> Path | None:
+    """The decisions folder a path is in (or is), by its name."""
+    resolved = Path(os.path.abspath(path))
+    for folder in (resolved, *resolved.parents):
+        if folder.name == DECISIONS_DIR:
+            return folder
+    return None
 
 
 def name_problem(name: str) -> str | None:

@@ -22,11 +22,18 @@ from taxon.qna.decisions import (
     MAX_DECISIONS_PER_COMMENT,
     SAMPLE_ID,
     decision_path,
-    decisions_root,
     hidden_ranges,
     row_sample_id,
 )
-from taxon.qna.layout import DECISIONS_DIR, DROPPED_NAME, QNA_NAME, SAMPLES_NAME, STATS_NAME, SUMMARY_NAME
+from taxon.qna.layout import (
+    DECISIONS_DIR,
+    DROPPED_NAME,
+    QNA_NAME,
+    SAMPLES_NAME,
+    STATS_NAME,
+    SUMMARY_NAME,
+    decisions_root,
+)
 from taxon.qna.taxonomy import Seed, load_leaf
 
 

@@ -14,7 +14,7 @@ from taxon.core.rules import finding
 from taxon.core.settings import ValidateSettings
 from taxon.core.store import read_jsonl
 from taxon.qna.decisions import decision_files, read_decision, row_sample_id
-from taxon.qna.layout import DECISIONS_DIR, DROPPED_NAME, SAMPLES_NAME
+from taxon.qna.layout import DROPPED_NAME, SAMPLES_NAME
 from taxon.qna.samples import leaf_sample_dirs
 from taxon.validate.engine import FileReport
 
@@ -24,15 +24,6 @@ def _display(path: Path) -> str:
         return os.path.relpath(path)
     except ValueError:
         return str(path)
-
-
-def decisions_root_of(path: Path) -> Path | None:
-    """The decisions folder a path is in (or is), by its name."""
-    resolved = Path(os.path.abspath(path))
-    for folder in (resolved, *resolved.parents):
-        if folder.name == DECISIONS_DIR:
-            return folder
-    return None
 
 
 def generated_ids(generate_dir: Path) -> dict[str, set[str]]:
