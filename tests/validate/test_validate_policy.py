@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 from support.leaves import knowledge_text, skill_text
 from taxon.core.settings import ValidateSettings, plain
+from taxon.validate import engine
 from taxon.validate.engine import validate_paths
 
 DEFAULTS = ValidateSettings()
@@ -240,13 +242,35 @@ def test_leaves_whose_seeds_nearly_coincide_warn_once_per_pair(make_leaf, tmp_pa
     assert report.warnings == 2 and report.errors == 0
 
 
-def test_a_large_tree_checked_in_processes_reports_the_same(make_leaf, tmp_path):
+def _many_leaves(make_leaf, tmp_path: Path) -> Path:
     for number in range(6):
         make_leaf(f"compositional_skills/many/leaf_{number}", skill_text().replace("Describe", f"Describe {number}"))
     make_leaf("compositional_skills/many/broken", "a: [\n")
-    serial = validate_paths([tmp_path / "taxonomy"])
-    parallel = validate_paths([tmp_path / "taxonomy"], settings=ValidateSettings(parallel_from=2, workers=2))
-    assert parallel.to_json() == serial.to_json() and serial.errors == 1
+    (tmp_path / "taxonomy/compositional_skills/many/notes.txt").write_text("a stray file\n")  # T003
+    return tmp_path / "taxonomy"
+
+
+def test_a_large_tree_checked_in_processes_reports_the_same(make_leaf, tmp_path):
+    taxonomy = _many_leaves(make_leaf, tmp_path)
+    serial = validate_paths([taxonomy])
+    parallel = validate_paths([taxonomy], settings=ValidateSettings(parallel_from=2, workers=2))
+    assert parallel.to_json() == serial.to_json() and serial.errors == 2  # the broken leaf, the stray file
+    assert [report.findings[0].rule for report in serial.tree] == ["T003"]
+
+
+def test_a_worker_that_dies_costs_time_not_findings(make_leaf, tmp_path, monkeypatch):
+    taxonomy = _many_leaves(make_leaf, tmp_path)
+    serial = validate_paths([taxonomy])
+    parent, check_file = os.getpid(), engine.check_file
+
+    def dies_in_a_worker(*args, **kwargs):
+        if os.getpid() != parent:
+            os._exit(1)  # as if killed (out of memory) on the first file it took
+        return check_file(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "check_file", dies_in_a_worker)
+    parallel = validate_paths([taxonomy], settings=ValidateSettings(parallel_from=2, workers=3))
+    assert parallel.to_json() == serial.to_json()
 
 
 def test_taxon_toml_states_every_default():

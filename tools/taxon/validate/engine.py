@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from multiprocessing.context import BaseContext
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -226,15 +226,20 @@ def _policy_check(
     ]
 
 
+_PLACE = attrgetter("line", "column", "rule", "message")
+
+
 def _ordered(findings: list[Finding], cap: int) -> list[Finding]:
     """Sorted by place, at most `cap` of each rule (the last one counting the rest), with a
     schema pattern error dropped where a policy rule says the same thing more precisely at
     the same node (document repo, commit and patterns)."""
     policy_places = {(f.line, f.column) for f in findings if f.rule.startswith("P06")}
     kept = [f for f in findings if not (f.rule == "S006" and (f.line, f.column) in policy_places)]
-    kept.sort(key=lambda f: (f.line, f.column, f.rule, f.message))
+    kept.sort(key=_PLACE)
+    if len(kept) <= cap:
+        return kept
     per_rule = Counter(f.rule for f in kept)
-    if max(per_rule.values(), default=0) <= cap:
+    if max(per_rule.values()) <= cap:
         return kept
     shown: list[Finding] = []
     seen: Counter[str] = Counter()
@@ -263,10 +268,13 @@ def validate_paths(
     with _collector_paused():
         walks = {path: walk(path) for path in paths if path.is_dir() and not path.is_symlink()}
         targets = collect_targets(paths, walks)
-        checked = _check_all(targets, settings, latest, leaf_checks)
+
+        def misplaced_files() -> list[Finding]:  # T003: needs the walks only, found while files are checked
+            return [found for given, listings in walks.items() for found in tree_file_findings(given, listings)]
+
+        checked, misplaced = _check_all(targets, settings, latest, leaf_checks, misplaced_files)
         report = Report([item.report for item in checked])
-        for given, listings in walks.items():
-            report.add(tree_file_findings(given, listings))
+        report.add(misplaced)
         validated = {os.path.abspath(target.path) for target in targets}
         questions = [item.questions for item in checked if item.questions and item.questions.questions]
         questions += _context_questions(tree_context, validated, settings)
@@ -317,25 +325,85 @@ def _workers(settings: ValidateSettings, count: int) -> int:
 
 
 def _check_all(
-    targets: list[Target], settings: ValidateSettings, latest: bool, leaf_checks: tuple[LeafCheck, ...]
-) -> list[Checked]:
-    """Every target checked, in order; a large tree across processes (forked: nothing to
-    re-import). Leaf checks (the documents) stay in this process: they wait on the network."""
+    targets: list[Target],
+    settings: ValidateSettings,
+    latest: bool,
+    leaf_checks: tuple[LeafCheck, ...],
+    meanwhile: Callable[[], list[Finding]],
+) -> tuple[list[Checked], list[Finding]]:
+    """Every target checked, in order, and what `meanwhile` found (work of this process that
+    needs no checked file). A large tree is checked across forked processes, this one too
+    (nothing to re-import). Leaf checks (the documents) stay in this process: they wait on
+    the network."""
     workers = _workers(settings, len(targets))
-    if workers > 1 and not leaf_checks:
-        import multiprocessing
-
-        if "fork" in multiprocessing.get_all_start_methods():
-            return _check_in_processes(targets, settings, latest, workers, multiprocessing.get_context("fork"))
-    return [check_file(target, settings, latest, leaf_checks) for target in targets]
+    if workers > 1 and not leaf_checks and hasattr(os, "fork"):
+        return _check_forked(targets, settings, latest, workers, meanwhile)
+    found = meanwhile()
+    return [check_file(target, settings, latest, leaf_checks) for target in targets], found
 
 
-def _check_in_processes(
-    targets: list[Target], settings: ValidateSettings, latest: bool, workers: int, context: BaseContext
-) -> list[Checked]:
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
+_CHUNKS = 128  # a tree's targets are handed out in about this many chunks: a chunk's number is a byte
 
-    chunk = max(1, len(targets) // (workers * 4))
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(partial(check_file, settings=settings, latest=latest), targets, chunksize=chunk))
+
+def _check_forked(
+    targets: list[Target],
+    settings: ValidateSettings,
+    latest: bool,
+    workers: int,
+    meanwhile: Callable[[], list[Finding]],
+) -> tuple[list[Checked], list[Finding]]:
+    """The targets in chunks, each taken by whichever process asks first: the chunk numbers
+    wait in a pipe, one byte each, and this process and its forked children read them one at
+    a time (so this one can do `meanwhile` first, and none waits on another's slower share).
+    Each child sends what it checked back through a pipe of its own, pickled. A child that
+    dies costs time, not findings: the chunks it took are checked here."""
+    import pickle
+
+    size = -(-len(targets) // _CHUNKS)
+    count = -(-len(targets) // size)
+    queue, queue_end = os.pipe()
+    os.write(queue_end, bytes(range(count)))
+    os.close(queue_end)
+
+    def check_taken() -> dict[int, list[Checked]]:
+        done = {}
+        while taken := os.read(queue, 1):
+            number = taken[0]
+            done[number] = [
+                check_file(target, settings, latest) for target in targets[number * size : (number + 1) * size]
+            ]
+        return done
+
+    children = []
+    for _ in range(workers - 1):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: leaves without running this process's exit code
+            status = 1
+            try:
+                os.close(read_end)
+                done = check_taken()
+                with os.fdopen(write_end, "wb") as sink:
+                    pickle.dump(done, sink, protocol=pickle.HIGHEST_PROTOCOL)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        children.append((pid, read_end))
+    found = meanwhile()
+    done = check_taken()
+    os.close(queue)
+    for pid, read_end in children:
+        with os.fdopen(read_end, "rb") as source:
+            payload = source.read()
+        os.waitpid(pid, 0)
+        try:
+            done.update(pickle.loads(payload))
+        except Exception:  # the child died before it sent all: its chunks are checked below
+            pass
+    for number in range(count):
+        if number not in done:
+            done[number] = [
+                check_file(target, settings, latest) for target in targets[number * size : (number + 1) * size]
+            ]
+    return [checked for number in range(count) for checked in done[number]], found
