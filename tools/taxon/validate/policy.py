@@ -3,7 +3,10 @@ empty values, repeated seeds, attribution and license, names, and document refer
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +148,12 @@ def empty_findings(parsed: Parsed, kind: str, version: int) -> list[Finding]:
     return found
 
 
+def _context_words(entry: SeedEntry) -> int:
+    """The words of a seed's context, as `word_count` counts them, from its normalised form
+    (the same words joined by single spaces): no second split of a long text."""
+    return entry.context_key.count(" ") + 1 if entry.context_key else 0
+
+
 def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], settings: ValidateSettings) -> list[Finding]:
     found = []
     if kind == "knowledge":
@@ -152,7 +161,7 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
         for entry in entries:
             if entry.context_path and entry.context_path not in seen_contexts:
                 seen_contexts.add(entry.context_path)
-                count, limit = word_count(entry.context), settings.context_words
+                count, limit = _context_words(entry), settings.context_words
                 if count > limit:
                     found.append(
                         finding(
@@ -174,9 +183,9 @@ def budget_findings(parsed: Parsed, kind: str, entries: list[SeedEntry], setting
                 )
     else:
         # a context several seeds share (InstructLab's grounded skills repeat one per seed) counts once
-        contexts = {entry.context_key: entry.context for entry in entries if entry.context_key}
+        contexts = {entry.context_key: entry for entry in entries if entry.context_key}
         total = sum(word_count(e.question) + word_count(e.answer) for e in entries) + sum(
-            map(word_count, contexts.values())
+            map(_context_words, contexts.values())
         )
         limit = settings.skill_words
         if total > limit:
@@ -197,6 +206,7 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: Valid
     found = []
     first_of: dict[str, SeedEntry] = {}
     kept: dict[str, list[tuple[SeedEntry, frozenset[str]]]] = {}
+    per_context = Counter(entry.context_key for entry in entries if entry.key)
     for entry in entries:
         key = entry.key
         if not key:
@@ -216,6 +226,8 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: Valid
         first_of[key] = entry
         if len(entries) > settings.near_duplicate_max_seeds:
             continue  # pairwise comparison grows with the square; the schema caps seeds anyway
+        if per_context[entry.context_key] == 1:
+            continue  # alone in its context (a grounded skill's seed): nothing to be near
         bag = frozenset(words(f"{entry.question} {entry.answer}"))
         same_context = kept.setdefault(entry.context_key, [])
         for other, other_bag in same_context:
@@ -291,14 +303,19 @@ def covered_by_repository_license(leaf_id: str, settings: ValidateSettings) -> b
 
 
 def attribution_findings(display: str, folder: Path, settings: ValidateSettings) -> list[Finding]:
-    path = folder / ATTRIBUTION_NAME
+    path = os.path.join(folder, ATTRIBUTION_NAME)
     allowed = settings.licenses
     allowed_text = ", ".join(allowed)
-    if not path.is_file() or path.is_symlink():
+    try:
+        info = os.lstat(path)
+        size = info.st_size if stat.S_ISREG(info.st_mode) else -1
+    except OSError:
+        size = -1
+    if size < 0:  # missing, or not a regular file (a symbolic link is T003's)
         if not settings.require_attribution:
             return []
         default = ""
-        if covered_by_repository_license(leaf_id(folder / QNA_NAME), settings):
+        if settings.repository_license and covered_by_repository_license(leaf_id(folder / QNA_NAME), settings):
             default = (
                 f", or accept the default ([validate] repository_license, {settings.repository_license}): "
                 "taxon migrate --accept-defaults writes it"
@@ -313,8 +330,8 @@ def attribution_findings(display: str, folder: Path, settings: ValidateSettings)
                 f"({allowed_text}), creator names{default}",
             )
         ]
-    with open(path, "rb") as handle:
-        text = handle.read(settings.max_file_bytes).decode("utf-8", errors="replace")
+    with open(path, "rb") as handle:  # read at its size: read(max_file_bytes) would allocate the cap whole
+        text = handle.read(min(size, settings.max_file_bytes)).decode("utf-8", errors="replace")
     allowed_by_normal = {normal_license(name): name for name in allowed}
     named = [name.strip() for name in _LICENSE_LINE.findall(text)]
     if not named:
