@@ -341,4 +341,11 @@ def write_rules_table(path: Path) -> bool:
 
 def finding(path: str, line: int, column: int, code: str, message: str) -> Finding:
     """A finding of one rule, its severity from the table; positions are 1-based."""
-    return Finding(str(path), max(line, 1), max(column, 1), code, RULES[code].severity, message)
+    return Finding(
+        path if type(path) is str else str(path),
+        line if line > 1 else 1,
+        column if column > 1 else 1,
+        code,
+        RULES[code].severity,
+        message,
+    )

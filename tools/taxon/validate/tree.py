@@ -24,8 +24,7 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
             holders[question].append(number)
     close_pairs = _close_pairs(leaves, holders, overlap)
     found = []
-    for first, second in sorted(close_pairs):
-        shared = len(leaves[first].questions.keys() & leaves[second].questions.keys())
+    for (first, second), shared in sorted(close_pairs.items()):
         for this, other in ((first, second), (second, first)):
             found.append(
                 finding(
@@ -56,16 +55,16 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
     return found
 
 
-def _close_pairs(leaves: list[LeafQuestions], holders: dict[str, list[int]], overlap: float) -> set[tuple[int, int]]:
+def _close_pairs(leaves: list[LeafQuestions], holders: dict[str, list[int]], overlap: float) -> dict[tuple[int, int], int]:
     """Pairs of leaves whose question sets have a Jaccard similarity of at least `overlap`,
-    found through the questions they share (never all pairs)."""
-    pairs = set()
+    found through the questions they share (never all pairs), each with the count it shares."""
+    pairs = {}
     for number, leaf in enumerate(leaves):
         shared = Counter(other for question in leaf.questions for other in holders[question] if other > number)
         for other, count in shared.items():
             union = len(leaf.questions) + len(leaves[other].questions) - count
             if union and count / union >= overlap:
-                pairs.add((number, other))
+                pairs[number, other] = count
     return pairs
 
 
