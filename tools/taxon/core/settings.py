@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -396,9 +397,15 @@ def _table(value: Any, dotted: str, where: str) -> Mapping[str, Any]:
     return value
 
 
+@functools.cache
+def _hints(schema: type) -> dict[str, Any]:
+    """A table's field types, resolved once a process (a config is built a few times a run)."""
+    return typing.get_type_hints(schema, include_extras=True)
+
+
 def _build(schema: type[SettingsT], table: Mapping[str, Any], dotted: str, where: str) -> SettingsT:
     known = [item.name for item in fields(typing.cast(Any, schema))]
-    hints = typing.get_type_hints(schema, include_extras=True)
+    hints = _hints(typing.cast(type, schema))
     for key in table:
         if key not in known:
             _unknown(f"{dotted}.{key}", [f"{dotted}.{name}" for name in known], where)
