@@ -24,6 +24,7 @@ from taxon.qna.loader import NodePath, Parsed, line_column
 from taxon.qna.taxonomy import KINDS, leaf_id
 from taxon.qna.text import jaccard, word_count, words
 from taxon.validate.schemas import dotted, key_rule
+from taxon.validate.tree import SeedKey
 
 _TAB = re.compile(r"\t")
 _TRAILING = re.compile(r"(?<![ \t])[ \t]+(?=\r?$)", re.M)  # linear: starts only where a run starts
@@ -43,7 +44,7 @@ class SeedEntry:
     path: NodePath  # of the question node
     context_path: NodePath | None = None
     context_key: str = ""  # the context, normalised
-    key: str = ""  # what makes a seed the same as another: see `seed_entries`
+    key: SeedKey = ()  # what makes a seed the same as another: see `seed_entries`
 
 
 def normal_text(text: str) -> str:
@@ -78,7 +79,7 @@ def seed_entries(data: dict[str, Any]) -> list[SeedEntry]:
                 continue
             question = _as_text(pair.get("question"))
             question_key = normal_text(question)
-            key = f"{context_key} | {question_key}" if context_key and question_key else question_key
+            key = (context_key, question_key) if question_key else ()
             entries.append(
                 SeedEntry(question, _as_text(pair.get("answer")), context, path, context_path, context_key, key)
             )
@@ -204,7 +205,7 @@ def duplicate_findings(parsed: Parsed, entries: list[SeedEntry], settings: Valid
     """Exact repeats (P030), then near repeats (P031): seeds of the same context whose
     question-and-answer words nearly coincide."""
     found = []
-    first_of: dict[str, SeedEntry] = {}
+    first_of: dict[SeedKey, SeedEntry] = {}
     kept: dict[str, list[tuple[SeedEntry, frozenset[str]]]] = {}
     per_context = Counter(entry.context_key for entry in entries if entry.key)
     for entry in entries:

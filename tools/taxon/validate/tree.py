@@ -10,15 +10,19 @@ from dataclasses import dataclass
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
 
+# A seed's identity: its context and its question, each normalised (the context "" when it has
+# none); () for a seed without a question. One context's string is shared by its seeds' keys.
+SeedKey = tuple[str, ...]
+
 
 @dataclass(frozen=True)
 class LeafQuestions:
     path: str  # as displayed
-    questions: dict[str, tuple[int, int]]  # normalised question -> line, column of its first use
+    questions: dict[SeedKey, tuple[int, int]]  # a seed's key -> line, column of its first question
 
 
 def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
-    holders: dict[str, list[int]] = defaultdict(list)
+    holders: dict[SeedKey, list[int]] = defaultdict(list)
     for number, leaf in enumerate(leaves):
         for question in leaf.questions:
             holders[question].append(number)
@@ -55,7 +59,9 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
     return found
 
 
-def _close_pairs(leaves: list[LeafQuestions], holders: dict[str, list[int]], overlap: float) -> dict[tuple[int, int], int]:
+def _close_pairs(
+    leaves: list[LeafQuestions], holders: dict[SeedKey, list[int]], overlap: float
+) -> dict[tuple[int, int], int]:
     """Pairs of leaves whose question sets have a Jaccard similarity of at least `overlap`,
     found through the questions they share (never all pairs), each with the count it shares."""
     pairs = {}
@@ -68,9 +74,9 @@ def _close_pairs(leaves: list[LeafQuestions], holders: dict[str, list[int]], ove
     return pairs
 
 
-def leaf_questions(path: str, questions: list[tuple[str, tuple[int, int]]]) -> LeafQuestions:
+def leaf_questions(path: str, questions: list[tuple[SeedKey, tuple[int, int]]]) -> LeafQuestions:
     """A leaf's seeds keyed by `SeedEntry.key`, each with the place of its first question."""
-    table: dict[str, tuple[int, int]] = {}
+    table: dict[SeedKey, tuple[int, int]] = {}
     for key, place in questions:
         if key:
             table.setdefault(key, place)
