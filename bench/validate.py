@@ -60,15 +60,23 @@ for folder, _, names in os.walk(sys.argv[1]):
 def seconds(command: list[str], runs: int) -> tuple[float, float]:
     """Median wall time and CPU time (user + system, its child processes included) of a
     command, its output discarded. On a busy machine the CPU time is the steadier figure."""
-    walls, cpus = [], []
+    return side_by_side([command], runs)[0]
+
+
+def side_by_side(commands: list[list[str]], runs: int) -> list[tuple[float, float]]:
+    """`seconds` of each command, the commands run in turn: a ratio between them holds when
+    the machine's speed drifts (a shared VM's does by a tenth within minutes)."""
+    walls: list[list[float]] = [[] for _ in commands]
+    cpus: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+        for index, command in enumerate(commands):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            walls[index].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[index].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return [(statistics.median(wall), statistics.median(cpu)) for wall, cpu in zip(walls, cpus)]
 
 
 def leaf_folders() -> list[Path]:
@@ -160,9 +168,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="taxon-bench-") as tmp:
         made = build_tree(Path(tmp) / "taxonomy", count)
         tree_command = [*taxon, "--format", "json", str(Path(tmp) / "taxonomy")]
-        tree, tree_cpu = seconds(tree_command, max(1, runs - 2))
+        load_command = [sys.executable, "-c", BARE_LOAD, str(Path(tmp) / "taxonomy")]
+        (tree, tree_cpu), (load, load_cpu) = side_by_side([tree_command, load_command], runs)
         serial, serial_cpu = seconds([*tree_command, "--set", "validate.parallel_from=1000000"], 1)
-        load, load_cpu = seconds([sys.executable, "-c", BARE_LOAD, str(Path(tmp) / "taxonomy")], runs)
         files = sum(1 for _ in Path(tmp).rglob("*") if _.is_file())
         print(
             f"tree of {made} leaves, {files} files (JSON out): {tree:5.2f} s wall, {tree_cpu:.2f} s CPU in all   "
