@@ -9,8 +9,9 @@ import gc
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from taxon.validate import policy
 from taxon.validate.files import Listing, is_qna_name, tree_file_findings, walk
 from taxon.validate.schemas import LATEST, VERSIONS, declared_version, schema_findings
 from taxon.validate.tree import LeafQuestions, leaf_questions, tree_findings
+from taxon.validate.workers import ForkedMap
 
 LeafCheck = Callable[[Leaf], list[Finding]]  # e.g. the documents check of --check-documents
 
@@ -102,15 +104,18 @@ class Target:
     findings: tuple[Finding, ...] = ()
 
 
-def collect_targets(paths: Iterable[Path], walks: dict[Path, list[Listing]] | None = None) -> list[Target]:
+def collect_targets(paths: Iterable[Path], found_in: dict[Path, list[Target]] | None = None) -> list[Target]:
     """The files to validate: each path itself, or every qna.yaml-like file in a folder
-    (symlinked folders are not followed but reported). Each file once, in order. `walks`:
-    the folders' walks, when the caller has them already."""
+    (symlinked folders are not followed but reported). Each file once, in order. `found_in`:
+    what the walks of folders found already (`_listing_targets`, in any order)."""
     targets: dict[str, Target] = {}
     for path in paths:
         path = Path(path)
         if path.is_dir() and not path.is_symlink():
-            found = _targets_in(path, (walks or {}).get(path) or walk(path))
+            found = (found_in or {}).get(path)
+            if found is None:
+                found = [target for listing in walk(path) for target in _listing_targets(path, listing)]
+            found = sorted(found, key=lambda target: target.display)
         else:
             found = [Target(path, str(path))]
         for target in found:
@@ -118,24 +123,23 @@ def collect_targets(paths: Iterable[Path], walks: dict[Path, list[Listing]] | No
     return list(targets.values())
 
 
-def _targets_in(root: Path, listings: list[Listing]) -> list[Target]:
-    """The qna.yaml-like files of a walked folder, and its symlinked folders (Y011); hidden
-    folders are no part of the taxonomy (T003 says so) and are not looked into."""
+def _listing_targets(root: Path, listing: Listing) -> list[Target]:
+    """The targets of one folder of a walk; hidden folders are no part of the taxonomy (T003
+    says so) and are not looked into."""
+    links = [name for name, link in listing.folders if link and not name.startswith(".")]
+    leaves = [name for name, _ in listing.files if is_qna_name(name)]
+    if not (links or leaves) or any(part.startswith(".") for part in listing.relative.split("/")):
+        return []  # most folders of a tree hold neither: no path is made for them
+    folder = root / listing.relative if listing.relative else root
     found = []
-    for listing in listings:
-        links = [name for name, link in listing.folders if link and not name.startswith(".")]
-        leaves = [name for name, _ in listing.files if is_qna_name(name)]
-        if not (links or leaves) or any(part.startswith(".") for part in listing.relative.split("/")):
-            continue  # most folders of a tree hold neither: no path is made for them
-        folder = root / listing.relative if listing.relative else root
-        for name in links:
-            path = folder / name
-            message = "this folder is a symbolic link: replace it with a real folder"
-            found.append(Target(path, str(path), (finding(str(path), 1, 1, "Y011", message),)))
-        for name in leaves:
-            path = folder / name
-            found.append(Target(path, str(path)))
-    return sorted(found, key=lambda target: target.display)
+    for name in links:
+        path = folder / name
+        message = "this folder is a symbolic link: replace it with a real folder"
+        found.append(Target(path, str(path), (finding(str(path), 1, 1, "Y011", message),)))
+    for name in leaves:
+        path = folder / name
+        found.append(Target(path, str(path)))
+    return found
 
 
 @dataclass
@@ -265,14 +269,29 @@ def validate_paths(
     validated); findings are reported for the validated files only. In every folder given,
     each file with no place in a leaf gets a report of its own (T003)."""
     paths = [Path(path) for path in paths]
-    with _collector_paused():
-        walks = {path: walk(path) for path in paths if path.is_dir() and not path.is_symlink()}
-        targets = collect_targets(paths, walks)
+    folders = [path for path in paths if path.is_dir() and not path.is_symlink()]
+    workers = 1 if leaf_checks else settings.workers or min(os.cpu_count() or 1, 4)
+    checkers = ForkedMap(partial(_check_named, settings=settings, latest=latest), workers, settings.parallel_from)
+    with _collector_paused(), closing(checkers):
+        checkers.feed(str(path) for path in paths if path not in folders)
+        walks: dict[Path, list[Listing]] = {}
+        found_in: dict[Path, list[Target]] = {}
+        for folder in folders:  # the files found first are checked while the walk goes on
+            found_in[folder] = []
+
+            def feed(listing: Listing, root: Path = folder, found: list[Target] = found_in[folder]) -> None:
+                targets = _listing_targets(root, listing)
+                found += targets
+                checkers.feed(target.display for target in targets if not target.findings)
+
+            walks[folder] = walk(folder, feed)
+        targets = collect_targets(paths, found_in)
 
         def misplaced_files() -> list[Finding]:  # T003: needs the walks only, found while files are checked
             return [found for given, listings in walks.items() for found in tree_file_findings(given, listings)]
 
-        checked, misplaced = _check_all(targets, settings, latest, leaf_checks, misplaced_files)
+        done, misplaced = checkers.finish(misplaced_files)
+        checked = [done.get(target.display) or check_file(target, settings, latest, leaf_checks) for target in targets]
         report = Report([item.report for item in checked])
         report.add(misplaced)
         validated = {os.path.abspath(target.path) for target in targets}
@@ -318,92 +337,6 @@ def _context_questions(paths: Iterable[Path], skip: set[str], settings: Validate
     return found
 
 
-def _workers(settings: ValidateSettings, count: int) -> int:
-    if count < settings.parallel_from:
-        return 1
-    return settings.workers or min(os.cpu_count() or 1, 4)
-
-
-def _check_all(
-    targets: list[Target],
-    settings: ValidateSettings,
-    latest: bool,
-    leaf_checks: tuple[LeafCheck, ...],
-    meanwhile: Callable[[], list[Finding]],
-) -> tuple[list[Checked], list[Finding]]:
-    """Every target checked, in order, and what `meanwhile` found (work of this process that
-    needs no checked file). A large tree is checked across forked processes, this one too
-    (nothing to re-import). Leaf checks (the documents) stay in this process: they wait on
-    the network."""
-    workers = _workers(settings, len(targets))
-    if workers > 1 and not leaf_checks and hasattr(os, "fork"):
-        return _check_forked(targets, settings, latest, workers, meanwhile)
-    found = meanwhile()
-    return [check_file(target, settings, latest, leaf_checks) for target in targets], found
-
-
-_CHUNKS = 128  # a tree's targets are handed out in about this many chunks: a chunk's number is a byte
-
-
-def _check_forked(
-    targets: list[Target],
-    settings: ValidateSettings,
-    latest: bool,
-    workers: int,
-    meanwhile: Callable[[], list[Finding]],
-) -> tuple[list[Checked], list[Finding]]:
-    """The targets in chunks, each taken by whichever process asks first: the chunk numbers
-    wait in a pipe, one byte each, and this process and its forked children read them one at
-    a time (so this one can do `meanwhile` first, and none waits on another's slower share).
-    Each child sends what it checked back through a pipe of its own, pickled. A child that
-    dies costs time, not findings: the chunks it took are checked here."""
-    import pickle
-
-    size = -(-len(targets) // _CHUNKS)
-    count = -(-len(targets) // size)
-    queue, queue_end = os.pipe()
-    os.write(queue_end, bytes(range(count)))
-    os.close(queue_end)
-
-    def check_taken() -> dict[int, list[Checked]]:
-        done = {}
-        while taken := os.read(queue, 1):
-            number = taken[0]
-            done[number] = [
-                check_file(target, settings, latest) for target in targets[number * size : (number + 1) * size]
-            ]
-        return done
-
-    children = []
-    for _ in range(workers - 1):
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: leaves without running this process's exit code
-            status = 1
-            try:
-                os.close(read_end)
-                done = check_taken()
-                with os.fdopen(write_end, "wb") as sink:
-                    pickle.dump(done, sink, protocol=pickle.HIGHEST_PROTOCOL)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        children.append((pid, read_end))
-    found = meanwhile()
-    done = check_taken()
-    os.close(queue)
-    for pid, read_end in children:
-        with os.fdopen(read_end, "rb") as source:
-            payload = source.read()
-        os.waitpid(pid, 0)
-        try:
-            done.update(pickle.loads(payload))
-        except Exception:  # the child died before it sent all: its chunks are checked below
-            pass
-    for number in range(count):
-        if number not in done:
-            done[number] = [
-                check_file(target, settings, latest) for target in targets[number * size : (number + 1) * size]
-            ]
-    return [checked for number in range(count) for checked in done[number]], found
+def _check_named(display: str, settings: ValidateSettings, latest: bool) -> Checked:
+    """check_file of a path as the walk displays it (what workers are sent)."""
+    return check_file(Target(Path(display), display), settings, latest)

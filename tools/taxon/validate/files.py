@@ -10,7 +10,7 @@ a pull request changes, which then count as code)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -64,10 +64,11 @@ class Listing:
     files: tuple[tuple[str, bool], ...]
 
 
-def walk(root: Path) -> list[Listing]:
+def walk(root: Path, on_listing: Callable[[Listing], object] | None = None) -> list[Listing]:
     """Every folder under `root`, symbolic links to folders listed but not entered: one
     scandir a folder, the entry types as the file system reports them (os.walk with a stat
-    per file took 0.3 s of a 2,000-leaf tree, and validate walked it twice)."""
+    per file took 0.3 s of a 2,000-leaf tree, and validate walked it twice). `on_listing`:
+    called with each folder's listing as soon as it is made."""
     listings = []
     pending = [""]
     top = os.fspath(root)
@@ -89,6 +90,8 @@ def walk(root: Path) -> list[Listing]:
             else:
                 files.append((entry.name, entry.is_file(follow_symlinks=False)))
         listings.append(Listing(relative, tuple(sorted(folders)), tuple(sorted(files))))
+        if on_listing is not None:
+            on_listing(listings[-1])
     return sorted(listings, key=lambda listing: listing.relative)
 
 

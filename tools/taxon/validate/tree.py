@@ -40,11 +40,16 @@ def tree_findings(leaves: list[LeafQuestions], overlap: float) -> list[Finding]:
                     "merge the two leaves or make them distinct",
                 )
             )
+    close_to: dict[int, set[int]] = defaultdict(set)  # each leaf's T002 partners: no T001 between them
+    for first, second in close_pairs:
+        close_to[first].add(second)
+        close_to[second].add(first)
     for question, numbers in holders.items():
         if len(numbers) < 2:
             continue
         for this in numbers:
-            others = [n for n in numbers if n != this and ((this, n) if this < n else (n, this)) not in close_pairs]
+            partners = close_to.get(this, ())
+            others = [n for n in numbers if n != this and n not in partners]
             if not others:
                 continue
             more = f" (and {len(others) - 1} more leaves)" if len(others) > 1 else ""
