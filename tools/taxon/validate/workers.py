@@ -93,6 +93,7 @@ class ForkedMap(Generic[Result]):
 
     def _start(self) -> None:
         self.queue = os.pipe()
+        os.set_blocking(self.queue[0], False)
         _enlarge(self.queue[1])  # when the queue is full all the same, this process takes from it
         for _ in range(self.workers - 1):
             results_in, results_out = os.pipe()
@@ -142,12 +143,21 @@ class ForkedMap(Generic[Result]):
                 os.write(self.queue[1], record)
                 return
             except BlockingIOError:
-                self._take_one()  # the queue is full: this process does some of it
+                self._take_one(wait=False)  # the queue is full: this process does some of it
 
-    def _take_one(self) -> bool:
-        """Do one record of the queue; False where it has ended."""
+    def _take_one(self, wait: bool = True) -> bool:
+        """Do one record of the queue; False where it has ended (or, not waiting, is empty).
+        Every reader's end is non-blocking (it is one file shared by all): a reader that finds
+        the queue empty waits for it to be readable, then tries again, as the others do."""
         assert self.queue is not None
-        record = os.read(self.queue[0], _RECORD)
+        while True:
+            try:
+                record = os.read(self.queue[0], _RECORD)
+                break
+            except BlockingIOError:
+                if not wait:
+                    return False
+                select.select([self.queue[0]], [], [])
         done = {}
         for name in record.rstrip(b"\0").split(b"\0") if record.strip(b"\0") else ():
             text = name.decode("utf-8", "surrogateescape")
