@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -21,7 +22,14 @@ def names(count: int) -> list[str]:
 
 
 def test_every_name_is_done_once_by_some_process_and_meanwhile_runs_here():
-    pool = ForkedMap(shout, workers=3, start_from=10)
+    parent = os.getpid()
+
+    def shout_slowly_here(name: str) -> tuple[str, int]:
+        if os.getpid() == parent:
+            time.sleep(0.002)  # so that the children surely take some, however busy the machine
+        return shout(name)
+
+    pool = ForkedMap(shout_slowly_here, workers=3, start_from=10)
     fed = names(500)
     for start in range(0, len(fed), 7):  # as a walk finds them
         pool.feed(fed[start : start + 7])
@@ -40,7 +48,14 @@ def test_below_start_from_nothing_forks_and_the_caller_does_it_all():
 
 def test_a_full_queue_makes_this_process_work_instead_of_waiting(monkeypatch):
     monkeypatch.setattr(workers, "_PIPE_BYTES", 4096)  # one record: every second one waits
-    pool = ForkedMap(shout, workers=2, start_from=1)
+    parent = os.getpid()
+
+    def shout_slowly_there(name: str) -> tuple[str, int]:
+        if os.getpid() != parent:
+            time.sleep(0.001)  # the child keeps the queue full
+        return shout(name)
+
+    pool = ForkedMap(shout_slowly_there, workers=2, start_from=1)
     pool.feed(names(800))  # all at once, far more than the queue holds
     done, _ = pool.finish(lambda: None)
     assert len(done) == 800 and os.getpid() in {pid for _, pid in done.values()}
