@@ -26,7 +26,7 @@ def test_every_name_is_done_once_by_some_process_and_meanwhile_runs_here():
 
     def shout_slowly_here(name: str) -> tuple[str, int]:
         if os.getpid() == parent:
-            time.sleep(0.002)  # so that the children surely take some, however busy the machine
+            time.sleep(0.002)  # so that children surely take some, however busy the machine
         return shout(name)
 
     pool = ForkedMap(shout_slowly_here, workers=3, start_from=10)
@@ -36,7 +36,7 @@ def test_every_name_is_done_once_by_some_process_and_meanwhile_runs_here():
     done, extra = pool.finish(lambda: os.getpid())
     assert extra == os.getpid()
     assert {name: result[0] for name, result in done.items()} == {name: name.upper() for name in fed}
-    assert len({pid for _, pid in done.values()}) > 1  # the work was shared
+    assert {pid for _, pid in done.values()} - {parent}  # children did some of it
 
 
 def test_below_start_from_nothing_forks_and_the_caller_does_it_all():
