@@ -1,3 +1,3 @@
-from taxon.cli import main
+from taxon.cli import entry
 
-raise SystemExit(main())
+entry()
