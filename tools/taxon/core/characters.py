@@ -38,23 +38,43 @@ their own (Y004, Y005) in taxon.qna.loader.
 
 from __future__ import annotations
 
+import functools
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
-import regex
-
-# Every character that may be hidden, depending on where it stands (decided by _hidden).
-_CANDIDATES = regex.compile(
+# Every character that may be hidden, depending on where it stands (decided by _hidden); in
+# ASCII only control characters are. The patterns with Unicode properties need the regex
+# package, 10 ms to import: text with nothing outside ASCII (most of a taxonomy) never does.
+_UNICODE_CANDIDATES = (
     r"[\p{Default_Ignorable_Code_Point}\p{Cf}\p{Co}\p{Zl}\p{Zp}\u2800\U0001D159\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]+"
 )
-_EMOJI = regex.compile(r"\p{Emoji}")
-_PICTOGRAPHIC = regex.compile(r"\p{Extended_Pictographic}")
-_MODIFIER = regex.compile(r"\p{Emoji_Modifier}")
-_JOINS_LEFT = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Left_Joining}]")
-_JOINS_RIGHT = regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Right_Joining}]")
-_TRANSPARENT = regex.compile(r"\p{Joining_Type=Transparent}")
-_TAG_SEQUENCE = regex.compile(r"[\U000E0030-\U000E0039\U000E0061-\U000E007A]{3,6}\U000E007F")
+_ASCII_CANDIDATES = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]+")
+
+
+@functools.cache
+def _unicode() -> SimpleNamespace:
+    import regex
+
+    return SimpleNamespace(
+        candidates=regex.compile(_UNICODE_CANDIDATES),
+        emoji=regex.compile(r"\p{Emoji}"),
+        pictographic=regex.compile(r"\p{Extended_Pictographic}"),
+        modifier=regex.compile(r"\p{Emoji_Modifier}"),
+        joins_left=regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Left_Joining}]"),
+        joins_right=regex.compile(r"[\p{Joining_Type=Dual_Joining}\p{Joining_Type=Right_Joining}]"),
+        transparent=regex.compile(r"\p{Joining_Type=Transparent}"),
+        tag_sequence=regex.compile(r"[\U000E0030-\U000E0039\U000E0061-\U000E007A]{3,6}\U000E007F"),
+    )
+
+
+def _candidates(text: str) -> Any:
+    return _ASCII_CANDIDATES if text.isascii() else _unicode().candidates
+
+
 _VIRAMA = 9  # canonical combining class
 ZWNJ, ZWJ, VS15, VS16, BLACK_FLAG = "\u200c", "\u200d", "\ufe0e", "\ufe0f", "\U0001f3f4"
 BRAILLE_BLANK = "\u2800"
@@ -93,9 +113,9 @@ def describe(char: str) -> str:
 
 def hidden_runs(text: str) -> Iterator[HiddenRun]:
     """Each run of characters a reviewer cannot see, in order: every one, not only the first."""
-    for match in _CANDIDATES.finditer(text):
+    for match in _candidates(text).finditer(text):
         start, run = match.start(), match.group()
-        flag_tags = _TAG_SEQUENCE.match(text, start) if start and text[start - 1] == BLACK_FLAG else None
+        flag_tags = _unicode().tag_sequence.match(text, start) if start and text[start - 1] == BLACK_FLAG else None
         tags_end = flag_tags.end() if flag_tags else start
         hidden_from = None
         for offset in range(len(run)):
@@ -116,7 +136,7 @@ def has_hidden(text: str) -> bool:
 def may_hide(chars: str) -> bool:
     """Whether any of these characters can be hidden, depending on where it stands: when none
     can, no run of `hidden_runs` of any text holds one of them."""
-    return _CANDIDATES.search(chars) is not None
+    return _candidates(chars).search(chars) is not None
 
 
 def _hidden(text: str, index: int) -> bool:
@@ -124,7 +144,7 @@ def _hidden(text: str, index: int) -> bool:
     before = text[index - 1] if index else ""
     after = text[index + 1] if index + 1 < len(text) else ""
     if char in (VS15, VS16):
-        return not (before and _EMOJI.match(before) and before not in (VS15, VS16))
+        return not (before and _unicode().emoji.match(before) and before not in (VS15, VS16))
     if char == ZWJ:
         return not (_after_virama(before) or _in_emoji_sequence(text, index))
     if char == ZWNJ:
@@ -141,21 +161,25 @@ def _after_virama(before: str) -> bool:
 def _in_emoji_sequence(text: str, index: int) -> bool:
     """A ZWJ between two pictographs, the first maybe with its modifier or U+FE0F."""
     back = index - 1
-    if back >= 0 and (text[back] == VS16 or _MODIFIER.match(text[back])):
+    if back >= 0 and (text[back] == VS16 or _unicode().modifier.match(text[back])):
         back -= 1
     return (
         back >= 0
         and index + 1 < len(text)
-        and bool(_PICTOGRAPHIC.match(text[back]) and _PICTOGRAPHIC.match(text[index + 1]))
+        and bool(_unicode().pictographic.match(text[back]) and _unicode().pictographic.match(text[index + 1]))
     )
 
 
 def _between_joining_letters(text: str, index: int) -> bool:
     """RFC 5892 A.1: (Joining_Type L or D) T* ZWNJ T* (Joining_Type R or D)."""
     back = index - 1
-    while back >= 0 and _TRANSPARENT.match(text[back]):
+    while back >= 0 and _unicode().transparent.match(text[back]):
         back -= 1
     ahead = index + 1
-    while ahead < len(text) and _TRANSPARENT.match(text[ahead]):
+    while ahead < len(text) and _unicode().transparent.match(text[ahead]):
         ahead += 1
-    return back >= 0 and ahead < len(text) and bool(_JOINS_LEFT.match(text[back]) and _JOINS_RIGHT.match(text[ahead]))
+    return (
+        back >= 0
+        and ahead < len(text)
+        and bool(_unicode().joins_left.match(text[back]) and _unicode().joins_right.match(text[ahead]))
+    )
