@@ -220,3 +220,19 @@ def test_check_documents_adds_the_document_findings(capsys, knowledge_leaf, tmp_
     )
     rules = [f["rule"] for f in json.loads(out)["files"][0]["findings"]]
     assert code == 1 and any(rule.startswith("D") for rule in rules), rules
+
+
+def test_a_schema_folder_without_the_schemas_is_an_error_with_a_hint_not_a_traceback(
+    capsys, skill_leaf, tmp_path, monkeypatch
+):
+    from taxon.validate.schemas import validator
+
+    monkeypatch.setenv("TAXON_SCHEMA_DIR", str(tmp_path / "empty"))
+    validator.cache_clear()
+    try:
+        code = main(["validate", str(skill_leaf)])
+    finally:
+        validator.cache_clear()
+    error = capsys.readouterr().err
+    assert code == 1 and "no schema for compositional_skills" in error and "TAXON_SCHEMA_DIR" in error
+    assert "Traceback" not in error

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from taxon.core.errors import TaxonError
 from taxon.core.findings import Finding
 from taxon.core.rules import finding
 from taxon.core.shipped import shipped_path
@@ -36,6 +37,12 @@ def validator(version: int, kind: str) -> Checker:
     """The checker for one kind at one version; `$ref`s resolve within the version's folder."""
     folder = schema_dir() / f"v{version}"
     resources = {path.name: json.loads(path.read_text(encoding="utf-8")) for path in sorted(folder.glob("*.json"))}
+    if f"{kind}.json" not in resources:
+        raise TaxonError(
+            f"no schema for {kind} at version {version}",
+            where=str(folder),
+            hint="TAXON_SCHEMA_DIR names another folder; unset it, or reinstall taxon (its schema/ is missing)",
+        )
     return Checker(resources[f"{kind}.json"], resources)
 
 
