@@ -81,3 +81,14 @@ def test_a_name_too_long_for_a_record_is_left_to_the_caller():
     pool.feed([long_name, *names(40)])
     done, _ = pool.finish(lambda: None)
     assert long_name not in done and set(done) == set(names(40))
+
+
+def test_a_fork_refused_leaves_the_work_to_this_process(monkeypatch):
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # fork at the process limit
+
+    monkeypatch.setattr(os, "fork", refused)
+    pool = ForkedMap(shout, workers=3, start_from=1)
+    pool.feed(names(100))
+    done, _ = pool.finish(lambda: None)
+    assert set(done) == set(names(100)) and {pid for _, pid in done.values()} == {os.getpid()}

@@ -92,13 +92,25 @@ class ForkedMap(Generic[Result]):
         self.queue = None
 
     def _start(self) -> None:
-        self.queue = os.pipe()
+        try:
+            self.queue = os.pipe()
+        except OSError:  # out of file descriptors: the caller does it all, as for a small tree
+            self.workers = 1
+            return
         os.set_blocking(self.queue[0], False)
         _enlarge(self.queue[1])  # when the queue is full all the same, this process takes from it
         for _ in range(self.workers - 1):
-            results_in, results_out = os.pipe()
+            try:  # at a limit of descriptors or processes: fewer children, or none
+                results_in, results_out = os.pipe()
+            except OSError:
+                break
             _enlarge(results_out)
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError:
+                os.close(results_in)
+                os.close(results_out)
+                break
             if pid == 0:
                 self._child(results_in, results_out)
             os.close(results_out)
