@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 # The decision checks' modules are imported when there are decisions to check: a plain
-# validate of a tree starts a fifth faster without them.
+# validate of a tree starts about 15 ms sooner without them.
 
 
 def _generated_ids(samples: Path) -> dict[str, set[str]]:

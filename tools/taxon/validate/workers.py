@@ -144,8 +144,7 @@ class ForkedMap(Generic[Result]):
                 names.append(encoded)
             if names:
                 self._put(b"\0".join(names).ljust(_RECORD, b"\0"))
-                for _, results in self.children:
-                    self._receive(results)
+                self._drain()
             del self.pending[: max(len(names), 1)]  # a name too long for a record is left to the caller
 
     def _put(self, record: bytes) -> None:
@@ -185,6 +184,10 @@ class ForkedMap(Generic[Result]):
                 message = message[os.write(self.results_out, message) :]
             return
         self.done.update(done)
+        self._drain()
+
+    def _drain(self) -> None:
+        """Take in what the children have sent so far, without waiting for more."""
         for _, results in self.children:
             self._receive(results)
 
