@@ -9,8 +9,8 @@ the base's skill correctness on the real InstructLab leaves), and the demo (`tax
 --profile cpu` from empty generation and training caches), then writes a table of the
 headline figures with the machine and the date, followed by each bench's full output.
 Each bench's output is kept in bench/out/, so `--only NAME` reruns one and rebuilds the page.
-The knowledge curve (bench/knowledge_curve.py, an hour of training on 2 cores) is run on its
-own; its points so far (bench/out/knowledge_curve.jsonl) are tabulated here.
+The curves (bench/knowledge_curve.py, an hour of training on 2 cores, and bench/skill_curve.py)
+are run on their own; their points so far (bench/out/<name>.jsonl) are tabulated here.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 BENCHES = ("validate", "teachers", "train", "generate_incremental", "real_skills")
 OUTPUTS = BENCH / "out" / "results"  # <name>.json: {"output", "seconds", "code"} of its last run
-CURVE = BENCH / "out" / "knowledge_curve.jsonl"
+CURVES = ("knowledge_curve", "skill_curve")
 
 
 def run_bench(name: str, quick: bool, extra: list[str] | None = None) -> tuple[str, float, int]:
@@ -158,8 +158,9 @@ def main() -> int:
             output, seconds, code = run_demo()
         print(captured.getvalue(), end="")
         keep("demo", (captured.getvalue() + output, seconds, code))
-    if CURVE.is_file():
-        keep("knowledge_curve", run_bench("knowledge_curve", quick=False, extra=["--table"]))
+    for curve in CURVES:
+        if (BENCH / "out" / f"{curve}.jsonl").is_file():
+            keep(curve, run_bench(curve, quick=False, extra=["--table"]))
     sections = kept_sections()
     path = write_results(sections, args.quick)
     print(f"wrote {path}")
