@@ -16,6 +16,7 @@ from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 EVAL_DATASETS = {
     "knowledge": ("taxonomy knowledge fact questions", "taxon-knowledge"),
+    "knowledge (held-out seeds)": ("taxonomy knowledge held-out seed questions", "taxon-knowledge-seeds"),
     "skills": ("taxonomy held-out skill questions", "taxon-skills"),
     "general/probe": ("general probe questions", "taxon-probe"),
     "general/text": ("held-out general text", "taxon-general-text"),
