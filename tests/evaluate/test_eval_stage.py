@@ -10,8 +10,7 @@ from taxon.core.errors import TaxonError, UsageError
 from taxon.evaluate import evaluate
 from taxon.evaluate.report import render_markdown
 from taxon.evaluate.sets import PROBE_ID, TEXT_ID
-from taxon.evaluate.stage import SEED_FACTS
-from taxon.qna.layout import QUESTIONS_NAME
+from taxon.qna.layout import QUESTIONS_NAME, SEED_FACTS_TOTAL
 
 VERDICTS = {"improved", "regressed", "unchanged", "new", "unscored"}
 
@@ -48,7 +47,7 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     assert data["totals"]["knowledge"]["n"] == knowledge["n"]
     # the facts asked in the contributor's own words, apart from the blanks in the document's sentences
     asked = [json.loads(line) for line in (out / QUESTIONS_NAME).read_text().splitlines()]
-    seed_facts = data["totals"][SEED_FACTS]
+    seed_facts = data["totals"][SEED_FACTS_TOTAL]
     assert seed_facts["n"] == sum(row["kind"] == "knowledge" and row["source"] == "seed" for row in asked) > 0
     assert seed_facts["n"] < knowledge["n"] and seed_facts["metric"] == "fact_accuracy"
     for entry in [*data["sets"].values(), *data["totals"].values()]:
@@ -61,7 +60,7 @@ def test_evaluate_scores_every_set_against_every_baseline(eval_inputs, tiny_mode
     assert report.passed and data["gate"]["passed"]
     markdown = (out / "report.md").read_text()
     assert "**Gate: passed**" in markdown and KNOWLEDGE_LEAF in markdown and "fact accuracy" in markdown
-    assert f"| **{SEED_FACTS}** | {seed_facts['n']} | fact accuracy |" in markdown
+    assert f"| **{SEED_FACTS_TOTAL}** | {seed_facts['n']} | fact accuracy |" in markdown
     assert "Answers side by side" in markdown and "Held-out hygiene" in markdown
     examples = [example for entry in data["sets"].values() for example in entry.get("examples", [])]
     assert {example["source"] for example in examples} <= {"seed", "document", "checker", "maintainer"}

@@ -11,12 +11,12 @@ import yaml
 
 from taxon.core.settings import PublishSettings
 from taxon.publish.reproduce import LM_EVAL_INSTALL
-from taxon.qna.layout import METRIC_LABELS, SUMS_NAME
+from taxon.qna.layout import METRIC_LABELS, SEED_FACTS_TOTAL, SUMS_NAME
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 EVAL_DATASETS = {
     "knowledge": ("taxonomy knowledge fact questions", "taxon-knowledge"),
-    "knowledge (held-out seeds)": ("taxonomy knowledge held-out seed questions", "taxon-knowledge-seeds"),
+    SEED_FACTS_TOTAL: ("taxonomy knowledge held-out seed questions", "taxon-knowledge-seeds"),
     "skills": ("taxonomy held-out skill questions", "taxon-skills"),
     "general/probe": ("general probe questions", "taxon-probe"),
     "general/text": ("held-out general text", "taxon-general-text"),
