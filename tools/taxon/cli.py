@@ -8,6 +8,7 @@ never pays for torch or transformers.
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import importlib
 import os
@@ -15,7 +16,7 @@ import sys
 from typing import NoReturn
 
 from taxon import __version__
-from taxon.core.errors import EXIT_OK, EXIT_USAGE, TaxonError
+from taxon.core.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, TaxonError
 from taxon.core.github import log_safe
 from taxon.core.progress import silence_third_party_bars
 
@@ -101,3 +102,30 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`taxon config show | head`): nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush finds no pipe
         return EXIT_OK
+    except Exception as error:
+        if not _out_of_space(error):
+            raise
+        try:
+            sys.stdout.flush()
+        except OSError:  # the full device is stdout's: the exit's flush would only fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        where = f" writing {error.filename}" if isinstance(error, OSError) and error.filename else ""
+        print(
+            f"taxon {name}: error: no space left on the device{where}\n  hint: free space where taxon writes "
+            "(df -h: the run folder, .taxon-cache, the output) and rerun: finished work is kept, and each "
+            "stage resumes (training from its last checkpoint)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _out_of_space(error: BaseException | None) -> bool:
+    """The disk or the quota is full: an OSError saying so, or a library's error made from one
+    (safetensors writes in Rust: "I/O error: No space left on device (os error 28)")."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if f"(os error {errno.ENOSPC})" in str(error) or f"(os error {errno.EDQUOT})" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
