@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from curves import REPO, chat_model, curve_command, greedy_answers
 from summary import emit
 from taxon.core.config import load_config
 from taxon.core.settings import Config
@@ -38,7 +39,6 @@ from taxon.qna.samples import seed_samples
 from taxon.qna.taxonomy import load_leaves
 from taxon.qna.text import fact_match
 
-REPO = Path(__file__).resolve().parents[1]
 ANSWER_TOKENS = 48
 LORA64 = {"method": "lora", "lora_rank": 64, "lora_alpha": 128, "learning_rate": 2e-3}
 FULL = {"method": "full"}
@@ -144,15 +144,10 @@ def knowledge_rows(config: Config, names: set[str] | None) -> tuple[list[dict], 
 def answers(model: str, questions: list[str], config: Config) -> tuple[list[str], float]:
     """The model's greedy answers, and its loss on evaluation's held-out general text (mean
     nats per token over the paragraphs, as evaluation reports it): what the training cost."""
-    from taxon.backends import ChatRequest, make_teacher
     from taxon.evaluate.sets import text_eval_set
 
-    teacher = make_teacher(config.with_overrides({"generate": {"backend": "transformers", "teacher": model}}))
-    requests = [
-        ChatRequest(messages=({"role": "user", "content": q},), max_tokens=ANSWER_TOKENS, temperature=0.0)
-        for q in questions
-    ]
-    said = [completion.text for completion in teacher.chat(requests)]
+    teacher = chat_model(model, config)
+    said = greedy_answers(teacher, questions, ANSWER_TOKENS)
     paragraphs = text_eval_set().items
     logprobs = teacher.answer_loglikelihood(
         [(({"role": "user", "content": p.question},), p.reference) for p in paragraphs]
@@ -262,36 +257,22 @@ def table(path: Path) -> None:
         )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--points", default="base,lora-e3", help=f"comma-separated, of: {', '.join(POINTS)}")
-    parser.add_argument("--base", default="packaged:smollm2")
+def _add_leaves(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--leaves", default="", help="comma-separated leaf folder names (default: every knowledge leaf)"
     )
-    parser.add_argument(
-        "--threads", type=int, default=0, help="torch threads (0: all cores; 1 on a machine others share)"
-    )
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "knowledge_curve.jsonl")
-    parser.add_argument("--table", action="store_true", help="print the table of the points run so far")
-    args = parser.parse_args()
-    if args.table:
-        table(args.out)
-        return 0
-    from taxon.backends.models import resolve_model
 
-    base = resolve_model(args.base, load_config("cpu", REPO / "taxon.toml", {}).models)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    for name in args.points.split(","):
-        if name not in POINTS:
-            print(f"unknown point {name!r}; known: {', '.join(POINTS)}", file=sys.stderr)
-            return 2
-        figures = run_point(name, base, set(filter(None, args.leaves.split(","))), args.threads)
-        with args.out.open("a") as handle:
-            handle.write(json.dumps(figures) + "\n")
-        print(json.dumps({k: v for k, v in figures.items() if k != "examples"}), flush=True)
-    table(args.out)
-    return 0
+
+def main() -> int:
+    return curve_command(
+        __doc__,
+        POINTS,
+        "base,lora-e3",
+        "knowledge_curve.jsonl",
+        lambda name, base, args: run_point(name, base, set(filter(None, args.leaves.split(","))), args.threads),
+        table,
+        _add_leaves,
+    )
 
 
 if __name__ == "__main__":

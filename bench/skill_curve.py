@@ -17,7 +17,6 @@ go to a JSONL file, tabulated with `--table`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from curves import REPO, chat_model, curve_command, greedy_answers
 from summary import emit
 from taxon.core.config import load_config
 from taxon.core.settings import Config
@@ -37,7 +37,6 @@ from taxon.qna.samples import seed_samples
 from taxon.qna.solvers import Solution
 from taxon.qna.taxonomy import load_leaves
 
-REPO = Path(__file__).resolve().parents[1]
 ANSWER_TOKENS = 40  # evaluation's cpu profile: one sentence
 POINTS = {"base": None, "variants-2": 2, "variants-8": 8, "variants-16": 16}
 
@@ -60,17 +59,6 @@ def skill_rows(config: Config, per_seed: int) -> tuple[list[dict], list[tuple[st
         items += [(leaf.leaf_id, question, solution) for question, solution in asked]
         counts[leaf.leaf_id] = {"rows": len(rows) - before, "variants": len(variants), "items": len(asked)}
     return rows, items, counts
-
-
-def answers(model: str, questions: list[str], config: Config) -> list[str]:
-    from taxon.backends import ChatRequest, make_teacher
-
-    teacher = make_teacher(config.with_overrides({"generate": {"backend": "transformers", "teacher": model}}))
-    requests = [
-        ChatRequest(messages=({"role": "user", "content": q},), max_tokens=ANSWER_TOKENS, temperature=0.0)
-        for q in questions
-    ]
-    return [completion.text for completion in teacher.chat(requests)]
 
 
 def run_point(name: str, base: str, threads: int) -> dict:
@@ -98,7 +86,7 @@ def run_point(name: str, base: str, threads: int) -> dict:
             result = train(data, [], base, Path(scratch) / "train", config, replay=None, quiet=True)
             figures.update(train_s=round(time.perf_counter() - started, 1), steps=result.steps, tokens=result.tokens)
             model = str(result.model_dir)
-        said = answers(model, [question for _, question, _ in items], config)
+        said = greedy_answers(chat_model(model, config), [question for _, question, _ in items], ANSWER_TOKENS)
     by_leaf: dict[str, list[bool]] = {}
     for (leaf_id, _, solution), answer in zip(items, said):
         by_leaf.setdefault(leaf_id, []).append(solution.holds(answer))
@@ -139,32 +127,14 @@ def table(path: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--points", default="base,variants-2,variants-8", help=f"comma-separated, of: {', '.join(POINTS)}"
+    return curve_command(
+        __doc__,
+        POINTS,
+        "base,variants-2,variants-8",
+        "skill_curve.jsonl",
+        lambda name, base, args: run_point(name, base, args.threads),
+        table,
     )
-    parser.add_argument("--base", default="packaged:smollm2")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: all cores)")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "skill_curve.jsonl")
-    parser.add_argument("--table", action="store_true", help="print the table of the points run so far")
-    args = parser.parse_args()
-    if args.table:
-        table(args.out)
-        return 0
-    from taxon.backends.models import resolve_model
-
-    base = resolve_model(args.base, load_config("cpu", REPO / "taxon.toml", {}).models)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    for name in args.points.split(","):
-        if name not in POINTS:
-            print(f"unknown point {name!r}; known: {', '.join(POINTS)}", file=sys.stderr)
-            return 2
-        figures = run_point(name, base, args.threads)
-        with args.out.open("a") as handle:
-            handle.write(json.dumps(figures) + "\n")
-        print(json.dumps({k: v for k, v in figures.items() if k != "examples"}), flush=True)
-    table(args.out)
-    return 0
 
 
 if __name__ == "__main__":
