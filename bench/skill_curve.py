@@ -46,14 +46,16 @@ def skill_rows(config: Config, per_seed: int) -> tuple[list[dict], list[tuple[st
     checker questions evaluation asks them, with their solutions."""
     settings = replace(config.generate, checker_variants_per_seed=per_seed)
     eval_share = config.dataset.eval_share
-    leaves = [leaf for leaf in load_leaves(REPO / "taxonomy") if leaf.kind != "knowledge" and checker_items(leaf)]
+    skill_leaves = [leaf for leaf in load_leaves(REPO / "taxonomy") if leaf.kind != "knowledge"]
+    asked_of = {leaf.leaf_id: checker_items(leaf) for leaf in skill_leaves}
+    leaves = [leaf for leaf in skill_leaves if asked_of[leaf.leaf_id]]
     split = TrainingSplit(leaves, eval_share)
     rows, items, counts = [], [], {}
     for leaf in leaves:
         job = leaf_job(leaf, settings, "bench", eval_share)
         variants = [sample_row(job, c) for c in checker_variants(job) if c.live]
         seeds = seed_samples(leaf)
-        asked = checker_items(leaf)
+        asked = asked_of[leaf.leaf_id]
         before = len(rows)
         rows += [row for row in seeds + variants if split.side(row) == TRAIN]
         items += [(leaf.leaf_id, question, solution) for question, solution in asked]
