@@ -11,6 +11,7 @@ from support.scripted_teacher import ScriptedTeacher
 from taxon.core.store import read_jsonl
 from taxon.generate.filters import complete_sentences, same_answer
 from taxon.generate.run import generate_leaves
+from taxon.generate.steps import added_words, answer_form_words
 from taxon.qna.checks import LeafChecks, failed
 from taxon.qna.taxonomy import load_leaves
 
@@ -228,3 +229,69 @@ def test_checker_variants_spread_their_answers_over_the_labels():
         firsts += first > second
     assert firsts == 3  # the seed's first-is-larger answer swapped for half of them
     assert solve_comparison("Which is larger, 12 or 70?").repair("12 is larger than 70.") == "70 is larger than 12."
+
+
+def _skill_leaf(tmp_path, leaf, task, seeds):
+    path = tmp_path / "taxonomy" / leaf / "qna.yaml"
+    path.parent.mkdir(parents=True)
+    rows = [{"question": question, "answer": answer} for question, answer in seeds]
+    path.write_text(yaml.safe_dump({"version": 3, "created_by": "t", "task_description": task, "seed_examples": rows}))
+    return load_leaves(tmp_path / "taxonomy")
+
+
+PLURALS = [
+    ("What is the plural of mouse?", "The plural of mouse is mice."),
+    ("What is the plural of child?", "The plural of child is children."),
+    ("What is the plural of tooth?", "The plural of tooth is teeth."),
+    ("What is the plural of knife?", "The plural of knife is knives."),
+    ("What is the plural of sheep?", "The plural of sheep is sheep."),  # an exception, not the rule
+]
+
+
+def test_an_answer_that_says_nothing_beyond_its_question_is_dropped_as_a_copy(tmp_path, make_config):
+    """The demo's 135M teacher answered "Give the plural of boy." with "The plural of boy is
+    boy." (three such kept before): where the seeds' answers say a word of their own beyond
+    their question and their shared form, an answer that says none is dropped as copies_input.
+    The scripted teacher does the same: it puts the question's last word in the example's."""
+    leaf = "compositional_skills/linguistics/plurals"
+    leaves = _skill_leaf(tmp_path, leaf, "Give the plural of a noun.", PLURALS)
+    out = tmp_path / "out"
+    generate_leaves(leaves, out, make_config(min_kept_per_leaf=0), ScriptedTeacher(), quiet=True)
+    stats = json.loads((out / leaf / "stats.json").read_text())
+    assert stats["kept"] == 0 and stats["dropped"] == {"copies_input": 15}
+    dropped = read_jsonl(out / leaf / "dropped.jsonl")
+    assert all(row["messages"][1]["content"].startswith("The plural of ") for row in dropped)
+    assert {row["metadata"]["step"] for row in dropped} == {"copy"}
+
+    asked = [(question, answer) for question, answer in PLURALS]
+    assert answer_form_words(asked) == {"the", "plural", "of", "is"}
+    assert not added_words("The plural of boy is boy.", "Give the plural of boy.", answer_form_words(asked))
+    assert added_words("The plural of boy is boys.", "Give the plural of boy.", answer_form_words(asked)) == {"boys"}
+    # stopwords add nothing: seen on a real InstructLab synonyms leaf
+    assert not added_words("Synonym for Scout is scout.", "List a synonym for the word 'scout'.", frozenset())
+    # answers that restate their question are the task: title case, parity, comparisons
+    title_case = [("Title case: the old man and the sea", "The Old Man and the Sea")] * 3
+    parity = [("Is 58 odd or even?", "58 is even."), ("Is 7 odd or even?", "7 is odd."), ("Is 3 odd?", "3 is odd.")]
+    assert answer_form_words(title_case) is None and answer_form_words(parity) is None
+    assert answer_form_words(PLURALS[:2]) is None  # too few seeds to tell
+
+
+def test_a_question_sharing_words_only_with_the_seeds_answers_is_off_topic(tmp_path, make_config):
+    """A skill's new question must share words with the task or the seeds' questions: the demo's
+    teacher asked "You're ready to start! What do you need from me today?" of the poem leaf, and
+    "start" (from a seed poem's "starts to whistle") made it a poem task."""
+    leaf = "compositional_skills/writing/volcano_haiku"
+    seeds = [
+        (
+            f"Write a haiku from: {line} [offtopic]",
+            f"{line.lower()}\nhow do volcanoes erupt\nthe tallest mountain waits",
+        )
+        for line in ("The rain fell at dawn.", "A cat sleeps in the sun.", "Snow covers the playground.")
+    ]
+    leaves = _skill_leaf(tmp_path, leaf, "Turn a sentence into a haiku.", seeds)
+    out = tmp_path / "out"
+    generate_leaves(leaves, out, make_config(min_kept_per_leaf=0), ScriptedTeacher(), quiet=True)
+    stats = json.loads((out / leaf / "stats.json").read_text())
+    # all three questions of each seed; "What is the tallest mountain in Europe?" and "How do
+    # volcanoes erupt?" share words with the seed poems alone
+    assert stats["kept"] == 0 and stats["dropped"]["off_topic"] == 9

@@ -12,7 +12,9 @@ ERROR, EMPTY, CUT_OFF, REFUSAL, MALFORMED = "error", "empty", "cut_off", "refusa
 OFF_TOPIC = "off_topic"
 HELD_OUT = "held_out"  # too close to a question evaluation keeps
 DISAGREEMENT = "disagreement"  # sampled again, the teacher mostly answers otherwise
-COPIES_INPUT = "copies_input"  # the answer repeats its question or passage (a "rewrite" left as it was)
+# the answer repeats its question or passage (a "rewrite" left as it was), or says nothing beyond its
+# question in the seeds' answer form where they do ("The plural of boy is boy.")
+COPIES_INPUT = "copies_input"
 COPIES_SEED = "copies_seed"  # the answer is a seed's answer word for word
 CHECKER_WRONG = "checker_wrong"  # a checker knows the answer, the teacher's is wrong and was not repaired
 

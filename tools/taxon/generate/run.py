@@ -27,6 +27,7 @@ from taxon.generate.prompts import template_identities
 from taxon.generate.steps import (
     Candidate,
     LeafJob,
+    answer_form_words,
     answer_step,
     drop_held_out,
     judge_step,
@@ -136,6 +137,7 @@ def leaf_job(leaf: Leaf, settings: GenerateSettings, teacher: str, eval_share: f
         ),
         solver=leaf_solver(asked) if leaf.kind != "knowledge" else None,
         copying_is_the_task=bool(copied) and max(copied) >= COPY_SHARE,
+        form_words=answer_form_words(asked) if leaf.kind != "knowledge" else None,
         decisions=decisions,
     )
 

@@ -50,7 +50,9 @@ def checker_variants(job: LeafJob) -> list[Candidate]:
 def propose(job: LeafJob) -> Generator[list[Any], list[Any], list[Candidate]]:
     leaf, settings = job.leaf, job.settings
     seeds = [leaf.seeds[index] for index in job.training_seeds]
-    reference = " ".join([task_text(leaf), leaf.domain] + [f"{s.question} {s.answer}" for s in seeds])
+    # what a task of this leaf asks about: the task and the seeds' questions, not their answers
+    # (a poem's words made "You're ready to start! What do you need?" a poem task)
+    reference = " ".join([task_text(leaf), leaf.domain] + [s.question for s in seeds])
     task = leaf.task_description or leaf.domain
     question_units, context_units = [], []
     for seed in seeds:

@@ -33,13 +33,13 @@ from taxon.generate.filters import (
 from taxon.generate.judge import drop_reason, seed_baseline
 from taxon.generate.prompts import Template, load_template
 from taxon.generate.units import PIPELINE_VERSION, ChatUnit, JudgeUnit, request_seed, unit_key
-from taxon.qna.checks import LeafChecks, failed
+from taxon.qna.checks import MIN_SEEDS, LeafChecks, failed
 from taxon.qna.decisions import Decision
 from taxon.qna.heldout import HeldOut
 from taxon.qna.samples import make_sample, user_prompt
 from taxon.qna.solvers import solve
 from taxon.qna.taxonomy import Leaf
-from taxon.qna.text import COPY_SHARE, copy_share, words
+from taxon.qna.text import COPY_SHARE, STOPWORDS, copy_share, words
 
 Steps = Generator[list[Any], list[Any], None]
 
@@ -55,6 +55,9 @@ class LeafJob:
     answer_tokens: int = 256  # an answer's length limit, from the leaf's longest seed answer
     solver: str | None = None  # the checker that knows this leaf's answers (`qna.solvers`), if any
     copying_is_the_task: bool = False  # the seed answers repeat their questions' words (title case)
+    # The words every seed answer holds ("the plural of ... is"), where nearly every seed answer says
+    # a word beyond them and its question ("mice"); None: the seeds' answers restate (parity, title case).
+    form_words: frozenset[str] | None = None
     decisions: dict[str, Decision] = field(default_factory=dict)  # maintainers' decisions by sample id
 
 
@@ -168,6 +171,31 @@ def copy_problem(job: LeafJob, candidate: Candidate) -> str | None:
     return None
 
 
+def added_words(answer: str, asked: str, form_words: frozenset[str]) -> set[str]:
+    """The answer's words, stopwords aside, that are neither in what was asked nor among
+    `form_words` ("Synonym for Scout is scout." adds none to "A synonym for the word scout?")."""
+    return set(words(answer)) - STOPWORDS - set(words(asked)) - form_words
+
+
+ADDING_SHARE = 0.75  # of a leaf's seed answers saying a word of their own: one "sheep is sheep" in 12 is an exception
+
+
+def answer_form_words(asked: list[tuple[str, str]]) -> frozenset[str] | None:
+    """LeafJob.form_words from the training seeds' (prompt, answer) pairs."""
+    if len(asked) < MIN_SEEDS:
+        return None
+    shared = frozenset(set.intersection(*(set(words(answer)) for _, answer in asked)))
+    adding = sum(bool(added_words(answer, prompt, shared)) for prompt, answer in asked)
+    return shared if adding >= ADDING_SHARE * len(asked) else None
+
+
+def restates_question(job: LeafJob, candidate: Candidate) -> bool:
+    """The answer says no word beyond its question's and its form's where the leaf's seed
+    answers do: "The plural of boy is boy." beside "The plural of mouse is mice."."""
+    asked = user_prompt(candidate.question, candidate.context)
+    return job.form_words is not None and not added_words(candidate.answer, asked, job.form_words)
+
+
 def check_with_solver(job: LeafJob, candidate: Candidate) -> str | None:
     """Hold the answer to the value a checker computes from the question, where one serves the
     leaf: a right answer is marked verified; a wrong one is repaired (its result replaced, and
@@ -255,6 +283,9 @@ def answer_step(job: LeafJob, candidates: list[Candidate]) -> Steps:
         problem = check_with_solver(job, candidate)
         if problem:
             candidate.drop(problem, "check")
+            continue
+        if candidate.verified_by is None and restates_question(job, candidate):  # a checker's answer stands
+            candidate.drop(COPIES_INPUT, "copy")
             continue
         candidate.checks = job.checks.results(candidate.question, candidate.answer, candidate.context)
         problem = failed(candidate.checks)
