@@ -1,7 +1,7 @@
 """Generation and skill correctness on real content: the current InstructLab leaves in
 ../shared/corpus/instructlab-taxonomy (16 files no one here wrote to fit our checkers).
 
-    python bench/real_skills.py [--quick] [--corpus DIR] [--leaves SUBSTRING ...] [--profile cpu] [--out DIR]
+    python bench/real_skills.py [--quick] [--corpus DIR] [--leaves SUBSTRING ...] [--profile cpu] [--out DIR] [--examples N]
 
 The leaves are copied into a temporary taxonomy (the corpus itself is referenced by path, never
 copied into the repository). A knowledge leaf's document lives in an external repository this
@@ -73,6 +73,7 @@ def main() -> int:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--out", type=Path, default=None, help="keep the run here (default: a temporary folder)")
     parser.add_argument("--quick", action="store_true", help="three leaves only")
+    parser.add_argument("--examples", type=int, default=EXAMPLES, help="scored examples shown a leaf (0: all)")
     args = parser.parse_args()
     if args.quick and not args.leaves:
         args.leaves = QUICK_LEAVES
@@ -137,7 +138,7 @@ def main() -> int:
         methods = eval_set.describe().get("methods", {})
         share = f"{sum(right) / len(right):.0%}" if right else "–"
         print(f"   base skill correctness {share} ({int(sum(right))}/{len(right)}; scored by {methods})")
-        shown = [(i, v) for i, v in enumerate(verdicts[eval_set.set_id]) if v is not None][:EXAMPLES]
+        shown = [(i, v) for i, v in enumerate(verdicts[eval_set.set_id]) if v is not None][: args.examples or None]
         for index, verdict in shown:
             item = eval_set.items[index]
             print(f"     {'✓' if verdict.right else '✗'} Q: {_short(item.question)}")

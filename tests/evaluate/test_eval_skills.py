@@ -24,6 +24,7 @@ from taxon.evaluate.skills import (
     TEMPLATE,
     Verdict,
     copies,
+    misses_the_claim,
     score_against_reference,
     scoring_method,
     skill_verdict,
@@ -144,6 +145,35 @@ def test_the_likelihood_judge_wants_an_answer_that_depends_on_its_question():
     assert parse_verdict("It names the wrong day.\nVerdict: wrong") == Verdict(False, "judge: It names the wrong day.")
     assert parse_verdict("Same content.\n**Verdict: Right**").right
     assert not parse_verdict("I think so.").right
+
+
+def test_a_judged_answer_that_leaves_out_the_references_conclusion_is_wrong():
+    """The base's answers on real InstructLab reasoning leaves that the likelihood judge passed
+    (bench/real_skills.py): each leaves out the number, the label or the yes or no the reference
+    concludes; a right answer in other words keeps its verdict."""
+    servers = "10 servers require 1 administrator to manage. How many servers can I manage with 10 administrators?"
+    reference = "100 servers. If 1 Administrator can manage 10 servers, 10 administrators could handle 10x10=100"
+    assert misses_the_claim("10 servers require 10 administrators to manage.", reference, servers)
+    assert misses_the_claim("With 10 of them you can manage 100 servers.", reference, servers) is None
+    driveway = (
+        "Jane has 1 car. When she is at home her car is in the driveway. She is at her office. Cars in the driveway?"
+    )
+    because = "Jane has one car and it is in the driveway when she is at home. She took it. Therefore the answer is 0."
+    assert misses_the_claim("The number of cars in her driveway is the number in her office.", because, driveway)
+    assert misses_the_claim("There are no cars in the driveway: 0.", because, driveway) is None
+    levels = "For 0 to 2 landmarks, Casual. For 3 to 5, Enthusiast. For 6 to 8, Adventurer. Landmarks visited: 4"
+    assert misses_the_claim("The travel exploration level is Explorer.", "Enthusiast", levels)
+    assert misses_the_claim("The level is Enthusiast.", "Enthusiast", levels) is None
+    squares = "If all squares are rectangles and a rectangle has four sides, do all squares have four sides?"
+    yes = "Yes, we can conclude that all squares have four sides based on the given premises."
+    assert misses_the_claim("No, the statement is incomplete.", yes, squares) == "says no where the reference says yes"
+    assert misses_the_claim("Yes: a square is a rectangle, so it has four sides.", yes, squares) is None
+    # working in the middle of a reference is not its conclusion: "30 minutes" is a step of "one hour"
+    pills = "A doctor gives you three pills, one every half hour. How long do they last?"
+    working = (
+        "You take one pill every half hour. So, the second after 30 minutes and the third after another 30 minutes."
+    )
+    assert misses_the_claim("They last one hour.", working, pills) is None
 
 
 def test_every_checkable_leaf_has_at_least_ten_scored_items(repo_root, tmp_path):

@@ -17,7 +17,8 @@ the strictest method its reference allows:
 
 Whatever the method, an answer that copies the question (or its passage) back, or repeats a
 seed's answer word for word, is wrong; and so is one that breaks a check its task allows (a
-false equation). The likelihood judge compares how much the answer depends on its own question
+false equation), and a judged one that leaves out what the reference concludes (its number, its
+label, its yes or no: `misses_the_claim`). The likelihood judge compares how much the answer depends on its own question
 with how much the reference does: the answer's mean token log-probability after its question,
 less its mean after the leaf's other questions (pointwise mutual information, PMI), must reach
 `evaluate.skill_judge_min_share` of the reference's own. A fluent answer to some other question, a
@@ -196,6 +197,40 @@ def _new_terms(text: str, question: str) -> set[str]:
     return {stem(word) for word in content_terms(text)} - asked
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+_YES_NO = ("yes", "no")
+_CONCLUSION = re.compile(r"^\W*(?:therefore|hence|thus|in total)\b|\bthe answer is\b", re.IGNORECASE)
+SHORT_REFERENCE_WORDS = 3  # a reference this short (a label, "C (marks between 40 and 60)") is its claim
+
+
+def misses_the_claim(answer: str, reference: str, question: str) -> str | None:
+    """Why a free answer is wrong whatever a judge says, or None: it leaves out what the reference
+    concludes. On real InstructLab reasoning leaves the likelihood judge passed "10 servers require
+    10 administrators" for "100 servers.", "Explorer" for "Enthusiast": it weighs how much an
+    answer depends on its question, not whether it agrees with the reference. So the answer must
+    state one of the numbers the reference's first sentence, or its last concluding one, states
+    and the question does not (where its conclusion sits: "100 servers.", "... Therefore the
+    answer is 0."), a short reference's words, and not the opposite of the reference's opening
+    yes or no."""
+    sentences = [part for part in _SENTENCE_BREAK.split(reference.strip()) if part]
+    claims = sentences[:1] + [part for part in sentences[1:] if _CONCLUSION.search(part)][-1:]
+    asked, said = set(numbers_in(question)), set(numbers_in(answer))
+    concluded = {n for part in claims for n in numbers_in(part)} - asked
+    if concluded and not concluded & said:
+        return (
+            "states none of "
+            + ", ".join(sorted(f"{float(n):g}" for n in concluded))
+            + ", which the reference concludes"
+        )
+    claim = re.sub(r"\([^)]*\)", " ", reference)
+    if len(claim.split()) <= SHORT_REFERENCE_WORDS and not set(words(claim)) <= set(words(answer)):
+        return f"does not state {claim.strip()}"
+    opening, reply = words(reference)[:1], words(answer)[:1]
+    if opening and reply and opening[0] in _YES_NO and reply[0] in _YES_NO and opening != reply:
+        return f"says {reply[0]} where the reference says {opening[0]}"
+    return None
+
+
 def check_problem(checks: LeafChecks | None, question: str, answer: str) -> str | None:
     """A check the task allows that the answer breaks ("check_equation"), or None."""
     return failed(checks.results(question, answer)) if checks is not None else None
@@ -213,5 +248,8 @@ def skill_verdict(eval_set: EvalSet, index: int, answer: str, judged: dict[tuple
     if item.method == JUDGE:  # a poem or a summary does its task only in its form: three lines, one sentence
         if eval_set.form is not None and not eval_set.form.check(answer):
             return Verdict(False, f"not in the form ({eval_set.form.describe()})")
+        missed = misses_the_claim(answer, item.reference, item.question)
+        if missed:
+            return Verdict(False, missed)
         return judged.get((eval_set.set_id, index, answer)) or Verdict(False, "not judged")
     return score_against_reference(item.method, answer, item.reference, item.question, eval_set.form, item.solution)
