@@ -174,6 +174,12 @@ def test_a_judged_answer_that_leaves_out_the_references_conclusion_is_wrong():
         "You take one pill every half hour. So, the second after 30 minutes and the third after another 30 minutes."
     )
     assert misses_the_claim("They last one hour.", working, pills) is None
+    # a concluding sentence is the claim over the first; numbers in words are a poem's, not a claim
+    assert misses_the_claim("They last 30 minutes.", working + " Therefore the answer is 60 minutes.", pills)
+    poem = "night train\nthrough the sleeping village\none window lit"
+    assert (
+        misses_the_claim("the train goes by\nthe village sleeps\nlights go out", poem, "Poem: a night train.") is None
+    )
 
 
 def test_every_checkable_leaf_has_at_least_ten_scored_items(repo_root, tmp_path):

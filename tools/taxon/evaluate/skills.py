@@ -199,6 +199,7 @@ def _new_terms(text: str, question: str) -> set[str]:
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _YES_NO = ("yes", "no")
+_DIGITS = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*")
 _CONCLUSION = re.compile(r"^\W*(?:therefore|hence|thus|in total)\b|\bthe answer is\b", re.IGNORECASE)
 SHORT_REFERENCE_WORDS = 3  # a reference this short (a label, "C (marks between 40 and 60)") is its claim
 
@@ -208,23 +209,24 @@ def misses_the_claim(answer: str, reference: str, question: str) -> str | None:
     concludes. On real InstructLab reasoning leaves the likelihood judge passed "10 servers require
     10 administrators" for "100 servers.", "Explorer" for "Enthusiast": it weighs how much an
     answer depends on its question, not whether it agrees with the reference. So the answer must
-    state one of the numbers the reference's first sentence, or its last concluding one, states
-    and the question does not (where its conclusion sits: "100 servers.", "... Therefore the
-    answer is 0."), a short reference's words, and not the opposite of the reference's opening
-    yes or no."""
-    sentences = [part for part in _SENTENCE_BREAK.split(reference.strip()) if part]
-    claims = sentences[:1] + [part for part in sentences[1:] if _CONCLUSION.search(part)][-1:]
-    asked, said = set(numbers_in(question)), set(numbers_in(answer))
-    concluded = {n for part in claims for n in numbers_in(part)} - asked
+    state one of the numbers (in digits) that the reference's last concluding sentence states,
+    or else its first, and the question does not ("... Therefore the answer is 0.", "100
+    servers."), a short reference's words, and not the opposite of the reference's opening yes
+    or no."""
+    sentences = [part for part in _SENTENCE_BREAK.split(reference.strip()) if part] or [""]
+    conclusion = next((part for part in reversed(sentences) if _CONCLUSION.search(part)), sentences[0])
+    # in digits only: "one window lit" ends a poem, "one hour" is more often working than a result
+    stated = {number for digits in _DIGITS.findall(conclusion) for number in numbers_in(digits)}
+    concluded, said = stated - set(numbers_in(question)), set(numbers_in(answer))
     if concluded and not concluded & said:
         return (
             "states none of "
             + ", ".join(sorted(f"{float(n):g}" for n in concluded))
             + ", which the reference concludes"
         )
-    claim = re.sub(r"\([^)]*\)", " ", reference)
-    if len(claim.split()) <= SHORT_REFERENCE_WORDS and not set(words(claim)) <= set(words(answer)):
-        return f"does not state {claim.strip()}"
+    label = re.sub(r"\([^)]*\)", " ", reference)
+    if len(label.split()) <= SHORT_REFERENCE_WORDS and not set(words(label)) <= set(words(answer)):
+        return f"does not state {label.strip()}"
     opening, reply = words(reference)[:1], words(answer)[:1]
     if opening and reply and opening[0] in _YES_NO and reply[0] in _YES_NO and opening != reply:
         return f"says {reply[0]} where the reference says {opening[0]}"
