@@ -17,12 +17,14 @@ the strictest method its reference allows:
 
 Whatever the method, an answer that copies the question (or its passage) back, or repeats a
 seed's answer word for word, is wrong; and so is one that breaks a check its task allows (a
-false equation), and a judged one that leaves out what the reference concludes (its number, its
-label, its yes or no: `misses_the_claim`). The likelihood judge compares how much the answer depends on its own question
-with how much the reference does: the answer's mean token log-probability after its question,
-less its mean after the leaf's other questions (pointwise mutual information, PMI), must reach
-`evaluate.skill_judge_min_share` of the reference's own. A fluent answer to some other question, a
-seed's answer and a generic reply all score near zero; copies are ruled out before."""
+false equation), and a judged one that leaves out what the reference concludes (its number,
+its label, its yes or no: `misses_the_claim`). The likelihood judge compares how much the
+answer depends on its own question with how much the reference does: the answer's mean token
+log-probability after its question, less its mean after the leaf's other questions (pointwise
+mutual information, PMI), must reach `evaluate.skill_judge_min_share` of the reference's own. A
+fluent answer to some other question, a seed's answer and a generic reply all score near zero;
+copies are ruled out before. It cannot tell a right conclusion from a wrong one in the same
+words (bench/RESULTS.md, the real InstructLab reasoning leaves): that is the generated judge's."""
 
 from __future__ import annotations
 
