@@ -240,11 +240,11 @@ def _skill_leaf(tmp_path, leaf, task, seeds):
 
 
 PLURALS = [
-    ("What is the plural of mouse?", "The plural of mouse is mice."),
-    ("What is the plural of child?", "The plural of child is children."),
-    ("What is the plural of tooth?", "The plural of tooth is teeth."),
-    ("What is the plural of knife?", "The plural of knife is knives."),
-    ("What is the plural of sheep?", "The plural of sheep is sheep."),  # an exception, not the rule
+    ("What is the plural of mouse? [restate]", "The plural of mouse is mice."),
+    ("What is the plural of child? [restate]", "The plural of child is children."),
+    ("What is the plural of tooth? [restate]", "The plural of tooth is teeth."),
+    ("What is the plural of knife? [restate]", "The plural of knife is knives."),
+    ("What is the plural of sheep? [restate]", "The plural of sheep is sheep."),  # an exception, not the rule
 ]
 
 
@@ -252,7 +252,8 @@ def test_an_answer_that_says_nothing_beyond_its_question_is_dropped_as_a_copy(tm
     """The demo's 135M teacher answered "Give the plural of boy." with "The plural of boy is
     boy." (three such kept before): where the seeds' answers say a word of their own beyond
     their question and their shared form, an answer that says none is dropped as copies_input.
-    The scripted teacher does the same: it puts the question's last word in the example's."""
+    The scripted teacher does the same where a question says [restate]: it puts the question's
+    last word in place of the example's; otherwise a word of its own, and the answer is kept."""
     leaf = "compositional_skills/linguistics/plurals"
     leaves = _skill_leaf(tmp_path, leaf, "Give the plural of a noun.", PLURALS)
     out = tmp_path / "out"
@@ -262,6 +263,10 @@ def test_an_answer_that_says_nothing_beyond_its_question_is_dropped_as_a_copy(tm
     dropped = read_jsonl(out / leaf / "dropped.jsonl")
     assert all(row["messages"][1]["content"].startswith("The plural of ") for row in dropped)
     assert {row["metadata"]["step"] for row in dropped} == {"copy"}
+    plain = [(question.replace(" [restate]", ""), answer) for question, answer in PLURALS]
+    leaves = _skill_leaf(tmp_path / "plain", leaf, "Give the plural of a noun.", plain)
+    generate_leaves(leaves, tmp_path / "plain-out", make_config(min_kept_per_leaf=0), ScriptedTeacher(), quiet=True)
+    assert json.loads((tmp_path / "plain-out" / leaf / "stats.json").read_text())["kept"] == 15
 
     asked = [(question, answer) for question, answer in PLURALS]
     assert answer_form_words(asked) == {"the", "plural", "of", "is"}

@@ -8,8 +8,9 @@ Markers in a seed question (they carry into the questions made from it):
   [units-right] [units-wrong]     -- "4 m = 400 cm." and "90 cm = 90 m." (a unit-conversion leaf's answers)
   [flaky]                         -- a right conversion whose figures change with the sampling seed
 An answer whose worked example is short (at most 8 words, a fixed form) imitates it, with the
-question's numbers in place of the example's (without numbers, its last word in place of the
-example's: a copy of a seed's answer would be dropped).
+question's numbers in place of the example's (without numbers, a word of its own in place of the
+example's last: a copy of a seed's answer would be dropped; with [restate] in the question, the
+question's last word, an answer that says nothing the question does not).
 """
 
 from __future__ import annotations
@@ -203,8 +204,10 @@ class ScriptedTeacher:
         if example and len(example.split()) <= 8:  # a short fixed form: imitate it, with the question's numbers
             numbers = iter(re.findall(r"-?\d+(?:\.\d+)?", prompt))
             imitated = re.sub(r"-?\d+(?:\.\d+)?", lambda m: next(numbers, m.group(0)), example)
-            if imitated == example and len(example.split()) > 1:  # no number to change: the question's last word
+            if imitated == example and len(example.split()) > 1:  # no number to change: a word in place of its last
                 last = re.findall(r"[A-Za-z]+", prompt.rsplit("\n", 1)[-1])
-                imitated = re.sub(r"[A-Za-z]+(?=\W*$)", last[-1] if last else "it", example)
+                own = [word for word in _words_for(prompt, 8) if word not in prompt.lower()] or ["it"]
+                said = last[-1] if last and "[restate]" in prompt else own[0]
+                imitated = re.sub(r"[A-Za-z]+(?=\W*$)", said, example)
             return Completion(imitated, "stop")
         return Completion("Answer: " + " ".join(_words_for(prompt, 8)) + ".", "stop")
